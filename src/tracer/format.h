@@ -1,0 +1,153 @@
+/* format.h - layout of the per-process trace file (.mgt), shared by tracer and reader
+ *
+ * One file per process image: `<MEMGATE_DIR>/<pid>.<seq>.mgt`.  The tracer
+ * creates it sparse at its full size, maps it MAP_SHARED and closes the fd at
+ * once, so the traced program cannot close it and a SIGKILL leaves on disk the
+ * state after the last completed event.  Every table lives in the mapping; the
+ * tracer never calls write().  Regions sit at fixed offsets; a region's
+ * committed length in the header is stored with release order *after* the
+ * record it covers, so a reader after a crash sees only whole records.
+ *
+ * All integers are native-endian (the reader runs on the machine that traced).
+ * See FORMAT.md for the prose version and the invariants readers rely on.
+ */
+#ifndef MEMGATE_TRACER_FORMAT_H
+#define MEMGATE_TRACER_FORMAT_H
+
+#include <stdint.h>
+
+#define MGT_MAGIC        "MGTRACE1"
+#define MGT_VERSION      1
+
+#define MGT_MAX_STACKS   (1u << 20)       /* distinct call stacks per image; beyond: stack 0 */
+#define MGT_MAX_FRAMES   (1u << 25)       /* return addresses stored, all stacks together */
+#define MGT_MAX_MODULES  4096u
+#define MGT_TIMELINE     2048u            /* buckets; pairs merge when full */
+#define MGT_MAX_CHILDREN 4096u            /* statuses of children this image reaped */
+#define MGT_MAX_DEPTH    256u
+#define MGT_PATH_MAX     1024u
+#define MGT_ARGV_MAX     8192u
+
+/* region offsets and sizes (bytes) */
+#define MGT_HDR_OFF      0ull
+#define MGT_HDR_SIZE     (64ull << 10)
+#define MGT_MOD_OFF      (MGT_HDR_OFF + MGT_HDR_SIZE)
+#define MGT_MOD_SIZE     ((uint64_t)MGT_MAX_MODULES * sizeof(struct mgt_module))
+#define MGT_TL_OFF       (MGT_MOD_OFF + MGT_MOD_SIZE)
+#define MGT_TL_SIZE      ((uint64_t)MGT_TIMELINE * sizeof(struct mgt_bucket))
+#define MGT_CHILD_OFF    (MGT_TL_OFF + MGT_TL_SIZE)
+#define MGT_CHILD_SIZE   ((uint64_t)MGT_MAX_CHILDREN * sizeof(struct mgt_child))
+#define MGT_STK_OFF      (MGT_CHILD_OFF + MGT_CHILD_SIZE)
+#define MGT_STK_SIZE     ((uint64_t)MGT_MAX_STACKS * sizeof(struct mgt_stack))
+#define MGT_FRM_OFF      (MGT_STK_OFF + MGT_STK_SIZE)
+#define MGT_FRM_SIZE     ((uint64_t)MGT_MAX_FRAMES * sizeof(uint64_t))
+#define MGT_FILE_SIZE    (MGT_FRM_OFF + MGT_FRM_SIZE)
+
+enum mgt_state {
+	MGT_RUNNING = 1,   /* still running, or died without running any exit code */
+	MGT_EXITED  = 2,   /* exit(), return from main or _exit(): exit_code is valid */
+	MGT_EXECED  = 3    /* set just before execve(); a failed exec sets RUNNING again.
+	                    * The next image, if traced, has the same pid and seq + 1 */
+};
+
+enum mgt_flags {
+	MGT_F_FORK_CHILD   = 1u << 0,  /* image began by fork() of a traced parent */
+	MGT_F_ARGV_TRUNC   = 1u << 1,  /* argv did not fit MGT_ARGV_MAX */
+	MGT_F_EXIT_CODE    = 1u << 2,  /* exit_code was observed (exit, main's return, _exit) */
+	MGT_F_NOSPACE      = 1u << 3,  /* fallocate failed: recording stopped early */
+	MGT_F_STACK_FULL   = 1u << 4,  /* MGT_MAX_STACKS/FRAMES reached: new stacks went to stack 0 */
+	MGT_F_UNTRACED_EXEC = 1u << 5, /* an exec/spawn dropped LD_PRELOAD or MEMGATE_DIR */
+	MGT_F_CHILD_FULL   = 1u << 6   /* more reaped children than MGT_MAX_CHILDREN */
+};
+
+/*
+ * Per call stack counters, indexed by stack id (id 0 = "no stack": overflow).
+ * The at-peak pair uses the epoch rebase: the bytes/blocks this stack held at
+ * the process peak are `epoch == hdr.epoch ? peak_* : cur_*`.
+ */
+struct mgt_stack {
+	uint64_t hash;          /* of depth + frames; 0 only for stack 0 */
+	uint64_t frame_off;     /* index of the first frame in the frames region */
+	uint32_t depth;         /* frames stored */
+	uint32_t flags;         /* 1 = truncated at MEMGATE_DEPTH */
+	uint64_t mod_gen;       /* module generation when first captured */
+	uint64_t allocs;        /* successful allocations attributed here */
+	uint64_t total_bytes;   /* requested bytes of those allocations */
+	uint64_t frees;         /* frees of blocks allocated here */
+	uint64_t cur_bytes;     /* live requested bytes now */
+	uint64_t cur_blocks;    /* live blocks now */
+	uint64_t peak_bytes;    /* live bytes at the process peak (see above) */
+	uint64_t peak_blocks;
+	uint64_t epoch;         /* hdr.epoch when peak_* was last rebased */
+	uint64_t pad[4];
+};
+
+struct mgt_module {
+	uint64_t base;          /* load bias (dlpi_addr) */
+	uint64_t lo, hi;        /* lowest and highest address of its PT_LOAD segments */
+	uint64_t gen_loaded;    /* module generation at which it was first seen */
+	uint64_t gen_unloaded;  /* generation at which it was gone; 0 = still loaded */
+	uint32_t build_id_len;
+	uint8_t  build_id[32];
+	uint32_t pad;
+	char     path[MGT_PATH_MAX]; /* "" for the main program: see hdr.exe */
+};
+
+/* Timeline bucket: `width` consecutive events (hdr.tl_width). */
+struct mgt_bucket {
+	uint64_t t_end_ns;      /* monotonic time at the bucket's last event */
+	uint64_t live_end;      /* live bytes after its last event */
+	uint64_t live_max;      /* max live bytes within the bucket */
+	uint64_t event_end;     /* index of its last event + 1 */
+};
+
+struct mgt_child {
+	int32_t  pid;
+	int32_t  status;        /* raw wait status, as from waitpid() */
+};
+
+struct mgt_header {
+	char     magic[8];
+	uint32_t version;
+	uint32_t header_size;   /* sizeof(struct mgt_header) */
+	uint64_t file_size;     /* MGT_FILE_SIZE of the writer */
+	int32_t  pid, ppid;
+	uint32_t seq;           /* image sequence for this pid (exec chain order) */
+	uint32_t fork_gen;      /* 0 for a fresh exec'd image, +1 per fork */
+	uint32_t state;         /* enum mgt_state */
+	int32_t  exit_code;     /* valid when MGT_F_EXIT_CODE */
+	uint32_t flags;         /* enum mgt_flags */
+	uint32_t depth_max;     /* MEMGATE_DEPTH in force */
+	uint64_t start_realtime_ns, start_mono_ns, end_mono_ns;
+
+	/* global counters, written under the aggregation lock */
+	uint64_t allocs, frees, total_bytes;
+	uint64_t cur_bytes, cur_blocks;
+	uint64_t peak_bytes, peak_blocks, peak_mono_ns, peak_event;
+	uint64_t events;        /* allocation + free events aggregated */
+	uint64_t epoch;         /* bumped at each new (or equal) peak */
+	uint64_t unknown_frees; /* free() of pointers never seen allocated */
+	uint64_t inherited_frees, inherited_bytes; /* frees of blocks inherited over fork */
+	uint64_t truncated_stacks; /* allocations whose stack hit depth_max */
+	uint64_t rss_peak_bytes;   /* getrusage ru_maxrss, sampled */
+
+	/* committed lengths (release-stored after the records) */
+	uint32_t n_stacks;      /* records [0, n_stacks) are valid */
+	uint32_t n_modules;
+	uint64_t n_frames;
+	uint32_t n_children;
+	uint32_t tl_n;          /* buckets [0, tl_n) closed; bucket tl_n is open */
+	uint64_t tl_width;      /* events per bucket */
+	uint64_t mod_gen;       /* module generation now */
+	struct mgt_bucket tl_open; /* the open bucket (copied into the table when closed) */
+
+	char     parent_file[64]; /* the traced parent's file name when MGT_F_FORK_CHILD */
+	char     exec_target[MGT_PATH_MAX]; /* pending or last exec target */
+	char     untraced[MGT_PATH_MAX];    /* last exec/spawn that dropped the tracer */
+	char     exe[MGT_PATH_MAX];         /* /proc/self/exe */
+	uint32_t argc;
+	uint32_t argv_len;      /* bytes used in argv[] */
+	char     argv[MGT_ARGV_MAX]; /* NUL-separated */
+};
+
+#endif

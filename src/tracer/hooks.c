@@ -1,0 +1,592 @@
+/* hooks.c - the only symbols libmemgate.so exports: allocation, process and loader entry points
+ *
+ * Each allocation hook calls glibc's allocator directly (__libc_malloc & co:
+ * no dlsym, so no bootstrap pool and no recursion while resolving) and then
+ * records the outcome.  Recording runs with mgt_guard set: anything it calls
+ * that allocates passes straight through, and so does a signal handler that
+ * interrupts it and calls malloc (TRACER-NOTES pitfall 16).  errno is what
+ * the real call left.
+ *
+ * Deliberate choices (SPEC §1, TRACER-NOTES §4.4):
+ *  - children are traced: LD_PRELOAD and MEMGATE_* stay in the environment, an
+ *    exec or spawn that drops them is recorded so the report can say so;
+ *  - the figures at exit are taken by a handler registered before the
+ *    program's own (so it runs last, after _dl_fini ran every destructor);
+ *    __libc_freeres is never called (glibc BZ 28248);
+ *  - C++ operator new is interposed here, so the stack starts at the caller of
+ *    `new` even though Debian's libstdc++ has no frame pointers.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tracer.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* hooks without a C prototype in the headers we include */
+EXPORT void *memalign(size_t align, size_t n);
+EXPORT void *pvalloc(size_t n);
+EXPORT void *_Znwm(size_t n);
+EXPORT void *_Znam(size_t n);
+EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *nt);
+EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *nt);
+EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t al);
+EXPORT void *_ZnamSt11align_val_t(size_t n, size_t al);
+EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt);
+EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt);
+EXPORT void _ZdlPv(void *p);
+EXPORT void _ZdaPv(void *p);
+EXPORT void _ZdlPvm(void *p, size_t n);
+EXPORT void _ZdaPvm(void *p, size_t n);
+EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *nt);
+EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *nt);
+EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al);
+EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al);
+EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al);
+EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al);
+EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt);
+EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt);
+typedef int (*main_fn)(int, char **, char **);
+EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void),
+			     void (*fini)(void), void (*rtld_fini)(void), void *stack_end);
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+extern void *__libc_memalign(size_t, size_t);
+extern void *__libc_valloc(size_t);
+extern void *__libc_pvalloc(size_t);
+extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
+extern char **environ;
+
+/* the next definition of a non-allocator symbol; dlsym of a present symbol does not allocate */
+#define NEXT(type, name) ({                                              \
+		static type f_;                                          \
+		if (!f_)                                                 \
+			f_ = (type)dlsym(RTLD_NEXT, name);               \
+		f_; })
+
+static inline int recording(void)
+{
+	int s = atomic_load_explicit(&mgt_state, memory_order_relaxed);
+	if (MGT_UNLIKELY(s == 0)) {
+		mgt_setup();
+		s = atomic_load(&mgt_state);
+	}
+	return s == 1 && !mgt_guard;
+}
+
+/* a macro, so the walk starts at the hook's own frame: its caller comes first */
+#define RECORD_ALLOC(p, n) do {                                                  \
+		if ((p) && recording()) {                                        \
+			int e_ = errno;                                          \
+			mgt_guard++;                                             \
+			mgt_record_alloc((p), (n), __builtin_frame_address(0));  \
+			mgt_guard--;                                             \
+			errno = e_;                                              \
+		}                                                                \
+	} while (0)
+
+static inline void do_free(void *p)
+{
+	if (!p)
+		return;
+	if (recording()) {
+		int e = errno;
+		mgt_guard++;
+		mgt_record_free(p);
+		mgt_guard--;
+		errno = e;
+	}
+	__libc_free(p);
+}
+
+/* ------------------------------------------------------------ C allocator */
+
+EXPORT void *malloc(size_t n)
+{
+	void *p = __libc_malloc(n);
+	RECORD_ALLOC(p, n);
+	return p;
+}
+
+EXPORT void free(void *p)
+{
+	do_free(p);
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+	void *p = __libc_calloc(n, size);
+	RECORD_ALLOC(p, n * size);            /* succeeded, so no overflow */
+	return p;
+}
+
+static void *do_realloc(void *p, size_t n, void *fp)
+{
+	if (!p) {
+		void *q = __libc_realloc(NULL, n);  /* a malloc */
+		if (q && recording()) {
+			int e = errno;
+			mgt_guard++;
+			mgt_record_alloc(q, n, fp);
+			mgt_guard--;
+			errno = e;
+		}
+		return q;
+	}
+	if (!recording())
+		return __libc_realloc(p, n);
+	if (n == 0) {
+		do_free(p);                   /* glibc: frees p and returns NULL */
+		return NULL;
+	}
+	struct mgt_block old;
+	mgt_guard++;
+	int had = mgt_realloc_take(p, &old);
+	void *q = __libc_realloc(p, n);
+	int e = errno;
+	mgt_realloc_done(had, &old, q, n, fp);
+	mgt_guard--;
+	errno = e;
+	return q;
+}
+
+EXPORT void *realloc(void *p, size_t n)
+{
+	return do_realloc(p, n, __builtin_frame_address(0));
+}
+
+/* glibc's reallocarray calls realloc through the PLT: implementing it on our
+ * own do_realloc is what keeps it from counting twice */
+EXPORT void *reallocarray(void *p, size_t n, size_t size)
+{
+	size_t bytes;
+	if (__builtin_mul_overflow(n, size, &bytes)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return do_realloc(p, bytes, __builtin_frame_address(0));
+}
+
+EXPORT void *memalign(size_t align, size_t n)
+{
+	void *p = __libc_memalign(align, n);
+	RECORD_ALLOC(p, n);
+	return p;
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+	typedef void *(*fn)(size_t, size_t);
+	fn real = NEXT(fn, "aligned_alloc");  /* its checks differ across glibc versions */
+	void *p = real ? real(align, n) : __libc_memalign(align, n);
+	RECORD_ALLOC(p, n);
+	return p;
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+	/* glibc's checks, in its order: a power of two multiple of sizeof(void *) */
+	if (align % sizeof(void *) != 0 || align == 0 ||
+	    ((align / sizeof(void *)) & (align / sizeof(void *) - 1)) != 0)
+		return EINVAL;
+	int e = errno;
+	void *p = __libc_memalign(align, n);
+	if (!p) {
+		errno = e;
+		return ENOMEM;
+	}
+	*out = p;
+	RECORD_ALLOC(p, n);
+	return 0;
+}
+
+EXPORT void *valloc(size_t n)
+{
+	void *p = __libc_valloc(n);
+	RECORD_ALLOC(p, n);
+	return p;
+}
+
+EXPORT void *pvalloc(size_t n)
+{
+	void *p = __libc_pvalloc(n);
+	RECORD_ALLOC(p, n);
+	return p;
+}
+
+/* ------------------------------------------------------ C++ operator new */
+
+/*
+ * The allocation itself is done here (like libstdc++: size 0 asks for 1
+ * byte, the requested size is what is recorded).  Only when it fails does the
+ * real operator run, for its new_handler loop and bad_alloc / nullptr: its
+ * retry goes through malloc above and is recorded there.
+ */
+typedef void *(*new_fn)(size_t);
+typedef void *(*new_nt_fn)(size_t, const void *);
+typedef void *(*new_al_fn)(size_t, size_t);
+typedef void *(*new_al_nt_fn)(size_t, size_t, const void *);
+
+static void *next_sym(const char *sym)
+{
+	void *f = dlsym(RTLD_NEXT, sym);
+	if (!f)
+		abort();                      /* `new` called without a C++ runtime */
+	return f;
+}
+
+EXPORT void *_Znwm(size_t n)
+{
+	void *p = __libc_malloc(n ? n : 1);
+	if (MGT_UNLIKELY(!p))
+		return ((new_fn)next_sym("_Znwm"))(n);
+	RECORD_ALLOC(p, n);
+	return p;
+}
+
+EXPORT void *_Znam(size_t n)
+{
+	void *p = __libc_malloc(n ? n : 1);
+	if (MGT_UNLIKELY(!p))
+		return ((new_fn)next_sym("_Znam"))(n);
+	RECORD_ALLOC(p, n);
+	return p;
+}
+
+EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *nt)
+{
+	void *p = __libc_malloc(n ? n : 1);
+	if (MGT_UNLIKELY(!p))
+		return ((new_nt_fn)next_sym("_ZnwmRKSt9nothrow_t"))(n, nt);
+	RECORD_ALLOC(p, n);
+	return p;
+}
+
+EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *nt)
+{
+	void *p = __libc_malloc(n ? n : 1);
+	if (MGT_UNLIKELY(!p))
+		return ((new_nt_fn)next_sym("_ZnamRKSt9nothrow_t"))(n, nt);
+	RECORD_ALLOC(p, n);
+	return p;
+}
+
+EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t al)
+{
+	void *p = __libc_memalign(al, n ? n : 1);
+	if (MGT_UNLIKELY(!p))
+		return ((new_al_fn)next_sym("_ZnwmSt11align_val_t"))(n, al);
+	RECORD_ALLOC(p, n);
+	return p;
+}
+
+EXPORT void *_ZnamSt11align_val_t(size_t n, size_t al)
+{
+	void *p = __libc_memalign(al, n ? n : 1);
+	if (MGT_UNLIKELY(!p))
+		return ((new_al_fn)next_sym("_ZnamSt11align_val_t"))(n, al);
+	RECORD_ALLOC(p, n);
+	return p;
+}
+
+EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt)
+{
+	void *p = __libc_memalign(al, n ? n : 1);
+	if (MGT_UNLIKELY(!p))
+		return ((new_al_nt_fn)next_sym("_ZnwmSt11align_val_tRKSt9nothrow_t"))(n, al, nt);
+	RECORD_ALLOC(p, n);
+	return p;
+}
+
+EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt)
+{
+	void *p = __libc_memalign(al, n ? n : 1);
+	if (MGT_UNLIKELY(!p))
+		return ((new_al_nt_fn)next_sym("_ZnamSt11align_val_tRKSt9nothrow_t"))(n, al, nt);
+	RECORD_ALLOC(p, n);
+	return p;
+}
+
+/* every operator delete is a free (sizes and alignments are not checked) */
+EXPORT void _ZdlPv(void *p) { do_free(p); }
+EXPORT void _ZdaPv(void *p) { do_free(p); }
+EXPORT void _ZdlPvm(void *p, size_t n) { (void)n; do_free(p); }
+EXPORT void _ZdaPvm(void *p, size_t n) { (void)n; do_free(p); }
+EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; do_free(p); }
+EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; do_free(p); }
+EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al) { (void)al; do_free(p); }
+EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al) { (void)al; do_free(p); }
+EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al) { (void)n; (void)al; do_free(p); }
+EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al) { (void)n; (void)al; do_free(p); }
+EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt)
+{ (void)al; (void)nt; do_free(p); }
+EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt)
+{ (void)al; (void)nt; do_free(p); }
+
+/* ---------------------------------------------------------- exit and main */
+
+static atomic_int have_code;
+static int exit_code;
+
+static void note_code(int code)
+{
+	exit_code = code;
+	atomic_store(&have_code, 1);
+}
+
+/* the last exit handler: see the comment at the top */
+static void at_exit(void *arg)
+{
+	(void)arg;
+	mgt_finish(atomic_load(&have_code), exit_code);
+}
+
+static main_fn real_main;
+
+static int wrap_main(int argc, char **argv, char **envp)
+{
+	int r = real_main(argc, argv, envp);
+	note_code(r);                         /* return from main: exit(r) follows inside libc */
+	return r;
+}
+
+EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void),
+			     void (*fini)(void), void (*rtld_fini)(void), void *stack_end)
+{
+	typedef int (*start_fn)(main_fn, int, char **, void (*)(void), void (*)(void),
+				void (*)(void), void *);
+	start_fn real = (start_fn)dlsym(RTLD_NEXT, "__libc_start_main");
+	real_main = main;
+	return real(wrap_main, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+EXPORT __attribute__((noreturn)) void exit(int code)
+{
+	typedef void (*fn)(int) __attribute__((noreturn));
+	note_code(code);
+	NEXT(fn, "exit")(code);
+}
+
+static __attribute__((noreturn)) void hard_exit(int code)
+{
+	mgt_finish(1, code);
+	for (;;)
+		mgt_sys(SYS_exit_group, code, 0, 0, 0, 0, 0);
+}
+
+EXPORT __attribute__((noreturn)) void _exit(int code) { hard_exit(code); }
+EXPORT __attribute__((noreturn)) void _Exit(int code) { hard_exit(code); }
+
+/* --------------------------------------------------------- exec and spawn */
+
+#define EXEC_WRAP(call, path, envp) ({                                   \
+		mgt_exec_begin((path), (envp));                          \
+		int r_ = (call);                                         \
+		int e_ = errno;                                          \
+		mgt_exec_failed();                                       \
+		errno = e_;                                              \
+		r_; })
+
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+typedef int (*execv_fn)(const char *, char *const[]);
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	return EXEC_WRAP(NEXT(execve_fn, "execve")(path, argv, envp), path, envp);
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+	return EXEC_WRAP(NEXT(execv_fn, "execv")(path, argv), path, environ);
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+	return EXEC_WRAP(NEXT(execv_fn, "execvp")(file, argv), file, environ);
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	return EXEC_WRAP(NEXT(execve_fn, "execvpe")(file, argv, envp), file, envp);
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	typedef int (*fn)(int, char *const[], char *const[]);
+	return EXEC_WRAP(NEXT(fn, "fexecve")(fd, argv, envp), "(fexecve)", envp);
+}
+
+EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+		    int flags)
+{
+	typedef int (*fn)(int, const char *, char *const[], char *const[], int);
+	return EXEC_WRAP(NEXT(fn, "execveat")(dirfd, path, argv, envp, flags), path, envp);
+}
+
+/* execl*: the list becomes an array on our stack, as glibc does */
+#define COLLECT_ARGS(arg0, ap, argv)                                              \
+	size_t argc_ = 1;                                                        \
+	va_start(ap, arg0);                                                      \
+	while (va_arg(ap, char *))                                               \
+		argc_++;                                                         \
+	va_end(ap);                                                              \
+	char *argv[argc_ + 1];                                                   \
+	argv[0] = (char *)arg0;                                                  \
+	va_start(ap, arg0);                                                      \
+	for (size_t i_ = 1; i_ <= argc_; i_++)                                   \
+		argv[i_] = va_arg(ap, char *);
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	COLLECT_ARGS(arg, ap, argv);
+	va_end(ap);
+	return execv(path, argv);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	COLLECT_ARGS(arg, ap, argv);
+	va_end(ap);
+	return execvp(file, argv);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	COLLECT_ARGS(arg, ap, argv);
+	char *const *envp = va_arg(ap, char *const *);
+	va_end(ap);
+	return execve(path, argv, envp);
+}
+
+typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+			const posix_spawnattr_t *, char *const[], char *const[]);
+
+EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+		       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	mgt_note_spawn_env(path, envp);
+	return NEXT(spawn_fn, "posix_spawn")(pid, path, fa, attr, argv, envp);
+}
+
+EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	mgt_note_spawn_env(file, envp);
+	return NEXT(spawn_fn, "posix_spawnp")(pid, file, fa, attr, argv, envp);
+}
+
+/* ------------------------------------------------------------ wait family */
+
+/* a child reaped here cannot be reaped by memgate: keep its status */
+static void reaped(pid_t pid, int status)
+{
+	if (pid > 0) {
+		int e = errno;
+		mgt_note_child(pid, status);
+		errno = e;
+	}
+}
+
+EXPORT pid_t waitpid(pid_t pid, int *status, int options)
+{
+	typedef pid_t (*fn)(pid_t, int *, int);
+	int st = 0;
+	pid_t r = NEXT(fn, "waitpid")(pid, &st, options);
+	if (r > 0 && status)
+		*status = st;
+	if (!(options & WNOWAIT))
+		reaped(r, st);
+	return r;
+}
+
+EXPORT pid_t wait(int *status)
+{
+	return waitpid(-1, status, 0);
+}
+
+EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
+{
+	typedef pid_t (*fn)(pid_t, int *, int, struct rusage *);
+	int st = 0;
+	pid_t r = NEXT(fn, "wait4")(pid, &st, options, ru);
+	if (r > 0 && status)
+		*status = st;
+	reaped(r, st);
+	return r;
+}
+
+EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
+{
+	return wait4(-1, status, options, ru);
+}
+
+EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
+{
+	typedef int (*fn)(idtype_t, id_t, siginfo_t *, int);
+	int r = NEXT(fn, "waitid")(idtype, id, info, options);
+	if (r == 0 && info && info->si_pid > 0 && !(options & WNOWAIT)) {
+		int st;
+		if (info->si_code == CLD_EXITED)
+			st = (info->si_status & 0xff) << 8;
+		else if (info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED)
+			st = (info->si_status & 0x7f) | (info->si_code == CLD_DUMPED ? 0x80 : 0);
+		else
+			return r;
+		reaped(info->si_pid, st);
+	}
+	return r;
+}
+
+/* --------------------------------------------------------------- loader */
+
+EXPORT void *dlopen(const char *file, int mode)
+{
+	typedef void *(*fn)(const char *, int);
+	void *h = NEXT(fn, "dlopen")(file, mode);
+	int e = errno;
+	if (atomic_load(&mgt_state) == 1)
+		mgt_modules_scan();
+	errno = e;
+	return h;
+}
+
+EXPORT int dlclose(void *handle)
+{
+	typedef int (*fn)(void *);
+	int r = NEXT(fn, "dlclose")(handle);
+	int e = errno;
+	if (atomic_load(&mgt_state) == 1)
+		mgt_modules_scan();
+	errno = e;
+	return r;
+}
+
+/* ---------------------------------------------------------------- set up */
+
+__attribute__((constructor)) static void memgate_init(void)
+{
+	mgt_setup();
+	if (atomic_load(&mgt_state) != 1)
+		return;
+	mgt_guard++;
+	pthread_atfork(mgt_atfork_prepare, mgt_atfork_parent, mgt_atfork_child);
+	/* dso == NULL: not run by our own __cxa_finalize, but after _dl_fini */
+	__cxa_atexit(at_exit, NULL, NULL);
+	mgt_guard--;
+	mgt_modules_scan();
+}

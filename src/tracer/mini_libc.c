@@ -1,0 +1,174 @@
+/* mini_libc.c - the few libc services the tracer needs, without malloc, stdio or errno */
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "tracer.h"
+
+/*
+ * Raw system calls: they never touch errno, so a hook can make them between
+ * the real call and its return without changing what the program sees.
+ */
+long mgt_sys(long nr, long a, long b, long c, long d, long e, long f)
+{
+#if defined(__x86_64__)
+	long ret;
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = nr;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+	register long x4 __asm__("x4") = e;
+	register long x5 __asm__("x5") = f;
+	__asm__ volatile("svc 0"
+			 : "+r"(x0)
+			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+			 : "memory");
+	return x0;
+#else
+#error "memgate's tracer supports x86_64 and aarch64"
+#endif
+}
+
+int mgt_getpid(void) { return (int)mgt_sys(SYS_getpid, 0, 0, 0, 0, 0, 0); }
+int mgt_gettid(void) { return (int)mgt_sys(SYS_gettid, 0, 0, 0, 0, 0, 0); }
+
+/* clock_gettime goes through the vDSO and does not set errno on success */
+uint64_t mgt_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t mgt_realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+size_t mgt_strlen(const char *s)
+{
+	size_t n = 0;
+	while (s[n])
+		n++;
+	return n;
+}
+
+size_t mgt_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = mgt_strlen(src);
+	if (size) {
+		size_t c = n < size - 1 ? n : size - 1;
+		mgt_memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+int mgt_strncmp(const char *a, const char *b, size_t n)
+{
+	for (; n; n--, a++, b++) {
+		if (*a != *b)
+			return (unsigned char)*a - (unsigned char)*b;
+		if (!*a)
+			return 0;
+	}
+	return 0;
+}
+
+char *mgt_utoa(char *p, uint64_t v)
+{
+	char tmp[24];
+	int n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	*p = '\0';
+	return p;
+}
+
+uint64_t mgt_atou(const char *s)
+{
+	uint64_t v = 0;
+	while (*s >= '0' && *s <= '9')
+		v = v * 10 + (uint64_t)(*s++ - '0');
+	return v;
+}
+
+long mgt_read_file(const char *path, char *buf, size_t size)
+{
+	long fd = mgt_sys(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0, 0, 0);
+	size_t got = 0;
+	if (fd < 0 || size == 0)
+		return -1;
+	while (got < size - 1) {
+		long n = mgt_sys(SYS_read, fd, (long)(buf + got), (long)(size - 1 - got), 0, 0, 0);
+		if (n == -4 /* EINTR */)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
+	buf[got] = '\0';
+	return (long)got;
+}
+
+/*
+ * Byte loops the compiler must not turn back into memcpy/memset calls: those
+ * would be fine today, but keep the tracer's dependencies explicit.
+ */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+void mgt_memcpy(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+	while (n--)
+		*d++ = *s++;
+}
+
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+void mgt_memset(void *dst, int c, size_t n)
+{
+	unsigned char *d = dst;
+	while (n--)
+		*d++ = (unsigned char)c;
+}
+
+void mgt_lock_slow(mgt_lock_t *l)
+{
+	unsigned spins = 0;
+	for (;;) {
+		while (atomic_load_explicit(&l->v, memory_order_relaxed)) {
+			if (++spins < 1000) {
+#if defined(__x86_64__)
+				__builtin_ia32_pause();
+#elif defined(__aarch64__)
+				__asm__ volatile("yield");
+#endif
+			} else {
+				/* the holder may be descheduled: give it the CPU */
+				mgt_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+			}
+		}
+		if (!atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
+			return;
+	}
+}

@@ -1,0 +1,542 @@
+/* record.c - the per-process trace file and the aggregation of every event into it
+ *
+ * Counting follows memcheck, the peak follows DHAT (SPEC §1):
+ *   alloc    allocs+1, total+=n, live+=n, blocks+1
+ *   free     frees+1, live-=n, blocks-1            (free(NULL), unknown: nothing)
+ *   realloc  one alloc of n and one free of the old block, applied as a single
+ *            resize: live changes by n - old, never both blocks at once
+ * A new maximum, or an equal one (DHAT keeps the latest), opens a new peak
+ * epoch: each stack's bytes at the peak are rebased lazily on its next event
+ * (TRACER-NOTES §3), so a new peak costs O(1), not a scan of all stacks.
+ *
+ * Locks, always taken in this order: module lock, depot lock, pointer-map
+ * shard lock(s), aggregation lock.  A hook never holds two of them at once;
+ * only fork's prepare handler takes them all.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/falloc.h>
+
+#include "tracer.h"
+
+struct mgt_global mgt_g;
+_Thread_local volatile int mgt_guard __attribute__((tls_model("initial-exec")));
+atomic_int mgt_state;
+
+static mgt_lock_t agg_lock __attribute__((aligned(64)));
+static uint32_t fork_mod_snapshot;   /* modules the parent had when it forked */
+
+/* ---------------------------------------------------------------- file */
+
+static int open_file(void)
+{
+	char *p;
+	for (uint32_t seq = 0; seq < 1000; seq++) {
+		p = mgt_g.path + mgt_strlcpy(mgt_g.path, mgt_g.dir, sizeof(mgt_g.path) - 64);
+		*p++ = '/';
+		p = mgt_utoa(p, (uint64_t)mgt_getpid());
+		*p++ = '.';
+		p = mgt_utoa(p, seq);
+		mgt_strlcpy(p, ".mgt", 5);
+		long fd = mgt_sys(SYS_openat, AT_FDCWD, (long)mgt_g.path,
+				  O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, 0, 0);
+		if (fd == -EEXIST)
+			continue;                 /* an earlier image of this pid (exec) */
+		if (fd < 0)
+			return -1;
+		mgt_g.backed[0] = 0;
+		if (mgt_sys(SYS_ftruncate, fd, (long)MGT_FILE_SIZE, 0, 0, 0, 0) < 0) {
+			mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
+			return -1;
+		}
+		void *m = mmap(NULL, MGT_FILE_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_NORESERVE, (int)fd, 0);
+		/* hold no fd: the program may close every fd it finds */
+		mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
+		if (m == MAP_FAILED)
+			return -1;
+		mgt_g.hdr = m;
+		mgt_g.hdr->seq = seq;
+		return 0;
+	}
+	return -1;
+}
+
+int mgt_back(uint64_t off, uint64_t len)
+{
+	long fd = -1;
+	int ret = 0;
+	if (!len)
+		return 0;
+	for (uint64_t c = off >> MGT_CHUNK_SHIFT; c <= (off + len - 1) >> MGT_CHUNK_SHIFT; c++) {
+		atomic_ulong *w = &mgt_g.backed[c / 64];
+		unsigned long bit = 1ul << (c % 64);
+		if (atomic_load_explicit(w, memory_order_relaxed) & bit)
+			continue;
+		if (fd < 0)
+			fd = mgt_sys(SYS_openat, AT_FDCWD, (long)mgt_g.path, O_RDWR | O_CLOEXEC, 0, 0, 0);
+		if (fd < 0) {
+			ret = -1;
+			break;
+		}
+		/* reserve the blocks now: touching an unbacked page of a full disk
+		 * would kill the program with SIGBUS (memray's sink does the same) */
+		long r = mgt_sys(SYS_fallocate, fd, 0, (long)(c << MGT_CHUNK_SHIFT),
+				 1l << MGT_CHUNK_SHIFT, 0, 0);
+		if (r < 0 && r != -EOPNOTSUPP) {
+			ret = -1;
+			break;
+		}
+		atomic_fetch_or(w, bit);
+	}
+	if (fd >= 0)
+		mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
+	if (ret && mgt_g.hdr) {
+		__atomic_fetch_or(&mgt_g.hdr->flags, MGT_F_NOSPACE, __ATOMIC_RELAXED);
+		atomic_store(&mgt_state, 2);      /* stop recording; what is there stays */
+	}
+	return ret;
+}
+
+/*
+ * MEMGATE_* settings come from /proc/self/environ: the first hook may run
+ * inside the dynamic loader, before libc has set up environ.
+ */
+static void read_settings(void)
+{
+	static char buf[4096];
+	static char entry[MGT_PATH_MAX + 32];
+	size_t elen = 0;
+	int skip = 0;
+	long fd = mgt_sys(SYS_openat, AT_FDCWD, (long)"/proc/self/environ", O_RDONLY | O_CLOEXEC,
+			  0, 0, 0);
+	mgt_g.depth = 64;
+	if (fd < 0)
+		return;
+	for (;;) {
+		long n = mgt_sys(SYS_read, fd, (long)buf, sizeof(buf), 0, 0, 0);
+		if (n == -EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (long i = 0; i < n; i++) {
+			char c = buf[i];
+			if (c) {
+				if (elen + 1 < sizeof(entry))
+					entry[elen++] = c;
+				else
+					skip = 1;
+				continue;
+			}
+			entry[elen] = '\0';
+			if (!skip && !mgt_strncmp(entry, "MEMGATE_DIR=", 12))
+				mgt_strlcpy(mgt_g.dir, entry + 12, sizeof(mgt_g.dir));
+			else if (!skip && !mgt_strncmp(entry, "MEMGATE_DEPTH=", 14))
+				mgt_g.depth = (uint32_t)mgt_atou(entry + 14);
+			elen = 0;
+			skip = 0;
+		}
+	}
+	mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
+	if (mgt_g.depth == 0 || mgt_g.depth > MGT_MAX_DEPTH)
+		mgt_g.depth = mgt_g.depth ? MGT_MAX_DEPTH : 64;
+}
+
+static void read_identity(struct mgt_header *h)
+{
+	long n = mgt_read_file("/proc/self/cmdline", h->argv, sizeof(h->argv));
+	static char probe[MGT_ARGV_MAX + 2];
+	if (n > 0) {
+		h->argv_len = (uint32_t)n;
+		for (long i = 0; i < n; i++)
+			h->argc += h->argv[i] == '\0';
+		if (h->argv[n - 1] != '\0')
+			h->argc++;            /* last argument cut short */
+		if ((size_t)n >= sizeof(h->argv) - 1 &&
+		    mgt_read_file("/proc/self/cmdline", probe, sizeof(probe)) > n)
+			h->flags |= MGT_F_ARGV_TRUNC;
+	}
+	n = mgt_sys(SYS_readlinkat, AT_FDCWD, (long)"/proc/self/exe", (long)h->exe,
+		    sizeof(h->exe) - 1, 0, 0);
+	h->exe[n > 0 ? n : 0] = '\0';
+}
+
+/* A fresh header for this process image: exec'd (fork_gen 0) or a fork child. */
+static int start_image(int fork_child, const char *parent_file)
+{
+	if (open_file() || mgt_back(MGT_HDR_OFF, MGT_HDR_SIZE) ||
+	    mgt_back(MGT_TL_OFF, MGT_TL_SIZE + MGT_CHILD_SIZE) ||
+	    mgt_back(MGT_STK_OFF, sizeof(struct mgt_stack)))
+		return -1;
+	struct mgt_header *h = mgt_g.hdr;
+	mgt_g.stacks = (struct mgt_stack *)((char *)h + MGT_STK_OFF);
+	mgt_g.frames = (uint64_t *)((char *)h + MGT_FRM_OFF);
+	mgt_g.modules = (struct mgt_module *)((char *)h + MGT_MOD_OFF);
+	mgt_g.timeline = (struct mgt_bucket *)((char *)h + MGT_TL_OFF);
+	mgt_g.children = (struct mgt_child *)((char *)h + MGT_CHILD_OFF);
+
+	h->version = MGT_VERSION;
+	h->header_size = sizeof(*h);
+	h->file_size = MGT_FILE_SIZE;
+	h->pid = mgt_getpid();
+	h->ppid = (int32_t)mgt_sys(SYS_getppid, 0, 0, 0, 0, 0, 0);
+	h->fork_gen = mgt_g.fork_gen;
+	h->state = MGT_RUNNING;
+	h->depth_max = mgt_g.depth;
+	h->start_realtime_ns = mgt_realtime_ns();
+	h->start_mono_ns = mgt_now_ns();
+	h->tl_width = 1;
+	h->n_stacks = 1;                      /* stack 0: overflow, no frames */
+	if (fork_child) {
+		h->flags |= MGT_F_FORK_CHILD;
+		mgt_strlcpy(h->parent_file, parent_file, sizeof(h->parent_file));
+	}
+	read_identity(h);
+	/* the magic last: a reader ignores a file whose header is not complete */
+	atomic_thread_fence(memory_order_release);
+	mgt_memcpy(h->magic, MGT_MAGIC, 8);
+	return 0;
+}
+
+void mgt_setup(void)
+{
+	int expect = 0;
+	if (!atomic_compare_exchange_strong(&mgt_state, &expect, 3))
+		return;                           /* done, or under way in this thread */
+	mgt_guard++;
+	read_settings();
+	int ok = mgt_g.dir[0] == '/' && mgt_stack_reset() == 0 && start_image(0, NULL) == 0;
+	mgt_guard--;
+	atomic_store(&mgt_state, ok ? 1 : 2);
+}
+
+/* ------------------------------------------------------------ aggregation */
+
+static inline void rebase(struct mgt_stack *s, uint64_t epoch)
+{
+	if (s->epoch != epoch) {
+		s->peak_bytes = s->cur_bytes;
+		s->peak_blocks = s->cur_blocks;
+		s->epoch = epoch;
+	}
+}
+
+static void timeline_close(struct mgt_header *h)
+{
+	struct mgt_bucket *t = mgt_g.timeline;
+	h->tl_open.t_end_ns = mgt_now_ns();
+	h->tl_open.live_end = h->cur_bytes;
+	h->tl_open.event_end = h->events;
+	t[h->tl_n] = h->tl_open;
+	if (h->tl_n + 1 == MGT_TIMELINE) {
+		/* full: merge pairs, each bucket now spans twice the events */
+		for (uint32_t i = 0; i < MGT_TIMELINE / 2; i++) {
+			struct mgt_bucket a = t[2 * i], b = t[2 * i + 1];
+			b.live_max = a.live_max > b.live_max ? a.live_max : b.live_max;
+			t[i] = b;
+		}
+		h->tl_width *= 2;
+		__atomic_store_n(&h->tl_n, MGT_TIMELINE / 2, __ATOMIC_RELEASE);
+	} else {
+		__atomic_store_n(&h->tl_n, h->tl_n + 1, __ATOMIC_RELEASE);
+	}
+	h->tl_open.live_max = 0;
+	if ((h->tl_n & 63) == 0)
+		mgt_sample_rss();
+}
+
+/* one event, under agg_lock: the global level moved by `delta` */
+static inline void after_event(struct mgt_header *h, int grew)
+{
+	h->events++;
+	if (grew && h->cur_bytes >= h->peak_bytes) {
+		h->peak_bytes = h->cur_bytes;
+		h->peak_blocks = h->cur_blocks;
+		h->peak_event = h->events;
+		h->epoch++;
+	}
+	if (h->cur_bytes > h->tl_open.live_max)
+		h->tl_open.live_max = h->cur_bytes;
+	if (h->events - (h->tl_n ? mgt_g.timeline[h->tl_n - 1].event_end : 0) >= h->tl_width)
+		timeline_close(h);
+}
+
+static void account_alloc(uint32_t sid, uint64_t size)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	struct mgt_stack *s = &mgt_g.stacks[sid];
+	mgt_lock(&agg_lock);
+	rebase(s, h->epoch);
+	s->allocs++;
+	s->total_bytes += size;
+	s->cur_bytes += size;
+	s->cur_blocks++;
+	h->allocs++;
+	h->total_bytes += size;
+	h->cur_bytes += size;
+	h->cur_blocks++;
+	after_event(h, 1);
+	mgt_unlock(&agg_lock);
+}
+
+static void account_free(const struct mgt_block *b)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	mgt_lock(&agg_lock);
+	if (b->gen != mgt_g.fork_gen) {
+		/* a block inherited over fork: the parent reports it, not us */
+		h->inherited_frees++;
+		h->inherited_bytes += b->size;
+	} else {
+		struct mgt_stack *s = &mgt_g.stacks[b->stack];
+		rebase(s, h->epoch);
+		s->frees++;
+		s->cur_bytes -= b->size;
+		s->cur_blocks--;
+		h->frees++;
+		h->cur_bytes -= b->size;
+		h->cur_blocks--;
+		after_event(h, 0);
+	}
+	mgt_unlock(&agg_lock);
+}
+
+/* realloc of a known block: one alloc + one free, applied as one resize */
+static void account_resize(const struct mgt_block *old, uint32_t sid, uint64_t size)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	struct mgt_stack *n = &mgt_g.stacks[sid];
+	mgt_lock(&agg_lock);
+	struct mgt_stack *o = &mgt_g.stacks[old->stack];
+	rebase(o, h->epoch);
+	rebase(n, h->epoch);
+	o->frees++;
+	o->cur_bytes -= old->size;
+	o->cur_blocks--;
+	n->allocs++;
+	n->total_bytes += size;
+	n->cur_bytes += size;
+	n->cur_blocks++;
+	h->allocs++;
+	h->frees++;
+	h->total_bytes += size;
+	h->cur_bytes += size - old->size;
+	after_event(h, size > old->size);
+	mgt_unlock(&agg_lock);
+}
+
+void mgt_record_alloc(void *p, size_t size, void *fp)
+{
+	struct mgt_block b = { (uint64_t)p, size, mgt_stack_capture(fp), mgt_g.fork_gen };
+	mgt_ptrmap_insert(&b);
+	account_alloc(b.stack, size);
+}
+
+void mgt_record_free(void *p)
+{
+	struct mgt_block b;
+	/* remove before the real free: afterwards another thread may be handed
+	 * the same address and insert it first */
+	if (mgt_ptrmap_remove((uint64_t)p, &b))
+		account_free(&b);
+	else
+		__atomic_fetch_add(&mgt_g.hdr->unknown_frees, 1, __ATOMIC_RELAXED);
+}
+
+int mgt_realloc_take(void *p, struct mgt_block *old)
+{
+	return mgt_ptrmap_remove((uint64_t)p, old);
+}
+
+void mgt_realloc_done(int had_old, const struct mgt_block *old, void *q, size_t size, void *fp)
+{
+	if (!q) {
+		/* failed: the old block is still live and nothing happened */
+		if (had_old)
+			mgt_ptrmap_insert(old);
+		return;
+	}
+	struct mgt_block b = { (uint64_t)q, size, mgt_stack_capture(fp), mgt_g.fork_gen };
+	mgt_ptrmap_insert(&b);
+	if (had_old && old->gen == mgt_g.fork_gen) {
+		account_resize(old, b.stack, size);
+		return;
+	}
+	if (had_old)
+		account_free(old);            /* inherited: counted apart */
+	else
+		__atomic_fetch_add(&mgt_g.hdr->unknown_frees, 1, __ATOMIC_RELAXED);
+	account_alloc(b.stack, size);
+}
+
+void mgt_sample_rss(void)
+{
+	struct rusage ru;
+	if (mgt_sys(SYS_getrusage, RUSAGE_SELF, (long)&ru, 0, 0, 0, 0) == 0) {
+		uint64_t b = (uint64_t)ru.ru_maxrss * 1024u;
+		if (b > mgt_g.hdr->rss_peak_bytes)
+			mgt_g.hdr->rss_peak_bytes = b;
+	}
+}
+
+/* -------------------------------------------------------- process events */
+
+void mgt_finish(int have_code, int code)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	if (atomic_load(&mgt_state) != 1 || !h || h->pid != mgt_getpid())
+		return;                           /* not ours (vfork child), or done */
+	mgt_guard++;
+	mgt_modules_scan();                   /* libc-internal dlopens (NSS, iconv) */
+	mgt_lock(&agg_lock);
+	if (atomic_exchange(&mgt_state, 2) == 1) {
+		if (h->tl_open.live_max || h->events !=
+		    (h->tl_n ? mgt_g.timeline[h->tl_n - 1].event_end : 0))
+			timeline_close(h);
+		mgt_sample_rss();
+		h->end_mono_ns = mgt_now_ns();
+		if (have_code) {
+			h->exit_code = code;
+			h->flags |= MGT_F_EXIT_CODE;
+		}
+		__atomic_store_n(&h->state, MGT_EXITED, __ATOMIC_RELEASE);
+	}
+	mgt_unlock(&agg_lock);
+	mgt_guard--;
+}
+
+static int env_has(char *const envp[], const char *key)
+{
+	size_t n = mgt_strlen(key);
+	for (; envp && *envp; envp++)
+		if (!mgt_strncmp(*envp, key, n))
+			return 1;
+	return 0;
+}
+
+void mgt_note_spawn_env(const char *path, char *const envp[])
+{
+	struct mgt_header *h = mgt_g.hdr;
+	if (atomic_load(&mgt_state) != 1 || !h)
+		return;
+	if (env_has(envp, "LD_PRELOAD=") && env_has(envp, "MEMGATE_DIR="))
+		return;
+	mgt_lock(&agg_lock);
+	mgt_strlcpy(h->untraced, path ? path : "?", sizeof(h->untraced));
+	h->flags |= MGT_F_UNTRACED_EXEC;
+	mgt_unlock(&agg_lock);
+}
+
+void mgt_exec_begin(const char *path, char *const envp[])
+{
+	struct mgt_header *h = mgt_g.hdr;
+	mgt_note_spawn_env(path, envp);
+	if (atomic_load(&mgt_state) != 1 || !h || h->pid != mgt_getpid())
+		return;                           /* a vfork child: the parent's file */
+	mgt_lock(&agg_lock);
+	mgt_strlcpy(h->exec_target, path ? path : "?", sizeof(h->exec_target));
+	mgt_sample_rss();
+	h->end_mono_ns = mgt_now_ns();
+	__atomic_store_n(&h->state, MGT_EXECED, __ATOMIC_RELEASE);
+	mgt_unlock(&agg_lock);
+}
+
+void mgt_exec_failed(void)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	if (atomic_load(&mgt_state) != 1 || !h || h->pid != mgt_getpid())
+		return;
+	__atomic_store_n(&h->state, MGT_RUNNING, __ATOMIC_RELEASE);
+}
+
+void mgt_note_child(int pid, int status)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	if (atomic_load(&mgt_state) != 1 || !h || h->pid != mgt_getpid())
+		return;
+	if (!WIFEXITED(status) && !WIFSIGNALED(status))
+		return;
+	mgt_lock(&agg_lock);
+	if (h->n_children < MGT_MAX_CHILDREN) {
+		mgt_g.children[h->n_children].pid = pid;
+		mgt_g.children[h->n_children].status = status;
+		__atomic_store_n(&h->n_children, h->n_children + 1, __ATOMIC_RELEASE);
+	} else {
+		h->flags |= MGT_F_CHILD_FULL;
+	}
+	mgt_unlock(&agg_lock);
+}
+
+/*
+ * fork: the prepare handler takes every tracer lock so the child does not
+ * inherit one held by a thread that does not exist there; the child then
+ * starts its own file and counts from zero.  Blocks it inherited keep the
+ * parent's generation: the parent reports them, the child counts their frees
+ * apart (inherited_frees).
+ */
+void mgt_atfork_prepare(void)
+{
+	mgt_guard++;
+	if (atomic_load(&mgt_state) != 1)
+		return;
+	mgt_modules_lock();
+	fork_mod_snapshot = mgt_g.hdr->n_modules;
+	mgt_stack_lock();
+	mgt_ptrmap_lock_all();
+	mgt_lock(&agg_lock);
+}
+
+void mgt_atfork_parent(void)
+{
+	if (atomic_load(&mgt_state) == 1) {
+		mgt_unlock(&agg_lock);
+		mgt_ptrmap_unlock_all();
+		mgt_stack_unlock();
+		mgt_modules_unlock();
+	}
+	mgt_guard--;
+}
+
+void mgt_atfork_child(void)
+{
+	mgt_modules_reinit_locks();
+	mgt_stack_reinit_locks();
+	mgt_ptrmap_reinit_locks();
+	atomic_store(&agg_lock.v, 0);
+	if (atomic_load(&mgt_state) == 1) {
+		struct mgt_header *parent = mgt_g.hdr;
+		const char *slash = mgt_g.path;
+		for (const char *p = mgt_g.path; *p; p++)
+			if (*p == '/')
+				slash = p + 1;
+		char parent_file[64];
+		mgt_strlcpy(parent_file, slash, sizeof(parent_file));
+
+		mgt_g.hdr = NULL;
+		mgt_g.fork_gen++;
+		for (size_t i = 0; i < sizeof(mgt_g.backed) / sizeof(mgt_g.backed[0]); i++)
+			atomic_store(&mgt_g.backed[i], 0);
+		if (mgt_stack_reset() == 0 && start_image(1, parent_file) == 0) {
+			/* the child has the parent's modules: copy the table we saw */
+			struct mgt_header *h = mgt_g.hdr;
+			uint32_t n = fork_mod_snapshot;
+			if (!mgt_back(MGT_MOD_OFF, (uint64_t)n * sizeof(struct mgt_module))) {
+				mgt_memcpy(mgt_g.modules,
+					   (char *)parent + MGT_MOD_OFF, n * sizeof(struct mgt_module));
+				h->n_modules = n;
+				h->mod_gen = parent->mod_gen;
+			}
+		} else {
+			atomic_store(&mgt_state, 2);
+		}
+		/* the parent's mapping is shared with the parent: let go of it */
+		munmap(parent, MGT_FILE_SIZE);
+	}
+	mgt_guard--;
+}

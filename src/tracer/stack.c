@@ -1,0 +1,235 @@
+/* stack.c - frame-pointer unwinding and the stack depot (hash-consed call stacks)
+ *
+ * Unwinding walks the frame-record chain from the hook's own frame, bounded by
+ * the thread's stack: each record must lie inside [lo, hi), be 8-aligned and
+ * sit strictly above the previous one; a return address below 4096 ends it.
+ * Code built without frame pointers in between makes the walk skip callers or
+ * stop early, never fault (see TRACER-NOTES.md §2 and src/tracer/README.md).
+ *
+ * The depot maps a stack (its frames) to a small id.  Lookups are lock-free
+ * (an open-addressing index of {hash, id} in anonymous memory, ids published
+ * with release order after the record); inserts take one lock.  Records and
+ * frames live in the trace file, so ids and frames survive a crash.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "tracer.h"
+
+#define INDEX_BITS 22u                    /* 4M slots for 1M stacks: load <= 25% */
+#define INDEX_SLOTS (1u << INDEX_BITS)
+
+struct slot {
+	_Atomic uint64_t hash;
+	_Atomic uint32_t id;                  /* 0 = empty */
+	uint32_t pad;
+};
+
+static struct slot *index_;               /* anonymous mapping, INDEX_SLOTS */
+static mgt_lock_t depot_lock;
+
+static _Thread_local uintptr_t t_lo __attribute__((tls_model("initial-exec")));
+static _Thread_local uintptr_t t_hi __attribute__((tls_model("initial-exec")));
+static _Thread_local uint64_t t_last_hash __attribute__((tls_model("initial-exec")));
+static _Thread_local uint32_t t_last_id __attribute__((tls_model("initial-exec")));
+
+/* main thread's stack, found in mgt_setup() without pthread_getattr_np (see below) */
+static uintptr_t main_lo, main_hi;
+
+/*
+ * pthread_getattr_np() on the main thread fopen()s /proc/self/maps while
+ * holding a thread lock: called from a hook it can deadlock (TRACER-NOTES
+ * pitfall 4).  So the main thread's bounds come from /proc/self/maps read with
+ * raw syscalls, once, at setup: the mapping that holds our own stack frame,
+ * extended down by the stack rlimit the kernel may grow it to.
+ */
+static void find_main_stack(void)
+{
+	static char buf[256 << 10];           /* setup is single-threaded */
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+	long n = mgt_read_file("/proc/self/maps", buf, sizeof(buf));
+	char *p = buf;
+	if (n <= 0)
+		return;
+	while (*p) {
+		uintptr_t lo = 0, hi = 0;
+		while ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))
+			lo = lo * 16 + (uintptr_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10), p++;
+		if (*p == '-')
+			p++;
+		while ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))
+			hi = hi * 16 + (uintptr_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10), p++;
+		if (here >= lo && here < hi) {
+			struct { uint64_t cur, max; } rl = { 8u << 20, 0 };
+			mgt_sys(SYS_prlimit64, 0, 3 /* RLIMIT_STACK */, 0, (long)&rl, 0, 0);
+			uint64_t grow = rl.cur > (1ull << 30) ? (1ull << 30) : rl.cur;
+			main_hi = hi;
+			main_lo = hi - grow < lo ? hi - grow : lo;
+			return;
+		}
+		while (*p && *p != '\n')
+			p++;
+		if (*p)
+			p++;
+	}
+}
+
+static void thread_bounds(void)
+{
+	if (mgt_gettid() == mgt_getpid()) {
+		t_lo = main_lo;
+		t_hi = main_hi;
+	} else {
+		/* non-main threads: no /proc access; it may realloc a cpuset, which
+		 * passes through because the caller holds mgt_guard */
+		pthread_attr_t attr;
+		void *addr;
+		size_t size;
+		if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+			if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+				t_lo = (uintptr_t)addr;
+				t_hi = (uintptr_t)addr + size;
+			}
+			pthread_attr_destroy(&attr);
+		}
+	}
+	if (!t_hi)
+		t_hi = 1;                     /* unknown: walk nothing, but don't retry */
+}
+
+static inline uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v;
+	h *= 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
+}
+
+static int same_frames(const struct mgt_stack *s, const uintptr_t *f, uint32_t depth)
+{
+	return s->depth == depth &&
+	       memcmp(mgt_g.frames + s->frame_off, f, depth * sizeof(*f)) == 0;
+}
+
+static uint32_t insert(uint64_t hash, const uintptr_t *f, uint32_t depth, uint32_t trunc)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	uint32_t id = 0, i = (uint32_t)hash & (INDEX_SLOTS - 1);
+
+	mgt_stack_lock();
+	/* another thread may have inserted it since our lock-free probe */
+	for (;; i = (i + 1) & (INDEX_SLOTS - 1)) {
+		uint32_t sid = atomic_load_explicit(&index_[i].id, memory_order_acquire);
+		if (!sid)
+			break;
+		if (atomic_load_explicit(&index_[i].hash, memory_order_relaxed) == hash &&
+		    same_frames(&mgt_g.stacks[sid], f, depth)) {
+			id = sid;
+			goto out;
+		}
+	}
+	if (h->n_stacks >= MGT_MAX_STACKS || h->n_frames + depth > MGT_MAX_FRAMES ||
+	    mgt_back(MGT_STK_OFF + (uint64_t)h->n_stacks * sizeof(struct mgt_stack),
+		     sizeof(struct mgt_stack)) ||
+	    mgt_back(MGT_FRM_OFF + h->n_frames * sizeof(uint64_t), depth * sizeof(uint64_t))) {
+		h->flags |= MGT_F_STACK_FULL;
+		goto out;                     /* id 0: counted, unattributed */
+	}
+	id = h->n_stacks;
+	struct mgt_stack *s = &mgt_g.stacks[id];
+	memcpy(mgt_g.frames + h->n_frames, f, depth * sizeof(*f));
+	s->hash = hash;
+	s->frame_off = h->n_frames;
+	s->depth = depth;
+	s->flags = trunc;
+	s->mod_gen = h->mod_gen;
+	atomic_store_explicit((_Atomic uint64_t *)&h->n_frames, h->n_frames + depth,
+			      memory_order_release);
+	atomic_store_explicit((_Atomic uint32_t *)&h->n_stacks, id + 1, memory_order_release);
+	atomic_store_explicit(&index_[i].hash, hash, memory_order_relaxed);
+	atomic_store_explicit(&index_[i].id, id, memory_order_release);
+out:
+	mgt_stack_unlock();
+	return id;
+}
+
+uint32_t mgt_stack_capture(void *fp0)
+{
+	uintptr_t frames[MGT_MAX_DEPTH];
+	uint32_t depth = 0, max = mgt_g.depth, trunc = 0;
+	uintptr_t fp = (uintptr_t)fp0;
+
+	if (MGT_UNLIKELY(!t_hi))
+		thread_bounds();
+	const uintptr_t lo = t_lo, hi = t_hi;
+	uint64_t hash = 0;
+	while (fp >= lo && fp + 2 * sizeof(uintptr_t) <= hi && !(fp & 7)) {
+		const uintptr_t *rec = (const uintptr_t *)fp;
+		uintptr_t ra = rec[1], next = rec[0];
+		if (ra < 4096)
+			break;
+#if defined(__aarch64__)
+		ra &= 0x0000ffffffffffffull;          /* strip pointer-authentication bits */
+#endif
+		if (depth == max) {
+			trunc = 1;
+			break;
+		}
+		frames[depth++] = ra;
+		hash = mix(hash, ra);
+		if (next <= fp)
+			break;
+		fp = next;
+	}
+	hash = mix(hash, ((uint64_t)depth << 1) | trunc);
+	if (!hash)
+		hash = 1;                             /* 0 is stack 0's */
+
+	/* tight loops allocate from the same place over and over */
+	if (hash == t_last_hash && same_frames(&mgt_g.stacks[t_last_id], frames, depth))
+		return t_last_id;
+
+	uint32_t id = 0;
+	for (uint32_t i = (uint32_t)hash & (INDEX_SLOTS - 1);; i = (i + 1) & (INDEX_SLOTS - 1)) {
+		uint32_t sid = atomic_load_explicit(&index_[i].id, memory_order_acquire);
+		if (!sid) {
+			id = insert(hash, frames, depth, trunc);
+			break;
+		}
+		if (atomic_load_explicit(&index_[i].hash, memory_order_relaxed) == hash &&
+		    same_frames(&mgt_g.stacks[sid], frames, depth)) {
+			id = sid;
+			break;
+		}
+	}
+	if (id) {
+		t_last_hash = hash;
+		t_last_id = id;
+	}
+	if (trunc)
+		__atomic_fetch_add(&mgt_g.hdr->truncated_stacks, 1, __ATOMIC_RELAXED);
+	return id;
+}
+
+/* Called at setup and in a fork child: an empty index. */
+int mgt_stack_reset(void)
+{
+	if (index_)
+		munmap(index_, (size_t)INDEX_SLOTS * sizeof(struct slot));
+	index_ = mmap(NULL, (size_t)INDEX_SLOTS * sizeof(struct slot), PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (index_ == MAP_FAILED)
+		index_ = NULL;
+	t_last_hash = 0;
+	t_last_id = 0;
+	if (!main_hi)
+		find_main_stack();
+	/* in a fork child the forking thread is the only one, and its bounds hold */
+	return index_ ? 0 : -1;
+}
+
+void mgt_stack_lock(void) { mgt_lock(&depot_lock); }
+void mgt_stack_unlock(void) { mgt_unlock(&depot_lock); }
+void mgt_stack_reinit_locks(void) { atomic_store(&depot_lock.v, 0); }

@@ -1,0 +1,125 @@
+/* tracer.h - internals of libmemgate.so, shared by its files; nothing here is exported
+ *
+ * Rules for every function declared here (they run inside hooks, inside other
+ * people's processes): no malloc, no stdio, no locale, no functions that may
+ * take the loader lock while a tracer lock is held, errno preserved by the
+ * hooks that call them.  See src/tracer/README.md.
+ */
+#ifndef MEMGATE_TRACER_H
+#define MEMGATE_TRACER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdatomic.h>
+
+#include "format.h"
+
+#define MGT_HIDDEN __attribute__((visibility("hidden")))
+#define MGT_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define MGT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- mini_libc.c: raw syscalls and string helpers ---- */
+MGT_HIDDEN long mgt_sys(long nr, long a, long b, long c, long d, long e, long f);
+MGT_HIDDEN int mgt_getpid(void);
+MGT_HIDDEN int mgt_gettid(void);
+MGT_HIDDEN uint64_t mgt_now_ns(void);            /* CLOCK_MONOTONIC */
+MGT_HIDDEN uint64_t mgt_realtime_ns(void);
+MGT_HIDDEN size_t mgt_strlen(const char *s);
+MGT_HIDDEN size_t mgt_strlcpy(char *dst, const char *src, size_t size);
+MGT_HIDDEN int mgt_strncmp(const char *a, const char *b, size_t n);
+MGT_HIDDEN char *mgt_utoa(char *p, uint64_t v);  /* writes digits, returns end */
+MGT_HIDDEN uint64_t mgt_atou(const char *s);
+/* Reads a whole /proc file into buf (NUL-terminated); returns bytes read or -1. */
+MGT_HIDDEN long mgt_read_file(const char *path, char *buf, size_t size);
+MGT_HIDDEN void mgt_memcpy(void *dst, const void *src, size_t n);
+MGT_HIDDEN void mgt_memset(void *dst, int c, size_t n);
+
+/* spinlock: a byte on its own cache line where it matters */
+typedef struct { atomic_int v; } mgt_lock_t;
+MGT_HIDDEN void mgt_lock_slow(mgt_lock_t *l);
+static inline void mgt_lock(mgt_lock_t *l)
+{
+	if (MGT_LIKELY(!atomic_exchange_explicit(&l->v, 1, memory_order_acquire)))
+		return;
+	mgt_lock_slow(l);
+}
+static inline void mgt_unlock(mgt_lock_t *l)
+{
+	atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+
+/* ---- record.c: the per-process file and the aggregation ---- */
+#define MGT_CHUNK_SHIFT 18                /* the file is reserved in 256 KiB steps */
+enum mgt_kind { MGT_KIND_MALLOC = 0, MGT_KIND_NEW = 1 };
+
+struct mgt_global {
+	struct mgt_header *hdr;       /* the mapping; NULL when not recording */
+	struct mgt_stack *stacks;
+	uint64_t *frames;
+	struct mgt_module *modules;
+	struct mgt_bucket *timeline;
+	struct mgt_child *children;
+	uint32_t depth;               /* MEMGATE_DEPTH */
+	uint32_t fork_gen;            /* tags pointer-map entries of this image */
+	char dir[MGT_PATH_MAX];       /* MEMGATE_DIR */
+	char path[MGT_PATH_MAX];      /* our file */
+	atomic_ulong backed[(MGT_FILE_SIZE >> MGT_CHUNK_SHIFT) / 64 + 1]; /* chunks fallocated */
+};
+MGT_HIDDEN extern struct mgt_global mgt_g;
+
+/* >0 while a hook records: inner calls pass straight through */
+MGT_HIDDEN extern _Thread_local volatile int mgt_guard
+	__attribute__((tls_model("initial-exec")));
+/* 0 until set up, 1 recording, 2 finished or disabled: hooks pass through */
+MGT_HIDDEN extern atomic_int mgt_state;
+
+MGT_HIDDEN void mgt_setup(void);           /* idempotent; first hook or constructor */
+MGT_HIDDEN int mgt_back(uint64_t off, uint64_t len); /* fallocate the range; 0 ok */
+MGT_HIDDEN void mgt_record_alloc(void *p, size_t size, void *fp);
+MGT_HIDDEN void mgt_record_free(void *p);
+/* realloc in two steps around the real call: take p's entry out of the map
+ * first (returns 1 if it was known), then record the outcome; q == NULL means
+ * the call failed and the old block is put back. */
+struct mgt_block;
+MGT_HIDDEN int mgt_realloc_take(void *p, struct mgt_block *old);
+MGT_HIDDEN void mgt_realloc_done(int had_old, const struct mgt_block *old, void *q,
+				 size_t size, void *fp);
+MGT_HIDDEN void mgt_finish(int have_code, int code);   /* exit path: final figures */
+MGT_HIDDEN void mgt_exec_begin(const char *path, char *const envp[]);
+MGT_HIDDEN void mgt_exec_failed(void);
+MGT_HIDDEN void mgt_note_spawn_env(const char *path, char *const envp[]);
+MGT_HIDDEN void mgt_note_child(int pid, int status);
+MGT_HIDDEN void mgt_atfork_prepare(void);
+MGT_HIDDEN void mgt_atfork_parent(void);
+MGT_HIDDEN void mgt_atfork_child(void);
+MGT_HIDDEN void mgt_sample_rss(void);
+
+/* ---- stack.c: frame-pointer unwinding and the stack depot ---- */
+MGT_HIDDEN int mgt_stack_reset(void);      /* setup, fork child: empty depot; 0 ok */
+/* Unwinds from frame `fp` and returns the depot id of the stack (0 on overflow). */
+MGT_HIDDEN uint32_t mgt_stack_capture(void *fp);
+MGT_HIDDEN void mgt_stack_lock(void);
+MGT_HIDDEN void mgt_stack_unlock(void);
+MGT_HIDDEN void mgt_stack_reinit_locks(void);
+
+/* ---- ptrmap.c: live blocks, sharded by address ---- */
+struct mgt_block {
+	uint64_t ptr;
+	uint64_t size;
+	uint32_t stack;
+	uint32_t gen;      /* mgt_g.fork_gen when allocated */
+};
+MGT_HIDDEN void mgt_ptrmap_insert(const struct mgt_block *b);
+/* Removes p; returns 1 and fills *out when found. */
+MGT_HIDDEN int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out);
+MGT_HIDDEN void mgt_ptrmap_lock_all(void);
+MGT_HIDDEN void mgt_ptrmap_unlock_all(void);
+MGT_HIDDEN void mgt_ptrmap_reinit_locks(void);
+
+/* ---- modules.c: loaded ELF objects, for offline symbolization ---- */
+MGT_HIDDEN void mgt_modules_scan(void);    /* call with no tracer lock held */
+MGT_HIDDEN void mgt_modules_reinit_locks(void);
+MGT_HIDDEN void mgt_modules_lock(void);
+MGT_HIDDEN void mgt_modules_unlock(void);
+
+#endif
