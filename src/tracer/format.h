@@ -57,7 +57,8 @@ enum mgt_flags {
 	MGT_F_NOSPACE      = 1u << 3,  /* fallocate failed: recording stopped early */
 	MGT_F_STACK_FULL   = 1u << 4,  /* MGT_MAX_STACKS/FRAMES reached: new stacks went to stack 0 */
 	MGT_F_UNTRACED_EXEC = 1u << 5, /* an exec/spawn dropped LD_PRELOAD or MEMGATE_DIR */
-	MGT_F_CHILD_FULL   = 1u << 6   /* more reaped children than MGT_MAX_CHILDREN */
+	MGT_F_CHILD_FULL   = 1u << 6,  /* more reaped children than MGT_MAX_CHILDREN */
+	MGT_F_HARD_EXIT    = 1u << 7   /* ended by _exit()/_Exit(): no atexit handlers ran */
 };
 
 /*

@@ -350,7 +350,7 @@ static void note_code(int code)
 static void at_exit(void *arg)
 {
 	(void)arg;
-	mgt_finish(atomic_load(&have_code), exit_code);
+	mgt_finish(atomic_load(&have_code), exit_code, 0);
 }
 
 static main_fn real_main;
@@ -381,7 +381,7 @@ EXPORT __attribute__((noreturn)) void exit(int code)
 
 static __attribute__((noreturn)) void hard_exit(int code)
 {
-	mgt_finish(1, code);
+	mgt_finish(1, code, 1);
 	for (;;)
 		mgt_sys(SYS_exit_group, code, 0, 0, 0, 0, 0);
 }

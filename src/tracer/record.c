@@ -61,6 +61,8 @@ static int open_file(void)
 		mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
 		if (m == MAP_FAILED)
 			return -1;
+		/* no readahead: it would zero-fill megabytes of the sparse file per fault */
+		madvise(m, MGT_FILE_SIZE, MADV_RANDOM);
 		mgt_g.hdr = m;
 		mgt_g.hdr->seq = seq;
 		return 0;
@@ -387,7 +389,7 @@ void mgt_sample_rss(void)
 
 /* -------------------------------------------------------- process events */
 
-void mgt_finish(int have_code, int code)
+void mgt_finish(int have_code, int code, int hard)
 {
 	struct mgt_header *h = mgt_g.hdr;
 	if (atomic_load(&mgt_state) != 1 || !h || h->pid != mgt_getpid())
@@ -405,6 +407,8 @@ void mgt_finish(int have_code, int code)
 			h->exit_code = code;
 			h->flags |= MGT_F_EXIT_CODE;
 		}
+		if (hard)
+			h->flags |= MGT_F_HARD_EXIT;
 		__atomic_store_n(&h->state, MGT_EXITED, __ATOMIC_RELEASE);
 	}
 	mgt_unlock(&agg_lock);

@@ -84,7 +84,7 @@ struct mgt_block;
 MGT_HIDDEN int mgt_realloc_take(void *p, struct mgt_block *old);
 MGT_HIDDEN void mgt_realloc_done(int had_old, const struct mgt_block *old, void *q,
 				 size_t size, void *fp);
-MGT_HIDDEN void mgt_finish(int have_code, int code);   /* exit path: final figures */
+MGT_HIDDEN void mgt_finish(int have_code, int code, int hard); /* exit path: final figures */
 MGT_HIDDEN void mgt_exec_begin(const char *path, char *const envp[]);
 MGT_HIDDEN void mgt_exec_failed(void);
 MGT_HIDDEN void mgt_note_spawn_env(const char *path, char *const envp[]);

@@ -1,0 +1,225 @@
+/* cmd_trace.c - `memgate trace [-o FILE] -- COMMAND [ARG...]`: profile any command ad hoc */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../core/profile.h"
+#include "../core/runner.h"
+#include "../core/trace.h"
+#include "../util/error.h"
+#include "../util/fs.h"
+#include "cmd.h"
+#include "exitcode.h"
+
+static const char usage_text[] =
+	"usage: memgate trace [-o FILE] [--depth N] [--keep-raw] -- COMMAND [ARG...]\n"
+	"\n"
+	"Runs COMMAND under memgate's tracer, follows every process it starts, prints\n"
+	"a summary per process on stderr and writes the profile JSON (SPEC §4).\n"
+	"\n"
+	"  -o, --output FILE   where to write the profile (default: memgate-trace.json)\n"
+	"  --depth N           call-stack frames kept per allocation (default 64, max 256)\n"
+	"  --grace SECONDS     wait this long for processes left running by COMMAND (default 10)\n"
+	"  --keep-raw          keep the raw per-process trace files and print their directory\n"
+	"\n"
+	"exit status: 0 when COMMAND was measured, whatever its own exit status (printed);\n"
+	"2 for a usage error; 3 when it could not be traced (missing, static, setuid),\n"
+	"was killed by a signal, or the profile could not be written.\n";
+
+static void print_summary(const struct mg_trace *t, const struct mg_run_info *ri,
+			  const struct mg_spawn_result *sr)
+{
+	char b1[32], b2[32], b3[32], b4[32];
+	uint64_t allocs = 0, frees = 0, total = 0, peak = 0, leaked = 0, lblocks = 0;
+
+	fprintf(stderr, "\nmemgate: %zu process%s traced in %.1f ms\n", t->n_procs,
+		t->n_procs == 1 ? "" : "es", sr->duration_ms);
+	fprintf(stderr, "%8s %8s %10s %10s %12s %12s %12s %11s  %-12s %s\n", "pid", "parent",
+		"allocs", "frees", "total", "peak", "leaked", "rss peak", "end", "command");
+	for (size_t i = 0; i < t->n_procs; i++) {
+		const struct mg_proc *p = &t->procs[i];
+		const struct mgt_header *h = p->images[p->n_images - 1]->hdr;
+		char end[32];
+		switch (p->end) {
+		case MG_END_EXITED:
+			snprintf(end, sizeof(end), "exit %d%s", p->exit_code,
+				 p->via_underscore_exit ? " (_exit)" : "");
+			break;
+		case MG_END_SIGNALED:
+			snprintf(end, sizeof(end), "signal %d", p->signal);
+			break;
+		case MG_END_UNTRACED:
+			snprintf(end, sizeof(end), "exec, untraced");
+			break;
+		default:
+			snprintf(end, sizeof(end), "died");
+		}
+		const char *cmd = h->argv_len ? h->argv : h->exe;
+		fprintf(stderr, "%8d %8d %10llu %10llu %12s %12s %12s %11s  %-12s %s\n", p->pid,
+			p->ppid, (unsigned long long)p->allocs, (unsigned long long)p->frees,
+			mg_fmt_bytes(b1, p->total_bytes), mg_fmt_bytes(b2, p->peak_bytes),
+			mg_fmt_bytes(b3, p->leaked_bytes), mg_fmt_bytes(b4, p->rss_peak_bytes), end,
+			cmd);
+		allocs += p->allocs;
+		frees += p->frees;
+		total += p->total_bytes;
+		leaked += p->leaked_bytes;
+		lblocks += p->leaked_blocks;
+		if (p->peak_bytes > peak)
+			peak = p->peak_bytes;
+	}
+	fprintf(stderr, "memgate: %llu allocations, %llu frees, %llu bytes allocated; "
+		"peak %llu bytes; %llu bytes in %llu blocks live at exit\n",
+		(unsigned long long)allocs, (unsigned long long)frees, (unsigned long long)total,
+		(unsigned long long)peak, (unsigned long long)leaked, (unsigned long long)lblocks);
+	(void)ri;
+}
+
+int cmd_trace(int argc, char **argv)
+{
+	const char *output = "memgate-trace.json";
+	unsigned depth = 0;
+	double grace = 10;
+	int keep = 0, i, ret = MG_EXIT_ERROR;
+	struct mg_error err = { 0 };
+	char *path = NULL, *preload = NULL, *dir = NULL, *json = NULL;
+	struct mg_trace *t = NULL;
+	struct mg_spawn_result sr = { 0 };
+	cJSON *doc = NULL;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			return MG_EXIT_PASS;
+		} else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) {
+			output = argv[++i];
+		} else if (!strcmp(a, "--depth") && i + 1 < argc) {
+			char *end;
+			unsigned long v = strtoul(argv[++i], &end, 10);
+			if (*end || v == 0 || v > MGT_MAX_DEPTH) {
+				mg_die_msg("--depth: expected a number from 1 to %u, got '%s'",
+					   MGT_MAX_DEPTH, argv[i]);
+				return MG_EXIT_USAGE;
+			}
+			depth = (unsigned)v;
+		} else if (!strcmp(a, "--grace") && i + 1 < argc) {
+			char *end;
+			grace = strtod(argv[++i], &end);
+			if (*end || grace < 0) {
+				mg_die_msg("--grace: expected seconds, got '%s'", argv[i]);
+				return MG_EXIT_USAGE;
+			}
+		} else if (!strcmp(a, "--keep-raw")) {
+			keep = 1;
+		} else if (a[0] == '-') {
+			mg_die_msg("trace: unknown option '%s'\n%s", a, usage_text);
+			return MG_EXIT_USAGE;
+		} else {
+			break;                        /* the command, without "--" */
+		}
+	}
+	if (i >= argc) {
+		mg_die_msg("trace: no command given\n%s", usage_text);
+		return MG_EXIT_USAGE;
+	}
+	char **cmd = argv + i;
+
+	if (mg_check_traceable(&path, cmd[0], &err) != MG_OK ||
+	    mg_find_preload(&preload, &err) != MG_OK ||
+	    mg_mkdtemp(&dir, "memgate", &err) != MG_OK) {
+		mg_die_msg("%s", err.msg);
+		goto done;
+	}
+
+	char cwd[PATH_MAX];
+	struct mg_spawn_opts so = {
+		.argv = cmd, .path = path, .preload = preload, .trace_dir = dir,
+		.depth = depth, .grace_s = grace,
+	};
+	/* like system(): ^C goes to the command; we stay to report what it did */
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
+	sigaction(SIGINT, &ign, &old_int);
+	sigaction(SIGQUIT, &ign, &old_quit);
+	int r = mg_spawn_traced(&sr, &so, &err);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGQUIT, &old_quit, NULL);
+	if (r != MG_OK) {
+		mg_die_msg("%s", err.msg);
+		goto done;
+	}
+	if (mg_trace_load(&t, dir, &err) != MG_OK ||
+	    mg_trace_resolve(t, sr.reaped, sr.n_reaped, &err) != MG_OK) {
+		mg_die_msg("%s", err.msg);
+		goto done;
+	}
+	if (!mg_trace_find(t, sr.root_pid)) {
+		mg_die_msg("cannot trace '%s': it did not load the tracer (it may clear "
+			   "LD_PRELOAD, or run a static or setuid program)", cmd[0]);
+		goto done;
+	}
+
+	const char *slash = strrchr(cmd[0], '/');
+	struct mg_run_info ri = {
+		.name = slash ? slash + 1 : cmd[0], .argv = cmd,
+		.cwd = getcwd(cwd, sizeof(cwd)), .root_pid = sr.root_pid,
+		.timed_out = sr.timed_out, .duration_ms = sr.duration_ms, .dirty = -1,
+	};
+	doc = mg_profile_build(t, &ri);
+	json = doc ? cJSON_Print(doc) : NULL;
+	if (!json) {
+		mg_die_msg("out of memory");
+		goto done;
+	}
+	size_t len = strlen(json);
+	json[len] = '\n';                         /* replaces the NUL: write len + 1 bytes */
+	if (mg_write_file_atomic(output, json, len + 1, &err) != MG_OK) {
+		json[len] = '\0';
+		mg_die_msg("%s", err.msg);
+		goto done;
+	}
+	json[len] = '\0';
+
+	print_summary(t, &ri, &sr);
+	cJSON *w;
+	cJSON_ArrayForEach(w, cJSON_GetObjectItem(doc, "warnings"))
+		mg_die_msg("warning: %s", w->valuestring);
+	if (sr.leftover)
+		mg_die_msg("warning: processes were still running %.0f s after the command ended; "
+			   "their figures are partial", grace);
+	fprintf(stderr, "memgate: profile written to %s\n", output);
+
+	int st = sr.root_status;
+	if (WIFSIGNALED(st)) {
+		mg_die_msg("'%s' was killed by signal %d (%s): figures up to that moment", cmd[0],
+			   WTERMSIG(st), strsignal(WTERMSIG(st)));
+		ret = MG_EXIT_ERROR;
+	} else {
+		fprintf(stderr, "memgate: '%s' exited with status %d\n", cmd[0], WEXITSTATUS(st));
+		ret = MG_EXIT_PASS;
+	}
+done:
+	if (dir) {
+		if (keep)
+			fprintf(stderr, "memgate: raw traces kept in %s\n", dir);
+		else
+			mg_rmtree(dir);
+	}
+	mg_trace_free(t);
+	mg_spawn_result_release(&sr);
+	cJSON_free(json);
+	cJSON_Delete(doc);
+	free(path);
+	free(preload);
+	free(dir);
+	return ret;
+}

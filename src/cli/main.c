@@ -1,0 +1,71 @@
+/* main.c - the command table: `memgate <command> [args]` */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "version.h"
+#include "cmd.h"
+#include "exitcode.h"
+
+struct mg_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+	const char *help;
+};
+
+static const struct mg_cmd cmds[] = {
+	{ "trace", cmd_trace, "trace [-o FILE] [--depth N] -- COMMAND [ARG...]",
+	  "profile any command ad hoc, no config needed" },
+	{ NULL, NULL, NULL, NULL }
+};
+
+void mg_die_msg(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("memgate: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: memgate <command> [options]\n\ncommands:\n");
+	for (const struct mg_cmd *c = cmds; c->name; c++)
+		fprintf(f, "  %-52s %s\n", c->usage, c->help);
+	fprintf(f, "  %-52s %s\n", "help [COMMAND] | --version", "this text, or a command's");
+	fprintf(f, "\nexit codes: 0 pass, 1 regression, 2 usage or configuration error,\n"
+		   "3 could not measure (untraceable program, crash, timeout) or I/O error\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return MG_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("memgate %s\n", MEMGATE_VERSION);
+		return MG_EXIT_PASS;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		if (argc > 2) {
+			for (const struct mg_cmd *c = cmds; c->name; c++)
+				if (!strcmp(c->name, argv[2])) {
+					char *args[] = { argv[2], (char *)"--help", NULL };
+					return c->fn(2, args);
+				}
+			mg_die_msg("no command '%s' (see 'memgate help')", argv[2]);
+			return MG_EXIT_USAGE;
+		}
+		usage(stdout);
+		return MG_EXIT_PASS;
+	}
+	for (const struct mg_cmd *c = cmds; c->name; c++)
+		if (!strcmp(c->name, argv[1]))
+			return c->fn(argc - 1, argv + 1);
+	mg_die_msg("no command '%s' (see 'memgate help')", argv[1]);
+	return MG_EXIT_USAGE;
+}

@@ -1,0 +1,447 @@
+/* profile.c - build the profile JSON document from a resolved trace */
+#define _GNU_SOURCE
+#include <elf.h>
+#include <fcntl.h>
+#include <gnu/libc-version.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "profile.h"
+#include "version.h"
+
+const char *mg_fmt_bytes(char *buf, unsigned long long v)
+{
+	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double d = (double)v;
+	int u = 0;
+	while (d >= 1024 && u < 4) {
+		d /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, 32, "%llu B", v);
+	else
+		snprintf(buf, 32, "%.1f %s", d, unit[u]);
+	return buf;
+}
+
+/* The compiler that built an ELF file, from its .comment section ("GCC: (Debian ...) 12.2.0"). */
+static char *elf_compiler(const char *path)
+{
+	char *res = NULL;
+	struct stat st;
+	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size < sizeof(Elf64_Ehdr)) {
+		close(fd);
+		return NULL;
+	}
+	const unsigned char *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return NULL;
+	const Elf64_Ehdr *eh = (const void *)m;
+	size_t size = (size_t)st.st_size;
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh->e_shoff == 0 || eh->e_shentsize != sizeof(Elf64_Shdr) ||
+	    eh->e_shoff + (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr) > size ||
+	    eh->e_shstrndx >= eh->e_shnum)
+		goto out;
+	const Elf64_Shdr *sh = (const void *)(m + eh->e_shoff);
+	const Elf64_Shdr *strs = &sh[eh->e_shstrndx];
+	if (strs->sh_offset + strs->sh_size > size)
+		goto out;
+	for (unsigned i = 0; i < eh->e_shnum; i++) {
+		if (sh[i].sh_name >= strs->sh_size ||
+		    strcmp((const char *)m + strs->sh_offset + sh[i].sh_name, ".comment"))
+			continue;
+		if (sh[i].sh_offset + sh[i].sh_size > size || sh[i].sh_size == 0)
+			break;
+		/* the first NUL-terminated string is enough: the toolchain of the program */
+		res = strndup((const char *)m + sh[i].sh_offset, sh[i].sh_size);
+		break;
+	}
+out:
+	munmap((void *)m, size);
+	return res;
+}
+
+cJSON *mg_env_fingerprint(const char *exe)
+{
+	struct utsname u;
+	cJSON *env = cJSON_CreateObject();
+	char *cc = elf_compiler(exe);
+	const char *img = getenv("ImageOS"), *ver = getenv("ImageVersion");
+	char runner[256];
+
+	uname(&u);
+	cJSON_AddStringToObject(env, "libc", gnu_get_libc_version());
+	cJSON_AddStringToObject(env, "arch", u.machine);
+	cJSON_AddStringToObject(env, "kernel", u.release);
+	if (cc)
+		cJSON_AddStringToObject(env, "compiler", cc);
+	else
+		cJSON_AddNullToObject(env, "compiler");
+	free(cc);
+	if (img && *img) {
+		snprintf(runner, sizeof(runner), "%s%s%s", img, ver ? "/" : "", ver ? ver : "");
+		cJSON_AddStringToObject(env, "runner_image", runner);
+	} else {
+		cJSON_AddNullToObject(env, "runner_image");
+	}
+	return env;
+}
+
+static void add_u64(cJSON *o, const char *k, uint64_t v)
+{
+	cJSON_AddNumberToObject(o, k, (double)v);
+}
+
+static void add_hex(cJSON *o, const char *k, uint64_t v)
+{
+	char b[24];
+	snprintf(b, sizeof(b), "0x%" PRIx64, v);
+	cJSON_AddStringToObject(o, k, b);
+}
+
+static cJSON *frames_json(const struct mg_image *img, uint32_t id)
+{
+	struct mg_frame f[MGT_MAX_DEPTH];
+	size_t n = mg_trace_frames(img, id, f, MGT_MAX_DEPTH);
+	cJSON *arr = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		add_hex(o, "addr", f[i].addr);
+		if (f[i].module)
+			cJSON_AddStringToObject(o, "module", f[i].module);
+		else
+			cJSON_AddNullToObject(o, "module");
+		add_hex(o, "offset", f[i].offset);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+enum list_kind { L_PEAK, L_LEAK, L_BYTES, L_ALLOCS };
+
+struct ranked {
+	const struct mg_image *img;
+	uint32_t id;
+	uint64_t key, key2;
+};
+
+static int by_key_desc(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? 1 : -1;
+	if (x->key2 != y->key2)
+		return x->key2 < y->key2 ? 1 : -1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* bytes/blocks a stack held at its image's peak (epoch rebase, format.h) */
+static void at_peak(const struct mg_image *img, const struct mgt_stack *s, uint64_t *bytes,
+		    uint64_t *blocks)
+{
+	int rebased = s->epoch == img->hdr->epoch;
+	*bytes = rebased ? s->peak_bytes : s->cur_bytes;
+	*blocks = rebased ? s->peak_blocks : s->cur_blocks;
+}
+
+static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned max,
+			 uint64_t *omitted)
+{
+	size_t cap = 0, n = 0;
+	for (size_t i = 0; i < p->n_images; i++)
+		cap += p->images[i]->n_stacks;
+	struct ranked *r = calloc(cap + 1, sizeof(*r));
+	cJSON *arr = cJSON_CreateArray();
+	const struct mg_image *last = p->images[p->n_images - 1];
+
+	for (size_t i = 0; r && i < p->n_images; i++) {
+		const struct mg_image *img = p->images[i];
+		if (kind == L_PEAK && img != p->peak_image)
+			continue;
+		if (kind == L_LEAK && (img != last || !p->leaked_blocks))
+			continue;
+		for (uint32_t id = 0; id < img->n_stacks; id++) {
+			const struct mgt_stack *s = &img->stacks[id];
+			uint64_t k = 0, k2 = 0;
+			switch (kind) {
+			case L_PEAK: at_peak(img, s, &k, &k2); if (!k2) continue; break;
+			case L_LEAK: k = s->cur_bytes; k2 = s->cur_blocks; if (!k2) continue; break;
+			case L_BYTES: k = s->total_bytes; k2 = s->allocs; if (!k2) continue; break;
+			case L_ALLOCS: k = s->allocs; k2 = s->total_bytes; if (!k) continue; break;
+			}
+			r[n++] = (struct ranked){ img, id, k, k2 };
+		}
+	}
+	if (r)
+		qsort(r, n, sizeof(*r), by_key_desc);
+	*omitted = n > max ? n - max : 0;
+	for (size_t i = 0; i < n && i < max; i++) {
+		const struct mgt_stack *s = &r[i].img->stacks[r[i].id];
+		cJSON *o = cJSON_CreateObject();
+		switch (kind) {
+		case L_PEAK:
+		case L_LEAK:
+			add_u64(o, "bytes", r[i].key);
+			add_u64(o, "blocks", r[i].key2);
+			break;
+		case L_BYTES:
+		case L_ALLOCS:
+			add_u64(o, "total_bytes", s->total_bytes);
+			add_u64(o, "allocs", s->allocs);
+			break;
+		}
+		if (s->flags & 1)
+			cJSON_AddTrueToObject(o, "truncated");
+		cJSON_AddItemToObject(o, "frames", frames_json(r[i].img, r[i].id));
+		cJSON_AddItemToArray(arr, o);
+	}
+	free(r);
+	return arr;
+}
+
+static double ms(const struct mg_trace *t, uint64_t ns)
+{
+	/* three decimals: microseconds are plenty for a plot */
+	return ns > t->t0_ns ? (double)((ns - t->t0_ns) / 1000) / 1000.0 : 0.0;
+}
+
+static cJSON *point(double t, uint64_t v)
+{
+	cJSON *pt = cJSON_CreateArray();
+	cJSON_AddItemToArray(pt, cJSON_CreateNumber(t));
+	cJSON_AddItemToArray(pt, cJSON_CreateNumber((double)v));
+	return pt;
+}
+
+static cJSON *timeline(const struct mg_trace *t, const struct mg_proc *p)
+{
+	cJSON *arr = cJSON_CreateArray();
+	for (size_t i = 0; i < p->n_images; i++) {
+		const struct mg_image *img = p->images[i];
+		uint64_t last_t = img->hdr->start_mono_ns;
+		cJSON_AddItemToArray(arr, point(ms(t, last_t), 0));
+		for (uint32_t b = 0; b < img->tl_n; b++) {
+			/* each bucket's maximum, so the peak is always one of the points */
+			last_t = img->timeline[b].t_end_ns;
+			cJSON_AddItemToArray(arr, point(ms(t, last_t), img->timeline[b].live_max));
+		}
+		/* a process that died mid-bucket: its last events are in the open bucket */
+		if (img->have_open_bucket)
+			cJSON_AddItemToArray(arr, point(ms(t, last_t), img->hdr->tl_open.live_max));
+	}
+	return arr;
+}
+
+static cJSON *argv_json(const struct mgt_header *h)
+{
+	cJSON *arr = cJSON_CreateArray();
+	size_t len = h->argv_len < sizeof(h->argv) ? h->argv_len : sizeof(h->argv);
+	for (size_t i = 0; i < len;) {
+		size_t n = strnlen(h->argv + i, len - i);
+		char *s = strndup(h->argv + i, n);
+		cJSON_AddItemToArray(arr, cJSON_CreateString(s ? s : ""));
+		free(s);
+		i += n + 1;
+	}
+	return arr;
+}
+
+static const char *end_name(enum mg_end e)
+{
+	switch (e) {
+	case MG_END_EXITED: return "exited";
+	case MG_END_SIGNALED: return "signaled";
+	case MG_END_UNTRACED: return "exec-untraced";
+	default: return "unknown";
+	}
+}
+
+static void figures_json(cJSON *o, uint64_t allocs, uint64_t frees, uint64_t total,
+			 uint64_t peak, uint64_t peak_blocks, uint64_t leaked,
+			 uint64_t leaked_blocks, uint64_t rss)
+{
+	add_u64(o, "allocs", allocs);
+	add_u64(o, "frees", frees);
+	add_u64(o, "total_bytes", total);
+	add_u64(o, "peak_bytes", peak);
+	add_u64(o, "peak_blocks", peak_blocks);
+	add_u64(o, "leaked_bytes", leaked);
+	add_u64(o, "leaked_blocks", leaked_blocks);
+	add_u64(o, "rss_peak_bytes", rss);
+}
+
+static void warn(cJSON *warnings, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(cJSON *warnings, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	cJSON_AddItemToArray(warnings, cJSON_CreateString(buf));
+}
+
+static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, unsigned max,
+			   cJSON *warnings)
+{
+	cJSON *o = cJSON_CreateObject(), *images = cJSON_CreateArray();
+	const struct mg_image *last = p->images[p->n_images - 1];
+	uint64_t omitted;
+
+	cJSON_AddNumberToObject(o, "pid", p->pid);
+	cJSON_AddNumberToObject(o, "parent", p->ppid);
+	cJSON_AddItemToObject(o, "argv", argv_json(last->hdr));
+	cJSON_AddStringToObject(o, "exe", last->hdr->exe);
+	cJSON_AddStringToObject(o, "end", end_name(p->end));
+	if (p->end == MG_END_EXITED || (p->end == MG_END_UNTRACED && p->exit_code))
+		cJSON_AddNumberToObject(o, "exit_code", p->exit_code);
+	else
+		cJSON_AddNullToObject(o, "exit_code");
+	if (p->end == MG_END_SIGNALED)
+		cJSON_AddNumberToObject(o, "signal", p->signal);
+	else
+		cJSON_AddNullToObject(o, "signal");
+	if (p->via_underscore_exit)
+		cJSON_AddTrueToObject(o, "exit_via_underscore_exit");
+	cJSON_AddBoolToObject(o, "complete", p->complete);
+	cJSON_AddNumberToObject(o, "start_ms", ms(t, p->start_ns));
+	cJSON_AddNumberToObject(o, "end_ms", ms(t, p->end_ns));
+	figures_json(o, p->allocs, p->frees, p->total_bytes, p->peak_bytes, p->peak_blocks,
+		     p->leaked_bytes, p->leaked_blocks, p->rss_peak_bytes);
+	add_u64(o, "unknown_frees", p->unknown_frees);
+	add_u64(o, "inherited_frees", p->inherited_frees);
+
+	for (size_t i = 0; i < p->n_images; i++) {
+		const struct mgt_header *h = p->images[i]->hdr;
+		cJSON *im = cJSON_CreateObject();
+		cJSON_AddItemToObject(im, "argv", argv_json(h));
+		cJSON_AddStringToObject(im, "exe", h->exe);
+		cJSON_AddStringToObject(im, "file", p->images[i]->file);
+		cJSON_AddStringToObject(im, "ended", h->state == MGT_EXECED ? "exec" :
+					h->state == MGT_EXITED ? "exit" : "died");
+		if (h->flags & MGT_F_FORK_CHILD)
+			cJSON_AddStringToObject(im, "forked_from", h->parent_file);
+		figures_json(im, h->allocs, h->frees, h->total_bytes, h->peak_bytes, h->peak_blocks,
+			     h->state == MGT_EXECED ? 0 : h->cur_bytes,
+			     h->state == MGT_EXECED ? 0 : h->cur_blocks, h->rss_peak_bytes);
+		if (h->state == MGT_EXECED) {
+			add_u64(im, "live_at_exec_bytes", h->cur_bytes);
+			add_u64(im, "live_at_exec_blocks", h->cur_blocks);
+		}
+		cJSON_AddItemToArray(images, im);
+
+		if (h->flags & MGT_F_UNTRACED_EXEC)
+			warn(warnings, "process %d started '%s' without LD_PRELOAD or MEMGATE_DIR: "
+			     "it was not traced", p->pid, h->untraced);
+		if (h->flags & MGT_F_NOSPACE)
+			warn(warnings, "process %d: the trace directory ran out of space; figures "
+			     "stop early", p->pid);
+		if (h->flags & MGT_F_STACK_FULL)
+			warn(warnings, "process %d: more distinct call stacks than %u; the rest are "
+			     "counted without a stack", p->pid, MGT_MAX_STACKS);
+	}
+	if (p->end == MG_END_SIGNALED)
+		warn(warnings, "process %d (%s) was killed by signal %d: figures up to that moment",
+		     p->pid, last->hdr->exe, p->signal);
+	else if (p->end == MG_END_UNKNOWN)
+		warn(warnings, "process %d (%s) ended without running its exit code, cause unknown: "
+		     "figures up to that moment", p->pid, last->hdr->exe);
+
+	cJSON_AddItemToObject(o, "images", images);
+	cJSON_AddItemToObject(o, "timeline", timeline(t, p));
+	cJSON_AddItemToObject(o, "peak_stacks", stack_list(p, L_PEAK, max, &omitted));
+	add_u64(o, "peak_stacks_omitted", omitted);
+	cJSON_AddItemToObject(o, "leak_stacks", stack_list(p, L_LEAK, max, &omitted));
+	add_u64(o, "leak_stacks_omitted", omitted);
+	cJSON_AddItemToObject(o, "top_stacks_by_bytes", stack_list(p, L_BYTES, 10, &omitted));
+	cJSON_AddItemToObject(o, "top_stacks_by_allocs", stack_list(p, L_ALLOCS, 10, &omitted));
+	return o;
+}
+
+cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
+{
+	cJSON *doc = cJSON_CreateObject(), *test = cJSON_CreateObject();
+	cJSON *warnings = cJSON_CreateArray(), *procs = cJSON_CreateArray();
+	cJSON *summary = cJSON_CreateObject(), *ex = cJSON_CreateObject();
+	const struct mg_proc *root = mg_trace_find(t, ri->root_pid);
+	unsigned max = ri->max_stacks ? ri->max_stacks : 50;
+	uint64_t allocs = 0, frees = 0, total = 0, peak = 0, peak_blocks = 0, leaked = 0;
+	uint64_t leaked_blocks = 0, rss = 0;
+	int complete = !ri->timed_out && root;
+
+	cJSON_AddNumberToObject(doc, "schema", MG_PROFILE_SCHEMA);
+	cJSON_AddStringToObject(doc, "memgate_version", MEMGATE_VERSION);
+	cJSON_AddStringToObject(test, "name", ri->name);
+	cJSON *argv = cJSON_CreateArray();
+	for (char *const *a = ri->argv; a && *a; a++)
+		cJSON_AddItemToArray(argv, cJSON_CreateString(*a));
+	cJSON_AddItemToObject(test, "argv", argv);
+	if (ri->cwd)
+		cJSON_AddStringToObject(test, "cwd", ri->cwd);
+	cJSON_AddItemToObject(doc, "test", test);
+	if (ri->commit)
+		cJSON_AddStringToObject(doc, "commit", ri->commit);
+	else
+		cJSON_AddNullToObject(doc, "commit");
+	if (ri->dirty < 0)
+		cJSON_AddNullToObject(doc, "dirty");
+	else
+		cJSON_AddBoolToObject(doc, "dirty", ri->dirty);
+	cJSON_AddItemToObject(doc, "environment",
+			      mg_env_fingerprint(root ? root->images[root->n_images - 1]->hdr->exe
+						  : NULL));
+
+	for (size_t i = 0; i < t->n_procs; i++) {
+		const struct mg_proc *p = &t->procs[i];
+		allocs += p->allocs;
+		frees += p->frees;
+		total += p->total_bytes;
+		leaked += p->leaked_bytes;
+		leaked_blocks += p->leaked_blocks;
+		if (p->peak_bytes > peak || (p->peak_bytes == peak && p->peak_blocks > peak_blocks)) {
+			peak = p->peak_bytes;
+			peak_blocks = p->peak_blocks;
+		}
+		if (p->rss_peak_bytes > rss)
+			rss = p->rss_peak_bytes;
+		complete &= p->complete || p->end == MG_END_UNTRACED;
+		cJSON_AddItemToArray(procs, process_json(t, p, max, warnings));
+	}
+	if (ri->timed_out)
+		warn(warnings, "the test timed out: figures up to that moment");
+
+	if (root && root->end == MG_END_SIGNALED) {
+		cJSON_AddNullToObject(ex, "code");
+		cJSON_AddNumberToObject(ex, "signal", root->signal);
+	} else if (root && root->end != MG_END_UNKNOWN) {
+		cJSON_AddNumberToObject(ex, "code", root->exit_code);
+		cJSON_AddNullToObject(ex, "signal");
+	} else {
+		cJSON_AddNullToObject(ex, "code");
+		cJSON_AddNullToObject(ex, "signal");
+	}
+	cJSON_AddBoolToObject(ex, "timed_out", ri->timed_out);
+	cJSON_AddItemToObject(doc, "exit", ex);
+	cJSON_AddBoolToObject(doc, "complete", complete);
+	cJSON_AddNumberToObject(doc, "duration_ms", ri->duration_ms);
+
+	figures_json(summary, allocs, frees, total, peak, peak_blocks, leaked, leaked_blocks, rss);
+	cJSON_AddNumberToObject(summary, "processes", (double)t->n_procs);
+	cJSON_AddItemToObject(doc, "summary", summary);
+	cJSON_AddItemToObject(doc, "warnings", warnings);
+	cJSON_AddItemToObject(doc, "processes", procs);
+	return doc;
+}

@@ -1,0 +1,35 @@
+/* profile.h - the profile document (SPEC §4, docs/profile-schema.md) built from a trace
+ *
+ * Pure: a resolved struct mg_trace and what the runner knows go in, a cJSON
+ * tree comes out.  The caller owns it (cJSON_Delete).
+ */
+#ifndef MEMGATE_CORE_PROFILE_H
+#define MEMGATE_CORE_PROFILE_H
+
+#include <cjson/cJSON.h>
+
+#include "trace.h"
+
+#define MG_PROFILE_SCHEMA 1
+
+struct mg_run_info {
+	const char *name;            /* the test's name */
+	char *const *argv;           /* the command, NULL-terminated */
+	const char *cwd;
+	int root_pid;                /* the command's pid */
+	int timed_out;
+	double duration_ms;
+	const char *commit;          /* NULL: unknown */
+	int dirty;                   /* -1 unknown */
+	unsigned max_stacks;         /* per list in each process; 0 = default (50) */
+};
+
+/* The machine a profile was measured on: libc, arch, kernel, compiler, CI image. */
+cJSON *mg_env_fingerprint(const char *exe);
+
+cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri);
+
+/* Human-readable size: "1.5 KiB"; buf of at least 32 bytes. */
+const char *mg_fmt_bytes(char *buf, unsigned long long v);
+
+#endif

@@ -1,0 +1,57 @@
+/* runner.h - start a command under the tracer and wait for its whole process tree
+ *
+ * memgate becomes a child subreaper, so orphaned descendants are reaped here
+ * and their exit statuses are known; the command runs with LD_PRELOAD and
+ * MEMGATE_DIR set, every process it starts inheriting them.
+ */
+#ifndef MEMGATE_CORE_RUNNER_H
+#define MEMGATE_CORE_RUNNER_H
+
+#include <stddef.h>
+
+#include "trace.h"
+
+struct mg_error;
+
+struct mg_spawn_opts {
+	char *const *argv;          /* argv[0] resolved with mg_check_traceable() */
+	const char *path;           /* the executable to run */
+	const char *cwd;            /* NULL: memgate's */
+	char *const *env;           /* extra NAME=VALUE, NULL-terminated; may be NULL */
+	const char *preload;        /* absolute path of libmemgate.so */
+	const char *trace_dir;      /* absolute, existing, empty */
+	unsigned depth;             /* MEMGATE_DEPTH; 0 = tracer default */
+	double timeout_s;           /* 0 = none; on expiry the process group is killed */
+	double grace_s;             /* how long to wait for descendants after the command */
+	int own_pgrp;               /* run in a new process group (needed for timeouts) */
+};
+
+struct mg_spawn_result {
+	int root_pid;
+	int root_status;            /* raw wait status of the command */
+	int timed_out;
+	int leftover;               /* descendants still running when we stopped waiting */
+	double duration_ms;
+	struct mg_reaped *reaped;   /* every status memgate reaped; free() */
+	size_t n_reaped;
+};
+
+/*
+ * Checks that `cmd` can be traced and resolves it through PATH: exists, is
+ * executable, is not setuid/setgid, is dynamically linked (scripts: their
+ * interpreter).  *path is malloc'd.  MG_ENOTFOUND / MG_EUNTRACEABLE with a
+ * one-line reason.
+ */
+int mg_check_traceable(char **path, const char *cmd, struct mg_error *err);
+
+/* The tracer library: $MEMGATE_PRELOAD, else beside this executable, else
+ * ../lib/memgate/ from it (the install layout).  malloc'd. */
+int mg_find_preload(char **out, struct mg_error *err);
+
+/* Runs and waits.  MG_ERROR when the command could not be started. */
+int mg_spawn_traced(struct mg_spawn_result *res, const struct mg_spawn_opts *o,
+		    struct mg_error *err);
+
+void mg_spawn_result_release(struct mg_spawn_result *res);
+
+#endif

@@ -1,0 +1,325 @@
+/* trace.c - map, validate and group the tracer's per-image files into processes */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../util/error.h"
+#include "trace.h"
+
+static uint32_t load32(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static int open_image(struct mg_image *img, const char *dir, const char *name,
+		      struct mg_error *err)
+{
+	char path[4096];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return mg_error_set(err, MG_ERROR, "cannot read trace '%s': %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < MGT_FILE_SIZE) {
+		close(fd);
+		return mg_error_set(err, MG_ERROR, "trace '%s' is truncated", path);
+	}
+	img->map = mmap(NULL, MGT_FILE_SIZE, PROT_READ, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	close(fd);
+	if (img->map == MAP_FAILED) {
+		img->map = NULL;
+		return mg_error_set(err, MG_ERROR, "cannot map trace '%s': %s", path, strerror(errno));
+	}
+	img->map_len = MGT_FILE_SIZE;
+	img->file = strdup(name);
+	const struct mgt_header *h = img->map;
+	if (memcmp(h->magic, MGT_MAGIC, 8) != 0 || h->version != MGT_VERSION ||
+	    h->header_size != sizeof(*h) || h->file_size != MGT_FILE_SIZE)
+		return mg_error_set(err, MG_ERROR,
+				    "trace '%s' is not a memgate trace of this version", path);
+	img->hdr = h;
+	img->stacks = (const void *)((const char *)h + MGT_STK_OFF);
+	img->frames = (const void *)((const char *)h + MGT_FRM_OFF);
+	img->modules = (const void *)((const char *)h + MGT_MOD_OFF);
+	img->timeline = (const void *)((const char *)h + MGT_TL_OFF);
+	img->children = (const void *)((const char *)h + MGT_CHILD_OFF);
+
+	/* committed lengths, clamped: a corrupt count must not send us off the map */
+	img->n_stacks = load32(&h->n_stacks);
+	img->n_modules = load32(&h->n_modules);
+	img->n_children = load32(&h->n_children);
+	img->tl_n = load32(&h->tl_n);
+	img->n_frames = __atomic_load_n(&h->n_frames, __ATOMIC_ACQUIRE);
+	if (img->n_stacks > MGT_MAX_STACKS || img->n_modules > MGT_MAX_MODULES ||
+	    img->n_children > MGT_MAX_CHILDREN || img->tl_n > MGT_TIMELINE ||
+	    img->n_frames > MGT_MAX_FRAMES)
+		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt", path);
+	for (uint32_t i = 1; i < img->n_stacks; i++) {
+		const struct mgt_stack *s = &img->stacks[i];
+		if (s->depth > MGT_MAX_DEPTH || s->frame_off + s->depth > img->n_frames)
+			return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (stack %u)", path, i);
+	}
+	uint64_t closed = img->tl_n ? img->timeline[img->tl_n - 1].event_end : 0;
+	img->have_open_bucket = h->events > closed;
+	return MG_OK;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int is_trace(const struct dirent *e)
+{
+	size_t n = strlen(e->d_name);
+	return n > 4 && !strcmp(e->d_name + n - 4, ".mgt");
+}
+
+int mg_trace_load(struct mg_trace **out, const char *dir, struct mg_error *err)
+{
+	struct dirent **names = NULL;
+	struct mg_trace *t = calloc(1, sizeof(*t));
+	int n = scandir(dir, &names, is_trace, by_name), ret = MG_OK;
+
+	if (!t)
+		return mg_error_set(err, MG_ERROR, "out of memory");
+	if (n < 0) {
+		free(t);
+		return mg_error_set(err, MG_ERROR, "cannot read '%s': %s", dir, strerror(errno));
+	}
+	t->images = calloc((size_t)n + 1, sizeof(*t->images));
+	for (int i = 0; i < n; i++) {
+		if (ret == MG_OK && t->images) {
+			ret = open_image(&t->images[t->n_images], dir, names[i]->d_name, err);
+			t->n_images++;
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (!t->images)
+		ret = mg_error_set(err, MG_ERROR, "out of memory");
+	if (ret != MG_OK) {
+		mg_trace_free(t);
+		return ret;
+	}
+	t->t0_ns = UINT64_MAX;
+	for (size_t i = 0; i < t->n_images; i++)
+		if (t->images[i].hdr->start_mono_ns < t->t0_ns)
+			t->t0_ns = t->images[i].hdr->start_mono_ns;
+	*out = t;
+	return MG_OK;
+}
+
+void mg_trace_free(struct mg_trace *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n_images; i++) {
+		if (t->images[i].map)
+			munmap(t->images[i].map, t->images[i].map_len);
+		free(t->images[i].file);
+	}
+	for (size_t i = 0; i < t->n_procs; i++)
+		free(t->procs[i].images);
+	free(t->images);
+	free(t->procs);
+	free(t);
+}
+
+/* images of one pid in exec order: by pid, then seq */
+static int by_pid_seq(const void *a, const void *b)
+{
+	const struct mg_image *x = *(struct mg_image *const *)a, *y = *(struct mg_image *const *)b;
+	if (x->hdr->pid != y->hdr->pid)
+		return x->hdr->pid < y->hdr->pid ? -1 : 1;
+	return x->hdr->seq < y->hdr->seq ? -1 : x->hdr->seq > y->hdr->seq;
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct mg_proc *x = a, *y = b;
+	if (x->start_ns != y->start_ns)
+		return x->start_ns < y->start_ns ? -1 : 1;
+	return x->pid - y->pid;
+}
+
+static uint64_t image_end(const struct mg_image *img)
+{
+	const struct mgt_header *h = img->hdr;
+	if (h->end_mono_ns)
+		return h->end_mono_ns;
+	return img->tl_n ? img->timeline[img->tl_n - 1].t_end_ns : h->start_mono_ns;
+}
+
+/* a raw wait status for pid: the runner's, else what a traced parent reaped */
+static int find_status(const struct mg_trace *t, const struct mg_reaped *reaped, size_t n_reaped,
+		       int pid, int *status)
+{
+	for (size_t i = 0; i < n_reaped; i++)
+		if (reaped[i].pid == pid) {
+			*status = reaped[i].status;
+			return 1;
+		}
+	for (size_t i = 0; i < t->n_images; i++) {
+		const struct mg_image *img = &t->images[i];
+		for (uint32_t c = img->n_children; c--;)
+			if (img->children[c].pid == pid) {
+				*status = img->children[c].status;
+				return 1;
+			}
+	}
+	return 0;
+}
+
+static void figures(struct mg_proc *p)
+{
+	for (size_t i = 0; i < p->n_images; i++) {
+		const struct mg_image *img = p->images[i];
+		const struct mgt_header *h = img->hdr;
+		p->allocs += h->allocs;
+		p->frees += h->frees;
+		p->total_bytes += h->total_bytes;
+		p->unknown_frees += h->unknown_frees;
+		p->inherited_frees += h->inherited_frees;
+		if (!p->peak_image || h->peak_bytes > p->peak_bytes) {
+			p->peak_bytes = h->peak_bytes;
+			p->peak_blocks = h->peak_blocks;
+			p->peak_image = img;
+		}
+		if (h->rss_peak_bytes > p->rss_peak_bytes)
+			p->rss_peak_bytes = h->rss_peak_bytes;
+	}
+	const struct mg_image *last = p->images[p->n_images - 1];
+	p->start_ns = p->images[0]->hdr->start_mono_ns;
+	p->end_ns = image_end(last);
+	/* blocks live when the image was replaced by exec died with it: not leaks */
+	if (last->hdr->state != MGT_EXECED) {
+		p->leaked_bytes = last->hdr->cur_bytes;
+		p->leaked_blocks = last->hdr->cur_blocks;
+	}
+}
+
+int mg_trace_resolve(struct mg_trace *t, const struct mg_reaped *reaped, size_t n_reaped,
+		     struct mg_error *err)
+{
+	struct mg_image **order = calloc(t->n_images + 1, sizeof(*order));
+	t->procs = calloc(t->n_images + 1, sizeof(*t->procs));
+	if (!order || !t->procs) {
+		free(order);
+		return mg_error_set(err, MG_ERROR, "out of memory");
+	}
+	for (size_t i = 0; i < t->n_images; i++)
+		order[i] = &t->images[i];
+	qsort(order, t->n_images, sizeof(*order), by_pid_seq);
+
+	for (size_t i = 0; i < t->n_images;) {
+		/* an exec chain: images of one pid, each but the last ended in exec */
+		size_t j = i + 1;
+		while (j < t->n_images && order[j]->hdr->pid == order[i]->hdr->pid &&
+		       order[j - 1]->hdr->state == MGT_EXECED)
+			j++;
+		struct mg_proc *p = &t->procs[t->n_procs++];
+		p->images = malloc((j - i) * sizeof(*p->images));
+		if (!p->images) {
+			free(order);
+			return mg_error_set(err, MG_ERROR, "out of memory");
+		}
+		memcpy(p->images, order + i, (j - i) * sizeof(*p->images));
+		p->n_images = j - i;
+		p->pid = order[i]->hdr->pid;
+		p->ppid = order[i]->hdr->ppid;
+		figures(p);
+
+		const struct mgt_header *lh = p->images[p->n_images - 1]->hdr;
+		int st;
+		int have = find_status(t, reaped, n_reaped, p->pid, &st);
+		if (have && WIFSIGNALED(st)) {
+			p->end = MG_END_SIGNALED;
+			p->signal = WTERMSIG(st);
+		} else if (lh->state == MGT_EXITED) {
+			p->end = MG_END_EXITED;
+			p->exit_code = have && WIFEXITED(st) ? WEXITSTATUS(st)
+				     : (lh->flags & MGT_F_EXIT_CODE) ? lh->exit_code & 0xff : 0;
+			p->via_underscore_exit = !!(lh->flags & MGT_F_HARD_EXIT);
+		} else if (lh->state == MGT_EXECED) {
+			p->end = MG_END_UNTRACED;
+			if (have && WIFEXITED(st))
+				p->exit_code = WEXITSTATUS(st);
+		} else if (have && WIFEXITED(st)) {
+			/* exited without running our exit step: exit_group(2) directly */
+			p->end = MG_END_EXITED;
+			p->exit_code = WEXITSTATUS(st);
+		} else {
+			p->end = MG_END_UNKNOWN;
+		}
+		p->complete = p->end == MG_END_EXITED && lh->state == MGT_EXITED &&
+			      !(lh->flags & MGT_F_NOSPACE);
+		i = j;
+	}
+	free(order);
+	qsort(t->procs, t->n_procs, sizeof(*t->procs), by_start);
+	return MG_OK;
+}
+
+const struct mg_proc *mg_trace_find(const struct mg_trace *t, int pid)
+{
+	const struct mg_proc *found = NULL;
+	for (size_t i = 0; i < t->n_procs; i++)
+		if (t->procs[i].pid == pid)
+			found = &t->procs[i];
+	return found;
+}
+
+static const struct mgt_module *module_of(const struct mg_image *img, uint64_t addr, uint64_t gen)
+{
+	const struct mgt_module *late = NULL;
+	for (uint32_t i = 0; i < img->n_modules; i++) {
+		const struct mgt_module *m = &img->modules[i];
+		if (addr < m->lo || addr >= m->hi)
+			continue;
+		if (m->gen_loaded <= gen && (!m->gen_unloaded || m->gen_unloaded > gen))
+			return m;
+		/* captured inside dlopen, before the loader hook recorded the module */
+		if (m->gen_loaded == gen + 1)
+			late = m;
+	}
+	return late;
+}
+
+static int is_self(const char *path)
+{
+	size_t n = strlen(path);
+	return n >= 14 && !strcmp(path + n - 14, "/libmemgate.so");
+}
+
+size_t mg_trace_frames(const struct mg_image *img, uint32_t id, struct mg_frame *out, size_t max)
+{
+	size_t n = 0;
+	if (id == 0 || id >= img->n_stacks)
+		return 0;
+	const struct mgt_stack *s = &img->stacks[id];
+	for (uint32_t i = 0; i < s->depth && n < max; i++) {
+		uint64_t a = img->frames[s->frame_off + i];
+		const struct mgt_module *m = module_of(img, a, s->mod_gen);
+		/* nameless: the main program (the vdso never calls malloc) */
+		const char *path = m ? (m->path[0] ? m->path : img->hdr->exe) : NULL;
+		if (path && is_self(path))
+			continue;
+		out[n].addr = a;
+		out[n].module = path;
+		out[n].offset = m ? a - m->base : a;
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,102 @@
+/* trace.h - reading a run's trace files (.mgt) into processes with their figures
+ *
+ * The tracer leaves one file per process image in a directory.  mg_trace_load
+ * maps them read-only and validates them; mg_trace_resolve groups the images
+ * into processes (an exec chain is one process), applies the exit statuses the
+ * runner reaped, and computes each process's figures (SPEC §1).
+ *
+ * Not thread-safe; one struct mg_trace per run.
+ */
+#ifndef MEMGATE_CORE_TRACE_H
+#define MEMGATE_CORE_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../tracer/format.h"
+
+struct mg_error;
+
+struct mg_image {
+	char *file;                         /* name inside the directory */
+	void *map;
+	size_t map_len;
+	const struct mgt_header *hdr;
+	const struct mgt_stack *stacks;
+	const uint64_t *frames;
+	const struct mgt_module *modules;
+	const struct mgt_bucket *timeline;
+	const struct mgt_child *children;
+	uint32_t n_stacks, n_modules, n_children, tl_n;  /* validated against the file */
+	uint64_t n_frames;
+	int have_open_bucket;               /* died with events in the open bucket */
+};
+
+enum mg_end {
+	MG_END_EXITED,      /* exit, return from main, _exit */
+	MG_END_SIGNALED,    /* killed or crashed: figures up to that moment */
+	MG_END_UNKNOWN,     /* ended without running exit code, cause not seen */
+	MG_END_UNTRACED     /* exec'd into something that dropped the tracer */
+};
+
+struct mg_proc {
+	int pid, ppid;
+	struct mg_image **images;           /* exec chain, oldest first */
+	size_t n_images;
+	const struct mg_image *peak_image;  /* the image that reached the peak */
+
+	uint64_t allocs, frees, total_bytes;
+	uint64_t peak_bytes, peak_blocks;
+	uint64_t leaked_bytes, leaked_blocks;
+	uint64_t rss_peak_bytes;
+	uint64_t unknown_frees, inherited_frees;
+	uint64_t start_ns, end_ns;          /* CLOCK_MONOTONIC */
+
+	enum mg_end end;
+	int exit_code;                      /* MG_END_EXITED */
+	int signal;                         /* MG_END_SIGNALED */
+	int via_underscore_exit;            /* ended by _exit(): no atexit handlers ran */
+	int complete;                       /* whole life recorded, ended normally */
+};
+
+struct mg_trace {
+	struct mg_image *images;
+	size_t n_images;
+	struct mg_proc *procs;              /* after mg_trace_resolve, by start time */
+	size_t n_procs;
+	uint64_t t0_ns;                     /* earliest image start */
+};
+
+/* Loads every *.mgt in dir.  Files that are not valid traces are an error. */
+int mg_trace_load(struct mg_trace **out, const char *dir, struct mg_error *err);
+
+/* A status the runner reaped itself (direct child, orphans); raw wait status. */
+struct mg_reaped {
+	int pid;
+	int status;
+};
+
+/* Builds the processes.  `reaped` may be NULL.  `root_pid` is the command. */
+int mg_trace_resolve(struct mg_trace *t, const struct mg_reaped *reaped, size_t n_reaped,
+		     struct mg_error *err);
+
+/* The process with this pid that started last, or NULL. */
+const struct mg_proc *mg_trace_find(const struct mg_trace *t, int pid);
+
+void mg_trace_free(struct mg_trace *t);
+
+/* ---- stacks ---- */
+
+struct mg_frame {
+	uint64_t addr;                      /* return address as captured */
+	const char *module;                 /* path, borrowed from the trace; NULL if unknown */
+	uint64_t offset;                    /* addr - module base */
+};
+
+/*
+ * Resolves stack `id` of `img` to frames, dropping memgate's own.  Returns the
+ * number written to out (at most max).
+ */
+size_t mg_trace_frames(const struct mg_image *img, uint32_t id, struct mg_frame *out, size_t max);
+
+#endif

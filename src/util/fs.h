@@ -1,0 +1,22 @@
+/* fs.h - file helpers: atomic writes, temporary directories */
+#ifndef MEMGATE_UTIL_FS_H
+#define MEMGATE_UTIL_FS_H
+
+#include <stddef.h>
+
+struct mg_error;
+
+/*
+ * Writes `len` bytes to `path` atomically: a temporary file in the same
+ * directory, fsync, rename, fsync of the directory.  An interrupted write
+ * leaves the old file (or none), never a partial one.
+ */
+int mg_write_file_atomic(const char *path, const char *data, size_t len, struct mg_error *err);
+
+/* Creates a fresh private directory under $TMPDIR (or /tmp); *out is malloc'd. */
+int mg_mkdtemp(char **out, const char *prefix, struct mg_error *err);
+
+/* Removes a directory and the plain files in it (not recursive beyond one level). */
+void mg_rmtree(const char *dir);
+
+#endif
