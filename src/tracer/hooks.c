@@ -2,7 +2,7 @@
  *
  * Each allocation hook calls glibc's allocator directly (__libc_malloc & co:
  * no dlsym, so no bootstrap pool and no recursion while resolving) and then
- * records the outcome.  Recording runs with mgt_guard set: anything it calls
+ * records the outcome.  Recording runs with the thread's guard set: anything it calls
  * that allocates passes straight through, and so does a signal handler that
  * interrupts it and calls malloc (TRACER-NOTES pitfall 16).  errno is what
  * the real call left.
@@ -76,36 +76,46 @@ extern char **environ;
 			f_ = (type)dlsym(RTLD_NEXT, name);               \
 		f_; })
 
-static inline int recording(void)
+/* The calling thread's state when this call is to be recorded, else NULL. */
+static inline struct mgt_thread *recording(void)
 {
 	int s = atomic_load_explicit(&mgt_state, memory_order_relaxed);
 	if (MGT_UNLIKELY(s == 0)) {
 		mgt_setup();
 		s = atomic_load(&mgt_state);
 	}
-	return s == 1 && !mgt_guard;
+	if (MGT_UNLIKELY(s != 1))
+		return NULL;
+	struct mgt_thread *t = mgt_thread_self();
+	return MGT_LIKELY(t && !t->guard) ? t : NULL;
 }
 
-/* a macro, so the walk starts at the hook's own frame: its caller comes first */
+/*
+ * A macro, so the walk starts at the hook's own frame: its caller comes first.
+ * Recording touches errno only on failure paths (raw syscalls never do), but
+ * those exist (mmap of a new table), so errno is kept.
+ */
 #define RECORD_ALLOC(p, n) do {                                                  \
-		if ((p) && recording()) {                                        \
+		struct mgt_thread *t_;                                           \
+		if ((p) && (t_ = recording())) {                                 \
 			int e_ = errno;                                          \
-			mgt_guard++;                                             \
-			mgt_record_alloc((p), (n), __builtin_frame_address(0));  \
-			mgt_guard--;                                             \
+			t_->guard++;                                             \
+			mgt_record_alloc(t_, (p), (n), __builtin_frame_address(0)); \
+			t_->guard--;                                             \
 			errno = e_;                                              \
 		}                                                                \
 	} while (0)
 
 static inline void do_free(void *p)
 {
+	struct mgt_thread *t;
 	if (!p)
 		return;
-	if (recording()) {
+	if ((t = recording())) {
 		int e = errno;
-		mgt_guard++;
-		mgt_record_free(p);
-		mgt_guard--;
+		t->guard++;
+		mgt_record_free(t, p);
+		t->guard--;
 		errno = e;
 	}
 	__libc_free(p);
@@ -134,30 +144,31 @@ EXPORT void *calloc(size_t n, size_t size)
 
 static void *do_realloc(void *p, size_t n, void *fp)
 {
+	struct mgt_thread *t;
 	if (!p) {
 		void *q = __libc_realloc(NULL, n);  /* a malloc */
-		if (q && recording()) {
+		if (q && (t = recording())) {
 			int e = errno;
-			mgt_guard++;
-			mgt_record_alloc(q, n, fp);
-			mgt_guard--;
+			t->guard++;
+			mgt_record_alloc(t, q, n, fp);
+			t->guard--;
 			errno = e;
 		}
 		return q;
 	}
-	if (!recording())
+	if (!(t = recording()))
 		return __libc_realloc(p, n);
 	if (n == 0) {
 		do_free(p);                   /* glibc: frees p and returns NULL */
 		return NULL;
 	}
 	struct mgt_block old;
-	mgt_guard++;
-	int had = mgt_realloc_take(p, &old);
+	t->guard++;
+	int had = mgt_realloc_take(t, p, &old);
 	void *q = __libc_realloc(p, n);
 	int e = errno;
-	mgt_realloc_done(had, &old, q, n, fp);
-	mgt_guard--;
+	mgt_realloc_done(t, had, &old, q, n, fp);
+	t->guard--;
 	errno = e;
 	return q;
 }
@@ -580,13 +591,14 @@ EXPORT int dlclose(void *handle)
 
 __attribute__((constructor)) static void memgate_init(void)
 {
+	struct mgt_thread *t;
 	mgt_setup();
-	if (atomic_load(&mgt_state) != 1)
+	if (atomic_load(&mgt_state) != 1 || !(t = mgt_thread_self()))
 		return;
-	mgt_guard++;
+	t->guard++;
 	pthread_atfork(mgt_atfork_prepare, mgt_atfork_parent, mgt_atfork_child);
 	/* dso == NULL: not run by our own __cxa_finalize, but after _dl_fini */
 	__cxa_atexit(at_exit, NULL, NULL);
-	mgt_guard--;
+	t->guard--;
 	mgt_modules_scan();
 }

@@ -26,11 +26,13 @@
 #include "tracer.h"
 
 struct mgt_global mgt_g;
-_Thread_local volatile int mgt_guard __attribute__((tls_model("initial-exec")));
 atomic_int mgt_state;
 
-static mgt_lock_t agg_lock __attribute__((aligned(64)));
 static uint32_t fork_mod_snapshot;   /* modules the parent had when it forked */
+static int fork_token;               /* enter()'s result, held across fork */
+static struct mgt_thread *fork_thread; /* the thread inside fork() */
+static uint64_t tl_close_at;         /* the open timeline bucket closes at this event count */
+static void solo_init(struct mgt_thread *t);
 
 /* ---------------------------------------------------------------- file */
 
@@ -194,6 +196,7 @@ static int start_image(int fork_child, const char *parent_file)
 	h->start_realtime_ns = mgt_realtime_ns();
 	h->start_mono_ns = mgt_now_ns();
 	h->tl_width = 1;
+	tl_close_at = 1;
 	h->n_stacks = 1;                      /* stack 0: overflow, no frames */
 	if (fork_child) {
 		h->flags |= MGT_F_FORK_CHILD;
@@ -209,16 +212,90 @@ static int start_image(int fork_child, const char *parent_file)
 void mgt_setup(void)
 {
 	int expect = 0;
+	struct mgt_thread *t;
+	/* while 3, every hook passes through: no guard needed here */
 	if (!atomic_compare_exchange_strong(&mgt_state, &expect, 3))
 		return;                           /* done, or under way in this thread */
-	mgt_guard++;
 	read_settings();
-	int ok = mgt_g.dir[0] == '/' && mgt_stack_reset() == 0 && start_image(0, NULL) == 0;
-	mgt_guard--;
+	int ok = mgt_g.dir[0] == '/' && mgt_thread_init() == 0 && (t = mgt_thread_new()) &&
+		 mgt_stack_reset() == 0 && start_image(0, NULL) == 0;
+	if (ok)
+		solo_init(t);
 	atomic_store(&mgt_state, ok ? 1 : 2);
 }
 
+/* ---------------------------------------------------------- serialisation */
+
+/*
+ * One lock serialises the pointer map and the counters, except while the
+ * process has a single thread: then that "solo" thread updates them with no
+ * atomic instruction at all.  The first event of any other thread switches the
+ * process to locked mode for good: it publishes `threaded`, makes every running
+ * thread of the process execute a full barrier with membarrier(2), and waits
+ * for the solo thread to leave the event it may be in (t_busy).  That is one
+ * syscall for a process that ever allocates from two threads, against two
+ * atomic read-modify-writes saved on every event of every single-threaded
+ * program (most test binaries).  Without membarrier, every event locks.
+ */
+#define MEMBARRIER_PRIVATE_EXPEDITED (1 << 3)
+#define MEMBARRIER_REGISTER_PRIVATE_EXPEDITED (1 << 4)
+
+static mgt_lock_t event_lock __attribute__((aligned(64)));
+static atomic_int threaded __attribute__((aligned(64)));
+static _Atomic int *solo_busy;
+
+/* t becomes the only thread: at setup and in a fork child */
+static void solo_init(struct mgt_thread *t)
+{
+	long ok = mgt_sys(SYS_membarrier, MEMBARRIER_REGISTER_PRIVATE_EXPEDITED, 0, 0, 0, 0, 0);
+	atomic_store(&event_lock.v, 0);
+	atomic_store(&t->busy, 0);
+	t->solo = 1;
+	solo_busy = &t->busy;
+	atomic_store(&threaded, ok != 0);
+}
+
+static void go_threaded(void)
+{
+	mgt_lock(&event_lock);                /* one switcher at a time */
+	if (!atomic_load(&threaded)) {
+		atomic_store(&threaded, 1);
+		mgt_sys(SYS_membarrier, MEMBARRIER_PRIVATE_EXPEDITED, 0, 0, 0, 0, 0);
+		/* the solo thread saw `threaded` set, or is finishing one event */
+		while (atomic_load_explicit(solo_busy, memory_order_acquire))
+			mgt_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+	}
+	mgt_unlock(&event_lock);
+}
+
+/* Starts an event; returns the token for leave(). */
+static inline int enter(struct mgt_thread *t)
+{
+	if (MGT_LIKELY(!atomic_load_explicit(&threaded, memory_order_relaxed))) {
+		if (MGT_LIKELY(t->solo)) {
+			atomic_store_explicit(&t->busy, 1, memory_order_relaxed);
+			atomic_signal_fence(memory_order_seq_cst);
+			if (MGT_LIKELY(!atomic_load_explicit(&threaded, memory_order_relaxed)))
+				return 1;
+			atomic_store_explicit(&t->busy, 0, memory_order_release);
+		} else {
+			go_threaded();
+		}
+	}
+	mgt_lock(&event_lock);
+	return 0;
+}
+
+static inline void leave(struct mgt_thread *t, int solo)
+{
+	if (solo)
+		atomic_store_explicit(&t->busy, 0, memory_order_release);
+	else
+		mgt_unlock(&event_lock);
+}
+
 /* ------------------------------------------------------------ aggregation */
+
 
 static inline void rebase(struct mgt_stack *s, uint64_t epoch)
 {
@@ -249,11 +326,12 @@ static void timeline_close(struct mgt_header *h)
 		__atomic_store_n(&h->tl_n, h->tl_n + 1, __ATOMIC_RELEASE);
 	}
 	h->tl_open.live_max = 0;
+	tl_close_at = h->events + h->tl_width;
 	if ((h->tl_n & 63) == 0)
 		mgt_sample_rss();
 }
 
-/* one event, under agg_lock: the global level moved by `delta` */
+/* after each event, inside the event section */
 static inline void after_event(struct mgt_header *h, int grew)
 {
 	h->events++;
@@ -265,15 +343,13 @@ static inline void after_event(struct mgt_header *h, int grew)
 	}
 	if (h->cur_bytes > h->tl_open.live_max)
 		h->tl_open.live_max = h->cur_bytes;
-	if (h->events - (h->tl_n ? mgt_g.timeline[h->tl_n - 1].event_end : 0) >= h->tl_width)
+	if (MGT_UNLIKELY(h->events >= tl_close_at))
 		timeline_close(h);
 }
 
-static void account_alloc(uint32_t sid, uint64_t size)
+static inline void count_alloc(struct mgt_header *h, uint32_t sid, uint64_t size)
 {
-	struct mgt_header *h = mgt_g.hdr;
 	struct mgt_stack *s = &mgt_g.stacks[sid];
-	mgt_lock(&agg_lock);
 	rebase(s, h->epoch);
 	s->allocs++;
 	s->total_bytes += size;
@@ -284,38 +360,32 @@ static void account_alloc(uint32_t sid, uint64_t size)
 	h->cur_bytes += size;
 	h->cur_blocks++;
 	after_event(h, 1);
-	mgt_unlock(&agg_lock);
 }
 
-static void account_free(const struct mgt_block *b)
+static inline void count_free(struct mgt_header *h, const struct mgt_block *b)
 {
-	struct mgt_header *h = mgt_g.hdr;
-	mgt_lock(&agg_lock);
 	if (b->gen != mgt_g.fork_gen) {
 		/* a block inherited over fork: the parent reports it, not us */
 		h->inherited_frees++;
 		h->inherited_bytes += b->size;
-	} else {
-		struct mgt_stack *s = &mgt_g.stacks[b->stack];
-		rebase(s, h->epoch);
-		s->frees++;
-		s->cur_bytes -= b->size;
-		s->cur_blocks--;
-		h->frees++;
-		h->cur_bytes -= b->size;
-		h->cur_blocks--;
-		after_event(h, 0);
+		return;
 	}
-	mgt_unlock(&agg_lock);
+	struct mgt_stack *s = &mgt_g.stacks[b->stack];
+	rebase(s, h->epoch);
+	s->frees++;
+	s->cur_bytes -= b->size;
+	s->cur_blocks--;
+	h->frees++;
+	h->cur_bytes -= b->size;
+	h->cur_blocks--;
+	after_event(h, 0);
 }
 
 /* realloc of a known block: one alloc + one free, applied as one resize */
-static void account_resize(const struct mgt_block *old, uint32_t sid, uint64_t size)
+static inline void count_resize(struct mgt_header *h, const struct mgt_block *old, uint32_t sid,
+				uint64_t size)
 {
-	struct mgt_header *h = mgt_g.hdr;
-	struct mgt_stack *n = &mgt_g.stacks[sid];
-	mgt_lock(&agg_lock);
-	struct mgt_stack *o = &mgt_g.stacks[old->stack];
+	struct mgt_stack *o = &mgt_g.stacks[old->stack], *n = &mgt_g.stacks[sid];
 	rebase(o, h->epoch);
 	rebase(n, h->epoch);
 	o->frees++;
@@ -330,51 +400,75 @@ static void account_resize(const struct mgt_block *old, uint32_t sid, uint64_t s
 	h->total_bytes += size;
 	h->cur_bytes += size - old->size;
 	after_event(h, size > old->size);
-	mgt_unlock(&agg_lock);
 }
 
-void mgt_record_alloc(void *p, size_t size, void *fp)
+/* insert into the map; a stale entry at that address was freed unseen */
+static inline void insert(struct mgt_header *h, const struct mgt_block *b)
 {
-	struct mgt_block b = { (uint64_t)p, size, mgt_stack_capture(fp), mgt_g.fork_gen };
-	mgt_ptrmap_insert(&b);
-	account_alloc(b.stack, size);
+	struct mgt_block stale;
+	if (MGT_UNLIKELY(mgt_ptrmap_insert(b, &stale)))
+		count_free(h, &stale);
 }
 
-void mgt_record_free(void *p)
+void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
+{
+	struct mgt_block b = { (uint64_t)p, size, mgt_stack_capture(t, fp), mgt_g.fork_gen };
+	struct mgt_header *h = mgt_g.hdr;
+	int solo = enter(t);
+	insert(h, &b);
+	count_alloc(h, b.stack, size);
+	leave(t, solo);
+}
+
+void mgt_record_free(struct mgt_thread *t, void *p)
 {
 	struct mgt_block b;
+	struct mgt_header *h = mgt_g.hdr;
 	/* remove before the real free: afterwards another thread may be handed
 	 * the same address and insert it first */
+	int solo = enter(t);
 	if (mgt_ptrmap_remove((uint64_t)p, &b))
-		account_free(&b);
+		count_free(h, &b);
 	else
-		__atomic_fetch_add(&mgt_g.hdr->unknown_frees, 1, __ATOMIC_RELAXED);
+		h->unknown_frees++;
+	leave(t, solo);
 }
 
-int mgt_realloc_take(void *p, struct mgt_block *old)
+int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old)
 {
-	return mgt_ptrmap_remove((uint64_t)p, old);
+	int solo = enter(t);
+	int found = mgt_ptrmap_remove((uint64_t)p, old);
+	leave(t, solo);
+	return found;
 }
 
-void mgt_realloc_done(int had_old, const struct mgt_block *old, void *q, size_t size, void *fp)
+void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block *old, void *q,
+		      size_t size, void *fp)
 {
+	struct mgt_header *h = mgt_g.hdr;
+	int solo;
 	if (!q) {
 		/* failed: the old block is still live and nothing happened */
-		if (had_old)
-			mgt_ptrmap_insert(old);
+		if (had_old) {
+			solo = enter(t);
+			insert(h, old);
+			leave(t, solo);
+		}
 		return;
 	}
-	struct mgt_block b = { (uint64_t)q, size, mgt_stack_capture(fp), mgt_g.fork_gen };
-	mgt_ptrmap_insert(&b);
+	struct mgt_block b = { (uint64_t)q, size, mgt_stack_capture(t, fp), mgt_g.fork_gen };
+	solo = enter(t);
+	insert(h, &b);
 	if (had_old && old->gen == mgt_g.fork_gen) {
-		account_resize(old, b.stack, size);
-		return;
+		count_resize(h, old, b.stack, size);
+	} else {
+		if (had_old)
+			count_free(h, old);       /* inherited: counted apart */
+		else
+			h->unknown_frees++;
+		count_alloc(h, b.stack, size);
 	}
-	if (had_old)
-		account_free(old);            /* inherited: counted apart */
-	else
-		__atomic_fetch_add(&mgt_g.hdr->unknown_frees, 1, __ATOMIC_RELAXED);
-	account_alloc(b.stack, size);
+	leave(t, solo);
 }
 
 void mgt_sample_rss(void)
@@ -392,11 +486,13 @@ void mgt_sample_rss(void)
 void mgt_finish(int have_code, int code, int hard)
 {
 	struct mgt_header *h = mgt_g.hdr;
-	if (atomic_load(&mgt_state) != 1 || !h || h->pid != mgt_getpid())
+	struct mgt_thread *t;
+	if (atomic_load(&mgt_state) != 1 || !h || h->pid != mgt_getpid() ||
+	    !(t = mgt_thread_self()))
 		return;                           /* not ours (vfork child), or done */
-	mgt_guard++;
+	t->guard++;
 	mgt_modules_scan();                   /* libc-internal dlopens (NSS, iconv) */
-	mgt_lock(&agg_lock);
+	int solo = enter(t);
 	if (atomic_exchange(&mgt_state, 2) == 1) {
 		if (h->tl_open.live_max || h->events !=
 		    (h->tl_n ? mgt_g.timeline[h->tl_n - 1].event_end : 0))
@@ -411,8 +507,8 @@ void mgt_finish(int have_code, int code, int hard)
 			h->flags |= MGT_F_HARD_EXIT;
 		__atomic_store_n(&h->state, MGT_EXITED, __ATOMIC_RELEASE);
 	}
-	mgt_unlock(&agg_lock);
-	mgt_guard--;
+	leave(t, solo);
+	t->guard--;
 }
 
 static int env_has(char *const envp[], const char *key)
@@ -427,28 +523,31 @@ static int env_has(char *const envp[], const char *key)
 void mgt_note_spawn_env(const char *path, char *const envp[])
 {
 	struct mgt_header *h = mgt_g.hdr;
-	if (atomic_load(&mgt_state) != 1 || !h)
+	struct mgt_thread *t;
+	if (atomic_load(&mgt_state) != 1 || !h || !(t = mgt_thread_self()))
 		return;
 	if (env_has(envp, "LD_PRELOAD=") && env_has(envp, "MEMGATE_DIR="))
 		return;
-	mgt_lock(&agg_lock);
+	int solo = enter(t);
 	mgt_strlcpy(h->untraced, path ? path : "?", sizeof(h->untraced));
 	h->flags |= MGT_F_UNTRACED_EXEC;
-	mgt_unlock(&agg_lock);
+	leave(t, solo);
 }
 
 void mgt_exec_begin(const char *path, char *const envp[])
 {
 	struct mgt_header *h = mgt_g.hdr;
+	struct mgt_thread *t;
 	mgt_note_spawn_env(path, envp);
-	if (atomic_load(&mgt_state) != 1 || !h || h->pid != mgt_getpid())
+	if (atomic_load(&mgt_state) != 1 || !h || h->pid != mgt_getpid() ||
+	    !(t = mgt_thread_self()))
 		return;                           /* a vfork child: the parent's file */
-	mgt_lock(&agg_lock);
+	int solo = enter(t);
 	mgt_strlcpy(h->exec_target, path ? path : "?", sizeof(h->exec_target));
 	mgt_sample_rss();
 	h->end_mono_ns = mgt_now_ns();
 	__atomic_store_n(&h->state, MGT_EXECED, __ATOMIC_RELEASE);
-	mgt_unlock(&agg_lock);
+	leave(t, solo);
 }
 
 void mgt_exec_failed(void)
@@ -462,11 +561,13 @@ void mgt_exec_failed(void)
 void mgt_note_child(int pid, int status)
 {
 	struct mgt_header *h = mgt_g.hdr;
-	if (atomic_load(&mgt_state) != 1 || !h || h->pid != mgt_getpid())
+	struct mgt_thread *t;
+	if (atomic_load(&mgt_state) != 1 || !h || h->pid != mgt_getpid() ||
+	    !(t = mgt_thread_self()))
 		return;
 	if (!WIFEXITED(status) && !WIFSIGNALED(status))
 		return;
-	mgt_lock(&agg_lock);
+	int solo = enter(t);
 	if (h->n_children < MGT_MAX_CHILDREN) {
 		mgt_g.children[h->n_children].pid = pid;
 		mgt_g.children[h->n_children].status = status;
@@ -474,11 +575,12 @@ void mgt_note_child(int pid, int status)
 	} else {
 		h->flags |= MGT_F_CHILD_FULL;
 	}
-	mgt_unlock(&agg_lock);
+	leave(t, solo);
 }
 
 /*
- * fork: the prepare handler takes every tracer lock so the child does not
+ * fork: the prepare handler takes every tracer lock (or, solo, marks the
+ * event section busy) so the child does not
  * inherit one held by a thread that does not exist there; the child then
  * starts its own file and counts from zero.  Blocks it inherited keep the
  * parent's generation: the parent reports them, the child counts their frees
@@ -486,33 +588,36 @@ void mgt_note_child(int pid, int status)
  */
 void mgt_atfork_prepare(void)
 {
-	mgt_guard++;
-	if (atomic_load(&mgt_state) != 1)
+	fork_thread = atomic_load(&mgt_state) == 1 ? mgt_thread_self() : NULL;
+	if (!fork_thread)
 		return;
+	fork_thread->guard++;
 	mgt_modules_lock();
 	fork_mod_snapshot = mgt_g.hdr->n_modules;
 	mgt_stack_lock();
-	mgt_ptrmap_lock_all();
-	mgt_lock(&agg_lock);
+	fork_token = enter(fork_thread);
 }
 
 void mgt_atfork_parent(void)
 {
-	if (atomic_load(&mgt_state) == 1) {
-		mgt_unlock(&agg_lock);
-		mgt_ptrmap_unlock_all();
-		mgt_stack_unlock();
-		mgt_modules_unlock();
-	}
-	mgt_guard--;
+	if (!fork_thread)
+		return;
+	leave(fork_thread, fork_token);
+	mgt_stack_unlock();
+	mgt_modules_unlock();
+	fork_thread->guard--;
 }
 
 void mgt_atfork_child(void)
 {
+	struct mgt_thread *t = fork_thread;
+	if (!t)
+		return;
 	mgt_modules_reinit_locks();
 	mgt_stack_reinit_locks();
-	mgt_ptrmap_reinit_locks();
-	atomic_store(&agg_lock.v, 0);
+	mgt_thread_reinit_locks();
+	solo_init(t);                         /* the forking thread is the only one */
+	t->last_hash = 0;                     /* stack ids start over */
 	if (atomic_load(&mgt_state) == 1) {
 		struct mgt_header *parent = mgt_g.hdr;
 		const char *slash = mgt_g.path;
@@ -542,5 +647,5 @@ void mgt_atfork_child(void)
 		/* the parent's mapping is shared with the parent: let go of it */
 		munmap(parent, MGT_FILE_SIZE);
 	}
-	mgt_guard--;
+	t->guard--;
 }

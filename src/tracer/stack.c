@@ -31,10 +31,6 @@ struct slot {
 static struct slot *index_;               /* anonymous mapping, INDEX_SLOTS */
 static mgt_lock_t depot_lock;
 
-static _Thread_local uintptr_t t_lo __attribute__((tls_model("initial-exec")));
-static _Thread_local uintptr_t t_hi __attribute__((tls_model("initial-exec")));
-static _Thread_local uint64_t t_last_hash __attribute__((tls_model("initial-exec")));
-static _Thread_local uint32_t t_last_id __attribute__((tls_model("initial-exec")));
 
 /* main thread's stack, found in mgt_setup() without pthread_getattr_np (see below) */
 static uintptr_t main_lo, main_hi;
@@ -77,27 +73,27 @@ static void find_main_stack(void)
 	}
 }
 
-static void thread_bounds(void)
+static void thread_bounds(struct mgt_thread *t)
 {
 	if (mgt_gettid() == mgt_getpid()) {
-		t_lo = main_lo;
-		t_hi = main_hi;
+		t->lo = main_lo;
+		t->hi = main_hi;
 	} else {
 		/* non-main threads: no /proc access; it may realloc a cpuset, which
-		 * passes through because the caller holds mgt_guard */
+		 * passes through because the caller holds the thread's guard */
 		pthread_attr_t attr;
 		void *addr;
 		size_t size;
 		if (pthread_getattr_np(pthread_self(), &attr) == 0) {
 			if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-				t_lo = (uintptr_t)addr;
-				t_hi = (uintptr_t)addr + size;
+				t->lo = (uintptr_t)addr;
+				t->hi = (uintptr_t)addr + size;
 			}
 			pthread_attr_destroy(&attr);
 		}
 	}
-	if (!t_hi)
-		t_hi = 1;                     /* unknown: walk nothing, but don't retry */
+	if (!t->hi)
+		t->hi = 1;                    /* unknown: walk nothing, but don't retry */
 }
 
 static inline uint64_t mix(uint64_t h, uint64_t v)
@@ -107,10 +103,15 @@ static inline uint64_t mix(uint64_t h, uint64_t v)
 	return h ^ (h >> 29);
 }
 
-static int same_frames(const struct mgt_stack *s, const uintptr_t *f, uint32_t depth)
+static inline int same_frames(const struct mgt_stack *s, const uintptr_t *f, uint32_t depth)
 {
-	return s->depth == depth &&
-	       memcmp(mgt_g.frames + s->frame_off, f, depth * sizeof(*f)) == 0;
+	if (s->depth != depth)
+		return 0;
+	const uint64_t *g = mgt_g.frames + s->frame_off;
+	for (uint32_t i = 0; i < depth; i++)
+		if (g[i] != f[i])
+			return 0;
+	return 1;
 }
 
 static uint32_t insert(uint64_t hash, const uintptr_t *f, uint32_t depth, uint32_t trunc)
@@ -155,15 +156,15 @@ out:
 	return id;
 }
 
-uint32_t mgt_stack_capture(void *fp0)
+uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 {
 	uintptr_t frames[MGT_MAX_DEPTH];
 	uint32_t depth = 0, max = mgt_g.depth, trunc = 0;
 	uintptr_t fp = (uintptr_t)fp0;
 
-	if (MGT_UNLIKELY(!t_hi))
-		thread_bounds();
-	const uintptr_t lo = t_lo, hi = t_hi;
+	if (MGT_UNLIKELY(!t->hi))
+		thread_bounds(t);
+	const uintptr_t lo = t->lo, hi = t->hi;
 	uint64_t hash = 0;
 	while (fp >= lo && fp + 2 * sizeof(uintptr_t) <= hi && !(fp & 7)) {
 		const uintptr_t *rec = (const uintptr_t *)fp;
@@ -187,9 +188,10 @@ uint32_t mgt_stack_capture(void *fp0)
 	if (!hash)
 		hash = 1;                             /* 0 is stack 0's */
 
-	/* tight loops allocate from the same place over and over */
-	if (hash == t_last_hash && same_frames(&mgt_g.stacks[t_last_id], frames, depth))
-		return t_last_id;
+	/* tight loops allocate from the same place over and over; a 64-bit hash
+	 * match of the same depth in the same thread is taken as identity */
+	if (hash == t->last_hash && mgt_g.stacks[t->last_id].depth == depth)
+		return t->last_id;
 
 	uint32_t id = 0;
 	for (uint32_t i = (uint32_t)hash & (INDEX_SLOTS - 1);; i = (i + 1) & (INDEX_SLOTS - 1)) {
@@ -205,8 +207,8 @@ uint32_t mgt_stack_capture(void *fp0)
 		}
 	}
 	if (id) {
-		t_last_hash = hash;
-		t_last_id = id;
+		t->last_hash = hash;
+		t->last_id = id;
 	}
 	if (trunc)
 		__atomic_fetch_add(&mgt_g.hdr->truncated_stacks, 1, __ATOMIC_RELAXED);
@@ -222,8 +224,6 @@ int mgt_stack_reset(void)
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (index_ == MAP_FAILED)
 		index_ = NULL;
-	t_last_hash = 0;
-	t_last_id = 0;
 	if (!main_hi)
 		find_main_stack();
 	/* in a fork child the forking thread is the only one, and its bounds hold */

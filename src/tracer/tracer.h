@@ -48,6 +48,26 @@ static inline void mgt_unlock(mgt_lock_t *l)
 	atomic_store_explicit(&l->v, 0, memory_order_release);
 }
 
+/* ---- thread.c: per-thread state (no TLS: see thread.c) ---- */
+struct mgt_thread {
+	volatile int guard;           /* >0 while the tracer works: inner calls pass through */
+	_Atomic int busy;             /* the solo thread is inside an event (record.c) */
+	int solo;                     /* this is the process's only thread (record.c) */
+	uintptr_t lo, hi;             /* stack bounds for unwinding; hi == 0: not known yet */
+	uint64_t last_hash;           /* the last stack this thread captured (stack.c) */
+	uint32_t last_id;
+	struct mgt_thread *next;      /* free list */
+};
+MGT_HIDDEN int mgt_thread_init(void);               /* at setup: 0 ok */
+MGT_HIDDEN struct mgt_thread *mgt_thread_get(void); /* NULL: none yet */
+MGT_HIDDEN struct mgt_thread *mgt_thread_new(void); /* NULL: out of memory */
+MGT_HIDDEN void mgt_thread_reinit_locks(void);
+static inline struct mgt_thread *mgt_thread_self(void)
+{
+	struct mgt_thread *t = mgt_thread_get();
+	return MGT_LIKELY(t != NULL) ? t : mgt_thread_new();
+}
+
 /* ---- record.c: the per-process file and the aggregation ---- */
 #define MGT_CHUNK_SHIFT 18                /* the file is reserved in 256 KiB steps */
 enum mgt_kind { MGT_KIND_MALLOC = 0, MGT_KIND_NEW = 1 };
@@ -67,23 +87,21 @@ struct mgt_global {
 };
 MGT_HIDDEN extern struct mgt_global mgt_g;
 
-/* >0 while a hook records: inner calls pass straight through */
-MGT_HIDDEN extern _Thread_local volatile int mgt_guard
-	__attribute__((tls_model("initial-exec")));
 /* 0 until set up, 1 recording, 2 finished or disabled: hooks pass through */
 MGT_HIDDEN extern atomic_int mgt_state;
 
 MGT_HIDDEN void mgt_setup(void);           /* idempotent; first hook or constructor */
 MGT_HIDDEN int mgt_back(uint64_t off, uint64_t len); /* fallocate the range; 0 ok */
-MGT_HIDDEN void mgt_record_alloc(void *p, size_t size, void *fp);
-MGT_HIDDEN void mgt_record_free(void *p);
+/* Each takes the calling thread's state, with its guard held. */
+MGT_HIDDEN void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp);
+MGT_HIDDEN void mgt_record_free(struct mgt_thread *t, void *p);
 /* realloc in two steps around the real call: take p's entry out of the map
  * first (returns 1 if it was known), then record the outcome; q == NULL means
  * the call failed and the old block is put back. */
 struct mgt_block;
-MGT_HIDDEN int mgt_realloc_take(void *p, struct mgt_block *old);
-MGT_HIDDEN void mgt_realloc_done(int had_old, const struct mgt_block *old, void *q,
-				 size_t size, void *fp);
+MGT_HIDDEN int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old);
+MGT_HIDDEN void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block *old,
+				 void *q, size_t size, void *fp);
 MGT_HIDDEN void mgt_finish(int have_code, int code, int hard); /* exit path: final figures */
 MGT_HIDDEN void mgt_exec_begin(const char *path, char *const envp[]);
 MGT_HIDDEN void mgt_exec_failed(void);
@@ -97,24 +115,24 @@ MGT_HIDDEN void mgt_sample_rss(void);
 /* ---- stack.c: frame-pointer unwinding and the stack depot ---- */
 MGT_HIDDEN int mgt_stack_reset(void);      /* setup, fork child: empty depot; 0 ok */
 /* Unwinds from frame `fp` and returns the depot id of the stack (0 on overflow). */
-MGT_HIDDEN uint32_t mgt_stack_capture(void *fp);
+MGT_HIDDEN uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp);
 MGT_HIDDEN void mgt_stack_lock(void);
 MGT_HIDDEN void mgt_stack_unlock(void);
 MGT_HIDDEN void mgt_stack_reinit_locks(void);
 
-/* ---- ptrmap.c: live blocks, sharded by address ---- */
+/* ---- ptrmap.c: live blocks by address ---- */
 struct mgt_block {
 	uint64_t ptr;
 	uint64_t size;
 	uint32_t stack;
 	uint32_t gen;      /* mgt_g.fork_gen when allocated */
 };
-MGT_HIDDEN void mgt_ptrmap_insert(const struct mgt_block *b);
+/* The caller serialises every call (record.c's event section). */
+/* Returns 1 if an entry at the same address was replaced: a free we never saw
+ * (copied to *stale, for the caller to count). */
+MGT_HIDDEN int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale);
 /* Removes p; returns 1 and fills *out when found. */
 MGT_HIDDEN int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out);
-MGT_HIDDEN void mgt_ptrmap_lock_all(void);
-MGT_HIDDEN void mgt_ptrmap_unlock_all(void);
-MGT_HIDDEN void mgt_ptrmap_reinit_locks(void);
 
 /* ---- modules.c: loaded ELF objects, for offline symbolization ---- */
 MGT_HIDDEN void mgt_modules_scan(void);    /* call with no tracer lock held */
