@@ -330,8 +330,12 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 		cJSON_AddItemToObject(im, "argv", argv_json(h));
 		cJSON_AddStringToObject(im, "exe", h->exe);
 		cJSON_AddStringToObject(im, "file", p->images[i]->file);
-		cJSON_AddStringToObject(im, "ended", h->state == MGT_EXECED ? "exec" :
-					h->state == MGT_EXITED ? "exit" : "died");
+		/* a last image still "running" whose process exited called exit_group(2)
+		 * itself: no exit handler ran, but every event was recorded */
+		const char *ended = h->state == MGT_EXECED ? "exec" :
+				    h->state == MGT_EXITED ? "exit" :
+				    i + 1 == p->n_images && p->end == MG_END_EXITED ? "exit_group" : "died";
+		cJSON_AddStringToObject(im, "ended", ended);
 		if (h->flags & MGT_F_FORK_CHILD)
 			cJSON_AddStringToObject(im, "forked_from", h->parent_file);
 		figures_json(im, h->allocs, h->frees, h->total_bytes, h->peak_bytes, h->peak_blocks,
@@ -356,6 +360,9 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 	if (p->end == MG_END_SIGNALED)
 		warn(warnings, "process %d (%s) was killed by signal %d: figures up to that moment",
 		     p->pid, last->hdr->exe, p->signal);
+	else if (p->end == MG_END_UNTRACED && !(last->hdr->flags & MGT_F_UNTRACED_EXEC))
+		warn(warnings, "process %d exec'd '%s', which was not traced (it is static or "
+		     "setuid, or its environment lost LD_PRELOAD)", p->pid, last->hdr->exec_target);
 	else if (p->end == MG_END_UNKNOWN)
 		warn(warnings, "process %d (%s) ended without running its exit code, cause unknown: "
 		     "figures up to that moment", p->pid, last->hdr->exe);

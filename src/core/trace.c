@@ -192,7 +192,8 @@ static void figures(struct mg_proc *p)
 		p->total_bytes += h->total_bytes;
 		p->unknown_frees += h->unknown_frees;
 		p->inherited_frees += h->inherited_frees;
-		if (!p->peak_image || h->peak_bytes > p->peak_bytes) {
+		/* like within an image, the latest of equal peaks wins */
+		if (!p->peak_image || h->peak_bytes >= p->peak_bytes) {
 			p->peak_bytes = h->peak_bytes;
 			p->peak_blocks = h->peak_blocks;
 			p->peak_image = img;
@@ -263,8 +264,8 @@ int mg_trace_resolve(struct mg_trace *t, const struct mg_reaped *reaped, size_t 
 		} else {
 			p->end = MG_END_UNKNOWN;
 		}
-		p->complete = p->end == MG_END_EXITED && lh->state == MGT_EXITED &&
-			      !(lh->flags & MGT_F_NOSPACE);
+		/* exited, by whatever path: every event it made is recorded */
+		p->complete = p->end == MG_END_EXITED && !(lh->flags & MGT_F_NOSPACE);
 		i = j;
 	}
 	free(order);

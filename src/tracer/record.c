@@ -511,12 +511,18 @@ void mgt_finish(int have_code, int code, int hard)
 	t->guard--;
 }
 
-static int env_has(char *const envp[], const char *key)
+/* envp has `key` (e.g. "LD_PRELOAD=") with a non-empty value containing `part` */
+static int env_has(char *const envp[], const char *key, const char *part)
 {
-	size_t n = mgt_strlen(key);
-	for (; envp && *envp; envp++)
-		if (!mgt_strncmp(*envp, key, n))
-			return 1;
+	size_t n = mgt_strlen(key), m = mgt_strlen(part);
+	for (; envp && *envp; envp++) {
+		if (mgt_strncmp(*envp, key, n))
+			continue;
+		for (const char *v = *envp + n; *v; v++)
+			if (!mgt_strncmp(v, part, m))
+				return 1;
+		return 0;
+	}
 	return 0;
 }
 
@@ -526,7 +532,8 @@ void mgt_note_spawn_env(const char *path, char *const envp[])
 	struct mgt_thread *t;
 	if (atomic_load(&mgt_state) != 1 || !h || !(t = mgt_thread_self()))
 		return;
-	if (env_has(envp, "LD_PRELOAD=") && env_has(envp, "MEMGATE_DIR="))
+	/* the child loads the tracer only if it is still named in LD_PRELOAD */
+	if (env_has(envp, "LD_PRELOAD=", "libmemgate.so") && env_has(envp, "MEMGATE_DIR=", "/"))
 		return;
 	int solo = enter(t);
 	mgt_strlcpy(h->untraced, path ? path : "?", sizeof(h->untraced));
