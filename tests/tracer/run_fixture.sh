@@ -5,7 +5,8 @@
 #
 # The fixture runs with a fixed, minimal environment and working directory:
 # some programs allocate by the length of $PWD and of the environment.
-# EXIT is memgate's expected exit status.
+# EXIT is memgate's expected exit status.  The profile must also validate
+# against docs/profile.schema.json (tests/tools/validate_profile.py).
 set -u
 memgate=$1 json_expect=$2 want_exit=$3 expected=$4 out=$5
 shift 5
@@ -19,4 +20,7 @@ if [ "$got" != "$want_exit" ]; then
 	echo "FAIL: memgate exited $got, expected $want_exit" >&2
 	exit 1
 fi
-exec "$json_expect" "$expected" "$out"
+"$json_expect" "$expected" "$out" || exit 1
+# every profile must also follow the documented schema and its invariants
+here=$(dirname "$0")
+exec "${MEMGATE_TEST_PYTHON:-/usr/bin/python3}" "$here/../tools/validate_profile.py" "$here/../../docs/profile.schema.json" "$out"

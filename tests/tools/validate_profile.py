@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""validate_profile.py - check profiles against docs/profile.schema.json, and the
+invariants a schema cannot say.
+
+usage: validate_profile.py SCHEMA PROFILE...
+"""
+import json
+import sys
+
+import jsonschema
+
+
+def invariants(doc):
+    """Cross-field rules of docs/profile-schema.md; returns a list of problems."""
+    bad = []
+    s = doc["summary"]
+    procs = doc["processes"]
+    for key in ("allocs", "frees", "total_bytes", "leaked_bytes", "leaked_blocks"):
+        if s[key] != sum(p[key] for p in procs):
+            bad.append(f"summary.{key} is not the sum over processes")
+    if procs and s["peak_bytes"] != max(p["peak_bytes"] for p in procs):
+        bad.append("summary.peak_bytes is not the largest process peak")
+    if s["processes"] != len(procs):
+        bad.append("summary.processes is not the number of processes")
+    for p in procs:
+        where = f"process {p['pid']}"
+        if p["peak_bytes"] > p["total_bytes"]:
+            bad.append(f"{where}: peak above total")
+        if p["leaked_bytes"] > p["total_bytes"] or p["leaked_blocks"] > p["allocs"]:
+            bad.append(f"{where}: more leaked than allocated")
+        if p["timeline"] and p["peak_bytes"] != max(v for _, v in p["timeline"]):
+            bad.append(f"{where}: the timeline's maximum is not the peak")
+        times = [t for t, _ in p["timeline"]]
+        if times != sorted(times):
+            bad.append(f"{where}: timeline not in time order")
+        if sum(st["bytes"] for st in p["leak_stacks"]) + 0 > p["leaked_bytes"]:
+            bad.append(f"{where}: leak stacks hold more than leaked_bytes")
+        if p["leak_stacks_omitted"] == 0 and \
+                sum(st["bytes"] for st in p["leak_stacks"]) != p["leaked_bytes"]:
+            bad.append(f"{where}: leak stacks do not add up to leaked_bytes")
+        if p["peak_stacks_omitted"] == 0 and \
+                sum(st["bytes"] for st in p["peak_stacks"]) != p["peak_bytes"]:
+            bad.append(f"{where}: peak stacks do not add up to peak_bytes")
+        if sum(i["allocs"] for i in p["images"]) != p["allocs"]:
+            bad.append(f"{where}: images' allocs do not add up")
+    return bad
+
+
+def main():
+    schema = json.load(open(sys.argv[1]))
+    validator = jsonschema.Draft202012Validator(schema)
+    failed = 0
+    for path in sys.argv[2:]:
+        doc = json.load(open(path))
+        errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
+        problems = [f"{'/'.join(map(str, e.path)) or '$'}: {e.message}" for e in errors]
+        if not errors:
+            problems += invariants(doc)
+        for msg in problems:
+            print(f"{path}: {msg}", file=sys.stderr)
+        failed += bool(problems)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
