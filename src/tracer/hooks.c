@@ -92,17 +92,15 @@ static inline struct mgt_thread *recording(void)
 
 /*
  * A macro, so the walk starts at the hook's own frame: its caller comes first.
- * Recording touches errno only on failure paths (raw syscalls never do), but
- * those exist (mmap of a new table), so errno is kept.
+ * Recording never changes errno (raw syscalls only; the one libc call that
+ * may, in stack.c, restores it), so the hooks need not save it.
  */
 #define RECORD_ALLOC(p, n) do {                                                  \
 		struct mgt_thread *t_;                                           \
 		if ((p) && (t_ = recording())) {                                 \
-			int e_ = errno;                                          \
 			t_->guard++;                                             \
 			mgt_record_alloc(t_, (p), (n), __builtin_frame_address(0)); \
 			t_->guard--;                                             \
-			errno = e_;                                              \
 		}                                                                \
 	} while (0)
 
@@ -112,11 +110,9 @@ static inline void do_free(void *p)
 	if (!p)
 		return;
 	if ((t = recording())) {
-		int e = errno;
 		t->guard++;
 		mgt_record_free(t, p);
 		t->guard--;
-		errno = e;
 	}
 	__libc_free(p);
 }
@@ -148,11 +144,9 @@ static void *do_realloc(void *p, size_t n, void *fp)
 	if (!p) {
 		void *q = __libc_realloc(NULL, n);  /* a malloc */
 		if (q && (t = recording())) {
-			int e = errno;
 			t->guard++;
 			mgt_record_alloc(t, q, n, fp);
 			t->guard--;
-			errno = e;
 		}
 		return q;
 	}
@@ -166,10 +160,8 @@ static void *do_realloc(void *p, size_t n, void *fp)
 	t->guard++;
 	int had = mgt_realloc_take(t, p, &old);
 	void *q = __libc_realloc(p, n);
-	int e = errno;
 	mgt_realloc_done(t, had, &old, q, n, fp);
 	t->guard--;
-	errno = e;
 	return q;
 }
 

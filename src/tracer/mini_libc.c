@@ -43,6 +43,18 @@ long mgt_sys(long nr, long a, long b, long c, long d, long e, long f)
 }
 
 int mgt_getpid(void) { return (int)mgt_sys(SYS_getpid, 0, 0, 0, 0, 0, 0); }
+
+void *mgt_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
+{
+	long r = mgt_sys(SYS_mmap, (long)addr, (long)len, prot, flags, fd, off);
+	return r < 0 && r > -4096 ? (void *)-1 : (void *)r;
+}
+
+void mgt_munmap(void *addr, size_t len) { mgt_sys(SYS_munmap, (long)addr, (long)len, 0, 0, 0, 0); }
+void mgt_madvise(void *addr, size_t len, int advice)
+{
+	mgt_sys(SYS_madvise, (long)addr, (long)len, advice, 0, 0, 0);
+}
 int mgt_gettid(void) { return (int)mgt_sys(SYS_gettid, 0, 0, 0, 0, 0, 0); }
 
 /* clock_gettime goes through the vDSO and does not set errno on success */

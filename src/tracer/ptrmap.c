@@ -33,7 +33,7 @@ static inline uint64_t hash_ptr(uint64_t p)
 
 static struct mgt_block *alloc_table(uint32_t cap)
 {
-	void *m = mmap(NULL, (size_t)cap * sizeof(struct mgt_block), PROT_READ | PROT_WRITE,
+	void *m = mgt_mmap(NULL, (size_t)cap * sizeof(struct mgt_block), PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return m == MAP_FAILED ? NULL : m;
 }
@@ -69,7 +69,7 @@ static int grow(struct shard *s)
 		if (old[i].ptr)
 			put(s, &old[i], hash_ptr(old[i].ptr), NULL);
 	if (old)
-		munmap(old, (size_t)ocap * sizeof(struct mgt_block));
+		mgt_munmap(old, (size_t)ocap * sizeof(struct mgt_block));
 	return 0;
 }
 

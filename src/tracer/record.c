@@ -57,14 +57,14 @@ static int open_file(void)
 			mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
 			return -1;
 		}
-		void *m = mmap(NULL, MGT_FILE_SIZE, PROT_READ | PROT_WRITE,
+		void *m = mgt_mmap(NULL, MGT_FILE_SIZE, PROT_READ | PROT_WRITE,
 			       MAP_SHARED | MAP_NORESERVE, (int)fd, 0);
 		/* hold no fd: the program may close every fd it finds */
 		mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
 		if (m == MAP_FAILED)
 			return -1;
 		/* no readahead: it would zero-fill megabytes of the sparse file per fault */
-		madvise(m, MGT_FILE_SIZE, MADV_RANDOM);
+		mgt_madvise(m, MGT_FILE_SIZE, MADV_RANDOM);
 		mgt_g.hdr = m;
 		mgt_g.hdr->seq = seq;
 		return 0;
@@ -217,7 +217,8 @@ void mgt_setup(void)
 	if (!atomic_compare_exchange_strong(&mgt_state, &expect, 3))
 		return;                           /* done, or under way in this thread */
 	read_settings();
-	int ok = mgt_g.dir[0] == '/' && mgt_thread_init() == 0 && (t = mgt_thread_new()) &&
+	int ok = mgt_g.dir[0] == '/' && mgt_thread_init() == 0 &&
+		 (t = mgt_thread_slow(mgt_thread_pointer())) &&
 		 mgt_stack_reset() == 0 && start_image(0, NULL) == 0;
 	if (ok)
 		solo_init(t);
@@ -622,7 +623,7 @@ void mgt_atfork_child(void)
 		return;
 	mgt_modules_reinit_locks();
 	mgt_stack_reinit_locks();
-	mgt_thread_reinit_locks();
+	mgt_thread_fork_child();
 	solo_init(t);                         /* the forking thread is the only one */
 	t->last_hash = 0;                     /* stack ids start over */
 	if (atomic_load(&mgt_state) == 1) {
@@ -652,7 +653,7 @@ void mgt_atfork_child(void)
 			atomic_store(&mgt_state, 2);
 		}
 		/* the parent's mapping is shared with the parent: let go of it */
-		munmap(parent, MGT_FILE_SIZE);
+		mgt_munmap(parent, MGT_FILE_SIZE);
 	}
 	t->guard--;
 }

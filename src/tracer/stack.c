@@ -12,6 +12,7 @@
  * frames live in the trace file, so ids and frames survive a crash.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -84,6 +85,7 @@ static void thread_bounds(struct mgt_thread *t)
 		pthread_attr_t attr;
 		void *addr;
 		size_t size;
+		int e = errno;                /* the hooks do not save errno: we do */
 		if (pthread_getattr_np(pthread_self(), &attr) == 0) {
 			if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
 				t->lo = (uintptr_t)addr;
@@ -91,6 +93,7 @@ static void thread_bounds(struct mgt_thread *t)
 			}
 			pthread_attr_destroy(&attr);
 		}
+		errno = e;
 	}
 	if (!t->hi)
 		t->hi = 1;                    /* unknown: walk nothing, but don't retry */
@@ -219,8 +222,8 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 int mgt_stack_reset(void)
 {
 	if (index_)
-		munmap(index_, (size_t)INDEX_SLOTS * sizeof(struct slot));
-	index_ = mmap(NULL, (size_t)INDEX_SLOTS * sizeof(struct slot), PROT_READ | PROT_WRITE,
+		mgt_munmap(index_, (size_t)INDEX_SLOTS * sizeof(struct slot));
+	index_ = mgt_mmap(NULL, (size_t)INDEX_SLOTS * sizeof(struct slot), PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (index_ == MAP_FAILED)
 		index_ = NULL;

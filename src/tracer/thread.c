@@ -6,7 +6,8 @@
  * would no longer equal valgrind's.  The state hangs off a pthread key
  * instead: keys below PTHREAD_KEY_2NDLEVEL_SIZE (32) live inside glibc's
  * struct pthread, so pthread_getspecific/setspecific never allocate.  The
- * records themselves come from mmap'd chunks, recycled at thread exit.
+ * records themselves come from mmap'd chunks, recycled at thread exit, and a
+ * small cache keyed by the thread pointer (tracer.h) avoids most key lookups.
  */
 #include <pthread.h>
 #include <sys/mman.h>
@@ -15,6 +16,7 @@
 
 #define CHUNK 1024u                     /* records per mmap */
 
+struct mgt_thread *_Atomic mgt_thread_cache[256];
 static pthread_key_t key;
 static mgt_lock_t pool_lock;
 static struct mgt_thread *free_list;
@@ -24,6 +26,8 @@ static uint32_t chunk_left;
 static void thread_gone(void *p)
 {
 	struct mgt_thread *t = p;
+	/* a later thread may get the same thread pointer: it must not match */
+	__atomic_store_n(&t->tp, 0, __ATOMIC_RELEASE);
 	mgt_lock(&pool_lock);
 	t->next = free_list;
 	free_list = t;
@@ -38,7 +42,7 @@ int mgt_thread_init(void)
 	return key < 32 ? 0 : -1;
 }
 
-struct mgt_thread *mgt_thread_new(void)
+static struct mgt_thread *thread_new(uintptr_t tp)
 {
 	struct mgt_thread *t;
 	mgt_lock(&pool_lock);
@@ -47,7 +51,7 @@ struct mgt_thread *mgt_thread_new(void)
 		free_list = t->next;
 	} else {
 		if (!chunk_left) {
-			void *m = mmap(NULL, CHUNK * sizeof(*t), PROT_READ | PROT_WRITE,
+			void *m = mgt_mmap(NULL, CHUNK * sizeof(*t), PROT_READ | PROT_WRITE,
 				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			if (m != MAP_FAILED) {
 				chunk = m;
@@ -63,6 +67,7 @@ struct mgt_thread *mgt_thread_new(void)
 	if (!t)
 		return NULL;
 	mgt_memset(t, 0, sizeof(*t));
+	t->tp = tp;
 	if (pthread_setspecific(key, t) != 0) {
 		thread_gone(t);
 		return NULL;
@@ -70,12 +75,25 @@ struct mgt_thread *mgt_thread_new(void)
 	return t;
 }
 
-struct mgt_thread *mgt_thread_get(void)
+struct mgt_thread *mgt_thread_slow(uintptr_t tp)
 {
-	return pthread_getspecific(key);
+	struct mgt_thread *t = pthread_getspecific(key);
+	if (!t)
+		t = thread_new(tp);
+	if (t)
+		atomic_store_explicit(&mgt_thread_cache[(tp >> 12 ^ tp >> 20) & 255], t,
+				      memory_order_relaxed);
+	return t;
 }
 
-void mgt_thread_reinit_locks(void)
+/*
+ * In a fork child only the forking thread exists.  The records of the others
+ * are simply abandoned: a new thread may get one of their thread pointers, so
+ * the cache must not lead it to their (possibly guarded) records.
+ */
+void mgt_thread_fork_child(void)
 {
 	atomic_store(&pool_lock.v, 0);
+	for (unsigned i = 0; i < 256; i++)
+		atomic_store_explicit(&mgt_thread_cache[i], NULL, memory_order_relaxed);
 }

@@ -21,6 +21,10 @@
 /* ---- mini_libc.c: raw syscalls and string helpers ---- */
 MGT_HIDDEN long mgt_sys(long nr, long a, long b, long c, long d, long e, long f);
 MGT_HIDDEN int mgt_getpid(void);
+/* mmap & co without errno: the hooks then need not save and restore it */
+MGT_HIDDEN void *mgt_mmap(void *addr, size_t len, int prot, int flags, int fd, long off);
+MGT_HIDDEN void mgt_munmap(void *addr, size_t len);
+MGT_HIDDEN void mgt_madvise(void *addr, size_t len, int advice);
 MGT_HIDDEN int mgt_gettid(void);
 MGT_HIDDEN uint64_t mgt_now_ns(void);            /* CLOCK_MONOTONIC */
 MGT_HIDDEN uint64_t mgt_realtime_ns(void);
@@ -50,6 +54,7 @@ static inline void mgt_unlock(mgt_lock_t *l)
 
 /* ---- thread.c: per-thread state (no TLS: see thread.c) ---- */
 struct mgt_thread {
+	uintptr_t tp;                 /* thread pointer of its owner; 0 when free */
 	volatile int guard;           /* >0 while the tracer works: inner calls pass through */
 	_Atomic int busy;             /* the solo thread is inside an event (record.c) */
 	int solo;                     /* this is the process's only thread (record.c) */
@@ -59,13 +64,36 @@ struct mgt_thread {
 	struct mgt_thread *next;      /* free list */
 };
 MGT_HIDDEN int mgt_thread_init(void);               /* at setup: 0 ok */
-MGT_HIDDEN struct mgt_thread *mgt_thread_get(void); /* NULL: none yet */
-MGT_HIDDEN struct mgt_thread *mgt_thread_new(void); /* NULL: out of memory */
-MGT_HIDDEN void mgt_thread_reinit_locks(void);
+/* the record of the thread with pointer tp: found or made; NULL: out of memory */
+MGT_HIDDEN struct mgt_thread *mgt_thread_slow(uintptr_t tp);
+MGT_HIDDEN void mgt_thread_fork_child(void);        /* forget the vanished threads */
+MGT_HIDDEN extern struct mgt_thread *_Atomic mgt_thread_cache[256];
+
+static inline uintptr_t mgt_thread_pointer(void)
+{
+#if defined(__x86_64__)
+	uintptr_t tp;
+	__asm__("mov %%fs:0, %0" : "=r"(tp));   /* the TCB's self pointer */
+	return tp;
+#else
+	return (uintptr_t)__builtin_thread_pointer();
+#endif
+}
+
+/*
+ * The calling thread's record.  A direct-mapped cache keyed by the thread
+ * pointer answers in a few instructions; a record found there is ours only if
+ * it names our thread pointer (unique among live threads; cleared when a
+ * record is freed), else the pthread key decides.
+ */
 static inline struct mgt_thread *mgt_thread_self(void)
 {
-	struct mgt_thread *t = mgt_thread_get();
-	return MGT_LIKELY(t != NULL) ? t : mgt_thread_new();
+	uintptr_t tp = mgt_thread_pointer();
+	struct mgt_thread *t = atomic_load_explicit(&mgt_thread_cache[(tp >> 12 ^ tp >> 20) & 255],
+						    memory_order_relaxed);
+	if (MGT_LIKELY(t && t->tp == tp))
+		return t;
+	return mgt_thread_slow(tp);
 }
 
 /* ---- record.c: the per-process file and the aggregation ---- */
