@@ -18,13 +18,15 @@
 #include "exitcode.h"
 
 static const char usage_text[] =
-	"usage: memgate trace [-o FILE] [--depth N] [--keep-raw] -- COMMAND [ARG...]\n"
+	"usage: memgate trace [-o FILE] [--depth N | --no-stacks] [--grace S] [--keep-raw]\n"
+	"                     -- COMMAND [ARG...]\n"
 	"\n"
 	"Runs COMMAND under memgate's tracer, follows every process it starts, prints\n"
 	"a summary per process on stderr and writes the profile JSON (SPEC §4).\n"
 	"\n"
 	"  -o, --output FILE   where to write the profile (default: memgate-trace.json)\n"
 	"  --depth N           call-stack frames kept per allocation (default 64, max 256)\n"
+	"  --no-stacks         exact figures only, no call stacks: the cheapest mode\n"
 	"  --grace SECONDS     wait this long for processes left running by COMMAND (default 10)\n"
 	"  --keep-raw          keep the raw per-process trace files and print their directory\n"
 	"\n"
@@ -84,7 +86,7 @@ static void print_summary(const struct mg_trace *t, const struct mg_run_info *ri
 int cmd_trace(int argc, char **argv)
 {
 	const char *output = "memgate-trace.json";
-	unsigned depth = 0;
+	int depth = -1;
 	double grace = 10;
 	int keep = 0, i, ret = MG_EXIT_ERROR;
 	struct mg_error err = { 0 };
@@ -111,7 +113,9 @@ int cmd_trace(int argc, char **argv)
 					   MGT_MAX_DEPTH, argv[i]);
 				return MG_EXIT_USAGE;
 			}
-			depth = (unsigned)v;
+			depth = (int)v;
+		} else if (!strcmp(a, "--no-stacks")) {
+			depth = 0;
 		} else if (!strcmp(a, "--grace") && i + 1 < argc) {
 			char *end;
 			grace = strtod(argv[++i], &end);

@@ -15,7 +15,7 @@ struct mg_cmd {
 };
 
 static const struct mg_cmd cmds[] = {
-	{ "trace", cmd_trace, "trace [-o FILE] [--depth N] -- COMMAND [ARG...]",
+	{ "trace", cmd_trace, "trace [-o FILE] [--depth N | --no-stacks] -- COMMAND [ARG...]",
 	  "profile any command ad hoc, no config needed" },
 	{ NULL, NULL, NULL, NULL }
 };

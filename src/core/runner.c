@@ -171,8 +171,8 @@ static void child(const struct mg_spawn_opts *o, int errfd)
 	}
 	setenv("LD_PRELOAD", pre ? pre : o->preload, 1);
 	setenv("MEMGATE_DIR", o->trace_dir, 1);
-	if (o->depth) {
-		snprintf(num, sizeof(num), "%u", o->depth);
+	if (o->depth >= 0) {
+		snprintf(num, sizeof(num), "%d", o->depth);
 		setenv("MEMGATE_DEPTH", num, 1);
 	}
 	for (char *const *kv = o->env; kv && *kv; kv++)

@@ -20,7 +20,7 @@ struct mg_spawn_opts {
 	char *const *env;           /* extra NAME=VALUE, NULL-terminated; may be NULL */
 	const char *preload;        /* absolute path of libmemgate.so */
 	const char *trace_dir;      /* absolute, existing, empty */
-	unsigned depth;             /* MEMGATE_DEPTH; 0 = tracer default */
+	int depth;                  /* MEMGATE_DEPTH; -1 = tracer default (64), 0 = no stacks */
 	double timeout_s;           /* 0 = none; on expiry the process group is killed */
 	double grace_s;             /* how long to wait for descendants after the command */
 	int own_pgrp;               /* run in a new process group (needed for timeouts) */

@@ -118,7 +118,7 @@ struct mgt_header {
 	uint32_t state;         /* enum mgt_state */
 	int32_t  exit_code;     /* valid when MGT_F_EXIT_CODE */
 	uint32_t flags;         /* enum mgt_flags */
-	uint32_t depth_max;     /* MEMGATE_DEPTH in force */
+	uint32_t depth_max;     /* MEMGATE_DEPTH in force; 0: no stacks, all in stack 0 */
 	uint64_t start_realtime_ns, start_mono_ns, end_mono_ns;
 
 	/* global counters, written under the aggregation lock */

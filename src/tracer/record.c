@@ -148,8 +148,9 @@ static void read_settings(void)
 		}
 	}
 	mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
-	if (mgt_g.depth == 0 || mgt_g.depth > MGT_MAX_DEPTH)
-		mgt_g.depth = mgt_g.depth ? MGT_MAX_DEPTH : 64;
+	/* MEMGATE_DEPTH=0: exact counts only, no stacks (memgate trace --no-stacks) */
+	if (mgt_g.depth > MGT_MAX_DEPTH)
+		mgt_g.depth = MGT_MAX_DEPTH;
 }
 
 static void read_identity(struct mgt_header *h)

@@ -161,6 +161,8 @@ out:
 
 uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 {
+	if (MGT_UNLIKELY(mgt_g.depth == 0))
+		return 0;                             /* counts only: everything in stack 0 */
 	uintptr_t frames[MGT_MAX_DEPTH];
 	uint32_t depth = 0, max = mgt_g.depth, trunc = 0;
 	uintptr_t fp = (uintptr_t)fp0;

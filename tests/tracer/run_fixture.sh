@@ -1,7 +1,7 @@
 #!/bin/sh
 # run_fixture.sh - trace one fixture and compare its profile with the expected figures
 #
-# usage: run_fixture.sh MEMGATE JSON_EXPECT EXIT EXPECTED.json OUT.json [--keep-env] -- CMD [ARG...]
+# usage: run_fixture.sh MEMGATE JSON_EXPECT EXIT EXPECTED.json OUT.json [TRACE-OPTION...] -- CMD [ARG...]
 #
 # The fixture runs with a fixed, minimal environment and working directory:
 # some programs allocate by the length of $PWD and of the environment.
@@ -10,11 +10,17 @@
 set -u
 memgate=$1 json_expect=$2 want_exit=$3 expected=$4 out=$5
 shift 5
-[ "$1" = "--" ] && shift
+opts=
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+	opts="$opts $1"          # options for `memgate trace` (no spaces inside)
+	shift
+done
+[ "${1:-}" = "--" ] && shift
 mkdir -p "$(dirname "$out")"
 rm -f "$out"
 cd /
-env -i PATH=/usr/bin:/bin LC_ALL=C HOME=/ "$memgate" trace -o "$out" -- "$@"
+# shellcheck disable=SC2086
+env -i PATH=/usr/bin:/bin LC_ALL=C HOME=/ "$memgate" trace $opts -o "$out" -- "$@"
 got=$?
 if [ "$got" != "$want_exit" ]; then
 	echo "FAIL: memgate exited $got, expected $want_exit" >&2
