@@ -242,85 +242,47 @@ typedef void *(*new_nt_fn)(size_t, const void *);
 typedef void *(*new_al_fn)(size_t, size_t);
 typedef void *(*new_al_nt_fn)(size_t, size_t, const void *);
 
-static void *next_sym(const char *sym)
+/* out of memory: the real operator runs its new_handler loop, then throws or returns NULL */
+static __attribute__((noinline)) void *new_failed(const char *sym, size_t n, size_t al,
+						   const void *nt)
 {
 	void *f = dlsym(RTLD_NEXT, sym);
 	if (!f)
 		abort();                      /* `new` called without a C++ runtime */
-	return f;
+	if (al)
+		return nt ? ((new_al_nt_fn)f)(n, al, nt) : ((new_al_fn)f)(n, al);
+	return nt ? ((new_nt_fn)f)(n, nt) : ((new_fn)f)(n);
 }
 
-EXPORT void *_Znwm(size_t n)
+/*
+ * Always inlined, so RECORD_ALLOC's frame address is the operator's own and
+ * the stack starts at the caller of `new`.  al == 0: no alignment requested;
+ * nt != NULL: the nothrow variant (its std::nothrow_t argument).
+ */
+static inline __attribute__((always_inline)) void *new_impl(const char *sym, size_t n, size_t al,
+							     const void *nt)
 {
-	void *p = __libc_malloc(n ? n : 1);
+	void *p = al ? __libc_memalign(al, n ? n : 1) : __libc_malloc(n ? n : 1);
 	if (MGT_UNLIKELY(!p))
-		return ((new_fn)next_sym("_Znwm"))(n);
+		return new_failed(sym, n, al, nt);
 	RECORD_ALLOC(p, n);
 	return p;
 }
 
-EXPORT void *_Znam(size_t n)
-{
-	void *p = __libc_malloc(n ? n : 1);
-	if (MGT_UNLIKELY(!p))
-		return ((new_fn)next_sym("_Znam"))(n);
-	RECORD_ALLOC(p, n);
-	return p;
-}
-
+EXPORT void *_Znwm(size_t n) { return new_impl("_Znwm", n, 0, NULL); }
+EXPORT void *_Znam(size_t n) { return new_impl("_Znam", n, 0, NULL); }
 EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *nt)
-{
-	void *p = __libc_malloc(n ? n : 1);
-	if (MGT_UNLIKELY(!p))
-		return ((new_nt_fn)next_sym("_ZnwmRKSt9nothrow_t"))(n, nt);
-	RECORD_ALLOC(p, n);
-	return p;
-}
-
+{ return new_impl("_ZnwmRKSt9nothrow_t", n, 0, nt); }
 EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *nt)
-{
-	void *p = __libc_malloc(n ? n : 1);
-	if (MGT_UNLIKELY(!p))
-		return ((new_nt_fn)next_sym("_ZnamRKSt9nothrow_t"))(n, nt);
-	RECORD_ALLOC(p, n);
-	return p;
-}
-
+{ return new_impl("_ZnamRKSt9nothrow_t", n, 0, nt); }
 EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t al)
-{
-	void *p = __libc_memalign(al, n ? n : 1);
-	if (MGT_UNLIKELY(!p))
-		return ((new_al_fn)next_sym("_ZnwmSt11align_val_t"))(n, al);
-	RECORD_ALLOC(p, n);
-	return p;
-}
-
+{ return new_impl("_ZnwmSt11align_val_t", n, al, NULL); }
 EXPORT void *_ZnamSt11align_val_t(size_t n, size_t al)
-{
-	void *p = __libc_memalign(al, n ? n : 1);
-	if (MGT_UNLIKELY(!p))
-		return ((new_al_fn)next_sym("_ZnamSt11align_val_t"))(n, al);
-	RECORD_ALLOC(p, n);
-	return p;
-}
-
+{ return new_impl("_ZnamSt11align_val_t", n, al, NULL); }
 EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt)
-{
-	void *p = __libc_memalign(al, n ? n : 1);
-	if (MGT_UNLIKELY(!p))
-		return ((new_al_nt_fn)next_sym("_ZnwmSt11align_val_tRKSt9nothrow_t"))(n, al, nt);
-	RECORD_ALLOC(p, n);
-	return p;
-}
-
+{ return new_impl("_ZnwmSt11align_val_tRKSt9nothrow_t", n, al, nt); }
 EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt)
-{
-	void *p = __libc_memalign(al, n ? n : 1);
-	if (MGT_UNLIKELY(!p))
-		return ((new_al_nt_fn)next_sym("_ZnamSt11align_val_tRKSt9nothrow_t"))(n, al, nt);
-	RECORD_ALLOC(p, n);
-	return p;
-}
+{ return new_impl("_ZnamSt11align_val_tRKSt9nothrow_t", n, al, nt); }
 
 /* every operator delete is a free (sizes and alignments are not checked) */
 EXPORT void _ZdlPv(void *p) { do_free(p); }
