@@ -171,7 +171,9 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 		thread_bounds(t);
 	const uintptr_t lo = t->lo, hi = t->hi;
 	uint64_t hash = 0;
-	while (fp >= lo && fp + 2 * sizeof(uintptr_t) <= hi && !(fp & 7)) {
+	/* written so nothing can wrap: code without frame pointers may leave any
+	 * value in rbp, e.g. -16, for which fp + 16 would be 0 and pass */
+	while (fp >= lo && fp < hi && hi - fp >= 2 * sizeof(uintptr_t) && !(fp & 7)) {
 		const uintptr_t *rec = (const uintptr_t *)fp;
 		uintptr_t ra = rec[1], next = rec[0];
 		if (ra < 4096)
