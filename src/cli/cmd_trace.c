@@ -64,17 +64,17 @@ static void print_summary(const struct mg_trace *t, const struct mg_run_info *ri
 		}
 		const char *cmd = h->argv_len ? h->argv : h->exe;
 		fprintf(stderr, "%8d %8d %10llu %10llu %12s %12s %12s %11s  %-12s %s\n", p->pid,
-			p->ppid, (unsigned long long)p->allocs, (unsigned long long)p->frees,
-			mg_fmt_bytes(b1, p->total_bytes), mg_fmt_bytes(b2, p->peak_bytes),
-			mg_fmt_bytes(b3, p->leaked_bytes), mg_fmt_bytes(b4, p->rss_peak_bytes), end,
+			p->ppid, (unsigned long long)p->f.allocs, (unsigned long long)p->f.frees,
+			mg_fmt_bytes(b1, p->f.total_bytes), mg_fmt_bytes(b2, p->f.peak_bytes),
+			mg_fmt_bytes(b3, p->f.leaked_bytes), mg_fmt_bytes(b4, p->f.rss_peak_bytes), end,
 			cmd);
-		allocs += p->allocs;
-		frees += p->frees;
-		total += p->total_bytes;
-		leaked += p->leaked_bytes;
-		lblocks += p->leaked_blocks;
-		if (p->peak_bytes > peak)
-			peak = p->peak_bytes;
+		allocs += p->f.allocs;
+		frees += p->f.frees;
+		total += p->f.total_bytes;
+		leaked += p->f.leaked_bytes;
+		lblocks += p->f.leaked_blocks;
+		if (p->f.peak_bytes > peak)
+			peak = p->f.peak_bytes;
 	}
 	fprintf(stderr, "memgate: %llu allocations, %llu frees, %llu bytes allocated; "
 		"peak %llu bytes; %llu bytes in %llu blocks live at exit\n",

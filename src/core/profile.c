@@ -171,7 +171,7 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 		const struct mg_image *img = p->images[i];
 		if (kind == L_PEAK && img != p->peak_image)
 			continue;
-		if (kind == L_LEAK && (img != last || !p->leaked_blocks))
+		if (kind == L_LEAK && (img != last || !p->f.leaked_blocks))
 			continue;
 		for (uint32_t id = 0; id < img->n_stacks; id++) {
 			const struct mgt_stack *s = &img->stacks[id];
@@ -269,18 +269,32 @@ static const char *end_name(enum mg_end e)
 	}
 }
 
-static void figures_json(cJSON *o, uint64_t allocs, uint64_t frees, uint64_t total,
-			 uint64_t peak, uint64_t peak_blocks, uint64_t leaked,
-			 uint64_t leaked_blocks, uint64_t rss)
+static void figures_json(cJSON *o, const struct mg_figures *f)
 {
-	add_u64(o, "allocs", allocs);
-	add_u64(o, "frees", frees);
-	add_u64(o, "total_bytes", total);
-	add_u64(o, "peak_bytes", peak);
-	add_u64(o, "peak_blocks", peak_blocks);
-	add_u64(o, "leaked_bytes", leaked);
-	add_u64(o, "leaked_blocks", leaked_blocks);
-	add_u64(o, "rss_peak_bytes", rss);
+	static const char *const kind[4] = { "definitely_lost", "indirectly_lost",
+					     "possibly_lost", "still_reachable" };
+	char key[40];
+	add_u64(o, "allocs", f->allocs);
+	add_u64(o, "frees", f->frees);
+	add_u64(o, "total_bytes", f->total_bytes);
+	add_u64(o, "peak_bytes", f->peak_bytes);
+	add_u64(o, "peak_blocks", f->peak_blocks);
+	add_u64(o, "leaked_bytes", f->leaked_bytes);
+	add_u64(o, "leaked_blocks", f->leaked_blocks);
+	/* null when the scan did not run: the process died before its exit step */
+	for (int k = 0; k < 4; k++) {
+		snprintf(key, sizeof(key), "%s_bytes", kind[k]);
+		if (f->kinds_known)
+			add_u64(o, key, f->lost_bytes[k]);
+		else
+			cJSON_AddNullToObject(o, key);
+		snprintf(key, sizeof(key), "%s_blocks", kind[k]);
+		if (f->kinds_known)
+			add_u64(o, key, f->lost_blocks[k]);
+		else
+			cJSON_AddNullToObject(o, key);
+	}
+	add_u64(o, "rss_peak_bytes", f->rss_peak_bytes);
 }
 
 static void warn(cJSON *warnings, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -319,8 +333,7 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 	cJSON_AddBoolToObject(o, "complete", p->complete);
 	cJSON_AddNumberToObject(o, "start_ms", ms(t, p->start_ns));
 	cJSON_AddNumberToObject(o, "end_ms", ms(t, p->end_ns));
-	figures_json(o, p->allocs, p->frees, p->total_bytes, p->peak_bytes, p->peak_blocks,
-		     p->leaked_bytes, p->leaked_blocks, p->rss_peak_bytes);
+	figures_json(o, &p->f);
 	add_u64(o, "unknown_frees", p->unknown_frees);
 	add_u64(o, "inherited_frees", p->inherited_frees);
 
@@ -338,9 +351,9 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 		cJSON_AddStringToObject(im, "ended", ended);
 		if (h->flags & MGT_F_FORK_CHILD)
 			cJSON_AddStringToObject(im, "forked_from", h->parent_file);
-		figures_json(im, h->allocs, h->frees, h->total_bytes, h->peak_bytes, h->peak_blocks,
-			     h->state == MGT_EXECED ? 0 : h->cur_bytes,
-			     h->state == MGT_EXECED ? 0 : h->cur_blocks, h->rss_peak_bytes);
+		struct mg_figures f;
+		mg_image_figures(&f, p->images[i]);
+		figures_json(im, &f);
 		if (h->state == MGT_EXECED) {
 			add_u64(im, "live_at_exec_bytes", h->cur_bytes);
 			add_u64(im, "live_at_exec_blocks", h->cur_blocks);
@@ -385,8 +398,7 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 	cJSON *summary = cJSON_CreateObject(), *ex = cJSON_CreateObject();
 	const struct mg_proc *root = mg_trace_find(t, ri->root_pid);
 	unsigned max = ri->max_stacks ? ri->max_stacks : 50;
-	uint64_t allocs = 0, frees = 0, total = 0, peak = 0, peak_blocks = 0, leaked = 0;
-	uint64_t leaked_blocks = 0, rss = 0;
+	struct mg_figures sum = MG_FIGURES_INIT;
 	int complete = !ri->timed_out && root;
 
 	cJSON_AddNumberToObject(doc, "schema", MG_PROFILE_SCHEMA);
@@ -413,17 +425,7 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 
 	for (size_t i = 0; i < t->n_procs; i++) {
 		const struct mg_proc *p = &t->procs[i];
-		allocs += p->allocs;
-		frees += p->frees;
-		total += p->total_bytes;
-		leaked += p->leaked_bytes;
-		leaked_blocks += p->leaked_blocks;
-		if (p->peak_bytes > peak || (p->peak_bytes == peak && p->peak_blocks > peak_blocks)) {
-			peak = p->peak_bytes;
-			peak_blocks = p->peak_blocks;
-		}
-		if (p->rss_peak_bytes > rss)
-			rss = p->rss_peak_bytes;
+		mg_figures_add(&sum, &p->f);
 		complete &= p->complete || p->end == MG_END_UNTRACED;
 		cJSON_AddItemToArray(procs, process_json(t, p, max, warnings));
 	}
@@ -445,7 +447,7 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 	cJSON_AddBoolToObject(doc, "complete", complete);
 	cJSON_AddNumberToObject(doc, "duration_ms", ri->duration_ms);
 
-	figures_json(summary, allocs, frees, total, peak, peak_blocks, leaked, leaked_blocks, rss);
+	figures_json(summary, &sum);
 	cJSON_AddNumberToObject(summary, "processes", (double)t->n_procs);
 	cJSON_AddItemToObject(doc, "summary", summary);
 	cJSON_AddItemToObject(doc, "warnings", warnings);

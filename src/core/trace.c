@@ -182,33 +182,84 @@ static int find_status(const struct mg_trace *t, const struct mg_reaped *reaped,
 	return 0;
 }
 
+void mg_image_figures(struct mg_figures *f, const struct mg_image *img)
+{
+	const struct mgt_header *h = img->hdr;
+	memset(f, 0, sizeof(*f));
+	f->allocs = h->allocs;
+	f->frees = h->frees;
+	f->total_bytes = h->total_bytes;
+	f->peak_bytes = h->peak_bytes;
+	f->peak_blocks = h->peak_blocks;
+	f->rss_peak_bytes = h->rss_peak_bytes;
+	/* blocks live when the image was replaced by exec died with it: not leaks */
+	if (h->state == MGT_EXECED) {
+		f->kinds_known = 1;
+		return;
+	}
+	f->leaked_bytes = h->cur_bytes;
+	f->leaked_blocks = h->cur_blocks;
+	f->kinds_known = !!(h->flags & MGT_F_LEAKCHECK);
+	if (f->kinds_known)
+		for (int k = 0; k < 4; k++) {
+			f->lost_bytes[k] = h->lost_bytes[k];
+			f->lost_blocks[k] = h->lost_blocks[k];
+		}
+}
+
+void mg_figures_add(struct mg_figures *sum, const struct mg_figures *p)
+{
+	sum->allocs += p->allocs;
+	sum->frees += p->frees;
+	sum->total_bytes += p->total_bytes;
+	sum->leaked_bytes += p->leaked_bytes;
+	sum->leaked_blocks += p->leaked_blocks;
+	if (p->peak_bytes > sum->peak_bytes ||
+	    (p->peak_bytes == sum->peak_bytes && p->peak_blocks > sum->peak_blocks)) {
+		sum->peak_bytes = p->peak_bytes;
+		sum->peak_blocks = p->peak_blocks;
+	}
+	if (p->rss_peak_bytes > sum->rss_peak_bytes)
+		sum->rss_peak_bytes = p->rss_peak_bytes;
+	/* the kinds of a test are known only if known for every process */
+	sum->kinds_known &= p->kinds_known;
+	for (int k = 0; k < 4; k++) {
+		sum->lost_bytes[k] += p->lost_bytes[k];
+		sum->lost_blocks[k] += p->lost_blocks[k];
+	}
+}
+
 static void figures(struct mg_proc *p)
 {
+	struct mg_figures last;
 	for (size_t i = 0; i < p->n_images; i++) {
 		const struct mg_image *img = p->images[i];
 		const struct mgt_header *h = img->hdr;
-		p->allocs += h->allocs;
-		p->frees += h->frees;
-		p->total_bytes += h->total_bytes;
+		struct mg_figures f;
+		mg_image_figures(&f, img);
+		p->f.allocs += f.allocs;
+		p->f.frees += f.frees;
+		p->f.total_bytes += f.total_bytes;
 		p->unknown_frees += h->unknown_frees;
 		p->inherited_frees += h->inherited_frees;
 		/* like within an image, the latest of equal peaks wins */
-		if (!p->peak_image || h->peak_bytes >= p->peak_bytes) {
-			p->peak_bytes = h->peak_bytes;
-			p->peak_blocks = h->peak_blocks;
+		if (!p->peak_image || f.peak_bytes >= p->f.peak_bytes) {
+			p->f.peak_bytes = f.peak_bytes;
+			p->f.peak_blocks = f.peak_blocks;
 			p->peak_image = img;
 		}
-		if (h->rss_peak_bytes > p->rss_peak_bytes)
-			p->rss_peak_bytes = h->rss_peak_bytes;
+		if (f.rss_peak_bytes > p->f.rss_peak_bytes)
+			p->f.rss_peak_bytes = f.rss_peak_bytes;
+		last = f;
 	}
-	const struct mg_image *last = p->images[p->n_images - 1];
+	/* leaks are the last image's */
+	p->f.leaked_bytes = last.leaked_bytes;
+	p->f.leaked_blocks = last.leaked_blocks;
+	p->f.kinds_known = last.kinds_known;
+	memcpy(p->f.lost_bytes, last.lost_bytes, sizeof(last.lost_bytes));
+	memcpy(p->f.lost_blocks, last.lost_blocks, sizeof(last.lost_blocks));
 	p->start_ns = p->images[0]->hdr->start_mono_ns;
-	p->end_ns = image_end(last);
-	/* blocks live when the image was replaced by exec died with it: not leaks */
-	if (last->hdr->state != MGT_EXECED) {
-		p->leaked_bytes = last->hdr->cur_bytes;
-		p->leaked_blocks = last->hdr->cur_blocks;
-	}
+	p->end_ns = image_end(p->images[p->n_images - 1]);
 }
 
 int mg_trace_resolve(struct mg_trace *t, const struct mg_reaped *reaped, size_t n_reaped,

@@ -39,16 +39,32 @@ enum mg_end {
 	MG_END_UNTRACED     /* exec'd into something that dropped the tracer */
 };
 
+/* The figures of SPEC §1, for an image, a process or a whole test. */
+struct mg_figures {
+	uint64_t allocs, frees, total_bytes;
+	uint64_t peak_bytes, peak_blocks;
+	uint64_t leaked_bytes, leaked_blocks;
+	uint64_t rss_peak_bytes;
+	int kinds_known;                    /* the leak kinds below were computed */
+	uint64_t lost_bytes[4];             /* by enum mgt_leak_kind; sum = leaked_bytes */
+	uint64_t lost_blocks[4];
+};
+
+/* Figures of one image (an exec'd image's live blocks are not leaks). */
+void mg_image_figures(struct mg_figures *f, const struct mg_image *img);
+
+/* Adds a process's figures into a test's: sums, but the peak is the largest.
+ * Start `sum` from MG_FIGURES_INIT (kinds are known while known for all). */
+#define MG_FIGURES_INIT { .kinds_known = 1 }
+void mg_figures_add(struct mg_figures *sum, const struct mg_figures *p);
+
 struct mg_proc {
 	int pid, ppid;
 	struct mg_image **images;           /* exec chain, oldest first */
 	size_t n_images;
 	const struct mg_image *peak_image;  /* the image that reached the peak */
 
-	uint64_t allocs, frees, total_bytes;
-	uint64_t peak_bytes, peak_blocks;
-	uint64_t leaked_bytes, leaked_blocks;
-	uint64_t rss_peak_bytes;
+	struct mg_figures f;
 	uint64_t unknown_frees, inherited_frees;
 	uint64_t start_ns, end_ns;          /* CLOCK_MONOTONIC */
 

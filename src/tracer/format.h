@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define MGT_MAGIC        "MGTRACE1"
-#define MGT_VERSION      1
+#define MGT_VERSION      2
 
 #define MGT_MAX_STACKS   (1u << 20)       /* distinct call stacks per image; beyond: stack 0 */
 #define MGT_MAX_FRAMES   (1u << 25)       /* return addresses stored, all stacks together */
@@ -58,7 +58,9 @@ enum mgt_flags {
 	MGT_F_STACK_FULL   = 1u << 4,  /* MGT_MAX_STACKS/FRAMES reached: new stacks went to stack 0 */
 	MGT_F_UNTRACED_EXEC = 1u << 5, /* an exec/spawn dropped LD_PRELOAD or MEMGATE_DIR */
 	MGT_F_CHILD_FULL   = 1u << 6,  /* more reaped children than MGT_MAX_CHILDREN */
-	MGT_F_HARD_EXIT    = 1u << 7   /* ended by _exit()/_Exit(): no atexit handlers ran */
+	MGT_F_HARD_EXIT    = 1u << 7,  /* ended by _exit()/_Exit(): no atexit handlers ran */
+	MGT_F_LEAKCHECK    = 1u << 8,  /* the leak kinds were computed at exit */
+	MGT_F_LEAKCHECK_INEXACT = 1u << 9 /* some memory could not be scanned (see FORMAT.md) */
 };
 
 /*
@@ -80,7 +82,16 @@ struct mgt_stack {
 	uint64_t peak_bytes;    /* live bytes at the process peak (see above) */
 	uint64_t peak_blocks;
 	uint64_t epoch;         /* hdr.epoch when peak_* was last rebased */
-	uint64_t pad[4];
+	uint64_t lost_bytes[4]; /* live at exit, by enum mgt_leak_kind (MGT_F_LEAKCHECK) */
+	uint32_t lost_blocks[4];
+};
+
+/* memcheck's leak kinds: what a conservative scan of the roots at exit finds */
+enum mgt_leak_kind {
+	MGT_DEFINITELY = 0,     /* no pointer to it anywhere */
+	MGT_INDIRECTLY = 1,     /* only pointed to from definitely or indirectly lost blocks */
+	MGT_POSSIBLY = 2,       /* only pointers into its middle */
+	MGT_REACHABLE = 3       /* a pointer to its start from the roots, directly or not */
 };
 
 struct mgt_module {
@@ -131,6 +142,9 @@ struct mgt_header {
 	uint64_t inherited_frees, inherited_bytes; /* frees of blocks inherited over fork */
 	uint64_t truncated_stacks; /* allocations whose stack hit depth_max */
 	uint64_t rss_peak_bytes;   /* getrusage ru_maxrss, sampled */
+	uint64_t lost_bytes[4];    /* leak kinds over all stacks (MGT_F_LEAKCHECK) */
+	uint64_t lost_blocks[4];
+	uint64_t scanned_bytes;    /* roots and blocks the leak check read */
 
 	/* committed lengths (release-stored after the records) */
 	uint32_t n_stacks;      /* records [0, n_stacks) are valid */

@@ -44,13 +44,68 @@ long mgt_sys(long nr, long a, long b, long c, long d, long e, long f)
 
 int mgt_getpid(void) { return (int)mgt_sys(SYS_getpid, 0, 0, 0, 0, 0, 0); }
 
+/*
+ * Every mapping the tracer makes is registered, so the leak check at exit can
+ * leave them out of the roots: the pointer map alone holds a pointer to every
+ * live block.
+ */
+#define MAX_REGIONS 256
+static struct mgt_region regions[MAX_REGIONS];
+static unsigned n_regions;
+static int regions_overflow;
+static mgt_lock_t region_lock;
+
 void *mgt_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
 {
 	long r = mgt_sys(SYS_mmap, (long)addr, (long)len, prot, flags, fd, off);
-	return r < 0 && r > -4096 ? (void *)-1 : (void *)r;
+	if (r < 0 && r > -4096)
+		return (void *)-1;
+	mgt_lock(&region_lock);
+	if (n_regions < MAX_REGIONS)
+		regions[n_regions++] = (struct mgt_region){ (uint64_t)r, (uint64_t)len };
+	else
+		regions_overflow = 1;
+	mgt_unlock(&region_lock);
+	return (void *)r;
 }
 
-void mgt_munmap(void *addr, size_t len) { mgt_sys(SYS_munmap, (long)addr, (long)len, 0, 0, 0, 0); }
+void mgt_munmap(void *addr, size_t len)
+{
+	mgt_sys(SYS_munmap, (long)addr, (long)len, 0, 0, 0, 0);
+	mgt_lock(&region_lock);
+	for (unsigned i = 0; i < n_regions; i++)
+		if (regions[i].addr == (uint64_t)addr) {
+			regions[i] = regions[--n_regions];
+			break;
+		}
+	mgt_unlock(&region_lock);
+}
+
+int mgt_own_region(uint64_t lo, uint64_t hi, struct mgt_region *first)
+{
+	int own = 0;
+	mgt_lock(&region_lock);
+	for (unsigned i = 0; i < n_regions; i++) {
+		const struct mgt_region *r = &regions[i];
+		if (!(lo < r->addr + r->len && r->addr < hi))
+			continue;
+		if (!own || r->addr < first->addr)
+			*first = *r;
+		own = 1;
+	}
+	mgt_unlock(&region_lock);
+	return own;
+}
+
+int mgt_regions_complete(void)
+{
+	return !regions_overflow;
+}
+
+void mgt_regions_fork_child(void)
+{
+	atomic_store(&region_lock.v, 0);
+}
 void mgt_madvise(void *addr, size_t len, int advice)
 {
 	mgt_sys(SYS_madvise, (long)addr, (long)len, advice, 0, 0, 0);

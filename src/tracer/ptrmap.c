@@ -113,3 +113,21 @@ int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out)
 	}
 	return found;
 }
+
+uint64_t mgt_ptrmap_count(void)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < SHARDS; i++)
+		n += shards[i].count;
+	return n;
+}
+
+uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < SHARDS; i++)
+		for (uint32_t j = 0; j < shards[i].cap && n < max; j++)
+			if (shards[i].e[j].ptr)
+				out[n++] = shards[i].e[j];
+	return n;
+}

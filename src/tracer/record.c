@@ -143,6 +143,8 @@ static void read_settings(void)
 				mgt_strlcpy(mgt_g.dir, entry + 12, sizeof(mgt_g.dir));
 			else if (!skip && !mgt_strncmp(entry, "MEMGATE_DEPTH=", 14))
 				mgt_g.depth = (uint32_t)mgt_atou(entry + 14);
+			else if (!skip && !mgt_strncmp(entry, "MEMGATE_LEAKCHECK=0", 20))
+				mgt_g.no_leakcheck = 1;
 			elen = 0;
 			skip = 0;
 		}
@@ -500,6 +502,8 @@ void mgt_finish(int have_code, int code, int hard)
 		    (h->tl_n ? mgt_g.timeline[h->tl_n - 1].event_end : 0))
 			timeline_close(h);
 		mgt_sample_rss();
+		if (!mgt_g.no_leakcheck)
+			mgt_leakcheck();          /* leak kinds, with the heap frozen */
 		h->end_mono_ns = mgt_now_ns();
 		if (have_code) {
 			h->exit_code = code;
@@ -625,6 +629,7 @@ void mgt_atfork_child(void)
 	mgt_modules_reinit_locks();
 	mgt_stack_reinit_locks();
 	mgt_thread_fork_child();
+	mgt_regions_fork_child();
 	solo_init(t);                         /* the forking thread is the only one */
 	t->last_hash = 0;                     /* stack ids start over */
 	if (atomic_load(&mgt_state) == 1) {

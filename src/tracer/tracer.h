@@ -21,9 +21,17 @@
 /* ---- mini_libc.c: raw syscalls and string helpers ---- */
 MGT_HIDDEN long mgt_sys(long nr, long a, long b, long c, long d, long e, long f);
 MGT_HIDDEN int mgt_getpid(void);
-/* mmap & co without errno: the hooks then need not save and restore it */
+/* mmap & co without errno: the hooks then need not save and restore it.
+ * mgt_mmap registers the region as the tracer's own (see mgt_own_region). */
 MGT_HIDDEN void *mgt_mmap(void *addr, size_t len, int prot, int flags, int fd, long off);
 MGT_HIDDEN void mgt_munmap(void *addr, size_t len);
+struct mgt_region {
+	uint64_t addr, len;
+};
+/* 1 if [lo, hi) overlaps a tracer mapping; *first gets the lowest such one */
+MGT_HIDDEN int mgt_own_region(uint64_t lo, uint64_t hi, struct mgt_region *first);
+MGT_HIDDEN int mgt_regions_complete(void);                /* 0: some were not registered */
+MGT_HIDDEN void mgt_regions_fork_child(void);
 MGT_HIDDEN void mgt_madvise(void *addr, size_t len, int advice);
 MGT_HIDDEN int mgt_gettid(void);
 MGT_HIDDEN uint64_t mgt_now_ns(void);            /* CLOCK_MONOTONIC */
@@ -109,6 +117,7 @@ struct mgt_global {
 	struct mgt_child *children;
 	uint32_t depth;               /* MEMGATE_DEPTH */
 	uint32_t fork_gen;            /* tags pointer-map entries of this image */
+	int no_leakcheck;             /* MEMGATE_LEAKCHECK=0: no leak kinds at exit */
 	char dir[MGT_PATH_MAX];       /* MEMGATE_DIR */
 	char path[MGT_PATH_MAX];      /* our file */
 	atomic_ulong backed[(MGT_FILE_SIZE >> MGT_CHUNK_SHIFT) / 64 + 1]; /* chunks fallocated */
@@ -161,6 +170,14 @@ struct mgt_block {
 MGT_HIDDEN int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale);
 /* Removes p; returns 1 and fills *out when found. */
 MGT_HIDDEN int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out);
+/* Live blocks: how many, and a copy of at most max of them (any order). */
+MGT_HIDDEN uint64_t mgt_ptrmap_count(void);
+MGT_HIDDEN uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max);
+
+/* ---- leakcheck.c: leak kinds by a conservative scan at exit ---- */
+/* Classifies the live blocks of this image (inside the exit step, event
+ * section held, guard set) and stores the kinds per stack and in the header. */
+MGT_HIDDEN void mgt_leakcheck(void);
 
 /* ---- modules.c: loaded ELF objects, for offline symbolization ---- */
 MGT_HIDDEN void mgt_modules_scan(void);    /* call with no tracer lock held */

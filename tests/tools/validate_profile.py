@@ -10,9 +10,24 @@ import sys
 import jsonschema
 
 
+KINDS = ("definitely_lost", "indirectly_lost", "possibly_lost", "still_reachable")
+
+
+def kinds_add_up(fig, where, bad):
+    """The leak kinds, when known, split leaked_* exactly."""
+    if fig["definitely_lost_bytes"] is None:
+        if any(fig[f"{k}_{u}"] is not None for k in KINDS for u in ("bytes", "blocks")):
+            bad.append(f"{where}: leak kinds partly null")
+        return
+    for u in ("bytes", "blocks"):
+        if sum(fig[f"{k}_{u}"] for k in KINDS) != fig[f"leaked_{u}"]:
+            bad.append(f"{where}: leak kinds do not add up to leaked_{u}")
+
+
 def invariants(doc):
     """Cross-field rules of docs/profile-schema.md; returns a list of problems."""
     bad = []
+    kinds_add_up(doc["summary"], "summary", bad)
     s = doc["summary"]
     procs = doc["processes"]
     for key in ("allocs", "frees", "total_bytes", "leaked_bytes", "leaked_blocks"):
@@ -24,6 +39,9 @@ def invariants(doc):
         bad.append("summary.processes is not the number of processes")
     for p in procs:
         where = f"process {p['pid']}"
+        kinds_add_up(p, where, bad)
+        for n, im in enumerate(p["images"]):
+            kinds_add_up(im, f"{where} image {n}", bad)
         if p["peak_bytes"] > p["total_bytes"]:
             bad.append(f"{where}: peak above total")
         if p["leaked_bytes"] > p["total_bytes"] or p["leaked_blocks"] > p["allocs"]:

@@ -1,0 +1,444 @@
+/* leakcheck.c - leak kinds at exit: memcheck's classification by a conservative scan
+ *
+ * At the very end of the process (the exit step, see record.c) every block
+ * still live is classified as memcheck does (mc_leakcheck.c):
+ *   1. from the roots, every aligned word that points into a block marks it:
+ *      a pointer to its start makes it "reachable" (if what pointed is itself
+ *      reachable or a root), a pointer into its middle "possibly lost"; the
+ *      contents of each newly marked block are scanned the same way;
+ *   2. the blocks still unmarked are leaked: taken in address order, each one
+ *      not yet claimed leads a clique, and every unmarked block reachable from
+ *      it is "indirectly lost"; the leaders are "definitely lost".
+ * memcheck's default heuristics that treat some interior pointers as start
+ * pointers are applied: "newarray" (new[] with a count cookie) and "length64"
+ * (a length word before the data).  "stdstring" (pre-C++11 COW strings) and
+ * "multipleinheritance" are not.
+ *
+ * Roots are every readable and writable mapping of the process (/proc/self/maps)
+ * except: the malloc heaps ([heap] and glibc's per-thread arena heaps), any
+ * mapping that holds a live block (blocks are scanned only when reached), the
+ * tracer's own mappings and data, and the current thread's stack below its
+ * stack pointer (dead frames).  Memory is read with process_vm_readv, so a
+ * region another thread unmaps meanwhile is skipped instead of faulting, and
+ * pages never touched (mincore) are skipped without being faulted in.
+ *
+ * Runs with the guard held and without malloc: its buffers are mmap'd.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#include "tracer.h"
+
+enum { UNREACHED = 0, POSSIBLE = 1, REACHABLE = 2, INDIRECT = 3 };
+
+struct lc {
+	struct mgt_block *b;       /* live blocks, sorted by address */
+	uint8_t *state;
+	uint32_t *stack;           /* work list of block indices */
+	uint64_t n, top, cap;
+	uint64_t lo, hi;           /* lowest block start, highest block end */
+	uint32_t clique;           /* phase 2: the leader being expanded, else UINT32_MAX */
+	int inexact;
+	uint64_t scanned;
+	unsigned char buf[64 << 10];
+	unsigned char vec[16];     /* mincore, per 64 KiB chunk (16 pages) */
+};
+
+static struct lc *lc;          /* mmap'd: the struct is large */
+
+/* ---------------------------------------------------------------- reading */
+
+/* Copies [addr, addr+len) of our own memory into buf; 0 if unreadable now. */
+static size_t read_mem(uint64_t addr, size_t len, void *buf)
+{
+	struct iovec local = { buf, len }, remote = { (void *)addr, len };
+	long r = mgt_sys(SYS_process_vm_readv, mgt_getpid(), (long)&local, 1, (long)&remote, 1, 0);
+	return r > 0 ? (size_t)r : 0;
+}
+
+static void heapsort_blocks(struct mgt_block *a, uint64_t n)
+{
+	/* heapsort: O(n log n), no recursion, no allocation */
+	for (uint64_t start = n / 2; start-- > 0;) {
+		for (uint64_t root = start;;) {
+			uint64_t child = 2 * root + 1;
+			if (child >= n)
+				break;
+			if (child + 1 < n && a[child].ptr < a[child + 1].ptr)
+				child++;
+			if (a[root].ptr >= a[child].ptr)
+				break;
+			struct mgt_block t = a[root]; a[root] = a[child]; a[child] = t;
+			root = child;
+		}
+	}
+	for (uint64_t end = n; end-- > 1;) {
+		struct mgt_block t = a[0]; a[0] = a[end]; a[end] = t;
+		for (uint64_t root = 0;;) {
+			uint64_t child = 2 * root + 1;
+			if (child >= end)
+				break;
+			if (child + 1 < end && a[child].ptr < a[child + 1].ptr)
+				child++;
+			if (a[root].ptr >= a[child].ptr)
+				break;
+			t = a[root]; a[root] = a[child]; a[child] = t;
+			root = child;
+		}
+	}
+}
+
+/* The block that word w points into, or -1.  A 0-byte block is pointed to only
+ * by its exact address. */
+static int64_t find_block(uint64_t w)
+{
+	if (w < lc->lo || w >= lc->hi)
+		return -1;
+	uint64_t l = 0, r = lc->n;        /* last block with ptr <= w */
+	while (r - l > 1) {
+		uint64_t m = (l + r) / 2;
+		if (lc->b[m].ptr <= w)
+			l = m;
+		else
+			r = m;
+	}
+	const struct mgt_block *b = &lc->b[l];
+	if (w < b->ptr)
+		return -1;
+	if (w < b->ptr + b->size || w == b->ptr)
+		return (int64_t)l;
+	return -1;
+}
+
+/* memcheck's "newarray" and "length64" heuristics for an interior pointer */
+static int heuristic_start(uint64_t w, const struct mgt_block *b)
+{
+	uint64_t first;
+	if (w != b->ptr + 8 || b->size < 8 || read_mem(b->ptr, 8, &first) != 8)
+		return 0;
+	if (first > 0 && (b->size - 8) % first == 0)
+		return 1;                 /* newarray: element count, then the elements */
+	return first == b->size - 8;      /* length64: length, then the data */
+}
+
+static void push(uint64_t i)
+{
+	if (lc->top < lc->cap)
+		lc->stack[lc->top++] = (uint32_t)i;
+	else
+		lc->inexact = 1;              /* cannot happen: each block is pushed <= 2 times */
+}
+
+static void mark(uint64_t w, int prior_definite)
+{
+	int64_t i = find_block(w);
+	if (i < 0)
+		return;
+	uint8_t *st = &lc->state[i];
+	if (lc->clique != UINT32_MAX) {
+		/* phase 2: anything a leaked block points to joins its clique */
+		if (*st == UNREACHED && (uint32_t)i != lc->clique) {
+			*st = INDIRECT;
+			push((uint64_t)i);
+		}
+		return;
+	}
+	if (*st == REACHABLE)
+		return;
+	int start = w == lc->b[i].ptr || heuristic_start(w, &lc->b[i]);
+	if (start && prior_definite) {
+		*st = REACHABLE;
+		push((uint64_t)i);        /* (re)scan: its children may be upgraded too */
+	} else if (*st == UNREACHED) {
+		*st = POSSIBLE;
+		push((uint64_t)i);
+	}
+}
+
+/* Scans [addr, addr+len) word by word; `check_resident` skips untouched pages. */
+static void scan_range(uint64_t addr, uint64_t len, int prior_definite, int check_resident)
+{
+	uint64_t a = (addr + 7) & ~7ull, end = addr + len;
+	while (a + 8 <= end) {
+		uint64_t chunk = sizeof(lc->buf);
+		uint64_t page_off = a & 4095;
+		if (chunk > end - a)
+			chunk = (end - a) & ~7ull;
+		if (check_resident) {
+			/* stay within 16 pages for one mincore call */
+			uint64_t span = 16 * 4096 - page_off;
+			if (chunk > span)
+				chunk = span;
+			if (mgt_sys(SYS_mincore, (long)(a - page_off), (long)(chunk + page_off),
+				    (long)lc->vec, 0, 0, 0) == 0) {
+				/* trim to the first resident page run; skip non-resident pages */
+				unsigned pg = 0, pages = (unsigned)((chunk + page_off + 4095) / 4096);
+				while (pg < pages && !(lc->vec[pg] & 1))
+					pg++;
+				if (pg == pages) {
+					a += chunk;
+					continue;
+				}
+				if (pg) {
+					a = (a - page_off) + pg * 4096ull;
+					continue;
+				}
+			}
+		}
+		size_t got = read_mem(a, chunk, lc->buf);
+		if (got < 8) {
+			a = (a + 4096) & ~4095ull;   /* unreadable page: skip it */
+			continue;
+		}
+		lc->scanned += got;
+		const uint64_t *w = (const uint64_t *)lc->buf;
+		for (size_t k = 0; k < got / 8; k++)
+			if (w[k] >= lc->lo && w[k] < lc->hi)
+				mark(w[k], prior_definite);
+		a += got & ~7ull;
+	}
+}
+
+static void drain(void)
+{
+	while (lc->top) {
+		uint32_t i = lc->stack[--lc->top];
+		const struct mgt_block *b = &lc->b[i];
+		scan_range(b->ptr, b->size, lc->state[i] == REACHABLE, 0);
+	}
+}
+
+/* ------------------------------------------------------------------ roots */
+
+static uint64_t hex(const char **p)
+{
+	uint64_t v = 0;
+	for (;; (*p)++) {
+		char c = **p;
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v * 16 + (uint64_t)(c - 'a' + 10);
+		else
+			return v;
+	}
+}
+
+/*
+ * glibc's per-thread arena heaps are 64 MiB aligned and begin with a
+ * heap_info { arena, prev, size, ... } whose arena lies just after the
+ * heap_info of the arena's first heap.  Returns the heap's mapped size, or 0.
+ * Their free chunks hold stale pointers: never roots.
+ */
+static uint64_t arena_heap_at(uint64_t base)
+{
+	const uint64_t heap_max = 64ull << 20;
+	uint64_t info[3];
+	if (read_mem(base, sizeof(info), info) != sizeof(info) || !info[0])
+		return 0;
+	if ((info[0] & (heap_max - 1)) >= 4096 || info[2] == 0 || info[2] > heap_max)
+		return 0;
+	return info[2];
+}
+
+/* The first range inside [lo, hi) that must not be scanned: a tracer mapping,
+ * a live block (reached blocks are scanned as blocks) or an arena heap.
+ * Returns 0 if none. */
+static int next_exclusion(uint64_t lo, uint64_t hi, uint64_t *xlo, uint64_t *xhi)
+{
+	const uint64_t heap_max = 64ull << 20;
+	struct mgt_region own;
+	int found = 0;
+	*xlo = hi;
+	if (mgt_own_region(lo, hi, &own)) {
+		*xlo = own.addr;
+		*xhi = own.addr + own.len;
+		found = 1;
+	}
+	if (lc->n && hi > lc->lo && lo < lc->hi) {
+		/* the first block ending after lo */
+		uint64_t l = 0, r = lc->n;
+		while (l < r) {
+			uint64_t m = (l + r) / 2;
+			if (lc->b[m].ptr + lc->b[m].size <= lo && lc->b[m].ptr < lo)
+				l = m + 1;
+			else
+				r = m;
+		}
+		if (l < lc->n && lc->b[l].ptr < hi && lc->b[l].ptr < *xlo) {
+			*xlo = lc->b[l].ptr;
+			*xhi = lc->b[l].ptr + (lc->b[l].size ? lc->b[l].size : 1);
+			found = 1;
+		}
+	}
+	for (uint64_t base = (lo + heap_max - 1) & ~(heap_max - 1); base < hi && base < *xlo;
+	     base += heap_max) {
+		uint64_t size = arena_heap_at(base);
+		if (size) {
+			*xlo = base;
+			*xhi = base + size;
+			found = 1;
+			break;
+		}
+	}
+	if (*xlo < lo)
+		*xlo = lo;
+	return found;
+}
+
+/* Scans a root mapping, less what next_exclusion() leaves out. */
+static void scan_root(uint64_t lo, uint64_t hi)
+{
+	while (lo < hi) {
+		uint64_t xlo, xhi;
+		if (!next_exclusion(lo, hi, &xlo, &xhi)) {
+			scan_range(lo, hi - lo, 1, 1);
+			break;
+		}
+		if (xlo > lo)
+			scan_range(lo, xlo - lo, 1, 1);
+		lo = xhi > lo ? xhi : lo + 1;
+		drain();
+	}
+	drain();
+}
+
+static void scan_roots(uint64_t sp)
+{
+	static char maps[512 << 10];   /* exit step only: single use */
+	long n = mgt_read_file("/proc/self/maps", maps, sizeof(maps));
+	uint64_t self_lo = (uint64_t)(uintptr_t)&lc;   /* our own data segment */
+	if (n <= 0 || (size_t)n >= sizeof(maps) - 1) {
+		lc->inexact = 1;
+		if (n <= 0)
+			return;
+	}
+	const char *p = maps;
+	while (*p) {
+		uint64_t lo = hex(&p);
+		p++;                      /* '-' */
+		uint64_t hi = hex(&p);
+		p++;                      /* ' ' */
+		char r = p[0], w = p[1];
+		/* the path, if any, after the 5th field */
+		const char *q = p;
+		for (int f = 0; f < 4 && *q && *q != '\n'; f++) {
+			while (*q && *q != ' ' && *q != '\n')
+				q++;
+			while (*q == ' ')
+				q++;
+		}
+		const char *path = q;
+		while (*p && *p != '\n')
+			p++;
+		if (*p)
+			p++;
+		if (r != 'r' || w != 'w')
+			continue;
+		if (!mgt_strncmp(path, "[heap]", 6) || !mgt_strncmp(path, "[vvar]", 6) ||
+		    !mgt_strncmp(path, "[vsyscall]", 10))
+			continue;
+		if (self_lo >= lo && self_lo < hi)
+			continue;             /* libmemgate.so's own data */
+		if (sp >= lo && sp < hi)
+			lo = sp & ~7ull;      /* our stack: live frames only */
+		scan_root(lo, hi);
+	}
+}
+
+/* ---------------------------------------------------------------- results */
+
+static void record(void)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	static const uint8_t kind_of[4] = { MGT_DEFINITELY, MGT_POSSIBLY, MGT_REACHABLE,
+					    MGT_INDIRECTLY };
+	for (uint64_t i = 0; i < lc->n; i++) {
+		const struct mgt_block *b = &lc->b[i];
+		if (b->gen != mgt_g.fork_gen)
+			continue;             /* inherited: the parent's to report */
+		unsigned k = kind_of[lc->state[i]];
+		struct mgt_stack *s = &mgt_g.stacks[b->stack];
+		s->lost_bytes[k] += b->size;
+		s->lost_blocks[k]++;
+		h->lost_bytes[k] += b->size;
+		h->lost_blocks[k]++;
+	}
+	h->scanned_bytes = lc->scanned;
+	h->flags |= MGT_F_LEAKCHECK | (lc->inexact || !mgt_regions_complete() ?
+				       MGT_F_LEAKCHECK_INEXACT : 0);
+}
+
+static void *map(uint64_t bytes)
+{
+	void *m = mgt_mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return m == (void *)-1 ? NULL : m;
+}
+
+void mgt_leakcheck(void)
+{
+	volatile uint64_t low_mark = 0;
+	uint64_t n = mgt_ptrmap_count();
+	uint64_t bytes_b = n * sizeof(struct mgt_block), bytes_s = n, bytes_w = 2 * n * 4;
+
+	/* the callee-saved registers (the only ones live across our calls) are
+	 * spilled into this frame, above low_mark, where the stack scan sees them */
+	__builtin_unwind_init();
+
+	lc = map(sizeof(*lc));
+	if (!lc)
+		return;
+	lc->b = map(bytes_b);
+	lc->state = map(bytes_s);
+	lc->stack = map(bytes_w);
+	if (!lc->b || !lc->state || !lc->stack)
+		goto out;
+	lc->cap = 2 * n;
+	lc->n = mgt_ptrmap_copy(lc->b, n);
+	heapsort_blocks(lc->b, lc->n);
+	lc->lo = lc->n ? lc->b[0].ptr : 0;
+	lc->hi = 0;
+	for (uint64_t i = 0; i < lc->n; i++)
+		if (lc->b[i].ptr + lc->b[i].size + 1 > lc->hi)
+			lc->hi = lc->b[i].ptr + lc->b[i].size + 1;
+	lc->clique = UINT32_MAX;
+
+	/* a probe: without process_vm_readv (seccomp) nothing can be read safely */
+	uint64_t probe;
+	if (read_mem((uint64_t)(uintptr_t)&probe, 8, &probe) != 8)
+		goto out;
+
+	if (lc->n) {
+		/* blocks inherited over fork are the parent's: roots for us */
+		for (uint64_t i = 0; i < lc->n; i++)
+			if (lc->b[i].gen != mgt_g.fork_gen && lc->state[i] != REACHABLE) {
+				lc->state[i] = REACHABLE;
+				push(i);
+			}
+		drain();
+		scan_roots((uint64_t)(uintptr_t)&low_mark);
+		/* phase 2: cliques of leaked blocks, in address order */
+		for (uint64_t i = 0; i < lc->n; i++) {
+			if (lc->state[i] != UNREACHED)
+				continue;
+			lc->clique = (uint32_t)i;
+			push(i);
+			drain();
+		}
+		lc->clique = UINT32_MAX;
+	}
+	record();
+out:
+	if (lc->b)
+		mgt_munmap(lc->b, bytes_b ? bytes_b : 1);
+	if (lc->state)
+		mgt_munmap(lc->state, bytes_s ? bytes_s : 1);
+	if (lc->stack)
+		mgt_munmap(lc->stack, bytes_w ? bytes_w : 1);
+	mgt_munmap(lc, sizeof(*lc));
+	lc = NULL;
+}
