@@ -18,9 +18,11 @@
  * except: the malloc heaps ([heap] and glibc's per-thread arena heaps), any
  * mapping that holds a live block (blocks are scanned only when reached), the
  * tracer's own mappings and data, and the current thread's stack below its
- * stack pointer (dead frames).  Memory is read with process_vm_readv, so a
+ * stack pointer (dead frames).  Roots are read with process_vm_readv, so a
  * region another thread unmaps meanwhile is skipped instead of faulting, and
- * pages never touched (mincore) are skipped without being faulted in.
+ * pages never touched (mincore) are skipped without being faulted in; blocks
+ * too, unless the process never had a second thread: then they are read in
+ * place (nothing can free them during the scan).
  *
  * Runs with the guard held and without malloc: its buffers are mmap'd.
  */
@@ -41,6 +43,7 @@ struct lc {
 	uint64_t n, top, cap;
 	uint64_t lo, hi;           /* lowest block start, highest block end */
 	uint32_t clique;           /* phase 2: the leader being expanded, else UINT32_MAX */
+	int in_place;              /* one thread: live blocks can be read where they are */
 	int inexact;
 	uint64_t scanned;
 	unsigned char buf[64 << 10];
@@ -207,7 +210,17 @@ static void drain(void)
 	while (lc->top) {
 		uint32_t i = lc->stack[--lc->top];
 		const struct mgt_block *b = &lc->b[i];
-		scan_range(b->ptr, b->size, lc->state[i] == REACHABLE, 0);
+		int definite = lc->state[i] == REACHABLE;
+		if (lc->in_place) {
+			/* no other thread can free it now: no copy, no syscall */
+			const uint64_t *w = (const uint64_t *)(uintptr_t)b->ptr;
+			lc->scanned += b->size;
+			for (uint64_t k = 0; k < b->size / 8; k++)
+				if (w[k] >= lc->lo && w[k] < lc->hi)
+					mark(w[k], definite);
+		} else {
+			scan_range(b->ptr, b->size, definite, 0);
+		}
 	}
 }
 
@@ -406,6 +419,7 @@ void mgt_leakcheck(void)
 		if (lc->b[i].ptr + lc->b[i].size + 1 > lc->hi)
 			lc->hi = lc->b[i].ptr + lc->b[i].size + 1;
 	lc->clique = UINT32_MAX;
+	lc->in_place = mgt_single_threaded();
 
 	/* a probe: without process_vm_readv (seccomp) nothing can be read safely */
 	uint64_t probe;

@@ -3,7 +3,10 @@
  * 16 shards (so no single rehash copies every live block at once), each an
  * open-addressing table with linear probing and backward-shift deletion (no
  * tombstones, so probes stay short however long the program runs), in
- * anonymous memory that doubles when half full.  The caller serialises all
+ * anonymous memory that doubles when half full.  An entry is 16 bytes: the
+ * address (user addresses fit in 48 bits) with the fork generation above it,
+ * and the size (44 bits: 16 TiB) with the stack id (20 bits, MGT_MAX_STACKS)
+ * above it.  The caller serialises all
  * access (record.c: the event lock, or the solo thread).  Anonymous and
  * private on purpose: a fork child inherits a copy, whose entries carry the
  * parent's generation and are told apart from its own.
@@ -15,11 +18,33 @@
 #define SHARDS 16u
 #define INITIAL_CAP 256u
 
+struct slot {
+	uint64_t a;            /* address | generation << 48; 0 = empty */
+	uint64_t b;            /* size | stack << 44 */
+};
+
 struct shard {
 	uint32_t cap;          /* power of two; 0 = not allocated yet */
 	uint32_t count;
-	struct mgt_block *e;   /* ptr == 0 marks an empty slot */
+	struct slot *e;
 };
+
+#define ADDR_MASK ((1ull << 48) - 1)
+#define SIZE_MASK ((1ull << 44) - 1)
+
+static inline struct slot pack(const struct mgt_block *b)
+{
+	return (struct slot){ b->ptr | (uint64_t)(b->gen & 0xffff) << 48,
+			      b->size | (uint64_t)b->stack << 44 };
+}
+
+static inline void unpack(const struct slot *s, struct mgt_block *b)
+{
+	b->ptr = s->a & ADDR_MASK;
+	b->gen = (uint32_t)(s->a >> 48);
+	b->size = s->b & SIZE_MASK;
+	b->stack = (uint32_t)(s->b >> 44);
+}
 
 static struct shard shards[SHARDS];
 
@@ -31,34 +56,35 @@ static inline uint64_t hash_ptr(uint64_t p)
 	return p;
 }
 
-static struct mgt_block *alloc_table(uint32_t cap)
+static struct slot *alloc_table(uint32_t cap)
 {
-	void *m = mgt_mmap(NULL, (size_t)cap * sizeof(struct mgt_block), PROT_READ | PROT_WRITE,
+	void *m = mgt_mmap(NULL, (size_t)cap * sizeof(struct slot), PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return m == MAP_FAILED ? NULL : m;
 }
 
 /* returns 1 when an entry for the same address was replaced (copied to *old) */
-static int put(struct shard *s, const struct mgt_block *b, uint64_t h, struct mgt_block *old)
+static int put(struct shard *s, struct slot v, uint64_t h, struct mgt_block *old)
 {
 	uint32_t mask = s->cap - 1, i = (uint32_t)(h >> 4) & mask;
+	uint64_t addr = v.a & ADDR_MASK;
 	int replaced = 0;
-	while (s->e[i].ptr && s->e[i].ptr != b->ptr)
+	while (s->e[i].a && (s->e[i].a & ADDR_MASK) != addr)
 		i = (i + 1) & mask;
-	if (!s->e[i].ptr) {
+	if (!s->e[i].a) {
 		s->count++;
 	} else {
-		*old = s->e[i];
+		unpack(&s->e[i], old);
 		replaced = 1;
 	}
-	s->e[i] = *b;
+	s->e[i] = v;
 	return replaced;
 }
 
 static int grow(struct shard *s)
 {
 	uint32_t ncap = s->cap ? s->cap * 2 : INITIAL_CAP;
-	struct mgt_block *old = s->e, *ne = alloc_table(ncap);
+	struct slot *old = s->e, *ne = alloc_table(ncap);
 	uint32_t ocap = s->cap;
 	if (!ne)
 		return -1;
@@ -66,10 +92,10 @@ static int grow(struct shard *s)
 	s->cap = ncap;
 	s->count = 0;
 	for (uint32_t i = 0; i < ocap; i++)
-		if (old[i].ptr)
-			put(s, &old[i], hash_ptr(old[i].ptr), NULL);
+		if (old[i].a)
+			put(s, old[i], hash_ptr(old[i].a & ADDR_MASK), NULL);
 	if (old)
-		mgt_munmap(old, (size_t)ocap * sizeof(struct mgt_block));
+		mgt_munmap(old, (size_t)ocap * sizeof(struct slot));
 	return 0;
 }
 
@@ -77,9 +103,11 @@ int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale)
 {
 	uint64_t h = hash_ptr(b->ptr);
 	struct shard *s = &shards[h & (SHARDS - 1)];
+	if (MGT_UNLIKELY(b->ptr > ADDR_MASK || b->size > SIZE_MASK))
+		return 0;                     /* beyond 48-bit addresses: untracked */
 	if ((s->count + 1) * 2 > s->cap && grow(s) && s->count + 1 >= s->cap)
 		return 0;                     /* out of memory: the block goes untracked */
-	return put(s, b, h, stale);
+	return put(s, pack(b), h, stale);
 }
 
 int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out)
@@ -89,26 +117,26 @@ int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out)
 	int found = 0;
 	if (s->cap) {
 		uint32_t mask = s->cap - 1, i = (uint32_t)(h >> 4) & mask;
-		while (s->e[i].ptr && s->e[i].ptr != p)
+		while (s->e[i].a && (s->e[i].a & ADDR_MASK) != p)
 			i = (i + 1) & mask;
-		if (s->e[i].ptr) {
-			*out = s->e[i];
+		if (s->e[i].a) {
+			unpack(&s->e[i], out);
 			found = 1;
 			s->count--;
 			/* backward-shift: pull later members of the run into the hole */
 			uint32_t hole = i, j = i;
 			for (;;) {
 				j = (j + 1) & mask;
-				if (!s->e[j].ptr)
+				if (!s->e[j].a)
 					break;
-				uint32_t home = (uint32_t)(hash_ptr(s->e[j].ptr) >> 4) & mask;
+				uint32_t home = (uint32_t)(hash_ptr(s->e[j].a & ADDR_MASK) >> 4) & mask;
 				/* move e[j] if its home is not in (hole, j] cyclically */
 				if (((j - home) & mask) >= ((j - hole) & mask)) {
 					s->e[hole] = s->e[j];
 					hole = j;
 				}
 			}
-			s->e[hole].ptr = 0;
+			s->e[hole].a = 0;
 		}
 	}
 	return found;
@@ -127,7 +155,7 @@ uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max)
 	uint64_t n = 0;
 	for (unsigned i = 0; i < SHARDS; i++)
 		for (uint32_t j = 0; j < shards[i].cap && n < max; j++)
-			if (shards[i].e[j].ptr)
-				out[n++] = shards[i].e[j];
+			if (shards[i].e[j].a)
+				unpack(&shards[i].e[j], &out[n++]);
 	return n;
 }

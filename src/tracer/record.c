@@ -290,6 +290,11 @@ static inline int enter(struct mgt_thread *t)
 	return 0;
 }
 
+int mgt_single_threaded(void)
+{
+	return !atomic_load(&threaded);
+}
+
 static inline void leave(struct mgt_thread *t, int solo)
 {
 	if (solo)

@@ -148,6 +148,7 @@ MGT_HIDDEN void mgt_atfork_prepare(void);
 MGT_HIDDEN void mgt_atfork_parent(void);
 MGT_HIDDEN void mgt_atfork_child(void);
 MGT_HIDDEN void mgt_sample_rss(void);
+MGT_HIDDEN int mgt_single_threaded(void);  /* no second thread ever recorded */
 
 /* ---- stack.c: frame-pointer unwinding and the stack depot ---- */
 MGT_HIDDEN int mgt_stack_reset(void);      /* setup, fork child: empty depot; 0 ok */
