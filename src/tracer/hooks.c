@@ -314,8 +314,10 @@ static void note_code(int code)
 /* the last exit handler: see the comment at the top */
 static void at_exit(void *arg)
 {
+	struct mgt_exit_point ep;
+	MGT_EXIT_POINT(&ep);
 	(void)arg;
-	mgt_finish(atomic_load(&have_code), exit_code, 0);
+	mgt_finish(atomic_load(&have_code), exit_code, 0, &ep);
 }
 
 static main_fn real_main;
@@ -344,15 +346,26 @@ EXPORT __attribute__((noreturn)) void exit(int code)
 	NEXT(fn, "exit")(code);
 }
 
-static __attribute__((noreturn)) void hard_exit(int code)
+static __attribute__((noreturn)) void hard_exit(int code, const struct mgt_exit_point *ep)
 {
-	mgt_finish(1, code, 1);
+	mgt_finish(1, code, 1, ep);
 	for (;;)
 		mgt_sys(SYS_exit_group, code, 0, 0, 0, 0, 0);
 }
 
-EXPORT __attribute__((noreturn)) void _exit(int code) { hard_exit(code); }
-EXPORT __attribute__((noreturn)) void _Exit(int code) { hard_exit(code); }
+EXPORT __attribute__((noreturn)) void _exit(int code)
+{
+	struct mgt_exit_point ep;
+	MGT_EXIT_POINT(&ep);
+	hard_exit(code, &ep);
+}
+
+EXPORT __attribute__((noreturn)) void _Exit(int code)
+{
+	struct mgt_exit_point ep;
+	MGT_EXIT_POINT(&ep);
+	hard_exit(code, &ep);
+}
 
 /* --------------------------------------------------------- exec and spawn */
 

@@ -17,8 +17,8 @@
  * Roots are every readable and writable mapping of the process (/proc/self/maps)
  * except: the malloc heaps ([heap] and glibc's per-thread arena heaps), any
  * mapping that holds a live block (blocks are scanned only when reached), the
- * tracer's own mappings and data, and the current thread's stack below its
- * stack pointer (dead frames).  Roots are read with process_vm_readv, so a
+ * tracer's own mappings and data, and the exiting thread's stack below the
+ * frame of the program's call into the exit path (see struct mgt_exit_point).  Roots are read with process_vm_readv, so a
  * region another thread unmaps meanwhile is skipped instead of faulting, and
  * pages never touched (mincore) are skipped without being faulted in; blocks
  * too, unless the process never had a second thread: then they are read in
@@ -392,7 +392,7 @@ static void *map(uint64_t bytes)
 	return m == (void *)-1 ? NULL : m;
 }
 
-void mgt_leakcheck(void)
+void mgt_leakcheck(const struct mgt_exit_point *ep)
 {
 	volatile uint64_t low_mark = 0;
 	uint64_t n = mgt_ptrmap_count();
@@ -434,7 +434,12 @@ void mgt_leakcheck(void)
 				push(i);
 			}
 		drain();
-		scan_roots((uint64_t)(uintptr_t)&low_mark);
+		/* the registers as the program left them, then its memory */
+		for (unsigned r = 0; r < ep->n_regs; r++)
+			if (ep->regs[r] >= lc->lo && ep->regs[r] < lc->hi)
+				mark(ep->regs[r], 1);
+		drain();
+		scan_roots(ep->sp ? ep->sp : (uint64_t)(uintptr_t)&low_mark);
 		/* phase 2: cliques of leaked blocks, in address order */
 		for (uint64_t i = 0; i < lc->n; i++) {
 			if (lc->state[i] != UNREACHED)

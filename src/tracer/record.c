@@ -492,7 +492,7 @@ void mgt_sample_rss(void)
 
 /* -------------------------------------------------------- process events */
 
-void mgt_finish(int have_code, int code, int hard)
+void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *ep)
 {
 	struct mgt_header *h = mgt_g.hdr;
 	struct mgt_thread *t;
@@ -508,7 +508,7 @@ void mgt_finish(int have_code, int code, int hard)
 			timeline_close(h);
 		mgt_sample_rss();
 		if (!mgt_g.no_leakcheck)
-			mgt_leakcheck();          /* leak kinds, with the heap frozen */
+			mgt_leakcheck(ep);        /* leak kinds, with the heap frozen */
 		h->end_mono_ns = mgt_now_ns();
 		if (have_code) {
 			h->exit_code = code;

@@ -139,7 +139,37 @@ struct mgt_block;
 MGT_HIDDEN int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old);
 MGT_HIDDEN void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block *old,
 				 void *q, size_t size, void *fp);
-MGT_HIDDEN void mgt_finish(int have_code, int code, int hard); /* exit path: final figures */
+/*
+ * Where the program stood when it entered the exit path: the leak check scans
+ * its stack from there, never the tracer's own deeper frames (their unused
+ * slots hold stale values of the program's earlier calls, which memcheck,
+ * scanning from the stack pointer at exit_group, never sees), plus the
+ * callee-saved registers as the program left them.
+ */
+struct mgt_exit_point {
+	uintptr_t sp;                 /* first byte of the caller's frame area */
+	uintptr_t regs[8];            /* callee-saved registers on entry */
+	unsigned n_regs;
+};
+/* Captures the exit point in the calling hook (a macro: it must run in that frame). */
+#if defined(__x86_64__)
+#define MGT_EXIT_POINT(ep) do {                                                   \
+		__asm__ volatile("mov %%rbx, 0(%0)\n\tmov %%r12, 8(%0)\n\t"             \
+				 "mov %%r13, 16(%0)\n\tmov %%r14, 24(%0)\n\t"          \
+				 "mov %%r15, 32(%0)"                                  \
+				 : : "r"((ep)->regs) : "memory");                     \
+		(ep)->regs[5] = *(uintptr_t *)__builtin_frame_address(0); /* rbp */ \
+		(ep)->n_regs = 6;                                                \
+		(ep)->sp = (uintptr_t)__builtin_frame_address(0) + 2 * sizeof(void *); \
+	} while (0)
+#else
+#define MGT_EXIT_POINT(ep) do {                                                   \
+		__builtin_unwind_init();                                         \
+		(ep)->n_regs = 0;                                                \
+		(ep)->sp = 0;           /* scan from the tracer's own frame */   \
+	} while (0)
+#endif
+MGT_HIDDEN void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *ep);
 MGT_HIDDEN void mgt_exec_begin(const char *path, char *const envp[]);
 MGT_HIDDEN void mgt_exec_failed(void);
 MGT_HIDDEN void mgt_note_spawn_env(const char *path, char *const envp[]);
@@ -178,7 +208,7 @@ MGT_HIDDEN uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max);
 /* ---- leakcheck.c: leak kinds by a conservative scan at exit ---- */
 /* Classifies the live blocks of this image (inside the exit step, event
  * section held, guard set) and stores the kinds per stack and in the header. */
-MGT_HIDDEN void mgt_leakcheck(void);
+MGT_HIDDEN void mgt_leakcheck(const struct mgt_exit_point *ep);
 
 /* ---- modules.c: loaded ELF objects, for offline symbolization ---- */
 MGT_HIDDEN void mgt_modules_scan(void);    /* call with no tracer lock held */
