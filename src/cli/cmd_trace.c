@@ -83,6 +83,59 @@ static void print_summary(const struct mg_trace *t, const struct mg_run_info *ri
 	(void)ri;
 }
 
+/* "function (file:line)", or the module and offset when unknown */
+static void print_frame(const cJSON *f)
+{
+	const cJSON *fn = cJSON_GetObjectItem(f, "function"), *file = cJSON_GetObjectItem(f, "file");
+	const cJSON *line = cJSON_GetObjectItem(f, "line"), *mod = cJSON_GetObjectItem(f, "module");
+	const cJSON *off = cJSON_GetObjectItem(f, "offset");
+	const char *base = cJSON_IsString(file) ? strrchr(file->valuestring, '/') : NULL;
+	fprintf(stderr, "        %s", cJSON_IsString(fn) ? fn->valuestring : "??");
+	if (cJSON_IsString(file))
+		fprintf(stderr, " (%s:%d)", base ? base + 1 : file->valuestring,
+			cJSON_IsNumber(line) ? line->valueint : 0);
+	else if (cJSON_IsString(mod))
+		fprintf(stderr, " (%s+%s)", strrchr(mod->valuestring, '/') ?
+			strrchr(mod->valuestring, '/') + 1 : mod->valuestring,
+			cJSON_IsString(off) ? off->valuestring : "?");
+	if (cJSON_IsTrue(cJSON_GetObjectItem(f, "inlined")))
+		fputs(" [inlined]", stderr);
+	fputc('\n', stderr);
+}
+
+/* The largest leaks of the program itself (runtime-owned ones are only counted). */
+static void print_leaks(const cJSON *doc, int max_stacks, int max_frames)
+{
+	const cJSON *p, *s;
+	int shown = 0;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(doc, "processes")) {
+		cJSON_ArrayForEach(s, cJSON_GetObjectItem(p, "leak_stacks")) {
+			const cJSON *f;
+			int nf = 0;
+			if (cJSON_GetObjectItem(s, "runtime") || shown == max_stacks)
+				continue;
+			if (!shown++)
+				fputs("memgate: largest leaks by allocation stack:\n", stderr);
+			const cJSON *def = cJSON_GetObjectItem(s, "definitely_lost_bytes");
+			fprintf(stderr, "    %.0f bytes in %.0f blocks%s, pid %d\n",
+				cJSON_GetObjectItem(s, "bytes")->valuedouble,
+				cJSON_GetObjectItem(s, "blocks")->valuedouble,
+				cJSON_IsNumber(def) && def->valuedouble > 0 ? " (some definitely lost)" :
+				cJSON_IsNumber(def) ? " (still reachable or possibly lost)" : "",
+				cJSON_GetObjectItem(p, "pid")->valueint);
+			cJSON_ArrayForEach(f, cJSON_GetObjectItem(s, "frames"))
+				if (nf++ < max_frames)
+					print_frame(f);
+		}
+	}
+	const cJSON *rt = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "summary"),
+					      "leaked_runtime_bytes");
+	if (cJSON_IsNumber(rt) && rt->valuedouble > 0)
+		fprintf(stderr, "memgate: %.0f bytes live at exit belong to the C/C++ runtime "
+			"(stdio buffers, the exception pool...): counted, not blamed\n",
+			rt->valuedouble);
+}
+
 int cmd_trace(int argc, char **argv)
 {
 	const char *output = "memgate-trace.json";
@@ -93,6 +146,7 @@ int cmd_trace(int argc, char **argv)
 	char *path = NULL, *preload = NULL, *dir = NULL, *json = NULL;
 	struct mg_trace *t = NULL;
 	struct mg_spawn_result sr = { 0 };
+	struct mg_symbolizer *sym = NULL;
 	cJSON *doc = NULL;
 
 	for (i = 1; i < argc; i++) {
@@ -178,6 +232,11 @@ int cmd_trace(int argc, char **argv)
 		.cwd = getcwd(cwd, sizeof(cwd)), .root_pid = sr.root_pid,
 		.timed_out = sr.timed_out, .duration_ms = sr.duration_ms, .dirty = -1,
 	};
+	if (mg_symbolizer_new(&sym, &err) != MG_OK) {
+		mg_die_msg("%s", err.msg);
+		goto done;
+	}
+	ri.symbolizer = sym;
 	doc = mg_profile_build(t, &ri);
 	json = doc ? cJSON_Print(doc) : NULL;
 	if (!json) {
@@ -194,6 +253,7 @@ int cmd_trace(int argc, char **argv)
 	json[len] = '\0';
 
 	print_summary(t, &ri, &sr);
+	print_leaks(doc, 5, 6);
 	cJSON *w;
 	cJSON_ArrayForEach(w, cJSON_GetObjectItem(doc, "warnings"))
 		mg_die_msg("warning: %s", w->valuestring);
@@ -219,6 +279,7 @@ done:
 			mg_rmtree(dir);
 	}
 	mg_trace_free(t);
+	mg_symbolizer_free(sym);
 	mg_spawn_result_release(&sr);
 	cJSON_free(json);
 	cJSON_Delete(doc);

@@ -112,22 +112,114 @@ static void add_hex(cJSON *o, const char *k, uint64_t v)
 	cJSON_AddStringToObject(o, k, b);
 }
 
-static cJSON *frames_json(const struct mg_image *img, uint32_t id)
+/* one stack, symbolized: each return address gives 1..MAX_INLINE frames */
+#define MAX_INLINE 8
+struct sframe {
+	const struct mg_frame *raw;
+	struct mg_sym_frame sym;        /* all NULL/0: unknown (module + offset only) */
+};
+
+static size_t resolve(const struct mg_image *img, uint32_t id, struct mg_symbolizer *sym,
+		      struct mg_frame *raw, struct sframe *out, size_t max)
 {
-	struct mg_frame f[MGT_MAX_DEPTH];
-	size_t n = mg_trace_frames(img, id, f, MGT_MAX_DEPTH);
+	size_t n = mg_trace_frames(img, id, raw, MGT_MAX_DEPTH), k = 0;
+	for (size_t i = 0; i < n && k < max; i++) {
+		struct mg_sym_frame f[MAX_INLINE];
+		size_t m = sym && raw[i].module ?
+			mg_symbolize(sym, raw[i].module, raw[i].build_id, raw[i].build_id_len,
+				     raw[i].offset, f, MAX_INLINE) : 0;
+		if (!m) {
+			out[k].raw = &raw[i];
+			memset(&out[k].sym, 0, sizeof(out[k].sym));
+			k++;
+		}
+		for (size_t j = 0; j < m && k < max; j++, k++) {
+			out[k].raw = &raw[i];
+			out[k].sym = f[j];
+		}
+	}
+	return k;
+}
+
+static cJSON *frames_json(const struct sframe *f, size_t n)
+{
 	cJSON *arr = cJSON_CreateArray();
 	for (size_t i = 0; i < n; i++) {
 		cJSON *o = cJSON_CreateObject();
-		add_hex(o, "addr", f[i].addr);
-		if (f[i].module)
-			cJSON_AddStringToObject(o, "module", f[i].module);
+		const struct mg_frame *r = f[i].raw;
+		if (f[i].sym.function)
+			cJSON_AddStringToObject(o, "function", f[i].sym.function);
+		else
+			cJSON_AddNullToObject(o, "function");
+		if (f[i].sym.file)
+			cJSON_AddStringToObject(o, "file", f[i].sym.file);
+		else
+			cJSON_AddNullToObject(o, "file");
+		if (f[i].sym.line)
+			cJSON_AddNumberToObject(o, "line", f[i].sym.line);
+		else
+			cJSON_AddNullToObject(o, "line");
+		if (f[i].sym.inlined)
+			cJSON_AddTrueToObject(o, "inlined");
+		add_hex(o, "addr", r->addr);
+		if (r->module)
+			cJSON_AddStringToObject(o, "module", r->module);
 		else
 			cJSON_AddNullToObject(o, "module");
-		add_hex(o, "offset", f[i].offset);
+		add_hex(o, "offset", r->offset);
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;
+}
+
+/*
+ * Runtime-owned blocks (SPEC §1): what glibc, the loader and libstdc++ keep
+ * for themselves.  Walking out from the allocation while still inside a
+ * runtime library, a frame named like one of these makes the block theirs;
+ * so does a stack with no frame of the program at all (static initialisers
+ * run by the loader, e.g. libstdc++'s emergency exception pool).
+ */
+static const struct { const char *pattern, *what; } runtime_rules[] = {
+	{ "_IO_file_doallocate", "stdio buffer" },
+	{ "_IO_doallocbuf", "stdio buffer" },
+	{ "pool::pool", "libstdc++ emergency exception pool" },
+	{ "__cxa_get_globals", "libstdc++ exception globals" },
+	{ "_nl_", "locale data" },
+	{ "setlocale", "locale data" },
+	{ "newlocale", "locale data" },
+	{ "__nss_", "NSS data" },
+	{ "nss_", "NSS data" },
+	{ "__gconv", "iconv data" },
+	{ "tzset_internal", "time zone data" },
+	{ "__tzfile_read", "time zone data" },
+	{ "__new_exitfn", "atexit handler list" },
+	{ "dl_open_worker", "dynamic loader data" },
+	{ "_dl_", "dynamic loader data" },
+	{ "__tls_get_addr", "dynamic TLS" },
+};
+
+static int runtime_module(const char *path)
+{
+	static const char *const libs[] = { "libc.so", "ld-linux", "libstdc++.so", "libgcc_s.so",
+					    "libm.so", "libpthread.so", "libdl.so", "libnss_",
+					    "libresolv.so" };
+	const char *base = path ? strrchr(path, '/') : NULL;
+	base = base ? base + 1 : path;
+	for (size_t i = 0; base && i < sizeof(libs) / sizeof(libs[0]); i++)
+		if (!strncmp(base, libs[i], strlen(libs[i])))
+			return 1;
+	return 0;
+}
+
+static const char *runtime_owner(const struct sframe *f, size_t n)
+{
+	size_t i;
+	for (i = 0; i < n && runtime_module(f[i].raw->module); i++)
+		for (size_t r = 0; f[i].sym.function && r < sizeof(runtime_rules) /
+		     sizeof(runtime_rules[0]); r++)
+			if (strstr(f[i].sym.function, runtime_rules[r].pattern))
+				return runtime_rules[r].what;
+	return n && i == n ? "runtime library (no frame of the program)" : NULL;
 }
 
 enum list_kind { L_PEAK, L_LEAK, L_BYTES, L_ALLOCS };
@@ -157,10 +249,19 @@ static void at_peak(const struct mg_image *img, const struct mgt_stack *s, uint6
 	*blocks = rebased ? s->peak_blocks : s->cur_blocks;
 }
 
+/*
+ * The stacks of one kind, largest first, at most `max` with their frames.
+ * For leaks, every stack (shown or not) is checked against the runtime rules
+ * and runtime[0..1] gets the bytes and blocks the runtime owns.
+ */
 static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned max,
-			 uint64_t *omitted)
+			 uint64_t *omitted, struct mg_symbolizer *sym, uint64_t runtime[2])
 {
 	size_t cap = 0, n = 0;
+	struct mg_frame raw[MGT_MAX_DEPTH];
+	struct sframe *sf = malloc(sizeof(*sf) * MGT_MAX_DEPTH * 2);
+	static const char *const kind_name[4] = { "definitely_lost", "indirectly_lost",
+						  "possibly_lost", "still_reachable" };
 	for (size_t i = 0; i < p->n_images; i++)
 		cap += p->images[i]->n_stacks;
 	struct ranked *r = calloc(cap + 1, sizeof(*r));
@@ -188,8 +289,19 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 	if (r)
 		qsort(r, n, sizeof(*r), by_key_desc);
 	*omitted = n > max ? n - max : 0;
-	for (size_t i = 0; i < n && i < max; i++) {
+	for (size_t i = 0; sf && i < n; i++) {
 		const struct mgt_stack *s = &r[i].img->stacks[r[i].id];
+		size_t nf = resolve(r[i].img, r[i].id, sym, raw, sf, MGT_MAX_DEPTH * 2);
+		const char *owner = kind == L_LEAK ? runtime_owner(sf, nf) : NULL;
+		if (owner) {
+			runtime[0] += s->cur_bytes;
+			runtime[1] += s->cur_blocks;
+		}
+		if (i >= max) {
+			if (kind != L_LEAK)
+				break;
+			continue;             /* only the runtime sums need the rest */
+		}
 		cJSON *o = cJSON_CreateObject();
 		switch (kind) {
 		case L_PEAK:
@@ -203,11 +315,23 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 			add_u64(o, "allocs", s->allocs);
 			break;
 		}
+		if (kind == L_LEAK && (r[i].img->hdr->flags & MGT_F_LEAKCHECK)) {
+			char key[40];
+			for (int k = 0; k < 4; k++) {
+				snprintf(key, sizeof(key), "%s_bytes", kind_name[k]);
+				add_u64(o, key, s->lost_bytes[k]);
+				snprintf(key, sizeof(key), "%s_blocks", kind_name[k]);
+				add_u64(o, key, s->lost_blocks[k]);
+			}
+		}
+		if (owner)
+			cJSON_AddStringToObject(o, "runtime", owner);
 		if (s->flags & 1)
 			cJSON_AddTrueToObject(o, "truncated");
-		cJSON_AddItemToObject(o, "frames", frames_json(r[i].img, r[i].id));
+		cJSON_AddItemToObject(o, "frames", frames_json(sf, nf));
 		cJSON_AddItemToArray(arr, o);
 	}
+	free(sf);
 	free(r);
 	return arr;
 }
@@ -309,8 +433,9 @@ static void warn(cJSON *warnings, const char *fmt, ...)
 }
 
 static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, unsigned max,
-			   cJSON *warnings)
+			   cJSON *warnings, struct mg_symbolizer *sym, uint64_t total_runtime[2])
 {
+	uint64_t runtime[2] = { 0, 0 };
 	cJSON *o = cJSON_CreateObject(), *images = cJSON_CreateArray();
 	const struct mg_image *last = p->images[p->n_images - 1];
 	uint64_t omitted;
@@ -382,12 +507,20 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 
 	cJSON_AddItemToObject(o, "images", images);
 	cJSON_AddItemToObject(o, "timeline", timeline(t, p));
-	cJSON_AddItemToObject(o, "peak_stacks", stack_list(p, L_PEAK, max, &omitted));
+	uint64_t unused[2] = { 0, 0 };
+	cJSON_AddItemToObject(o, "peak_stacks", stack_list(p, L_PEAK, max, &omitted, sym, unused));
 	add_u64(o, "peak_stacks_omitted", omitted);
-	cJSON_AddItemToObject(o, "leak_stacks", stack_list(p, L_LEAK, max, &omitted));
+	cJSON_AddItemToObject(o, "leak_stacks", stack_list(p, L_LEAK, max, &omitted, sym, runtime));
 	add_u64(o, "leak_stacks_omitted", omitted);
-	cJSON_AddItemToObject(o, "top_stacks_by_bytes", stack_list(p, L_BYTES, 10, &omitted));
-	cJSON_AddItemToObject(o, "top_stacks_by_allocs", stack_list(p, L_ALLOCS, 10, &omitted));
+	/* runtime-owned leaks: shown apart, still counted in leaked_* */
+	add_u64(o, "leaked_runtime_bytes", runtime[0]);
+	add_u64(o, "leaked_runtime_blocks", runtime[1]);
+	total_runtime[0] += runtime[0];
+	total_runtime[1] += runtime[1];
+	cJSON_AddItemToObject(o, "top_stacks_by_bytes",
+			      stack_list(p, L_BYTES, 10, &omitted, sym, unused));
+	cJSON_AddItemToObject(o, "top_stacks_by_allocs",
+			      stack_list(p, L_ALLOCS, 10, &omitted, sym, unused));
 	return o;
 }
 
@@ -399,6 +532,7 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 	const struct mg_proc *root = mg_trace_find(t, ri->root_pid);
 	unsigned max = ri->max_stacks ? ri->max_stacks : 50;
 	struct mg_figures sum = MG_FIGURES_INIT;
+	uint64_t runtime[2] = { 0, 0 };
 	int complete = !ri->timed_out && root;
 
 	cJSON_AddNumberToObject(doc, "schema", MG_PROFILE_SCHEMA);
@@ -427,7 +561,8 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 		const struct mg_proc *p = &t->procs[i];
 		mg_figures_add(&sum, &p->f);
 		complete &= p->complete || p->end == MG_END_UNTRACED;
-		cJSON_AddItemToArray(procs, process_json(t, p, max, warnings));
+		cJSON_AddItemToArray(procs, process_json(t, p, max, warnings, ri->symbolizer,
+							 runtime));
 	}
 	if (ri->timed_out)
 		warn(warnings, "the test timed out: figures up to that moment");
@@ -448,6 +583,8 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 	cJSON_AddNumberToObject(doc, "duration_ms", ri->duration_ms);
 
 	figures_json(summary, &sum);
+	add_u64(summary, "leaked_runtime_bytes", runtime[0]);
+	add_u64(summary, "leaked_runtime_blocks", runtime[1]);
 	cJSON_AddNumberToObject(summary, "processes", (double)t->n_procs);
 	cJSON_AddItemToObject(doc, "summary", summary);
 	cJSON_AddItemToObject(doc, "warnings", warnings);

@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "symbolize.h"
 #include "trace.h"
 
 #define MG_PROFILE_SCHEMA 1
@@ -22,6 +23,7 @@ struct mg_run_info {
 	const char *commit;          /* NULL: unknown */
 	int dirty;                   /* -1 unknown */
 	unsigned max_stacks;         /* per list in each process; 0 = default (50) */
+	struct mg_symbolizer *symbolizer; /* NULL: frames as module + offset only */
 };
 
 /* The machine a profile was measured on: libc, arch, kernel, compiler, CI image. */

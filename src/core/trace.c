@@ -371,6 +371,8 @@ size_t mg_trace_frames(const struct mg_image *img, uint32_t id, struct mg_frame 
 		out[n].addr = a;
 		out[n].module = path;
 		out[n].offset = m ? a - m->base : a;
+		out[n].build_id = m ? m->build_id : NULL;
+		out[n].build_id_len = m ? m->build_id_len : 0;
 		n++;
 	}
 	return n;

@@ -107,6 +107,8 @@ struct mg_frame {
 	uint64_t addr;                      /* return address as captured */
 	const char *module;                 /* path, borrowed from the trace; NULL if unknown */
 	uint64_t offset;                    /* addr - module base */
+	const unsigned char *build_id;      /* of the module as it was loaded; borrowed */
+	size_t build_id_len;
 };
 
 /*

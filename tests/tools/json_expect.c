@@ -12,11 +12,15 @@
  *   "$contains:S" a string containing S
  *   "$len:N"      an array of exactly N elements (any content)
  *   "$minlen:N"   an array of at least N elements
+ *   "$line:NAME"  the number of the line holding the marker "@NAME" in a file
+ *                 of the directory $JSON_EXPECT_SRC (fixture sources)
  * An object with the key "$each" applies its value to every element of the
- * actual array; "$some" requires at least one element to match.
+ * actual array; "$some" requires at least one element to match; "$prefix"
+ * (an array) must match the actual array's first elements, in order.
  * Prints every mismatch with its JSON path; exit 0 when all match, else 1.
  */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,40 @@ static void fail(const char *path, const char *what, const cJSON *exp, const cJS
 
 static int match(const cJSON *exp, const cJSON *act, const char *path, int quiet);
 
+/* line of "@name" (then a non-identifier character) in a file of $JSON_EXPECT_SRC; 0: none */
+static int marker_line(const char *name)
+{
+	const char *dir = getenv("JSON_EXPECT_SRC");
+	char path[4096], line[4096], want[256];
+	DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *e;
+	int found = 0;
+	snprintf(want, sizeof(want), "@%s", name);
+	while (d && !found && (e = readdir(d))) {
+		FILE *f;
+		int n = 0;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			char *at = strstr(line, want);
+			n++;
+			if (at) {
+				char c = at[strlen(want)];
+				if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				      (c >= '0' && c <= '9'))) {
+					found = n;
+					break;
+				}
+			}
+		}
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 static int match_pattern(const char *pat, const cJSON *act, const char *path, int quiet,
 			 const cJSON *exp)
 {
@@ -54,6 +92,15 @@ static int match_pattern(const char *pat, const cJSON *act, const char *path, in
 		ok = cJSON_IsArray(act) && cJSON_GetArraySize(act) == atoi(pat + 5);
 	else if (!strncmp(pat, "$minlen:", 8))
 		ok = cJSON_IsArray(act) && cJSON_GetArraySize(act) >= atoi(pat + 8);
+	else if (!strncmp(pat, "$line:", 6)) {
+		int want = marker_line(pat + 6);
+		if (!want) {
+			fprintf(stderr, "%s: no marker @%s under $JSON_EXPECT_SRC\n", path, pat + 6);
+			failures++;
+			return 0;
+		}
+		ok = cJSON_IsNumber(act) && act->valueint == want;
+	}
 	else
 		return -1;
 	if (!ok && !quiet)
@@ -79,6 +126,21 @@ static int match(const cJSON *exp, const cJSON *act, const char *path, int quiet
 	if (cJSON_IsObject(exp)) {
 		const cJSON *each = cJSON_GetObjectItemCaseSensitive(exp, "$each");
 		const cJSON *some = cJSON_GetObjectItemCaseSensitive(exp, "$some");
+		const cJSON *prefix = cJSON_GetObjectItemCaseSensitive(exp, "$prefix");
+		if (prefix) {
+			int n = cJSON_GetArraySize(prefix);
+			if (!cJSON_IsArray(act) || cJSON_GetArraySize(act) < n) {
+				if (!quiet)
+					fail(path, "array shorter than $prefix", prefix, act);
+				return 0;
+			}
+			for (int i = 0; i < n; i++) {
+				snprintf(sub, sizeof(sub), "%s[%d]", path, i);
+				ok &= match(cJSON_GetArrayItem(prefix, i), cJSON_GetArrayItem(act, i),
+					    sub, quiet);
+			}
+			return ok;
+		}
 		if (each || some) {
 			const cJSON *el;
 			int i = 0, any = 0;

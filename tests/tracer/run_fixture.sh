@@ -26,7 +26,8 @@ if [ "$got" != "$want_exit" ]; then
 	echo "FAIL: memgate exited $got, expected $want_exit" >&2
 	exit 1
 fi
-"$json_expect" "$expected" "$out" || exit 1
+# $line:NAME patterns in the expectation refer to markers in the fixture sources
+JSON_EXPECT_SRC=$(dirname "$0")/fixtures "$json_expect" "$expected" "$out" || exit 1
 # every profile must also follow the documented schema and its invariants
 here=$(dirname "$0")
 exec "${MEMGATE_TEST_PYTHON:-/usr/bin/python3}" "$here/../tools/validate_profile.py" "$here/../../docs/profile.schema.json" "$out"
