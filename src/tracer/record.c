@@ -9,9 +9,10 @@
  * epoch: each stack's bytes at the peak are rebased lazily on its next event
  * (TRACER-NOTES §3), so a new peak costs O(1), not a scan of all stacks.
  *
- * Locks, always taken in this order: module lock, depot lock, pointer-map
- * shard lock(s), aggregation lock.  A hook never holds two of them at once;
- * only fork's prepare handler takes them all.
+ * Locks, always taken in this order: module lock, depot lock, event lock
+ * (the pointer map and the counters; none while the process has a single
+ * thread, see "serialisation" below).  A hook never holds two of them at
+ * once; only fork's prepare handler takes them all.
  */
 #define _GNU_SOURCE
 #include <errno.h>
