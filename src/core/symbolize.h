@@ -13,6 +13,9 @@
  *    .gnu_debugaltlink (libdwfl's dwfl_standard_find_debuginfo);
  *  - without DWARF, the ELF symbol table (.symtab, else .dynsym, or the
  *    MiniDebugInfo in .gnu_debugdata): a function name and no line;
+ *  - system libraries (under /lib, /usr/lib) from their symbol tables only
+ *    (function names, no lines) unless MEMGATE_SYSTEM_LINES=1: their debug
+ *    files are compressed and cost ~60 ms per run to open;
  *  - C++ names demangled with __cxa_demangle;
  *  - no network: debuginfod is only asked when MEMGATE_DEBUGINFOD=1 (and
  *    DEBUGINFOD_URLS is set).  Otherwise DEBUGINFOD_URLS is hidden from libdw

@@ -357,6 +357,8 @@ static int cmd_libc(void)
 		fprintf(stderr, "no %s (libc6-dbg): skipped\n", dbg);
 		return 77;
 	}
+	/* system libraries give lines only when asked (symbolize.c) */
+	setenv("MEMGATE_SYSTEM_LINES", "1", 1);
 	CHECK(mg_symbolizer_new(&s, &err) == MG_OK, "%s", err.msg);
 	/* +1: a "return address" just after malloc's entry, so its first line */
 	n = mg_symbolize(s, f.name, f.id, f.id_len, f.addr - f.bias + 1, out, 8);
