@@ -103,6 +103,39 @@ static void print_frame(const cJSON *f)
 	fputc('\n', stderr);
 }
 
+/* The stacks of one list of the process that peaked highest: live at the peak, or top by bytes. */
+static void print_stacks(const cJSON *doc, const char *list, const char *title, int max_stacks,
+			 int max_frames)
+{
+	const cJSON *p, *s, *best = NULL;
+	int shown = 0;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(doc, "processes"))
+		if (!best || cJSON_GetObjectItem(p, "peak_bytes")->valuedouble >
+			     cJSON_GetObjectItem(best, "peak_bytes")->valuedouble)
+			best = p;
+	if (!best)
+		return;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(best, list)) {
+		const cJSON *f, *bytes = cJSON_GetObjectItem(s, "bytes");
+		int nf = 0;
+		if (shown++ == max_stacks)
+			break;
+		if (shown == 1)
+			fprintf(stderr, "memgate: %s, pid %d:\n", title,
+				cJSON_GetObjectItem(best, "pid")->valueint);
+		if (bytes)
+			fprintf(stderr, "    %.0f bytes in %.0f blocks\n", bytes->valuedouble,
+				cJSON_GetObjectItem(s, "blocks")->valuedouble);
+		else
+			fprintf(stderr, "    %.0f bytes in %.0f allocations\n",
+				cJSON_GetObjectItem(s, "total_bytes")->valuedouble,
+				cJSON_GetObjectItem(s, "allocs")->valuedouble);
+		cJSON_ArrayForEach(f, cJSON_GetObjectItem(s, "frames"))
+			if (nf++ < max_frames)
+				print_frame(f);
+	}
+}
+
 /* The largest leaks of the program itself (runtime-owned ones are only counted). */
 static void print_leaks(const cJSON *doc, int max_stacks, int max_frames)
 {
@@ -253,6 +286,8 @@ int cmd_trace(int argc, char **argv)
 	json[len] = '\0';
 
 	print_summary(t, &ri, &sr);
+	print_stacks(doc, "peak_stacks", "live at the peak", 3, 4);
+	print_stacks(doc, "top_stacks_by_bytes", "most bytes allocated", 3, 4);
 	print_leaks(doc, 5, 6);
 	cJSON *w;
 	cJSON_ArrayForEach(w, cJSON_GetObjectItem(doc, "warnings"))

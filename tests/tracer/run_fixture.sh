@@ -20,7 +20,9 @@ mkdir -p "$(dirname "$out")"
 rm -f "$out"
 cd /
 # shellcheck disable=SC2086
-env -i PATH=/usr/bin:/bin LC_ALL=C HOME=/ "$memgate" trace $opts -o "$out" -- "$@"
+# the program's stdout goes to a file: stdio then buffers it the same way
+# whether the tests run in a terminal or not
+env -i PATH=/usr/bin:/bin LC_ALL=C HOME=/ "$memgate" trace $opts -o "$out" -- "$@" >"$out.stdout"
 got=$?
 if [ "$got" != "$want_exit" ]; then
 	echo "FAIL: memgate exited $got, expected $want_exit" >&2
