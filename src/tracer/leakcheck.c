@@ -62,35 +62,33 @@ static size_t read_mem(uint64_t addr, size_t len, void *buf)
 	return r > 0 ? (size_t)r : 0;
 }
 
+static void sift_down(struct mgt_block *a, uint64_t root, uint64_t n)
+{
+	for (;;) {
+		uint64_t child = 2 * root + 1;
+		if (child >= n)
+			return;
+		if (child + 1 < n && a[child].ptr < a[child + 1].ptr)
+			child++;
+		if (a[root].ptr >= a[child].ptr)
+			return;
+		struct mgt_block t = a[root];
+		a[root] = a[child];
+		a[child] = t;
+		root = child;
+	}
+}
+
+/* heapsort by address: O(n log n), no recursion, no allocation */
 static void heapsort_blocks(struct mgt_block *a, uint64_t n)
 {
-	/* heapsort: O(n log n), no recursion, no allocation */
-	for (uint64_t start = n / 2; start-- > 0;) {
-		for (uint64_t root = start;;) {
-			uint64_t child = 2 * root + 1;
-			if (child >= n)
-				break;
-			if (child + 1 < n && a[child].ptr < a[child + 1].ptr)
-				child++;
-			if (a[root].ptr >= a[child].ptr)
-				break;
-			struct mgt_block t = a[root]; a[root] = a[child]; a[child] = t;
-			root = child;
-		}
-	}
+	for (uint64_t start = n / 2; start-- > 0;)
+		sift_down(a, start, n);
 	for (uint64_t end = n; end-- > 1;) {
-		struct mgt_block t = a[0]; a[0] = a[end]; a[end] = t;
-		for (uint64_t root = 0;;) {
-			uint64_t child = 2 * root + 1;
-			if (child >= end)
-				break;
-			if (child + 1 < end && a[child].ptr < a[child + 1].ptr)
-				child++;
-			if (a[root].ptr >= a[child].ptr)
-				break;
-			t = a[root]; a[root] = a[child]; a[child] = t;
-			root = child;
-		}
+		struct mgt_block t = a[0];
+		a[0] = a[end];
+		a[end] = t;
+		sift_down(a, 0, end);
 	}
 }
 
