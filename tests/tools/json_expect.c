@@ -15,7 +15,8 @@
  *   "$line:NAME"  the number of the line holding the marker "@NAME" in a file
  *                 of the directory $JSON_EXPECT_SRC (fixture sources)
  * An object with the key "$each" applies its value to every element of the
- * actual array; "$some" requires at least one element to match; "$prefix"
+ * actual array; "$some" requires at least one element to match; "$all" (an
+ * array of patterns) requires each pattern to match some element; "$prefix"
  * (an array) must match the actual array's first elements, in order.
  * Prints every mismatch with its JSON path; exit 0 when all match, else 1.
  */
@@ -127,6 +128,29 @@ static int match(const cJSON *exp, const cJSON *act, const char *path, int quiet
 		const cJSON *each = cJSON_GetObjectItemCaseSensitive(exp, "$each");
 		const cJSON *some = cJSON_GetObjectItemCaseSensitive(exp, "$some");
 		const cJSON *prefix = cJSON_GetObjectItemCaseSensitive(exp, "$prefix");
+		const cJSON *all = cJSON_GetObjectItemCaseSensitive(exp, "$all");
+		if (all) {
+			const cJSON *want, *el;
+			int k = 0;
+			if (!cJSON_IsArray(act)) {
+				if (!quiet)
+					fail(path, "not an array", all, act);
+				return 0;
+			}
+			cJSON_ArrayForEach(want, all) {
+				int any = 0;
+				cJSON_ArrayForEach(el, act)
+					any |= match(want, el, path, 1);
+				if (!any) {
+					snprintf(sub, sizeof(sub), "%s$all[%d]", path, k);
+					if (!quiet)
+						fail(sub, "no element matches", want, act);
+					ok = 0;
+				}
+				k++;
+			}
+			return ok;
+		}
 		if (prefix) {
 			int n = cJSON_GetArraySize(prefix);
 			if (!cJSON_IsArray(act) || cJSON_GetArraySize(act) < n) {
