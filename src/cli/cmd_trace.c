@@ -9,9 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../core/measure.h"
 #include "../core/profile.h"
-#include "../core/runner.h"
-#include "../core/trace.h"
 #include "../util/error.h"
 #include "../util/fs.h"
 #include "cmd.h"
@@ -34,8 +33,7 @@ static const char usage_text[] =
 	"2 for a usage error; 3 when it could not be traced (missing, static, setuid),\n"
 	"was killed by a signal, or the profile could not be written.\n";
 
-static void print_summary(const struct mg_trace *t, const struct mg_run_info *ri,
-			  const struct mg_spawn_result *sr)
+static void print_summary(const struct mg_trace *t, const struct mg_spawn_result *sr)
 {
 	char b1[32], b2[32], b3[32], b4[32];
 	uint64_t allocs = 0, frees = 0, total = 0, peak = 0, leaked = 0, lblocks = 0;
@@ -80,7 +78,6 @@ static void print_summary(const struct mg_trace *t, const struct mg_run_info *ri
 		"peak %llu bytes; %llu bytes in %llu blocks live at exit\n",
 		(unsigned long long)allocs, (unsigned long long)frees, (unsigned long long)total,
 		(unsigned long long)peak, (unsigned long long)leaked, (unsigned long long)lblocks);
-	(void)ri;
 }
 
 /* "function (file:line)", or the module and offset when unknown */
@@ -176,11 +173,8 @@ int cmd_trace(int argc, char **argv)
 	double grace = 10;
 	int keep = 0, i, ret = MG_EXIT_ERROR;
 	struct mg_error err = { 0 };
-	char *path = NULL, *preload = NULL, *dir = NULL, *json = NULL;
-	struct mg_trace *t = NULL;
-	struct mg_spawn_result sr = { 0 };
+	struct mg_measurement m = { 0 };
 	struct mg_symbolizer *sym = NULL;
-	cJSON *doc = NULL;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -225,79 +219,46 @@ int cmd_trace(int argc, char **argv)
 	}
 	char **cmd = argv + i;
 
-	if (mg_check_traceable(&path, cmd[0], &err) != MG_OK ||
-	    mg_find_preload(&preload, &err) != MG_OK ||
-	    mg_mkdtemp(&dir, "memgate", &err) != MG_OK) {
-		mg_die_msg("%s", err.msg);
-		goto done;
-	}
-
-	char cwd[PATH_MAX];
-	struct mg_spawn_opts so = {
-		.argv = cmd, .path = path, .preload = preload, .trace_dir = dir,
-		.depth = depth, .grace_s = grace,
-	};
-	/* like system(): ^C goes to the command; we stay to report what it did */
-	struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
-	sigaction(SIGINT, &ign, &old_int);
-	sigaction(SIGQUIT, &ign, &old_quit);
-	int r = mg_spawn_traced(&sr, &so, &err);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGQUIT, &old_quit, NULL);
-	if (r != MG_OK) {
-		mg_die_msg("%s", err.msg);
-		goto done;
-	}
-	if (mg_trace_load(&t, dir, &err) != MG_OK ||
-	    mg_trace_resolve(t, sr.reaped, sr.n_reaped, &err) != MG_OK) {
-		mg_die_msg("%s", err.msg);
-		goto done;
-	}
-	if (!mg_trace_find(t, sr.root_pid)) {
-		mg_die_msg("cannot trace '%s': it did not load the tracer (it may clear "
-			   "LD_PRELOAD, or run a static or setuid program)", cmd[0]);
-		goto done;
-	}
-
 	const char *slash = strrchr(cmd[0], '/');
-	struct mg_run_info ri = {
-		.name = slash ? slash + 1 : cmd[0], .argv = cmd,
-		.cwd = getcwd(cwd, sizeof(cwd)), .root_pid = sr.root_pid,
-		.timed_out = sr.timed_out, .duration_ms = sr.duration_ms, .dirty = -1,
+	struct mg_measure_opts mo = {
+		.argv = cmd, .name = slash ? slash + 1 : cmd[0], .depth = depth, .grace_s = grace,
+		.keep_raw = keep,
 	};
 	if (mg_symbolizer_new(&sym, &err) != MG_OK) {
 		mg_die_msg("%s", err.msg);
 		goto done;
 	}
-	ri.symbolizer = sym;
-	doc = mg_profile_build(t, &ri);
-	json = doc ? cJSON_Print(doc) : NULL;
-	if (!json) {
-		mg_die_msg("out of memory");
-		goto done;
-	}
-	size_t len = strlen(json);
-	json[len] = '\n';                         /* replaces the NUL: write len + 1 bytes */
-	if (mg_write_file_atomic(output, json, len + 1, &err) != MG_OK) {
-		json[len] = '\0';
+	mo.sym = sym;
+	/* like system(): ^C goes to the command; we stay to report what it did */
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
+	sigaction(SIGINT, &ign, &old_int);
+	sigaction(SIGQUIT, &ign, &old_quit);
+	int r = mg_measure(&m, &mo, &err);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGQUIT, &old_quit, NULL);
+	if (m.raw_dir)
+		fprintf(stderr, "memgate: raw traces kept in %s\n", m.raw_dir);
+	if (r != MG_OK || mg_profile_write(output, m.doc, &err) != MG_OK) {
 		mg_die_msg("%s", err.msg);
 		goto done;
 	}
-	json[len] = '\0';
+	const struct mg_trace *t = m.trace;
+	const struct mg_spawn_result *sr = &m.sr;
+	cJSON *doc = m.doc;
 
-	print_summary(t, &ri, &sr);
+	print_summary(t, sr);
 	print_stacks(doc, "peak_stacks", "live at the peak", 3, 4);
 	print_stacks(doc, "top_stacks_by_bytes", "most bytes allocated", 3, 4);
 	print_leaks(doc, 5, 6);
 	cJSON *w;
 	cJSON_ArrayForEach(w, cJSON_GetObjectItem(doc, "warnings"))
 		mg_die_msg("warning: %s", w->valuestring);
-	if (sr.leftover)
+	if (sr->leftover)
 		mg_die_msg("warning: processes were still running %.0f s after the command ended; "
 			   "their figures are partial", grace);
 	fprintf(stderr, "memgate: profile written to %s\n", output);
 
-	int st = sr.root_status;
+	int st = sr->root_status;
 	if (WIFSIGNALED(st)) {
 		mg_die_msg("'%s' was killed by signal %d (%s): figures up to that moment", cmd[0],
 			   WTERMSIG(st), strsignal(WTERMSIG(st)));
@@ -307,19 +268,7 @@ int cmd_trace(int argc, char **argv)
 		ret = MG_EXIT_PASS;
 	}
 done:
-	if (dir) {
-		if (keep)
-			fprintf(stderr, "memgate: raw traces kept in %s\n", dir);
-		else
-			mg_rmtree(dir);
-	}
-	mg_trace_free(t);
+	mg_measurement_release(&m);
 	mg_symbolizer_free(sym);
-	mg_spawn_result_release(&sr);
-	cJSON_free(json);
-	cJSON_Delete(doc);
-	free(path);
-	free(preload);
-	free(dir);
 	return ret;
 }
