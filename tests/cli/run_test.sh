@@ -1,0 +1,87 @@
+#!/bin/sh
+# run_test.sh - memgate run over a real memgate.yml: profiles, exit codes, jobs, shards
+#
+# usage: run_test.sh MEMGATE FX_BASIC FX_CRASH JSON_EXPECT WORK_DIR
+set -u
+memgate=$1 basic=$2 crash=$3 json_expect=$4 work=$5
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work" || exit 1
+fail=0
+check() {  # check WHAT COND...
+	what=$1
+	shift
+	if ! "$@"; then
+		echo "FAIL: $what" >&2
+		fail=1
+	fi
+}
+
+cat > memgate.yml <<YML
+version: 1
+tests:
+  - name: basic
+    run: [$basic]
+  - name: basic.again
+    run: $basic
+    env: { LC_ALL: C }
+YML
+"$memgate" run >/dev/null 2>&1; rc=$?
+check "run exits 0 (got $rc)" [ "$rc" = 0 ]
+check "profiles/basic.json written" [ -f profiles/basic.json ]
+check "profiles/basic.again.json written" [ -f profiles/basic.again.json ]
+cat > want.json <<'J'
+{ "test": { "name": "basic" }, "complete": true, "exit": { "code": 3 },
+  "summary": { "allocs": 4, "frees": 3, "total_bytes": 380, "peak_bytes": 230,
+               "leaked_bytes": 200, "processes": 1 } }
+J
+check "basic's figures" "$json_expect" want.json profiles/basic.json
+
+# one named test, to another directory, two at a time
+rm -rf out
+"$memgate" run basic -o out -j 2 >/dev/null 2>&1; rc=$?
+check "named test exits 0 (got $rc)" [ "$rc" = 0 ]
+check "only the named test" [ -f out/basic.json ] && [ ! -f out/basic.again.json ]
+
+# shards: 1/2 and 2/2 split the two tests
+rm -rf s1 s2
+"$memgate" run --shard 1/2 -o s1 >/dev/null 2>&1
+"$memgate" run --shard 2/2 -o s2 >/dev/null 2>&1
+check "shard 1/2 ran basic only" [ -f s1/basic.json ] && [ ! -f s1/basic.again.json ]
+check "shard 2/2 ran basic.again only" [ -f s2/basic.again.json ] && [ ! -f s2/basic.json ]
+
+# usage and configuration errors: exit 2, one line
+"$memgate" run nosuch >/dev/null 2>err.txt; rc=$?
+check "unknown test exits 2 (got $rc)" [ "$rc" = 2 ]
+check "unknown test named" grep -q "no test 'nosuch'" err.txt
+"$memgate" run --shard 3/2 >/dev/null 2>err.txt; rc=$?
+check "bad shard exits 2 (got $rc)" [ "$rc" = 2 ]
+printf 'version: 1\ntests:\n  - name: x\n    runn: [a]\n' > bad.yml
+"$memgate" run -c bad.yml >/dev/null 2>err.txt; rc=$?
+check "bad config exits 2 (got $rc)" [ "$rc" = 2 ]
+check "bad config names file:line:col" grep -q "bad.yml:4:5:" err.txt
+"$memgate" run -c missing.yml >/dev/null 2>err.txt; rc=$?
+check "missing config exits 2 (got $rc)" [ "$rc" = 2 ]
+
+# a crash: exit 3, unless allow-crash makes it data; the profile is written either way
+cat > crash.yml <<YML
+version: 1
+tests:
+  - name: boom
+    run: [$crash, segv]
+YML
+"$memgate" run -c crash.yml >/dev/null 2>&1; rc=$?
+check "crash exits 3 (got $rc)" [ "$rc" = 3 ]
+check "crash profile written" [ -f profiles/boom.json ]
+sed 's/    run:/    allow-crash: true\n    run:/' crash.yml > crash2.yml
+"$memgate" run -c crash2.yml >/dev/null 2>err.txt; rc=$?
+check "allow-crash exits 0 (got $rc)" [ "$rc" = 0 ] || cat err.txt >&2
+
+# a missing program: exit 3
+printf 'version: 1\ntests:\n  - name: ghost\n    run: [/nonexistent/prog]\n' > ghost.yml
+"$memgate" run -c ghost.yml >/dev/null 2>err.txt; rc=$?
+check "missing program exits 3 (got $rc)" [ "$rc" = 3 ]
+check "missing program named" grep -q "ghost: cannot run '/nonexistent/prog'" err.txt
+
+[ $fail = 0 ] && echo "ok: memgate run"
+exit $fail
