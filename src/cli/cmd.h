@@ -2,6 +2,7 @@
 #ifndef MEMGATE_CLI_CMD_H
 #define MEMGATE_CLI_CMD_H
 
+int cmd_accept(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 

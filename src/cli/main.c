@@ -17,6 +17,8 @@ struct mg_cmd {
 static const struct mg_cmd cmds[] = {
 	{ "run", cmd_run, "run [TEST...] [-c memgate.yml] [-o DIR] [-j N] [--shard I/N]",
 	  "run the configured tests under the tracer, write profiles" },
+	{ "accept", cmd_accept, "accept [TEST...] [--from DIR] [--reason TEXT]",
+	  "write the measured figures as the tests' baselines" },
 	{ "trace", cmd_trace, "trace [-o FILE] [--depth N | --no-stacks] -- COMMAND [ARG...]",
 	  "profile any command ad hoc, no config needed" },
 	{ NULL, NULL, NULL, NULL }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,9 @@ int mg_write_file_atomic(const char *path, const char *data, size_t len, struct 
 		unlink(tmp);
 		return mg_error_set(err, MG_ERROR, "cannot write '%s': %s", path, strerror(saved));
 	}
+	/* tests kill the writer here: the old file must be intact (tests/cli/accept_test.sh) */
+	if (getenv("MEMGATE_TEST_DIE_BEFORE_RENAME"))
+		abort();
 	/* mkstemp makes 0600; a profile or baseline is an ordinary file */
 	mode_t mask = umask(0);
 	umask(mask);
@@ -65,6 +69,38 @@ int mg_write_file_atomic(const char *path, const char *data, size_t len, struct 
 		fsync(fd);      /* make the rename itself durable */
 		close(fd);
 	}
+	return MG_OK;
+}
+
+int mg_read_file(char **out, size_t *len, const char *path, size_t max, struct mg_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf;
+	size_t got = 0;
+	if (fd < 0)
+		return mg_error_set(err, errno == ENOENT ? MG_ENOTFOUND : MG_ERROR,
+				    "cannot read '%s': %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+		close(fd);
+		return mg_error_set(err, MG_ERROR, "cannot read '%s': not a regular file of at "
+				    "most %zu bytes", path, max);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	while (buf && got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (!buf)
+		return mg_error_set(err, MG_ERROR, "out of memory");
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
 	return MG_OK;
 }
 

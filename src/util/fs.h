@@ -13,6 +13,10 @@ struct mg_error;
  */
 int mg_write_file_atomic(const char *path, const char *data, size_t len, struct mg_error *err);
 
+/* Reads a whole file of at most max bytes (NUL-terminated); *out is malloc'd.
+ * MG_ENOTFOUND: no such file; MG_ERROR: unreadable or larger than max. */
+int mg_read_file(char **out, size_t *len, const char *path, size_t max, struct mg_error *err);
+
 /* Creates a fresh private directory under $TMPDIR (or /tmp); *out is malloc'd. */
 int mg_mkdtemp(char **out, const char *prefix, struct mg_error *err);
 

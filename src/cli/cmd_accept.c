@@ -1,0 +1,205 @@
+/* cmd_accept.c - `memgate accept [TEST...] [--from DIR] [--reason TEXT]`: profiles become baselines
+ *
+ * For each selected test (default: every configured test with a profile in
+ * DIR), the profile's figures and top call sites become baselines/<test>.json
+ * in canonical form, with the commit checked out and the reason.  A file is
+ * rewritten only when its figures or sites changed; every write is atomic, so
+ * an interrupted accept leaves each baseline old or new, never half-written.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../core/baseline.h"
+#include "../core/config.h"
+#include "../core/git.h"
+#include "../util/error.h"
+#include "../util/fs.h"
+#include "cmd.h"
+#include "exitcode.h"
+
+#define MAX_DOC (64u << 20)
+
+static const char usage_text[] =
+	"usage: memgate accept [TEST...] [-c memgate.yml] [--from DIR] [--reason TEXT]\n"
+	"\n"
+	"Writes the figures of the profiles in DIR (default: the config's `profiles`)\n"
+	"as the baselines of those tests (default: every configured test that has a\n"
+	"profile) into the config's `baselines` directory, with the commit checked out\n"
+	"and the reason.  Only files whose figures or call sites changed are rewritten.\n"
+	"\n"
+	"exit status: 0 done; 2 usage, configuration or input error (a corrupt profile,\n"
+	"an unknown test); 3 an I/O error.\n";
+
+static const char *const shown[] = { "peak_bytes", "leaked_bytes", "allocs", "total_bytes" };
+
+/* "peak_bytes 230 -> 240 (+10)" for the figures that moved */
+static void print_change(const char *name, const cJSON *old, const cJSON *new)
+{
+	const cJSON *of = cJSON_GetObjectItem(old, "figures"), *nf = cJSON_GetObjectItem(new, "figures");
+	int any = 0;
+	fprintf(stderr, "  %-24s updated:", name);
+	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
+		const cJSON *a = cJSON_GetObjectItem(of, shown[i]), *b = cJSON_GetObjectItem(nf, shown[i]);
+		if (cJSON_IsNumber(a) && cJSON_IsNumber(b) && a->valuedouble != b->valuedouble) {
+			fprintf(stderr, "%s %s %.0f -> %.0f (%+.0f)", any++ ? "," : "", shown[i],
+				a->valuedouble, b->valuedouble, b->valuedouble - a->valuedouble);
+		}
+	}
+	fprintf(stderr, "%s\n", any ? "" : " call sites");
+}
+
+/* 0 written or unchanged, MG_EINVALID bad input, MG_ERROR I/O */
+static int accept_one(const struct mg_config *cfg, const char *name, const char *from,
+		      const char *commit, int dirty, const char *reason, int *changed,
+		      struct mg_error *err)
+{
+	char ppath[4096], bpath[4096];
+	char *text = NULL, *canon = NULL;
+	size_t len;
+	cJSON *profile = NULL, *base = NULL, *old = NULL;
+	int ret;
+
+	snprintf(ppath, sizeof(ppath), "%s/%s.json", from, name);
+	snprintf(bpath, sizeof(bpath), "%s/%s.json", cfg->baselines, name);
+	if ((ret = mg_read_file(&text, &len, ppath, MAX_DOC, err)) != MG_OK) {
+		if (ret == MG_ENOTFOUND)
+			ret = mg_error_set(err, MG_EINVALID, "no profile of test '%s' in '%s' (run "
+					   "'memgate run %s' first)", name, from, name);
+		goto done;
+	}
+	if ((ret = mg_json_load_doc(&profile, text, len, ppath, "profile", err)) != MG_OK)
+		goto done;
+	const char *pname = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(profile,
+									  "test"), "name"));
+	if (!pname || strcmp(pname, name)) {
+		ret = mg_error_set(err, MG_EINVALID, "%s: the profile of test '%s', not '%s'", ppath,
+				   pname ? pname : "?", name);
+		goto done;
+	}
+	if (!(base = mg_baseline_from_profile(profile, commit, dirty, reason)) ||
+	    !(canon = mg_json_canonical(base))) {
+		ret = mg_error_set(err, MG_ERROR, "out of memory");
+		goto done;
+	}
+	free(text);
+	text = NULL;
+	ret = mg_read_file(&text, &len, bpath, MAX_DOC, err);
+	if (ret == MG_OK) {
+		/* a corrupt old baseline is simply replaced */
+		if (mg_json_load_doc(&old, text, len, bpath, "baseline", err) == MG_OK &&
+		    mg_baseline_same(old, base)) {
+			fprintf(stderr, "  %-24s unchanged\n", name);
+			*changed = 0;
+			goto done;
+		}
+	} else if (ret != MG_ENOTFOUND) {
+		goto done;
+	}
+	if ((ret = mg_write_file_atomic(bpath, canon, strlen(canon), err)) != MG_OK)
+		goto done;
+	*changed = 1;
+	if (old)
+		print_change(name, old, base);
+	else
+		fprintf(stderr, "  %-24s new baseline\n", name);
+	ret = MG_OK;
+done:
+	free(text);
+	free(canon);
+	cJSON_Delete(profile);
+	cJSON_Delete(base);
+	cJSON_Delete(old);
+	return ret;
+}
+
+int cmd_accept(int argc, char **argv)
+{
+	const char *config = "memgate.yml", *from = NULL, *reason = NULL;
+	const char **names = calloc((size_t)argc + 1, sizeof(*names));
+	size_t n_names = 0, written = 0;
+	struct mg_config *cfg = NULL;
+	struct mg_error err = { 0 };
+	char sha[41];
+	int dirty = 0, have_commit, ret = MG_EXIT_USAGE;
+
+	if (!names)
+		return MG_EXIT_ERROR;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			free(names);
+			return MG_EXIT_PASS;
+		} else if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && i + 1 < argc) {
+			config = argv[++i];
+		} else if (!strcmp(a, "--from") && i + 1 < argc) {
+			from = argv[++i];
+		} else if (!strcmp(a, "--reason") && i + 1 < argc) {
+			reason = argv[++i];
+		} else if (a[0] == '-') {
+			mg_die_msg("accept: unknown option '%s'\n%s", a, usage_text);
+			goto done;
+		} else {
+			names[n_names++] = a;
+		}
+	}
+	if (mg_config_load(&cfg, config, &err) != MG_OK ||
+	    mg_config_import_ctest(cfg, NULL, &err) != MG_OK) {
+		mg_die_msg("%s", err.msg);
+		ret = err.code == MG_EINVALID || err.code == MG_ENOTFOUND ? MG_EXIT_USAGE
+									     : MG_EXIT_ERROR;
+		goto done;
+	}
+	for (size_t k = 0; k < n_names; k++)
+		if (!mg_config_find_test(cfg, names[k])) {
+			mg_die_msg("no test '%s' in '%s'", names[k], config);
+			goto done;
+		}
+	if (!from)
+		from = cfg->profiles;
+	if (mkdir(cfg->baselines, 0777) < 0 && errno != EEXIST) {
+		mg_die_msg("cannot create '%s': %s", cfg->baselines, strerror(errno));
+		ret = MG_EXIT_ERROR;
+		goto done;
+	}
+	have_commit = mg_git_head(sha, &dirty, cfg->dir[0] ? cfg->dir : ".", &err) == MG_OK;
+	if (!have_commit)
+		mg_die_msg("warning: %s: baselines record no commit", err.msg);
+	else if (dirty)
+		mg_die_msg("warning: the work tree has changes: the baselines say they were "
+			   "measured on a dirty tree at %.12s", sha);
+
+	fprintf(stderr, "memgate: accepting into %s/%s%s\n", cfg->baselines,
+		reason ? ", reason: " : "", reason ? reason : "");
+	ret = MG_EXIT_PASS;
+	for (size_t k = 0; k < cfg->n_tests; k++) {
+		const char *name = cfg->tests[k].name;
+		char ppath[4096];
+		int wanted = !n_names, changed = 0;
+		for (size_t q = 0; q < n_names && !wanted; q++)
+			wanted = !strcmp(names[q], name);
+		if (!wanted)
+			continue;
+		snprintf(ppath, sizeof(ppath), "%s/%s.json", from, name);
+		if (!n_names && access(ppath, F_OK) < 0)
+			continue;             /* all: only the tests that were measured */
+		int r = accept_one(cfg, name, from, have_commit ? sha : NULL, dirty, reason,
+				   &changed, &err);
+		if (r != MG_OK) {
+			mg_die_msg("%s", err.msg);
+			ret = r == MG_EINVALID ? MG_EXIT_USAGE : MG_EXIT_ERROR;
+			break;
+		}
+		written += (size_t)changed;
+	}
+	fprintf(stderr, "memgate: %zu baseline%s written\n", written, written == 1 ? "" : "s");
+done:
+	mg_config_free(cfg);
+	free(names);
+	return ret;
+}

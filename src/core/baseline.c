@@ -1,0 +1,327 @@
+/* baseline.c - build, compare and print baselines canonically */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/error.h"
+#include "baseline.h"
+
+/* the summary figures a baseline keeps (SPEC §1, the leak kinds, runtime-owned) */
+static const char *const figure_keys[] = {
+	"allocs", "frees", "total_bytes", "peak_bytes", "peak_blocks", "leaked_bytes",
+	"leaked_blocks", "definitely_lost_bytes", "definitely_lost_blocks",
+	"indirectly_lost_bytes", "indirectly_lost_blocks", "possibly_lost_bytes",
+	"possibly_lost_blocks", "still_reachable_bytes", "still_reachable_blocks",
+	"leaked_runtime_bytes", "leaked_runtime_blocks", "rss_peak_bytes",
+};
+
+#define SITE_FRAMES 4                     /* frames that name a call site */
+#define MAX_SITES 10
+
+/* "func (file:line) < caller (file:line)": a site's name, from its innermost frames */
+static char *site_name(const cJSON *frames)
+{
+	char buf[2048];
+	size_t len = 0;
+	int n = 0;
+	const cJSON *f;
+	buf[0] = '\0';
+	cJSON_ArrayForEach(f, frames) {
+		const cJSON *fn = cJSON_GetObjectItem(f, "function"), *file = cJSON_GetObjectItem(f, "file");
+		const cJSON *line = cJSON_GetObjectItem(f, "line"), *mod = cJSON_GetObjectItem(f, "module");
+		const cJSON *off = cJSON_GetObjectItem(f, "offset");
+		const char *base;
+		if (n++ == SITE_FRAMES || len >= sizeof(buf) - 1)
+			break;
+		if (n > 1)
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len, " < ");
+		if (len >= sizeof(buf) - 1)
+			break;
+		if (cJSON_IsString(fn) && cJSON_IsString(file)) {
+			base = strrchr(file->valuestring, '/');
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s (%s:%d)", fn->valuestring,
+						base ? base + 1 : file->valuestring,
+						cJSON_IsNumber(line) ? line->valueint : 0);
+		} else if (cJSON_IsString(fn)) {
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s", fn->valuestring);
+		} else {
+			/* module+offset: stable for the same binary */
+			base = cJSON_IsString(mod) ? strrchr(mod->valuestring, '/') : NULL;
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s+%s",
+						base ? base + 1 : cJSON_IsString(mod) ? mod->valuestring : "?",
+						cJSON_IsString(off) ? off->valuestring : "?");
+		}
+	}
+	if (len >= sizeof(buf))
+		len = sizeof(buf) - 1;
+	return strndup(buf, len);
+}
+
+struct site {
+	char *name;
+	double bytes, blocks;
+};
+
+static int by_bytes(const void *a, const void *b)
+{
+	const struct site *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+/* sums the stacks of `list` over the given processes by site name; the top MAX_SITES */
+static cJSON *sites(const cJSON *procs, const char *list, const cJSON *only)
+{
+	struct site *s = NULL;
+	size_t n = 0, cap = 0;
+	const cJSON *p, *st;
+	cJSON *arr = cJSON_CreateArray();
+	cJSON_ArrayForEach(p, procs) {
+		if (only && p != only)
+			continue;
+		cJSON_ArrayForEach(st, cJSON_GetObjectItem(p, list)) {
+			const cJSON *bytes = cJSON_GetObjectItem(st, "bytes");
+			const cJSON *blocks = cJSON_GetObjectItem(st, "blocks");
+			char *name = site_name(cJSON_GetObjectItem(st, "frames"));
+			size_t k;
+			if (!name || !cJSON_IsNumber(bytes) || !cJSON_IsNumber(blocks)) {
+				free(name);
+				continue;
+			}
+			for (k = 0; k < n && strcmp(s[k].name, name); k++)
+				;
+			if (k == n) {
+				if (n == cap) {
+					struct site *ns = realloc(s, (cap ? 2 * cap : 16) * sizeof(*s));
+					if (!ns) {
+						free(name);
+						continue;
+					}
+					s = ns;
+					cap = cap ? 2 * cap : 16;
+				}
+				s[n++] = (struct site){ name, 0, 0 };
+			} else {
+				free(name);
+			}
+			s[k].bytes += bytes->valuedouble;
+			s[k].blocks += blocks->valuedouble;
+		}
+	}
+	if (n)
+		qsort(s, n, sizeof(*s), by_bytes);
+	for (size_t k = 0; k < n; k++) {
+		if (k < MAX_SITES) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddNumberToObject(o, "blocks", s[k].blocks);
+			cJSON_AddNumberToObject(o, "bytes", s[k].bytes);
+			cJSON_AddStringToObject(o, "site", s[k].name);
+			cJSON_AddItemToArray(arr, o);
+		}
+		free(s[k].name);
+	}
+	free(s);
+	return arr;
+}
+
+cJSON *mg_baseline_from_profile(const cJSON *profile, const char *commit, int dirty,
+				const char *reason)
+{
+	const cJSON *sum = cJSON_GetObjectItem(profile, "summary");
+	const cJSON *procs = cJSON_GetObjectItem(profile, "processes"), *p, *peak = NULL;
+	cJSON *b = cJSON_CreateObject(), *fig = cJSON_CreateObject();
+	if (!b || !fig)
+		return NULL;
+	for (size_t i = 0; i < sizeof(figure_keys) / sizeof(figure_keys[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItem(sum, figure_keys[i]);
+		cJSON_AddItemToObject(fig, figure_keys[i],
+				      cJSON_IsNumber(v) ? cJSON_CreateNumber(v->valuedouble)
+							: cJSON_CreateNull());
+	}
+	cJSON_ArrayForEach(p, procs)
+		if (!peak || cJSON_GetObjectItem(p, "peak_bytes")->valuedouble >
+			     cJSON_GetObjectItem(peak, "peak_bytes")->valuedouble)
+			peak = p;
+	if (commit)
+		cJSON_AddStringToObject(b, "commit", commit);
+	else
+		cJSON_AddNullToObject(b, "commit");
+	cJSON_AddBoolToObject(b, "dirty", dirty);
+	cJSON_AddItemToObject(b, "environment",
+			      cJSON_Duplicate(cJSON_GetObjectItem(profile, "environment"), 1));
+	cJSON_AddItemToObject(b, "figures", fig);
+	cJSON_AddItemToObject(b, "leak_sites", sites(procs, "leak_stacks", NULL));
+	cJSON_AddItemToObject(b, "peak_sites", sites(procs, "peak_stacks", peak));
+	cJSON_AddStringToObject(b, "memgate_version",
+				cJSON_GetStringValue(cJSON_GetObjectItem(profile, "memgate_version")) ?: "");
+	if (reason)
+		cJSON_AddStringToObject(b, "reason", reason);
+	else
+		cJSON_AddNullToObject(b, "reason");
+	cJSON_AddNumberToObject(b, "schema", MG_BASELINE_SCHEMA);
+	cJSON_AddStringToObject(b, "test", cJSON_GetStringValue(cJSON_GetObjectItem(
+					cJSON_GetObjectItem(profile, "test"), "name")) ?: "");
+	return b;
+}
+
+/* ----------------------------------------------------------- canonical text */
+
+struct out {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+	if (o->oom)
+		return;
+	if (o->len + n + 1 > o->cap) {
+		size_t cap = o->cap ? o->cap : 256;
+		while (cap < o->len + n + 1)
+			cap *= 2;
+		char *np = realloc(o->p, cap);
+		if (!np) {
+			o->oom = 1;
+			return;
+		}
+		o->p = np;
+		o->cap = cap;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+static void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
+
+static void put_string(struct out *o, const char *s)
+{
+	char esc[8];
+	puts_(o, "\"");
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '"' || *c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*c;
+			put(o, esc, 2);
+		} else if (*c < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *c);
+			puts_(o, esc);
+		} else {
+			put(o, (const char *)c, 1);
+		}
+	}
+	puts_(o, "\"");
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+static void indent(struct out *o, int depth)
+{
+	for (int i = 0; i < depth; i++)
+		puts_(o, "  ");
+}
+
+static void emit(struct out *o, const cJSON *v, int depth)
+{
+	char num[64];
+	if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
+		int n = cJSON_GetArraySize(v), obj = cJSON_IsObject(v);
+		const cJSON **items = calloc((size_t)n + 1, sizeof(*items));
+		const cJSON *c;
+		int k = 0;
+		if (!items) {
+			o->oom = 1;
+			return;
+		}
+		cJSON_ArrayForEach(c, v)
+			items[k++] = c;
+		if (obj)
+			qsort(items, (size_t)n, sizeof(*items), key_cmp);
+		puts_(o, obj ? "{" : "[");
+		for (k = 0; k < n; k++) {
+			puts_(o, k ? ",\n" : "\n");
+			indent(o, depth + 1);
+			if (obj) {
+				put_string(o, items[k]->string);
+				puts_(o, ": ");
+			}
+			emit(o, items[k], depth + 1);
+		}
+		if (n) {
+			puts_(o, "\n");
+			indent(o, depth);
+		}
+		puts_(o, obj ? "}" : "]");
+		free(items);
+	} else if (cJSON_IsString(v)) {
+		put_string(o, v->valuestring);
+	} else if (cJSON_IsNumber(v)) {
+		double d = v->valuedouble;
+		/* integers (every figure) as integers; |d| < 2^53 keeps the cast exact */
+		if (d > -9007199254740992.0 && d < 9007199254740992.0 && (double)(int64_t)d == d)
+			snprintf(num, sizeof(num), "%" PRId64, (int64_t)d);
+		else
+			snprintf(num, sizeof(num), "%.17g", d);
+		puts_(o, num);
+	} else if (cJSON_IsBool(v)) {
+		puts_(o, cJSON_IsTrue(v) ? "true" : "false");
+	} else {
+		puts_(o, "null");
+	}
+}
+
+char *mg_json_canonical(const cJSON *doc)
+{
+	struct out o = { 0 };
+	emit(&o, doc, 0);
+	puts_(&o, "\n");
+	if (o.oom) {
+		free(o.p);
+		return NULL;
+	}
+	return o.p;
+}
+
+int mg_json_load_doc(cJSON **out, const char *text, size_t len, const char *name,
+		     const char *kind, struct mg_error *err)
+{
+	cJSON *doc = cJSON_ParseWithLength(text, len);
+	const cJSON *schema;
+	if (!doc)
+		return mg_error_set(err, MG_EINVALID, "%s: not valid JSON", name);
+	schema = cJSON_GetObjectItem(doc, "schema");
+	int is_profile = cJSON_IsObject(cJSON_GetObjectItem(doc, "summary")) &&
+			 cJSON_IsArray(cJSON_GetObjectItem(doc, "processes"));
+	int is_baseline = cJSON_IsObject(cJSON_GetObjectItem(doc, "figures"));
+	if (!cJSON_IsNumber(schema) || schema->valueint != 1 ||
+	    (!strcmp(kind, "profile") ? !is_profile : !is_baseline)) {
+		cJSON_Delete(doc);
+		return mg_error_set(err, MG_EINVALID, "%s: not a memgate %s (schema 1)", name, kind);
+	}
+	*out = doc;
+	return MG_OK;
+}
+
+int mg_baseline_same(const cJSON *a, const cJSON *b)
+{
+	static const char *const keys[] = { "leak_sites", "peak_sites", "test" };
+	const cJSON *fa = cJSON_GetObjectItem(a, "figures"), *fb = cJSON_GetObjectItem(b, "figures");
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!cJSON_Compare(cJSON_GetObjectItem(a, keys[i]), cJSON_GetObjectItem(b, keys[i]), 1))
+			return 0;
+	/* every figure but the peak RSS, which is never compared exactly (SPEC §1):
+	 * its noise alone must not rewrite a baseline */
+	for (size_t i = 0; i < sizeof(figure_keys) / sizeof(figure_keys[0]); i++)
+		if (strcmp(figure_keys[i], "rss_peak_bytes") &&
+		    !cJSON_Compare(cJSON_GetObjectItem(fa, figure_keys[i]),
+				   cJSON_GetObjectItem(fb, figure_keys[i]), 1))
+			return 0;
+	return 1;
+}

@@ -1,0 +1,38 @@
+/* baseline.h - baselines/<test>.json: a test's accepted figures, in canonical form (SPEC §4)
+ *
+ * A baseline holds the gated figures of a profile's summary, its top call
+ * sites (for attribution diffs), the commit it was measured at, the
+ * environment fingerprint and the reason of the accept.  Its text is
+ * canonical: keys sorted at every level, two-space indentation, integers as
+ * integers, a trailing newline; the same figures always give the same bytes,
+ * so diffs stay minimal and reviewable.
+ */
+#ifndef MEMGATE_CORE_BASELINE_H
+#define MEMGATE_CORE_BASELINE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#define MG_BASELINE_SCHEMA 1
+
+struct mg_error;
+
+/* A baseline built from a profile document; NULL when out of memory.
+ * `commit` may be NULL (not in git); `reason` may be NULL. */
+cJSON *mg_baseline_from_profile(const cJSON *profile, const char *commit, int dirty,
+				const char *reason);
+
+/* The canonical text of any JSON document (see above); malloc'd, NULL on OOM. */
+char *mg_json_canonical(const cJSON *doc);
+
+/* Parses a profile or baseline file's text: MG_EINVALID with "NAME: ..." when it is
+ * not valid JSON or not a memgate document of that kind ("profile"/"baseline"). */
+int mg_json_load_doc(cJSON **out, const char *text, size_t len, const char *name,
+		     const char *kind, struct mg_error *err);
+
+/* 1 when two baselines have the same figures and sites (commit, reason,
+ * environment and the noisy peak RSS aside): accepting again would change
+ * nothing that gates. */
+int mg_baseline_same(const cJSON *a, const cJSON *b);
+
+#endif

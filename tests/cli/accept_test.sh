@@ -1,0 +1,74 @@
+#!/bin/sh
+# accept_test.sh - memgate accept: canonical baselines with their commit, only changed
+# files rewritten, an accept killed mid-write leaves the old baseline intact
+#
+# usage: accept_test.sh MEMGATE FX_BASIC FX_OTHER JSON_EXPECT WORK_DIR
+set -u
+memgate=$1 basic=$2 other=$3 json_expect=$4 work=$5
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work" || exit 1
+fail=0
+check() {
+	what=$1
+	shift
+	"$@" || { echo "FAIL: $what" >&2; fail=1; }
+}
+git init -q . && git config user.email t@example.com && git config user.name test
+printf 'version: 1\ntests:\n  - name: basic\n    run: [%s]\n' "$basic" > memgate.yml
+git add memgate.yml && git commit -qm init
+head=$(git rev-parse HEAD)
+
+"$memgate" run >/dev/null 2>&1
+"$memgate" accept --reason "first measurement" 2>err.txt; rc=$?
+check "accept exits 0 (got $rc)" [ "$rc" = 0 ]
+check "says new" grep -q "basic *new baseline" err.txt
+cat > want.json <<J
+{ "schema": 1, "test": "basic", "commit": "$head", "dirty": false,
+  "reason": "first measurement",
+  "figures": { "allocs": 4, "frees": 3, "total_bytes": 380, "peak_bytes": 230,
+               "peak_blocks": 2, "leaked_bytes": 200, "leaked_blocks": 1 },
+  "leak_sites": [ { "bytes": 200, "blocks": 1, "site": "\$contains:main (basic.c:" } ] }
+J
+check "baseline content" "$json_expect" want.json baselines/basic.json
+# canonical: sorted keys, two-space indentation, trailing newline
+check "canonical form" /usr/bin/python3 -c '
+import json, sys
+t = open("baselines/basic.json").read()
+sys.exit(t != json.dumps(json.loads(t), sort_keys=True, indent=2) + "\n")'
+cp baselines/basic.json first.json
+
+# the same figures again: untouched, byte for byte
+"$memgate" run >/dev/null 2>&1
+"$memgate" accept --reason "again" 2>err.txt
+check "says unchanged" grep -q "basic *unchanged" err.txt
+check "file untouched" cmp -s first.json baselines/basic.json
+
+# other figures, and accept dies between writing the new file and renaming it
+printf 'version: 1\ntests:\n  - name: basic\n    run: [%s]\n' "$other" > memgate.yml
+"$memgate" run >/dev/null 2>&1
+MEMGATE_TEST_DIE_BEFORE_RENAME=1 "$memgate" accept --reason "killed" >/dev/null 2>&1; rc=$?
+check "killed accept failed (got $rc)" [ "$rc" != 0 ]
+check "old baseline intact after the kill" cmp -s first.json baselines/basic.json
+"$memgate" accept --reason "more allocations" 2>err.txt; rc=$?
+check "accept exits 0 (got $rc)" [ "$rc" = 0 ]
+check "says what changed" grep -q "basic *updated: peak_bytes 230 -> " err.txt
+check "baseline rewritten" sh -c '! cmp -s first.json baselines/basic.json'
+check "new reason" grep -q '"reason": "more allocations"' baselines/basic.json
+
+# bad input: exit 2, one line, nothing written
+cp baselines/basic.json before.json
+"$memgate" accept nosuch >/dev/null 2>err.txt; rc=$?
+check "unknown test exits 2 (got $rc)" [ "$rc" = 2 ]
+printf '{"schema": 1, "summary": ' > profiles/basic.json
+"$memgate" accept >/dev/null 2>err.txt; rc=$?
+check "truncated profile exits 2 (got $rc)" [ "$rc" = 2 ]
+check "truncated profile named" grep -q "profiles/basic.json: not valid JSON" err.txt
+printf '{"schema": 1, "foo": 2}\n' > profiles/basic.json
+"$memgate" accept >/dev/null 2>err.txt; rc=$?
+check "foreign profile exits 2 (got $rc)" [ "$rc" = 2 ]
+check "foreign profile named" grep -q "not a memgate profile" err.txt
+check "nothing written on bad input" cmp -s before.json baselines/basic.json
+
+[ $fail = 0 ] && echo "ok: memgate accept"
+exit $fail
