@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../core/config.h"
+#include "../core/git.h"
 #include "../core/measure.h"
 #include "../util/error.h"
 #include "cmd.h"
@@ -55,7 +56,8 @@ static int mkdirs(const char *dir)
 }
 
 /* One test, in the worker process; prints one line and returns a RUN_ code. */
-static int run_one(const struct mg_config *cfg, const struct mg_test *test, const char *outdir)
+static int run_one(const struct mg_config *cfg, const struct mg_test *test, const char *outdir,
+		   const char *commit, int dirty)
 {
 	struct mg_settings s;
 	struct mg_error err = { 0 };
@@ -68,7 +70,7 @@ static int run_one(const struct mg_config *cfg, const struct mg_test *test, cons
 	struct mg_measure_opts mo = {
 		.argv = test->argv, .name = test->name, .cwd = test->cwd, .env = test->env,
 		.depth = (int)s.stack_depth, .timeout_s = (double)s.timeout_ms / 1000.0,
-		.grace_s = 10, .own_pgrp = 1,
+		.grace_s = 10, .own_pgrp = 1, .commit = commit, .dirty = dirty,
 	};
 	snprintf(path, sizeof(path), "%s/%s.json", outdir, test->name);
 	if (mg_symbolizer_new(&sym, &err) != MG_OK || (mo.sym = sym, 0) ||
@@ -200,6 +202,12 @@ int cmd_run(int argc, char **argv)
 		goto done;
 	}
 
+	/* the commit the tests were built from, as far as the checkout tells */
+	char sha[41];
+	int dirty = 0;
+	struct mg_error gerr;
+	int have_commit = mg_git_head(sha, &dirty, cfg->dir[0] ? cfg->dir : ".", &gerr) == MG_OK;
+
 	fprintf(stderr, "%-24s %10s %12s %12s %12s  %s\n", "test", "allocs", "total", "peak",
 		"leaked", "end");
 	fflush(stderr);
@@ -208,7 +216,8 @@ int cmd_run(int argc, char **argv)
 		if (next < n_sel && running < jobs) {
 			pid_t pid = fork();
 			if (pid == 0)
-				_exit(run_one(cfg, sel[next], outdir));
+				_exit(run_one(cfg, sel[next], outdir, have_commit ? sha : NULL,
+					      dirty));
 			if (pid < 0) {
 				mg_die_msg("cannot fork: %s", strerror(errno));
 				failed++;

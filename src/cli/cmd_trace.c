@@ -222,7 +222,7 @@ int cmd_trace(int argc, char **argv)
 	const char *slash = strrchr(cmd[0], '/');
 	struct mg_measure_opts mo = {
 		.argv = cmd, .name = slash ? slash + 1 : cmd[0], .depth = depth, .grace_s = grace,
-		.keep_raw = keep,
+		.keep_raw = keep, .dirty = -1,
 	};
 	if (mg_symbolizer_new(&sym, &err) != MG_OK) {
 		mg_die_msg("%s", err.msg);

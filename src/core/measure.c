@@ -40,8 +40,8 @@ int mg_measure(struct mg_measurement *m, const struct mg_measure_opts *o, struct
 	struct mg_run_info ri = {
 		.name = o->name, .argv = o->argv,
 		.cwd = o->cwd ? o->cwd : getcwd(cwd, sizeof(cwd)), .root_pid = m->sr.root_pid,
-		.timed_out = m->sr.timed_out, .duration_ms = m->sr.duration_ms, .dirty = -1,
-		.symbolizer = o->sym,
+		.timed_out = m->sr.timed_out, .duration_ms = m->sr.duration_ms,
+		.commit = o->commit, .dirty = o->commit ? o->dirty : -1, .symbolizer = o->sym,
 	};
 	m->doc = mg_profile_build(m->trace, &ri);
 	ret = m->doc ? MG_OK : mg_error_set(err, MG_ERROR, "out of memory");

@@ -27,6 +27,8 @@ struct mg_measure_opts {
 	int own_pgrp;               /* run in a new process group (needed for timeouts) */
 	int keep_raw;               /* keep the trace directory: m->raw_dir */
 	struct mg_symbolizer *sym;  /* NULL: frames as module + offset */
+	const char *commit;         /* the commit the test was built from; NULL: unknown */
+	int dirty;                  /* -1: unknown */
 };
 
 struct mg_measurement {

@@ -20,6 +20,8 @@ git add memgate.yml && git commit -qm init
 head=$(git rev-parse HEAD)
 
 "$memgate" run >/dev/null 2>&1
+check "the profile names the commit" grep -q "\"commit\":.*\"$head\"" profiles/basic.json
+check "and a clean tree" grep -q '"dirty":.*false' profiles/basic.json
 "$memgate" accept --reason "first measurement" 2>err.txt; rc=$?
 check "accept exits 0 (got $rc)" [ "$rc" = 0 ]
 check "says new" grep -q "basic *new baseline" err.txt
