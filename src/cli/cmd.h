@@ -2,9 +2,21 @@
 #ifndef MEMGATE_CLI_CMD_H
 #define MEMGATE_CLI_CMD_H
 
+#include <stddef.h>
+
 int cmd_accept(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+
+struct mg_config;
+
+/* common.c: loads the config (ctest entries imported) and checks that every
+ * named test exists; prints the one-line error and returns the exit code, or
+ * -1 when all is well (*cfg is then the caller's, mg_config_free). */
+int mg_cli_load_config(struct mg_config **cfg, const char *path, const char *const *names,
+		       size_t n_names);
+/* whether a test is among the named ones (all of them when none are named) */
+int mg_cli_selected(const char *name, const char *const *names, size_t n_names);
 
 /* prints "memgate: <msg>" on stderr */
 void mg_die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

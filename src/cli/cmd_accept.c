@@ -148,18 +148,8 @@ int cmd_accept(int argc, char **argv)
 			names[n_names++] = a;
 		}
 	}
-	if (mg_config_load(&cfg, config, &err) != MG_OK ||
-	    mg_config_import_ctest(cfg, NULL, &err) != MG_OK) {
-		mg_die_msg("%s", err.msg);
-		ret = err.code == MG_EINVALID || err.code == MG_ENOTFOUND ? MG_EXIT_USAGE
-									     : MG_EXIT_ERROR;
+	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) >= 0)
 		goto done;
-	}
-	for (size_t k = 0; k < n_names; k++)
-		if (!mg_config_find_test(cfg, names[k])) {
-			mg_die_msg("no test '%s' in '%s'", names[k], config);
-			goto done;
-		}
 	if (!from)
 		from = cfg->profiles;
 	if (mkdir(cfg->baselines, 0777) < 0 && errno != EEXIST) {
@@ -180,10 +170,8 @@ int cmd_accept(int argc, char **argv)
 	for (size_t k = 0; k < cfg->n_tests; k++) {
 		const char *name = cfg->tests[k].name;
 		char ppath[4096];
-		int wanted = !n_names, changed = 0;
-		for (size_t q = 0; q < n_names && !wanted; q++)
-			wanted = !strcmp(names[q], name);
-		if (!wanted)
+		int changed = 0;
+		if (!mg_cli_selected(name, names, n_names))
 			continue;
 		snprintf(ppath, sizeof(ppath), "%s/%s.json", from, name);
 		if (!n_names && access(ppath, F_OK) < 0)

@@ -128,7 +128,6 @@ int cmd_run(int argc, char **argv)
 	const char *config = "memgate.yml", *outdir = NULL;
 	unsigned jobs = 1, shard_i = 1, shard_n = 1;
 	struct mg_config *cfg = NULL;
-	struct mg_error err = { 0 };
 	const char **names = calloc((size_t)argc + 1, sizeof(*names));
 	size_t n_names = 0;
 	int ret = MG_EXIT_USAGE;
@@ -166,18 +165,8 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 
-	if (mg_config_load(&cfg, config, &err) != MG_OK ||
-	    mg_config_import_ctest(cfg, NULL, &err) != MG_OK) {
-		mg_die_msg("%s", err.msg);
-		ret = err.code == MG_EINVALID || err.code == MG_ENOTFOUND ? MG_EXIT_USAGE
-									     : MG_EXIT_ERROR;
+	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) >= 0)
 		goto done;
-	}
-	for (size_t k = 0; k < n_names; k++)
-		if (!mg_config_find_test(cfg, names[k])) {
-			mg_die_msg("no test '%s' in '%s'", names[k], config);
-			goto done;
-		}
 	if (!outdir)
 		outdir = cfg->profiles;
 	if (mkdirs(outdir) < 0) {
@@ -191,10 +180,7 @@ int cmd_run(int argc, char **argv)
 	size_t n_sel = 0, seen = 0;
 	for (size_t k = 0; sel && k < cfg->n_tests; k++) {
 		const struct mg_test *t = &cfg->tests[k];
-		int wanted = !n_names;
-		for (size_t q = 0; q < n_names && !wanted; q++)
-			wanted = !strcmp(names[q], t->name);
-		if (wanted && seen++ % shard_n == shard_i - 1)
+		if (mg_cli_selected(t->name, names, n_names) && seen++ % shard_n == shard_i - 1)
 			sel[n_sel++] = t;
 	}
 	if (!sel) {

@@ -1,0 +1,40 @@
+/* common.c - what several commands do alike: load memgate.yml, select tests */
+#include <string.h>
+
+#include "../core/config.h"
+#include "../util/error.h"
+#include "cmd.h"
+#include "exitcode.h"
+
+int mg_cli_load_config(struct mg_config **cfg, const char *path, const char *const *names,
+		       size_t n_names)
+{
+	struct mg_error err = { 0 };
+	*cfg = NULL;
+	if (mg_config_load(cfg, path, &err) != MG_OK ||
+	    mg_config_import_ctest(*cfg, NULL, &err) != MG_OK) {
+		mg_die_msg("%s", err.msg);
+		mg_config_free(*cfg);
+		*cfg = NULL;
+		return err.code == MG_EINVALID || err.code == MG_ENOTFOUND ? MG_EXIT_USAGE
+									     : MG_EXIT_ERROR;
+	}
+	for (size_t k = 0; k < n_names; k++)
+		if (!mg_config_find_test(*cfg, names[k])) {
+			mg_die_msg("no test '%s' in '%s'", names[k], path);
+			mg_config_free(*cfg);
+			*cfg = NULL;
+			return MG_EXIT_USAGE;
+		}
+	return -1;
+}
+
+int mg_cli_selected(const char *name, const char *const *names, size_t n_names)
+{
+	if (!n_names)
+		return 1;
+	for (size_t k = 0; k < n_names; k++)
+		if (!strcmp(names[k], name))
+			return 1;
+	return 0;
+}
