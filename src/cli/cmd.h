@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 int cmd_accept(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 

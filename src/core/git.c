@@ -1,5 +1,9 @@
-/* git.c - the commit checked out and the tree's state, through libgit2 */
+/* git.c - the commit checked out, the tree's state and files at other commits, through libgit2 */
+#define _GNU_SOURCE
 #include <git2.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../util/error.h"
@@ -38,6 +42,285 @@ int mg_git_head(char sha[41], int *dirty, const char *path, struct mg_error *err
 	*dirty = 0;
 	if (!git_repository_is_bare(repo))
 		git_status_foreach(repo, dirty_cb, dirty);
+	ret = MG_OK;
+done:
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return ret;
+}
+
+/* git_error_last() may be NULL in libgit2 1.5 */
+static const char *git_msg(void)
+{
+	const git_error *e = git_error_last();
+	return e && e->message ? e->message : "unknown error";
+}
+
+/* a set of commit ids, kept sorted */
+struct oidset {
+	git_oid *v;
+	size_t n, cap;
+};
+
+static int oid_cmp(const void *a, const void *b) { return git_oid_cmp(a, b); }
+
+static int oidset_has(const struct oidset *s, const git_oid *id)
+{
+	return s && s->n && bsearch(id, s->v, s->n, sizeof(*s->v), oid_cmp) != NULL;
+}
+
+static int oidset_add(struct oidset *s, const git_oid *id)
+{
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (git_oid_cmp(&s->v[mid], id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (s->n == s->cap) {
+		git_oid *nv = realloc(s->v, (s->cap ? 2 * s->cap : 64) * sizeof(*nv));
+		if (!nv)
+			return -1;
+		s->v = nv;
+		s->cap = s->cap ? 2 * s->cap : 64;
+	}
+	memmove(s->v + lo + 1, s->v + lo, (s->n - lo) * sizeof(*s->v));
+	s->v[lo] = *id;
+	s->n++;
+	return 0;
+}
+
+/*
+ * The commits reachable from `start` into *out, not going past commits in
+ * `stop`; *missing when a parent is absent (the shallow boundary).
+ */
+static int ancestors(struct oidset *out, git_repository *repo, const git_oid *start,
+		     const struct oidset *stop, int *missing)
+{
+	struct oidset todo = { 0 };
+	int ret = -1;
+	if (oidset_add(&todo, start) < 0)
+		return -1;
+	while (todo.n) {
+		git_oid id = todo.v[--todo.n];
+		git_commit *c;
+		if (oidset_has(out, &id))
+			continue;
+		/* only commits the clone has: a missing one is nobody's ancestor here */
+		if (git_commit_lookup(&c, repo, &id) < 0) {
+			*missing = 1;
+			continue;
+		}
+		if (oidset_add(out, &id) < 0) {
+			git_commit_free(c);
+			goto done;
+		}
+		if (oidset_has(stop, &id)) {
+			git_commit_free(c);
+			continue;
+		}
+		for (unsigned i = 0; i < git_commit_parentcount(c); i++)
+			if (!oidset_has(out, git_commit_parent_id(c, i)) &&
+			    oidset_add(&todo, git_commit_parent_id(c, i)) < 0) {
+				git_commit_free(c);
+				goto done;
+			}
+		git_commit_free(c);
+	}
+	ret = 0;
+done:
+	free(todo.v);
+	return ret;
+}
+
+/*
+ * In a shallow clone, whether the merge-base of `a` and `b` lies inside the
+ * fetched history: some ancestor of `b` is an ancestor of `a`, and no path
+ * from `b` to one leaves the clone.  git_merge_base() is not asked first: in
+ * libgit2 1.5 it leaks when it meets a missing parent.
+ */
+static int shallow_has_base(git_repository *repo, const git_oid *a, const git_oid *b)
+{
+	struct oidset sa = { 0 }, sb = { 0 };
+	int ma = 0, mb = 0, found = 0;
+	if (ancestors(&sa, repo, a, NULL, &ma) == 0 && ancestors(&sb, repo, b, &sa, &mb) == 0)
+		for (size_t i = 0; i < sb.n && !found; i++)
+			found = oidset_has(&sa, &sb.v[i]);
+	free(sa.v);
+	free(sb.v);
+	return found && !mb;
+}
+
+/* the commit to read baselines from; see mg_git_merge_base() */
+static int base_commit(git_oid *out, git_repository *repo, const char *rev, struct mg_error *err)
+{
+	git_object *obj = NULL, *commit = NULL;
+	git_oid head;
+	int r, ret;
+
+	r = git_revparse_single(&obj, repo, rev);
+	if (r == GIT_ENOTFOUND || r == GIT_EAMBIGUOUS || r == GIT_EINVALIDSPEC) {
+		ret = mg_error_set(err, MG_ENOTFOUND, "no commit '%s' in the repository%s", rev,
+				   git_repository_is_shallow(repo) ? " (the clone is shallow: fetch "
+				   "it, or set fetch-depth: 0 in actions/checkout)" : "");
+		goto done;
+	}
+	if (r < 0) {
+		ret = mg_error_set(err, MG_ERROR, "cannot resolve '%s': %s", rev, git_msg());
+		goto done;
+	}
+	if (git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) < 0) {
+		ret = mg_error_set(err, MG_ENOTFOUND, "'%s' does not name a commit", rev);
+		goto done;
+	}
+	*out = *git_object_id(commit);
+	/* an unborn HEAD has nothing to fork from: REV itself */
+	if (git_reference_name_to_id(&head, repo, "HEAD") < 0 || git_oid_equal(&head, out)) {
+		ret = MG_OK;
+		goto done;
+	}
+	/* a branch is compared with what it forked from, not with what landed since */
+	if (git_repository_is_shallow(repo) && !shallow_has_base(repo, &head, git_object_id(commit)))
+		r = GIT_ENOTFOUND;
+	else
+		r = git_merge_base(out, repo, &head, git_object_id(commit));
+	if (r == 0) {
+		ret = MG_OK;
+	} else if (git_repository_is_shallow(repo)) {
+		ret = mg_error_set(err, MG_EINVALID, "no merge-base of HEAD and '%s': the clone is "
+				   "shallow: set fetch-depth: 0 in actions/checkout (or git fetch "
+				   "--unshallow)", rev);
+	} else if (r == GIT_ENOTFOUND) {
+		ret = mg_error_set(err, MG_EINVALID, "HEAD and '%s' have no common history", rev);
+	} else {
+		ret = mg_error_set(err, MG_ERROR, "cannot find the merge-base of HEAD and '%s': %s",
+				   rev, git_msg());
+	}
+done:
+	git_object_free(commit);
+	git_object_free(obj);
+	return ret;
+}
+
+static int open_repo(git_repository **repo, const char *path, struct mg_error *err)
+{
+	if (git_repository_open_ext(repo, path, 0, NULL) < 0)
+		return mg_error_set(err, MG_ENOTFOUND, "'%s' is not in a git repository", path);
+	return MG_OK;
+}
+
+int mg_git_merge_base(char sha_out[41], const char *repo_path, const char *rev,
+		      struct mg_error *err)
+{
+	git_repository *repo = NULL;
+	git_oid oid;
+	int ret;
+
+	git_libgit2_init();
+	if ((ret = open_repo(&repo, repo_path, err)) == MG_OK &&
+	    (ret = base_commit(&oid, repo, rev, err)) == MG_OK)
+		git_oid_tostr(sha_out, 41, &oid);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return ret;
+}
+
+int mg_git_read_at(char **text, size_t *len, const char *repo_path, const char *rev,
+		   const char *file_in_repo, char sha_out[41], struct mg_error *err)
+{
+	git_repository *repo = NULL;
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	git_tree_entry *entry = NULL;
+	git_blob *blob = NULL;
+	git_oid oid;
+	int ret, r;
+
+	*text = NULL;
+	*len = 0;
+	git_libgit2_init();
+	if ((ret = open_repo(&repo, repo_path, err)) != MG_OK ||
+	    (ret = base_commit(&oid, repo, rev, err)) != MG_OK)
+		goto done;
+	git_oid_tostr(sha_out, 41, &oid);
+	if (git_commit_lookup(&commit, repo, &oid) < 0 || git_commit_tree(&tree, commit) < 0) {
+		ret = mg_error_set(err, MG_ERROR, "cannot read the tree of %.12s: %s", sha_out,
+				   git_msg());
+		goto done;
+	}
+	r = git_tree_entry_bypath(&entry, tree, file_in_repo);
+	if (r == GIT_ENOTFOUND || (r == 0 && git_tree_entry_type(entry) != GIT_OBJECT_BLOB)) {
+		ret = mg_error_set(err, MG_ENOTFOUND, "no '%s' at %.12s", file_in_repo, sha_out);
+		goto done;
+	}
+	if (r < 0 || git_blob_lookup(&blob, repo, git_tree_entry_id(entry)) < 0) {
+		ret = mg_error_set(err, MG_ERROR, "cannot read '%s' at %.12s: %s", file_in_repo,
+				   sha_out, git_msg());
+		goto done;
+	}
+	size_t n = (size_t)git_blob_rawsize(blob);
+	if (!(*text = malloc(n + 1))) {
+		ret = mg_error_set(err, MG_ERROR, "out of memory");
+		goto done;
+	}
+	memcpy(*text, git_blob_rawcontent(blob), n);
+	(*text)[n] = '\0';
+	*len = n;
+	ret = MG_OK;
+done:
+	git_blob_free(blob);
+	git_tree_entry_free(entry);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return ret;
+}
+
+int mg_git_relpath(char *out, size_t size, const char *path, struct mg_error *err)
+{
+	char abs[PATH_MAX], wd[PATH_MAX], parent[PATH_MAX];
+	git_repository *repo = NULL;
+	const char *rel, *probe = abs;     /* an existing directory to find the repository from */
+	int ret;
+
+	if (!realpath(path, abs)) {
+		/* a directory not created yet: its parent must exist */
+		const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+		if (!slash)
+			strcpy(parent, ".");
+		else if (slash == path)
+			strcpy(parent, "/");
+		else
+			snprintf(parent, sizeof(parent), "%.*s", (int)(slash - path), path);
+		if (!realpath(parent, abs))
+			return mg_error_set(err, MG_ENOTFOUND, "no directory '%s'", parent);
+		probe = parent;
+		size_t al = strlen(abs);
+		if ((size_t)snprintf(abs + al, sizeof(abs) - al, "/%s", base) >= sizeof(abs) - al)
+			return mg_error_set(err, MG_ERROR, "path too long: '%s'", path);
+	}
+	git_libgit2_init();
+	if ((ret = open_repo(&repo, probe, err)) != MG_OK)
+		goto done;
+	if (git_repository_is_bare(repo) || !realpath(git_repository_workdir(repo), wd)) {
+		ret = mg_error_set(err, MG_ENOTFOUND, "'%s' is not in a work tree", path);
+		goto done;
+	}
+	size_t wl = strlen(wd);
+	if (strncmp(abs, wd, wl) || (abs[wl] != '/' && abs[wl] != '\0' && strcmp(wd, "/"))) {
+		ret = mg_error_set(err, MG_EINVALID, "'%s' is outside the work tree '%s'", path, wd);
+		goto done;
+	}
+	rel = abs + wl;
+	while (*rel == '/')
+		rel++;
+	if ((size_t)snprintf(out, size, "%s", rel) >= size) {
+		ret = mg_error_set(err, MG_ERROR, "path too long: '%s'", path);
+		goto done;
+	}
 	ret = MG_OK;
 done:
 	git_repository_free(repo);

@@ -15,4 +15,36 @@ struct mg_error;
  */
 int mg_git_head(char sha[41], int *dirty, const char *path, struct mg_error *err);
 
+/*
+ * The commit whose tree holds the baselines for `rev` (SPEC §5), in the
+ * repository containing `repo_path`: `rev` itself when HEAD is that commit
+ * (or unborn), else the merge-base of HEAD and `rev`, so that a branch is
+ * compared with what it forked from.  40 hex digits in sha_out.  Expected
+ * errors: MG_ENOTFOUND (not a repository, or no such ref: the message names
+ * it), MG_EINVALID (no merge-base: in a shallow clone the message says to set
+ * `fetch-depth: 0`; else the histories are unrelated).
+ */
+int mg_git_merge_base(char sha_out[41], const char *repo_path, const char *rev,
+		      struct mg_error *err);
+
+/*
+ * Reads the file at `file_in_repo` (relative to the repository's work tree,
+ * '/'-separated) from the tree of the commit mg_git_merge_base() picks for
+ * `rev`.  *text is malloc'd and NUL-terminated, *len its length; sha_out
+ * gets the commit read.  Expected errors: those of mg_git_merge_base(), and
+ * MG_ENOTFOUND with *text NULL when that tree has no such file (sha_out is
+ * then set: a new test).
+ */
+int mg_git_read_at(char **text, size_t *len, const char *repo_path, const char *rev,
+		   const char *file_in_repo, char sha_out[41], struct mg_error *err);
+
+/*
+ * Writes into out (`size` bytes) the path of `path` (absolute or relative to
+ * the current directory; it, or at least its parent, must exist) relative to
+ * the work tree of the repository containing it, symlinks resolved.
+ * MG_ENOTFOUND: not in a repository or no such directory; MG_EINVALID: outside
+ * the work tree; MG_ERROR: does not fit.
+ */
+int mg_git_relpath(char *out, size_t size, const char *path, struct mg_error *err);
+
 #endif

@@ -1,0 +1,155 @@
+/* compare.c - decide whether a profile regressed against its baseline */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/error.h"
+#include "baseline.h"
+#include "compare.h"
+
+const char *mg_status_name(enum mg_status s)
+{
+	switch (s) {
+	case MG_STATUS_PASS: return "pass";
+	case MG_STATUS_IMPROVED: return "improved";
+	case MG_STATUS_NEW: return "new";
+	case MG_STATUS_REGRESSION: return "regression";
+	case MG_STATUS_OVER_BUDGET: return "over budget";
+	}
+	return "?";
+}
+
+/* a figure as an integer; 0 when absent (every figure is a non-negative integer) */
+static int figure(uint64_t *out, const cJSON *obj, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItem(obj, name);
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0)
+		return 0;
+	*out = v->valuedouble >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)v->valuedouble;
+	return 1;
+}
+
+static void compare_metric(struct mg_metric_verdict *mv, const struct mg_tolerance *tol)
+{
+	mv->status = MG_STATUS_PASS;
+	mv->allowed = UINT64_MAX;
+	if (mv->has_baseline && tol) {
+		mv->allowed = mg_tolerance_allowed(tol, mv->baseline);
+		if (mv->current > mv->allowed)
+			mv->status = MG_STATUS_REGRESSION;
+		/* symmetric: a drop larger than the tolerance is worth ratcheting */
+		else if (mv->current < mv->baseline &&
+			 mv->baseline - mv->current > mv->allowed - mv->baseline)
+			mv->status = MG_STATUS_IMPROVED;
+	} else if (tol) {
+		mv->status = MG_STATUS_NEW;
+	}
+	if (mv->has_limit) {
+		if (mv->limit < mv->allowed)
+			mv->allowed = mv->limit;
+		if (mv->current > mv->limit)
+			mv->status = MG_STATUS_OVER_BUDGET;
+	}
+}
+
+/* the leak sites of `b` (a baseline document) missing from `old` */
+static int new_leak_sites(struct mg_verdict *v, const cJSON *b, const cJSON *old)
+{
+	const cJSON *s, *o;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(b, "leak_sites")) {
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(s, "site"));
+		int seen = 0;
+		if (!name)
+			continue;
+		cJSON_ArrayForEach(o, cJSON_GetObjectItem(old, "leak_sites")) {
+			const char *on = cJSON_GetStringValue(cJSON_GetObjectItem(o, "site"));
+			if (on && !strcmp(on, name)) {
+				seen = 1;
+				break;
+			}
+		}
+		if (seen)
+			continue;
+		char **nv = realloc(v->new_leaks, (v->n_new_leaks + 1) * sizeof(*nv));
+		if (!nv)
+			return MG_ERROR;
+		v->new_leaks = nv;
+		if (!(nv[v->n_new_leaks] = strdup(name)))
+			return MG_ERROR;
+		v->n_new_leaks++;
+	}
+	return MG_OK;
+}
+
+static void compare_env(struct mg_verdict *v, const cJSON *cur, const cJSON *base)
+{
+	static const char *const keys[] = { "libc", "arch", "compiler" };
+	if (!cJSON_IsObject(cur) || !cJSON_IsObject(base))
+		return;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const cJSON *a = cJSON_GetObjectItem(base, keys[i]), *b = cJSON_GetObjectItem(cur, keys[i]);
+		const char *as = cJSON_GetStringValue(a), *bs = cJSON_GetStringValue(b);
+		if ((!a || cJSON_IsNull(a)) && (!b || cJSON_IsNull(b)))
+			continue;
+		if (as && bs && !strcmp(as, bs))
+			continue;
+		v->env_mismatch = 1;
+		snprintf(v->env_detail, sizeof(v->env_detail), "%s '%s' -> '%s'", keys[i],
+			 as ? as : "?", bs ? bs : "?");
+		return;
+	}
+}
+
+int mg_compare(struct mg_verdict *out, const cJSON *profile, const cJSON *baseline,
+	       const struct mg_config *cfg, const struct mg_test *test, struct mg_error *err)
+{
+	const cJSON *sum = cJSON_GetObjectItem(profile, "summary");
+	const cJSON *fig = cJSON_GetObjectItem(baseline, "figures");
+	cJSON *cur = NULL;
+
+	memset(out, 0, sizeof(*out));
+	out->is_new = baseline == NULL;
+	out->status = out->is_new ? MG_STATUS_NEW : MG_STATUS_PASS;
+	for (int m = 0; m < MG_METRIC_COUNT; m++) {
+		const struct mg_tolerance *tol = mg_config_tolerance(cfg, test, (enum mg_metric)m);
+		struct mg_metric_verdict mv = { .metric = (enum mg_metric)m };
+		const char *name = mg_metric_name((enum mg_metric)m);
+		mv.has_limit = mg_config_limit(&mv.limit, cfg, test, (enum mg_metric)m);
+		if (!tol && !mv.has_limit)
+			continue;
+		if (!figure(&mv.current, sum, name))
+			continue;             /* not measured (an older profile): nothing to gate */
+		mv.has_baseline = baseline && figure(&mv.baseline, fig, name);
+		mv.has_tolerance = tol != NULL;
+		compare_metric(&mv, tol);
+		/* a new figure of a known test does not make the test new */
+		if (mv.status > out->status && !(mv.status == MG_STATUS_NEW && !out->is_new))
+			out->status = mv.status;
+		out->metrics[out->n_metrics++] = mv;
+	}
+	if (!baseline)
+		return MG_OK;
+	compare_env(out, cJSON_GetObjectItem(profile, "environment"),
+		    cJSON_GetObjectItem(baseline, "environment"));
+	/* the same site names as accept would write: baseline.c builds them */
+	if (!(cur = mg_baseline_from_profile(profile, NULL, 0, NULL)) ||
+	    new_leak_sites(out, cur, baseline) != MG_OK) {
+		cJSON_Delete(cur);
+		mg_verdict_release(out);
+		return mg_error_set(err, MG_ERROR, "out of memory");
+	}
+	cJSON_Delete(cur);
+	return MG_OK;
+}
+
+void mg_verdict_release(struct mg_verdict *v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < v->n_new_leaks; i++)
+		free(v->new_leaks[i]);
+	free(v->new_leaks);
+	v->new_leaks = NULL;
+	v->n_new_leaks = 0;
+}

@@ -1,0 +1,68 @@
+/* compare.h - decide whether a test's profile regressed against its baseline (SPEC §6)
+ *
+ * Pure: a profile document and a baseline document in, a struct mg_verdict
+ * out; no I/O, nothing printed.  A regression is data, not an error:
+ * mg_compare() returns MG_OK and the caller (cmd_check) turns the verdict
+ * into an exit code.  Thread-safe as long as the inputs are not modified.
+ */
+#ifndef MEMGATE_CORE_COMPARE_H
+#define MEMGATE_CORE_COMPARE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct mg_error;
+
+/* Ordered by severity: a test's verdict is the worst of its metrics'. */
+enum mg_status {
+	MG_STATUS_PASS = 0,         /* within the tolerance of the baseline */
+	MG_STATUS_IMPROVED,         /* below the baseline by more than the tolerance */
+	MG_STATUS_NEW,              /* no baseline (test or figure): reported, never a failure */
+	MG_STATUS_REGRESSION,       /* above baseline + tolerance */
+	MG_STATUS_OVER_BUDGET       /* above an absolute `limit:`, with or without a baseline */
+};
+
+/* "pass", "improved", "new", "regression", "over budget"; static storage. */
+const char *mg_status_name(enum mg_status s);
+
+struct mg_metric_verdict {
+	enum mg_metric metric;
+	enum mg_status status;
+	uint64_t current;           /* the profile's summary figure */
+	int has_baseline;           /* the baseline holds this figure */
+	uint64_t baseline;          /* valid when has_baseline */
+	int has_tolerance;          /* gated by a tolerance (else only by a limit) */
+	uint64_t allowed;           /* largest passing value: min(baseline + tolerance, limit);
+				     * without a baseline: the limit, or UINT64_MAX */
+	int has_limit;
+	uint64_t limit;             /* valid when has_limit */
+};
+
+struct mg_verdict {
+	enum mg_status status;      /* the worst metric's; MG_STATUS_NEW without a baseline */
+	int is_new;                 /* no baseline document at all */
+	struct mg_metric_verdict metrics[MG_METRIC_COUNT]; /* only the gated metrics */
+	size_t n_metrics;
+	char **new_leaks;           /* leak sites (baseline.c names) the baseline lacks */
+	size_t n_new_leaks;
+	int env_mismatch;           /* libc, arch or compiler differ from the baseline's */
+	char env_detail[256];       /* "libc 2.36 -> 2.37" for the first difference */
+};
+
+/*
+ * Compares `profile` (a profile document) with `baseline` (a baseline
+ * document; NULL: the test has none, it is new) under the tolerances and
+ * limits that `cfg` gives `test` (NULL: the defaults).  Only metrics with a
+ * tolerance or a limit are gated and listed.  Fills *out (the caller's;
+ * release it with mg_verdict_release()).  MG_ERROR: out of memory.
+ */
+int mg_compare(struct mg_verdict *out, const cJSON *profile, const cJSON *baseline,
+	       const struct mg_config *cfg, const struct mg_test *test, struct mg_error *err);
+
+/* Frees what *v holds (not v itself); a zeroed verdict is fine. */
+void mg_verdict_release(struct mg_verdict *v);
+
+#endif

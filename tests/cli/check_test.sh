@@ -1,0 +1,129 @@
+#!/bin/sh
+# check_test.sh - memgate check: baselines read from git at the merge-base, regressions
+# and new leak sites named, exit codes 0/1/2/3, shallow clones told what to change
+#
+# usage: check_test.sh MEMGATE FX_BASIC FX_OTHER WORK_DIR
+#   FX_OTHER: larger figures than FX_BASIC, and a leak from another site
+set -u
+memgate=$1 basic=$2 other=$3 work=$4
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work" || exit 1
+fail=0
+check() {
+	what=$1
+	shift
+	"$@" || { echo "FAIL: $what" >&2; fail=1; }
+}
+config() {   # config TEST PROGRAM [TEST PROGRAM...]
+	printf 'version: 1\ntests:\n' > memgate.yml
+	while [ $# -ge 2 ]; do
+		printf '  - name: %s\n    run: [%s]\n' "$1" "$2" >> memgate.yml
+		shift 2
+	done
+}
+export GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_DATE='2020-01-01T00:00:00Z' GIT_COMMITTER_DATE='2020-01-01T00:00:00Z'
+mkdir repo && cd repo || exit 1
+git init -q -b main . && git config user.email t@example.com && git config user.name test
+config basic "$basic"
+printf 'profiles/\n' > .gitignore
+"$memgate" run >/dev/null 2>&1
+"$memgate" accept --reason first >/dev/null 2>&1
+git add memgate.yml .gitignore baselines && git commit -qm "basic: baseline"
+base_sha=$(git rev-parse HEAD)
+
+# (a) the same program against its own baseline: pass
+"$memgate" check --from profiles --baseline main >out.txt 2>&1; rc=$?
+check "(a) same figures pass (got $rc)" [ "$rc" = 0 ]
+check "(a) table row" grep -Eq '^basic +peak_bytes +230 +230 +4330 +pass' out.txt
+check "(a) says which commit" grep -q "baselines of 'main' at $(echo "$base_sha" | cut -c1-12)" out.txt
+check "(a) summary" grep -q '1 test checked: 1 passed.*: pass$' out.txt
+"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+check "(a) default HEAD passes (got $rc)" [ "$rc" = 0 ]
+"$memgate" check --from profiles --format json >out.json 2>/dev/null; rc=$?
+check "(a) json exits 0 (got $rc)" [ "$rc" = 0 ]
+check "(a) json verdict" /usr/bin/python3 -c '
+import json, sys
+d = json.load(open("out.json"))
+t = d["tests"][0]
+m = {x["metric"]: x for x in t["metrics"]}
+sys.exit(not (d["verdict"] == "pass" and t["name"] == "basic" and
+	      m["peak_bytes"]["baseline"] == 230 and m["peak_bytes"]["allowed"] == 230 + 4 + 4096))'
+
+# the work tree's baseline is not what is read: a local edit changes nothing
+sed 's/"peak_bytes": 230/"peak_bytes": 1/' baselines/basic.json > x && mv x baselines/basic.json
+"$memgate" check --from profiles --baseline main >out.txt 2>&1; rc=$?
+check "work-tree edit ignored (got $rc)" [ "$rc" = 0 ]
+git checkout -q baselines
+
+# (b) a branch where the test allocates more and leaks elsewhere: regression
+git checkout -qb feature
+config basic "$other"
+git commit -qam "basic: more allocations"
+"$memgate" run >/dev/null 2>&1
+"$memgate" check --from profiles --baseline main >out.txt 2>&1; rc=$?
+check "(b) regression exits 1 (got $rc)" [ "$rc" = 1 ]
+# allowed = baseline + floor(baseline * 2%) + 4KiB for the peak, + 0.5% for total_bytes
+check "(b) peak within tolerance" grep -Eq '^basic +peak_bytes +230 +666 +4330 +pass' out.txt
+check "(b) total_bytes regression named" grep -Eq '^basic +total_bytes +380 +676 +381 +regression' out.txt
+check "(b) leak regression named" grep -Eq '^basic +leaked_bytes +200 +333 +200 +regression' out.txt
+check "(b) new leak site named" grep -A1 'basic: new leak site' out.txt | grep -q 'make_z'
+check "(b) summary fails" grep -q '1 regressed.*FAIL$' out.txt
+cp out.txt regression.txt
+
+# (c) a ref that does not exist: exit 2, named
+"$memgate" check --from profiles --baseline nosuch >out.txt 2>&1; rc=$?
+check "(c) missing ref exits 2 (got $rc)" [ "$rc" = 2 ]
+check "(c) ref named" grep -q "no commit 'nosuch'" out.txt
+"$memgate" check --baseline main >out.txt 2>&1; rc=$?
+check "no --from exits 2 (got $rc)" [ "$rc" = 2 ]
+"$memgate" check --from profiles --bogus >out.txt 2>&1; rc=$?
+check "unknown option exits 2 (got $rc)" [ "$rc" = 2 ]
+
+# (d) a test with no baseline is new: reported, exit 0
+config basic "$other" fresh "$basic"
+"$memgate" run fresh >/dev/null 2>&1
+"$memgate" check --from profiles --baseline main fresh >out.txt 2>&1; rc=$?
+check "(d) new test exits 0 (got $rc)" [ "$rc" = 0 ]
+check "(d) says new" grep -Eq '^fresh +peak_bytes +- +230 +- +new' out.txt
+check "(d) counted new" grep -q '1 new' out.txt
+# a profile that cannot be read: exit 3
+printf '{"schema": 1, "summary": ' > profiles/fresh.json
+"$memgate" check --from profiles --baseline main fresh >out.txt 2>&1; rc=$?
+check "corrupt profile exits 3 (got $rc)" [ "$rc" = 3 ]
+check "corrupt profile named" grep -q "profiles/fresh.json: not valid JSON" out.txt
+rm profiles/fresh.json
+"$memgate" check --from profiles --baseline main fresh >out.txt 2>&1; rc=$?
+check "missing profile exits 3 (got $rc)" [ "$rc" = 3 ]
+git checkout -q memgate.yml
+
+# (e) main moves on after the branch point: the branch still compares with the fork point
+git checkout -q main
+config basic "$other"
+"$memgate" run >/dev/null 2>&1
+"$memgate" accept --reason "main grew" >/dev/null 2>&1
+git commit -qam "basic: baseline grows on main"
+git checkout -q feature
+"$memgate" run >/dev/null 2>&1
+"$memgate" check --from profiles --baseline main >out.txt 2>&1; rc=$?
+check "(e) verdict unchanged after main moved (got $rc)" [ "$rc" = 1 ]
+check "(e) compared with the merge-base" grep -q "at $(echo "$base_sha" | cut -c1-12)" out.txt
+check "(e) same table" sh -c "grep -v '^memgate: checking' regression.txt > a; grep -v '^memgate: checking' out.txt > b; cmp -s a b"
+
+# (f) a shallow clone without the merge-base: exit 2 saying what to change
+cd "$work" || exit 1
+git clone -q --depth 1 --branch feature "file://$work/repo" shallow 2>/dev/null
+cd shallow || exit 1
+git fetch -q --depth 1 origin main:refs/remotes/origin/main 2>/dev/null
+"$memgate" run >/dev/null 2>&1
+"$memgate" check --from profiles --baseline origin/main >out.txt 2>&1; rc=$?
+check "(f) shallow clone exits 2 (got $rc)" [ "$rc" = 2 ]
+check "(f) says fetch-depth: 0" grep -q "shallow: set fetch-depth: 0 in actions/checkout" out.txt
+# with the history fetched, the same clone gets the branch's verdict
+git fetch -q --unshallow origin main:refs/remotes/origin/main 2>/dev/null
+"$memgate" check --from profiles --baseline origin/main >out.txt 2>&1; rc=$?
+check "(f) unshallowed clone gets the verdict (got $rc)" [ "$rc" = 1 ]
+check "(f) against the merge-base" grep -q "at $(echo "$base_sha" | cut -c1-12)" out.txt
+
+[ $fail = 0 ] && echo "ok: memgate check"
+exit $fail
