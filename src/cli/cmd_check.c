@@ -45,7 +45,10 @@ static const char usage_text[] =
 
 struct row {
 	const char *name;
-	struct mg_verdict v;
+	struct mg_verdict v;        /* against the baseline gated: accepted, else the base */
+	int accepted;               /* a different baseline was accepted in this change */
+	struct mg_verdict v_base;   /* when accepted: against the base, for its deltas */
+	long stale;                 /* commits from the baseline's to the base commit; -1 unknown */
 };
 
 static void num(char *buf, size_t size, int has, uint64_t v)
@@ -74,6 +77,24 @@ static void print_table(const struct row *rows, size_t n)
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct mg_verdict *v = &rows[i].v;
+		if (rows[i].accepted) {
+			/* SPEC §5.2: reviewers see the intended increase, against the base */
+			const struct mg_verdict *vb = &rows[i].v_base;
+			int any = 0;
+			printf("%s: baseline accepted in this change; against the base:", rows[i].name);
+			for (size_t k = 0; k < vb->n_metrics; k++) {
+				const struct mg_metric_verdict *m = &vb->metrics[k];
+				if (!m->has_baseline || m->current == m->baseline)
+					continue;
+				printf("%s %s %" PRIu64 " -> %" PRIu64 " (%+" PRId64 ")", any++ ? "," : "",
+				       mg_metric_name(m->metric), m->baseline, m->current,
+				       (int64_t)(m->current - m->baseline));
+			}
+			printf("%s\n", any ? "" : " no gated figure moved");
+		}
+		if (rows[i].stale > 0)
+			printf("%s: baseline measured %ld commit%s before the base commit\n",
+			       rows[i].name, rows[i].stale, rows[i].stale == 1 ? "" : "s");
 		if (v->status >= MG_STATUS_REGRESSION && v->n_new_leaks) {
 			printf("%s: new leak site%s:\n", rows[i].name, v->n_new_leaks == 1 ? "" : "s");
 			for (size_t k = 0; k < v->n_new_leaks; k++)
@@ -124,6 +145,26 @@ static void print_json(const struct row *rows, size_t n, const char *rev, const 
 			cJSON_AddItemToArray(leaks, cJSON_CreateString(v->new_leaks[k]));
 		cJSON_AddItemToObject(t, "new_leak_sites", leaks);
 		cJSON_AddBoolToObject(t, "environment_mismatch", v->env_mismatch);
+		cJSON_AddBoolToObject(t, "accepted_in_change", rows[i].accepted);
+		if (rows[i].accepted) {
+			cJSON *deltas = cJSON_CreateArray();
+			for (size_t k = 0; k < rows[i].v_base.n_metrics; k++) {
+				const struct mg_metric_verdict *m = &rows[i].v_base.metrics[k];
+				cJSON *o = cJSON_CreateObject();
+				cJSON_AddStringToObject(o, "metric", mg_metric_name(m->metric));
+				if (m->has_baseline)
+					cJSON_AddNumberToObject(o, "base", (double)m->baseline);
+				else
+					cJSON_AddNullToObject(o, "base");
+				cJSON_AddNumberToObject(o, "current", (double)m->current);
+				cJSON_AddItemToArray(deltas, o);
+			}
+			cJSON_AddItemToObject(t, "against_base", deltas);
+		}
+		if (rows[i].stale >= 0)
+			cJSON_AddNumberToObject(t, "staleness_commits", (double)rows[i].stale);
+		else
+			cJSON_AddNullToObject(t, "staleness_commits");
 		cJSON_AddItemToArray(tests, t);
 	}
 	if ((text = cJSON_Print(doc)))
@@ -140,7 +181,7 @@ static int check_one(struct row *row, const struct mg_config *cfg, const struct 
 	char ppath[4096], bpath[4096], sha[41];
 	char *text = NULL;
 	size_t len;
-	cJSON *profile = NULL, *base = NULL;
+	cJSON *profile = NULL, *base = NULL, *mine = NULL;
 	int ret;
 
 	*profile_bad = 0;
@@ -171,11 +212,43 @@ static int check_one(struct row *row, const struct mg_config *cfg, const struct 
 	} else if (ret != MG_ENOTFOUND) {
 		goto done;
 	}                                     /* else: no baseline, a new test */
+	free(text);
+	text = NULL;
+
+	/*
+	 * SPEC §5.2: the work tree's baseline (else HEAD's) that differs from the
+	 * base was accepted in this change: it is the one gated, and the report
+	 * shows the figures against the base too.
+	 */
+	char wpath[4200];
+	snprintf(wpath, sizeof(wpath), "%s/%s.json", cfg->baselines, test->name);
+	ret = mg_read_file(&text, &len, wpath, MAX_DOC, err);
+	if (ret == MG_ENOTFOUND)
+		ret = mg_git_read_at(&text, &len, cfg->dir[0] ? cfg->dir : ".", "HEAD", bpath, sha,
+				     err);
+	if (ret == MG_OK) {
+		if ((ret = mg_json_load_doc(&mine, text, len, wpath, "baseline", err)) != MG_OK)
+			goto done;
+		row->accepted = !base || !mg_baseline_same(mine, base);
+	} else if (ret != MG_ENOTFOUND) {
+		goto done;
+	}
+	row->stale = -1;
+	if (row->accepted) {
+		if ((ret = mg_compare(&row->v, profile, mine, cfg, test, err)) != MG_OK)
+			goto done;
+		ret = base ? mg_compare(&row->v_base, profile, base, cfg, test, err) : MG_OK;
+		goto done;
+	}
+	const char *bcommit = base ? cJSON_GetStringValue(cJSON_GetObjectItem(base, "commit")) : NULL;
+	if (bcommit)
+		mg_git_distance(&row->stale, cfg->dir[0] ? cfg->dir : ".", bcommit, commit);
 	ret = mg_compare(&row->v, profile, base, cfg, test, err);
 done:
 	free(text);
 	cJSON_Delete(profile);
 	cJSON_Delete(base);
+	cJSON_Delete(mine);
 	return ret;
 }
 
@@ -247,6 +320,8 @@ int cmd_check(int argc, char **argv)
 		if (!n_names && access(ppath, F_OK) < 0)
 			continue;             /* all: only the tests that were measured */
 		if (check_one(&rows[n_rows], cfg, test, from, rev, sha, base_rel, &bad, &err) != MG_OK) {
+			mg_verdict_release(&rows[n_rows].v);
+			mg_verdict_release(&rows[n_rows].v_base);
 			mg_die_msg("%s", err.msg);
 			ret = bad || err.code == MG_ERROR ? MG_EXIT_ERROR : MG_EXIT_USAGE;
 			goto done;
@@ -270,8 +345,10 @@ int cmd_check(int argc, char **argv)
 		mg_die_msg("warning: no profile in '%s': nothing was checked", from);
 	ret = failed ? MG_EXIT_REGRESSION : MG_EXIT_PASS;
 done:
-	for (size_t i = 0; i < n_rows; i++)
+	for (size_t i = 0; i < n_rows; i++) {
 		mg_verdict_release(&rows[i].v);
+		mg_verdict_release(&rows[i].v_base);
+	}
 	free(rows);
 	mg_config_free(cfg);
 	free(names);

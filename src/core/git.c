@@ -327,3 +327,23 @@ done:
 	git_libgit2_shutdown();
 	return ret;
 }
+
+int mg_git_distance(long *out, const char *repo_path, const char *from, const char *to)
+{
+	git_repository *repo = NULL;
+	git_oid a, b;
+	size_t ahead = 0, behind = 0;
+	int ret = MG_ENOTFOUND;
+
+	*out = -1;
+	git_libgit2_init();
+	if (open_repo(&repo, repo_path, NULL) == MG_OK && !git_oid_fromstr(&a, from) &&
+	    !git_oid_fromstr(&b, to) &&
+	    git_graph_ahead_behind(&ahead, &behind, repo, &b, &a) == 0 && behind == 0) {
+		*out = (long)ahead;   /* `to` is `ahead` commits past `from`, which it contains */
+		ret = MG_OK;
+	}
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return ret;
+}

@@ -47,4 +47,12 @@ int mg_git_read_at(char **text, size_t *len, const char *repo_path, const char *
  */
 int mg_git_relpath(char *out, size_t size, const char *path, struct mg_error *err);
 
+/*
+ * How many commits lie between commit `from` and its descendant `to` (40 hex
+ * digits each), for a baseline's staleness (SPEC §5.3).  MG_ENOTFOUND, *out
+ * -1: either is unknown here (a shallow clone, a rewritten history) or `to`
+ * does not contain `from`.
+ */
+int mg_git_distance(long *out, const char *repo_path, const char *from, const char *to);
+
 #endif
