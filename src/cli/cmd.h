@@ -16,6 +16,11 @@ struct mg_config;
  * -1 when all is well (*cfg is then the caller's, mg_config_free). */
 int mg_cli_load_config(struct mg_config **cfg, const char *path, const char *const *names,
 		       size_t n_names);
+/* cmd_run.c: measures the selected tests (the I-th of N shares) into outdir,
+ * `jobs` at a time, printing a row each.  MG_EXIT_PASS, or MG_EXIT_ERROR when
+ * one could not be measured, or crashed or timed out without allow-crash. */
+int mg_cli_measure_tests(const struct mg_config *cfg, const char *const *names, size_t n_names,
+			 unsigned shard_i, unsigned shard_n, const char *outdir, unsigned jobs);
 /* whether a test is among the named ones (all of them when none are named) */
 int mg_cli_selected(const char *name, const char *const *names, size_t n_names);
 

@@ -30,9 +30,10 @@
 #define MAX_DOC (64u << 20)
 
 static const char usage_text[] =
-	"usage: memgate check --from DIR [TEST...] [-c memgate.yml] [--baseline REF] [--format json]\n"
+	"usage: memgate check [TEST...] [--from DIR] [-c memgate.yml] [--baseline REF] [--format json]\n"
 	"\n"
-	"Compares the profiles in DIR (written by `memgate run`) with the baselines\n"
+	"Compares the profiles in DIR (written by `memgate run`; without --from the\n"
+	"tests are measured first, into the config's `profiles`) with the baselines\n"
 	"of REF (default HEAD): the config's `baselines` directory as committed in\n"
 	"REF, or, when HEAD is another commit, in the merge-base of HEAD and REF.\n"
 	"Only metrics with a tolerance or a limit are gated.  A test without a\n"
@@ -41,7 +42,7 @@ static const char usage_text[] =
 	"exit status: 0 pass (new and improved tests included); 1 a regression or a\n"
 	"figure over its limit; 2 usage, configuration or ref error (an unknown REF,\n"
 	"a shallow clone without the merge-base); 3 a profile missing or unreadable,\n"
-	"or an I/O error.\n";
+	"a test that could not be measured, or an I/O error.\n";
 
 struct row {
 	const char *name;
@@ -290,13 +291,17 @@ int cmd_check(int argc, char **argv)
 			names[n_names++] = a;
 		}
 	}
-	if (!from) {
-		/* NEEDSWORK: run the tests when no --from is given (SPEC §2) */
-		mg_die_msg("check: --from DIR is required (run 'memgate run' first)");
-		goto done;
-	}
 	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) >= 0)
 		goto done;
+	if (!from) {
+		/* no saved profiles: measure the tests now, as `memgate run` would */
+		if (mg_cli_measure_tests(cfg, names, n_names, 1, 1, cfg->profiles, 1) != MG_EXIT_PASS) {
+			mg_die_msg("a test could not be measured: no verdict");
+			ret = MG_EXIT_ERROR;
+			goto done;
+		}
+		from = cfg->profiles;
+	}
 	ret = MG_EXIT_USAGE;
 	if (mg_git_relpath(base_rel, sizeof(base_rel), cfg->baselines, &err) != MG_OK ||
 	    mg_git_merge_base(sha, cfg->dir[0] ? cfg->dir : ".", rev, &err) != MG_OK) {

@@ -123,56 +123,12 @@ static int parse_shard(const char *s, unsigned *i, unsigned *n)
 	return 0;
 }
 
-int cmd_run(int argc, char **argv)
+int mg_cli_measure_tests(const struct mg_config *cfg, const char *const *names, size_t n_names,
+			 unsigned shard_i, unsigned shard_n, const char *outdir, unsigned jobs)
 {
-	const char *config = "memgate.yml", *outdir = NULL;
-	unsigned jobs = 1, shard_i = 1, shard_n = 1;
-	struct mg_config *cfg = NULL;
-	const char **names = calloc((size_t)argc + 1, sizeof(*names));
-	size_t n_names = 0;
-	int ret = MG_EXIT_USAGE;
-
-	if (!names)
-		return MG_EXIT_ERROR;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage_text, stdout);
-			free(names);
-			return MG_EXIT_PASS;
-		} else if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && i + 1 < argc) {
-			config = argv[++i];
-		} else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) {
-			outdir = argv[++i];
-		} else if ((!strcmp(a, "-j") || !strcmp(a, "--jobs")) && i + 1 < argc) {
-			char *end;
-			unsigned long v = strtoul(argv[++i], &end, 10);
-			if (*end || v == 0 || v > 1024) {
-				mg_die_msg("--jobs: expected a number from 1 to 1024, got '%s'", argv[i]);
-				goto done;
-			}
-			jobs = (unsigned)v;
-		} else if (!strcmp(a, "--shard") && i + 1 < argc) {
-			if (parse_shard(argv[++i], &shard_i, &shard_n) < 0) {
-				mg_die_msg("--shard: expected I/N with 1 <= I <= N, got '%s'", argv[i]);
-				goto done;
-			}
-		} else if (a[0] == '-') {
-			mg_die_msg("run: unknown option '%s'\n%s", a, usage_text);
-			goto done;
-		} else {
-			names[n_names++] = a;
-		}
-	}
-
-	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) >= 0)
-		goto done;
-	if (!outdir)
-		outdir = cfg->profiles;
 	if (mkdirs(outdir) < 0) {
 		mg_die_msg("cannot create '%s': %s", outdir, strerror(errno));
-		ret = MG_EXIT_ERROR;
-		goto done;
+		return MG_EXIT_ERROR;
 	}
 
 	/* the selected tests, in file order; --shard keeps every N-th */
@@ -183,10 +139,8 @@ int cmd_run(int argc, char **argv)
 		if (mg_cli_selected(t->name, names, n_names) && seen++ % shard_n == shard_i - 1)
 			sel[n_sel++] = t;
 	}
-	if (!sel) {
-		ret = MG_EXIT_ERROR;
-		goto done;
-	}
+	if (!sel)
+		return MG_EXIT_ERROR;
 
 	/* the commit the tests were built from, as far as the checkout tells */
 	char sha[41];
@@ -232,7 +186,55 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "; %zu crashed or timed out (allow-crash: true makes that data)",
 			crashed);
 	fputc('\n', stderr);
-	ret = failed || crashed ? MG_EXIT_ERROR : MG_EXIT_PASS;
+	return failed || crashed ? MG_EXIT_ERROR : MG_EXIT_PASS;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	const char *config = "memgate.yml", *outdir = NULL;
+	unsigned jobs = 1, shard_i = 1, shard_n = 1;
+	struct mg_config *cfg = NULL;
+	const char **names = calloc((size_t)argc + 1, sizeof(*names));
+	size_t n_names = 0;
+	int ret = MG_EXIT_USAGE;
+
+	if (!names)
+		return MG_EXIT_ERROR;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			free(names);
+			return MG_EXIT_PASS;
+		} else if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && i + 1 < argc) {
+			config = argv[++i];
+		} else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) {
+			outdir = argv[++i];
+		} else if ((!strcmp(a, "-j") || !strcmp(a, "--jobs")) && i + 1 < argc) {
+			char *end;
+			unsigned long v = strtoul(argv[++i], &end, 10);
+			if (*end || v == 0 || v > 1024) {
+				mg_die_msg("--jobs: expected a number from 1 to 1024, got '%s'", argv[i]);
+				goto done;
+			}
+			jobs = (unsigned)v;
+		} else if (!strcmp(a, "--shard") && i + 1 < argc) {
+			if (parse_shard(argv[++i], &shard_i, &shard_n) < 0) {
+				mg_die_msg("--shard: expected I/N with 1 <= I <= N, got '%s'", argv[i]);
+				goto done;
+			}
+		} else if (a[0] == '-') {
+			mg_die_msg("run: unknown option '%s'\n%s", a, usage_text);
+			goto done;
+		} else {
+			names[n_names++] = a;
+		}
+	}
+
+	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) >= 0)
+		goto done;
+	ret = mg_cli_measure_tests(cfg, names, n_names, shard_i, shard_n,
+				   outdir ? outdir : cfg->profiles, jobs);
 done:
 	mg_config_free(cfg);
 	free(names);

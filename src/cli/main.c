@@ -15,7 +15,8 @@ struct mg_cmd {
 };
 
 static const struct mg_cmd cmds[] = {
-	{ "check", cmd_check, "check --from DIR [TEST...] [--baseline REF]", "compare profiles with the baselines of REF; exit 1 on regression" },
+	{ "check", cmd_check, "check [TEST...] [--from DIR] [--baseline REF]",
+	  "gate the tests against the baselines of REF; exit 1 on regression" },
 	{ "run", cmd_run, "run [TEST...] [-c memgate.yml] [-o DIR] [-j N] [--shard I/N]",
 	  "run the configured tests under the tracer, write profiles" },
 	{ "accept", cmd_accept, "accept [TEST...] [--from DIR] [--reason TEXT]",

@@ -71,8 +71,11 @@ cp out.txt regression.txt
 "$memgate" check --from profiles --baseline nosuch >out.txt 2>&1; rc=$?
 check "(c) missing ref exits 2 (got $rc)" [ "$rc" = 2 ]
 check "(c) ref named" grep -q "no commit 'nosuch'" out.txt
+rm -rf profiles
 "$memgate" check --baseline main >out.txt 2>&1; rc=$?
-check "no --from exits 2 (got $rc)" [ "$rc" = 2 ]
+check "without --from: measures, then the verdict (got $rc)" [ "$rc" = 1 ]
+check "without --from: profile written" [ -f profiles/basic.json ]
+check "without --from: same regression" grep -Eq '^basic +total_bytes +380 +676 +381 +regression' out.txt
 "$memgate" check --from profiles --bogus >out.txt 2>&1; rc=$?
 check "unknown option exits 2 (got $rc)" [ "$rc" = 2 ]
 
