@@ -111,7 +111,7 @@ static void print_table(const struct row *rows, size_t n)
 }
 
 static void print_json(const struct row *rows, size_t n, const char *rev, const char *sha,
-		       const char *verdict)
+		       const char *verdict, char *const *missing, size_t n_missing)
 {
 	cJSON *doc = cJSON_CreateObject(), *tests = cJSON_CreateArray();
 	char *text;
@@ -120,6 +120,10 @@ static void print_json(const struct row *rows, size_t n, const char *rev, const 
 	cJSON_AddStringToObject(doc, "baseline_commit", sha);
 	cJSON_AddStringToObject(doc, "verdict", verdict);
 	cJSON_AddItemToObject(doc, "tests", tests);
+	cJSON *miss = cJSON_CreateArray();
+	for (size_t k = 0; k < n_missing; k++)
+		cJSON_AddItemToArray(miss, cJSON_CreateString(missing[k]));
+	cJSON_AddItemToObject(doc, "missing", miss);
 	for (size_t i = 0; i < n; i++) {
 		const struct mg_verdict *v = &rows[i].v;
 		cJSON *t = cJSON_CreateObject(), *ms = cJSON_CreateArray(), *leaks = cJSON_CreateArray();
@@ -335,10 +339,23 @@ int cmd_check(int argc, char **argv)
 		counts[rows[n_rows].v.status]++;
 		n_rows++;
 	}
+	/* SPEC §5.4: a baseline with no test is reported as missing, never a failure */
+	char **listed = NULL, **missing = NULL;
+	size_t n_listed = 0, n_missing = 0;
+	if (!n_names && mg_git_list_at(&listed, &n_listed, cfg->dir[0] ? cfg->dir : ".", sha,
+				       base_rel, &err) == MG_OK && n_listed &&
+	    (missing = calloc(n_listed, sizeof(*missing))))
+		for (size_t k = 0; k < n_listed; k++)
+			if (!mg_config_find_test(cfg, listed[k]))
+				missing[n_missing++] = listed[k];
 	int failed = counts[MG_STATUS_REGRESSION] + counts[MG_STATUS_OVER_BUDGET] > 0;
 	if (!strcmp(format, "json")) {
-		print_json(rows, n_rows, rev, sha, failed ? "regression" : "pass");
+		print_json(rows, n_rows, rev, sha, failed ? "regression" : "pass", missing,
+			   n_missing);
 	} else {
+		for (size_t k = 0; k < n_missing; k++)
+			printf("%s: missing: it has a baseline at %.12s but no test in %s\n",
+			       missing[k], sha, config);
 		print_table(rows, n_rows);
 		printf("memgate: %zu test%s checked: %zu passed, %zu improved, %zu new, %zu regressed, "
 		       "%zu over budget: %s\n", n_rows, n_rows == 1 ? "" : "s",
@@ -348,6 +365,10 @@ int cmd_check(int argc, char **argv)
 	}
 	if (!n_rows)
 		mg_die_msg("warning: no profile in '%s': nothing was checked", from);
+	for (size_t k = 0; k < n_listed; k++)
+		free(listed[k]);
+	free(listed);
+	free(missing);
 	ret = failed ? MG_EXIT_REGRESSION : MG_EXIT_PASS;
 done:
 	for (size_t i = 0; i < n_rows; i++) {

@@ -347,3 +347,61 @@ int mg_git_distance(long *out, const char *repo_path, const char *from, const ch
 	git_libgit2_shutdown();
 	return ret;
 }
+
+int mg_git_list_at(char ***names, size_t *n, const char *repo_path, const char *commit_sha,
+		   const char *dir_in_repo, struct mg_error *err)
+{
+	git_repository *repo = NULL;
+	git_commit *commit = NULL;
+	git_tree *tree = NULL, *dir = NULL;
+	git_tree_entry *entry = NULL;
+	git_oid oid;
+	int ret;
+
+	*names = NULL;
+	*n = 0;
+	git_libgit2_init();
+	if ((ret = open_repo(&repo, repo_path, err)) != MG_OK)
+		goto done;
+	if (git_oid_fromstr(&oid, commit_sha) < 0 || git_commit_lookup(&commit, repo, &oid) < 0 ||
+	    git_commit_tree(&tree, commit) < 0) {
+		ret = mg_error_set(err, MG_ERROR, "cannot read the tree of %.12s: %s", commit_sha,
+				   git_msg());
+		goto done;
+	}
+	ret = MG_OK;
+	if (!dir_in_repo[0]) {
+		dir = tree;
+		tree = NULL;
+	} else if (git_tree_entry_bypath(&entry, tree, dir_in_repo) < 0 ||
+		   git_tree_entry_type(entry) != GIT_OBJECT_TREE ||
+		   git_tree_lookup(&dir, repo, git_tree_entry_id(entry)) < 0) {
+		goto done;                    /* no such directory there: nothing listed */
+	}
+	size_t count = git_tree_entrycount(dir);
+	if (!(*names = calloc(count + 1, sizeof(**names)))) {
+		ret = mg_error_set(err, MG_ERROR, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < count; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(dir, i);
+		const char *name = git_tree_entry_name(e);
+		size_t len = strlen(name);
+		if (git_tree_entry_type(e) != GIT_OBJECT_BLOB || len <= 5 ||
+		    strcmp(name + len - 5, ".json"))
+			continue;
+		if (!((*names)[*n] = strndup(name, len - 5))) {
+			ret = mg_error_set(err, MG_ERROR, "out of memory");
+			goto done;
+		}
+		(*n)++;
+	}
+done:
+	git_tree_entry_free(entry);
+	git_tree_free(dir);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return ret;
+}

@@ -55,4 +55,14 @@ int mg_git_relpath(char *out, size_t size, const char *path, struct mg_error *er
  */
 int mg_git_distance(long *out, const char *repo_path, const char *from, const char *to);
 
+/*
+ * The names (without ".json") of the JSON files directly in `dir_in_repo`
+ * (relative to the work tree; "" for the top) in the tree of commit
+ * `commit_sha`: the tests that have a baseline there.  *names is a malloc'd
+ * array of *n malloc'd strings (free each, then the array); none when the
+ * directory is absent.  MG_ERROR: the commit cannot be read.
+ */
+int mg_git_list_at(char ***names, size_t *n, const char *repo_path, const char *commit_sha,
+		   const char *dir_in_repo, struct mg_error *err);
+
 #endif

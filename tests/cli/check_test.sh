@@ -146,6 +146,18 @@ git commit -qam "basic: accept the increase"
 check "(g) committed acceptance passes (got $rc)" [ "$rc" = 0 ]
 check "(g) still shown as accepted" grep -q 'basic: baseline accepted in this change' out.txt
 
+# (i) a baseline whose test is gone from the config: reported as missing, no failure
+printf 'version: 1\ntests:\n  - name: other\n    run: [%s]\n' "$basic" > memgate.yml
+"$memgate" run >/dev/null 2>&1
+"$memgate" check --from profiles --baseline main >out.txt 2>&1; rc=$?
+check "(i) a missing test does not fail (got $rc)" [ "$rc" = 0 ]
+check "(i) basic reported missing" grep -q "^basic: missing: it has a baseline at" out.txt
+"$memgate" check --from profiles --baseline main --format json >out.json 2>/dev/null
+check "(i) json lists it" /usr/bin/python3 -c '
+import json, sys
+sys.exit(json.load(open("out.json"))["missing"] != ["basic"])'
+git checkout -q memgate.yml
+
 # (h) staleness: on main, whose baseline was measured one commit before its tip
 git checkout -q main
 "$memgate" run >/dev/null 2>&1
