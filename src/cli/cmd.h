@@ -21,6 +21,14 @@ int mg_cli_load_config(struct mg_config **cfg, const char *path, const char *con
  * one could not be measured, or crashed or timed out without allow-crash. */
 int mg_cli_measure_tests(const struct mg_config *cfg, const char *const *names, size_t n_names,
 			 unsigned shard_i, unsigned shard_n, const char *outdir, unsigned jobs);
+/*
+ * common.c: the arguments every command on memgate.yml takes - -h/--help,
+ * -c/--config FILE and test names (into names, sized for argc) - at argv[*i];
+ * MG_ARG_OWN: an option for the command itself (or unknown).
+ */
+enum { MG_ARG_TAKEN, MG_ARG_HELP, MG_ARG_OWN };
+int mg_cli_common_arg(int argc, char **argv, int *i, const char **config, const char **names,
+		      size_t *n_names);
 /* whether a test is among the named ones (all of them when none are named) */
 int mg_cli_selected(const char *name, const char *const *names, size_t n_names);
 

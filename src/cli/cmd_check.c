@@ -272,12 +272,13 @@ int cmd_check(int argc, char **argv)
 		return MG_EXIT_ERROR;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+		int common = mg_cli_common_arg(argc, argv, &i, &config, names, &n_names);
+		if (common == MG_ARG_HELP) {
 			fputs(usage_text, stdout);
-			free(names);
-			return MG_EXIT_PASS;
-		} else if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && i + 1 < argc) {
-			config = argv[++i];
+			ret = MG_EXIT_PASS;
+			goto done;
+		} else if (common == MG_ARG_TAKEN) {
+			continue;
 		} else if (!strcmp(a, "--from") && i + 1 < argc) {
 			from = argv[++i];
 		} else if (!strcmp(a, "--baseline") && i + 1 < argc) {
@@ -288,11 +289,9 @@ int cmd_check(int argc, char **argv)
 				mg_die_msg("check: --format: expected 'table' or 'json', got '%s'", format);
 				goto done;
 			}
-		} else if (a[0] == '-') {
+		} else {
 			mg_die_msg("check: unknown option '%s'\n%s", a, usage_text);
 			goto done;
-		} else {
-			names[n_names++] = a;
 		}
 	}
 	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) >= 0)

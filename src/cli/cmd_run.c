@@ -202,12 +202,13 @@ int cmd_run(int argc, char **argv)
 		return MG_EXIT_ERROR;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+		int common = mg_cli_common_arg(argc, argv, &i, &config, names, &n_names);
+		if (common == MG_ARG_HELP) {
 			fputs(usage_text, stdout);
-			free(names);
-			return MG_EXIT_PASS;
-		} else if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && i + 1 < argc) {
-			config = argv[++i];
+			ret = MG_EXIT_PASS;
+			goto done;
+		} else if (common == MG_ARG_TAKEN) {
+			continue;
 		} else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) {
 			outdir = argv[++i];
 		} else if ((!strcmp(a, "-j") || !strcmp(a, "--jobs")) && i + 1 < argc) {
@@ -223,11 +224,9 @@ int cmd_run(int argc, char **argv)
 				mg_die_msg("--shard: expected I/N with 1 <= I <= N, got '%s'", argv[i]);
 				goto done;
 			}
-		} else if (a[0] == '-') {
+		} else {
 			mg_die_msg("run: unknown option '%s'\n%s", a, usage_text);
 			goto done;
-		} else {
-			names[n_names++] = a;
 		}
 	}
 

@@ -29,6 +29,23 @@ int mg_cli_load_config(struct mg_config **cfg, const char *path, const char *con
 	return -1;
 }
 
+int mg_cli_common_arg(int argc, char **argv, int *i, const char **config, const char **names,
+		      size_t *n_names)
+{
+	const char *a = argv[*i];
+	if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+		return MG_ARG_HELP;
+	if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && *i + 1 < argc) {
+		*config = argv[++*i];
+		return MG_ARG_TAKEN;
+	}
+	if (a[0] != '-') {
+		names[(*n_names)++] = a;       /* the caller sized names for argc */
+		return MG_ARG_TAKEN;
+	}
+	return MG_ARG_OWN;
+}
+
 int mg_cli_selected(const char *name, const char *const *names, size_t n_names)
 {
 	if (!n_names)
