@@ -8,12 +8,7 @@ memgate=$1 basic=$2 other=$3 json_expect=$4 work=$5
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work" || exit 1
-fail=0
-check() {
-	what=$1
-	shift
-	"$@" || { echo "FAIL: $what" >&2; fail=1; }
-}
+. "$(dirname "$0")/lib.sh"
 git init -q . && git config user.email t@example.com && git config user.name test
 printf 'version: 1\ntests:\n  - name: basic\n    run: [%s]\n' "$basic" > memgate.yml
 git add memgate.yml && git commit -qm init

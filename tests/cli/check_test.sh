@@ -10,12 +10,7 @@ memgate=$1 basic=$2 other=$3 work=$4
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work" || exit 1
-fail=0
-check() {
-	what=$1
-	shift
-	"$@" || { echo "FAIL: $what" >&2; fail=1; }
-}
+. "$(dirname "$0")/lib.sh"
 config() {   # config TEST PROGRAM [TEST PROGRAM...]
 	printf 'version: 1\ntests:\n' > memgate.yml
 	while [ $# -ge 2 ]; do

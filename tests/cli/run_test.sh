@@ -7,15 +7,7 @@ memgate=$1 basic=$2 crash=$3 json_expect=$4 work=$5
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work" || exit 1
-fail=0
-check() {  # check WHAT COND...
-	what=$1
-	shift
-	if ! "$@"; then
-		echo "FAIL: $what" >&2
-		fail=1
-	fi
-}
+. "$(dirname "$0")/lib.sh"
 
 cat > memgate.yml <<YML
 version: 1
