@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../core/baseline.h"
@@ -151,7 +150,7 @@ int cmd_accept(int argc, char **argv)
 		goto done;
 	if (!from)
 		from = cfg->profiles;
-	if (mkdir(cfg->baselines, 0777) < 0 && errno != EEXIST) {
+	if (mg_mkdirs(cfg->baselines) < 0) {
 		mg_die_msg("cannot create '%s': %s", cfg->baselines, strerror(errno));
 		ret = MG_EXIT_ERROR;
 		goto done;

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include "../core/git.h"
 #include "../core/measure.h"
 #include "../util/error.h"
+#include "../util/fs.h"
 #include "cmd.h"
 #include "exitcode.h"
 
@@ -39,21 +39,6 @@ static const char usage_text[] =
 
 /* worker exit codes */
 enum { RUN_OK = 0, RUN_CRASHED = 1, RUN_FAILED = 3 };
-
-static int mkdirs(const char *dir)
-{
-	char buf[4096];
-	snprintf(buf, sizeof(buf), "%s", dir);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0777) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(buf, 0777) < 0 && errno != EEXIST ? -1 : 0;
-}
 
 /* One test, in the worker process; prints one line and returns a RUN_ code. */
 static int run_one(const struct mg_config *cfg, const struct mg_test *test, const char *outdir,
@@ -126,7 +111,7 @@ static int parse_shard(const char *s, unsigned *i, unsigned *n)
 int mg_cli_measure_tests(const struct mg_config *cfg, const char *const *names, size_t n_names,
 			 unsigned shard_i, unsigned shard_n, const char *outdir, unsigned jobs)
 {
-	if (mkdirs(outdir) < 0) {
+	if (mg_mkdirs(outdir) < 0) {
 		mg_die_msg("cannot create '%s': %s", outdir, strerror(errno));
 		return MG_EXIT_ERROR;
 	}

@@ -104,6 +104,24 @@ int mg_read_file(char **out, size_t *len, const char *path, size_t max, struct m
 	return MG_OK;
 }
 
+int mg_mkdirs(const char *dir)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, 0777) < 0 && errno != EEXIST ? -1 : 0;
+}
+
 int mg_mkdtemp(char **out, const char *prefix, struct mg_error *err)
 {
 	const char *base = getenv("TMPDIR");

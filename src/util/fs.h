@@ -17,6 +17,9 @@ int mg_write_file_atomic(const char *path, const char *data, size_t len, struct 
  * MG_ENOTFOUND: no such file; MG_ERROR: unreadable or larger than max. */
 int mg_read_file(char **out, size_t *len, const char *path, size_t max, struct mg_error *err);
 
+/* Creates dir and its missing parents, like mkdir -p; -1 with errno set on failure. */
+int mg_mkdirs(const char *dir);
+
 /* Creates a fresh private directory under $TMPDIR (or /tmp); *out is malloc'd. */
 int mg_mkdtemp(char **out, const char *prefix, struct mg_error *err);
 

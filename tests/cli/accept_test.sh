@@ -67,5 +67,12 @@ check "foreign profile exits 2 (got $rc)" [ "$rc" = 2 ]
 check "foreign profile named" grep -q "not a memgate profile" err.txt
 check "nothing written on bad input" cmp -s before.json baselines/basic.json
 
+# a baselines directory several levels deep is created as a whole
+printf 'version: 1\nbaselines: ci/memory/baselines\ntests:\n  - name: basic\n    run: [%s]\n' "$basic" > deep.yml
+"$memgate" run -c deep.yml >/dev/null 2>&1
+"$memgate" accept -c deep.yml >/dev/null 2>err.txt; rc=$?
+check "nested baselines dir: accept exits 0 (got $rc)" [ "$rc" = 0 ]
+check "nested baselines dir created" [ -f ci/memory/baselines/basic.json ]
+
 [ $fail = 0 ] && echo "ok: memgate accept"
 exit $fail
