@@ -718,6 +718,9 @@ static const char *name_problem(const char *name)
 		return "expected a test name other than \".\" and \"..\"";
 	if (name[0] == '-')
 		return "expected a test name that does not start with \"-\"";
+	if (!strncmp(name, "memgate-", 8))
+		return "expected a test name that does not start with \"memgate-\" (reserved for "
+		       "memgate's own files in profiles/)";
 	if (p - name > MAX_NAME)
 		return "expected a test name of at most 200 characters";
 	return NULL;

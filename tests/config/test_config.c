@@ -357,6 +357,7 @@ static const struct {
 	{ V "tests:\n  - name: \"\"\n    run: ./a\n", "3:11: expected a non-empty test name, got \"\"" },
 	{ V "tests:\n  - name: ..\n    run: ./a\n", "3:11: expected a test name other than \".\" and \"..\", got \"..\"" },
 	{ V "tests:\n  - name: -x\n    run: ./a\n", "3:11: expected a test name that does not start with \"-\", got \"-x\"" },
+	{ V "tests:\n  - name: memgate-check\n    run: ./a\n", "3:11: expected a test name that does not start with \"memgate-\" (reserved for memgate's own files in profiles/), got \"memgate-check\"" },
 	{ V "tests:\n  - name: caf\xc3\xa9\n    run: ./a\n", "3:11: expected a test name of letters, digits, \".\", \"_\" and \"-\", got \"caf\xc3\xa9\"" },
 	{ V "tests:\n  - name:\n    run: ./a\n", "3:10: expected a string for \"name\", got an empty value" },
 	{ V T "  - name: a\n    run: ./b\n", "5:11: duplicate test name \"a\" (first at line 3)" },
