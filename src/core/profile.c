@@ -505,6 +505,10 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 		warn(warnings, "process %d (%s) ended without running its exit code, cause unknown: "
 		     "figures up to that moment", p->pid, last->hdr->exe);
 
+	int threads = 0;
+	for (size_t i = 0; i < p->n_images; i++)
+		threads |= (p->images[i]->hdr->flags & MGT_F_THREADS) != 0;
+	cJSON_AddBoolToObject(o, "multithreaded", threads);
 	cJSON_AddItemToObject(o, "images", images);
 	cJSON_AddItemToObject(o, "timeline", timeline(t, p));
 	uint64_t unused[2] = { 0, 0 };

@@ -288,6 +288,8 @@ static inline int enter(struct mgt_thread *t)
 		}
 	}
 	mgt_lock(&event_lock);
+	if (MGT_UNLIKELY(!t->solo && !(mgt_g.hdr->flags & MGT_F_THREADS)))
+		__atomic_fetch_or(&mgt_g.hdr->flags, MGT_F_THREADS, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -513,10 +515,10 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 		h->end_mono_ns = mgt_now_ns();
 		if (have_code) {
 			h->exit_code = code;
-			h->flags |= MGT_F_EXIT_CODE;
+			__atomic_fetch_or(&h->flags, MGT_F_EXIT_CODE, __ATOMIC_RELAXED);
 		}
 		if (hard)
-			h->flags |= MGT_F_HARD_EXIT;
+			__atomic_fetch_or(&h->flags, MGT_F_HARD_EXIT, __ATOMIC_RELAXED);
 		__atomic_store_n(&h->state, MGT_EXITED, __ATOMIC_RELEASE);
 	}
 	leave(t, solo);
@@ -549,7 +551,7 @@ void mgt_note_spawn_env(const char *path, char *const envp[])
 		return;
 	int solo = enter(t);
 	mgt_strlcpy(h->untraced, path ? path : "?", sizeof(h->untraced));
-	h->flags |= MGT_F_UNTRACED_EXEC;
+	__atomic_fetch_or(&h->flags, MGT_F_UNTRACED_EXEC, __ATOMIC_RELAXED);
 	leave(t, solo);
 }
 
@@ -592,7 +594,7 @@ void mgt_note_child(int pid, int status)
 		mgt_g.children[h->n_children].status = status;
 		__atomic_store_n(&h->n_children, h->n_children + 1, __ATOMIC_RELEASE);
 	} else {
-		h->flags |= MGT_F_CHILD_FULL;
+		__atomic_fetch_or(&h->flags, MGT_F_CHILD_FULL, __ATOMIC_RELAXED);
 	}
 	leave(t, solo);
 }
