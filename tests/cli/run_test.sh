@@ -69,6 +69,20 @@ sed 's/    run:/    allow-crash: true\n    run:/' crash.yml > crash2.yml
 "$memgate" run -c crash2.yml >/dev/null 2>err.txt; rc=$?
 check "allow-crash exits 0 (got $rc)" [ "$rc" = 0 ] || cat err.txt >&2
 
+# repeat: one profile from three runs, each run's summary kept
+printf 'version: 1\ntests:\n  - name: thrice\n    repeat: 3\n    run: [%s]\n' "$basic" > rep.yml
+"$memgate" run -c rep.yml >/dev/null 2>err.txt; rc=$?
+check "repeat exits 0 (got $rc)" [ "$rc" = 0 ] || cat err.txt >&2
+check "repeat's row says 3 runs" grep -q "thrice .*exit 3, 3 runs" err.txt
+cat > want.json <<'J'
+{ "summary": { "allocs": 4, "frees": 3, "total_bytes": 380, "peak_bytes": 230,
+               "leaked_bytes": 200 },
+  "runs": [ { "allocs": 4, "peak_bytes": 230, "leaked_bytes": 200 },
+            { "allocs": 4, "peak_bytes": 230, "leaked_bytes": 200 },
+            { "allocs": 4, "peak_bytes": 230, "leaked_bytes": 200 } ] }
+J
+check "repeat's combined figures" "$json_expect" want.json profiles/thrice.json
+
 # a missing program: exit 3
 printf 'version: 1\ntests:\n  - name: ghost\n    run: [/nonexistent/prog]\n' > ghost.yml
 "$memgate" run -c ghost.yml >/dev/null 2>err.txt; rc=$?
