@@ -61,6 +61,7 @@ static int run_one(const struct mg_config *cfg, const struct mg_test *test, cons
 		.argv = test->argv, .name = test->name, .cwd = test->cwd, .env = test->env,
 		.depth = (int)s.stack_depth, .timeout_s = (double)s.timeout_ms / 1000.0,
 		.grace_s = 10, .own_pgrp = 1, .commit = commit, .dirty = dirty,
+		.root_only = !s.follow_children,
 	};
 	snprintf(path, sizeof(path), "%s/%s.json", outdir, test->name);
 	if (!(docs = calloc(s.repeat, sizeof(*docs)))) {

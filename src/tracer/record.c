@@ -146,6 +146,10 @@ static void read_settings(void)
 				mgt_g.depth = (uint32_t)mgt_atou(entry + 14);
 			else if (!skip && !mgt_strncmp(entry, "MEMGATE_LEAKCHECK=0", 20))
 				mgt_g.no_leakcheck = 1;
+			else if (!skip && !mgt_strncmp(entry, "MEMGATE_ROOT=", 13)) {
+				mgt_g.root_only = 1;
+				mgt_g.root_pid = (int)mgt_atou(entry + 13);
+			}
 			elen = 0;
 			skip = 0;
 		}
@@ -221,7 +225,9 @@ void mgt_setup(void)
 	if (!atomic_compare_exchange_strong(&mgt_state, &expect, 3))
 		return;                           /* done, or under way in this thread */
 	read_settings();
-	int ok = mgt_g.dir[0] == '/' && mgt_thread_init() == 0 &&
+	/* follow-children: false - a descendant of the command runs untraced */
+	int ok = mgt_g.dir[0] == '/' && (!mgt_g.root_only || mgt_getpid() == mgt_g.root_pid) &&
+		 mgt_thread_init() == 0 &&
 		 (t = mgt_thread_slow(mgt_thread_pointer())) &&
 		 mgt_stack_reset() == 0 && start_image(0, NULL) == 0;
 	if (ok)
@@ -640,7 +646,14 @@ void mgt_atfork_child(void)
 	mgt_regions_fork_child();
 	solo_init(t);                         /* the forking thread is the only one */
 	t->last_hash = 0;                     /* stack ids start over */
-	if (atomic_load(&mgt_state) == 1) {
+	if (atomic_load(&mgt_state) == 1 && mgt_g.root_only) {
+		/* follow-children: false - the child runs untraced from here on; the
+		 * parent's file is the parent's */
+		struct mgt_header *parent = mgt_g.hdr;
+		mgt_g.hdr = NULL;
+		atomic_store(&mgt_state, 2);
+		mgt_munmap(parent, MGT_FILE_SIZE);
+	} else if (atomic_load(&mgt_state) == 1) {
 		struct mgt_header *parent = mgt_g.hdr;
 		const char *slash = mgt_g.path;
 		for (const char *p = mgt_g.path; *p; p++)
