@@ -128,6 +128,7 @@ out:
 struct progress {
 	int on;                     /* stderr is a terminal */
 	int shown;                  /* a progress line is on screen */
+	char last[160];             /* what it says: redrawn only when that changes */
 	struct timespec t0;
 };
 
@@ -159,6 +160,9 @@ static void progress_show(struct progress *p, size_t done, size_t total,
 					running[k]->name);
 	if (len >= sizeof(buf))
 		memcpy(buf + sizeof(buf) - 4, "...", 4);
+	if (p->shown && !strcmp(buf, p->last))
+		return;
+	memcpy(p->last, buf, sizeof(buf));
 	fprintf(stderr, "\r\033[K%s", buf);
 	fflush(stderr);
 	p->shown = 1;

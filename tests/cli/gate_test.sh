@@ -120,5 +120,18 @@ GITHUB_ACTIONS=true GITHUB_BASE_REF=nosuch "$memgate" check >out.txt 2>&1; rc=$?
 check "(actions) a base not fetched exits 2 (got $rc)" [ "$rc" = 2 ]
 check "(actions) names it" grep -q "no commit 'origin/nosuch'" out.txt
 
+# on a terminal: coloured verdicts and a progress line; NO_COLOR turns the colour off
+printf 'version: 1\ntests:\n  - name: p\n    run: [%s, high]\n  - name: slow\n    run: [sh, -c, "sleep 1.6"]\n' "$peak" > memgate.yml
+esc=$(printf '\033')
+script -qec "'$memgate' check --baseline main" /dev/null > tty.txt 2>&1
+check "(tty) verdict in red" grep -q "${esc}\[1;31mregression" tty.txt
+check "(tty) progress line" grep -Eq '\[[0-9]/2\] [0-9]+s running .*slow' tty.txt
+NO_COLOR=1 script -qec "'$memgate' check --baseline main" /dev/null > tty.txt 2>&1
+check "(NO_COLOR) no colour" sh -c "! grep -q '${esc}\[1;31m' tty.txt"
+check "(NO_COLOR) same verdict" grep -Eq '^p +peak_bytes +1024 +65536 +5140 +regression' tty.txt
+"$memgate" check --baseline main > plain.txt 2>&1
+check "(no tty) no escape at all" sh -c "! grep -q '$esc' plain.txt"
+git checkout -q memgate.yml
+
 [ $fail = 0 ] && echo "ok: memgate check (gate)"
 exit $fail
