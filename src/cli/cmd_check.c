@@ -133,9 +133,16 @@ static void print_table(const struct row *rows, size_t n, int tty)
 			printf("%s: a regression of the first run was not confirmed: %d runs judged "
 			       "together pass\n", rows[i].name, rows[i].runs);
 		if (v->status >= MG_STATUS_REGRESSION) {
-			/* SPEC §6: "peak +2.3 MiB, 91% from parse_row at src/csv.c:212" */
+			/* SPEC §6: "peak +2.3 MiB, 91% from parse_row at src/csv.c:212",
+			 * for the metrics that failed */
 			for (size_t k = 0; k < v->n_grew; k++) {
 				const struct mg_site_growth *g = &v->grew[k];
+				int failed = 0;
+				for (size_t j = 0; j < v->n_metrics; j++)
+					failed |= v->metrics[j].metric == g->metric &&
+						  v->metrics[j].status >= MG_STATUS_REGRESSION;
+				if (!failed)
+					continue;
 				printf("%s: %s +%s, %.0f%% from %s\n", rows[i].name,
 				       mg_metric_name(g->metric),
 				       mg_fmt_bytes(sz, (unsigned long long)(g->current - g->baseline)),

@@ -103,7 +103,9 @@ static int by_delta(const void *a, const void *b)
  * `list` names the site lists of the baseline documents `cur` (built from the
  * profile) and `old`.  Sites are the top ten of each side, so a site absent
  * from `old` may have been just below its cut: its growth is then an upper
- * bound, which is what a reviewer needs to look at first.
+ * bound, which is what a reviewer needs to look at first.  A site's share is
+ * its growth over the growth of all sites that grew (sites that shrank do
+ * not offset it), so the shares of a metric add up to 1.
  */
 static int site_growth(struct mg_verdict *v, enum mg_metric metric, const char *list,
 		       const cJSON *cur, const cJSON *old)
@@ -137,10 +139,14 @@ static int site_growth(struct mg_verdict *v, enum mg_metric metric, const char *
 		ng[v->n_grew] = (struct mg_site_growth){ .metric = metric, .baseline = b, .current = c };
 		if (!(ng[v->n_grew].site = strdup(site)))
 			return MG_ERROR;
-		double share = (double)(c - b) / (double)(now - before);
-		ng[v->n_grew].share = share > 1 ? 1 : share;
 		v->n_grew++;
 	}
+	/* shares of the growth summed over the sites that grew: they add up to 1 */
+	double grown = 0;
+	for (size_t k = first; k < v->n_grew; k++)
+		grown += (double)(v->grew[k].current - v->grew[k].baseline);
+	for (size_t k = first; k < v->n_grew; k++)
+		v->grew[k].share = (double)(v->grew[k].current - v->grew[k].baseline) / grown;
 	qsort(v->grew + first, v->n_grew - first, sizeof(*v->grew), by_delta);
 	for (size_t k = first + MG_GROWTH_MAX; k < v->n_grew; k++)
 		free(v->grew[k].site);

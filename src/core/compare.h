@@ -47,7 +47,7 @@ struct mg_site_growth {
 	enum mg_metric metric;      /* MG_METRIC_PEAK_BYTES (peak_sites) or _LEAKED_BYTES (leak_sites) */
 	char *site;                 /* baseline.c's site name */
 	uint64_t baseline, current; /* the site's bytes; baseline 0: a new site */
-	double share;               /* delta / the metric's growth, clamped to 0..1 */
+	double share;               /* delta / the summed deltas of the metric's sites that grew */
 };
 
 #define MG_GROWTH_MAX 5             /* sites kept per metric */
