@@ -120,6 +120,22 @@ GITHUB_ACTIONS=true GITHUB_BASE_REF=nosuch "$memgate" check >out.txt 2>&1; rc=$?
 check "(actions) a base not fetched exits 2 (got $rc)" [ "$rc" = 2 ]
 check "(actions) names it" grep -q "no commit 'origin/nosuch'" out.txt
 
+# a corrupt or foreign baseline committed on a branch: exit 2 naming ref and file, no verdict
+git checkout -q -b broken main
+printf '{"schema": 1, "figures": ' > baselines/p.json
+git commit -qam "p: a truncated baseline"
+rm -f profiles/memgate-check.json
+"$memgate" check --baseline broken >out.txt 2>&1; rc=$?
+check "(corrupt baseline) exits 2 (got $rc)" [ "$rc" = 2 ]
+check "(corrupt baseline) named" grep -q "^memgate: broken:baselines/p.json: not valid JSON" out.txt
+check "(corrupt baseline) no result written" [ ! -e profiles/memgate-check.json ]
+cp profiles/p.json baselines/p.json
+git commit -qam "p: a profile where the baseline should be"
+"$memgate" check --baseline broken >out.txt 2>&1; rc=$?
+check "(foreign baseline) exits 2 (got $rc)" [ "$rc" = 2 ]
+check "(foreign baseline) named" grep -q "^memgate: broken:baselines/p.json: not a memgate baseline (schema 1)" out.txt
+git checkout -q main
+
 # on a terminal: coloured verdicts and a progress line; NO_COLOR turns the colour off
 printf 'version: 1\ntests:\n  - name: p\n    run: [%s, high]\n  - name: slow\n    run: [sh, -c, "sleep 1.6"]\n' "$peak" > memgate.yml
 esc=$(printf '\033')
