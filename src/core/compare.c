@@ -147,7 +147,8 @@ static int site_growth(struct mg_verdict *v, enum mg_metric metric, const char *
 		grown += (double)(v->grew[k].current - v->grew[k].baseline);
 	for (size_t k = first; k < v->n_grew; k++)
 		v->grew[k].share = (double)(v->grew[k].current - v->grew[k].baseline) / grown;
-	qsort(v->grew + first, v->n_grew - first, sizeof(*v->grew), by_delta);
+	if (v->n_grew > first)                /* (grew is NULL while empty) */
+		qsort(v->grew + first, v->n_grew - first, sizeof(*v->grew), by_delta);
 	for (size_t k = first + MG_GROWTH_MAX; k < v->n_grew; k++)
 		free(v->grew[k].site);
 	if (v->n_grew > first + MG_GROWTH_MAX)

@@ -618,6 +618,13 @@ static int by_fig(const void *a, const void *b, void *ctx)
 	return x < y ? -1 : x > y;
 }
 
+/* sets an existing figure of `obj` to v; a figure the document lacks stays absent */
+static void set_fig(cJSON *obj, const char *name, double v)
+{
+	if (cJSON_GetObjectItem(obj, name))     /* (a replacement for an absent key would leak) */
+		cJSON_ReplaceItemInObject(obj, name, cJSON_CreateNumber(v));
+}
+
 cJSON *mg_profile_combine(cJSON *const *docs, size_t n)
 {
 	static const char *const exact[] = { "allocs", "frees", "total_bytes" };
@@ -672,13 +679,11 @@ cJSON *mg_profile_combine(cJSON *const *docs, size_t n)
 	if (!cJSON_IsObject(sum))
 		goto fail;
 	/* peak bytes and blocks are one instant: both from the median run */
-	cJSON_ReplaceItemInObject(sum, "peak_bytes", cJSON_CreateNumber(sum_fig(sums[med], "peak_bytes")));
-	cJSON_ReplaceItemInObject(sum, "peak_blocks", cJSON_CreateNumber(sum_fig(sums[med], "peak_blocks")));
+	set_fig(sum, "peak_bytes", sum_fig(sums[med], "peak_bytes"));
+	set_fig(sum, "peak_blocks", sum_fig(sums[med], "peak_blocks"));
 	qsort_r(order, n_sums, sizeof(*order), by_fig, &(struct by_fig){ sums, "rss_peak_bytes" });
 	if (sum_fig(sums[order[(n_sums - 1) / 2]], "rss_peak_bytes") >= 0)
-		cJSON_ReplaceItemInObject(sum, "rss_peak_bytes",
-					  cJSON_CreateNumber(sum_fig(sums[order[(n_sums - 1) / 2]],
-								     "rss_peak_bytes")));
+		set_fig(sum, "rss_peak_bytes", sum_fig(sums[order[(n_sums - 1) / 2]], "rss_peak_bytes"));
 	for (size_t f = 0; f < sizeof(exact) / sizeof(exact[0]); f++) {
 		double lo = -1;
 		for (size_t k = 0; k < n_sums; k++) {
@@ -687,7 +692,7 @@ cJSON *mg_profile_combine(cJSON *const *docs, size_t n)
 				lo = v;
 		}
 		if (lo >= 0)
-			cJSON_ReplaceItemInObject(sum, exact[f], cJSON_CreateNumber(lo));
+			set_fig(sum, exact[f], lo);
 	}
 	/* the leak figures add up (kinds to leaked_*): all from the least leaking run */
 	size_t least = 0;

@@ -59,7 +59,7 @@ static uint64_t rnd(void)
 
 static void on_crash(int sig)
 {
-	FILE *f = fopen("fuzz-crash.yml", "wb");
+	FILE *f = current ? fopen("fuzz-crash.yml", "wb") : NULL;
 	if (f) {
 		fwrite(current, 1, current_len, f);
 		fclose(f);
@@ -200,6 +200,7 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("fuzz driver: %zu seeds, %ld mutations, no failure\n", n_seeds, i);
+	current = NULL;                         /* a leak report at exit is no input's */
 	for (s = 0; s < n_seeds; s++)
 		free(seeds[s].p);
 	free(buf);
