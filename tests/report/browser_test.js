@@ -5,8 +5,10 @@
 // DIR holds plain.html, diff.html and xss.html of tests/report/fixtures/
 // report_stacks.c (browser_test.sh).  Any request that is not file:// is
 // aborted and fails the test, as does any console error.  Writes
-// DIR/report.png (and DIR/diff.png) for a look.
+// DIR/report.png (and DIR/diff.png) for a look.  DIR/dhat.json, the DHAT
+// export, goes through valgrind's dh_view.html when it is installed.
 "use strict";
+const fs = require("fs");
 const path = require("path");
 const [modules, chromium, dir] = process.argv.slice(2);
 const { chromium: launcher } = require(path.join(modules, "playwright-core"));
@@ -158,6 +160,31 @@ async function xss(browser) {
 	await page.close();
 }
 
+/* valgrind's own viewer reads the DHAT export (when valgrind is installed) */
+async function dhView(browser) {
+	const viewer = process.env.MEMGATE_TEST_DH_VIEW || "/usr/libexec/valgrind/dh_view.html";
+	if (!fs.existsSync(viewer)) {
+		console.log("note: no " + viewer + ": the DHAT export is not loaded into dh_view");
+		return;
+	}
+	const page = await browser.newPage();
+	const problems = [];
+	page.on("pageerror", e => problems.push("page error: " + e.message));
+	await page.route("**/*", route => route.request().url().startsWith("file:") ? route.continue() :
+		(problems.push("network request: " + route.request().url()), route.abort()));
+	await page.goto("file://" + viewer);
+	await page.setInputFiles("input[type=file]", path.join(dir, "dhat.json"));
+	await page.waitForFunction(() => document.body.innerText.includes("Times {") ||
+		document.querySelector(".error"));
+	const text = await page.locator("body").innerText();
+	check(await page.locator(".error").count() === 0, "dh_view: " + text.slice(-300));
+	check(/Total:\s+3,800 bytes \(100%.*in 6 blocks/.test(text), "dh_view: total");
+	check(/At t-gmax: 3,500 bytes \(100%\) in 3 blocks/.test(text), "dh_view: at t-gmax");
+	check(/At t-end:\s+2,000 bytes \(100%\) in 1 blocks/.test(text), "dh_view: at t-end");
+	check(problems.length === 0, "dh_view: " + problems.join("; "));
+	await page.close();
+}
+
 (async () => {
 	const browser = await launcher.launch({
 		executablePath: chromium,
@@ -167,6 +194,7 @@ async function xss(browser) {
 		await plain(browser);
 		await diff(browser);
 		await xss(browser);
+		await dhView(browser);
 	} catch (e) {
 		console.error("FAIL: " + (e.stack || e));
 		failed = 1;

@@ -51,5 +51,6 @@ PY
 cd "$out" || exit 1
 "$memgate" report repo/profiles/stacks.json --html plain.html &&
 "$memgate" report repo/profiles/stacks.json --html diff.html --baseline baseline.json &&
-"$memgate" report xss.json --html xss.html || { echo "FAIL: memgate report --html" >&2; exit 1; }
+"$memgate" report xss.json --html xss.html &&
+"$memgate" report repo/profiles/stacks.json --format dhat -o dhat.json || { echo "FAIL: memgate report --html" >&2; exit 1; }
 exec node "$here/browser_test.js" "$modules" "$chromium" "$out"
