@@ -420,44 +420,63 @@ static const struct addr_slot *tab_frames(struct frame_tab *t, const struct mg_f
  * allocation, live at the peak or leaked, as [frame indices (innermost
  * first), total_bytes, allocs, peak_bytes, peak_blocks, leaked_bytes,
  * leaked_blocks].  Per figure the stacks add up to the process's own.
+ *
+ * "stacks" is printed here, one stack a line, and added as a raw JSON node:
+ * as cJSON items 100k stacks of 20 frames took 3M nodes (190 MB) and most of
+ * the profile's build time (docs/reports.md, "Scale").  Code that walks the
+ * document in memory sees a cJSON_Raw node; written and read back, an array.
  */
 static void stack_table(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym)
 {
 	struct frame_tab tab = { .frames = cJSON_CreateArray() };
-	cJSON *stacks = cJSON_CreateArray();
 	const struct mg_image *last = p->images[p->n_images - 1];
 	struct mg_frame raw[MGT_MAX_DEPTH];
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int first = 1;
 
+	if (!f) {
+		cJSON_Delete(tab.frames);
+		return;                         /* out of memory: the optional table is left out */
+	}
+	fputc('[', f);
 	for (size_t i = 0; i < p->n_images; i++) {
 		const struct mg_image *img = p->images[i];
 		int peak = img == p->peak_image, leak = img == last && p->f.leaked_blocks;
 		for (uint32_t id = 0; id < img->n_stacks; id++) {
 			const struct mgt_stack *s = &img->stacks[id];
 			uint64_t pb = 0, pk = 0;
+			int sep = 0;
 			if (peak)
 				at_peak(img, s, &pb, &pk);
 			if (!s->allocs && !pk && !(leak && s->cur_blocks))
 				continue;
 			size_t n = mg_trace_frames(img, id, raw, MGT_MAX_DEPTH);
-			cJSON *st = cJSON_CreateArray(), *idx = cJSON_CreateArray();
+			fputs(first ? "[[" : ",\n[[", f);
+			first = 0;
 			for (size_t k = 0; k < n; k++) {
 				const struct addr_slot *a = tab_frames(&tab, &raw[k], sym);
 				for (uint32_t x = 0; a && x < a->n; x++)
-					cJSON_AddItemToArray(idx, cJSON_CreateNumber(a->first + x));
+					fprintf(f, sep++ ? ",%" PRIu32 : "%" PRIu32, a->first + x);
 			}
-			cJSON_AddItemToArray(st, idx);
-			cJSON_AddItemToArray(st, cJSON_CreateNumber((double)s->total_bytes));
-			cJSON_AddItemToArray(st, cJSON_CreateNumber((double)s->allocs));
-			cJSON_AddItemToArray(st, cJSON_CreateNumber((double)pb));
-			cJSON_AddItemToArray(st, cJSON_CreateNumber((double)pk));
-			cJSON_AddItemToArray(st, cJSON_CreateNumber(leak ? (double)s->cur_bytes : 0));
-			cJSON_AddItemToArray(st, cJSON_CreateNumber(leak ? (double)s->cur_blocks : 0));
-			cJSON_AddItemToArray(stacks, st);
+			fprintf(f, "],%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]",
+				s->total_bytes, s->allocs, pb, pk, leak ? s->cur_bytes : 0,
+				leak ? s->cur_blocks : 0);
 		}
 	}
+	fputc(']', f);
+	int failed = ferror(f);
+	fclose(f);
 	free(tab.slot);
+	if (failed) {
+		free(text);
+		cJSON_Delete(tab.frames);
+		return;
+	}
 	cJSON_AddItemToObject(o, "frames", tab.frames);
-	cJSON_AddItemToObject(o, "stacks", stacks);
+	cJSON_AddItemToObject(o, "stacks", cJSON_CreateRaw(text));
+	free(text);
 }
 
 static double ms(const struct mg_trace *t, uint64_t ns)

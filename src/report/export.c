@@ -65,6 +65,7 @@ struct xproc {
 	struct xstack *stacks;
 	size_t n_stacks;
 	uint32_t *pool;                     /* every stack's frame indices */
+	cJSON *parsed;                      /* "stacks" parsed from a raw node (profile.c) */
 };
 
 struct xprofile {
@@ -94,6 +95,7 @@ static void xprofile_release(struct xprofile *x)
 		free(x->procs[i].frames);
 		free(x->procs[i].stacks);
 		free(x->procs[i].pool);
+		cJSON_Delete(x->procs[i].parsed);
 	}
 	free(x->procs);
 	memset(x, 0, sizeof(*x));
@@ -112,6 +114,9 @@ static int xproc_load(struct xproc *p, const cJSON *pj)
 	const cJSON *f, *s;
 	size_t total = 0, k = 0;
 
+	/* a document fresh from mg_profile_build holds the table as raw JSON text */
+	if (cJSON_IsRaw(stacks) && !(stacks = p->parsed = cJSON_Parse(stacks->valuestring)))
+		return -3;
 	if (!cJSON_IsArray(frames) || !cJSON_IsArray(stacks))
 		return -2;
 	p->n_frames = (size_t)cJSON_GetArraySize(frames);

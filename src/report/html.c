@@ -59,7 +59,9 @@ int mg_report_html(char **out, size_t *len, const cJSON *profile, const cJSON *b
 	size_t pos = 0;
 
 	cJSON_ArrayForEach(p, cJSON_GetObjectItem(profile, "processes"))
-		if (!cJSON_IsArray(cJSON_GetObjectItem(p, "stacks")) ||
+		/* raw: the document as mg_profile_build made it, not read back (profile.c) */
+		if (!(cJSON_IsArray(cJSON_GetObjectItem(p, "stacks")) ||
+		      cJSON_IsRaw(cJSON_GetObjectItem(p, "stacks"))) ||
 		    !cJSON_IsArray(cJSON_GetObjectItem(p, "frames")))
 			return mg_error_set(err, MG_EINVALID, "profile of '%s': process %d: no \"stacks\" "
 					    "table (written by an older memgate? trace it again)",
