@@ -14,6 +14,7 @@
 	const LABEL_W = 28;        /* narrower rectangles get no label */
 	const SITE_FRAMES = 4;     /* frames naming a call site, as src/core/baseline.c */
 	const TABLE_ROWS = 200;
+	const MAX_TIMELINES = 12;  /* processes drawn over time */
 
 	/* the "stacks" columns (docs/profile-schema.md) */
 	const COL = { total_bytes: 1, allocs: 2, peak_bytes: 3, peak_blocks: 4, leaked_bytes: 5, leaked_blocks: 6 };
@@ -163,7 +164,14 @@
 	function renderTimelines() {
 		const box = document.getElementById("timelines");
 		const W = 1000, H = 160, L = 64, R = 12, T = 14, B = 20;
-		procs.forEach((p, i) => {
+		/* many processes: the largest peaks, in start order */
+		const shown = procs.map((p, i) => i).sort((a, b) => procs[b].peak_bytes - procs[a].peak_bytes)
+			.slice(0, MAX_TIMELINES).sort((a, b) => a - b);
+		if (shown.length < procs.length)
+			box.appendChild(el("p", { class: "note" }, "The " + shown.length + " processes with the largest peaks of " +
+				procs.length + "; the flame graphs and tables cover them all."));
+		shown.forEach(i => {
+			const p = procs[i];
 			const pts = p.timeline || [];
 			const div = el("div", { class: "timeline", id: "timeline-" + i });
 			div.appendChild(el("h3", {}, procName(p) + ": peak " + fmtBytes(p.peak_bytes) +
@@ -193,7 +201,9 @@
 				let d = "M" + x(pts[0][0]).toFixed(2) + "," + y(0).toFixed(2);
 				for (const [t, v] of pts)
 					d += "L" + x(t).toFixed(2) + "," + y(v).toFixed(2);
-				const area = d + "L" + x(pts[pts.length - 1][0]).toFixed(2) + "," + y(0).toFixed(2) + "Z";
+				/* what was live after the last event stays live until the process ends */
+				d += "L" + x(t1).toFixed(2) + "," + y(pts[pts.length - 1][1]).toFixed(2);
+				const area = d + "L" + x(t1).toFixed(2) + "," + y(0).toFixed(2) + "Z";
 				s.appendChild(svg("path", { class: "area", d: area }));
 				s.appendChild(svg("path", { class: "line", d: d }));
 				const pk = pts.find(([, v]) => v === p.peak_bytes);
