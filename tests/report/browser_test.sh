@@ -53,4 +53,9 @@ cd "$out" || exit 1
 "$memgate" report repo/profiles/stacks.json --html diff.html --baseline baseline.json &&
 "$memgate" report xss.json --html xss.html &&
 "$memgate" report repo/profiles/stacks.json --format dhat -o dhat.json || { echo "FAIL: memgate report --html" >&2; exit 1; }
+# the data cannot end its <script> element: every '<' of it is \u003c
+if grep -q '</script><img' xss.html || ! grep -q '\\u003c/script>\\u003cimg' xss.html; then
+	echo "FAIL: the hostile frame name is not escaped in xss.html" >&2
+	exit 1
+fi
 exec node "$here/browser_test.js" "$modules" "$chromium" "$out"

@@ -611,6 +611,18 @@
 			["current", "current", v => fmtBytes(v)],
 			["delta", "change", d],
 		], changed, "delta", r => r.delta > 0 ? "grew" : r.delta < 0 ? "shrank" : "");
+		/* each change's cell tinted by its size against the largest change */
+		const most = changed.reduce((m, r) => Math.max(m, Math.abs(r.delta)), 0);
+		const tint = () => {
+			for (const tr of box.querySelectorAll("#diff-table tbody tr")) {
+				const r = changed.find(c => c.site === tr.firstChild.textContent &&
+					c.metric === tr.children[1].textContent);
+				const a = most ? (0.08 + 0.32 * Math.abs(r.delta) / most).toFixed(2) : 0;
+				tr.lastChild.style.background = r.delta > 0 ? "rgba(198,40,40," + a + ")" : "rgba(46,125,50," + a + ")";
+			}
+		};
+		tint();
+		box.querySelector("#diff-table thead").addEventListener("click", tint);
 	}
 
 	/* ---------------------------------------------------------------- start */
