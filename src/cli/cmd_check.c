@@ -25,6 +25,7 @@
 #include "../core/git.h"
 #include "../core/measure.h"
 #include "../core/profile.h"
+#include "../report/report.h"
 #include "../util/error.h"
 #include "../util/fs.h"
 #include "cmd.h"
@@ -363,16 +364,28 @@ static int check_one(struct row *row, const struct mg_config *cfg, const struct 
 		goto done;
 	}
 	row->stale = -1;
+	const cJSON *gated = row->accepted ? mine : base;
 	if (row->accepted) {
-		if ((ret = mg_compare(&row->v, profile, mine, cfg, test, err)) != MG_OK)
+		if ((ret = mg_compare(&row->v, profile, mine, cfg, test, err)) != MG_OK ||
+		    (base && (ret = mg_compare(&row->v_base, profile, base, cfg, test, err)) != MG_OK))
 			goto done;
-		ret = base ? mg_compare(&row->v_base, profile, base, cfg, test, err) : MG_OK;
-		goto done;
+	} else {
+		const char *bc = base ? cJSON_GetStringValue(cJSON_GetObjectItem(base, "commit")) : NULL;
+		if (bc)
+			mg_git_distance(&row->stale, repo, bc, commit);
+		if ((ret = mg_compare(&row->v, profile, base, cfg, test, err)) != MG_OK)
+			goto done;
 	}
-	const char *bcommit = base ? cJSON_GetStringValue(cJSON_GetObjectItem(base, "commit")) : NULL;
-	if (bcommit)
-		mg_git_distance(&row->stale, repo, bcommit, commit);
-	ret = mg_compare(&row->v, profile, base, cfg, test, err);
+	/* the test's page again, now with the call sites that moved against the
+	 * gated baseline (a page that cannot be written costs the gate nothing) */
+	if (gated && cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(profile, "processes"), 0),
+					 "stacks")) {
+		struct mg_error herr = { 0 };
+		char hpath[4200];
+		snprintf(hpath, sizeof(hpath), "%s/%s.html", from, test->name);
+		if (mg_report_html_write(hpath, profile, gated, &herr) != MG_OK)
+			mg_die_msg("warning: %s", herr.msg);
+	}
 done:
 	free(text);
 	cJSON_Delete(profile);

@@ -3,7 +3,8 @@
  * Each test runs under the tracer (src/core/measure.c) in a worker process of
  * its own: the worker is the child subreaper of that test's process tree, so
  * several tests can run at once (--jobs) without reaping each other's
- * children.  Profiles are written atomically to profiles/<test>.json.
+ * children.  Profiles are written atomically to profiles/<test>.json, with
+ * the HTML page of each beside it (profiles/<test>.html).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include "../core/git.h"
 #include "../core/measure.h"
 #include "../core/profile.h"
+#include "../report/report.h"
 #include "../util/error.h"
 #include "../util/fs.h"
 #include "cmd.h"
@@ -28,8 +30,8 @@ static const char usage_text[] =
 	"usage: memgate run [TEST...] [-c memgate.yml] [-o DIR] [--jobs N] [--shard I/N]\n"
 	"\n"
 	"Runs the tests of memgate.yml (all, or those named) under memgate's tracer and\n"
-	"writes one profile per test to DIR/<test>.json (default: the config's\n"
-	"`profiles` directory).\n"
+	"writes one profile per test to DIR/<test>.json, with its HTML report\n"
+	"DIR/<test>.html (default DIR: the config's `profiles` directory).\n"
 	"\n"
 	"  -c, --config FILE   the configuration (default: memgate.yml)\n"
 	"  -o, --output DIR    where to write the profiles\n"
@@ -84,6 +86,10 @@ static int run_one(const struct mg_config *cfg, const struct mg_test *test, cons
 		goto fail;
 	}
 	if (mg_profile_write(path, doc, &err) != MG_OK)
+		goto fail;
+	/* the page people look at, beside the profile (SPEC §4) */
+	snprintf(path, sizeof(path), "%s/%s.html", outdir, test->name);
+	if (mg_report_html_write(path, doc, NULL, &err) != MG_OK)
 		goto fail;
 	const cJSON *sum = cJSON_GetObjectItem(doc, "summary");
 	const cJSON *ex = cJSON_GetObjectItem(doc, "exit");

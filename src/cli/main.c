@@ -23,6 +23,8 @@ static const struct mg_cmd cmds[] = {
 	  "write the measured figures as the tests' baselines" },
 	{ "trace", cmd_trace, "trace [-o FILE] [--depth N | --no-stacks] -- COMMAND [ARG...]",
 	  "profile any command ad hoc, no config needed" },
+	{ "report", cmd_report, "report PROFILE... [--html FILE] [--format FMT]",
+	  "render a profile as HTML, or export profiles (folded, speedscope, bmf...)" },
 	{ NULL, NULL, NULL, NULL }
 };
 

@@ -336,6 +336,149 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 	return arr;
 }
 
+/*
+ * The full stack table (docs/profile-schema.md, "Every stack"): each recorded
+ * stack of the process with all its figures, its frames as indices into a
+ * table of distinct frames.  Each distinct return address is symbolized once
+ * and stored once, so 100k stacks that share their functions stay small.
+ */
+struct addr_slot {
+	uint64_t addr, offset;
+	const char *module;                 /* borrowed from the trace; pointer identity */
+	uint32_t first, n;                  /* its frames: first .. first + n - 1 */
+	int used;
+};
+
+struct frame_tab {
+	struct addr_slot *slot;
+	size_t cap, used;                   /* cap: a power of two */
+	uint32_t n_frames;
+	cJSON *frames;
+};
+
+static size_t slot_hash(uint64_t addr, uint64_t offset, const char *module)
+{
+	uint64_t h = addr * 0x9e3779b97f4a7c15ull ^ offset * 0xc2b2ae3d27d4eb4full ^
+		     (uint64_t)(uintptr_t)module;
+	return (size_t)(h ^ h >> 29);
+}
+
+static int tab_grow(struct frame_tab *t)
+{
+	size_t cap = t->cap ? t->cap * 2 : 1024;
+	struct addr_slot *s = calloc(cap, sizeof(*s));
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < t->cap; i++) {
+		if (!t->slot[i].used)
+			continue;
+		size_t j = slot_hash(t->slot[i].addr, t->slot[i].offset, t->slot[i].module) & (cap - 1);
+		while (s[j].used)
+			j = (j + 1) & (cap - 1);
+		s[j] = t->slot[i];
+	}
+	free(t->slot);
+	t->slot = s;
+	t->cap = cap;
+	return 0;
+}
+
+/* the frames of one return address, symbolized and added on first sight; NULL: OOM */
+static const struct addr_slot *tab_frames(struct frame_tab *t, const struct mg_frame *raw,
+					  struct mg_symbolizer *sym)
+{
+	if ((t->used + 1) * 2 > t->cap && tab_grow(t) < 0)
+		return NULL;
+	size_t j = slot_hash(raw->addr, raw->offset, raw->module) & (t->cap - 1);
+	for (; t->slot[j].used; j = (j + 1) & (t->cap - 1))
+		if (t->slot[j].addr == raw->addr && t->slot[j].offset == raw->offset &&
+		    t->slot[j].module == raw->module)
+			return &t->slot[j];
+	struct sframe f[MAX_INLINE];
+	struct mg_sym_frame sf[MAX_INLINE];
+	size_t m = sym && raw->module ? mg_symbolize(sym, raw->module, raw->build_id,
+						     raw->build_id_len, raw->offset, sf,
+						     MAX_INLINE) : 0;
+	for (size_t i = 0; i < m; i++)
+		f[i] = (struct sframe){ raw, sf[i] };
+	if (!m)
+		f[m++] = (struct sframe){ raw, { 0 } };
+	/* frames_json makes an array: move its items into the table */
+	cJSON *arr = frames_json(f, m), *it;
+	while ((it = cJSON_DetachItemFromArray(arr, 0)))
+		cJSON_AddItemToArray(t->frames, it);
+	cJSON_Delete(arr);
+	t->slot[j] = (struct addr_slot){ raw->addr, raw->offset, raw->module, t->n_frames,
+					 (uint32_t)m, 1 };
+	t->n_frames += (uint32_t)m;
+	t->used++;
+	return &t->slot[j];
+}
+
+/*
+ * Adds "frames" and "stacks" to process object `o`: every stack with an
+ * allocation, live at the peak or leaked, as [frame indices (innermost
+ * first), total_bytes, allocs, peak_bytes, peak_blocks, leaked_bytes,
+ * leaked_blocks].  Per figure the stacks add up to the process's own.
+ *
+ * "stacks" is printed here, one stack a line, and added as a raw JSON node:
+ * as cJSON items 100k stacks of 20 frames took 3M nodes (190 MB) and most of
+ * the profile's build time (docs/reports.md, "Scale").  Code that walks the
+ * document in memory sees a cJSON_Raw node; written and read back, an array.
+ */
+static void stack_table(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym)
+{
+	struct frame_tab tab = { .frames = cJSON_CreateArray() };
+	const struct mg_image *last = p->images[p->n_images - 1];
+	struct mg_frame raw[MGT_MAX_DEPTH];
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int first = 1;
+
+	if (!f) {
+		cJSON_Delete(tab.frames);
+		return;                         /* out of memory: the optional table is left out */
+	}
+	fputc('[', f);
+	for (size_t i = 0; i < p->n_images; i++) {
+		const struct mg_image *img = p->images[i];
+		int peak = img == p->peak_image, leak = img == last && p->f.leaked_blocks;
+		for (uint32_t id = 0; id < img->n_stacks; id++) {
+			const struct mgt_stack *s = &img->stacks[id];
+			uint64_t pb = 0, pk = 0;
+			int sep = 0;
+			if (peak)
+				at_peak(img, s, &pb, &pk);
+			if (!s->allocs && !pk && !(leak && s->cur_blocks))
+				continue;
+			size_t n = mg_trace_frames(img, id, raw, MGT_MAX_DEPTH);
+			fputs(first ? "[[" : ",\n[[", f);
+			first = 0;
+			for (size_t k = 0; k < n; k++) {
+				const struct addr_slot *a = tab_frames(&tab, &raw[k], sym);
+				for (uint32_t x = 0; a && x < a->n; x++)
+					fprintf(f, sep++ ? ",%" PRIu32 : "%" PRIu32, a->first + x);
+			}
+			fprintf(f, "],%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]",
+				s->total_bytes, s->allocs, pb, pk, leak ? s->cur_bytes : 0,
+				leak ? s->cur_blocks : 0);
+		}
+	}
+	fputc(']', f);
+	int failed = ferror(f);
+	fclose(f);
+	free(tab.slot);
+	if (failed) {
+		free(text);
+		cJSON_Delete(tab.frames);
+		return;
+	}
+	cJSON_AddItemToObject(o, "frames", tab.frames);
+	cJSON_AddItemToObject(o, "stacks", cJSON_CreateRaw(text));
+	free(text);
+}
+
 static double ms(const struct mg_trace *t, uint64_t ns)
 {
 	/* three decimals: microseconds are plenty for a plot */
@@ -525,6 +668,7 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 			      stack_list(p, L_BYTES, 10, &omitted, sym, unused));
 	cJSON_AddItemToObject(o, "top_stacks_by_allocs",
 			      stack_list(p, L_ALLOCS, 10, &omitted, sym, unused));
+	stack_table(o, p, sym);
 	return o;
 }
 

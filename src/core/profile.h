@@ -1,7 +1,9 @@
 /* profile.h - the profile document (SPEC §4, docs/profile-schema.md) built from a trace
  *
  * Pure: a resolved struct mg_trace and what the runner knows go in, a cJSON
- * tree comes out.  The caller owns it (cJSON_Delete).
+ * tree comes out.  The caller owns it (cJSON_Delete).  Each process's
+ * "stacks" is a cJSON_Raw node (pre-printed JSON text, see profile.c): print
+ * the document, or hand it to src/report, rather than walk that node.
  */
 #ifndef MEMGATE_CORE_PROFILE_H
 #define MEMGATE_CORE_PROFILE_H

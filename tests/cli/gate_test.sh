@@ -55,6 +55,7 @@ import json, sys
 d = json.load(open("profiles/p.json"))
 sys.exit(not (len(d["runs"]) == 3 and d["summary"]["peak_bytes"] == 65536))'
 check "(confirmed) dirty tree noted" grep -q "the work tree has uncommitted changes" out.txt
+check "(confirmed) the page shows the sites against the baseline" grep -q '"baseline":{' profiles/p.html
 
 # the same from saved profiles: judged as they are, never re-run
 "$memgate" check --from profiles --baseline main >out.txt 2>&1; rc=$?

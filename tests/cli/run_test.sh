@@ -22,6 +22,7 @@ YML
 check "run exits 0 (got $rc)" [ "$rc" = 0 ]
 check "profiles/basic.json written" [ -f profiles/basic.json ]
 check "profiles/basic.again.json written" [ -f profiles/basic.again.json ]
+check "profiles/basic.html written beside it" grep -q '^<!DOCTYPE html>' profiles/basic.html
 cat > want.json <<'J'
 { "test": { "name": "basic" }, "complete": true, "exit": { "code": 3 },
   "summary": { "allocs": 4, "frees": 3, "total_bytes": 380, "peak_bytes": 230,

@@ -61,6 +61,14 @@ def invariants(doc):
             bad.append(f"{where}: peak stacks do not add up to peak_bytes")
         if sum(i["allocs"] for i in p["images"]) != p["allocs"]:
             bad.append(f"{where}: images' allocs do not add up")
+        if "stacks" in p:
+            fields = ("total_bytes", "allocs", "peak_bytes", "peak_blocks",
+                      "leaked_bytes", "leaked_blocks")
+            for n, key in enumerate(fields):
+                if sum(st[n + 1] for st in p["stacks"]) != p[key]:
+                    bad.append(f"{where}: stacks do not add up to {key}")
+            if any(i >= len(p["frames"]) for st in p["stacks"] for i in st[0]):
+                bad.append(f"{where}: a stack refers to a frame not in frames")
     return bad
 
 
