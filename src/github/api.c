@@ -336,7 +336,8 @@ enum { R_OK, R_FAIL, R_TRANSIENT };
 
 /*
  * One call: `method` on `url` (absolute), with `json` as the body when not
- * NULL.  Retries (when `retry`) as the header says.  R_OK: a 2xx in *r;
+ * NULL.  Retries (when `retry`; rate limits always, the request did not
+ * happen) as the header says.  R_OK: a 2xx in *r;
  * R_TRANSIENT: a failure worth another try later (retries exhausted or not
  * allowed); R_FAIL: a definite answer, err set.  r->status is the last status.
  */
@@ -424,7 +425,8 @@ static int request(struct mg_gh *gh, const char *method, const char *url, const 
 			}
 		}
 		scrub(gh, err);
-		if (!retry || attempt >= gh->o.max_attempts)
+		/* a rate-limited request did not happen: even a create may be sent again */
+		if ((!retry && wait < 0) || attempt >= gh->o.max_attempts)
 			return R_TRANSIENT;
 		if (wait < 0) {
 			struct timespec now;

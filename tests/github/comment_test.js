@@ -241,6 +241,17 @@ const cases = {
     check("created", ours(r.fake).length === 1);
     check("waited retry-after", r.ms >= 1000, r.ms);
   },
+  // a primary rate limit on the create: x-ratelimit-reset is waited for, the create sent again
+  async rate_limit_reset() {
+    writeResult(regression());
+    const reset = String(Math.floor(Date.now() / 1000) + 1);
+    const r = await scenario({ fake: { faults: [{ method: "POST", path: /comments$/, status: 403, times: 1,
+      headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset }, body: { message: "API rate limit exceeded for installation ID 1." } }] } });
+    published(r, 1);
+    check("POST sent again after the reset, no second list", r.fake.requests.map((q) => q.method).join(",") === "GET,POST,POST", r.fake.requests.map((q) => q.method).join(","));
+    check("one comment", ours(r.fake).length === 1);
+    check("waited for the reset", r.ms >= 500, r.ms);
+  },
   // a secondary rate limit asking for longer than memgate may wait: a warning, no hang
   async rate_limited_long() {
     writeResult(regression());
