@@ -116,6 +116,14 @@ done:
 	return ret;
 }
 
+/* a temporary file older than this is no writer's at work */
+#define STALE_TMP_S 60
+
+static void removed_tmp(const char *name)
+{
+	mg_die_msg("removed '%s', left by an interrupted write", name);
+}
+
 int cmd_accept(int argc, char **argv)
 {
 	const char *config = "memgate.yml", *from = NULL, *reason = NULL;
@@ -155,6 +163,8 @@ int cmd_accept(int argc, char **argv)
 		ret = MG_EXIT_ERROR;
 		goto done;
 	}
+	/* what an accept killed mid-write left: never to be committed */
+	mg_clean_stale_tmp(cfg->baselines, STALE_TMP_S, removed_tmp);
 	have_commit = mg_git_head(sha, &dirty, cfg->dir[0] ? cfg->dir : ".", &err) == MG_OK;
 	if (!have_commit)
 		mg_die_msg("warning: %s: baselines record no commit", err.msg);

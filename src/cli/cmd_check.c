@@ -1,18 +1,19 @@
-/* cmd_check.c - `memgate check --from DIR [--baseline REF] [TEST...]`: the gate
+/* cmd_check.c - `memgate check [TEST...] [--from DIR]... [--baseline REF]`: the gate
  *
- * For each selected test with a profile in DIR, reads baselines/<test>.json
- * from the tree of the commit REF selects (its merge-base with HEAD, SPEC
- * §5) through libgit2, never from the work tree, compares the profile with it
- * (core/compare.c), prints a table of the gated metrics and the new leak
- * sites of regressions, and exits 1 when any test regressed or went over a
- * budget.  A test without a baseline is new: reported, never a failure.
- *
- * NEEDSWORK: without --from, check should run the tests itself; the baseline
- * accepted in this change (SPEC §5.2), staleness and the GitHub default REF
- * are not done yet.
+ * Measures the selected tests (or reads saved profiles from each --from DIR),
+ * reads baselines/<test>.json from the tree of the commit REF selects (its
+ * merge-base with HEAD, SPEC §5) through libgit2, never from the work tree,
+ * and compares (core/compare.c).  A baseline accepted in this change (the work
+ * tree's or HEAD's differs from the base's) is the one gated, with the deltas
+ * against the base shown too.  A regression only in figures that vary from
+ * run to run is confirmed by re-running the test (`confirm:`) before it fails.
+ * The outcome is one document (docs/check-result.md), printed as a table or
+ * as JSON and written to <dir>/memgate-check.json for the reports.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,22 +23,31 @@
 #include "../core/compare.h"
 #include "../core/config.h"
 #include "../core/git.h"
+#include "../core/measure.h"
+#include "../core/profile.h"
 #include "../util/error.h"
 #include "../util/fs.h"
 #include "cmd.h"
 #include "exitcode.h"
+#include "version.h"
 
 #define MAX_DOC (64u << 20)
 
 static const char usage_text[] =
-	"usage: memgate check [TEST...] [--from DIR] [-c memgate.yml] [--baseline REF] [--format json]\n"
+	"usage: memgate check [TEST...] [--from DIR]... [-c memgate.yml] [--baseline REF]\n"
+	"                     [--format table|json]\n"
 	"\n"
-	"Compares the profiles in DIR (written by `memgate run`; without --from the\n"
-	"tests are measured first, into the config's `profiles`) with the baselines\n"
-	"of REF (default HEAD): the config's `baselines` directory as committed in\n"
-	"REF, or, when HEAD is another commit, in the merge-base of HEAD and REF.\n"
-	"Only metrics with a tolerance or a limit are gated.  A test without a\n"
-	"baseline is new and passes unless over a limit.\n"
+	"Compares the profiles in DIR (written by `memgate run`; --from may be given\n"
+	"once per shard; without --from the tests are measured first, into the\n"
+	"config's `profiles`) with the baselines of REF: the config's `baselines`\n"
+	"directory as committed in REF, or, when HEAD is another commit, in the\n"
+	"merge-base of HEAD and REF.  REF defaults to origin/$GITHUB_BASE_REF in a\n"
+	"GitHub Actions pull request, else HEAD.  Only metrics with a tolerance or a\n"
+	"limit are gated.  A test without a baseline is new and passes unless over a\n"
+	"limit.  A regression only in figures that vary from run to run is re-run\n"
+	"(`confirm:` in memgate.yml) before it fails.  The result is also written to\n"
+	"DIR/memgate-check.json (docs/check-result.md).  Colour on a terminal unless\n"
+	"NO_COLOR is set.\n"
 	"\n"
 	"exit status: 0 pass (new and improved tests included); 1 a regression or a\n"
 	"figure over its limit; 2 usage, configuration or ref error (an unknown REF,\n"
@@ -50,7 +60,13 @@ struct row {
 	int accepted;               /* a different baseline was accepted in this change */
 	struct mg_verdict v_base;   /* when accepted: against the base, for its deltas */
 	long stale;                 /* commits from the baseline's to the base commit; -1 unknown */
+	const char *dir;            /* the --from directory holding its profile */
+	int runs;                   /* measurements behind the profile */
+	int confirmed;              /* a noisy regression re-run: 1 confirmed, 0 not; -1 no re-run */
+	int threads;                /* a process of the test was multithreaded */
 };
+
+#define RESULT_FILE "memgate-check.json"
 
 static void num(char *buf, size_t size, int has, uint64_t v)
 {
@@ -60,9 +76,23 @@ static void num(char *buf, size_t size, int has, uint64_t v)
 		snprintf(buf, size, "%" PRIu64, v);
 }
 
-static void print_table(const struct row *rows, size_t n)
+/* SGR colour of a verdict, or "" (no colour: not a terminal, or NO_COLOR) */
+static const char *colour(int on, enum mg_status st)
 {
-	char b[32], c[32], a[32];
+	if (!on)
+		return "";
+	switch (st) {
+	case MG_STATUS_PASS: return "\033[32m";
+	case MG_STATUS_IMPROVED: return "\033[36m";
+	case MG_STATUS_NEW: return "\033[33m";
+	default: return "\033[1;31m";
+	}
+}
+
+static void print_table(const struct row *rows, size_t n, int tty)
+{
+	char b[32], c[32], a[32], sz[32];
+	const char *off = tty ? "\033[0m" : "";
 	printf("%-24s %-24s %14s %14s %14s  %s\n", "test", "metric", "baseline", "current",
 	       "allowed", "verdict");
 	for (size_t i = 0; i < n; i++) {
@@ -72,8 +102,9 @@ static void print_table(const struct row *rows, size_t n)
 			num(b, sizeof(b), m->has_baseline, m->baseline);
 			num(c, sizeof(c), 1, m->current);
 			num(a, sizeof(a), m->allowed != UINT64_MAX, m->allowed);
-			printf("%-24s %-24s %14s %14s %14s  %s\n", rows[i].name,
-			       mg_metric_name(m->metric), b, c, a, mg_status_name(m->status));
+			printf("%-24s %-24s %14s %14s %14s  %s%s%s\n", rows[i].name,
+			       mg_metric_name(m->metric), b, c, a, colour(tty, m->status),
+			       mg_status_name(m->status), off);
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -96,6 +127,28 @@ static void print_table(const struct row *rows, size_t n)
 		if (rows[i].stale > 0)
 			printf("%s: baseline measured %ld commit%s before the base commit\n",
 			       rows[i].name, rows[i].stale, rows[i].stale == 1 ? "" : "s");
+		if (rows[i].confirmed == 1)
+			printf("%s: the regression held in all %d runs\n", rows[i].name, rows[i].runs);
+		else if (rows[i].confirmed == 0)
+			printf("%s: a regression of the first run was not confirmed: %d runs judged "
+			       "together pass\n", rows[i].name, rows[i].runs);
+		if (v->status >= MG_STATUS_REGRESSION) {
+			/* SPEC §6: "peak +2.3 MiB, 91% from parse_row at src/csv.c:212",
+			 * for the metrics that failed */
+			for (size_t k = 0; k < v->n_grew; k++) {
+				const struct mg_site_growth *g = &v->grew[k];
+				int failed = 0;
+				for (size_t j = 0; j < v->n_metrics; j++)
+					failed |= v->metrics[j].metric == g->metric &&
+						  v->metrics[j].status >= MG_STATUS_REGRESSION;
+				if (!failed)
+					continue;
+				printf("%s: %s +%s, %.0f%% from %s\n", rows[i].name,
+				       mg_metric_name(g->metric),
+				       mg_fmt_bytes(sz, (unsigned long long)(g->current - g->baseline)),
+				       g->share * 100, g->site);
+			}
+		}
 		if (v->status >= MG_STATUS_REGRESSION && v->n_new_leaks) {
 			printf("%s: new leak site%s:\n", rows[i].name, v->n_new_leaks == 1 ? "" : "s");
 			for (size_t k = 0; k < v->n_new_leaks; k++)
@@ -110,38 +163,89 @@ static void print_table(const struct row *rows, size_t n)
 	}
 }
 
-static void print_json(const struct row *rows, size_t n, const char *rev, const char *sha,
-		       const char *verdict, char *const *missing, size_t n_missing)
+static void add_u64_or_null(cJSON *o, const char *key, int has, uint64_t v)
 {
-	cJSON *doc = cJSON_CreateObject(), *tests = cJSON_CreateArray();
-	char *text;
+	if (has)
+		cJSON_AddNumberToObject(o, key, (double)v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+/* the path of `file` in `dir` as seen from `from_dir` (where the result lives) */
+static void profile_ref(char *out, size_t size, const char *dir, const char *name,
+			const char *from_dir)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	if (!strcmp(dir, from_dir) ||
+	    (realpath(dir, a) && realpath(from_dir, b) && !strcmp(a, b)))
+		snprintf(out, size, "%s.json", name);
+	else if (realpath(dir, a))
+		snprintf(out, size, "%s/%s.json", a, name);
+	else
+		snprintf(out, size, "%s/%s.json", dir, name);
+}
+
+struct result_info {
+	const char *config, *rev, *base_sha, *head_sha;   /* head_sha NULL: unborn */
+	int dirty;                  /* -1 unknown */
+	const char *verdict;
+	const size_t *counts;
+	char *const *missing;
+	size_t n_missing;
+	const char *result_dir;
+};
+
+/* The check result, docs/check-result.md; NULL when out of memory. */
+static cJSON *result_doc(const struct row *rows, size_t n, const struct result_info *ri)
+{
+	cJSON *doc = cJSON_CreateObject(), *tests = cJSON_CreateArray(), *miss, *cnt;
+	char path[PATH_MAX + 256];
+	if (!doc || !tests) {
+		cJSON_Delete(doc);
+		cJSON_Delete(tests);
+		return NULL;
+	}
 	cJSON_AddNumberToObject(doc, "schema", 1);
-	cJSON_AddStringToObject(doc, "baseline_ref", rev);
-	cJSON_AddStringToObject(doc, "baseline_commit", sha);
-	cJSON_AddStringToObject(doc, "verdict", verdict);
+	cJSON_AddStringToObject(doc, "kind", "memgate-check");
+	cJSON_AddStringToObject(doc, "memgate_version", MEMGATE_VERSION);
+	cJSON_AddStringToObject(doc, "config", ri->config);
+	cJSON_AddStringToObject(doc, "baseline_ref", ri->rev);
+	if (ri->base_sha)
+		cJSON_AddStringToObject(doc, "baseline_commit", ri->base_sha);
+	else
+		cJSON_AddNullToObject(doc, "baseline_commit");
+	if (ri->head_sha)
+		cJSON_AddStringToObject(doc, "head_commit", ri->head_sha);
+	else
+		cJSON_AddNullToObject(doc, "head_commit");
+	if (ri->dirty >= 0)
+		cJSON_AddBoolToObject(doc, "dirty", ri->dirty);
+	else
+		cJSON_AddNullToObject(doc, "dirty");
+	cJSON_AddStringToObject(doc, "verdict", ri->verdict);
+	cJSON_AddItemToObject(doc, "counts", cnt = cJSON_CreateObject());
+	for (int st = MG_STATUS_PASS; st <= MG_STATUS_OVER_BUDGET; st++)
+		cJSON_AddNumberToObject(cnt, mg_status_name((enum mg_status)st), (double)ri->counts[st]);
+	cJSON_AddItemToObject(doc, "missing", miss = cJSON_CreateArray());
+	for (size_t k = 0; k < ri->n_missing; k++)
+		cJSON_AddItemToArray(miss, cJSON_CreateString(ri->missing[k]));
 	cJSON_AddItemToObject(doc, "tests", tests);
-	cJSON *miss = cJSON_CreateArray();
-	for (size_t k = 0; k < n_missing; k++)
-		cJSON_AddItemToArray(miss, cJSON_CreateString(missing[k]));
-	cJSON_AddItemToObject(doc, "missing", miss);
 	for (size_t i = 0; i < n; i++) {
 		const struct mg_verdict *v = &rows[i].v;
 		cJSON *t = cJSON_CreateObject(), *ms = cJSON_CreateArray(), *leaks = cJSON_CreateArray();
+		cJSON *grew = cJSON_CreateArray();
 		cJSON_AddStringToObject(t, "name", rows[i].name);
 		cJSON_AddStringToObject(t, "verdict", mg_status_name(v->status));
+		profile_ref(path, sizeof(path), rows[i].dir, rows[i].name, ri->result_dir);
+		cJSON_AddStringToObject(t, "profile", path);
 		for (size_t k = 0; k < v->n_metrics; k++) {
 			const struct mg_metric_verdict *m = &v->metrics[k];
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddStringToObject(o, "metric", mg_metric_name(m->metric));
 			cJSON_AddNumberToObject(o, "current", (double)m->current);
-			if (m->has_baseline)
-				cJSON_AddNumberToObject(o, "baseline", (double)m->baseline);
-			else
-				cJSON_AddNullToObject(o, "baseline");
-			if (m->allowed != UINT64_MAX)
-				cJSON_AddNumberToObject(o, "allowed", (double)m->allowed);
-			else
-				cJSON_AddNullToObject(o, "allowed");
+			add_u64_or_null(o, "baseline", m->has_baseline, m->baseline);
+			add_u64_or_null(o, "allowed", m->allowed != UINT64_MAX, m->allowed);
+			add_u64_or_null(o, "limit", m->has_limit, m->limit);
 			cJSON_AddStringToObject(o, "verdict", mg_status_name(m->status));
 			cJSON_AddItemToArray(ms, o);
 		}
@@ -149,7 +253,23 @@ static void print_json(const struct row *rows, size_t n, const char *rev, const 
 		for (size_t k = 0; k < v->n_new_leaks; k++)
 			cJSON_AddItemToArray(leaks, cJSON_CreateString(v->new_leaks[k]));
 		cJSON_AddItemToObject(t, "new_leak_sites", leaks);
+		for (size_t k = 0; k < v->n_grew; k++) {
+			const struct mg_site_growth *g = &v->grew[k];
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "metric", mg_metric_name(g->metric));
+			cJSON_AddStringToObject(o, "site", g->site);
+			cJSON_AddNumberToObject(o, "baseline", (double)g->baseline);
+			cJSON_AddNumberToObject(o, "current", (double)g->current);
+			cJSON_AddNumberToObject(o, "delta", (double)(g->current - g->baseline));
+			cJSON_AddNumberToObject(o, "share", (double)(long)(g->share * 1000 + 0.5) / 1000);
+			cJSON_AddItemToArray(grew, o);
+		}
+		cJSON_AddItemToObject(t, "grew", grew);
 		cJSON_AddBoolToObject(t, "environment_mismatch", v->env_mismatch);
+		if (v->env_mismatch)
+			cJSON_AddStringToObject(t, "environment_detail", v->env_detail);
+		else
+			cJSON_AddNullToObject(t, "environment_detail");
 		cJSON_AddBoolToObject(t, "accepted_in_change", rows[i].accepted);
 		if (rows[i].accepted) {
 			cJSON *deltas = cJSON_CreateArray();
@@ -157,10 +277,7 @@ static void print_json(const struct row *rows, size_t n, const char *rev, const 
 				const struct mg_metric_verdict *m = &rows[i].v_base.metrics[k];
 				cJSON *o = cJSON_CreateObject();
 				cJSON_AddStringToObject(o, "metric", mg_metric_name(m->metric));
-				if (m->has_baseline)
-					cJSON_AddNumberToObject(o, "base", (double)m->baseline);
-				else
-					cJSON_AddNullToObject(o, "base");
+				add_u64_or_null(o, "base", m->has_baseline, m->baseline);
 				cJSON_AddNumberToObject(o, "current", (double)m->current);
 				cJSON_AddItemToArray(deltas, o);
 			}
@@ -170,12 +287,14 @@ static void print_json(const struct row *rows, size_t n, const char *rev, const 
 			cJSON_AddNumberToObject(t, "staleness_commits", (double)rows[i].stale);
 		else
 			cJSON_AddNullToObject(t, "staleness_commits");
+		cJSON_AddNumberToObject(t, "runs", rows[i].runs);
+		if (rows[i].confirmed >= 0)
+			cJSON_AddBoolToObject(t, "confirmed_by_rerun", rows[i].confirmed);
+		else
+			cJSON_AddNullToObject(t, "confirmed_by_rerun");
 		cJSON_AddItemToArray(tests, t);
 	}
-	if ((text = cJSON_Print(doc)))
-		printf("%s\n", text);
-	cJSON_free(text);
-	cJSON_Delete(doc);
+	return doc;
 }
 
 /* MG_OK, or the error (MG_ENOTFOUND/MG_EINVALID: a ref problem, exit 2) */
@@ -183,6 +302,7 @@ static int check_one(struct row *row, const struct mg_config *cfg, const struct 
 		     const char *from, const char *rev, const char *commit, const char *base_rel,
 		     int *profile_bad, struct mg_error *err)
 {
+	const char *repo = cfg->dir[0] ? cfg->dir : ".";
 	char ppath[4096], bpath[4096], sha[41];
 	char *text = NULL;
 	size_t len;
@@ -201,6 +321,11 @@ static int check_one(struct row *row, const struct mg_config *cfg, const struct 
 	}
 	free(text);
 	text = NULL;
+	const cJSON *runs = cJSON_GetObjectItem(profile, "runs"), *proc;
+	row->runs = cJSON_IsArray(runs) ? cJSON_GetArraySize(runs) : 1;
+	row->threads = 0;
+	cJSON_ArrayForEach(proc, cJSON_GetObjectItem(profile, "processes"))
+		row->threads |= cJSON_IsTrue(cJSON_GetObjectItem(proc, "multithreaded"));
 	if ((size_t)snprintf(bpath, sizeof(bpath), "%s%s%s.json", base_rel, base_rel[0] ? "/" : "",
 			     test->name) >= sizeof(bpath)) {
 		ret = mg_error_set(err, MG_EINVALID, "path too long: '%s'", base_rel);
@@ -208,7 +333,7 @@ static int check_one(struct row *row, const struct mg_config *cfg, const struct 
 	}
 	/* the commit already chosen: an ancestor of HEAD is its own merge-base with HEAD,
 	 * and the ref is not resolved again per test */
-	ret = mg_git_read_at(&text, &len, cfg->dir[0] ? cfg->dir : ".", commit, bpath, sha, err);
+	ret = commit ? mg_git_read_at(&text, &len, repo, commit, bpath, sha, err) : MG_ENOTFOUND;
 	if (ret == MG_OK) {
 		char name[4200];
 		snprintf(name, sizeof(name), "%s:%s", rev, bpath);
@@ -228,9 +353,8 @@ static int check_one(struct row *row, const struct mg_config *cfg, const struct 
 	char wpath[4200];
 	snprintf(wpath, sizeof(wpath), "%s/%s.json", cfg->baselines, test->name);
 	ret = mg_read_file(&text, &len, wpath, MAX_DOC, err);
-	if (ret == MG_ENOTFOUND)
-		ret = mg_git_read_at(&text, &len, cfg->dir[0] ? cfg->dir : ".", "HEAD", bpath, sha,
-				     err);
+	if (ret == MG_ENOTFOUND && commit)   /* (an unborn HEAD has no tree) */
+		ret = mg_git_read_at(&text, &len, repo, "HEAD", bpath, sha, err);
 	if (ret == MG_OK) {
 		if ((ret = mg_json_load_doc(&mine, text, len, wpath, "baseline", err)) != MG_OK)
 			goto done;
@@ -247,7 +371,7 @@ static int check_one(struct row *row, const struct mg_config *cfg, const struct 
 	}
 	const char *bcommit = base ? cJSON_GetStringValue(cJSON_GetObjectItem(base, "commit")) : NULL;
 	if (bcommit)
-		mg_git_distance(&row->stale, cfg->dir[0] ? cfg->dir : ".", bcommit, commit);
+		mg_git_distance(&row->stale, repo, bcommit, commit);
 	ret = mg_compare(&row->v, profile, base, cfg, test, err);
 done:
 	free(text);
@@ -257,19 +381,136 @@ done:
 	return ret;
 }
 
+/*
+ * Whether every failing metric of a row is one that varies from run to run
+ * (the peak and RSS; anything of a multithreaded test), so that re-running
+ * can tell noise from a regression.  A new leak or a grown count fails as is.
+ */
+static int noisy_only(const struct row *r)
+{
+	for (size_t k = 0; k < r->v.n_metrics; k++) {
+		enum mg_metric m = r->v.metrics[k].metric;
+		if (r->v.metrics[k].status < MG_STATUS_REGRESSION || r->threads)
+			continue;
+		if (m != MG_METRIC_PEAK_BYTES && m != MG_METRIC_PEAK_BLOCKS &&
+		    m != MG_METRIC_RSS_PEAK_BYTES)
+			return 0;
+	}
+	return 1;
+}
+
+static void row_release(struct row *r)
+{
+	mg_verdict_release(&r->v);
+	mg_verdict_release(&r->v_base);
+}
+
+static int load_profile(cJSON **doc, const char *path, struct mg_error *err)
+{
+	char *text = NULL;
+	size_t len;
+	int ret = mg_read_file(&text, &len, path, MAX_DOC, err);
+	if (ret == MG_OK)
+		ret = mg_json_load_doc(doc, text, len, path, "profile", err);
+	free(text);
+	return ret;
+}
+
+/*
+ * Re-runs a test whose regression is only in noisy figures `confirm` times
+ * and judges all runs together, the way `repeat` does (median peak, minimum
+ * counts): the combined profile replaces DIR/<test>.json and the row is
+ * judged again.  Returns MG_OK, or an error when a re-run failed (the first
+ * verdict then stands).
+ */
+static int confirm_row(struct row *row, const struct mg_config *cfg, const struct mg_test *test,
+		       unsigned confirm, const char *rev, const char *commit, const char *base_rel,
+		       struct mg_error *err)
+{
+	const char *name = test->name;
+	char path[4200], rpath[4200];
+	char *tmp = NULL;
+	cJSON **docs = calloc(confirm + 1, sizeof(*docs)), *combined = NULL;
+	unsigned n = 0;
+	int ret, bad;
+
+	fprintf(stderr, "memgate: %s: regressed in figures that vary from run to run; "
+		"re-running it %u time%s to confirm\n", name, confirm, confirm == 1 ? "" : "s");
+	fflush(stderr);
+	snprintf(path, sizeof(path), "%s/%s.json", row->dir, name);
+	if (!docs) {
+		ret = mg_error_set(err, MG_ERROR, "out of memory");
+		goto done;
+	}
+	if ((ret = load_profile(&docs[n], path, err)) != MG_OK ||
+	    (ret = mg_mkdtemp(&tmp, "memgate-confirm", err)) != MG_OK)
+		goto done;
+	n++;
+	for (unsigned k = 0; k < confirm; k++, n++) {
+		if (mg_cli_measure_tests(cfg, &name, 1, 1, 1, tmp, 1) != MG_EXIT_PASS) {
+			ret = mg_error_set(err, MG_ERROR, "%s: a re-run could not be measured", name);
+			goto done;
+		}
+		snprintf(rpath, sizeof(rpath), "%s/%s.json", tmp, name);
+		if ((ret = load_profile(&docs[n], rpath, err)) != MG_OK)
+			goto done;
+	}
+	if (!(combined = mg_profile_combine(docs, n))) {
+		ret = mg_error_set(err, MG_ERROR, "out of memory");
+		goto done;
+	}
+	if ((ret = mg_profile_write(path, combined, err)) != MG_OK)
+		goto done;
+	const char *dir = row->dir;
+	row_release(row);
+	memset(row, 0, sizeof(*row));
+	row->dir = dir;
+	row->name = name;
+	ret = check_one(row, cfg, test, dir, rev, commit, base_rel, &bad, err);
+	row->confirmed = row->v.status >= MG_STATUS_REGRESSION;
+done:
+	for (unsigned k = 0; docs && k <= confirm; k++)
+		cJSON_Delete(docs[k]);
+	free(docs);
+	cJSON_Delete(combined);
+	if (tmp) {
+		mg_rmtree(tmp);
+		free(tmp);
+	}
+	return ret;
+}
+
+/* SPEC §5: in a GitHub Actions pull request, the PR's base branch; else HEAD */
+static const char *default_ref(char *buf, size_t size)
+{
+	const char *base = getenv("GITHUB_BASE_REF");
+	const char *gha = getenv("GITHUB_ACTIONS");
+	if (gha && !strcmp(gha, "true") && base && *base &&
+	    (size_t)snprintf(buf, size, "origin/%s", base) < size)
+		return buf;
+	return "HEAD";
+}
+
 int cmd_check(int argc, char **argv)
 {
-	const char *config = "memgate.yml", *from = NULL, *rev = "HEAD", *format = "table";
+	const char *config = "memgate.yml", *rev = NULL, *format = "table";
 	const char **names = calloc((size_t)argc + 1, sizeof(*names));
+	const char **froms = calloc((size_t)argc + 1, sizeof(*froms));
 	struct row *rows = NULL;
-	size_t n_names = 0, n_rows = 0, counts[MG_STATUS_OVER_BUDGET + 1] = { 0 };
+	size_t n_names = 0, n_froms = 0, n_rows = 0, counts[MG_STATUS_OVER_BUDGET + 1] = { 0 };
+	char **listed = NULL, **missing = NULL;
+	size_t n_listed = 0, n_missing = 0;
 	struct mg_config *cfg = NULL;
 	struct mg_error err = { 0 };
-	char sha[41], base_rel[4096];
-	int ret = MG_EXIT_USAGE;
+	char sha[41], head[41], base_rel[4096], refbuf[512];
+	int ret = MG_EXIT_USAGE, measured = 0, unborn = 0, dirty = -1, have_head;
+	cJSON *doc = NULL;
 
-	if (!names)
+	if (!names || !froms) {
+		free(names);
+		free(froms);
 		return MG_EXIT_ERROR;
+	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		int common = mg_cli_common_arg(argc, argv, &i, &config, names, &n_names);
@@ -280,7 +521,7 @@ int cmd_check(int argc, char **argv)
 		} else if (common == MG_ARG_TAKEN) {
 			continue;
 		} else if (!strcmp(a, "--from") && i + 1 < argc) {
-			from = argv[++i];
+			froms[n_froms++] = argv[++i];
 		} else if (!strcmp(a, "--baseline") && i + 1 < argc) {
 			rev = argv[++i];
 		} else if (!strcmp(a, "--format") && i + 1 < argc) {
@@ -296,86 +537,153 @@ int cmd_check(int argc, char **argv)
 	}
 	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) >= 0)
 		goto done;
-	if (!from) {
+	const char *repo = cfg->dir[0] ? cfg->dir : ".";
+	if (!rev)
+		rev = default_ref(refbuf, sizeof(refbuf));
+	/* the ref first: a wrong one fails before minutes of measuring */
+	ret = MG_EXIT_USAGE;
+	unborn = mg_git_unborn(repo);
+	if (mg_git_relpath(base_rel, sizeof(base_rel), cfg->baselines, &err) != MG_OK ||
+	    (!(unborn && !strcmp(rev, "HEAD")) &&
+	     mg_git_merge_base(sha, repo, rev, &err) != MG_OK)) {
+		mg_die_msg("%s", err.msg);
+		ret = err.code == MG_ERROR ? MG_EXIT_ERROR : MG_EXIT_USAGE;
+		goto done;
+	}
+	if (unborn && !strcmp(rev, "HEAD"))
+		sha[0] = '\0';                /* no commit yet: every test is new */
+	have_head = mg_git_head(head, &dirty, repo, &err) == MG_OK;
+	if (!have_head)
+		dirty = -1;
+	if (!n_froms) {
 		/* no saved profiles: measure the tests now, as `memgate run` would */
 		if (mg_cli_measure_tests(cfg, names, n_names, 1, 1, cfg->profiles, 1) != MG_EXIT_PASS) {
 			mg_die_msg("a test could not be measured: no verdict");
 			ret = MG_EXIT_ERROR;
 			goto done;
 		}
-		from = cfg->profiles;
-	}
-	ret = MG_EXIT_USAGE;
-	if (mg_git_relpath(base_rel, sizeof(base_rel), cfg->baselines, &err) != MG_OK ||
-	    mg_git_merge_base(sha, cfg->dir[0] ? cfg->dir : ".", rev, &err) != MG_OK) {
-		mg_die_msg("%s", err.msg);
-		ret = err.code == MG_ERROR ? MG_EXIT_ERROR : MG_EXIT_USAGE;
-		goto done;
+		froms[n_froms++] = cfg->profiles;
+		measured = 1;
 	}
 	if (!(rows = calloc(cfg->n_tests + 1, sizeof(*rows)))) {
 		ret = MG_EXIT_ERROR;
 		goto done;
 	}
-	fprintf(stderr, "memgate: checking against the baselines of '%s' at %.12s\n", rev, sha);
-	ret = MG_EXIT_PASS;
+	if (sha[0])
+		fprintf(stderr, "memgate: checking against the baselines of '%s' at %.12s\n", rev, sha);
+	else
+		fprintf(stderr, "memgate: the branch has no commit yet: every test is new\n");
+	if (have_head && dirty)
+		fprintf(stderr, "memgate: note: the work tree has uncommitted changes\n");
 	for (size_t k = 0; k < cfg->n_tests; k++) {
 		const struct mg_test *test = &cfg->tests[k];
+		const char *dir = NULL;
 		char ppath[4096];
 		int bad;
 		if (!mg_cli_selected(test->name, names, n_names))
 			continue;
-		snprintf(ppath, sizeof(ppath), "%s/%s.json", from, test->name);
-		if (!n_names && access(ppath, F_OK) < 0)
+		/* its profile: in exactly one of the --from directories (shards) */
+		for (size_t d = 0; d < n_froms; d++) {
+			snprintf(ppath, sizeof(ppath), "%s/%s.json", froms[d], test->name);
+			if (access(ppath, F_OK) < 0)
+				continue;
+			if (dir) {
+				mg_die_msg("test '%s' has a profile in both '%s' and '%s': the shards "
+					   "overlap", test->name, dir, froms[d]);
+				ret = MG_EXIT_USAGE;
+				goto done;
+			}
+			dir = froms[d];
+		}
+		if (!dir && !n_names)
 			continue;             /* all: only the tests that were measured */
-		if (check_one(&rows[n_rows], cfg, test, from, rev, sha, base_rel, &bad, &err) != MG_OK) {
-			mg_verdict_release(&rows[n_rows].v);
-			mg_verdict_release(&rows[n_rows].v_base);
+		struct row *row = &rows[n_rows];
+		row->dir = dir ? dir : froms[0];
+		row->confirmed = -1;
+		if (check_one(row, cfg, test, row->dir, rev, sha[0] ? sha : NULL, base_rel, &bad,
+			      &err) != MG_OK) {
+			row_release(row);
 			mg_die_msg("%s", err.msg);
 			ret = bad || err.code == MG_ERROR ? MG_EXIT_ERROR : MG_EXIT_USAGE;
 			goto done;
 		}
-		rows[n_rows].name = test->name;
-		counts[rows[n_rows].v.status]++;
+		row->name = test->name;
 		n_rows++;
+		struct mg_settings eff;
+		mg_config_effective(&eff, cfg, test);
+		/* saved profiles (--from) are judged as they are: their build may be gone */
+		if (measured && eff.confirm && row->v.status >= MG_STATUS_REGRESSION &&
+		    noisy_only(row) &&
+		    confirm_row(row, cfg, test, eff.confirm, rev, sha[0] ? sha : NULL, base_rel,
+				&err) != MG_OK)
+			mg_die_msg("warning: %s: could not confirm the regression (%s); it stands",
+				   test->name, err.msg);
 	}
+	for (size_t i = 0; i < n_rows; i++)
+		counts[rows[i].v.status]++;
 	/* SPEC §5.4: a baseline with no test is reported as missing, never a failure */
-	char **listed = NULL, **missing = NULL;
-	size_t n_listed = 0, n_missing = 0;
-	if (!n_names && mg_git_list_at(&listed, &n_listed, cfg->dir[0] ? cfg->dir : ".", sha,
-				       base_rel, &err) == MG_OK && n_listed &&
-	    (missing = calloc(n_listed, sizeof(*missing))))
+	if (!n_names && sha[0] && mg_git_list_at(&listed, &n_listed, repo, sha, base_rel, &err) ==
+	    MG_OK && n_listed && (missing = calloc(n_listed, sizeof(*missing))))
 		for (size_t k = 0; k < n_listed; k++)
 			if (!mg_config_find_test(cfg, listed[k]))
 				missing[n_missing++] = listed[k];
 	int failed = counts[MG_STATUS_REGRESSION] + counts[MG_STATUS_OVER_BUDGET] > 0;
+	struct result_info ri = {
+		.config = config, .rev = rev, .base_sha = sha[0] ? sha : NULL,
+		.head_sha = have_head ? head : NULL, .dirty = dirty,
+		.verdict = failed ? "regression" : "pass", .counts = counts,
+		.missing = missing, .n_missing = n_missing, .result_dir = froms[0],
+	};
+	if (!(doc = result_doc(rows, n_rows, &ri))) {
+		mg_die_msg("out of memory");
+		ret = MG_EXIT_ERROR;
+		goto done;
+	}
 	if (!strcmp(format, "json")) {
-		print_json(rows, n_rows, rev, sha, failed ? "regression" : "pass", missing,
-			   n_missing);
+		char *text = cJSON_Print(doc);
+		if (text)
+			printf("%s\n", text);
+		cJSON_free(text);
 	} else {
+		const char *nc = getenv("NO_COLOR");
+		int tty = isatty(STDOUT_FILENO) && !(nc && *nc);
 		for (size_t k = 0; k < n_missing; k++)
 			printf("%s: missing: it has a baseline at %.12s but no test in %s\n",
 			       missing[k], sha, config);
-		print_table(rows, n_rows);
+		print_table(rows, n_rows, tty);
 		printf("memgate: %zu test%s checked: %zu passed, %zu improved, %zu new, %zu regressed, "
-		       "%zu over budget: %s\n", n_rows, n_rows == 1 ? "" : "s",
+		       "%zu over budget: %s%s%s\n", n_rows, n_rows == 1 ? "" : "s",
 		       counts[MG_STATUS_PASS], counts[MG_STATUS_IMPROVED], counts[MG_STATUS_NEW],
 		       counts[MG_STATUS_REGRESSION], counts[MG_STATUS_OVER_BUDGET],
-		       failed ? "FAIL" : "pass");
+		       colour(tty, failed ? MG_STATUS_REGRESSION : MG_STATUS_PASS),
+		       failed ? "FAIL" : "pass", tty ? "\033[0m" : "");
 	}
+	fflush(stdout);
 	if (!n_rows)
-		mg_die_msg("warning: no profile in '%s': nothing was checked", from);
+		mg_die_msg("warning: no profile in '%s': nothing was checked", froms[0]);
+	/* the reports render from this file (docs/check-result.md) */
+	char rpath[4200];
+	char *text = cJSON_Print(doc);
+	snprintf(rpath, sizeof(rpath), "%s/%s", froms[0], RESULT_FILE);
+	if (!text || mg_write_file_atomic(rpath, text, strlen(text), &err) != MG_OK) {
+		mg_die_msg("%s", text ? err.msg : "out of memory");
+		cJSON_free(text);
+		ret = MG_EXIT_ERROR;
+		goto done;
+	}
+	cJSON_free(text);
+	ret = failed ? MG_EXIT_REGRESSION : MG_EXIT_PASS;
+done:
+	cJSON_Delete(doc);
+	for (size_t i = 0; i < n_rows; i++)
+		row_release(&rows[i]);
 	for (size_t k = 0; k < n_listed; k++)
 		free(listed[k]);
 	free(listed);
 	free(missing);
-	ret = failed ? MG_EXIT_REGRESSION : MG_EXIT_PASS;
-done:
-	for (size_t i = 0; i < n_rows; i++) {
-		mg_verdict_release(&rows[i].v);
-		mg_verdict_release(&rows[i].v_base);
-	}
 	free(rows);
 	mg_config_free(cfg);
 	free(names);
+	free(froms);
 	return ret;
 }

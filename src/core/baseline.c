@@ -141,10 +141,15 @@ cJSON *mg_baseline_from_profile(const cJSON *profile, const char *commit, int di
 				      cJSON_IsNumber(v) ? cJSON_CreateNumber(v->valuedouble)
 							: cJSON_CreateNull());
 	}
-	cJSON_ArrayForEach(p, procs)
-		if (!peak || cJSON_GetObjectItem(p, "peak_bytes")->valuedouble >
-			     cJSON_GetObjectItem(peak, "peak_bytes")->valuedouble)
+	/* the process of the peak (a hand-edited profile may lack the figure) */
+	double top = -1;
+	cJSON_ArrayForEach(p, procs) {
+		const cJSON *pb = cJSON_GetObjectItem(p, "peak_bytes");
+		if (cJSON_IsNumber(pb) && pb->valuedouble > top) {
+			top = pb->valuedouble;
 			peak = p;
+		}
+	}
 	if (commit)
 		cJSON_AddStringToObject(b, "commit", commit);
 	else
@@ -309,19 +314,25 @@ int mg_json_load_doc(cJSON **out, const char *text, size_t len, const char *name
 	return MG_OK;
 }
 
+/* cJSON_Compare, with two absent items equal */
+static int same_item(const cJSON *a, const cJSON *b)
+{
+	return (!a && !b) || cJSON_Compare(a, b, 1);
+}
+
 int mg_baseline_same(const cJSON *a, const cJSON *b)
 {
 	static const char *const keys[] = { "leak_sites", "peak_sites", "test" };
 	const cJSON *fa = cJSON_GetObjectItem(a, "figures"), *fb = cJSON_GetObjectItem(b, "figures");
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (!cJSON_Compare(cJSON_GetObjectItem(a, keys[i]), cJSON_GetObjectItem(b, keys[i]), 1))
+		if (!same_item(cJSON_GetObjectItem(a, keys[i]), cJSON_GetObjectItem(b, keys[i])))
 			return 0;
 	/* every figure but the peak RSS, which is never compared exactly (SPEC §1):
 	 * its noise alone must not rewrite a baseline */
 	for (size_t i = 0; i < sizeof(figure_keys) / sizeof(figure_keys[0]); i++)
 		if (strcmp(figure_keys[i], "rss_peak_bytes") &&
-		    !cJSON_Compare(cJSON_GetObjectItem(fa, figure_keys[i]),
-				   cJSON_GetObjectItem(fb, figure_keys[i]), 1))
+		    !same_item(cJSON_GetObjectItem(fa, figure_keys[i]),
+			       cJSON_GetObjectItem(fb, figure_keys[i])))
 			return 0;
 	return 1;
 }

@@ -82,6 +82,79 @@ static int new_leak_sites(struct mg_verdict *v, const cJSON *b, const cJSON *old
 	return MG_OK;
 }
 
+static uint64_t site_bytes(const cJSON *s)
+{
+	uint64_t v = 0;
+	figure(&v, s, "bytes");
+	return v;
+}
+
+static int by_delta(const void *a, const void *b)
+{
+	const struct mg_site_growth *x = a, *y = b;
+	uint64_t dx = x->current - x->baseline, dy = y->current - y->baseline;
+	if (dx != dy)
+		return dx < dy ? 1 : -1;
+	return strcmp(x->site, y->site);
+}
+
+/*
+ * SPEC §6: the call sites that grew most, for a metric whose total grew.
+ * `list` names the site lists of the baseline documents `cur` (built from the
+ * profile) and `old`.  Sites are the top ten of each side, so a site absent
+ * from `old` may have been just below its cut: its growth is then an upper
+ * bound, which is what a reviewer needs to look at first.  A site's share is
+ * its growth over the growth of all sites that grew (sites that shrank do
+ * not offset it), so the shares of a metric add up to 1.
+ */
+static int site_growth(struct mg_verdict *v, enum mg_metric metric, const char *list,
+		       const cJSON *cur, const cJSON *old)
+{
+	const char *name = mg_metric_name(metric);
+	uint64_t now = 0, before = 0;
+	const cJSON *s, *o;
+	size_t first = v->n_grew;
+
+	if (!figure(&now, cJSON_GetObjectItem(cur, "figures"), name) ||
+	    !figure(&before, cJSON_GetObjectItem(old, "figures"), name) || now <= before)
+		return MG_OK;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(cur, list)) {
+		const char *site = cJSON_GetStringValue(cJSON_GetObjectItem(s, "site"));
+		uint64_t c = site_bytes(s), b = 0;
+		if (!site)
+			continue;
+		cJSON_ArrayForEach(o, cJSON_GetObjectItem(old, list)) {
+			const char *os = cJSON_GetStringValue(cJSON_GetObjectItem(o, "site"));
+			if (os && !strcmp(os, site)) {
+				b = site_bytes(o);
+				break;
+			}
+		}
+		if (c <= b)
+			continue;
+		struct mg_site_growth *ng = realloc(v->grew, (v->n_grew + 1) * sizeof(*ng));
+		if (!ng)
+			return MG_ERROR;
+		v->grew = ng;
+		ng[v->n_grew] = (struct mg_site_growth){ .metric = metric, .baseline = b, .current = c };
+		if (!(ng[v->n_grew].site = strdup(site)))
+			return MG_ERROR;
+		v->n_grew++;
+	}
+	/* shares of the growth summed over the sites that grew: they add up to 1 */
+	double grown = 0;
+	for (size_t k = first; k < v->n_grew; k++)
+		grown += (double)(v->grew[k].current - v->grew[k].baseline);
+	for (size_t k = first; k < v->n_grew; k++)
+		v->grew[k].share = (double)(v->grew[k].current - v->grew[k].baseline) / grown;
+	qsort(v->grew + first, v->n_grew - first, sizeof(*v->grew), by_delta);
+	for (size_t k = first + MG_GROWTH_MAX; k < v->n_grew; k++)
+		free(v->grew[k].site);
+	if (v->n_grew > first + MG_GROWTH_MAX)
+		v->n_grew = first + MG_GROWTH_MAX;
+	return MG_OK;
+}
+
 static void compare_env(struct mg_verdict *v, const cJSON *cur, const cJSON *base)
 {
 	static const char *const keys[] = { "libc", "arch", "compiler" };
@@ -134,7 +207,9 @@ int mg_compare(struct mg_verdict *out, const cJSON *profile, const cJSON *baseli
 		    cJSON_GetObjectItem(baseline, "environment"));
 	/* the same site names as accept would write: baseline.c builds them */
 	if (!(cur = mg_baseline_from_profile(profile, NULL, 0, NULL)) ||
-	    new_leak_sites(out, cur, baseline) != MG_OK) {
+	    new_leak_sites(out, cur, baseline) != MG_OK ||
+	    site_growth(out, MG_METRIC_PEAK_BYTES, "peak_sites", cur, baseline) != MG_OK ||
+	    site_growth(out, MG_METRIC_LEAKED_BYTES, "leak_sites", cur, baseline) != MG_OK) {
 		cJSON_Delete(cur);
 		mg_verdict_release(out);
 		return mg_error_set(err, MG_ERROR, "out of memory");
@@ -152,4 +227,9 @@ void mg_verdict_release(struct mg_verdict *v)
 	free(v->new_leaks);
 	v->new_leaks = NULL;
 	v->n_new_leaks = 0;
+	for (size_t i = 0; i < v->n_grew; i++)
+		free(v->grew[i].site);
+	free(v->grew);
+	v->grew = NULL;
+	v->n_grew = 0;
 }

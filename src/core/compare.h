@@ -41,6 +41,17 @@ struct mg_metric_verdict {
 	uint64_t limit;             /* valid when has_limit */
 };
 
+/* A call site whose bytes grew against the baseline (SPEC §6: "peak +2.3 MiB,
+ * 91% from parse_row at src/csv.c:212"). */
+struct mg_site_growth {
+	enum mg_metric metric;      /* MG_METRIC_PEAK_BYTES (peak_sites) or _LEAKED_BYTES (leak_sites) */
+	char *site;                 /* baseline.c's site name */
+	uint64_t baseline, current; /* the site's bytes; baseline 0: a new site */
+	double share;               /* delta / the summed deltas of the metric's sites that grew */
+};
+
+#define MG_GROWTH_MAX 5             /* sites kept per metric */
+
 struct mg_verdict {
 	enum mg_status status;      /* the worst metric's; MG_STATUS_NEW without a baseline */
 	int is_new;                 /* no baseline document at all */
@@ -48,6 +59,8 @@ struct mg_verdict {
 	size_t n_metrics;
 	char **new_leaks;           /* leak sites (baseline.c names) the baseline lacks */
 	size_t n_new_leaks;
+	struct mg_site_growth *grew; /* per metric, largest delta first; only metrics that grew */
+	size_t n_grew;
 	int env_mismatch;           /* libc, arch or compiler differ from the baseline's */
 	char env_detail[256];       /* "libc 2.36 -> 2.37" for the first difference */
 };

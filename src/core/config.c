@@ -25,6 +25,7 @@
 #define MAX_NODES 200000
 #define MAX_NAME 200
 #define MAX_REPEAT 1000
+#define MAX_CONFIRM 100
 #define MAX_STACK_DEPTH 256
 
 /* ---- metrics ------------------------------------------------------------ */
@@ -662,7 +663,7 @@ static int parse_limits(struct ctx *c, struct mg_limit_rule *rules, const struct
 }
 
 #define SETTINGS_KEYS "timeout", "repeat", "follow-children", "stack-depth", "allow-crash", \
-	"tolerance", "limit"
+	"confirm", "tolerance", "limit"
 
 /* the settings keys of `map` into *s (keys already checked) */
 static int parse_settings(struct ctx *c, struct mg_settings *s, const struct node *map)
@@ -696,6 +697,11 @@ static int parse_settings(struct ctx *c, struct mg_settings *s, const struct nod
 		if (get_bool(c, &s->allow_crash, v, "allow-crash") < 0)
 			return MG_EINVALID;
 		s->set |= MG_SET_ALLOW_CRASH;
+	}
+	if ((v = map_get(map, "confirm"))) {
+		if (get_uint(c, &s->confirm, v, "confirm", 0, MAX_CONFIRM) < 0)
+			return MG_EINVALID;
+		s->set |= MG_SET_CONFIRM;
 	}
 	if ((v = map_get(map, "tolerance")) && parse_tolerances(c, s->tolerance, v) < 0)
 		return MG_EINVALID;
@@ -1025,6 +1031,7 @@ static void builtin_defaults(struct mg_settings *s)
 	s->follow_children = 1;
 	s->stack_depth = 64;
 	s->allow_crash = 0;
+	s->confirm = 2;
 	for (i = 0; i < MG_METRIC_COUNT; i++) {
 		s->tolerance[i].state = MG_RULE_OFF;
 		s->limit[i].state = MG_RULE_OFF;
@@ -1052,6 +1059,8 @@ static void apply_settings(struct mg_settings *base, const struct mg_settings *o
 		base->stack_depth = over->stack_depth;
 	if (over->set & MG_SET_ALLOW_CRASH)
 		base->allow_crash = over->allow_crash;
+	if (over->set & MG_SET_CONFIRM)
+		base->confirm = over->confirm;
 	for (m = 0; m < MG_METRIC_COUNT; m++) {
 		if (over->tolerance[m].state != MG_RULE_UNSET)
 			base->tolerance[m] = over->tolerance[m];

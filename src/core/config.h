@@ -93,7 +93,8 @@ enum mg_settings_flags {
 	MG_SET_FOLLOW_CHILDREN = (1 << 2),
 	MG_SET_STACK_DEPTH = (1 << 3),
 	MG_SET_ALLOW_CRASH = (1 << 4),
-	MG_SET_ALL = (1 << 5) - 1
+	MG_SET_CONFIRM = (1 << 5),
+	MG_SET_ALL = (1 << 6) - 1
 };
 
 /*
@@ -108,6 +109,7 @@ struct mg_settings {
 	int follow_children;        /* default 1 */
 	unsigned stack_depth;       /* 1..256; default 64 */
 	int allow_crash;            /* a crash or timeout is data, not exit 3; default 0 */
+	unsigned confirm;           /* re-runs that confirm a noisy regression, 0..100; default 2 */
 	struct mg_tolerance_rule tolerance[MG_METRIC_COUNT];
 	struct mg_limit_rule limit[MG_METRIC_COUNT];
 };

@@ -49,6 +49,18 @@ done:
 	return ret;
 }
 
+int mg_git_unborn(const char *path)
+{
+	git_repository *repo = NULL;
+	int unborn = 0;
+	git_libgit2_init();
+	if (git_repository_open_ext(&repo, path, 0, NULL) == 0)
+		unborn = git_repository_head_unborn(repo) == 1;
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return unborn;
+}
+
 /* git_error_last() may be NULL in libgit2 1.5 */
 static const char *git_msg(void)
 {

@@ -1,7 +1,7 @@
 /* git.h - what memgate asks of git (libgit2): the commit checked out, and whether the tree is dirty
  *
- * Baseline selection by ref, merge-base and ancestry (SPEC §5) will live here
- * too.  Not thread-safe.
+ * and baseline selection by ref, merge-base and ancestry (SPEC §5).  Not
+ * thread-safe.
  */
 #ifndef MEMGATE_CORE_GIT_H
 #define MEMGATE_CORE_GIT_H
@@ -14,6 +14,9 @@ struct mg_error;
  * (*dirty).  MG_ENOTFOUND: not in a git repository, or HEAD is unborn.
  */
 int mg_git_head(char sha[41], int *dirty, const char *path, struct mg_error *err);
+
+/* 1 when `path` is in a repository whose HEAD names a branch with no commit yet. */
+int mg_git_unborn(const char *path);
 
 /*
  * The commit whose tree holds the baselines for `rev` (SPEC §5), in the

@@ -25,6 +25,7 @@ struct mg_measure_opts {
 	double timeout_s;           /* 0: none; the command's process group is killed */
 	double grace_s;             /* wait for processes the command left running */
 	int own_pgrp;               /* run in a new process group (needed for timeouts) */
+	int root_only;              /* follow-children: false - trace the command's process only */
 	int keep_raw;               /* keep the trace directory: m->raw_dir */
 	struct mg_symbolizer *sym;  /* NULL: frames as module + offset */
 	const char *commit;         /* the commit the test was built from; NULL: unknown */

@@ -505,6 +505,10 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 		warn(warnings, "process %d (%s) ended without running its exit code, cause unknown: "
 		     "figures up to that moment", p->pid, last->hdr->exe);
 
+	int threads = 0;
+	for (size_t i = 0; i < p->n_images; i++)
+		threads |= (p->images[i]->hdr->flags & MGT_F_THREADS) != 0;
+	cJSON_AddBoolToObject(o, "multithreaded", threads);
 	cJSON_AddItemToObject(o, "images", images);
 	cJSON_AddItemToObject(o, "timeline", timeline(t, p));
 	uint64_t unused[2] = { 0, 0 };
@@ -590,4 +594,125 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 	cJSON_AddItemToObject(doc, "warnings", warnings);
 	cJSON_AddItemToObject(doc, "processes", procs);
 	return doc;
+}
+
+/* ------------------------------------------------------------ several runs */
+
+static double sum_fig(const cJSON *sum, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItem(sum, name);
+	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+struct by_fig {
+	const cJSON **sums;
+	const char *name;
+};
+
+/* qsort_r: run indices by one summary figure */
+static int by_fig(const void *a, const void *b, void *ctx)
+{
+	const struct by_fig *c = ctx;
+	double x = sum_fig(c->sums[*(const size_t *)a], c->name);
+	double y = sum_fig(c->sums[*(const size_t *)b], c->name);
+	return x < y ? -1 : x > y;
+}
+
+cJSON *mg_profile_combine(cJSON *const *docs, size_t n)
+{
+	static const char *const exact[] = { "allocs", "frees", "total_bytes" };
+	static const char *const leak[] = {
+		"leaked_bytes", "leaked_blocks", "definitely_lost_bytes", "definitely_lost_blocks",
+		"indirectly_lost_bytes", "indirectly_lost_blocks", "possibly_lost_bytes",
+		"possibly_lost_blocks", "still_reachable_bytes", "still_reachable_blocks",
+		"leaked_runtime_bytes", "leaked_runtime_blocks",
+	};
+	const cJSON **sums = NULL, *r;
+	size_t *order = NULL, n_sums = 0, cap = 0;
+	cJSON *out = NULL, *runs = NULL;
+
+	/* every run's summary, in run order */
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *prev = cJSON_GetObjectItem(docs[i], "runs");
+		size_t k = cJSON_IsArray(prev) ? (size_t)cJSON_GetArraySize(prev) : 1;
+		if (n_sums + k > cap) {
+			cap = (n_sums + k) * 2;
+			const cJSON **ns = realloc(sums, cap * sizeof(*ns));
+			if (!ns)
+				goto fail;
+			sums = ns;
+		}
+		if (cJSON_IsArray(prev))
+			cJSON_ArrayForEach(r, prev)
+				sums[n_sums++] = r;
+		else
+			sums[n_sums++] = cJSON_GetObjectItem(docs[i], "summary");
+	}
+	if (!n_sums || !(order = malloc(n_sums * sizeof(*order))))
+		goto fail;
+
+	/* the median-peak run (the lower median of an even count) gives the document */
+	for (size_t k = 0; k < n_sums; k++)
+		order[k] = k;
+	qsort_r(order, n_sums, sizeof(*order), by_fig, &(struct by_fig){ sums, "peak_bytes" });
+	size_t med = order[(n_sums - 1) / 2], doc_i = 0, seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *prev = cJSON_GetObjectItem(docs[i], "runs");
+		size_t k = cJSON_IsArray(prev) ? (size_t)cJSON_GetArraySize(prev) : 1;
+		if (med < seen + k) {
+			doc_i = i;
+			break;
+		}
+		seen += k;
+	}
+	if (!(out = cJSON_Duplicate(docs[doc_i], 1)) || !(runs = cJSON_CreateArray()))
+		goto fail;
+	cJSON_DeleteItemFromObject(out, "runs");
+	cJSON *sum = cJSON_GetObjectItem(out, "summary");
+	if (!cJSON_IsObject(sum))
+		goto fail;
+	/* peak bytes and blocks are one instant: both from the median run */
+	cJSON_ReplaceItemInObject(sum, "peak_bytes", cJSON_CreateNumber(sum_fig(sums[med], "peak_bytes")));
+	cJSON_ReplaceItemInObject(sum, "peak_blocks", cJSON_CreateNumber(sum_fig(sums[med], "peak_blocks")));
+	qsort_r(order, n_sums, sizeof(*order), by_fig, &(struct by_fig){ sums, "rss_peak_bytes" });
+	if (sum_fig(sums[order[(n_sums - 1) / 2]], "rss_peak_bytes") >= 0)
+		cJSON_ReplaceItemInObject(sum, "rss_peak_bytes",
+					  cJSON_CreateNumber(sum_fig(sums[order[(n_sums - 1) / 2]],
+								     "rss_peak_bytes")));
+	for (size_t f = 0; f < sizeof(exact) / sizeof(exact[0]); f++) {
+		double lo = -1;
+		for (size_t k = 0; k < n_sums; k++) {
+			double v = sum_fig(sums[k], exact[f]);
+			if (v >= 0 && (lo < 0 || v < lo))
+				lo = v;
+		}
+		if (lo >= 0)
+			cJSON_ReplaceItemInObject(sum, exact[f], cJSON_CreateNumber(lo));
+	}
+	/* the leak figures add up (kinds to leaked_*): all from the least leaking run */
+	size_t least = 0;
+	for (size_t k = 1; k < n_sums; k++)
+		if (sum_fig(sums[k], "leaked_bytes") < sum_fig(sums[least], "leaked_bytes"))
+			least = k;
+	for (size_t f = 0; f < sizeof(leak) / sizeof(leak[0]); f++) {
+		const cJSON *v = cJSON_GetObjectItem(sums[least], leak[f]);
+		if (v && cJSON_GetObjectItem(sum, leak[f]))
+			cJSON_ReplaceItemInObject(sum, leak[f], cJSON_Duplicate(v, 1));
+	}
+	for (size_t k = 0; k < n_sums; k++) {
+		cJSON *c = cJSON_Duplicate(sums[k], 1);
+		if (!c)
+			goto fail;
+		cJSON_AddItemToArray(runs, c);
+	}
+	cJSON_AddItemToObject(out, "runs", runs);
+	free(order);
+	free(sums);
+	return out;
+fail:
+	cJSON_Delete(runs);
+	cJSON_Delete(out);
+	free(order);
+	free(sums);
+	return NULL;
 }

@@ -31,6 +31,18 @@ cJSON *mg_env_fingerprint(const char *exe);
 
 cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri);
 
+/*
+ * One profile from several runs of the same test (`repeat`, and the re-runs
+ * that confirm a noisy regression): the summary takes the median of the
+ * figures that vary from run to run (peak_bytes with its peak_blocks,
+ * rss_peak_bytes) and the minimum of the exact counts (allocs, frees,
+ * total_bytes; the leak figures as a group, from the run that leaked least);
+ * the rest of the document (processes, stacks, timeline) is the median-peak
+ * run's.  "runs" lists every run's summary.  A document that already has
+ * "runs" contributes those.  NULL when out of memory; the inputs are kept.
+ */
+cJSON *mg_profile_combine(cJSON *const *docs, size_t n);
+
 /* Human-readable size: "1.5 KiB"; buf of at least 32 bytes. */
 const char *mg_fmt_bytes(char *buf, unsigned long long v);
 

@@ -24,6 +24,7 @@ struct mg_spawn_opts {
 	double timeout_s;           /* 0 = none; on expiry the process group is killed */
 	double grace_s;             /* how long to wait for descendants after the command */
 	int own_pgrp;               /* run in a new process group (needed for timeouts) */
+	int root_only;              /* follow-children: false - trace the command's process only */
 };
 
 struct mg_spawn_result {

@@ -60,7 +60,9 @@ enum mgt_flags {
 	MGT_F_CHILD_FULL   = 1u << 6,  /* more reaped children than MGT_MAX_CHILDREN */
 	MGT_F_HARD_EXIT    = 1u << 7,  /* ended by _exit()/_Exit(): no atexit handlers ran */
 	MGT_F_LEAKCHECK    = 1u << 8,  /* the leak kinds were computed at exit */
-	MGT_F_LEAKCHECK_INEXACT = 1u << 9 /* some memory could not be scanned (see FORMAT.md) */
+	MGT_F_LEAKCHECK_INEXACT = 1u << 9, /* some memory could not be scanned (see FORMAT.md) */
+	MGT_F_THREADS      = 1u << 10  /* a second thread allocated or freed: figures like the
+	                                * peak may vary from run to run */
 };
 
 /*

@@ -379,8 +379,8 @@ static void record(void)
 		h->lost_blocks[k]++;
 	}
 	h->scanned_bytes = lc->scanned;
-	h->flags |= MGT_F_LEAKCHECK | (lc->inexact || !mgt_regions_complete() ?
-				       MGT_F_LEAKCHECK_INEXACT : 0);
+	__atomic_fetch_or(&h->flags, MGT_F_LEAKCHECK | (lc->inexact || !mgt_regions_complete() ?
+				       MGT_F_LEAKCHECK_INEXACT : 0), __ATOMIC_RELAXED);
 }
 
 static void *map(uint64_t bytes)

@@ -146,6 +146,10 @@ static void read_settings(void)
 				mgt_g.depth = (uint32_t)mgt_atou(entry + 14);
 			else if (!skip && !mgt_strncmp(entry, "MEMGATE_LEAKCHECK=0", 20))
 				mgt_g.no_leakcheck = 1;
+			else if (!skip && !mgt_strncmp(entry, "MEMGATE_ROOT=", 13)) {
+				mgt_g.root_only = 1;
+				mgt_g.root_pid = (int)mgt_atou(entry + 13);
+			}
 			elen = 0;
 			skip = 0;
 		}
@@ -221,7 +225,9 @@ void mgt_setup(void)
 	if (!atomic_compare_exchange_strong(&mgt_state, &expect, 3))
 		return;                           /* done, or under way in this thread */
 	read_settings();
-	int ok = mgt_g.dir[0] == '/' && mgt_thread_init() == 0 &&
+	/* follow-children: false - a descendant of the command runs untraced */
+	int ok = mgt_g.dir[0] == '/' && (!mgt_g.root_only || mgt_getpid() == mgt_g.root_pid) &&
+		 mgt_thread_init() == 0 &&
 		 (t = mgt_thread_slow(mgt_thread_pointer())) &&
 		 mgt_stack_reset() == 0 && start_image(0, NULL) == 0;
 	if (ok)
@@ -288,6 +294,8 @@ static inline int enter(struct mgt_thread *t)
 		}
 	}
 	mgt_lock(&event_lock);
+	if (MGT_UNLIKELY(!t->solo && !(mgt_g.hdr->flags & MGT_F_THREADS)))
+		__atomic_fetch_or(&mgt_g.hdr->flags, MGT_F_THREADS, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -513,10 +521,10 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 		h->end_mono_ns = mgt_now_ns();
 		if (have_code) {
 			h->exit_code = code;
-			h->flags |= MGT_F_EXIT_CODE;
+			__atomic_fetch_or(&h->flags, MGT_F_EXIT_CODE, __ATOMIC_RELAXED);
 		}
 		if (hard)
-			h->flags |= MGT_F_HARD_EXIT;
+			__atomic_fetch_or(&h->flags, MGT_F_HARD_EXIT, __ATOMIC_RELAXED);
 		__atomic_store_n(&h->state, MGT_EXITED, __ATOMIC_RELEASE);
 	}
 	leave(t, solo);
@@ -549,7 +557,7 @@ void mgt_note_spawn_env(const char *path, char *const envp[])
 		return;
 	int solo = enter(t);
 	mgt_strlcpy(h->untraced, path ? path : "?", sizeof(h->untraced));
-	h->flags |= MGT_F_UNTRACED_EXEC;
+	__atomic_fetch_or(&h->flags, MGT_F_UNTRACED_EXEC, __ATOMIC_RELAXED);
 	leave(t, solo);
 }
 
@@ -592,7 +600,7 @@ void mgt_note_child(int pid, int status)
 		mgt_g.children[h->n_children].status = status;
 		__atomic_store_n(&h->n_children, h->n_children + 1, __ATOMIC_RELEASE);
 	} else {
-		h->flags |= MGT_F_CHILD_FULL;
+		__atomic_fetch_or(&h->flags, MGT_F_CHILD_FULL, __ATOMIC_RELAXED);
 	}
 	leave(t, solo);
 }
@@ -638,7 +646,14 @@ void mgt_atfork_child(void)
 	mgt_regions_fork_child();
 	solo_init(t);                         /* the forking thread is the only one */
 	t->last_hash = 0;                     /* stack ids start over */
-	if (atomic_load(&mgt_state) == 1) {
+	if (atomic_load(&mgt_state) == 1 && mgt_g.root_only) {
+		/* follow-children: false - the child runs untraced from here on; the
+		 * parent's file is the parent's */
+		struct mgt_header *parent = mgt_g.hdr;
+		mgt_g.hdr = NULL;
+		atomic_store(&mgt_state, 2);
+		mgt_munmap(parent, MGT_FILE_SIZE);
+	} else if (atomic_load(&mgt_state) == 1) {
 		struct mgt_header *parent = mgt_g.hdr;
 		const char *slash = mgt_g.path;
 		for (const char *p = mgt_g.path; *p; p++)

@@ -138,7 +138,7 @@ static uint32_t insert(uint64_t hash, const uintptr_t *f, uint32_t depth, uint32
 	    mgt_back(MGT_STK_OFF + (uint64_t)h->n_stacks * sizeof(struct mgt_stack),
 		     sizeof(struct mgt_stack)) ||
 	    mgt_back(MGT_FRM_OFF + h->n_frames * sizeof(uint64_t), depth * sizeof(uint64_t))) {
-		h->flags |= MGT_F_STACK_FULL;
+		__atomic_fetch_or(&h->flags, MGT_F_STACK_FULL, __ATOMIC_RELAXED); /* other bits race */
 		goto out;                     /* id 0: counted, unattributed */
 	}
 	id = h->n_stacks;

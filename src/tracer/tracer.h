@@ -118,6 +118,8 @@ struct mgt_global {
 	uint32_t depth;               /* MEMGATE_DEPTH */
 	uint32_t fork_gen;            /* tags pointer-map entries of this image */
 	int no_leakcheck;             /* MEMGATE_LEAKCHECK=0: no leak kinds at exit */
+	int root_only;                /* MEMGATE_ROOT=PID: trace that process only (follow-children: false) */
+	int root_pid;
 	char dir[MGT_PATH_MAX];       /* MEMGATE_DIR */
 	char path[MGT_PATH_MAX];      /* our file */
 	atomic_ulong backed[(MGT_FILE_SIZE >> MGT_CHUNK_SHIFT) / 64 + 1]; /* chunks fallocated */

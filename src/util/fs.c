@@ -1,5 +1,6 @@
 /* fs.c - atomic file writes and temporary directories */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -154,4 +156,39 @@ void mg_rmtree(const char *dir)
 		closedir(d);
 	}
 	rmdir(dir);
+}
+
+/* NAME.tmp.XXXXXX, as mkstemp(3) fills the template of mg_write_file_atomic() */
+static int is_atomic_tmp(const char *name)
+{
+	size_t len = strlen(name);
+	if (len <= 11 || strncmp(name + len - 11, ".tmp.", 5))
+		return 0;
+	for (const char *t = name + len - 6; *t; t++)
+		if (!isalnum((unsigned char)*t))
+			return 0;
+	return 1;
+}
+
+int mg_clean_stale_tmp(const char *dir, unsigned age_s, void (*removed)(const char *name))
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	struct stat st;
+	time_t now = time(NULL);
+	int n = 0;
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (!is_atomic_tmp(e->d_name) || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || now - st.st_mtime < (time_t)age_s)
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0) {
+			n++;
+			if (removed)
+				removed(e->d_name);
+		}
+	}
+	closedir(d);
+	return n;
 }

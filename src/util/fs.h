@@ -13,6 +13,14 @@ struct mg_error;
  */
 int mg_write_file_atomic(const char *path, const char *data, size_t len, struct mg_error *err);
 
+/*
+ * Removes the temporary files mg_write_file_atomic() left in `dir` when it
+ * was killed mid-write (NAME.tmp.XXXXXX) and that are older than `age_s`
+ * seconds (younger ones may belong to a writer at work).  Returns how many
+ * were removed; each name is passed to `removed` (may be NULL).
+ */
+int mg_clean_stale_tmp(const char *dir, unsigned age_s, void (*removed)(const char *name));
+
 /* Reads a whole file of at most max bytes (NUL-terminated); *out is malloc'd.
  * MG_ENOTFOUND: no such file; MG_ERROR: unreadable or larger than max. */
 int mg_read_file(char **out, size_t *len, const char *path, size_t max, struct mg_error *err);

@@ -47,7 +47,16 @@ printf 'version: 1\ntests:\n  - name: basic\n    run: [%s]\n' "$other" > memgate
 MEMGATE_TEST_DIE_BEFORE_RENAME=1 "$memgate" accept --reason "killed" >/dev/null 2>&1; rc=$?
 check "killed accept failed (got $rc)" [ "$rc" != 0 ]
 check "old baseline intact after the kill" cmp -s first.json baselines/basic.json
+check "the kill left its temporary file" sh -c 'ls baselines | grep -Eq "^basic[.]json[.]tmp[.][A-Za-z0-9]{6}$"'
+# the next accept removes it once it is a minute old (a younger one may be a writer's)
+tmp=$(ls baselines | grep -E '^basic[.]json[.]tmp[.]')
+printf 'x' > baselines/other.json.tmp.Fresh1
+touch -d '2 minutes ago' "baselines/$tmp"
 "$memgate" accept --reason "more allocations" 2>err.txt; rc=$?
+check "stale temporary file removed" sh -c "[ ! -e 'baselines/$tmp' ]"
+check "its removal reported" grep -q "removed '$tmp', left by an interrupted write" err.txt
+check "a fresh one kept" [ -e baselines/other.json.tmp.Fresh1 ]
+rm -f baselines/other.json.tmp.Fresh1
 check "accept exits 0 (got $rc)" [ "$rc" = 0 ]
 check "says what changed" grep -q "basic *updated: peak_bytes 230 -> " err.txt
 check "baseline rewritten" sh -c '! cmp -s first.json baselines/basic.json'

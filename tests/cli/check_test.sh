@@ -59,6 +59,8 @@ check "(b) peak within tolerance" grep -Eq '^basic +peak_bytes +230 +666 +4330 +
 check "(b) total_bytes regression named" grep -Eq '^basic +total_bytes +380 +676 +381 +regression' out.txt
 check "(b) leak regression named" grep -Eq '^basic +leaked_bytes +200 +333 +200 +regression' out.txt
 check "(b) new leak site named" grep -A1 'basic: new leak site' out.txt | grep -q 'make_z'
+check "(b) the site that grew named" grep -q '^basic: leaked_bytes +333 B, 100% from make_z (atexit.c:' out.txt
+check "(b) growth of a passing metric not listed" sh -c "! grep -q '^basic: peak_bytes +' out.txt"
 check "(b) summary fails" grep -q '1 regressed.*FAIL$' out.txt
 cp out.txt regression.txt
 

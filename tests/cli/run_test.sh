@@ -1,9 +1,9 @@
 #!/bin/sh
 # run_test.sh - memgate run over a real memgate.yml: profiles, exit codes, jobs, shards
 #
-# usage: run_test.sh MEMGATE FX_BASIC FX_CRASH JSON_EXPECT WORK_DIR
+# usage: run_test.sh MEMGATE FX_BASIC FX_CRASH JSON_EXPECT WORK_DIR FX_FORK
 set -u
-memgate=$1 basic=$2 crash=$3 json_expect=$4 work=$5
+memgate=$1 basic=$2 crash=$3 json_expect=$4 work=$5 forker=$6
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work" || exit 1
@@ -68,6 +68,35 @@ check "crash profile written" [ -f profiles/boom.json ]
 sed 's/    run:/    allow-crash: true\n    run:/' crash.yml > crash2.yml
 "$memgate" run -c crash2.yml >/dev/null 2>err.txt; rc=$?
 check "allow-crash exits 0 (got $rc)" [ "$rc" = 0 ] || cat err.txt >&2
+
+# repeat: one profile from three runs, each run's summary kept
+printf 'version: 1\ntests:\n  - name: thrice\n    repeat: 3\n    run: [%s]\n' "$basic" > rep.yml
+"$memgate" run -c rep.yml >/dev/null 2>err.txt; rc=$?
+check "repeat exits 0 (got $rc)" [ "$rc" = 0 ] || cat err.txt >&2
+check "repeat's row says 3 runs" grep -q "thrice .*exit 3, 3 runs" err.txt
+cat > want.json <<'J'
+{ "summary": { "allocs": 4, "frees": 3, "total_bytes": 380, "peak_bytes": 230,
+               "leaked_bytes": 200 },
+  "runs": [ { "allocs": 4, "peak_bytes": 230, "leaked_bytes": 200 },
+            { "allocs": 4, "peak_bytes": 230, "leaked_bytes": 200 },
+            { "allocs": 4, "peak_bytes": 230, "leaked_bytes": 200 } ] }
+J
+check "repeat's combined figures" "$json_expect" want.json profiles/thrice.json
+
+# follow-children: the forked child is traced by default, and not with false
+printf 'version: 1\ntests:\n  - name: both\n    run: [%s]\n  - name: parent\n    follow-children: false\n    run: [%s]\n' "$forker" "$forker" > fork.yml
+"$memgate" run -c fork.yml >/dev/null 2>err.txt; rc=$?
+check "fork tests exit 0 (got $rc)" [ "$rc" = 0 ] || cat err.txt >&2
+cat > want.json <<'J'
+{ "summary": { "allocs": 7, "leaked_bytes": 560, "processes": 2 } }
+J
+check "followed: both processes" "$json_expect" want.json profiles/both.json
+cat > want.json <<'J'
+{ "summary": { "allocs": 4, "frees": 2, "total_bytes": 610, "peak_bytes": 600,
+               "leaked_bytes": 110, "processes": 1 },
+  "complete": true, "warnings": [] }
+J
+check "not followed: the parent's figures only" "$json_expect" want.json profiles/parent.json
 
 # a missing program: exit 3
 printf 'version: 1\ntests:\n  - name: ghost\n    run: [/nonexistent/prog]\n' > ghost.yml

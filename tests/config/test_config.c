@@ -332,6 +332,8 @@ static const struct {
 	{ V T "defaults:\n  timeout: []\n", "6:12: expected a duration like \"300s\" for \"timeout\", got a list" },
 	{ V T "defaults:\n  repeat: 0\n", "6:11: expected a whole number from 1 to 1000 for \"repeat\", got \"0\"" },
 	{ V T "defaults:\n  repeat: \"2\"\n", "6:11: expected a whole number from 1 to 1000 for \"repeat\", got \"2\"" },
+	{ V T "defaults:\n  confirm: 101\n", "6:12: expected a whole number from 0 to 100 for \"confirm\", got \"101\"" },
+	{ V T "defaults:\n  confirm: -1\n", "6:12: expected a whole number from 0 to 100 for \"confirm\", got \"-1\"" },
 	{ V T "defaults:\n  stack-depth: 300\n", "6:16: expected a whole number from 1 to 256 for \"stack-depth\", got \"300\"" },
 	{ V T "defaults:\n  stack-depth: -1\n", "6:16: expected a whole number from 1 to 256 for \"stack-depth\", got \"-1\"" },
 	{ V T "defaults:\n  follow-children: yes\n", "6:20: expected true or false for \"follow-children\", got \"yes\"" },
@@ -581,6 +583,7 @@ static void test_good(void)
 		CHECK(eff.follow_children == 1);
 		CHECK_U64(64, eff.stack_depth);
 		CHECK(eff.allow_crash == 0);
+		CHECK_U64(2, eff.confirm);
 		CHECK_STR("profiles", cfg->profiles);
 		CHECK_STR("baselines", cfg->baselines);
 		for (m = 0; m < MG_METRIC_COUNT; m++) {
@@ -614,6 +617,7 @@ static void test_good(void)
 		       "  follow-children: false\n"
 		       "  stack-depth: 32\n"
 		       "  allow-crash: TRUE\n"
+		       "  confirm: 0\n"
 		       "  tolerance:\n"
 		       "    peak_bytes: 2 % + 4 KiB\n"
 		       "    allocs: off\n"
@@ -640,6 +644,7 @@ static void test_good(void)
 		       "    follow-children: true\n"
 		       "    stack-depth: 256\n"
 		       "    allow-crash: false\n"
+		       "    confirm: 5\n"
 		       "    limit: { peak_bytes: off, leaked_blocks: 0 }\n"
 		       "    tolerance: { allocs: \"1%\", frees: off }\n"
 		       "suppressions:\n"
@@ -672,12 +677,13 @@ static void test_good(void)
 		CHECK(eff.follow_children == 0);
 		CHECK_U64(32, eff.stack_depth);
 		CHECK(eff.allow_crash == 1);
+		CHECK_U64(0, eff.confirm);
 		CHECK(eff.tolerance[MG_METRIC_ALLOCS].state == MG_RULE_OFF);
 		CHECK(eff.tolerance[MG_METRIC_TOTAL_BYTES].state == MG_RULE_ON);   /* built-in kept */
 		CHECK_U64(10, eff.tolerance[MG_METRIC_FREES].tol.abs);
 		CHECK_U64(100000000, eff.tolerance[MG_METRIC_RSS_PEAK_BYTES].tol.ppb);
 		CHECK_U64(1 << 20, eff.tolerance[MG_METRIC_RSS_PEAK_BYTES].tol.abs);
-		CHECK_U64(11, eff.tolerance[MG_METRIC_PEAK_BYTES].pos.line);
+		CHECK_U64(12, eff.tolerance[MG_METRIC_PEAK_BYTES].pos.line);
 		CHECK_U64(17, eff.tolerance[MG_METRIC_PEAK_BYTES].pos.col);
 
 		/* test 0: only peak_bytes overridden */
@@ -695,6 +701,7 @@ static void test_good(void)
 		CHECK(eff.follow_children == 1);
 		CHECK_U64(256, eff.stack_depth);
 		CHECK(eff.allow_crash == 0);
+		CHECK_U64(5, eff.confirm);
 		CHECK(eff.tolerance[MG_METRIC_ALLOCS].state == MG_RULE_ON);
 		CHECK_U64(10000000, eff.tolerance[MG_METRIC_ALLOCS].tol.ppb);
 		CHECK(eff.tolerance[MG_METRIC_FREES].state == MG_RULE_OFF);

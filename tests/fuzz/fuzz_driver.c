@@ -1,5 +1,6 @@
-/* fuzz_driver.c - run fuzz_config.c without libFuzzer: the seed corpus, then
- * random mutations of it, within a time budget (for ctest, label `fuzz`)
+/* fuzz_driver.c - run a libFuzzer target (fuzz_config.c, fuzz_json.c) without
+ * libFuzzer: the seed corpus, then random mutations of it, within a time budget
+ * (for ctest, label `fuzz`)
  *
  * Usage: fuzz_config_driver CORPUS_DIR [ITERATIONS [SECONDS [SEED]]]
  * Deterministic for a given SEED (default 1) up to the time cut.  A crash or
@@ -39,6 +40,11 @@ static const char *const dict[] = {
 	"? ", "---\n", "...\n", "%", "2% + 4KiB", "0.5%", "KiB", "MiB", "EiB", "ms", "5m", "1h",
 	"18446744073709551615", "99999999999999999999", "0.0000001", "off", "null", "~", "true",
 	"\xff", "\xc3", "\xc3\xa9", "\xef\xbb\xbf", "\\0", "|", "$", "..", "-x", "a b",
+	/* JSON (fuzz_json.c) */
+	"\"schema\": 1", "\"summary\": {", "\"processes\": [", "\"figures\": {", "\"runs\": [",
+	"\"peak_bytes\": ", "\"leaked_bytes\": ", "\"leak_sites\": [", "\"peak_sites\": [",
+	"\"site\": \"f (a.c:1)\"", "\"bytes\": ", "\"frames\": [", "\"environment\": {",
+	"\"multithreaded\": true", "1e308", "-1", "1.5", "\\u0000", "\\ud800",
 };
 
 static uint64_t rng = 1;
@@ -58,7 +64,7 @@ static void on_crash(int sig)
 		fwrite(current, 1, current_len, f);
 		fclose(f);
 	}
-	fprintf(stderr, "fuzz_config_driver: signal %d; input written to fuzz-crash.yml\n", sig);
+	fprintf(stderr, "fuzz driver: signal %d; input written to fuzz-crash.yml\n", sig);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -165,7 +171,7 @@ int main(int argc, char **argv)
 	size_t s;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: fuzz_config_driver CORPUS_DIR [ITERATIONS [SECONDS [SEED]]]\n");
+		fprintf(stderr, "usage: fuzz_<target>_driver CORPUS_DIR [ITERATIONS [SECONDS [SEED]]]\n");
 		return 2;
 	}
 	rng = argc > 4 ? strtoull(argv[4], NULL, 0) | 1 : 1;
@@ -175,7 +181,7 @@ int main(int argc, char **argv)
 	signal(SIGFPE, on_crash);
 	load(argv[1]);
 	if (!n_seeds) {
-		fprintf(stderr, "fuzz_config_driver: no seeds in %s\n", argv[1]);
+		fprintf(stderr, "fuzz driver: no seeds in %s\n", argv[1]);
 		return 2;
 	}
 	for (s = 0; s < n_seeds; s++)
@@ -193,7 +199,7 @@ int main(int argc, char **argv)
 				break;
 		}
 	}
-	printf("fuzz_config_driver: %zu seeds, %ld mutations, no failure\n", n_seeds, i);
+	printf("fuzz driver: %zu seeds, %ld mutations, no failure\n", n_seeds, i);
 	for (s = 0; s < n_seeds; s++)
 		free(seeds[s].p);
 	free(buf);

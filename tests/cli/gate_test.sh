@@ -1,0 +1,153 @@
+#!/bin/sh
+# gate_test.sh - memgate check beyond the basics: an unborn branch, noisy regressions
+# confirmed (or not) by re-running, the result document, sharded profiles, detached
+# HEAD, linked worktrees, dirty trees, and the PR's base as the default ref in Actions
+#
+# usage: gate_test.sh MEMGATE FX_PEAK FX_BASIC WORK_DIR
+set -u
+memgate=$1 peak=$2 basic=$3 work=$4
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work" || exit 1
+. "$(dirname "$0")/lib.sh"
+unset GITHUB_ACTIONS GITHUB_BASE_REF NO_COLOR
+config() {   # config ARGS...: one test "p" running fx_peak ARGS
+	printf 'version: 1\ntests:\n  - name: p\n    run: [%s' "$peak" > memgate.yml
+	for a in "$@"; do printf ', %s' "$a" >> memgate.yml; done
+	printf ']\n' >> memgate.yml
+}
+result() {   # result PYTHON-EXPR: true about d, the check result document
+	/usr/bin/python3 -c "
+import json, sys
+d = json.load(open('profiles/memgate-check.json'))
+t = {x['name']: x for x in d['tests']}
+sys.exit(not ($1))"
+}
+export GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_DATE='2020-01-01T00:00:00Z' GIT_COMMITTER_DATE='2020-01-01T00:00:00Z'
+mkdir repo && cd repo || exit 1
+git init -q -b main . && git config user.email t@example.com && git config user.name test
+printf 'profiles/\n' > .gitignore
+config low
+
+# an unborn branch: nothing to compare with, every test is new
+"$memgate" check >out.txt 2>&1; rc=$?
+check "(unborn) passes (got $rc)" [ "$rc" = 0 ] || cat out.txt >&2
+check "(unborn) says so" grep -q "the branch has no commit yet: every test is new" out.txt
+check "(unborn) p is new" grep -Eq '^p +peak_bytes +- +1024 +- +new' out.txt
+check "(unborn) result: no commits" result 'd["baseline_commit"] is None and d["head_commit"] is None and t["p"]["verdict"] == "new"'
+"$memgate" accept --reason low >/dev/null 2>&1
+git add memgate.yml .gitignore baselines && git commit -qm "p: baseline"
+main_sha=$(git rev-parse HEAD)
+
+# a peak regression, the same in every run: confirmed by two re-runs, then it fails
+git checkout -qb feature
+config high
+"$memgate" check --baseline main >out.txt 2>&1; rc=$?
+check "(confirmed) exits 1 (got $rc)" [ "$rc" = 1 ]
+check "(confirmed) re-ran" grep -q "p: regressed in figures that vary from run to run; re-running it 2 times to confirm" out.txt
+check "(confirmed) says it held" grep -q "^p: the regression held in all 3 runs" out.txt
+check "(confirmed) names the site that grew" grep -q "^p: peak_bytes +64.0 KiB, 100% from high (fx_peak.c:" out.txt
+check "(confirmed) result" result 't["p"]["runs"] == 3 and t["p"]["confirmed_by_rerun"] is True and d["verdict"] == "regression" and d["counts"]["regression"] == 1'
+check "(confirmed) result: growth" result 'g := t["p"]["grew"][0], g["metric"] == "peak_bytes" and g["delta"] == 65536 and g["baseline"] == 0 and g["share"] == 1 and g["site"].startswith("high (fx_peak.c:")'
+check "(confirmed) result: commits" result "d['baseline_commit'] == '$main_sha' and d['head_commit'] == '$main_sha' and d['dirty'] is True and d['baseline_ref'] == 'main'"
+check "(confirmed) profile holds the 3 runs" /usr/bin/python3 -c '
+import json, sys
+d = json.load(open("profiles/p.json"))
+sys.exit(not (len(d["runs"]) == 3 and d["summary"]["peak_bytes"] == 65536))'
+check "(confirmed) dirty tree noted" grep -q "the work tree has uncommitted changes" out.txt
+
+# the same from saved profiles: judged as they are, never re-run
+"$memgate" check --from profiles --baseline main >out.txt 2>&1; rc=$?
+check "(--from) exits 1 (got $rc)" [ "$rc" = 1 ]
+check "(--from) no re-run" sh -c '! grep -q re-running out.txt'
+check "(--from) confirmed is null" result 't["p"]["confirmed_by_rerun"] is None'
+
+# a high peak in the first run only: the re-runs do not confirm it, the gate passes
+config once "$work/flag"
+rm -f "$work/flag"
+"$memgate" check --baseline main >out.txt 2>&1; rc=$?
+check "(noise) passes (got $rc)" [ "$rc" = 0 ] || cat out.txt >&2
+check "(noise) says not confirmed" grep -q "^p: a regression of the first run was not confirmed: 3 runs judged together pass" out.txt
+check "(noise) result" result 't["p"]["confirmed_by_rerun"] is False and t["p"]["runs"] == 3 and t["p"]["verdict"] == "pass"'
+# confirm: 0 fails at once
+rm -f "$work/flag"
+printf 'defaults:\n  confirm: 0\n' >> memgate.yml
+"$memgate" check --baseline main >out.txt 2>&1; rc=$?
+check "(confirm: 0) fails at once (got $rc)" [ "$rc" = 1 ]
+check "(confirm: 0) no re-run" sh -c '! grep -q re-running out.txt'
+
+# shards: two --from directories judged as one suite, one result file
+printf 'version: 1\ntests:\n  - name: p\n    run: [%s, low]\n  - name: b\n    run: [%s]\n' "$peak" "$basic" > memgate.yml
+"$memgate" run --shard 1/2 -o s1 >/dev/null 2>&1
+"$memgate" run --shard 2/2 -o s2 >/dev/null 2>&1
+"$memgate" check --from s1 --from s2 --baseline main >out.txt 2>&1; rc=$?
+check "(shards) pass (got $rc)" [ "$rc" = 0 ] || cat out.txt >&2
+check "(shards) p from s1" grep -Eq '^p +peak_bytes +1024 +1024 ' out.txt
+check "(shards) b from s2, new" grep -Eq '^b +peak_bytes +- +230 +- +new' out.txt
+check "(shards) result in the first" /usr/bin/python3 -c "
+import json, sys
+d = json.load(open('s1/memgate-check.json'))
+t = {x['name']: x for x in d['tests']}
+sys.exit(not (t['p']['profile'] == 'p.json' and t['b']['profile'] == '$work/repo/s2/b.json'))"
+cp s1/p.json s2/p.json
+"$memgate" check --from s1 --from s2 --baseline main >out.txt 2>&1; rc=$?
+check "(shards) overlap exits 2 (got $rc)" [ "$rc" = 2 ]
+check "(shards) overlap named" grep -q "test 'p' has a profile in both 's1' and 's2': the shards overlap" out.txt
+git checkout -q memgate.yml
+
+# detached HEAD at main's commit: its own baselines
+git checkout -q --detach main
+"$memgate" check --baseline main >out.txt 2>&1; rc=$?
+check "(detached) passes (got $rc)" [ "$rc" = 0 ] || cat out.txt >&2
+check "(detached) at main" grep -q "baselines of 'main' at $(echo "$main_sha" | cut -c1-12)" out.txt
+git checkout -q main
+
+# a linked worktree on another branch: the baselines come from the shared history
+git worktree add -q -b wt "$work/wt" main 2>/dev/null
+(cd "$work/wt" && config high && "$memgate" check --baseline main --format json >out.json 2>out.txt); rc=$?
+check "(worktree) regression found (got $rc)" [ "$rc" = 1 ]
+check "(worktree) against main" /usr/bin/python3 -c "
+import json, sys
+d = json.load(open('$work/wt/out.json'))
+sys.exit(not (d['baseline_commit'] == '$main_sha' and d['tests'][0]['metrics'][0]['baseline'] is not None))"
+
+# in a GitHub Actions pull request the default ref is the PR's base
+git remote add origin "$work/repo" && git fetch -q origin
+GITHUB_ACTIONS=true GITHUB_BASE_REF=main "$memgate" check >out.txt 2>&1; rc=$?
+check "(actions) passes (got $rc)" [ "$rc" = 0 ] || cat out.txt >&2
+check "(actions) uses origin/main" grep -q "baselines of 'origin/main' at" out.txt
+GITHUB_ACTIONS=true GITHUB_BASE_REF=nosuch "$memgate" check >out.txt 2>&1; rc=$?
+check "(actions) a base not fetched exits 2 (got $rc)" [ "$rc" = 2 ]
+check "(actions) names it" grep -q "no commit 'origin/nosuch'" out.txt
+
+# a corrupt or foreign baseline committed on a branch: exit 2 naming ref and file, no verdict
+git checkout -q -b broken main
+printf '{"schema": 1, "figures": ' > baselines/p.json
+git commit -qam "p: a truncated baseline"
+rm -f profiles/memgate-check.json
+"$memgate" check --baseline broken >out.txt 2>&1; rc=$?
+check "(corrupt baseline) exits 2 (got $rc)" [ "$rc" = 2 ]
+check "(corrupt baseline) named" grep -q "^memgate: broken:baselines/p.json: not valid JSON" out.txt
+check "(corrupt baseline) no result written" [ ! -e profiles/memgate-check.json ]
+cp profiles/p.json baselines/p.json
+git commit -qam "p: a profile where the baseline should be"
+"$memgate" check --baseline broken >out.txt 2>&1; rc=$?
+check "(foreign baseline) exits 2 (got $rc)" [ "$rc" = 2 ]
+check "(foreign baseline) named" grep -q "^memgate: broken:baselines/p.json: not a memgate baseline (schema 1)" out.txt
+git checkout -q main
+
+# on a terminal: coloured verdicts and a progress line; NO_COLOR turns the colour off
+printf 'version: 1\ntests:\n  - name: p\n    run: [%s, high]\n  - name: slow\n    run: [sh, -c, "sleep 1.6"]\n' "$peak" > memgate.yml
+esc=$(printf '\033')
+script -qec "'$memgate' check --baseline main" /dev/null > tty.txt 2>&1
+check "(tty) verdict in red" grep -q "${esc}\[1;31mregression" tty.txt
+check "(tty) progress line" grep -Eq '\[[0-9]/2\] [0-9]+s running .*slow' tty.txt
+NO_COLOR=1 script -qec "'$memgate' check --baseline main" /dev/null > tty.txt 2>&1
+check "(NO_COLOR) no colour" sh -c "! grep -q '${esc}\[1;31m' tty.txt"
+check "(NO_COLOR) same verdict" grep -Eq '^p +peak_bytes +1024 +65536 +5140 +regression' tty.txt
+"$memgate" check --baseline main > plain.txt 2>&1
+check "(no tty) no escape at all" sh -c "! grep -q '$esc' plain.txt"
+git checkout -q memgate.yml
+
+[ $fail = 0 ] && echo "ok: memgate check (gate)"
+exit $fail

@@ -1,0 +1,125 @@
+/* fuzz_json.c - libFuzzer target: the profile and baseline readers and what reads them
+ *
+ * Feeds the input to mg_json_load_doc() as a profile and as a baseline; what
+ * loads goes through everything `memgate accept` and `memgate check` do with
+ * a document from disk: a baseline built from it (and its canonical text),
+ * the comparison with that baseline and with a fixed one, the same-figures
+ * test, and the combination of runs.  abort()s when an invariant breaks:
+ *  - an error is MG_EINVALID with a one-line message naming "fuzz.json";
+ *  - a profile compared with the baseline built from itself never regresses,
+ *    improves or grows a call site (the figures are the same);
+ *  - a baseline is the same as itself, and its canonical text parses back.
+ * Run by tests/fuzz's driver under ctest (label `fuzz`), or by libFuzzer.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/baseline.h"
+#include "core/compare.h"
+#include "core/config.h"
+#include "core/profile.h"
+#include "util/error.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check(int ok)
+{
+	if (!ok)
+		abort();
+}
+
+static struct mg_config *config(void)
+{
+	static struct mg_config *cfg;
+	static const char yml[] =
+		"version: 1\n"
+		"defaults:\n"
+		"  tolerance: { peak_bytes: \"2% + 4KiB\", allocs: \"0.5%\", rss_peak_bytes: \"10%\" }\n"
+		"  limit: { peak_bytes: 1GiB }\n"
+		"tests:\n  - name: t\n    run: ./t\n";
+	struct mg_error err = { 0 };
+	if (!cfg)
+		check(mg_config_parse(&cfg, "fuzz.yml", yml, sizeof(yml) - 1, &err) == MG_OK);
+	return cfg;
+}
+
+static void load_error(const struct mg_error *err)
+{
+	check(err->code == MG_EINVALID);
+	check(strchr(err->msg, '\n') == NULL);
+	check(strncmp(err->msg, "fuzz.json: ", 11) == 0);
+}
+
+static void as_profile(const char *text, size_t len)
+{
+	struct mg_error err = { 0 };
+	struct mg_verdict v;
+	cJSON *doc = NULL, *base, *runs;
+	char *canon;
+
+	if (mg_json_load_doc(&doc, text, len, "fuzz.json", "profile", &err) != MG_OK) {
+		load_error(&err);
+		return;
+	}
+	base = mg_baseline_from_profile(doc, "0123456789012345678901234567890123456789", 1, "fuzz");
+	check(base != NULL);
+	check(mg_baseline_same(base, base));
+	canon = mg_json_canonical(base);
+	check(canon != NULL);
+	cJSON *back = cJSON_Parse(canon);
+	check(back != NULL && mg_baseline_same(base, back));
+	cJSON_Delete(back);
+	free(canon);
+	if (mg_compare(&v, doc, base, config(), &config()->tests[0], &err) == MG_OK) {
+		for (size_t k = 0; k < v.n_metrics; k++)
+			check(v.metrics[k].status != MG_STATUS_REGRESSION &&
+			      v.metrics[k].status != MG_STATUS_IMPROVED);
+		check(v.n_grew == 0 && v.n_new_leaks == 0);
+		mg_verdict_release(&v);
+	}
+	cJSON *two[2] = { doc, doc };
+	runs = mg_profile_combine(two, 2);
+	if (runs) {
+		check(cJSON_GetArraySize(cJSON_GetObjectItem(runs, "runs")) >= 2);
+		cJSON_Delete(runs);
+	}
+	cJSON_Delete(base);
+	cJSON_Delete(doc);
+}
+
+static void as_baseline(const char *text, size_t len)
+{
+	static const char prof[] =
+		"{\"schema\": 1, \"summary\": {\"allocs\": 10, \"peak_bytes\": 100, \"leaked_bytes\": 5},"
+		" \"processes\": [{\"peak_bytes\": 100, \"leak_stacks\": [{\"bytes\": 5, \"blocks\": 1,"
+		" \"frames\": [{\"function\": \"f\", \"file\": \"a.c\", \"line\": 1}]}]}]}";
+	struct mg_error err = { 0 };
+	struct mg_verdict v;
+	cJSON *doc = NULL, *profile = NULL;
+
+	if (mg_json_load_doc(&doc, text, len, "fuzz.json", "baseline", &err) != MG_OK) {
+		load_error(&err);
+		return;
+	}
+	check(mg_json_load_doc(&profile, prof, sizeof(prof) - 1, "p", "profile", &err) == MG_OK);
+	check(mg_baseline_same(doc, doc));
+	if (mg_compare(&v, profile, doc, config(), &config()->tests[0], &err) == MG_OK) {
+		check(v.status <= MG_STATUS_OVER_BUDGET);
+		for (size_t k = 0; k < v.n_grew; k++)
+			check(v.grew[k].current > v.grew[k].baseline && v.grew[k].share >= 0 &&
+			      v.grew[k].share <= 1);
+		mg_verdict_release(&v);
+	}
+	cJSON_Delete(profile);
+	cJSON_Delete(doc);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	as_profile((const char *)data, size);
+	as_baseline((const char *)data, size);
+	return 0;
+}

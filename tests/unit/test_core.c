@@ -1,0 +1,265 @@
+/* test_core.c - the verdict (core/compare.c) and the combination of runs (profile.c)
+ *
+ * Exact boundaries of SPEC §6: allowed = baseline * (1 + pct) + abs, a
+ * regression one byte above it, "improved" only below the baseline by more
+ * than the tolerance, limits with and without a baseline; the call sites
+ * that grew and their shares; new leak sites; the environment warning; and
+ * mg_profile_combine()'s median peak and minimum counts.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/baseline.h"
+#include "core/compare.h"
+#include "core/config.h"
+#include "core/profile.h"
+#include "util/error.h"
+
+static int failures;
+
+#define CHECK(cond)                                                                     \
+	do {                                                                            \
+		if (!(cond)) {                                                          \
+			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
+			failures++;                                                     \
+		}                                                                       \
+	} while (0)
+#define CHECK_U64(want, got)                                                            \
+	do {                                                                            \
+		unsigned long long w_ = (want), g_ = (got);                             \
+		if (w_ != g_) {                                                         \
+			fprintf(stderr, "%s:%d: %s: expected %llu, got %llu\n", __FILE__,  \
+				__LINE__, #got, w_, g_);                                \
+			failures++;                                                     \
+		}                                                                       \
+	} while (0)
+
+static struct mg_config *cfg;
+
+/* a profile: summary figures and the peak/leak stacks of one process */
+static cJSON *profile(unsigned peak, unsigned allocs, unsigned total, unsigned leaked,
+		      const char *peak_stacks, const char *leak_stacks, const char *libc)
+{
+	char text[4096];
+	snprintf(text, sizeof(text),
+		 "{\"schema\": 1, \"environment\": {\"libc\": \"%s\", \"arch\": \"x86_64\", \"compiler\": null},"
+		 " \"summary\": {\"peak_bytes\": %u, \"peak_blocks\": 1, \"allocs\": %u, \"frees\": 0,"
+		 " \"total_bytes\": %u, \"leaked_bytes\": %u, \"leaked_blocks\": 1,"
+		 " \"definitely_lost_bytes\": 0},"
+		 " \"processes\": [{\"peak_bytes\": %u, \"peak_stacks\": [%s], \"leak_stacks\": [%s]}]}",
+		 libc, peak, allocs, total, leaked, peak, peak_stacks, leak_stacks);
+	cJSON *doc = cJSON_Parse(text);
+	if (!doc) {
+		fprintf(stderr, "bad test profile: %s\n", text);
+		exit(2);
+	}
+	return doc;
+}
+
+#define STACK(fn, bytes) "{\"bytes\": " #bytes ", \"blocks\": 1, \"frames\": [{\"function\": \"" fn "\", \"file\": \"/src/a.c\", \"line\": 1}]}"
+
+static const struct mg_metric_verdict *metric(const struct mg_verdict *v, enum mg_metric m)
+{
+	for (size_t k = 0; k < v->n_metrics; k++)
+		if (v->metrics[k].metric == m)
+			return &v->metrics[k];
+	return NULL;
+}
+
+/* the verdict of `cur` against the baseline built from `old` */
+static void judge(struct mg_verdict *v, const cJSON *cur, const cJSON *old)
+{
+	struct mg_error err = { 0 };
+	cJSON *base = old ? mg_baseline_from_profile(old, NULL, 0, NULL) : NULL;
+	CHECK(mg_compare(v, cur, base, cfg, &cfg->tests[0], &err) == MG_OK);
+	cJSON_Delete(base);
+}
+
+static void test_tolerance(void)
+{
+	struct mg_verdict v;
+	cJSON *old = profile(1000, 100, 4000, 0, STACK("a", 1000), "", "2.36");
+	const struct mg_metric_verdict *m;
+
+	/* allowed = 1000 + 10% + 100 = 1200: equal passes, one byte more regresses */
+	cJSON *cur = profile(1200, 100, 4000, 0, STACK("a", 1200), "", "2.36");
+	judge(&v, cur, old);
+	m = metric(&v, MG_METRIC_PEAK_BYTES);
+	CHECK(m && m->status == MG_STATUS_PASS && m->has_baseline);
+	CHECK_U64(1200, m ? m->allowed : 0);
+	CHECK_U64(1000, m ? m->baseline : 0);
+	CHECK(v.status == MG_STATUS_PASS && !v.is_new && !v.env_mismatch);
+	mg_verdict_release(&v);
+	cJSON_Delete(cur);
+
+	cur = profile(1201, 100, 4000, 0, STACK("a", 1201), "", "2.36");
+	judge(&v, cur, old);
+	m = metric(&v, MG_METRIC_PEAK_BYTES);
+	CHECK(m && m->status == MG_STATUS_REGRESSION);
+	CHECK(v.status == MG_STATUS_REGRESSION);
+	mg_verdict_release(&v);
+	cJSON_Delete(cur);
+
+	/* "0" on allocs: one more is a regression */
+	cur = profile(1000, 101, 4000, 0, STACK("a", 1000), "", "2.36");
+	judge(&v, cur, old);
+	m = metric(&v, MG_METRIC_ALLOCS);
+	CHECK(m && m->status == MG_STATUS_REGRESSION && m->allowed == 100);
+	mg_verdict_release(&v);
+	cJSON_Delete(cur);
+
+	/* improved: below by more than the tolerance (200); exactly 200 below passes */
+	cur = profile(800, 100, 4000, 0, STACK("a", 800), "", "2.36");
+	judge(&v, cur, old);
+	CHECK(metric(&v, MG_METRIC_PEAK_BYTES)->status == MG_STATUS_PASS);
+	mg_verdict_release(&v);
+	cJSON_Delete(cur);
+	cur = profile(799, 100, 4000, 0, STACK("a", 799), "", "2.36");
+	judge(&v, cur, old);
+	CHECK(metric(&v, MG_METRIC_PEAK_BYTES)->status == MG_STATUS_IMPROVED);
+	CHECK(v.status == MG_STATUS_IMPROVED);
+	mg_verdict_release(&v);
+	cJSON_Delete(cur);
+
+	/* the environment differs: a warning naming the first difference */
+	cur = profile(1000, 100, 4000, 0, STACK("a", 1000), "", "2.37");
+	judge(&v, cur, old);
+	CHECK(v.env_mismatch && strstr(v.env_detail, "libc '2.36' -> '2.37'"));
+	CHECK(v.status == MG_STATUS_PASS);
+	mg_verdict_release(&v);
+	cJSON_Delete(cur);
+	cJSON_Delete(old);
+}
+
+static void test_limits(void)
+{
+	struct mg_verdict v;
+	const struct mg_metric_verdict *m;
+	/* total_bytes: tolerance 0.5% of 6000 = 30, but the limit 5000 is lower */
+	cJSON *old = profile(1000, 100, 6000, 0, STACK("a", 1000), "", "2.36");
+	cJSON *cur = profile(1000, 100, 6000, 0, STACK("a", 1000), "", "2.36");
+	judge(&v, cur, old);
+	m = metric(&v, MG_METRIC_TOTAL_BYTES);
+	CHECK(m && m->status == MG_STATUS_OVER_BUDGET && m->has_limit);
+	CHECK_U64(5000, m ? m->allowed : 0);
+	CHECK_U64(5000, m ? m->limit : 0);
+	CHECK(v.status == MG_STATUS_OVER_BUDGET);
+	mg_verdict_release(&v);
+
+	/* a new test: "new" unless over a limit, which fails it all the same */
+	judge(&v, cur, NULL);
+	CHECK(v.is_new && v.status == MG_STATUS_OVER_BUDGET);
+	m = metric(&v, MG_METRIC_PEAK_BYTES);
+	CHECK(m && m->status == MG_STATUS_NEW && !m->has_baseline && m->allowed == UINT64_MAX);
+	mg_verdict_release(&v);
+	cJSON_Delete(cur);
+	cur = profile(1000, 100, 5000, 0, STACK("a", 1000), "", "2.36");
+	judge(&v, cur, NULL);
+	CHECK(v.is_new && v.status == MG_STATUS_NEW);
+	CHECK(metric(&v, MG_METRIC_TOTAL_BYTES)->status == MG_STATUS_NEW);
+	mg_verdict_release(&v);
+	cJSON_Delete(cur);
+	cJSON_Delete(old);
+}
+
+static void test_growth(void)
+{
+	struct mg_verdict v;
+	/* peak 1000 -> 1800: b +500 (62.5%), c +300 (37.5%), a unchanged */
+	cJSON *old = profile(1000, 100, 4000, 10, STACK("a", 600) "," STACK("b", 400),
+			     STACK("x", 10), "2.36");
+	cJSON *cur = profile(1800, 100, 4000, 30, STACK("a", 600) "," STACK("b", 900) ","
+			     STACK("c", 300), STACK("x", 10) "," STACK("y", 20), "2.36");
+	judge(&v, cur, old);
+	CHECK(v.status == MG_STATUS_REGRESSION);
+	CHECK_U64(3, v.n_grew);
+	if (v.n_grew == 3) {
+		CHECK(v.grew[0].metric == MG_METRIC_PEAK_BYTES && !strcmp(v.grew[0].site, "b (a.c:1)"));
+		CHECK_U64(400, v.grew[0].baseline);
+		CHECK_U64(900, v.grew[0].current);
+		CHECK(v.grew[0].share == 0.625);
+		CHECK(!strcmp(v.grew[1].site, "c (a.c:1)") && v.grew[1].baseline == 0 &&
+		      v.grew[1].share == 0.375);
+		/* leaked 10 -> 30: the new site y is all of it */
+		CHECK(v.grew[2].metric == MG_METRIC_LEAKED_BYTES && !strcmp(v.grew[2].site, "y (a.c:1)"));
+		CHECK(v.grew[2].share == 1.0);
+	}
+	CHECK_U64(1, v.n_new_leaks);
+	CHECK(v.n_new_leaks == 1 && !strcmp(v.new_leaks[0], "y (a.c:1)"));
+	mg_verdict_release(&v);
+	cJSON_Delete(cur);
+
+	/* a peak that did not grow names no site, even if one site moved up */
+	cur = profile(1000, 100, 4000, 10, STACK("a", 500) "," STACK("b", 500), STACK("x", 10), "2.36");
+	judge(&v, cur, old);
+	CHECK_U64(0, v.n_grew);
+	mg_verdict_release(&v);
+	cJSON_Delete(cur);
+	cJSON_Delete(old);
+}
+
+static double fig(const cJSON *doc, const char *name)
+{
+	return cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "summary"), name)->valuedouble;
+}
+
+static void test_combine(void)
+{
+	/* peaks 100, 300, 200: median 200 (the third run's document); counts: minimum;
+	 * leaks: the least leaking run's, as a group */
+	cJSON *d[4] = {
+		profile(100, 10, 1000, 5, STACK("one", 100), "", "2.36"),
+		profile(300, 8, 1200, 3, STACK("two", 300), "", "2.36"),
+		profile(200, 9, 900, 4, STACK("three", 200), "", "2.36"),
+		profile(250, 9, 900, 4, STACK("four", 250), "", "2.36"),
+	};
+	cJSON *c = mg_profile_combine(d, 3);
+	CHECK(c != NULL);
+	if (c) {
+		CHECK(fig(c, "peak_bytes") == 200);
+		CHECK(fig(c, "allocs") == 8);
+		CHECK(fig(c, "total_bytes") == 900);
+		CHECK(fig(c, "leaked_bytes") == 3);
+		const cJSON *runs = cJSON_GetObjectItem(c, "runs");
+		CHECK(cJSON_GetArraySize(runs) == 3);
+		CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(runs, 1), "peak_bytes")->valuedouble == 300);
+		char *text = cJSON_PrintUnformatted(c);
+		CHECK(text && strstr(text, "\"three\"") && !strstr(text, "\"two\""));
+		free(text);
+		/* a combined document contributes its runs: 3 + 1 = 4, lower median 200 */
+		cJSON *again = mg_profile_combine((cJSON *[]){ c, d[3] }, 2);
+		CHECK(again && cJSON_GetArraySize(cJSON_GetObjectItem(again, "runs")) == 4);
+		CHECK(again && fig(again, "peak_bytes") == 200);
+		cJSON_Delete(again);
+		cJSON_Delete(c);
+	}
+	for (int i = 0; i < 4; i++)
+		cJSON_Delete(d[i]);
+}
+
+int main(void)
+{
+	static const char yml[] =
+		"version: 1\n"
+		"defaults:\n"
+		"  tolerance: { peak_bytes: \"10% + 100\", allocs: \"0\", leaked_bytes: \"0\" }\n"
+		"  limit: { total_bytes: 5000 }\n"
+		"tests:\n  - name: t\n    run: ./t\n";
+	struct mg_error err = { 0 };
+	if (mg_config_parse(&cfg, "test.yml", yml, sizeof(yml) - 1, &err) != MG_OK) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 2;
+	}
+	test_tolerance();
+	test_limits();
+	test_growth();
+	test_combine();
+	mg_config_free(cfg);
+	if (failures)
+		fprintf(stderr, "%d check(s) failed\n", failures);
+	else
+		printf("ok: compare and combine\n");
+	return failures != 0;
+}
