@@ -1,6 +1,6 @@
 // comment_test.js - `memgate comment` against the loopback fake of GitHub's API
 //
-// usage: node comment_test.js CASE MEMGATE WORK_DIR DATA_DIR
+// usage: node comment_test.js CASE MEMGATE WORK_DIR DATA_DIR [FX_BASIC FX_ATEXIT]
 // Each case starts its own fake on a free port, runs memgate as GitHub
 // Actions would (GITHUB_* variables, a real webhook payload as the event,
 // runner files), then checks the exit code, what the fake holds, that every
@@ -78,10 +78,10 @@ function bigResult(n) {
   return { schema: 1, kind: "memgate-check", config: "memgate.yml", verdict: "regression", tests, missing: [] };
 }
 
-function run(args, env, timeoutMs = 20000) {
+function run(cmd, env, cwd, timeoutMs = 30000) {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const p = spawn(memgate, args, { env, cwd: work });
+    const p = spawn(cmd[0], cmd.slice(1), { env, cwd });
     let stdout = "", stderr = "";
     p.stdout.on("data", (d) => (stdout += d));
     p.stderr.on("data", (d) => (stderr += d));
@@ -117,7 +117,7 @@ async function scenario(o) {
     ...(o.env || {}),
   };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
-  const r = await run(["comment", "--from", "profiles", ...(o.args || [])], env);
+  const r = await run(o.cmd || [memgate, "comment", "--from", "profiles", ...(o.args || [])], env, o.cwd || work);
   await fake.close();
   r.summary = fs.existsSync(summary) ? fs.readFileSync(summary, "utf8") : null;
   r.outputText = fs.existsSync(output) ? fs.readFileSync(output, "utf8") : null;
@@ -366,6 +366,53 @@ const cases = {
     const r4 = await scenario({ eventName: "workflow_run", event: workflowRunEvent([]) });
     published(r4, 1);
     check("no PR, no --pr: no request, said", r4.fake.requests.length === 0 && /names no pull request/.test(r4.stderr), r4.stderr);
+  },
+  // the action's gate step (action/check.sh) on a real repository: check against
+  // origin/<base branch>, then comment publishes what check wrote
+  async action_flow() {
+    const { execFileSync } = require("child_process");
+    const src = path.resolve(__dirname, "..", "..");
+    const [fxBasic, fxAtexit] = process.argv.slice(6);
+    const env = { PATH: process.env.PATH, HOME: work, GIT_CONFIG_NOSYSTEM: "1", GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com",
+      ASAN_OPTIONS: process.env.ASAN_OPTIONS || "", UBSAN_OPTIONS: process.env.UBSAN_OPTIONS || "" };
+    const sh = (cwd, cmd, ...a) => execFileSync(cmd, a, { cwd, env, stdio: "pipe" });
+    const origin = path.join(work, "origin"), clone = path.join(work, "clone");
+    fs.mkdirSync(origin);
+    sh(origin, "git", "init", "-q", "-b", "main");
+    fs.writeFileSync(path.join(origin, "memgate.yml"), `version: 1\ntests:\n  - name: basic\n    run: [${fxBasic}]\n`);
+    fs.writeFileSync(path.join(origin, ".gitignore"), "profiles/\n");
+    sh(origin, memgate, "run");
+    sh(origin, memgate, "accept", "--reason", "first");
+    sh(origin, "git", "add", ".");
+    sh(origin, "git", "commit", "-qm", "base");
+    sh(work, "git", "clone", "-q", origin, clone);
+    sh(clone, "git", "checkout", "-qb", "feature");
+    fs.writeFileSync(path.join(clone, "memgate.yml"), `version: 1\ntests:\n  - name: basic\n    run: [${fxAtexit}]\n`);
+    sh(clone, "git", "commit", "-qam", "more");
+    const gate = (extra) => scenario({ cwd: clone, cmd: ["bash", path.join(src, "action", "check.sh")], env: {
+      ...env, PATH: `${path.dirname(memgate)}:${process.env.PATH}`, GITHUB_BASE_REF: "main", GITHUB_JOB: "gate",
+      GITHUB_ACTION_PATH: src, MEMGATE_CONFIG: "memgate.yml", MEMGATE_BASELINE: "", MEMGATE_COMMENT: "auto",
+      MEMGATE_ARTIFACT_NAME: "", ...extra } });
+    const r = await gate({ MEMGATE_FAIL_ON_REGRESSION: "true" });
+    published(r, 1);
+    check("checked against origin/main", /baselines of 'origin\/main'/.test(r.stderr), r.stderr);
+    check("outputs", r.outputs && r.outputs.verdict === "regression" && r.outputs.regressions === "1" &&
+      r.outputs["artifact-name"] === "memgate-profiles-gate" && r.outputs["result-dir"] === path.join(fs.realpathSync(clone), "profiles"),
+      JSON.stringify(r.outputs && { ...r.outputs, report: undefined }));
+    const mine = ours(r.fake);
+    check("comment names the new leak site", mine.length === 1 && mine[0].body.includes("<code>make_z (atexit.c:38) &lt; &#95;&#95;run_exit_handlers</code>"), mine[0] && mine[0].body);
+    check("annotation", /^::error title=memgate%3A basic regressed::total_bytes 676 B > allowed 381 B/m.test(r.stdout), r.stdout);
+    const again = r.fake.comments.map((c) => ({ id: c.id, body: c.body, login: c.login }));
+    const r2 = await gate({ MEMGATE_FAIL_ON_REGRESSION: "false" });
+    check("fail-on-regression: false passes the step", r2.code === 0, `${r2.code} ${r2.stderr}`);
+    const r3 = await gate({ MEMGATE_FAIL_ON_REGRESSION: "maybe" });
+    check("a bad fail-on-regression exits 2", r3.code === 2 && /fail-on-regression: expected true or false/.test(r3.stdout), r3.stdout);
+    const r4 = await scenario({ cwd: clone, cmd: ["bash", path.join(src, "action", "check.sh")], fake: { comments: again }, env: {
+      ...env, PATH: `${path.dirname(memgate)}:${process.env.PATH}`, GITHUB_BASE_REF: "main", GITHUB_JOB: "gate",
+      MEMGATE_CONFIG: "nosuch.yml", MEMGATE_FAIL_ON_REGRESSION: "true" } });
+    check("check's own error: its exit code, nothing published", r4.code === 2 && r4.fake.requests.length === 0 &&
+      /memgate check could not decide \(exit 2\)/.test(r4.stdout), `${r4.code} ${r4.stdout} ${r4.stderr}`);
   },
   // a push has no pull request; no token is a usage error; outside Actions: markdown on stdout
   async no_pr() {
