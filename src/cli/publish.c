@@ -50,12 +50,13 @@ static void note(struct mg_error *first, const struct mg_error *e)
 static void annotations(const cJSON *result)
 {
 	const cJSON *t;
-	int n = 0, more = 0;
+	int n = 0, more = 0, nwarn = 0;
 	struct mg_buf b, why, title;
 	mg_buf_init(&b, 1u << 20);
 	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(result, "tests")) {
 		const char *name = str(t, "name") ? str(t, "name") : "?";
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "environment_mismatch"))) {
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "environment_mismatch")) &&
+		    nwarn++ < MAX_ANNOTATIONS) {
 			mg_buf_init(&why, 4096);
 			mg_buf_init(&title, 1024);
 			mg_buf_printf(&title, "memgate: %s measured in another environment", name);

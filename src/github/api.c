@@ -186,9 +186,8 @@ oom:
 
 void mg_gh_close(struct mg_gh *gh)
 {
-	if (!gh) {
+	if (!gh)
 		return;
-	}
 	if (gh->curl)
 		curl_easy_cleanup(gh->curl);
 	curl_slist_free_all(gh->headers);
