@@ -466,7 +466,8 @@ static const cJSON *top_site(const cJSON *t, const char *metric)
 static void why(struct mg_buf *b, const cJSON *t, int md)
 {
 	const cJSON *mt;
-	int first = 1;
+	int first = 1, has_runs;
+	uint64_t runs = u64(t, "runs", &has_runs);
 	cJSON_ArrayForEach(mt, item(t, "metrics")) {
 		const char *metric = str(mt, "metric"), *v = str(mt, "verdict");
 		int hb, ha, hl;
@@ -508,6 +509,12 @@ static void why(struct mg_buf *b, const cJSON *t, int md)
 				mg_buf_puts(b, str(g, "site"));
 		}
 	}
+	/* a noisy figure was measured again before being called a regression */
+	if (!first && has_runs && runs > 1)
+		mg_buf_printf(b, " (%" PRIu64 " runs%s)", runs,
+			      is_true(t, "confirmed_by_rerun") ? ", confirmed by a re-run" : "");
+	else if (!first && is_true(t, "confirmed_by_rerun"))
+		mg_buf_puts(b, " (confirmed by a re-run)");
 }
 
 int mg_md_why_plain(struct mg_buf *b, const cJSON *test)
