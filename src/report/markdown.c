@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../util/buf.h"
 #include "../util/error.h"
@@ -111,6 +112,11 @@ int mg_md_escape(struct mg_buf *b, const char *s)
 			mg_buf_puts(b, "&gt;");
 		else if (c == '"')
 			mg_buf_puts(b, "&quot;");
+		else if ((c == ':' && p[1] == '/' && p[2] == '/') || c == '@' ||
+			 (c == '.' && p - start >= 3 && !strncasecmp((const char *)p - 3, "www", 3)))
+			/* no autolinks (GFM's extension links scheme://, www. and e-mail
+			 * addresses even inside <code>) */
+			mg_buf_printf(b, "&#%u;", c);
 		else if (c == '_' && p > start && alnum(p[-1]) && alnum(p[1]))
 			mg_buf_add(b, "_", 1);       /* intraword: never emphasis (GFM) */
 		else if (strchr("|`*_[]\\~$", (int)c))
