@@ -414,6 +414,33 @@ const cases = {
     check("check's own error: its exit code, nothing published", r4.code === 2 && r4.fake.requests.length === 0 &&
       /memgate check could not decide \(exit 2\)/.test(r4.stdout), `${r4.code} ${r4.stdout} ${r4.stderr}`);
   },
+  // a renamed repository answers 307 to its /repositories/{id} form: followed with the method,
+  // body and headers; an issue_comment event on a pull request names it too
+  async redirect() {
+    writeResult(regression());
+    const to = `/repositories/${REPO_ID}/issues/${PR}/comments`;
+    const r = await scenario({ fake: { faults: [{ method: "POST", path: /comments$/, status: 307, times: 1,
+      headers: { location: to }, body: { message: "Temporary Redirect" } }] } });
+    published(r, 1);
+    check("POST followed to the new location", r.fake.requests.map((q) => `${q.method} ${q.url.split("?")[0]}`).join(",") ===
+      `GET /repos/${OWNER}/${REPO}/issues/${PR}/comments,POST /repos/${OWNER}/${REPO}/issues/${PR}/comments,POST ${to}`,
+      r.fake.requests.map((q) => `${q.method} ${q.url}`).join(","));
+    check("created once, with its body", ours(r.fake).length === 1 && r.fake.requests[2].body.includes(MARKER));
+    // the package's issue_comment examples are all on issues: one made a pull request's
+    const ic = examples.find((e) => e.name === "issue_comment").examples[0];
+    {
+      const ev = JSON.parse(JSON.stringify(ic));
+      ev.issue.number = PR;
+      ev.issue.pull_request = { url: `https://api.github.com/repos/${OWNER}/${REPO}/pulls/${PR}`,
+        html_url: `https://github.com/${OWNER}/${REPO}/pull/${PR}` };
+      const r2 = await scenario({ eventName: "issue_comment", event: ev });
+      published(r2, 1);
+      check("issue_comment on a pull request", ours(r2.fake).length === 1);
+      delete ev.issue.pull_request;
+      const r3 = await scenario({ eventName: "issue_comment", event: ev });
+      check("issue_comment on an issue: no comment", r3.fake.requests.length === 0 && /not about a pull request/.test(r3.stderr), r3.stderr);
+    }
+  },
   // a push has no pull request; no token is a usage error; outside Actions: markdown on stdout
   async no_pr() {
     writeResult(regression());
