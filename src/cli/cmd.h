@@ -6,6 +6,7 @@
 
 int cmd_accept(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_comment(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_trace(int argc, char **argv);

@@ -30,6 +30,7 @@
 #include "../util/fs.h"
 #include "cmd.h"
 #include "exitcode.h"
+#include "publish.h"
 #include "version.h"
 
 #define MAX_DOC (64u << 20)
@@ -685,6 +686,13 @@ int cmd_check(int argc, char **argv)
 		goto done;
 	}
 	cJSON_free(text);
+	/* in GitHub Actions: job summary, outputs, annotations, PR comment
+	 * (docs/github.md); a failure there is warned about and leaves the
+	 * verdict alone.  Annotations go to stdout: not with --format json. */
+	if (strcmp(format, "json")) {
+		struct mg_error gh_err = { 0 };
+		mg_github_publish(doc, froms[0], NULL, &gh_err);
+	}
 	ret = failed ? MG_EXIT_REGRESSION : MG_EXIT_PASS;
 done:
 	cJSON_Delete(doc);

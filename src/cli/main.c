@@ -21,6 +21,8 @@ static const struct mg_cmd cmds[] = {
 	  "run the configured tests under the tracer, write profiles" },
 	{ "accept", cmd_accept, "accept [TEST...] [--from DIR] [--reason TEXT]",
 	  "write the measured figures as the tests' baselines" },
+	{ "comment", cmd_comment, "comment [--from DIR] [-c memgate.yml] [--mode MODE] [--pr N]",
+	  "publish a saved check result to GitHub: summary, outputs, PR comment" },
 	{ "trace", cmd_trace, "trace [-o FILE] [--depth N | --no-stacks] -- COMMAND [ARG...]",
 	  "profile any command ad hoc, no config needed" },
 	{ "report", cmd_report, "report PROFILE... [--html FILE] [--format FMT]",
