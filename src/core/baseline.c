@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/buf.h"
 #include "../util/error.h"
 #include "baseline.h"
 
@@ -174,52 +175,23 @@ cJSON *mg_baseline_from_profile(const cJSON *profile, const char *commit, int di
 
 /* ----------------------------------------------------------- canonical text */
 
-struct out {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-	if (o->oom)
-		return;
-	if (o->len + n + 1 > o->cap) {
-		size_t cap = o->cap ? o->cap : 256;
-		while (cap < o->len + n + 1)
-			cap *= 2;
-		char *np = realloc(o->p, cap);
-		if (!np) {
-			o->oom = 1;
-			return;
-		}
-		o->p = np;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-	o->p[o->len] = '\0';
-}
-
-static void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
-
-static void put_string(struct out *o, const char *s)
+static void put_string(struct mg_buf *o, const char *s)
 {
 	char esc[8];
-	puts_(o, "\"");
+	mg_buf_puts(o, "\"");
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
 		if (*c == '"' || *c == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)*c;
-			put(o, esc, 2);
+			mg_buf_add(o, esc, 2);
 		} else if (*c < 0x20) {
 			snprintf(esc, sizeof(esc), "\\u%04x", *c);
-			puts_(o, esc);
+			mg_buf_puts(o, esc);
 		} else {
-			put(o, (const char *)c, 1);
+			mg_buf_add(o, (const char *)c, 1);
 		}
 	}
-	puts_(o, "\"");
+	mg_buf_puts(o, "\"");
 }
 
 static int key_cmp(const void *a, const void *b)
@@ -227,13 +199,13 @@ static int key_cmp(const void *a, const void *b)
 	return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
 }
 
-static void indent(struct out *o, int depth)
+static void indent(struct mg_buf *o, int depth)
 {
 	for (int i = 0; i < depth; i++)
-		puts_(o, "  ");
+		mg_buf_puts(o, "  ");
 }
 
-static void emit(struct out *o, const cJSON *v, int depth)
+static void emit(struct mg_buf *o, const cJSON *v, int depth)
 {
 	char num[64];
 	if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
@@ -242,28 +214,28 @@ static void emit(struct out *o, const cJSON *v, int depth)
 		const cJSON *c;
 		int k = 0;
 		if (!items) {
-			o->oom = 1;
+			o->failed = 1;
 			return;
 		}
 		cJSON_ArrayForEach(c, v)
 			items[k++] = c;
 		if (obj)
 			qsort(items, (size_t)n, sizeof(*items), key_cmp);
-		puts_(o, obj ? "{" : "[");
+		mg_buf_puts(o, obj ? "{" : "[");
 		for (k = 0; k < n; k++) {
-			puts_(o, k ? ",\n" : "\n");
+			mg_buf_puts(o, k ? ",\n" : "\n");
 			indent(o, depth + 1);
 			if (obj) {
 				put_string(o, items[k]->string);
-				puts_(o, ": ");
+				mg_buf_puts(o, ": ");
 			}
 			emit(o, items[k], depth + 1);
 		}
 		if (n) {
-			puts_(o, "\n");
+			mg_buf_puts(o, "\n");
 			indent(o, depth);
 		}
-		puts_(o, obj ? "}" : "]");
+		mg_buf_puts(o, obj ? "}" : "]");
 		free(items);
 	} else if (cJSON_IsString(v)) {
 		put_string(o, v->valuestring);
@@ -274,24 +246,24 @@ static void emit(struct out *o, const cJSON *v, int depth)
 			snprintf(num, sizeof(num), "%" PRId64, (int64_t)d);
 		else
 			snprintf(num, sizeof(num), "%.17g", d);
-		puts_(o, num);
+		mg_buf_puts(o, num);
 	} else if (cJSON_IsBool(v)) {
-		puts_(o, cJSON_IsTrue(v) ? "true" : "false");
+		mg_buf_puts(o, cJSON_IsTrue(v) ? "true" : "false");
 	} else {
-		puts_(o, "null");
+		mg_buf_puts(o, "null");
 	}
 }
 
 char *mg_json_canonical(const cJSON *doc)
 {
-	struct out o = { 0 };
+	struct mg_buf o = MG_BUF_UNBOUNDED;
 	emit(&o, doc, 0);
-	puts_(&o, "\n");
-	if (o.oom) {
-		free(o.p);
+	mg_buf_puts(&o, "\n");
+	if (o.failed) {
+		mg_buf_release(&o);
 		return NULL;
 	}
-	return o.p;
+	return mg_buf_detach(&o);
 }
 
 int mg_json_load_doc(cJSON **out, const char *text, size_t len, const char *name,

@@ -8,7 +8,7 @@
 
 #include "../util/error.h"
 #include "report.h"
-#include "text.h"
+#include "../util/buf.h"
 #include "version.h"
 
 const char *const mg_report_format_names[] = {
@@ -245,15 +245,15 @@ static const char *proc_name(const struct xproc *p)
 /* ------------------------------------------------------------------- folded */
 
 /* a frame name as folded text: ';' separates frames, a newline ends the line */
-static void put_folded_name(struct mg_text *t, const char *s)
+static void put_folded_name(struct mg_buf *t, const char *s)
 {
 	for (; *s; s++) {
 		char c = *s == ';' ? ':' : (unsigned char)*s < 0x20 ? '?' : *s;
-		mg_text_put(t, &c, 1);
+		mg_buf_add(t, &c, 1);
 	}
 }
 
-static void folded(struct mg_text *t, const struct xprofile *x, enum mg_report_weight w)
+static void folded(struct mg_buf *t, const struct xprofile *x, enum mg_report_weight w)
 {
 	char name[1024];
 	for (size_t i = 0; i < x->n_procs; i++) {
@@ -267,12 +267,12 @@ static void folded(struct mg_text *t, const struct xprofile *x, enum mg_report_w
 			put_folded_name(t, proc_name(p));
 			for (uint32_t k = st->n; k-- > 0;) {
 				frame_name(name, sizeof(name), &p->frames[st->fr[k]]);
-				mg_text_put(t, ";", 1);
+				mg_buf_add(t, ";", 1);
 				put_folded_name(t, name);
 			}
 			if (!st->n)
-				mg_text_puts(t, ";" NO_STACK);
-			mg_text_printf(t, " %" PRIu64 "\n", st->v[w]);
+				mg_buf_puts(t, ";" NO_STACK);
+			mg_buf_printf(t, " %" PRIu64 "\n", st->v[w]);
 		}
 	}
 }
@@ -283,7 +283,7 @@ struct intern {
 	char **key;
 	uint32_t *val;
 	size_t cap, n;
-	int oom;
+	int failed;
 };
 
 static uint64_t str_hash(const char *s)
@@ -305,7 +305,7 @@ static uint32_t intern(struct intern *in, const char *key, int *added)
 		if (!k || !v) {
 			free(k);
 			free(v);
-			in->oom = 1;
+			in->failed = 1;
 			return UINT32_MAX;
 		}
 		for (size_t i = 0; i < in->cap; i++) {
@@ -328,7 +328,7 @@ static uint32_t intern(struct intern *in, const char *key, int *added)
 		if (!strcmp(in->key[j], key))
 			return in->val[j];
 	if (!(in->key[j] = strdup(key))) {
-		in->oom = 1;
+		in->failed = 1;
 		return UINT32_MAX;
 	}
 	in->val[j] = (uint32_t)in->n++;
@@ -352,7 +352,7 @@ static void intern_release(struct intern *in)
  * shared by function and file, one sampled profile per weight, samples root
  * first.  The root frame of each stack is its process's program.
  */
-static void speedscope(struct mg_text *t, const struct xprofile *x)
+static void speedscope(struct mg_buf *t, const struct xprofile *x)
 {
 	struct intern in = { 0 };
 	uint32_t **map = calloc(x->n_procs + 1, sizeof(*map));
@@ -361,10 +361,10 @@ static void speedscope(struct mg_text *t, const struct xprofile *x)
 	int added;
 
 	if (!map || !root) {
-		t->oom = 1;
+		t->failed = 1;
 		goto out;
 	}
-	mg_text_puts(t, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\","
+	mg_buf_puts(t, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\","
 		     "\"shared\":{\"frames\":[");
 	/* frames: each process's program, then each distinct function (and file) */
 	for (size_t i = 0; i < x->n_procs; i++) {
@@ -372,12 +372,12 @@ static void speedscope(struct mg_text *t, const struct xprofile *x)
 		snprintf(key, sizeof(key), "%s", proc_name(p));
 		root[i] = intern(&in, key, &added);
 		if (added) {
-			mg_text_puts(t, in.n > 1 ? ",{\"name\":" : "{\"name\":");
-			mg_text_json_string(t, proc_name(p));
-			mg_text_puts(t, "}");
+			mg_buf_puts(t, in.n > 1 ? ",{\"name\":" : "{\"name\":");
+			mg_buf_json_string(t, proc_name(p));
+			mg_buf_puts(t, "}");
 		}
 		if (!(map[i] = calloc(p->n_frames + 1, sizeof(*map[i])))) {
-			t->oom = 1;
+			t->failed = 1;
 			goto out;
 		}
 		for (size_t f = 0; f < p->n_frames; f++) {
@@ -387,19 +387,19 @@ static void speedscope(struct mg_text *t, const struct xprofile *x)
 			map[i][f] = intern(&in, key, &added);
 			if (!added)
 				continue;
-			mg_text_puts(t, in.n > 1 ? ",{\"name\":" : "{\"name\":");
-			mg_text_json_string(t, name);
+			mg_buf_puts(t, in.n > 1 ? ",{\"name\":" : "{\"name\":");
+			mg_buf_json_string(t, name);
 			if (fr->file) {
-				mg_text_puts(t, ",\"file\":");
-				mg_text_json_string(t, fr->file);
+				mg_buf_puts(t, ",\"file\":");
+				mg_buf_json_string(t, fr->file);
 			}
-			mg_text_puts(t, "}");
+			mg_buf_puts(t, "}");
 		}
 	}
 	no_stack = intern(&in, NO_STACK, &added);
 	if (added)
-		mg_text_printf(t, "%s{\"name\":\"" NO_STACK "\"}", in.n > 1 ? "," : "");
-	mg_text_puts(t, "]},\"profiles\":[");
+		mg_buf_printf(t, "%s{\"name\":\"" NO_STACK "\"}", in.n > 1 ? "," : "");
+	mg_buf_puts(t, "]},\"profiles\":[");
 	for (int w = 0; w < MG_WEIGHT_COUNT; w++) {
 		uint64_t sum = 0;
 		int first = 1;
@@ -407,10 +407,10 @@ static void speedscope(struct mg_text *t, const struct xprofile *x)
 			for (size_t s = 0; s < x->procs[i].n_stacks; s++)
 				if (!peak_weight(w) || i == x->peak)
 					sum += x->procs[i].stacks[s].v[w];
-		mg_text_puts(t, w ? ",{\"type\":\"sampled\",\"name\":" : "{\"type\":\"sampled\",\"name\":");
+		mg_buf_puts(t, w ? ",{\"type\":\"sampled\",\"name\":" : "{\"type\":\"sampled\",\"name\":");
 		snprintf(key, sizeof(key), "%s: %s", x->name, mg_report_weight_names[w]);
-		mg_text_json_string(t, key);
-		mg_text_printf(t, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":%" PRIu64
+		mg_buf_json_string(t, key);
+		mg_buf_printf(t, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":%" PRIu64
 			       ",\"samples\":[", strstr(mg_report_weight_names[w], "bytes") ? "bytes" :
 			       "none", sum);
 		for (size_t i = 0; i < x->n_procs; i++) {
@@ -421,33 +421,33 @@ static void speedscope(struct mg_text *t, const struct xprofile *x)
 				const struct xstack *st = &p->stacks[s];
 				if (!st->v[w])
 					continue;
-				mg_text_printf(t, "%s[%" PRIu32, first ? "" : ",", root[i]);
+				mg_buf_printf(t, "%s[%" PRIu32, first ? "" : ",", root[i]);
 				first = 0;
 				for (uint32_t k = st->n; k-- > 0;)
-					mg_text_printf(t, ",%" PRIu32, map[i][st->fr[k]]);
+					mg_buf_printf(t, ",%" PRIu32, map[i][st->fr[k]]);
 				if (!st->n)
-					mg_text_printf(t, ",%" PRIu32, no_stack);
-				mg_text_puts(t, "]");
+					mg_buf_printf(t, ",%" PRIu32, no_stack);
+				mg_buf_puts(t, "]");
 			}
 		}
-		mg_text_puts(t, "],\"weights\":[");
+		mg_buf_puts(t, "],\"weights\":[");
 		first = 1;
 		for (size_t i = 0; i < x->n_procs; i++)
 			for (size_t s = 0; s < x->procs[i].n_stacks; s++) {
 				uint64_t v = x->procs[i].stacks[s].v[w];
 				if (!v || (peak_weight(w) && i != x->peak))
 					continue;
-				mg_text_printf(t, "%s%" PRIu64, first ? "" : ",", v);
+				mg_buf_printf(t, "%s%" PRIu64, first ? "" : ",", v);
 				first = 0;
 			}
-		mg_text_puts(t, "]}");
+		mg_buf_puts(t, "]}");
 	}
-	mg_text_puts(t, "],\"name\":");
-	mg_text_json_string(t, x->name);
-	mg_text_puts(t, ",\"activeProfileIndex\":0,\"exporter\":\"memgate " MEMGATE_VERSION "\"}\n");
+	mg_buf_puts(t, "],\"name\":");
+	mg_buf_json_string(t, x->name);
+	mg_buf_puts(t, ",\"activeProfileIndex\":0,\"exporter\":\"memgate " MEMGATE_VERSION "\"}\n");
 out:
-	if (in.oom)
-		t->oom = 1;
+	if (in.failed)
+		t->failed = 1;
 	for (size_t i = 0; map && i < x->n_procs; i++)
 		free(map[i]);
 	free(map);
@@ -470,10 +470,10 @@ static const struct { const char *key, *unit; } measures[] = {
 	{ "rss_peak_bytes", "bytes" },
 };
 
-static int benchmarks(struct mg_text *t, enum mg_report_format fmt, const cJSON *const *docs,
+static int benchmarks(struct mg_buf *t, enum mg_report_format fmt, const cJSON *const *docs,
 		      size_t n, struct mg_error *err)
 {
-	mg_text_puts(t, fmt == MG_REPORT_BMF ? "{" : "[");
+	mg_buf_puts(t, fmt == MG_REPORT_BMF ? "{" : "[");
 	int first = 1;
 	for (size_t d = 0; d < n; d++) {
 		const cJSON *sum = cJSON_GetObjectItem(docs[d], "summary");
@@ -484,9 +484,9 @@ static int benchmarks(struct mg_text *t, enum mg_report_format fmt, const cJSON 
 			if (!strcmp(name, str_of(cJSON_GetObjectItem(docs[e], "test"), "name")))
 				return mg_error_set(err, MG_EINVALID, "two profiles of test '%s'", name);
 		if (fmt == MG_REPORT_BMF) {
-			mg_text_puts(t, d ? ",\n  " : "\n  ");
-			mg_text_json_string(t, name);
-			mg_text_puts(t, ": {");
+			mg_buf_puts(t, d ? ",\n  " : "\n  ");
+			mg_buf_json_string(t, name);
+			mg_buf_puts(t, ": {");
 		}
 		int m_first = 1;
 		for (size_t m = 0; m < sizeof(measures) / sizeof(measures[0]); m++) {
@@ -494,22 +494,22 @@ static int benchmarks(struct mg_text *t, enum mg_report_format fmt, const cJSON 
 			if (u64_of(cJSON_GetObjectItem(sum, measures[m].key), &v) < 0)
 				continue;             /* null: unknown (leak kinds of a crash) */
 			if (fmt == MG_REPORT_BMF) {
-				mg_text_printf(t, "%s\n    \"%s\": { \"value\": %" PRIu64 " }",
+				mg_buf_printf(t, "%s\n    \"%s\": { \"value\": %" PRIu64 " }",
 					       m_first ? "" : ",", measures[m].key, v);
 			} else {
 				char label[1024];
 				snprintf(label, sizeof(label), "%s/%s", name, measures[m].key);
-				mg_text_puts(t, first ? "\n  { \"name\": " : ",\n  { \"name\": ");
-				mg_text_json_string(t, label);
-				mg_text_printf(t, ", \"unit\": \"%s\", \"value\": %" PRIu64 " }",
+				mg_buf_puts(t, first ? "\n  { \"name\": " : ",\n  { \"name\": ");
+				mg_buf_json_string(t, label);
+				mg_buf_printf(t, ", \"unit\": \"%s\", \"value\": %" PRIu64 " }",
 					       measures[m].unit, v);
 			}
 			m_first = first = 0;
 		}
 		if (fmt == MG_REPORT_BMF)
-			mg_text_puts(t, "\n  }");
+			mg_buf_puts(t, "\n  }");
 	}
-	mg_text_puts(t, fmt == MG_REPORT_BMF ? "\n}\n" : "\n]\n");
+	mg_buf_puts(t, fmt == MG_REPORT_BMF ? "\n}\n" : "\n]\n");
 	return MG_OK;
 }
 
@@ -551,19 +551,19 @@ struct pp {
  * not record block lifetimes, per-stack maxima nor accesses: "tl" is 0, "mb" is
  * the larger of the at-peak and at-exit figures (a lower bound), bkacc false.
  */
-static void dhat(struct mg_text *t, const struct xprofile *x)
+static void dhat(struct mg_buf *t, const struct xprofile *x)
 {
 	const struct xproc *p = &x->procs[x->peak];
 	struct intern ftbl = { 0 }, pps = { 0 };
 	struct pp *pp = calloc(p->n_stacks + 1, sizeof(*pp));
 	uint32_t *fmap = calloc(p->n_frames + 1, sizeof(*fmap));
-	struct mg_text fs = { 0 };
+	struct mg_buf fs = MG_BUF_UNBOUNDED;
 	char name[2048];
 	int added;
 	size_t n_pp = 0;
 
 	if (!pp || !fmap) {
-		t->oom = 1;
+		t->failed = 1;
 		goto out;
 	}
 	intern(&ftbl, "[root]", &added);
@@ -575,34 +575,34 @@ static void dhat(struct mg_text *t, const struct xprofile *x)
 	/* identical frame lists are one program point: dh_view.js rejects repeats */
 	for (size_t s = 0; s < p->n_stacks; s++) {
 		const struct xstack *st = &p->stacks[s];
-		fs.len = 0;
-		mg_text_puts(&fs, "");
+		mg_buf_clear(&fs);
+		mg_buf_puts(&fs, "");
 		for (uint32_t k = 0; k < st->n; k++)
-			mg_text_printf(&fs, ",%" PRIu32, fmap[st->fr[k]]);
+			mg_buf_printf(&fs, ",%" PRIu32, fmap[st->fr[k]]);
 		if (!st->n)
-			mg_text_printf(&fs, ",%" PRIu32, no_stack);
-		if (fs.oom)
+			mg_buf_printf(&fs, ",%" PRIu32, no_stack);
+		if (fs.failed)
 			break;
-		uint32_t i = intern(&pps, fs.p, &added);
+		uint32_t i = intern(&pps, fs.ptr, &added);
 		if (i == UINT32_MAX)
 			break;
-		if (added && !(pp[n_pp++].fs = strdup(fs.p)))
+		if (added && !(pp[n_pp++].fs = strdup(fs.ptr)))
 			break;
 		for (int w = 0; w < MG_WEIGHT_COUNT; w++)
 			pp[i].v[w] += st->v[w];
 	}
 	double te = (p->end_ms - p->start_ms) * 1000, tg = (peak_ms(p) - p->start_ms) * 1000;
-	mg_text_puts(t, "{\"dhatFileVersion\":2\n,\"mode\":\"heap\",\"verb\":\"Allocated\"\n"
+	mg_buf_puts(t, "{\"dhatFileVersion\":2\n,\"mode\":\"heap\",\"verb\":\"Allocated\"\n"
 		     ",\"bklt\":true,\"bkacc\":false\n,\"tu\":\"µs\",\"Mtu\":\"s\"\n,\"tuth\":500\n"
 		     ",\"cmd\":");
-	struct mg_text cmd = { 0 };
+	struct mg_buf cmd = MG_BUF_UNBOUNDED;
 	const cJSON *a;
 	cJSON_ArrayForEach(a, cJSON_GetObjectItem(p->json, "argv"))
 		if (cJSON_IsString(a))
-			mg_text_printf(&cmd, "%s%s", cmd.len ? " " : "", a->valuestring);
-	mg_text_json_string(t, cmd.p && !cmd.oom ? cmd.p : "");
-	mg_text_release(&cmd);
-	mg_text_printf(t, "\n,\"pid\":%d\n,\"te\":%.0f\n,\"tg\":%.0f\n,\"pps\":\n", p->pid,
+			mg_buf_printf(&cmd, "%s%s", cmd.len ? " " : "", a->valuestring);
+	mg_buf_json_string(t, cmd.ptr && !cmd.failed ? cmd.ptr : "");
+	mg_buf_release(&cmd);
+	mg_buf_printf(t, "\n,\"pid\":%d\n,\"te\":%.0f\n,\"tg\":%.0f\n,\"pps\":\n", p->pid,
 		       te > 0 ? te : 0, tg > 0 ? tg : 0);
 	for (size_t i = 0; i < n_pp; i++) {
 		const uint64_t *v = pp[i].v;
@@ -610,7 +610,7 @@ static void dhat(struct mg_text *t, const struct xprofile *x)
 			      v[MG_WEIGHT_PEAK_BYTES] : v[MG_WEIGHT_LEAKED_BYTES];
 		uint64_t mbk = v[MG_WEIGHT_PEAK_BLOCKS] > v[MG_WEIGHT_LEAKED_BLOCKS] ?
 			       v[MG_WEIGHT_PEAK_BLOCKS] : v[MG_WEIGHT_LEAKED_BLOCKS];
-		mg_text_printf(t, " %c{\"tb\":%" PRIu64 ",\"tbk\":%" PRIu64 ",\"tl\":0"
+		mg_buf_printf(t, " %c{\"tb\":%" PRIu64 ",\"tbk\":%" PRIu64 ",\"tl\":0"
 			       ",\"mb\":%" PRIu64 ",\"mbk\":%" PRIu64 ",\"gb\":%" PRIu64
 			       ",\"gbk\":%" PRIu64 ",\"eb\":%" PRIu64 ",\"ebk\":%" PRIu64
 			       ",\"fs\":[%s]}\n", i ? ',' : '[', v[MG_WEIGHT_TOTAL_BYTES],
@@ -618,31 +618,31 @@ static void dhat(struct mg_text *t, const struct xprofile *x)
 			       v[MG_WEIGHT_PEAK_BLOCKS], v[MG_WEIGHT_LEAKED_BYTES],
 			       v[MG_WEIGHT_LEAKED_BLOCKS], pp[i].fs + 1);
 	}
-	mg_text_puts(t, n_pp ? " ]\n,\"ftbl\":\n" : " [\n ]\n,\"ftbl\":\n");
+	mg_buf_puts(t, n_pp ? " ]\n,\"ftbl\":\n" : " [\n ]\n,\"ftbl\":\n");
 	/* ftbl in index order: invert the interning table */
 	const char **names = calloc(ftbl.n + 1, sizeof(*names));
 	if (!names) {
-		t->oom = 1;
+		t->failed = 1;
 		goto out;
 	}
 	for (size_t i = 0; i < ftbl.cap; i++)
 		if (ftbl.key[i])
 			names[ftbl.val[i]] = ftbl.key[i];
 	for (size_t i = 0; i < ftbl.n; i++) {
-		mg_text_puts(t, i ? " ," : " [");
-		mg_text_json_string(t, names[i]);
-		mg_text_puts(t, "\n");
+		mg_buf_puts(t, i ? " ," : " [");
+		mg_buf_json_string(t, names[i]);
+		mg_buf_puts(t, "\n");
 	}
-	mg_text_puts(t, " ]\n}\n");
+	mg_buf_puts(t, " ]\n}\n");
 	free(names);
 out:
-	if (ftbl.oom || pps.oom || fs.oom)
-		t->oom = 1;
+	if (ftbl.failed || pps.failed || fs.failed)
+		t->failed = 1;
 	for (size_t i = 0; pp && i < n_pp; i++)
 		free(pp[i].fs);
 	free(pp);
 	free(fmap);
-	mg_text_release(&fs);
+	mg_buf_release(&fs);
 	intern_release(&ftbl);
 	intern_release(&pps);
 }
@@ -651,16 +651,16 @@ int mg_report_export(char **out, size_t *len, enum mg_report_format fmt,
 		     const cJSON *const *profiles, size_t n, enum mg_report_weight weight,
 		     struct mg_error *err)
 {
-	struct mg_text t = { 0 };
+	struct mg_buf t = MG_BUF_UNBOUNDED;
 	struct xprofile x = { 0 };
 	int ret;
 
 	if (mg_report_format_multi(fmt)) {
 		if ((ret = benchmarks(&t, fmt, profiles, n, err)) != MG_OK) {
-			mg_text_release(&t);
+			mg_buf_release(&t);
 			return ret;
 		}
-		return mg_text_finish(&t, out, len, err);
+		return mg_buf_finish(&t, out, len, err);
 	}
 	if (n != 1)
 		return mg_error_set(err, MG_EINVALID, "format '%s' takes one profile",
@@ -686,5 +686,5 @@ int mg_report_export(char **out, size_t *len, enum mg_report_format fmt,
 		break;
 	}
 	xprofile_release(&x);
-	return mg_text_finish(&t, out, len, err);
+	return mg_buf_finish(&t, out, len, err);
 }

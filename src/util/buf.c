@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "error.h"
 
 void mg_buf_init(struct mg_buf *b, size_t max)
 {
@@ -99,4 +100,37 @@ char *mg_buf_detach(struct mg_buf *b)
 	char *p = b->ptr ? b->ptr : calloc(1, 1);
 	mg_buf_init(b, b->max);
 	return p;
+}
+
+int mg_buf_json_string(struct mg_buf *b, const char *s)
+{
+	mg_buf_add(b, "\"", 1);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		const unsigned char *run = c;
+		while (*c >= 0x20 && *c != '"' && *c != '\\' && *c != '<')
+			c++;
+		mg_buf_add(b, (const char *)run, (size_t)(c - run));
+		if (!*c)
+			break;
+		if (*c == '"' || *c == '\\') {
+			char esc[2] = { '\\', (char)*c };
+			mg_buf_add(b, esc, 2);
+		} else {
+			mg_buf_printf(b, "\\u%04x", *c);
+		}
+	}
+	return mg_buf_add(b, "\"", 1);
+}
+
+int mg_buf_finish(struct mg_buf *b, char **out, size_t *len, struct mg_error *err)
+{
+	size_t n = b->len;
+	char *p = b->failed ? NULL : mg_buf_detach(b);
+	if (!p) {
+		mg_buf_release(b);
+		return mg_error_set(err, MG_ERROR, "out of memory");
+	}
+	*out = p;
+	*len = n;
+	return MG_OK;
 }

@@ -10,6 +10,9 @@
 #define MEMGATE_UTIL_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+struct mg_error;
 
 struct mg_buf {
 	char *ptr;          /* NUL-terminated contents, or NULL while empty */
@@ -18,6 +21,9 @@ struct mg_buf {
 	size_t max;         /* largest len allowed */
 	int failed;         /* an append passed max or could not allocate */
 };
+
+/* An empty buffer bounded only by memory (the renderers' output). */
+#define MG_BUF_UNBOUNDED { .max = SIZE_MAX }
 
 /* An empty buffer that may hold up to max bytes; allocates nothing. */
 void mg_buf_init(struct mg_buf *b, size_t max);
@@ -34,5 +40,12 @@ const char *mg_buf_str(const struct mg_buf *b);
 /* Hands the contents (malloc'd, NUL-terminated, never NULL unless out of
  * memory) to the caller and empties b. */
 char *mg_buf_detach(struct mg_buf *b);
+
+/* s as a JSON string literal, quotes included; '<' written as \u003c so the
+ * text can sit inside an HTML <script> element. */
+int mg_buf_json_string(struct mg_buf *b, const char *s);
+/* Hands the contents to *out (malloc'd, never NULL) and *len, and empties b;
+ * MG_ERROR "out of memory" (b released) when an append had failed. */
+int mg_buf_finish(struct mg_buf *b, char **out, size_t *len, struct mg_error *err);
 
 #endif
