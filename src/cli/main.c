@@ -44,8 +44,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: memgate <command> [options]\n\ncommands:\n");
 	for (const struct mg_cmd *c = cmds; c->name; c++)
-		fprintf(f, "  %-52s %s\n", c->usage, c->help);
-	fprintf(f, "  %-52s %s\n", "help [COMMAND] | --version", "this text, or a command's");
+		fprintf(f, "  %s\n      %s\n", c->usage, c->help);
+	fprintf(f, "  %s\n      %s\n", "help [COMMAND] | --version", "this text, or a command's");
 	fprintf(f, "\nexit codes: 0 pass, 1 regression, 2 usage or configuration error,\n"
 		   "3 could not measure (untraceable program, crash, timeout) or I/O error\n");
 }
