@@ -16,6 +16,7 @@
 #include "../core/baseline.h"
 #include "../core/config.h"
 #include "../core/git.h"
+#include "../core/suppress.h"
 #include "../util/error.h"
 #include "../util/fs.h"
 #include "cmd.h"
@@ -53,7 +54,7 @@ static void print_change(const char *name, const cJSON *old, const cJSON *new)
 }
 
 /* 0 written or unchanged, MG_EINVALID bad input, MG_ERROR I/O */
-static int accept_one(const struct mg_config *cfg, const char *name, const char *from,
+static int accept_one(struct mg_config *cfg, const char *name, const char *from,
 		      const char *commit, int dirty, const char *reason, int *changed,
 		      struct mg_error *err)
 {
@@ -80,7 +81,9 @@ static int accept_one(const struct mg_config *cfg, const char *name, const char 
 				   pname ? pname : "?", name);
 		goto done;
 	}
-	if (!(base = mg_baseline_from_profile(profile, commit, dirty, reason)) ||
+	/* the figures as check gates them: without the leaks memgate.yml suppresses */
+	if (mg_suppress_profile(profile, cfg) < 0 ||
+	    !(base = mg_baseline_from_profile(profile, commit, dirty, reason)) ||
 	    !(canon = mg_json_canonical(base))) {
 		ret = mg_error_set(err, MG_ERROR, "out of memory");
 		goto done;

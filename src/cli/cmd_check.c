@@ -25,6 +25,7 @@
 #include "../core/git.h"
 #include "../core/measure.h"
 #include "../core/profile.h"
+#include "../core/suppress.h"
 #include "../report/report.h"
 #include "../util/error.h"
 #include "../util/fs.h"
@@ -66,6 +67,7 @@ struct row {
 	int runs;                   /* measurements behind the profile */
 	int confirmed;              /* a noisy regression re-run: 1 confirmed, 0 not; -1 no re-run */
 	int threads;                /* a process of the test was multithreaded */
+	double sup_bytes, sup_blocks, sup_stacks;   /* leaks memgate.yml's suppressions hid */
 };
 
 #define RESULT_FILE "memgate-check.json"
@@ -126,6 +128,10 @@ static void print_table(const struct row *rows, size_t n, int tty)
 			}
 			printf("%s\n", any ? "" : " no gated figure moved");
 		}
+		if (rows[i].sup_stacks > 0)
+			printf("%s: %.0f leaked byte%s in %.0f block%s hidden by suppressions\n",
+			       rows[i].name, rows[i].sup_bytes, rows[i].sup_bytes == 1 ? "" : "s",
+			       rows[i].sup_blocks, rows[i].sup_blocks == 1 ? "" : "s");
 		if (rows[i].stale > 0)
 			printf("%s: baseline measured %ld commit%s before the base commit\n",
 			       rows[i].name, rows[i].stale, rows[i].stale == 1 ? "" : "s");
@@ -195,6 +201,7 @@ struct result_info {
 	char *const *missing;
 	size_t n_missing;
 	const char *result_dir;
+	const struct mg_config *cfg;  /* its suppressions' use */
 };
 
 /* The check result, docs/check-result.md; NULL when out of memory. */
@@ -231,6 +238,17 @@ static cJSON *result_doc(const struct row *rows, size_t n, const struct result_i
 	cJSON_AddItemToObject(doc, "missing", miss = cJSON_CreateArray());
 	for (size_t k = 0; k < ri->n_missing; k++)
 		cJSON_AddItemToArray(miss, cJSON_CreateString(ri->missing[k]));
+	cJSON *sups = cJSON_AddArrayToObject(doc, "suppressions");
+	for (size_t k = 0; k < ri->cfg->n_suppressions; k++) {
+		const struct mg_suppression *s = &ri->cfg->suppressions[k];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "leak", s->pattern);
+		cJSON_AddNumberToObject(o, "line", s->pos.line);
+		add_u64_or_null(o, "max_bytes", s->has_max, s->max_bytes);
+		cJSON_AddNumberToObject(o, "used", (double)s->used);
+		cJSON_AddNumberToObject(o, "capped", (double)s->capped);
+		cJSON_AddItemToArray(sups, o);
+	}
 	cJSON_AddItemToObject(doc, "tests", tests);
 	for (size_t i = 0; i < n; i++) {
 		const struct mg_verdict *v = &rows[i].v;
@@ -289,6 +307,10 @@ static cJSON *result_doc(const struct row *rows, size_t n, const struct result_i
 			cJSON_AddNumberToObject(t, "staleness_commits", (double)rows[i].stale);
 		else
 			cJSON_AddNullToObject(t, "staleness_commits");
+		cJSON *so = cJSON_AddObjectToObject(t, "suppressed");
+		cJSON_AddNumberToObject(so, "leaked_bytes", rows[i].sup_bytes);
+		cJSON_AddNumberToObject(so, "leaked_blocks", rows[i].sup_blocks);
+		cJSON_AddNumberToObject(so, "stacks", rows[i].sup_stacks);
 		cJSON_AddNumberToObject(t, "runs", rows[i].runs);
 		if (rows[i].confirmed >= 0)
 			cJSON_AddBoolToObject(t, "confirmed_by_rerun", rows[i].confirmed);
@@ -300,7 +322,7 @@ static cJSON *result_doc(const struct row *rows, size_t n, const struct result_i
 }
 
 /* MG_OK, or the error (MG_ENOTFOUND/MG_EINVALID: a ref problem, exit 2) */
-static int check_one(struct row *row, const struct mg_config *cfg, const struct mg_test *test,
+static int check_one(struct row *row, struct mg_config *cfg, const struct mg_test *test,
 		     const char *from, const char *rev, const char *commit, const char *base_rel,
 		     int *profile_bad, struct mg_error *err)
 {
@@ -323,6 +345,17 @@ static int check_one(struct row *row, const struct mg_config *cfg, const struct 
 	}
 	free(text);
 	text = NULL;
+	/* memgate.yml's suppressions: the leaks they hide are not gated */
+	if (mg_suppress_profile(profile, cfg) < 0) {
+		ret = mg_error_set(err, MG_ERROR, "out of memory");
+		goto done;
+	}
+	const cJSON *sup = cJSON_GetObjectItem(profile, "suppressed");
+	row->sup_bytes = cJSON_GetNumberValue(cJSON_GetObjectItem(sup, "leaked_bytes"));
+	row->sup_blocks = cJSON_GetNumberValue(cJSON_GetObjectItem(sup, "leaked_blocks"));
+	row->sup_stacks = cJSON_GetNumberValue(cJSON_GetObjectItem(sup, "stacks"));
+	if (!sup)
+		row->sup_bytes = row->sup_blocks = row->sup_stacks = 0;
 	const cJSON *runs = cJSON_GetObjectItem(profile, "runs"), *proc;
 	row->runs = cJSON_IsArray(runs) ? cJSON_GetArraySize(runs) : 1;
 	row->threads = 0;
@@ -437,7 +470,7 @@ static int load_profile(cJSON **doc, const char *path, struct mg_error *err)
  * judged again.  Returns MG_OK, or an error when a re-run failed (the first
  * verdict then stands).
  */
-static int confirm_row(struct row *row, const struct mg_config *cfg, const struct mg_test *test,
+static int confirm_row(struct row *row, struct mg_config *cfg, const struct mg_test *test,
 		       unsigned confirm, const char *rev, const char *commit, const char *base_rel,
 		       struct mg_error *err)
 {
@@ -646,7 +679,7 @@ int cmd_check(int argc, char **argv)
 		.config = config, .rev = rev, .base_sha = sha[0] ? sha : NULL,
 		.head_sha = have_head ? head : NULL, .dirty = dirty,
 		.verdict = failed ? "regression" : "pass", .counts = counts,
-		.missing = missing, .n_missing = n_missing, .result_dir = froms[0],
+		.missing = missing, .n_missing = n_missing, .result_dir = froms[0], .cfg = cfg,
 	};
 	if (!(doc = result_doc(rows, n_rows, &ri))) {
 		mg_die_msg("out of memory");
@@ -665,6 +698,21 @@ int cmd_check(int argc, char **argv)
 			printf("%s: missing: it has a baseline at %.12s but no test in %s\n",
 			       missing[k], sha, config);
 		print_table(rows, n_rows, tty);
+		/* docs/config.md: a suppression that hid nothing is reported */
+		for (size_t k = 0; k < cfg->n_suppressions && n_rows; k++) {
+			const struct mg_suppression *s = &cfg->suppressions[k];
+			char cap[32];
+			if (!s->used)
+				printf("%s:%u: suppression '%s' hid no leak in this run: it hides nothing "
+				       "today, and may hide a real leak tomorrow\n", config, s->pos.line,
+				       s->pattern);
+			if (s->capped)
+				printf("%s:%u: suppression '%s' matched %" PRIu64 " leak stack%s beyond "
+				       "its max_bytes of %s: %s counted\n", config, s->pos.line, s->pattern,
+				       s->capped, s->capped == 1 ? "" : "s",
+				       mg_fmt_bytes(cap, (unsigned long long)s->max_bytes),
+				       s->capped == 1 ? "it is" : "they are");
+		}
 		printf("memgate: %zu test%s checked: %zu passed, %zu improved, %zu new, %zu regressed, "
 		       "%zu over budget: %s%s%s\n", n_rows, n_rows == 1 ? "" : "s",
 		       counts[MG_STATUS_PASS], counts[MG_STATUS_IMPROVED], counts[MG_STATUS_NEW],

@@ -7,6 +7,7 @@
 #include "../util/error.h"
 #include "baseline.h"
 #include "compare.h"
+#include "suppress.h"
 
 const char *mg_status_name(enum mg_status s)
 {
@@ -178,7 +179,6 @@ static void compare_env(struct mg_verdict *v, const cJSON *cur, const cJSON *bas
 int mg_compare(struct mg_verdict *out, const cJSON *profile, const cJSON *baseline,
 	       const struct mg_config *cfg, const struct mg_test *test, struct mg_error *err)
 {
-	const cJSON *sum = cJSON_GetObjectItem(profile, "summary");
 	const cJSON *fig = cJSON_GetObjectItem(baseline, "figures");
 	cJSON *cur = NULL;
 
@@ -192,7 +192,7 @@ int mg_compare(struct mg_verdict *out, const cJSON *profile, const cJSON *baseli
 		mv.has_limit = mg_config_limit(&mv.limit, cfg, test, (enum mg_metric)m);
 		if (!tol && !mv.has_limit)
 			continue;
-		if (!figure(&mv.current, sum, name))
+		if (!mg_gated_figure(&mv.current, profile, name))
 			continue;             /* not measured (an older profile): nothing to gate */
 		mv.has_baseline = baseline && figure(&mv.baseline, fig, name);
 		mv.has_tolerance = tol != NULL;

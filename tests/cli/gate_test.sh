@@ -150,5 +150,40 @@ check "(NO_COLOR) same verdict" grep -Eq '^p +peak_bytes +1024 +65536 +5140 +reg
 check "(no tty) no escape at all" sh -c "! grep -q '$esc' plain.txt"
 git checkout -q memgate.yml
 
+# suppressions (docs/config.md): hidden leaks are not gated, unused and capped ones reported
+mkdir "$work/sup" && cd "$work/sup" || exit 1
+git init -q -b main . && git config user.email t@example.com && git config user.name test
+printf 'profiles/\n' > .gitignore
+printf 'version: 1\ntests:\n  - name: b\n    run: [%s]\n' "$basic" > memgate.yml
+"$memgate" run >/dev/null 2>&1 && "$memgate" accept >/dev/null 2>&1
+git add -A && git commit -qm "b: baseline, 200 bytes leaked in main()"
+cp memgate.yml plain.yml
+printf 'suppressions:\n  - leak: "^main$"\n  - leak: nosuchfn\n' >> memgate.yml
+"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+check "(suppressed) passes (got $rc)" [ "$rc" = 0 ] || cat out.txt >&2
+check "(suppressed) leak no longer gated: improved" grep -Eq '^b +leaked_bytes +200 +0 +200 +improved' out.txt
+check "(suppressed) says what was hidden" grep -q '^b: 200 leaked bytes in 1 block hidden by suppressions' out.txt
+check "(suppressed) unused one reported with its line" grep -q "^memgate.yml:7: suppression 'nosuchfn' hid no leak in this run" out.txt
+check "(suppressed) the used one is not" sh -c '! grep -q "^memgate.yml:6: suppression" out.txt'
+check "(suppressed) result" result 't["b"]["suppressed"] == {"leaked_bytes": 200, "leaked_blocks": 1, "stacks": 1} and [s["used"] for s in d["suppressions"]] == [1, 0]'
+"$memgate" accept --reason "main() leaks on purpose" >/dev/null 2>&1
+check "(suppressed) accepted baseline gates 0 bytes" /usr/bin/python3 -c '
+import json, sys
+b = json.load(open("baselines/b.json"))
+sys.exit(not (b["figures"]["leaked_bytes"] == 0 and b["figures"]["definitely_lost_bytes"] == 0 and
+	      not any(s["site"].startswith("main ") for s in b["leak_sites"])))'
+check "(suppressed) the profile file keeps the real figure" /usr/bin/python3 -c '
+import json, sys
+sys.exit(json.load(open("profiles/b.json"))["summary"]["leaked_bytes"] != 200)'
+# a cap smaller than the leak: not hidden, and said so
+cp plain.yml memgate.yml
+printf 'suppressions:\n  - leak: main\n    max_bytes: 100\n' >> memgate.yml
+git checkout -q baselines
+"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+check "(capped) the leak counts: pass against 200 (got $rc)" [ "$rc" = 0 ]
+check "(capped) leak gated" grep -Eq '^b +leaked_bytes +200 +200 +200 +pass' out.txt
+check "(capped) reported" grep -q "^memgate.yml:6: suppression 'main' matched 1 leak stack beyond its max_bytes of 100 B: it is counted" out.txt
+cd "$work/repo" || exit 1
+
 [ $fail = 0 ] && echo "ok: memgate check (gate)"
 exit $fail
