@@ -25,9 +25,11 @@
 #include "../util/fs.h"
 #include "cmd.h"
 #include "exitcode.h"
+#include "version.h"
 
 static const char usage_text[] =
 	"usage: memgate run [TEST...] [-c memgate.yml] [-o DIR] [--jobs N] [--shard I/N]\n"
+	"                   [--format table|json]\n"
 	"\n"
 	"Runs the tests of memgate.yml (all, or those named) under memgate's tracer and\n"
 	"writes one profile per test to DIR/<test>.json, with its HTML report\n"
@@ -37,6 +39,8 @@ static const char usage_text[] =
 	"  -o, --output DIR    where to write the profiles\n"
 	"  -j, --jobs N        run up to N tests at once (default 1)\n"
 	"  --shard I/N         run only the I-th of N equal shares of the tests (1 <= I <= N)\n"
+	"  --format json       also print what was measured as JSON on stdout (the\n"
+	"                      table goes to stderr either way)\n"
 	"\n"
 	"exit status: 0 every test measured; 2 usage or configuration error (one line,\n"
 	"memgate.yml:LINE:COL: ...); 3 a test could not be measured, or crashed or timed\n"
@@ -310,10 +314,59 @@ static int parse_shard(const char *s, unsigned *i, unsigned *n)
 	return 0;
 }
 
+/*
+ * --format json (SPEC §2): what was measured, on stdout, from the profiles
+ * just written: per test its profile, how it ended and its summary; a test
+ * that could not be measured has "profile": null.
+ */
+static void print_json(const struct mg_config *cfg, const char *const *names, size_t n_names,
+		       unsigned shard_i, unsigned shard_n, const char *outdir)
+{
+	cJSON *doc = cJSON_CreateObject(), *tests = cJSON_CreateArray();
+	size_t seen = 0;
+	cJSON_AddNumberToObject(doc, "schema", 1);
+	cJSON_AddStringToObject(doc, "kind", "memgate-run");
+	cJSON_AddStringToObject(doc, "memgate_version", MEMGATE_VERSION);
+	cJSON_AddStringToObject(doc, "profiles", outdir);
+	cJSON_AddItemToObject(doc, "tests", tests);
+	for (size_t k = 0; k < cfg->n_tests; k++) {
+		const struct mg_test *t = &cfg->tests[k];
+		char path[4096], *text = NULL;
+		size_t len;
+		struct mg_error err = { 0 };
+		cJSON *p = NULL, *o;
+		if (!mg_cli_selected(t->name, names, n_names) || seen++ % shard_n != shard_i - 1)
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", t->name);
+		snprintf(path, sizeof(path), "%s/%s.json", outdir, t->name);
+		if (mg_read_file(&text, &len, path, (size_t)1 << 30, &err) == MG_OK &&
+		    (p = cJSON_ParseWithLength(text, len))) {
+			cJSON_AddStringToObject(o, "profile", path);
+			cJSON_AddItemToObject(o, "complete",
+					      cJSON_Duplicate(cJSON_GetObjectItem(p, "complete"), 1));
+			cJSON_AddItemToObject(o, "exit", cJSON_Duplicate(cJSON_GetObjectItem(p, "exit"), 1));
+			cJSON_AddItemToObject(o, "summary",
+					      cJSON_Duplicate(cJSON_GetObjectItem(p, "summary"), 1));
+		} else {
+			cJSON_AddNullToObject(o, "profile");
+		}
+		cJSON_Delete(p);
+		free(text);
+		cJSON_AddItemToArray(tests, o);
+	}
+	char *s = cJSON_Print(doc);
+	if (s)
+		printf("%s\n", s);
+	cJSON_free(s);
+	cJSON_Delete(doc);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	const char *config = "memgate.yml", *outdir = NULL;
 	unsigned jobs = 1, shard_i = 1, shard_n = 1;
+	int json = 0;
 	struct mg_config *cfg = NULL;
 	const char **names = calloc((size_t)argc + 1, sizeof(*names));
 	size_t n_names = 0;
@@ -340,6 +393,13 @@ int cmd_run(int argc, char **argv)
 				goto done;
 			}
 			jobs = (unsigned)v;
+		} else if (!strcmp(a, "--format") && i + 1 < argc) {
+			const char *f = argv[++i];
+			if (strcmp(f, "json") && strcmp(f, "table")) {
+				mg_die_msg("run: --format: expected 'table' or 'json', got '%s'", f);
+				goto done;
+			}
+			json = !strcmp(f, "json");
 		} else if (!strcmp(a, "--shard") && i + 1 < argc) {
 			if (parse_shard(argv[++i], &shard_i, &shard_n) < 0) {
 				mg_die_msg("--shard: expected I/N with 1 <= I <= N, got '%s'", argv[i]);
@@ -353,8 +413,11 @@ int cmd_run(int argc, char **argv)
 
 	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) >= 0)
 		goto done;
-	ret = mg_cli_measure_tests(cfg, names, n_names, shard_i, shard_n,
-				   outdir ? outdir : cfg->profiles, jobs);
+	if (!outdir)
+		outdir = cfg->profiles;
+	ret = mg_cli_measure_tests(cfg, names, n_names, shard_i, shard_n, outdir, jobs);
+	if (json && ret != MG_EXIT_USAGE)
+		print_json(cfg, names, n_names, shard_i, shard_n, outdir);
 done:
 	mg_config_free(cfg);
 	free(names);

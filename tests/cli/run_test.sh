@@ -30,6 +30,17 @@ cat > want.json <<'J'
 J
 check "basic's figures" "$json_expect" want.json profiles/basic.json
 
+# --format json: what was measured, on stdout
+"$memgate" run --format json >out.json 2>/dev/null; rc=$?
+check "json run exits 0 (got $rc)" [ "$rc" = 0 ]
+cat > want.json <<'J'
+{ "schema": 1, "kind": "memgate-run",
+  "tests": [ { "name": "basic", "profile": "profiles/basic.json", "complete": true,
+               "exit": { "code": 3 }, "summary": { "allocs": 4, "leaked_bytes": 200 } },
+             { "name": "basic.again", "profile": "profiles/basic.again.json" } ] }
+J
+check "json run lists both tests" "$json_expect" want.json out.json
+
 # one named test, to another directory, two at a time
 rm -rf out
 "$memgate" run basic -o out -j 2 >/dev/null 2>&1; rc=$?
