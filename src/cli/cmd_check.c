@@ -54,8 +54,9 @@ static const char usage_text[] =
 	"\n"
 	"exit status: 0 pass (new and improved tests included); 1 a regression or a\n"
 	"figure over its limit; 2 usage, configuration or ref error (an unknown REF,\n"
-	"a shallow clone without the merge-base); 3 a profile missing or unreadable,\n"
-	"a test that could not be measured, or an I/O error.\n";
+	"a shallow clone without the merge-base), or a corrupt or foreign profile or\n"
+	"baseline; 3 a profile missing or unreadable, a test that could not be\n"
+	"measured, or an I/O error.\n";
 
 struct row {
 	const char *name;
@@ -340,7 +341,8 @@ static int check_one(struct row *row, struct mg_config *cfg, const struct mg_tes
 		if (ret == MG_ENOTFOUND)
 			mg_error_set(err, MG_ENOTFOUND, "no profile of test '%s' in '%s' (run "
 				     "'memgate run %s' first)", test->name, from, test->name);
-		*profile_bad = 1;
+		/* missing or unreadable: not measured (3); corrupt or foreign: bad input (2) */
+		*profile_bad = ret != MG_EINVALID;
 		goto done;
 	}
 	free(text);

@@ -86,8 +86,12 @@ check "(d) counted new" grep -q '1 new' out.txt
 # a profile that cannot be read: exit 3
 printf '{"schema": 1, "summary": ' > profiles/fresh.json
 "$memgate" check --from profiles --baseline main fresh >out.txt 2>&1; rc=$?
-check "corrupt profile exits 3 (got $rc)" [ "$rc" = 3 ]
+check "corrupt profile exits 2, as in accept (got $rc)" [ "$rc" = 2 ]
 check "corrupt profile named" grep -q "profiles/fresh.json: not valid JSON" out.txt
+printf '{"schema": 1, "figures": {}}\n' > profiles/fresh.json
+"$memgate" check --from profiles --baseline main fresh >out.txt 2>&1; rc=$?
+check "a baseline given as a profile exits 2 (got $rc)" [ "$rc" = 2 ]
+check "foreign profile named" grep -q "profiles/fresh.json: not a memgate profile" out.txt
 rm profiles/fresh.json
 "$memgate" check --from profiles --baseline main fresh >out.txt 2>&1; rc=$?
 check "missing profile exits 3 (got $rc)" [ "$rc" = 3 ]
