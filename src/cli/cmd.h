@@ -34,6 +34,10 @@ int mg_cli_common_arg(int argc, char **argv, int *i, const char **config, const 
 /* whether a test is among the named ones (all of them when none are named) */
 int mg_cli_selected(const char *name, const char *const *names, size_t n_names);
 
+/* the largest profile, baseline or result read whole: a profile with every
+ * stack (100k stacks at depth 20 is about 7 MB) stays far below it */
+#define MG_MAX_DOC ((size_t)1 << 30)
+
 /* prints "memgate: <msg>" on stderr */
 void mg_die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -22,7 +22,6 @@
 #include "cmd.h"
 #include "exitcode.h"
 
-#define MAX_DOC (64u << 20)
 
 static const char usage_text[] =
 	"usage: memgate accept [TEST...] [-c memgate.yml] [--from DIR] [--reason TEXT]\n"
@@ -66,7 +65,7 @@ static int accept_one(struct mg_config *cfg, const char *name, const char *from,
 
 	snprintf(ppath, sizeof(ppath), "%s/%s.json", from, name);
 	snprintf(bpath, sizeof(bpath), "%s/%s.json", cfg->baselines, name);
-	if ((ret = mg_read_file(&text, &len, ppath, MAX_DOC, err)) != MG_OK) {
+	if ((ret = mg_read_file(&text, &len, ppath, MG_MAX_DOC, err)) != MG_OK) {
 		if (ret == MG_ENOTFOUND)
 			ret = mg_error_set(err, MG_EINVALID, "no profile of test '%s' in '%s' (run "
 					   "'memgate run %s' first)", name, from, name);
@@ -90,7 +89,7 @@ static int accept_one(struct mg_config *cfg, const char *name, const char *from,
 	}
 	free(text);
 	text = NULL;
-	ret = mg_read_file(&text, &len, bpath, MAX_DOC, err);
+	ret = mg_read_file(&text, &len, bpath, MG_MAX_DOC, err);
 	if (ret == MG_OK) {
 		/* a corrupt old baseline is simply replaced */
 		if (mg_json_load_doc(&old, text, len, bpath, "baseline", err) == MG_OK &&

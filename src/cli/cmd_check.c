@@ -34,7 +34,6 @@
 #include "publish.h"
 #include "version.h"
 
-#define MAX_DOC (64u << 20)
 
 static const char usage_text[] =
 	"usage: memgate check [TEST...] [--from DIR]... [-c memgate.yml] [--baseline REF]\n"
@@ -336,7 +335,7 @@ static int check_one(struct row *row, struct mg_config *cfg, const struct mg_tes
 
 	*profile_bad = 0;
 	snprintf(ppath, sizeof(ppath), "%s/%s.json", from, test->name);
-	if ((ret = mg_read_file(&text, &len, ppath, MAX_DOC, err)) != MG_OK ||
+	if ((ret = mg_read_file(&text, &len, ppath, MG_MAX_DOC, err)) != MG_OK ||
 	    (ret = mg_json_load_doc(&profile, text, len, ppath, "profile", err)) != MG_OK) {
 		if (ret == MG_ENOTFOUND)
 			mg_error_set(err, MG_ENOTFOUND, "no profile of test '%s' in '%s' (run "
@@ -389,7 +388,7 @@ static int check_one(struct row *row, struct mg_config *cfg, const struct mg_tes
 	 */
 	char wpath[4200];
 	snprintf(wpath, sizeof(wpath), "%s/%s.json", cfg->baselines, test->name);
-	ret = mg_read_file(&text, &len, wpath, MAX_DOC, err);
+	ret = mg_read_file(&text, &len, wpath, MG_MAX_DOC, err);
 	if (ret == MG_ENOTFOUND && commit)   /* (an unborn HEAD has no tree) */
 		ret = mg_git_read_at(&text, &len, repo, "HEAD", bpath, sha, err);
 	if (ret == MG_OK) {
@@ -458,7 +457,7 @@ static int load_profile(cJSON **doc, const char *path, struct mg_error *err)
 {
 	char *text = NULL;
 	size_t len;
-	int ret = mg_read_file(&text, &len, path, MAX_DOC, err);
+	int ret = mg_read_file(&text, &len, path, MG_MAX_DOC, err);
 	if (ret == MG_OK)
 		ret = mg_json_load_doc(doc, text, len, path, "profile", err);
 	free(text);

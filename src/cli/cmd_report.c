@@ -12,7 +12,6 @@
 #include "cmd.h"
 #include "exitcode.h"
 
-#define MAX_PROFILE ((size_t)1 << 30)
 
 static const char usage_text[] =
 	"usage: memgate report PROFILE... [--html FILE] [--baseline BASELINE.json]\n"
@@ -40,7 +39,7 @@ static int load(cJSON **out, const char *path, const char *kind, struct mg_error
 {
 	char *text = NULL;
 	size_t len = 0;
-	int ret = mg_read_file(&text, &len, path, MAX_PROFILE, err);
+	int ret = mg_read_file(&text, &len, path, MG_MAX_DOC, err);
 	if (ret == MG_OK)
 		ret = mg_json_load_doc(out, text, len, path, kind, err);
 	else if (ret == MG_ENOTFOUND)

@@ -340,7 +340,7 @@ static void print_json(const struct mg_config *cfg, const char *const *names, si
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "name", t->name);
 		snprintf(path, sizeof(path), "%s/%s.json", outdir, t->name);
-		if (mg_read_file(&text, &len, path, (size_t)1 << 30, &err) == MG_OK &&
+		if (mg_read_file(&text, &len, path, MG_MAX_DOC, &err) == MG_OK &&
 		    (p = cJSON_ParseWithLength(text, len))) {
 			cJSON_AddStringToObject(o, "profile", path);
 			cJSON_AddItemToObject(o, "complete",
