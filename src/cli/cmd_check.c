@@ -586,6 +586,11 @@ int cmd_check(int argc, char **argv)
 	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) >= 0)
 		goto done;
 	const char *repo = cfg->dir[0] ? cfg->dir : ".";
+	/* the result of an earlier check must not outlive this one: if this one
+	 * stops before its verdict, nothing is there to be published */
+	char stale[4200];
+	snprintf(stale, sizeof(stale), "%s/%s", n_froms ? froms[0] : cfg->profiles, RESULT_FILE);
+	unlink(stale);
 	if (!rev)
 		rev = default_ref(refbuf, sizeof(refbuf));
 	/* the ref first: a wrong one fails before minutes of measuring */
