@@ -19,10 +19,12 @@ struct mg_config;
 int mg_cli_load_config(struct mg_config **cfg, const char *path, const char *const *names,
 		       size_t n_names);
 /* cmd_run.c: measures the selected tests (the I-th of N shares) into outdir,
- * `jobs` at a time, printing a row each.  MG_EXIT_PASS, or MG_EXIT_ERROR when
- * one could not be measured, or crashed or timed out without allow-crash. */
+ * `jobs` at a time, printing a row each (quiet: only what went wrong).
+ * MG_EXIT_PASS, or MG_EXIT_ERROR when one could not be measured, or crashed
+ * or timed out without allow-crash. */
 int mg_cli_measure_tests(const struct mg_config *cfg, const char *const *names, size_t n_names,
-			 unsigned shard_i, unsigned shard_n, const char *outdir, unsigned jobs);
+			 unsigned shard_i, unsigned shard_n, const char *outdir, unsigned jobs,
+			 int quiet);
 /*
  * common.c: the arguments every command on memgate.yml takes - -h/--help,
  * -c/--config FILE and test names (into names, sized for argc) - at argv[*i];

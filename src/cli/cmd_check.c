@@ -485,6 +485,7 @@ static int confirm_row(struct row *row, struct mg_config *cfg, const struct mg_t
 	fprintf(stderr, "memgate: %s: regressed in figures that vary from run to run; "
 		"re-running it %u time%s to confirm\n", name, confirm, confirm == 1 ? "" : "s");
 	fflush(stderr);
+	fflush(stderr);
 	snprintf(path, sizeof(path), "%s/%s.json", row->dir, name);
 	if (!docs) {
 		ret = mg_error_set(err, MG_ERROR, "out of memory");
@@ -495,7 +496,7 @@ static int confirm_row(struct row *row, struct mg_config *cfg, const struct mg_t
 		goto done;
 	n++;
 	for (unsigned k = 0; k < confirm; k++, n++) {
-		if (mg_cli_measure_tests(cfg, &name, 1, 1, 1, tmp, 1) != MG_EXIT_PASS) {
+		if (mg_cli_measure_tests(cfg, &name, 1, 1, 1, tmp, 1, 1) != MG_EXIT_PASS) {
 			ret = mg_error_set(err, MG_ERROR, "%s: a re-run could not be measured", name);
 			goto done;
 		}
@@ -610,7 +611,7 @@ int cmd_check(int argc, char **argv)
 		dirty = -1;
 	if (!n_froms) {
 		/* no saved profiles: measure the tests now, as `memgate run` would */
-		if (mg_cli_measure_tests(cfg, names, n_names, 1, 1, cfg->profiles, 1) != MG_EXIT_PASS) {
+		if (mg_cli_measure_tests(cfg, names, n_names, 1, 1, cfg->profiles, 1, 0) != MG_EXIT_PASS) {
 			mg_die_msg("a test could not be measured: no verdict");
 			ret = MG_EXIT_ERROR;
 			goto done;

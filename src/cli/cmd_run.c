@@ -179,7 +179,8 @@ static void progress_show(struct progress *p, size_t done, size_t total,
 }
 
 int mg_cli_measure_tests(const struct mg_config *cfg, const char *const *names, size_t n_names,
-			 unsigned shard_i, unsigned shard_n, const char *outdir, unsigned jobs)
+			 unsigned shard_i, unsigned shard_n, const char *outdir, unsigned jobs,
+			 int quiet)
 {
 	if (mg_mkdirs(outdir) < 0) {
 		mg_die_msg("cannot create '%s': %s", outdir, strerror(errno));
@@ -211,11 +212,12 @@ int mg_cli_measure_tests(const struct mg_config *cfg, const char *const *names, 
 	int dirty = 0;
 	struct mg_error gerr;
 	int have_commit = mg_git_head(sha, &dirty, cfg->dir[0] ? cfg->dir : ".", &gerr) == MG_OK;
-	struct progress pg = { .on = isatty(STDERR_FILENO) };
+	struct progress pg = { .on = !quiet && isatty(STDERR_FILENO) };
 	clock_gettime(CLOCK_MONOTONIC, &pg.t0);
 
-	fprintf(stderr, "%-24s %10s %12s %12s %12s  %s\n", "test", "allocs", "total", "peak",
-		"leaked", "end");
+	if (!quiet)
+		fprintf(stderr, "%-24s %10s %12s %12s %12s  %s\n", "test", "allocs", "total",
+			"peak", "leaked", "end");
 	fflush(stderr);
 	size_t next = 0, n_running = 0, done = 0, failed = 0, crashed = 0;
 	while (next < n_sel || n_running) {
@@ -271,7 +273,8 @@ int mg_cli_measure_tests(const struct mg_config *cfg, const char *const *names, 
 			;
 		close(fd);
 		progress_clear(&pg);
-		if (got > 0)
+		/* a row starting "memgate:" is an error: shown even when quiet */
+		if (got > 0 && (!quiet || !strncmp(line, "memgate:", 8)))
 			fwrite(line, 1, (size_t)got, stderr);
 		if (!WIFEXITED(st) || WEXITSTATUS(st) == RUN_FAILED) {
 			if (got <= 0)
@@ -289,6 +292,8 @@ int mg_cli_measure_tests(const struct mg_config *cfg, const char *const *names, 
 	free(running);
 	free(pids);
 	free(pipes);
+	if (quiet && !failed && !crashed)
+		return MG_EXIT_PASS;
 	fprintf(stderr, "memgate: %zu test%s measured into %s/", n_sel - failed,
 		n_sel - failed == 1 ? "" : "s", outdir);
 	if (failed)
@@ -415,7 +420,7 @@ int cmd_run(int argc, char **argv)
 		goto done;
 	if (!outdir)
 		outdir = cfg->profiles;
-	ret = mg_cli_measure_tests(cfg, names, n_names, shard_i, shard_n, outdir, jobs);
+	ret = mg_cli_measure_tests(cfg, names, n_names, shard_i, shard_n, outdir, jobs, 0);
 	if (json && ret != MG_EXIT_USAGE)
 		print_json(cfg, names, n_names, shard_i, shard_n, outdir);
 done:

@@ -634,6 +634,10 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 		if (h->flags & MGT_F_NOSPACE)
 			warn(warnings, "process %d: the trace directory ran out of space; figures "
 			     "stop early", p->pid);
+		if (h->flags & MGT_F_LEAKCHECK_UNREADABLE)
+			warn(warnings, "process %d: its memory could not be read at exit "
+			     "(process_vm_readv and /proc/self/mem refused, e.g. by a seccomp "
+			     "policy): the leak kinds are unknown", p->pid);
 		if (h->flags & MGT_F_STACK_FULL)
 			warn(warnings, "process %d: more distinct call stacks than %u; the rest are "
 			     "counted without a stack", p->pid, MGT_MAX_STACKS);

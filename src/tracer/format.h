@@ -61,8 +61,10 @@ enum mgt_flags {
 	MGT_F_HARD_EXIT    = 1u << 7,  /* ended by _exit()/_Exit(): no atexit handlers ran */
 	MGT_F_LEAKCHECK    = 1u << 8,  /* the leak kinds were computed at exit */
 	MGT_F_LEAKCHECK_INEXACT = 1u << 9, /* some memory could not be scanned (see FORMAT.md) */
-	MGT_F_THREADS      = 1u << 10  /* a second thread allocated or freed: figures like the
+	MGT_F_THREADS      = 1u << 10, /* a second thread allocated or freed: figures like the
 	                                * peak may vary from run to run */
+	MGT_F_LEAKCHECK_UNREADABLE = 1u << 11 /* the leak check could not read memory at all
+	                                * (process_vm_readv and /proc/self/mem refused) */
 };
 
 /*

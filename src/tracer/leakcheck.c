@@ -447,8 +447,10 @@ void mgt_leakcheck(const struct mgt_exit_point *ep)
 
 	/* a probe: without process_vm_readv or /proc/self/mem nothing can be read safely */
 	uint64_t probe;
-	if (read_mem((uint64_t)(uintptr_t)&probe, 8, &probe) != 8)
+	if (read_mem((uint64_t)(uintptr_t)&probe, 8, &probe) != 8) {
+		__atomic_fetch_or(&mgt_g.hdr->flags, MGT_F_LEAKCHECK_UNREADABLE, __ATOMIC_RELAXED);
 		goto out;
+	}
 
 	if (lc->n) {
 		/* blocks inherited over fork are the parent's: roots for us */
