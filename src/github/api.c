@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,6 +16,58 @@
 #include "../util/error.h"
 #include "../util/fs.h"
 #include "api.h"
+
+/*
+ * libcurl is loaded on first use.  Linked, it made every memgate command -
+ * `memgate trace` of a short program included - pay about 8 ms of dynamic
+ * loading (libcurl brings 30-odd libraries), for the one command that posts.
+ */
+static struct {
+	void *lib;
+	CURLcode (*global_init)(long);
+	void (*global_cleanup)(void);
+	CURL *(*easy_init)(void);
+	void (*easy_cleanup)(CURL *);
+	void (*easy_reset)(CURL *);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	const char *(*easy_strerror)(CURLcode);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+} cu;
+
+/* (the POSIX idiom for a function pointer from dlsym) */
+#define CURL_SYM(f)                                                                     \
+	do {                                                                            \
+		if (!(*(void **)&cu.f = dlsym(lib, "curl_" #f))) {                      \
+			dlclose(lib);                                                   \
+			return mg_error_set(err, MG_ERROR, "libcurl.so.4 has no curl_" #f); \
+		}                                                                       \
+	} while (0)
+
+static int curl_load(struct mg_error *err)
+{
+	void *lib;
+	if (cu.lib)
+		return MG_OK;
+	if (!(lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL)))
+		return mg_error_set(err, MG_ERROR, "cannot load libcurl (libcurl.so.4, Debian's "
+				    "libcurl4): %s", dlerror());
+	CURL_SYM(global_init);
+	CURL_SYM(global_cleanup);
+	CURL_SYM(easy_init);
+	CURL_SYM(easy_cleanup);
+	CURL_SYM(easy_reset);
+	CURL_SYM(easy_perform);
+	CURL_SYM(easy_getinfo);
+	CURL_SYM(easy_setopt);
+	CURL_SYM(easy_strerror);
+	CURL_SYM(slist_append);
+	CURL_SYM(slist_free_all);
+	cu.lib = lib;
+	return MG_OK;
+}
 
 #define MAX_BODY (16u << 20)    /* one response body */
 #define MAX_PAGES 200           /* 20,000 comments at 100 a page */
@@ -137,7 +190,9 @@ int mg_gh_open(struct mg_gh **out, const struct mg_gh_options *o, struct mg_erro
 	if (strncmp(url, "https://", 8) && strncmp(url, "http://", 7))
 		return mg_error_set(err, MG_EINVALID, "GITHUB_API_URL: expected an http(s) URL, got '%s'",
 				    url);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	if (curl_load(err) != MG_OK)
+		return MG_ERROR;
+	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return mg_error_set(err, MG_ERROR, "cannot start libcurl");
 	if (!(gh = calloc(1, sizeof(*gh))))
 		goto oom;
@@ -154,7 +209,7 @@ int mg_gh_open(struct mg_gh **out, const struct mg_gh_options *o, struct mg_erro
 		goto oom;
 	memcpy(gh->origin, url, (size_t)(host - url));  /* "scheme://host[:port]/" */
 	gh->origin[host - url] = '/';
-	if (!(gh->curl = curl_easy_init()))
+	if (!(gh->curl = cu.easy_init()))
 		goto oom;
 	/* libcurl sends no User-Agent and accepts anything: GitHub wants both set */
 	mg_buf_init(&auth, 64 * 1024);
@@ -165,8 +220,8 @@ int mg_gh_open(struct mg_gh **out, const struct mg_gh_options *o, struct mg_erro
 				"X-GitHub-Api-Version: 2022-11-28", mg_buf_str(&auth),
 				"Content-Type: application/json", "Expect:" };
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-		if (!(t = curl_slist_append(h, lines[i]))) {
-			curl_slist_free_all(h);
+		if (!(t = cu.slist_append(h, lines[i]))) {
+			cu.slist_free_all(h);
 			h = NULL;
 			break;
 		}
@@ -189,8 +244,8 @@ void mg_gh_close(struct mg_gh *gh)
 	if (!gh)
 		return;
 	if (gh->curl)
-		curl_easy_cleanup(gh->curl);
-	curl_slist_free_all(gh->headers);
+		cu.easy_cleanup(gh->curl);
+	cu.slist_free_all(gh->headers);
 	if (gh->token)
 		explicit_bzero(gh->token, strlen(gh->token));
 	free(gh->token);
@@ -199,7 +254,7 @@ void mg_gh_close(struct mg_gh *gh)
 	free(gh->repo);
 	free(gh->author);
 	free(gh);
-	curl_global_cleanup();
+	cu.global_cleanup();
 }
 
 int mg_comment_mode_parse(enum mg_comment_mode *out, const char *s, struct mg_error *err)
@@ -361,39 +416,39 @@ static int request(struct mg_gh *gh, const char *method, const char *url, const 
 		r->status = 0;
 		r->next[0] = '\0';
 		r->retry_after = r->remaining = r->reset = -1;
-		curl_easy_reset(c);
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, gh->headers);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+		cu.easy_reset(c);
+		cu.easy_setopt(c, CURLOPT_URL, url);
+		cu.easy_setopt(c, CURLOPT_HTTPHEADER, gh->headers);
+		cu.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		cu.easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+		cu.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+		cu.easy_setopt(c, CURLOPT_WRITEDATA, r);
+		cu.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+		cu.easy_setopt(c, CURLOPT_HEADERDATA, r);
+		cu.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 				 gh->o.connect_timeout_ms < left ? gh->o.connect_timeout_ms : left);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, gh->o.timeout_ms < left ? gh->o.timeout_ms : left);
+		cu.easy_setopt(c, CURLOPT_TIMEOUT_MS, gh->o.timeout_ms < left ? gh->o.timeout_ms : left);
 		/* renamed repositories answer 301/307 (GITHUB-NOTES §7); keep the method and body,
 		 * and libcurl drops our Authorization header if the host changes */
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-		curl_easy_setopt(c, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
+		cu.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+		cu.easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+		cu.easy_setopt(c, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
 #if LIBCURL_VERSION_NUM >= 0x075500
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+		cu.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+		cu.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+		cu.easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+		cu.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 		if (json) {
-			curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
-			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json));
+			cu.easy_setopt(c, CURLOPT_POSTFIELDS, json);
+			cu.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json));
 		}
 		if (strcmp(method, json ? "POST" : "GET"))
-			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-		rc = curl_easy_perform(c);
+			cu.easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		rc = cu.easy_perform(c);
 		if (rc == CURLE_OK) {
-			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+			cu.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 			if (r->status >= 200 && r->status < 300)
 				return R_OK;
 			api_message(msg, sizeof(msg), r);
@@ -417,7 +472,7 @@ static int request(struct mg_gh *gh, const char *method, const char *url, const 
 				return mg_error_set(err, MG_ERROR, "GitHub API: %s %s: answer larger "
 						    "than %u bytes", method, path, MAX_BODY), R_FAIL;
 			mg_error_set(err, MG_ERROR, "GitHub API: %s %s: %s", method, path,
-				     cerr[0] ? cerr : curl_easy_strerror(rc));
+				     cerr[0] ? cerr : cu.easy_strerror(rc));
 			if (!transient_curl(rc)) {
 				scrub(gh, err);
 				return R_FAIL;
