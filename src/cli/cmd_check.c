@@ -37,7 +37,7 @@
 
 static const char usage_text[] =
 	"usage: memgate check [TEST...] [--from DIR]... [-c memgate.yml] [--baseline REF]\n"
-	"                     [--format table|json]\n"
+	"                     [-j N] [--format table|json]\n"
 	"\n"
 	"Compares the profiles in DIR (written by `memgate run`; --from may be given\n"
 	"once per shard; without --from the tests are measured first, into the\n"
@@ -47,9 +47,10 @@ static const char usage_text[] =
 	"GitHub Actions pull request, else HEAD.  Only metrics with a tolerance or a\n"
 	"limit are gated.  A test without a baseline is new and passes unless over a\n"
 	"limit.  A regression only in figures that vary from run to run is re-run\n"
-	"(`confirm:` in memgate.yml) before it fails.  The result is also written to\n"
-	"DIR/memgate-check.json (docs/check-result.md).  Colour on a terminal unless\n"
-	"NO_COLOR is set.\n"
+	"(`confirm:` in memgate.yml) before it fails; -j N measures N tests at once.\n"
+	"The result is also written to DIR/memgate-check.json (docs/check-result.md).\n"
+	"Warnings of the profiles (a child not traced, leak kinds unknown...) are\n"
+	"repeated.  Colour on a terminal unless NO_COLOR is set.\n"
 	"\n"
 	"exit status: 0 pass (new and improved tests included); 1 a regression or a\n"
 	"figure over its limit; 2 usage, configuration or ref error (an unknown REF,\n"
@@ -68,6 +69,7 @@ struct row {
 	int confirmed;              /* a noisy regression re-run: 1 confirmed, 0 not; -1 no re-run */
 	int threads;                /* a process of the test was multithreaded */
 	double sup_bytes, sup_blocks, sup_stacks;   /* leaks memgate.yml's suppressions hid */
+	cJSON *warnings;            /* the profile's own (untraced children, unknown kinds...) */
 };
 
 #define RESULT_FILE "memgate-check.json"
@@ -162,6 +164,10 @@ static void print_table(const struct row *rows, size_t n, int tty)
 			for (size_t k = 0; k < v->n_new_leaks; k++)
 				printf("    %s\n", v->new_leaks[k]);
 		}
+		const cJSON *w;
+		cJSON_ArrayForEach(w, rows[i].warnings)
+			if (cJSON_IsString(w))
+				printf("%s: warning: %s\n", rows[i].name, w->valuestring);
 		if (v->env_mismatch)
 			printf("%s: warning: measured in another environment than its baseline (%s): "
 			       "figures may move\n", rows[i].name, v->env_detail);
@@ -311,6 +317,8 @@ static cJSON *result_doc(const struct row *rows, size_t n, const struct result_i
 		cJSON_AddNumberToObject(so, "leaked_bytes", rows[i].sup_bytes);
 		cJSON_AddNumberToObject(so, "leaked_blocks", rows[i].sup_blocks);
 		cJSON_AddNumberToObject(so, "stacks", rows[i].sup_stacks);
+		cJSON_AddItemToObject(t, "warnings", rows[i].warnings ?
+				      cJSON_Duplicate(rows[i].warnings, 1) : cJSON_CreateArray());
 		cJSON_AddNumberToObject(t, "runs", rows[i].runs);
 		if (rows[i].confirmed >= 0)
 			cJSON_AddBoolToObject(t, "confirmed_by_rerun", rows[i].confirmed);
@@ -351,6 +359,8 @@ static int check_one(struct row *row, struct mg_config *cfg, const struct mg_tes
 		ret = mg_error_set(err, MG_ERROR, "out of memory");
 		goto done;
 	}
+	cJSON_Delete(row->warnings);
+	row->warnings = cJSON_Duplicate(cJSON_GetObjectItem(profile, "warnings"), 1);
 	const cJSON *sup = cJSON_GetObjectItem(profile, "suppressed");
 	row->sup_bytes = cJSON_GetNumberValue(cJSON_GetObjectItem(sup, "leaked_bytes"));
 	row->sup_blocks = cJSON_GetNumberValue(cJSON_GetObjectItem(sup, "leaked_blocks"));
@@ -451,6 +461,8 @@ static void row_release(struct row *r)
 {
 	mg_verdict_release(&r->v);
 	mg_verdict_release(&r->v_base);
+	cJSON_Delete(r->warnings);
+	r->warnings = NULL;
 }
 
 static int load_profile(cJSON **doc, const char *path, struct mg_error *err)
@@ -553,6 +565,7 @@ int cmd_check(int argc, char **argv)
 	struct mg_error err = { 0 };
 	char sha[41], head[41], base_rel[4096], refbuf[512];
 	int ret = MG_EXIT_USAGE, measured = 0, unborn = 0, dirty = -1, have_head;
+	unsigned jobs = 1;
 	cJSON *doc = NULL;
 
 	if (!names || !froms) {
@@ -571,6 +584,14 @@ int cmd_check(int argc, char **argv)
 			continue;
 		} else if (!strcmp(a, "--from") && i + 1 < argc) {
 			froms[n_froms++] = argv[++i];
+		} else if ((!strcmp(a, "-j") || !strcmp(a, "--jobs")) && i + 1 < argc) {
+			char *end;
+			unsigned long v = strtoul(argv[++i], &end, 10);
+			if (*end || v == 0 || v > 1024) {
+				mg_die_msg("--jobs: expected a number from 1 to 1024, got '%s'", argv[i]);
+				goto done;
+			}
+			jobs = (unsigned)v;
 		} else if (!strcmp(a, "--baseline") && i + 1 < argc) {
 			rev = argv[++i];
 		} else if (!strcmp(a, "--format") && i + 1 < argc) {
@@ -611,7 +632,8 @@ int cmd_check(int argc, char **argv)
 		dirty = -1;
 	if (!n_froms) {
 		/* no saved profiles: measure the tests now, as `memgate run` would */
-		if (mg_cli_measure_tests(cfg, names, n_names, 1, 1, cfg->profiles, 1, 0) != MG_EXIT_PASS) {
+		if (mg_cli_measure_tests(cfg, names, n_names, 1, 1, cfg->profiles, jobs, 0) !=
+		    MG_EXIT_PASS) {
 			mg_die_msg("a test could not be measured: no verdict");
 			ret = MG_EXIT_ERROR;
 			goto done;

@@ -609,6 +609,30 @@ static void env_warnings(struct md *m, const cJSON **tests, size_t n)
 	}
 }
 
+/* what the profiles themselves warned about: a child not traced, leak kinds unknown... */
+static void profile_warnings(struct md *m, const cJSON **tests, size_t n)
+{
+	int any = 0;
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *w;
+		cJSON_ArrayForEach(w, cJSON_GetObjectItem(tests[i], "warnings")) {
+			if (!cJSON_IsString(w))
+				continue;
+			if (!any++)
+				mg_buf_puts(&m->blk, "> [!WARNING]\n> The measurement itself warned:\n");
+			mg_buf_puts(&m->blk, ">\n> - **");
+			esc(m, str(tests[i], "name"));
+			mg_buf_puts(&m->blk, "**: ");
+			esc(m, w->valuestring);
+			mg_buf_puts(&m->blk, "\n");
+		}
+	}
+	if (any) {
+		mg_buf_puts(&m->blk, "\n");
+		emit(m);
+	}
+}
+
 static void why_lines(struct md *m, const cJSON **tests, size_t n)
 {
 	int any = 0;
@@ -871,6 +895,7 @@ int mg_markdown_render(char **out, size_t *len, int *cut, const cJSON *result,
 	}
 	headline(&m, result, tests, n);
 	env_warnings(&m, tests, n);
+	profile_warnings(&m, tests, n);
 	if (metrics_table(&m, tests, n) < 0) {
 		ret = mg_error_set(err, MG_ERROR, "out of memory");
 		goto done;

@@ -182,6 +182,15 @@ git checkout -q baselines
 check "(capped) the leak counts: pass against 200 (got $rc)" [ "$rc" = 0 ]
 check "(capped) leak gated" grep -Eq '^b +leaked_bytes +200 +200 +200 +pass' out.txt
 check "(capped) reported" grep -q "^memgate.yml:6: suppression 'main' matched 1 leak stack beyond its max_bytes of 100 B: it is counted" out.txt
+
+# the profiles' own warnings reach the gate's report: a child that drops LD_PRELOAD
+printf 'version: 1\ntests:\n  - name: b\n    run: [%s]\n  - name: w\n    run: [env, -i, %s]\n' "$basic" "$basic" > memgate.yml
+"$memgate" check -j 2 >out.txt 2>&1; rc=$?
+check "(warnings) -j 2 measures both, passes (got $rc)" [ "$rc" = 0 ] || cat out.txt >&2
+check "(warnings) repeated in the table" grep -q "^w: warning: process [0-9]* started '$basic' without LD_PRELOAD or MEMGATE_DIR: it was not traced" out.txt
+check "(warnings) in the result" result 'len(t["w"]["warnings"]) == 1 and t["b"]["warnings"] == []'
+"$memgate" check -j 0 >out.txt 2>&1; rc=$?
+check "(warnings) -j 0 is a usage error (got $rc)" [ "$rc" = 2 ]
 cd "$work/repo" || exit 1
 
 [ $fail = 0 ] && echo "ok: memgate check (gate)"
