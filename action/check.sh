@@ -15,7 +15,12 @@ esac
 if [ -z "$baseline" ] && [ -n "${GITHUB_BASE_REF:-}" ]; then
   baseline="origin/$GITHUB_BASE_REF"
 fi
-args=(check -c "$config")
+jobs=${MEMGATE_JOBS:-1}
+if ! [[ "$jobs" =~ ^[1-9][0-9]{0,3}$ ]]; then
+  echo "::error title=memgate::jobs: expected a whole number of at least 1"
+  exit 2
+fi
+args=(check -c "$config" -j "$jobs")
 [ -n "$baseline" ] && args+=(--baseline "$baseline")
 
 # check decides; comment publishes from the result check wrote (so check
