@@ -33,6 +33,11 @@ int mg_cli_measure_tests(const struct mg_config *cfg, const char *const *names, 
 enum { MG_ARG_TAKEN, MG_ARG_HELP, MG_ARG_OWN };
 int mg_cli_common_arg(int argc, char **argv, int *i, const char **config, const char **names,
 		      size_t *n_names);
+/* -j/--jobs N (1..1024) and --format table|json, for the commands that take
+ * them: 0, or -1 after printing what was expected (`cmd` names the command) */
+int mg_cli_jobs(unsigned *jobs, const char *arg);
+int mg_cli_format_json(int *json, const char *cmd, const char *arg);
+
 /* whether a test is among the named ones (all of them when none are named) */
 int mg_cli_selected(const char *name, const char *const *names, size_t n_names);
 

@@ -554,7 +554,7 @@ static const char *default_ref(char *buf, size_t size)
 
 int cmd_check(int argc, char **argv)
 {
-	const char *config = "memgate.yml", *rev = NULL, *format = "table";
+	const char *config = "memgate.yml", *rev = NULL;
 	const char **names = calloc((size_t)argc + 1, sizeof(*names));
 	const char **froms = calloc((size_t)argc + 1, sizeof(*froms));
 	struct row *rows = NULL;
@@ -566,6 +566,7 @@ int cmd_check(int argc, char **argv)
 	char sha[41], head[41], base_rel[4096], refbuf[512];
 	int ret = MG_EXIT_USAGE, measured = 0, unborn = 0, dirty = -1, have_head;
 	unsigned jobs = 1;
+	int json = 0;
 	cJSON *doc = NULL;
 
 	if (!names || !froms) {
@@ -585,21 +586,13 @@ int cmd_check(int argc, char **argv)
 		} else if (!strcmp(a, "--from") && i + 1 < argc) {
 			froms[n_froms++] = argv[++i];
 		} else if ((!strcmp(a, "-j") || !strcmp(a, "--jobs")) && i + 1 < argc) {
-			char *end;
-			unsigned long v = strtoul(argv[++i], &end, 10);
-			if (*end || v == 0 || v > 1024) {
-				mg_die_msg("--jobs: expected a number from 1 to 1024, got '%s'", argv[i]);
+			if (mg_cli_jobs(&jobs, argv[++i]) < 0)
 				goto done;
-			}
-			jobs = (unsigned)v;
 		} else if (!strcmp(a, "--baseline") && i + 1 < argc) {
 			rev = argv[++i];
 		} else if (!strcmp(a, "--format") && i + 1 < argc) {
-			format = argv[++i];
-			if (strcmp(format, "json") && strcmp(format, "table")) {
-				mg_die_msg("check: --format: expected 'table' or 'json', got '%s'", format);
+			if (mg_cli_format_json(&json, "check", argv[++i]) < 0)
 				goto done;
-			}
 		} else {
 			mg_die_msg("check: unknown option '%s'\n%s", a, usage_text);
 			goto done;
@@ -715,7 +708,7 @@ int cmd_check(int argc, char **argv)
 		ret = MG_EXIT_ERROR;
 		goto done;
 	}
-	if (!strcmp(format, "json")) {
+	if (json) {
 		char *text = cJSON_Print(doc);
 		if (text)
 			printf("%s\n", text);
@@ -766,7 +759,7 @@ int cmd_check(int argc, char **argv)
 	/* in GitHub Actions: job summary, outputs, annotations, PR comment
 	 * (docs/github.md); a failure there is warned about and leaves the
 	 * verdict alone.  Annotations go to stdout: not with --format json. */
-	if (strcmp(format, "json")) {
+	if (!json) {
 		struct mg_error gh_err = { 0 };
 		mg_github_publish(doc, froms[0], NULL, &gh_err);
 	}

@@ -391,20 +391,11 @@ int cmd_run(int argc, char **argv)
 		} else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) {
 			outdir = argv[++i];
 		} else if ((!strcmp(a, "-j") || !strcmp(a, "--jobs")) && i + 1 < argc) {
-			char *end;
-			unsigned long v = strtoul(argv[++i], &end, 10);
-			if (*end || v == 0 || v > 1024) {
-				mg_die_msg("--jobs: expected a number from 1 to 1024, got '%s'", argv[i]);
+			if (mg_cli_jobs(&jobs, argv[++i]) < 0)
 				goto done;
-			}
-			jobs = (unsigned)v;
 		} else if (!strcmp(a, "--format") && i + 1 < argc) {
-			const char *f = argv[++i];
-			if (strcmp(f, "json") && strcmp(f, "table")) {
-				mg_die_msg("run: --format: expected 'table' or 'json', got '%s'", f);
+			if (mg_cli_format_json(&json, "run", argv[++i]) < 0)
 				goto done;
-			}
-			json = !strcmp(f, "json");
 		} else if (!strcmp(a, "--shard") && i + 1 < argc) {
 			if (parse_shard(argv[++i], &shard_i, &shard_n) < 0) {
 				mg_die_msg("--shard: expected I/N with 1 <= I <= N, got '%s'", argv[i]);

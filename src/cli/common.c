@@ -1,4 +1,5 @@
 /* common.c - what several commands do alike: load memgate.yml, select tests */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/config.h"
@@ -53,5 +54,27 @@ int mg_cli_selected(const char *name, const char *const *names, size_t n_names)
 	for (size_t k = 0; k < n_names; k++)
 		if (!strcmp(names[k], name))
 			return 1;
+	return 0;
+}
+
+int mg_cli_jobs(unsigned *jobs, const char *arg)
+{
+	char *end;
+	unsigned long v = strtoul(arg, &end, 10);
+	if (!*arg || *end || v == 0 || v > 1024) {
+		mg_die_msg("--jobs: expected a number from 1 to 1024, got '%s'", arg);
+		return -1;
+	}
+	*jobs = (unsigned)v;
+	return 0;
+}
+
+int mg_cli_format_json(int *json, const char *cmd, const char *arg)
+{
+	if (strcmp(arg, "json") && strcmp(arg, "table")) {
+		mg_die_msg("%s: --format: expected 'table' or 'json', got '%s'", cmd, arg);
+		return -1;
+	}
+	*json = !strcmp(arg, "json");
 	return 0;
 }
