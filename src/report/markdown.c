@@ -695,6 +695,39 @@ static void name_lists(struct md *m, const cJSON *doc, const cJSON **tests, size
 	free(names);
 }
 
+/* docs/config.md: a suppression that hid nothing, or whose cap let leaks through */
+static void suppressions(struct md *m, const cJSON *doc, const char *config)
+{
+	const cJSON *s;
+	int any = 0;
+	cJSON_ArrayForEach(s, item(doc, "suppressions")) {
+		int hu, hc, hl;
+		uint64_t used = u64(s, "used", &hu), capped = u64(s, "capped", &hc);
+		uint64_t line = u64(s, "line", &hl);
+		if (!str(s, "leak") || (!(hu && !used) && !(hc && capped)))
+			continue;
+		if (!any++)
+			mg_buf_puts(&m->blk, "**Suppressions:**\n\n");
+		/* <code>, not backticks: entities of esc() are text inside a code span */
+		mg_buf_puts(&m->blk, "- <code>");
+		esc(m, str(s, "leak"));
+		mg_buf_puts(&m->blk, "</code> (");
+		esc(m, config);
+		if (hl)
+			mg_buf_printf(&m->blk, ":%" PRIu64, line);
+		if (hu && !used)
+			mg_buf_puts(&m->blk, ") hid no leak in this run: it hides nothing today, and "
+				    "may hide a real leak tomorrow\n");
+		else
+			mg_buf_printf(&m->blk, ") matched %" PRIu64 " leak stack%s beyond its "
+				      "`max_bytes`: counted\n", capped, capped == 1 ? "" : "s");
+	}
+	if (any) {
+		mg_buf_puts(&m->blk, "\n");
+		emit(m);
+	}
+}
+
 static void accepted(struct md *m, const cJSON **tests, size_t n)
 {
 	int any = 0;
@@ -904,6 +937,7 @@ int mg_markdown_render(char **out, size_t *len, int *cut, const cJSON *result,
 	leak_sites(&m, tests, n);
 	accepted(&m, tests, n);
 	name_lists(&m, result, tests, n);
+	suppressions(&m, result, str(result, "config") ? str(result, "config") : "memgate.yml");
 	stale(&m, tests, n);
 	for (size_t i = 0; i < n; i++)
 		details(&m, tests[i]);
