@@ -118,9 +118,6 @@ done:
 	return ret;
 }
 
-/* a temporary file older than this is no writer's at work */
-#define STALE_TMP_S 60
-
 static void removed_tmp(const char *name)
 {
 	mg_die_msg("removed '%s', left by an interrupted write", name);
@@ -166,7 +163,7 @@ int cmd_accept(int argc, char **argv)
 		goto done;
 	}
 	/* what an accept killed mid-write left: never to be committed */
-	mg_clean_stale_tmp(cfg->baselines, STALE_TMP_S, removed_tmp);
+	mg_clean_stale_tmp(cfg->baselines, MG_TMP_STALE_S, removed_tmp);
 	have_commit = mg_git_head(sha, &dirty, cfg->dir[0] ? cfg->dir : ".", &err) == MG_OK;
 	if (!have_commit)
 		mg_die_msg("warning: %s: baselines record no commit", err.msg);

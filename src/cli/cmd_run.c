@@ -186,7 +186,7 @@ int mg_cli_measure_tests(const struct mg_config *cfg, const char *const *names, 
 		mg_die_msg("cannot create '%s': %s", outdir, strerror(errno));
 		return MG_EXIT_ERROR;
 	}
-	mg_clean_stale_tmp(outdir, 60, NULL);     /* left by a run killed mid-write */
+	mg_clean_stale_tmp(outdir, MG_TMP_STALE_S, NULL);     /* left by a run killed mid-write */
 
 	/* the selected tests, in file order; --shard keeps every N-th */
 	const struct mg_test **sel = calloc(cfg->n_tests + 1, sizeof(*sel));

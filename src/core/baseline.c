@@ -131,6 +131,15 @@ static cJSON *sites(const cJSON *procs, const char *list, const cJSON *only)
 	return arr;
 }
 
+int mg_json_figure(uint64_t *out, const cJSON *obj, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItem(obj, name);
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0)
+		return 0;
+	*out = v->valuedouble >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)v->valuedouble;
+	return 1;
+}
+
 cJSON *mg_baseline_from_profile(const cJSON *profile, const char *commit, int dirty,
 				const char *reason)
 {

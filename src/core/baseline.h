@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define MG_BASELINE_SCHEMA 1
 
@@ -21,6 +22,10 @@ struct mg_error;
  * `commit` may be NULL (not in git); `reason` may be NULL. */
 cJSON *mg_baseline_from_profile(const cJSON *profile, const char *commit, int dirty,
 				const char *reason);
+
+/* obj's figure `name` as an exact count (at most UINT64_MAX): 1 and *out, or 0
+ * when absent, not a number or negative. */
+int mg_json_figure(uint64_t *out, const cJSON *obj, const char *name);
 
 /* The canonical text of any JSON document (see above); malloc'd, NULL on OOM. */
 char *mg_json_canonical(const cJSON *doc);

@@ -21,16 +21,6 @@ const char *mg_status_name(enum mg_status s)
 	return "?";
 }
 
-/* a figure as an integer; 0 when absent (every figure is a non-negative integer) */
-static int figure(uint64_t *out, const cJSON *obj, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItem(obj, name);
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0)
-		return 0;
-	*out = v->valuedouble >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)v->valuedouble;
-	return 1;
-}
-
 static void compare_metric(struct mg_metric_verdict *mv, const struct mg_tolerance *tol)
 {
 	mv->status = MG_STATUS_PASS;
@@ -86,7 +76,7 @@ static int new_leak_sites(struct mg_verdict *v, const cJSON *b, const cJSON *old
 static uint64_t site_bytes(const cJSON *s)
 {
 	uint64_t v = 0;
-	figure(&v, s, "bytes");
+	mg_json_figure(&v, s, "bytes");
 	return v;
 }
 
@@ -116,8 +106,8 @@ static int site_growth(struct mg_verdict *v, enum mg_metric metric, const char *
 	const cJSON *s, *o;
 	size_t first = v->n_grew;
 
-	if (!figure(&now, cJSON_GetObjectItem(cur, "figures"), name) ||
-	    !figure(&before, cJSON_GetObjectItem(old, "figures"), name) || now <= before)
+	if (!mg_json_figure(&now, cJSON_GetObjectItem(cur, "figures"), name) ||
+	    !mg_json_figure(&before, cJSON_GetObjectItem(old, "figures"), name) || now <= before)
 		return MG_OK;
 	cJSON_ArrayForEach(s, cJSON_GetObjectItem(cur, list)) {
 		const char *site = cJSON_GetStringValue(cJSON_GetObjectItem(s, "site"));
@@ -194,7 +184,7 @@ int mg_compare(struct mg_verdict *out, const cJSON *profile, const cJSON *baseli
 			continue;
 		if (!mg_gated_figure(&mv.current, profile, name))
 			continue;             /* not measured (an older profile): nothing to gate */
-		mv.has_baseline = baseline && figure(&mv.baseline, fig, name);
+		mv.has_baseline = baseline && mg_json_figure(&mv.baseline, fig, name);
 		mv.has_tolerance = tol != NULL;
 		compare_metric(&mv, tol);
 		/* a new figure of a known test does not make the test new */

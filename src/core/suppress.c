@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "baseline.h"
 #include "config.h"
 #include "suppress.h"
 
@@ -67,11 +68,10 @@ int mg_suppress_profile(cJSON *profile, struct mg_config *cfg)
 
 int mg_gated_figure(uint64_t *out, const cJSON *profile, const char *name)
 {
-	const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(profile, "summary"), name);
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0)
+	uint64_t x, h = 0;
+	if (!mg_json_figure(&x, cJSON_GetObjectItem(profile, "summary"), name))
 		return 0;
-	uint64_t x = v->valuedouble >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)v->valuedouble;
-	uint64_t h = (uint64_t)num(cJSON_GetObjectItem(profile, "suppressed"), name);
+	mg_json_figure(&h, cJSON_GetObjectItem(profile, "suppressed"), name);
 	*out = h < x ? x - h : 0;
 	return 1;
 }

@@ -19,6 +19,7 @@ int mg_write_file_atomic(const char *path, const char *data, size_t len, struct 
  * seconds (younger ones may belong to a writer at work).  Returns how many
  * were removed; each name is passed to `removed` (may be NULL).
  */
+#define MG_TMP_STALE_S 60       /* a temporary file older than this is no writer's at work */
 int mg_clean_stale_tmp(const char *dir, unsigned age_s, void (*removed)(const char *name));
 
 /* Reads a whole file of at most max bytes (NUL-terminated); *out is malloc'd.
