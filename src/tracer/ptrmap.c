@@ -1,13 +1,17 @@
 /* ptrmap.c - the live blocks: address -> {size, stack, fork generation}
  *
- * 16 shards (so no single rehash copies every live block at once), each an
- * open-addressing table with linear probing and backward-shift deletion (no
+ * 256 shards chosen by the 64 MiB region an address lies in, each with its
+ * own lock and an open-addressing table with linear probing and backward-shift deletion (no
  * tombstones, so probes stay short however long the program runs), in
  * anonymous memory that doubles when half full.  An entry is 16 bytes: the
  * address (user addresses fit in 48 bits) with the fork generation above it,
  * and the size (44 bits: 16 TiB) with the stack id (20 bits, MGT_MAX_STACKS)
- * above it.  The caller serialises all
- * access (record.c: the event lock, or the solo thread).  Anonymous and
+ * above it.  glibc gives each thread arena its own 64 MiB-aligned heaps, so
+ * threads that allocate and free their own blocks each work in shards no
+ * other thread touches: the shard lock stays in that thread's cache and
+ * costs no transfer (a shared map under one lock was most of the cost of
+ * two allocating threads).  A process with a single thread takes no lock
+ * (record.c passes lock = 0).  Anonymous and
  * private on purpose: a fork child inherits a copy, whose entries carry the
  * parent's generation and are told apart from its own.
  */
@@ -15,7 +19,8 @@
 
 #include "tracer.h"
 
-#define SHARDS 16u
+#define SHARDS 256u
+#define REGION_SHIFT 26                /* glibc's HEAP_MAX_SIZE on 64-bit: 64 MiB */
 #define INITIAL_CAP 256u
 
 struct slot {
@@ -24,10 +29,11 @@ struct slot {
 };
 
 struct shard {
+	mgt_lock_t lock;
 	uint32_t cap;          /* power of two; 0 = not allocated yet */
 	uint32_t count;
 	struct slot *e;
-};
+} __attribute__((aligned(64)));  /* one line each: no false sharing of locks */
 
 #define ADDR_MASK ((1ull << 48) - 1)
 #define SIZE_MASK ((1ull << 44) - 1)
@@ -54,6 +60,13 @@ static inline uint64_t hash_ptr(uint64_t p)
 	p *= 0xff51afd7ed558ccdull;
 	p ^= p >> 33;
 	return p;
+}
+
+/* 16 neighbouring shards per region: smaller tables probe faster than one */
+static inline struct shard *shard_of(uint64_t p, uint64_t h)
+{
+	uint64_t region = ((p >> REGION_SHIFT) * 0x9e3779b97f4a7c15ull) >> 56;
+	return &shards[(region + (h & 15)) & (SHARDS - 1)];
 }
 
 static struct slot *alloc_table(uint32_t cap)
@@ -99,22 +112,30 @@ static int grow(struct shard *s)
 	return 0;
 }
 
-int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale)
+int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lock)
 {
 	uint64_t h = hash_ptr(b->ptr);
-	struct shard *s = &shards[h & (SHARDS - 1)];
+	struct shard *s = shard_of(b->ptr, h);
+	int ret = 0;
 	if (MGT_UNLIKELY(b->ptr > ADDR_MASK || b->size > SIZE_MASK))
 		return 0;                     /* beyond 48-bit addresses: untracked */
-	if ((s->count + 1) * 2 > s->cap && grow(s) && s->count + 1 >= s->cap)
-		return 0;                     /* out of memory: the block goes untracked */
-	return put(s, pack(b), h, stale);
+	if (lock)
+		mgt_lock(&s->lock);
+	/* out of memory: the block goes untracked */
+	if (!((s->count + 1) * 2 > s->cap && grow(s) && s->count + 1 >= s->cap))
+		ret = put(s, pack(b), h, stale);
+	if (lock)
+		mgt_unlock(&s->lock);
+	return ret;
 }
 
-int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out)
+int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock)
 {
 	uint64_t h = hash_ptr(p);
-	struct shard *s = &shards[h & (SHARDS - 1)];
+	struct shard *s = shard_of(p, h);
 	int found = 0;
+	if (lock)
+		mgt_lock(&s->lock);
 	if (s->cap) {
 		uint32_t mask = s->cap - 1, i = (uint32_t)(h >> 4) & mask;
 		while (s->e[i].a && (s->e[i].a & ADDR_MASK) != p)
@@ -139,7 +160,21 @@ int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out)
 			s->e[hole].a = 0;
 		}
 	}
+	if (lock)
+		mgt_unlock(&s->lock);
 	return found;
+}
+
+void mgt_ptrmap_lock_all(void)
+{
+	for (unsigned i = 0; i < SHARDS; i++)
+		mgt_lock(&shards[i].lock);
+}
+
+void mgt_ptrmap_unlock_all(void)
+{
+	for (unsigned i = 0; i < SHARDS; i++)
+		mgt_unlock(&shards[i].lock);
 }
 
 uint64_t mgt_ptrmap_count(void)

@@ -10,9 +10,10 @@
  * (TRACER-NOTES §3), so a new peak costs O(1), not a scan of all stacks.
  *
  * Locks, always taken in this order: module lock, depot lock, event lock
- * (the pointer map and the counters; none while the process has a single
- * thread, see "serialisation" below).  A hook never holds two of them at
- * once; only fork's prepare handler takes them all.
+ * (the counters), pointer-map shard locks (none of these while the process
+ * has a single thread, see "serialisation" below).  A hook never holds two
+ * of them at once; only fork's prepare handler and the exit step take the
+ * event lock and every shard.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -279,8 +280,12 @@ static void go_threaded(void)
 	mgt_unlock(&event_lock);
 }
 
-/* Starts an event; returns the token for leave(). */
-static inline int enter(struct mgt_thread *t)
+/*
+ * Starts an event: returns 1 when the solo thread entered its section (no
+ * lock needed for anything), 0 in a threaded process, where the map takes
+ * its shard locks and the counters the event lock (counters_lock).
+ */
+static inline int begin(struct mgt_thread *t)
 {
 	if (MGT_LIKELY(!atomic_load_explicit(&threaded, memory_order_relaxed))) {
 		if (MGT_LIKELY(t->solo)) {
@@ -293,10 +298,39 @@ static inline int enter(struct mgt_thread *t)
 			go_threaded();
 		}
 	}
+	return 0;
+}
+
+static inline void end(struct mgt_thread *t, int solo)
+{
+	if (solo)
+		atomic_store_explicit(&t->busy, 0, memory_order_release);
+}
+
+static inline void counters_lock(struct mgt_thread *t, int solo)
+{
+	if (solo)
+		return;
 	mgt_lock(&event_lock);
 	if (MGT_UNLIKELY(!t->solo && !(mgt_g.hdr->flags & MGT_F_THREADS)))
 		__atomic_fetch_or(&mgt_g.hdr->flags, MGT_F_THREADS, __ATOMIC_RELAXED);
-	return 0;
+}
+
+static inline void counters_unlock(int solo)
+{
+	if (!solo)
+		mgt_unlock(&event_lock);
+}
+
+/* Everything at once (the counters; the map too with `map`): process events,
+ * fork, exit.  Returns the token for leave(). */
+static int enter(struct mgt_thread *t, int map)
+{
+	int solo = begin(t);
+	counters_lock(t, solo);
+	if (map && !solo)
+		mgt_ptrmap_lock_all();
+	return solo;
 }
 
 int mgt_single_threaded(void)
@@ -304,12 +338,12 @@ int mgt_single_threaded(void)
 	return !atomic_load(&threaded);
 }
 
-static inline void leave(struct mgt_thread *t, int solo)
+static void leave(struct mgt_thread *t, int solo, int map)
 {
-	if (solo)
-		atomic_store_explicit(&t->busy, 0, memory_order_release);
-	else
-		mgt_unlock(&event_lock);
+	if (map && !solo)
+		mgt_ptrmap_unlock_all();
+	counters_unlock(solo);
+	end(t, solo);
 }
 
 /* ------------------------------------------------------------ aggregation */
@@ -420,43 +454,48 @@ static inline void count_resize(struct mgt_header *h, const struct mgt_block *ol
 	after_event(h, size > old->size);
 }
 
-/* insert into the map; a stale entry at that address was freed unseen */
-static inline void insert(struct mgt_header *h, const struct mgt_block *b)
-{
-	struct mgt_block stale;
-	if (MGT_UNLIKELY(mgt_ptrmap_insert(b, &stale)))
-		count_free(h, &stale);
-}
-
+/*
+ * The map first, then the counters: each under its own lock when threaded.
+ * That keeps the counters in an order the program could have seen: an
+ * allocation is counted before its pointer is returned, a free before the
+ * real free hands the address to anyone else.
+ */
 void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
 {
 	struct mgt_block b = { (uint64_t)p, size, mgt_stack_capture(t, fp), mgt_g.fork_gen };
+	struct mgt_block stale;
 	struct mgt_header *h = mgt_g.hdr;
-	int solo = enter(t);
-	insert(h, &b);
+	int solo = begin(t);
+	/* a stale entry at that address was freed unseen */
+	int had_stale = mgt_ptrmap_insert(&b, &stale, !solo);
+	counters_lock(t, solo);
+	if (MGT_UNLIKELY(had_stale))
+		count_free(h, &stale);
 	count_alloc(h, b.stack, size);
-	leave(t, solo);
+	counters_unlock(solo);
+	end(t, solo);
 }
 
 void mgt_record_free(struct mgt_thread *t, void *p)
 {
 	struct mgt_block b;
 	struct mgt_header *h = mgt_g.hdr;
-	/* remove before the real free: afterwards another thread may be handed
-	 * the same address and insert it first */
-	int solo = enter(t);
-	if (mgt_ptrmap_remove((uint64_t)p, &b))
+	int solo = begin(t);
+	int found = mgt_ptrmap_remove((uint64_t)p, &b, !solo);
+	counters_lock(t, solo);
+	if (found)
 		count_free(h, &b);
 	else
 		h->unknown_frees++;
-	leave(t, solo);
+	counters_unlock(solo);
+	end(t, solo);
 }
 
 int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old)
 {
-	int solo = enter(t);
-	int found = mgt_ptrmap_remove((uint64_t)p, old);
-	leave(t, solo);
+	int solo = begin(t);
+	int found = mgt_ptrmap_remove((uint64_t)p, old, !solo);
+	end(t, solo);
 	return found;
 }
 
@@ -464,19 +503,28 @@ void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block 
 		      size_t size, void *fp)
 {
 	struct mgt_header *h = mgt_g.hdr;
-	int solo;
+	struct mgt_block stale;
+	int solo, had_stale;
 	if (!q) {
 		/* failed: the old block is still live and nothing happened */
 		if (had_old) {
-			solo = enter(t);
-			insert(h, old);
-			leave(t, solo);
+			solo = begin(t);
+			had_stale = mgt_ptrmap_insert(old, &stale, !solo);
+			if (MGT_UNLIKELY(had_stale)) {
+				counters_lock(t, solo);
+				count_free(h, &stale);
+				counters_unlock(solo);
+			}
+			end(t, solo);
 		}
 		return;
 	}
 	struct mgt_block b = { (uint64_t)q, size, mgt_stack_capture(t, fp), mgt_g.fork_gen };
-	solo = enter(t);
-	insert(h, &b);
+	solo = begin(t);
+	had_stale = mgt_ptrmap_insert(&b, &stale, !solo);
+	counters_lock(t, solo);
+	if (MGT_UNLIKELY(had_stale))
+		count_free(h, &stale);
 	if (had_old && old->gen == mgt_g.fork_gen) {
 		count_resize(h, old, b.stack, size);
 	} else {
@@ -486,7 +534,8 @@ void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block 
 			h->unknown_frees++;
 		count_alloc(h, b.stack, size);
 	}
-	leave(t, solo);
+	counters_unlock(solo);
+	end(t, solo);
 }
 
 void mgt_sample_rss(void)
@@ -510,7 +559,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 		return;                           /* not ours (vfork child), or done */
 	t->guard++;
 	mgt_modules_scan();                   /* libc-internal dlopens (NSS, iconv) */
-	int solo = enter(t);
+	int solo = enter(t, 1);
 	if (atomic_exchange(&mgt_state, 2) == 1) {
 		if (h->tl_open.live_max || h->events !=
 		    (h->tl_n ? mgt_g.timeline[h->tl_n - 1].event_end : 0))
@@ -527,7 +576,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 			__atomic_fetch_or(&h->flags, MGT_F_HARD_EXIT, __ATOMIC_RELAXED);
 		__atomic_store_n(&h->state, MGT_EXITED, __ATOMIC_RELEASE);
 	}
-	leave(t, solo);
+	leave(t, solo, 1);
 	t->guard--;
 }
 
@@ -555,10 +604,10 @@ void mgt_note_spawn_env(const char *path, char *const envp[])
 	/* the child loads the tracer only if it is still named in LD_PRELOAD */
 	if (env_has(envp, "LD_PRELOAD=", "libmemgate.so") && env_has(envp, "MEMGATE_DIR=", "/"))
 		return;
-	int solo = enter(t);
+	int solo = enter(t, 0);
 	mgt_strlcpy(h->untraced, path ? path : "?", sizeof(h->untraced));
 	__atomic_fetch_or(&h->flags, MGT_F_UNTRACED_EXEC, __ATOMIC_RELAXED);
-	leave(t, solo);
+	leave(t, solo, 0);
 }
 
 void mgt_exec_begin(const char *path, char *const envp[])
@@ -569,12 +618,12 @@ void mgt_exec_begin(const char *path, char *const envp[])
 	if (atomic_load(&mgt_state) != 1 || !h || h->pid != mgt_getpid() ||
 	    !(t = mgt_thread_self()))
 		return;                           /* a vfork child: the parent's file */
-	int solo = enter(t);
+	int solo = enter(t, 0);
 	mgt_strlcpy(h->exec_target, path ? path : "?", sizeof(h->exec_target));
 	mgt_sample_rss();
 	h->end_mono_ns = mgt_now_ns();
 	__atomic_store_n(&h->state, MGT_EXECED, __ATOMIC_RELEASE);
-	leave(t, solo);
+	leave(t, solo, 0);
 }
 
 void mgt_exec_failed(void)
@@ -594,7 +643,7 @@ void mgt_note_child(int pid, int status)
 		return;
 	if (!WIFEXITED(status) && !WIFSIGNALED(status))
 		return;
-	int solo = enter(t);
+	int solo = enter(t, 0);
 	if (h->n_children < MGT_MAX_CHILDREN) {
 		mgt_g.children[h->n_children].pid = pid;
 		mgt_g.children[h->n_children].status = status;
@@ -602,7 +651,7 @@ void mgt_note_child(int pid, int status)
 	} else {
 		__atomic_fetch_or(&h->flags, MGT_F_CHILD_FULL, __ATOMIC_RELAXED);
 	}
-	leave(t, solo);
+	leave(t, solo, 0);
 }
 
 /*
@@ -622,14 +671,14 @@ void mgt_atfork_prepare(void)
 	mgt_modules_lock();
 	fork_mod_snapshot = mgt_g.hdr->n_modules;
 	mgt_stack_lock();
-	fork_token = enter(fork_thread);
+	fork_token = enter(fork_thread, 1);
 }
 
 void mgt_atfork_parent(void)
 {
 	if (!fork_thread)
 		return;
-	leave(fork_thread, fork_token);
+	leave(fork_thread, fork_token, 1);
 	mgt_stack_unlock();
 	mgt_modules_unlock();
 	fork_thread->guard--;
@@ -644,6 +693,7 @@ void mgt_atfork_child(void)
 	mgt_stack_reinit_locks();
 	mgt_thread_fork_child();
 	mgt_regions_fork_child();
+	mgt_ptrmap_unlock_all();              /* held by prepare, or never taken */
 	solo_init(t);                         /* the forking thread is the only one */
 	t->last_hash = 0;                     /* stack ids start over */
 	if (atomic_load(&mgt_state) == 1 && mgt_g.root_only) {

@@ -197,13 +197,17 @@ struct mgt_block {
 	uint32_t stack;
 	uint32_t gen;      /* mgt_g.fork_gen when allocated */
 };
-/* The caller serialises every call (record.c's event section). */
+/* Insert and remove lock the address's shard when `lock` is set (the process
+ * has more than one thread); else the caller is the solo thread. */
 /* Returns 1 if an entry at the same address was replaced: a free we never saw
  * (copied to *stale, for the caller to count). */
-MGT_HIDDEN int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale);
+MGT_HIDDEN int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lock);
 /* Removes p; returns 1 and fills *out when found. */
-MGT_HIDDEN int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out);
-/* Live blocks: how many, and a copy of at most max of them (any order). */
+MGT_HIDDEN int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock);
+/* Every shard, for fork and the exit scan (taken after the event lock). */
+MGT_HIDDEN void mgt_ptrmap_lock_all(void);
+MGT_HIDDEN void mgt_ptrmap_unlock_all(void);
+/* Live blocks: how many, and a copy of at most max of them (any order); all locked. */
 MGT_HIDDEN uint64_t mgt_ptrmap_count(void);
 MGT_HIDDEN uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max);
 
