@@ -20,6 +20,85 @@ static uint32_t load32(const uint32_t *p)
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * A threaded process that died (no exit step ran) may have left events in its
+ * threads' batches, written but not yet applied (format.h).  They are added
+ * here, to the private copy of the mapping, the way the tracer would have:
+ * the counts, each stack's counts, and the open timeline bucket.  The peak
+ * is then at least what was live at death; when that is higher, every stack's
+ * bytes at the peak are its live bytes (a new epoch).
+ */
+static int settle_batches(struct mg_image *img)
+{
+	struct mgt_header *h = img->map;
+	struct mgt_stack *stacks = (struct mgt_stack *)((char *)img->map + MGT_STK_OFF);
+	const struct mgt_batch *batches =
+		(const struct mgt_batch *)((const char *)img->map + MGT_BATCH_OFF);
+	uint32_t nb = load32(&h->n_batches);
+	if (nb > MGT_MAX_BATCHES)
+		return -1;
+	for (uint32_t i = 0; i < nb; i++) {
+		uint32_t n = load32(&batches[i].n), done = load32(&batches[i].done);
+		if (n > MGT_BATCH_EVENTS)
+			return -1;
+		for (uint32_t k = done; k < n; k++) {
+			const struct mgt_event *e = &batches[i].ev[k];
+			if (e->stack >= img->n_stacks || e->old_stack >= img->n_stacks)
+				return -1;
+			struct mgt_stack *s = &stacks[e->stack], *o = &stacks[e->old_stack];
+			switch (e->kind) {
+			case MGT_EV_ALLOC:
+			case MGT_EV_RESIZE:
+				s->allocs++;
+				s->total_bytes += e->size;
+				s->cur_bytes += e->size;
+				s->cur_blocks++;
+				h->allocs++;
+				h->total_bytes += e->size;
+				h->cur_bytes += e->size;
+				h->cur_blocks++;
+				if (e->kind == MGT_EV_ALLOC)
+					break;
+				o->frees++;
+				o->cur_bytes -= e->old_size;
+				o->cur_blocks--;
+				h->frees++;
+				h->cur_bytes -= e->old_size;
+				h->cur_blocks--;
+				break;
+			case MGT_EV_FREE:
+				s->frees++;
+				s->cur_bytes -= e->size;
+				s->cur_blocks--;
+				h->frees++;
+				h->cur_bytes -= e->size;
+				h->cur_blocks--;
+				break;
+			case MGT_EV_INHERITED:
+				h->inherited_frees++;
+				h->inherited_bytes += e->size;
+				break;
+			case MGT_EV_UNKNOWN:
+				h->unknown_frees++;
+				break;
+			default:
+				return -1;
+			}
+			h->events++;
+		}
+	}
+	if ((int64_t)h->cur_bytes > (int64_t)h->peak_bytes) {
+		h->peak_bytes = h->cur_bytes;
+		h->peak_blocks = h->cur_blocks;
+		h->epoch++;
+	}
+	if ((int64_t)h->cur_bytes > (int64_t)h->tl_open.live_max)
+		h->tl_open.live_max = h->cur_bytes;
+	h->tl_open.live_end = h->cur_bytes;
+	h->tl_open.event_end = h->events;
+	return 0;
+}
+
 static int open_image(struct mg_image *img, const char *dir, const char *name,
 		      struct mg_error *err)
 {
@@ -35,7 +114,9 @@ static int open_image(struct mg_image *img, const char *dir, const char *name,
 		close(fd);
 		return mg_error_set(err, MG_ERROR, "trace '%s' is truncated", path);
 	}
-	img->map = mmap(NULL, MGT_FILE_SIZE, PROT_READ, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	/* private and writable: settle_batches() writes to its own copy, never the file */
+	img->map = mmap(NULL, MGT_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
+			fd, 0);
 	close(fd);
 	if (img->map == MAP_FAILED) {
 		img->map = NULL;
@@ -70,6 +151,8 @@ static int open_image(struct mg_image *img, const char *dir, const char *name,
 		if (s->depth > MGT_MAX_DEPTH || s->frame_off + s->depth > img->n_frames)
 			return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (stack %u)", path, i);
 	}
+	if (h->state == MGT_RUNNING && settle_batches(img))
+		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (event batch)", path);
 	uint64_t closed = img->tl_n ? img->timeline[img->tl_n - 1].event_end : 0;
 	img->have_open_bucket = h->events > closed;
 	return MG_OK;

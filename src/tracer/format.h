@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define MGT_MAGIC        "MGTRACE1"
-#define MGT_VERSION      2
+#define MGT_VERSION      3
 
 #define MGT_MAX_STACKS   (1u << 20)       /* distinct call stacks per image; beyond: stack 0 */
 #define MGT_MAX_FRAMES   (1u << 25)       /* return addresses stored, all stacks together */
@@ -26,6 +26,9 @@
 #define MGT_MAX_CHILDREN 4096u            /* statuses of children this image reaped */
 #define MGT_MAX_DEPTH    256u
 #define MGT_PATH_MAX     1024u
+#define MGT_MAX_BATCHES  2048u            /* threads with an event batch; others apply at once */
+#define MGT_BATCH_EVENTS 64u              /* a batch is applied when full, ... */
+#define MGT_BATCH_BYTES  4096u            /* ... or once its events moved this many bytes */
 #define MGT_ARGV_MAX     8192u
 
 /* region offsets and sizes (bytes) */
@@ -41,7 +44,9 @@
 #define MGT_STK_SIZE     ((uint64_t)MGT_MAX_STACKS * sizeof(struct mgt_stack))
 #define MGT_FRM_OFF      (MGT_STK_OFF + MGT_STK_SIZE)
 #define MGT_FRM_SIZE     ((uint64_t)MGT_MAX_FRAMES * sizeof(uint64_t))
-#define MGT_FILE_SIZE    (MGT_FRM_OFF + MGT_FRM_SIZE)
+#define MGT_BATCH_OFF    (MGT_FRM_OFF + MGT_FRM_SIZE)
+#define MGT_BATCH_SIZE   ((uint64_t)MGT_MAX_BATCHES * sizeof(struct mgt_batch))
+#define MGT_FILE_SIZE    (MGT_BATCH_OFF + MGT_BATCH_SIZE)
 
 enum mgt_state {
 	MGT_RUNNING = 1,   /* still running, or died without running any exit code */
@@ -117,6 +122,38 @@ struct mgt_bucket {
 	uint64_t event_end;     /* index of its last event + 1 */
 };
 
+/*
+ * In a process with more than one thread, each thread appends its events to
+ * its own batch and applies them to the counters in one go (record.c), so
+ * threads do not fight over the counters' cache lines on every event.
+ * Events [done, n) are written but not applied yet: after a crash the reader
+ * adds them to the counts.
+ */
+enum mgt_event_kind {
+	MGT_EV_ALLOC = 1,       /* a new block: size, stack */
+	MGT_EV_FREE = 2,        /* a block of this image freed: size, stack */
+	MGT_EV_RESIZE = 3,      /* realloc: new size, stack; old_size, old_stack */
+	MGT_EV_INHERITED = 4,   /* free of a block inherited over fork: size */
+	MGT_EV_UNKNOWN = 5      /* free of an address never seen allocated */
+};
+
+struct mgt_event {
+	uint64_t size;
+	uint64_t old_size;
+	uint32_t stack;
+	uint32_t old_stack;
+	uint32_t kind;          /* enum mgt_event_kind */
+	uint32_t pad;
+};
+
+struct mgt_batch {
+	uint32_t n;             /* events written (release-stored after each) */
+	uint32_t done;          /* events [0, done) are in the counters */
+	uint32_t seen;          /* n when a flush last looked at this batch */
+	uint32_t pad[13];       /* the events start on their own cache line */
+	struct mgt_event ev[MGT_BATCH_EVENTS];
+};
+
 struct mgt_child {
 	int32_t  pid;
 	int32_t  status;        /* raw wait status, as from waitpid() */
@@ -158,6 +195,8 @@ struct mgt_header {
 	uint32_t tl_n;          /* buckets [0, tl_n) closed; bucket tl_n is open */
 	uint64_t tl_width;      /* events per bucket */
 	uint64_t mod_gen;       /* module generation now */
+	uint32_t n_batches;     /* batches [0, n_batches) handed to threads */
+	uint32_t pad;
 	struct mgt_bucket tl_open; /* the open bucket (copied into the table when closed) */
 
 	char     parent_file[64]; /* the traced parent's file name when MGT_F_FORK_CHILD */

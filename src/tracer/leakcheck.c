@@ -394,7 +394,7 @@ static void record(void)
 					    MGT_INDIRECTLY };
 	for (uint64_t i = 0; i < lc->n; i++) {
 		const struct mgt_block *b = &lc->b[i];
-		if (b->gen != mgt_g.fork_gen)
+		if (!mgt_own_block(b))
 			continue;             /* inherited: the parent's to report */
 		unsigned k = kind_of[lc->state[i]];
 		struct mgt_stack *s = &mgt_g.stacks[b->stack];
@@ -455,7 +455,7 @@ void mgt_leakcheck(const struct mgt_exit_point *ep)
 	if (lc->n) {
 		/* blocks inherited over fork are the parent's: roots for us */
 		for (uint64_t i = 0; i < lc->n; i++)
-			if (lc->b[i].gen != mgt_g.fork_gen && lc->state[i] != REACHABLE) {
+			if (!mgt_own_block(&lc->b[i]) && lc->state[i] != REACHABLE) {
 				lc->state[i] = REACHABLE;
 				push(i);
 			}

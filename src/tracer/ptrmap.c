@@ -1,19 +1,24 @@
-/* ptrmap.c - the live blocks: address -> {size, stack, fork generation}
+/* ptrmap.c - the live blocks: address -> {size, stack, fork generation, owner}
  *
  * 256 shards chosen by the 64 MiB region an address lies in, each with its
- * own lock and an open-addressing table with linear probing and backward-shift deletion (no
- * tombstones, so probes stay short however long the program runs), in
- * anonymous memory that doubles when half full.  An entry is 16 bytes: the
- * address (user addresses fit in 48 bits) with the fork generation above it,
- * and the size (44 bits: 16 TiB) with the stack id (20 bits, MGT_MAX_STACKS)
- * above it.  glibc gives each thread arena its own 64 MiB-aligned heaps, so
- * threads that allocate and free their own blocks each work in shards no
- * other thread touches: the shard lock stays in that thread's cache and
- * costs no transfer (a shared map under one lock was most of the cost of
- * two allocating threads).  A process with a single thread takes no lock
- * (record.c passes lock = 0).  Anonymous and
- * private on purpose: a fork child inherits a copy, whose entries carry the
- * parent's generation and are told apart from its own.
+ * own lock and an open-addressing table with linear probing and
+ * backward-shift deletion (no tombstones, so probes stay short however long
+ * the program runs), in anonymous memory that doubles when half full.
+ *
+ * An entry is 16 bytes.  The first word holds the address in granules
+ * (glibc's blocks are 16-byte aligned and user addresses fit in 48 bits: 44
+ * bits), the fork generation (MGT_GEN_BITS) and the owner (12 bits: the
+ * batch of the thread that allocated it, record.c); the second the size (44
+ * bits: 16 TiB) and the stack id (20 bits, MGT_MAX_STACKS).
+ *
+ * glibc gives each thread arena its own 64 MiB-aligned heaps, so threads
+ * that allocate and free their own blocks each work in shards no other
+ * thread touches: the shard lock stays in that thread's cache and costs no
+ * transfer (a shared map under one lock was most of the cost of two
+ * allocating threads).  A process with a single thread takes no lock
+ * (record.c passes lock = 0).  Anonymous and private on purpose: a fork
+ * child inherits a copy, whose entries carry the parent's generation and are
+ * told apart from its own.
  */
 #include <sys/mman.h>
 
@@ -24,7 +29,7 @@
 #define INITIAL_CAP 256u
 
 struct slot {
-	uint64_t a;            /* address | generation << 48; 0 = empty */
+	uint64_t a;            /* address >> 4 | generation << 44 | owner << 52; 0 = empty */
 	uint64_t b;            /* size | stack << 44 */
 };
 
@@ -36,18 +41,30 @@ struct shard {
 } __attribute__((aligned(64)));  /* one line each: no false sharing of locks */
 
 #define ADDR_MASK ((1ull << 48) - 1)
+#define KEY_BITS 44
+#define KEY_MASK ((1ull << KEY_BITS) - 1)
+#define GEN_MASK ((1u << MGT_GEN_BITS) - 1)
+#define OWNER_SHIFT (KEY_BITS + MGT_GEN_BITS)
 #define SIZE_MASK ((1ull << 44) - 1)
+_Static_assert(MGT_MAX_BATCHES < (1u << (64 - OWNER_SHIFT)), "owner field too narrow");
+
+static inline uint64_t key_ptr(uint64_t a)   /* the address an entry's first word holds */
+{
+	return (a & KEY_MASK) << 4;
+}
 
 static inline struct slot pack(const struct mgt_block *b)
 {
-	return (struct slot){ b->ptr | (uint64_t)(b->gen & 0xffff) << 48,
+	return (struct slot){ b->ptr >> 4 | (uint64_t)(b->gen & GEN_MASK) << KEY_BITS |
+				      (uint64_t)b->owner << OWNER_SHIFT,
 			      b->size | (uint64_t)b->stack << 44 };
 }
 
 static inline void unpack(const struct slot *s, struct mgt_block *b)
 {
-	b->ptr = s->a & ADDR_MASK;
-	b->gen = (uint32_t)(s->a >> 48);
+	b->ptr = key_ptr(s->a);
+	b->gen = (uint16_t)(s->a >> KEY_BITS & GEN_MASK);
+	b->owner = (uint16_t)(s->a >> OWNER_SHIFT);
 	b->size = s->b & SIZE_MASK;
 	b->stack = (uint32_t)(s->b >> 44);
 }
@@ -80,9 +97,9 @@ static struct slot *alloc_table(uint32_t cap)
 static int put(struct shard *s, struct slot v, uint64_t h, struct mgt_block *old)
 {
 	uint32_t mask = s->cap - 1, i = (uint32_t)(h >> 4) & mask;
-	uint64_t addr = v.a & ADDR_MASK;
+	uint64_t key = v.a & KEY_MASK;
 	int replaced = 0;
-	while (s->e[i].a && (s->e[i].a & ADDR_MASK) != addr)
+	while (s->e[i].a && (s->e[i].a & KEY_MASK) != key)
 		i = (i + 1) & mask;
 	if (!s->e[i].a) {
 		s->count++;
@@ -106,7 +123,7 @@ static int grow(struct shard *s)
 	s->count = 0;
 	for (uint32_t i = 0; i < ocap; i++)
 		if (old[i].a)
-			put(s, old[i], hash_ptr(old[i].a & ADDR_MASK), NULL);
+			put(s, old[i], hash_ptr(key_ptr(old[i].a)), NULL);
 	if (old)
 		mgt_munmap(old, (size_t)ocap * sizeof(struct slot));
 	return 0;
@@ -117,8 +134,8 @@ int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lo
 	uint64_t h = hash_ptr(b->ptr);
 	struct shard *s = shard_of(b->ptr, h);
 	int ret = 0;
-	if (MGT_UNLIKELY(b->ptr > ADDR_MASK || b->size > SIZE_MASK))
-		return 0;                     /* beyond 48-bit addresses: untracked */
+	if (MGT_UNLIKELY(b->ptr > ADDR_MASK || (b->ptr & 15) || b->size > SIZE_MASK))
+		return 0;                     /* not a glibc block of a 48-bit space: untracked */
 	if (lock)
 		mgt_lock(&s->lock);
 	/* out of memory: the block goes untracked */
@@ -134,11 +151,13 @@ int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock)
 	uint64_t h = hash_ptr(p);
 	struct shard *s = shard_of(p, h);
 	int found = 0;
+	if (MGT_UNLIKELY(p > ADDR_MASK || (p & 15)))
+		return 0;                     /* never inserted */
 	if (lock)
 		mgt_lock(&s->lock);
 	if (s->cap) {
 		uint32_t mask = s->cap - 1, i = (uint32_t)(h >> 4) & mask;
-		while (s->e[i].a && (s->e[i].a & ADDR_MASK) != p)
+		while (s->e[i].a && (s->e[i].a & KEY_MASK) != p >> 4)
 			i = (i + 1) & mask;
 		if (s->e[i].a) {
 			unpack(&s->e[i], out);
@@ -150,7 +169,7 @@ int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock)
 				j = (j + 1) & mask;
 				if (!s->e[j].a)
 					break;
-				uint32_t home = (uint32_t)(hash_ptr(s->e[j].a & ADDR_MASK) >> 4) & mask;
+				uint32_t home = (uint32_t)(hash_ptr(key_ptr(s->e[j].a)) >> 4) & mask;
 				/* move e[j] if its home is not in (hole, j] cyclically */
 				if (((j - home) & mask) >= ((j - hole) & mask)) {
 					s->e[hole] = s->e[j];

@@ -193,6 +193,7 @@ static int start_image(int fork_child, const char *parent_file)
 	mgt_g.modules = (struct mgt_module *)((char *)h + MGT_MOD_OFF);
 	mgt_g.timeline = (struct mgt_bucket *)((char *)h + MGT_TL_OFF);
 	mgt_g.children = (struct mgt_child *)((char *)h + MGT_CHILD_OFF);
+	mgt_g.batches = (struct mgt_batch *)((char *)h + MGT_BATCH_OFF);
 
 	h->version = MGT_VERSION;
 	h->header_size = sizeof(*h);
@@ -307,29 +308,16 @@ static inline void end(struct mgt_thread *t, int solo)
 		atomic_store_explicit(&t->busy, 0, memory_order_release);
 }
 
-static inline void counters_lock(struct mgt_thread *t, int solo)
-{
-	if (solo)
-		return;
-	mgt_lock(&event_lock);
-	if (MGT_UNLIKELY(!t->solo && !(mgt_g.hdr->flags & MGT_F_THREADS)))
-		__atomic_fetch_or(&mgt_g.hdr->flags, MGT_F_THREADS, __ATOMIC_RELAXED);
-}
-
-static inline void counters_unlock(int solo)
-{
-	if (!solo)
-		mgt_unlock(&event_lock);
-}
-
 /* Everything at once (the counters; the map too with `map`): process events,
  * fork, exit.  Returns the token for leave(). */
 static int enter(struct mgt_thread *t, int map)
 {
 	int solo = begin(t);
-	counters_lock(t, solo);
-	if (map && !solo)
-		mgt_ptrmap_lock_all();
+	if (!solo) {
+		mgt_lock(&event_lock);
+		if (map)
+			mgt_ptrmap_lock_all();
+	}
 	return solo;
 }
 
@@ -340,20 +328,26 @@ int mgt_single_threaded(void)
 
 static void leave(struct mgt_thread *t, int solo, int map)
 {
-	if (map && !solo)
-		mgt_ptrmap_unlock_all();
-	counters_unlock(solo);
+	if (!solo) {
+		if (map)
+			mgt_ptrmap_unlock_all();
+		mgt_unlock(&event_lock);
+	}
 	end(t, solo);
 }
 
 /* ------------------------------------------------------------ aggregation */
 
-
+/*
+ * Live counts are compared as signed: in a threaded process a block handed to
+ * another thread may be freed in a batch applied before the batch holding its
+ * allocation, so a count can dip below zero for a moment.
+ */
 static inline void rebase(struct mgt_stack *s, uint64_t epoch)
 {
 	if (s->epoch != epoch) {
-		s->peak_bytes = s->cur_bytes;
-		s->peak_blocks = s->cur_blocks;
+		s->peak_bytes = (int64_t)s->cur_bytes > 0 ? s->cur_bytes : 0;
+		s->peak_blocks = (int64_t)s->cur_blocks > 0 ? s->cur_blocks : 0;
 		s->epoch = epoch;
 	}
 }
@@ -387,13 +381,13 @@ static void timeline_close(struct mgt_header *h)
 static inline void after_event(struct mgt_header *h, int grew)
 {
 	h->events++;
-	if (grew && h->cur_bytes >= h->peak_bytes) {
+	if (grew && (int64_t)h->cur_bytes >= (int64_t)h->peak_bytes) {
 		h->peak_bytes = h->cur_bytes;
 		h->peak_blocks = h->cur_blocks;
 		h->peak_event = h->events;
 		h->epoch++;
 	}
-	if (h->cur_bytes > h->tl_open.live_max)
+	if ((int64_t)h->cur_bytes > (int64_t)h->tl_open.live_max)
 		h->tl_open.live_max = h->cur_bytes;
 	if (MGT_UNLIKELY(h->events >= tl_close_at))
 		timeline_close(h);
@@ -414,80 +408,259 @@ static inline void count_alloc(struct mgt_header *h, uint32_t sid, uint64_t size
 	after_event(h, 1);
 }
 
-static inline void count_free(struct mgt_header *h, const struct mgt_block *b)
+static inline void count_free(struct mgt_header *h, uint32_t sid, uint64_t size)
 {
-	if (b->gen != mgt_g.fork_gen) {
-		/* a block inherited over fork: the parent reports it, not us */
-		h->inherited_frees++;
-		h->inherited_bytes += b->size;
-		return;
-	}
-	struct mgt_stack *s = &mgt_g.stacks[b->stack];
+	struct mgt_stack *s = &mgt_g.stacks[sid];
 	rebase(s, h->epoch);
 	s->frees++;
-	s->cur_bytes -= b->size;
+	s->cur_bytes -= size;
 	s->cur_blocks--;
 	h->frees++;
-	h->cur_bytes -= b->size;
+	h->cur_bytes -= size;
 	h->cur_blocks--;
 	after_event(h, 0);
 }
 
 /* realloc of a known block: one alloc + one free, applied as one resize */
-static inline void count_resize(struct mgt_header *h, const struct mgt_block *old, uint32_t sid,
-				uint64_t size)
+static inline void count_resize(struct mgt_header *h, const struct mgt_event *e)
 {
-	struct mgt_stack *o = &mgt_g.stacks[old->stack], *n = &mgt_g.stacks[sid];
+	struct mgt_stack *o = &mgt_g.stacks[e->old_stack], *n = &mgt_g.stacks[e->stack];
 	rebase(o, h->epoch);
 	rebase(n, h->epoch);
 	o->frees++;
-	o->cur_bytes -= old->size;
+	o->cur_bytes -= e->old_size;
 	o->cur_blocks--;
 	n->allocs++;
-	n->total_bytes += size;
-	n->cur_bytes += size;
+	n->total_bytes += e->size;
+	n->cur_bytes += e->size;
 	n->cur_blocks++;
 	h->allocs++;
 	h->frees++;
-	h->total_bytes += size;
-	h->cur_bytes += size - old->size;
-	after_event(h, size > old->size);
+	h->total_bytes += e->size;
+	h->cur_bytes += e->size - e->old_size;
+	after_event(h, e->size > e->old_size);
+}
+
+/* one event into the counters, inside the event section */
+static inline __attribute__((always_inline)) void apply(struct mgt_header *h, const struct mgt_event *e)
+{
+	switch (e->kind) {
+	case MGT_EV_ALLOC:
+		count_alloc(h, e->stack, e->size);
+		break;
+	case MGT_EV_FREE:
+		count_free(h, e->stack, e->size);
+		break;
+	case MGT_EV_RESIZE:
+		count_resize(h, e);
+		break;
+	case MGT_EV_INHERITED:
+		/* a block inherited over fork: the parent reports it, not us */
+		h->inherited_frees++;
+		h->inherited_bytes += e->size;
+		break;
+	default:
+		h->unknown_frees++;
+		break;
+	}
+}
+
+/* the free of block b, as an event */
+static inline struct mgt_event free_event(const struct mgt_block *b)
+{
+	if (!mgt_own_block(b))
+		return (struct mgt_event){ .kind = MGT_EV_INHERITED, .size = b->size };
+	return (struct mgt_event){ .kind = MGT_EV_FREE, .size = b->size, .stack = b->stack };
+}
+
+/* ---------------------------------------------------------------- batches */
+
+/*
+ * A threaded process: each thread appends its events to its own batch in the
+ * file and applies the batch under the event lock when it holds
+ * MGT_BATCH_EVENTS events or moved MGT_BATCH_BYTES bytes, so the lock and the
+ * counters change hands once per batch, not once per event.  Counts stay
+ * exact; the peak is the maximum over the order in which batches are
+ * applied, which can miss or add what other threads held in their pending
+ * batches: less than MGT_BATCH_BYTES per thread (docs/profile-schema.md,
+ * "Multithreaded processes").  A flush
+ * also applies the batch of any thread that added nothing since the last
+ * flush looked (a thread blocked in a join or a wait must not hold its
+ * events back).  Only the owner appends (n) and resets its batch, the
+ * reset under the lock; anyone holding the lock may apply [done, n).
+ */
+static void apply_batch(struct mgt_header *h, struct mgt_batch *b)
+{
+	uint32_t n = __atomic_load_n(&b->n, __ATOMIC_ACQUIRE), i;
+	if (n > MGT_BATCH_EVENTS)
+		n = MGT_BATCH_EVENTS;
+	for (i = b->done; i < n; i++)
+		apply(h, &b->ev[i]);
+	if (n > b->done)
+		__atomic_store_n(&b->done, n, __ATOMIC_RELEASE);
+}
+
+/* every thread's pending events, inside the event section: exit and exec */
+static void apply_all_batches(struct mgt_header *h)
+{
+	uint32_t n = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; i < n && i < MGT_MAX_BATCHES; i++)
+		apply_batch(h, &mgt_g.batches[i]);
+}
+
+static void threads_flag(struct mgt_header *h)
+{
+	if (MGT_UNLIKELY(!(h->flags & MGT_F_THREADS)))
+		__atomic_fetch_or(&h->flags, MGT_F_THREADS, __ATOMIC_RELAXED);
+}
+
+/* the owner applies its batch (after `first`, and idle threads' batches) and empties it */
+static void flush(struct mgt_thread *t, struct mgt_batch *b, struct mgt_batch *first)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	mgt_lock(&event_lock);
+	if (atomic_load_explicit(&mgt_state, memory_order_relaxed) == 1) {
+		threads_flag(h);
+		if (first)
+			apply_batch(h, first);
+		apply_batch(h, b);
+		uint32_t nb = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
+		for (uint32_t i = 0; i < nb && i < MGT_MAX_BATCHES; i++) {
+			struct mgt_batch *o = &mgt_g.batches[i];
+			uint32_t n = __atomic_load_n(&o->n, __ATOMIC_ACQUIRE);
+			if (o == b || n == o->done)
+				continue;
+			if (n == o->seen)
+				apply_batch(h, o);    /* nothing new since we last looked */
+			o->seen = n;
+		}
+	}
+	/* n first: a reader after a crash then never sees done < n for applied events */
+	__atomic_store_n(&b->n, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&b->done, 0, __ATOMIC_RELEASE);
+	b->seen = 0;
+	t->batch_bytes = 0;
+	mgt_unlock(&event_lock);
+}
+
+/* the calling thread's batch, given one on first use; NULL: none left */
+static struct mgt_batch *batch_of(struct mgt_thread *t)
+{
+	if (MGT_LIKELY(t->batch && t->batch_gen == mgt_g.fork_gen))
+		return &mgt_g.batches[t->batch - 1];
+	struct mgt_header *h = mgt_g.hdr;
+	mgt_lock(&event_lock);
+	threads_flag(h);                      /* only a threaded process batches */
+	uint32_t i = h->n_batches;
+	t->batch = 0;
+	if (i < MGT_MAX_BATCHES &&
+	    !mgt_back(MGT_BATCH_OFF + (uint64_t)i * sizeof(struct mgt_batch),
+		      sizeof(struct mgt_batch))) {
+		t->batch = i + 1;
+		t->batch_gen = mgt_g.fork_gen;
+		t->batch_bytes = 0;
+		__atomic_store_n(&h->n_batches, i + 1, __ATOMIC_RELEASE);
+	}
+	mgt_unlock(&event_lock);
+	return t->batch ? &mgt_g.batches[i] : NULL;
+}
+
+/* the calling thread's batch number (1-based) for the blocks it allocates; 0: none */
+static inline uint32_t owner_of(struct mgt_thread *t, int solo)
+{
+	return solo || !batch_of(t) ? 0 : t->batch;
 }
 
 /*
- * The map first, then the counters: each under its own lock when threaded.
- * That keeps the counters in an order the program could have seen: an
- * allocation is counted before its pointer is returned, a free before the
- * real free hands the address to anyone else.
+ * A threaded process's event: into the thread's batch.  `from` is the batch
+ * of the thread that allocated the block this event frees (0: none, or ours).
+ * A block handed from thread to thread must not be counted freed before it
+ * was counted allocated, nor stay counted after it was freed while the
+ * other thread's batches go on: so a free of another thread's block applies
+ * that thread's batch, then ours with this event in it, at once.
+ */
+static __attribute__((noinline)) void push(struct mgt_thread *t, const struct mgt_event *e,
+					   uint32_t from)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	struct mgt_batch *b = batch_of(t);
+	struct mgt_batch *other = from && from != t->batch ? &mgt_g.batches[from - 1] : NULL;
+	if (MGT_UNLIKELY(!b)) {
+		mgt_lock(&event_lock);
+		threads_flag(h);
+		if (other)
+			apply_batch(h, other);
+		apply(h, e);
+		mgt_unlock(&event_lock);
+		return;
+	}
+	uint32_t n = b->n;
+	b->ev[n] = *e;
+	__atomic_store_n(&b->n, n + 1, __ATOMIC_RELEASE);
+	t->batch_bytes += e->size + e->old_size;
+	if (other || n + 1 == MGT_BATCH_EVENTS || t->batch_bytes >= MGT_BATCH_BYTES)
+		flush(t, b, other);
+}
+
+/* One event: the solo thread applies it at once, any other thread batches it. */
+static inline __attribute__((always_inline)) void record(struct mgt_thread *t, int solo,
+							 struct mgt_event e, uint32_t from)
+{
+	if (MGT_LIKELY(solo))
+		apply(mgt_g.hdr, &e);
+	else
+		push(t, &e, from);
+}
+
+/* the free of block b: its event, and the batch its allocation went to */
+static inline __attribute__((always_inline)) void record_free(struct mgt_thread *t, int solo,
+							     const struct mgt_block *b)
+{
+	if (MGT_LIKELY(solo && mgt_own_block(b)))
+		count_free(mgt_g.hdr, b->stack, b->size);      /* the common case, directly */
+	else
+		record(t, solo, free_event(b), mgt_own_block(b) ? b->owner : 0);
+}
+
+void mgt_thread_exit(struct mgt_thread *t)
+{
+	if (t->batch && t->batch_gen == mgt_g.fork_gen && mgt_g.hdr &&
+	    atomic_load(&mgt_state) == 1) {
+		t->guard++;                   /* a signal handler's malloc must not flush too */
+		flush(t, &mgt_g.batches[t->batch - 1], NULL);
+		t->guard--;
+	}
+}
+
+/* ------------------------------------------------------------- recording */
+
+/*
+ * The map first, then the counters.  That keeps the counts in an order the
+ * program could have seen: an allocation is recorded before its pointer is
+ * returned, a free before the real free hands the address to anyone else.
  */
 void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
 {
-	struct mgt_block b = { (uint64_t)p, size, mgt_stack_capture(t, fp), mgt_g.fork_gen };
+	struct mgt_block b = { (uint64_t)p, size, mgt_stack_capture(t, fp),
+			       (uint16_t)mgt_g.fork_gen, 0 };
 	struct mgt_block stale;
-	struct mgt_header *h = mgt_g.hdr;
 	int solo = begin(t);
+	b.owner = (uint16_t)owner_of(t, solo);
 	/* a stale entry at that address was freed unseen */
-	int had_stale = mgt_ptrmap_insert(&b, &stale, !solo);
-	counters_lock(t, solo);
-	if (MGT_UNLIKELY(had_stale))
-		count_free(h, &stale);
-	count_alloc(h, b.stack, size);
-	counters_unlock(solo);
+	if (MGT_UNLIKELY(mgt_ptrmap_insert(&b, &stale, !solo)))
+		record_free(t, solo, &stale);
+	record(t, solo, (struct mgt_event){ .kind = MGT_EV_ALLOC, .size = size, .stack = b.stack }, 0);
 	end(t, solo);
 }
 
 void mgt_record_free(struct mgt_thread *t, void *p)
 {
 	struct mgt_block b;
-	struct mgt_header *h = mgt_g.hdr;
 	int solo = begin(t);
-	int found = mgt_ptrmap_remove((uint64_t)p, &b, !solo);
-	counters_lock(t, solo);
-	if (found)
-		count_free(h, &b);
+	if (mgt_ptrmap_remove((uint64_t)p, &b, !solo))
+		record_free(t, solo, &b);
 	else
-		h->unknown_frees++;
-	counters_unlock(solo);
+		record(t, solo, (struct mgt_event){ .kind = MGT_EV_UNKNOWN }, 0);
 	end(t, solo);
 }
 
@@ -502,39 +675,37 @@ int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old)
 void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block *old, void *q,
 		      size_t size, void *fp)
 {
-	struct mgt_header *h = mgt_g.hdr;
 	struct mgt_block stale;
-	int solo, had_stale;
+	int solo;
 	if (!q) {
 		/* failed: the old block is still live and nothing happened */
 		if (had_old) {
 			solo = begin(t);
-			had_stale = mgt_ptrmap_insert(old, &stale, !solo);
-			if (MGT_UNLIKELY(had_stale)) {
-				counters_lock(t, solo);
-				count_free(h, &stale);
-				counters_unlock(solo);
-			}
+			if (MGT_UNLIKELY(mgt_ptrmap_insert(old, &stale, !solo)))
+				record_free(t, solo, &stale);
 			end(t, solo);
 		}
 		return;
 	}
-	struct mgt_block b = { (uint64_t)q, size, mgt_stack_capture(t, fp), mgt_g.fork_gen };
+	struct mgt_block b = { (uint64_t)q, size, mgt_stack_capture(t, fp),
+			       (uint16_t)mgt_g.fork_gen, 0 };
 	solo = begin(t);
-	had_stale = mgt_ptrmap_insert(&b, &stale, !solo);
-	counters_lock(t, solo);
-	if (MGT_UNLIKELY(had_stale))
-		count_free(h, &stale);
-	if (had_old && old->gen == mgt_g.fork_gen) {
-		count_resize(h, old, b.stack, size);
+	b.owner = (uint16_t)owner_of(t, solo);
+	if (MGT_UNLIKELY(mgt_ptrmap_insert(&b, &stale, !solo)))
+		record_free(t, solo, &stale);
+	if (had_old && mgt_own_block(old)) {
+		record(t, solo, (struct mgt_event){ .kind = MGT_EV_RESIZE, .size = size,
+						    .stack = b.stack, .old_size = old->size,
+						    .old_stack = old->stack }, old->owner);
 	} else {
+		/* inherited: counted apart */
 		if (had_old)
-			count_free(h, old);       /* inherited: counted apart */
+			record_free(t, solo, old);
 		else
-			h->unknown_frees++;
-		count_alloc(h, b.stack, size);
+			record(t, solo, (struct mgt_event){ .kind = MGT_EV_UNKNOWN }, 0);
+		record(t, solo, (struct mgt_event){ .kind = MGT_EV_ALLOC, .size = size,
+						    .stack = b.stack }, 0);
 	}
-	counters_unlock(solo);
 	end(t, solo);
 }
 
@@ -561,6 +732,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 	mgt_modules_scan();                   /* libc-internal dlopens (NSS, iconv) */
 	int solo = enter(t, 1);
 	if (atomic_exchange(&mgt_state, 2) == 1) {
+		apply_all_batches(h);             /* every thread's pending events */
 		if (h->tl_open.live_max || h->events !=
 		    (h->tl_n ? mgt_g.timeline[h->tl_n - 1].event_end : 0))
 			timeline_close(h);
@@ -619,6 +791,7 @@ void mgt_exec_begin(const char *path, char *const envp[])
 	    !(t = mgt_thread_self()))
 		return;                           /* a vfork child: the parent's file */
 	int solo = enter(t, 0);
+	apply_all_batches(h);                 /* the other threads die with this image */
 	mgt_strlcpy(h->exec_target, path ? path : "?", sizeof(h->exec_target));
 	mgt_sample_rss();
 	h->end_mono_ns = mgt_now_ns();

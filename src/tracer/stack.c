@@ -197,7 +197,7 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 
 	/* tight loops allocate from the same place over and over; a 64-bit hash
 	 * match of the same depth in the same thread is taken as identity */
-	if (hash == t->last_hash && mgt_g.stacks[t->last_id].depth == depth)
+	if (hash == t->last_hash && t->last_depth == depth)
 		return t->last_id;
 
 	uint32_t id = 0;
@@ -216,6 +216,7 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 	if (id) {
 		t->last_hash = hash;
 		t->last_id = id;
+		t->last_depth = depth;
 	}
 	if (trunc)
 		__atomic_fetch_add(&mgt_g.hdr->truncated_stacks, 1, __ATOMIC_RELAXED);

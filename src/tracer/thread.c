@@ -26,6 +26,7 @@ static uint32_t chunk_left;
 static void thread_gone(void *p)
 {
 	struct mgt_thread *t = p;
+	mgt_thread_exit(t);                 /* its pending events, before it is gone */
 	/* a later thread may get the same thread pointer: it must not match */
 	__atomic_store_n(&t->tp, 0, __ATOMIC_RELEASE);
 	mgt_lock(&pool_lock);
@@ -66,7 +67,11 @@ static struct mgt_thread *thread_new(uintptr_t tp)
 	mgt_unlock(&pool_lock);
 	if (!t)
 		return NULL;
+	/* a recycled record keeps its event batch (record.c): slots are not freed */
+	uint32_t batch = t->batch, batch_gen = t->batch_gen;
 	mgt_memset(t, 0, sizeof(*t));
+	t->batch = batch;
+	t->batch_gen = batch_gen;
 	t->tp = tp;
 	if (pthread_setspecific(key, t) != 0) {
 		thread_gone(t);

@@ -69,8 +69,12 @@ struct mgt_thread {
 	uintptr_t lo, hi;             /* stack bounds for unwinding; hi == 0: not known yet */
 	uint64_t last_hash;           /* the last stack this thread captured (stack.c) */
 	uint32_t last_id;
+	uint32_t batch;               /* 1 + its batch slot in the file; 0: none yet (record.c) */
+	uint32_t batch_gen;           /* mgt_g.fork_gen the slot belongs to */
+	uint64_t batch_bytes;         /* bytes moved by the batch's pending events */
+	uint32_t last_depth;          /* of last_id, kept here: the stack's line is shared */
 	struct mgt_thread *next;      /* free list */
-};
+} __attribute__((aligned(64)));       /* a line each: threads write their own on every event */
 MGT_HIDDEN int mgt_thread_init(void);               /* at setup: 0 ok */
 /* the record of the thread with pointer tp: found or made; NULL: out of memory */
 MGT_HIDDEN struct mgt_thread *mgt_thread_slow(uintptr_t tp);
@@ -115,6 +119,7 @@ struct mgt_global {
 	struct mgt_module *modules;
 	struct mgt_bucket *timeline;
 	struct mgt_child *children;
+	struct mgt_batch *batches;
 	uint32_t depth;               /* MEMGATE_DEPTH */
 	uint32_t fork_gen;            /* tags pointer-map entries of this image */
 	int no_leakcheck;             /* MEMGATE_LEAKCHECK=0: no leak kinds at exit */
@@ -181,6 +186,7 @@ MGT_HIDDEN void mgt_atfork_parent(void);
 MGT_HIDDEN void mgt_atfork_child(void);
 MGT_HIDDEN void mgt_sample_rss(void);
 MGT_HIDDEN int mgt_single_threaded(void);  /* no second thread ever recorded */
+MGT_HIDDEN void mgt_thread_exit(struct mgt_thread *t);  /* applies its batch */
 
 /* ---- stack.c: frame-pointer unwinding and the stack depot ---- */
 MGT_HIDDEN int mgt_stack_reset(void);      /* setup, fork child: empty depot; 0 ok */
@@ -195,8 +201,15 @@ struct mgt_block {
 	uint64_t ptr;
 	uint64_t size;
 	uint32_t stack;
-	uint32_t gen;      /* mgt_g.fork_gen when allocated */
+	uint16_t gen;      /* mgt_g.fork_gen when allocated, low MGT_GEN_BITS */
+	uint16_t owner;    /* 1 + the batch of the thread that allocated it; 0: none */
 };
+#define MGT_GEN_BITS 8
+/* allocated by this process image, not inherited over fork from its parent */
+static inline int mgt_own_block(const struct mgt_block *b)
+{
+	return b->gen == (mgt_g.fork_gen & ((1u << MGT_GEN_BITS) - 1));
+}
 /* Insert and remove lock the address's shard when `lock` is set (the process
  * has more than one thread); else the caller is the solo thread. */
 /* Returns 1 if an entry at the same address was replaced: a free we never saw
