@@ -689,7 +689,8 @@ static int parse_settings(struct ctx *c, struct mg_settings *s, const struct nod
 		s->set |= MG_SET_FOLLOW_CHILDREN;
 	}
 	if ((v = map_get(map, "stack-depth"))) {
-		if (get_uint(c, &s->stack_depth, v, "stack-depth", 1, MAX_STACK_DEPTH) < 0)
+		/* 0: exact figures without call stacks, the cheapest mode (trace --no-stacks) */
+		if (get_uint(c, &s->stack_depth, v, "stack-depth", 0, MAX_STACK_DEPTH) < 0)
 			return MG_EINVALID;
 		s->set |= MG_SET_STACK_DEPTH;
 	}

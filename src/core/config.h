@@ -107,7 +107,7 @@ struct mg_settings {
 	uint64_t timeout_ms;        /* 0 = no timeout; default 300000 */
 	unsigned repeat;            /* 1..1000; default 1 */
 	int follow_children;        /* default 1 */
-	unsigned stack_depth;       /* 1..256; default 64 */
+	unsigned stack_depth;       /* 0..256 (0: no stacks); default 64 */
 	int allow_crash;            /* a crash or timeout is data, not exit 3; default 0 */
 	unsigned confirm;           /* re-runs that confirm a noisy regression, 0..100; default 2 */
 	struct mg_tolerance_rule tolerance[MG_METRIC_COUNT];

@@ -110,6 +110,18 @@ cat > want.json <<'J'
 J
 check "not followed: the parent's figures only" "$json_expect" want.json profiles/parent.json
 
+# stack-depth: 0 - the same exact figures, no call stacks
+printf 'version: 1\ntests:\n  - name: bare\n    stack-depth: 0\n    run: [%s]\n' "$basic" > bare.yml
+"$memgate" run -c bare.yml >/dev/null 2>err.txt; rc=$?
+check "stack-depth 0 exits 0 (got $rc)" [ "$rc" = 0 ] || cat err.txt >&2
+cat > want.json <<'J'
+{ "summary": { "allocs": 4, "frees": 3, "total_bytes": 380, "peak_bytes": 230,
+               "leaked_bytes": 200 },
+  "processes": [ { "leak_stacks": [ { "bytes": 200, "blocks": 1, "frames": [] } ],
+                   "peak_stacks": [ { "bytes": 230, "blocks": 2, "frames": [] } ] } ] }
+J
+check "stack-depth 0: exact figures, no frames" "$json_expect" want.json profiles/bare.json
+
 # a missing program: exit 3
 printf 'version: 1\ntests:\n  - name: ghost\n    run: [/nonexistent/prog]\n' > ghost.yml
 "$memgate" run -c ghost.yml >/dev/null 2>err.txt; rc=$?
