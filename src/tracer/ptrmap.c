@@ -3,7 +3,8 @@
  * 256 shards chosen by the 64 MiB region an address lies in, each with its
  * own lock and an open-addressing table with linear probing and
  * backward-shift deletion (no tombstones, so probes stay short however long
- * the program runs), in anonymous memory that doubles when half full.
+ * the program runs), in anonymous memory that doubles when half full (three
+ * quarters for big tables, see max_load).
  *
  * An entry is 16 bytes.  The first word holds the address in granules
  * (glibc's blocks are 16-byte aligned and user addresses fit in 48 bits: 44
@@ -124,6 +125,19 @@ static int put(struct shard *s, struct slot v, uint64_t h, struct mgt_block *old
 	return replaced;
 }
 
+/*
+ * Entries a table of cap slots takes before it doubles: half while it is
+ * small and probes must stay short (it fits in the cache: a loop over a few
+ * thousand live blocks ran 30 % slower at 3/4), three quarters from 1 MiB
+ * of table on, where the memory counts (python3 with PYTHONMALLOC=malloc,
+ * 2M live blocks: 43 MB less RSS, no slower) and the neighbouring slots of
+ * hash_ptr() keep probes within lines already loaded.
+ */
+static inline uint32_t max_load(uint32_t cap)
+{
+	return cap >= (1u << 16) ? cap / 4 * 3 : cap / 2;
+}
+
 static int grow(struct shard *s)
 {
 	uint32_t ncap = s->cap ? s->cap * 2 : INITIAL_CAP;
@@ -152,7 +166,7 @@ int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lo
 	if (lock)
 		mgt_lock(&s->lock);
 	/* out of memory: the block goes untracked */
-	if (!((s->count + 1) * 2 > s->cap && grow(s) && s->count + 1 >= s->cap))
+	if (!(s->count + 1 > max_load(s->cap) && grow(s) && s->count + 1 >= s->cap))
 		ret = put(s, pack(b), h, stale);
 	if (lock)
 		mgt_unlock(&s->lock);
