@@ -23,10 +23,18 @@
 #define INDEX_BITS 22u                    /* 4M slots for 1M stacks: load <= 25% */
 #define INDEX_SLOTS (1u << INDEX_BITS)
 
+/*
+ * A stack is known by two independent hashes of its frames, 96 bits in all:
+ * a lookup that matches both takes the id without comparing the frames (a
+ * deep stack's frames are several cache lines in the file, and comparing
+ * them was a fifth of the cost of a 50-frame allocation).  Two different
+ * stacks of the same depth meet in both with a chance of about 2^-96 per
+ * pair; the insert path still compares frames.
+ */
 struct slot {
 	_Atomic uint64_t hash;
 	_Atomic uint32_t id;                  /* 0 = empty */
-	uint32_t pad;
+	_Atomic uint32_t check;               /* the second hash */
 };
 
 static struct slot *index_;               /* anonymous mapping, INDEX_SLOTS */
@@ -117,7 +125,8 @@ static inline int same_frames(const struct mgt_stack *s, const uintptr_t *f, uin
 	return 1;
 }
 
-static uint32_t insert(uint64_t hash, const uintptr_t *f, uint32_t depth, uint32_t trunc)
+static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32_t depth,
+		       uint32_t trunc)
 {
 	struct mgt_header *h = mgt_g.hdr;
 	uint32_t id = 0, i = (uint32_t)hash & (INDEX_SLOTS - 1);
@@ -153,6 +162,7 @@ static uint32_t insert(uint64_t hash, const uintptr_t *f, uint32_t depth, uint32
 			      memory_order_release);
 	atomic_store_explicit((_Atomic uint32_t *)&h->n_stacks, id + 1, memory_order_release);
 	atomic_store_explicit(&index_[i].hash, hash, memory_order_relaxed);
+	atomic_store_explicit(&index_[i].check, check, memory_order_relaxed);
 	atomic_store_explicit(&index_[i].id, id, memory_order_release);
 out:
 	mgt_stack_unlock();
@@ -171,6 +181,7 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 		thread_bounds(t);
 	const uintptr_t lo = t->lo, hi = t->hi;
 	uint64_t hash = 0;
+	uint32_t check = 0x811c9dc5u;
 	/* written so nothing can wrap: code without frame pointers may leave any
 	 * value in rbp, e.g. -16, for which fp + 16 would be 0 and pass */
 	while (fp >= lo && fp < hi && hi - fp >= 2 * sizeof(uintptr_t) && !(fp & 7)) {
@@ -187,6 +198,7 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 		}
 		frames[depth++] = ra;
 		hash = mix(hash, ra);
+		check = (check ^ (uint32_t)ra ^ (uint32_t)(ra >> 32)) * 0x01000193u;
 		if (next <= fp)
 			break;
 		fp = next;
@@ -195,20 +207,21 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 	if (!hash)
 		hash = 1;                             /* 0 is stack 0's */
 
-	/* tight loops allocate from the same place over and over; a 64-bit hash
-	 * match of the same depth in the same thread is taken as identity */
-	if (hash == t->last_hash && t->last_depth == depth)
+	check ^= depth;
+
+	/* tight loops allocate from the same place over and over */
+	if (hash == t->last_hash && check == t->last_check)
 		return t->last_id;
 
 	uint32_t id = 0;
 	for (uint32_t i = (uint32_t)hash & (INDEX_SLOTS - 1);; i = (i + 1) & (INDEX_SLOTS - 1)) {
 		uint32_t sid = atomic_load_explicit(&index_[i].id, memory_order_acquire);
 		if (!sid) {
-			id = insert(hash, frames, depth, trunc);
+			id = insert(hash, check, frames, depth, trunc);
 			break;
 		}
 		if (atomic_load_explicit(&index_[i].hash, memory_order_relaxed) == hash &&
-		    same_frames(&mgt_g.stacks[sid], frames, depth)) {
+		    atomic_load_explicit(&index_[i].check, memory_order_relaxed) == check) {
 			id = sid;
 			break;
 		}
@@ -216,7 +229,7 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 	if (id) {
 		t->last_hash = hash;
 		t->last_id = id;
-		t->last_depth = depth;
+		t->last_check = check;
 	}
 	if (trunc)
 		__atomic_fetch_add(&mgt_g.hdr->truncated_stacks, 1, __ATOMIC_RELAXED);

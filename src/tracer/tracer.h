@@ -72,7 +72,7 @@ struct mgt_thread {
 	uint32_t batch;               /* 1 + its batch slot in the file; 0: none yet (record.c) */
 	uint32_t batch_gen;           /* mgt_g.fork_gen the slot belongs to */
 	uint64_t batch_bytes;         /* bytes moved by the batch's pending events */
-	uint32_t last_depth;          /* of last_id, kept here: the stack's line is shared */
+	uint32_t last_check;          /* the second hash of that stack (stack.c) */
 	struct mgt_thread *next;      /* free list */
 } __attribute__((aligned(64)));       /* a line each: threads write their own on every event */
 MGT_HIDDEN int mgt_thread_init(void);               /* at setup: 0 ok */
