@@ -114,6 +114,8 @@ static inline void do_free(void *p)
 		mgt_record_free(t, p);
 		t->guard--;
 	}
+	if (MGT_UNLIKELY(atomic_load_explicit(&mgt_state, memory_order_relaxed) == MGT_FROZEN))
+		mgt_wait_frozen();
 	__libc_free(p);
 }
 
@@ -150,8 +152,11 @@ static void *do_realloc(void *p, size_t n, void *fp)
 		}
 		return q;
 	}
-	if (!(t = recording()))
+	if (!(t = recording())) {
+		if (MGT_UNLIKELY(atomic_load_explicit(&mgt_state, memory_order_relaxed) == MGT_FROZEN))
+			mgt_wait_frozen();
 		return __libc_realloc(p, n);
+	}
 	if (n == 0) {
 		do_free(p);                   /* glibc: frees p and returns NULL */
 		return NULL;

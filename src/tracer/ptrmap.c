@@ -1,27 +1,40 @@
-/* ptrmap.c - the live blocks: address -> {size, stack, fork generation, owner}
+/* ptrmap.c - the live blocks: address -> {requested size, stack, fork generation, owner}
  *
- * 256 shards chosen by the 64 MiB region an address lies in, each with its
- * own lock and an open-addressing table with linear probing and
- * backward-shift deletion (no tombstones, so probes stay short however long
- * the program runs), in anonymous memory that doubles when half full (three
- * quarters for big tables, see max_load).
+ * Two stores.  Nearly every block lives in the *shadow*; the *side table*
+ * takes the few the shadow cannot describe.
  *
- * An entry is 16 bytes.  The first word holds the address in granules
- * (glibc's blocks are 16-byte aligned and user addresses fit in 48 bits: 44
- * bits), the fork generation (MGT_GEN_BITS) and the owner (12 bits: the
- * batch of the thread that allocated it, record.c); the second the size (44
- * bits: 16 TiB) and the stack id (20 bits, MGT_MAX_STACKS).
+ * The shadow: one 32-bit word per 32 bytes of address space, in a table per
+ * 64 MiB region (8 MiB of anonymous, unreserved memory, made when the first
+ * block of the region is recorded; glibc gives each thread arena its own
+ * 64 MiB-aligned heaps), found through a top-level array indexed by region.
+ * Two live glibc chunks start at least MINSIZE (32) bytes apart, so each
+ * word holds at most one block; which 16-byte half it starts in is kept in
+ * the word.  The word keeps the stack id, a hint of the allocating thread's
+ * batch and the block's *slack*: glibc's usable size minus the requested
+ * size, 0..63 (glibc rounds a request up by less than that, see
+ * chunk_usable).  The requested size is the usable size read from the
+ * chunk's header, less the slack.  A lookup is two loads at addresses that
+ * follow the heap's own: blocks next to each other share a line of the
+ * shadow, and the words cost 1/8 of the heap they cover (the former hash map
+ * took 16 bytes per live block at most 3/4 full: jq +24 MiB of RSS).  Blocks
+ * of different threads are different words and the tables never move, so the
+ * shadow takes no lock at all; only making a region's table does.
  *
- * glibc gives each thread arena its own 64 MiB-aligned heaps, so threads
- * that allocate and free their own blocks each work in shards no other
- * thread touches: the shard lock stays in that thread's cache and costs no
- * transfer (a shared map under one lock was most of the cost of two
- * allocating threads).  A process with a single thread takes no lock
- * (record.c passes lock = 0).  Anonymous and private on purpose: a fork
- * child inherits a copy, whose entries carry the parent's generation and are
- * told apart from its own.
+ * The side table: open addressing with linear probing and backward-shift
+ * deletion (no tombstones), 16-byte entries with the exact size, in 256
+ * locked shards.  It holds mmapped chunks (big, few, anywhere in the address
+ * space), slack beyond 63 (memalign with large alignments), addresses beyond
+ * 47 bits, and every block when glibc's chunk header did not read as
+ * expected at setup (mgt_ptrmap_init) or a region table could not be made.
+ *
+ * fork: the child records into a fresh shadow; the parent's (and up to
+ * seven older generations') stay readable as *inherited*: a free found there
+ * is counted apart, and the leak check takes those blocks as roots.  The
+ * side table is private memory, inherited as a copy, its entries tagged with
+ * the fork generation that made them.
  */
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include "tracer.h"
 
@@ -156,7 +169,7 @@ static int grow(struct shard *s)
 	return 0;
 }
 
-int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lock)
+static int side_insert(const struct mgt_block *b, struct mgt_block *stale, int lock)
 {
 	uint64_t h = hash_ptr(b->ptr);
 	struct shard *s = shard_of(b->ptr, h);
@@ -173,7 +186,7 @@ int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lo
 	return ret;
 }
 
-int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock)
+static int side_remove(uint64_t p, struct mgt_block *out, int lock)
 {
 	uint64_t h = hash_ptr(p);
 	struct shard *s = shard_of(p, h);
@@ -211,19 +224,19 @@ int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock)
 	return found;
 }
 
-void mgt_ptrmap_lock_all(void)
+static void side_lock_all(void)
 {
 	for (unsigned i = 0; i < SHARDS; i++)
 		mgt_lock(&shards[i].lock);
 }
 
-void mgt_ptrmap_unlock_all(void)
+static void side_unlock_all(void)
 {
 	for (unsigned i = 0; i < SHARDS; i++)
 		mgt_unlock(&shards[i].lock);
 }
 
-uint64_t mgt_ptrmap_count(void)
+static uint64_t side_count(void)
 {
 	uint64_t n = 0;
 	for (unsigned i = 0; i < SHARDS; i++)
@@ -231,7 +244,7 @@ uint64_t mgt_ptrmap_count(void)
 	return n;
 }
 
-uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max)
+static uint64_t side_copy(struct mgt_block *out, uint64_t max)
 {
 	uint64_t n = 0;
 	for (unsigned i = 0; i < SHARDS; i++)
@@ -239,4 +252,316 @@ uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max)
 			if (shards[i].e[j].a)
 				unpack(&shards[i].e[j], &out[n++]);
 	return n;
+}
+
+/* ------------------------------------------------------------------ shadow */
+
+#define SH_SHIFT 26                    /* a region: 64 MiB, glibc's HEAP_MAX_SIZE */
+#define SH_ADDR_BITS 47                /* user space without 5-level paging */
+#define SH_TOP (1u << (SH_ADDR_BITS - SH_SHIFT))
+#define SH_WORDS (1u << (SH_SHIFT - 5))  /* one word per 32 bytes */
+#define SH_MAX_REGIONS 4096u
+#define SH_ANCESTORS 8u                /* inherited shadows a fork child keeps: 8 generations */
+
+/* a word: valid | address bit 4 << 1 | slack << 2 | owner hint << 8 | stack << 12 */
+#define W_VALID 1u
+#define W_HALF 2u
+#define SLACK_MAX 63u
+#define OWNER_HINTS 15u
+_Static_assert(MGT_MAX_STACKS <= (1u << 20), "stack field too narrow");
+
+struct shadow {
+	uint32_t *_Atomic *top;        /* SH_TOP region tables; NULL: no shadow */
+	uint32_t n_regions;            /* tables made, in order: for the exit scan */
+	uint32_t regions[SH_MAX_REGIONS];
+};
+
+static struct shadow own;              /* this image's blocks */
+static struct shadow inherited[SH_ANCESTORS];  /* the parent's, then its parent's... */
+static mgt_lock_t sh_lock;             /* making a region table */
+static int sh_ok;                      /* glibc's chunk header reads as expected */
+
+/*
+ * glibc's chunk header: the word before a block holds the chunk size with
+ * flags in its low 3 bits (IS_MMAPPED = 2).  The usable size is the chunk
+ * less its own size word (less both header words for an mmapped chunk), what
+ * malloc_usable_size returns.  A request n gets the smallest chunk of at
+ * least max(n + 8, 32) bytes, a multiple of 16: slack below 24 + 16; realloc
+ * in place and memalign keep a tail shorter than MINSIZE: below 32 + 16.
+ */
+static inline uint64_t chunk_word(uint64_t p)
+{
+	return ((const uint64_t *)(uintptr_t)p)[-1];
+}
+
+static inline uint64_t chunk_usable(uint64_t w)
+{
+	return (w & ~7ull) - ((w & 2) ? 16 : 8);
+}
+
+static inline uint32_t *region_of(const struct shadow *sh, uint64_t p)
+{
+	return atomic_load_explicit(&sh->top[p >> SH_SHIFT], memory_order_acquire);
+}
+
+static uint32_t *region_make(uint64_t p)
+{
+	uint32_t *r;
+	mgt_lock(&sh_lock);
+	r = region_of(&own, p);
+	if (!r && own.n_regions < SH_MAX_REGIONS) {
+		void *m = mgt_mmap(NULL, (size_t)SH_WORDS * 4, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m != MAP_FAILED) {
+			r = m;
+			own.regions[own.n_regions++] = (uint32_t)(p >> SH_SHIFT);
+			atomic_store_explicit(&own.top[p >> SH_SHIFT], r, memory_order_release);
+		}
+	}
+	mgt_unlock(&sh_lock);
+	return r;
+}
+
+static uint32_t *top_make(void)
+{
+	void *m = mgt_mmap(NULL, (size_t)SH_TOP * sizeof(void *), PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return m == MAP_FAILED ? NULL : m;
+}
+
+static inline uint32_t pack_word(uint64_t p, uint64_t slack, const struct mgt_block *b)
+{
+	return W_VALID | (uint32_t)(p >> 3 & W_HALF) | (uint32_t)slack << 2 |
+	       (uint32_t)b->owner << 8 | b->stack << 12;
+}
+
+/* the block a word describes, its chunk header word being w (read before the free) */
+static inline void unpack_word(uint32_t v, uint64_t p, uint64_t w, uint16_t gen,
+			       struct mgt_block *out)
+{
+	out->ptr = p;
+	out->size = chunk_usable(w) - (v >> 2 & SLACK_MAX);
+	out->stack = v >> 12;
+	out->owner = (uint16_t)(v >> 8 & 15);
+	out->gen = gen;
+}
+
+static inline uint16_t own_gen(void)
+{
+	return (uint16_t)(mgt_g.fork_gen & GEN_MASK);
+}
+
+/* a block the shadow can describe: its word, made if need be; NULL: the side table's */
+static inline uint32_t *shadow_slot(const struct mgt_block *b, uint64_t *slack)
+{
+	uint64_t p = b->ptr, w, usable;
+	uint32_t *r;
+	if (MGT_UNLIKELY(!sh_ok || p >> SH_ADDR_BITS || (p & 15)))
+		return NULL;
+	w = chunk_word(p);
+	usable = chunk_usable(w);
+	if ((w & 2) || b->size > usable || usable - b->size > SLACK_MAX)
+		return NULL;
+	r = region_of(&own, p);
+	if (MGT_UNLIKELY(!r) && !(r = region_make(p)))
+		return NULL;
+	*slack = usable - b->size;
+	return &r[(p >> 5) & (SH_WORDS - 1)];
+}
+
+/*
+ * The word of a stale block (freed where we could not see it) was taken over
+ * by a new one: its size cannot be read any more, its chunk header being
+ * someone else's now.  Count it with the slack it had, under the usable size
+ * of the block that replaced it (the same chunk, in every case seen: a free
+ * inside the tracer's guard, and the same request made again).
+ */
+static void stale_of(uint32_t v, uint64_t p, uint64_t w, struct mgt_block *stale)
+{
+	uint64_t half = (uint64_t)(v & W_HALF) << 3;
+	unpack_word(v, (p & ~31ull) | half, w, own_gen(), stale);
+	if ((int64_t)stale->size < 0)
+		stale->size = 0;
+}
+
+int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lock)
+{
+	uint64_t slack;
+	_Atomic uint32_t *s = (_Atomic uint32_t *)shadow_slot(b, &slack);
+	if (MGT_LIKELY(s)) {
+		/* one block per word, handled by one thread at a time: no RMW needed */
+		uint32_t old = atomic_load_explicit(s, memory_order_relaxed);
+		atomic_store_explicit(s, pack_word(b->ptr, slack, b), memory_order_relaxed);
+		if (MGT_LIKELY(!old))
+			return 0;
+		stale_of(old, b->ptr, chunk_word(b->ptr), stale);
+		return 1;
+	}
+	return side_insert(b, stale, lock);
+}
+
+/* p's word in shadow sh when it describes p; NULL otherwise */
+static inline _Atomic uint32_t *word_of(const struct shadow *sh, uint64_t p)
+{
+	uint32_t *r;
+	if (!sh->top || !(r = region_of(sh, p)))
+		return NULL;
+	_Atomic uint32_t *s = (_Atomic uint32_t *)&r[(p >> 5) & (SH_WORDS - 1)];
+	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
+	return (v & W_VALID) && (v & W_HALF) == (p >> 3 & W_HALF) ? s : NULL;
+}
+
+/* p in an inherited shadow (not the hot path: frees in a fork child of the parent's blocks) */
+static int inherited_remove(uint64_t p, uint64_t w, struct mgt_block *out)
+{
+	for (unsigned i = 0; i < SH_ANCESTORS; i++) {
+		_Atomic uint32_t *s = word_of(&inherited[i], p);
+		if (s) {
+			unpack_word(atomic_load_explicit(s, memory_order_relaxed), p, w,
+				    (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK), out);
+			atomic_store_explicit(s, 0, memory_order_relaxed);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock)
+{
+	if (MGT_LIKELY(sh_ok && !(p >> SH_ADDR_BITS) && !(p & 15))) {
+		uint64_t w = chunk_word(p);
+		if (MGT_LIKELY(!(w & 2))) {
+			_Atomic uint32_t *s = word_of(&own, p);
+			if (MGT_LIKELY(s)) {
+				unpack_word(atomic_load_explicit(s, memory_order_relaxed), p, w,
+					    own_gen(), out);
+				atomic_store_explicit(s, 0, memory_order_relaxed);
+				return 1;
+			}
+			if (side_remove(p, out, lock))
+				return 1;
+			return inherited_remove(p, w, out);
+		}
+	}
+	return side_remove(p, out, lock);
+}
+
+/* ------------------------------------------------------- setup, fork, exit */
+
+/*
+ * Reads the headers of a few blocks of glibc's own making against
+ * malloc_usable_size: where they disagree (a glibc with another layout,
+ * memory tagging), every block goes to the side table.  Runs at setup,
+ * while every hook passes through.
+ */
+int mgt_ptrmap_init(void)
+{
+	extern void *__libc_malloc(size_t);
+	extern void *__libc_memalign(size_t, size_t);
+	extern void __libc_free(void *);
+	extern size_t malloc_usable_size(void *);
+	static const size_t sizes[] = { 0, 1, 24, 25, 40, 1000, 4096 + 8, 1u << 20 };
+	int ok = 1;
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]) + 1; i++) {
+		void *m = i < sizeof(sizes) / sizeof(sizes[0]) ? __libc_malloc(sizes[i])
+							       : __libc_memalign(256, 100);
+		if (!m)
+			continue;
+		if ((uintptr_t)m & 15 || chunk_usable(chunk_word((uintptr_t)m)) != malloc_usable_size(m))
+			ok = 0;
+		__libc_free(m);
+	}
+	own.top = ok && !mgt_g.no_shadow ? (uint32_t *_Atomic *)top_make() : NULL;
+	own.n_regions = 0;
+	sh_ok = own.top != NULL;
+	return 0;
+}
+
+/* the forking thread, alone in the child: the parent's shadow becomes inherited */
+static void shadow_fork_child(void)
+{
+	struct shadow *last = &inherited[SH_ANCESTORS - 1];
+	atomic_store(&sh_lock.v, 0);
+	if (last->top) {                   /* too old to keep: its blocks become unknown */
+		for (uint32_t i = 0; i < last->n_regions; i++)
+			mgt_munmap(last->top[last->regions[i]], (size_t)SH_WORDS * 4);
+		mgt_munmap((void *)last->top, (size_t)SH_TOP * sizeof(void *));
+	}
+	for (unsigned i = SH_ANCESTORS - 1; i > 0; i--)
+		mgt_memcpy(&inherited[i], &inherited[i - 1], sizeof(own));
+	mgt_memcpy(&inherited[0], &own, sizeof(own));
+	own.n_regions = 0;
+	own.top = sh_ok ? (uint32_t *_Atomic *)top_make() : NULL;
+	sh_ok = own.top != NULL;
+}
+
+void mgt_ptrmap_lock_all(void)
+{
+	mgt_lock(&sh_lock);
+	side_lock_all();
+}
+
+void mgt_ptrmap_unlock_all(void)
+{
+	side_unlock_all();
+	mgt_unlock(&sh_lock);
+}
+
+void mgt_ptrmap_fork_child(void)
+{
+	side_unlock_all();
+	shadow_fork_child();
+}
+
+/*
+ * The shadow's live words, region by region; pages never touched are skipped
+ * (mincore), so an exit costs the tables' resident part, not 8 MiB each.
+ * Counts the blocks, or copies at most max of them to out (gen: the
+ * generation they count as) and returns how many it copied.
+ */
+static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_block *out,
+			    uint64_t max)
+{
+	static unsigned char vec[((size_t)SH_WORDS * 4) >> 12];
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < sh->n_regions && sh->top; i++) {
+		uint64_t base = (uint64_t)sh->regions[i] << SH_SHIFT;
+		const _Atomic uint32_t *r = (const _Atomic uint32_t *)sh->top[sh->regions[i]];
+		int have_vec = mgt_sys(SYS_mincore, (long)r, (long)SH_WORDS * 4, (long)vec, 0, 0, 0) == 0;
+		for (uint32_t pg = 0; pg < sizeof(vec); pg++) {
+			if (have_vec && !(vec[pg] & 1))
+				continue;
+			for (uint32_t j = pg << 10; j < (pg + 1) << 10; j++) {
+				uint32_t v = atomic_load_explicit(&r[j], memory_order_relaxed);
+				if (!(v & W_VALID))
+					continue;
+				if (out) {
+					if (n == max)
+						return n;
+					uint64_t p = base + ((uint64_t)j << 5) + ((uint64_t)(v & W_HALF) << 3);
+					unpack_word(v, p, chunk_word(p), gen, &out[n]);
+				}
+				n++;
+			}
+		}
+	}
+	return n;
+}
+
+uint64_t mgt_ptrmap_count(void)
+{
+	uint64_t n = side_count() + shadow_walk(&own, own_gen(), NULL, 0);
+	for (unsigned i = 0; i < SH_ANCESTORS; i++)
+		n += shadow_walk(&inherited[i], 0, NULL, 0);
+	return n;
+}
+
+uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max)
+{
+	uint64_t n = side_copy(out, max);
+	n += shadow_walk(&own, own_gen(), out + n, max - n);
+	for (unsigned i = 0; i < SH_ANCESTORS && n < max; i++)
+		n += shadow_walk(&inherited[i], (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK),
+				 out + n, max - n);
+	return n < max ? n : max;
 }

@@ -147,6 +147,8 @@ static void read_settings(void)
 				mgt_g.depth = (uint32_t)mgt_atou(entry + 14);
 			else if (!skip && !mgt_strncmp(entry, "MEMGATE_LEAKCHECK=0", 20))
 				mgt_g.no_leakcheck = 1;
+			else if (!skip && !mgt_strncmp(entry, "MEMGATE_SHADOW=0", 17))
+				mgt_g.no_shadow = 1;      /* tests: the side table alone */
 			else if (!skip && !mgt_strncmp(entry, "MEMGATE_ROOT=", 13)) {
 				mgt_g.root_only = 1;
 				mgt_g.root_pid = (int)mgt_atou(entry + 13);
@@ -229,7 +231,7 @@ void mgt_setup(void)
 	read_settings();
 	/* follow-children: false - a descendant of the command runs untraced */
 	int ok = mgt_g.dir[0] == '/' && (!mgt_g.root_only || mgt_getpid() == mgt_g.root_pid) &&
-		 mgt_thread_init() == 0 &&
+		 mgt_thread_init() == 0 && mgt_ptrmap_init() == 0 &&
 		 (t = mgt_thread_slow(mgt_thread_pointer())) &&
 		 mgt_stack_reset() == 0 && start_image(0, NULL) == 0;
 	if (ok)
@@ -514,15 +516,25 @@ static void threads_flag(struct mgt_header *h)
 		__atomic_fetch_or(&h->flags, MGT_F_THREADS, __ATOMIC_RELAXED);
 }
 
-/* the owner applies its batch (after `first`, and idle threads' batches) and empties it */
-static void flush(struct mgt_thread *t, struct mgt_batch *b, struct mgt_batch *first)
+/* the batches with owner hint `hint` (0: none), inside the event section */
+static void apply_hinted(struct mgt_header *h, uint16_t hint)
+{
+	uint32_t n = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
+	if (!hint)
+		return;
+	for (uint32_t i = hint - 1u; i < n && i < MGT_MAX_BATCHES; i += MGT_OWNER_HINTS)
+		apply_batch(h, &mgt_g.batches[i]);
+}
+
+/* the owner applies its batch (after those of owner hint `first`, and idle
+ * threads' batches) and empties it */
+static void flush(struct mgt_thread *t, struct mgt_batch *b, uint16_t first)
 {
 	struct mgt_header *h = mgt_g.hdr;
 	mgt_lock(&event_lock);
 	if (atomic_load_explicit(&mgt_state, memory_order_relaxed) == 1) {
 		threads_flag(h);
-		if (first)
-			apply_batch(h, first);
+		apply_hinted(h, first);
 		apply_batch(h, b);
 		uint32_t nb = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
 		for (uint32_t i = 0; i < nb && i < MGT_MAX_BATCHES; i++) {
@@ -565,31 +577,30 @@ static struct mgt_batch *batch_of(struct mgt_thread *t)
 	return t->batch ? &mgt_g.batches[i] : NULL;
 }
 
-/* the calling thread's batch number (1-based) for the blocks it allocates; 0: none */
-static inline uint32_t owner_of(struct mgt_thread *t, int solo)
+/* the owner hint for the blocks the calling thread allocates; 0: none */
+static inline uint16_t owner_of(struct mgt_thread *t, int solo)
 {
-	return solo || !batch_of(t) ? 0 : t->batch;
+	return solo || !batch_of(t) ? 0 : mgt_owner_hint(t->batch);
 }
 
 /*
- * A threaded process's event: into the thread's batch.  `from` is the batch
- * of the thread that allocated the block this event frees (0: none, or ours).
- * A block handed from thread to thread must not be counted freed before it
- * was counted allocated, nor stay counted after it was freed while the
- * other thread's batches go on: so a free of another thread's block applies
- * that thread's batch, then ours with this event in it, at once.
+ * A threaded process's event: into the thread's batch.  `from` is the owner
+ * hint of the block this event frees (0: none).  A block handed from thread
+ * to thread must not be counted freed before it was counted allocated, nor
+ * stay counted after it was freed while the other thread's batches go on: so
+ * a free of another thread's block applies that thread's batch (and any other
+ * of the same hint), then ours with this event in it, at once.
  */
 static __attribute__((noinline)) void push(struct mgt_thread *t, const struct mgt_event *e,
-					   uint32_t from)
+					   uint16_t from)
 {
 	struct mgt_header *h = mgt_g.hdr;
 	struct mgt_batch *b = batch_of(t);
-	struct mgt_batch *other = from && from != t->batch ? &mgt_g.batches[from - 1] : NULL;
+	uint16_t other = from != mgt_owner_hint(b ? t->batch : 0) ? from : 0;
 	if (MGT_UNLIKELY(!b)) {
 		mgt_lock(&event_lock);
 		threads_flag(h);
-		if (other)
-			apply_batch(h, other);
+		apply_hinted(h, other);
 		apply(h, e);
 		mgt_unlock(&event_lock);
 		return;
@@ -604,7 +615,7 @@ static __attribute__((noinline)) void push(struct mgt_thread *t, const struct mg
 
 /* One event: the solo thread applies it at once, any other thread batches it. */
 static inline __attribute__((always_inline)) void record(struct mgt_thread *t, int solo,
-							 struct mgt_event e, uint32_t from)
+							 struct mgt_event e, uint16_t from)
 {
 	if (MGT_LIKELY(solo))
 		apply(mgt_g.hdr, &e);
@@ -627,7 +638,7 @@ void mgt_thread_exit(struct mgt_thread *t)
 	if (t->batch && t->batch_gen == mgt_g.fork_gen && mgt_g.hdr &&
 	    atomic_load(&mgt_state) == 1) {
 		t->guard++;                   /* a signal handler's malloc must not flush too */
-		flush(t, &mgt_g.batches[t->batch - 1], NULL);
+		flush(t, &mgt_g.batches[t->batch - 1], 0);
 		t->guard--;
 	}
 }
@@ -645,7 +656,7 @@ void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
 			       (uint16_t)mgt_g.fork_gen, 0 };
 	struct mgt_block stale;
 	int solo = begin(t);
-	b.owner = (uint16_t)owner_of(t, solo);
+	b.owner = owner_of(t, solo);
 	/* a stale entry at that address was freed unseen */
 	if (MGT_UNLIKELY(mgt_ptrmap_insert(&b, &stale, !solo)))
 		record_free(t, solo, &stale);
@@ -690,7 +701,7 @@ void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block 
 	struct mgt_block b = { (uint64_t)q, size, mgt_stack_capture(t, fp),
 			       (uint16_t)mgt_g.fork_gen, 0 };
 	solo = begin(t);
-	b.owner = (uint16_t)owner_of(t, solo);
+	b.owner = owner_of(t, solo);
 	if (MGT_UNLIKELY(mgt_ptrmap_insert(&b, &stale, !solo)))
 		record_free(t, solo, &stale);
 	if (had_old && mgt_own_block(old)) {
@@ -721,6 +732,22 @@ void mgt_sample_rss(void)
 
 /* -------------------------------------------------------- process events */
 
+/*
+ * The exit step reads the live blocks' chunk headers and contents.  Another
+ * thread still running must not hand a block back to glibc meanwhile (it
+ * could trim the heap under the scan), so its frees wait here; they pass
+ * through unrecorded afterwards, as every event after the exit step does.
+ */
+static uintptr_t frozen_tp;          /* the thread in the exit step */
+
+void mgt_wait_frozen(void)
+{
+	if (mgt_thread_pointer() == frozen_tp)
+		return;
+	while (atomic_load(&mgt_state) == MGT_FROZEN)
+		mgt_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+}
+
 void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *ep)
 {
 	struct mgt_header *h = mgt_g.hdr;
@@ -731,7 +758,8 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 	t->guard++;
 	mgt_modules_scan();                   /* libc-internal dlopens (NSS, iconv) */
 	int solo = enter(t, 1);
-	if (atomic_exchange(&mgt_state, 2) == 1) {
+	frozen_tp = mgt_thread_pointer();
+	if (atomic_exchange(&mgt_state, MGT_FROZEN) == 1) {
 		apply_all_batches(h);             /* every thread's pending events */
 		if (h->tl_open.live_max || h->events !=
 		    (h->tl_n ? mgt_g.timeline[h->tl_n - 1].event_end : 0))
@@ -747,6 +775,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 		if (hard)
 			__atomic_fetch_or(&h->flags, MGT_F_HARD_EXIT, __ATOMIC_RELAXED);
 		__atomic_store_n(&h->state, MGT_EXITED, __ATOMIC_RELEASE);
+		atomic_store(&mgt_state, 2);
 	}
 	leave(t, solo, 1);
 	t->guard--;
@@ -866,7 +895,7 @@ void mgt_atfork_child(void)
 	mgt_stack_reinit_locks();
 	mgt_thread_fork_child();
 	mgt_regions_fork_child();
-	mgt_ptrmap_unlock_all();              /* held by prepare, or never taken */
+	mgt_ptrmap_fork_child();              /* its locks were held by prepare, or never taken */
 	solo_init(t);                         /* the forking thread is the only one */
 	t->last_hash = 0;                     /* stack ids start over */
 	if (atomic_load(&mgt_state) == 1 && mgt_g.root_only) {

@@ -123,6 +123,7 @@ struct mgt_global {
 	uint32_t depth;               /* MEMGATE_DEPTH */
 	uint32_t fork_gen;            /* tags pointer-map entries of this image */
 	int no_leakcheck;             /* MEMGATE_LEAKCHECK=0: no leak kinds at exit */
+	int no_shadow;                /* MEMGATE_SHADOW=0: every block in the side table (ptrmap.c) */
 	int root_only;                /* MEMGATE_ROOT=PID: trace that process only (follow-children: false) */
 	int root_pid;
 	char dir[MGT_PATH_MAX];       /* MEMGATE_DIR */
@@ -131,10 +132,15 @@ struct mgt_global {
 };
 MGT_HIDDEN extern struct mgt_global mgt_g;
 
-/* 0 until set up, 1 recording, 2 finished or disabled: hooks pass through */
+/* 0 until set up, 1 recording, 2 finished or disabled: hooks pass through;
+ * 4 while the exit step scans the heap: frees wait for it (mgt_wait_frozen) */
 MGT_HIDDEN extern atomic_int mgt_state;
 
 MGT_HIDDEN void mgt_setup(void);           /* idempotent; first hook or constructor */
+#define MGT_FROZEN 4
+/* Before a real free or realloc while mgt_state is MGT_FROZEN: waits until
+ * the exit step has read the heap (unless the caller is that step). */
+MGT_HIDDEN void mgt_wait_frozen(void);
 MGT_HIDDEN int mgt_back(uint64_t off, uint64_t len); /* fallocate the range; 0 ok */
 /* Each takes the calling thread's state, with its guard held. */
 MGT_HIDDEN void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp);
@@ -196,13 +202,13 @@ MGT_HIDDEN void mgt_stack_lock(void);
 MGT_HIDDEN void mgt_stack_unlock(void);
 MGT_HIDDEN void mgt_stack_reinit_locks(void);
 
-/* ---- ptrmap.c: live blocks by address ---- */
+/* ---- ptrmap.c: live blocks by address (a shadow of the heap, and a side table) ---- */
 struct mgt_block {
 	uint64_t ptr;
 	uint64_t size;
 	uint32_t stack;
 	uint16_t gen;      /* mgt_g.fork_gen when allocated, low MGT_GEN_BITS */
-	uint16_t owner;    /* 1 + the batch of the thread that allocated it; 0: none */
+	uint16_t owner;    /* the allocating thread's batch hint (mgt_owner_hint); 0: none */
 };
 #define MGT_GEN_BITS 8
 /* allocated by this process image, not inherited over fork from its parent */
@@ -210,16 +216,33 @@ static inline int mgt_own_block(const struct mgt_block *b)
 {
 	return b->gen == (mgt_g.fork_gen & ((1u << MGT_GEN_BITS) - 1));
 }
-/* Insert and remove lock the address's shard when `lock` is set (the process
- * has more than one thread); else the caller is the solo thread. */
+/*
+ * A block remembers which thread allocated it only as a hint of 4 bits: the
+ * batches (1-based) with the same hint as the block's owner.  A free in
+ * another thread applies those batches first (record.c, push); with more
+ * than 15 allocating threads a hint may name several, or the freeing one.
+ */
+#define MGT_OWNER_HINTS 15u
+static inline uint16_t mgt_owner_hint(uint32_t batch)
+{
+	return batch ? (uint16_t)(1 + (batch - 1) % MGT_OWNER_HINTS) : 0;
+}
+/* At setup: checks glibc's chunk headers, makes the shadow; 0 ok. */
+MGT_HIDDEN int mgt_ptrmap_init(void);
+/* Insert and remove lock the side table's shard when `lock` is set (the
+ * process has more than one thread); else the caller is the solo thread.
+ * The shadow takes no lock.  Insert must run after the real allocation, remove
+ * before the real free: both read the block's chunk header. */
 /* Returns 1 if an entry at the same address was replaced: a free we never saw
  * (copied to *stale, for the caller to count). */
 MGT_HIDDEN int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lock);
 /* Removes p; returns 1 and fills *out when found. */
 MGT_HIDDEN int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock);
-/* Every shard, for fork and the exit scan (taken after the event lock). */
+/* Every lock, for fork and the exit scan (taken after the event lock). */
 MGT_HIDDEN void mgt_ptrmap_lock_all(void);
 MGT_HIDDEN void mgt_ptrmap_unlock_all(void);
+/* In a fork child (locks held by prepare): the parent's blocks become inherited. */
+MGT_HIDDEN void mgt_ptrmap_fork_child(void);
 /* Live blocks: how many, and a copy of at most max of them (any order); all locked. */
 MGT_HIDDEN uint64_t mgt_ptrmap_count(void);
 MGT_HIDDEN uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max);

@@ -3,6 +3,9 @@
 #
 # usage: run_fixture.sh MEMGATE JSON_EXPECT EXIT EXPECTED.json OUT.json [TRACE-OPTION...] -- CMD [ARG...]
 #
+# A TRACE-OPTION of the form NAME=VALUE is set in the environment instead
+# (MEMGATE_SHADOW=0: the tracer keeps every block in its side table).
+#
 # The fixture runs with a fixed, minimal environment and working directory:
 # some programs allocate by the length of $PWD and of the environment.
 # EXIT is memgate's expected exit status.  The profile must also validate
@@ -10,9 +13,12 @@
 set -u
 memgate=$1 json_expect=$2 want_exit=$3 expected=$4 out=$5
 shift 5
-opts=
+opts= vars=
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-	opts="$opts $1"          # options for `memgate trace` (no spaces inside)
+	case $1 in
+	-*) opts="$opts $1" ;;   # options for `memgate trace` (no spaces inside)
+	*=*) vars="$vars $1" ;;
+	esac
 	shift
 done
 [ "${1:-}" = "--" ] && shift
@@ -22,7 +28,7 @@ cd /
 # shellcheck disable=SC2086
 # the program's stdout goes to a file: stdio then buffers it the same way
 # whether the tests run in a terminal or not
-env -i PATH=/usr/bin:/bin LC_ALL=C HOME=/ "$memgate" trace $opts -o "$out" -- "$@" >"$out.stdout"
+env -i PATH=/usr/bin:/bin LC_ALL=C HOME=/ $vars "$memgate" trace $opts -o "$out" -- "$@" >"$out.stdout"
 got=$?
 if [ "$got" != "$want_exit" ]; then
 	echo "FAIL: memgate exited $got, expected $want_exit" >&2
