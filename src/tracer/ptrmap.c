@@ -36,7 +36,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
-#include "tracer.h"
+#include "ptrmap.h"
 
 #define SHARDS 256u
 #define REGION_SHIFT 26                /* glibc's HEAP_MAX_SIZE on 64-bit: 64 MiB */
@@ -169,7 +169,7 @@ static int grow(struct shard *s)
 	return 0;
 }
 
-static int side_insert(const struct mgt_block *b, struct mgt_block *stale, int lock)
+static __attribute__((noinline)) int side_insert(const struct mgt_block *b, struct mgt_block *stale, int lock)
 {
 	uint64_t h = hash_ptr(b->ptr);
 	struct shard *s = shard_of(b->ptr, h);
@@ -186,7 +186,7 @@ static int side_insert(const struct mgt_block *b, struct mgt_block *stale, int l
 	return ret;
 }
 
-static int side_remove(uint64_t p, struct mgt_block *out, int lock)
+static __attribute__((noinline)) int side_remove(uint64_t p, struct mgt_block *out, int lock)
 {
 	uint64_t h = hash_ptr(p);
 	struct shard *s = shard_of(p, h);
@@ -256,17 +256,17 @@ static uint64_t side_copy(struct mgt_block *out, uint64_t max)
 
 /* ------------------------------------------------------------------ shadow */
 
-#define SH_SHIFT 26                    /* a region: 64 MiB, glibc's HEAP_MAX_SIZE */
-#define SH_ADDR_BITS 47                /* user space without 5-level paging */
+#define SH_SHIFT MGT_SH_SHIFT
+#define SH_ADDR_BITS MGT_SH_ADDR_BITS
 #define SH_TOP (1u << (SH_ADDR_BITS - SH_SHIFT))
-#define SH_WORDS (1u << (SH_SHIFT - 5))  /* one word per 32 bytes */
+#define SH_WORDS MGT_SH_WORDS
 #define SH_MAX_REGIONS 4096u
 #define SH_ANCESTORS 8u                /* inherited shadows a fork child keeps: 8 generations */
 
 /* a word: valid | address bit 4 << 1 | slack << 2 | owner hint << 8 | stack << 12 */
 #define W_VALID 1u
 #define W_HALF 2u
-#define SLACK_MAX 63u
+#define SLACK_MAX MGT_SH_SLACK_MAX
 #define OWNER_HINTS 15u
 _Static_assert(MGT_MAX_STACKS <= (1u << 20), "stack field too narrow");
 
@@ -280,6 +280,7 @@ static struct shadow own;              /* this image's blocks */
 static struct shadow inherited[SH_ANCESTORS];  /* the parent's, then its parent's... */
 static mgt_lock_t sh_lock;             /* making a region table */
 static int sh_ok;                      /* glibc's chunk header reads as expected */
+uint32_t *_Atomic *mgt_sh_top;         /* own.top while sh_ok (ptrmap.h) */
 
 /*
  * glibc's chunk header: the word before a block holds the chunk size with
@@ -291,7 +292,7 @@ static int sh_ok;                      /* glibc's chunk header reads as expected
  */
 static inline uint64_t chunk_word(uint64_t p)
 {
-	return ((const uint64_t *)(uintptr_t)p)[-1];
+	return mgt_chunk_word(p);
 }
 
 static inline uint64_t chunk_usable(uint64_t w)
@@ -356,7 +357,8 @@ static inline uint32_t *shadow_slot(const struct mgt_block *b, uint64_t *slack)
 {
 	uint64_t p = b->ptr, w, usable;
 	uint32_t *r;
-	if (MGT_UNLIKELY(!sh_ok || p >> SH_ADDR_BITS || (p & 15)))
+	/* an inherited block put back (a failed realloc) keeps its generation there */
+	if (MGT_UNLIKELY(!sh_ok || p >> SH_ADDR_BITS || (p & 15) || !mgt_own_block(b)))
 		return NULL;
 	w = chunk_word(p);
 	usable = chunk_usable(w);
@@ -474,6 +476,7 @@ int mgt_ptrmap_init(void)
 	own.top = ok && !mgt_g.no_shadow ? (uint32_t *_Atomic *)top_make() : NULL;
 	own.n_regions = 0;
 	sh_ok = own.top != NULL;
+	mgt_sh_top = own.top;
 	return 0;
 }
 
@@ -493,6 +496,7 @@ static void shadow_fork_child(void)
 	own.n_regions = 0;
 	own.top = sh_ok ? (uint32_t *_Atomic *)top_make() : NULL;
 	sh_ok = own.top != NULL;
+	mgt_sh_top = own.top;
 }
 
 void mgt_ptrmap_lock_all(void)

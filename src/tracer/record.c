@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 #include <linux/falloc.h>
 
-#include "tracer.h"
+#include "ptrmap.h"
 
 struct mgt_global mgt_g;
 atomic_int mgt_state;
@@ -650,16 +650,29 @@ void mgt_thread_exit(struct mgt_thread *t)
  * program could have seen: an allocation is recorded before its pointer is
  * returned, a free before the real free hands the address to anyone else.
  */
+/* the block into the map: the shadow's inline path, else ptrmap.c */
+static inline void insert(struct mgt_thread *t, int solo, const struct mgt_block *b)
+{
+	struct mgt_block stale;
+	if (MGT_LIKELY(mgt_own_block(b) && mgt_shadow_put(b->ptr, b->size, b->stack, b->owner)))
+		return;
+	/* a stale entry at that address was freed unseen */
+	if (MGT_UNLIKELY(mgt_ptrmap_insert(b, &stale, !solo)))
+		record_free(t, solo, &stale);
+}
+
+static inline int take(uint64_t p, struct mgt_block *out, int solo)
+{
+	return MGT_LIKELY(mgt_shadow_take(p, out)) || mgt_ptrmap_remove(p, out, !solo);
+}
+
 void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
 {
 	struct mgt_block b = { (uint64_t)p, size, mgt_stack_capture(t, fp),
 			       (uint16_t)mgt_g.fork_gen, 0 };
-	struct mgt_block stale;
 	int solo = begin(t);
 	b.owner = owner_of(t, solo);
-	/* a stale entry at that address was freed unseen */
-	if (MGT_UNLIKELY(mgt_ptrmap_insert(&b, &stale, !solo)))
-		record_free(t, solo, &stale);
+	insert(t, solo, &b);
 	record(t, solo, (struct mgt_event){ .kind = MGT_EV_ALLOC, .size = size, .stack = b.stack }, 0);
 	end(t, solo);
 }
@@ -668,7 +681,7 @@ void mgt_record_free(struct mgt_thread *t, void *p)
 {
 	struct mgt_block b;
 	int solo = begin(t);
-	if (mgt_ptrmap_remove((uint64_t)p, &b, !solo))
+	if (take((uint64_t)p, &b, solo))
 		record_free(t, solo, &b);
 	else
 		record(t, solo, (struct mgt_event){ .kind = MGT_EV_UNKNOWN }, 0);
@@ -678,7 +691,7 @@ void mgt_record_free(struct mgt_thread *t, void *p)
 int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old)
 {
 	int solo = begin(t);
-	int found = mgt_ptrmap_remove((uint64_t)p, old, !solo);
+	int found = take((uint64_t)p, old, solo);
 	end(t, solo);
 	return found;
 }
@@ -686,14 +699,12 @@ int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old)
 void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block *old, void *q,
 		      size_t size, void *fp)
 {
-	struct mgt_block stale;
 	int solo;
 	if (!q) {
 		/* failed: the old block is still live and nothing happened */
 		if (had_old) {
 			solo = begin(t);
-			if (MGT_UNLIKELY(mgt_ptrmap_insert(old, &stale, !solo)))
-				record_free(t, solo, &stale);
+			insert(t, solo, old);
 			end(t, solo);
 		}
 		return;
@@ -702,8 +713,7 @@ void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block 
 			       (uint16_t)mgt_g.fork_gen, 0 };
 	solo = begin(t);
 	b.owner = owner_of(t, solo);
-	if (MGT_UNLIKELY(mgt_ptrmap_insert(&b, &stale, !solo)))
-		record_free(t, solo, &stale);
+	insert(t, solo, &b);
 	if (had_old && mgt_own_block(old)) {
 		record(t, solo, (struct mgt_event){ .kind = MGT_EV_RESIZE, .size = size,
 						    .stack = b.stack, .old_size = old->size,

@@ -107,11 +107,13 @@ static void thread_bounds(struct mgt_thread *t)
 		t->hi = 1;                    /* unknown: walk nothing, but don't retry */
 }
 
-static inline uint64_t mix(uint64_t h, uint64_t v)
+/*
+ * The hashes are multiply chains: their high bits depend on every frame, so
+ * the index is taken from the top bits and no finaliser is needed.
+ */
+static inline uint32_t home_slot(uint64_t hash)
 {
-	h ^= v;
-	h *= 0x9e3779b97f4a7c15ull;
-	return h ^ (h >> 29);
+	return (uint32_t)(hash >> (64 - INDEX_BITS));
 }
 
 static inline int same_frames(const struct mgt_stack *s, const uintptr_t *f, uint32_t depth)
@@ -129,7 +131,7 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 		       uint32_t trunc)
 {
 	struct mgt_header *h = mgt_g.hdr;
-	uint32_t id = 0, i = (uint32_t)hash & (INDEX_SLOTS - 1);
+	uint32_t id = 0, i = home_slot(hash);
 
 	mgt_stack_lock();
 	/* another thread may have inserted it since our lock-free probe */
@@ -180,41 +182,47 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 	if (MGT_UNLIKELY(!t->hi))
 		thread_bounds(t);
 	const uintptr_t lo = t->lo, hi = t->hi;
-	uint64_t hash = 0;
-	uint32_t check = 0x811c9dc5u;
-	/* written so nothing can wrap: code without frame pointers may leave any
-	 * value in rbp, e.g. -16, for which fp + 16 would be 0 and pass */
-	while (fp >= lo && fp < hi && hi - fp >= 2 * sizeof(uintptr_t) && !(fp & 7)) {
-		const uintptr_t *rec = (const uintptr_t *)fp;
-		uintptr_t ra = rec[1], next = rec[0];
-		if (ra < 4096)
-			break;
+	/* two independent hashes of the frames (see home_slot) */
+	uint64_t h1 = 0, h2 = 0;
+	/*
+	 * Each record read must lie inside the thread's stack, 8-aligned, strictly
+	 * above the one before.  Written so nothing can wrap: code without frame
+	 * pointers may leave any value in rbp, e.g. -16, for which fp + 16 would
+	 * be 0 and pass.  The first record is the hook's own; after it, one
+	 * unsigned compare checks fp < next <= hi - 16.
+	 */
+	if (fp >= lo && fp < hi && hi - fp >= 2 * sizeof(uintptr_t) && !(fp & 7)) {
+		for (;;) {
+			const uintptr_t *rec = (const uintptr_t *)fp;
+			uintptr_t ra = rec[1], next = rec[0];
+			if (ra < 4096)
+				break;
 #if defined(__aarch64__)
-		ra &= 0x0000ffffffffffffull;          /* strip pointer-authentication bits */
+			ra &= 0x0000ffffffffffffull;  /* strip pointer-authentication bits */
 #endif
-		if (depth == max) {
-			trunc = 1;
-			break;
+			if (depth == max) {
+				trunc = 1;
+				break;
+			}
+			frames[depth++] = ra;
+			h1 = (h1 ^ ra) * 0x9e3779b97f4a7c15ull;
+			h2 = ((h2 << 27 | h2 >> 37) ^ ra) * 0xc2b2ae3d27d4eb4full;
+			if (next - fp - 1 >= hi - 2 * sizeof(uintptr_t) - fp || (next & 7))
+				break;
+			fp = next;
 		}
-		frames[depth++] = ra;
-		hash = mix(hash, ra);
-		check = (check ^ (uint32_t)ra ^ (uint32_t)(ra >> 32)) * 0x01000193u;
-		if (next <= fp)
-			break;
-		fp = next;
 	}
-	hash = mix(hash, ((uint64_t)depth << 1) | trunc);
+	uint64_t hash = (h1 ^ ((uint64_t)depth << 1 | trunc)) * 0x9e3779b97f4a7c15ull;
 	if (!hash)
 		hash = 1;                             /* 0 is stack 0's */
-
-	check ^= depth;
+	uint32_t check = (uint32_t)(((h2 ^ depth) * 0xc2b2ae3d27d4eb4full) >> 32);
 
 	/* tight loops allocate from the same place over and over */
 	if (hash == t->last_hash && check == t->last_check)
 		return t->last_id;
 
 	uint32_t id = 0;
-	for (uint32_t i = (uint32_t)hash & (INDEX_SLOTS - 1);; i = (i + 1) & (INDEX_SLOTS - 1)) {
+	for (uint32_t i = home_slot(hash);; i = (i + 1) & (INDEX_SLOTS - 1)) {
 		uint32_t sid = atomic_load_explicit(&index_[i].id, memory_order_acquire);
 		if (!sid) {
 			id = insert(hash, check, frames, depth, trunc);
