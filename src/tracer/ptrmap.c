@@ -24,8 +24,8 @@
  * deletion (no tombstones), 16-byte entries with the exact size, in 256
  * locked shards.  It holds mmapped chunks (big, few, anywhere in the address
  * space), slack beyond 63 (memalign with large alignments), addresses beyond
- * 47 bits, and every block when glibc's chunk header did not read as
- * expected at setup (mgt_ptrmap_init) or a region table could not be made.
+ * 47 bits, and every block once glibc's chunk header did not read as
+ * expected (sh_check) or where a region table could not be made.
  *
  * fork: the child records into a fresh shadow; the parent's (and up to
  * seven older generations') stay readable as *inherited*: a free found there
@@ -279,8 +279,33 @@ struct shadow {
 static struct shadow own;              /* this image's blocks */
 static struct shadow inherited[SH_ANCESTORS];  /* the parent's, then its parent's... */
 static mgt_lock_t sh_lock;             /* making a region table */
-static int sh_ok;                      /* glibc's chunk header reads as expected */
-uint32_t *_Atomic *mgt_sh_top;         /* own.top while sh_ok (ptrmap.h) */
+static int sh_ok;                      /* new blocks may go to the shadow (see sh_check) */
+static atomic_uint sh_checked;         /* blocks whose header read as glibc's */
+uint32_t *_Atomic *mgt_sh_top;         /* own.top once checked (ptrmap.h); else NULL */
+
+/*
+ * The shadow trusts its reading of glibc's chunk header.  The first
+ * SH_CHECKS blocks it takes (the program's own, as they come: no block is
+ * allocated for the purpose, which would move glibc's heap and its mmap
+ * threshold) are read both ways, against malloc_usable_size; until then
+ * they come through mgt_ptrmap_insert, and the inline path stays off.  One
+ * disagreement (another layout, memory tagging) and every later block goes
+ * to the side table.
+ */
+#define SH_CHECKS 32u
+
+static int sh_check(uint64_t p, uint64_t usable)
+{
+	extern size_t malloc_usable_size(void *);
+	if (usable != malloc_usable_size((void *)(uintptr_t)p)) {
+		sh_ok = 0;
+		mgt_sh_top = NULL;
+		return 0;
+	}
+	if (atomic_fetch_add(&sh_checked, 1) + 1 == SH_CHECKS && sh_ok)
+		mgt_sh_top = own.top;
+	return 1;
+}
 
 /*
  * glibc's chunk header: the word before a block holds the chunk size with
@@ -364,6 +389,9 @@ static inline uint32_t *shadow_slot(const struct mgt_block *b, uint64_t *slack)
 	usable = chunk_usable(w);
 	if ((w & 2) || b->size > usable || usable - b->size > SLACK_MAX)
 		return NULL;
+	if (MGT_UNLIKELY(atomic_load_explicit(&sh_checked, memory_order_relaxed) < SH_CHECKS) &&
+	    !sh_check(p, usable))
+		return NULL;
 	r = region_of(&own, p);
 	if (MGT_UNLIKELY(!r) && !(r = region_make(p)))
 		return NULL;
@@ -430,7 +458,7 @@ static int inherited_remove(uint64_t p, uint64_t w, struct mgt_block *out)
 
 int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock)
 {
-	if (MGT_LIKELY(sh_ok && !(p >> SH_ADDR_BITS) && !(p & 15))) {
+	if (MGT_LIKELY(own.top && !(p >> SH_ADDR_BITS) && !(p & 15))) {
 		uint64_t w = chunk_word(p);
 		if (MGT_LIKELY(!(w & 2))) {
 			_Atomic uint32_t *s = word_of(&own, p);
@@ -450,33 +478,14 @@ int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock)
 
 /* ------------------------------------------------------- setup, fork, exit */
 
-/*
- * Reads the headers of a few blocks of glibc's own making against
- * malloc_usable_size: where they disagree (a glibc with another layout,
- * memory tagging), every block goes to the side table.  Runs at setup,
- * while every hook passes through.
- */
+/* at setup: the shadow's top level (its use waits for sh_check) */
 int mgt_ptrmap_init(void)
 {
-	extern void *__libc_malloc(size_t);
-	extern void *__libc_memalign(size_t, size_t);
-	extern void __libc_free(void *);
-	extern size_t malloc_usable_size(void *);
-	static const size_t sizes[] = { 0, 1, 24, 25, 40, 1000, 4096 + 8, 1u << 20 };
-	int ok = 1;
-	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]) + 1; i++) {
-		void *m = i < sizeof(sizes) / sizeof(sizes[0]) ? __libc_malloc(sizes[i])
-							       : __libc_memalign(256, 100);
-		if (!m)
-			continue;
-		if ((uintptr_t)m & 15 || chunk_usable(chunk_word((uintptr_t)m)) != malloc_usable_size(m))
-			ok = 0;
-		__libc_free(m);
-	}
-	own.top = ok && !mgt_g.no_shadow ? (uint32_t *_Atomic *)top_make() : NULL;
+	own.top = mgt_g.no_shadow ? NULL : (uint32_t *_Atomic *)top_make();
 	own.n_regions = 0;
 	sh_ok = own.top != NULL;
-	mgt_sh_top = own.top;
+	atomic_store(&sh_checked, 0);
+	mgt_sh_top = NULL;
 	return 0;
 }
 
@@ -496,7 +505,7 @@ static void shadow_fork_child(void)
 	own.n_regions = 0;
 	own.top = sh_ok ? (uint32_t *_Atomic *)top_make() : NULL;
 	sh_ok = own.top != NULL;
-	mgt_sh_top = own.top;
+	mgt_sh_top = sh_ok && atomic_load(&sh_checked) >= SH_CHECKS ? own.top : NULL;
 }
 
 void mgt_ptrmap_lock_all(void)
