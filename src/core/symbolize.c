@@ -1,13 +1,17 @@
 /* symbolize.c - return addresses to functions, lines and inlined calls with libdwfl */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
+#include <libelf.h>
 
 #include "../util/error.h"
 #include "symbolize.h"
@@ -230,33 +234,91 @@ static const char *demangled(struct mg_symbolizer *s, const char *name)
 	return r;
 }
 
+/* path, when it is a debug file of mod (the same build-id, if mod has one): its fd */
+static int try_debug_file(Dwfl_Module *mod, const char *path, const char *file_name,
+			  char **debuginfo_file_name)
+{
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int len = dwfl_module_build_id(mod, &bits, &vaddr), fd;
+
+	if (file_name && !strcmp(path, file_name))
+		return -1;                            /* the module itself */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (len > 0) {
+		Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+		const void *dbits = NULL;
+		ssize_t dlen = elf ? dwelf_elf_gnu_build_id(elf, &dbits) : -1;
+		int same = dlen == len && !memcmp(dbits, bits, (size_t)len);
+
+		elf_end(elf);
+		if (!same) {
+			close(fd);
+			return -1;
+		}
+	}
+	if (!(*debuginfo_file_name = strdup(path))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /*
- * libdwfl asks debuginfod, when DEBUGINFOD_URLS is set, for any debug file
- * it cannot find on disk: a network request per module, which stalls for
- * minutes behind a firewall (TRACER-NOTES §4.6).  The client reads the
- * variable at each request, so hiding it around the search is enough.
+ * Where libdwfl's standard search looks, in its order, without its last
+ * resort: by build-id under /usr/lib/debug/.build-id, then the debuglink's
+ * name beside the file, in .debug/ beside it, and under /usr/lib/debug.  A
+ * candidate must carry the module's build-id (a module without one takes
+ * the first file found: libdwfl would check the debuglink's CRC).
+ */
+static int find_debuginfo_local(Dwfl_Module *mod, const char *file_name,
+				const char *debuglink_file, char **debuginfo_file_name)
+{
+	int fd = dwfl_build_id_find_debuginfo(mod, NULL, NULL, 0, NULL, NULL, 0,
+					      debuginfo_file_name);
+	const char *slash;
+	char path[4096];
+	int dir_len;
+
+	if (fd >= 0 || !debuglink_file || !file_name || !(slash = strrchr(file_name, '/')))
+		return fd;
+	if (debuglink_file[0] == '/')
+		return try_debug_file(mod, debuglink_file, file_name, debuginfo_file_name);
+	dir_len = (int)(slash - file_name);
+	static const char *const under[] = { "", "", "/usr/lib/debug" };
+	static const char *const sub[] = { "", "/.debug", "" };
+	for (size_t i = 0; i < sizeof(under) / sizeof(under[0]); i++) {
+		int n = snprintf(path, sizeof(path), "%s%.*s%s/%s", under[i], dir_len, file_name,
+				 sub[i], debuglink_file);
+		if (n > 0 && (size_t)n < sizeof(path) &&
+		    (fd = try_debug_file(mod, path, file_name, debuginfo_file_name)) >= 0)
+			return fd;
+	}
+	return -1;
+}
+
+/*
+ * libdwfl's standard search asks debuginfod for any debug file it cannot
+ * find on disk: with DEBUGINFOD_URLS set, a network request per module,
+ * which stalls for minutes behind a firewall (TRACER-NOTES §4.6); and even
+ * without it, elfutils 0.188 first dlopens libdebuginfod.so, which loads
+ * libcurl and twenty more libraries: 20-40 ms for every profile with a
+ * module that has no debug file (measured on sqlite3).  So by default
+ * memgate searches the disk itself and never loads libdebuginfod; with
+ * MEMGATE_DEBUGINFOD=1 libdwfl's own search runs, debuginfod included.
  */
 static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
 			  Dwarf_Addr base, const char *file_name, const char *debuglink_file,
 			  GElf_Word debuglink_crc, char **debuginfo_file_name)
 {
 	const struct mg_symbolizer *s = *userdata;   /* set by open_module */
-	const char *urls = getenv("DEBUGINFOD_URLS");
-	char *saved = NULL;
-	int fd;
 
-	if (urls && !s->debuginfod) {
-		if (!(saved = strdup(urls)))
-			return -1;
-		unsetenv("DEBUGINFOD_URLS");
-	}
-	fd = dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
-					  debuglink_file, debuglink_crc, debuginfo_file_name);
-	if (saved) {
-		setenv("DEBUGINFOD_URLS", saved, 1);
-		free(saved);
-	}
-	return fd;
+	if (s->debuginfod)
+		return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+						    debuglink_file, debuglink_crc,
+						    debuginfo_file_name);
+	return find_debuginfo_local(mod, file_name, debuglink_file, debuginfo_file_name);
 }
 
 static const Dwfl_Callbacks offline_callbacks = {

@@ -3,7 +3,7 @@
  * Rules for every function declared here (they run inside hooks, inside other
  * people's processes): no malloc, no stdio, no locale, no functions that may
  * take the loader lock while a tracer lock is held, errno preserved by the
- * hooks that call them.  See src/tracer/README.md.
+ * hooks that call them.  See src/README.md, section 1.
  */
 #ifndef MEMGATE_TRACER_H
 #define MEMGATE_TRACER_H

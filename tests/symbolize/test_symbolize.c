@@ -308,6 +308,9 @@ static int cmd_debuginfod(char **map, int n_map)
 	CHECK(mg_symbolizer_new(&s, &err) == MG_OK, "%s", err.msg);
 	CHECK(mg_symbolize(s, path, g->id, g->id_len, g->offset, out, 8) == 0, "stripped: no frames");
 	CHECK(!connected(fd), "debuginfod was contacted without MEMGATE_DEBUGINFOD=1");
+	/* not even loaded: it brings libcurl and twenty libraries, 20-40 ms */
+	CHECK(!dlopen("libdebuginfod.so.1", RTLD_LAZY | RTLD_NOLOAD),
+	      "libdebuginfod.so was loaded without MEMGATE_DEBUGINFOD=1");
 	CHECK(getenv("DEBUGINFOD_URLS") && !strcmp(getenv("DEBUGINFOD_URLS"), urls),
 	      "DEBUGINFOD_URLS restored");
 	mg_symbolizer_free(s);
