@@ -547,11 +547,9 @@ static void flush(struct mgt_thread *t, struct mgt_batch *b, uint16_t first)
 	mgt_unlock(&event_lock);
 }
 
-/* the calling thread's batch, given one on first use; NULL: none left */
-static struct mgt_batch *batch_of(struct mgt_thread *t)
+/* the calling thread's batch, given one on first use (batch_of); NULL: none left */
+static __attribute__((noinline)) struct mgt_batch *batch_new(struct mgt_thread *t)
 {
-	if (MGT_LIKELY(t->batch && t->batch_gen == mgt_g.fork_gen))
-		return &mgt_g.batches[t->batch - 1];
 	struct mgt_header *h = mgt_g.hdr;
 	mgt_lock(&event_lock);
 	threads_flag(h);                      /* only a threaded process batches */
@@ -567,6 +565,13 @@ static struct mgt_batch *batch_of(struct mgt_thread *t)
 	}
 	mgt_unlock(&event_lock);
 	return t->batch ? &mgt_g.batches[i] : NULL;
+}
+
+static inline struct mgt_batch *batch_of(struct mgt_thread *t)
+{
+	if (MGT_LIKELY(t->batch && t->batch_gen == mgt_g.fork_gen))
+		return &mgt_g.batches[t->batch - 1];
+	return batch_new(t);
 }
 
 /* the owner hint for the blocks the calling thread allocates; 0: none */
