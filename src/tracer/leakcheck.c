@@ -342,9 +342,60 @@ static void scan_root(uint64_t lo, uint64_t hi)
 	drain();
 }
 
+static char maps[512 << 10];          /* /proc/self/maps: exit step only */
+
+/*
+ * The mapped address ranges, in the order of /proc/self/maps (ascending),
+ * for mapped(): the blocks copied out of the map must lie in mapped memory.
+ * A block freed where the tracer could not see it (a signal handler inside a
+ * hook) stays in the map, and glibc may have unmapped its memory since.
+ */
+static struct range { uint64_t lo, hi; } *ranges;   /* readable ones only */
+static uint64_t n_ranges, ranges_bytes, range_hint;
+static void *map(uint64_t bytes);
+
+static void load_ranges(void)
+{
+	long n = mgt_read_file("/proc/self/maps", maps, sizeof(maps));
+	uint64_t lines = 0;
+	if (n <= 0 || (size_t)n >= sizeof(maps) - 1)
+		return;                       /* unknown: no filter (as before) */
+	for (long i = 0; i < n; i++)
+		lines += maps[i] == '\n';
+	ranges_bytes = (lines + 1) * sizeof(*ranges);
+	if (!(ranges = map(ranges_bytes)))
+		return;
+	for (const char *p = maps; *p && n_ranges <= lines;) {
+		uint64_t lo = hex(&p), hi;
+		p++;                          /* '-' */
+		hi = hex(&p);
+		if (*p == ' ' && p[1] == 'r')
+			ranges[n_ranges++] = (struct range){ lo, hi };
+		while (*p && *p++ != '\n')
+			;
+	}
+}
+
+/* 1 if the 8 bytes at a are mapped (or the ranges are unknown) */
+static int mapped(uint64_t a)
+{
+	uint64_t lo = 0, hi = n_ranges;
+	if (range_hint < n_ranges && a >= ranges[range_hint].lo && a + 8 <= ranges[range_hint].hi)
+		return 1;                     /* the walk goes up through one heap at a time */
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (a + 8 <= ranges[mid].lo)
+			hi = mid;
+		else if (a >= ranges[mid].hi)
+			lo = mid + 1;
+		else
+			return (int)(range_hint = mid, 1);
+	}
+	return 0;
+}
+
 static void scan_roots(uint64_t sp)
 {
-	static char maps[512 << 10];   /* exit step only: single use */
 	long n = mgt_read_file("/proc/self/maps", maps, sizeof(maps));
 	uint64_t self_lo = (uint64_t)(uintptr_t)&lc;   /* our own data segment */
 	if (n <= 0 || (size_t)n >= sizeof(maps) - 1) {
@@ -392,6 +443,7 @@ static void record(void)
 	struct mgt_header *h = mgt_g.hdr;
 	static const uint8_t kind_of[4] = { MGT_DEFINITELY, MGT_POSSIBLY, MGT_REACHABLE,
 					    MGT_INDIRECTLY };
+	uint64_t bytes = 0, blocks = 0;
 	for (uint64_t i = 0; i < lc->n; i++) {
 		const struct mgt_block *b = &lc->b[i];
 		if (!mgt_own_block(b))
@@ -402,6 +454,19 @@ static void record(void)
 		s->lost_blocks[k]++;
 		h->lost_bytes[k] += b->size;
 		h->lost_blocks[k]++;
+		bytes += b->size;
+		blocks++;
+	}
+	/*
+	 * Blocks the counters hold live but the scan could not take (freed where
+	 * the tracer could not see it, their memory since unmapped: see
+	 * mapped()): still reachable for want of better, so that the kinds add
+	 * up to the leaked figures, and the kinds are marked inexact.
+	 */
+	if (h->cur_blocks > blocks && h->cur_bytes >= bytes) {
+		h->lost_bytes[MGT_REACHABLE] += h->cur_bytes - bytes;
+		h->lost_blocks[MGT_REACHABLE] += h->cur_blocks - blocks;
+		lc->inexact = 1;
 	}
 	h->scanned_bytes = lc->scanned;
 	__atomic_fetch_or(&h->flags, MGT_F_LEAKCHECK | (lc->inexact || !mgt_regions_complete() ?
@@ -435,7 +500,8 @@ void mgt_leakcheck(const struct mgt_exit_point *ep)
 	if (!lc->b || !lc->state || !lc->stack)
 		goto out;
 	lc->cap = 2 * n;
-	lc->n = mgt_ptrmap_copy(lc->b, n);
+	load_ranges();
+	lc->n = mgt_ptrmap_copy(lc->b, n, ranges ? mapped : NULL);
 	heapsort_blocks(lc->b, lc->n);
 	lc->lo = lc->n ? lc->b[0].ptr : 0;
 	lc->hi = 0;
@@ -486,6 +552,10 @@ out:
 		mgt_munmap(lc->state, bytes_s ? bytes_s : 1);
 	if (lc->stack)
 		mgt_munmap(lc->stack, bytes_w ? bytes_w : 1);
+	if (ranges)
+		mgt_munmap(ranges, ranges_bytes);
+	ranges = NULL;
+	n_ranges = range_hint = 0;
 	mgt_munmap(lc, sizeof(*lc));
 	lc = NULL;
 }

@@ -533,7 +533,7 @@ void mgt_ptrmap_fork_child(void)
  * generation they count as) and returns how many it copied.
  */
 static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_block *out,
-			    uint64_t max)
+			    uint64_t max, int (*mapped)(uint64_t))
 {
 	static unsigned char vec[((size_t)SH_WORDS * 4) >> 12];
 	uint64_t n = 0;
@@ -552,6 +552,8 @@ static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_bl
 					if (n == max)
 						return n;
 					uint64_t p = base + ((uint64_t)j << 5) + ((uint64_t)(v & W_HALF) << 3);
+					if (mapped && !mapped(p - 8))
+						continue; /* freed unseen, and glibc gave the memory back */
 					unpack_word(v, p, chunk_word(p), gen, &out[n]);
 				}
 				n++;
@@ -563,18 +565,18 @@ static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_bl
 
 uint64_t mgt_ptrmap_count(void)
 {
-	uint64_t n = side_count() + shadow_walk(&own, own_gen(), NULL, 0);
+	uint64_t n = side_count() + shadow_walk(&own, own_gen(), NULL, 0, NULL);
 	for (unsigned i = 0; i < SH_ANCESTORS; i++)
-		n += shadow_walk(&inherited[i], 0, NULL, 0);
+		n += shadow_walk(&inherited[i], 0, NULL, 0, NULL);
 	return n;
 }
 
-uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max)
+uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max, int (*mapped)(uint64_t))
 {
 	uint64_t n = side_copy(out, max);
-	n += shadow_walk(&own, own_gen(), out + n, max - n);
+	n += shadow_walk(&own, own_gen(), out + n, max - n, mapped);
 	for (unsigned i = 0; i < SH_ANCESTORS && n < max; i++)
 		n += shadow_walk(&inherited[i], (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK),
-				 out + n, max - n);
+				 out + n, max - n, mapped);
 	return n < max ? n : max;
 }

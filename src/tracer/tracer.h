@@ -243,9 +243,13 @@ MGT_HIDDEN void mgt_ptrmap_lock_all(void);
 MGT_HIDDEN void mgt_ptrmap_unlock_all(void);
 /* In a fork child (locks held by prepare): the parent's blocks become inherited. */
 MGT_HIDDEN void mgt_ptrmap_fork_child(void);
-/* Live blocks: how many, and a copy of at most max of them (any order); all locked. */
+/* Live blocks: how many, and a copy of at most max of them (any order); all locked.
+ * The copy reads each shadow block's chunk header, only where mapped() says
+ * its memory is mapped (NULL: everywhere): a block freed where the tracer
+ * could not see it (a signal handler inside a hook) may lie in memory glibc
+ * has since unmapped. */
 MGT_HIDDEN uint64_t mgt_ptrmap_count(void);
-MGT_HIDDEN uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max);
+MGT_HIDDEN uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max, int (*mapped)(uint64_t));
 
 /* ---- leakcheck.c: leak kinds by a conservative scan at exit ---- */
 /* Classifies the live blocks of this image (inside the exit step, event
