@@ -638,6 +638,10 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 			warn(warnings, "process %d: its memory could not be read at exit "
 			     "(process_vm_readv and /proc/self/mem refused, e.g. by a seccomp "
 			     "policy): the leak kinds are unknown", p->pid);
+		else if ((h->flags & MGT_F_LEAKCHECK) && (h->flags & MGT_F_LEAKCHECK_INEXACT))
+			warn(warnings, "process %d: some memory could not be read at exit; the "
+			     "leak kinds are approximate (blocks the scan could not read count as "
+			     "still reachable)", p->pid);
 		if (h->flags & MGT_F_STACK_FULL)
 			warn(warnings, "process %d: more distinct call stacks than %u; the rest are "
 			     "counted without a stack", p->pid, MGT_MAX_STACKS);
