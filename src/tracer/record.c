@@ -705,26 +705,54 @@ static inline int take(uint64_t p, struct mgt_block *out, int solo)
 	return MGT_LIKELY(mgt_shadow_take(p, out)) || mgt_ptrmap_remove(p, out, !solo);
 }
 
-void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
+/* an allocation past the common case: a threaded process, or a block for ptrmap.c */
+static __attribute__((noinline)) void alloc_slow(struct mgt_thread *t, int solo, uint64_t p,
+						 uint64_t size, uint32_t stack)
 {
-	struct mgt_block b = { (uint64_t)p, size, mgt_stack_capture(t, fp),
-			       (uint16_t)mgt_g.fork_gen, 0 };
-	int solo = begin(t);
-	b.owner = owner_of(t, solo);
+	struct mgt_block b = { p, size, stack, (uint16_t)mgt_g.fork_gen, owner_of(t, solo) };
 	insert(t, solo, &b);
-	record(t, solo, MGT_EV_ALLOC, size, b.stack, 0, 0, 0);
+	record(t, solo, MGT_EV_ALLOC, size, stack, 0, 0, 0);
 	end(t, solo);
 }
 
-void mgt_record_free(struct mgt_thread *t, void *p)
+/*
+ * The common case (the only thread, an ordinary heap block) stays in this
+ * function and the rest goes out of line: kept small, it saves and restores
+ * few registers (callgrind: ~25 instructions less per allocation).
+ */
+void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
+{
+	uint32_t stack = MGT_LIKELY(mgt_g.depth) ? mgt_stack_capture(t, fp) : 0;
+	int solo = begin(t);
+	if (MGT_LIKELY(solo && mgt_shadow_put((uint64_t)p, size, stack, 0))) {
+		count_alloc(mgt_g.hdr, stack, size);
+		end(t, 1);
+		return;
+	}
+	alloc_slow(t, solo, (uint64_t)p, size, stack);
+}
+
+static __attribute__((noinline)) void free_slow(struct mgt_thread *t, int solo, uint64_t p)
 {
 	struct mgt_block b;
-	int solo = begin(t);
-	if (take((uint64_t)p, &b, solo))
+	if (take(p, &b, solo))
 		record_free(t, solo, &b);
 	else
 		record(t, solo, MGT_EV_UNKNOWN, 0, 0, 0, 0, 0);
 	end(t, solo);
+}
+
+/* as mgt_record_alloc: the only thread freeing a block of its own shadow stays here */
+void mgt_record_free(struct mgt_thread *t, void *p)
+{
+	struct mgt_block b;
+	int solo = begin(t);
+	if (MGT_LIKELY(solo && mgt_shadow_take((uint64_t)p, &b))) {
+		count_free(mgt_g.hdr, b.stack, b.size);   /* the own shadow: the image's block */
+		end(t, 1);
+		return;
+	}
+	free_slow(t, solo, (uint64_t)p);
 }
 
 int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old)
