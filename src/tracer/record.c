@@ -424,23 +424,24 @@ static inline void count_free(struct mgt_header *h, uint32_t sid, uint64_t size)
 }
 
 /* realloc of a known block: one alloc + one free, applied as one resize */
-static inline void count_resize(struct mgt_header *h, const struct mgt_event *e)
+static inline __attribute__((always_inline)) void count_resize(struct mgt_header *h,
+	uint32_t old_stack, uint64_t old_size, uint32_t stack, uint64_t size)
 {
-	struct mgt_stack *o = &mgt_g.stacks[e->old_stack], *n = &mgt_g.stacks[e->stack];
+	struct mgt_stack *o = &mgt_g.stacks[old_stack], *n = &mgt_g.stacks[stack];
 	rebase(o, h->epoch);
 	rebase(n, h->epoch);
 	o->frees++;
-	o->cur_bytes -= e->old_size;
+	o->cur_bytes -= old_size;
 	o->cur_blocks--;
 	n->allocs++;
-	n->total_bytes += e->size;
-	n->cur_bytes += e->size;
+	n->total_bytes += size;
+	n->cur_bytes += size;
 	n->cur_blocks++;
 	h->allocs++;
 	h->frees++;
-	h->total_bytes += e->size;
-	h->cur_bytes += e->size - e->old_size;
-	after_event(h, e->size > e->old_size);
+	h->total_bytes += size;
+	h->cur_bytes += size - old_size;
+	after_event(h, size > old_size);
 }
 
 /* one event into the counters, inside the event section */
@@ -454,7 +455,7 @@ static inline __attribute__((always_inline)) void apply(struct mgt_header *h, co
 		count_free(h, e->stack, e->size);
 		break;
 	case MGT_EV_RESIZE:
-		count_resize(h, e);
+		count_resize(h, e->old_stack, e->old_size, e->stack, e->size);
 		break;
 	case MGT_EV_INHERITED:
 		/* a block inherited over fork: the parent reports it, not us */
@@ -758,10 +759,14 @@ void mgt_record_free(struct mgt_thread *t, void *p)
 int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old)
 {
 	int solo = begin(t);
-	int found = take((uint64_t)p, old, solo);
+	int found = (MGT_LIKELY(solo) && mgt_shadow_take((uint64_t)p, old)) ||
+		    take((uint64_t)p, old, solo);
 	end(t, solo);
 	return found;
 }
+
+static void realloc_slow(struct mgt_thread *t, int solo, int had_old, const struct mgt_block *old,
+			 uint64_t q, uint64_t size, uint32_t stack);
 
 void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block *old, void *q,
 		      size_t size, void *fp)
@@ -776,10 +781,23 @@ void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block 
 		}
 		return;
 	}
-	struct mgt_block b = { (uint64_t)q, size, mgt_stack_capture(t, fp),
-			       (uint16_t)mgt_g.fork_gen, 0 };
+	uint32_t stack = MGT_LIKELY(mgt_g.depth) ? mgt_stack_capture(t, fp) : 0;
 	solo = begin(t);
-	b.owner = owner_of(t, solo);
+	/* the common case in line, as in mgt_record_alloc */
+	if (MGT_LIKELY(solo && had_old && mgt_own_block(old) &&
+		       mgt_shadow_put((uint64_t)q, size, stack, 0))) {
+		count_resize(mgt_g.hdr, old->stack, old->size, stack, size);
+		end(t, 1);
+		return;
+	}
+	realloc_slow(t, solo, had_old, old, (uint64_t)q, size, stack);
+}
+
+static __attribute__((noinline)) void realloc_slow(struct mgt_thread *t, int solo, int had_old,
+						   const struct mgt_block *old, uint64_t q,
+						   uint64_t size, uint32_t stack)
+{
+	struct mgt_block b = { q, size, stack, (uint16_t)mgt_g.fork_gen, owner_of(t, solo) };
 	insert(t, solo, &b);
 	if (had_old && mgt_own_block(old)) {
 		record(t, solo, MGT_EV_RESIZE, size, b.stack, old->size, old->stack, old->owner);
