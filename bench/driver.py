@@ -277,6 +277,25 @@ def report(summaries, cfg):
         rows.append([s["bench"]] + [fmt_time(s["tools"].get(t, {})) for t in tools])
     out.append("### Wall time: median seconds (ratio to native)\n")
     out.append(table(rows, hdr))
+    # 1b. CPU time: steadier than wall time where other tenants share the
+    # machine, and it shows what a tool burns on other cores (heaptrack's
+    # interpreter); "native spread" is the fastest and slowest native run
+    hdr = ["benchmark", "native spread s"] + [TOOL_LABEL[t] + " cpu s (x native)" for t in tools]
+    rows = []
+    for s in summaries:
+        nat = s["tools"].get("native", {})
+        spread = ("%.2f-%.2f" % (nat["wall_min"], nat["wall_max"])) if "wall_min" in nat else "-"
+        row = [s["bench"], spread]
+        for t in tools:
+            tt = s["tools"].get(t, {})
+            if "cpu" in tt and nat.get("cpu"):
+                row.append("%.2f (%.2fx)" % (tt["cpu"], tt["cpu"] / nat["cpu"]))
+            else:
+                row.append(fmt_time(tt) if "wall" not in tt else "-")
+        rows.append(row)
+    out.append("\n### CPU time (user + sys of the whole command): median seconds "
+               "(ratio to native)\n")
+    out.append(table(rows, hdr))
     # 2. RSS
     hdr = ["benchmark"] + ["%s MiB" % TOOL_LABEL[t] for t in tools if t != "memgate"]
     if "memgate" in tools:
