@@ -164,6 +164,8 @@ static void *do_realloc(void *p, size_t n, void *fp)
 	struct mgt_block old;
 	t->guard++;
 	int had = mgt_realloc_take(t, p, &old);
+	if (MGT_UNLIKELY(atomic_load_explicit(&mgt_state, memory_order_relaxed) == MGT_FROZEN))
+		mgt_wait_frozen();            /* the exit step began since recording() */
 	void *q = __libc_realloc(p, n);
 	mgt_realloc_done(t, had, &old, q, n, fp);
 	t->guard--;

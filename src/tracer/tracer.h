@@ -121,7 +121,7 @@ struct mgt_global {
 	struct mgt_child *children;
 	struct mgt_batch *batches;
 	uint32_t depth;               /* MEMGATE_DEPTH */
-	uint32_t fork_gen;            /* tags pointer-map entries of this image */
+	uint32_t fork_gen;            /* tags side-table entries of this image (ptrmap.c) */
 	int no_leakcheck;             /* MEMGATE_LEAKCHECK=0: no leak kinds at exit */
 	int no_shadow;                /* MEMGATE_SHADOW=0: every block in the side table (ptrmap.c) */
 	int root_only;                /* MEMGATE_ROOT=PID: trace that process only (follow-children: false) */
@@ -227,7 +227,8 @@ static inline uint16_t mgt_owner_hint(uint32_t batch)
 {
 	return batch ? (uint16_t)(1 + (batch - 1) % MGT_OWNER_HINTS) : 0;
 }
-/* At setup: checks glibc's chunk headers, makes the shadow; 0 ok. */
+/* At setup: the shadow's top level (glibc's chunk headers are checked on the
+ * program's first blocks, ptrmap.c); 0 ok. */
 MGT_HIDDEN int mgt_ptrmap_init(void);
 /* Insert and remove lock the side table's shard when `lock` is set (the
  * process has more than one thread); else the caller is the solo thread.
