@@ -20,8 +20,8 @@
 
 #include "tracer.h"
 
-#define INDEX_BITS 22u                    /* 4M slots for 1M stacks: load <= 25% */
-#define INDEX_SLOTS (1u << INDEX_BITS)
+#define INDEX_MIN_BITS 12u                /* 4096 slots, 64 KiB */
+#define INDEX_MAX_BITS 22u                /* 4M slots for MGT_MAX_STACKS (1M): load <= 25% */
 
 /*
  * A stack is known by two independent hashes of its frames, 96 bits in all:
@@ -37,8 +37,41 @@ struct slot {
 	_Atomic uint32_t check;               /* the second hash */
 };
 
-static struct slot *index_;               /* anonymous mapping, INDEX_SLOTS */
+/*
+ * The index doubles at half full, under the depot lock, and the new table
+ * is published with release order.  It used to be one table of 4M slots
+ * (64 MiB, unreserved), where each new stack touched a page of its own at
+ * random: a program with 3000 distinct stacks paid ~11 MiB of RSS for it.
+ * A reader may still be probing a table that was replaced: old tables stay
+ * mapped but give their slots back to the kernel (MADV_DONTNEED), so such a
+ * reader finds empty slots and takes the locked path, which probes the
+ * current table.  The header sits on a page of its own, which stays.
+ */
+struct index {
+	uint32_t bits;                        /* 1 << bits slots */
+	uint32_t count;                       /* entries (depot lock) */
+	char pad[4096 - 8];
+	struct slot s[];
+};
+static struct index *_Atomic index_;
+static struct index *retired[INDEX_MAX_BITS]; /* replaced tables, headers still mapped */
+static unsigned n_retired;
 static mgt_lock_t depot_lock;
+
+static size_t index_bytes(uint32_t bits)
+{
+	return sizeof(struct index) + ((size_t)1 << bits) * sizeof(struct slot);
+}
+
+static struct index *index_make(uint32_t bits)
+{
+	struct index *x = mgt_mmap(NULL, index_bytes(bits), PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (x == MAP_FAILED)
+		return NULL;
+	x->bits = bits;
+	return x;
+}
 
 
 /* main thread's stack, found in mgt_setup() without pthread_getattr_np (see below) */
@@ -111,9 +144,43 @@ static void thread_bounds(struct mgt_thread *t)
  * The hashes are multiply chains: their high bits depend on every frame, so
  * the index is taken from the top bits and no finaliser is needed.
  */
-static inline uint32_t home_slot(uint64_t hash)
+static inline uint32_t home_slot(uint64_t hash, uint32_t bits)
 {
-	return (uint32_t)(hash >> (64 - INDEX_BITS));
+	return (uint32_t)(hash >> (64 - bits));
+}
+
+/* a new entry in table x (depot lock held; x is not full) */
+static void index_put(struct index *x, uint64_t hash, uint32_t check, uint32_t id)
+{
+	uint32_t mask = (1u << x->bits) - 1;
+	for (uint32_t i = home_slot(hash, x->bits);; i = (i + 1) & mask) {
+		if (atomic_load_explicit(&x->s[i].id, memory_order_relaxed))
+			continue;
+		atomic_store_explicit(&x->s[i].hash, hash, memory_order_relaxed);
+		atomic_store_explicit(&x->s[i].check, check, memory_order_relaxed);
+		atomic_store_explicit(&x->s[i].id, id, memory_order_release);
+		x->count++;
+		return;
+	}
+}
+
+/* doubles the index (depot lock held); on failure the old one keeps filling */
+static void index_grow(void)
+{
+	struct index *old = atomic_load_explicit(&index_, memory_order_relaxed), *x;
+	if (old->bits >= INDEX_MAX_BITS || n_retired >= INDEX_MAX_BITS ||
+	    !(x = index_make(old->bits + 1)))
+		return;
+	for (uint32_t i = 0; i < (1u << old->bits); i++) {
+		struct slot *e = &old->s[i];
+		uint32_t id = atomic_load_explicit(&e->id, memory_order_relaxed);
+		if (id)
+			index_put(x, atomic_load_explicit(&e->hash, memory_order_relaxed),
+				  atomic_load_explicit(&e->check, memory_order_relaxed), id);
+	}
+	atomic_store_explicit(&index_, x, memory_order_release);
+	retired[n_retired++] = old;
+	mgt_madvise(old->s, index_bytes(old->bits) - sizeof(*old), MADV_DONTNEED);
 }
 
 static inline int same_frames(const struct mgt_stack *s, const uintptr_t *f, uint32_t depth)
@@ -131,21 +198,31 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 		       uint32_t trunc)
 {
 	struct mgt_header *h = mgt_g.hdr;
-	uint32_t id = 0, i = home_slot(hash);
+	uint32_t id = 0;
 
 	mgt_stack_lock();
-	/* another thread may have inserted it since our lock-free probe */
-	for (;; i = (i + 1) & (INDEX_SLOTS - 1)) {
-		uint32_t sid = atomic_load_explicit(&index_[i].id, memory_order_acquire);
+	/* another thread may have inserted it since our lock-free probe (or we
+	 * probed a table that was replaced meanwhile) */
+	struct index *x = atomic_load_explicit(&index_, memory_order_relaxed);
+	uint32_t mask = (1u << x->bits) - 1;
+	for (uint32_t i = home_slot(hash, x->bits);; i = (i + 1) & mask) {
+		uint32_t sid = atomic_load_explicit(&x->s[i].id, memory_order_acquire);
 		if (!sid)
 			break;
-		if (atomic_load_explicit(&index_[i].hash, memory_order_relaxed) == hash &&
+		if (atomic_load_explicit(&x->s[i].hash, memory_order_relaxed) == hash &&
 		    same_frames(&mgt_g.stacks[sid], f, depth)) {
 			id = sid;
 			goto out;
 		}
 	}
-	if (h->n_stacks >= MGT_MAX_STACKS || h->n_frames + depth > MGT_MAX_FRAMES ||
+	if (2 * (x->count + 1) > mask + 1) {
+		index_grow();
+		x = atomic_load_explicit(&index_, memory_order_relaxed);
+		mask = (1u << x->bits) - 1;
+	}
+	/* never full: a lock-free probe must always meet an empty slot */
+	if (x->count + 1 >= mask || h->n_stacks >= MGT_MAX_STACKS ||
+	    h->n_frames + depth > MGT_MAX_FRAMES ||
 	    mgt_back(MGT_STK_OFF + (uint64_t)h->n_stacks * sizeof(struct mgt_stack),
 		     sizeof(struct mgt_stack)) ||
 	    mgt_back(MGT_FRM_OFF + h->n_frames * sizeof(uint64_t), depth * sizeof(uint64_t))) {
@@ -163,9 +240,7 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 	atomic_store_explicit((_Atomic uint64_t *)&h->n_frames, h->n_frames + depth,
 			      memory_order_release);
 	atomic_store_explicit((_Atomic uint32_t *)&h->n_stacks, id + 1, memory_order_release);
-	atomic_store_explicit(&index_[i].hash, hash, memory_order_relaxed);
-	atomic_store_explicit(&index_[i].check, check, memory_order_relaxed);
-	atomic_store_explicit(&index_[i].id, id, memory_order_release);
+	index_put(x, hash, check, id);
 out:
 	mgt_stack_unlock();
 	return id;
@@ -222,14 +297,16 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 		return t->last_id;
 
 	uint32_t id = 0;
-	for (uint32_t i = home_slot(hash);; i = (i + 1) & (INDEX_SLOTS - 1)) {
-		uint32_t sid = atomic_load_explicit(&index_[i].id, memory_order_acquire);
+	struct index *x = atomic_load_explicit(&index_, memory_order_acquire);
+	uint32_t bits = x->bits, mask = (1u << bits) - 1;
+	for (uint32_t i = home_slot(hash, bits);; i = (i + 1) & mask) {
+		uint32_t sid = atomic_load_explicit(&x->s[i].id, memory_order_acquire);
 		if (!sid) {
 			id = insert(hash, check, frames, depth, trunc);
 			break;
 		}
-		if (atomic_load_explicit(&index_[i].hash, memory_order_relaxed) == hash &&
-		    atomic_load_explicit(&index_[i].check, memory_order_relaxed) == check) {
+		if (atomic_load_explicit(&x->s[i].hash, memory_order_relaxed) == hash &&
+		    atomic_load_explicit(&x->s[i].check, memory_order_relaxed) == check) {
 			id = sid;
 			break;
 		}
@@ -244,19 +321,22 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 	return id;
 }
 
-/* Called at setup and in a fork child: an empty index. */
+/* Called at setup and in a fork child (the only thread there): an empty index. */
 int mgt_stack_reset(void)
 {
-	if (index_)
-		mgt_munmap(index_, (size_t)INDEX_SLOTS * sizeof(struct slot));
-	index_ = mgt_mmap(NULL, (size_t)INDEX_SLOTS * sizeof(struct slot), PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (index_ == MAP_FAILED)
-		index_ = NULL;
+	struct index *x = atomic_load_explicit(&index_, memory_order_relaxed);
+	if (x)
+		mgt_munmap(x, index_bytes(x->bits));
+	while (n_retired) {
+		x = retired[--n_retired];
+		mgt_munmap(x, index_bytes(x->bits));
+	}
+	x = index_make(INDEX_MIN_BITS);
+	atomic_store_explicit(&index_, x, memory_order_release);
 	if (!main_hi)
 		find_main_stack();
 	/* in a fork child the forking thread is the only one, and its bounds hold */
-	return index_ ? 0 : -1;
+	return x ? 0 : -1;
 }
 
 void mgt_stack_lock(void) { mgt_lock(&depot_lock); }
