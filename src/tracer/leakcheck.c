@@ -376,22 +376,32 @@ static void load_ranges(void)
 	}
 }
 
-/* 1 if the 8 bytes at a are mapped (or the ranges are unknown) */
-static int mapped(uint64_t a)
+/* 1 if [a, end) is readable: in one readable mapping, or in adjacent ones */
+static int mapped(uint64_t a, uint64_t end)
 {
-	uint64_t lo = 0, hi = n_ranges;
-	if (range_hint < n_ranges && a >= ranges[range_hint].lo && a + 8 <= ranges[range_hint].hi)
-		return 1;                     /* the walk goes up through one heap at a time */
-	while (lo < hi) {
-		uint64_t mid = lo + (hi - lo) / 2;
-		if (a + 8 <= ranges[mid].lo)
-			hi = mid;
-		else if (a >= ranges[mid].hi)
-			lo = mid + 1;
-		else
-			return (int)(range_hint = mid, 1);
+	uint64_t lo = 0, hi = n_ranges, i;
+	if (range_hint < n_ranges && a >= ranges[range_hint].lo && a < ranges[range_hint].hi) {
+		i = range_hint;               /* the walk goes up through one heap at a time */
+	} else {
+		for (;;) {
+			if (lo >= hi)
+				return 0;
+			i = lo + (hi - lo) / 2;
+			if (a < ranges[i].lo)
+				hi = i;
+			else if (a >= ranges[i].hi)
+				lo = i + 1;
+			else
+				break;
+		}
+		range_hint = i;
 	}
-	return 0;
+	while (end > ranges[i].hi) {          /* spills into the next mapping? */
+		if (i + 1 >= n_ranges || ranges[i + 1].lo != ranges[i].hi)
+			return 0;
+		i++;
+	}
+	return 1;
 }
 
 static void scan_roots(uint64_t sp)

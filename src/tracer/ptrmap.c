@@ -1,7 +1,7 @@
 /* ptrmap.c - the live blocks: address -> {requested size, stack, fork generation, owner}
  *
- * Two stores.  Nearly every block lives in the *shadow*; the *side table*
- * takes the few the shadow cannot describe.
+ * Two stores.  Small blocks (under MGT_SH_SMALL, 1 KiB: most of them, in
+ * most programs) live in the *shadow*; the *side table* takes the rest.
  *
  * The shadow: one 32-bit word per 32 bytes of address space, in a table per
  * 64 MiB region (8 MiB of anonymous, unreserved memory, made when the first
@@ -15,15 +15,17 @@
  * chunk_usable).  The requested size is the usable size read from the
  * chunk's header, less the slack.  A lookup is two loads at addresses that
  * follow the heap's own: blocks next to each other share a line of the
- * shadow, and the words cost 1/8 of the heap they cover (the former hash map
- * took 16 bytes per live block at most 3/4 full: jq +24 MiB of RSS).  Blocks
+ * shadow, and the words cost 1/8 of the heap they cover where small blocks
+ * lie (the former hash map took 16 bytes per live block at most 3/4 full:
+ * jq +24 MiB of RSS; the shadow +8 MiB).  Blocks
  * of different threads are different words and the tables never move, so the
  * shadow takes no lock at all; only making a region's table does.
  *
  * The side table: open addressing with linear probing and backward-shift
  * deletion (no tombstones), 16-byte entries with the exact size, in 256
- * locked shards.  It holds mmapped chunks (big, few, anywhere in the address
- * space), slack beyond 63 (memalign with large alignments), addresses beyond
+ * locked shards.  It holds blocks of 1 KiB and more (a shadow under big
+ * blocks would cost more than their entries; see ptrmap.h), mmapped chunks,
+ * slack beyond 63 (memalign with large alignments), addresses beyond
  * 47 bits, and every block once glibc's chunk header did not read as
  * expected (sh_check) or where a region table could not be made.
  *
@@ -244,13 +246,18 @@ static uint64_t side_count(void)
 	return n;
 }
 
-static uint64_t side_copy(struct mgt_block *out, uint64_t max)
+static uint64_t side_copy(struct mgt_block *out, uint64_t max,
+			  int (*mapped)(uint64_t lo, uint64_t hi))
 {
 	uint64_t n = 0;
 	for (unsigned i = 0; i < SHARDS; i++)
-		for (uint32_t j = 0; j < shards[i].cap && n < max; j++)
-			if (shards[i].e[j].a)
-				unpack(&shards[i].e[j], &out[n++]);
+		for (uint32_t j = 0; j < shards[i].cap && n < max; j++) {
+			if (!shards[i].e[j].a)
+				continue;
+			unpack(&shards[i].e[j], &out[n]);
+			if (!mapped || mapped(out[n].ptr - 8, out[n].ptr + out[n].size))
+				n++;              /* else freed unseen, memory gone */
+		}
 	return n;
 }
 
@@ -387,7 +394,7 @@ static inline uint32_t *shadow_slot(const struct mgt_block *b, uint64_t *slack)
 		return NULL;
 	w = chunk_word(p);
 	usable = chunk_usable(w);
-	if ((w & 2) || b->size > usable || usable - b->size > SLACK_MAX)
+	if ((w & 2) || b->size >= MGT_SH_SMALL || b->size > usable || usable - b->size > SLACK_MAX)
 		return NULL;
 	if (MGT_UNLIKELY(atomic_load_explicit(&sh_checked, memory_order_relaxed) < SH_CHECKS) &&
 	    !sh_check(p, usable))
@@ -533,7 +540,7 @@ void mgt_ptrmap_fork_child(void)
  * generation they count as) and returns how many it copied.
  */
 static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_block *out,
-			    uint64_t max, int (*mapped)(uint64_t))
+			    uint64_t max, int (*mapped)(uint64_t lo, uint64_t hi))
 {
 	static unsigned char vec[((size_t)SH_WORDS * 4) >> 12];
 	uint64_t n = 0;
@@ -552,9 +559,12 @@ static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_bl
 					if (n == max)
 						return n;
 					uint64_t p = base + ((uint64_t)j << 5) + ((uint64_t)(v & W_HALF) << 3);
-					if (mapped && !mapped(p - 8))
-						continue; /* freed unseen, and glibc gave the memory back */
+					/* freed unseen, glibc may have given the memory back */
+					if (mapped && !mapped(p - 8, p))
+						continue;
 					unpack_word(v, p, chunk_word(p), gen, &out[n]);
+					if (mapped && !mapped(p, p + out[n].size))
+						continue;
 				}
 				n++;
 			}
@@ -571,9 +581,10 @@ uint64_t mgt_ptrmap_count(void)
 	return n;
 }
 
-uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max, int (*mapped)(uint64_t))
+uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max,
+			 int (*mapped)(uint64_t lo, uint64_t hi))
 {
-	uint64_t n = side_copy(out, max);
+	uint64_t n = side_copy(out, max, mapped);
 	n += shadow_walk(&own, own_gen(), out + n, max - n, mapped);
 	for (unsigned i = 0; i < SH_ANCESTORS && n < max; i++)
 		n += shadow_walk(&inherited[i], (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK),

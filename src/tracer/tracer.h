@@ -245,12 +245,13 @@ MGT_HIDDEN void mgt_ptrmap_unlock_all(void);
 /* In a fork child (locks held by prepare): the parent's blocks become inherited. */
 MGT_HIDDEN void mgt_ptrmap_fork_child(void);
 /* Live blocks: how many, and a copy of at most max of them (any order); all locked.
- * The copy reads each shadow block's chunk header, only where mapped() says
- * its memory is mapped (NULL: everywhere): a block freed where the tracer
- * could not see it (a signal handler inside a hook) may lie in memory glibc
- * has since unmapped. */
+ * The copy leaves out blocks whose header or bytes mapped(lo, hi) says are
+ * not all readable (NULL: no check): a block freed where the tracer could
+ * not see it (a signal handler inside a hook) stays in the map, and glibc
+ * may have unmapped its memory since. */
 MGT_HIDDEN uint64_t mgt_ptrmap_count(void);
-MGT_HIDDEN uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max, int (*mapped)(uint64_t));
+MGT_HIDDEN uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max,
+				    int (*mapped)(uint64_t lo, uint64_t hi));
 
 /* ---- leakcheck.c: leak kinds by a conservative scan at exit ---- */
 /* Classifies the live blocks of this image (inside the exit step, event
