@@ -850,8 +850,12 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 	t->guard++;
 	mgt_modules_scan();                   /* libc-internal dlopens (NSS, iconv) */
 	int solo = enter(t, 1);
+	int recording = 1;
+	/* (the event lock is ours: no exit step is under way, frozen_tp is free) */
 	frozen_tp = mgt_thread_pointer();
-	if (atomic_exchange(&mgt_state, MGT_FROZEN) == 1) {
+	/* only from 1: a second thread in exit() after the first must not
+	 * freeze the process again (nothing would thaw it) */
+	if (atomic_compare_exchange_strong(&mgt_state, &recording, MGT_FROZEN)) {
 		apply_all_batches(h);             /* every thread's pending events */
 		if (h->tl_open.live_max || h->events !=
 		    (h->tl_n ? mgt_g.timeline[h->tl_n - 1].event_end : 0))
