@@ -12,7 +12,7 @@
  * the word.  The word keeps the stack id, a hint of the allocating thread's
  * batch and the block's *slack*: glibc's usable size minus the requested
  * size, 0..63 (glibc rounds a request up by less than that, see
- * chunk_usable).  The requested size is the usable size read from the
+ * mgt_chunk_usable).  The requested size is the usable size read from the
  * chunk's header, less the slack.  A lookup is two loads at addresses that
  * follow the heap's own: blocks next to each other share a line of the
  * shadow, and the words cost 1/8 of the heap they cover where small blocks
@@ -270,12 +270,7 @@ static uint64_t side_copy(struct mgt_block *out, uint64_t max,
 #define SH_MAX_REGIONS 4096u
 #define SH_ANCESTORS 8u                /* inherited shadows a fork child keeps: 8 generations */
 
-/* a word: valid | address bit 4 << 1 | slack << 2 | owner hint << 8 | stack << 12 */
-#define W_VALID 1u
-#define W_HALF 2u
 #define SLACK_MAX MGT_SH_SLACK_MAX
-#define OWNER_HINTS 15u
-_Static_assert(MGT_MAX_STACKS <= (1u << 20), "stack field too narrow");
 
 struct shadow {
 	uint32_t *_Atomic *top;        /* SH_TOP region tables; NULL: no shadow */
@@ -314,24 +309,6 @@ static int sh_check(uint64_t p, uint64_t usable)
 	return 1;
 }
 
-/*
- * glibc's chunk header: the word before a block holds the chunk size with
- * flags in its low 3 bits (IS_MMAPPED = 2).  The usable size is the chunk
- * less its own size word (less both header words for an mmapped chunk), what
- * malloc_usable_size returns.  A request n gets the smallest chunk of at
- * least max(n + 8, 32) bytes, a multiple of 16: slack below 24 + 16; realloc
- * in place and memalign keep a tail shorter than MINSIZE: below 32 + 16.
- */
-static inline uint64_t chunk_word(uint64_t p)
-{
-	return mgt_chunk_word(p);
-}
-
-static inline uint64_t chunk_usable(uint64_t w)
-{
-	return (w & ~7ull) - ((w & 2) ? 16 : 8);
-}
-
 static inline uint32_t *region_of(const struct shadow *sh, uint64_t p)
 {
 	return atomic_load_explicit(&sh->top[p >> SH_SHIFT], memory_order_acquire);
@@ -362,23 +339,6 @@ static uint32_t *top_make(void)
 	return m == MAP_FAILED ? NULL : m;
 }
 
-static inline uint32_t pack_word(uint64_t p, uint64_t slack, const struct mgt_block *b)
-{
-	return W_VALID | (uint32_t)(p >> 3 & W_HALF) | (uint32_t)slack << 2 |
-	       (uint32_t)b->owner << 8 | b->stack << 12;
-}
-
-/* the block a word describes, its chunk header word being w (read before the free) */
-static inline void unpack_word(uint32_t v, uint64_t p, uint64_t w, uint16_t gen,
-			       struct mgt_block *out)
-{
-	out->ptr = p;
-	out->size = chunk_usable(w) - (v >> 2 & SLACK_MAX);
-	out->stack = v >> 12;
-	out->owner = (uint16_t)(v >> 8 & 15);
-	out->gen = gen;
-}
-
 static inline uint16_t own_gen(void)
 {
 	return (uint16_t)(mgt_g.fork_gen & GEN_MASK);
@@ -392,8 +352,8 @@ static inline uint32_t *shadow_slot(const struct mgt_block *b, uint64_t *slack)
 	/* an inherited block put back (a failed realloc) keeps its generation there */
 	if (MGT_UNLIKELY(!sh_ok || p >> SH_ADDR_BITS || (p & 15) || !mgt_own_block(b)))
 		return NULL;
-	w = chunk_word(p);
-	usable = chunk_usable(w);
+	w = mgt_chunk_word(p);
+	usable = mgt_chunk_usable(w);
 	if ((w & 2) || b->size >= MGT_SH_SMALL || b->size > usable || usable - b->size > SLACK_MAX)
 		return NULL;
 	if (MGT_UNLIKELY(atomic_load_explicit(&sh_checked, memory_order_relaxed) < SH_CHECKS) &&
@@ -415,8 +375,8 @@ static inline uint32_t *shadow_slot(const struct mgt_block *b, uint64_t *slack)
  */
 static void stale_of(uint32_t v, uint64_t p, uint64_t w, struct mgt_block *stale)
 {
-	uint64_t half = (uint64_t)(v & W_HALF) << 3;
-	unpack_word(v, (p & ~31ull) | half, w, own_gen(), stale);
+	uint64_t half = (uint64_t)(v & MGT_SH_HALF) << 3;
+	mgt_sh_unpack(v, (p & ~31ull) | half, w, own_gen(), stale);
 	if ((int64_t)stale->size < 0)
 		stale->size = 0;
 }
@@ -428,10 +388,11 @@ int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lo
 	if (MGT_LIKELY(s)) {
 		/* one block per word, handled by one thread at a time: no RMW needed */
 		uint32_t old = atomic_load_explicit(s, memory_order_relaxed);
-		atomic_store_explicit(s, pack_word(b->ptr, slack, b), memory_order_relaxed);
+		atomic_store_explicit(s, mgt_sh_pack(b->ptr, slack, b->owner, b->stack),
+				      memory_order_relaxed);
 		if (MGT_LIKELY(!old))
 			return 0;
-		stale_of(old, b->ptr, chunk_word(b->ptr), stale);
+		stale_of(old, b->ptr, mgt_chunk_word(b->ptr), stale);
 		return 1;
 	}
 	return side_insert(b, stale, lock);
@@ -440,12 +401,10 @@ int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lo
 /* p's word in shadow sh when it describes p; NULL otherwise */
 static inline _Atomic uint32_t *word_of(const struct shadow *sh, uint64_t p)
 {
-	uint32_t *r;
-	if (!sh->top || !(r = region_of(sh, p)))
+	_Atomic uint32_t *s;
+	if (!sh->top || !(s = mgt_sh_word(sh->top, p)))
 		return NULL;
-	_Atomic uint32_t *s = (_Atomic uint32_t *)&r[(p >> 5) & (SH_WORDS - 1)];
-	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
-	return (v & W_VALID) && (v & W_HALF) == (p >> 3 & W_HALF) ? s : NULL;
+	return mgt_sh_holds(atomic_load_explicit(s, memory_order_relaxed), p) ? s : NULL;
 }
 
 /* p in an inherited shadow (not the hot path: frees in a fork child of the parent's blocks) */
@@ -454,8 +413,8 @@ static int inherited_remove(uint64_t p, uint64_t w, struct mgt_block *out)
 	for (unsigned i = 0; i < SH_ANCESTORS; i++) {
 		_Atomic uint32_t *s = word_of(&inherited[i], p);
 		if (s) {
-			unpack_word(atomic_load_explicit(s, memory_order_relaxed), p, w,
-				    (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK), out);
+			mgt_sh_unpack(atomic_load_explicit(s, memory_order_relaxed), p, w,
+				      (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK), out);
 			atomic_store_explicit(s, 0, memory_order_relaxed);
 			return 1;
 		}
@@ -466,12 +425,12 @@ static int inherited_remove(uint64_t p, uint64_t w, struct mgt_block *out)
 int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock)
 {
 	if (MGT_LIKELY(own.top && !(p >> SH_ADDR_BITS) && !(p & 15))) {
-		uint64_t w = chunk_word(p);
+		uint64_t w = mgt_chunk_word(p);
 		if (MGT_LIKELY(!(w & 2))) {
 			_Atomic uint32_t *s = word_of(&own, p);
 			if (MGT_LIKELY(s)) {
-				unpack_word(atomic_load_explicit(s, memory_order_relaxed), p, w,
-					    own_gen(), out);
+				mgt_sh_unpack(atomic_load_explicit(s, memory_order_relaxed), p, w,
+					      own_gen(), out);
 				atomic_store_explicit(s, 0, memory_order_relaxed);
 				return 1;
 			}
@@ -553,16 +512,17 @@ static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_bl
 				continue;
 			for (uint32_t j = pg << 10; j < (pg + 1) << 10; j++) {
 				uint32_t v = atomic_load_explicit(&r[j], memory_order_relaxed);
-				if (!(v & W_VALID))
+				if (!(v & MGT_SH_VALID))
 					continue;
 				if (out) {
 					if (n == max)
 						return n;
-					uint64_t p = base + ((uint64_t)j << 5) + ((uint64_t)(v & W_HALF) << 3);
+					uint64_t p = base + ((uint64_t)j << 5) +
+						     ((uint64_t)(v & MGT_SH_HALF) << 3);
 					/* freed unseen, glibc may have given the memory back */
 					if (mapped && !mapped(p - 8, p))
 						continue;
-					unpack_word(v, p, chunk_word(p), gen, &out[n]);
+					mgt_sh_unpack(v, p, mgt_chunk_word(p), gen, &out[n]);
 					if (mapped && !mapped(p, p + out[n].size))
 						continue;
 				}

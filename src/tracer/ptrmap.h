@@ -27,14 +27,59 @@
 /* this image's region tables, NULL when the shadow is off (ptrmap.c) */
 MGT_HIDDEN extern uint32_t *_Atomic *mgt_sh_top;
 
-/* glibc's chunk header: the size word before the block (IS_MMAPPED = 2) */
+/*
+ * glibc's chunk header: the word before a block holds the chunk size with
+ * flags in its low 3 bits (IS_MMAPPED = 2).  The usable size is the chunk
+ * less its own size word (less both header words for an mmapped chunk), what
+ * malloc_usable_size returns.  A request n gets the smallest chunk of at
+ * least max(n + 8, 32) bytes, a multiple of 16: slack below 24 + 16; realloc
+ * in place and memalign keep a tail shorter than MINSIZE: below 32 + 16.
+ */
 static inline uint64_t mgt_chunk_word(uint64_t p)
 {
 	return ((const uint64_t *)(uintptr_t)p)[-1];
 }
 
-/* the word of p in this image's shadow; NULL: no table for its region (yet) */
-static inline _Atomic uint32_t *mgt_sh_word(uint32_t *_Atomic *top, uint64_t p)
+static inline uint64_t mgt_chunk_usable(uint64_t w)
+{
+	return (w & ~7ull) - ((w & 2) ? 16 : 8);
+}
+
+/*
+ * A shadow word: valid | address bit 4 << 1 | slack << 2 | owner hint << 8 |
+ * stack << 12.  Its packing and reading live here only, for the inline path
+ * and ptrmap.c alike.
+ */
+#define MGT_SH_VALID 1u
+#define MGT_SH_HALF 2u                 /* the block starts in the word's second 16 bytes */
+_Static_assert(MGT_MAX_STACKS <= (1u << 20), "stack field too narrow");
+_Static_assert(MGT_OWNER_HINTS < 16, "owner hint field too narrow");
+
+static inline uint32_t mgt_sh_pack(uint64_t p, uint64_t slack, uint16_t owner, uint32_t stack)
+{
+	return MGT_SH_VALID | (uint32_t)(p >> 3 & MGT_SH_HALF) | (uint32_t)slack << 2 |
+	       (uint32_t)owner << 8 | stack << 12;
+}
+
+/* word v describes block p */
+static inline int mgt_sh_holds(uint32_t v, uint64_t p)
+{
+	return (v & MGT_SH_VALID) && (v & MGT_SH_HALF) == (p >> 3 & MGT_SH_HALF);
+}
+
+/* the block word v describes at p, its chunk header word being w (read before any free) */
+static inline void mgt_sh_unpack(uint32_t v, uint64_t p, uint64_t w, uint16_t gen,
+				 struct mgt_block *out)
+{
+	out->ptr = p;
+	out->size = mgt_chunk_usable(w) - (v >> 2 & MGT_SH_SLACK_MAX);
+	out->stack = v >> 12;
+	out->owner = (uint16_t)(v >> 8 & 15);
+	out->gen = gen;
+}
+
+/* the word of p in the shadow whose top level is top; NULL: no table for its region (yet) */
+static inline _Atomic uint32_t *mgt_sh_word(uint32_t *_Atomic const *top, uint64_t p)
 {
 	uint32_t *r = atomic_load_explicit(&top[p >> MGT_SH_SHIFT], memory_order_acquire);
 	return r ? (_Atomic uint32_t *)&r[(p >> 5) & (MGT_SH_WORDS - 1)] : NULL;
@@ -48,13 +93,12 @@ static inline int mgt_shadow_put(uint64_t p, uint64_t size, uint32_t stack, uint
 	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15) || size >= MGT_SH_SMALL))
 		return 0;
 	uint64_t w = mgt_chunk_word(p);
-	uint64_t slack = (w & ~7ull) - 8 - size;     /* unsigned: size > usable wraps */
+	uint64_t slack = mgt_chunk_usable(w) - size;  /* unsigned: size > usable wraps */
 	if (MGT_UNLIKELY((w & 2) || slack > MGT_SH_SLACK_MAX || !(s = mgt_sh_word(top, p)) ||
 			 atomic_load_explicit(s, memory_order_relaxed)))
 		return 0;
 	/* one block per word, handled by one thread at a time: no RMW needed */
-	atomic_store_explicit(s, 1u | (uint32_t)(p >> 3 & 2) | (uint32_t)slack << 2 |
-			      (uint32_t)owner << 8 | stack << 12, memory_order_relaxed);
+	atomic_store_explicit(s, mgt_sh_pack(p, slack, owner, stack), memory_order_relaxed);
 	return 1;
 }
 
@@ -69,14 +113,10 @@ static inline int mgt_shadow_take(uint64_t p, struct mgt_block *out)
 	if (MGT_UNLIKELY((w & 2) || !(s = mgt_sh_word(top, p))))
 		return 0;
 	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
-	if (MGT_UNLIKELY(!(v & 1) || (v & 2) != (p >> 3 & 2)))
+	if (MGT_UNLIKELY(!mgt_sh_holds(v, p)))
 		return 0;
 	atomic_store_explicit(s, 0, memory_order_relaxed);
-	out->ptr = p;
-	out->size = (w & ~7ull) - 8 - (v >> 2 & MGT_SH_SLACK_MAX);
-	out->stack = v >> 12;
-	out->owner = (uint16_t)(v >> 8 & 15);
-	out->gen = (uint16_t)(mgt_g.fork_gen & ((1u << MGT_GEN_BITS) - 1));
+	mgt_sh_unpack(v, p, w, (uint16_t)(mgt_g.fork_gen & ((1u << MGT_GEN_BITS) - 1)), out);
 	return 1;
 }
 
