@@ -568,11 +568,16 @@ static __attribute__((noinline)) struct mgt_batch *batch_new(struct mgt_thread *
 	return t->batch ? &mgt_g.batches[i] : NULL;
 }
 
+/* the calling thread's batch if it has one in this image, else NULL */
+static inline struct mgt_batch *batch_held(const struct mgt_thread *t)
+{
+	return t->batch && t->batch_gen == mgt_g.fork_gen ? &mgt_g.batches[t->batch - 1] : NULL;
+}
+
 static inline struct mgt_batch *batch_of(struct mgt_thread *t)
 {
-	if (MGT_LIKELY(t->batch && t->batch_gen == mgt_g.fork_gen))
-		return &mgt_g.batches[t->batch - 1];
-	return batch_new(t);
+	struct mgt_batch *b = batch_held(t);
+	return MGT_LIKELY(b) ? b : batch_new(t);
 }
 
 /* the owner hint for the blocks the calling thread allocates; 0: none */
@@ -582,19 +587,16 @@ static inline uint16_t owner_of(struct mgt_thread *t, int solo)
 }
 
 /*
- * A threaded process's event: into the thread's batch.  `from` is the owner
- * hint of the block this event frees (0: none).  A block handed from thread
- * to thread must not be counted freed before it was counted allocated, nor
- * stay counted after it was freed while the other thread's batches go on: so
- * a free of another thread's block applies that thread's batch (and any other
- * of the same hint), then ours with this event in it, at once.
- */
-/*
- * Appends an event to batch b, the calling thread's own, and applies the
- * batch when due.  The event comes as its fields, written one by one: built
- * as a struct and copied, it went through the stack, where a 16-byte load of
- * two fresh 8-byte stores stalls on store forwarding (perf: a fifth of
- * bench/threads2's time in the free path).
+ * A threaded process's event: appended to batch b, the calling thread's own,
+ * which is applied when due.  `from` is the owner hint of the block this
+ * event frees (0: none).  A block handed from thread to thread must not be
+ * counted freed before it was counted allocated, nor stay counted after it
+ * was freed while the other thread's batches go on: so a free of another
+ * thread's block applies that thread's batch (and any other of the same
+ * hint), then ours with this event in it, at once.  The event comes as its
+ * fields, written one by one: built as a struct and copied, it went through
+ * the stack, where a 16-byte load of two fresh 8-byte stores stalls on store
+ * forwarding (perf: a fifth of bench/threads2's time in the free path).
  */
 static inline __attribute__((always_inline)) void append(struct mgt_thread *t,
 	struct mgt_batch *b, uint32_t kind, uint64_t size, uint32_t stack, uint64_t old_size,
@@ -620,7 +622,7 @@ static __attribute__((noinline)) void push_slow(struct mgt_thread *t, uint32_t k
 						uint32_t old_stack, uint16_t from)
 {
 	struct mgt_header *h = mgt_g.hdr;
-	struct mgt_batch *b = batch_of(t);
+	struct mgt_batch *b = batch_new(t);   /* push() found none */
 	if (MGT_LIKELY(b)) {
 		append(t, b, kind, size, stack, old_size, old_stack, from);
 		return;
@@ -640,8 +642,9 @@ static inline __attribute__((always_inline)) void push(struct mgt_thread *t, uin
 						       uint64_t old_size, uint32_t old_stack,
 						       uint16_t from)
 {
-	if (MGT_LIKELY(t->batch && t->batch_gen == mgt_g.fork_gen))
-		append(t, &mgt_g.batches[t->batch - 1], kind, size, stack, old_size, old_stack, from);
+	struct mgt_batch *b = batch_held(t);
+	if (MGT_LIKELY(b))
+		append(t, b, kind, size, stack, old_size, old_stack, from);
 	else
 		push_slow(t, kind, size, stack, old_size, old_stack, from);
 }
@@ -675,10 +678,10 @@ static inline __attribute__((always_inline)) void record_free(struct mgt_thread 
 
 void mgt_thread_exit(struct mgt_thread *t)
 {
-	if (t->batch && t->batch_gen == mgt_g.fork_gen && mgt_g.hdr &&
-	    atomic_load(&mgt_state) == 1) {
+	struct mgt_batch *b = batch_held(t);
+	if (b && mgt_g.hdr && atomic_load(&mgt_state) == 1) {
 		t->guard++;                   /* a signal handler's malloc must not flush too */
-		flush(t, &mgt_g.batches[t->batch - 1], 0);
+		flush(t, b, 0);
 		t->guard--;
 	}
 }
@@ -701,9 +704,11 @@ static inline void insert(struct mgt_thread *t, int solo, const struct mgt_block
 		record_free(t, solo, &stale);
 }
 
-static inline int take(uint64_t p, struct mgt_block *out, int solo)
+/* block p out of the map; the inline take is tried first unless the caller
+ * already did (the only thread's fast paths) */
+static inline int take(uint64_t p, struct mgt_block *out, int solo, int tried)
 {
-	return MGT_LIKELY(mgt_shadow_take(p, out)) || mgt_ptrmap_remove(p, out, !solo);
+	return (!tried && mgt_shadow_take(p, out)) || mgt_ptrmap_remove(p, out, !solo);
 }
 
 /* an allocation past the common case: a threaded process, or a block for ptrmap.c */
@@ -733,10 +738,11 @@ void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
 	alloc_slow(t, solo, (uint64_t)p, size, stack);
 }
 
+/* mgt_record_free tried the inline take when solo */
 static __attribute__((noinline)) void free_slow(struct mgt_thread *t, int solo, uint64_t p)
 {
 	struct mgt_block b;
-	if (take(p, &b, solo))
+	if (take(p, &b, solo, solo))
 		record_free(t, solo, &b);
 	else
 		record(t, solo, MGT_EV_UNKNOWN, 0, 0, 0, 0, 0);
@@ -759,14 +765,30 @@ void mgt_record_free(struct mgt_thread *t, void *p)
 int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old)
 {
 	int solo = begin(t);
-	int found = (MGT_LIKELY(solo) && mgt_shadow_take((uint64_t)p, old)) ||
-		    take((uint64_t)p, old, solo);
+	int found = take((uint64_t)p, old, solo, 0);
 	end(t, solo);
 	return found;
 }
 
-static void realloc_slow(struct mgt_thread *t, int solo, int had_old, const struct mgt_block *old,
-			 uint64_t q, uint64_t size, uint32_t stack);
+/* a realloc past the common case (see mgt_realloc_done) */
+static __attribute__((noinline)) void realloc_slow(struct mgt_thread *t, int solo, int had_old,
+						   const struct mgt_block *old, uint64_t q,
+						   uint64_t size, uint32_t stack)
+{
+	struct mgt_block b = { q, size, stack, (uint16_t)mgt_g.fork_gen, owner_of(t, solo) };
+	insert(t, solo, &b);
+	if (had_old && mgt_own_block(old)) {
+		record(t, solo, MGT_EV_RESIZE, size, b.stack, old->size, old->stack, old->owner);
+	} else {
+		/* inherited: counted apart */
+		if (had_old)
+			record_free(t, solo, old);
+		else
+			record(t, solo, MGT_EV_UNKNOWN, 0, 0, 0, 0, 0);
+		record(t, solo, MGT_EV_ALLOC, size, b.stack, 0, 0, 0);
+	}
+	end(t, solo);
+}
 
 void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block *old, void *q,
 		      size_t size, void *fp)
@@ -793,24 +815,6 @@ void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block 
 	realloc_slow(t, solo, had_old, old, (uint64_t)q, size, stack);
 }
 
-static __attribute__((noinline)) void realloc_slow(struct mgt_thread *t, int solo, int had_old,
-						   const struct mgt_block *old, uint64_t q,
-						   uint64_t size, uint32_t stack)
-{
-	struct mgt_block b = { q, size, stack, (uint16_t)mgt_g.fork_gen, owner_of(t, solo) };
-	insert(t, solo, &b);
-	if (had_old && mgt_own_block(old)) {
-		record(t, solo, MGT_EV_RESIZE, size, b.stack, old->size, old->stack, old->owner);
-	} else {
-		/* inherited: counted apart */
-		if (had_old)
-			record_free(t, solo, old);
-		else
-			record(t, solo, MGT_EV_UNKNOWN, 0, 0, 0, 0, 0);
-		record(t, solo, MGT_EV_ALLOC, size, b.stack, 0, 0, 0);
-	}
-	end(t, solo);
-}
 
 void mgt_sample_rss(void)
 {
