@@ -342,7 +342,21 @@ static void scan_root(uint64_t lo, uint64_t hi)
 	drain();
 }
 
-static char maps[512 << 10];          /* /proc/self/maps: exit step only */
+/* /proc/self/maps, read once per exit step (read_maps) for load_ranges and
+ * scan_roots; maps_len <= 0: could not be read */
+static char maps[512 << 10];
+static long maps_len;
+
+static void read_maps(void)
+{
+	maps_len = mgt_read_file("/proc/self/maps", maps, sizeof(maps));
+}
+
+/* the whole file was read (not cut short by the buffer) */
+static int maps_complete(void)
+{
+	return maps_len > 0 && (size_t)maps_len < sizeof(maps) - 1;
+}
 
 /*
  * The mapped address ranges, in the order of /proc/self/maps (ascending),
@@ -356,11 +370,10 @@ static void *map(uint64_t bytes);
 
 static void load_ranges(void)
 {
-	long n = mgt_read_file("/proc/self/maps", maps, sizeof(maps));
 	uint64_t lines = 0;
-	if (n <= 0 || (size_t)n >= sizeof(maps) - 1)
+	if (!maps_complete())
 		return;                       /* unknown: no filter (as before) */
-	for (long i = 0; i < n; i++)
+	for (long i = 0; i < maps_len; i++)
 		lines += maps[i] == '\n';
 	ranges_bytes = (lines + 1) * sizeof(*ranges);
 	if (!(ranges = map(ranges_bytes)))
@@ -406,11 +419,10 @@ static int mapped(uint64_t a, uint64_t end)
 
 static void scan_roots(uint64_t sp)
 {
-	long n = mgt_read_file("/proc/self/maps", maps, sizeof(maps));
 	uint64_t self_lo = (uint64_t)(uintptr_t)&lc;   /* our own data segment */
-	if (n <= 0 || (size_t)n >= sizeof(maps) - 1) {
+	if (!maps_complete()) {
 		lc->inexact = 1;
-		if (n <= 0)
+		if (maps_len <= 0)
 			return;
 	}
 	const char *p = maps;
@@ -510,6 +522,7 @@ void mgt_leakcheck(const struct mgt_exit_point *ep)
 	if (!lc->b || !lc->state || !lc->stack)
 		goto out;
 	lc->cap = 2 * n;
+	read_maps();
 	load_ranges();
 	lc->n = mgt_ptrmap_copy(lc->b, n, ranges ? mapped : NULL);
 	heapsort_blocks(lc->b, lc->n);
