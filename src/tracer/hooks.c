@@ -104,6 +104,13 @@ static inline struct mgt_thread *recording(void)
 		}                                                                \
 	} while (0)
 
+/* before handing memory back to glibc: not while the exit step reads the heap */
+static inline void wait_if_frozen(void)
+{
+	if (MGT_UNLIKELY(atomic_load_explicit(&mgt_state, memory_order_relaxed) == MGT_FROZEN))
+		mgt_wait_frozen();
+}
+
 static inline void do_free(void *p)
 {
 	struct mgt_thread *t;
@@ -114,8 +121,7 @@ static inline void do_free(void *p)
 		mgt_record_free(t, p);
 		t->guard--;
 	}
-	if (MGT_UNLIKELY(atomic_load_explicit(&mgt_state, memory_order_relaxed) == MGT_FROZEN))
-		mgt_wait_frozen();
+	wait_if_frozen();
 	__libc_free(p);
 }
 
@@ -153,8 +159,7 @@ static void *do_realloc(void *p, size_t n, void *fp)
 		return q;
 	}
 	if (!(t = recording())) {
-		if (MGT_UNLIKELY(atomic_load_explicit(&mgt_state, memory_order_relaxed) == MGT_FROZEN))
-			mgt_wait_frozen();
+		wait_if_frozen();
 		return __libc_realloc(p, n);
 	}
 	if (n == 0) {
@@ -164,8 +169,7 @@ static void *do_realloc(void *p, size_t n, void *fp)
 	struct mgt_block old;
 	t->guard++;
 	int had = mgt_realloc_take(t, p, &old);
-	if (MGT_UNLIKELY(atomic_load_explicit(&mgt_state, memory_order_relaxed) == MGT_FROZEN))
-		mgt_wait_frozen();            /* the exit step began since recording() */
+	wait_if_frozen();                     /* the exit step may have begun since recording() */
 	void *q = __libc_realloc(p, n);
 	mgt_realloc_done(t, had, &old, q, n, fp);
 	t->guard--;
