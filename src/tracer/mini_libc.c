@@ -199,6 +199,70 @@ long mgt_read_file(const char *path, char *buf, size_t size)
 }
 
 /*
+ * The mapping that holds addr, from /proc/self/maps read with raw syscalls
+ * through a small buffer on the caller's stack: no malloc, no stdio, no lock
+ * of libc's or the program's, so it is safe in a hook.
+ * The lines are parsed as they stream in (a line may span two reads) and
+ * come sorted by address, so the scan stops at the first line past addr.
+ * Returns 0 with [*lo, *hi) when a readable mapping holds addr, else -1.
+ */
+static unsigned hex_digit(char c)
+{
+	return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 32) - 'a' + 10);
+}
+
+int mgt_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
+{
+	char buf[512];
+	uintptr_t a = 0, b = 0;
+	int field = 0;                        /* 0 start, 1 end, 2 permissions, 3 the rest */
+	int ret = -1;
+	long fd = mgt_sys(SYS_openat, AT_FDCWD, (long)"/proc/self/maps", O_RDONLY | O_CLOEXEC,
+			  0, 0, 0);
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		long n = mgt_sys(SYS_read, fd, (long)buf, sizeof(buf), 0, 0, 0);
+		if (n == -4 /* EINTR */)
+			continue;
+		if (n <= 0)
+			break;
+		for (long i = 0; i < n; i++) {
+			char c = buf[i];
+			if (c == '\n') {
+				field = 0;
+				a = b = 0;
+			} else if (field == 0) {
+				if (c == '-')
+					field = 1;
+				else
+					a = a << 4 | hex_digit(c);
+			} else if (field == 1) {
+				if (c == ' ')
+					field = 2;
+				else
+					b = b << 4 | hex_digit(c);
+			} else if (field == 2) {
+				field = 3;
+				if (addr >= a && addr < b) {
+					if (c == 'r') {
+						*lo = a;
+						*hi = b;
+						ret = 0;
+					}
+					goto out;
+				}
+				if (a > addr)
+					goto out;     /* sorted: no mapping holds addr */
+			}
+		}
+	}
+out:
+	mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
+	return ret;
+}
+
+/*
  * Byte loops the compiler must not turn back into memcpy/memset calls: those
  * would be fine today, but keep the tracer's dependencies explicit.
  */

@@ -12,8 +12,6 @@
  * frames live in the trace file, so ids and frames survive a crash.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -74,70 +72,81 @@ static struct index *index_make(uint32_t bits)
 }
 
 
-/* main thread's stack, found in mgt_setup() without pthread_getattr_np (see below) */
+/*
+ * Stack bounds.  The walk reads only inside the stack that holds the hook's
+ * own frame, so a bad frame pointer cannot make it fault.  Nothing here may
+ * wait on a lock: pthread_getattr_np() takes the thread's own lock, which
+ * glibc holds while it reallocs a cpuset inside pthread_getattr_np() (Rust's
+ * std calls it in every new thread) and the hook would wait on it forever.
+ * So the bounds are the mapping of /proc/self/maps that holds the frame,
+ * read with raw syscalls (mgt_mapping_of), once per thread and stack:
+ *  - the main thread's, at setup, extended down by the stack rlimit the
+ *    kernel may grow it to;
+ *  - any other thread's at its first allocation, wherever and whenever it
+ *    was created (before the tracer's constructor too), and cut at its
+ *    thread pointer when that lies above the frame in the same mapping:
+ *    glibc keeps the thread's descriptor at the top of its stack, its own
+ *    or one given by pthread_attr_setstack() (then the mapping is the
+ *    program's heap, and the cut keeps the walk inside the stack);
+ *  - a second stack the thread runs on (a sigaltstack handler, a fiber) in
+ *    a slot of its own, a few lookups per thread at most: past them, an
+ *    allocation on yet another stack records no frames.
+ */
+#define STACK_LOOKUPS 8u
 static uintptr_t main_lo, main_hi;
 
-/*
- * pthread_getattr_np() on the main thread fopen()s /proc/self/maps while
- * holding a thread lock: called from a hook it can deadlock (TRACER-NOTES
- * pitfall 4).  So the main thread's bounds come from /proc/self/maps read with
- * raw syscalls, once, at setup: the mapping that holds our own stack frame,
- * extended down by the stack rlimit the kernel may grow it to.
- */
 static void find_main_stack(void)
 {
-	static char buf[256 << 10];           /* setup is single-threaded */
-	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
-	long n = mgt_read_file("/proc/self/maps", buf, sizeof(buf));
-	char *p = buf;
-	if (n <= 0)
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0), lo, hi;
+	/* setup may run in another thread first: that stack is not the main one */
+	if (mgt_gettid() != mgt_getpid() || mgt_mapping_of(here, &lo, &hi))
 		return;
-	while (*p) {
-		uintptr_t lo = 0, hi = 0;
-		while ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))
-			lo = lo * 16 + (uintptr_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10), p++;
-		if (*p == '-')
-			p++;
-		while ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))
-			hi = hi * 16 + (uintptr_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10), p++;
-		if (here >= lo && here < hi) {
-			struct { uint64_t cur, max; } rl = { 8u << 20, 0 };
-			mgt_sys(SYS_prlimit64, 0, 3 /* RLIMIT_STACK */, 0, (long)&rl, 0, 0);
-			uint64_t grow = rl.cur > (1ull << 30) ? (1ull << 30) : rl.cur;
-			main_hi = hi;
-			main_lo = hi - grow < lo ? hi - grow : lo;
-			return;
-		}
-		while (*p && *p != '\n')
-			p++;
-		if (*p)
-			p++;
-	}
+	struct { uint64_t cur, max; } rl = { 8u << 20, 0 };
+	mgt_sys(SYS_prlimit64, 0, 3 /* RLIMIT_STACK */, 0, (long)&rl, 0, 0);
+	uint64_t grow = rl.cur > (1ull << 30) ? (1ull << 30) : rl.cur;
+	main_hi = hi;
+	main_lo = hi - grow < lo ? hi - grow : lo;
 }
 
-static void thread_bounds(struct mgt_thread *t)
+/* [*lo, *hi): the bounds of the stack holding fp, looked up; 0 when unknown */
+static __attribute__((noinline)) int stack_lookup(struct mgt_thread *t, uintptr_t fp,
+						  uintptr_t *lo, uintptr_t *hi)
 {
-	if (mgt_gettid() == mgt_getpid()) {
-		t->lo = main_lo;
-		t->hi = main_hi;
+	if (fp - main_lo < main_hi - main_lo) {
+		*lo = main_lo;
+		*hi = main_hi;
 	} else {
-		/* non-main threads: no /proc access; it may realloc a cpuset, which
-		 * passes through because the caller holds the thread's guard */
-		pthread_attr_t attr;
-		void *addr;
-		size_t size;
-		int e = errno;                /* the hooks do not save errno: we do */
-		if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-			if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-				t->lo = (uintptr_t)addr;
-				t->hi = (uintptr_t)addr + size;
-			}
-			pthread_attr_destroy(&attr);
-		}
-		errno = e;
+		if (t->stack_lookups >= STACK_LOOKUPS)
+			return 0;
+		t->stack_lookups++;
+		if (mgt_mapping_of(fp, lo, hi))
+			return 0;
+		uintptr_t tp = mgt_thread_pointer();
+		if (fp < tp && tp < *hi)
+			*hi = tp;
 	}
-	if (!t->hi)
-		t->hi = 1;                    /* unknown: walk nothing, but don't retry */
+	if (!t->hi) {
+		t->lo = *lo;
+		t->hi = *hi;
+	} else {
+		t->alt_lo = *lo;
+		t->alt_hi = *hi;
+	}
+	return 1;
+}
+
+/* [*lo, *hi): the bounds of the stack that holds fp, or an empty range */
+static inline void stack_bounds(struct mgt_thread *t, uintptr_t fp, uintptr_t *lo, uintptr_t *hi)
+{
+	if (MGT_LIKELY(fp - t->lo < t->hi - t->lo)) {
+		*lo = t->lo;
+		*hi = t->hi;
+	} else if (fp - t->alt_lo < t->alt_hi - t->alt_lo) {
+		*lo = t->alt_lo;
+		*hi = t->alt_hi;
+	} else if (!stack_lookup(t, fp, lo, hi)) {
+		*lo = *hi = 0;
+	}
 }
 
 /*
@@ -254,9 +263,8 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 	uint32_t depth = 0, max = mgt_g.depth, trunc = 0;
 	uintptr_t fp = (uintptr_t)fp0;
 
-	if (MGT_UNLIKELY(!t->hi))
-		thread_bounds(t);
-	const uintptr_t lo = t->lo, hi = t->hi;
+	uintptr_t lo, hi;
+	stack_bounds(t, fp, &lo, &hi);
 	/* two independent hashes of the frames (see home_slot) */
 	uint64_t h1 = 0, h2 = 0;
 	/*

@@ -43,6 +43,9 @@ MGT_HIDDEN char *mgt_utoa(char *p, uint64_t v);  /* writes digits, returns end *
 MGT_HIDDEN uint64_t mgt_atou(const char *s);
 /* Reads a whole /proc file into buf (NUL-terminated); returns bytes read or -1. */
 MGT_HIDDEN long mgt_read_file(const char *path, char *buf, size_t size);
+/* The readable mapping holding addr, from /proc/self/maps (raw syscalls, no
+ * lock, a small stack buffer): 0 and [*lo, *hi), or -1. */
+MGT_HIDDEN int mgt_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
 MGT_HIDDEN void mgt_memcpy(void *dst, const void *src, size_t n);
 MGT_HIDDEN void mgt_memset(void *dst, int c, size_t n);
 
@@ -66,7 +69,9 @@ struct mgt_thread {
 	volatile int guard;           /* >0 while the tracer works: inner calls pass through */
 	_Atomic int busy;             /* the solo thread is inside an event (record.c) */
 	int solo;                     /* this is the process's only thread (record.c) */
-	uintptr_t lo, hi;             /* stack bounds for unwinding; hi == 0: not known yet */
+	uintptr_t lo, hi;             /* its stack's bounds for unwinding; 0, 0: not known yet */
+	uintptr_t alt_lo, alt_hi;     /* another stack it ran on (sigaltstack, a fiber) */
+	uint32_t stack_lookups;       /* bounds looked up in /proc/self/maps (stack.c) */
 	uint64_t last_hash;           /* the last stack this thread captured (stack.c) */
 	uint32_t last_id;
 	uint32_t batch;               /* 1 + its batch slot in the file; 0: none yet (record.c) */

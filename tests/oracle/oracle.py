@@ -223,6 +223,11 @@ def memcheck_figures(valgrind, argv, log):
                      "--run-cxx-freeres=no", "--leak-check=summary", "--log-file=" + log] + argv,
                     env_with())
     text = open(log).read()
+    return parse_memcheck(text), so, rc, text
+
+
+def parse_memcheck(text):
+    """the figures of one process's memcheck log (also used by tests/wild)"""
     m1 = re.search(r"in use at exit: ([\d,]+) bytes in ([\d,]+) blocks", text)
     m2 = re.search(r"total heap usage: ([\d,]+) allocs, ([\d,]+) frees, ([\d,]+) bytes allocated",
                    text)
@@ -238,7 +243,7 @@ def memcheck_figures(valgrind, argv, log):
         figs[k + "_blocks"] = num(m.group(2)) if m else 0
     if figs["leaked_blocks"] and not re.search("LEAK SUMMARY", text):
         raise Failure("memcheck log has no LEAK SUMMARY:\n" + text)
-    return figs, so, rc, text
+    return figs
 
 
 def dhat_figures(valgrind, argv, out, log):
