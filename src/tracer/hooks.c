@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -69,12 +70,71 @@ extern void *__libc_pvalloc(size_t);
 extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
 extern char **environ;
 
-/* the next definition of a non-allocator symbol; dlsym of a present symbol does not allocate */
-#define NEXT(type, name) ({                                              \
-		static type f_;                                          \
-		if (!f_)                                                 \
-			f_ = (type)dlsym(RTLD_NEXT, name);               \
-		f_; })
+/*
+ * The next definitions of the symbols we wrap.  dlsym takes the loader's
+ * lock, which the program holds in dlopen, dlclose and dl_iterate_phdr, so
+ * it runs only where the program waits on that lock anyway or holds nothing:
+ * in the constructor (single-threaded, before main) and in our dlopen hook
+ * after a successful real dlopen (the dlopen took that lock itself).  A hook
+ * that runs before the constructor (in another library's constructor) looks
+ * its symbol up then.  A dlsym of an absent symbol would malloc an error
+ * message and change dlerror(): libc's symbols are always there, and the
+ * C++ operators are looked up only once a C++ runtime is loaded.
+ * See LIBC.md.
+ */
+#define REAL_LIBC(X) X(aligned_alloc) X(exit) X(execve) X(execv) X(execvp) X(execvpe) \
+	X(fexecve) X(execveat) X(posix_spawn) X(posix_spawnp) X(waitpid) X(wait4) X(waitid) \
+	X(dlopen) X(dlclose)
+#define REAL_CXX(X) X(_Znwm) X(_Znam) X(_ZnwmRKSt9nothrow_t) X(_ZnamRKSt9nothrow_t) \
+	X(_ZnwmSt11align_val_t) X(_ZnamSt11align_val_t) X(_ZnwmSt11align_val_tRKSt9nothrow_t) \
+	X(_ZnamSt11align_val_tRKSt9nothrow_t)
+#define REAL_ENUM(name) R_##name,
+enum { REAL_LIBC(REAL_ENUM) REAL_CXX(REAL_ENUM) R_N };
+#define R_CXX R__Znwm                   /* the first C++ operator */
+#define REAL_NAME(name) [R_##name] = #name,
+static const char *const real_names[R_N] = { REAL_LIBC(REAL_NAME) REAL_CXX(REAL_NAME) };
+static void *_Atomic real_fns[R_N];
+static atomic_int constructed;          /* the constructor has looked the symbols up */
+
+static void real_lookup(int from, int to)
+{
+	for (int i = from; i < to; i++)
+		if (!atomic_load_explicit(&real_fns[i], memory_order_relaxed))
+			atomic_store_explicit(&real_fns[i], dlsym(RTLD_NEXT, real_names[i]),
+					      memory_order_relaxed);
+}
+
+static int is_cxx_runtime(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	const char *n = info->dlpi_name, *base = n;
+	(void)size;
+	(void)arg;
+	for (; n && *n; n++)
+		if (*n == '/')
+			base = n + 1;
+	return base && (!mgt_strncmp(base, "libstdc++.so", 12) || !mgt_strncmp(base, "libc++.so", 9));
+}
+
+/* the constructor, and after each successful dlopen: never in an allocation hook */
+static void real_resolve(void)
+{
+	real_lookup(0, R_CXX);
+	if (!atomic_load_explicit(&real_fns[R_CXX], memory_order_relaxed) &&
+	    dl_iterate_phdr(is_cxx_runtime, NULL))
+		real_lookup(R_CXX, R_N);
+}
+
+/* the next definition of a wrapped symbol (NULL: a C++ operator with no C++ runtime) */
+static inline void *real_fn(int id)
+{
+	void *f = atomic_load_explicit(&real_fns[id], memory_order_relaxed);
+	if (MGT_UNLIKELY(!f) && !atomic_load_explicit(&constructed, memory_order_relaxed)) {
+		f = dlsym(RTLD_NEXT, real_names[id]);      /* before the constructor */
+		atomic_store_explicit(&real_fns[id], f, memory_order_relaxed);
+	}
+	return f;
+}
+#define NEXT(type, name) ((type)real_fn(R_##name))
 
 /* The calling thread's state when this call is to be recorded, else NULL. */
 static inline struct mgt_thread *recording(void)
@@ -203,7 +263,9 @@ EXPORT void *memalign(size_t align, size_t n)
 EXPORT void *aligned_alloc(size_t align, size_t n)
 {
 	typedef void *(*fn)(size_t, size_t);
-	fn real = NEXT(fn, "aligned_alloc");  /* its checks differ across glibc versions */
+	/* its checks differ across glibc versions; no lookup in an allocation
+	 * hook: before the constructor, glibc's memalign does it */
+	fn real = (fn)atomic_load_explicit(&real_fns[R_aligned_alloc], memory_order_relaxed);
 	void *p = real ? real(align, n) : __libc_memalign(align, n);
 	RECORD_ALLOC(p, n);
 	return p;
@@ -254,10 +316,9 @@ typedef void *(*new_al_fn)(size_t, size_t);
 typedef void *(*new_al_nt_fn)(size_t, size_t, const void *);
 
 /* out of memory: the real operator runs its new_handler loop, then throws or returns NULL */
-static __attribute__((noinline)) void *new_failed(const char *sym, size_t n, size_t al,
-						   const void *nt)
+static __attribute__((noinline)) void *new_failed(int id, size_t n, size_t al, const void *nt)
 {
-	void *f = dlsym(RTLD_NEXT, sym);
+	void *f = real_fn(id);
 	if (!f)
 		abort();                      /* `new` called without a C++ runtime */
 	if (al)
@@ -270,30 +331,30 @@ static __attribute__((noinline)) void *new_failed(const char *sym, size_t n, siz
  * the stack starts at the caller of `new`.  al == 0: no alignment requested;
  * nt != NULL: the nothrow variant (its std::nothrow_t argument).
  */
-static inline __attribute__((always_inline)) void *new_impl(const char *sym, size_t n, size_t al,
+static inline __attribute__((always_inline)) void *new_impl(int id, size_t n, size_t al,
 							     const void *nt)
 {
 	void *p = al ? __libc_memalign(al, n ? n : 1) : __libc_malloc(n ? n : 1);
 	if (MGT_UNLIKELY(!p))
-		return new_failed(sym, n, al, nt);
+		return new_failed(id, n, al, nt);
 	RECORD_ALLOC(p, n);
 	return p;
 }
 
-EXPORT void *_Znwm(size_t n) { return new_impl("_Znwm", n, 0, NULL); }
-EXPORT void *_Znam(size_t n) { return new_impl("_Znam", n, 0, NULL); }
+EXPORT void *_Znwm(size_t n) { return new_impl(R__Znwm, n, 0, NULL); }
+EXPORT void *_Znam(size_t n) { return new_impl(R__Znam, n, 0, NULL); }
 EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *nt)
-{ return new_impl("_ZnwmRKSt9nothrow_t", n, 0, nt); }
+{ return new_impl(R__ZnwmRKSt9nothrow_t, n, 0, nt); }
 EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *nt)
-{ return new_impl("_ZnamRKSt9nothrow_t", n, 0, nt); }
+{ return new_impl(R__ZnamRKSt9nothrow_t, n, 0, nt); }
 EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t al)
-{ return new_impl("_ZnwmSt11align_val_t", n, al, NULL); }
+{ return new_impl(R__ZnwmSt11align_val_t, n, al, NULL); }
 EXPORT void *_ZnamSt11align_val_t(size_t n, size_t al)
-{ return new_impl("_ZnamSt11align_val_t", n, al, NULL); }
+{ return new_impl(R__ZnamSt11align_val_t, n, al, NULL); }
 EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt)
-{ return new_impl("_ZnwmSt11align_val_tRKSt9nothrow_t", n, al, nt); }
+{ return new_impl(R__ZnwmSt11align_val_tRKSt9nothrow_t, n, al, nt); }
 EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt)
-{ return new_impl("_ZnamSt11align_val_tRKSt9nothrow_t", n, al, nt); }
+{ return new_impl(R__ZnamSt11align_val_tRKSt9nothrow_t, n, al, nt); }
 
 /* every operator delete is a free (sizes and alignments are not checked) */
 EXPORT void _ZdlPv(void *p) { do_free(p); }
@@ -354,7 +415,7 @@ EXPORT __attribute__((noreturn)) void exit(int code)
 {
 	typedef void (*fn)(int) __attribute__((noreturn));
 	note_code(code);
-	NEXT(fn, "exit")(code);
+	NEXT(fn, exit)(code);
 }
 
 static __attribute__((noreturn)) void hard_exit(int code, const struct mgt_exit_point *ep)
@@ -393,35 +454,35 @@ typedef int (*execv_fn)(const char *, char *const[]);
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	return EXEC_WRAP(NEXT(execve_fn, "execve")(path, argv, envp), path, envp);
+	return EXEC_WRAP(NEXT(execve_fn, execve)(path, argv, envp), path, envp);
 }
 
 EXPORT int execv(const char *path, char *const argv[])
 {
-	return EXEC_WRAP(NEXT(execv_fn, "execv")(path, argv), path, environ);
+	return EXEC_WRAP(NEXT(execv_fn, execv)(path, argv), path, environ);
 }
 
 EXPORT int execvp(const char *file, char *const argv[])
 {
-	return EXEC_WRAP(NEXT(execv_fn, "execvp")(file, argv), file, environ);
+	return EXEC_WRAP(NEXT(execv_fn, execvp)(file, argv), file, environ);
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	return EXEC_WRAP(NEXT(execve_fn, "execvpe")(file, argv, envp), file, envp);
+	return EXEC_WRAP(NEXT(execve_fn, execvpe)(file, argv, envp), file, envp);
 }
 
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	typedef int (*fn)(int, char *const[], char *const[]);
-	return EXEC_WRAP(NEXT(fn, "fexecve")(fd, argv, envp), "(fexecve)", envp);
+	return EXEC_WRAP(NEXT(fn, fexecve)(fd, argv, envp), "(fexecve)", envp);
 }
 
 EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 		    int flags)
 {
 	typedef int (*fn)(int, const char *, char *const[], char *const[], int);
-	return EXEC_WRAP(NEXT(fn, "execveat")(dirfd, path, argv, envp, flags), path, envp);
+	return EXEC_WRAP(NEXT(fn, execveat)(dirfd, path, argv, envp, flags), path, envp);
 }
 
 /* execl*: the list becomes an array on our stack, as glibc does */
@@ -469,14 +530,14 @@ EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_acti
 		       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	mgt_note_spawn_env(path, envp);
-	return NEXT(spawn_fn, "posix_spawn")(pid, path, fa, attr, argv, envp);
+	return NEXT(spawn_fn, posix_spawn)(pid, path, fa, attr, argv, envp);
 }
 
 EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	mgt_note_spawn_env(file, envp);
-	return NEXT(spawn_fn, "posix_spawnp")(pid, file, fa, attr, argv, envp);
+	return NEXT(spawn_fn, posix_spawnp)(pid, file, fa, attr, argv, envp);
 }
 
 /* ------------------------------------------------------------ wait family */
@@ -495,7 +556,7 @@ EXPORT pid_t waitpid(pid_t pid, int *status, int options)
 {
 	typedef pid_t (*fn)(pid_t, int *, int);
 	int st = 0;
-	pid_t r = NEXT(fn, "waitpid")(pid, &st, options);
+	pid_t r = NEXT(fn, waitpid)(pid, &st, options);
 	if (r > 0 && status)
 		*status = st;
 	if (!(options & WNOWAIT))
@@ -512,7 +573,7 @@ EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
 {
 	typedef pid_t (*fn)(pid_t, int *, int, struct rusage *);
 	int st = 0;
-	pid_t r = NEXT(fn, "wait4")(pid, &st, options, ru);
+	pid_t r = NEXT(fn, wait4)(pid, &st, options, ru);
 	if (r > 0 && status)
 		*status = st;
 	reaped(r, st);
@@ -527,7 +588,7 @@ EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
 EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
 {
 	typedef int (*fn)(idtype_t, id_t, siginfo_t *, int);
-	int r = NEXT(fn, "waitid")(idtype, id, info, options);
+	int r = NEXT(fn, waitid)(idtype, id, info, options);
 	if (r == 0 && info && info->si_pid > 0 && !(options & WNOWAIT)) {
 		int st;
 		if (info->si_code == CLD_EXITED)
@@ -546,8 +607,10 @@ EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
 EXPORT void *dlopen(const char *file, int mode)
 {
 	typedef void *(*fn)(const char *, int);
-	void *h = NEXT(fn, "dlopen")(file, mode);
+	void *h = NEXT(fn, dlopen)(file, mode);
 	int e = errno;
+	if (h)
+		real_resolve();               /* a C++ runtime may have come in */
 	if (atomic_load(&mgt_state) == 1)
 		mgt_modules_scan();
 	errno = e;
@@ -557,7 +620,7 @@ EXPORT void *dlopen(const char *file, int mode)
 EXPORT int dlclose(void *handle)
 {
 	typedef int (*fn)(void *);
-	int r = NEXT(fn, "dlclose")(handle);
+	int r = NEXT(fn, dlclose)(handle);
 	int e = errno;
 	if (atomic_load(&mgt_state) == 1)
 		mgt_modules_scan();
@@ -570,6 +633,8 @@ EXPORT int dlclose(void *handle)
 __attribute__((constructor)) static void memgate_init(void)
 {
 	struct mgt_thread *t;
+	real_resolve();
+	atomic_store(&constructed, 1);
 	mgt_setup();
 	if (atomic_load(&mgt_state) != 1 || !(t = mgt_thread_self()))
 		return;

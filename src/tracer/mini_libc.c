@@ -201,7 +201,7 @@ long mgt_read_file(const char *path, char *buf, size_t size)
 /*
  * The mapping that holds addr, from /proc/self/maps read with raw syscalls
  * through a small buffer on the caller's stack: no malloc, no stdio, no lock
- * of libc's or the program's, so it is safe in a hook.
+ * of libc's or the program's, so it is safe in a hook (LIBC.md).
  * The lines are parsed as they stream in (a line may span two reads) and
  * come sorted by address, so the scan stops at the first line past addr.
  * Returns 0 with [*lo, *hi) when a readable mapping holds addr, else -1.

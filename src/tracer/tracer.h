@@ -2,8 +2,9 @@
  *
  * Rules for every function declared here (they run inside hooks, inside other
  * people's processes): no malloc, no stdio, no locale, no functions that may
- * take the loader lock while a tracer lock is held, errno preserved by the
- * hooks that call them.  See src/README.md, section 1.
+ * take the loader lock while a tracer lock is held, nothing that may wait on
+ * a lock the program holds while it allocates, errno preserved by the hooks
+ * that call them.  Every libc call, and why it is safe: LIBC.md.
  */
 #ifndef MEMGATE_TRACER_H
 #define MEMGATE_TRACER_H
