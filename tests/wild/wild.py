@@ -55,6 +55,8 @@ CASES.update({
     # how far the cancelled thread got, how the threads interleave: not deterministic
     "cancel": [("cancel", ["{bin}/fx_wild", "cancel"], None)],
     "exits": [("exits", ["{bin}/fx_wild", "exits"], None)],
+    # tests/tracer's fixture of every kind of stack the walk meets
+    "stack_bounds": [("stack_bounds", ["{bin}/fx_stack_bounds"], "heap")],
     "cxx": [("cxx", ["{bin}/fx_wild_cxx"], "heap")],
     "openmp": [("openmp", ["{bin}/fx_wild_omp"], "heap")],
     "rust_spawn": [("rust_spawn", ["{work}/wild_spawn"], "heap")],
