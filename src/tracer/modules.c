@@ -112,6 +112,4 @@ void mgt_modules_scan(void)
 	mgt_unlock(&mod_lock);
 }
 
-void mgt_modules_lock(void) { mgt_lock(&mod_lock); }
-void mgt_modules_unlock(void) { mgt_unlock(&mod_lock); }
 void mgt_modules_reinit_locks(void) { atomic_store(&mod_lock.v, 0); }

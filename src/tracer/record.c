@@ -9,9 +9,10 @@
  * epoch: each stack's bytes at the peak are rebased lazily on its next event
  * (TRACER-NOTES §3), so a new peak costs O(1), not a scan of all stacks.
  *
- * Locks, always taken in this order: module lock, depot lock, event lock
- * (the counters), pointer-map shard locks (none of these while the process
- * has a single thread, see "serialisation" below).  A hook never holds two
+ * Locks, always taken in this order: depot lock, event lock (the counters),
+ * pointer-map shard locks (none of these while the process has a single
+ * thread, see "serialisation" below).  The module lock is held alone, around
+ * the loader's dl_iterate_phdr, never with another tracer lock.  A hook never holds two
  * of them at once; only fork's prepare handler and the exit step take the
  * event lock and every shard.
  */
@@ -852,7 +853,15 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 	    !(t = mgt_thread_self()))
 		return;                           /* not ours (vfork child), or done */
 	t->guard++;
-	mgt_modules_scan();                   /* libc-internal dlopens (NSS, iconv) */
+	/*
+	 * Libc-internal dlopens (iconv's modules) pass no hook: the modules are
+	 * scanned once more here.  Not in a fork child: the loader's lock may
+	 * have been held at the fork by a thread that does not exist there (or
+	 * by the forking thread, in a dl_iterate_phdr callback), and nothing
+	 * would ever release it.  A child's own dlopens were scanned by the hook.
+	 */
+	if (!mgt_g.fork_gen)
+		mgt_modules_scan();
 	int solo = enter(t, 1);
 	int recording = 1;
 	/* (the event lock is ours: no exit step is under way, frozen_tp is free) */
@@ -970,8 +979,13 @@ void mgt_atfork_prepare(void)
 	if (!fork_thread)
 		return;
 	fork_thread->guard++;
-	mgt_modules_lock();
-	fork_mod_snapshot = mgt_g.hdr->n_modules;
+	/*
+	 * The modules the child inherits: those published so far (an entry is
+	 * complete before n_modules counts it).  Not under the module lock: a
+	 * thread scanning modules holds it while it waits for the loader's lock,
+	 * which a program forking inside a dl_iterate_phdr callback holds.
+	 */
+	fork_mod_snapshot = __atomic_load_n(&mgt_g.hdr->n_modules, __ATOMIC_ACQUIRE);
 	mgt_stack_lock();
 	fork_token = enter(fork_thread, 1);
 }
@@ -982,7 +996,6 @@ void mgt_atfork_parent(void)
 		return;
 	leave(fork_thread, fork_token, 1);
 	mgt_stack_unlock();
-	mgt_modules_unlock();
 	fork_thread->guard--;
 }
 
@@ -1026,7 +1039,17 @@ void mgt_atfork_child(void)
 				mgt_memcpy(mgt_g.modules,
 					   (char *)parent + MGT_MOD_OFF, n * sizeof(struct mgt_module));
 				h->n_modules = n;
-				h->mod_gen = parent->mod_gen;
+				/* a generation that covers every entry copied, even
+				 * one a scan of the parent was still adding */
+				uint64_t gen = parent->mod_gen;
+				for (uint32_t i = 0; i < n; i++) {
+					const struct mgt_module *m = &mgt_g.modules[i];
+					if (m->gen_loaded > gen)
+						gen = m->gen_loaded;
+					if (m->gen_unloaded > gen)
+						gen = m->gen_unloaded;
+				}
+				h->mod_gen = gen;
 			}
 		} else {
 			atomic_store(&mgt_state, 2);

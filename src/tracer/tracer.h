@@ -267,7 +267,5 @@ MGT_HIDDEN void mgt_leakcheck(const struct mgt_exit_point *ep);
 /* ---- modules.c: loaded ELF objects, for offline symbolization ---- */
 MGT_HIDDEN void mgt_modules_scan(void);    /* call with no tracer lock held */
 MGT_HIDDEN void mgt_modules_reinit_locks(void);
-MGT_HIDDEN void mgt_modules_lock(void);
-MGT_HIDDEN void mgt_modules_unlock(void);
 
 #endif

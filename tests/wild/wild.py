@@ -55,6 +55,8 @@ CASES.update({
     # how far the cancelled thread got, how the threads interleave: not deterministic
     "cancel": [("cancel", ["{bin}/fx_wild", "cancel"], None)],
     "exits": [("exits", ["{bin}/fx_wild", "exits"], None)],
+    # fork with the loader's lock held: by the forking thread, then by another
+    "phdr_fork": [("phdr_fork", ["{bin}/fx_wild", "phdr_fork", PLUGIN], None)],
     # tests/tracer's fixture of every kind of stack the walk meets
     "stack_bounds": [("stack_bounds", ["{bin}/fx_stack_bounds"], "heap")],
     "cxx": [("cxx", ["{bin}/fx_wild_cxx"], "heap")],
