@@ -11,6 +11,7 @@ ctest --test-dir build --output-on-failure -j"$jobs"
 
 cmake -S . -B build-asan -DMEMGATE_WERROR=ON -DMEMGATE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 cmake --build build-asan -j"$jobs"
-# the oracle runs valgrind on unsanitized programs: once, in the normal build, is enough
+# the oracle and the wild suite run valgrind on unsanitized programs: once, in
+# the normal build, is enough
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE oracle
+  ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE 'oracle|wild'
