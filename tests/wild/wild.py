@@ -31,8 +31,8 @@ import oracle  # noqa: E402  (the environment, the runner and memcheck's parser)
 
 # memgate's figures compared with memcheck's, for a deterministic run: the
 # HEAP SUMMARY, and the LEAK SUMMARY's kinds where no thread has exited (the
-# blocks of an exited thread, its DTV, are still reachable for one tool and
-# possibly lost for the other: README.md)
+# stack glibc keeps of an exited thread holds stale pointers: memgate's leak
+# check scans it, memcheck does not; README.md)
 HEAP = ["allocs", "frees", "total_bytes", "leaked_bytes", "leaked_blocks"]
 FIGURES = {"all": HEAP + oracle.KIND_FIELDS, "heap": HEAP, None: []}
 
