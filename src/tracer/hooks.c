@@ -78,12 +78,12 @@ extern char **environ;
  * after a successful real dlopen (the dlopen took that lock itself).  A hook
  * that runs before the constructor (in another library's constructor) looks
  * its symbol up then.  A dlsym of an absent symbol would malloc an error
- * message and change dlerror(): libc's symbols are always there, and the
- * C++ operators are looked up only once a C++ runtime is loaded.
- * See LIBC.md.
+ * message and change dlerror(): these libc symbols are in every glibc the
+ * tracer runs on (execveat, new in 2.34, is looked up when it is called),
+ * and the C++ operators only once a C++ runtime is loaded.  See LIBC.md.
  */
 #define REAL_LIBC(X) X(aligned_alloc) X(exit) X(execve) X(execv) X(execvp) X(execvpe) \
-	X(fexecve) X(execveat) X(posix_spawn) X(posix_spawnp) X(waitpid) X(wait4) X(waitid) \
+	X(fexecve) X(posix_spawn) X(posix_spawnp) X(waitpid) X(wait4) X(waitid) \
 	X(dlopen) X(dlclose)
 #define REAL_CXX(X) X(_Znwm) X(_Znam) X(_ZnwmRKSt9nothrow_t) X(_ZnamRKSt9nothrow_t) \
 	X(_ZnwmSt11align_val_t) X(_ZnamSt11align_val_t) X(_ZnwmSt11align_val_tRKSt9nothrow_t) \
@@ -482,7 +482,14 @@ EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const
 		    int flags)
 {
 	typedef int (*fn)(int, const char *, char *const[], char *const[], int);
-	return EXEC_WRAP(NEXT(fn, execveat)(dirfd, path, argv, envp, flags), path, envp);
+	/* looked up here: glibc has it since 2.34 only, and a failed lookup
+	 * would leave an error for dlerror() in every program */
+	static fn real;
+	if (!real && !(real = (fn)dlsym(RTLD_NEXT, "execveat"))) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return EXEC_WRAP(real(dirfd, path, argv, envp, flags), path, envp);
 }
 
 /* execl*: the list becomes an array on our stack, as glibc does */
