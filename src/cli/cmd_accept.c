@@ -164,7 +164,10 @@ int cmd_accept(int argc, char **argv)
 	}
 	/* what an accept killed mid-write left: never to be committed */
 	mg_clean_stale_tmp(cfg->baselines, MG_TMP_STALE_S, removed_tmp);
-	have_commit = mg_git_head(sha, &dirty, cfg->dir[0] ? cfg->dir : ".", &err) == MG_OK;
+	struct mg_git *git;
+	have_commit = mg_git_open(&git, cfg->dir[0] ? cfg->dir : ".", &err) == MG_OK &&
+		      mg_git_head(git, sha, &dirty, &err) == MG_OK;
+	mg_git_close(git);
 	if (!have_commit)
 		mg_die_msg("warning: %s: baselines record no commit", err.msg);
 	else if (dirty)

@@ -330,11 +330,11 @@ static cJSON *result_doc(const struct row *rows, size_t n, const struct result_i
 }
 
 /* MG_OK, or the error (MG_ENOTFOUND/MG_EINVALID: a ref problem, exit 2) */
-static int check_one(struct row *row, struct mg_config *cfg, const struct mg_test *test,
-		     const char *from, const char *rev, const char *commit, const char *base_rel,
-		     int *profile_bad, struct mg_error *err)
+static int check_one(struct row *row, struct mg_git *repo, struct mg_config *cfg,
+		     const struct mg_test *test, const char *from, const char *rev,
+		     const char *commit, const char *base_rel, int *profile_bad,
+		     struct mg_error *err)
 {
-	const char *repo = cfg->dir[0] ? cfg->dir : ".";
 	char ppath[4096], bpath[4096], sha[41];
 	char *text = NULL;
 	size_t len;
@@ -379,7 +379,7 @@ static int check_one(struct row *row, struct mg_config *cfg, const struct mg_tes
 	}
 	/* the commit already chosen: an ancestor of HEAD is its own merge-base with HEAD,
 	 * and the ref is not resolved again per test */
-	ret = commit ? mg_git_read_at(&text, &len, repo, commit, bpath, sha, err) : MG_ENOTFOUND;
+	ret = commit ? mg_git_read_at(repo, &text, &len, commit, bpath, sha, err) : MG_ENOTFOUND;
 	if (ret == MG_OK) {
 		char name[4200];
 		snprintf(name, sizeof(name), "%s:%s", rev, bpath);
@@ -400,7 +400,7 @@ static int check_one(struct row *row, struct mg_config *cfg, const struct mg_tes
 	snprintf(wpath, sizeof(wpath), "%s/%s.json", cfg->baselines, test->name);
 	ret = mg_read_file(&text, &len, wpath, MG_MAX_DOC, err);
 	if (ret == MG_ENOTFOUND && commit)   /* (an unborn HEAD has no tree) */
-		ret = mg_git_read_at(&text, &len, repo, "HEAD", bpath, sha, err);
+		ret = mg_git_read_at(repo, &text, &len, "HEAD", bpath, sha, err);
 	if (ret == MG_OK) {
 		if ((ret = mg_json_load_doc(&mine, text, len, wpath, "baseline", err)) != MG_OK)
 			goto done;
@@ -417,7 +417,7 @@ static int check_one(struct row *row, struct mg_config *cfg, const struct mg_tes
 	} else {
 		const char *bc = base ? cJSON_GetStringValue(cJSON_GetObjectItem(base, "commit")) : NULL;
 		if (bc)
-			mg_git_distance(&row->stale, repo, bc, commit);
+			mg_git_distance(repo, &row->stale, bc, commit);
 		if ((ret = mg_compare(&row->v, profile, base, cfg, test, err)) != MG_OK)
 			goto done;
 	}
@@ -483,7 +483,8 @@ static int load_profile(cJSON **doc, const char *path, struct mg_error *err)
  * judged again.  Returns MG_OK, or an error when a re-run failed (the first
  * verdict then stands).
  */
-static int confirm_row(struct row *row, struct mg_config *cfg, const struct mg_test *test,
+static int confirm_row(struct row *row, struct mg_git *repo, struct mg_config *cfg,
+		       const struct mg_test *test,
 		       unsigned confirm, const char *rev, const char *commit, const char *base_rel,
 		       struct mg_error *err)
 {
@@ -527,7 +528,7 @@ static int confirm_row(struct row *row, struct mg_config *cfg, const struct mg_t
 	memset(row, 0, sizeof(*row));
 	row->dir = dir;
 	row->name = name;
-	ret = check_one(row, cfg, test, dir, rev, commit, base_rel, &bad, err);
+	ret = check_one(row, repo, cfg, test, dir, rev, commit, base_rel, &bad, err);
 	row->confirmed = row->v.status >= MG_STATUS_REGRESSION;
 done:
 	for (unsigned k = 0; docs && k <= confirm; k++)
@@ -562,6 +563,7 @@ int cmd_check(int argc, char **argv)
 	char **listed = NULL, **missing = NULL;
 	size_t n_listed = 0, n_missing = 0;
 	struct mg_config *cfg = NULL;
+	struct mg_git *git = NULL;
 	struct mg_error err = { 0 };
 	char sha[41], head[41], base_rel[4096], refbuf[512];
 	int ret = MG_EXIT_USAGE, measured = 0, unborn = 0, dirty = -1, have_head;
@@ -600,7 +602,6 @@ int cmd_check(int argc, char **argv)
 	}
 	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) >= 0)
 		goto done;
-	const char *repo = cfg->dir[0] ? cfg->dir : ".";
 	/* the result of an earlier check must not outlive this one: if this one
 	 * stops before its verdict, nothing is there to be published */
 	char stale[4200];
@@ -610,17 +611,19 @@ int cmd_check(int argc, char **argv)
 		rev = default_ref(refbuf, sizeof(refbuf));
 	/* the ref first: a wrong one fails before minutes of measuring */
 	ret = MG_EXIT_USAGE;
-	unborn = mg_git_unborn(repo);
-	if (mg_git_relpath(base_rel, sizeof(base_rel), cfg->baselines, &err) != MG_OK ||
+	/* one handle for every read of the command */
+	if (mg_git_open(&git, cfg->dir[0] ? cfg->dir : ".", &err) == MG_OK)
+		unborn = mg_git_unborn(git);
+	if (!git || mg_git_relpath(git, base_rel, sizeof(base_rel), cfg->baselines, &err) != MG_OK ||
 	    (!(unborn && !strcmp(rev, "HEAD")) &&
-	     mg_git_merge_base(sha, repo, rev, &err) != MG_OK)) {
+	     mg_git_merge_base(git, sha, rev, &err) != MG_OK)) {
 		mg_die_msg("%s", err.msg);
 		ret = err.code == MG_ERROR ? MG_EXIT_ERROR : MG_EXIT_USAGE;
 		goto done;
 	}
 	if (unborn && !strcmp(rev, "HEAD"))
 		sha[0] = '\0';                /* no commit yet: every test is new */
-	have_head = mg_git_head(head, &dirty, repo, &err) == MG_OK;
+	have_head = mg_git_head(git, head, &dirty, &err) == MG_OK;
 	if (!have_head)
 		dirty = -1;
 	if (!n_froms) {
@@ -669,7 +672,7 @@ int cmd_check(int argc, char **argv)
 		struct row *row = &rows[n_rows];
 		row->dir = dir ? dir : froms[0];
 		row->confirmed = -1;
-		if (check_one(row, cfg, test, row->dir, rev, sha[0] ? sha : NULL, base_rel, &bad,
+		if (check_one(row, git, cfg, test, row->dir, rev, sha[0] ? sha : NULL, base_rel, &bad,
 			      &err) != MG_OK) {
 			row_release(row);
 			mg_die_msg("%s", err.msg);
@@ -683,7 +686,7 @@ int cmd_check(int argc, char **argv)
 		/* saved profiles (--from) are judged as they are: their build may be gone */
 		if (measured && eff.confirm && row->v.status >= MG_STATUS_REGRESSION &&
 		    noisy_only(row) &&
-		    confirm_row(row, cfg, test, eff.confirm, rev, sha[0] ? sha : NULL, base_rel,
+		    confirm_row(row, git, cfg, test, eff.confirm, rev, sha[0] ? sha : NULL, base_rel,
 				&err) != MG_OK)
 			mg_die_msg("warning: %s: could not confirm the regression (%s); it stands",
 				   test->name, err.msg);
@@ -691,7 +694,7 @@ int cmd_check(int argc, char **argv)
 	for (size_t i = 0; i < n_rows; i++)
 		counts[rows[i].v.status]++;
 	/* SPEC §5.4: a baseline with no test is reported as missing, never a failure */
-	if (!n_names && sha[0] && mg_git_list_at(&listed, &n_listed, repo, sha, base_rel, &err) ==
+	if (!n_names && sha[0] && mg_git_list_at(git, &listed, &n_listed, sha, base_rel, &err) ==
 	    MG_OK && n_listed && (missing = calloc(n_listed, sizeof(*missing))))
 		for (size_t k = 0; k < n_listed; k++)
 			if (!mg_config_find_test(cfg, listed[k]))
@@ -773,6 +776,7 @@ done:
 	free(listed);
 	free(missing);
 	free(rows);
+	mg_git_close(git);
 	mg_config_free(cfg);
 	free(names);
 	free(froms);

@@ -211,7 +211,10 @@ int mg_cli_measure_tests(const struct mg_config *cfg, const char *const *names, 
 	char sha[41];
 	int dirty = 0;
 	struct mg_error gerr;
-	int have_commit = mg_git_head(sha, &dirty, cfg->dir[0] ? cfg->dir : ".", &gerr) == MG_OK;
+	struct mg_git *git;
+	int have_commit = mg_git_open(&git, cfg->dir[0] ? cfg->dir : ".", &gerr) == MG_OK &&
+			  mg_git_head(git, sha, &dirty, &gerr) == MG_OK;
+	mg_git_close(git);
 	struct progress pg = { .on = !quiet && isatty(STDERR_FILENO) };
 	clock_gettime(CLOCK_MONOTONIC, &pg.t0);
 
