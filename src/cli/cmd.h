@@ -18,13 +18,22 @@ struct mg_config;
  * -1 when all is well (*cfg is then the caller's, mg_config_free). */
 int mg_cli_load_config(struct mg_config **cfg, const char *path, const char *const *names,
 		       size_t n_names);
-/* cmd_run.c: measures the selected tests (the I-th of N shares) into outdir,
- * `jobs` at a time, printing a row each (quiet: only what went wrong).
- * MG_EXIT_PASS, or MG_EXIT_ERROR when one could not be measured, or crashed
- * or timed out without allow-crash. */
-int mg_cli_measure_tests(const struct mg_config *cfg, const char *const *names, size_t n_names,
-			 unsigned shard_i, unsigned shard_n, const char *outdir, unsigned jobs,
-			 int quiet);
+struct mg_error;
+struct mg_git;
+struct mg_test;
+
+/* measure.c: measures `tests` into outdir, `jobs` at a time (src/core/pool.c),
+ * printing a row each (quiet: only what went wrong); the commit measured is
+ * HEAD's of `git` (NULL: unknown).  MG_EXIT_PASS, or MG_EXIT_ERROR when one
+ * could not be measured, or crashed or timed out without allow-crash. */
+int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tests, size_t n,
+		   const char *outdir, unsigned jobs, int quiet, struct mg_git *git);
+
+/* common.c: the exit code of an error code (docs/cli.md): MG_EINVALID and
+ * MG_ENOTFOUND (bad input, an unknown file or ref) 2; the rest 3 */
+int mg_cli_exit_code(int code);
+/* prints "memgate: <err->msg>" on stderr */
+void mg_cli_error(const struct mg_error *err);
 /*
  * common.c: the arguments every command on memgate.yml takes - -h/--help,
  * -c/--config FILE and test names (into names, sized for argc) - at argv[*i];
@@ -40,10 +49,6 @@ int mg_cli_format_json(int *json, const char *cmd, const char *arg);
 
 /* whether a test is among the named ones (all of them when none are named) */
 int mg_cli_selected(const char *name, const char *const *names, size_t n_names);
-
-/* the largest profile, baseline or result read whole: a profile with every
- * stack (100k stacks at depth 20 is about 7 MB) stays far below it */
-#define MG_MAX_DOC ((size_t)1 << 30)
 
 /* prints "memgate: <msg>" on stderr */
 void mg_die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

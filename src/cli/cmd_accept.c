@@ -189,8 +189,8 @@ int cmd_accept(int argc, char **argv)
 		int r = accept_one(cfg, name, from, have_commit ? sha : NULL, dirty, reason,
 				   &changed, &err);
 		if (r != MG_OK) {
-			mg_die_msg("%s", err.msg);
-			ret = r == MG_EINVALID ? MG_EXIT_USAGE : MG_EXIT_ERROR;
+			mg_cli_error(&err);
+			ret = mg_cli_exit_code(r);
 			break;
 		}
 		written += (size_t)changed;

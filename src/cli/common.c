@@ -17,8 +17,7 @@ int mg_cli_load_config(struct mg_config **cfg, const char *path, const char *con
 		mg_die_msg("%s", err.msg);
 		mg_config_free(*cfg);
 		*cfg = NULL;
-		return err.code == MG_EINVALID || err.code == MG_ENOTFOUND ? MG_EXIT_USAGE
-									     : MG_EXIT_ERROR;
+		return mg_cli_exit_code(err.code);
 	}
 	for (size_t k = 0; k < n_names; k++)
 		if (!mg_config_find_test(*cfg, names[k])) {
@@ -28,6 +27,24 @@ int mg_cli_load_config(struct mg_config **cfg, const char *path, const char *con
 			return MG_EXIT_USAGE;
 		}
 	return -1;
+}
+
+int mg_cli_exit_code(int code)
+{
+	switch (code) {
+	case MG_OK:
+		return MG_EXIT_PASS;
+	case MG_EINVALID:
+	case MG_ENOTFOUND:
+		return MG_EXIT_USAGE;
+	default:                        /* MG_ERROR, MG_EUNTRACEABLE, MG_ENOTMEASURED */
+		return MG_EXIT_ERROR;
+	}
+}
+
+void mg_cli_error(const struct mg_error *err)
+{
+	mg_die_msg("%s", err->msg);
 }
 
 int mg_cli_common_arg(int argc, char **argv, int *i, const char **config, const char **names,
