@@ -294,8 +294,7 @@ static int noisy_only(const struct mg_check_test *r)
 		enum mg_metric m = r->v.metrics[k].metric;
 		if (r->v.metrics[k].status < MG_STATUS_REGRESSION || r->threads)
 			continue;
-		if (m != MG_METRIC_PEAK_BYTES && m != MG_METRIC_PEAK_BLOCKS &&
-		    m != MG_METRIC_RSS_PEAK_BYTES)
+		if (!mg_metric_is_noisy(m))
 			return 0;
 	}
 	return 1;

@@ -28,49 +28,6 @@
 #define MAX_CONFIRM 100
 #define MAX_STACK_DEPTH 256
 
-/* ---- metrics ------------------------------------------------------------ */
-
-static const struct {
-	const char *name;
-	int bytes;
-} metrics[MG_METRIC_COUNT] = {
-	[MG_METRIC_ALLOCS] = { "allocs", 0 },
-	[MG_METRIC_FREES] = { "frees", 0 },
-	[MG_METRIC_TOTAL_BYTES] = { "total_bytes", 1 },
-	[MG_METRIC_PEAK_BYTES] = { "peak_bytes", 1 },
-	[MG_METRIC_PEAK_BLOCKS] = { "peak_blocks", 0 },
-	[MG_METRIC_LEAKED_BYTES] = { "leaked_bytes", 1 },
-	[MG_METRIC_LEAKED_BLOCKS] = { "leaked_blocks", 0 },
-	[MG_METRIC_DEFINITELY_LOST_BYTES] = { "definitely_lost_bytes", 1 },
-	[MG_METRIC_DEFINITELY_LOST_BLOCKS] = { "definitely_lost_blocks", 0 },
-	[MG_METRIC_INDIRECTLY_LOST_BYTES] = { "indirectly_lost_bytes", 1 },
-	[MG_METRIC_INDIRECTLY_LOST_BLOCKS] = { "indirectly_lost_blocks", 0 },
-	[MG_METRIC_POSSIBLY_LOST_BYTES] = { "possibly_lost_bytes", 1 },
-	[MG_METRIC_POSSIBLY_LOST_BLOCKS] = { "possibly_lost_blocks", 0 },
-	[MG_METRIC_STILL_REACHABLE_BYTES] = { "still_reachable_bytes", 1 },
-	[MG_METRIC_STILL_REACHABLE_BLOCKS] = { "still_reachable_blocks", 0 },
-	[MG_METRIC_RSS_PEAK_BYTES] = { "rss_peak_bytes", 1 },
-};
-
-const char *mg_metric_name(enum mg_metric m)
-{
-	return (unsigned)m < MG_METRIC_COUNT ? metrics[m].name : "?";
-}
-
-int mg_metric_from_name(const char *name)
-{
-	int i;
-	for (i = 0; i < MG_METRIC_COUNT; i++)
-		if (!strcmp(metrics[i].name, name))
-			return i;
-	return -1;
-}
-
-int mg_metric_is_bytes(enum mg_metric m)
-{
-	return (unsigned)m < MG_METRIC_COUNT && metrics[m].bytes;
-}
-
 /* SPEC §3's example, used where the file gives no tolerance for a metric */
 static const struct {
 	enum mg_metric m;
@@ -565,31 +522,54 @@ static int get_bool(struct ctx *c, int *out, const struct node *n, const char *k
 
 /* ---- sections ----------------------------------------------------------- */
 
-static const char *const metric_names[MG_METRIC_COUNT] = {
-	"allocs", "frees", "total_bytes", "peak_bytes", "peak_blocks", "leaked_bytes",
-	"leaked_blocks", "definitely_lost_bytes", "definitely_lost_blocks",
-	"indirectly_lost_bytes", "indirectly_lost_blocks", "possibly_lost_bytes",
-	"possibly_lost_blocks", "still_reachable_bytes", "still_reachable_blocks",
-	"rss_peak_bytes",
-};
+/* the metrics memgate.yml may gate, for messages: "allocs, frees, ..., and
+ * definitely_lost_, ... with bytes or blocks" */
+static size_t gated_names(const char **names)
+{
+	size_t n = 0;
+	for (int m = 0; m < MG_METRIC_COUNT; m++)
+		if (mg_metric_info((enum mg_metric)m)->gated)
+			names[n++] = mg_metric_name((enum mg_metric)m);
+	return n;
+}
+
+static void metrics_prose(char *buf, size_t size)
+{
+	char kinds[256] = "";
+	size_t len = 0, klen = 0;
+	for (int m = 0; m < MG_METRIC_COUNT; m++) {
+		const struct mg_metric_info *mi = mg_metric_info((enum mg_metric)m);
+		size_t nl = strlen(mi->name);
+		if (!mi->gated)
+			continue;
+		if (mi->class != MG_METRIC_KIND_CLASS)
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s",
+						len ? ", " : "", mi->name);
+		else if (nl > 5 && !strcmp(mi->name + nl - 5, "bytes") && klen < sizeof(kinds))
+			klen += (size_t)snprintf(kinds + klen, sizeof(kinds) - klen, "%s%.*s",
+						 klen ? ", " : "", (int)(nl - 5), mi->name);
+	}
+	if (klen && len < size)
+		snprintf(buf + len, size - len, ", and %s with bytes or blocks", kinds);
+}
 
 static int metric_key(struct ctx *c, const struct node *k, const char *section)
 {
+	const char *names[MG_METRIC_COUNT], *hint;
+	char prose[512];
 	int m;
-	const char *hint;
 	if (k->kind != NODE_SCALAR || k->null)
 		return fail(c, k->pos, "expected a metric name in \"%s\", got %s", section, GOT(k));
 	m = mg_metric_from_name(k->str);
-	if (m >= 0)
+	if (m >= 0 && mg_metric_info((enum mg_metric)m)->gated)
 		return m;
-	hint = suggest(k->str, metric_names, MG_METRIC_COUNT);
+	hint = suggest(k->str, names, gated_names(names));
 	if (hint)
 		return fail(c, k->pos, "unknown metric \"%s\" in \"%s\" (did you mean \"%s\"?)",
 			    Q(k->str), section, hint);
-	return fail(c, k->pos, "unknown metric \"%s\" in \"%s\" (metrics: allocs, frees, "
-		    "total_bytes, peak_bytes, peak_blocks, leaked_bytes, leaked_blocks, "
-		    "rss_peak_bytes, and definitely_lost_, indirectly_lost_, possibly_lost_, "
-		    "still_reachable_ with bytes or blocks)", Q(k->str), section);
+	metrics_prose(prose, sizeof(prose));
+	return fail(c, k->pos, "unknown metric \"%s\" in \"%s\" (metrics: %s)", Q(k->str),
+		    section, prose);
 }
 
 static int check_metric_keys(struct ctx *c, const struct node *map, const char *section)
@@ -620,13 +600,13 @@ static int parse_tolerances(struct ctx *c, struct mg_tolerance_rule *rules, cons
 		struct mg_error uerr;
 		if (v->kind != NODE_SCALAR || v->null)
 			return fail(c, v->pos, "expected a tolerance like \"2%% + 4KiB\" for \"%s\", got %s",
-				    metrics[m].name, GOT(v));
+				    mg_metric_name(m), GOT(v));
 		r->pos = v->pos;
 		if (!strcmp(v->str, "off")) {
 			r->state = MG_RULE_OFF;
 			continue;
 		}
-		if (mg_tolerance_parse(&r->tol, v->str, metrics[m].bytes, &uerr) < 0)
+		if (mg_tolerance_parse(&r->tol, v->str, mg_metric_is_bytes(m), &uerr) < 0)
 			return fail(c, v->pos, "%s", uerr.msg);
 		r->state = MG_RULE_ON;
 	}
@@ -646,14 +626,14 @@ static int parse_limits(struct ctx *c, struct mg_limit_rule *rules, const struct
 		int rc;
 		if (v->kind != NODE_SCALAR || v->null)
 			return fail(c, v->pos, "expected %s for \"%s\", got %s",
-				    metrics[m].bytes ? "a size like \"256MiB\"" : "a count like \"1000\"",
-				    metrics[m].name, GOT(v));
+				    mg_metric_is_bytes(m) ? "a size like \"256MiB\"" : "a count like \"1000\"",
+				    mg_metric_name(m), GOT(v));
 		r->pos = v->pos;
 		if (!strcmp(v->str, "off")) {
 			r->state = MG_RULE_OFF;
 			continue;
 		}
-		rc = metrics[m].bytes ? mg_parse_size(&r->max, v->str, &uerr) :
+		rc = mg_metric_is_bytes(m) ? mg_parse_size(&r->max, v->str, &uerr) :
 					mg_parse_count(&r->max, v->str, &uerr);
 		if (rc < 0)
 			return fail(c, v->pos, "%s", uerr.msg);
@@ -1040,7 +1020,7 @@ static void builtin_defaults(struct mg_settings *s)
 	for (i = 0; i < sizeof(builtin_tolerance) / sizeof(builtin_tolerance[0]); i++) {
 		struct mg_tolerance_rule *r = &s->tolerance[builtin_tolerance[i].m];
 		int rc = mg_tolerance_parse(&r->tol, builtin_tolerance[i].text,
-					    metrics[builtin_tolerance[i].m].bytes, NULL);
+					    mg_metric_is_bytes(builtin_tolerance[i].m), NULL);
 		(void)rc;
 		r->state = MG_RULE_ON;
 	}

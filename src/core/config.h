@@ -32,37 +32,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metric.h"
 #include "units.h"
 
 struct mg_error;
-
-/* The gateable figures (SPEC §1).  Their names are the profile's field names. */
-enum mg_metric {
-	MG_METRIC_ALLOCS,
-	MG_METRIC_FREES,
-	MG_METRIC_TOTAL_BYTES,
-	MG_METRIC_PEAK_BYTES,
-	MG_METRIC_PEAK_BLOCKS,
-	MG_METRIC_LEAKED_BYTES,
-	MG_METRIC_LEAKED_BLOCKS,
-	MG_METRIC_DEFINITELY_LOST_BYTES,
-	MG_METRIC_DEFINITELY_LOST_BLOCKS,
-	MG_METRIC_INDIRECTLY_LOST_BYTES,
-	MG_METRIC_INDIRECTLY_LOST_BLOCKS,
-	MG_METRIC_POSSIBLY_LOST_BYTES,
-	MG_METRIC_POSSIBLY_LOST_BLOCKS,
-	MG_METRIC_STILL_REACHABLE_BYTES,
-	MG_METRIC_STILL_REACHABLE_BLOCKS,
-	MG_METRIC_RSS_PEAK_BYTES,
-	MG_METRIC_COUNT
-};
-
-/* "peak_bytes" for MG_METRIC_PEAK_BYTES; static storage. */
-const char *mg_metric_name(enum mg_metric m);
-/* The metric named `name`, or -1. */
-int mg_metric_from_name(const char *name);
-/* 1 for a figure in bytes (sizes), 0 for a count of calls or blocks. */
-int mg_metric_is_bytes(enum mg_metric m);
 
 struct mg_pos {
 	unsigned line, col;         /* 1-based; 0 = not from the file (built in) */

@@ -13,6 +13,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "metric.h"
 #include "profile.h"
 #include "version.h"
 
@@ -779,13 +780,6 @@ static void set_fig(cJSON *obj, const char *name, double v)
 
 cJSON *mg_profile_combine(cJSON *const *docs, size_t n)
 {
-	static const char *const exact[] = { "allocs", "frees", "total_bytes" };
-	static const char *const leak[] = {
-		"leaked_bytes", "leaked_blocks", "definitely_lost_bytes", "definitely_lost_blocks",
-		"indirectly_lost_bytes", "indirectly_lost_blocks", "possibly_lost_bytes",
-		"possibly_lost_blocks", "still_reachable_bytes", "still_reachable_blocks",
-		"leaked_runtime_bytes", "leaked_runtime_blocks",
-	};
 	const cJSON **sums = NULL, *r;
 	size_t *order = NULL, n_sums = 0, cap = 0;
 	cJSON *out = NULL, *runs = NULL;
@@ -836,25 +830,32 @@ cJSON *mg_profile_combine(cJSON *const *docs, size_t n)
 	qsort_r(order, n_sums, sizeof(*order), by_fig, &(struct by_fig){ sums, "rss_peak_bytes" });
 	if (sum_fig(sums[order[(n_sums - 1) / 2]], "rss_peak_bytes") >= 0)
 		set_fig(sum, "rss_peak_bytes", sum_fig(sums[order[(n_sums - 1) / 2]], "rss_peak_bytes"));
-	for (size_t f = 0; f < sizeof(exact) / sizeof(exact[0]); f++) {
+	/* the counts: the lowest of the runs */
+	for (int m = 0; m < MG_METRIC_COUNT; m++) {
+		const char *name = mg_metric_name((enum mg_metric)m);
 		double lo = -1;
+		if (mg_metric_info((enum mg_metric)m)->class != MG_METRIC_COUNT_CLASS)
+			continue;
 		for (size_t k = 0; k < n_sums; k++) {
-			double v = sum_fig(sums[k], exact[f]);
+			double v = sum_fig(sums[k], name);
 			if (v >= 0 && (lo < 0 || v < lo))
 				lo = v;
 		}
 		if (lo >= 0)
-			set_fig(sum, exact[f], lo);
+			set_fig(sum, name, lo);
 	}
 	/* the leak figures add up (kinds to leaked_*): all from the least leaking run */
 	size_t least = 0;
 	for (size_t k = 1; k < n_sums; k++)
 		if (sum_fig(sums[k], "leaked_bytes") < sum_fig(sums[least], "leaked_bytes"))
 			least = k;
-	for (size_t f = 0; f < sizeof(leak) / sizeof(leak[0]); f++) {
-		const cJSON *v = cJSON_GetObjectItem(sums[least], leak[f]);
-		if (v && cJSON_GetObjectItem(sum, leak[f]))
-			cJSON_ReplaceItemInObject(sum, leak[f], cJSON_Duplicate(v, 1));
+	for (int m = 0; m < MG_METRIC_COUNT; m++) {
+		enum mg_metric_class c = mg_metric_info((enum mg_metric)m)->class;
+		const char *name = mg_metric_name((enum mg_metric)m);
+		const cJSON *v = cJSON_GetObjectItem(sums[least], name);
+		if ((c == MG_METRIC_LEAK_CLASS || c == MG_METRIC_KIND_CLASS ||
+		     c == MG_METRIC_RUNTIME_CLASS) && v && cJSON_GetObjectItem(sum, name))
+			cJSON_ReplaceItemInObject(sum, name, cJSON_Duplicate(v, 1));
 	}
 	for (size_t k = 0; k < n_sums; k++) {
 		cJSON *c = cJSON_Duplicate(sums[k], 1);

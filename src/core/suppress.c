@@ -4,16 +4,17 @@
 
 #include "baseline.h"
 #include "config.h"
+#include "metric.h"
 #include "suppress.h"
 
 #define MAX_FRAMES 256
 
-/* the leak figures a suppression takes away, as the profile names them */
-static const char *const leak_keys[] = {
-	"leaked_bytes", "leaked_blocks", "definitely_lost_bytes", "definitely_lost_blocks",
-	"indirectly_lost_bytes", "indirectly_lost_blocks", "possibly_lost_bytes",
-	"possibly_lost_blocks", "still_reachable_bytes", "still_reachable_blocks",
-};
+/* the leak figures a suppression takes away: metric.h's LEAK and KIND */
+static int hidable(int m)
+{
+	enum mg_metric_class c = mg_metric_info((enum mg_metric)m)->class;
+	return c == MG_METRIC_LEAK_CLASS || c == MG_METRIC_KIND_CLASS;
+}
 
 static double num(const cJSON *o, const char *name)
 {
@@ -23,7 +24,7 @@ static double num(const cJSON *o, const char *name)
 
 int mg_suppress_profile(cJSON *profile, struct mg_config *cfg)
 {
-	double hidden[sizeof(leak_keys) / sizeof(leak_keys[0])] = { 0 };
+	double hidden[MG_METRIC_COUNT] = { 0 };
 	struct mg_frame_names fr[MAX_FRAMES];
 	cJSON *p, *st, *sup;
 	int n_hidden = 0;
@@ -51,17 +52,19 @@ int mg_suppress_profile(cJSON *profile, struct mg_config *cfg)
 			if (!cJSON_AddStringToObject(st, "suppressed", cfg->suppressions[i].pattern))
 				return -1;
 			/* "bytes"/"blocks" of a stack are its leaked_bytes/_blocks */
-			hidden[0] += num(st, "bytes");
-			hidden[1] += num(st, "blocks");
-			for (size_t k = 2; k < sizeof(leak_keys) / sizeof(leak_keys[0]); k++)
-				hidden[k] += num(st, leak_keys[k]);
+			hidden[MG_METRIC_LEAKED_BYTES] += num(st, "bytes");
+			hidden[MG_METRIC_LEAKED_BLOCKS] += num(st, "blocks");
+			for (int m = 0; m < MG_METRIC_COUNT; m++)
+				if (mg_metric_info((enum mg_metric)m)->class == MG_METRIC_KIND_CLASS)
+					hidden[m] += num(st, mg_metric_name((enum mg_metric)m));
 			n_hidden++;
 		}
 	}
 	if (!(sup = cJSON_AddObjectToObject(profile, "suppressed")))
 		return -1;
-	for (size_t k = 0; k < sizeof(leak_keys) / sizeof(leak_keys[0]); k++)
-		cJSON_AddNumberToObject(sup, leak_keys[k], hidden[k]);
+	for (int m = 0; m < MG_METRIC_COUNT; m++)
+		if (hidable(m))
+			cJSON_AddNumberToObject(sup, mg_metric_name((enum mg_metric)m), hidden[m]);
 	cJSON_AddNumberToObject(sup, "stacks", n_hidden);
 	return n_hidden;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/metric.h"
 #include "../util/error.h"
 #include "report.h"
 #include "../util/buf.h"
@@ -457,18 +458,7 @@ out:
 
 /* ------------------------------------------- Bencher, github-action-benchmark */
 
-/* the figures of SPEC §1 (and the leak kinds, runtime-owned, RSS) as benchmark measures */
-static const struct { const char *key, *unit; } measures[] = {
-	{ "allocs", "allocations" }, { "frees", "frees" }, { "total_bytes", "bytes" },
-	{ "peak_bytes", "bytes" }, { "peak_blocks", "blocks" },
-	{ "leaked_bytes", "bytes" }, { "leaked_blocks", "blocks" },
-	{ "definitely_lost_bytes", "bytes" }, { "definitely_lost_blocks", "blocks" },
-	{ "indirectly_lost_bytes", "bytes" }, { "indirectly_lost_blocks", "blocks" },
-	{ "possibly_lost_bytes", "bytes" }, { "possibly_lost_blocks", "blocks" },
-	{ "still_reachable_bytes", "bytes" }, { "still_reachable_blocks", "blocks" },
-	{ "leaked_runtime_bytes", "bytes" }, { "leaked_runtime_blocks", "blocks" },
-	{ "rss_peak_bytes", "bytes" },
-};
+/* every figure of core/metric.h is a benchmark measure, in its unit */
 
 static int benchmarks(struct mg_buf *t, enum mg_report_format fmt, const cJSON *const *docs,
 		      size_t n, struct mg_error *err)
@@ -489,20 +479,21 @@ static int benchmarks(struct mg_buf *t, enum mg_report_format fmt, const cJSON *
 			mg_buf_puts(t, ": {");
 		}
 		int m_first = 1;
-		for (size_t m = 0; m < sizeof(measures) / sizeof(measures[0]); m++) {
+		for (int m = 0; m < MG_METRIC_COUNT; m++) {
+			const struct mg_metric_info *mi = mg_metric_info((enum mg_metric)m);
 			uint64_t v;
-			if (u64_of(cJSON_GetObjectItem(sum, measures[m].key), &v) < 0)
+			if (u64_of(cJSON_GetObjectItem(sum, mi->name), &v) < 0)
 				continue;             /* null: unknown (leak kinds of a crash) */
 			if (fmt == MG_REPORT_BMF) {
 				mg_buf_printf(t, "%s\n    \"%s\": { \"value\": %" PRIu64 " }",
-					       m_first ? "" : ",", measures[m].key, v);
+					       m_first ? "" : ",", mi->name, v);
 			} else {
 				char label[1024];
-				snprintf(label, sizeof(label), "%s/%s", name, measures[m].key);
+				snprintf(label, sizeof(label), "%s/%s", name, mi->name);
 				mg_buf_puts(t, first ? "\n  { \"name\": " : ",\n  { \"name\": ");
 				mg_buf_json_string(t, label);
 				mg_buf_printf(t, ", \"unit\": \"%s\", \"value\": %" PRIu64 " }",
-					       measures[m].unit, v);
+					       mi->unit, v);
 			}
 			m_first = first = 0;
 		}

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../core/metric.h"
 #include "../util/buf.h"
 #include "../util/error.h"
 #include "markdown.h"
@@ -157,16 +158,10 @@ void mg_md_size(char *buf, size_t size, uint64_t bytes)
 		snprintf(buf, size, "%.0f %s", v, units[u]);
 }
 
-static int is_bytes(const char *metric)
-{
-	size_t n = strlen(metric);
-	return n >= 6 && !strcmp(metric + n - 6, "_bytes");
-}
-
 /* a figure of metric: a size for byte metrics, else the count */
 static void figure(char *buf, size_t size, const char *metric, uint64_t v)
 {
-	if (is_bytes(metric))
+	if (mg_metric_name_is_bytes(metric))
 		mg_md_size(buf, size, v);
 	else
 		snprintf(buf, size, "%" PRIu64, v);
