@@ -53,10 +53,11 @@ static void print_change(const char *name, const cJSON *old, const cJSON *new)
 }
 
 /* 0 written or unchanged, MG_EINVALID bad input, MG_ERROR I/O */
-static int accept_one(struct mg_config *cfg, const char *name, const char *from,
+static int accept_one(struct mg_suppress_state *sup, const char *name, const char *from,
 		      const char *commit, int dirty, const char *reason, int *changed,
 		      struct mg_error *err)
 {
+	const struct mg_config *cfg = sup->cfg;
 	char ppath[4096], bpath[4096];
 	char *text = NULL, *canon = NULL;
 	size_t len;
@@ -81,7 +82,7 @@ static int accept_one(struct mg_config *cfg, const char *name, const char *from,
 		goto done;
 	}
 	/* the figures as check gates them: without the leaks memgate.yml suppresses */
-	if (mg_suppress_profile(profile, cfg) < 0 ||
+	if (mg_suppress_profile(profile, sup) < 0 ||
 	    !(base = mg_baseline_from_profile(profile, commit, dirty, reason)) ||
 	    !(canon = mg_json_canonical(base))) {
 		ret = mg_error_set(err, MG_ERROR, "out of memory");
@@ -129,6 +130,7 @@ int cmd_accept(int argc, char **argv)
 	const char **names = calloc((size_t)argc + 1, sizeof(*names));
 	size_t n_names = 0, written = 0;
 	struct mg_config *cfg = NULL;
+	struct mg_suppress_state sup = { 0 };
 	struct mg_error err = { 0 };
 	char sha[41];
 	int dirty = 0, have_commit, ret = MG_EXIT_USAGE;
@@ -174,6 +176,10 @@ int cmd_accept(int argc, char **argv)
 		mg_die_msg("warning: the work tree has changes: the baselines say they were "
 			   "measured on a dirty tree at %.12s", sha);
 
+	if (mg_suppress_init(&sup, cfg) < 0) {
+		ret = MG_EXIT_ERROR;
+		goto done;
+	}
 	fprintf(stderr, "memgate: accepting into %s/%s%s\n", cfg->baselines,
 		reason ? ", reason: " : "", reason ? reason : "");
 	ret = MG_EXIT_PASS;
@@ -186,7 +192,7 @@ int cmd_accept(int argc, char **argv)
 		snprintf(ppath, sizeof(ppath), "%s/%s.json", from, name);
 		if (!n_names && access(ppath, F_OK) < 0)
 			continue;             /* all: only the tests that were measured */
-		int r = accept_one(cfg, name, from, have_commit ? sha : NULL, dirty, reason,
+		int r = accept_one(&sup, name, from, have_commit ? sha : NULL, dirty, reason,
 				   &changed, &err);
 		if (r != MG_OK) {
 			mg_cli_error(&err);
@@ -197,6 +203,7 @@ int cmd_accept(int argc, char **argv)
 	}
 	fprintf(stderr, "memgate: %zu baseline%s written\n", written, written == 1 ? "" : "s");
 done:
+	mg_suppress_release(&sup);
 	mg_config_free(cfg);
 	free(names);
 	return ret;

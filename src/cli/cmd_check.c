@@ -301,19 +301,20 @@ static void print_result(const struct check_cmd *c, const struct mg_check_result
 		       r->missing[k], c->base, c->config);
 	print_table(r->tests, r->n_tests, tty);
 	/* docs/config.md: a suppression that hid nothing is reported */
-	for (size_t k = 0; k < cfg->n_suppressions && r->n_tests; k++) {
+	for (size_t k = 0; k < r->sup.n && r->n_tests; k++) {
 		const struct mg_suppression *s = &cfg->suppressions[k];
+		const struct mg_suppress_use *u = &r->sup.use[k];
 		char cap[32];
-		if (!s->used)
+		if (!u->used)
 			printf("%s:%u: suppression '%s' hid no leak in this run: it hides nothing "
 			       "today, and may hide a real leak tomorrow\n", c->config, s->pos.line,
 			       s->pattern);
-		if (s->capped)
+		if (u->capped)
 			printf("%s:%u: suppression '%s' matched %" PRIu64 " leak stack%s beyond "
 			       "its max_bytes of %s: %s counted\n", c->config, s->pos.line, s->pattern,
-			       s->capped, s->capped == 1 ? "" : "s",
+			       u->capped, u->capped == 1 ? "" : "s",
 			       mg_fmt_bytes(cap, (unsigned long long)s->max_bytes),
-			       s->capped == 1 ? "it is" : "they are");
+			       u->capped == 1 ? "it is" : "they are");
 	}
 	printf("memgate: %zu test%s checked: %zu passed, %zu improved, %zu new, %zu regressed, "
 	       "%zu over budget: %s%s%s\n", r->n_tests, r->n_tests == 1 ? "" : "s",
@@ -330,7 +331,7 @@ static int report(struct check_cmd *c, const struct mg_check_result *r)
 	struct mg_check_doc_info info = {
 		.config = c->config, .rev = c->rev, .base_commit = c->base[0] ? c->base : NULL,
 		.head_commit = c->have_head ? c->head : NULL, .dirty = c->dirty,
-		.result_dir = c->froms[0], .cfg = c->cfg,
+		.result_dir = c->froms[0],
 	};
 	char path[4200], *text;
 	cJSON *doc = mg_check_result_doc(r, &info);

@@ -163,14 +163,15 @@ cJSON *mg_check_result_doc(const struct mg_check_result *r, const struct mg_chec
 	for (size_t k = 0; k < r->n_missing; k++)
 		cJSON_AddItemToArray(miss, cJSON_CreateString(r->missing[k]));
 	cJSON *sups = cJSON_AddArrayToObject(doc, "suppressions");
-	for (size_t k = 0; k < ri->cfg->n_suppressions; k++) {
-		const struct mg_suppression *s = &ri->cfg->suppressions[k];
+	for (size_t k = 0; k < r->sup.n; k++) {
+		const struct mg_suppression *s = &r->sup.cfg->suppressions[k];
+		const struct mg_suppress_use *u = &r->sup.use[k];
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "leak", s->pattern);
 		cJSON_AddNumberToObject(o, "line", s->pos.line);
 		add_u64_or_null(o, "max_bytes", s->has_max, s->max_bytes);
-		cJSON_AddNumberToObject(o, "used", (double)s->used);
-		cJSON_AddNumberToObject(o, "capped", (double)s->capped);
+		cJSON_AddNumberToObject(o, "used", (double)u->used);
+		cJSON_AddNumberToObject(o, "capped", (double)u->capped);
 		cJSON_AddItemToArray(sups, o);
 	}
 	cJSON_AddItemToObject(doc, "tests", tests);
@@ -180,9 +181,11 @@ cJSON *mg_check_result_doc(const struct mg_check_result *r, const struct mg_chec
 }
 
 /* one test, its profile in `from`: MG_OK, or the error (see mg_check()) */
-static int check_one(struct mg_check_test *row, struct mg_config *cfg, const struct mg_test *test,
-		     const char *from, const struct mg_check_opts *o, struct mg_error *err)
+static int check_one(struct mg_check_test *row, struct mg_suppress_state *suppressions,
+		     const struct mg_test *test, const char *from, const struct mg_check_opts *o,
+		     struct mg_error *err)
 {
+	const struct mg_config *cfg = suppressions->cfg;
 	struct mg_git *repo = o->git;
 	const char *rev = o->rev, *commit = o->base_commit, *base_rel = o->baselines_rel;
 	char ppath[4096], bpath[4096], sha[41];
@@ -205,7 +208,7 @@ static int check_one(struct mg_check_test *row, struct mg_config *cfg, const str
 	free(text);
 	text = NULL;
 	/* memgate.yml's suppressions: the leaks they hide are not gated */
-	if (mg_suppress_profile(profile, cfg) < 0) {
+	if (mg_suppress_profile(profile, suppressions) < 0) {
 		ret = mg_error_set(err, MG_ERROR, "out of memory");
 		goto done;
 	}
@@ -326,7 +329,8 @@ static int load_profile(cJSON **doc, const char *path, struct mg_error *err)
  * judged again.  Returns MG_OK, or an error when a re-run failed (the first
  * verdict then stands).
  */
-static int confirm_row(struct mg_check_test *row, struct mg_config *cfg, const struct mg_test *test,
+static int confirm_row(struct mg_check_test *row, struct mg_suppress_state *sup,
+		       const struct mg_test *test,
 		       unsigned confirm, const struct mg_check_opts *o, struct mg_error *err)
 {
 	const char *name = test->name;
@@ -365,7 +369,7 @@ static int confirm_row(struct mg_check_test *row, struct mg_config *cfg, const s
 	memset(row, 0, sizeof(*row));
 	row->dir = dir;
 	row->name = name;
-	ret = check_one(row, cfg, test, dir, o, err);
+	ret = check_one(row, sup, test, dir, o, err);
 	row->confirmed = row->v.status >= MG_STATUS_REGRESSION;
 done:
 	for (unsigned k = 0; docs && k <= confirm; k++)
@@ -431,11 +435,12 @@ static void find_missing(struct mg_check_result *r, const struct mg_config *cfg,
 	free(listed);
 }
 
-int mg_check(struct mg_check_result *r, struct mg_config *cfg, const struct mg_check_opts *o,
-	     struct mg_error *err)
+int mg_check(struct mg_check_result *r, const struct mg_config *cfg,
+	     const struct mg_check_opts *o, struct mg_error *err)
 {
 	memset(r, 0, sizeof(*r));
-	if (!(r->tests = calloc(cfg->n_tests + 1, sizeof(*r->tests))))
+	if (!(r->tests = calloc(cfg->n_tests + 1, sizeof(*r->tests))) ||
+	    mg_suppress_init(&r->sup, cfg) < 0)
 		return mg_error_set(err, MG_ERROR, "out of memory");
 	for (size_t k = 0; k < cfg->n_tests; k++) {
 		const struct mg_test *test = &cfg->tests[k];
@@ -451,7 +456,7 @@ int mg_check(struct mg_check_result *r, struct mg_config *cfg, const struct mg_c
 		struct mg_check_test *row = &r->tests[r->n_tests];
 		row->dir = dir ? dir : o->froms[0];
 		row->confirmed = -1;
-		if ((ret = check_one(row, cfg, test, row->dir, o, err)) != MG_OK) {
+		if ((ret = check_one(row, &r->sup, test, row->dir, o, err)) != MG_OK) {
 			row_release(row);
 			return ret;
 		}
@@ -461,7 +466,7 @@ int mg_check(struct mg_check_result *r, struct mg_config *cfg, const struct mg_c
 		mg_config_effective(&eff, cfg, test);
 		/* without a callback (saved profiles) they are judged as they are */
 		if (o->remeasure && eff.confirm && row->v.status >= MG_STATUS_REGRESSION &&
-		    noisy_only(row) && confirm_row(row, cfg, test, eff.confirm, o, err) != MG_OK)
+		    noisy_only(row) && confirm_row(row, &r->sup, test, eff.confirm, o, err) != MG_OK)
 			notify(o, 1, "%s: could not confirm the regression (%s); it stands",
 			       test->name, err->msg);
 	}
@@ -480,5 +485,6 @@ void mg_check_result_release(struct mg_check_result *r)
 	for (size_t k = 0; k < r->n_missing; k++)
 		free(r->missing[k]);
 	free(r->missing);
+	mg_suppress_release(&r->sup);
 	memset(r, 0, sizeof(*r));
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "compare.h"
+#include "suppress.h"
 
 struct mg_config;
 struct mg_error;
@@ -76,6 +77,7 @@ struct mg_check_result {
 	size_t counts[MG_STATUS_OVER_BUDGET + 1];   /* tests per verdict */
 	char **missing;             /* baselines at the base commit with no test in the config */
 	size_t n_missing;
+	struct mg_suppress_state sup;  /* how memgate.yml's suppressions were used */
 	int failed;                 /* a regression or a figure over its limit */
 };
 
@@ -84,11 +86,10 @@ struct mg_check_result {
  * mg_check_result_release(), also after an error).  Errors: MG_ENOTMEASURED
  * (a test has no profile, or it cannot be read), MG_EINVALID (a corrupt or
  * foreign profile or baseline; profiles of one test in two shards),
- * MG_ENOTFOUND (a ref problem), MG_ERROR.  `cfg`'s suppressions count their
- * use.
+ * MG_ENOTFOUND (a ref problem), MG_ERROR.
  */
-int mg_check(struct mg_check_result *out, struct mg_config *cfg, const struct mg_check_opts *o,
-	     struct mg_error *err);
+int mg_check(struct mg_check_result *out, const struct mg_config *cfg,
+	     const struct mg_check_opts *o, struct mg_error *err);
 void mg_check_result_release(struct mg_check_result *r);
 
 /* the check result's context, for its document */
@@ -99,7 +100,6 @@ struct mg_check_doc_info {
 	const char *head_commit;    /* NULL: unborn */
 	int dirty;                  /* -1 unknown */
 	const char *result_dir;     /* where the document goes: profile paths are relative to it */
-	const struct mg_config *cfg;  /* its suppressions' use */
 };
 
 #define MG_CHECK_RESULT_FILE "memgate-check.json"

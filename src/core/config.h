@@ -21,10 +21,10 @@
  *
  * Ownership: mg_config_load()/mg_config_parse() give the caller a
  * struct mg_config, freed with mg_config_free(); every string and array in
- * it is owned by the config.  Nothing here prints or exits.  A config may be
- * read from several threads at once; the functions that take a non-const
- * config (mg_config_import_ctest, mg_config_suppress, ...) need the caller
- * to serialise them.
+ * it is owned by the config.  Nothing here prints or exits.  Once loaded
+ * (mg_config_import_ctest() is the last step of loading) a config is not
+ * changed: what changes during a run lives apart (the suppressions' use:
+ * suppress.h), and a config may be read from several threads at once.
  */
 #ifndef MEMGATE_CORE_CONFIG_H
 #define MEMGATE_CORE_CONFIG_H
@@ -111,13 +111,10 @@ struct mg_ctest_import {
 };
 
 struct mg_suppression {
-	char *pattern;              /* LSan `leak:` pattern: see mg_suppression_match() */
+	char *pattern;              /* LSan `leak:` pattern: see lsan_match.h */
 	int has_max;                /* max_bytes given */
 	uint64_t max_bytes;         /* hide at most this many leaked bytes per test */
 	struct mg_pos pos;
-	uint64_t used;              /* leak stacks it hid, over the whole run */
-	uint64_t capped;            /* leak stacks it matched but could not hide (cap) */
-	uint64_t test_bytes;        /* bytes hidden in the current test */
 };
 
 struct mg_config {
@@ -204,50 +201,5 @@ const struct mg_tolerance *mg_config_tolerance(const struct mg_config *cfg,
 /* The limit of metric `m` for `test` (NULL: defaults): 1 and *max, or 0 when none. */
 int mg_config_limit(uint64_t *max, const struct mg_config *cfg, const struct mg_test *test,
 		    enum mg_metric m);
-
-/*
- * LSan's `leak:` matching (sanitizer_common TemplateMatch): the pattern
- * matches when it occurs anywhere in `s`; `*` matches any run of
- * characters (including none); a leading `^` anchors it at the start and a
- * trailing `$` at the end.  An empty `s` never matches.  Case-sensitive.
- */
-int mg_suppression_match(const char *pattern, const char *s);
-
-/* One frame of a leak's allocation stack, as symbolized; any field may be NULL. */
-struct mg_frame_names {
-	const char *function;       /* demangled function name */
-	const char *module;         /* path of the ELF object */
-	const char *file;           /* source file */
-};
-
-/*
- * Decides whether a leak stack of `bytes` bytes is suppressed: the first
- * suppression (in file order) whose pattern matches the function, module or
- * file name of any frame, and whose max_bytes cap (per test) still has room
- * for `bytes`.  Returns its index and counts the use (`used`, `test_bytes`),
- * or -1.  A match refused by the cap counts in `capped`, and the next
- * suppression is tried.
- */
-int mg_config_suppress(struct mg_config *cfg, const struct mg_frame_names *frames, size_t n,
-		       uint64_t bytes);
-
-/* Starts a new test for the max_bytes caps: zeroes every test_bytes. */
-void mg_config_suppress_begin_test(struct mg_config *cfg);
-
-/*
- * Splits a `run:` string into words without a shell (docs/config.md):
- * blanks (space, tab, newline) separate words; '...' keeps everything
- * literally; "..." keeps everything except that \" and \\ stand for " and
- * \; outside quotes a backslash takes the next character literally; quoted
- * and unquoted parts join into one word ('' is an empty word).  No
- * expansion of any kind; an unquoted | & ; < > ( ) ` or $ is an error (they
- * would need a shell).  *out: malloc'd NULL-terminated array of malloc'd
- * strings (free each, then the array); *argc its length.  On error returns
- * MG_EINVALID with a message without position, and *out is untouched.
- */
-int mg_config_split_run(char ***out, size_t *argc, const char *s, struct mg_error *err);
-
-/* Frees a NULL-terminated array of strings and the strings; NULL is a no-op. */
-void mg_config_strv_free(char **v);
 
 #endif
