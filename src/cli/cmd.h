@@ -14,8 +14,8 @@ int cmd_trace(int argc, char **argv);
 struct mg_config;
 
 /* common.c: loads the config (ctest entries imported) and checks that every
- * named test exists; prints the one-line error and returns the exit code, or
- * -1 when all is well (*cfg is then the caller's, mg_config_free). */
+ * named test exists: MG_EXIT_PASS (*cfg is then the caller's, mg_config_free),
+ * or the exit code after printing the one-line error. */
 int mg_cli_load_config(struct mg_config **cfg, const char *path, const char *const *names,
 		       size_t n_names);
 struct mg_error;
@@ -32,8 +32,8 @@ int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tes
 /* common.c: the exit code of an error code (docs/cli.md): MG_EINVALID and
  * MG_ENOTFOUND (bad input, an unknown file or ref) 2; the rest 3 */
 int mg_cli_exit_code(int code);
-/* prints "memgate: <err->msg>" on stderr */
-void mg_cli_error(const struct mg_error *err);
+/* prints err's message as mg_cli_error() does, and returns its exit code */
+int mg_cli_report(const struct mg_error *err);
 /*
  * common.c: the arguments every command on memgate.yml takes - -h/--help,
  * -c/--config FILE and test names (into names, sized for argc) - at argv[*i];
@@ -50,7 +50,15 @@ int mg_cli_format_json(int *json, const char *cmd, const char *arg);
 /* whether a test is among the named ones (all of them when none are named) */
 int mg_cli_selected(const char *name, const char *const *names, size_t n_names);
 
-/* prints "memgate: <msg>" on stderr */
-void mg_die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * common.c: what a command tells on stderr, as git keeps die(), error() and
+ * warning() apart (nothing here exits: a command returns its exit code):
+ * mg_cli_error() "memgate: <msg>" for what stops the command,
+ * mg_cli_warning() "memgate: warning: <msg>" for what it goes on after,
+ * mg_cli_note() "memgate: <msg>" for what it did that people should know.
+ */
+void mg_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void mg_cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void mg_cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -121,7 +121,7 @@ done:
 
 static void removed_tmp(const char *name)
 {
-	mg_die_msg("removed '%s', left by an interrupted write", name);
+	mg_cli_note("removed '%s', left by an interrupted write", name);
 }
 
 int cmd_accept(int argc, char **argv)
@@ -151,16 +151,16 @@ int cmd_accept(int argc, char **argv)
 		} else if (!strcmp(a, "--reason") && i + 1 < argc) {
 			reason = argv[++i];
 		} else {
-			mg_die_msg("accept: unknown option '%s'\n%s", a, usage_text);
+			mg_cli_error("accept: unknown option '%s'\n%s", a, usage_text);
 			goto done;
 		}
 	}
-	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) >= 0)
+	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) != MG_EXIT_PASS)
 		goto done;
 	if (!from)
 		from = cfg->profiles;
 	if (mg_mkdirs(cfg->baselines) < 0) {
-		mg_die_msg("cannot create '%s': %s", cfg->baselines, strerror(errno));
+		mg_cli_error("cannot create '%s': %s", cfg->baselines, strerror(errno));
 		ret = MG_EXIT_ERROR;
 		goto done;
 	}
@@ -171,9 +171,9 @@ int cmd_accept(int argc, char **argv)
 		      mg_git_head(git, sha, &dirty, &err) == MG_OK;
 	mg_git_close(git);
 	if (!have_commit)
-		mg_die_msg("warning: %s: baselines record no commit", err.msg);
+		mg_cli_warning("%s: baselines record no commit", err.msg);
 	else if (dirty)
-		mg_die_msg("warning: the work tree has changes: the baselines say they were "
+		mg_cli_warning("the work tree has changes: the baselines say they were "
 			   "measured on a dirty tree at %.12s", sha);
 
 	if (mg_suppress_init(&sup, cfg) < 0) {
@@ -195,8 +195,7 @@ int cmd_accept(int argc, char **argv)
 		int r = accept_one(&sup, name, from, have_commit ? sha : NULL, dirty, reason,
 				   &changed, &err);
 		if (r != MG_OK) {
-			mg_cli_error(&err);
-			ret = mg_cli_exit_code(r);
+			ret = mg_cli_report(&err);
 			break;
 		}
 		written += (size_t)changed;

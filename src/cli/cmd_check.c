@@ -205,7 +205,7 @@ static int parse_args(struct check_cmd *c, int argc, char **argv)
 			if (mg_cli_format_json(&c->json, "check", argv[++i]) < 0)
 				return MG_EXIT_USAGE;
 		} else {
-			mg_die_msg("check: unknown option '%s'\n%s", a, usage_text);
+			mg_cli_error("check: unknown option '%s'\n%s", a, usage_text);
 			return MG_EXIT_USAGE;
 		}
 	}
@@ -253,7 +253,7 @@ static int measure_now(struct check_cmd *c)
 	ret = mg_cli_measure(cfg, sel, n, cfg->profiles, c->jobs, 0, c->git);
 	free(sel);
 	if (ret != MG_EXIT_PASS)
-		mg_die_msg("a test could not be measured: no verdict");
+		mg_cli_error("a test could not be measured: no verdict");
 	return ret == MG_EXIT_PASS ? MG_EXIT_PASS : MG_EXIT_ERROR;
 }
 
@@ -281,13 +281,16 @@ static void judged(const struct mg_test *test, const char *dir, const cJSON *pro
 		return;
 	snprintf(path, sizeof(path), "%s/%s.html", dir, test->name);
 	if (mg_report_html_write(path, profile, gated, &err) != MG_OK)
-		mg_die_msg("warning: %s", err.msg);
+		mg_cli_warning("%s", err.msg);
 }
 
 static void notify(int warning, const char *msg, void *payload)
 {
 	(void)payload;
-	mg_die_msg("%s%s", warning ? "warning: " : "", msg);
+	if (warning)
+		mg_cli_warning("%s", msg);
+	else
+		mg_cli_note("%s", msg);
 	fflush(stderr);
 }
 
@@ -338,7 +341,7 @@ static int report(struct check_cmd *c, const struct mg_check_result *r)
 
 	if (!doc || !(text = cJSON_Print(doc))) {
 		cJSON_Delete(doc);
-		mg_die_msg("out of memory");
+		mg_cli_error("out of memory");
 		return MG_EXIT_ERROR;
 	}
 	if (c->json)
@@ -347,15 +350,14 @@ static int report(struct check_cmd *c, const struct mg_check_result *r)
 		print_result(c, r);
 	fflush(stdout);
 	if (!r->n_tests)
-		mg_die_msg("warning: no profile in '%s': nothing was checked", c->froms[0]);
+		mg_cli_warning("no profile in '%s': nothing was checked", c->froms[0]);
 	/* the reports render from this file (docs/check-result.md) */
 	snprintf(path, sizeof(path), "%s/%s", c->froms[0], MG_CHECK_RESULT_FILE);
 	int ret = mg_write_file_atomic(path, text, strlen(text), &err);
 	cJSON_free(text);
 	if (ret != MG_OK) {
 		cJSON_Delete(doc);
-		mg_cli_error(&err);
-		return MG_EXIT_ERROR;
+		return mg_cli_report(&err);
 	}
 	/* in GitHub Actions: job summary, outputs, annotations, PR comment
 	 * (docs/github.md); a failure there is warned about and leaves the
@@ -383,7 +385,7 @@ int cmd_check(int argc, char **argv)
 		ret = ret < 0 ? MG_EXIT_PASS : ret;
 		goto done;
 	}
-	if ((ret = mg_cli_load_config(&c.cfg, c.config, c.names, c.n_names)) >= 0)
+	if ((ret = mg_cli_load_config(&c.cfg, c.config, c.names, c.n_names)) != MG_EXIT_PASS)
 		goto done;
 	/* the result of an earlier check must not outlive this one: if this one
 	 * stops before its verdict, nothing is there to be published */
@@ -392,8 +394,7 @@ int cmd_check(int argc, char **argv)
 		 MG_CHECK_RESULT_FILE);
 	unlink(stale);
 	if (resolve_ref(&c, &err) != MG_OK) {
-		mg_cli_error(&err);
-		ret = mg_cli_exit_code(err.code);
+		ret = mg_cli_report(&err);
 		goto done;
 	}
 	if (!c.n_froms) {
@@ -418,8 +419,7 @@ int cmd_check(int argc, char **argv)
 		.judged = judged, .notify = notify,
 	};
 	if (mg_check(&r, c.cfg, &o, &err) != MG_OK) {
-		mg_cli_error(&err);
-		ret = mg_cli_exit_code(err.code);
+		ret = mg_cli_report(&err);
 		goto done;
 	}
 	ret = report(&c, &r);

@@ -74,7 +74,7 @@ int cmd_comment(int argc, char **argv)
 			enum mg_comment_mode m;
 			mode = argv[++i];
 			if (mg_comment_mode_parse(&m, mode, &err) != MG_OK) {
-				mg_die_msg("comment: --mode: %s", err.msg);
+				mg_cli_error("comment: --mode: %s", err.msg);
 				goto done;
 			}
 		} else if (!strcmp(a, "--pr") && i + 1 < argc) {
@@ -82,42 +82,44 @@ int cmd_comment(int argc, char **argv)
 			errno = 0;
 			opt.pr = strtoll(argv[++i], &end, 10);
 			if (errno || *end || opt.pr <= 0) {
-				mg_die_msg("comment: --pr: expected a pull request number, got '%s'",
+				mg_cli_error("comment: --pr: expected a pull request number, got '%s'",
 					   argv[i]);
 				goto done;
 			}
 		} else {
-			mg_die_msg("comment: unknown option '%s'\n%s", a, usage_text);
+			mg_cli_error("comment: unknown option '%s'\n%s", a, usage_text);
 			goto done;
 		}
 	}
 	if (!from) {
 		/* the profiles directory of the config */
-		if ((ret = mg_cli_load_config(&cfg, config ? config : "memgate.yml", NULL, 0)) >= 0)
+		ret = mg_cli_load_config(&cfg, config ? config : "memgate.yml", NULL, 0);
+		if (ret != MG_EXIT_PASS)
 			goto done;
 		from = cfg->profiles;
 	}
 	if ((size_t)snprintf(path, sizeof(path), "%s/memgate-check.json", from) >= sizeof(path)) {
-		mg_die_msg("comment: path too long: '%s'", from);
+		mg_cli_error("comment: path too long: '%s'", from);
+		ret = MG_EXIT_USAGE;
 		goto done;
 	}
 	if ((ret = mg_read_file(&text, &len, path, MAX_RESULT, &err)) != MG_OK) {
 		if (ret == MG_ENOTFOUND) {
-			mg_die_msg("no check result '%s' (run 'memgate check' first)", path);
+			mg_cli_error("no check result '%s' (run 'memgate check' first)", path);
 			ret = MG_EXIT_USAGE;
 		} else {
-			mg_die_msg("%s", err.msg);
+			mg_cli_error("%s", err.msg);
 			ret = MG_EXIT_ERROR;
 		}
 		goto done;
 	}
 	if (!(doc = cJSON_ParseWithLength(text, len))) {
-		mg_die_msg("%s: not valid JSON", path);
+		mg_cli_error("%s: not valid JSON", path);
 		ret = MG_EXIT_ERROR;
 		goto done;
 	}
 	if (mg_check_result_validate(doc, path, &err) != MG_OK) {
-		mg_die_msg("%s", err.msg);
+		mg_cli_error("%s", err.msg);
 		ret = MG_EXIT_USAGE;
 		goto done;
 	}
@@ -135,7 +137,7 @@ int cmd_comment(int argc, char **argv)
 		mdo.marker = marker;
 		mdo.max_bytes = 65536;
 		if (mg_markdown_render(&md, &len, NULL, doc, &mdo, &err) != MG_OK) {
-			mg_die_msg("%s", err.msg);
+			mg_cli_error("%s", err.msg);
 			ret = MG_EXIT_ERROR;
 			goto done;
 		}
@@ -143,16 +145,11 @@ int cmd_comment(int argc, char **argv)
 		ret = exit_verdict;
 		goto done;
 	}
-	switch (mg_github_publish_with(doc, from, &opt, 1, &err)) {
-	case MG_OK:
-		ret = exit_verdict;
-		break;
-	case MG_EINVALID:
-		ret = MG_EXIT_USAGE;
-		break;
-	default:
-		ret = MG_EXIT_ERROR;      /* publish printed why */
-	}
+	/* publish printed why it failed */
+	ret = mg_github_publish_with(doc, from, &opt, 1, &err);
+	if (ret != MG_OK && ret != MG_EINVALID)
+		ret = MG_ERROR;
+	ret = ret == MG_OK ? exit_verdict : mg_cli_exit_code(ret);
 done:
 	free(text);
 	free(md);

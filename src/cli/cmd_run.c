@@ -131,16 +131,16 @@ int cmd_run(int argc, char **argv)
 				goto done;
 		} else if (!strcmp(a, "--shard") && i + 1 < argc) {
 			if (parse_shard(argv[++i], &shard_i, &shard_n) < 0) {
-				mg_die_msg("--shard: expected I/N with 1 <= I <= N, got '%s'", argv[i]);
+				mg_cli_error("--shard: expected I/N with 1 <= I <= N, got '%s'", argv[i]);
 				goto done;
 			}
 		} else {
-			mg_die_msg("run: unknown option '%s'\n%s", a, usage_text);
+			mg_cli_error("run: unknown option '%s'\n%s", a, usage_text);
 			goto done;
 		}
 	}
 
-	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) >= 0)
+	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) != MG_EXIT_PASS)
 		goto done;
 	if (!outdir)
 		outdir = cfg->profiles;

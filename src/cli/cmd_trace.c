@@ -190,7 +190,7 @@ int cmd_trace(int argc, char **argv)
 			char *end;
 			unsigned long v = strtoul(argv[++i], &end, 10);
 			if (*end || v == 0 || v > MGT_MAX_DEPTH) {
-				mg_die_msg("--depth: expected a number from 1 to %u, got '%s'",
+				mg_cli_error("--depth: expected a number from 1 to %u, got '%s'",
 					   MGT_MAX_DEPTH, argv[i]);
 				return MG_EXIT_USAGE;
 			}
@@ -201,20 +201,20 @@ int cmd_trace(int argc, char **argv)
 			char *end;
 			grace = strtod(argv[++i], &end);
 			if (*end || grace < 0) {
-				mg_die_msg("--grace: expected seconds, got '%s'", argv[i]);
+				mg_cli_error("--grace: expected seconds, got '%s'", argv[i]);
 				return MG_EXIT_USAGE;
 			}
 		} else if (!strcmp(a, "--keep-raw")) {
 			keep = 1;
 		} else if (a[0] == '-') {
-			mg_die_msg("trace: unknown option '%s'\n%s", a, usage_text);
+			mg_cli_error("trace: unknown option '%s'\n%s", a, usage_text);
 			return MG_EXIT_USAGE;
 		} else {
 			break;                        /* the command, without "--" */
 		}
 	}
 	if (i >= argc) {
-		mg_die_msg("trace: no command given\n%s", usage_text);
+		mg_cli_error("trace: no command given\n%s", usage_text);
 		return MG_EXIT_USAGE;
 	}
 	char **cmd = argv + i;
@@ -225,7 +225,7 @@ int cmd_trace(int argc, char **argv)
 		.keep_raw = keep, .dirty = -1,
 	};
 	if (mg_symbolizer_new(&sym, &err) != MG_OK) {
-		mg_die_msg("%s", err.msg);
+		mg_cli_error("%s", err.msg);
 		goto done;
 	}
 	mo.sym = sym;
@@ -239,7 +239,7 @@ int cmd_trace(int argc, char **argv)
 	if (m.raw_dir)
 		fprintf(stderr, "memgate: raw traces kept in %s\n", m.raw_dir);
 	if (r != MG_OK || mg_profile_write(output, m.doc, &err) != MG_OK) {
-		mg_die_msg("%s", err.msg);
+		mg_cli_error("%s", err.msg);
 		goto done;
 	}
 	const struct mg_trace *t = m.trace;
@@ -252,15 +252,15 @@ int cmd_trace(int argc, char **argv)
 	print_leaks(doc, 5, 6);
 	cJSON *w;
 	cJSON_ArrayForEach(w, cJSON_GetObjectItem(doc, "warnings"))
-		mg_die_msg("warning: %s", w->valuestring);
+		mg_cli_warning("%s", w->valuestring);
 	if (sr->leftover)
-		mg_die_msg("warning: processes were still running %.0f s after the command ended; "
+		mg_cli_warning("processes were still running %.0f s after the command ended; "
 			   "their figures are partial", grace);
 	fprintf(stderr, "memgate: profile written to %s\n", output);
 
 	int st = sr->root_status;
 	if (WIFSIGNALED(st)) {
-		mg_die_msg("'%s' was killed by signal %d (%s): figures up to that moment", cmd[0],
+		mg_cli_note("'%s' was killed by signal %d (%s): figures up to that moment", cmd[0],
 			   WTERMSIG(st), strsignal(WTERMSIG(st)));
 		ret = MG_EXIT_ERROR;
 	} else {

@@ -109,8 +109,7 @@ int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tes
 			"peak", "leaked", "end");
 	fflush(stderr);
 	if (mg_pool_measure(&c, cfg, tests, n, &o, &err) != MG_OK) {
-		mg_cli_error(&err);
-		return mg_cli_exit_code(err.code);
+		return mg_cli_report(&err);
 	}
 	progress_clear(&pg);
 	if (quiet && !c.failed && !c.crashed)

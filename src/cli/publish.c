@@ -32,7 +32,7 @@ static int failing(const cJSON *t)
 static void warn(const char *msg)
 {
 	struct mg_buf b;
-	mg_die_msg("warning: %s", msg);
+	mg_cli_warning("%s", msg);
 	mg_buf_init(&b, 1u << 16);
 	if (mg_actions_annotation(&b, "warning", "memgate", msg) == 0)
 		fputs(mg_buf_str(&b), stdout);
@@ -165,7 +165,7 @@ static int comment(const cJSON *result, const char *report, const char *marker,
 	if (pr) {
 		memset(err, 0, sizeof(*err));   /* the number given wins over the event's */
 	} else if (ret == MG_ENOTFOUND) {
-		mg_die_msg("%s: no comment", err->msg);
+		mg_cli_error("%s: no comment", err->msg);
 		memset(err, 0, sizeof(*err));
 		return MG_OK;
 	} else if (ret != MG_OK) {
@@ -182,11 +182,11 @@ static int comment(const cJSON *result, const char *report, const char *marker,
 		goto done;
 	ret = mg_gh_sticky_comment(gh, pr, marker, report, mode, failed, &done, &id, err);
 	if (ret == MG_OK && done != MG_GH_NOTHING)
-		mg_die_msg("%s comment %lld on pull request #%lld",
+		mg_cli_note("%s comment %lld on pull request #%lld",
 			   done == MG_GH_CREATED ? "created" : done == MG_GH_UPDATED ? "updated" :
 			   "deleted", id, pr);
 	else if (ret == MG_OK)
-		mg_die_msg("no comment on pull request #%lld: the gate passed (comment: %s)", pr,
+		mg_cli_note("no comment on pull request #%lld: the gate passed (comment: %s)", pr,
 			   mode == MG_COMMENT_AUTO ? "auto" : "on-regression");
 done:
 	mg_gh_close(gh);
