@@ -16,6 +16,7 @@
 #include "../core/check.h"
 #include "../core/config.h"
 #include "../core/profile.h"
+#include "../core/units.h"
 #include "../core/git.h"
 #include "../report/report.h"
 #include "../util/error.h"
@@ -113,7 +114,7 @@ static void print_notes(const struct mg_check_test *r)
 				continue;
 			printf("%s: %s +%s, %.0f%% from %s\n", r->name,
 			       mg_metric_name(g->metric),
-			       mg_fmt_bytes(sz, (unsigned long long)(g->current - g->baseline)),
+			       mg_fmt_size(sz, sizeof(sz), g->current - g->baseline),
 			       g->share * 100, g->site);
 		}
 	}
@@ -316,7 +317,7 @@ static void print_result(const struct check_cmd *c, const struct mg_check_result
 			printf("%s:%u: suppression '%s' matched %" PRIu64 " leak stack%s beyond "
 			       "its max_bytes of %s: %s counted\n", c->config, s->pos.line, s->pattern,
 			       u->capped, u->capped == 1 ? "" : "s",
-			       mg_fmt_bytes(cap, (unsigned long long)s->max_bytes),
+			       mg_fmt_size(cap, sizeof(cap), s->max_bytes),
 			       u->capped == 1 ? "it is" : "they are");
 	}
 	printf("memgate: %zu test%s checked: %zu passed, %zu improved, %zu new, %zu regressed, "

@@ -11,6 +11,7 @@
 
 #include "../core/measure.h"
 #include "../core/profile.h"
+#include "../core/units.h"
 #include "../util/error.h"
 #include "../util/fs.h"
 #include "cmd.h"
@@ -63,8 +64,8 @@ static void print_summary(const struct mg_trace *t, const struct mg_spawn_result
 		const char *cmd = h->argv_len ? h->argv : h->exe;
 		fprintf(stderr, "%8d %8d %10llu %10llu %12s %12s %12s %11s  %-12s %s\n", p->pid,
 			p->ppid, (unsigned long long)p->f.allocs, (unsigned long long)p->f.frees,
-			mg_fmt_bytes(b1, p->f.total_bytes), mg_fmt_bytes(b2, p->f.peak_bytes),
-			mg_fmt_bytes(b3, p->f.leaked_bytes), mg_fmt_bytes(b4, p->f.rss_peak_bytes), end,
+			mg_fmt_size(b1, sizeof(b1), p->f.total_bytes), mg_fmt_size(b2, sizeof(b2), p->f.peak_bytes),
+			mg_fmt_size(b3, sizeof(b3), p->f.leaked_bytes), mg_fmt_size(b4, sizeof(b4), p->f.rss_peak_bytes), end,
 			cmd);
 		allocs += p->f.allocs;
 		frees += p->f.frees;

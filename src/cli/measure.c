@@ -10,6 +10,7 @@
 #include "../core/git.h"
 #include "../core/pool.h"
 #include "../report/report.h"
+#include "../util/clock.h"
 #include "../util/error.h"
 #include "cmd.h"
 #include "exitcode.h"
@@ -24,15 +25,8 @@ struct progress {
 	int quiet;                  /* only what went wrong */
 	int shown;                  /* a progress line is on screen */
 	char last[160];             /* what it says: redrawn only when that changes */
-	struct timespec t0;
+	uint64_t t0;                /* mg_monotonic_ns() at the start */
 };
-
-static double since(const struct timespec *t0)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
 
 static void progress_clear(struct progress *p)
 {
@@ -47,7 +41,7 @@ static void progress_show(size_t done, size_t total, const struct mg_test *const
 	struct progress *p = payload;
 	char buf[160];
 	size_t len;
-	double t = since(&p->t0);
+	double t = (double)(mg_monotonic_ns() - p->t0) / 1e9;
 	if (t < 1.0)
 		return;
 	len = (size_t)snprintf(buf, sizeof(buf), "[%zu/%zu] %.0fs", done, total, t);
@@ -103,7 +97,7 @@ int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tes
 		.payload = &pg,
 	};
 
-	clock_gettime(CLOCK_MONOTONIC, &pg.t0);
+	pg.t0 = mg_monotonic_ns();
 	if (!quiet)
 		fprintf(stderr, "%-24s %10s %12s %12s %12s  %s\n", "test", "allocs", "total",
 			"peak", "leaked", "end");

@@ -1,6 +1,5 @@
 /* git.c - the commit checked out, the tree's state and files at other commits, through libgit2 */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <git2.h>
 #include <limits.h>
 #include <stdio.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 
 #include "../util/error.h"
+#include "../util/lazylib.h"
 #include "git.h"
 
 /*
@@ -70,23 +70,14 @@ static struct {
 /* loads libgit2 once; MG_OK, or MG_ERROR with the reason in err (may be NULL) */
 static int git_load(struct mg_error *err)
 {
-	void *lib;
-
-	if (lg.lib)
-		return MG_OK;
-	if (!(lib = dlopen(MG_LIBGIT2_SONAME, RTLD_NOW | RTLD_LOCAL)))
-		return mg_error_set(err, MG_ERROR, "cannot load libgit2 (" MG_LIBGIT2_SONAME
-				    ", Debian's libgit2-1.5): %s", dlerror());
 	/* (the POSIX idiom for a function pointer from dlsym) */
-#define X(f)                                                                           \
-	if (!(*(void **)&lg.f = dlsym(lib, #f))) {                                     \
-		dlclose(lib);                                                          \
-		return mg_error_set(err, MG_ERROR, MG_LIBGIT2_SONAME " has no " #f);   \
-	}
-	LIBGIT2_FUNCS(X)
+	static const struct mg_lazy_sym syms[] = {
+#define X(f) { #f, (void **)&lg.f },
+		LIBGIT2_FUNCS(X)
 #undef X
-	lg.lib = lib;
-	return MG_OK;
+	};
+	return mg_lazy_load(&lg.lib, MG_LIBGIT2_SONAME, "libgit2 (" MG_LIBGIT2_SONAME
+			    ", Debian's libgit2-1.5)", syms, sizeof(syms) / sizeof(syms[0]), err);
 }
 
 /* from here on, every libgit2 call goes through the table */

@@ -17,22 +17,6 @@
 #include "profile.h"
 #include "version.h"
 
-const char *mg_fmt_bytes(char *buf, unsigned long long v)
-{
-	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double d = (double)v;
-	int u = 0;
-	while (d >= 1024 && u < 4) {
-		d /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, 32, "%llu B", v);
-	else
-		snprintf(buf, 32, "%.1f %s", d, unit[u]);
-	return buf;
-}
-
 /* The compiler that built an ELF file, from its .comment section ("GCC: (Debian ...) 12.2.0"). */
 static char *elf_compiler(const char *path)
 {

@@ -45,7 +45,4 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri);
  */
 cJSON *mg_profile_combine(cJSON *const *docs, size_t n);
 
-/* Human-readable size: "1.5 KiB"; buf of at least 32 bytes. */
-const char *mg_fmt_bytes(char *buf, unsigned long long v);
-
 #endif

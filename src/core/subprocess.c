@@ -10,13 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../util/clock.h"
 #include "subprocess.h"
 
 static long long now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long long)(mg_monotonic_ns() / 1000000);
 }
 
 int mg_run_capture(char **out, size_t *outlen, char *errbuf, size_t errsize, int *status,

@@ -31,6 +31,9 @@ struct mg_md_options {
 				 * report is in the job summary"; NULL: a default */
 };
 
+/* whether a verdict of the check result fails the gate ("regression", "over budget") */
+int mg_check_verdict_fails(const char *verdict);
+
 /*
  * Checks that `doc` is a check result memgate can render ("schema": 1, a
  * "tests" array; "kind", when present, "memgate-check").  MG_EINVALID with
@@ -59,9 +62,6 @@ int mg_md_marker(char *buf, size_t size, const char *config);
  * becomes U+FFFD, control characters (newlines too) a space.  0 or -1. */
 int mg_md_escape(struct mg_buf *b, const char *s);
 
-/* "512 B", "1.50 KiB", "13.3 KiB", "136 KiB", "1.13 MiB" ... (IEC, three
- * significant digits). */
-void mg_md_size(char *buf, size_t size, uint64_t bytes);
 
 /*
  * Why a test failed, in one plain line (no markdown) for annotations:

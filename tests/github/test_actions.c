@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../src/core/units.h"
 #include "../../src/github/actions.h"
 #include "../../src/github/api.h"
 #include "../../src/report/markdown.h"
@@ -345,7 +346,7 @@ static void test_misc(void)
 		{ 1048575, "1.00 MiB" }, { 1047552, "1023 KiB" }, { 1073741824, "1.00 GiB" },
 	};
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		mg_md_size(buf, sizeof(buf), sizes[i].v);
+		mg_fmt_size(buf, sizeof(buf), sizes[i].v);
 		CHECK(!strcmp(buf, sizes[i].s), "size %llu: '%s', expected '%s'",
 		      (unsigned long long)sizes[i].v, buf, sizes[i].s);
 	}
