@@ -47,7 +47,8 @@ static const char usage_text[] =
 	"figure over its limit; 2 usage, configuration or ref error (an unknown REF,\n"
 	"a shallow clone without the merge-base), or a corrupt or foreign profile or\n"
 	"baseline; 3 a profile missing or unreadable, a test that could not be\n"
-	"measured, or an I/O error.\n";
+	"measured (programs it started ran untraced, unless `allow-untraced: true`),\n"
+	"or an I/O error.\n";
 
 static void num(char *buf, size_t size, int has, uint64_t v)
 {
@@ -133,6 +134,15 @@ static void print_notes(const struct mg_check_test *r)
 	if (v->status == MG_STATUS_IMPROVED)
 		printf("%s: improved: run 'memgate accept %s' to ratchet the baseline\n",
 		       r->name, r->name);
+	if (r->unmeasured) {
+		int n = cJSON_GetArraySize(r->untraced);
+		printf("%s: not measured in full: %d program%s ran untraced (%s%s); its figures "
+		       "leave %s out (allow-untraced: true if that is expected)\n", r->name, n,
+		       n == 1 ? "" : "s", cJSON_GetStringValue(cJSON_GetArrayItem(r->untraced, 0)),
+		       n > 1 ? ", ..." : "", n == 1 ? "it" : "them");
+		fprintf(stderr, "memgate: %s: not measured in full: programs it started ran "
+			"untraced\n", r->name);
+	}
 }
 
 static void print_table(const struct mg_check_test *rows, size_t n, int tty)
@@ -251,7 +261,7 @@ static int measure_now(struct check_cmd *c)
 	for (size_t k = 0; k < cfg->n_tests; k++)
 		if (mg_cli_selected(cfg->tests[k].name, c->names, c->n_names))
 			sel[n++] = &cfg->tests[k];
-	ret = mg_cli_measure(cfg, sel, n, cfg->profiles, c->jobs, 0, c->git);
+	ret = mg_cli_measure(cfg, sel, n, cfg->profiles, c->jobs, 0, 1, c->git);
 	free(sel);
 	if (ret != MG_EXIT_PASS)
 		mg_cli_error("a test could not be measured: no verdict");
@@ -263,7 +273,7 @@ static int remeasure(const struct mg_test *test, const char *dir, void *payload,
 		     struct mg_error *err)
 {
 	struct check_cmd *c = payload;
-	if (mg_cli_measure(c->cfg, &test, 1, dir, 1, 1, c->git) != MG_EXIT_PASS)
+	if (mg_cli_measure(c->cfg, &test, 1, dir, 1, 1, 1, c->git) != MG_EXIT_PASS)
 		return mg_error_set(err, MG_ENOTMEASURED, "%s: a re-run could not be measured",
 				    test->name);
 	return MG_OK;
@@ -324,8 +334,12 @@ static void print_result(const struct check_cmd *c, const struct mg_check_result
 	       "%zu over budget: %s%s%s\n", r->n_tests, r->n_tests == 1 ? "" : "s",
 	       r->counts[MG_STATUS_PASS], r->counts[MG_STATUS_IMPROVED], r->counts[MG_STATUS_NEW],
 	       r->counts[MG_STATUS_REGRESSION], r->counts[MG_STATUS_OVER_BUDGET],
-	       colour(tty, r->failed ? MG_STATUS_REGRESSION : MG_STATUS_PASS),
-	       r->failed ? "FAIL" : "pass", tty ? "\033[0m" : "");
+	       colour(tty, r->failed || r->n_unmeasured ? MG_STATUS_REGRESSION : MG_STATUS_PASS),
+	       r->failed ? "FAIL" : r->n_unmeasured ? "NOT MEASURED" : "pass",
+	       tty ? "\033[0m" : "");
+	if (r->n_unmeasured)
+		printf("memgate: %zu test%s not measured in full (programs ran untraced): exit 3\n",
+		       r->n_unmeasured, r->n_unmeasured == 1 ? "" : "s");
 }
 
 /* the result printed, written for the reports, published: an exit code */
@@ -368,7 +382,8 @@ static int report(struct check_cmd *c, const struct mg_check_result *r)
 		mg_github_publish(doc, c->froms[0], NULL, &gh_err);
 	}
 	cJSON_Delete(doc);
-	return r->failed ? MG_EXIT_REGRESSION : MG_EXIT_PASS;
+	/* figures that leave programs out are no verdict: could not be measured */
+	return r->n_unmeasured ? MG_EXIT_ERROR : r->failed ? MG_EXIT_REGRESSION : MG_EXIT_PASS;
 }
 
 int cmd_check(int argc, char **argv)

@@ -45,7 +45,8 @@ static const char usage_text[] =
 	"The token is $GITHUB_TOKEN (or $MEMGATE_GITHUB_TOKEN), the API $GITHUB_API_URL.\n"
 	"\n"
 	"exit status: 0 the result passed; 1 it holds a regression; 2 usage error, or\n"
-	"DIR holds no check result; 3 the result is unreadable, a runner file cannot be\n"
+	"DIR holds no check result; 3 a test was not measured in full (programs ran\n"
+	"untraced), the result is unreadable, a runner file cannot be\n"
 	"written or the comment failed (a token that may not write, as in a pull\n"
 	"request from a fork, is only a warning).\n";
 
@@ -124,7 +125,8 @@ int cmd_comment(int argc, char **argv)
 		goto done;
 	}
 	const char *verdict = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "verdict"));
-	int exit_verdict = verdict && !strcmp(verdict, "pass") ? MG_EXIT_PASS : MG_EXIT_REGRESSION;
+	int exit_verdict = verdict && !strcmp(verdict, "pass") ? MG_EXIT_PASS :
+			   verdict && !strcmp(verdict, "unmeasured") ? MG_EXIT_ERROR : MG_EXIT_REGRESSION;
 	const char *actions = getenv("GITHUB_ACTIONS");
 	opt.mode = mode;
 	opt.config = config;

@@ -19,7 +19,7 @@
 
 static const char usage_text[] =
 	"usage: memgate trace [-o FILE] [--depth N | --no-stacks] [--grace S] [--keep-raw]\n"
-	"                     -- COMMAND [ARG...]\n"
+	"                     [--allow-untraced] -- COMMAND [ARG...]\n"
 	"\n"
 	"Runs COMMAND under memgate's tracer, follows every process it starts, prints\n"
 	"a summary per process on stderr and writes the profile JSON (SPEC §4).\n"
@@ -29,10 +29,13 @@ static const char usage_text[] =
 	"  --no-stacks         exact figures only, no call stacks: the cheapest mode\n"
 	"  --grace SECONDS     wait this long for processes left running by COMMAND (default 10)\n"
 	"  --keep-raw          keep the raw per-process trace files and print their directory\n"
+	"  --allow-untraced    a program COMMAND starts that cannot be traced (static,\n"
+	"                      32-bit, or started without LD_PRELOAD) is expected: exit 0\n"
 	"\n"
 	"exit status: 0 when COMMAND was measured, whatever its own exit status (printed);\n"
 	"2 for a usage error; 3 when it could not be traced (missing, static, setuid),\n"
-	"was killed by a signal, or the profile could not be written.\n";
+	"a program it started ran untraced (without --allow-untraced), it was killed\n"
+	"by a signal, or the profile could not be written.\n";
 
 static void print_summary(const struct mg_trace *t, const struct mg_spawn_result *sr)
 {
@@ -172,7 +175,7 @@ int cmd_trace(int argc, char **argv)
 	const char *output = "memgate-trace.json";
 	int depth = -1;
 	double grace = 10;
-	int keep = 0, i, ret = MG_EXIT_ERROR;
+	int keep = 0, allow_untraced = 0, i, ret = MG_EXIT_ERROR;
 	struct mg_error err = { 0 };
 	struct mg_measurement m = { 0 };
 	struct mg_symbolizer *sym = NULL;
@@ -207,6 +210,8 @@ int cmd_trace(int argc, char **argv)
 			}
 		} else if (!strcmp(a, "--keep-raw")) {
 			keep = 1;
+		} else if (!strcmp(a, "--allow-untraced")) {
+			allow_untraced = 1;
 		} else if (a[0] == '-') {
 			mg_cli_error("trace: unknown option '%s'\n%s", a, usage_text);
 			return MG_EXIT_USAGE;
@@ -267,6 +272,14 @@ int cmd_trace(int argc, char **argv)
 	} else {
 		fprintf(stderr, "memgate: '%s' exited with status %d\n", cmd[0], WEXITSTATUS(st));
 		ret = MG_EXIT_PASS;
+	}
+	/* figures without what ran untraced are not the command's: loud, exit 3 */
+	int n_untraced = cJSON_GetArraySize(cJSON_GetObjectItem(doc, "untraced"));
+	if (n_untraced && !allow_untraced) {
+		mg_cli_error("%d program%s started by '%s' ran untraced: the figures leave %s out "
+			     "(--allow-untraced if that is expected)", n_untraced,
+			     n_untraced == 1 ? "" : "s", cmd[0], n_untraced == 1 ? "it" : "them");
+		ret = MG_EXIT_ERROR;
 	}
 done:
 	mg_measurement_release(&m);

@@ -23,6 +23,7 @@
 struct progress {
 	int on;                     /* stderr is a terminal */
 	int quiet;                  /* only what went wrong */
+	int gate;                   /* untraced programs are the gate's to judge */
 	int shown;                  /* a progress line is on screen */
 	char last[160];             /* what it says: redrawn only when that changes */
 	uint64_t t0;                /* mg_monotonic_ns() at the start */
@@ -63,11 +64,15 @@ static void row(const struct mg_pool_result *r, void *payload)
 {
 	struct progress *p = payload;
 	progress_clear(p);
-	if (r->outcome == MG_POOL_FAILED)
+	if (r->outcome == MG_POOL_FAILED) {
 		fprintf(stderr, "memgate: %s: %s\n", r->test->name, r->error);
-	else if (!p->quiet)
-		fprintf(stderr, "%-24s %10.0f %12.0f %12.0f %12.0f  %s\n", r->test->name, r->allocs,
-			r->total_bytes, r->peak_bytes, r->leaked_bytes, r->end);
+	} else {
+		if (!p->quiet)
+			fprintf(stderr, "%-24s %10.0f %12.0f %12.0f %12.0f  %s\n", r->test->name,
+				r->allocs, r->total_bytes, r->peak_bytes, r->leaked_bytes, r->end);
+		if (r->outcome == MG_POOL_UNTRACED && !p->gate)
+			fprintf(stderr, "memgate: %s: %s\n", r->test->name, r->error);
+	}
 	fflush(stderr);
 }
 
@@ -82,7 +87,7 @@ static int write_page(const struct mg_test *test, const char *outdir, const cJSO
 }
 
 int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tests, size_t n,
-		   const char *outdir, unsigned jobs, int quiet, struct mg_git *git)
+		   const char *outdir, unsigned jobs, int quiet, int gate, struct mg_git *git)
 {
 	struct mg_error err = { 0 };
 	struct mg_pool_counts c;
@@ -90,7 +95,8 @@ int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tes
 	int dirty = 0;
 	/* the commit the tests were built from, as far as the checkout tells */
 	int have_commit = git && mg_git_head(git, sha, &dirty, &err) == MG_OK;
-	struct progress pg = { .on = !quiet && isatty(STDERR_FILENO), .quiet = quiet };
+	struct progress pg = { .on = !quiet && isatty(STDERR_FILENO), .quiet = quiet,
+			       .gate = gate };
 	struct mg_pool_opts o = {
 		.outdir = outdir, .jobs = jobs, .commit = have_commit ? sha : NULL, .dirty = dirty,
 		.written = write_page, .done = row, .tick = pg.on ? progress_show : NULL,
@@ -106,7 +112,9 @@ int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tes
 		return mg_cli_report(&err);
 	}
 	progress_clear(&pg);
-	if (quiet && !c.failed && !c.crashed)
+	if (gate)
+		c.untraced = 0;               /* the gate judges those (check.c) */
+	if (quiet && !c.failed && !c.crashed && !c.untraced)
 		return MG_EXIT_PASS;
 	fprintf(stderr, "memgate: %zu test%s measured into %s/", n - c.failed,
 		n - c.failed == 1 ? "" : "s", outdir);
@@ -115,6 +123,9 @@ int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tes
 	if (c.crashed)
 		fprintf(stderr, "; %zu crashed or timed out (allow-crash: true makes that data)",
 			c.crashed);
+	if (c.untraced)
+		fprintf(stderr, "; %zu ran programs untraced (allow-untraced: true if expected)",
+			c.untraced);
 	fputc('\n', stderr);
-	return c.failed || c.crashed ? MG_EXIT_ERROR : MG_EXIT_PASS;
+	return c.failed || c.crashed || c.untraced ? MG_EXIT_ERROR : MG_EXIT_PASS;
 }

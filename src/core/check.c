@@ -120,6 +120,9 @@ static cJSON *test_doc(const struct mg_check_test *row, const char *result_dir)
 	cJSON_AddNumberToObject(so, "leaked_bytes", row->sup_bytes);
 	cJSON_AddNumberToObject(so, "leaked_blocks", row->sup_blocks);
 	cJSON_AddNumberToObject(so, "stacks", row->sup_stacks);
+	cJSON_AddItemToObject(t, "untraced", row->untraced ?
+			      cJSON_Duplicate(row->untraced, 1) : cJSON_CreateArray());
+	cJSON_AddBoolToObject(t, "untraced_allowed", row->untraced_allowed);
 	cJSON_AddItemToObject(t, "warnings", row->warnings ?
 			      cJSON_Duplicate(row->warnings, 1) : cJSON_CreateArray());
 	cJSON_AddNumberToObject(t, "runs", row->runs);
@@ -155,7 +158,8 @@ cJSON *mg_check_result_doc(const struct mg_check_result *r, const struct mg_chec
 		cJSON_AddBoolToObject(doc, "dirty", ri->dirty);
 	else
 		cJSON_AddNullToObject(doc, "dirty");
-	cJSON_AddStringToObject(doc, "verdict", r->failed ? "regression" : "pass");
+	cJSON_AddStringToObject(doc, "verdict", r->failed ? "regression" :
+				r->n_unmeasured ? "unmeasured" : "pass");
 	cJSON_AddItemToObject(doc, "counts", cnt = cJSON_CreateObject());
 	for (int st = MG_STATUS_PASS; st <= MG_STATUS_OVER_BUDGET; st++)
 		cJSON_AddNumberToObject(cnt, mg_status_name((enum mg_status)st), (double)r->counts[st]);
@@ -214,6 +218,13 @@ static int check_one(struct mg_check_test *row, struct mg_suppress_state *suppre
 	}
 	cJSON_Delete(row->warnings);
 	row->warnings = cJSON_Duplicate(cJSON_GetObjectItem(profile, "warnings"), 1);
+	/* programs that ran untraced: the figures are not the test's (exit 3) */
+	struct mg_settings eff;
+	mg_config_effective(&eff, cfg, test);
+	cJSON_Delete(row->untraced);
+	row->untraced = cJSON_Duplicate(cJSON_GetObjectItem(profile, "untraced"), 1);
+	row->untraced_allowed = eff.allow_untraced;
+	row->unmeasured = cJSON_GetArraySize(row->untraced) > 0 && !eff.allow_untraced;
 	const cJSON *sup = cJSON_GetObjectItem(profile, "suppressed");
 	row->sup_bytes = cJSON_GetNumberValue(cJSON_GetObjectItem(sup, "leaked_bytes"));
 	row->sup_blocks = cJSON_GetNumberValue(cJSON_GetObjectItem(sup, "leaked_blocks"));
@@ -309,6 +320,8 @@ static void row_release(struct mg_check_test *r)
 	mg_verdict_release(&r->v_base);
 	cJSON_Delete(r->warnings);
 	r->warnings = NULL;
+	cJSON_Delete(r->untraced);
+	r->untraced = NULL;
 }
 
 static int load_profile(cJSON **doc, const char *path, struct mg_error *err)
@@ -470,8 +483,10 @@ int mg_check(struct mg_check_result *r, const struct mg_config *cfg,
 			notify(o, 1, "%s: could not confirm the regression (%s); it stands",
 			       test->name, err->msg);
 	}
-	for (size_t i = 0; i < r->n_tests; i++)
+	for (size_t i = 0; i < r->n_tests; i++) {
 		r->counts[r->tests[i].v.status]++;
+		r->n_unmeasured += (size_t)r->tests[i].unmeasured;
+	}
 	find_missing(r, cfg, o);
 	r->failed = r->counts[MG_STATUS_REGRESSION] + r->counts[MG_STATUS_OVER_BUDGET] > 0;
 	return MG_OK;

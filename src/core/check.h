@@ -37,6 +37,9 @@ struct mg_check_test {
 	int threads;                /* a process of the test was multithreaded */
 	double sup_bytes, sup_blocks, sup_stacks;   /* leaks memgate.yml's suppressions hid */
 	cJSON *warnings;            /* the profile's own (untraced children, unknown kinds...) */
+	cJSON *untraced;            /* programs its processes started that ran untraced */
+	int untraced_allowed;       /* memgate.yml says allow-untraced: true */
+	int unmeasured;             /* some ran untraced, not allowed: not measured in full */
 };
 
 /*
@@ -79,6 +82,7 @@ struct mg_check_result {
 	size_t n_missing;
 	struct mg_suppress_state sup;  /* how memgate.yml's suppressions were used */
 	int failed;                 /* a regression or a figure over its limit */
+	size_t n_unmeasured;        /* tests not measured in full (untraced programs) */
 };
 
 /*

@@ -602,7 +602,7 @@ static int parse_limits(struct ctx *c, struct mg_limit_rule *rules, const struct
 }
 
 #define SETTINGS_KEYS "timeout", "repeat", "follow-children", "stack-depth", "allow-crash", \
-	"confirm", "tolerance", "limit"
+	"allow-untraced", "confirm", "tolerance", "limit"
 
 /* the settings keys of `map` into *s (keys already checked) */
 static int parse_settings(struct ctx *c, struct mg_settings *s, const struct node *map)
@@ -637,6 +637,11 @@ static int parse_settings(struct ctx *c, struct mg_settings *s, const struct nod
 		if (get_bool(c, &s->allow_crash, v, "allow-crash") < 0)
 			return MG_EINVALID;
 		s->set |= MG_SET_ALLOW_CRASH;
+	}
+	if ((v = map_get(map, "allow-untraced"))) {
+		if (get_bool(c, &s->allow_untraced, v, "allow-untraced") < 0)
+			return MG_EINVALID;
+		s->set |= MG_SET_ALLOW_UNTRACED;
 	}
 	if ((v = map_get(map, "confirm"))) {
 		if (get_uint(c, &s->confirm, v, "confirm", 0, MAX_CONFIRM) < 0)
@@ -971,6 +976,7 @@ static void builtin_defaults(struct mg_settings *s)
 	s->follow_children = 1;
 	s->stack_depth = 64;
 	s->allow_crash = 0;
+	s->allow_untraced = 0;
 	s->confirm = 2;
 	for (i = 0; i < MG_METRIC_COUNT; i++) {
 		s->tolerance[i].state = MG_RULE_OFF;
@@ -1001,6 +1007,8 @@ static void apply_settings(struct mg_settings *base, const struct mg_settings *o
 		base->allow_crash = over->allow_crash;
 	if (over->set & MG_SET_CONFIRM)
 		base->confirm = over->confirm;
+	if (over->set & MG_SET_ALLOW_UNTRACED)
+		base->allow_untraced = over->allow_untraced;
 	for (m = 0; m < MG_METRIC_COUNT; m++) {
 		if (over->tolerance[m].state != MG_RULE_UNSET)
 			base->tolerance[m] = over->tolerance[m];

@@ -85,6 +85,16 @@ static void run_one(struct wire *w, const struct mg_config *cfg, const struct mg
 	w->leaked_bytes = cJSON_GetNumberValue(cJSON_GetObjectItem(sum, "leaked_bytes"));
 	w->outcome = (timed_out || cJSON_IsNumber(sig)) && !s.allow_crash ? MG_POOL_CRASHED
 									  : MG_POOL_MEASURED;
+	const cJSON *untraced = cJSON_GetObjectItem(doc, "untraced");
+	int n_untraced = cJSON_GetArraySize(untraced);
+	if (n_untraced && !s.allow_untraced && w->outcome == MG_POOL_MEASURED) {
+		w->outcome = MG_POOL_UNTRACED;
+		snprintf(w->error, sizeof(w->error), "%d program%s ran untraced (%s%s): the figures "
+			 "leave %s out (allow-untraced: true if that is expected)", n_untraced,
+			 n_untraced == 1 ? "" : "s",
+			 cJSON_GetStringValue(cJSON_GetArrayItem(untraced, 0)),
+			 n_untraced > 1 ? ", ..." : "", n_untraced == 1 ? "it" : "them");
+	}
 	goto out;
 fail:
 	snprintf(w->error, sizeof(w->error), "%s", err.msg);
@@ -214,6 +224,8 @@ int mg_pool_measure(struct mg_pool_counts *counts, const struct mg_config *cfg,
 			counts->failed++;
 		else if (r.outcome == MG_POOL_CRASHED)
 			counts->crashed++;
+		else if (r.outcome == MG_POOL_UNTRACED)
+			counts->untraced++;
 		else
 			counts->measured++;
 		if (o->done)

@@ -21,6 +21,8 @@ struct mg_test;
 enum mg_pool_outcome {
 	MG_POOL_MEASURED,           /* a profile was written, the test ended as allowed */
 	MG_POOL_CRASHED,            /* measured, but it crashed or timed out without allow-crash */
+	MG_POOL_UNTRACED,           /* measured, but programs it started ran untraced
+				     * without allow-untraced: `error` names them */
 	MG_POOL_FAILED              /* not measured: `error` says why */
 };
 
@@ -51,7 +53,7 @@ struct mg_pool_opts {
 };
 
 struct mg_pool_counts {
-	size_t measured, failed, crashed;
+	size_t measured, failed, crashed, untraced;
 };
 
 /*

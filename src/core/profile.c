@@ -13,8 +13,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "../util/error.h"
 #include "metric.h"
 #include "profile.h"
+#include "runner.h"
 #include "version.h"
 
 /* The compiler that built an ELF file, from its .comment section ("GCC: (Debian ...) 12.2.0"). */
@@ -560,8 +562,33 @@ static void warn(cJSON *warnings, const char *fmt, ...)
 	cJSON_AddItemToArray(warnings, cJSON_CreateString(buf));
 }
 
+/*
+ * A program a process started that ran untraced: in "untraced" (what the
+ * gate counts) and in the warnings, with the reason when the program itself
+ * is untraceable (static, 32-bit, setuid), else its environment dropped the
+ * tracer.
+ */
+static void untraced_program(cJSON *untraced, cJSON *warnings, int pid, const char *program,
+			     const char *how)
+{
+	struct mg_error err = { 0 };
+	char *resolved = NULL;
+	cJSON_AddItemToArray(untraced, cJSON_CreateString(program));
+	if (mg_check_traceable(&resolved, program, &err) == MG_EUNTRACEABLE)
+		warn(warnings, "process %d %s '%s', which was not traced: %s", pid, how, program,
+		     err.msg);
+	else if (!strcmp(how, "started"))
+		warn(warnings, "process %d started '%s' without LD_PRELOAD or MEMGATE_DIR: "
+		     "it was not traced", pid, program);
+	else
+		warn(warnings, "process %d exec'd '%s', which was not traced (it is static or "
+		     "setuid, or its environment lost LD_PRELOAD)", pid, program);
+	free(resolved);
+}
+
 static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, unsigned max,
-			   cJSON *warnings, struct mg_symbolizer *sym, uint64_t total_runtime[2])
+			   cJSON *warnings, cJSON *untraced, struct mg_symbolizer *sym,
+			   uint64_t total_runtime[2])
 {
 	uint64_t runtime[2] = { 0, 0 };
 	cJSON *o = cJSON_CreateObject(), *images = cJSON_CreateArray();
@@ -614,8 +641,7 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 		cJSON_AddItemToArray(images, im);
 
 		if (h->flags & MGT_F_UNTRACED_EXEC)
-			warn(warnings, "process %d started '%s' without LD_PRELOAD or MEMGATE_DIR: "
-			     "it was not traced", p->pid, h->untraced);
+			untraced_program(untraced, warnings, p->pid, h->untraced, "started");
 		if (h->flags & MGT_F_NOSPACE)
 			warn(warnings, "process %d: the trace directory ran out of space; figures "
 			     "stop early", p->pid);
@@ -635,8 +661,7 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 		warn(warnings, "process %d (%s) was killed by signal %d: figures up to that moment",
 		     p->pid, last->hdr->exe, p->signal);
 	else if (p->end == MG_END_UNTRACED && !(last->hdr->flags & MGT_F_UNTRACED_EXEC))
-		warn(warnings, "process %d exec'd '%s', which was not traced (it is static or "
-		     "setuid, or its environment lost LD_PRELOAD)", p->pid, last->hdr->exec_target);
+		untraced_program(untraced, warnings, p->pid, last->hdr->exec_target, "exec'd");
 	else if (p->end == MG_END_UNKNOWN)
 		warn(warnings, "process %d (%s) ended without running its exit code, cause unknown: "
 		     "figures up to that moment", p->pid, last->hdr->exe);
@@ -669,6 +694,7 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 {
 	cJSON *doc = cJSON_CreateObject(), *test = cJSON_CreateObject();
 	cJSON *warnings = cJSON_CreateArray(), *procs = cJSON_CreateArray();
+	cJSON *untraced = cJSON_CreateArray();
 	cJSON *summary = cJSON_CreateObject(), *ex = cJSON_CreateObject();
 	const struct mg_proc *root = mg_trace_find(t, ri->root_pid);
 	unsigned max = ri->max_stacks ? ri->max_stacks : 50;
@@ -702,8 +728,8 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 		const struct mg_proc *p = &t->procs[i];
 		mg_figures_add(&sum, &p->f);
 		complete &= p->complete || p->end == MG_END_UNTRACED;
-		cJSON_AddItemToArray(procs, process_json(t, p, max, warnings, ri->symbolizer,
-							 runtime));
+		cJSON_AddItemToArray(procs, process_json(t, p, max, warnings, untraced,
+							 ri->symbolizer, runtime));
 	}
 	if (ri->timed_out)
 		warn(warnings, "the test timed out: figures up to that moment");
@@ -729,6 +755,7 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 	cJSON_AddNumberToObject(summary, "processes", (double)t->n_procs);
 	cJSON_AddItemToObject(doc, "summary", summary);
 	cJSON_AddItemToObject(doc, "warnings", warnings);
+	cJSON_AddItemToObject(doc, "untraced", untraced);
 	cJSON_AddItemToObject(doc, "processes", procs);
 	return doc;
 }

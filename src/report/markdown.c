@@ -521,7 +521,14 @@ static void headline(struct md *m, const cJSON *doc, const cJSON **tests, size_t
 		nfail += failing(tests[i]);
 	}
 	failed = nfail || (verdict && strcmp(verdict, "pass"));
-	if (failed)
+	if (!nfail && verdict && !strcmp(verdict, "unmeasured")) {
+		size_t nu = 0;
+		for (size_t i = 0; i < n; i++)
+			nu += cJSON_GetArraySize(item(tests[i], "untraced")) > 0 &&
+			      !cJSON_IsTrue(item(tests[i], "untraced_allowed"));
+		mg_buf_printf(&m->blk, "## \xE2\x9A\xA0\xEF\xB8\x8F memgate: %zu test%s not measured "
+			      "in full\n\n", nu, nu == 1 ? "" : "s");
+	} else if (failed)
 		mg_buf_printf(&m->blk, "## %smemgate: %zu test%s regressed\n\n",
 			      verdict_icon("regression"), nfail, nfail == 1 ? "" : "s");
 	else
@@ -576,6 +583,39 @@ static void env_warnings(struct md *m, const cJSON **tests, size_t n)
 		if (detail) {
 			mg_buf_puts(&m->blk, ": ");
 			esc(m, detail);
+		}
+		mg_buf_puts(&m->blk, "\n");
+	}
+	if (any) {
+		mg_buf_puts(&m->blk, "\n");
+		emit(m);
+	}
+}
+
+/* tests whose processes started programs that ran untraced: not measured in full */
+static void untraced_tests(struct md *m, const cJSON **tests, size_t n)
+{
+	int any = 0;
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *p;
+		if (!cJSON_GetArraySize(item(tests[i], "untraced")) ||
+		    cJSON_IsTrue(item(tests[i], "untraced_allowed")))
+			continue;
+		if (!any++)
+			mg_buf_puts(&m->blk, "> [!CAUTION]\n> Not measured in full: programs these "
+				    "tests started ran untraced (static, 32-bit or setuid, or "
+				    "started without `LD_PRELOAD`), so their allocations are in no "
+				    "figure. `allow-untraced: true` in memgate.yml if that is expected.\n");
+		mg_buf_puts(&m->blk, ">\n> - **");
+		esc(m, mg_json_str(tests[i], "name"));
+		mg_buf_puts(&m->blk, "**: ");
+		int first = 1;
+		cJSON_ArrayForEach(p, item(tests[i], "untraced")) {
+			if (!cJSON_IsString(p))
+				continue;
+			mg_buf_puts(&m->blk, first ? "" : ", ");
+			esc(m, p->valuestring);
+			first = 0;
 		}
 		mg_buf_puts(&m->blk, "\n");
 	}
@@ -904,6 +944,7 @@ int mg_markdown_render(char **out, size_t *len, int *cut, const cJSON *result,
 	}
 	headline(&m, result, tests, n);
 	env_warnings(&m, tests, n);
+	untraced_tests(&m, tests, n);
 	profile_warnings(&m, tests, n);
 	if (metrics_table(&m, tests, n) < 0) {
 		ret = mg_error_set(err, MG_ERROR, "out of memory");

@@ -902,8 +902,10 @@ void mgt_note_spawn_env(const char *path, char *const envp[])
 	struct mgt_thread *t;
 	if (atomic_load(&mgt_state) != 1 || !h || !(t = mgt_thread_self()))
 		return;
-	/* the child loads the tracer only if it is still named in LD_PRELOAD */
-	if (env_has(envp, "LD_PRELOAD=", "libmemgate.so") && env_has(envp, "MEMGATE_DIR=", "/"))
+	/* the child loads the tracer only if it is still named in LD_PRELOAD, and
+	 * only if the program has a dynamic loader that reads it */
+	if (env_has(envp, "LD_PRELOAD=", "libmemgate.so") && env_has(envp, "MEMGATE_DIR=", "/") &&
+	    !(path && mgt_elf_untraceable(path)))
 		return;
 	int solo = enter(t, 0);
 	mgt_strlcpy(h->untraced, path ? path : "?", sizeof(h->untraced));

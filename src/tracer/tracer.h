@@ -43,6 +43,10 @@ MGT_HIDDEN char *mgt_utoa(char *p, uint64_t v);  /* writes digits, returns end *
 MGT_HIDDEN uint64_t mgt_atou(const char *s);
 /* Reads a whole /proc file into buf (NUL-terminated); returns bytes read or -1. */
 MGT_HIDDEN long mgt_read_file(const char *path, char *buf, size_t size);
+/* 1 when `path` (with a '/') is an ELF program the tracer cannot follow
+ * into: 32-bit, or static (no PT_INTERP: LD_PRELOAD has no effect).  Raw
+ * syscalls only: openat, pread64, close. */
+MGT_HIDDEN int mgt_elf_untraceable(const char *path);
 MGT_HIDDEN void mgt_memcpy(void *dst, const void *src, size_t n);
 MGT_HIDDEN void mgt_memset(void *dst, int c, size_t n);
 
