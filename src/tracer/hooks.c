@@ -79,12 +79,12 @@ extern char **environ;
 /* The calling thread's state when this call is to be recorded, else NULL. */
 static inline struct mgt_thread *recording(void)
 {
-	int s = atomic_load_explicit(&mgt_state, memory_order_relaxed);
-	if (MGT_UNLIKELY(s == 0)) {
+	int s = atomic_load_explicit(&mgt_phase, memory_order_relaxed);
+	if (MGT_UNLIKELY(s == MGT_PHASE_UNSET)) {
 		mgt_setup();
-		s = atomic_load(&mgt_state);
+		s = atomic_load(&mgt_phase);
 	}
-	if (MGT_UNLIKELY(s != 1))
+	if (MGT_UNLIKELY(s != MGT_PHASE_RECORDING))
 		return NULL;
 	struct mgt_thread *t = mgt_thread_self();
 	return MGT_LIKELY(t && !t->guard) ? t : NULL;
@@ -107,7 +107,7 @@ static inline struct mgt_thread *recording(void)
 /* before handing memory back to glibc: not while the exit step reads the heap */
 static inline void wait_if_frozen(void)
 {
-	if (MGT_UNLIKELY(atomic_load_explicit(&mgt_state, memory_order_relaxed) == MGT_FROZEN))
+	if (MGT_UNLIKELY(atomic_load_explicit(&mgt_phase, memory_order_relaxed) == MGT_PHASE_FROZEN))
 		mgt_wait_frozen();
 }
 
@@ -548,7 +548,7 @@ EXPORT void *dlopen(const char *file, int mode)
 	typedef void *(*fn)(const char *, int);
 	void *h = NEXT(fn, "dlopen")(file, mode);
 	int e = errno;
-	if (atomic_load(&mgt_state) == 1)
+	if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING)
 		mgt_modules_scan();
 	errno = e;
 	return h;
@@ -559,7 +559,7 @@ EXPORT int dlclose(void *handle)
 	typedef int (*fn)(void *);
 	int r = NEXT(fn, "dlclose")(handle);
 	int e = errno;
-	if (atomic_load(&mgt_state) == 1)
+	if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING)
 		mgt_modules_scan();
 	errno = e;
 	return r;
@@ -571,7 +571,7 @@ __attribute__((constructor)) static void memgate_init(void)
 {
 	struct mgt_thread *t;
 	mgt_setup();
-	if (atomic_load(&mgt_state) != 1 || !(t = mgt_thread_self()))
+	if (atomic_load(&mgt_phase) != MGT_PHASE_RECORDING || !(t = mgt_thread_self()))
 		return;
 	t->guard++;
 	pthread_atfork(mgt_atfork_prepare, mgt_atfork_parent, mgt_atfork_child);
