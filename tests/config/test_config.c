@@ -22,38 +22,7 @@
 #include "util/strv.h"
 #include "util/fs.h"
 
-static int failures, checks;
-
-#define CHECK(cond)                                                                     \
-	do {                                                                            \
-		checks++;                                                               \
-		if (!(cond)) {                                                          \
-			failures++;                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-		}                                                                       \
-	} while (0)
-
-#define CHECK_U64(want, got)                                                            \
-	do {                                                                            \
-		uint64_t w_ = (want), g_ = (got);                                       \
-		checks++;                                                               \
-		if (w_ != g_) {                                                         \
-			failures++;                                                     \
-			fprintf(stderr, "%s:%d: %s: expected %" PRIu64 ", got %" PRIu64 "\n", \
-				__FILE__, __LINE__, #got, w_, g_);                      \
-		}                                                                       \
-	} while (0)
-
-#define CHECK_STR(want, got)                                                            \
-	do {                                                                            \
-		const char *w_ = (want), *g_ = (got);                                   \
-		checks++;                                                               \
-		if (!g_ || strcmp(w_, g_)) {                                            \
-			failures++;                                                     \
-			fprintf(stderr, "%s:%d: %s:\n  expected \"%s\"\n  got      \"%s\"\n", \
-				__FILE__, __LINE__, #got, w_, g_ ? g_ : "(null)");      \
-		}                                                                       \
-	} while (0)
+#include "harness.h"
 
 /* ---- units -------------------------------------------------------------- */
 

@@ -17,24 +17,7 @@
 #include "core/profile.h"
 #include "util/error.h"
 
-static int failures;
-
-#define CHECK(cond)                                                                     \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                     \
-		}                                                                       \
-	} while (0)
-#define CHECK_U64(want, got)                                                            \
-	do {                                                                            \
-		unsigned long long w_ = (want), g_ = (got);                             \
-		if (w_ != g_) {                                                         \
-			fprintf(stderr, "%s:%d: %s: expected %llu, got %llu\n", __FILE__,  \
-				__LINE__, #got, w_, g_);                                \
-			failures++;                                                     \
-		}                                                                       \
-	} while (0)
+#include "harness.h"
 
 static struct mg_config *cfg;
 
