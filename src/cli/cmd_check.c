@@ -1,6 +1,6 @@
 /* cmd_check.c - `memgate check [TEST...] [--from DIR]... [--baseline REF]`: the gate
  *
- * Parses the options, resolves REF (its merge-base with HEAD, SPEC §5),
+ * Parses the options, resolves REF (its merge-base with HEAD, docs/baselines.md),
  * measures the selected tests unless --from names saved profiles, and asks
  * the gate (src/core/check.c) for the verdict; prints it as a table or as
  * JSON, writes the check result (docs/check-result.md) to
@@ -76,7 +76,7 @@ static void print_notes(const struct mg_check_test *r)
 	char sz[32];
 	const struct mg_verdict *v = &r->v;
 	if (r->accepted) {
-		/* SPEC §5.2: reviewers see the intended increase, against the base */
+		/* docs/baselines.md, "Which baseline is gated": reviewers see the intended increase, against the base */
 		const struct mg_verdict *vb = &r->v_base;
 		int any = 0;
 		printf("%s: baseline accepted in this change; against the base:", r->name);
@@ -103,7 +103,7 @@ static void print_notes(const struct mg_check_test *r)
 		printf("%s: a regression of the first run was not confirmed: %d runs judged "
 		       "together pass\n", r->name, r->runs);
 	if (v->status >= MG_STATUS_REGRESSION) {
-		/* SPEC §6: "peak +2.3 MiB, 91% from parse_row at src/csv.c:212",
+		/* docs/baselines.md, "The verdict": "peak +2.3 MiB, 91% from parse_row at src/csv.c:212",
 		 * for the metrics that failed */
 		for (size_t k = 0; k < v->n_grew; k++) {
 			const struct mg_site_growth *g = &v->grew[k];
@@ -167,7 +167,7 @@ static void print_table(const struct mg_check_test *rows, size_t n, int tty)
 		print_notes(&rows[i]);
 }
 
-/* SPEC §5: in a GitHub Actions pull request, the PR's base branch; else HEAD */
+/* docs/baselines.md: in a GitHub Actions pull request, the PR's base branch; else HEAD */
 static const char *default_ref(char *buf, size_t size)
 {
 	const char *base = getenv("GITHUB_BASE_REF");

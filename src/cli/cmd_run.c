@@ -53,7 +53,7 @@ static int parse_shard(const char *s, unsigned *i, unsigned *n)
 }
 
 /*
- * --format json (SPEC §2): what was measured, on stdout, from the profiles
+ * --format json (docs/cli.md): what was measured, on stdout, from the profiles
  * just written: per test its profile, how it ended and its summary; a test
  * that could not be measured has "profile": null.
  */

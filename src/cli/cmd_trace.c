@@ -22,7 +22,7 @@ static const char usage_text[] =
 	"                     [--allow-untraced] -- COMMAND [ARG...]\n"
 	"\n"
 	"Runs COMMAND under memgate's tracer, follows every process it starts, prints\n"
-	"a summary per process on stderr and writes the profile JSON (SPEC §4).\n"
+	"a summary per process on stderr and writes the profile JSON (docs/profile-schema.md).\n"
 	"\n"
 	"  -o, --output FILE   where to write the profile (default: memgate-trace.json)\n"
 	"  --depth N           call-stack frames kept per allocation (default 64, max 256)\n"

@@ -16,7 +16,7 @@
 #include "exitcode.h"
 
 /*
- * The progress line (SPEC §2): on a terminal, once the run has taken more
+ * The progress line (docs/cli.md): on a terminal, once the run has taken more
  * than a second, "[done/total] name, name... 12s" on the last line of stderr,
  * erased before each result row.
  */
@@ -76,7 +76,7 @@ static void row(const struct mg_pool_result *r, void *payload)
 	fflush(stderr);
 }
 
-/* in the worker: the page people look at, beside the profile (SPEC §4) */
+/* in the worker: the page people look at, beside the profile (docs/profile-schema.md) */
 static int write_page(const struct mg_test *test, const char *outdir, const cJSON *profile,
 		      void *payload, struct mg_error *err)
 {

@@ -311,7 +311,7 @@ int mg_baseline_same(const cJSON *a, const cJSON *b)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!same_item(cJSON_GetObjectItem(a, keys[i]), cJSON_GetObjectItem(b, keys[i])))
 			return 0;
-	/* every figure but the peak RSS, which is never compared exactly (SPEC §1):
+	/* every figure but the peak RSS, which is never compared exactly (docs/metrics.md):
 	 * its noise alone must not rewrite a baseline */
 	for (int m = 0; m < MG_METRIC_COUNT; m++) {
 		const char *name = mg_metric_name((enum mg_metric)m);

@@ -256,7 +256,7 @@ static int check_one(struct mg_check_test *row, struct mg_suppress_state *suppre
 	text = NULL;
 
 	/*
-	 * SPEC §5.2: the work tree's baseline (else HEAD's) that differs from the
+	 * docs/baselines.md, "Which baseline is gated": the work tree's baseline (else HEAD's) that differs from the
 	 * base was accepted in this change: it is the one gated, and the report
 	 * shows the figures against the base too.
 	 */
@@ -425,7 +425,7 @@ static int selected(const char *name, const struct mg_check_opts *o)
 	return 0;
 }
 
-/* SPEC §5.4: a baseline with no test is reported as missing, never a failure */
+/* docs/baselines.md, "Which baseline is gated": a baseline with no test is reported as missing, never a failure */
 static void find_missing(struct mg_check_result *r, const struct mg_config *cfg,
 			 const struct mg_check_opts *o)
 {

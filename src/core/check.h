@@ -1,4 +1,4 @@
-/* check.h - the gate: saved profiles against the baselines of a commit (SPEC §5, §6)
+/* check.h - the gate: saved profiles against the baselines of a commit (docs/baselines.md, §6)
  *
  * For each selected test: its profile (from one of the --from directories),
  * its baseline in the tree of the base commit (read through libgit2, never

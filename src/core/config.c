@@ -27,7 +27,7 @@
 #define MAX_CONFIRM 100
 #define MAX_STACK_DEPTH 256
 
-/* SPEC §3's example, used where the file gives no tolerance for a metric */
+/* docs/config.md's example, used where the file gives no tolerance for a metric */
 static const struct {
 	enum mg_metric m;
 	const char *text;

@@ -193,7 +193,7 @@ void mg_config_effective(struct mg_settings *out, const struct mg_config *cfg,
  * The tolerance that gates metric `m` of `test` (NULL: defaults), or NULL
  * when the metric is not gated.  Borrowed from cfg.  A metric is gated when
  * the test, else defaults.tolerance, else the built-in defaults give it a
- * tolerance that is not "off"; the built-ins are those of SPEC §3:
+ * tolerance that is not "off"; the built-ins are those of docs/config.md:
  * peak_bytes "2% + 4KiB", leaked_bytes "0", definitely_lost_bytes "0",
  * allocs "0.5%", total_bytes "0.5%".
  */

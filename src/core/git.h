@@ -1,6 +1,6 @@
 /* git.h - what memgate asks of git (libgit2): the commit checked out, and whether the tree is dirty
  *
- * and baseline selection by ref, merge-base and ancestry (SPEC §5).  A handle
+ * and baseline selection by ref, merge-base and ancestry (docs/baselines.md).  A handle
  * is not thread-safe.
  */
 #ifndef MEMGATE_CORE_GIT_H
@@ -35,7 +35,7 @@ int mg_git_head(struct mg_git *repo, char sha[41], int *dirty, struct mg_error *
 int mg_git_unborn(struct mg_git *repo);
 
 /*
- * The commit whose tree holds the baselines for `rev` (SPEC §5): `rev` itself
+ * The commit whose tree holds the baselines for `rev` (docs/baselines.md): `rev` itself
  * when HEAD is that commit (or unborn), else the merge-base of HEAD and `rev`,
  * so that a branch is compared with what it forked from.  40 hex digits in
  * sha_out.  Expected errors: MG_ENOTFOUND (no such ref: the message names
@@ -68,7 +68,7 @@ int mg_git_relpath(struct mg_git *repo, char *out, size_t size, const char *path
 
 /*
  * How many commits lie between commit `from` and its descendant `to` (40 hex
- * digits each), for a baseline's staleness (SPEC §5.3).  MG_ENOTFOUND, *out
+ * digits each), for a baseline's staleness (docs/baselines.md, "Which baseline is gated").  MG_ENOTFOUND, *out
  * -1: either is unknown here (a shallow clone, a rewritten history) or `to`
  * does not contain `from`.
  */

@@ -160,7 +160,7 @@ static cJSON *frames_json(const struct sframe *f, size_t n)
 }
 
 /*
- * Runtime-owned blocks (SPEC §1): what glibc, the loader and libstdc++ keep
+ * Runtime-owned blocks (docs/metrics.md): what glibc, the loader and libstdc++ keep
  * for themselves.  Walking out from the allocation while still inside a
  * runtime library, a frame named like one of these makes the block theirs;
  * so does a stack with no frame of the program at all (static initialisers

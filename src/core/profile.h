@@ -1,4 +1,4 @@
-/* profile.h - the profile document (SPEC §4, docs/profile-schema.md) built from a trace
+/* profile.h - the profile document (docs/profile-schema.md, docs/profile-schema.md) built from a trace
  *
  * Pure: a resolved struct mg_trace and what the runner knows go in, a cJSON
  * tree comes out.  The caller owns it (cJSON_Delete).  Each process's

@@ -1,7 +1,7 @@
 /* markdown.h - a check result (docs/check-result.md) as GitHub-flavoured markdown
  *
  * Pure: a parsed check result in, text out; no I/O, nothing printed.  The
- * same text is the job summary and the PR comment (SPEC §7, §8): a verdict
+ * same text is the job summary and the PR comment (docs/github.md, docs/reports.md): a verdict
  * headline, one aligned table of the gated metrics (human sizes; the exact
  * figures are in each test's <details>), the missing, new, improved, stale
  * and accepted-in-change tests, environment warnings, new leak sites, and a

@@ -4,10 +4,10 @@
  * no dlsym, so no bootstrap pool and no recursion while resolving) and then
  * records the outcome.  Recording runs with the thread's guard set: anything it calls
  * that allocates passes straight through, and so does a signal handler that
- * interrupts it and calls malloc (TRACER-NOTES pitfall 16).  errno is what
+ * interrupts it and calls malloc (docs/tracer.md, "Rules").  errno is what
  * the real call left.
  *
- * Deliberate choices (SPEC §1, TRACER-NOTES §4.4):
+ * Deliberate choices (docs/metrics.md, docs/tracer.md "Threads, fork, exec, exit"):
  *  - children are traced: LD_PRELOAD and MEMGATE_* stay in the environment, an
  *    exec or spawn that drops them is recorded so the report can say so;
  *  - the figures at exit are taken by a handler registered before the

@@ -1,13 +1,13 @@
 /* record.c - the per-process trace file and the aggregation of every event into it
  *
- * Counting follows memcheck, the peak follows DHAT (SPEC §1):
+ * Counting follows memcheck, the peak follows DHAT (docs/metrics.md):
  *   alloc    allocs+1, total+=n, live+=n, blocks+1
  *   free     frees+1, live-=n, blocks-1            (free(NULL), unknown: nothing)
  *   realloc  one alloc of n and one free of the old block, applied as a single
  *            resize: live changes by n - old, never both blocks at once
  * A new maximum, or an equal one (DHAT keeps the latest), opens a new peak
  * epoch: each stack's bytes at the peak are rebased lazily on its next event
- * (TRACER-NOTES §3), so a new peak costs O(1), not a scan of all stacks.
+ * (docs/tracer.md, "The exact peak"), so a new peak costs O(1), not a scan of all stacks.
  *
  * Locks, always taken in this order: module lock, depot lock, event lock
  * (the counters), pointer-map shard locks (none of these while the process

@@ -4,7 +4,7 @@
  * the thread's stack: each record must lie inside [lo, hi), be 8-aligned and
  * sit strictly above the previous one; a return address below 4096 ends it.
  * Code built without frame pointers in between makes the walk skip callers or
- * stop early, never fault (see TRACER-NOTES.md §2 and src/README.md).
+ * stop early, never fault (see docs/tracer.md, "Call stacks", and src/README.md).
  *
  * The depot maps a stack (its frames) to a small id.  Lookups are lock-free
  * (an open-addressing index of {hash, id} in anonymous memory, ids published
@@ -79,8 +79,8 @@ static uintptr_t main_lo, main_hi;
 
 /*
  * pthread_getattr_np() on the main thread fopen()s /proc/self/maps while
- * holding a thread lock: called from a hook it can deadlock (TRACER-NOTES
- * pitfall 4).  So the main thread's bounds come from /proc/self/maps read with
+ * holding a thread lock: called from a hook it can deadlock (docs/tracer.md,
+ * "Call stacks").  So the main thread's bounds come from /proc/self/maps read with
  * raw syscalls, once, at setup: the mapping that holds our own stack frame,
  * extended down by the stack rlimit the kernel may grow it to.
  */

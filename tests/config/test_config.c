@@ -508,7 +508,7 @@ static void test_good(void)
 	uint64_t max;
 	int m;
 
-	/* SPEC §3's example, verbatim */
+	/* docs/config.md's example, verbatim */
 	cfg = parse_ok("memgate.yml", spec_example);
 	if (cfg) {
 		CHECK(cfg->version == 1);

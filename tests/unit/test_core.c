@@ -1,6 +1,6 @@
 /* test_core.c - the verdict (core/compare.c) and the combination of runs (profile.c)
  *
- * Exact boundaries of SPEC §6: allowed = baseline * (1 + pct) + abs, a
+ * Exact boundaries of docs/baselines.md, "The verdict": allowed = baseline * (1 + pct) + abs, a
  * regression one byte above it, "improved" only below the baseline by more
  * than the tolerance, limits with and without a baseline; the call sites
  * that grew and their shares; new leak sites; the environment warning; and
