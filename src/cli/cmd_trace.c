@@ -170,6 +170,28 @@ static void print_leaks(const cJSON *doc, int max_stacks, int max_frames)
 			rt->valuedouble);
 }
 
+/* how the command ended, told on stderr, as an exit code */
+static int how_it_ended(int st, const cJSON *doc, const char *cmd, int allow_untraced)
+{
+	int ret = MG_EXIT_PASS;
+	if (WIFSIGNALED(st)) {
+		mg_cli_note("'%s' was killed by signal %d (%s): figures up to that moment", cmd,
+			    WTERMSIG(st), strsignal(WTERMSIG(st)));
+		ret = MG_EXIT_ERROR;
+	} else {
+		fprintf(stderr, "memgate: '%s' exited with status %d\n", cmd, WEXITSTATUS(st));
+	}
+	/* figures without what ran untraced are not the command's: loud, exit 3 */
+	int n_untraced = cJSON_GetArraySize(cJSON_GetObjectItem(doc, "untraced"));
+	if (n_untraced && !allow_untraced) {
+		mg_cli_error("%d program%s started by '%s' ran untraced: the figures leave %s out "
+			     "(--allow-untraced if that is expected)", n_untraced,
+			     n_untraced == 1 ? "" : "s", cmd, n_untraced == 1 ? "it" : "them");
+		ret = MG_EXIT_ERROR;
+	}
+	return ret;
+}
+
 int cmd_trace(int argc, char **argv)
 {
 	const char *output = "memgate-trace.json";
@@ -264,23 +286,7 @@ int cmd_trace(int argc, char **argv)
 			   "their figures are partial", grace);
 	fprintf(stderr, "memgate: profile written to %s\n", output);
 
-	int st = sr->root_status;
-	if (WIFSIGNALED(st)) {
-		mg_cli_note("'%s' was killed by signal %d (%s): figures up to that moment", cmd[0],
-			   WTERMSIG(st), strsignal(WTERMSIG(st)));
-		ret = MG_EXIT_ERROR;
-	} else {
-		fprintf(stderr, "memgate: '%s' exited with status %d\n", cmd[0], WEXITSTATUS(st));
-		ret = MG_EXIT_PASS;
-	}
-	/* figures without what ran untraced are not the command's: loud, exit 3 */
-	int n_untraced = cJSON_GetArraySize(cJSON_GetObjectItem(doc, "untraced"));
-	if (n_untraced && !allow_untraced) {
-		mg_cli_error("%d program%s started by '%s' ran untraced: the figures leave %s out "
-			     "(--allow-untraced if that is expected)", n_untraced,
-			     n_untraced == 1 ? "" : "s", cmd[0], n_untraced == 1 ? "it" : "them");
-		ret = MG_EXIT_ERROR;
-	}
+	ret = how_it_ended(sr->root_status, doc, cmd[0], allow_untraced);
 done:
 	mg_measurement_release(&m);
 	mg_symbolizer_free(sym);
