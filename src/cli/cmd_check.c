@@ -18,6 +18,7 @@
 #include "../core/profile.h"
 #include "../core/units.h"
 #include "../core/git.h"
+#include "../report/check_result.h"
 #include "../report/report.h"
 #include "../util/error.h"
 #include "../util/fs.h"

@@ -96,19 +96,4 @@ int mg_check(struct mg_check_result *out, const struct mg_config *cfg,
 	     const struct mg_check_opts *o, struct mg_error *err);
 void mg_check_result_release(struct mg_check_result *r);
 
-/* the check result's context, for its document */
-struct mg_check_doc_info {
-	const char *config;         /* the config's path, as given */
-	const char *rev;
-	const char *base_commit;    /* NULL: unborn */
-	const char *head_commit;    /* NULL: unborn */
-	int dirty;                  /* -1 unknown */
-	const char *result_dir;     /* where the document goes: profile paths are relative to it */
-};
-
-#define MG_CHECK_RESULT_FILE "memgate-check.json"
-
-/* The check-result document (docs/check-result.md); NULL when out of memory. */
-cJSON *mg_check_result_doc(const struct mg_check_result *r, const struct mg_check_doc_info *info);
-
 #endif

@@ -35,20 +35,6 @@ static int is_true(const cJSON *o, const char *k)
 	return cJSON_IsTrue(item(o, k));
 }
 
-int mg_check_result_validate(const cJSON *doc, const char *name, struct mg_error *err)
-{
-	const char *kind;
-	if (!cJSON_IsObject(doc))
-		return mg_error_set(err, MG_EINVALID, "%s: not a memgate check result", name);
-	kind = mg_json_str(doc, "kind");
-	if ((item(doc, "kind") && (!kind || strcmp(kind, "memgate-check"))) ||
-	    !cJSON_IsNumber(item(doc, "schema")) || !cJSON_IsArray(item(doc, "tests")))
-		return mg_error_set(err, MG_EINVALID, "%s: not a memgate check result", name);
-	if (item(doc, "schema")->valuedouble != 1)
-		return mg_error_set(err, MG_EINVALID, "%s: check result schema %g, this memgate "
-				    "reads schema 1", name, item(doc, "schema")->valuedouble);
-	return MG_OK;
-}
 
 /* ---- escaping and numbers ---- */
 
@@ -188,11 +174,6 @@ static int severity(const char *v)
 		if (v && !strcmp(v, order[i]))
 			return i;
 	return 5;
-}
-
-int mg_check_verdict_fails(const char *verdict)
-{
-	return severity(verdict) <= 1;
 }
 
 static int failing(const cJSON *t)

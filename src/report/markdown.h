@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "check_result.h"
+
 struct mg_buf;
 struct mg_error;
 
@@ -31,15 +33,6 @@ struct mg_md_options {
 				 * report is in the job summary"; NULL: a default */
 };
 
-/* whether a verdict of the check result fails the gate ("regression", "over budget") */
-int mg_check_verdict_fails(const char *verdict);
-
-/*
- * Checks that `doc` is a check result memgate can render ("schema": 1, a
- * "tests" array; "kind", when present, "memgate-check").  MG_EINVALID with
- * "NAME: ..." otherwise.
- */
-int mg_check_result_validate(const cJSON *doc, const char *name, struct mg_error *err);
 
 /*
  * Renders `result` into *out (malloc'd, NUL-terminated; *len its length,

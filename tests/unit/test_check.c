@@ -15,6 +15,7 @@
 #include "core/check.h"
 #include "core/config.h"
 #include "core/git.h"
+#include "report/check_result.h"
 #include "util/error.h"
 #include "util/fs.h"
 
