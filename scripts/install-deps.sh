@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config git ca-certificates
   libcjson-dev libyaml-dev libgit2-dev libcurl4-openssl-dev libdw-dev libelf-dev
-  python3 python3-jsonschema valgrind heaptrack time binutils elfutils cmark-gfm
+  python3 python3-jsonschema valgrind heaptrack time binutils elfutils cmark-gfm strace
   chromium
 )
 # Node.js and npm: Debian's, unless the machine already has them (NodeSource's

@@ -14,17 +14,27 @@ int cmd_trace(int argc, char **argv);
 struct mg_config;
 
 /* common.c: loads the config (ctest entries imported) and checks that every
- * named test exists; prints the one-line error and returns the exit code, or
- * -1 when all is well (*cfg is then the caller's, mg_config_free). */
+ * named test exists: MG_EXIT_PASS (*cfg is then the caller's, mg_config_free),
+ * or the exit code after printing the one-line error. */
 int mg_cli_load_config(struct mg_config **cfg, const char *path, const char *const *names,
 		       size_t n_names);
-/* cmd_run.c: measures the selected tests (the I-th of N shares) into outdir,
- * `jobs` at a time, printing a row each (quiet: only what went wrong).
- * MG_EXIT_PASS, or MG_EXIT_ERROR when one could not be measured, or crashed
- * or timed out without allow-crash. */
-int mg_cli_measure_tests(const struct mg_config *cfg, const char *const *names, size_t n_names,
-			 unsigned shard_i, unsigned shard_n, const char *outdir, unsigned jobs,
-			 int quiet);
+struct mg_error;
+struct mg_git;
+struct mg_test;
+
+/* measure.c: measures `tests` into outdir, `jobs` at a time (src/core/pool.c),
+ * printing a row each (quiet: only what went wrong); the commit measured is
+ * HEAD's of `git` (NULL: unknown).  MG_EXIT_PASS, or MG_EXIT_ERROR when one
+ * could not be measured, crashed or timed out without allow-crash, or ran
+ * programs untraced without allow-untraced (unless `gate`: check judges). */
+int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tests, size_t n,
+		   const char *outdir, unsigned jobs, int quiet, int gate, struct mg_git *git);
+
+/* common.c: the exit code of an error code (docs/cli.md): MG_EINVALID and
+ * MG_ENOTFOUND (bad input, an unknown file or ref) 2; the rest 3 */
+int mg_cli_exit_code(int code);
+/* prints err's message as mg_cli_error() does, and returns its exit code */
+int mg_cli_report(const struct mg_error *err);
 /*
  * common.c: the arguments every command on memgate.yml takes - -h/--help,
  * -c/--config FILE and test names (into names, sized for argc) - at argv[*i];
@@ -41,11 +51,15 @@ int mg_cli_format_json(int *json, const char *cmd, const char *arg);
 /* whether a test is among the named ones (all of them when none are named) */
 int mg_cli_selected(const char *name, const char *const *names, size_t n_names);
 
-/* the largest profile, baseline or result read whole: a profile with every
- * stack (100k stacks at depth 20 is about 7 MB) stays far below it */
-#define MG_MAX_DOC ((size_t)1 << 30)
-
-/* prints "memgate: <msg>" on stderr */
-void mg_die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * common.c: what a command tells on stderr, as git keeps die(), error() and
+ * warning() apart (nothing here exits: a command returns its exit code):
+ * mg_cli_error() "memgate: <msg>" for what stops the command,
+ * mg_cli_warning() "memgate: warning: <msg>" for what it goes on after,
+ * mg_cli_note() "memgate: <msg>" for what it did that people should know.
+ */
+void mg_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void mg_cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void mg_cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -53,10 +53,11 @@ static void print_change(const char *name, const cJSON *old, const cJSON *new)
 }
 
 /* 0 written or unchanged, MG_EINVALID bad input, MG_ERROR I/O */
-static int accept_one(struct mg_config *cfg, const char *name, const char *from,
+static int accept_one(struct mg_suppress_state *sup, const char *name, const char *from,
 		      const char *commit, int dirty, const char *reason, int *changed,
 		      struct mg_error *err)
 {
+	const struct mg_config *cfg = sup->cfg;
 	char ppath[4096], bpath[4096];
 	char *text = NULL, *canon = NULL;
 	size_t len;
@@ -81,7 +82,7 @@ static int accept_one(struct mg_config *cfg, const char *name, const char *from,
 		goto done;
 	}
 	/* the figures as check gates them: without the leaks memgate.yml suppresses */
-	if (mg_suppress_profile(profile, cfg) < 0 ||
+	if (mg_suppress_profile(profile, sup) < 0 ||
 	    !(base = mg_baseline_from_profile(profile, commit, dirty, reason)) ||
 	    !(canon = mg_json_canonical(base))) {
 		ret = mg_error_set(err, MG_ERROR, "out of memory");
@@ -120,7 +121,7 @@ done:
 
 static void removed_tmp(const char *name)
 {
-	mg_die_msg("removed '%s', left by an interrupted write", name);
+	mg_cli_note("removed '%s', left by an interrupted write", name);
 }
 
 int cmd_accept(int argc, char **argv)
@@ -129,6 +130,7 @@ int cmd_accept(int argc, char **argv)
 	const char **names = calloc((size_t)argc + 1, sizeof(*names));
 	size_t n_names = 0, written = 0;
 	struct mg_config *cfg = NULL;
+	struct mg_suppress_state sup = { 0 };
 	struct mg_error err = { 0 };
 	char sha[41];
 	int dirty = 0, have_commit, ret = MG_EXIT_USAGE;
@@ -149,28 +151,35 @@ int cmd_accept(int argc, char **argv)
 		} else if (!strcmp(a, "--reason") && i + 1 < argc) {
 			reason = argv[++i];
 		} else {
-			mg_die_msg("accept: unknown option '%s'\n%s", a, usage_text);
+			mg_cli_error("accept: unknown option '%s'\n%s", a, usage_text);
 			goto done;
 		}
 	}
-	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) >= 0)
+	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) != MG_EXIT_PASS)
 		goto done;
 	if (!from)
 		from = cfg->profiles;
 	if (mg_mkdirs(cfg->baselines) < 0) {
-		mg_die_msg("cannot create '%s': %s", cfg->baselines, strerror(errno));
+		mg_cli_error("cannot create '%s': %s", cfg->baselines, strerror(errno));
 		ret = MG_EXIT_ERROR;
 		goto done;
 	}
 	/* what an accept killed mid-write left: never to be committed */
 	mg_clean_stale_tmp(cfg->baselines, MG_TMP_STALE_S, removed_tmp);
-	have_commit = mg_git_head(sha, &dirty, cfg->dir[0] ? cfg->dir : ".", &err) == MG_OK;
+	struct mg_git *git;
+	have_commit = mg_git_open(&git, cfg->dir[0] ? cfg->dir : ".", &err) == MG_OK &&
+		      mg_git_head(git, sha, &dirty, &err) == MG_OK;
+	mg_git_close(git);
 	if (!have_commit)
-		mg_die_msg("warning: %s: baselines record no commit", err.msg);
+		mg_cli_warning("%s: baselines record no commit", err.msg);
 	else if (dirty)
-		mg_die_msg("warning: the work tree has changes: the baselines say they were "
+		mg_cli_warning("the work tree has changes: the baselines say they were "
 			   "measured on a dirty tree at %.12s", sha);
 
+	if (mg_suppress_init(&sup, cfg) < 0) {
+		ret = MG_EXIT_ERROR;
+		goto done;
+	}
 	fprintf(stderr, "memgate: accepting into %s/%s%s\n", cfg->baselines,
 		reason ? ", reason: " : "", reason ? reason : "");
 	ret = MG_EXIT_PASS;
@@ -183,17 +192,17 @@ int cmd_accept(int argc, char **argv)
 		snprintf(ppath, sizeof(ppath), "%s/%s.json", from, name);
 		if (!n_names && access(ppath, F_OK) < 0)
 			continue;             /* all: only the tests that were measured */
-		int r = accept_one(cfg, name, from, have_commit ? sha : NULL, dirty, reason,
+		int r = accept_one(&sup, name, from, have_commit ? sha : NULL, dirty, reason,
 				   &changed, &err);
 		if (r != MG_OK) {
-			mg_die_msg("%s", err.msg);
-			ret = r == MG_EINVALID ? MG_EXIT_USAGE : MG_EXIT_ERROR;
+			ret = mg_cli_report(&err);
 			break;
 		}
 		written += (size_t)changed;
 	}
 	fprintf(stderr, "memgate: %zu baseline%s written\n", written, written == 1 ? "" : "s");
 done:
+	mg_suppress_release(&sup);
 	mg_config_free(cfg);
 	free(names);
 	return ret;

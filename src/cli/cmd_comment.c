@@ -45,7 +45,8 @@ static const char usage_text[] =
 	"The token is $GITHUB_TOKEN (or $MEMGATE_GITHUB_TOKEN), the API $GITHUB_API_URL.\n"
 	"\n"
 	"exit status: 0 the result passed; 1 it holds a regression; 2 usage error, or\n"
-	"DIR holds no check result; 3 the result is unreadable, a runner file cannot be\n"
+	"DIR holds no check result; 3 a test was not measured in full (programs ran\n"
+	"untraced), the result is unreadable, a runner file cannot be\n"
 	"written or the comment failed (a token that may not write, as in a pull\n"
 	"request from a fork, is only a warning).\n";
 
@@ -74,7 +75,7 @@ int cmd_comment(int argc, char **argv)
 			enum mg_comment_mode m;
 			mode = argv[++i];
 			if (mg_comment_mode_parse(&m, mode, &err) != MG_OK) {
-				mg_die_msg("comment: --mode: %s", err.msg);
+				mg_cli_error("comment: --mode: %s", err.msg);
 				goto done;
 			}
 		} else if (!strcmp(a, "--pr") && i + 1 < argc) {
@@ -82,47 +83,50 @@ int cmd_comment(int argc, char **argv)
 			errno = 0;
 			opt.pr = strtoll(argv[++i], &end, 10);
 			if (errno || *end || opt.pr <= 0) {
-				mg_die_msg("comment: --pr: expected a pull request number, got '%s'",
+				mg_cli_error("comment: --pr: expected a pull request number, got '%s'",
 					   argv[i]);
 				goto done;
 			}
 		} else {
-			mg_die_msg("comment: unknown option '%s'\n%s", a, usage_text);
+			mg_cli_error("comment: unknown option '%s'\n%s", a, usage_text);
 			goto done;
 		}
 	}
 	if (!from) {
 		/* the profiles directory of the config */
-		if ((ret = mg_cli_load_config(&cfg, config ? config : "memgate.yml", NULL, 0)) >= 0)
+		ret = mg_cli_load_config(&cfg, config ? config : "memgate.yml", NULL, 0);
+		if (ret != MG_EXIT_PASS)
 			goto done;
 		from = cfg->profiles;
 	}
 	if ((size_t)snprintf(path, sizeof(path), "%s/memgate-check.json", from) >= sizeof(path)) {
-		mg_die_msg("comment: path too long: '%s'", from);
+		mg_cli_error("comment: path too long: '%s'", from);
+		ret = MG_EXIT_USAGE;
 		goto done;
 	}
 	if ((ret = mg_read_file(&text, &len, path, MAX_RESULT, &err)) != MG_OK) {
 		if (ret == MG_ENOTFOUND) {
-			mg_die_msg("no check result '%s' (run 'memgate check' first)", path);
+			mg_cli_error("no check result '%s' (run 'memgate check' first)", path);
 			ret = MG_EXIT_USAGE;
 		} else {
-			mg_die_msg("%s", err.msg);
+			mg_cli_error("%s", err.msg);
 			ret = MG_EXIT_ERROR;
 		}
 		goto done;
 	}
 	if (!(doc = cJSON_ParseWithLength(text, len))) {
-		mg_die_msg("%s: not valid JSON", path);
+		mg_cli_error("%s: not valid JSON", path);
 		ret = MG_EXIT_ERROR;
 		goto done;
 	}
 	if (mg_check_result_validate(doc, path, &err) != MG_OK) {
-		mg_die_msg("%s", err.msg);
+		mg_cli_error("%s", err.msg);
 		ret = MG_EXIT_USAGE;
 		goto done;
 	}
 	const char *verdict = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "verdict"));
-	int exit_verdict = verdict && !strcmp(verdict, "pass") ? MG_EXIT_PASS : MG_EXIT_REGRESSION;
+	int exit_verdict = verdict && !strcmp(verdict, "pass") ? MG_EXIT_PASS :
+			   verdict && !strcmp(verdict, "unmeasured") ? MG_EXIT_ERROR : MG_EXIT_REGRESSION;
 	const char *actions = getenv("GITHUB_ACTIONS");
 	opt.mode = mode;
 	opt.config = config;
@@ -135,7 +139,7 @@ int cmd_comment(int argc, char **argv)
 		mdo.marker = marker;
 		mdo.max_bytes = 65536;
 		if (mg_markdown_render(&md, &len, NULL, doc, &mdo, &err) != MG_OK) {
-			mg_die_msg("%s", err.msg);
+			mg_cli_error("%s", err.msg);
 			ret = MG_EXIT_ERROR;
 			goto done;
 		}
@@ -143,16 +147,11 @@ int cmd_comment(int argc, char **argv)
 		ret = exit_verdict;
 		goto done;
 	}
-	switch (mg_github_publish_with(doc, from, &opt, 1, &err)) {
-	case MG_OK:
-		ret = exit_verdict;
-		break;
-	case MG_EINVALID:
-		ret = MG_EXIT_USAGE;
-		break;
-	default:
-		ret = MG_EXIT_ERROR;      /* publish printed why */
-	}
+	/* publish printed why it failed */
+	ret = mg_github_publish_with(doc, from, &opt, 1, &err);
+	if (ret != MG_OK && ret != MG_EINVALID)
+		ret = MG_ERROR;
+	ret = ret == MG_OK ? exit_verdict : mg_cli_exit_code(ret);
 done:
 	free(text);
 	free(md);

@@ -69,7 +69,7 @@ int cmd_report(int argc, char **argv)
 	struct mg_error err = { 0 };
 
 	if (!paths || !docs) {
-		mg_die_msg("out of memory");
+		mg_cli_error("out of memory");
 		ret = MG_EXIT_ERROR;
 		goto done;
 	}
@@ -91,44 +91,44 @@ int cmd_report(int argc, char **argv)
 		} else if (!strcmp(a, "--baseline") && more) {
 			base_path = argv[++i];
 		} else if (a[0] == '-' && a[1]) {
-			mg_die_msg("report: unknown option or missing value '%s'\n%s", a, usage_text);
+			mg_cli_error("report: unknown option or missing value '%s'\n%s", a, usage_text);
 			goto done;
 		} else {
 			paths[n++] = a;
 		}
 	}
 	if (!n) {
-		mg_die_msg("report: no profile given\n%s", usage_text);
+		mg_cli_error("report: no profile given\n%s", usage_text);
 		goto done;
 	}
 	if (!html && !format) {
-		mg_die_msg("report: nothing to do: give --html FILE or --format FORMAT");
+		mg_cli_error("report: nothing to do: give --html FILE or --format FORMAT");
 		goto done;
 	}
 	if (format && (fmt = mg_report_format_parse(format)) < 0) {
-		mg_die_msg("report: unknown format '%s' (folded, speedscope, dhat, bmf, "
+		mg_cli_error("report: unknown format '%s' (folded, speedscope, dhat, bmf, "
 			   "github-action-benchmark)", format);
 		goto done;
 	}
 	if ((weight = mg_report_weight_parse(weight_name)) < 0) {
-		mg_die_msg("report: unknown weight '%s' (total_bytes, allocs, peak_bytes, peak_blocks, "
+		mg_cli_error("report: unknown weight '%s' (total_bytes, allocs, peak_bytes, peak_blocks, "
 			   "leaked_bytes, leaked_blocks)", weight_name);
 		goto done;
 	}
 	if (html && n != 1) {
-		mg_die_msg("report: --html renders one profile, got %zu", n);
+		mg_cli_error("report: --html renders one profile, got %zu", n);
 		goto done;
 	}
 	if (fmt >= 0 && !mg_report_format_multi(fmt) && n != 1) {
-		mg_die_msg("report: format '%s' takes one profile, got %zu", format, n);
+		mg_cli_error("report: format '%s' takes one profile, got %zu", format, n);
 		goto done;
 	}
 	if (base_path && !html) {
-		mg_die_msg("report: --baseline goes with --html");
+		mg_cli_error("report: --baseline goes with --html");
 		goto done;
 	}
 	if (output && !format) {
-		mg_die_msg("report: -o goes with --format (--html names its own file)");
+		mg_cli_error("report: -o goes with --format (--html names its own file)");
 		goto done;
 	}
 
@@ -149,7 +149,7 @@ int cmd_report(int argc, char **argv)
 	ret = MG_EXIT_PASS;
 	goto done;
 fail:
-	mg_die_msg("%s", err.msg);
+	mg_cli_error("%s", err.msg);
 done:
 	free(text);
 	for (size_t i = 0; docs && i < n; i++)

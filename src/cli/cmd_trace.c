@@ -11,6 +11,7 @@
 
 #include "../core/measure.h"
 #include "../core/profile.h"
+#include "../core/units.h"
 #include "../util/error.h"
 #include "../util/fs.h"
 #include "cmd.h"
@@ -18,20 +19,23 @@
 
 static const char usage_text[] =
 	"usage: memgate trace [-o FILE] [--depth N | --no-stacks] [--grace S] [--keep-raw]\n"
-	"                     -- COMMAND [ARG...]\n"
+	"                     [--allow-untraced] -- COMMAND [ARG...]\n"
 	"\n"
 	"Runs COMMAND under memgate's tracer, follows every process it starts, prints\n"
-	"a summary per process on stderr and writes the profile JSON (SPEC §4).\n"
+	"a summary per process on stderr and writes the profile JSON (docs/profile-schema.md).\n"
 	"\n"
 	"  -o, --output FILE   where to write the profile (default: memgate-trace.json)\n"
 	"  --depth N           call-stack frames kept per allocation (default 64, max 256)\n"
 	"  --no-stacks         exact figures only, no call stacks: the cheapest mode\n"
 	"  --grace SECONDS     wait this long for processes left running by COMMAND (default 10)\n"
 	"  --keep-raw          keep the raw per-process trace files and print their directory\n"
+	"  --allow-untraced    a program COMMAND starts that cannot be traced (static,\n"
+	"                      32-bit, or started without LD_PRELOAD) is expected: exit 0\n"
 	"\n"
 	"exit status: 0 when COMMAND was measured, whatever its own exit status (printed);\n"
 	"2 for a usage error; 3 when it could not be traced (missing, static, setuid),\n"
-	"was killed by a signal, or the profile could not be written.\n";
+	"a program it started ran untraced (without --allow-untraced), it was killed\n"
+	"by a signal, or the profile could not be written.\n";
 
 static void print_summary(const struct mg_trace *t, const struct mg_spawn_result *sr)
 {
@@ -63,8 +67,8 @@ static void print_summary(const struct mg_trace *t, const struct mg_spawn_result
 		const char *cmd = h->argv_len ? h->argv : h->exe;
 		fprintf(stderr, "%8d %8d %10llu %10llu %12s %12s %12s %11s  %-12s %s\n", p->pid,
 			p->ppid, (unsigned long long)p->f.allocs, (unsigned long long)p->f.frees,
-			mg_fmt_bytes(b1, p->f.total_bytes), mg_fmt_bytes(b2, p->f.peak_bytes),
-			mg_fmt_bytes(b3, p->f.leaked_bytes), mg_fmt_bytes(b4, p->f.rss_peak_bytes), end,
+			mg_fmt_size(b1, sizeof(b1), p->f.total_bytes), mg_fmt_size(b2, sizeof(b2), p->f.peak_bytes),
+			mg_fmt_size(b3, sizeof(b3), p->f.leaked_bytes), mg_fmt_size(b4, sizeof(b4), p->f.rss_peak_bytes), end,
 			cmd);
 		allocs += p->f.allocs;
 		frees += p->f.frees;
@@ -166,12 +170,34 @@ static void print_leaks(const cJSON *doc, int max_stacks, int max_frames)
 			rt->valuedouble);
 }
 
+/* how the command ended, told on stderr, as an exit code */
+static int how_it_ended(int st, const cJSON *doc, const char *cmd, int allow_untraced)
+{
+	int ret = MG_EXIT_PASS;
+	if (WIFSIGNALED(st)) {
+		mg_cli_note("'%s' was killed by signal %d (%s): figures up to that moment", cmd,
+			    WTERMSIG(st), strsignal(WTERMSIG(st)));
+		ret = MG_EXIT_ERROR;
+	} else {
+		fprintf(stderr, "memgate: '%s' exited with status %d\n", cmd, WEXITSTATUS(st));
+	}
+	/* figures without what ran untraced are not the command's: loud, exit 3 */
+	int n_untraced = cJSON_GetArraySize(cJSON_GetObjectItem(doc, "untraced"));
+	if (n_untraced && !allow_untraced) {
+		mg_cli_error("%d program%s started by '%s' ran untraced: the figures leave %s out "
+			     "(--allow-untraced if that is expected)", n_untraced,
+			     n_untraced == 1 ? "" : "s", cmd, n_untraced == 1 ? "it" : "them");
+		ret = MG_EXIT_ERROR;
+	}
+	return ret;
+}
+
 int cmd_trace(int argc, char **argv)
 {
 	const char *output = "memgate-trace.json";
 	int depth = -1;
 	double grace = 10;
-	int keep = 0, i, ret = MG_EXIT_ERROR;
+	int keep = 0, allow_untraced = 0, i, ret = MG_EXIT_ERROR;
 	struct mg_error err = { 0 };
 	struct mg_measurement m = { 0 };
 	struct mg_symbolizer *sym = NULL;
@@ -190,7 +216,7 @@ int cmd_trace(int argc, char **argv)
 			char *end;
 			unsigned long v = strtoul(argv[++i], &end, 10);
 			if (*end || v == 0 || v > MGT_MAX_DEPTH) {
-				mg_die_msg("--depth: expected a number from 1 to %u, got '%s'",
+				mg_cli_error("--depth: expected a number from 1 to %u, got '%s'",
 					   MGT_MAX_DEPTH, argv[i]);
 				return MG_EXIT_USAGE;
 			}
@@ -201,20 +227,22 @@ int cmd_trace(int argc, char **argv)
 			char *end;
 			grace = strtod(argv[++i], &end);
 			if (*end || grace < 0) {
-				mg_die_msg("--grace: expected seconds, got '%s'", argv[i]);
+				mg_cli_error("--grace: expected seconds, got '%s'", argv[i]);
 				return MG_EXIT_USAGE;
 			}
 		} else if (!strcmp(a, "--keep-raw")) {
 			keep = 1;
+		} else if (!strcmp(a, "--allow-untraced")) {
+			allow_untraced = 1;
 		} else if (a[0] == '-') {
-			mg_die_msg("trace: unknown option '%s'\n%s", a, usage_text);
+			mg_cli_error("trace: unknown option '%s'\n%s", a, usage_text);
 			return MG_EXIT_USAGE;
 		} else {
 			break;                        /* the command, without "--" */
 		}
 	}
 	if (i >= argc) {
-		mg_die_msg("trace: no command given\n%s", usage_text);
+		mg_cli_error("trace: no command given\n%s", usage_text);
 		return MG_EXIT_USAGE;
 	}
 	char **cmd = argv + i;
@@ -225,7 +253,7 @@ int cmd_trace(int argc, char **argv)
 		.keep_raw = keep, .dirty = -1,
 	};
 	if (mg_symbolizer_new(&sym, &err) != MG_OK) {
-		mg_die_msg("%s", err.msg);
+		mg_cli_error("%s", err.msg);
 		goto done;
 	}
 	mo.sym = sym;
@@ -239,7 +267,7 @@ int cmd_trace(int argc, char **argv)
 	if (m.raw_dir)
 		fprintf(stderr, "memgate: raw traces kept in %s\n", m.raw_dir);
 	if (r != MG_OK || mg_profile_write(output, m.doc, &err) != MG_OK) {
-		mg_die_msg("%s", err.msg);
+		mg_cli_error("%s", err.msg);
 		goto done;
 	}
 	const struct mg_trace *t = m.trace;
@@ -252,21 +280,13 @@ int cmd_trace(int argc, char **argv)
 	print_leaks(doc, 5, 6);
 	cJSON *w;
 	cJSON_ArrayForEach(w, cJSON_GetObjectItem(doc, "warnings"))
-		mg_die_msg("warning: %s", w->valuestring);
+		mg_cli_warning("%s", w->valuestring);
 	if (sr->leftover)
-		mg_die_msg("warning: processes were still running %.0f s after the command ended; "
+		mg_cli_warning("processes were still running %.0f s after the command ended; "
 			   "their figures are partial", grace);
 	fprintf(stderr, "memgate: profile written to %s\n", output);
 
-	int st = sr->root_status;
-	if (WIFSIGNALED(st)) {
-		mg_die_msg("'%s' was killed by signal %d (%s): figures up to that moment", cmd[0],
-			   WTERMSIG(st), strsignal(WTERMSIG(st)));
-		ret = MG_EXIT_ERROR;
-	} else {
-		fprintf(stderr, "memgate: '%s' exited with status %d\n", cmd[0], WEXITSTATUS(st));
-		ret = MG_EXIT_PASS;
-	}
+	ret = how_it_ended(sr->root_status, doc, cmd[0], allow_untraced);
 done:
 	mg_measurement_release(&m);
 	mg_symbolizer_free(sym);

@@ -1,4 +1,6 @@
 /* common.c - what several commands do alike: load memgate.yml, select tests */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,20 +16,68 @@ int mg_cli_load_config(struct mg_config **cfg, const char *path, const char *con
 	*cfg = NULL;
 	if (mg_config_load(cfg, path, &err) != MG_OK ||
 	    mg_config_import_ctest(*cfg, NULL, &err) != MG_OK) {
-		mg_die_msg("%s", err.msg);
 		mg_config_free(*cfg);
 		*cfg = NULL;
-		return err.code == MG_EINVALID || err.code == MG_ENOTFOUND ? MG_EXIT_USAGE
-									     : MG_EXIT_ERROR;
+		return mg_cli_report(&err);
 	}
 	for (size_t k = 0; k < n_names; k++)
 		if (!mg_config_find_test(*cfg, names[k])) {
-			mg_die_msg("no test '%s' in '%s'", names[k], path);
+			mg_cli_error("no test '%s' in '%s'", names[k], path);
 			mg_config_free(*cfg);
 			*cfg = NULL;
 			return MG_EXIT_USAGE;
 		}
-	return -1;
+	return MG_EXIT_PASS;
+}
+
+int mg_cli_exit_code(int code)
+{
+	switch (code) {
+	case MG_OK:
+		return MG_EXIT_PASS;
+	case MG_EINVALID:
+	case MG_ENOTFOUND:
+		return MG_EXIT_USAGE;
+	default:                        /* MG_ERROR, MG_EUNTRACEABLE, MG_ENOTMEASURED */
+		return MG_EXIT_ERROR;
+	}
+}
+
+static void say(const char *what, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "memgate: %s", what);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void mg_cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	say("", fmt, ap);
+	va_end(ap);
+}
+
+void mg_cli_warning(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	say("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void mg_cli_note(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	say("", fmt, ap);
+	va_end(ap);
+}
+
+int mg_cli_report(const struct mg_error *err)
+{
+	mg_cli_error("%s", err->msg);
+	return mg_cli_exit_code(err->code);
 }
 
 int mg_cli_common_arg(int argc, char **argv, int *i, const char **config, const char **names,
@@ -62,7 +112,7 @@ int mg_cli_jobs(unsigned *jobs, const char *arg)
 	char *end;
 	unsigned long v = strtoul(arg, &end, 10);
 	if (!*arg || *end || v == 0 || v > 1024) {
-		mg_die_msg("--jobs: expected a number from 1 to 1024, got '%s'", arg);
+		mg_cli_error("--jobs: expected a number from 1 to 1024, got '%s'", arg);
 		return -1;
 	}
 	*jobs = (unsigned)v;
@@ -72,7 +122,7 @@ int mg_cli_jobs(unsigned *jobs, const char *arg)
 int mg_cli_format_json(int *json, const char *cmd, const char *arg)
 {
 	if (strcmp(arg, "json") && strcmp(arg, "table")) {
-		mg_die_msg("%s: --format: expected 'table' or 'json', got '%s'", cmd, arg);
+		mg_cli_error("%s: --format: expected 'table' or 'json', got '%s'", cmd, arg);
 		return -1;
 	}
 	*json = !strcmp(arg, "json");

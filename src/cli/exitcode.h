@@ -1,4 +1,4 @@
-/* exitcode.h - memgate's exit codes, the same for every command (SPEC §2) */
+/* exitcode.h - memgate's exit codes, the same for every command (docs/cli.md) */
 #ifndef MEMGATE_CLI_EXITCODE_H
 #define MEMGATE_CLI_EXITCODE_H
 

@@ -30,16 +30,6 @@ static const struct mg_cmd cmds[] = {
 	{ NULL, NULL, NULL, NULL }
 };
 
-void mg_die_msg(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("memgate: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: memgate <command> [options]\n\ncommands:\n");
@@ -67,7 +57,7 @@ int main(int argc, char **argv)
 					char *args[] = { argv[2], (char *)"--help", NULL };
 					return c->fn(2, args);
 				}
-			mg_die_msg("no command '%s' (see 'memgate help')", argv[2]);
+			mg_cli_error("no command '%s' (see 'memgate help')", argv[2]);
 			return MG_EXIT_USAGE;
 		}
 		usage(stdout);
@@ -76,6 +66,6 @@ int main(int argc, char **argv)
 	for (const struct mg_cmd *c = cmds; c->name; c++)
 		if (!strcmp(c->name, argv[1]))
 			return c->fn(argc - 1, argv + 1);
-	mg_die_msg("no command '%s' (see 'memgate help')", argv[1]);
+	mg_cli_error("no command '%s' (see 'memgate help')", argv[1]);
 	return MG_EXIT_USAGE;
 }

@@ -11,28 +11,23 @@
 #include "../report/markdown.h"
 #include "../util/buf.h"
 #include "../util/error.h"
+#include "../util/json.h"
 #include "cmd.h"
 #include "publish.h"
 
 #define COMMENT_MAX 65536       /* GitHub's limit in characters: a byte bound keeps it */
 #define MAX_ANNOTATIONS 10      /* the runner shows 10 errors per step */
 
-static const char *str(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
-
 static int failing(const cJSON *t)
 {
-	const char *v = str(t, "verdict");
-	return v && (!strcmp(v, "regression") || !strcmp(v, "over budget"));
+	return mg_check_verdict_fails(mg_json_str(t, "verdict"));
 }
 
 /* prints one warning: "memgate: warning: MSG" on stderr and ::warning::MSG on stdout */
 static void warn(const char *msg)
 {
 	struct mg_buf b;
-	mg_die_msg("warning: %s", msg);
+	mg_cli_warning("%s", msg);
 	mg_buf_init(&b, 1u << 16);
 	if (mg_actions_annotation(&b, "warning", "memgate", msg) == 0)
 		fputs(mg_buf_str(&b), stdout);
@@ -54,15 +49,15 @@ static void annotations(const cJSON *result)
 	struct mg_buf b, why, title;
 	mg_buf_init(&b, 1u << 20);
 	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(result, "tests")) {
-		const char *name = str(t, "name") ? str(t, "name") : "?";
+		const char *name = mg_json_str(t, "name") ? mg_json_str(t, "name") : "?";
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "environment_mismatch")) &&
 		    nwarn++ < MAX_ANNOTATIONS) {
 			mg_buf_init(&why, 4096);
 			mg_buf_init(&title, 1024);
 			mg_buf_printf(&title, "memgate: %s measured in another environment", name);
 			mg_buf_printf(&why, "%s: the baseline was measured in another environment (%s): "
-				      "figures may move", name, str(t, "environment_detail") ?
-				      str(t, "environment_detail") : "libc, arch or compiler differ");
+				      "figures may move", name, mg_json_str(t, "environment_detail") ?
+				      mg_json_str(t, "environment_detail") : "libc, arch or compiler differ");
 			mg_actions_annotation(&b, "warning", mg_buf_str(&title), mg_buf_str(&why));
 			mg_buf_release(&why);
 			mg_buf_release(&title);
@@ -76,7 +71,7 @@ static void annotations(const cJSON *result)
 		n++;
 		mg_buf_init(&why, 1u << 16);
 		mg_buf_init(&title, 1024);
-		mg_buf_printf(&title, "memgate: %s %s", name, !strcmp(str(t, "verdict"), "regression") ?
+		mg_buf_printf(&title, "memgate: %s %s", name, !strcmp(mg_json_str(t, "verdict"), "regression") ?
 			      "regressed" : "is over budget");
 		mg_md_why_plain(&why, t);
 		mg_actions_annotation(&b, "error", mg_buf_str(&title), mg_buf_str(&why));
@@ -94,7 +89,7 @@ static void annotations(const cJSON *result)
 static int write_outputs(const cJSON *result, const char *dir, const char *report,
 			 struct mg_error *err)
 {
-	const char *path = getenv("GITHUB_OUTPUT"), *verdict = str(result, "verdict");
+	const char *path = getenv("GITHUB_OUTPUT"), *verdict = mg_json_str(result, "verdict");
 	const cJSON *t;
 	char n[32], abs[PATH_MAX];
 	int regressions = 0;
@@ -154,7 +149,7 @@ static int comment(const cJSON *result, const char *report, const char *marker,
 	long long id = 0, event_pr = 0;
 	char head[41] = "";
 	const char *event = getenv("GITHUB_EVENT_NAME");
-	int ret, failed = str(result, "verdict") && strcmp(str(result, "verdict"), "pass");
+	int ret, failed = mg_json_str(result, "verdict") && strcmp(mg_json_str(result, "verdict"), "pass");
 
 	if (mode == MG_COMMENT_NEVER)
 		return MG_OK;
@@ -165,7 +160,7 @@ static int comment(const cJSON *result, const char *report, const char *marker,
 	if (pr) {
 		memset(err, 0, sizeof(*err));   /* the number given wins over the event's */
 	} else if (ret == MG_ENOTFOUND) {
-		mg_die_msg("%s: no comment", err->msg);
+		mg_cli_error("%s: no comment", err->msg);
 		memset(err, 0, sizeof(*err));
 		return MG_OK;
 	} else if (ret != MG_OK) {
@@ -182,11 +177,11 @@ static int comment(const cJSON *result, const char *report, const char *marker,
 		goto done;
 	ret = mg_gh_sticky_comment(gh, pr, marker, report, mode, failed, &done, &id, err);
 	if (ret == MG_OK && done != MG_GH_NOTHING)
-		mg_die_msg("%s comment %lld on pull request #%lld",
+		mg_cli_note("%s comment %lld on pull request #%lld",
 			   done == MG_GH_CREATED ? "created" : done == MG_GH_UPDATED ? "updated" :
 			   "deleted", id, pr);
 	else if (ret == MG_OK)
-		mg_die_msg("no comment on pull request #%lld: the gate passed (comment: %s)", pr,
+		mg_cli_note("no comment on pull request #%lld: the gate passed (comment: %s)", pr,
 			   mode == MG_COMMENT_AUTO ? "auto" : "on-regression");
 done:
 	mg_gh_close(gh);
@@ -198,7 +193,7 @@ int mg_github_publish_with(const cJSON *result, const char *result_dir,
 {
 	const char *actions = getenv("GITHUB_ACTIONS"), *off = getenv("MEMGATE_GITHUB_PUBLISH");
 	const char *mode_s = opt && opt->mode ? opt->mode : getenv("MEMGATE_COMMENT");
-	const char *config = opt && opt->config ? opt->config : str(result, "config");
+	const char *config = opt && opt->config ? opt->config : mg_json_str(result, "config");
 	struct mg_md_options mdo = { 0 };
 	struct mg_error e = { 0 }, first = { 0 };
 	enum mg_comment_mode mode = MG_COMMENT_AUTO;

@@ -8,16 +8,10 @@
 #include "../util/buf.h"
 #include "../util/error.h"
 #include "baseline.h"
+#include "metric.h"
 #include "suppress.h"
 
-/* the summary figures a baseline keeps (SPEC §1, the leak kinds, runtime-owned) */
-static const char *const figure_keys[] = {
-	"allocs", "frees", "total_bytes", "peak_bytes", "peak_blocks", "leaked_bytes",
-	"leaked_blocks", "definitely_lost_bytes", "definitely_lost_blocks",
-	"indirectly_lost_bytes", "indirectly_lost_blocks", "possibly_lost_bytes",
-	"possibly_lost_blocks", "still_reachable_bytes", "still_reachable_blocks",
-	"leaked_runtime_bytes", "leaked_runtime_blocks", "rss_peak_bytes",
-};
+/* a baseline keeps every summary figure of metric.h */
 
 #define SITE_FRAMES 4                     /* frames that name a call site */
 #define MAX_SITES 10
@@ -149,13 +143,14 @@ cJSON *mg_baseline_from_profile(const cJSON *profile, const char *commit, int di
 	if (!b || !fig)
 		return NULL;
 	/* the figures as gated: leaks that suppressions hide are not the test's */
-	for (size_t i = 0; i < sizeof(figure_keys) / sizeof(figure_keys[0]); i++) {
-		const cJSON *v = cJSON_GetObjectItem(sum, figure_keys[i]);
+	for (int m = 0; m < MG_METRIC_COUNT; m++) {
+		const char *name = mg_metric_name((enum mg_metric)m);
+		const cJSON *v = cJSON_GetObjectItem(sum, name);
 		uint64_t g;
-		cJSON_AddItemToObject(fig, figure_keys[i],
+		cJSON_AddItemToObject(fig, name,
 				      !cJSON_IsNumber(v) ? cJSON_CreateNull()
 				      : cJSON_GetObjectItem(profile, "suppressed") &&
-						mg_gated_figure(&g, profile, figure_keys[i])
+						mg_gated_figure(&g, profile, name)
 				      ? cJSON_CreateNumber((double)g)
 				      : cJSON_CreateNumber(v->valuedouble));
 	}
@@ -316,12 +311,13 @@ int mg_baseline_same(const cJSON *a, const cJSON *b)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!same_item(cJSON_GetObjectItem(a, keys[i]), cJSON_GetObjectItem(b, keys[i])))
 			return 0;
-	/* every figure but the peak RSS, which is never compared exactly (SPEC §1):
+	/* every figure but the peak RSS, which is never compared exactly (docs/metrics.md):
 	 * its noise alone must not rewrite a baseline */
-	for (size_t i = 0; i < sizeof(figure_keys) / sizeof(figure_keys[0]); i++)
-		if (strcmp(figure_keys[i], "rss_peak_bytes") &&
-		    !same_item(cJSON_GetObjectItem(fa, figure_keys[i]),
-			       cJSON_GetObjectItem(fb, figure_keys[i])))
+	for (int m = 0; m < MG_METRIC_COUNT; m++) {
+		const char *name = mg_metric_name((enum mg_metric)m);
+		if (mg_metric_info((enum mg_metric)m)->class != MG_METRIC_RSS_CLASS &&
+		    !same_item(cJSON_GetObjectItem(fa, name), cJSON_GetObjectItem(fb, name)))
 			return 0;
+	}
 	return 1;
 }

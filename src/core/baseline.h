@@ -1,4 +1,4 @@
-/* baseline.h - baselines/<test>.json: a test's accepted figures, in canonical form (SPEC §4)
+/* baseline.h - baselines/<test>.json: a test's accepted figures, in canonical form (docs/profile-schema.md)
  *
  * A baseline holds the gated figures of a profile's summary, its top call
  * sites (for attribution diffs), the commit it was measured at, the

@@ -90,7 +90,7 @@ static int by_delta(const void *a, const void *b)
 }
 
 /*
- * SPEC §6: the call sites that grew most, for a metric whose total grew.
+ * docs/baselines.md, "The verdict": the call sites that grew most, for a metric whose total grew.
  * `list` names the site lists of the baseline documents `cur` (built from the
  * profile) and `old`.  Sites are the top ten of each side, so a site absent
  * from `old` may have been just below its cut: its growth is then an upper

@@ -1,4 +1,4 @@
-/* compare.h - decide whether a test's profile regressed against its baseline (SPEC §6)
+/* compare.h - decide whether a test's profile regressed against its baseline (docs/baselines.md, "The verdict")
  *
  * Pure: a profile document and a baseline document in, a struct mg_verdict
  * out; no I/O, nothing printed.  A regression is data, not an error:
@@ -41,7 +41,7 @@ struct mg_metric_verdict {
 	uint64_t limit;             /* valid when has_limit */
 };
 
-/* A call site whose bytes grew against the baseline (SPEC §6: "peak +2.3 MiB,
+/* A call site whose bytes grew against the baseline (docs/baselines.md, "The verdict": "peak +2.3 MiB,
  * 91% from parse_row at src/csv.c:212"). */
 struct mg_site_growth {
 	enum mg_metric metric;      /* MG_METRIC_PEAK_BYTES (peak_sites) or _LEAKED_BYTES (leak_sites) */

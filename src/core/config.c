@@ -1,24 +1,23 @@
 /* config.c - read memgate.yml (libyaml events) into struct mg_config, and query it */
-#define _GNU_SOURCE                 /* pipe2 */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <yaml.h>
 
-#include "config.h"
 #include "../util/error.h"
+#include "../util/strv.h"
+#include "config.h"
+#include "shellwords.h"
+#include "subprocess.h"
 
 #define MAX_FILE_BYTES (4u << 20)
 #define MAX_DEPTH 16                /* the deepest valid file nests 5 levels */
@@ -28,50 +27,7 @@
 #define MAX_CONFIRM 100
 #define MAX_STACK_DEPTH 256
 
-/* ---- metrics ------------------------------------------------------------ */
-
-static const struct {
-	const char *name;
-	int bytes;
-} metrics[MG_METRIC_COUNT] = {
-	[MG_METRIC_ALLOCS] = { "allocs", 0 },
-	[MG_METRIC_FREES] = { "frees", 0 },
-	[MG_METRIC_TOTAL_BYTES] = { "total_bytes", 1 },
-	[MG_METRIC_PEAK_BYTES] = { "peak_bytes", 1 },
-	[MG_METRIC_PEAK_BLOCKS] = { "peak_blocks", 0 },
-	[MG_METRIC_LEAKED_BYTES] = { "leaked_bytes", 1 },
-	[MG_METRIC_LEAKED_BLOCKS] = { "leaked_blocks", 0 },
-	[MG_METRIC_DEFINITELY_LOST_BYTES] = { "definitely_lost_bytes", 1 },
-	[MG_METRIC_DEFINITELY_LOST_BLOCKS] = { "definitely_lost_blocks", 0 },
-	[MG_METRIC_INDIRECTLY_LOST_BYTES] = { "indirectly_lost_bytes", 1 },
-	[MG_METRIC_INDIRECTLY_LOST_BLOCKS] = { "indirectly_lost_blocks", 0 },
-	[MG_METRIC_POSSIBLY_LOST_BYTES] = { "possibly_lost_bytes", 1 },
-	[MG_METRIC_POSSIBLY_LOST_BLOCKS] = { "possibly_lost_blocks", 0 },
-	[MG_METRIC_STILL_REACHABLE_BYTES] = { "still_reachable_bytes", 1 },
-	[MG_METRIC_STILL_REACHABLE_BLOCKS] = { "still_reachable_blocks", 0 },
-	[MG_METRIC_RSS_PEAK_BYTES] = { "rss_peak_bytes", 1 },
-};
-
-const char *mg_metric_name(enum mg_metric m)
-{
-	return (unsigned)m < MG_METRIC_COUNT ? metrics[m].name : "?";
-}
-
-int mg_metric_from_name(const char *name)
-{
-	int i;
-	for (i = 0; i < MG_METRIC_COUNT; i++)
-		if (!strcmp(metrics[i].name, name))
-			return i;
-	return -1;
-}
-
-int mg_metric_is_bytes(enum mg_metric m)
-{
-	return (unsigned)m < MG_METRIC_COUNT && metrics[m].bytes;
-}
-
-/* SPEC §3's example, used where the file gives no tolerance for a metric */
+/* docs/config.md's example, used where the file gives no tolerance for a metric */
 static const struct {
 	enum mg_metric m;
 	const char *text;
@@ -84,46 +40,6 @@ static const struct {
 };
 
 /* ---- small helpers ------------------------------------------------------ */
-
-void mg_config_strv_free(char **v)
-{
-	char **p;
-	if (!v)
-		return;
-	for (p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
-static char **strv_new(void)
-{
-	return calloc(1, sizeof(char *));
-}
-
-static size_t strv_len(char *const *v)
-{
-	size_t n = 0;
-	while (v && v[n])
-		n++;
-	return n;
-}
-
-/* appends (consumes s, also on failure); -1 when out of memory */
-static int strv_push(char ***v, size_t *n, char *s)
-{
-	char **nv;
-	if (!s)
-		return -1;
-	nv = realloc(*v, (*n + 2) * sizeof(char *));
-	if (!nv) {
-		free(s);
-		return -1;
-	}
-	nv[(*n)++] = s;
-	nv[*n] = NULL;
-	*v = nv;
-	return 0;
-}
 
 static char *join_path(const char *dir, const char *p)
 {
@@ -565,31 +481,54 @@ static int get_bool(struct ctx *c, int *out, const struct node *n, const char *k
 
 /* ---- sections ----------------------------------------------------------- */
 
-static const char *const metric_names[MG_METRIC_COUNT] = {
-	"allocs", "frees", "total_bytes", "peak_bytes", "peak_blocks", "leaked_bytes",
-	"leaked_blocks", "definitely_lost_bytes", "definitely_lost_blocks",
-	"indirectly_lost_bytes", "indirectly_lost_blocks", "possibly_lost_bytes",
-	"possibly_lost_blocks", "still_reachable_bytes", "still_reachable_blocks",
-	"rss_peak_bytes",
-};
+/* the metrics memgate.yml may gate, for messages: "allocs, frees, ..., and
+ * definitely_lost_, ... with bytes or blocks" */
+static size_t gated_names(const char **names)
+{
+	size_t n = 0;
+	for (int m = 0; m < MG_METRIC_COUNT; m++)
+		if (mg_metric_info((enum mg_metric)m)->gated)
+			names[n++] = mg_metric_name((enum mg_metric)m);
+	return n;
+}
+
+static void metrics_prose(char *buf, size_t size)
+{
+	char kinds[256] = "";
+	size_t len = 0, klen = 0;
+	for (int m = 0; m < MG_METRIC_COUNT; m++) {
+		const struct mg_metric_info *mi = mg_metric_info((enum mg_metric)m);
+		size_t nl = strlen(mi->name);
+		if (!mi->gated)
+			continue;
+		if (mi->class != MG_METRIC_KIND_CLASS)
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s",
+						len ? ", " : "", mi->name);
+		else if (nl > 5 && !strcmp(mi->name + nl - 5, "bytes") && klen < sizeof(kinds))
+			klen += (size_t)snprintf(kinds + klen, sizeof(kinds) - klen, "%s%.*s",
+						 klen ? ", " : "", (int)(nl - 5), mi->name);
+	}
+	if (klen && len < size)
+		snprintf(buf + len, size - len, ", and %s with bytes or blocks", kinds);
+}
 
 static int metric_key(struct ctx *c, const struct node *k, const char *section)
 {
+	const char *names[MG_METRIC_COUNT], *hint;
+	char prose[512];
 	int m;
-	const char *hint;
 	if (k->kind != NODE_SCALAR || k->null)
 		return fail(c, k->pos, "expected a metric name in \"%s\", got %s", section, GOT(k));
 	m = mg_metric_from_name(k->str);
-	if (m >= 0)
+	if (m >= 0 && mg_metric_info((enum mg_metric)m)->gated)
 		return m;
-	hint = suggest(k->str, metric_names, MG_METRIC_COUNT);
+	hint = suggest(k->str, names, gated_names(names));
 	if (hint)
 		return fail(c, k->pos, "unknown metric \"%s\" in \"%s\" (did you mean \"%s\"?)",
 			    Q(k->str), section, hint);
-	return fail(c, k->pos, "unknown metric \"%s\" in \"%s\" (metrics: allocs, frees, "
-		    "total_bytes, peak_bytes, peak_blocks, leaked_bytes, leaked_blocks, "
-		    "rss_peak_bytes, and definitely_lost_, indirectly_lost_, possibly_lost_, "
-		    "still_reachable_ with bytes or blocks)", Q(k->str), section);
+	metrics_prose(prose, sizeof(prose));
+	return fail(c, k->pos, "unknown metric \"%s\" in \"%s\" (metrics: %s)", Q(k->str),
+		    section, prose);
 }
 
 static int check_metric_keys(struct ctx *c, const struct node *map, const char *section)
@@ -620,13 +559,13 @@ static int parse_tolerances(struct ctx *c, struct mg_tolerance_rule *rules, cons
 		struct mg_error uerr;
 		if (v->kind != NODE_SCALAR || v->null)
 			return fail(c, v->pos, "expected a tolerance like \"2%% + 4KiB\" for \"%s\", got %s",
-				    metrics[m].name, GOT(v));
+				    mg_metric_name(m), GOT(v));
 		r->pos = v->pos;
 		if (!strcmp(v->str, "off")) {
 			r->state = MG_RULE_OFF;
 			continue;
 		}
-		if (mg_tolerance_parse(&r->tol, v->str, metrics[m].bytes, &uerr) < 0)
+		if (mg_tolerance_parse(&r->tol, v->str, mg_metric_is_bytes(m), &uerr) < 0)
 			return fail(c, v->pos, "%s", uerr.msg);
 		r->state = MG_RULE_ON;
 	}
@@ -646,14 +585,14 @@ static int parse_limits(struct ctx *c, struct mg_limit_rule *rules, const struct
 		int rc;
 		if (v->kind != NODE_SCALAR || v->null)
 			return fail(c, v->pos, "expected %s for \"%s\", got %s",
-				    metrics[m].bytes ? "a size like \"256MiB\"" : "a count like \"1000\"",
-				    metrics[m].name, GOT(v));
+				    mg_metric_is_bytes(m) ? "a size like \"256MiB\"" : "a count like \"1000\"",
+				    mg_metric_name(m), GOT(v));
 		r->pos = v->pos;
 		if (!strcmp(v->str, "off")) {
 			r->state = MG_RULE_OFF;
 			continue;
 		}
-		rc = metrics[m].bytes ? mg_parse_size(&r->max, v->str, &uerr) :
+		rc = mg_metric_is_bytes(m) ? mg_parse_size(&r->max, v->str, &uerr) :
 					mg_parse_count(&r->max, v->str, &uerr);
 		if (rc < 0)
 			return fail(c, v->pos, "%s", uerr.msg);
@@ -663,7 +602,7 @@ static int parse_limits(struct ctx *c, struct mg_limit_rule *rules, const struct
 }
 
 #define SETTINGS_KEYS "timeout", "repeat", "follow-children", "stack-depth", "allow-crash", \
-	"confirm", "tolerance", "limit"
+	"allow-untraced", "confirm", "tolerance", "limit"
 
 /* the settings keys of `map` into *s (keys already checked) */
 static int parse_settings(struct ctx *c, struct mg_settings *s, const struct node *map)
@@ -698,6 +637,11 @@ static int parse_settings(struct ctx *c, struct mg_settings *s, const struct nod
 		if (get_bool(c, &s->allow_crash, v, "allow-crash") < 0)
 			return MG_EINVALID;
 		s->set |= MG_SET_ALLOW_CRASH;
+	}
+	if ((v = map_get(map, "allow-untraced"))) {
+		if (get_bool(c, &s->allow_untraced, v, "allow-untraced") < 0)
+			return MG_EINVALID;
+		s->set |= MG_SET_ALLOW_UNTRACED;
 	}
 	if ((v = map_get(map, "confirm"))) {
 		if (get_uint(c, &s->confirm, v, "confirm", 0, MAX_CONFIRM) < 0)
@@ -763,15 +707,15 @@ static int parse_env(struct ctx *c, char ***out, const struct node *map)
 			return fail(c, v->pos, "expected a string value for \"%s\" in \"env\", got %s (write \"\" for an empty value)",
 				    k->str, GOT(v));
 	}
-	if (!(env = strv_new()))
+	if (!(env = mg_strv_new()))
 		return nomem(c);
 	for (i = 0; i + 1 < map->n; i += 2) {
 		const char *k = map->kids[i]->str, *v = map->kids[i + 1]->str;
 		char *s = malloc(strlen(k) + strlen(v) + 2);
 		if (s)
 			sprintf(s, "%s=%s", k, v);
-		if (strv_push(&env, &n, s) < 0) {
-			mg_config_strv_free(env);
+		if (mg_strv_push(&env, &n, s) < 0) {
+			mg_strv_free(env);
 			return nomem(c);
 		}
 	}
@@ -784,7 +728,7 @@ static int parse_run(struct ctx *c, struct mg_test *t, const struct node *v)
 	struct mg_error serr;
 	size_t i, n = 0;
 	if (v->kind == NODE_SCALAR && !v->null) {
-		int rc = mg_config_split_run(&t->argv, &t->argc, v->str, &serr);
+		int rc = mg_shellwords_split(&t->argv, &t->argc, v->str, &serr);
 		if (rc == MG_EINVALID)
 			return fail(c, v->pos, "%s", serr.msg);
 		if (rc < 0)
@@ -806,10 +750,10 @@ static int parse_run(struct ctx *c, struct mg_test *t, const struct node *v)
 				    GOT(v->kids[i]));
 	if (!*v->kids[0]->str)
 		return fail(c, v->kids[0]->pos, "expected a non-empty program name in \"run\"");
-	if (!(t->argv = strv_new()))
+	if (!(t->argv = mg_strv_new()))
 		return nomem(c);
 	for (i = 0; i < v->n; i++)
-		if (strv_push(&t->argv, &n, strdup(v->kids[i]->str)) < 0)
+		if (mg_strv_push(&t->argv, &n, strdup(v->kids[i]->str)) < 0)
 			return nomem(c);
 	t->argc = n;
 	return MG_OK;
@@ -829,9 +773,9 @@ static int push_test(struct ctx *c, struct mg_test *t)
 static void test_release(struct mg_test *t)
 {
 	free(t->name);
-	mg_config_strv_free(t->argv);
+	mg_strv_free(t->argv);
 	free(t->cwd);
-	mg_config_strv_free(t->env);
+	mg_strv_free(t->env);
 }
 
 void mg_config_tests_free(struct mg_test *tests, size_t n)
@@ -889,7 +833,7 @@ static int parse_test(struct ctx *c, const struct node *map)
 	if ((v = map_get(map, "env"))) {
 		if (parse_env(c, &t.env, v) < 0)
 			goto bad;
-	} else if (!(t.env = strv_new())) {
+	} else if (!(t.env = mg_strv_new())) {
 		nomem(c);
 		goto bad;
 	}
@@ -906,8 +850,8 @@ bad:
 static void import_release(struct mg_ctest_import *im)
 {
 	free(im->dir);
-	mg_config_strv_free(im->exclude);
-	mg_config_strv_free(im->env);
+	mg_strv_free(im->exclude);
+	mg_strv_free(im->env);
 }
 
 static int parse_import(struct ctx *c, const struct node *map)
@@ -926,7 +870,7 @@ static int parse_import(struct ctx *c, const struct node *map)
 	im.at = cfg->n_tests;
 	if (get_path(c, &im.dir, v, "ctest") < 0)
 		goto bad;
-	if (!(im.exclude = strv_new())) {
+	if (!(im.exclude = mg_strv_new())) {
 		nomem(c);
 		goto bad;
 	}
@@ -939,7 +883,7 @@ static int parse_import(struct ctx *c, const struct node *map)
 				     GOT(v->kids[i]));
 				goto bad;
 			}
-			if (strv_push(&im.exclude, &n, strdup(v->kids[i]->str)) < 0) {
+			if (mg_strv_push(&im.exclude, &n, strdup(v->kids[i]->str)) < 0) {
 				nomem(c);
 				goto bad;
 			}
@@ -948,7 +892,7 @@ static int parse_import(struct ctx *c, const struct node *map)
 	if ((v = map_get(map, "env"))) {
 		if (parse_env(c, &im.env, v) < 0)
 			goto bad;
-	} else if (!(im.env = strv_new())) {
+	} else if (!(im.env = mg_strv_new())) {
 		nomem(c);
 		goto bad;
 	}
@@ -1032,6 +976,7 @@ static void builtin_defaults(struct mg_settings *s)
 	s->follow_children = 1;
 	s->stack_depth = 64;
 	s->allow_crash = 0;
+	s->allow_untraced = 0;
 	s->confirm = 2;
 	for (i = 0; i < MG_METRIC_COUNT; i++) {
 		s->tolerance[i].state = MG_RULE_OFF;
@@ -1040,7 +985,7 @@ static void builtin_defaults(struct mg_settings *s)
 	for (i = 0; i < sizeof(builtin_tolerance) / sizeof(builtin_tolerance[0]); i++) {
 		struct mg_tolerance_rule *r = &s->tolerance[builtin_tolerance[i].m];
 		int rc = mg_tolerance_parse(&r->tol, builtin_tolerance[i].text,
-					    metrics[builtin_tolerance[i].m].bytes, NULL);
+					    mg_metric_is_bytes(builtin_tolerance[i].m), NULL);
 		(void)rc;
 		r->state = MG_RULE_ON;
 	}
@@ -1062,6 +1007,8 @@ static void apply_settings(struct mg_settings *base, const struct mg_settings *o
 		base->allow_crash = over->allow_crash;
 	if (over->set & MG_SET_CONFIRM)
 		base->confirm = over->confirm;
+	if (over->set & MG_SET_ALLOW_UNTRACED)
+		base->allow_untraced = over->allow_untraced;
 	for (m = 0; m < MG_METRIC_COUNT; m++) {
 		if (over->tolerance[m].state != MG_RULE_UNSET)
 			base->tolerance[m] = over->tolerance[m];
@@ -1263,321 +1210,10 @@ int mg_config_limit(uint64_t *max, const struct mg_config *cfg, const struct mg_
 	return 1;
 }
 
-/* ---- suppressions ------------------------------------------------------- */
-
-/* first occurrence of [t, t+tl) in s at or after s, or NULL */
-static const char *find(const char *s, const char *t, size_t tl)
-{
-	for (; *s; s++)
-		if (!strncmp(s, t, tl))
-			return s;
-	return tl ? NULL : s;
-}
-
-int mg_suppression_match(const char *templ, const char *str)
-{
-	int start = 0, asterisk = 0;
-	if (!str || !*str)
-		return 0;
-	if (*templ == '^')
-		start = 1, templ++;
-	while (*templ) {
-		size_t tl;
-		const char *spos;
-		if (*templ == '*') {
-			templ++;
-			start = 0;
-			asterisk = 1;
-			continue;
-		}
-		if (*templ == '$')
-			return !*str || asterisk;
-		if (!*str)
-			return 0;
-		tl = strcspn(templ, "*$");
-		spos = find(str, templ, tl);
-		if (!spos || (start && spos != str))
-			return 0;
-		str = spos + tl;
-		templ += tl;
-		start = 0;
-		asterisk = 0;
-	}
-	return 1;
-}
-
-int mg_config_suppress(struct mg_config *cfg, const struct mg_frame_names *frames, size_t n,
-		       uint64_t bytes)
-{
-	size_t i, f;
-	for (i = 0; i < cfg->n_suppressions; i++) {
-		struct mg_suppression *s = &cfg->suppressions[i];
-		int hit = 0;
-		for (f = 0; f < n && !hit; f++)
-			hit = mg_suppression_match(s->pattern, frames[f].function) ||
-			      mg_suppression_match(s->pattern, frames[f].module) ||
-			      mg_suppression_match(s->pattern, frames[f].file);
-		if (!hit)
-			continue;
-		if (s->has_max && (s->test_bytes > s->max_bytes || bytes > s->max_bytes - s->test_bytes)) {
-			s->capped++;
-			continue;
-		}
-		s->used++;
-		s->test_bytes += bytes;
-		return (int)i;
-	}
-	return -1;
-}
-
-void mg_config_suppress_begin_test(struct mg_config *cfg)
-{
-	size_t i;
-	for (i = 0; i < cfg->n_suppressions; i++)
-		cfg->suppressions[i].test_bytes = 0;
-}
-
-/* ---- run: strings ------------------------------------------------------- */
-
-struct word {
-	char *s;
-	size_t len, cap;
-};
-
-static int word_add(struct word *w, char ch)
-{
-	if (w->len + 2 > w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 32;
-		char *s = realloc(w->s, cap);
-		if (!s)
-			return -1;
-		w->s = s;
-		w->cap = cap;
-	}
-	w->s[w->len++] = ch;
-	w->s[w->len] = '\0';
-	return 0;
-}
-
-int mg_config_split_run(char ***out, size_t *argc, const char *s, struct mg_error *err)
-{
-	char **v = strv_new();
-	size_t n = 0;
-	struct word w = { NULL, 0, 0 };
-	int in_word = 0, rc = MG_OK;
-	const char *p = s;
-
-	if (!v)
-		return mg_error_set(err, MG_ERROR, "out of memory");
-	for (;;) {
-		char ch = *p;
-		if (!ch || ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
-			if (in_word) {
-				if (!w.s && word_add(&w, 'x') == 0)
-					w.len = 0, w.s[0] = '\0';
-				if (strv_push(&v, &n, w.s) < 0)
-					goto oom;
-				w.s = NULL, w.len = w.cap = 0;
-				in_word = 0;
-			}
-			if (!ch)
-				break;
-			p++;
-			continue;
-		}
-		in_word = 1;
-		if (ch == '\'') {
-			const char *end = strchr(p + 1, '\'');
-			if (!end) {
-				rc = mg_error_set(err, MG_EINVALID,
-						  "expected a closing ' in \"run\" (it is split like a shell command line, without a shell)");
-				goto fail;
-			}
-			for (p++; p < end; p++)
-				if (word_add(&w, *p) < 0)
-					goto oom;
-			if (!w.s && word_add(&w, 'x') == 0)
-				w.len = 0, w.s[0] = '\0';
-			p = end + 1;
-		} else if (ch == '"') {
-			for (p++; *p && *p != '"'; p++) {
-				if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
-					p++;
-				if (word_add(&w, *p) < 0)
-					goto oom;
-			}
-			if (!*p) {
-				rc = mg_error_set(err, MG_EINVALID,
-						  "expected a closing \" in \"run\" (it is split like a shell command line, without a shell)");
-				goto fail;
-			}
-			if (!w.s && word_add(&w, 'x') == 0)
-				w.len = 0, w.s[0] = '\0';
-			p++;
-		} else if (ch == '\\') {
-			if (!p[1]) {
-				rc = mg_error_set(err, MG_EINVALID,
-						  "expected a character after the final \\ in \"run\"");
-				goto fail;
-			}
-			if (word_add(&w, p[1]) < 0)
-				goto oom;
-			p += 2;
-		} else if (strchr("|&;<>()`$", ch)) {
-			rc = mg_error_set(err, MG_EINVALID,
-					  "expected no unquoted '%c' in \"run\": memgate runs the command without a shell (quote it, or write run: [sh, -c, \"...\"])",
-					  ch);
-			goto fail;
-		} else {
-			if (word_add(&w, ch) < 0)
-				goto oom;
-			p++;
-		}
-		if (!w.s)
-			goto oom;
-	}
-	*out = v;
-	*argc = n;
-	return MG_OK;
-oom:
-	rc = mg_error_set(err, MG_ERROR, "out of memory");
-fail:
-	free(w.s);
-	mg_config_strv_free(v);
-	return rc;
-}
-
 /* ---- ctest import ------------------------------------------------------- */
 
 #define CTEST_MAX_OUTPUT (64u << 20)
 #define CTEST_TIMEOUT_MS 120000
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
- * Runs argv in `dir` without a shell; *out gets its stdout (NUL-terminated,
- * malloc'd), errbuf the start of its stderr, *status the wait status.
- * -1 with `why` set when it cannot be run, exceeds the cap or the time.
- */
-static int run_capture(char **out, size_t *outlen, char *errbuf, size_t errsize, int *status,
-		       const char *dir, char *const argv[], const char **why)
-{
-	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, ret = -1, i;
-	size_t len = 0, cap = 0, elen = 0;
-	char *buf = NULL;
-	pid_t pid = -1;
-	long long deadline = now_ms() + CTEST_TIMEOUT_MS;
-	struct pollfd fds[2];
-
-	*why = "cannot start it";
-	errbuf[0] = '\0';
-	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0)
-		goto done;
-	pid = fork();
-	if (pid < 0)
-		goto done;
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-		if (nul >= 0)
-			dup2(nul, 0);
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
-		if (chdir(dir) < 0)
-			_exit(126);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	po[1] = pe[1] = -1;
-	fds[0].fd = po[0];
-	fds[1].fd = pe[0];
-	while (fds[0].fd >= 0 || fds[1].fd >= 0) {
-		long long left = deadline - now_ms();
-		int r;
-		if (left <= 0) {
-			*why = "it did not finish within 120 s";
-			goto done;
-		}
-		fds[0].events = fds[1].events = POLLIN;
-		r = poll(fds, 2, (int)left);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			*why = "poll failed";
-			goto done;
-		}
-		for (i = 0; i < 2; i++) {
-			char tmp[65536];
-			ssize_t n;
-			if (fds[i].fd < 0 || !fds[i].revents)
-				continue;
-			n = read(fds[i].fd, tmp, sizeof(tmp));
-			if (n < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (n <= 0) {
-				fds[i].fd = -1;   /* closed below, through po/pe */
-				continue;
-			}
-			if (i == 1) {
-				size_t k = (size_t)n < errsize - 1 - elen ? (size_t)n : errsize - 1 - elen;
-				memcpy(errbuf + elen, tmp, k);
-				elen += k;
-				errbuf[elen] = '\0';
-				continue;
-			}
-			if (len + (size_t)n > CTEST_MAX_OUTPUT) {
-				*why = "its output exceeds 64 MiB";
-				goto done;
-			}
-			if (len + (size_t)n + 1 > cap) {
-				size_t ncap = cap ? cap : 65536;
-				char *nb;
-				while (ncap < len + (size_t)n + 1)
-					ncap *= 2;
-				if (!(nb = realloc(buf, ncap))) {
-					*why = "out of memory";
-					goto done;
-				}
-				buf = nb;
-				cap = ncap;
-			}
-			memcpy(buf + len, tmp, (size_t)n);
-			len += (size_t)n;
-		}
-	}
-	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-		;
-	pid = -1;
-	if (!buf && !(buf = malloc(1))) {
-		*why = "out of memory";
-		goto done;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	*outlen = len;
-	buf = NULL;
-	ret = 0;
-done:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-			;
-	}
-	for (i = 0; i < 2; i++) {
-		if (po[i] >= 0)
-			close(po[i]);
-		if (pe[i] >= 0)
-			close(pe[i]);
-	}
-	free(buf);
-	return ret;
-}
 
 static int list_fail(struct mg_error *err, int code, const char *dir, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -1630,16 +1266,16 @@ static int ctest_test_from_json(struct mg_test *t, const cJSON *jt, const char *
 	cJSON_ArrayForEach(it, cmd)
 		if (!cJSON_IsString(it))
 			return -2;
-	if (!(t->name = strdup(name->valuestring)) || !(t->argv = strv_new()) ||
-	    !(t->env = strv_new()) || !(t->cwd = strdup(wd ? wd : dir)))
+	if (!(t->name = strdup(name->valuestring)) || !(t->argv = mg_strv_new()) ||
+	    !(t->env = mg_strv_new()) || !(t->cwd = strdup(wd ? wd : dir)))
 		return -1;
 	cJSON_ArrayForEach(it, cmd)
-		if (strv_push(&t->argv, &n, strdup(it->valuestring)) < 0)
+		if (mg_strv_push(&t->argv, &n, strdup(it->valuestring)) < 0)
 			return -1;
 	t->argc = n;
 	cJSON_ArrayForEach(it, envj)
 		if (cJSON_IsString(it) && strchr(it->valuestring, '=') &&
-		    strv_push(&t->env, &ne, strdup(it->valuestring)) < 0)
+		    mg_strv_push(&t->env, &ne, strdup(it->valuestring)) < 0)
 			return -1;
 	return 0;
 }
@@ -1658,7 +1294,8 @@ int mg_config_ctest_list(struct mg_test **out, size_t *n, const char *dir, const
 
 	*out = NULL;
 	*n = 0;
-	if (run_capture(&text, &len, errtext, sizeof(errtext), &status, dir, argv, &why) < 0)
+	if (mg_run_capture(&text, &len, errtext, sizeof(errtext), &status, dir, argv,
+			   CTEST_MAX_OUTPUT, CTEST_TIMEOUT_MS, &why) < 0)
 		return list_fail(err, MG_ERROR, dir, "%s: %s", argv[0], why);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
@@ -1714,7 +1351,7 @@ done:
 /* removes from env the NAME= entries that `over` sets, then appends `over` */
 static int merge_env(char ***env, char *const *over)
 {
-	size_t n = strv_len(*env), i, j;
+	size_t n = mg_strv_len(*env), i, j;
 	for (; over && *over; over++) {
 		size_t kl = strcspn(*over, "=") + 1;
 		for (i = j = 0; i < n; i++) {
@@ -1725,7 +1362,7 @@ static int merge_env(char ***env, char *const *over)
 		}
 		(*env)[j] = NULL;
 		n = j;
-		if (strv_push(env, &n, strdup(*over)) < 0)
+		if (mg_strv_push(env, &n, strdup(*over)) < 0)
 			return -1;
 	}
 	return 0;

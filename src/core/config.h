@@ -21,10 +21,10 @@
  *
  * Ownership: mg_config_load()/mg_config_parse() give the caller a
  * struct mg_config, freed with mg_config_free(); every string and array in
- * it is owned by the config.  Nothing here prints or exits.  A config may be
- * read from several threads at once; the functions that take a non-const
- * config (mg_config_import_ctest, mg_config_suppress, ...) need the caller
- * to serialise them.
+ * it is owned by the config.  Nothing here prints or exits.  Once loaded
+ * (mg_config_import_ctest() is the last step of loading) a config is not
+ * changed: what changes during a run lives apart (the suppressions' use:
+ * suppress.h), and a config may be read from several threads at once.
  */
 #ifndef MEMGATE_CORE_CONFIG_H
 #define MEMGATE_CORE_CONFIG_H
@@ -32,37 +32,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metric.h"
 #include "units.h"
 
 struct mg_error;
-
-/* The gateable figures (SPEC §1).  Their names are the profile's field names. */
-enum mg_metric {
-	MG_METRIC_ALLOCS,
-	MG_METRIC_FREES,
-	MG_METRIC_TOTAL_BYTES,
-	MG_METRIC_PEAK_BYTES,
-	MG_METRIC_PEAK_BLOCKS,
-	MG_METRIC_LEAKED_BYTES,
-	MG_METRIC_LEAKED_BLOCKS,
-	MG_METRIC_DEFINITELY_LOST_BYTES,
-	MG_METRIC_DEFINITELY_LOST_BLOCKS,
-	MG_METRIC_INDIRECTLY_LOST_BYTES,
-	MG_METRIC_INDIRECTLY_LOST_BLOCKS,
-	MG_METRIC_POSSIBLY_LOST_BYTES,
-	MG_METRIC_POSSIBLY_LOST_BLOCKS,
-	MG_METRIC_STILL_REACHABLE_BYTES,
-	MG_METRIC_STILL_REACHABLE_BLOCKS,
-	MG_METRIC_RSS_PEAK_BYTES,
-	MG_METRIC_COUNT
-};
-
-/* "peak_bytes" for MG_METRIC_PEAK_BYTES; static storage. */
-const char *mg_metric_name(enum mg_metric m);
-/* The metric named `name`, or -1. */
-int mg_metric_from_name(const char *name);
-/* 1 for a figure in bytes (sizes), 0 for a count of calls or blocks. */
-int mg_metric_is_bytes(enum mg_metric m);
 
 struct mg_pos {
 	unsigned line, col;         /* 1-based; 0 = not from the file (built in) */
@@ -94,7 +67,8 @@ enum mg_settings_flags {
 	MG_SET_STACK_DEPTH = (1 << 3),
 	MG_SET_ALLOW_CRASH = (1 << 4),
 	MG_SET_CONFIRM = (1 << 5),
-	MG_SET_ALL = (1 << 6) - 1
+	MG_SET_ALLOW_UNTRACED = (1 << 6),
+	MG_SET_ALL = (1 << 7) - 1
 };
 
 /*
@@ -110,6 +84,7 @@ struct mg_settings {
 	unsigned stack_depth;       /* 0..256 (0: no stacks); default 64 */
 	int allow_crash;            /* a crash or timeout is data, not exit 3; default 0 */
 	unsigned confirm;           /* re-runs that confirm a noisy regression, 0..100; default 2 */
+	int allow_untraced;         /* programs that run untraced are expected, not exit 3; default 0 */
 	struct mg_tolerance_rule tolerance[MG_METRIC_COUNT];
 	struct mg_limit_rule limit[MG_METRIC_COUNT];
 };
@@ -138,13 +113,10 @@ struct mg_ctest_import {
 };
 
 struct mg_suppression {
-	char *pattern;              /* LSan `leak:` pattern: see mg_suppression_match() */
+	char *pattern;              /* LSan `leak:` pattern: see lsan_match.h */
 	int has_max;                /* max_bytes given */
 	uint64_t max_bytes;         /* hide at most this many leaked bytes per test */
 	struct mg_pos pos;
-	uint64_t used;              /* leak stacks it hid, over the whole run */
-	uint64_t capped;            /* leak stacks it matched but could not hide (cap) */
-	uint64_t test_bytes;        /* bytes hidden in the current test */
 };
 
 struct mg_config {
@@ -221,7 +193,7 @@ void mg_config_effective(struct mg_settings *out, const struct mg_config *cfg,
  * The tolerance that gates metric `m` of `test` (NULL: defaults), or NULL
  * when the metric is not gated.  Borrowed from cfg.  A metric is gated when
  * the test, else defaults.tolerance, else the built-in defaults give it a
- * tolerance that is not "off"; the built-ins are those of SPEC §3:
+ * tolerance that is not "off"; the built-ins are those of docs/config.md:
  * peak_bytes "2% + 4KiB", leaked_bytes "0", definitely_lost_bytes "0",
  * allocs "0.5%", total_bytes "0.5%".
  */
@@ -231,50 +203,5 @@ const struct mg_tolerance *mg_config_tolerance(const struct mg_config *cfg,
 /* The limit of metric `m` for `test` (NULL: defaults): 1 and *max, or 0 when none. */
 int mg_config_limit(uint64_t *max, const struct mg_config *cfg, const struct mg_test *test,
 		    enum mg_metric m);
-
-/*
- * LSan's `leak:` matching (sanitizer_common TemplateMatch): the pattern
- * matches when it occurs anywhere in `s`; `*` matches any run of
- * characters (including none); a leading `^` anchors it at the start and a
- * trailing `$` at the end.  An empty `s` never matches.  Case-sensitive.
- */
-int mg_suppression_match(const char *pattern, const char *s);
-
-/* One frame of a leak's allocation stack, as symbolized; any field may be NULL. */
-struct mg_frame_names {
-	const char *function;       /* demangled function name */
-	const char *module;         /* path of the ELF object */
-	const char *file;           /* source file */
-};
-
-/*
- * Decides whether a leak stack of `bytes` bytes is suppressed: the first
- * suppression (in file order) whose pattern matches the function, module or
- * file name of any frame, and whose max_bytes cap (per test) still has room
- * for `bytes`.  Returns its index and counts the use (`used`, `test_bytes`),
- * or -1.  A match refused by the cap counts in `capped`, and the next
- * suppression is tried.
- */
-int mg_config_suppress(struct mg_config *cfg, const struct mg_frame_names *frames, size_t n,
-		       uint64_t bytes);
-
-/* Starts a new test for the max_bytes caps: zeroes every test_bytes. */
-void mg_config_suppress_begin_test(struct mg_config *cfg);
-
-/*
- * Splits a `run:` string into words without a shell (docs/config.md):
- * blanks (space, tab, newline) separate words; '...' keeps everything
- * literally; "..." keeps everything except that \" and \\ stand for " and
- * \; outside quotes a backslash takes the next character literally; quoted
- * and unquoted parts join into one word ('' is an empty word).  No
- * expansion of any kind; an unquoted | & ; < > ( ) ` or $ is an error (they
- * would need a shell).  *out: malloc'd NULL-terminated array of malloc'd
- * strings (free each, then the array); *argc its length.  On error returns
- * MG_EINVALID with a message without position, and *out is untouched.
- */
-int mg_config_split_run(char ***out, size_t *argc, const char *s, struct mg_error *err);
-
-/* Frees a NULL-terminated array of strings and the strings; NULL is a no-op. */
-void mg_config_strv_free(char **v);
 
 #endif

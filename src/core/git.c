@@ -1,6 +1,5 @@
 /* git.c - the commit checked out, the tree's state and files at other commits, through libgit2 */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <git2.h>
 #include <limits.h>
 #include <stdio.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 
 #include "../util/error.h"
+#include "../util/lazylib.h"
 #include "git.h"
 
 /*
@@ -70,23 +70,14 @@ static struct {
 /* loads libgit2 once; MG_OK, or MG_ERROR with the reason in err (may be NULL) */
 static int git_load(struct mg_error *err)
 {
-	void *lib;
-
-	if (lg.lib)
-		return MG_OK;
-	if (!(lib = dlopen(MG_LIBGIT2_SONAME, RTLD_NOW | RTLD_LOCAL)))
-		return mg_error_set(err, MG_ERROR, "cannot load libgit2 (" MG_LIBGIT2_SONAME
-				    ", Debian's libgit2-1.5): %s", dlerror());
 	/* (the POSIX idiom for a function pointer from dlsym) */
-#define X(f)                                                                           \
-	if (!(*(void **)&lg.f = dlsym(lib, #f))) {                                     \
-		dlclose(lib);                                                          \
-		return mg_error_set(err, MG_ERROR, MG_LIBGIT2_SONAME " has no " #f);   \
-	}
-	LIBGIT2_FUNCS(X)
+	static const struct mg_lazy_sym syms[] = {
+#define X(f) { #f, (void **)&lg.f },
+		LIBGIT2_FUNCS(X)
 #undef X
-	lg.lib = lib;
-	return MG_OK;
+	};
+	return mg_lazy_load(&lg.lib, MG_LIBGIT2_SONAME, "libgit2 (" MG_LIBGIT2_SONAME
+			    ", Debian's libgit2-1.5)", syms, sizeof(syms) / sizeof(syms[0]), err);
 }
 
 /* from here on, every libgit2 call goes through the table */
@@ -130,6 +121,40 @@ static int git_load(struct mg_error *err)
 #define git_tree_free (lg.git_tree_free)
 #define git_tree_lookup (lg.git_tree_lookup)
 
+/* an open repository; libgit2 is initialised while one is open */
+struct mg_git {
+	git_repository *repo;
+};
+
+int mg_git_open(struct mg_git **out, const char *path, struct mg_error *err)
+{
+	struct mg_git *g;
+
+	*out = NULL;
+	if (git_load(err) != MG_OK)
+		return MG_ERROR;
+	if (!(g = calloc(1, sizeof(*g))))
+		return mg_error_set(err, MG_ERROR, "out of memory");
+	/* once per handle: the set-up reads the TLS trust store, among others */
+	git_libgit2_init();
+	if (git_repository_open_ext(&g->repo, path, 0, NULL) < 0) {
+		git_libgit2_shutdown();
+		free(g);
+		return mg_error_set(err, MG_ENOTFOUND, "'%s' is not in a git repository", path);
+	}
+	*out = g;
+	return MG_OK;
+}
+
+void mg_git_close(struct mg_git *g)
+{
+	if (!g)
+		return;
+	git_repository_free(g->repo);
+	git_libgit2_shutdown();
+	free(g);
+}
+
 static int dirty_cb(const char *path, unsigned int flags, void *payload)
 {
 	(void)path;
@@ -141,49 +166,22 @@ static int dirty_cb(const char *path, unsigned int flags, void *payload)
 	return 0;
 }
 
-int mg_git_head(char sha[41], int *dirty, const char *path, struct mg_error *err)
+int mg_git_head(struct mg_git *g, char sha[41], int *dirty, struct mg_error *err)
 {
-	git_repository *repo = NULL;
 	git_oid oid;
-	int ret = MG_ENOTFOUND, r;
 
-	if (git_load(err) != MG_OK)
-		return MG_ERROR;
-	git_libgit2_init();
-	r = git_repository_open_ext(&repo, path, 0, NULL);
-	if (r < 0) {
-		ret = mg_error_set(err, MG_ENOTFOUND, "'%s' is not in a git repository", path);
-		goto done;
-	}
-	r = git_reference_name_to_id(&oid, repo, "HEAD");
-	if (r < 0) {
-		ret = mg_error_set(err, MG_ENOTFOUND, "the repository of '%s' has no commit yet",
-				   path);
-		goto done;
-	}
+	if (git_reference_name_to_id(&oid, g->repo, "HEAD") < 0)
+		return mg_error_set(err, MG_ENOTFOUND, "the repository has no commit yet");
 	git_oid_tostr(sha, 41, &oid);
 	*dirty = 0;
-	if (!git_repository_is_bare(repo))
-		git_status_foreach(repo, dirty_cb, dirty);
-	ret = MG_OK;
-done:
-	git_repository_free(repo);
-	git_libgit2_shutdown();
-	return ret;
+	if (!git_repository_is_bare(g->repo))
+		git_status_foreach(g->repo, dirty_cb, dirty);
+	return MG_OK;
 }
 
-int mg_git_unborn(const char *path)
+int mg_git_unborn(struct mg_git *g)
 {
-	git_repository *repo = NULL;
-	int unborn = 0;
-	if (git_load(NULL) != MG_OK)
-		return 0;
-	git_libgit2_init();
-	if (git_repository_open_ext(&repo, path, 0, NULL) == 0)
-		unborn = git_repository_head_unborn(repo) == 1;
-	git_repository_free(repo);
-	git_libgit2_shutdown();
-	return unborn;
+	return git_repository_head_unborn(g->repo) == 1;
 }
 
 /* git_error_last() may be NULL in libgit2 1.5 */
@@ -290,86 +288,71 @@ static int shallow_has_base(git_repository *repo, const git_oid *a, const git_oi
 	return found && !mb;
 }
 
-/* the commit to read baselines from; see mg_git_merge_base() */
-static int base_commit(git_oid *out, git_repository *repo, const char *rev, struct mg_error *err)
+/* the commit `rev` names */
+static int rev_commit(git_oid *out, git_repository *repo, const char *rev, struct mg_error *err)
 {
 	git_object *obj = NULL, *commit = NULL;
-	git_oid head;
-	int r, ret;
+	int r = git_revparse_single(&obj, repo, rev), ret = MG_OK;
 
-	r = git_revparse_single(&obj, repo, rev);
-	if (r == GIT_ENOTFOUND || r == GIT_EAMBIGUOUS || r == GIT_EINVALIDSPEC) {
+	if (r == GIT_ENOTFOUND || r == GIT_EAMBIGUOUS || r == GIT_EINVALIDSPEC)
 		ret = mg_error_set(err, MG_ENOTFOUND, "no commit '%s' in the repository%s", rev,
 				   git_repository_is_shallow(repo) ? " (the clone is shallow: fetch "
 				   "it, or set fetch-depth: 0 in actions/checkout)" : "");
-		goto done;
-	}
-	if (r < 0) {
+	else if (r < 0)
 		ret = mg_error_set(err, MG_ERROR, "cannot resolve '%s': %s", rev, git_msg());
-		goto done;
-	}
-	if (git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) < 0) {
+	else if (git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) < 0)
 		ret = mg_error_set(err, MG_ENOTFOUND, "'%s' does not name a commit", rev);
-		goto done;
-	}
-	*out = *git_object_id(commit);
-	/* an unborn HEAD has nothing to fork from: REV itself */
-	if (git_reference_name_to_id(&head, repo, "HEAD") < 0 || git_oid_equal(&head, out)) {
-		ret = MG_OK;
-		goto done;
-	}
-	/* a branch is compared with what it forked from, not with what landed since */
-	if (git_repository_is_shallow(repo) && !shallow_has_base(repo, &head, git_object_id(commit)))
-		r = GIT_ENOTFOUND;
 	else
-		r = git_merge_base(out, repo, &head, git_object_id(commit));
-	if (r == 0) {
-		ret = MG_OK;
-	} else if (git_repository_is_shallow(repo)) {
-		ret = mg_error_set(err, MG_EINVALID, "no merge-base of HEAD and '%s': the clone is "
-				   "shallow: set fetch-depth: 0 in actions/checkout (or git fetch "
-				   "--unshallow)", rev);
-	} else if (r == GIT_ENOTFOUND) {
-		ret = mg_error_set(err, MG_EINVALID, "HEAD and '%s' have no common history", rev);
-	} else {
-		ret = mg_error_set(err, MG_ERROR, "cannot find the merge-base of HEAD and '%s': %s",
-				   rev, git_msg());
-	}
-done:
+		*out = *git_object_id(commit);
 	git_object_free(commit);
 	git_object_free(obj);
 	return ret;
 }
 
-static int open_repo(git_repository **repo, const char *path, struct mg_error *err)
+/* the commit to read baselines from; see mg_git_merge_base() */
+static int base_commit(git_oid *out, git_repository *repo, const char *rev, struct mg_error *err)
 {
-	if (git_repository_open_ext(repo, path, 0, NULL) < 0)
-		return mg_error_set(err, MG_ENOTFOUND, "'%s' is not in a git repository", path);
-	return MG_OK;
+	git_oid head, target;
+	int r;
+
+	if ((r = rev_commit(&target, repo, rev, err)) != MG_OK)
+		return r;
+	*out = target;
+	/* an unborn HEAD has nothing to fork from: REV itself */
+	if (git_reference_name_to_id(&head, repo, "HEAD") < 0 || git_oid_equal(&head, out))
+		return MG_OK;
+	/* a branch is compared with what it forked from, not with what landed since */
+	if (git_repository_is_shallow(repo) && !shallow_has_base(repo, &head, &target))
+		r = GIT_ENOTFOUND;
+	else
+		r = git_merge_base(out, repo, &head, &target);
+	if (r == 0)
+		return MG_OK;
+	if (git_repository_is_shallow(repo))
+		return mg_error_set(err, MG_EINVALID, "no merge-base of HEAD and '%s': the clone is "
+				    "shallow: set fetch-depth: 0 in actions/checkout (or git fetch "
+				    "--unshallow)", rev);
+	if (r == GIT_ENOTFOUND)
+		return mg_error_set(err, MG_EINVALID, "HEAD and '%s' have no common history", rev);
+	return mg_error_set(err, MG_ERROR, "cannot find the merge-base of HEAD and '%s': %s",
+			    rev, git_msg());
 }
 
-int mg_git_merge_base(char sha_out[41], const char *repo_path, const char *rev,
+int mg_git_merge_base(struct mg_git *g, char sha_out[41], const char *rev,
 		      struct mg_error *err)
 {
-	git_repository *repo = NULL;
 	git_oid oid;
 	int ret;
 
-	if (git_load(err) != MG_OK)
-		return MG_ERROR;
-	git_libgit2_init();
-	if ((ret = open_repo(&repo, repo_path, err)) == MG_OK &&
-	    (ret = base_commit(&oid, repo, rev, err)) == MG_OK)
+	if ((ret = base_commit(&oid, g->repo, rev, err)) == MG_OK)
 		git_oid_tostr(sha_out, 41, &oid);
-	git_repository_free(repo);
-	git_libgit2_shutdown();
 	return ret;
 }
 
-int mg_git_read_at(char **text, size_t *len, const char *repo_path, const char *rev,
+int mg_git_read_at(struct mg_git *g, char **text, size_t *len, const char *rev,
 		   const char *file_in_repo, char sha_out[41], struct mg_error *err)
 {
-	git_repository *repo = NULL;
+	git_repository *repo = g->repo;
 	git_commit *commit = NULL;
 	git_tree *tree = NULL;
 	git_tree_entry *entry = NULL;
@@ -379,11 +362,7 @@ int mg_git_read_at(char **text, size_t *len, const char *repo_path, const char *
 
 	*text = NULL;
 	*len = 0;
-	if (git_load(err) != MG_OK)
-		return MG_ERROR;
-	git_libgit2_init();
-	if ((ret = open_repo(&repo, repo_path, err)) != MG_OK ||
-	    (ret = base_commit(&oid, repo, rev, err)) != MG_OK)
+	if ((ret = rev_commit(&oid, repo, rev, err)) != MG_OK)
 		goto done;
 	git_oid_tostr(sha_out, 41, &oid);
 	if (git_commit_lookup(&commit, repo, &oid) < 0 || git_commit_tree(&tree, commit) < 0) {
@@ -415,17 +394,15 @@ done:
 	git_tree_entry_free(entry);
 	git_tree_free(tree);
 	git_commit_free(commit);
-	git_repository_free(repo);
-	git_libgit2_shutdown();
 	return ret;
 }
 
-int mg_git_relpath(char *out, size_t size, const char *path, struct mg_error *err)
+int mg_git_relpath(struct mg_git *g, char *out, size_t size, const char *path,
+		   struct mg_error *err)
 {
 	char abs[PATH_MAX], wd[PATH_MAX], parent[PATH_MAX];
-	git_repository *repo = NULL;
-	const char *rel, *probe = abs;     /* an existing directory to find the repository from */
-	int ret;
+	git_repository *repo = g->repo;
+	const char *rel;
 
 	if (!realpath(path, abs)) {
 		/* a directory not created yet: its parent must exist */
@@ -438,65 +415,40 @@ int mg_git_relpath(char *out, size_t size, const char *path, struct mg_error *er
 			snprintf(parent, sizeof(parent), "%.*s", (int)(slash - path), path);
 		if (!realpath(parent, abs))
 			return mg_error_set(err, MG_ENOTFOUND, "no directory '%s'", parent);
-		probe = parent;
 		size_t al = strlen(abs);
 		if ((size_t)snprintf(abs + al, sizeof(abs) - al, "/%s", base) >= sizeof(abs) - al)
 			return mg_error_set(err, MG_ERROR, "path too long: '%s'", path);
 	}
-	if (git_load(err) != MG_OK)
-		return MG_ERROR;
-	git_libgit2_init();
-	if ((ret = open_repo(&repo, probe, err)) != MG_OK)
-		goto done;
-	if (git_repository_is_bare(repo) || !realpath(git_repository_workdir(repo), wd)) {
-		ret = mg_error_set(err, MG_ENOTFOUND, "'%s' is not in a work tree", path);
-		goto done;
-	}
+	if (git_repository_is_bare(repo) || !realpath(git_repository_workdir(repo), wd))
+		return mg_error_set(err, MG_ENOTFOUND, "'%s' is not in a work tree", path);
 	size_t wl = strlen(wd);
-	if (strncmp(abs, wd, wl) || (abs[wl] != '/' && abs[wl] != '\0' && strcmp(wd, "/"))) {
-		ret = mg_error_set(err, MG_EINVALID, "'%s' is outside the work tree '%s'", path, wd);
-		goto done;
-	}
+	if (strncmp(abs, wd, wl) || (abs[wl] != '/' && abs[wl] != '\0' && strcmp(wd, "/")))
+		return mg_error_set(err, MG_EINVALID, "'%s' is outside the work tree '%s'", path, wd);
 	rel = abs + wl;
 	while (*rel == '/')
 		rel++;
-	if ((size_t)snprintf(out, size, "%s", rel) >= size) {
-		ret = mg_error_set(err, MG_ERROR, "path too long: '%s'", path);
-		goto done;
-	}
-	ret = MG_OK;
-done:
-	git_repository_free(repo);
-	git_libgit2_shutdown();
-	return ret;
+	if ((size_t)snprintf(out, size, "%s", rel) >= size)
+		return mg_error_set(err, MG_ERROR, "path too long: '%s'", path);
+	return MG_OK;
 }
 
-int mg_git_distance(long *out, const char *repo_path, const char *from, const char *to)
+int mg_git_distance(struct mg_git *g, long *out, const char *from, const char *to)
 {
-	git_repository *repo = NULL;
 	git_oid a, b;
 	size_t ahead = 0, behind = 0;
-	int ret = MG_ENOTFOUND;
 
 	*out = -1;
-	if (git_load(NULL) != MG_OK)
-		return MG_ERROR;
-	git_libgit2_init();
-	if (open_repo(&repo, repo_path, NULL) == MG_OK && !git_oid_fromstr(&a, from) &&
-	    !git_oid_fromstr(&b, to) &&
-	    git_graph_ahead_behind(&ahead, &behind, repo, &b, &a) == 0 && behind == 0) {
-		*out = (long)ahead;   /* `to` is `ahead` commits past `from`, which it contains */
-		ret = MG_OK;
-	}
-	git_repository_free(repo);
-	git_libgit2_shutdown();
-	return ret;
+	if (git_oid_fromstr(&a, from) || git_oid_fromstr(&b, to) ||
+	    git_graph_ahead_behind(&ahead, &behind, g->repo, &b, &a) < 0 || behind)
+		return MG_ENOTFOUND;
+	*out = (long)ahead;   /* `to` is `ahead` commits past `from`, which it contains */
+	return MG_OK;
 }
 
-int mg_git_list_at(char ***names, size_t *n, const char *repo_path, const char *commit_sha,
+int mg_git_list_at(struct mg_git *g, char ***names, size_t *n, const char *commit_sha,
 		   const char *dir_in_repo, struct mg_error *err)
 {
-	git_repository *repo = NULL;
+	git_repository *repo = g->repo;
 	git_commit *commit = NULL;
 	git_tree *tree = NULL, *dir = NULL;
 	git_tree_entry *entry = NULL;
@@ -505,11 +457,6 @@ int mg_git_list_at(char ***names, size_t *n, const char *repo_path, const char *
 
 	*names = NULL;
 	*n = 0;
-	if (git_load(err) != MG_OK)
-		return MG_ERROR;
-	git_libgit2_init();
-	if ((ret = open_repo(&repo, repo_path, err)) != MG_OK)
-		goto done;
 	if (git_oid_fromstr(&oid, commit_sha) < 0 || git_commit_lookup(&commit, repo, &oid) < 0 ||
 	    git_commit_tree(&tree, commit) < 0) {
 		ret = mg_error_set(err, MG_ERROR, "cannot read the tree of %.12s: %s", commit_sha,
@@ -548,7 +495,5 @@ done:
 	git_tree_free(dir);
 	git_tree_free(tree);
 	git_commit_free(commit);
-	git_repository_free(repo);
-	git_libgit2_shutdown();
 	return ret;
 }

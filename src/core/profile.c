@@ -13,24 +13,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "../util/error.h"
+#include "metric.h"
 #include "profile.h"
+#include "runner.h"
 #include "version.h"
-
-const char *mg_fmt_bytes(char *buf, unsigned long long v)
-{
-	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double d = (double)v;
-	int u = 0;
-	while (d >= 1024 && u < 4) {
-		d /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, 32, "%llu B", v);
-	else
-		snprintf(buf, 32, "%.1f %s", d, unit[u]);
-	return buf;
-}
 
 /* The compiler that built an ELF file, from its .comment section ("GCC: (Debian ...) 12.2.0"). */
 static char *elf_compiler(const char *path)
@@ -173,7 +160,7 @@ static cJSON *frames_json(const struct sframe *f, size_t n)
 }
 
 /*
- * Runtime-owned blocks (SPEC §1): what glibc, the loader and libstdc++ keep
+ * Runtime-owned blocks (docs/metrics.md): what glibc, the loader and libstdc++ keep
  * for themselves.  Walking out from the allocation while still inside a
  * runtime library, a frame named like one of these makes the block theirs;
  * so does a stack with no frame of the program at all (static initialisers
@@ -575,8 +562,33 @@ static void warn(cJSON *warnings, const char *fmt, ...)
 	cJSON_AddItemToArray(warnings, cJSON_CreateString(buf));
 }
 
+/*
+ * A program a process started that ran untraced: in "untraced" (what the
+ * gate counts) and in the warnings, with the reason when the program itself
+ * is untraceable (static, 32-bit, setuid), else its environment dropped the
+ * tracer.
+ */
+static void untraced_program(cJSON *untraced, cJSON *warnings, int pid, const char *program,
+			     const char *how)
+{
+	struct mg_error err = { 0 };
+	char *resolved = NULL;
+	cJSON_AddItemToArray(untraced, cJSON_CreateString(program));
+	if (mg_check_traceable(&resolved, program, &err) == MG_EUNTRACEABLE)
+		warn(warnings, "process %d %s '%s', which was not traced: %s", pid, how, program,
+		     err.msg);
+	else if (!strcmp(how, "started"))
+		warn(warnings, "process %d started '%s' without LD_PRELOAD or MEMGATE_DIR: "
+		     "it was not traced", pid, program);
+	else
+		warn(warnings, "process %d exec'd '%s', which was not traced (it is static or "
+		     "setuid, or its environment lost LD_PRELOAD)", pid, program);
+	free(resolved);
+}
+
 static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, unsigned max,
-			   cJSON *warnings, struct mg_symbolizer *sym, uint64_t total_runtime[2])
+			   cJSON *warnings, cJSON *untraced, struct mg_symbolizer *sym,
+			   uint64_t total_runtime[2])
 {
 	uint64_t runtime[2] = { 0, 0 };
 	cJSON *o = cJSON_CreateObject(), *images = cJSON_CreateArray();
@@ -629,8 +641,7 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 		cJSON_AddItemToArray(images, im);
 
 		if (h->flags & MGT_F_UNTRACED_EXEC)
-			warn(warnings, "process %d started '%s' without LD_PRELOAD or MEMGATE_DIR: "
-			     "it was not traced", p->pid, h->untraced);
+			untraced_program(untraced, warnings, p->pid, h->untraced, "started");
 		if (h->flags & MGT_F_NOSPACE)
 			warn(warnings, "process %d: the trace directory ran out of space; figures "
 			     "stop early", p->pid);
@@ -650,8 +661,7 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 		warn(warnings, "process %d (%s) was killed by signal %d: figures up to that moment",
 		     p->pid, last->hdr->exe, p->signal);
 	else if (p->end == MG_END_UNTRACED && !(last->hdr->flags & MGT_F_UNTRACED_EXEC))
-		warn(warnings, "process %d exec'd '%s', which was not traced (it is static or "
-		     "setuid, or its environment lost LD_PRELOAD)", p->pid, last->hdr->exec_target);
+		untraced_program(untraced, warnings, p->pid, last->hdr->exec_target, "exec'd");
 	else if (p->end == MG_END_UNKNOWN)
 		warn(warnings, "process %d (%s) ended without running its exit code, cause unknown: "
 		     "figures up to that moment", p->pid, last->hdr->exe);
@@ -684,6 +694,7 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 {
 	cJSON *doc = cJSON_CreateObject(), *test = cJSON_CreateObject();
 	cJSON *warnings = cJSON_CreateArray(), *procs = cJSON_CreateArray();
+	cJSON *untraced = cJSON_CreateArray();
 	cJSON *summary = cJSON_CreateObject(), *ex = cJSON_CreateObject();
 	const struct mg_proc *root = mg_trace_find(t, ri->root_pid);
 	unsigned max = ri->max_stacks ? ri->max_stacks : 50;
@@ -717,8 +728,8 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 		const struct mg_proc *p = &t->procs[i];
 		mg_figures_add(&sum, &p->f);
 		complete &= p->complete || p->end == MG_END_UNTRACED;
-		cJSON_AddItemToArray(procs, process_json(t, p, max, warnings, ri->symbolizer,
-							 runtime));
+		cJSON_AddItemToArray(procs, process_json(t, p, max, warnings, untraced,
+							 ri->symbolizer, runtime));
 	}
 	if (ri->timed_out)
 		warn(warnings, "the test timed out: figures up to that moment");
@@ -744,6 +755,7 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 	cJSON_AddNumberToObject(summary, "processes", (double)t->n_procs);
 	cJSON_AddItemToObject(doc, "summary", summary);
 	cJSON_AddItemToObject(doc, "warnings", warnings);
+	cJSON_AddItemToObject(doc, "untraced", untraced);
 	cJSON_AddItemToObject(doc, "processes", procs);
 	return doc;
 }
@@ -779,13 +791,6 @@ static void set_fig(cJSON *obj, const char *name, double v)
 
 cJSON *mg_profile_combine(cJSON *const *docs, size_t n)
 {
-	static const char *const exact[] = { "allocs", "frees", "total_bytes" };
-	static const char *const leak[] = {
-		"leaked_bytes", "leaked_blocks", "definitely_lost_bytes", "definitely_lost_blocks",
-		"indirectly_lost_bytes", "indirectly_lost_blocks", "possibly_lost_bytes",
-		"possibly_lost_blocks", "still_reachable_bytes", "still_reachable_blocks",
-		"leaked_runtime_bytes", "leaked_runtime_blocks",
-	};
 	const cJSON **sums = NULL, *r;
 	size_t *order = NULL, n_sums = 0, cap = 0;
 	cJSON *out = NULL, *runs = NULL;
@@ -836,25 +841,32 @@ cJSON *mg_profile_combine(cJSON *const *docs, size_t n)
 	qsort_r(order, n_sums, sizeof(*order), by_fig, &(struct by_fig){ sums, "rss_peak_bytes" });
 	if (sum_fig(sums[order[(n_sums - 1) / 2]], "rss_peak_bytes") >= 0)
 		set_fig(sum, "rss_peak_bytes", sum_fig(sums[order[(n_sums - 1) / 2]], "rss_peak_bytes"));
-	for (size_t f = 0; f < sizeof(exact) / sizeof(exact[0]); f++) {
+	/* the counts: the lowest of the runs */
+	for (int m = 0; m < MG_METRIC_COUNT; m++) {
+		const char *name = mg_metric_name((enum mg_metric)m);
 		double lo = -1;
+		if (mg_metric_info((enum mg_metric)m)->class != MG_METRIC_COUNT_CLASS)
+			continue;
 		for (size_t k = 0; k < n_sums; k++) {
-			double v = sum_fig(sums[k], exact[f]);
+			double v = sum_fig(sums[k], name);
 			if (v >= 0 && (lo < 0 || v < lo))
 				lo = v;
 		}
 		if (lo >= 0)
-			set_fig(sum, exact[f], lo);
+			set_fig(sum, name, lo);
 	}
 	/* the leak figures add up (kinds to leaked_*): all from the least leaking run */
 	size_t least = 0;
 	for (size_t k = 1; k < n_sums; k++)
 		if (sum_fig(sums[k], "leaked_bytes") < sum_fig(sums[least], "leaked_bytes"))
 			least = k;
-	for (size_t f = 0; f < sizeof(leak) / sizeof(leak[0]); f++) {
-		const cJSON *v = cJSON_GetObjectItem(sums[least], leak[f]);
-		if (v && cJSON_GetObjectItem(sum, leak[f]))
-			cJSON_ReplaceItemInObject(sum, leak[f], cJSON_Duplicate(v, 1));
+	for (int m = 0; m < MG_METRIC_COUNT; m++) {
+		enum mg_metric_class c = mg_metric_info((enum mg_metric)m)->class;
+		const char *name = mg_metric_name((enum mg_metric)m);
+		const cJSON *v = cJSON_GetObjectItem(sums[least], name);
+		if ((c == MG_METRIC_LEAK_CLASS || c == MG_METRIC_KIND_CLASS ||
+		     c == MG_METRIC_RUNTIME_CLASS) && v && cJSON_GetObjectItem(sum, name))
+			cJSON_ReplaceItemInObject(sum, name, cJSON_Duplicate(v, 1));
 	}
 	for (size_t k = 0; k < n_sums; k++) {
 		cJSON *c = cJSON_Duplicate(sums[k], 1);

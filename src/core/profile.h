@@ -1,4 +1,4 @@
-/* profile.h - the profile document (SPEC §4, docs/profile-schema.md) built from a trace
+/* profile.h - the profile document (docs/profile-schema.md, docs/profile-schema.md) built from a trace
  *
  * Pure: a resolved struct mg_trace and what the runner knows go in, a cJSON
  * tree comes out.  The caller owns it (cJSON_Delete).  Each process's
@@ -44,8 +44,5 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri);
  * "runs" contributes those.  NULL when out of memory; the inputs are kept.
  */
 cJSON *mg_profile_combine(cJSON *const *docs, size_t n);
-
-/* Human-readable size: "1.5 KiB"; buf of at least 32 bytes. */
-const char *mg_fmt_bytes(char *buf, unsigned long long v);
 
 #endif

@@ -15,13 +15,12 @@
 #include <unistd.h>
 
 #include "../util/error.h"
+#include "../util/clock.h"
 #include "runner.h"
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)mg_monotonic_ns() / 1e9;
 }
 
 static char *search_path(const char *cmd)

@@ -4,16 +4,18 @@
 
 #include "baseline.h"
 #include "config.h"
+#include "lsan_match.h"
+#include "metric.h"
 #include "suppress.h"
 
 #define MAX_FRAMES 256
 
-/* the leak figures a suppression takes away, as the profile names them */
-static const char *const leak_keys[] = {
-	"leaked_bytes", "leaked_blocks", "definitely_lost_bytes", "definitely_lost_blocks",
-	"indirectly_lost_bytes", "indirectly_lost_blocks", "possibly_lost_bytes",
-	"possibly_lost_blocks", "still_reachable_bytes", "still_reachable_blocks",
-};
+/* the leak figures a suppression takes away: metric.h's LEAK and KIND */
+static int hidable(int m)
+{
+	enum mg_metric_class c = mg_metric_info((enum mg_metric)m)->class;
+	return c == MG_METRIC_LEAK_CLASS || c == MG_METRIC_KIND_CLASS;
+}
 
 static double num(const cJSON *o, const char *name)
 {
@@ -21,17 +23,63 @@ static double num(const cJSON *o, const char *name)
 	return cJSON_IsNumber(v) && v->valuedouble > 0 ? v->valuedouble : 0;
 }
 
-int mg_suppress_profile(cJSON *profile, struct mg_config *cfg)
+int mg_suppress_init(struct mg_suppress_state *st, const struct mg_config *cfg)
 {
-	double hidden[sizeof(leak_keys) / sizeof(leak_keys[0])] = { 0 };
+	st->cfg = cfg;
+	st->n = cfg->n_suppressions;
+	st->use = calloc(st->n + 1, sizeof(*st->use));
+	return st->use ? 0 : -1;
+}
+
+void mg_suppress_release(struct mg_suppress_state *st)
+{
+	free(st->use);
+	st->use = NULL;
+	st->n = 0;
+}
+
+int mg_suppress_stack(struct mg_suppress_state *st, const struct mg_frame_names *frames, size_t n,
+		      uint64_t bytes)
+{
+	size_t i, f;
+	for (i = 0; i < st->n; i++) {
+		const struct mg_suppression *s = &st->cfg->suppressions[i];
+		struct mg_suppress_use *u = &st->use[i];
+		int hit = 0;
+		for (f = 0; f < n && !hit; f++)
+			hit = mg_lsan_match(s->pattern, frames[f].function) ||
+			      mg_lsan_match(s->pattern, frames[f].module) ||
+			      mg_lsan_match(s->pattern, frames[f].file);
+		if (!hit)
+			continue;
+		if (s->has_max && (u->test_bytes > s->max_bytes || bytes > s->max_bytes - u->test_bytes)) {
+			u->capped++;
+			continue;
+		}
+		u->used++;
+		u->test_bytes += bytes;
+		return (int)i;
+	}
+	return -1;
+}
+
+void mg_suppress_begin_test(struct mg_suppress_state *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		st->use[i].test_bytes = 0;
+}
+
+int mg_suppress_profile(cJSON *profile, struct mg_suppress_state *sst)
+{
+	double hidden[MG_METRIC_COUNT] = { 0 };
 	struct mg_frame_names fr[MAX_FRAMES];
 	cJSON *p, *st, *sup;
 	int n_hidden = 0;
 
 	cJSON_DeleteItemFromObject(profile, "suppressed");   /* applied once per document */
-	if (!cfg->n_suppressions)
+	if (!sst->n)
 		return 0;
-	mg_config_suppress_begin_test(cfg);
+	mg_suppress_begin_test(sst);
 	cJSON_ArrayForEach(p, cJSON_GetObjectItem(profile, "processes")) {
 		cJSON_ArrayForEach(st, cJSON_GetObjectItem(p, "leak_stacks")) {
 			const cJSON *f;
@@ -45,23 +93,25 @@ int mg_suppress_profile(cJSON *profile, struct mg_config *cfg)
 				n++;
 			}
 			cJSON_DeleteItemFromObject(st, "suppressed");
-			int i = mg_config_suppress(cfg, fr, n, (uint64_t)num(st, "bytes"));
+			int i = mg_suppress_stack(sst, fr, n, (uint64_t)num(st, "bytes"));
 			if (i < 0)
 				continue;
-			if (!cJSON_AddStringToObject(st, "suppressed", cfg->suppressions[i].pattern))
+			if (!cJSON_AddStringToObject(st, "suppressed", sst->cfg->suppressions[i].pattern))
 				return -1;
 			/* "bytes"/"blocks" of a stack are its leaked_bytes/_blocks */
-			hidden[0] += num(st, "bytes");
-			hidden[1] += num(st, "blocks");
-			for (size_t k = 2; k < sizeof(leak_keys) / sizeof(leak_keys[0]); k++)
-				hidden[k] += num(st, leak_keys[k]);
+			hidden[MG_METRIC_LEAKED_BYTES] += num(st, "bytes");
+			hidden[MG_METRIC_LEAKED_BLOCKS] += num(st, "blocks");
+			for (int m = 0; m < MG_METRIC_COUNT; m++)
+				if (mg_metric_info((enum mg_metric)m)->class == MG_METRIC_KIND_CLASS)
+					hidden[m] += num(st, mg_metric_name((enum mg_metric)m));
 			n_hidden++;
 		}
 	}
 	if (!(sup = cJSON_AddObjectToObject(profile, "suppressed")))
 		return -1;
-	for (size_t k = 0; k < sizeof(leak_keys) / sizeof(leak_keys[0]); k++)
-		cJSON_AddNumberToObject(sup, leak_keys[k], hidden[k]);
+	for (int m = 0; m < MG_METRIC_COUNT; m++)
+		if (hidable(m))
+			cJSON_AddNumberToObject(sup, mg_metric_name((enum mg_metric)m), hidden[m]);
 	cJSON_AddNumberToObject(sup, "stacks", n_hidden);
 	return n_hidden;
 }

@@ -301,7 +301,7 @@ static int find_debuginfo_local(Dwfl_Module *mod, const char *file_name,
 /*
  * libdwfl's standard search asks debuginfod for any debug file it cannot
  * find on disk: with DEBUGINFOD_URLS set, a network request per module,
- * which stalls for minutes behind a firewall (TRACER-NOTES §4.6); and even
+ * which stalls for minutes behind a firewall (docs/tracer.md, "Symbolization, after the run"); and even
  * without it, elfutils 0.188 first dlopens libdebuginfod.so, which loads
  * libcurl and twenty more libraries: 20-40 ms for every profile with a
  * module that has no debug file (measured on sqlite3).  So by default

@@ -5,7 +5,7 @@
  * load bias (docs/profile-schema.md).  This module turns (path, build-id,
  * offset) into function names, source lines and the chain of inlined calls,
  * reading the ELF files and their separate debug files after the run
- * (TRACER-NOTES §4.6):
+ * (docs/tracer.md, "Symbolization, after the run"):
  *
  *  - DWARF from the file itself or from a separate debug file found the way
  *    gdb finds it: /usr/lib/debug/.build-id/xx/rest.debug, .gnu_debuglink

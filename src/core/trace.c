@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../tracer/count.h"
 #include "../util/error.h"
 #include "trace.h"
 
@@ -24,9 +25,10 @@ static uint32_t load32(const uint32_t *p)
  * A threaded process that died (no exit step ran) may have left events in its
  * threads' batches, written but not yet applied (format.h).  They are added
  * here, to the private copy of the mapping, the way the tracer would have:
- * the counts, each stack's counts, and the open timeline bucket.  The peak
- * is then at least what was live at death; when that is higher, every stack's
- * bytes at the peak are its live bytes (a new epoch).
+ * the counts, each stack's counts (tracer/count.h, as the tracer counts), and
+ * the open timeline bucket.  The peak is then at least what was live at
+ * death; when that reaches it, every stack's bytes at the peak are its live
+ * bytes (a new epoch), by the tracer's rule.
  */
 static int settle_batches(struct mg_image *img)
 {
@@ -49,30 +51,12 @@ static int settle_batches(struct mg_image *img)
 			switch (e->kind) {
 			case MGT_EV_ALLOC:
 			case MGT_EV_RESIZE:
-				s->allocs++;
-				s->total_bytes += e->size;
-				s->cur_bytes += e->size;
-				s->cur_blocks++;
-				h->allocs++;
-				h->total_bytes += e->size;
-				h->cur_bytes += e->size;
-				h->cur_blocks++;
-				if (e->kind == MGT_EV_ALLOC)
-					break;
-				o->frees++;
-				o->cur_bytes -= e->old_size;
-				o->cur_blocks--;
-				h->frees++;
-				h->cur_bytes -= e->old_size;
-				h->cur_blocks--;
+				mgt_count_alloc(h, s, e->size);
+				if (e->kind == MGT_EV_RESIZE)
+					mgt_count_free(h, o, e->old_size);
 				break;
 			case MGT_EV_FREE:
-				s->frees++;
-				s->cur_bytes -= e->size;
-				s->cur_blocks--;
-				h->frees++;
-				h->cur_bytes -= e->size;
-				h->cur_blocks--;
+				mgt_count_free(h, s, e->size);
 				break;
 			case MGT_EV_INHERITED:
 				h->inherited_frees++;
@@ -87,11 +71,7 @@ static int settle_batches(struct mg_image *img)
 			h->events++;
 		}
 	}
-	if ((int64_t)h->cur_bytes > (int64_t)h->peak_bytes) {
-		h->peak_bytes = h->cur_bytes;
-		h->peak_blocks = h->cur_blocks;
-		h->epoch++;
-	}
+	mgt_count_peak(h);
 	if ((int64_t)h->cur_bytes > (int64_t)h->tl_open.live_max)
 		h->tl_open.live_max = h->cur_bytes;
 	h->tl_open.live_end = h->cur_bytes;

@@ -3,7 +3,7 @@
  * The tracer leaves one file per process image in a directory.  mg_trace_load
  * maps them read-only and validates them; mg_trace_resolve groups the images
  * into processes (an exec chain is one process), applies the exit statuses the
- * runner reaped, and computes each process's figures (SPEC §1).
+ * runner reaped, and computes each process's figures (docs/metrics.md).
  *
  * Not thread-safe; one struct mg_trace per run.
  */
@@ -39,7 +39,7 @@ enum mg_end {
 	MG_END_UNTRACED     /* exec'd into something that dropped the tracer */
 };
 
-/* The figures of SPEC §1, for an image, a process or a whole test. */
+/* The figures of docs/metrics.md, for an image, a process or a whole test. */
 struct mg_figures {
 	uint64_t allocs, frees, total_bytes;
 	uint64_t peak_bytes, peak_blocks;

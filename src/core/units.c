@@ -408,3 +408,26 @@ char *mg_tolerance_format(char *buf, size_t size, const struct mg_tolerance *t, 
 		snprintf(buf, size, "0");
 	return buf;
 }
+
+const char *mg_fmt_size(char *buf, size_t size, uint64_t bytes)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	size_t u = 0;
+	if (bytes < 1024) {
+		snprintf(buf, size, "%" PRIu64 " B", bytes);
+		return buf;
+	}
+	v /= 1024;
+	while (v >= 1023.5 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	if (v < 9.995)
+		snprintf(buf, size, "%.2f %s", v, units[u]);
+	else if (v < 99.95)
+		snprintf(buf, size, "%.1f %s", v, units[u]);
+	else
+		snprintf(buf, size, "%.0f %s", v, units[u]);
+	return buf;
+}

@@ -93,4 +93,11 @@ char *mg_format_size(char *buf, size_t size, uint64_t bytes);
  */
 char *mg_quote_value(char *buf, size_t size, const char *s);
 
+/*
+ * A size for people, the same in the terminal, the reports and the PR
+ * comment: "512 B", "1.50 KiB", "13.3 KiB", "136 KiB", "1.13 MiB" ... (IEC,
+ * three significant digits).  Returns buf.
+ */
+const char *mg_fmt_size(char *buf, size_t size, uint64_t bytes);
+
 #endif

@@ -1,4 +1,4 @@
-/* actions.h - the GitHub Actions runner's files and workflow commands (SPEC §7)
+/* actions.h - the GitHub Actions runner's files and workflow commands (docs/github.md)
  *
  * What a step hands the runner: markdown appended to $GITHUB_STEP_SUMMARY,
  * outputs appended to $GITHUB_OUTPUT, and `::error` / `::warning` lines for

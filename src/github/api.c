@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,7 +13,10 @@
 #include "version.h"
 #include "../util/buf.h"
 #include "../util/error.h"
+#include "../util/clock.h"
 #include "../util/fs.h"
+#include "../util/json.h"
+#include "../util/lazylib.h"
 #include "api.h"
 
 /*
@@ -37,36 +39,19 @@ static struct {
 	void (*slist_free_all)(struct curl_slist *);
 } cu;
 
-/* (the POSIX idiom for a function pointer from dlsym) */
-#define CURL_SYM(f)                                                                     \
-	do {                                                                            \
-		if (!(*(void **)&cu.f = dlsym(lib, "curl_" #f))) {                      \
-			dlclose(lib);                                                   \
-			return mg_error_set(err, MG_ERROR, "libcurl.so.4 has no curl_" #f); \
-		}                                                                       \
-	} while (0)
-
 static int curl_load(struct mg_error *err)
 {
-	void *lib;
-	if (cu.lib)
-		return MG_OK;
-	if (!(lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL)))
-		return mg_error_set(err, MG_ERROR, "cannot load libcurl (libcurl.so.4, Debian's "
-				    "libcurl4): %s", dlerror());
-	CURL_SYM(global_init);
-	CURL_SYM(global_cleanup);
-	CURL_SYM(easy_init);
-	CURL_SYM(easy_cleanup);
-	CURL_SYM(easy_reset);
-	CURL_SYM(easy_perform);
-	CURL_SYM(easy_getinfo);
-	CURL_SYM(easy_setopt);
-	CURL_SYM(easy_strerror);
-	CURL_SYM(slist_append);
-	CURL_SYM(slist_free_all);
-	cu.lib = lib;
-	return MG_OK;
+	/* (the POSIX idiom for a function pointer from dlsym) */
+#define CURL_SYM(f) { "curl_" #f, (void **)&cu.f }
+	static const struct mg_lazy_sym syms[] = {
+		CURL_SYM(global_init), CURL_SYM(global_cleanup), CURL_SYM(easy_init),
+		CURL_SYM(easy_cleanup), CURL_SYM(easy_reset), CURL_SYM(easy_perform),
+		CURL_SYM(easy_getinfo), CURL_SYM(easy_setopt), CURL_SYM(easy_strerror),
+		CURL_SYM(slist_append), CURL_SYM(slist_free_all),
+	};
+#undef CURL_SYM
+	return mg_lazy_load(&cu.lib, "libcurl.so.4", "libcurl (libcurl.so.4, Debian's libcurl4)",
+			    syms, sizeof(syms) / sizeof(syms[0]), err);
 }
 
 #define MAX_BODY (16u << 20)    /* one response body */
@@ -81,7 +66,7 @@ struct mg_gh {
 	char *token;                    /* for scrubbing messages only */
 	char *author;
 	struct mg_gh_options o;
-	struct timespec start;
+	uint64_t start_ns;              /* mg_monotonic_ns() at the start */
 };
 
 struct resp {
@@ -127,9 +112,7 @@ void mg_gh_options_from_env(struct mg_gh_options *o)
 
 static long elapsed_ms(const struct mg_gh *gh)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)((now.tv_sec - gh->start.tv_sec) * 1000 + (now.tv_nsec - gh->start.tv_nsec) / 1000000);
+	return (long)((mg_monotonic_ns() - gh->start_ns) / 1000000);
 }
 
 static long left_ms(const struct mg_gh *gh)
@@ -197,7 +180,7 @@ int mg_gh_open(struct mg_gh **out, const struct mg_gh_options *o, struct mg_erro
 	if (!(gh = calloc(1, sizeof(*gh))))
 		goto oom;
 	gh->o = *o;
-	clock_gettime(CLOCK_MONOTONIC, &gh->start);
+	gh->start_ns = mg_monotonic_ns();
 	n = strlen(url);
 	while (n && url[n - 1] == '/')
 		n--;
@@ -483,10 +466,8 @@ static int request(struct mg_gh *gh, const char *method, const char *url, const 
 		if ((!retry && wait < 0) || attempt >= gh->o.max_attempts)
 			return R_TRANSIENT;
 		if (wait < 0) {
-			struct timespec now;
-			clock_gettime(CLOCK_MONOTONIC, &now);
 			/* exponential, with up to 25% jitter so that parallel jobs spread out */
-			wait = backoff + backoff * (now.tv_nsec % 250) / 1000;
+			wait = backoff + backoff * (long)(mg_monotonic_ns() % 250) / 1000;
 			backoff *= 2;
 		}
 		if (wait >= left_ms(gh))
@@ -554,8 +535,9 @@ static cJSON *parse_json(const struct resp *r)
 /* an id: a JSON integer, or a string of digits from mg_gh_quote_big_ints; 0 if neither */
 static long long json_id(const cJSON *v)
 {
-	if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble < 9007199254740992.0)
-		return (long long)v->valuedouble;
+	uint64_t n;
+	if (mg_json_u64(&n, v) == 0 && n >= 1)
+		return (long long)n;
 	if (cJSON_IsString(v) && isdigit((unsigned char)v->valuestring[0])) {
 		char *end;
 		errno = 0;
@@ -728,10 +710,8 @@ done:
 
 static long long event_number(const cJSON *v)
 {
-	if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble < 9007199254740992.0 &&
-	    v->valuedouble == (double)(long long)v->valuedouble)
-		return (long long)v->valuedouble;
-	return 0;
+	uint64_t n;
+	return mg_json_u64(&n, v) == 0 && n >= 1 ? (long long)n : 0;
 }
 
 int mg_gh_event_pr(long long *pr, char *head_sha, const char *event_name, const char *event_path,

@@ -1,4 +1,4 @@
-/* api.h - the GitHub REST API through libcurl: the sticky pull-request comment (SPEC §7)
+/* api.h - the GitHub REST API through libcurl: the sticky pull-request comment (docs/github.md)
  *
  * One comment per config on a pull request, found by its hidden marker
  * (markdown.h, mg_md_marker) AND its author, updated in place (PATCH) and

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/metric.h"
 #include "../util/error.h"
 #include "report.h"
 #include "../util/buf.h"
+#include "../util/json.h"
 #include "version.h"
 
 const char *const mg_report_format_names[] = {
@@ -75,19 +77,6 @@ struct xprofile {
 	size_t peak;                        /* the process that peaked (as the summary says) */
 };
 
-static const char *str_of(const cJSON *o, const char *key)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItem(o, key));
-}
-
-static int u64_of(const cJSON *v, uint64_t *out)
-{
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9007199254740992.0 ||
-	    (double)(uint64_t)v->valuedouble != v->valuedouble)
-		return -1;
-	*out = (uint64_t)v->valuedouble;
-	return 0;
-}
 
 static void xprofile_release(struct xprofile *x)
 {
@@ -130,11 +119,11 @@ static int xproc_load(struct xproc *p, const cJSON *pj)
 		const cJSON *line = cJSON_GetObjectItem(f, "line");
 		if (!cJSON_IsObject(f))
 			return -3;
-		x->function = str_of(f, "function");
-		x->file = str_of(f, "file");
-		x->module = str_of(f, "module");
-		x->offset = str_of(f, "offset");
-		x->addr = str_of(f, "addr");
+		x->function = mg_json_str(f, "function");
+		x->file = mg_json_str(f, "file");
+		x->module = mg_json_str(f, "module");
+		x->offset = mg_json_str(f, "offset");
+		x->addr = mg_json_str(f, "addr");
 		x->line = cJSON_IsNumber(line) ? line->valueint : 0;
 	}
 	cJSON_ArrayForEach(s, stacks) {
@@ -155,13 +144,13 @@ static int xproc_load(struct xproc *p, const cJSON *pj)
 		x->fr = p->pool + total;
 		cJSON_ArrayForEach(v, fr) {
 			uint64_t i;
-			if (u64_of(v, &i) < 0 || i >= p->n_frames)
+			if (mg_json_u64(&i, v) < 0 || i >= p->n_frames)
 				return -3;
 			p->pool[total++] = (uint32_t)i;
 			x->n++;
 		}
 		for (v = fr->next; v; v = v->next, w++)
-			if (u64_of(v, &x->v[w]) < 0)
+			if (mg_json_u64(&x->v[w], v) < 0)
 				return -3;
 	}
 	return 0;
@@ -171,7 +160,7 @@ static int xproc_load(struct xproc *p, const cJSON *pj)
 static int xprofile_load(struct xprofile *x, const cJSON *doc, struct mg_error *err)
 {
 	const cJSON *procs = cJSON_GetObjectItem(doc, "processes"), *pj;
-	const char *name = str_of(cJSON_GetObjectItem(doc, "test"), "name");
+	const char *name = mg_json_str(cJSON_GetObjectItem(doc, "test"), "name");
 	size_t k = 0;
 
 	memset(x, 0, sizeof(*x));
@@ -185,12 +174,12 @@ static int xprofile_load(struct xprofile *x, const cJSON *doc, struct mg_error *
 		const cJSON *argv = cJSON_GetObjectItem(pj, "argv");
 		p->json = pj;
 		p->pid = cJSON_GetObjectItem(pj, "pid") ? cJSON_GetObjectItem(pj, "pid")->valueint : 0;
-		p->exe = str_of(pj, "exe");
+		p->exe = mg_json_str(pj, "exe");
 		p->argv0 = cJSON_GetStringValue(cJSON_GetArrayItem(argv, 0));
 		p->start_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(pj, "start_ms"));
 		p->end_ms = cJSON_GetNumberValue(cJSON_GetObjectItem(pj, "end_ms"));
-		if (u64_of(cJSON_GetObjectItem(pj, "peak_bytes"), &p->peak_bytes) < 0 ||
-		    u64_of(cJSON_GetObjectItem(pj, "peak_blocks"), &p->peak_blocks) < 0)
+		if (mg_json_u64(&p->peak_bytes, cJSON_GetObjectItem(pj, "peak_bytes")) < 0 ||
+		    mg_json_u64(&p->peak_blocks, cJSON_GetObjectItem(pj, "peak_blocks")) < 0)
 			return bad(x, err, x->name, p->pid, "no peak_bytes/peak_blocks");
 		switch (xproc_load(p, pj)) {
 		case -1:
@@ -457,18 +446,7 @@ out:
 
 /* ------------------------------------------- Bencher, github-action-benchmark */
 
-/* the figures of SPEC §1 (and the leak kinds, runtime-owned, RSS) as benchmark measures */
-static const struct { const char *key, *unit; } measures[] = {
-	{ "allocs", "allocations" }, { "frees", "frees" }, { "total_bytes", "bytes" },
-	{ "peak_bytes", "bytes" }, { "peak_blocks", "blocks" },
-	{ "leaked_bytes", "bytes" }, { "leaked_blocks", "blocks" },
-	{ "definitely_lost_bytes", "bytes" }, { "definitely_lost_blocks", "blocks" },
-	{ "indirectly_lost_bytes", "bytes" }, { "indirectly_lost_blocks", "blocks" },
-	{ "possibly_lost_bytes", "bytes" }, { "possibly_lost_blocks", "blocks" },
-	{ "still_reachable_bytes", "bytes" }, { "still_reachable_blocks", "blocks" },
-	{ "leaked_runtime_bytes", "bytes" }, { "leaked_runtime_blocks", "blocks" },
-	{ "rss_peak_bytes", "bytes" },
-};
+/* every figure of core/metric.h is a benchmark measure, in its unit */
 
 static int benchmarks(struct mg_buf *t, enum mg_report_format fmt, const cJSON *const *docs,
 		      size_t n, struct mg_error *err)
@@ -477,11 +455,11 @@ static int benchmarks(struct mg_buf *t, enum mg_report_format fmt, const cJSON *
 	int first = 1;
 	for (size_t d = 0; d < n; d++) {
 		const cJSON *sum = cJSON_GetObjectItem(docs[d], "summary");
-		const char *name = str_of(cJSON_GetObjectItem(docs[d], "test"), "name");
+		const char *name = mg_json_str(cJSON_GetObjectItem(docs[d], "test"), "name");
 		if (!name || !cJSON_IsObject(sum))
 			return mg_error_set(err, MG_EINVALID, "profile %zu: no test name or summary", d + 1);
 		for (size_t e = 0; e < d; e++)
-			if (!strcmp(name, str_of(cJSON_GetObjectItem(docs[e], "test"), "name")))
+			if (!strcmp(name, mg_json_str(cJSON_GetObjectItem(docs[e], "test"), "name")))
 				return mg_error_set(err, MG_EINVALID, "two profiles of test '%s'", name);
 		if (fmt == MG_REPORT_BMF) {
 			mg_buf_puts(t, d ? ",\n  " : "\n  ");
@@ -489,20 +467,21 @@ static int benchmarks(struct mg_buf *t, enum mg_report_format fmt, const cJSON *
 			mg_buf_puts(t, ": {");
 		}
 		int m_first = 1;
-		for (size_t m = 0; m < sizeof(measures) / sizeof(measures[0]); m++) {
+		for (int m = 0; m < MG_METRIC_COUNT; m++) {
+			const struct mg_metric_info *mi = mg_metric_info((enum mg_metric)m);
 			uint64_t v;
-			if (u64_of(cJSON_GetObjectItem(sum, measures[m].key), &v) < 0)
+			if (mg_json_u64(&v, cJSON_GetObjectItem(sum, mi->name)) < 0)
 				continue;             /* null: unknown (leak kinds of a crash) */
 			if (fmt == MG_REPORT_BMF) {
 				mg_buf_printf(t, "%s\n    \"%s\": { \"value\": %" PRIu64 " }",
-					       m_first ? "" : ",", measures[m].key, v);
+					       m_first ? "" : ",", mi->name, v);
 			} else {
 				char label[1024];
-				snprintf(label, sizeof(label), "%s/%s", name, measures[m].key);
+				snprintf(label, sizeof(label), "%s/%s", name, mi->name);
 				mg_buf_puts(t, first ? "\n  { \"name\": " : ",\n  { \"name\": ");
 				mg_buf_json_string(t, label);
 				mg_buf_printf(t, ", \"unit\": \"%s\", \"value\": %" PRIu64 " }",
-					       measures[m].unit, v);
+					       mi->unit, v);
 			}
 			m_first = first = 0;
 		}

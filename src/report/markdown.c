@@ -6,8 +6,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../core/metric.h"
+#include "../core/units.h"
 #include "../util/buf.h"
 #include "../util/error.h"
+#include "../util/json.h"
 #include "markdown.h"
 
 /* ---- reading the document ---- */
@@ -17,19 +20,14 @@ static const cJSON *item(const cJSON *o, const char *k)
 	return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
-static const char *str(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(item(o, k));
-}
-
 /* an exact non-negative integer (figures are below 2^53), else 0 with *has = 0 */
 static uint64_t u64(const cJSON *o, const char *k, int *has)
 {
-	const cJSON *v = item(o, k);
-	int ok = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9007199254740992.0;
+	uint64_t v = 0;
+	int ok = mg_json_u64(&v, item(o, k)) == 0;
 	if (has)
 		*has = ok;
-	return ok ? (uint64_t)v->valuedouble : 0;
+	return v;
 }
 
 static int is_true(const cJSON *o, const char *k)
@@ -37,20 +35,6 @@ static int is_true(const cJSON *o, const char *k)
 	return cJSON_IsTrue(item(o, k));
 }
 
-int mg_check_result_validate(const cJSON *doc, const char *name, struct mg_error *err)
-{
-	const char *kind;
-	if (!cJSON_IsObject(doc))
-		return mg_error_set(err, MG_EINVALID, "%s: not a memgate check result", name);
-	kind = str(doc, "kind");
-	if ((item(doc, "kind") && (!kind || strcmp(kind, "memgate-check"))) ||
-	    !cJSON_IsNumber(item(doc, "schema")) || !cJSON_IsArray(item(doc, "tests")))
-		return mg_error_set(err, MG_EINVALID, "%s: not a memgate check result", name);
-	if (item(doc, "schema")->valuedouble != 1)
-		return mg_error_set(err, MG_EINVALID, "%s: check result schema %g, this memgate "
-				    "reads schema 1", name, item(doc, "schema")->valuedouble);
-	return MG_OK;
-}
 
 /* ---- escaping and numbers ---- */
 
@@ -135,39 +119,12 @@ int mg_md_escape(struct mg_buf *b, const char *s)
 	return b->failed ? -1 : 0;
 }
 
-void mg_md_size(char *buf, size_t size, uint64_t bytes)
-{
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double)bytes;
-	size_t u = 0;
-	if (bytes < 1024) {
-		snprintf(buf, size, "%" PRIu64 " B", bytes);
-		return;
-	}
-	v /= 1024;
-	while (v >= 1023.5 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024;
-		u++;
-	}
-	if (v < 9.995)
-		snprintf(buf, size, "%.2f %s", v, units[u]);
-	else if (v < 99.95)
-		snprintf(buf, size, "%.1f %s", v, units[u]);
-	else
-		snprintf(buf, size, "%.0f %s", v, units[u]);
-}
-
-static int is_bytes(const char *metric)
-{
-	size_t n = strlen(metric);
-	return n >= 6 && !strcmp(metric + n - 6, "_bytes");
-}
 
 /* a figure of metric: a size for byte metrics, else the count */
 static void figure(char *buf, size_t size, const char *metric, uint64_t v)
 {
-	if (is_bytes(metric))
-		mg_md_size(buf, size, v);
+	if (mg_metric_name_is_bytes(metric))
+		mg_fmt_size(buf, size, v);
 	else
 		snprintf(buf, size, "%" PRIu64, v);
 }
@@ -221,7 +178,7 @@ static int severity(const char *v)
 
 static int failing(const cJSON *t)
 {
-	return severity(str(t, "verdict")) <= 1;
+	return mg_check_verdict_fails(mg_json_str(t, "verdict"));
 }
 
 int mg_md_marker(char *buf, size_t size, const char *config)
@@ -362,7 +319,7 @@ static const cJSON **sorted_tests(const cJSON *tests, size_t *n)
 		return NULL;
 	for (int s = 0; s <= 5; s++)
 		cJSON_ArrayForEach(t, tests)
-			if (cJSON_IsObject(t) && severity(str(t, "verdict")) == s)
+			if (cJSON_IsObject(t) && severity(mg_json_str(t, "verdict")) == s)
 				v[k++] = t;
 	*n = k;
 	return v;
@@ -382,7 +339,7 @@ static int metrics_table(struct md *m, const cJSON **tests, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const cJSON *mt;
 		cJSON_ArrayForEach(mt, item(tests[i], "metrics")) {
-			const char *metric = str(mt, "metric"), *v = str(mt, "verdict");
+			const char *metric = mg_json_str(mt, "metric"), *v = mg_json_str(mt, "verdict");
 			char b[48], c[48], d[64], a[48], vv[64];
 			int hb, hc, ha;
 			uint64_t base = u64(mt, "baseline", &hb), cur = u64(mt, "current", &hc);
@@ -406,7 +363,7 @@ static int metrics_table(struct md *m, const cJSON **tests, size_t n)
 			else
 				snprintf(a, sizeof(a), "\xE2\x80\x93");
 			snprintf(vv, sizeof(vv), "%s", verdict_icon(v));
-			cell[0] = cell_esc(str(tests[i], "name"));
+			cell[0] = cell_esc(mg_json_str(tests[i], "name"));
 			cell[1] = cell_esc(metric);
 			cell[2] = cell_raw(b);
 			cell[3] = cell_raw(c);
@@ -464,7 +421,7 @@ static const cJSON *top_site(const cJSON *t, const char *metric)
 {
 	const cJSON *g;
 	cJSON_ArrayForEach(g, item(t, "grew"))
-		if (str(g, "metric") && !strcmp(str(g, "metric"), metric) && str(g, "site"))
+		if (mg_json_str(g, "metric") && !strcmp(mg_json_str(g, "metric"), metric) && mg_json_str(g, "site"))
 			return g;
 	return NULL;
 }
@@ -475,7 +432,7 @@ static void why(struct mg_buf *b, const cJSON *t, int md)
 	int first = 1, has_runs;
 	uint64_t runs = u64(t, "runs", &has_runs);
 	cJSON_ArrayForEach(mt, item(t, "metrics")) {
-		const char *metric = str(mt, "metric"), *v = str(mt, "verdict");
+		const char *metric = mg_json_str(mt, "metric"), *v = mg_json_str(mt, "verdict");
 		int hb, ha, hl;
 		uint64_t cur = u64(mt, "current", NULL), base = u64(mt, "baseline", &hb);
 		uint64_t allowed = u64(mt, "allowed", &ha), limit = u64(mt, "limit", &hl);
@@ -510,9 +467,9 @@ static void why(struct mg_buf *b, const cJSON *t, int md)
 			else
 				mg_buf_puts(b, ", most from ");
 			if (md)
-				code(b, str(g, "site"));
+				code(b, mg_json_str(g, "site"));
 			else
-				mg_buf_puts(b, str(g, "site"));
+				mg_buf_puts(b, mg_json_str(g, "site"));
 		}
 	}
 	/* a noisy figure was measured again before being called a regression */
@@ -534,18 +491,25 @@ int mg_md_why_plain(struct mg_buf *b, const cJSON *test)
 static void headline(struct md *m, const cJSON *doc, const cJSON **tests, size_t n)
 {
 	size_t nfail = 0, counts[6] = { 0 };
-	const char *verdict = str(doc, "verdict");
-	const char *ref = str(doc, "baseline_ref"), *base = str(doc, "baseline_commit");
-	const char *head = str(doc, "head_commit"), *ver = str(doc, "memgate_version");
+	const char *verdict = mg_json_str(doc, "verdict");
+	const char *ref = mg_json_str(doc, "baseline_ref"), *base = mg_json_str(doc, "baseline_commit");
+	const char *head = mg_json_str(doc, "head_commit"), *ver = mg_json_str(doc, "memgate_version");
 	static const char *const names[] = { "over budget", "regression", "new", "improved", "pass" };
 	int failed;
 
 	for (size_t i = 0; i < n; i++) {
-		counts[severity(str(tests[i], "verdict"))]++;
+		counts[severity(mg_json_str(tests[i], "verdict"))]++;
 		nfail += failing(tests[i]);
 	}
 	failed = nfail || (verdict && strcmp(verdict, "pass"));
-	if (failed)
+	if (!nfail && verdict && !strcmp(verdict, "unmeasured")) {
+		size_t nu = 0;
+		for (size_t i = 0; i < n; i++)
+			nu += cJSON_GetArraySize(item(tests[i], "untraced")) > 0 &&
+			      !cJSON_IsTrue(item(tests[i], "untraced_allowed"));
+		mg_buf_printf(&m->blk, "## \xE2\x9A\xA0\xEF\xB8\x8F memgate: %zu test%s not measured "
+			      "in full\n\n", nu, nu == 1 ? "" : "s");
+	} else if (failed)
 		mg_buf_printf(&m->blk, "## %smemgate: %zu test%s regressed\n\n",
 			      verdict_icon("regression"), nfail, nfail == 1 ? "" : "s");
 	else
@@ -588,18 +552,51 @@ static void env_warnings(struct md *m, const cJSON **tests, size_t n)
 {
 	int any = 0;
 	for (size_t i = 0; i < n; i++) {
-		const char *detail = str(tests[i], "environment_detail");
+		const char *detail = mg_json_str(tests[i], "environment_detail");
 		if (!is_true(tests[i], "environment_mismatch"))
 			continue;
 		if (!any++)
 			mg_buf_puts(&m->blk, "> [!WARNING]\n> Measured in another environment than the "
 				    "baseline (allocator or libc changes move figures):\n");
 		mg_buf_puts(&m->blk, ">\n> - **");
-		esc(m, str(tests[i], "name"));
+		esc(m, mg_json_str(tests[i], "name"));
 		mg_buf_puts(&m->blk, "**");
 		if (detail) {
 			mg_buf_puts(&m->blk, ": ");
 			esc(m, detail);
+		}
+		mg_buf_puts(&m->blk, "\n");
+	}
+	if (any) {
+		mg_buf_puts(&m->blk, "\n");
+		emit(m);
+	}
+}
+
+/* tests whose processes started programs that ran untraced: not measured in full */
+static void untraced_tests(struct md *m, const cJSON **tests, size_t n)
+{
+	int any = 0;
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *p;
+		if (!cJSON_GetArraySize(item(tests[i], "untraced")) ||
+		    cJSON_IsTrue(item(tests[i], "untraced_allowed")))
+			continue;
+		if (!any++)
+			mg_buf_puts(&m->blk, "> [!CAUTION]\n> Not measured in full: programs these "
+				    "tests started ran untraced (static, 32-bit or setuid, or "
+				    "started without `LD_PRELOAD`), so their allocations are in no "
+				    "figure. `allow-untraced: true` in memgate.yml if that is expected.\n");
+		mg_buf_puts(&m->blk, ">\n> - **");
+		esc(m, mg_json_str(tests[i], "name"));
+		mg_buf_puts(&m->blk, "**: ");
+		int first = 1;
+		cJSON_ArrayForEach(p, item(tests[i], "untraced")) {
+			if (!cJSON_IsString(p))
+				continue;
+			mg_buf_puts(&m->blk, first ? "" : ", ");
+			esc(m, p->valuestring);
+			first = 0;
 		}
 		mg_buf_puts(&m->blk, "\n");
 	}
@@ -621,7 +618,7 @@ static void profile_warnings(struct md *m, const cJSON **tests, size_t n)
 			if (!any++)
 				mg_buf_puts(&m->blk, "> [!WARNING]\n> The measurement itself warned:\n");
 			mg_buf_puts(&m->blk, ">\n> - **");
-			esc(m, str(tests[i], "name"));
+			esc(m, mg_json_str(tests[i], "name"));
 			mg_buf_puts(&m->blk, "**: ");
 			esc(m, w->valuestring);
 			mg_buf_puts(&m->blk, "\n");
@@ -641,7 +638,7 @@ static void why_lines(struct md *m, const cJSON **tests, size_t n)
 			continue;
 		any = 1;
 		mg_buf_puts(&m->blk, "- **");
-		esc(m, str(tests[i], "name"));
+		esc(m, mg_json_str(tests[i], "name"));
 		mg_buf_puts(&m->blk, "**: ");
 		why(&m->blk, tests[i], 1);
 		mg_buf_puts(&m->blk, "\n");
@@ -684,13 +681,13 @@ static void name_lists(struct md *m, const cJSON *doc, const cJSON **tests, size
 	list_section(m, "Missing", names, k, ": a baseline without a test in the config");
 	k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(str(tests[i], "verdict") ? str(tests[i], "verdict") : "", "new"))
-			names[k++] = str(tests[i], "name");
+		if (!strcmp(mg_json_str(tests[i], "verdict") ? mg_json_str(tests[i], "verdict") : "", "new"))
+			names[k++] = mg_json_str(tests[i], "name");
 	list_section(m, "New", names, k, ": no baseline yet; `memgate accept` records one");
 	k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(str(tests[i], "verdict") ? str(tests[i], "verdict") : "", "improved"))
-			names[k++] = str(tests[i], "name");
+		if (!strcmp(mg_json_str(tests[i], "verdict") ? mg_json_str(tests[i], "verdict") : "", "improved"))
+			names[k++] = mg_json_str(tests[i], "name");
 	list_section(m, "Improved", names, k, ": run `memgate accept` on them to ratchet the baselines");
 	free(names);
 }
@@ -704,13 +701,13 @@ static void suppressions(struct md *m, const cJSON *doc, const char *config)
 		int hu, hc, hl;
 		uint64_t used = u64(s, "used", &hu), capped = u64(s, "capped", &hc);
 		uint64_t line = u64(s, "line", &hl);
-		if (!str(s, "leak") || (!(hu && !used) && !(hc && capped)))
+		if (!mg_json_str(s, "leak") || (!(hu && !used) && !(hc && capped)))
 			continue;
 		if (!any++)
 			mg_buf_puts(&m->blk, "**Suppressions:**\n\n");
 		/* <code>, not backticks: entities of esc() are text inside a code span */
 		mg_buf_puts(&m->blk, "- <code>");
-		esc(m, str(s, "leak"));
+		esc(m, mg_json_str(s, "leak"));
 		mg_buf_puts(&m->blk, "</code> (");
 		esc(m, config);
 		if (hl)
@@ -739,11 +736,11 @@ static void accepted(struct md *m, const cJSON **tests, size_t n)
 			mg_buf_puts(&m->blk, "**Baselines accepted in this change** (gated against the "
 				    "accepted figures; here against the base):\n\n");
 		mg_buf_puts(&m->blk, "- **");
-		esc(m, str(tests[i], "name"));
+		esc(m, mg_json_str(tests[i], "name"));
 		mg_buf_puts(&m->blk, "**:");
 		int moved = 0;
 		cJSON_ArrayForEach(ab, item(tests[i], "against_base")) {
-			const char *metric = str(ab, "metric");
+			const char *metric = mg_json_str(ab, "metric");
 			int hb, hc;
 			uint64_t base = u64(ab, "base", &hb), cur = u64(ab, "current", &hc);
 			char b[48], c[48], d[64];
@@ -779,7 +776,7 @@ static void stale(struct md *m, const cJSON **tests, size_t n)
 			continue;
 		mg_buf_puts(&m->blk, any++ ? ", " : "**Stale baselines** (measured before the base "
 				     "commit; `memgate accept` refreshes them): ");
-		code(&m->blk, str(tests[i], "name"));
+		code(&m->blk, mg_json_str(tests[i], "name"));
 		mg_buf_printf(&m->blk, " %" PRIu64 " commit%s", c, c == 1 ? "" : "s");
 	}
 	if (any) {
@@ -801,7 +798,7 @@ static void leak_sites(struct md *m, const cJSON **tests, size_t n)
 				emit(m);
 			}
 			mg_buf_puts(&m->blk, "- **");
-			esc(m, str(tests[i], "name"));
+			esc(m, mg_json_str(tests[i], "name"));
 			mg_buf_puts(&m->blk, "**: ");
 			code(&m->blk, s->valuestring);
 			mg_buf_puts(&m->blk, "\n");
@@ -827,13 +824,13 @@ static void exact_num(struct mg_buf *b, const cJSON *o, const char *k)
 static void details(struct md *m, const cJSON *t)
 {
 	const cJSON *x;
-	const char *v = str(t, "verdict");
+	const char *v = mg_json_str(t, "verdict");
 	if (!failing(t) && !cJSON_GetArraySize(item(t, "grew")))
 		return;
 	mg_buf_puts(&m->blk, "<details><summary>");
 	mg_buf_puts(&m->blk, verdict_icon(v));
 	mg_buf_puts(&m->blk, "<b>");
-	esc(m, str(t, "name"));
+	esc(m, mg_json_str(t, "name"));
 	mg_buf_puts(&m->blk, "</b>: ");
 	esc(m, v ? v : "?");
 	mg_buf_puts(&m->blk, ", exact figures and the call sites that grew</summary>\n\n"
@@ -843,7 +840,7 @@ static void details(struct md *m, const cJSON *t)
 		int hb, hc;
 		uint64_t b = u64(x, "baseline", &hb), c = u64(x, "current", &hc);
 		mg_buf_puts(&m->blk, "| ");
-		esc(m, str(x, "metric"));
+		esc(m, mg_json_str(x, "metric"));
 		mg_buf_puts(&m->blk, " | ");
 		exact_num(&m->blk, x, "baseline");
 		mg_buf_puts(&m->blk, " | ");
@@ -860,14 +857,14 @@ static void details(struct md *m, const cJSON *t)
 		mg_buf_puts(&m->blk, " | ");
 		exact_num(&m->blk, x, "limit");
 		mg_buf_puts(&m->blk, " | ");
-		esc(m, str(x, "verdict") ? str(x, "verdict") : "?");
+		esc(m, mg_json_str(x, "verdict") ? mg_json_str(x, "verdict") : "?");
 		mg_buf_puts(&m->blk, " |\n");
 	}
 	if (cJSON_GetArraySize(item(t, "grew"))) {
 		mg_buf_puts(&m->blk, "\n| Metric | Call site | Baseline | Current | Delta | Share |\n"
 			    "|:--|:--|--:|--:|--:|--:|\n");
 		cJSON_ArrayForEach(x, item(t, "grew")) {
-			const char *metric = str(x, "metric") ? str(x, "metric") : "?";
+			const char *metric = mg_json_str(x, "metric") ? mg_json_str(x, "metric") : "?";
 			char b[48], c[48], d[48];
 			uint64_t bv = u64(x, "baseline", NULL), cv = u64(x, "current", NULL);
 			double share = cJSON_IsNumber(item(x, "share")) ? item(x, "share")->valuedouble : -1;
@@ -877,7 +874,7 @@ static void details(struct md *m, const cJSON *t)
 			mg_buf_puts(&m->blk, "| ");
 			esc(m, metric);
 			mg_buf_puts(&m->blk, " | ");
-			code(&m->blk, str(x, "site"));
+			code(&m->blk, mg_json_str(x, "site"));
 			mg_buf_printf(&m->blk, " | %s | %s | %c%s | ", b, c, cv >= bv ? '+' : '-', d);
 			if (share >= 0 && share <= 1)
 				mg_buf_printf(&m->blk, "%.0f%%", share * 100);
@@ -928,6 +925,7 @@ int mg_markdown_render(char **out, size_t *len, int *cut, const cJSON *result,
 	}
 	headline(&m, result, tests, n);
 	env_warnings(&m, tests, n);
+	untraced_tests(&m, tests, n);
 	profile_warnings(&m, tests, n);
 	if (metrics_table(&m, tests, n) < 0) {
 		ret = mg_error_set(err, MG_ERROR, "out of memory");
@@ -937,7 +935,7 @@ int mg_markdown_render(char **out, size_t *len, int *cut, const cJSON *result,
 	leak_sites(&m, tests, n);
 	accepted(&m, tests, n);
 	name_lists(&m, result, tests, n);
-	suppressions(&m, result, str(result, "config") ? str(result, "config") : "memgate.yml");
+	suppressions(&m, result, mg_json_str(result, "config") ? mg_json_str(result, "config") : "memgate.yml");
 	stale(&m, tests, n);
 	for (size_t i = 0; i < n; i++)
 		details(&m, tests[i]);

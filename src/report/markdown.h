@@ -1,7 +1,7 @@
 /* markdown.h - a check result (docs/check-result.md) as GitHub-flavoured markdown
  *
  * Pure: a parsed check result in, text out; no I/O, nothing printed.  The
- * same text is the job summary and the PR comment (SPEC §7, §8): a verdict
+ * same text is the job summary and the PR comment (docs/github.md, docs/reports.md): a verdict
  * headline, one aligned table of the gated metrics (human sizes; the exact
  * figures are in each test's <details>), the missing, new, improved, stale
  * and accepted-in-change tests, environment warnings, new leak sites, and a
@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "check_result.h"
+
 struct mg_buf;
 struct mg_error;
 
@@ -31,12 +33,6 @@ struct mg_md_options {
 				 * report is in the job summary"; NULL: a default */
 };
 
-/*
- * Checks that `doc` is a check result memgate can render ("schema": 1, a
- * "tests" array; "kind", when present, "memgate-check").  MG_EINVALID with
- * "NAME: ..." otherwise.
- */
-int mg_check_result_validate(const cJSON *doc, const char *name, struct mg_error *err);
 
 /*
  * Renders `result` into *out (malloc'd, NUL-terminated; *len its length,
@@ -59,9 +55,6 @@ int mg_md_marker(char *buf, size_t size, const char *config);
  * becomes U+FFFD, control characters (newlines too) a space.  0 or -1. */
 int mg_md_escape(struct mg_buf *b, const char *s);
 
-/* "512 B", "1.50 KiB", "13.3 KiB", "136 KiB", "1.13 MiB" ... (IEC, three
- * significant digits). */
-void mg_md_size(char *buf, size_t size, uint64_t bytes);
 
 /*
  * Why a test failed, in one plain line (no markdown) for annotations:

@@ -4,10 +4,10 @@
  * no dlsym, so no bootstrap pool and no recursion while resolving) and then
  * records the outcome.  Recording runs with the thread's guard set: anything it calls
  * that allocates passes straight through, and so does a signal handler that
- * interrupts it and calls malloc (TRACER-NOTES pitfall 16).  errno is what
+ * interrupts it and calls malloc (docs/tracer.md, "Rules").  errno is what
  * the real call left.
  *
- * Deliberate choices (SPEC §1, TRACER-NOTES §4.4):
+ * Deliberate choices (docs/metrics.md, docs/tracer.md "Threads, fork, exec, exit"):
  *  - children are traced: LD_PRELOAD and MEMGATE_* stay in the environment, an
  *    exec or spawn that drops them is recorded so the report can say so;
  *  - the figures at exit are taken by a handler registered before the
@@ -139,12 +139,12 @@ static inline void *real_fn(int id)
 /* The calling thread's state when this call is to be recorded, else NULL. */
 static inline struct mgt_thread *recording(void)
 {
-	int s = atomic_load_explicit(&mgt_state, memory_order_relaxed);
-	if (MGT_UNLIKELY(s == 0)) {
+	int s = atomic_load_explicit(&mgt_phase, memory_order_relaxed);
+	if (MGT_UNLIKELY(s == MGT_PHASE_UNSET)) {
 		mgt_setup();
-		s = atomic_load(&mgt_state);
+		s = atomic_load(&mgt_phase);
 	}
-	if (MGT_UNLIKELY(s != 1))
+	if (MGT_UNLIKELY(s != MGT_PHASE_RECORDING))
 		return NULL;
 	struct mgt_thread *t = mgt_thread_self();
 	return MGT_LIKELY(t && !t->guard) ? t : NULL;
@@ -167,7 +167,7 @@ static inline struct mgt_thread *recording(void)
 /* before handing memory back to glibc: not while the exit step reads the heap */
 static inline void wait_if_frozen(void)
 {
-	if (MGT_UNLIKELY(atomic_load_explicit(&mgt_state, memory_order_relaxed) == MGT_FROZEN))
+	if (MGT_UNLIKELY(atomic_load_explicit(&mgt_phase, memory_order_relaxed) == MGT_PHASE_FROZEN))
 		mgt_wait_frozen();
 }
 
@@ -618,7 +618,7 @@ EXPORT void *dlopen(const char *file, int mode)
 	int e = errno;
 	if (h)
 		real_resolve();               /* a C++ runtime may have come in */
-	if (atomic_load(&mgt_state) == 1)
+	if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING)
 		mgt_modules_scan();
 	errno = e;
 	return h;
@@ -629,7 +629,7 @@ EXPORT int dlclose(void *handle)
 	typedef int (*fn)(void *);
 	int r = NEXT(fn, dlclose)(handle);
 	int e = errno;
-	if (atomic_load(&mgt_state) == 1)
+	if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING)
 		mgt_modules_scan();
 	errno = e;
 	return r;
@@ -643,7 +643,7 @@ __attribute__((constructor)) static void memgate_init(void)
 	real_resolve();
 	atomic_store(&constructed, 1);
 	mgt_setup();
-	if (atomic_load(&mgt_state) != 1 || !(t = mgt_thread_self()))
+	if (atomic_load(&mgt_phase) != MGT_PHASE_RECORDING || !(t = mgt_thread_self()))
 		return;
 	t->guard++;
 	pthread_atfork(mgt_atfork_prepare, mgt_atfork_parent, mgt_atfork_child);

@@ -198,6 +198,50 @@ long mgt_read_file(const char *path, char *buf, size_t size)
 	return (long)got;
 }
 
+int mgt_elf_untraceable(const char *path)
+{
+	/* the ELF header, then the program headers, read with raw syscalls */
+	unsigned char eh[64], ph[56];
+	const char *s = path;
+	while (*s && *s != '/')
+		s++;
+	if (!*s)
+		return 0;                     /* a name PATH resolves: not judged here */
+	long fd = mgt_sys(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0, 0, 0);
+	int res = 0;
+	if (fd < 0)
+		return 0;
+	if (mgt_sys(SYS_pread64, fd, (long)eh, sizeof(eh), 0, 0, 0) != (long)sizeof(eh) ||
+	    eh[0] != 0x7f || eh[1] != 'E' || eh[2] != 'L' || eh[3] != 'F')
+		goto out;                     /* not ELF (a script: its interpreter is judged) */
+	if (eh[4] != 2 /* ELFCLASS64 */) {
+		res = 1;
+		goto out;
+	}
+	uint64_t phoff;
+	uint16_t phentsize, phnum;
+	mgt_memcpy(&phoff, eh + 32, sizeof(phoff));
+	mgt_memcpy(&phentsize, eh + 54, sizeof(phentsize));
+	mgt_memcpy(&phnum, eh + 56, sizeof(phnum));
+	res = 1;                              /* static until a PT_INTERP shows */
+	for (unsigned i = 0; i < phnum && i < 256; i++) {
+		uint32_t type;
+		if (mgt_sys(SYS_pread64, fd, (long)ph, sizeof(ph),
+			    (long)(phoff + (uint64_t)i * phentsize), 0, 0) != (long)sizeof(ph)) {
+			res = 0;                      /* unreadable: the kernel will judge */
+			break;
+		}
+		mgt_memcpy(&type, ph, sizeof(type));
+		if (type == 3 /* PT_INTERP */) {
+			res = 0;
+			break;
+		}
+	}
+out:
+	mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
+	return res;
+}
+
 /*
  * The mapping that holds addr, from /proc/self/maps read with raw syscalls
  * through a small buffer on the caller's stack: no malloc, no stdio, no lock

@@ -3,7 +3,7 @@
  * Each object is recorded once per load with the module generation at which it
  * appeared and, after dlclose, the generation at which it was gone: a stack
  * stores the generation it was captured at, so an address reused by a later
- * library is never mislabelled (TRACER-NOTES pitfall 22).
+ * library is never mislabelled (docs/tracer.md, "Call stacks").
  *
  * dl_iterate_phdr takes the loader lock: scan only from places that hold no
  * other tracer lock (setup, after dlopen/dlclose, at exit), never from the

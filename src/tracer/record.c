@@ -1,13 +1,13 @@
 /* record.c - the per-process trace file and the aggregation of every event into it
  *
- * Counting follows memcheck, the peak follows DHAT (SPEC §1):
+ * Counting follows memcheck, the peak follows DHAT (docs/metrics.md):
  *   alloc    allocs+1, total+=n, live+=n, blocks+1
  *   free     frees+1, live-=n, blocks-1            (free(NULL), unknown: nothing)
  *   realloc  one alloc of n and one free of the old block, applied as a single
  *            resize: live changes by n - old, never both blocks at once
  * A new maximum, or an equal one (DHAT keeps the latest), opens a new peak
  * epoch: each stack's bytes at the peak are rebased lazily on its next event
- * (TRACER-NOTES §3), so a new peak costs O(1), not a scan of all stacks.
+ * (docs/tracer.md, "The exact peak"), so a new peak costs O(1), not a scan of all stacks.
  *
  * Locks, always taken in this order: depot lock, event lock (the counters),
  * pointer-map shard locks (none of these while the process has a single
@@ -26,10 +26,11 @@
 #include <sys/wait.h>
 #include <linux/falloc.h>
 
+#include "count.h"
 #include "ptrmap.h"
 
 struct mgt_global mgt_g;
-atomic_int mgt_state;
+atomic_int mgt_phase;
 
 static uint32_t fork_mod_snapshot;   /* modules the parent had when it forked */
 static int fork_token;               /* enter()'s result, held across fork */
@@ -106,7 +107,7 @@ int mgt_back(uint64_t off, uint64_t len)
 		mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
 	if (ret && mgt_g.hdr) {
 		__atomic_fetch_or(&mgt_g.hdr->flags, MGT_F_NOSPACE, __ATOMIC_RELAXED);
-		atomic_store(&mgt_state, 2);      /* stop recording; what is there stays */
+		atomic_store(&mgt_phase, MGT_PHASE_OFF);      /* stop recording; what is there stays */
 	}
 	return ret;
 }
@@ -224,10 +225,10 @@ static int start_image(int fork_child, const char *parent_file)
 
 void mgt_setup(void)
 {
-	int expect = 0;
+	int expect = MGT_PHASE_UNSET;
 	struct mgt_thread *t;
-	/* while 3, every hook passes through: no guard needed here */
-	if (!atomic_compare_exchange_strong(&mgt_state, &expect, 3))
+	/* while setting up, every hook passes through: no guard needed here */
+	if (!atomic_compare_exchange_strong(&mgt_phase, &expect, MGT_PHASE_SETUP))
 		return;                           /* done, or under way in this thread */
 	read_settings();
 	/* follow-children: false - a descendant of the command runs untraced */
@@ -237,7 +238,7 @@ void mgt_setup(void)
 		 mgt_stack_reset() == 0 && start_image(0, NULL) == 0;
 	if (ok)
 		solo_init(t);
-	atomic_store(&mgt_state, ok ? 1 : 2);
+	atomic_store(&mgt_phase, ok ? MGT_PHASE_RECORDING : MGT_PHASE_OFF);
 }
 
 /* ---------------------------------------------------------- serialisation */
@@ -384,12 +385,8 @@ static void timeline_close(struct mgt_header *h)
 static inline void after_event(struct mgt_header *h, int grew)
 {
 	h->events++;
-	if (grew && (int64_t)h->cur_bytes >= (int64_t)h->peak_bytes) {
-		h->peak_bytes = h->cur_bytes;
-		h->peak_blocks = h->cur_blocks;
+	if (grew && mgt_count_peak(h))
 		h->peak_event = h->events;
-		h->epoch++;
-	}
 	if ((int64_t)h->cur_bytes > (int64_t)h->tl_open.live_max)
 		h->tl_open.live_max = h->cur_bytes;
 	if (MGT_UNLIKELY(h->events >= tl_close_at))
@@ -400,14 +397,7 @@ static inline void count_alloc(struct mgt_header *h, uint32_t sid, uint64_t size
 {
 	struct mgt_stack *s = &mgt_g.stacks[sid];
 	rebase(s, h->epoch);
-	s->allocs++;
-	s->total_bytes += size;
-	s->cur_bytes += size;
-	s->cur_blocks++;
-	h->allocs++;
-	h->total_bytes += size;
-	h->cur_bytes += size;
-	h->cur_blocks++;
+	mgt_count_alloc(h, s, size);
 	after_event(h, 1);
 }
 
@@ -415,12 +405,7 @@ static inline void count_free(struct mgt_header *h, uint32_t sid, uint64_t size)
 {
 	struct mgt_stack *s = &mgt_g.stacks[sid];
 	rebase(s, h->epoch);
-	s->frees++;
-	s->cur_bytes -= size;
-	s->cur_blocks--;
-	h->frees++;
-	h->cur_bytes -= size;
-	h->cur_blocks--;
+	mgt_count_free(h, s, size);
 	after_event(h, 0);
 }
 
@@ -431,17 +416,8 @@ static inline __attribute__((always_inline)) void count_resize(struct mgt_header
 	struct mgt_stack *o = &mgt_g.stacks[old_stack], *n = &mgt_g.stacks[stack];
 	rebase(o, h->epoch);
 	rebase(n, h->epoch);
-	o->frees++;
-	o->cur_bytes -= old_size;
-	o->cur_blocks--;
-	n->allocs++;
-	n->total_bytes += size;
-	n->cur_bytes += size;
-	n->cur_blocks++;
-	h->allocs++;
-	h->frees++;
-	h->total_bytes += size;
-	h->cur_bytes += size - old_size;
+	mgt_count_alloc(h, n, size);
+	mgt_count_free(h, o, old_size);
 	after_event(h, size > old_size);
 }
 
@@ -526,7 +502,7 @@ static void flush(struct mgt_thread *t, struct mgt_batch *b, uint16_t first)
 {
 	struct mgt_header *h = mgt_g.hdr;
 	mgt_lock(&event_lock);
-	if (atomic_load_explicit(&mgt_state, memory_order_relaxed) == 1) {
+	if (atomic_load_explicit(&mgt_phase, memory_order_relaxed) == MGT_PHASE_RECORDING) {
 		threads_flag(h);
 		apply_hinted(h, first);
 		apply_batch(h, b);
@@ -680,7 +656,7 @@ static inline __attribute__((always_inline)) void record_free(struct mgt_thread 
 void mgt_thread_exit(struct mgt_thread *t)
 {
 	struct mgt_batch *b = batch_held(t);
-	if (b && mgt_g.hdr && atomic_load(&mgt_state) == 1) {
+	if (b && mgt_g.hdr && atomic_load(&mgt_phase) == MGT_PHASE_RECORDING) {
 		t->guard++;                   /* a signal handler's malloc must not flush too */
 		flush(t, b, 0);
 		t->guard--;
@@ -841,7 +817,7 @@ void mgt_wait_frozen(void)
 {
 	if (mgt_thread_pointer() == frozen_tp)
 		return;
-	while (atomic_load(&mgt_state) == MGT_FROZEN)
+	while (atomic_load(&mgt_phase) == MGT_PHASE_FROZEN)
 		mgt_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
 }
 
@@ -849,7 +825,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 {
 	struct mgt_header *h = mgt_g.hdr;
 	struct mgt_thread *t;
-	if (atomic_load(&mgt_state) != 1 || !h || h->pid != mgt_getpid() ||
+	if (atomic_load(&mgt_phase) != MGT_PHASE_RECORDING || !h || h->pid != mgt_getpid() ||
 	    !(t = mgt_thread_self()))
 		return;                           /* not ours (vfork child), or done */
 	t->guard++;
@@ -863,12 +839,12 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 	if (!mgt_g.fork_gen)
 		mgt_modules_scan();
 	int solo = enter(t, 1);
-	int recording = 1;
+	int recording = MGT_PHASE_RECORDING;
 	/* (the event lock is ours: no exit step is under way, frozen_tp is free) */
 	frozen_tp = mgt_thread_pointer();
 	/* only from 1: a second thread in exit() after the first must not
 	 * freeze the process again (nothing would thaw it) */
-	if (atomic_compare_exchange_strong(&mgt_state, &recording, MGT_FROZEN)) {
+	if (atomic_compare_exchange_strong(&mgt_phase, &recording, MGT_PHASE_FROZEN)) {
 		apply_all_batches(h);             /* every thread's pending events */
 		if (h->tl_open.live_max || h->events !=
 		    (h->tl_n ? mgt_g.timeline[h->tl_n - 1].event_end : 0))
@@ -884,7 +860,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 		if (hard)
 			__atomic_fetch_or(&h->flags, MGT_F_HARD_EXIT, __ATOMIC_RELAXED);
 		__atomic_store_n(&h->state, MGT_EXITED, __ATOMIC_RELEASE);
-		atomic_store(&mgt_state, 2);
+		atomic_store(&mgt_phase, MGT_PHASE_OFF);
 	}
 	leave(t, solo, 1);
 	t->guard--;
@@ -909,10 +885,12 @@ void mgt_note_spawn_env(const char *path, char *const envp[])
 {
 	struct mgt_header *h = mgt_g.hdr;
 	struct mgt_thread *t;
-	if (atomic_load(&mgt_state) != 1 || !h || !(t = mgt_thread_self()))
+	if (atomic_load(&mgt_phase) != MGT_PHASE_RECORDING || !h || !(t = mgt_thread_self()))
 		return;
-	/* the child loads the tracer only if it is still named in LD_PRELOAD */
-	if (env_has(envp, "LD_PRELOAD=", "libmemgate.so") && env_has(envp, "MEMGATE_DIR=", "/"))
+	/* the child loads the tracer only if it is still named in LD_PRELOAD, and
+	 * only if the program has a dynamic loader that reads it */
+	if (env_has(envp, "LD_PRELOAD=", "libmemgate.so") && env_has(envp, "MEMGATE_DIR=", "/") &&
+	    !(path && mgt_elf_untraceable(path)))
 		return;
 	int solo = enter(t, 0);
 	mgt_strlcpy(h->untraced, path ? path : "?", sizeof(h->untraced));
@@ -925,7 +903,7 @@ void mgt_exec_begin(const char *path, char *const envp[])
 	struct mgt_header *h = mgt_g.hdr;
 	struct mgt_thread *t;
 	mgt_note_spawn_env(path, envp);
-	if (atomic_load(&mgt_state) != 1 || !h || h->pid != mgt_getpid() ||
+	if (atomic_load(&mgt_phase) != MGT_PHASE_RECORDING || !h || h->pid != mgt_getpid() ||
 	    !(t = mgt_thread_self()))
 		return;                           /* a vfork child: the parent's file */
 	int solo = enter(t, 0);
@@ -940,7 +918,7 @@ void mgt_exec_begin(const char *path, char *const envp[])
 void mgt_exec_failed(void)
 {
 	struct mgt_header *h = mgt_g.hdr;
-	if (atomic_load(&mgt_state) != 1 || !h || h->pid != mgt_getpid())
+	if (atomic_load(&mgt_phase) != MGT_PHASE_RECORDING || !h || h->pid != mgt_getpid())
 		return;
 	__atomic_store_n(&h->state, MGT_RUNNING, __ATOMIC_RELEASE);
 }
@@ -949,7 +927,7 @@ void mgt_note_child(int pid, int status)
 {
 	struct mgt_header *h = mgt_g.hdr;
 	struct mgt_thread *t;
-	if (atomic_load(&mgt_state) != 1 || !h || h->pid != mgt_getpid() ||
+	if (atomic_load(&mgt_phase) != MGT_PHASE_RECORDING || !h || h->pid != mgt_getpid() ||
 	    !(t = mgt_thread_self()))
 		return;
 	if (!WIFEXITED(status) && !WIFSIGNALED(status))
@@ -975,7 +953,7 @@ void mgt_note_child(int pid, int status)
  */
 void mgt_atfork_prepare(void)
 {
-	fork_thread = atomic_load(&mgt_state) == 1 ? mgt_thread_self() : NULL;
+	fork_thread = atomic_load(&mgt_phase) == MGT_PHASE_RECORDING ? mgt_thread_self() : NULL;
 	if (!fork_thread)
 		return;
 	fork_thread->guard++;
@@ -1011,14 +989,14 @@ void mgt_atfork_child(void)
 	mgt_ptrmap_fork_child();              /* its locks were held by prepare, or never taken */
 	solo_init(t);                         /* the forking thread is the only one */
 	t->last_hash = 0;                     /* stack ids start over */
-	if (atomic_load(&mgt_state) == 1 && mgt_g.root_only) {
+	if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING && mgt_g.root_only) {
 		/* follow-children: false - the child runs untraced from here on; the
 		 * parent's file is the parent's */
 		struct mgt_header *parent = mgt_g.hdr;
 		mgt_g.hdr = NULL;
-		atomic_store(&mgt_state, 2);
+		atomic_store(&mgt_phase, MGT_PHASE_OFF);
 		mgt_munmap(parent, MGT_FILE_SIZE);
-	} else if (atomic_load(&mgt_state) == 1) {
+	} else if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING) {
 		struct mgt_header *parent = mgt_g.hdr;
 		const char *slash = mgt_g.path;
 		for (const char *p = mgt_g.path; *p; p++)
@@ -1052,7 +1030,7 @@ void mgt_atfork_child(void)
 				h->mod_gen = gen;
 			}
 		} else {
-			atomic_store(&mgt_state, 2);
+			atomic_store(&mgt_phase, MGT_PHASE_OFF);
 		}
 		/* the parent's mapping is shared with the parent: let go of it */
 		mgt_munmap(parent, MGT_FILE_SIZE);

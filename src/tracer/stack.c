@@ -4,7 +4,7 @@
  * the thread's stack: each record must lie inside [lo, hi), be 8-aligned and
  * sit strictly above the previous one; a return address below 4096 ends it.
  * Code built without frame pointers in between makes the walk skip callers or
- * stop early, never fault (see TRACER-NOTES.md §2 and src/README.md).
+ * stop early, never fault (see docs/tracer.md, "Call stacks", and src/README.md).
  *
  * The depot maps a stack (its frames) to a small id.  Lookups are lock-free
  * (an open-addressing index of {hash, id} in anonymous memory, ids published

@@ -47,6 +47,10 @@ MGT_HIDDEN long mgt_read_file(const char *path, char *buf, size_t size);
 /* The readable mapping holding addr, from /proc/self/maps (raw syscalls, no
  * lock, a small stack buffer): 0 and [*lo, *hi), or -1. */
 MGT_HIDDEN int mgt_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
+/* 1 when `path` (with a '/') is an ELF program the tracer cannot follow
+ * into: 32-bit, or static (no PT_INTERP: LD_PRELOAD has no effect).  Raw
+ * syscalls only: openat, pread64, close. */
+MGT_HIDDEN int mgt_elf_untraceable(const char *path);
 MGT_HIDDEN void mgt_memcpy(void *dst, const void *src, size_t n);
 MGT_HIDDEN void mgt_memset(void *dst, int c, size_t n);
 
@@ -138,13 +142,19 @@ struct mgt_global {
 };
 MGT_HIDDEN extern struct mgt_global mgt_g;
 
-/* 0 until set up, 1 recording, 2 finished or disabled: hooks pass through;
- * 4 while the exit step scans the heap: frees wait for it (mgt_wait_frozen) */
-MGT_HIDDEN extern atomic_int mgt_state;
+/* What the tracer is doing in this process (mgt_phase); not the image's end
+ * (enum mgt_state in format.h). */
+enum mgt_phase {
+	MGT_PHASE_UNSET = 0,        /* not set up yet: the first hook or the constructor does */
+	MGT_PHASE_RECORDING = 1,    /* hooks record */
+	MGT_PHASE_OFF = 2,          /* finished or disabled: hooks pass through */
+	MGT_PHASE_SETUP = 3,        /* mgt_setup() at work: hooks pass through */
+	MGT_PHASE_FROZEN = 4        /* the exit step scans the heap: frees wait (mgt_wait_frozen) */
+};
+MGT_HIDDEN extern atomic_int mgt_phase;     /* enum mgt_phase */
 
 MGT_HIDDEN void mgt_setup(void);           /* idempotent; first hook or constructor */
-#define MGT_FROZEN 4
-/* Before a real free or realloc while mgt_state is MGT_FROZEN: waits until
+/* Before a real free or realloc while mgt_phase is MGT_PHASE_FROZEN: waits until
  * the exit step has read the heap (unless the caller is that step). */
 MGT_HIDDEN void mgt_wait_frozen(void);
 MGT_HIDDEN int mgt_back(uint64_t off, uint64_t len); /* fallocate the range; 0 ok */

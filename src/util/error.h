@@ -12,7 +12,8 @@ enum {
 	MG_ERROR = -1,      /* I/O or internal: exit 3 */
 	MG_ENOTFOUND = -2,
 	MG_EINVALID = -3,   /* bad input from the user: exit 2 */
-	MG_EUNTRACEABLE = -4 /* the program cannot be traced: exit 3 */
+	MG_EUNTRACEABLE = -4, /* the program cannot be traced: exit 3 */
+	MG_ENOTMEASURED = -5  /* a test has no profile, or it could not be measured: exit 3 */
 };
 
 struct mg_error {

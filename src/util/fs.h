@@ -22,6 +22,10 @@ int mg_write_file_atomic(const char *path, const char *data, size_t len, struct 
 #define MG_TMP_STALE_S 60       /* a temporary file older than this is no writer's at work */
 int mg_clean_stale_tmp(const char *dir, unsigned age_s, void (*removed)(const char *name));
 
+/* the largest profile, baseline or result read whole: a profile with every
+ * stack (100k stacks at depth 20 is about 7 MB) stays far below it */
+#define MG_MAX_DOC ((size_t)1 << 30)
+
 /* Reads a whole file of at most max bytes (NUL-terminated); *out is malloc'd.
  * MG_ENOTFOUND: no such file; MG_ERROR: unreadable or larger than max. */
 int mg_read_file(char **out, size_t *len, const char *path, size_t max, struct mg_error *err);

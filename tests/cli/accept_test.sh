@@ -2,9 +2,10 @@
 # accept_test.sh - memgate accept: canonical baselines with their commit, only changed
 # files rewritten, an accept killed mid-write leaves the old baseline intact
 #
-# usage: accept_test.sh MEMGATE FX_BASIC FX_OTHER JSON_EXPECT WORK_DIR
+# usage: accept_test.sh MEMGATE FX_BASIC FX_OTHER JSON_EXPECT WORK_DIR DIE_BEFORE_RENAME_SO
+#   DIE_BEFORE_RENAME_SO: preloaded, it kills memgate where it would rename a written file
 set -u
-memgate=$1 basic=$2 other=$3 json_expect=$4 work=$5
+memgate=$1 basic=$2 other=$3 json_expect=$4 work=$5 die_before_rename=$6
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work" || exit 1
@@ -44,7 +45,9 @@ check "file untouched" cmp -s first.json baselines/basic.json
 # other figures, and accept dies between writing the new file and renaming it
 printf 'version: 1\ntests:\n  - name: basic\n    run: [%s]\n' "$other" > memgate.yml
 "$memgate" run >/dev/null 2>&1
-MEMGATE_TEST_DIE_BEFORE_RENAME=1 "$memgate" accept --reason "killed" >/dev/null 2>&1; rc=$?
+# (an ASan build of memgate wants its runtime first: the shim is not instrumented)
+LD_PRELOAD="$die_before_rename" ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+	"$memgate" accept --reason "killed" >/dev/null 2>&1; rc=$?
 check "killed accept failed (got $rc)" [ "$rc" != 0 ]
 check "old baseline intact after the kill" cmp -s first.json baselines/basic.json
 check "the kill left its temporary file" sh -c 'ls baselines | grep -Eq "^basic[.]json[.]tmp[.][A-Za-z0-9]{6}$"'

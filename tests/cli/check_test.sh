@@ -126,7 +126,7 @@ check "(f) unshallowed clone gets the verdict (got $rc)" [ "$rc" = 1 ]
 check "(f) against the merge-base" grep -q "at $(echo "$base_sha" | cut -c1-12)" out.txt
 
 # (g) a branch that accepts its own increase: the accepted baseline is gated,
-# and the report shows the figures against the base (SPEC §5.2) - first from
+# and the report shows the figures against the base (docs/baselines.md, "Which baseline is gated") - first from
 # the work tree (accepted, not committed yet), then from HEAD's tree
 cd "$work/repo" || exit 1
 git checkout -q feature

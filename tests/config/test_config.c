@@ -14,42 +14,15 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/lsan_match.h"
+#include "core/shellwords.h"
+#include "core/suppress.h"
 #include "core/units.h"
 #include "util/error.h"
+#include "util/strv.h"
 #include "util/fs.h"
 
-static int failures, checks;
-
-#define CHECK(cond)                                                                     \
-	do {                                                                            \
-		checks++;                                                               \
-		if (!(cond)) {                                                          \
-			failures++;                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-		}                                                                       \
-	} while (0)
-
-#define CHECK_U64(want, got)                                                            \
-	do {                                                                            \
-		uint64_t w_ = (want), g_ = (got);                                       \
-		checks++;                                                               \
-		if (w_ != g_) {                                                         \
-			failures++;                                                     \
-			fprintf(stderr, "%s:%d: %s: expected %" PRIu64 ", got %" PRIu64 "\n", \
-				__FILE__, __LINE__, #got, w_, g_);                      \
-		}                                                                       \
-	} while (0)
-
-#define CHECK_STR(want, got)                                                            \
-	do {                                                                            \
-		const char *w_ = (want), *g_ = (got);                                   \
-		checks++;                                                               \
-		if (!g_ || strcmp(w_, g_)) {                                            \
-			failures++;                                                     \
-			fprintf(stderr, "%s:%d: %s:\n  expected \"%s\"\n  got      \"%s\"\n", \
-				__FILE__, __LINE__, #got, w_, g_ ? g_ : "(null)");      \
-		}                                                                       \
-	} while (0)
+#include "harness.h"
 
 /* ---- units -------------------------------------------------------------- */
 
@@ -535,7 +508,7 @@ static void test_good(void)
 	uint64_t max;
 	int m;
 
-	/* SPEC §3's example, verbatim */
+	/* docs/config.md's example, verbatim */
 	cfg = parse_ok("memgate.yml", spec_example);
 	if (cfg) {
 		CHECK(cfg->version == 1);
@@ -745,13 +718,13 @@ static void split_ok(const char *s, const char *const *want, int line)
 	size_t n = 0;
 	struct mg_error err = { 0, "" };
 	checks++;
-	if (mg_config_split_run(&v, &n, s, &err) != MG_OK) {
+	if (mg_shellwords_split(&v, &n, s, &err) != MG_OK) {
 		failures++;
 		fprintf(stderr, "%s:%d: split \"%s\": %s\n", __FILE__, line, s, err.msg);
 		return;
 	}
 	check_argv(v, want, line);
-	mg_config_strv_free(v);
+	mg_strv_free(v);
 }
 
 static void test_split(void)
@@ -772,14 +745,14 @@ static void test_split(void)
 	split_ok("'$HOME | x' \"a;b\" \\$", (const char *const[]){ "$HOME | x", "a;b", "$", NULL }, __LINE__);
 	split_ok("--gtest_filter=Foo.*:Bar? ~/x {a,b} #c", (const char *const[]){ "--gtest_filter=Foo.*:Bar?", "~/x", "{a,b}", "#c", NULL }, __LINE__);
 	split_ok("caf\xc3\xa9 'x y'", (const char *const[]){ "caf\xc3\xa9", "x y", NULL }, __LINE__);
-	CHECK(mg_config_split_run(&v, &n, "a\\", &err) == MG_EINVALID && v == (char **)1);
+	CHECK(mg_shellwords_split(&v, &n, "a\\", &err) == MG_EINVALID && v == (char **)1);
 	CHECK_STR("expected a character after the final \\ in \"run\"", err.msg);
-	CHECK(mg_config_split_run(&v, &n, "a && b", &err) == MG_EINVALID);
-	CHECK(mg_config_split_run(&v, &n, "a;b", &err) == MG_EINVALID);
-	CHECK(mg_config_split_run(&v, &n, "$(x)", &err) == MG_EINVALID);
-	CHECK(mg_config_split_run(&v, &n, "`x`", &err) == MG_EINVALID);
-	CHECK(mg_config_split_run(&v, &n, "a < b", &err) == MG_EINVALID);
-	CHECK(mg_config_split_run(&v, &n, "\"a", &err) == MG_EINVALID);
+	CHECK(mg_shellwords_split(&v, &n, "a && b", &err) == MG_EINVALID);
+	CHECK(mg_shellwords_split(&v, &n, "a;b", &err) == MG_EINVALID);
+	CHECK(mg_shellwords_split(&v, &n, "$(x)", &err) == MG_EINVALID);
+	CHECK(mg_shellwords_split(&v, &n, "`x`", &err) == MG_EINVALID);
+	CHECK(mg_shellwords_split(&v, &n, "a < b", &err) == MG_EINVALID);
+	CHECK(mg_shellwords_split(&v, &n, "\"a", &err) == MG_EINVALID);
 }
 
 /* ---- suppressions ------------------------------------------------------- */
@@ -796,23 +769,23 @@ static void test_suppress(void)
 	struct mg_frame_names f4[] = { { "std::vector<int>::push_back", NULL, NULL } };
 
 	/* LSan TemplateMatch semantics */
-	CHECK(mg_suppression_match("CRYPTO_malloc", "CRYPTO_malloc"));
-	CHECK(mg_suppression_match("malloc", "CRYPTO_malloc"));           /* substring */
-	CHECK(mg_suppression_match("^CRYPTO", "CRYPTO_malloc"));
-	CHECK(!mg_suppression_match("^malloc", "CRYPTO_malloc"));
-	CHECK(mg_suppression_match("malloc$", "CRYPTO_malloc"));
-	CHECK(!mg_suppression_match("CRYPTO$", "CRYPTO_malloc"));
-	CHECK(mg_suppression_match("^CRYPTO_malloc$", "CRYPTO_malloc"));
-	CHECK(mg_suppression_match("C*loc", "CRYPTO_malloc"));
-	CHECK(mg_suppression_match("std::vector<*>::push_back", "std::vector<int>::push_back"));
-	CHECK(!mg_suppression_match("std::vector<*>::pop", "std::vector<int>::push_back"));
-	CHECK(mg_suppression_match("*", "anything"));
-	CHECK(mg_suppression_match("^*$", "anything"));
-	CHECK(mg_suppression_match("a*$", "abc"));
-	CHECK(!mg_suppression_match("x", ""));
-	CHECK(!mg_suppression_match("x", NULL));
-	CHECK(mg_suppression_match("libcrypto.so", "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"));
-	CHECK(!mg_suppression_match("LIBCRYPTO", "libcrypto.so"));         /* case-sensitive */
+	CHECK(mg_lsan_match("CRYPTO_malloc", "CRYPTO_malloc"));
+	CHECK(mg_lsan_match("malloc", "CRYPTO_malloc"));           /* substring */
+	CHECK(mg_lsan_match("^CRYPTO", "CRYPTO_malloc"));
+	CHECK(!mg_lsan_match("^malloc", "CRYPTO_malloc"));
+	CHECK(mg_lsan_match("malloc$", "CRYPTO_malloc"));
+	CHECK(!mg_lsan_match("CRYPTO$", "CRYPTO_malloc"));
+	CHECK(mg_lsan_match("^CRYPTO_malloc$", "CRYPTO_malloc"));
+	CHECK(mg_lsan_match("C*loc", "CRYPTO_malloc"));
+	CHECK(mg_lsan_match("std::vector<*>::push_back", "std::vector<int>::push_back"));
+	CHECK(!mg_lsan_match("std::vector<*>::pop", "std::vector<int>::push_back"));
+	CHECK(mg_lsan_match("*", "anything"));
+	CHECK(mg_lsan_match("^*$", "anything"));
+	CHECK(mg_lsan_match("a*$", "abc"));
+	CHECK(!mg_lsan_match("x", ""));
+	CHECK(!mg_lsan_match("x", NULL));
+	CHECK(mg_lsan_match("libcrypto.so", "/usr/lib/x86_64-linux-gnu/libcrypto.so.3"));
+	CHECK(!mg_lsan_match("LIBCRYPTO", "libcrypto.so"));         /* case-sensitive */
 
 	cfg = parse_ok("memgate.yml",
 		       "version: 1\ntests: [{name: a, run: ./a}]\n"
@@ -823,23 +796,29 @@ static void test_suppress(void)
 		       "  - leak: never_matches\n");
 	if (!cfg)
 		return;
-	mg_config_suppress_begin_test(cfg);
-	CHECK(mg_config_suppress(cfg, f1, 2, 60) == 0);
-	CHECK(mg_config_suppress(cfg, f1, 2, 40) == 0);
-	CHECK(mg_config_suppress(cfg, f1, 2, 1) == -1);                     /* cap of 100 reached */
-	CHECK(mg_config_suppress(cfg, f2, 1, 10) == -1);
-	CHECK(mg_config_suppress(cfg, f3, 1, 10) == 1);                     /* by module */
-	CHECK(mg_config_suppress(cfg, f4, 1, 10) == 2);
-	CHECK_U64(2, cfg->suppressions[0].used);
-	CHECK_U64(1, cfg->suppressions[0].capped);
-	CHECK_U64(100, cfg->suppressions[0].test_bytes);
-	mg_config_suppress_begin_test(cfg);                                 /* the cap is per test */
-	CHECK(mg_config_suppress(cfg, f1, 2, 100) == 0);
-	CHECK(mg_config_suppress(cfg, f1, 2, 101) == -1);
-	CHECK_U64(3, cfg->suppressions[0].used);
-	CHECK_U64(1, cfg->suppressions[1].used);
-	CHECK_U64(1, cfg->suppressions[2].used);
-	CHECK_U64(0, cfg->suppressions[3].used);                            /* unused: reported later */
+	struct mg_suppress_state st;
+	if (mg_suppress_init(&st, cfg) < 0) {
+		mg_config_free(cfg);
+		return;
+	}
+	mg_suppress_begin_test(&st);
+	CHECK(mg_suppress_stack(&st, f1, 2, 60) == 0);
+	CHECK(mg_suppress_stack(&st, f1, 2, 40) == 0);
+	CHECK(mg_suppress_stack(&st, f1, 2, 1) == -1);                     /* cap of 100 reached */
+	CHECK(mg_suppress_stack(&st, f2, 1, 10) == -1);
+	CHECK(mg_suppress_stack(&st, f3, 1, 10) == 1);                     /* by module */
+	CHECK(mg_suppress_stack(&st, f4, 1, 10) == 2);
+	CHECK_U64(2, st.use[0].used);
+	CHECK_U64(1, st.use[0].capped);
+	CHECK_U64(100, st.use[0].test_bytes);
+	mg_suppress_begin_test(&st);                                 /* the cap is per test */
+	CHECK(mg_suppress_stack(&st, f1, 2, 100) == 0);
+	CHECK(mg_suppress_stack(&st, f1, 2, 101) == -1);
+	CHECK_U64(3, st.use[0].used);
+	CHECK_U64(1, st.use[1].used);
+	CHECK_U64(1, st.use[2].used);
+	CHECK_U64(0, st.use[3].used);                            /* unused: reported later */
+	mg_suppress_release(&st);
 	mg_config_free(cfg);
 }
 

@@ -16,8 +16,12 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/lsan_match.h"
+#include "core/shellwords.h"
+#include "core/suppress.h"
 #include "core/units.h"
 #include "util/error.h"
+#include "util/strv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -59,12 +63,16 @@ static void exercise(struct mg_config *cfg)
 			mg_config_limit(&max, cfg, t, (enum mg_metric)m);
 		}
 	}
-	mg_config_suppress_begin_test(cfg);
+	struct mg_suppress_state st;
+	if (mg_suppress_init(&st, cfg) < 0)
+		return;
+	mg_suppress_begin_test(&st);
 	for (i = 0; i < cfg->n_suppressions; i++) {
 		check(cfg->suppressions[i].pattern && cfg->suppressions[i].pattern[0]);
 		fr.function = cfg->suppressions[i].pattern;
-		mg_config_suppress(cfg, &fr, 1, 1);
+		mg_suppress_stack(&st, &fr, 1, 1);
 	}
+	mg_suppress_release(&st);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -114,14 +122,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_message(&err);
 		}
 	}
-	if (mg_config_split_run(&argv, &argc, s, &err) == MG_OK) {
+	if (mg_shellwords_split(&argv, &argc, s, &err) == MG_OK) {
 		check(argv[argc] == NULL);
-		mg_config_strv_free(argv);
+		mg_strv_free(argv);
 	} else {
 		check_message(&err);
 	}
-	mg_suppression_match(s, "CRYPTO_malloc");
-	mg_suppression_match("C*lloc$", s);
+	mg_lsan_match(s, "CRYPTO_malloc");
+	mg_lsan_match("C*lloc$", s);
 	free(s);
 	return 0;
 }

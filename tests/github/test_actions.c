@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../src/core/units.h"
 #include "../../src/github/actions.h"
 #include "../../src/github/api.h"
 #include "../../src/report/markdown.h"
@@ -20,17 +21,7 @@
 #include "../../src/util/error.h"
 #include "../../src/util/fs.h"
 
-static int failures, checks;
-
-#define CHECK(cond, ...) do { \
-	checks++; \
-	if (!(cond)) { \
-		failures++; \
-		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-	} \
-} while (0)
+#include "../harness.h"
 
 /* ---- a runner-style reader of $GITHUB_OUTPUT ---- */
 
@@ -131,30 +122,30 @@ static void test_outputs(const char *dir)
 	for (size_t i = 0; i < nv; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "out%zu", i);
-		CHECK(mg_actions_set_output(path, name, values[i], &err) == MG_OK, "set_output %zu: %s",
+		CHECKF(mg_actions_set_output(path, name, values[i], &err) == MG_OK, "set_output %zu: %s",
 		      i, err.msg);
 	}
-	CHECK(mg_actions_set_output(path, "a=b", "x", &err) == MG_EINVALID, "name with '=' accepted");
-	CHECK(mg_actions_set_output(path, "a<<b", "x", &err) == MG_EINVALID, "name with '<<' accepted");
-	CHECK(mg_actions_set_output(path, "a\nb", "x", &err) == MG_EINVALID, "name with LF accepted");
-	CHECK(mg_actions_set_output(path, "", "x", &err) == MG_EINVALID, "empty name accepted");
+	CHECKF(mg_actions_set_output(path, "a=b", "x", &err) == MG_EINVALID, "name with '=' accepted");
+	CHECKF(mg_actions_set_output(path, "a<<b", "x", &err) == MG_EINVALID, "name with '<<' accepted");
+	CHECKF(mg_actions_set_output(path, "a\nb", "x", &err) == MG_EINVALID, "name with LF accepted");
+	CHECKF(mg_actions_set_output(path, "", "x", &err) == MG_EINVALID, "empty name accepted");
 	char *text = slurp(path);
-	CHECK(text != NULL, "no output file");
+	CHECKF(text != NULL, "no output file");
 	if (!text)
 		return;
 	int n = parse_output_file(text, kv, 16);
-	CHECK(n == (int)nv, "parsed %d outputs, set %zu", n, nv);
+	CHECKF(n == (int)nv, "parsed %d outputs, set %zu", n, nv);
 	for (int i = 0; i < n && i < (int)nv; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "out%d", i);
-		CHECK(!strcmp(kv[i].name, name), "output %d named '%s'", i, kv[i].name);
-		CHECK(!strcmp(kv[i].value, values[i]), "output %d: '%s' came back as '%s'", i,
+		CHECKF(!strcmp(kv[i].name, name), "output %d named '%s'", i, kv[i].name);
+		CHECKF(!strcmp(kv[i].value, values[i]), "output %d: '%s' came back as '%s'", i,
 		      values[i], kv[i].value);
 	}
 	/* each delimiter is fresh and random: two of the same would be a weak source */
 	char *d1 = strstr(text, "<<ghadelimiter_"), *d2 = d1 ? strstr(d1 + 2, "<<ghadelimiter_") : NULL;
-	CHECK(d1 && d2 && strncmp(d1, d2, 15 + 32), "delimiters not random");
-	CHECK(d1 && strspn(d1 + 15, "0123456789abcdef") == 32, "delimiter not 32 hex digits");
+	CHECKF(d1 && d2 && strncmp(d1, d2, 15 + 32), "delimiters not random");
+	CHECKF(d1 && strspn(d1 + 15, "0123456789abcdef") == 32, "delimiter not 32 hex digits");
 	for (int i = 0; i < n; i++) {
 		free(kv[i].name);
 		free(kv[i].value);
@@ -167,17 +158,17 @@ static void test_escaping(void)
 	struct mg_buf b;
 	mg_buf_init(&b, 4096);
 	mg_actions_escape_data(&b, "100% a:b,c\r\nd");
-	CHECK(!strcmp(mg_buf_str(&b), "100%25 a:b,c%0D%0Ad"), "data: '%s'", mg_buf_str(&b));
+	CHECKF(!strcmp(mg_buf_str(&b), "100%25 a:b,c%0D%0Ad"), "data: '%s'", mg_buf_str(&b));
 	mg_buf_clear(&b);
 	mg_actions_escape_property(&b, "100% a:b,c\r\nd");
-	CHECK(!strcmp(mg_buf_str(&b), "100%25 a%3Ab%2Cc%0D%0Ad"), "property: '%s'", mg_buf_str(&b));
+	CHECKF(!strcmp(mg_buf_str(&b), "100%25 a%3Ab%2Cc%0D%0Ad"), "property: '%s'", mg_buf_str(&b));
 	mg_buf_clear(&b);
 	mg_actions_annotation(&b, "error", "memgate: t,1 regressed", "peak 5%\nmore: x,y");
-	CHECK(!strcmp(mg_buf_str(&b), "::error title=memgate%3A t%2C1 regressed::peak 5%25%0Amore: x,y\n"),
+	CHECKF(!strcmp(mg_buf_str(&b), "::error title=memgate%3A t%2C1 regressed::peak 5%25%0Amore: x,y\n"),
 	      "annotation: '%s'", mg_buf_str(&b));
 	mg_buf_clear(&b);
 	mg_actions_annotation(&b, "warning", NULL, "::stop-commands::x");
-	CHECK(!strcmp(mg_buf_str(&b), "::warning::::stop-commands::x\n"), "no title: '%s'",
+	CHECKF(!strcmp(mg_buf_str(&b), "::warning::::stop-commands::x\n"), "no title: '%s'",
 	      mg_buf_str(&b));
 	mg_buf_release(&b);
 }
@@ -189,24 +180,24 @@ static void test_summary(const char *dir)
 	FILE *f;
 	snprintf(path, sizeof(path), "%s/summary", dir);
 	unlink(path);
-	CHECK(mg_actions_summary_room(path) == MG_ACTIONS_SUMMARY_MAX - 1024, "room of no file: %zu",
+	CHECKF(mg_actions_summary_room(path) == MG_ACTIONS_SUMMARY_MAX - 1024, "room of no file: %zu",
 	      mg_actions_summary_room(path));
 	f = fopen(path, "w");
 	for (int i = 0; i < 1000000; i++)
 		fputc('x', f);
 	fclose(f);
-	CHECK(mg_actions_summary_room(path) == MG_ACTIONS_SUMMARY_MAX - 1000000 - 1024, "room: %zu",
+	CHECKF(mg_actions_summary_room(path) == MG_ACTIONS_SUMMARY_MAX - 1000000 - 1024, "room: %zu",
 	      mg_actions_summary_room(path));
-	CHECK(mg_actions_append_summary(path, "# hi", 4, &err) == MG_OK, "append: %s", err.msg);
+	CHECKF(mg_actions_append_summary(path, "# hi", 4, &err) == MG_OK, "append: %s", err.msg);
 	struct stat st;
 	stat(path, &st);
-	CHECK(st.st_size == 1000000 + 6, "appended with a blank line and newline: %lld",
+	CHECKF(st.st_size == 1000000 + 6, "appended with a blank line and newline: %lld",
 	      (long long)st.st_size);
 	f = fopen(path, "a");
 	for (int i = 0; i < 100000; i++)
 		fputc('x', f);
 	fclose(f);
-	CHECK(mg_actions_summary_room(path) == 0, "room of a full file: %zu",
+	CHECKF(mg_actions_summary_room(path) == 0, "room of a full file: %zu",
 	      mg_actions_summary_room(path));
 }
 
@@ -243,25 +234,25 @@ static void check_wellformed(const cJSON *doc, size_t max, const char *what, int
 	size_t len;
 	int cut;
 	if (mg_markdown_render(&md, &len, &cut, doc, &opt, &err) != MG_OK) {
-		CHECK(0, "%s at %zu: %s", what, max, err.msg);
+		CHECKF(0, "%s at %zu: %s", what, max, err.msg);
 		return;
 	}
 	*cuts += cut;
-	CHECK(len <= max, "%s: %zu bytes over the bound %zu", what, len, max);
-	CHECK(strlen(md) == len, "%s: length", what);
-	CHECK(valid_utf8(md, len), "%s at %zu: invalid UTF-8", what, max);
-	CHECK(count(md, "<details>") == count(md, "</details>"), "%s at %zu: unclosed <details>",
+	CHECKF(len <= max, "%s: %zu bytes over the bound %zu", what, len, max);
+	CHECKF(strlen(md) == len, "%s: length", what);
+	CHECKF(valid_utf8(md, len), "%s at %zu: invalid UTF-8", what, max);
+	CHECKF(count(md, "<details>") == count(md, "</details>"), "%s at %zu: unclosed <details>",
 	      what, max);
-	CHECK(!strncmp(md, "<!-- memgate:memgate.yml -->\n", 29), "%s at %zu: no marker first", what,
+	CHECKF(!strncmp(md, "<!-- memgate:memgate.yml -->\n", 29), "%s at %zu: no marker first", what,
 	      max);
-	CHECK(len && md[len - 1] == '\n', "%s at %zu: no final newline", what, max);
-	CHECK(!cut || strstr(md, "see the job summary.\n"), "%s at %zu: cut without the note", what,
+	CHECKF(len && md[len - 1] == '\n', "%s at %zu: no final newline", what, max);
+	CHECKF(!cut || strstr(md, "see the job summary.\n"), "%s at %zu: cut without the note", what,
 	      max);
 	for (const char *line = md; *line;) {
 		const char *eol = strchr(line, '\n');
 		size_t l = eol ? (size_t)(eol - line) : strlen(line);
 		if (line[0] == '|')
-			CHECK(l >= 2 && line[l - 1] == '|', "%s at %zu: broken row '%.*s'", what, max,
+			CHECKF(l >= 2 && line[l - 1] == '|', "%s at %zu: broken row '%.*s'", what, max,
 			      (int)l, line);
 		line += l + (eol ? 1 : 0);
 	}
@@ -311,10 +302,10 @@ static void test_markdown_bounds(const char *data)
 	snprintf(path, sizeof(path), "%s/regression.json", data);
 	text = slurp(path);
 	doc = text ? cJSON_Parse(text) : NULL;
-	CHECK(doc != NULL, "cannot read %s", path);
+	CHECKF(doc != NULL, "cannot read %s", path);
 	for (size_t max = 1024; doc && max <= 5000; max++)
 		check_wellformed(doc, max, "regression.json", &cuts);
-	CHECK(cuts > 100, "only %d bounds cut the report", cuts);
+	CHECKF(cuts > 100, "only %d bounds cut the report", cuts);
 	cJSON_Delete(doc);
 	free(text);
 	snprintf(path, sizeof(path), "%s/hostile.json", data);
@@ -330,7 +321,7 @@ static void test_markdown_bounds(const char *data)
 	cuts = 0;
 	check_wellformed(doc, 65536, "3000 tests in a comment", &cuts);
 	check_wellformed(doc, MG_ACTIONS_SUMMARY_MAX - 1024, "3000 tests in a summary", &cuts);
-	CHECK(cuts == 2, "3000 tests not cut: %d", cuts);
+	CHECKF(cuts == 2, "3000 tests not cut: %d", cuts);
 	for (size_t max = 65536 - 20; max <= 65536; max++)
 		check_wellformed(doc, max, "3000 tests near 64 KiB", &cuts);
 	cJSON_Delete(doc);
@@ -345,19 +336,19 @@ static void test_misc(void)
 		{ 1048575, "1.00 MiB" }, { 1047552, "1023 KiB" }, { 1073741824, "1.00 GiB" },
 	};
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		mg_md_size(buf, sizeof(buf), sizes[i].v);
-		CHECK(!strcmp(buf, sizes[i].s), "size %llu: '%s', expected '%s'",
+		mg_fmt_size(buf, sizeof(buf), sizes[i].v);
+		CHECKF(!strcmp(buf, sizes[i].s), "size %llu: '%s', expected '%s'",
 		      (unsigned long long)sizes[i].v, buf, sizes[i].s);
 	}
 	mg_md_marker(buf, sizeof(buf), "./ci/memgate-big.yml");
-	CHECK(!strcmp(buf, "<!-- memgate:ci/memgate-big.yml -->"), "marker: '%s'", buf);
+	CHECKF(!strcmp(buf, "<!-- memgate:ci/memgate-big.yml -->"), "marker: '%s'", buf);
 	mg_md_marker(buf, sizeof(buf), "a-->b c-");
-	CHECK(!strcmp(buf, "<!-- memgate:a%2D-%3Eb%20c%2D -->"), "marker: '%s'", buf);
+	CHECKF(!strcmp(buf, "<!-- memgate:a%2D-%3Eb%20c%2D -->"), "marker: '%s'", buf);
 
 	const char *json = "[{\"id\": 9007199254740993, \"n\": -12345678901234567890, \"f\": 1.5e300, "
 			   "\"s\": \"12345678901234567890 \\\" 98765432109876543\", \"small\": 42}]";
 	char *q = mg_gh_quote_big_ints(json, strlen(json));
-	CHECK(q && !strcmp(q, "[{\"id\": \"9007199254740993\", \"n\": \"-12345678901234567890\", "
+	CHECKF(q && !strcmp(q, "[{\"id\": \"9007199254740993\", \"n\": \"-12345678901234567890\", "
 			      "\"f\": 1.5e300, \"s\": \"12345678901234567890 \\\" 98765432109876543\", "
 			      "\"small\": 42}]"), "quote_big_ints: %s", q ? q : "(null)");
 	free(q);
@@ -365,12 +356,12 @@ static void test_misc(void)
 	struct mg_buf b;
 	mg_buf_init(&b, 1024);
 	mg_md_escape(&b, "a|b`c*d_e f_ _g [h] \\ ~ $ <x> & \" \n\r\t\x7f \xff \xC3\xA9 \xED\xA0\x80");
-	CHECK(!strcmp(mg_buf_str(&b), "a&#124;b&#96;c&#42;d_e f&#95; &#95;g &#91;h&#93; &#92; &#126; "
+	CHECKF(!strcmp(mg_buf_str(&b), "a&#124;b&#96;c&#42;d_e f&#95; &#95;g &#91;h&#93; &#92; &#126; "
 		      "&#36; &lt;x&gt; &amp; &quot;      \xEF\xBF\xBD \xC3\xA9 \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"),
 	      "escape: '%s'", mg_buf_str(&b));
 	mg_buf_release(&b);
 	mg_buf_init(&b, 8);
-	CHECK(mg_buf_puts(&b, "12345678") == 0 && mg_buf_puts(&b, "9") < 0 && b.failed &&
+	CHECKF(mg_buf_puts(&b, "12345678") == 0 && mg_buf_puts(&b, "9") < 0 && b.failed &&
 	      !strcmp(mg_buf_str(&b), "12345678"), "buf cap");
 	mg_buf_release(&b);
 }

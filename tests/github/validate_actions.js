@@ -64,7 +64,7 @@ function noExpressionsInRun(file, text) {
     if (action.indexOf("outputs:") < m.index && !m[2]) fail(`action.yml: output '${m[1]}' has no value:`);
   }
   for (const input of ["config", "baseline", "github-token", "comment", "fail-on-regression", "working-directory"])
-    if (!new RegExp(`^  ${input}:$`, "m").test(action)) fail(`action.yml: no input '${input}' (SPEC §7)`);
+    if (!new RegExp(`^  ${input}:$`, "m").test(action)) fail(`action.yml: no input '${input}' (docs/github.md)`);
   for (const output of ["verdict", "regressions", "report"])
     if (!new RegExp(`^  ${output}:\\n    description: .*\\n    value: \\$\\{\\{ steps\\.gate\\.outputs\\.${output} \\}\\}$`, "m").test(action))
       fail(`action.yml: output '${output}' not from steps.gate`);

@@ -13,7 +13,7 @@ environment and working directory:
   dhat        valgrind --tool=dhat --run-libc-freeres=no --run-cxx-freeres=no
                        --dhat-out-file=JSON --log-file=LOG PROG ARGS
 
-and requires, to the byte and block (SPEC section 1):
+and requires, to the byte and block (docs/metrics.md):
 
   allocs, frees, total_bytes     = memcheck "total heap usage: N allocs, M frees, B bytes allocated"
   leaked_bytes, leaked_blocks    = memcheck "in use at exit: X bytes in Y blocks"

@@ -15,7 +15,7 @@
 #include "../../src/util/error.h"
 #include "../../src/util/fs.h"
 
-static int failures;
+#include "../harness.h"
 
 static void same(const char *what, char *a, size_t alen, char *b, size_t blen)
 {

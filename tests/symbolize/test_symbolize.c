@@ -23,16 +23,7 @@
 #include "../../src/util/error.h"
 #include "fixtures/sites.h"
 
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		failures++; \
-		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-	} \
-} while (0)
+#include "../harness.h"
 
 struct exp_frame {
 	const char *function;
@@ -204,7 +195,7 @@ static int cmd_sites(const char *srcdir, const char *variant, char **map, int n_
 		for (j = 0; ok && j < n; j++)
 			ok = same_str(out[j].function, want[j].function) && same_str(out[j].file, want[j].file) &&
 				out[j].line == want[j].line && out[j].inlined == want[j].inlined;
-		CHECK(ok, "site '%s' (%s)", e->site, variant);
+		CHECKF(ok, "site '%s' (%s)", e->site, variant);
 		if (!ok) {
 			print_frames("expected", want, n_want);
 			print_frames("got", out, n);
@@ -223,38 +214,38 @@ static int cmd_api(const char *srcdir)
 	char src[4096];
 	size_t n, i;
 
-	CHECK(mg_symbolizer_new(&s, &err) == MG_OK, "%s", err.msg);
+	CHECKF(mg_symbolizer_new(&s, &err) == MG_OK, "%s", err.msg);
 	snprintf(src, sizeof(src), "%s/sym_main.c", srcdir);
 
 	/* twice, from the cache: the same frames, the same strings */
 	n = mg_symbolize(s, inl->path, inl->id, inl->id_len, inl->offset, a, 8);
-	CHECK(n == 3, "%zu frames", n);
-	CHECK(mg_symbolize(s, inl->path, inl->id, inl->id_len, inl->offset, b, 8) == n, "cached count");
+	CHECKF(n == 3, "%zu frames", n);
+	CHECKF(mg_symbolize(s, inl->path, inl->id, inl->id_len, inl->offset, b, 8) == n, "cached count");
 	for (i = 0; i < n; i++)
-		CHECK(a[i].function == b[i].function && a[i].file == b[i].file && a[i].line == b[i].line,
+		CHECKF(a[i].function == b[i].function && a[i].file == b[i].file && a[i].line == b[i].line,
 		      "cached frame %zu", i);
 
 	/* max cuts from the outside: the innermost frames come first */
-	CHECK(mg_symbolize(s, inl->path, inl->id, inl->id_len, inl->offset, b, 1) == 1, "max 1");
-	CHECK(same_str(b[0].function, "inl_inner") && b[0].inlined == 1, "innermost first");
-	CHECK(mg_symbolize(s, inl->path, inl->id, inl->id_len, inl->offset, b, 0) == 0, "max 0");
+	CHECKF(mg_symbolize(s, inl->path, inl->id, inl->id_len, inl->offset, b, 1) == 1, "max 1");
+	CHECKF(same_str(b[0].function, "inl_inner") && b[0].inlined == 1, "innermost first");
+	CHECKF(mg_symbolize(s, inl->path, inl->id, inl->id_len, inl->offset, b, 0) == 0, "max 0");
 
 	/* no build-id given: not checked */
 	n = mg_symbolize(s, exe->path, NULL, 0, exe->offset, b, 8);
-	CHECK(n == 1 && same_str(b[0].function, "exe_func") &&
+	CHECKF(n == 1 && same_str(b[0].function, "exe_func") &&
 	      b[0].line == marker_line(src, "exe"), "no build-id: %zu frames", n);
 
 	/* strings outlive further lookups */
-	CHECK(!strcmp(a[0].function, "inl_inner") && !strcmp(a[2].function, "inl_caller"), "strings");
+	CHECKF(!strcmp(a[0].function, "inl_inner") && !strcmp(a[2].function, "inl_caller"), "strings");
 
 	/* not ELF, a directory, missing, offset 0, an address in no function */
-	CHECK(mg_symbolize(s, src, NULL, 0, 0x1000, b, 8) == 0, "not ELF");
-	CHECK(mg_symbolize(s, srcdir, NULL, 0, 0x1000, b, 8) == 0, "a directory");
-	CHECK(mg_symbolize(s, "/nonexistent/memgate/x.so", NULL, 0, 0x1000, b, 8) == 0, "missing");
-	CHECK(mg_symbolize(s, exe->path, exe->id, exe->id_len, 0, b, 8) == 0, "offset 0");
-	CHECK(mg_symbolize(s, exe->path, exe->id, exe->id_len, 0x7fffffff, b, 8) == 0, "no function");
+	CHECKF(mg_symbolize(s, src, NULL, 0, 0x1000, b, 8) == 0, "not ELF");
+	CHECKF(mg_symbolize(s, srcdir, NULL, 0, 0x1000, b, 8) == 0, "a directory");
+	CHECKF(mg_symbolize(s, "/nonexistent/memgate/x.so", NULL, 0, 0x1000, b, 8) == 0, "missing");
+	CHECKF(mg_symbolize(s, exe->path, exe->id, exe->id_len, 0, b, 8) == 0, "offset 0");
+	CHECKF(mg_symbolize(s, exe->path, exe->id, exe->id_len, 0x7fffffff, b, 8) == 0, "no function");
 	/* and again: failures are cached too */
-	CHECK(mg_symbolize(s, "/nonexistent/memgate/x.so", NULL, 0, 0x1000, b, 8) == 0, "missing again");
+	CHECKF(mg_symbolize(s, "/nonexistent/memgate/x.so", NULL, 0, 0x1000, b, 8) == 0, "missing again");
 	mg_symbolizer_free(s);
 	mg_symbolizer_free(NULL);
 	return 0;
@@ -305,22 +296,22 @@ static int cmd_debuginfod(char **map, int n_map)
 	unsetenv("DEBUGINFOD_PROGRESS");    /* any value turns it on */
 	unsetenv("MEMGATE_DEBUGINFOD");
 
-	CHECK(mg_symbolizer_new(&s, &err) == MG_OK, "%s", err.msg);
-	CHECK(mg_symbolize(s, path, g->id, g->id_len, g->offset, out, 8) == 0, "stripped: no frames");
-	CHECK(!connected(fd), "debuginfod was contacted without MEMGATE_DEBUGINFOD=1");
+	CHECKF(mg_symbolizer_new(&s, &err) == MG_OK, "%s", err.msg);
+	CHECKF(mg_symbolize(s, path, g->id, g->id_len, g->offset, out, 8) == 0, "stripped: no frames");
+	CHECKF(!connected(fd), "debuginfod was contacted without MEMGATE_DEBUGINFOD=1");
 	/* not even loaded: it brings libcurl and twenty libraries, 20-40 ms */
-	CHECK(!dlopen("libdebuginfod.so.1", RTLD_LAZY | RTLD_NOLOAD),
+	CHECKF(!dlopen("libdebuginfod.so.1", RTLD_LAZY | RTLD_NOLOAD),
 	      "libdebuginfod.so was loaded without MEMGATE_DEBUGINFOD=1");
-	CHECK(getenv("DEBUGINFOD_URLS") && !strcmp(getenv("DEBUGINFOD_URLS"), urls),
+	CHECKF(getenv("DEBUGINFOD_URLS") && !strcmp(getenv("DEBUGINFOD_URLS"), urls),
 	      "DEBUGINFOD_URLS restored");
 	mg_symbolizer_free(s);
 
 	/* the control: with MEMGATE_DEBUGINFOD=1 the same lookup does ask (if libdw can) */
 	if (dlopen("libdebuginfod.so.1", RTLD_LAZY)) {
 		setenv("MEMGATE_DEBUGINFOD", "1", 1);
-		CHECK(mg_symbolizer_new(&s, &err) == MG_OK, "%s", err.msg);
-		CHECK(mg_symbolize(s, path, g->id, g->id_len, g->offset, out, 8) == 0, "no server: no frames");
-		CHECK(connected(fd), "MEMGATE_DEBUGINFOD=1 did not reach debuginfod");
+		CHECKF(mg_symbolizer_new(&s, &err) == MG_OK, "%s", err.msg);
+		CHECKF(mg_symbolize(s, path, g->id, g->id_len, g->offset, out, 8) == 0, "no server: no frames");
+		CHECKF(connected(fd), "MEMGATE_DEBUGINFOD=1 did not reach debuginfod");
 		mg_symbolizer_free(s);
 	} else {
 		fprintf(stderr, "no libdebuginfod.so.1: control skipped\n");
@@ -362,10 +353,10 @@ static int cmd_libc(void)
 	}
 	/* system libraries give lines only when asked (symbolize.c) */
 	setenv("MEMGATE_SYSTEM_LINES", "1", 1);
-	CHECK(mg_symbolizer_new(&s, &err) == MG_OK, "%s", err.msg);
+	CHECKF(mg_symbolizer_new(&s, &err) == MG_OK, "%s", err.msg);
 	/* +1: a "return address" just after malloc's entry, so its first line */
 	n = mg_symbolize(s, f.name, f.id, f.id_len, f.addr - f.bias + 1, out, 8);
-	CHECK(n >= 1 && out[n - 1].function && strstr(out[n - 1].function, "malloc") &&
+	CHECKF(n >= 1 && out[n - 1].function && strstr(out[n - 1].function, "malloc") &&
 	      out[n - 1].file && strstr(out[n - 1].file, "malloc.c") && out[n - 1].line > 0,
 	      "malloc in %s: %zu frames", f.name, n);
 	print_frames("libc malloc", out, n);

@@ -1,6 +1,6 @@
 /* test_core.c - the verdict (core/compare.c) and the combination of runs (profile.c)
  *
- * Exact boundaries of SPEC §6: allowed = baseline * (1 + pct) + abs, a
+ * Exact boundaries of docs/baselines.md, "The verdict": allowed = baseline * (1 + pct) + abs, a
  * regression one byte above it, "improved" only below the baseline by more
  * than the tolerance, limits with and without a baseline; the call sites
  * that grew and their shares; new leak sites; the environment warning; and
@@ -17,24 +17,7 @@
 #include "core/profile.h"
 #include "util/error.h"
 
-static int failures;
-
-#define CHECK(cond)                                                                     \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                     \
-		}                                                                       \
-	} while (0)
-#define CHECK_U64(want, got)                                                            \
-	do {                                                                            \
-		unsigned long long w_ = (want), g_ = (got);                             \
-		if (w_ != g_) {                                                         \
-			fprintf(stderr, "%s:%d: %s: expected %llu, got %llu\n", __FILE__,  \
-				__LINE__, #got, w_, g_);                                \
-			failures++;                                                     \
-		}                                                                       \
-	} while (0)
+#include "harness.h"
 
 static struct mg_config *cfg;
 

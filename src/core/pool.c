@@ -1,0 +1,239 @@
+/* pool.c - measure configured tests, several at once, each in a worker process (pool.h) */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../util/error.h"
+#include "../util/fs.h"
+#include "config.h"
+#include "measure.h"
+#include "pool.h"
+#include "profile.h"
+
+/* what a worker sends back: one write, under PIPE_BUF, so rows never interleave */
+struct wire {
+	enum mg_pool_outcome outcome;
+	double allocs, total_bytes, peak_bytes, leaked_bytes;
+	char end[64];
+	char error[512];
+};
+_Static_assert(sizeof(struct wire) <= 4096, "a worker's result fits one pipe write");
+
+/* One test, in the worker process: measured `repeat` times into one profile. */
+static void run_one(struct wire *w, const struct mg_config *cfg, const struct mg_test *test,
+		    const struct mg_pool_opts *o)
+{
+	struct mg_settings s;
+	struct mg_error err = { 0 };
+	struct mg_symbolizer *sym = NULL;
+	char path[4096];
+	cJSON **docs = NULL, *doc = NULL;
+	unsigned n = 0;
+
+	w->outcome = MG_POOL_FAILED;
+	mg_config_effective(&s, cfg, test);
+	struct mg_measure_opts mo = {
+		.argv = test->argv, .name = test->name, .cwd = test->cwd, .env = test->env,
+		.depth = (int)s.stack_depth, .timeout_s = (double)s.timeout_ms / 1000.0,
+		.grace_s = 10, .own_pgrp = 1, .commit = o->commit, .dirty = o->dirty,
+		.root_only = !s.follow_children,
+	};
+	snprintf(path, sizeof(path), "%s/%s.json", o->outdir, test->name);
+	if (!(docs = calloc(s.repeat, sizeof(*docs)))) {
+		mg_error_set(&err, MG_ERROR, "out of memory");
+		goto fail;
+	}
+	if (mg_symbolizer_new(&sym, &err) != MG_OK)
+		goto fail;
+	mo.sym = sym;
+	for (n = 0; n < s.repeat; n++) {
+		struct mg_measurement m;
+		if (mg_measure(&m, &mo, &err) != MG_OK)
+			goto fail;
+		docs[n] = m.doc;               /* kept; the rest of the measurement goes */
+		m.doc = NULL;
+		mg_measurement_release(&m);
+	}
+	if (!(doc = n == 1 ? docs[0] : mg_profile_combine(docs, n))) {
+		mg_error_set(&err, MG_ERROR, "out of memory");
+		goto fail;
+	}
+	if (mg_profile_write(path, doc, &err) != MG_OK ||
+	    (o->written && o->written(test, o->outdir, doc, o->payload, &err) != MG_OK))
+		goto fail;
+	const cJSON *sum = cJSON_GetObjectItem(doc, "summary");
+	const cJSON *ex = cJSON_GetObjectItem(doc, "exit");
+	const cJSON *sig = cJSON_GetObjectItem(ex, "signal"), *code = cJSON_GetObjectItem(ex, "code");
+	int timed_out = cJSON_IsTrue(cJSON_GetObjectItem(ex, "timed_out"));
+	if (timed_out)
+		snprintf(w->end, sizeof(w->end), "timed out");
+	else if (cJSON_IsNumber(sig))
+		snprintf(w->end, sizeof(w->end), "signal %d", sig->valueint);
+	else
+		snprintf(w->end, sizeof(w->end), "exit %d", cJSON_IsNumber(code) ? code->valueint : -1);
+	if (n > 1)
+		snprintf(w->end + strlen(w->end), sizeof(w->end) - strlen(w->end), ", %u runs", n);
+	w->allocs = cJSON_GetNumberValue(cJSON_GetObjectItem(sum, "allocs"));
+	w->total_bytes = cJSON_GetNumberValue(cJSON_GetObjectItem(sum, "total_bytes"));
+	w->peak_bytes = cJSON_GetNumberValue(cJSON_GetObjectItem(sum, "peak_bytes"));
+	w->leaked_bytes = cJSON_GetNumberValue(cJSON_GetObjectItem(sum, "leaked_bytes"));
+	w->outcome = (timed_out || cJSON_IsNumber(sig)) && !s.allow_crash ? MG_POOL_CRASHED
+									  : MG_POOL_MEASURED;
+	const cJSON *untraced = cJSON_GetObjectItem(doc, "untraced");
+	int n_untraced = cJSON_GetArraySize(untraced);
+	if (n_untraced && !s.allow_untraced && w->outcome == MG_POOL_MEASURED) {
+		w->outcome = MG_POOL_UNTRACED;
+		snprintf(w->error, sizeof(w->error), "%d program%s ran untraced (%s%s): the figures "
+			 "leave %s out (allow-untraced: true if that is expected)", n_untraced,
+			 n_untraced == 1 ? "" : "s",
+			 cJSON_GetStringValue(cJSON_GetArrayItem(untraced, 0)),
+			 n_untraced > 1 ? ", ..." : "", n_untraced == 1 ? "it" : "them");
+	}
+	goto out;
+fail:
+	snprintf(w->error, sizeof(w->error), "%s", err.msg);
+out:
+	if (doc && (n != 1 || doc != docs[0]))
+		cJSON_Delete(doc);
+	for (unsigned k = 0; docs && k < n; k++)
+		cJSON_Delete(docs[k]);
+	free(docs);
+	mg_symbolizer_free(sym);
+}
+
+/* starts the worker of `test`; its result comes on *fd */
+static pid_t start(int *fd, const struct mg_config *cfg, const struct mg_test *test,
+		   const struct mg_pool_opts *o)
+{
+	int row[2];
+	pid_t pid = -1;
+
+	fflush(NULL);
+	if (pipe2(row, O_CLOEXEC) < 0)
+		return -1;
+	if ((pid = fork()) == 0) {
+		struct wire w;
+		memset(&w, 0, sizeof(w));
+		close(row[0]);
+		run_one(&w, cfg, test, o);
+		_exit(write(row[1], &w, sizeof(w)) == (ssize_t)sizeof(w) ? 0 : 3);
+	}
+	close(row[1]);
+	if (pid < 0)
+		close(row[0]);
+	else
+		*fd = row[0];
+	return pid;
+}
+
+/* what the worker that ended with status `st` sent on fd, into *r */
+static void collect(struct mg_pool_result *r, int fd, int st)
+{
+	struct wire w;
+	ssize_t got;
+
+	while ((got = read(fd, &w, sizeof(w))) < 0 && errno == EINTR)
+		;
+	close(fd);
+	if (got == (ssize_t)sizeof(w) && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+		r->outcome = w.outcome;
+		r->allocs = w.allocs;
+		r->total_bytes = w.total_bytes;
+		r->peak_bytes = w.peak_bytes;
+		r->leaked_bytes = w.leaked_bytes;
+		memcpy(r->end, w.end, sizeof(r->end));
+		memcpy(r->error, w.error, sizeof(r->error));
+		r->end[sizeof(r->end) - 1] = r->error[sizeof(r->error) - 1] = '\0';
+		return;
+	}
+	r->outcome = MG_POOL_FAILED;
+	snprintf(r->error, sizeof(r->error), "the worker died (%s %d)",
+		 WIFSIGNALED(st) ? "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+}
+
+int mg_pool_measure(struct mg_pool_counts *counts, const struct mg_config *cfg,
+		    const struct mg_test *const *tests, size_t n, const struct mg_pool_opts *o,
+		    struct mg_error *err)
+{
+	unsigned jobs = o->jobs ? o->jobs : 1;
+	const struct mg_test **running = calloc((size_t)jobs + 1, sizeof(*running));
+	pid_t *pids = calloc((size_t)jobs + 1, sizeof(*pids));
+	int *pipes = calloc((size_t)jobs + 1, sizeof(*pipes));  /* read end of each worker's row */
+	size_t next = 0, n_running = 0, done = 0;
+	int ret = MG_OK;
+
+	memset(counts, 0, sizeof(*counts));
+	if (!running || !pids || !pipes) {
+		ret = mg_error_set(err, MG_ERROR, "out of memory");
+		goto out;
+	}
+	if (mg_mkdirs(o->outdir) < 0) {
+		ret = mg_error_set(err, MG_ERROR, "cannot create '%s': %s", o->outdir, strerror(errno));
+		goto out;
+	}
+	mg_clean_stale_tmp(o->outdir, MG_TMP_STALE_S, NULL);  /* left by a run killed mid-write */
+	while (next < n || n_running) {
+		if (next < n && n_running < jobs) {
+			pid_t pid = start(&pipes[n_running], cfg, tests[next], o);
+			if (pid < 0) {
+				struct mg_pool_result r = { .test = tests[next], .outcome = MG_POOL_FAILED };
+				snprintf(r.error, sizeof(r.error), "cannot start a worker: %s",
+					 strerror(errno));
+				for (; next < n; next++, counts->failed++) {
+					r.test = tests[next];
+					if (o->done)
+						o->done(&r, o->payload);
+				}
+				continue;             /* wait for those running */
+			}
+			running[n_running] = tests[next++];
+			pids[n_running++] = pid;
+			continue;
+		}
+		int st;
+		pid_t w = waitpid(-1, &st, o->tick ? WNOHANG : 0);
+		if (w == 0) {
+			o->tick(done, n, running, n_running, o->payload);
+			struct timespec ts = { 0, 100 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		size_t k;
+		for (k = 0; k < n_running && pids[k] != w; k++)
+			;
+		if (k == n_running)
+			continue;             /* not a worker of ours */
+		struct mg_pool_result r = { .test = running[k] };
+		collect(&r, pipes[k], st);
+		pids[k] = pids[--n_running];
+		running[k] = running[n_running];
+		pipes[k] = pipes[n_running];
+		done++;
+		if (r.outcome == MG_POOL_FAILED)
+			counts->failed++;
+		else if (r.outcome == MG_POOL_CRASHED)
+			counts->crashed++;
+		else if (r.outcome == MG_POOL_UNTRACED)
+			counts->untraced++;
+		else
+			counts->measured++;
+		if (o->done)
+			o->done(&r, o->payload);
+	}
+out:
+	free(running);
+	free(pids);
+	free(pipes);
+	return ret;
+}
