@@ -241,7 +241,7 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 	}
 	id = h->n_stacks;
 	struct mgt_stack *s = &mgt_g.stacks[id];
-	memcpy(mgt_g.frames + h->n_frames, f, depth * sizeof(*f));
+	mgt_memcpy(mgt_g.frames + h->n_frames, f, depth * sizeof(*f));
 	s->hash = hash;
 	s->frame_off = h->n_frames;
 	s->depth = depth;
@@ -270,12 +270,7 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 	uint64_t h1 = 0, h2 = 0;
 	if (MGT_LIKELY(!mgt_g.unwind_fp)) {
 		/* the call-frame information (unwind.c) */
-		depth = mgt_unwind(lo, hi, fp0, frames, max, &trunc);
-		for (uint32_t i = 0; i < depth; i++) {
-			uintptr_t ra = frames[i];
-			h1 = (h1 ^ ra) * 0x9e3779b97f4a7c15ull;
-			h2 = ((h2 << 27 | h2 >> 37) ^ ra) * 0xc2b2ae3d27d4eb4full;
-		}
+		depth = mgt_unwind(lo, hi, fp0, frames, max, &trunc, &h1, &h2);
 		goto hashed;
 	}
 	/*
@@ -299,8 +294,7 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 				break;
 			}
 			frames[depth++] = ra;
-			h1 = (h1 ^ ra) * 0x9e3779b97f4a7c15ull;
-			h2 = ((h2 << 27 | h2 >> 37) ^ ra) * 0xc2b2ae3d27d4eb4full;
+			mgt_frame_hash(&h1, &h2, ra);
 			if (next - fp - 1 >= hi - 2 * sizeof(uintptr_t) - fp || (next & 7))
 				break;
 			fp = next;

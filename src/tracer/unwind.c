@@ -57,27 +57,31 @@ enum {
 };
 enum { BP_SAME = 0, BP_CFA, BP_RBP };   /* rbp unchanged, at CFA + 8k, at rbp + 8k */
 
-/* kind:4 | bp:2 | bpk:s14 | off:s32 | gen:12 */
-#define RULE(kind, bp, bpk, off) ((uint64_t)(kind) | (uint64_t)(bp) << 4 |              \
-				  ((uint64_t)(bpk) & 0x3fff) << 6 |                     \
-				  ((uint64_t)(uint32_t)(int32_t)(off)) << 20)
-#define RULE_KIND(r) ((unsigned)((r) & 15))
-#define RULE_BP(r)   ((unsigned)((r) >> 4 & 3))
-#define RULE_BPK(r)  ((int64_t)((int16_t)(((r) >> 6 & 0x3fff) << 2)) >> 2)
-#define RULE_OFF(r)  ((int64_t)(int32_t)(uint32_t)((r) >> 20))
-#define GEN_SHIFT 52
-#define GEN_MASK  0xfffu
+/* off:s32 (bits 0-31) | kind:4 (32-35) | bp:2 (36-37) | bpoff:s24 (40-63, bytes):
+ * the walk takes each field with one or two instructions */
+#define RULE(kind, bp, bpoff, off) ((uint64_t)(uint32_t)(int32_t)(off) |                 \
+				    (uint64_t)(kind) << 32 | (uint64_t)(bp) << 36 |      \
+				    ((uint64_t)(bpoff) & 0xffffff) << 40)
+#define RULE_KIND(r)  ((unsigned)((r) >> 32 & 15))
+#define RULE_BP(r)    ((unsigned)((r) >> 36 & 3))
+#define RULE_BPOFF(r) ((int64_t)(r) >> 40)
+#define RULE_OFF(r)   ((int64_t)(int32_t)(uint32_t)(r))
+#define BPOFF_MAX     ((1 << 23) - 1)
+/* a cached entry's key is address ^ rule ^ (generation << GEN_SHIFT): user
+ * addresses stay below 2^47, so the generation never meets their bits */
+#define GEN_SHIFT 48
+#define GEN_MASK  0xffffu
 
 /* ---- the cache: return address -> rule ---- */
 
 #define CACHE_BITS 15u                  /* 32k entries, 512 KiB reserved, touched as used */
 struct centry {
-	_Atomic uint64_t key;           /* address ^ rule: a torn pair does not match */
+	_Atomic uint64_t key;           /* address ^ rule ^ generation: a torn pair does not match */
 	_Atomic uint64_t rule;
 };
 static struct centry *cache;
 
-_Atomic uint32_t mgt_unload_gen;        /* low GEN_MASK bits tag each cached rule */
+_Atomic uint32_t mgt_unload_gen;        /* its low GEN_MASK bits tag each cached rule */
 static _Atomic uint32_t unload_seq;     /* odd while a dlclose is under way */
 static _Atomic int in_flight;           /* misses reading some module's CFI */
 
@@ -460,22 +464,20 @@ static uint64_t classify(const struct row *s, const struct cie *c, uintptr_t pc,
 		return RULE(K_STOP, 0, 0, 0);
 
 	unsigned bp = BP_SAME;
-	int64_t bpk = 0, off, x;
+	int64_t bpoff = 0, off, x;
 	uint64_t used;
 	if (s->bp.how == R_OFF) {
 		bp = BP_CFA;
-		bpk = s->bp.off / 8;
-		if (s->bp.off % 8)
-			return RULE(K_STOP, 0, 0, 0);
+		bpoff = s->bp.off;
 	} else if (s->bp.how == R_EXPR) {
-		if (expr_breg(s->bp.expr, s->bp.len, DW_RBP, &x, &used) || used != s->bp.len || x % 8)
+		if (expr_breg(s->bp.expr, s->bp.len, DW_RBP, &x, &used) || used != s->bp.len)
 			return RULE(K_STOP, 0, 0, 0);
 		bp = BP_RBP;
-		bpk = x / 8;
+		bpoff = x;
 	} else if (s->bp.how == R_OTHER) {
 		return RULE(K_STOP, 0, 0, 0);
 	}
-	if (bpk < -8192 || bpk > 8191)
+	if (bpoff < -BPOFF_MAX || bpoff > BPOFF_MAX)
 		return RULE(K_STOP, 0, 0, 0);
 
 	unsigned kind;
@@ -507,7 +509,7 @@ static uint64_t classify(const struct row *s, const struct cie *c, uintptr_t pc,
 	}
 	if (off < INT32_MIN || off > INT32_MAX)
 		return RULE(K_STOP, 0, 0, 0);
-	return RULE(kind, bp, bpk, off);
+	return RULE(kind, bp, bpoff, off);
 }
 
 /* .eh_frame_hdr at h: version 1; eh_frame_ptr, fde_count and table
@@ -632,116 +634,102 @@ static __attribute__((noinline)) uint64_t miss(uintptr_t addr, uint32_t g)
 	rule = compute(addr, &cacheable);
 	atomic_fetch_sub_explicit(&in_flight, 1, memory_order_release);
 	if (cacheable && atomic_load_explicit(&mgt_unload_gen, memory_order_acquire) == g) {
-		rule |= (uint64_t)(g & GEN_MASK) << GEN_SHIFT;
 		struct centry *e = slot(addr);
 		atomic_store_explicit(&e->rule, rule, memory_order_relaxed);
-		atomic_store_explicit(&e->key, addr ^ rule, memory_order_relaxed);
+		atomic_store_explicit(&e->key, addr ^ rule ^ (uint64_t)(g & GEN_MASK) << GEN_SHIFT,
+				      memory_order_relaxed);
 	}
 	return rule;
 }
 
-static inline uint64_t lookup(uintptr_t addr, uint32_t g)
-{
-	struct centry *e = slot(addr);
-	uint64_t k = atomic_load_explicit(&e->key, memory_order_relaxed);
-	uint64_t r = atomic_load_explicit(&e->rule, memory_order_relaxed);
-	if (MGT_LIKELY((k ^ r) == addr && (r >> GEN_SHIFT) == (g & GEN_MASK) && RULE_KIND(r)))
-		return r;
-	return miss(addr, g);
-}
-
 /* ---- the walk ---- */
 
-/* an 8-byte read at a, inside [lo, hi) */
-#define IN(a) ((a) >= lo && (a) <= hi - 8 && !((a) & 7))
+/* an 8-byte read at a, inside [lo, hi) (hi - 8 >= lo: checked at the start) */
+#define IN(a) ((uintptr_t)(a) - lo <= hi - 8 - lo)
 
 uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, uint32_t max,
-		    uint32_t *trunc)
+		    uint32_t *trunc, uint64_t *h1, uint64_t *h2)
 {
 	uintptr_t fp = (uintptr_t)fp0;
 	uint32_t depth = 0;
-	if (!cache || hi < 16 || !IN(fp) || fp > hi - 16)
+	if (!cache || hi < lo + 16 || fp < lo || fp > hi - 16)
 		return 0;
 	uintptr_t pc = ((const uintptr_t *)fp)[1], sp = fp + 16, bp = ((const uintptr_t *)fp)[0];
 	uint32_t g = atomic_load_explicit(&mgt_unload_gen, memory_order_acquire);
-	int exact = 0;                        /* pc is where a signal struck, not a return address */
+	const uint64_t gtag = (uint64_t)(g & GEN_MASK) << GEN_SHIFT;
+	uintptr_t exact = 0;                  /* 1: pc is where a signal struck, not a return address */
+	uint64_t x1 = *h1, x2 = *h2;          /* in registers: frames[] may alias *h1 */
 
-	for (;;) {
-		if (pc < 4096)
-			break;
-		if (depth == max) {
+	while (pc >= 4096) {
+		if (MGT_UNLIKELY(depth == max)) {
 			*trunc = 1;
 			break;
 		}
 		frames[depth++] = pc;
-		uint64_t r = lookup(exact ? pc : pc - 1, g);
-		uintptr_t cfa, nbp = bp, a;
-		switch (RULE_KIND(r)) {
-		case K_RSP:
-			cfa = sp + (uintptr_t)RULE_OFF(r);
-			break;
-		case K_RBP:
-			cfa = bp + (uintptr_t)RULE_OFF(r);
-			break;
-		case K_DEREF:
-			a = bp + (uintptr_t)RULE_OFF(r);
-			if (!IN(a))
-				return depth;
-			cfa = *(const uintptr_t *)a;
-			break;
-		case K_PLT:
-			cfa = sp + 8 + ((pc & 15) >= (uintptr_t)RULE_OFF(r) ? 8 : 0);
-			break;
-		case K_SIGNAL: {
-			/* sp is the ucontext: uc_mcontext.gregs at +40, RBP 10, RSP 15, RIP 16 */
-			uintptr_t g0 = sp + 40;
-			if (sp < lo || sp > hi - 40 - 17 * 8 || (sp & 7))
-				return depth;
-			const uintptr_t *gr = (const uintptr_t *)g0;
-			uintptr_t nsp = gr[15];
-			if (nsp <= sp || nsp > hi)
-				return depth;
-			bp = gr[10];
-			pc = gr[16];
-			sp = nsp;
-			exact = 1;
-			continue;
-		}
-		case K_NOFDE:
-			/* no CFI: trust rbp if it is a frame record above us */
-			if (!IN(bp) || bp < sp || bp > hi - 16)
-				return depth;
-			cfa = bp + 16;
-			break;
-		default:
-			return depth;
+		mgt_frame_hash(&x1, &x2, pc);
+		/* the rule at the call (pc - 1), from the cache: a few loads */
+		uintptr_t key = pc - 1 + exact, cfa, nbp = bp, a;
+		const struct centry *e = slot(key);
+		uint64_t r = atomic_load_explicit(&e->rule, memory_order_relaxed);
+		if (MGT_UNLIKELY((atomic_load_explicit(&e->key, memory_order_relaxed) ^ r) !=
+				 (key ^ gtag)))
+			r = miss(key, g);
+		unsigned kind = RULE_KIND(r);
+		if (MGT_LIKELY(kind == K_RSP || kind == K_RBP)) {
+			cfa = (kind == K_RBP ? bp : sp) + (uintptr_t)RULE_OFF(r);
+		} else {
+			switch (kind) {
+			case K_DEREF:
+				a = bp + (uintptr_t)RULE_OFF(r);
+				if (!IN(a))
+					goto out;
+				cfa = *(const uintptr_t *)a;
+				break;
+			case K_PLT:
+				cfa = sp + 8 + ((pc & 15) >= (uintptr_t)RULE_OFF(r) ? 8 : 0);
+				break;
+			case K_SIGNAL: {
+				/* sp is the ucontext: uc_mcontext.gregs at +40, RBP 10, RSP 15, RIP 16 */
+				if (sp < lo || sp > hi - 40 - 17 * 8)
+					goto out;
+				const uintptr_t *gr = (const uintptr_t *)(sp + 40);
+				uintptr_t nsp = gr[15];
+				if (nsp <= sp || nsp > hi)
+					goto out;
+				bp = gr[10];
+				pc = gr[16];
+				sp = nsp;
+				exact = 1;
+				continue;
+			}
+			case K_NOFDE:
+				/* no CFI: trust rbp if it is a frame record above us */
+				if (bp < sp || bp > hi - 16)
+					goto out;
+				cfa = bp + 16;
+				nbp = *(const uintptr_t *)bp;
+				break;
+			default:
+				goto out;
+			}
 		}
 		/* the return address sits at CFA-8, at or above this frame's rsp */
-		if (cfa < sp + 8 || cfa > hi || (cfa & 7))
+		if (MGT_UNLIKELY(cfa < sp + 8 || cfa > hi))
 			break;
-		switch (RULE_BP(r)) {
-		case BP_CFA:
-			a = cfa + (uintptr_t)(RULE_BPK(r) * 8);
+		if (RULE_BP(r)) {
+			a = (RULE_BP(r) == BP_CFA ? cfa : bp) + (uintptr_t)RULE_BPOFF(r);
 			if (!IN(a))
-				return depth;
+				goto out;
 			nbp = *(const uintptr_t *)a;
-			break;
-		case BP_RBP:
-			a = bp + (uintptr_t)(RULE_BPK(r) * 8);
-			if (!IN(a))
-				return depth;
-			nbp = *(const uintptr_t *)a;
-			break;
-		default:
-			if (RULE_KIND(r) == K_NOFDE)
-				nbp = *(const uintptr_t *)bp;
-			break;
 		}
 		pc = *(const uintptr_t *)(cfa - 8);
 		sp = cfa;
 		bp = nbp;
 		exact = 0;
 	}
+out:
+	*h1 = x1;
+	*h2 = x2;
 	return depth;
 }
 

@@ -16,15 +16,22 @@ struct dl_phdr_info;
 /* At setup and in a fork child: the rule cache exists, no unload under way; 0 ok. */
 MGT_HIDDEN int mgt_unwind_reset(void);
 
+/* the two hashes of a stack's frames (stack.c's depot), one frame more */
+static inline void mgt_frame_hash(uint64_t *h1, uint64_t *h2, uintptr_t ra)
+{
+	*h1 = (*h1 ^ ra) * 0x9e3779b97f4a7c15ull;
+	*h2 = ((*h2 << 27 | *h2 >> 37) ^ ra) * 0xc2b2ae3d27d4eb4full;
+}
+
 /*
  * Walks the caller's stack from the hook's frame record fp0 (the hook itself
  * keeps frame pointers) by the rules of .eh_frame, frame pointers where a
  * module has none, every read inside [lo, hi).  Fills frames[] with at most
- * max return addresses, innermost first, and returns how many; *trunc = 1
- * when max cut the walk.
+ * max return addresses, innermost first, hashes them into *h1 and *h2, and
+ * returns how many; *trunc = 1 when max cut the walk.
  */
 MGT_HIDDEN uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames,
-			       uint32_t max, uint32_t *trunc);
+			       uint32_t max, uint32_t *trunc, uint64_t *h1, uint64_t *h2);
 
 /* modules.c, with the module lock held: an object appeared / is gone */
 MGT_HIDDEN void mgt_unwind_module_add(const struct dl_phdr_info *info, uint64_t lo, uint64_t hi);
