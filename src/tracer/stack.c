@@ -268,7 +268,7 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 	stack_bounds(t, fp, &lo, &hi);
 	/* two independent hashes of the frames (see home_slot) */
 	uint64_t h1 = 0, h2 = 0;
-	if (MGT_LIKELY(!mgt_g.unwind_fp)) {
+	if (MGT_LIKELY(MGT_CFI_UNWIND && !mgt_g.unwind_fp)) {
 		/* the call-frame information (unwind.c) */
 		depth = mgt_unwind(lo, hi, fp0, frames, max, &trunc, &h1, &h2);
 		goto hashed;

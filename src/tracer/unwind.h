@@ -13,6 +13,13 @@
 
 struct dl_phdr_info;
 
+/* the rules are x86-64's (registers, signal frame): elsewhere, frame pointers */
+#if defined(__x86_64__)
+#define MGT_CFI_UNWIND 1
+#else
+#define MGT_CFI_UNWIND 0
+#endif
+
 /* At setup and in a fork child: the rule cache exists, no unload under way; 0 ok. */
 MGT_HIDDEN int mgt_unwind_reset(void);
 
