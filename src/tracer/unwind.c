@@ -133,7 +133,8 @@ static uint64_t rd_fixed(struct rd *r, unsigned n)
 	return v;
 }
 
-static uint64_t rd_uleb(struct rd *r)
+/* LEB128, unsigned or (sign) signed */
+static uint64_t rd_leb(struct rd *r, int sign)
 {
 	uint64_t v = 0;
 	unsigned shift = 0;
@@ -144,24 +145,12 @@ static uint64_t rd_uleb(struct rd *r)
 			v |= (uint64_t)(b & 0x7f) << shift;
 		shift += 7;
 	} while ((b & 0x80) && !r->bad);
+	if (sign && shift < 64 && (b & 0x40))
+		v |= ~(uint64_t)0 << shift;
 	return v;
 }
-
-static int64_t rd_sleb(struct rd *r)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-	uint8_t b;
-	do {
-		b = rd_u8(r);
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-	} while ((b & 0x80) && !r->bad);
-	if (shift < 64 && (b & 0x40))
-		v |= ~(uint64_t)0 << shift;
-	return (int64_t)v;
-}
+#define rd_uleb(r) rd_leb((r), 0)
+#define rd_sleb(r) ((int64_t)rd_leb((r), 1))
 
 /* a DW_EH_PE-encoded pointer; indirection is not followed (only the
  * personality uses it, and it is skipped) */
@@ -371,19 +360,28 @@ static int run(struct rd *r, const struct cie *c, const struct row *init, struct
 	return r->bad ? -1 : 0;
 }
 
-static int parse_cie(const struct umod *m, uintptr_t at, struct cie *c)
+/* a CIE or FDE at `at`: r covers its body; returns the size of its id field
+ * (4, or 8 in the 64-bit format), 0 when the length is bad */
+static unsigned open_entry(const struct umod *m, uintptr_t at, struct rd *r)
 {
-	struct rd r = { (const uint8_t *)at, (const uint8_t *)m->hi, m->lo, 0 };
-	uint64_t len = rd_fixed(&r, 4);
+	*r = (struct rd){ (const uint8_t *)at, (const uint8_t *)m->hi, m->lo, 0 };
+	uint64_t len = rd_fixed(r, 4);
 	unsigned idsz = 4;
 	if (len == 0xffffffffu) {
-		len = rd_fixed(&r, 8);
+		len = rd_fixed(r, 8);
 		idsz = 8;
 	}
-	if (r.bad || !len || len > (uint64_t)(r.end - r.p))
-		return -1;
-	r.end = r.p + len;
-	if (rd_fixed(&r, idsz) != 0)
+	if (r->bad || !len || len > (uint64_t)(r->end - r->p))
+		return 0;
+	r->end = r->p + len;
+	return idsz;
+}
+
+static int parse_cie(const struct umod *m, uintptr_t at, struct cie *c)
+{
+	struct rd r;
+	unsigned idsz = open_entry(m, at, &r);
+	if (!idsz || rd_fixed(&r, idsz) != 0)
 		return -1;                    /* not a CIE */
 	uint8_t version = rd_u8(&r);
 	const char *aug = (const char *)r.p;
@@ -574,16 +572,10 @@ static uint64_t compute(uintptr_t addr, int *cacheable)
 	uintptr_t fde = m->hdr + (uintptr_t)(intptr_t)m->table[2 * a + 1];
 	if (fde < m->lo || fde >= m->hi)
 		return RULE(K_NOFDE, 0, 0, 0);
-	struct rd r = { (const uint8_t *)fde, (const uint8_t *)m->hi, m->lo, 0 };
-	uint64_t len = rd_fixed(&r, 4);
-	unsigned idsz = 4;
-	if (len == 0xffffffffu) {
-		len = rd_fixed(&r, 8);
-		idsz = 8;
-	}
-	if (r.bad || !len || len > (uint64_t)(r.end - r.p))
+	struct rd r;
+	unsigned idsz = open_entry(m, fde, &r);
+	if (!idsz)
 		return RULE(K_STOP, 0, 0, 0);
-	r.end = r.p + len;
 	uintptr_t idpos = (uintptr_t)r.p;
 	uint64_t cie_off = rd_fixed(&r, idsz);
 	if (!cie_off || cie_off > idpos - m->lo)

@@ -35,7 +35,6 @@ usage: stacks.py --memgate PATH --bin DIR --work DIR CASE...
 Exit 0 pass, 1 mismatch, 77 skipped (no valgrind, or no rustc for a Rust case),
 2 usage/setup error.
 """
-import argparse
 import json
 import os
 import re
@@ -275,19 +274,9 @@ def check_case(name, memgate, valgrind, bindir, work, mode):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--list", action="store_true")
-    ap.add_argument("--memgate")
-    ap.add_argument("--bin")
-    ap.add_argument("--work")
-    ap.add_argument("--unwind", default="")
-    ap.add_argument("cases", nargs="*")
-    a = ap.parse_args()
-    if a.list:
-        print(";".join(CASES))
+    a = oracle.parse_args(CASES, [("--unwind", "")])
+    if a is None:
         return 0
-    if not (a.memgate and a.bin and a.work and a.cases):
-        ap.error("--memgate, --bin, --work and a case are required")
     valgrind = oracle.find_valgrind()
     if not valgrind:
         print("SKIP: valgrind is not installed")
@@ -295,9 +284,6 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     rc = 0
     for c in a.cases:
-        if c not in CASES:
-            print("unknown case %s" % c)
-            return 2
         r = check_case(c, os.path.abspath(a.memgate), valgrind, os.path.abspath(a.bin),
                        os.path.abspath(a.work), a.unwind)
         rc = rc or r
