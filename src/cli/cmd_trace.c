@@ -18,8 +18,8 @@
 #include "exitcode.h"
 
 static const char usage_text[] =
-	"usage: memgate trace [-o FILE] [--depth N | --no-stacks] [--grace S] [--keep-raw]\n"
-	"                     [--allow-untraced] -- COMMAND [ARG...]\n"
+	"usage: memgate trace [-o FILE] [--depth N | --no-stacks] [--unwind cfi|fp]\n"
+	"                     [--grace S] [--keep-raw] [--allow-untraced] -- COMMAND [ARG...]\n"
 	"\n"
 	"Runs COMMAND under memgate's tracer, follows every process it starts, prints\n"
 	"a summary per process on stderr and writes the profile JSON (docs/profile-schema.md).\n"
@@ -27,6 +27,9 @@ static const char usage_text[] =
 	"  -o, --output FILE   where to write the profile (default: memgate-trace.json)\n"
 	"  --depth N           call-stack frames kept per allocation (default 64, max 256)\n"
 	"  --no-stacks         exact figures only, no call stacks: the cheapest mode\n"
+	"  --unwind cfi|fp     walk call stacks by the call-frame information (default),\n"
+	"                      or by frame pointers only: faster, but code built without\n"
+	"                      them loses its callers\n"
 	"  --grace SECONDS     wait this long for processes left running by COMMAND (default 10)\n"
 	"  --keep-raw          keep the raw per-process trace files and print their directory\n"
 	"  --allow-untraced    a program COMMAND starts that cannot be traced (static,\n"
@@ -195,7 +198,7 @@ static int how_it_ended(int st, const cJSON *doc, const char *cmd, int allow_unt
 int cmd_trace(int argc, char **argv)
 {
 	const char *output = "memgate-trace.json";
-	int depth = -1;
+	int depth = -1, unwind_fp = 0;
 	double grace = 10;
 	int keep = 0, allow_untraced = 0, i, ret = MG_EXIT_ERROR;
 	struct mg_error err = { 0 };
@@ -223,6 +226,13 @@ int cmd_trace(int argc, char **argv)
 			depth = (int)v;
 		} else if (!strcmp(a, "--no-stacks")) {
 			depth = 0;
+		} else if (!strcmp(a, "--unwind") && i + 1 < argc) {
+			i++;
+			if (strcmp(argv[i], "cfi") && strcmp(argv[i], "fp")) {
+				mg_cli_error("--unwind: expected cfi or fp, got '%s'", argv[i]);
+				return MG_EXIT_USAGE;
+			}
+			unwind_fp = !strcmp(argv[i], "fp");
 		} else if (!strcmp(a, "--grace") && i + 1 < argc) {
 			char *end;
 			grace = strtod(argv[++i], &end);
@@ -249,7 +259,8 @@ int cmd_trace(int argc, char **argv)
 
 	const char *slash = strrchr(cmd[0], '/');
 	struct mg_measure_opts mo = {
-		.argv = cmd, .name = slash ? slash + 1 : cmd[0], .depth = depth, .grace_s = grace,
+		.argv = cmd, .name = slash ? slash + 1 : cmd[0], .depth = depth, .unwind_fp = unwind_fp,
+		.grace_s = grace,
 		.keep_raw = keep, .dirty = -1,
 	};
 	if (mg_symbolizer_new(&sym, &err) != MG_OK) {

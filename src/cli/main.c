@@ -23,7 +23,7 @@ static const struct mg_cmd cmds[] = {
 	  "write the measured figures as the tests' baselines" },
 	{ "comment", cmd_comment, "comment [--from DIR] [-c memgate.yml] [--mode MODE] [--pr N]",
 	  "publish a saved check result to GitHub: summary, outputs, PR comment" },
-	{ "trace", cmd_trace, "trace [-o FILE] [--depth N | --no-stacks] -- COMMAND [ARG...]",
+	{ "trace", cmd_trace, "trace [-o FILE] [--depth N | --no-stacks] [--unwind cfi|fp] -- COMMAND [ARG...]",
 	  "profile any command ad hoc, no config needed" },
 	{ "report", cmd_report, "report PROFILE... [--html FILE] [--format FMT]",
 	  "render a profile as HTML, or export profiles (folded, speedscope, bmf...)" },

@@ -601,8 +601,8 @@ static int parse_limits(struct ctx *c, struct mg_limit_rule *rules, const struct
 	return MG_OK;
 }
 
-#define SETTINGS_KEYS "timeout", "repeat", "follow-children", "stack-depth", "allow-crash", \
-	"allow-untraced", "confirm", "tolerance", "limit"
+#define SETTINGS_KEYS "timeout", "repeat", "follow-children", "stack-depth", "stack-unwind", \
+	"allow-crash", "allow-untraced", "confirm", "tolerance", "limit"
 
 /* the settings keys of `map` into *s (keys already checked) */
 static int parse_settings(struct ctx *c, struct mg_settings *s, const struct node *map)
@@ -632,6 +632,14 @@ static int parse_settings(struct ctx *c, struct mg_settings *s, const struct nod
 		if (get_uint(c, &s->stack_depth, v, "stack-depth", 0, MAX_STACK_DEPTH) < 0)
 			return MG_EINVALID;
 		s->set |= MG_SET_STACK_DEPTH;
+	}
+	if ((v = map_get(map, "stack-unwind"))) {
+		/* cfi: the call-frame information; fp: frame pointers only (docs/config.md) */
+		if (v->kind != NODE_SCALAR || v->null ||
+		    (strcmp(v->str, "cfi") && strcmp(v->str, "fp")))
+			return fail(c, v->pos, "expected cfi or fp for \"stack-unwind\", got %s", GOT(v));
+		s->unwind_fp = !strcmp(v->str, "fp");
+		s->set |= MG_SET_STACK_UNWIND;
 	}
 	if ((v = map_get(map, "allow-crash"))) {
 		if (get_bool(c, &s->allow_crash, v, "allow-crash") < 0)
@@ -1003,6 +1011,8 @@ static void apply_settings(struct mg_settings *base, const struct mg_settings *o
 		base->follow_children = over->follow_children;
 	if (over->set & MG_SET_STACK_DEPTH)
 		base->stack_depth = over->stack_depth;
+	if (over->set & MG_SET_STACK_UNWIND)
+		base->unwind_fp = over->unwind_fp;
 	if (over->set & MG_SET_ALLOW_CRASH)
 		base->allow_crash = over->allow_crash;
 	if (over->set & MG_SET_CONFIRM)

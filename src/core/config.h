@@ -68,7 +68,8 @@ enum mg_settings_flags {
 	MG_SET_ALLOW_CRASH = (1 << 4),
 	MG_SET_CONFIRM = (1 << 5),
 	MG_SET_ALLOW_UNTRACED = (1 << 6),
-	MG_SET_ALL = (1 << 7) - 1
+	MG_SET_STACK_UNWIND = (1 << 7),
+	MG_SET_ALL = (1 << 8) - 1
 };
 
 /*
@@ -82,6 +83,7 @@ struct mg_settings {
 	unsigned repeat;            /* 1..1000; default 1 */
 	int follow_children;        /* default 1 */
 	unsigned stack_depth;       /* 0..256 (0: no stacks); default 64 */
+	int unwind_fp;              /* stack-unwind: fp (frame pointers only); default 0: cfi */
 	int allow_crash;            /* a crash or timeout is data, not exit 3; default 0 */
 	unsigned confirm;           /* re-runs that confirm a noisy regression, 0..100; default 2 */
 	int allow_untraced;         /* programs that run untraced are expected, not exit 3; default 0 */

@@ -22,6 +22,7 @@ struct mg_measure_opts {
 	const char *cwd;            /* NULL: ours */
 	char *const *env;           /* extra NAME=VALUE, NULL-terminated; may be NULL */
 	int depth;                  /* -1: tracer default (64); 0: no stacks */
+	int unwind_fp;              /* frame pointers only (stack-unwind: fp) */
 	double timeout_s;           /* 0: none; the command's process group is killed */
 	double grace_s;             /* wait for processes the command left running */
 	int own_pgrp;               /* run in a new process group (needed for timeouts) */

@@ -40,7 +40,8 @@ static void run_one(struct wire *w, const struct mg_config *cfg, const struct mg
 	mg_config_effective(&s, cfg, test);
 	struct mg_measure_opts mo = {
 		.argv = test->argv, .name = test->name, .cwd = test->cwd, .env = test->env,
-		.depth = (int)s.stack_depth, .timeout_s = (double)s.timeout_ms / 1000.0,
+		.depth = (int)s.stack_depth, .unwind_fp = s.unwind_fp,
+		.timeout_s = (double)s.timeout_ms / 1000.0,
 		.grace_s = 10, .own_pgrp = 1, .commit = o->commit, .dirty = o->dirty,
 		.root_only = !s.follow_children,
 	};

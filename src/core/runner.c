@@ -174,6 +174,8 @@ static void child(const struct mg_spawn_opts *o, int errfd)
 		snprintf(num, sizeof(num), "%d", o->depth);
 		setenv("MEMGATE_DEPTH", num, 1);
 	}
+	if (o->unwind_fp)
+		setenv("MEMGATE_UNWIND", "fp", 1);
 	if (o->root_only) {
 		snprintf(num, sizeof(num), "%d", (int)getpid());
 		setenv("MEMGATE_ROOT", num, 1);

@@ -21,6 +21,7 @@ struct mg_spawn_opts {
 	const char *preload;        /* absolute path of libmemgate.so */
 	const char *trace_dir;      /* absolute, existing, empty */
 	int depth;                  /* MEMGATE_DEPTH; -1 = tracer default (64), 0 = no stacks */
+	int unwind_fp;              /* MEMGATE_UNWIND=fp: frame pointers only */
 	double timeout_s;           /* 0 = none; on expiry the process group is killed */
 	double grace_s;             /* how long to wait for descendants after the command */
 	int own_pgrp;               /* run in a new process group (needed for timeouts) */

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "tracer.h"
+#include "unwind.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -627,10 +628,13 @@ EXPORT void *dlopen(const char *file, int mode)
 EXPORT int dlclose(void *handle)
 {
 	typedef int (*fn)(void *);
+	/* no stack walk reads the CFI of an object while it may be unmapped */
+	mgt_unwind_unload_begin();
 	int r = NEXT(fn, dlclose)(handle);
 	int e = errno;
 	if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING)
 		mgt_modules_scan();
+	mgt_unwind_unload_end();
 	errno = e;
 	return r;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "tracer.h"
+#include "unwind.h"
 
 static mgt_lock_t mod_lock;
 static unsigned char seen[MGT_MAX_MODULES];   /* scratch, under mod_lock */
@@ -83,6 +84,7 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 	m->gen_loaded = h->mod_gen + 1;
 	m->gen_unloaded = 0;
 	build_id(m, info);
+	mgt_unwind_module_add(info, lo, hi);
 	mgt_strlcpy(m->path, name ? name : "", sizeof(m->path));
 	seen[h->n_modules] = 1;
 	atomic_store_explicit((_Atomic uint32_t *)&h->n_modules, h->n_modules + 1,
@@ -104,6 +106,7 @@ void mgt_modules_scan(void)
 		struct mgt_module *m = &mgt_g.modules[i];
 		if (!seen[i] && !m->gen_unloaded) {
 			m->gen_unloaded = h->mod_gen + 1;
+			mgt_unwind_module_drop(m->base, m->lo, m->hi);
 			changed = 1;
 		}
 	}

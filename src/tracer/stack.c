@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 
 #include "tracer.h"
+#include "unwind.h"
 
 #define INDEX_MIN_BITS 12u                /* 4096 slots, 64 KiB */
 #define INDEX_MAX_BITS 22u                /* 4M slots for MGT_MAX_STACKS (1M): load <= 25% */
@@ -240,7 +241,7 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 	}
 	id = h->n_stacks;
 	struct mgt_stack *s = &mgt_g.stacks[id];
-	memcpy(mgt_g.frames + h->n_frames, f, depth * sizeof(*f));
+	mgt_memcpy(mgt_g.frames + h->n_frames, f, depth * sizeof(*f));
 	s->hash = hash;
 	s->frame_off = h->n_frames;
 	s->depth = depth;
@@ -267,6 +268,11 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 	stack_bounds(t, fp, &lo, &hi);
 	/* two independent hashes of the frames (see home_slot) */
 	uint64_t h1 = 0, h2 = 0;
+	if (MGT_LIKELY(MGT_CFI_UNWIND && !mgt_g.unwind_fp)) {
+		/* the call-frame information (unwind.c) */
+		depth = mgt_unwind(lo, hi, fp0, frames, max, &trunc, &h1, &h2);
+		goto hashed;
+	}
 	/*
 	 * Each record read must lie inside the thread's stack, 8-aligned, strictly
 	 * above the one before.  Written so nothing can wrap: code without frame
@@ -288,14 +294,16 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 				break;
 			}
 			frames[depth++] = ra;
-			h1 = (h1 ^ ra) * 0x9e3779b97f4a7c15ull;
-			h2 = ((h2 << 27 | h2 >> 37) ^ ra) * 0xc2b2ae3d27d4eb4full;
+			mgt_frame_hash(&h1, &h2, ra);
 			if (next - fp - 1 >= hi - 2 * sizeof(uintptr_t) - fp || (next & 7))
 				break;
 			fp = next;
 		}
 	}
-	uint64_t hash = (h1 ^ ((uint64_t)depth << 1 | trunc)) * 0x9e3779b97f4a7c15ull;
+hashed:;
+	/* the same addresses after a dlclose may be another library's code */
+	uint64_t epoch = atomic_load_explicit(&mgt_unload_gen, memory_order_relaxed);
+	uint64_t hash = (h1 ^ ((uint64_t)depth << 1 | trunc) ^ epoch << 40) * 0x9e3779b97f4a7c15ull;
 	if (!hash)
 		hash = 1;                             /* 0 is stack 0's */
 	uint32_t check = (uint32_t)(((h2 ^ depth) * 0xc2b2ae3d27d4eb4full) >> 32);
@@ -339,6 +347,8 @@ int mgt_stack_reset(void)
 		x = retired[--n_retired];
 		mgt_munmap(x, index_bytes(x->bits));
 	}
+	if (mgt_unwind_reset())
+		return -1;
 	x = index_make(INDEX_MIN_BITS);
 	atomic_store_explicit(&index_, x, memory_order_release);
 	if (!main_hi)

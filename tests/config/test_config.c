@@ -309,6 +309,8 @@ static const struct {
 	{ V T "defaults:\n  confirm: -1\n", "6:12: expected a whole number from 0 to 100 for \"confirm\", got \"-1\"" },
 	{ V T "defaults:\n  stack-depth: 300\n", "6:16: expected a whole number from 0 to 256 for \"stack-depth\", got \"300\"" },
 	{ V T "defaults:\n  stack-depth: -1\n", "6:16: expected a whole number from 0 to 256 for \"stack-depth\", got \"-1\"" },
+	{ V T "defaults:\n  stack-unwind: dwarf\n", "6:17: expected cfi or fp for \"stack-unwind\", got \"dwarf\"" },
+	{ V T "defaults:\n  stack-unwind: [fp]\n", "6:17: expected cfi or fp for \"stack-unwind\", got a list" },
 	{ V T "defaults:\n  follow-children: yes\n", "6:20: expected true or false for \"follow-children\", got \"yes\"" },
 	{ V T "defaults:\n  follow_children: true\n", "6:3: unknown key \"follow_children\" in \"defaults\" (did you mean \"follow-children\"?)" },
 	{ V T "defaults:\n  tolerance: 5%\n", "6:14: expected a mapping for \"tolerance\", got \"5%\"" },
@@ -555,6 +557,7 @@ static void test_good(void)
 		CHECK_U64(1, eff.repeat);
 		CHECK(eff.follow_children == 1);
 		CHECK_U64(64, eff.stack_depth);
+		CHECK(eff.unwind_fp == 0);
 		CHECK(eff.allow_crash == 0);
 		CHECK_U64(2, eff.confirm);
 		CHECK_STR("profiles", cfg->profiles);
@@ -576,6 +579,17 @@ static void test_good(void)
 		CHECK_U64(0, cfg->n_imports);
 		CHECK(cfg->tests[0].env && !cfg->tests[0].env[0]);
 		CHECK(cfg->tests[0].ctest == -1);
+	}
+	mg_config_free(cfg);
+
+	/* stack-unwind: frame pointers for all, the call-frame information for one */
+	cfg = parse_ok("memgate.yml", "version: 1\ndefaults:\n  stack-unwind: fp\ntests:\n"
+		       "  - {name: a, run: ./a}\n  - {name: b, run: ./b, stack-unwind: cfi}\n");
+	if (cfg) {
+		mg_config_effective(&eff, cfg, &cfg->tests[0]);
+		CHECK(eff.unwind_fp == 1);
+		mg_config_effective(&eff, cfg, &cfg->tests[1]);
+		CHECK(eff.unwind_fp == 0);
 	}
 	mg_config_free(cfg);
 

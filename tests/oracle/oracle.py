@@ -362,22 +362,33 @@ def check_case(name, memgate, valgrind, bindir, work):
     return not errors
 
 
-def main():
+def parse_args(cases, extra=()):
+    """the command line of oracle.py and stacks.py; None after --list (printed).
+    extra: (flag, default) options more"""
     ap = argparse.ArgumentParser()
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--memgate")
-    ap.add_argument("--bin", help="directory with oracle_c and oracle_cxx")
+    ap.add_argument("--bin", help="directory with the programs")
     ap.add_argument("--work")
+    for flag, default in extra:
+        ap.add_argument(flag, default=default)
     ap.add_argument("cases", nargs="*")
     a = ap.parse_args()
     if a.list:
-        print(";".join(CASES))
-        return 0
+        print(";".join(cases))
+        return None
     if not (a.memgate and a.bin and a.work and a.cases):
         ap.error("--memgate, --bin, --work and a CASE are required")
     for c in a.cases:
-        if c not in CASES:
+        if c not in cases:
             ap.error("unknown case " + c)
+    return a
+
+
+def main():
+    a = parse_args(CASES)
+    if a is None:
+        return 0
     for c in list(PINS) + list(HAND):
         assert c in CASES, c
     for c, pins in PINS.items():

@@ -63,9 +63,10 @@ async function plain(browser) {
 	check((await page.locator("#timeline-0 .peak-label").textContent()).startsWith("peak 3.4 KiB"),
 		"peak label");
 
-	// live at the peak: all, the process, __libc_start_call_main, main, mid_b, leaf, mid_a, leaf
+	// live at the peak: all, the process, _start, __libc_start_main, __libc_start_call_main,
+	// main, mid_b, leaf, mid_a, leaf
 	check(await page.locator("input[value=peak]").isChecked(), "starts at the peak");
-	check(await countRects(page) === 8, "peak flame graph has 8 boxes, got " + await countRects(page));
+	check(await countRects(page) === 10, "peak flame graph has 10 boxes, got " + await countRects(page));
 	check((await page.locator("#flame-status").textContent()).includes("3.4 KiB in 3 blocks"), "status");
 
 	// hover: mid_b held 2000 of the 3500 bytes live at the peak
@@ -79,7 +80,7 @@ async function plain(browser) {
 	// click zooms: mid_a's box spans the width, its ancestors stay above, mid_b is gone
 	i = await rectOf(page, "mid_a");
 	await page.click(`#flame rect[data-i="${i}"]`);
-	check(await countRects(page) === 6, "zoomed: 4 ancestors + mid_a + leaf, got " + await countRects(page));
+	check(await countRects(page) === 8, "zoomed: 6 ancestors + mid_a + leaf, got " + await countRects(page));
 	const w = await page.evaluate(() => {
 		const r = window.memgateReport.flame.rects.find(r => r.node.name === "mid_a");
 		return r.w / document.querySelector("#flame svg").getAttribute("width");
@@ -89,7 +90,7 @@ async function plain(browser) {
 	check((await page.locator("#flame-status").textContent()).includes("zoomed on mid_a"), "zoom status");
 	i = await rectOf(page, "all");
 	await page.click(`#flame rect[data-i="${i}"]`);
-	check(await countRects(page) === 8, "zoomed out");
+	check(await countRects(page) === 10, "zoomed out");
 
 	// search highlights both leaf boxes; together they hold everything
 	await page.fill("#flame-search", "LEAF");
@@ -100,12 +101,12 @@ async function plain(browser) {
 
 	// the other graphs: all allocations adds main's own leaf (3 x 100); leaks only mid_b's
 	await page.check("input[value=total]");
-	check(await countRects(page) === 9, "total flame graph has 9 boxes, got " + await countRects(page));
+	check(await countRects(page) === 11, "total flame graph has 11 boxes, got " + await countRects(page));
 	i = await rectOf(page, "leaf", 0);
 	await page.hover(`#flame rect[data-i="${i}"]`);
 	check((await page.locator("#tooltip").textContent()).includes("of all allocations"), "tooltip in total mode");
 	await page.check("input[value=leaks]");
-	check(await countRects(page) === 6, "leak flame graph has 6 boxes, got " + await countRects(page));
+	check(await countRects(page) === 8, "leak flame graph has 8 boxes, got " + await countRects(page));
 	await page.check("input[value=peak]");
 
 	// the call-site table: 4 sites, sortable
