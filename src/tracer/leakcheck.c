@@ -471,7 +471,7 @@ static void record(void)
 		if (!mgt_own_block(b))
 			continue;             /* inherited: the parent's to report */
 		unsigned k = kind_of[lc->state[i]];
-		struct mgt_stack *s = &mgt_g.stacks[b->stack];
+		struct mgt_stack *s = mgt_stack_at(b->stack);
 		s->lost_bytes[k] += b->size;
 		s->lost_blocks[k]++;
 		h->lost_bytes[k] += b->size;

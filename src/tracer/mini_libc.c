@@ -49,7 +49,7 @@ int mgt_getpid(void) { return (int)mgt_sys(SYS_getpid, 0, 0, 0, 0, 0, 0); }
  * leave them out of the roots: the pointer map alone holds a pointer to every
  * live block.
  */
-#define MAX_REGIONS 8192          /* the shadow makes one per 64 MiB of heap */
+#define MAX_REGIONS 8192          /* the shadow makes one per 8 MiB of heap */
 static struct mgt_region regions[MAX_REGIONS];
 static unsigned n_regions;
 static int regions_overflow;

@@ -40,6 +40,100 @@ static void solo_init(struct mgt_thread *t);
 
 /* ---------------------------------------------------------------- file */
 
+/*
+ * The file is created at its full size (sparse: the reader finds every region
+ * at its fixed offset) but only mapped where it is used: the header, the
+ * timeline with the children, and the segments of the areas (tracer.h) that
+ * mgt_back() has backed.  Mapping the whole file took ~410 MiB of address
+ * space in every traced process, which a program under a lowered RLIMIT_AS
+ * then could not have (docs/limits.md).
+ */
+static void *map_file(long fd, uint64_t off, uint64_t len)
+{
+	void *m = mgt_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+			   (int)fd, (long)off);
+	/* no readahead: it would zero-fill pages of the sparse file around each fault */
+	if (m != MAP_FAILED)
+		mgt_madvise(m, len, MADV_RANDOM);
+	return m;
+}
+
+static void areas_init(void)
+{
+	static const struct { uint64_t off, max, rsize; unsigned shift; } def[MGT_AREAS] = {
+		[MGT_A_MOD] = { MGT_MOD_OFF, MGT_MAX_MODULES, sizeof(struct mgt_module), MGT_MOD_SHIFT },
+		[MGT_A_STK] = { MGT_STK_OFF, MGT_MAX_STACKS, sizeof(struct mgt_stack), MGT_STK_SHIFT },
+		[MGT_A_FRM] = { MGT_FRM_OFF, MGT_MAX_FRAMES, sizeof(uint64_t), MGT_FRM_SHIFT },
+		[MGT_A_BAT] = { MGT_BATCH_OFF, MGT_MAX_BATCHES, sizeof(struct mgt_batch), MGT_BAT_SHIFT },
+	};
+	for (unsigned a = 0; a < MGT_AREAS; a++) {
+		struct mgt_area *r = &mgt_g.area[a];
+		mgt_memset(r, 0, sizeof(*r));
+		r->off = def[a].off;
+		r->max = def[a].max;
+		r->rsize = (uint32_t)def[a].rsize;
+		r->shift = def[a].shift;
+	}
+}
+
+/* Segment s of area r, mapped through fd (opened on first need); 0 ok. */
+static int seg_map(struct mgt_area *r, unsigned s, long *fd)
+{
+	uint64_t first = s ? mgt_area_seg_end(s - 1, r->shift) : 0;
+	uint64_t end = mgt_area_seg_end(s, r->shift);
+	if (end > r->max)
+		end = r->max;
+	uint64_t b0 = r->off + first * r->rsize, b1 = r->off + end * r->rsize;
+	uint64_t p0 = b0 & ~4095ull, p1 = (b1 + 4095) & ~4095ull;
+	if (*fd < 0)
+		*fd = mgt_sys(SYS_openat, AT_FDCWD, (long)mgt_g.path, O_RDWR | O_CLOEXEC, 0, 0, 0);
+	if (*fd < 0)
+		return -1;
+	/* a page shared with the neighbouring segment is mapped twice: one page
+	 * of the page cache, seen at two addresses */
+	char *m = map_file(*fd, p0, p1 - p0);
+	if (m == (char *)MAP_FAILED)
+		return -1;
+	r->map[s] = m;
+	r->len[s] = p1 - p0;
+	atomic_store_explicit(&r->base[s], (uintptr_t)m + (b0 - p0) - first * r->rsize,
+			      memory_order_release);
+	return 0;
+}
+
+/*
+ * The segments holding file bytes [off, off + len).  Each area is only ever
+ * extended under one lock (modules: the module lock; stacks and frames: the
+ * depot lock; batches: the event lock), so no two threads map the same one.
+ */
+static int areas_map(uint64_t off, uint64_t len, long *fd)
+{
+	for (unsigned a = 0; a < MGT_AREAS; a++) {
+		struct mgt_area *r = &mgt_g.area[a];
+		uint64_t end = r->off + r->max * r->rsize;
+		if (off + len <= r->off || off >= end)
+			continue;
+		uint64_t lo = off > r->off ? off : r->off, hi = off + len < end ? off + len : end;
+		unsigned s0 = mgt_area_seg((lo - r->off) / r->rsize, r->shift);
+		unsigned s1 = mgt_area_seg((hi - 1 - r->off) / r->rsize, r->shift);
+		for (unsigned s = s0; s <= s1; s++)
+			if (!r->map[s] && seg_map(r, s, fd))
+				return -1;
+	}
+	return 0;
+}
+
+/* every mapping of the file, given its header, timeline and areas */
+static void file_unmap(struct mgt_header *hdr, struct mgt_bucket *tl, struct mgt_area *areas)
+{
+	for (unsigned a = 0; a < MGT_AREAS; a++)
+		for (unsigned s = 0; s < MGT_AREA_SEGS; s++)
+			if (areas[a].map[s])
+				mgt_munmap(areas[a].map[s], areas[a].len[s]);
+	mgt_munmap(tl, MGT_TL_SIZE + MGT_CHILD_SIZE);
+	mgt_munmap(hdr, MGT_HDR_SIZE);
+}
+
 static int open_file(void)
 {
 	char *p;
@@ -57,19 +151,21 @@ static int open_file(void)
 		if (fd < 0)
 			return -1;
 		mgt_g.backed[0] = 0;
-		if (mgt_sys(SYS_ftruncate, fd, (long)MGT_FILE_SIZE, 0, 0, 0, 0) < 0) {
-			mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
-			return -1;
-		}
-		void *m = mgt_mmap(NULL, MGT_FILE_SIZE, PROT_READ | PROT_WRITE,
-			       MAP_SHARED | MAP_NORESERVE, (int)fd, 0);
+		areas_init();
+		void *m = MAP_FAILED, *tl = MAP_FAILED;
+		if (mgt_sys(SYS_ftruncate, fd, (long)MGT_FILE_SIZE, 0, 0, 0, 0) == 0 &&
+		    (m = map_file(fd, MGT_HDR_OFF, MGT_HDR_SIZE)) != MAP_FAILED)
+			tl = map_file(fd, MGT_TL_OFF, MGT_TL_SIZE + MGT_CHILD_SIZE);
 		/* hold no fd: the program may close every fd it finds */
 		mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
-		if (m == MAP_FAILED)
+		if (tl == MAP_FAILED) {
+			if (m != MAP_FAILED)
+				mgt_munmap(m, MGT_HDR_SIZE);
 			return -1;
-		/* no readahead: it would zero-fill megabytes of the sparse file per fault */
-		mgt_madvise(m, MGT_FILE_SIZE, MADV_RANDOM);
+		}
 		mgt_g.hdr = m;
+		mgt_g.timeline = tl;
+		mgt_g.children = (struct mgt_child *)((char *)tl + (MGT_CHILD_OFF - MGT_TL_OFF));
 		mgt_g.hdr->seq = seq;
 		return 0;
 	}
@@ -103,12 +199,15 @@ int mgt_back(uint64_t off, uint64_t len)
 		}
 		atomic_fetch_or(w, bit);
 	}
-	if (fd >= 0)
-		mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
 	if (ret && mgt_g.hdr) {
 		__atomic_fetch_or(&mgt_g.hdr->flags, MGT_F_NOSPACE, __ATOMIC_RELAXED);
 		atomic_store(&mgt_phase, MGT_PHASE_OFF);      /* stop recording; what is there stays */
 	}
+	/* no address space for it (RLIMIT_AS): the caller does without */
+	if (!ret && areas_map(off, len, &fd))
+		ret = -1;
+	if (fd >= 0)
+		mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
 	return ret;
 }
 
@@ -192,12 +291,6 @@ static int start_image(int fork_child, const char *parent_file)
 	    mgt_back(MGT_STK_OFF, sizeof(struct mgt_stack)))
 		return -1;
 	struct mgt_header *h = mgt_g.hdr;
-	mgt_g.stacks = (struct mgt_stack *)((char *)h + MGT_STK_OFF);
-	mgt_g.frames = (uint64_t *)((char *)h + MGT_FRM_OFF);
-	mgt_g.modules = (struct mgt_module *)((char *)h + MGT_MOD_OFF);
-	mgt_g.timeline = (struct mgt_bucket *)((char *)h + MGT_TL_OFF);
-	mgt_g.children = (struct mgt_child *)((char *)h + MGT_CHILD_OFF);
-	mgt_g.batches = (struct mgt_batch *)((char *)h + MGT_BATCH_OFF);
 
 	h->version = MGT_VERSION;
 	h->header_size = sizeof(*h);
@@ -395,7 +488,7 @@ static inline void after_event(struct mgt_header *h, int grew)
 
 static inline void count_alloc(struct mgt_header *h, uint32_t sid, uint64_t size)
 {
-	struct mgt_stack *s = &mgt_g.stacks[sid];
+	struct mgt_stack *s = mgt_stack_at(sid);
 	rebase(s, h->epoch);
 	mgt_count_alloc(h, s, size);
 	after_event(h, 1);
@@ -403,7 +496,7 @@ static inline void count_alloc(struct mgt_header *h, uint32_t sid, uint64_t size
 
 static inline void count_free(struct mgt_header *h, uint32_t sid, uint64_t size)
 {
-	struct mgt_stack *s = &mgt_g.stacks[sid];
+	struct mgt_stack *s = mgt_stack_at(sid);
 	rebase(s, h->epoch);
 	mgt_count_free(h, s, size);
 	after_event(h, 0);
@@ -413,7 +506,7 @@ static inline void count_free(struct mgt_header *h, uint32_t sid, uint64_t size)
 static inline __attribute__((always_inline)) void count_resize(struct mgt_header *h,
 	uint32_t old_stack, uint64_t old_size, uint32_t stack, uint64_t size)
 {
-	struct mgt_stack *o = &mgt_g.stacks[old_stack], *n = &mgt_g.stacks[stack];
+	struct mgt_stack *o = mgt_stack_at(old_stack), *n = mgt_stack_at(stack);
 	rebase(o, h->epoch);
 	rebase(n, h->epoch);
 	mgt_count_alloc(h, n, size);
@@ -477,7 +570,7 @@ static void apply_all_batches(struct mgt_header *h)
 {
 	uint32_t n = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
 	for (uint32_t i = 0; i < n && i < MGT_MAX_BATCHES; i++)
-		apply_batch(h, &mgt_g.batches[i]);
+		apply_batch(h, mgt_batch_at(i));
 }
 
 static void threads_flag(struct mgt_header *h)
@@ -493,7 +586,7 @@ static void apply_hinted(struct mgt_header *h, uint16_t hint)
 	if (!hint)
 		return;
 	for (uint32_t i = hint - 1u; i < n && i < MGT_MAX_BATCHES; i += MGT_OWNER_HINTS)
-		apply_batch(h, &mgt_g.batches[i]);
+		apply_batch(h, mgt_batch_at(i));
 }
 
 /* the owner applies its batch (after those of owner hint `first`, and idle
@@ -508,7 +601,7 @@ static void flush(struct mgt_thread *t, struct mgt_batch *b, uint16_t first)
 		apply_batch(h, b);
 		uint32_t nb = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
 		for (uint32_t i = 0; i < nb && i < MGT_MAX_BATCHES; i++) {
-			struct mgt_batch *o = &mgt_g.batches[i];
+			struct mgt_batch *o = mgt_batch_at(i);
 			uint32_t n = __atomic_load_n(&o->n, __ATOMIC_ACQUIRE);
 			if (o == b || n == o->done)
 				continue;
@@ -542,13 +635,13 @@ static __attribute__((noinline)) struct mgt_batch *batch_new(struct mgt_thread *
 		__atomic_store_n(&h->n_batches, i + 1, __ATOMIC_RELEASE);
 	}
 	mgt_unlock(&event_lock);
-	return t->batch ? &mgt_g.batches[i] : NULL;
+	return t->batch ? mgt_batch_at(i) : NULL;
 }
 
 /* the calling thread's batch if it has one in this image, else NULL */
 static inline struct mgt_batch *batch_held(const struct mgt_thread *t)
 {
-	return t->batch && t->batch_gen == mgt_g.fork_gen ? &mgt_g.batches[t->batch - 1] : NULL;
+	return t->batch && t->batch_gen == mgt_g.fork_gen ? mgt_batch_at(t->batch - 1) : NULL;
 }
 
 static inline struct mgt_batch *batch_of(struct mgt_thread *t)
@@ -977,6 +1070,14 @@ void mgt_atfork_parent(void)
 	fork_thread->guard--;
 }
 
+/* module i of the parent's file, through the parent's mappings */
+static const struct mgt_module *parent_module(const struct mgt_area *area, uint32_t i)
+{
+	const struct mgt_area *r = &area[MGT_A_MOD];
+	return (const struct mgt_module *)(atomic_load(&r->base[mgt_area_seg(i, r->shift)]) +
+					   (uint64_t)i * r->rsize);
+}
+
 void mgt_atfork_child(void)
 {
 	struct mgt_thread *t = fork_thread;
@@ -995,9 +1096,14 @@ void mgt_atfork_child(void)
 		struct mgt_header *parent = mgt_g.hdr;
 		mgt_g.hdr = NULL;
 		atomic_store(&mgt_phase, MGT_PHASE_OFF);
-		mgt_munmap(parent, MGT_FILE_SIZE);
+		file_unmap(parent, mgt_g.timeline, mgt_g.area);
+		areas_init();
 	} else if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING) {
 		struct mgt_header *parent = mgt_g.hdr;
+		struct mgt_bucket *parent_tl = mgt_g.timeline;
+		static struct mgt_area parent_area[MGT_AREAS];  /* the child has one thread */
+		mgt_memcpy(parent_area, mgt_g.area, sizeof(parent_area));
+		areas_init();
 		const char *slash = mgt_g.path;
 		for (const char *p = mgt_g.path; *p; p++)
 			if (*p == '/')
@@ -1014,14 +1120,15 @@ void mgt_atfork_child(void)
 			struct mgt_header *h = mgt_g.hdr;
 			uint32_t n = fork_mod_snapshot;
 			if (!mgt_back(MGT_MOD_OFF, (uint64_t)n * sizeof(struct mgt_module))) {
-				mgt_memcpy(mgt_g.modules,
-					   (char *)parent + MGT_MOD_OFF, n * sizeof(struct mgt_module));
+				for (uint32_t i = 0; i < n; i++)
+					mgt_memcpy(mgt_module_at(i), parent_module(parent_area, i),
+						   sizeof(struct mgt_module));
 				h->n_modules = n;
 				/* a generation that covers every entry copied, even
 				 * one a scan of the parent was still adding */
 				uint64_t gen = parent->mod_gen;
 				for (uint32_t i = 0; i < n; i++) {
-					const struct mgt_module *m = &mgt_g.modules[i];
+					const struct mgt_module *m = mgt_module_at(i);
 					if (m->gen_loaded > gen)
 						gen = m->gen_loaded;
 					if (m->gen_unloaded > gen)
@@ -1032,8 +1139,8 @@ void mgt_atfork_child(void)
 		} else {
 			atomic_store(&mgt_phase, MGT_PHASE_OFF);
 		}
-		/* the parent's mapping is shared with the parent: let go of it */
-		mgt_munmap(parent, MGT_FILE_SIZE);
+		/* the parent's mappings are shared with the parent: let go of them */
+		file_unmap(parent, parent_tl, parent_area);
 	}
 	t->guard--;
 }

@@ -196,7 +196,7 @@ static inline int same_frames(const struct mgt_stack *s, const uintptr_t *f, uin
 {
 	if (s->depth != depth)
 		return 0;
-	const uint64_t *g = mgt_g.frames + s->frame_off;
+	const uint64_t *g = mgt_frames_at(s->frame_off);
 	for (uint32_t i = 0; i < depth; i++)
 		if (g[i] != f[i])
 			return 0;
@@ -219,7 +219,7 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 		if (!sid)
 			break;
 		if (atomic_load_explicit(&x->s[i].hash, memory_order_relaxed) == hash &&
-		    same_frames(&mgt_g.stacks[sid], f, depth)) {
+		    same_frames(mgt_stack_at(sid), f, depth)) {
 			id = sid;
 			goto out;
 		}
@@ -229,24 +229,26 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 		x = atomic_load_explicit(&index_, memory_order_relaxed);
 		mask = (1u << x->bits) - 1;
 	}
+	/* a stack's frames stay within one mapped segment of the file (tracer.h) */
+	uint64_t fo = mgt_frames_fit(h->n_frames, depth);
 	/* never full: a lock-free probe must always meet an empty slot */
 	if (x->count + 1 >= mask || h->n_stacks >= MGT_MAX_STACKS ||
-	    h->n_frames + depth > MGT_MAX_FRAMES ||
+	    fo + depth > MGT_MAX_FRAMES ||
 	    mgt_back(MGT_STK_OFF + (uint64_t)h->n_stacks * sizeof(struct mgt_stack),
 		     sizeof(struct mgt_stack)) ||
-	    mgt_back(MGT_FRM_OFF + h->n_frames * sizeof(uint64_t), depth * sizeof(uint64_t))) {
+	    mgt_back(MGT_FRM_OFF + fo * sizeof(uint64_t), depth * sizeof(uint64_t))) {
 		__atomic_fetch_or(&h->flags, MGT_F_STACK_FULL, __ATOMIC_RELAXED); /* other bits race */
 		goto out;                     /* id 0: counted, unattributed */
 	}
 	id = h->n_stacks;
-	struct mgt_stack *s = &mgt_g.stacks[id];
-	memcpy(mgt_g.frames + h->n_frames, f, depth * sizeof(*f));
+	struct mgt_stack *s = mgt_stack_at(id);
+	memcpy(mgt_frames_at(fo), f, depth * sizeof(*f));
 	s->hash = hash;
-	s->frame_off = h->n_frames;
+	s->frame_off = fo;
 	s->depth = depth;
 	s->flags = trunc;
 	s->mod_gen = h->mod_gen;
-	atomic_store_explicit((_Atomic uint64_t *)&h->n_frames, h->n_frames + depth,
+	atomic_store_explicit((_Atomic uint64_t *)&h->n_frames, fo + depth,
 			      memory_order_release);
 	atomic_store_explicit((_Atomic uint32_t *)&h->n_stacks, id + 1, memory_order_release);
 	index_put(x, hash, check, id);

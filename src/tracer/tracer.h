@@ -122,14 +122,47 @@ static inline struct mgt_thread *mgt_thread_self(void)
 #define MGT_CHUNK_SHIFT 18                /* the file is reserved in 256 KiB steps */
 enum mgt_kind { MGT_KIND_MALLOC = 0, MGT_KIND_NEW = 1 };
 
+/*
+ * A region of the trace file that is mapped as it fills (record.c): its
+ * records are cut into segments that double in size, segment s holding
+ * records [(2^s - 1) << shift, (2^(s+1) - 1) << shift), each mapped on its
+ * own when mgt_back() first backs a record of it.  A record's address never
+ * changes once mapped, so lock-free readers need nothing more than the id
+ * they were handed; and the address space held grows with what the process
+ * records, not with the file's maximum size.
+ */
+#define MGT_AREA_SEGS 16
+struct mgt_area {
+	uint64_t off;                 /* the region's offset in the file */
+	uint64_t max;                 /* records in the region */
+	uint32_t rsize;               /* bytes per record */
+	uint32_t shift;               /* segment 0 holds 1 << shift records */
+	_Atomic uintptr_t base[MGT_AREA_SEGS]; /* record 0's address as seen through segment s */
+	void *map[MGT_AREA_SEGS];     /* NULL: segment s not mapped */
+	uint64_t len[MGT_AREA_SEGS];
+};
+enum { MGT_A_MOD, MGT_A_STK, MGT_A_FRM, MGT_A_BAT, MGT_AREAS };
+#define MGT_MOD_SHIFT 5u              /* 32 modules (35 KiB) */
+#define MGT_STK_SHIFT 8u              /* 256 stacks (36 KiB) */
+#define MGT_FRM_SHIFT 12u             /* 4096 frames (32 KiB) */
+#define MGT_BAT_SHIFT 4u              /* 16 batches (33 KiB) */
+
+static inline unsigned mgt_area_seg(uint64_t i, unsigned shift)
+{
+	return 63u - (unsigned)__builtin_clzll((i >> shift) + 1);
+}
+
+/* first record of segment s, and one past its last (before the region's end) */
+static inline uint64_t mgt_area_seg_end(unsigned s, unsigned shift)
+{
+	return ((2ull << s) - 1) << shift;
+}
+
 struct mgt_global {
 	struct mgt_header *hdr;       /* the mapping; NULL when not recording */
-	struct mgt_stack *stacks;
-	uint64_t *frames;
-	struct mgt_module *modules;
-	struct mgt_bucket *timeline;
+	struct mgt_bucket *timeline;  /* with the children: one small mapping */
 	struct mgt_child *children;
-	struct mgt_batch *batches;
+	struct mgt_area area[MGT_AREAS]; /* modules, stacks, frames, batches */
 	uint32_t depth;               /* MEMGATE_DEPTH */
 	uint32_t fork_gen;            /* tags side-table entries of this image (ptrmap.c) */
 	int no_leakcheck;             /* MEMGATE_LEAKCHECK=0: no leak kinds at exit */
@@ -141,6 +174,36 @@ struct mgt_global {
 	atomic_ulong backed[(MGT_FILE_SIZE >> MGT_CHUNK_SHIFT) / 64 + 1]; /* chunks fallocated */
 };
 MGT_HIDDEN extern struct mgt_global mgt_g;
+
+/* record i of area a, mapped (mgt_back'd) before i was handed out */
+static inline void *mgt_area_rec(unsigned a, uint64_t i, unsigned shift, uint64_t rsize)
+{
+	return (void *)(atomic_load_explicit(&mgt_g.area[a].base[mgt_area_seg(i, shift)],
+					     memory_order_relaxed) + i * rsize);
+}
+static inline struct mgt_stack *mgt_stack_at(uint64_t id)
+{
+	return mgt_area_rec(MGT_A_STK, id, MGT_STK_SHIFT, sizeof(struct mgt_stack));
+}
+/* frames [off, off + depth) of one stack lie in one segment (mgt_frames_fit) */
+static inline uint64_t *mgt_frames_at(uint64_t off)
+{
+	return mgt_area_rec(MGT_A_FRM, off, MGT_FRM_SHIFT, sizeof(uint64_t));
+}
+static inline struct mgt_module *mgt_module_at(uint64_t i)
+{
+	return mgt_area_rec(MGT_A_MOD, i, MGT_MOD_SHIFT, sizeof(struct mgt_module));
+}
+static inline struct mgt_batch *mgt_batch_at(uint64_t i)
+{
+	return mgt_area_rec(MGT_A_BAT, i, MGT_BAT_SHIFT, sizeof(struct mgt_batch));
+}
+/* where n frames written from frame index `at` on stay within one segment */
+static inline uint64_t mgt_frames_fit(uint64_t at, uint64_t n)
+{
+	uint64_t end = mgt_area_seg_end(mgt_area_seg(at, MGT_FRM_SHIFT), MGT_FRM_SHIFT);
+	return at + n > end ? end : at;
+}
 
 /* What the tracer is doing in this process (mgt_phase); not the image's end
  * (enum mgt_state in format.h). */
@@ -157,7 +220,10 @@ MGT_HIDDEN void mgt_setup(void);           /* idempotent; first hook or construc
 /* Before a real free or realloc while mgt_phase is MGT_PHASE_FROZEN: waits until
  * the exit step has read the heap (unless the caller is that step). */
 MGT_HIDDEN void mgt_wait_frozen(void);
-MGT_HIDDEN int mgt_back(uint64_t off, uint64_t len); /* fallocate the range; 0 ok */
+/* fallocates the range and maps the areas' segments it touches; 0 ok.  A
+ * full disk stops recording (MGT_F_NOSPACE); a mapping refused (an address
+ * space limit) only fails the call, and the caller does without. */
+MGT_HIDDEN int mgt_back(uint64_t off, uint64_t len);
 /* Each takes the calling thread's state, with its guard held. */
 MGT_HIDDEN void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp);
 MGT_HIDDEN void mgt_record_free(struct mgt_thread *t, void *p);
