@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -752,7 +753,7 @@ void mgt_thread_exit(struct mgt_thread *t)
 	if (b && mgt_g.hdr && atomic_load(&mgt_phase) == MGT_PHASE_RECORDING) {
 		t->guard++;                   /* a signal handler's malloc must not flush too */
 		flush(t, b, 0);
-		t->guard--;
+		mgt_unguard(t);
 	}
 }
 
@@ -796,9 +797,9 @@ static __attribute__((noinline)) void alloc_slow(struct mgt_thread *t, int solo,
  * function and the rest goes out of line: kept small, it saves and restores
  * few registers (callgrind: ~25 instructions less per allocation).
  */
-void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
+static inline __attribute__((always_inline)) void record_alloc(struct mgt_thread *t, void *p,
+								size_t size, uint32_t stack)
 {
-	uint32_t stack = MGT_LIKELY(mgt_g.depth) ? mgt_stack_capture(t, fp) : 0;
 	int solo = begin(t);
 	if (MGT_LIKELY(solo && mgt_shadow_put((uint64_t)p, size, stack, 0))) {
 		count_alloc(mgt_g.hdr, stack, size);
@@ -806,6 +807,16 @@ void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
 		return;
 	}
 	alloc_slow(t, solo, (uint64_t)p, size, stack);
+}
+
+void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
+{
+	record_alloc(t, p, size, MGT_LIKELY(mgt_g.depth) ? mgt_stack_capture(t, fp) : 0);
+}
+
+void mgt_record_alloc_at(struct mgt_thread *t, void *p, size_t size, uint32_t stack)
+{
+	record_alloc(t, p, size, stack);
 }
 
 /* mgt_record_free tried the inline take when solo */
@@ -860,8 +871,8 @@ static __attribute__((noinline)) void realloc_slow(struct mgt_thread *t, int sol
 	end(t, solo);
 }
 
-void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block *old, void *q,
-		      size_t size, void *fp)
+static inline __attribute__((always_inline)) void realloc_done(struct mgt_thread *t, int had_old,
+	const struct mgt_block *old, void *q, size_t size, void *fp, uint32_t stack)
 {
 	int solo;
 	if (!q) {
@@ -873,7 +884,8 @@ void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block 
 		}
 		return;
 	}
-	uint32_t stack = MGT_LIKELY(mgt_g.depth) ? mgt_stack_capture(t, fp) : 0;
+	if (fp)
+		stack = MGT_LIKELY(mgt_g.depth) ? mgt_stack_capture(t, fp) : 0;
 	solo = begin(t);
 	/* the common case in line, as in mgt_record_alloc */
 	if (MGT_LIKELY(solo && had_old && mgt_own_block(old) &&
@@ -885,6 +897,239 @@ void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block 
 	realloc_slow(t, solo, had_old, old, (uint64_t)q, size, stack);
 }
 
+void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block *old, void *q,
+		      size_t size, void *fp)
+{
+	realloc_done(t, had_old, old, q, size, fp, 0);
+}
+
+
+/* ---------------------------------------------- signal handlers inside the tracer */
+
+/*
+ * A signal that lands while a thread is inside the tracer (its guard held)
+ * may run a handler that allocates and frees.  Recording those calls there
+ * would meet the interrupted event half done (the counters, a map entry, a
+ * lock held), so the handler only writes each call down in the thread's own
+ * queue, with its raw frames: a few stores and, once per thread, an mmap
+ * system call, all async-signal-safe.  The interrupted hook records them
+ * when it leaves (mgt_unguard), in the order they happened, as if they came
+ * right after its own event: the counts are exact, and the peak is the
+ * maximum in that order (docs/limits.md).  A queued free keeps its block
+ * until then: the map reads the block's chunk header, which the real free
+ * would hand back to glibc, and the memory must not be reused by a later
+ * call before its free is recorded.  The queue grows by chunks of 1,024
+ * calls (mmap is async-signal-safe), up to 65,536 calls per interrupted
+ * event (a timer every 10 µs, on a loaded machine, queued over 1,024 while
+ * one event waited); calls beyond it pass through unrecorded, as every such
+ * call did before.  Its first chunk, ~104 KiB of address space, is made for
+ * a thread the first time a handler interrupts it inside the tracer; the
+ * others are given back once drained.
+ */
+#define DEFER_CHUNK 1024u             /* calls per chunk of the queue */
+#define DEFER_CHUNKS 64u              /* chunks: 65,536 calls per interrupted event */
+#define DEFER_FRAMES 8192u            /* frames per chunk (then: the frameless stack 0) */
+
+enum { DEFER_ALLOC = 1, DEFER_FREE = 2, DEFER_REALLOC = 3 };
+
+struct mgt_deferred {
+	uint64_t p;                   /* the block allocated or freed; realloc: the new one */
+	uint64_t old;                 /* realloc: the old block, still allocated */
+	uint64_t size;
+	uint32_t kind, depth, trunc, frame_at;
+};
+
+struct defer_chunk {
+	_Atomic uint32_t frames_used;
+	uint32_t pad;
+	struct mgt_deferred ev[DEFER_CHUNK];
+	uintptr_t frames[DEFER_FRAMES];
+};
+
+struct mgt_defer {
+	_Atomic uint64_t used;        /* calls reserved */
+	uint64_t head;                /* calls recorded by the drain under way */
+	uint64_t noted;               /* chunks registered as the tracer's own memory */
+	struct defer_chunk *_Atomic chunk[DEFER_CHUNKS];
+};
+
+extern void __libc_free(void *);
+
+/* an anonymous mapping made by a raw system call (signal-safe), or NULL */
+static void *defer_map(size_t len)
+{
+	long r = mgt_sys(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
+	return r < 0 && r > -4096 ? NULL : (void *)r;
+}
+
+/* *slot, made if need be; a signal inside this one may make it meanwhile */
+static void *defer_make(void *_Atomic *slot, size_t len)
+{
+	void *m = atomic_load(slot), *none = NULL;
+	if (MGT_LIKELY(m) || !(m = defer_map(len)))
+		return m;
+	if (!atomic_compare_exchange_strong(slot, &none, m)) {
+		mgt_sys(SYS_munmap, (long)m, (long)len, 0, 0, 0, 0);
+		return none;
+	}
+	return m;
+}
+
+/* a slot for one call with its frames walked from fp (none: fp NULL); NULL: full */
+static struct mgt_deferred *defer_slot(struct mgt_thread *t, uint32_t kind, void *fp)
+{
+	struct mgt_defer *d;
+	struct defer_chunk *c;
+	uint32_t max = fp ? mgt_g.depth : 0, trunc = 0;
+	if (atomic_load_explicit(&mgt_phase, memory_order_relaxed) != MGT_PHASE_RECORDING ||
+	    !(d = defer_make((void *_Atomic *)&t->defer, sizeof(*d))))
+		return NULL;
+	/* a signal inside this handler gets the next slot */
+	uint64_t i = atomic_fetch_add(&d->used, 1);
+	if (i >= (uint64_t)DEFER_CHUNK * DEFER_CHUNKS ||
+	    !(c = defer_make((void *_Atomic *)&d->chunk[i / DEFER_CHUNK], sizeof(*c))))
+		return NULL;
+	struct mgt_deferred *e = &c->ev[i % DEFER_CHUNK];
+	/* room for the deepest walk: the frames go straight into the queue,
+	 * not through a signal stack that may be small */
+	uint32_t f = max ? atomic_fetch_add(&c->frames_used, max) : 0;
+	e->kind = kind;
+	e->frame_at = f;
+	/* no room for the frames: the frameless stack 0, the count still exact */
+	e->depth = max && f + max <= DEFER_FRAMES ? mgt_stack_walk(t, fp, &c->frames[f], &trunc) : 0;
+	e->trunc = trunc;
+	return e;
+}
+
+void mgt_defer_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
+{
+	struct mgt_deferred *e = defer_slot(t, DEFER_ALLOC, fp);
+	if (e) {
+		e->p = (uint64_t)p;
+		e->size = size;
+	}
+}
+
+int mgt_defer_free(struct mgt_thread *t, void *p)
+{
+	struct mgt_deferred *e = defer_slot(t, DEFER_FREE, NULL);
+	if (e)
+		e->p = (uint64_t)p;
+	return e != NULL;
+}
+
+int mgt_defer_realloc(struct mgt_thread *t, void *p, void *q, size_t size, void *fp)
+{
+	struct mgt_deferred *e = defer_slot(t, DEFER_REALLOC, fp);
+	if (e) {
+		e->p = (uint64_t)q;
+		e->old = (uint64_t)p;
+		e->size = size;
+	}
+	return e != NULL;
+}
+
+int mgt_defer_pending(const struct mgt_thread *t)
+{
+	return atomic_load_explicit(&t->defer->used, memory_order_relaxed) != 0;
+}
+
+/* one queued call, recorded (when still recording) and its block freed; guard held */
+static void defer_apply(struct mgt_thread *t, struct defer_chunk *c, struct mgt_deferred *e)
+{
+	int rec = atomic_load(&mgt_phase) == MGT_PHASE_RECORDING && mgt_g.hdr && mgt_g.hdr->pid == mgt_getpid();
+	uint32_t stack = 0;
+	if (rec && e->kind != DEFER_FREE && e->depth)
+		stack = mgt_stack_intern(t, &c->frames[e->frame_at], e->depth, e->trunc);
+	if (rec && e->kind == DEFER_ALLOC) {
+		mgt_record_alloc_at(t, (void *)e->p, e->size, stack);
+	} else if (rec && e->kind == DEFER_FREE) {
+		mgt_record_free(t, (void *)e->p);
+	} else if (rec && e->kind == DEFER_REALLOC) {
+		struct mgt_block old;
+		int had = mgt_realloc_take(t, (void *)e->old, &old);
+		realloc_done(t, had, &old, (void *)e->p, e->size, NULL, stack);
+	}
+	if (e->kind == DEFER_FREE || e->kind == DEFER_REALLOC) {
+		if (atomic_load(&mgt_phase) == MGT_PHASE_FROZEN)
+			mgt_wait_frozen();
+		__libc_free((void *)(e->kind == DEFER_FREE ? e->p : e->old));
+	}
+	e->p = e->old = 0;                    /* no stale pointer for the leak check to see */
+	e->kind = 0;
+}
+
+/*
+ * The thread's signals are held while the queue is recorded and its blocks
+ * freed.  The program freed those blocks inside its handler, where the
+ * thread was not inside glibc's allocator (or the program took that risk
+ * natively); freed here, a signal could enter glibc's allocator through its
+ * handler while the free is half done, which the program never risked.  And
+ * a handler that takes longer under the tracer than the interval of its
+ * timer would otherwise keep the queue from ever emptying.  A signal that
+ * comes meanwhile is delivered right after, once the guard is down: to this
+ * thread, or, if it is for the whole process, to any other thread that does
+ * not block it, as the kernel may choose at any time.
+ */
+/*
+ * After a drain: the queue and its chunks become the tracer's own memory for
+ * the leak check, and, when the signals are held (nothing can be queued
+ * meanwhile), the chunks beyond the first are given back.
+ */
+static void defer_settle(struct mgt_defer *d, int quiet)
+{
+	if (!(d->noted & 1ull << 63)) {
+		mgt_region_note(d, sizeof(*d));
+		d->noted |= 1ull << 63;
+	}
+	for (unsigned i = 0; i < DEFER_CHUNKS; i++) {
+		struct defer_chunk *c = atomic_load(&d->chunk[i]);
+		if (!c)
+			continue;
+		if (quiet && i) {
+			atomic_store(&d->chunk[i], NULL);
+			if (d->noted & 1ull << i)
+				mgt_munmap(c, sizeof(*c));
+			else
+				mgt_sys(SYS_munmap, (long)c, sizeof(*c), 0, 0, 0, 0);
+			d->noted &= ~(1ull << i);
+			continue;
+		}
+		if (quiet)
+			atomic_store(&c->frames_used, 0);
+		if (!(d->noted & 1ull << i)) {
+			mgt_region_note(c, sizeof(*c));
+			d->noted |= 1ull << i;
+		}
+	}
+}
+
+void mgt_defer_drain(struct mgt_thread *t)
+{
+	struct mgt_defer *d = atomic_load(&t->defer);
+	uint64_t all = ~0ull, old;
+	long held = mgt_sys(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&old, 8, 0, 0);
+	t->guard++;
+	for (;;) {
+		uint64_t u = atomic_load(&d->used);
+		uint64_t n = u < (uint64_t)DEFER_CHUNK * DEFER_CHUNKS ? u : DEFER_CHUNK * DEFER_CHUNKS;
+		for (; d->head < n; d->head++) {
+			struct defer_chunk *c = atomic_load(&d->chunk[d->head / DEFER_CHUNK]);
+			if (c)                    /* else no memory for it: lost */
+				defer_apply(t, c, &c->ev[d->head % DEFER_CHUNK]);
+		}
+		if (atomic_compare_exchange_strong(&d->used, &u, 0))
+			break;                    /* else a signal queued more (not held) */
+	}
+	d->head = 0;
+	defer_settle(d, held == 0);
+	t->guard--;
+	if (held == 0)
+		mgt_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
+	else if (!t->guard && mgt_defer_pending(t))
+		mgt_defer_drain(t);           /* what came after the reset */
+}
 
 void mgt_sample_rss(void)
 {
@@ -956,7 +1201,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 		atomic_store(&mgt_phase, MGT_PHASE_OFF);
 	}
 	leave(t, solo, 1);
-	t->guard--;
+	mgt_unguard(t);
 }
 
 /* envp has `key` (e.g. "LD_PRELOAD=") with a non-empty value containing `part` */
@@ -1067,7 +1312,7 @@ void mgt_atfork_parent(void)
 		return;
 	leave(fork_thread, fork_token, 1);
 	mgt_stack_unlock();
-	fork_thread->guard--;
+	mgt_unguard(fork_thread);
 }
 
 /* module i of the parent's file, through the parent's mappings */
@@ -1142,5 +1387,5 @@ void mgt_atfork_child(void)
 		/* the parent's mappings are shared with the parent: let go of them */
 		file_unmap(parent, parent_tl, parent_area);
 	}
-	t->guard--;
+	mgt_unguard(t);
 }

@@ -242,7 +242,7 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 	}
 	id = h->n_stacks;
 	struct mgt_stack *s = mgt_stack_at(id);
-	memcpy(mgt_frames_at(fo), f, depth * sizeof(*f));
+	mgt_memcpy(mgt_frames_at(fo), f, depth * sizeof(*f));
 	s->hash = hash;
 	s->frame_off = fo;
 	s->depth = depth;
@@ -257,18 +257,22 @@ out:
 	return id;
 }
 
-uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
+/* one frame into both hashes (see home_slot) */
+static inline void mix(uint64_t *h1, uint64_t *h2, uintptr_t ra)
 {
-	if (MGT_UNLIKELY(mgt_g.depth == 0))
-		return 0;                             /* counts only: everything in stack 0 */
-	uintptr_t frames[MGT_MAX_DEPTH];
-	uint32_t depth = 0, max = mgt_g.depth, trunc = 0;
-	uintptr_t fp = (uintptr_t)fp0;
+	*h1 = (*h1 ^ ra) * 0x9e3779b97f4a7c15ull;
+	*h2 = ((*h2 << 27 | *h2 >> 37) ^ ra) * 0xc2b2ae3d27d4eb4full;
+}
 
-	uintptr_t lo, hi;
-	stack_bounds(t, fp, &lo, &hi);
-	/* two independent hashes of the frames (see home_slot) */
-	uint64_t h1 = 0, h2 = 0;
+/*
+ * Walks from frame fp within the stack [lo, hi) into frames[] (at most
+ * mgt_g.depth); *trunc is set when there were more.  Reads only that stack:
+ * safe in a signal handler.  Returns the depth.
+ */
+static inline uint32_t walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames,
+			    uint32_t *trunc, uint64_t *h1, uint64_t *h2)
+{
+	uint32_t depth = 0, max = mgt_g.depth;
 	/*
 	 * Each record read must lie inside the thread's stack, 8-aligned, strictly
 	 * above the one before.  Written so nothing can wrap: code without frame
@@ -276,6 +280,7 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 	 * be 0 and pass.  The first record is the hook's own; after it, one
 	 * unsigned compare checks fp < next <= hi - 16.
 	 */
+	*trunc = 0;
 	if (fp >= lo && fp < hi && hi - fp >= 2 * sizeof(uintptr_t) && !(fp & 7)) {
 		for (;;) {
 			const uintptr_t *rec = (const uintptr_t *)fp;
@@ -286,17 +291,23 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 			ra &= 0x0000ffffffffffffull;  /* strip pointer-authentication bits */
 #endif
 			if (depth == max) {
-				trunc = 1;
+				*trunc = 1;
 				break;
 			}
 			frames[depth++] = ra;
-			h1 = (h1 ^ ra) * 0x9e3779b97f4a7c15ull;
-			h2 = ((h2 << 27 | h2 >> 37) ^ ra) * 0xc2b2ae3d27d4eb4full;
+			mix(h1, h2, ra);
 			if (next - fp - 1 >= hi - 2 * sizeof(uintptr_t) - fp || (next & 7))
 				break;
 			fp = next;
 		}
 	}
+	return depth;
+}
+
+/* the depot id of frames[0, depth) hashed into h1, h2 (inserted if new) */
+static inline uint32_t intern(struct mgt_thread *t, const uintptr_t *frames, uint32_t depth,
+			      uint32_t trunc, uint64_t h1, uint64_t h2)
+{
 	uint64_t hash = (h1 ^ ((uint64_t)depth << 1 | trunc)) * 0x9e3779b97f4a7c15ull;
 	if (!hash)
 		hash = 1;                             /* 0 is stack 0's */
@@ -329,6 +340,42 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 	if (trunc)
 		__atomic_fetch_add(&mgt_g.hdr->truncated_stacks, 1, __ATOMIC_RELAXED);
 	return id;
+}
+
+uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
+{
+	if (MGT_UNLIKELY(mgt_g.depth == 0))
+		return 0;                             /* counts only: everything in stack 0 */
+	uintptr_t frames[MGT_MAX_DEPTH], fp = (uintptr_t)fp0, lo, hi;
+	uint32_t trunc;
+	uint64_t h1 = 0, h2 = 0;
+	stack_bounds(t, fp, &lo, &hi);
+	uint32_t depth = walk(lo, hi, fp, frames, &trunc, &h1, &h2);
+	return intern(t, frames, depth, trunc, h1, h2);
+}
+
+uint32_t mgt_stack_walk(struct mgt_thread *t, void *fp0, uintptr_t *frames, uint32_t *trunc)
+{
+	uintptr_t fp = (uintptr_t)fp0;
+	uint64_t h1 = 0, h2 = 0;
+	*trunc = 0;
+	/* bounds already known only: looking them up is not for a signal handler */
+	if (fp - t->lo < t->hi - t->lo)
+		return walk(t->lo, t->hi, fp, frames, trunc, &h1, &h2);
+	if (fp - t->alt_lo < t->alt_hi - t->alt_lo)
+		return walk(t->alt_lo, t->alt_hi, fp, frames, trunc, &h1, &h2);
+	return 0;
+}
+
+uint32_t mgt_stack_intern(struct mgt_thread *t, const uintptr_t *frames, uint32_t depth,
+			  uint32_t trunc)
+{
+	uint64_t h1 = 0, h2 = 0;
+	if (mgt_g.depth == 0)
+		return 0;
+	for (uint32_t i = 0; i < depth; i++)
+		mix(&h1, &h2, frames[i]);
+	return intern(t, frames, depth, trunc, h1, h2);
 }
 
 /* Called at setup and in a fork child (the only thread there): an empty index. */

@@ -26,6 +26,8 @@ MGT_HIDDEN int mgt_getpid(void);
  * mgt_mmap registers the region as the tracer's own (see mgt_own_region). */
 MGT_HIDDEN void *mgt_mmap(void *addr, size_t len, int prot, int flags, int fd, long off);
 MGT_HIDDEN void mgt_munmap(void *addr, size_t len);
+/* registers a mapping made otherwise (a raw mmap in a signal handler) */
+MGT_HIDDEN void mgt_region_note(void *addr, size_t len);
 struct mgt_region {
 	uint64_t addr, len;
 };
@@ -84,7 +86,16 @@ struct mgt_thread {
 	uint64_t batch_bytes;         /* bytes moved by the batch's pending events */
 	uint32_t last_check;          /* the second hash of that stack (stack.c) */
 	struct mgt_thread *next;      /* free list */
+	struct mgt_defer *_Atomic defer; /* events of signal handlers inside the tracer (record.c) */
 } __attribute__((aligned(64)));       /* a line each: threads write their own on every event */
+/*
+ * Added to the guard around the tracer's own calls into libc that may
+ * allocate (pthread_atfork and __cxa_atexit at start): what they allocate is
+ * not the program's, and passes through unrecorded.  Any other call made
+ * while the guard is held comes from a signal handler that interrupted the
+ * tracer: it is recorded once the interrupted event is done (mgt_defer_*).
+ */
+#define MGT_GUARD_LIBC (1 << 16)
 MGT_HIDDEN int mgt_thread_init(void);               /* at setup: 0 ok */
 /* the record of the thread with pointer tp: found or made; NULL: out of memory */
 MGT_HIDDEN struct mgt_thread *mgt_thread_slow(uintptr_t tp);
@@ -227,6 +238,8 @@ MGT_HIDDEN int mgt_back(uint64_t off, uint64_t len);
 /* Each takes the calling thread's state, with its guard held. */
 MGT_HIDDEN void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp);
 MGT_HIDDEN void mgt_record_free(struct mgt_thread *t, void *p);
+/* mgt_record_alloc with the stack already known */
+MGT_HIDDEN void mgt_record_alloc_at(struct mgt_thread *t, void *p, size_t size, uint32_t stack);
 /* realloc in two steps around the real call: take p's entry out of the map
  * first (returns 1 if it was known), then record the outcome; q == NULL means
  * the call failed and the old block is put back. */
@@ -276,10 +289,37 @@ MGT_HIDDEN void mgt_sample_rss(void);
 MGT_HIDDEN int mgt_single_threaded(void);  /* no second thread ever recorded */
 MGT_HIDDEN void mgt_thread_exit(struct mgt_thread *t);  /* applies its batch */
 
+/*
+ * A signal handler's calls inside the tracer (the guard held, below
+ * MGT_GUARD_LIBC): async-signal-safe, they only write down the event in the
+ * thread's own queue; mgt_unguard() records them when the interrupted event is
+ * done.  A queued free keeps its block until then (0: free it now, no room).
+ */
+MGT_HIDDEN void mgt_defer_alloc(struct mgt_thread *t, void *p, size_t size, void *fp);
+MGT_HIDDEN int mgt_defer_free(struct mgt_thread *t, void *p);
+/* realloc of p moved to q by the hook: the alloc of q and the free of p (kept until then) */
+MGT_HIDDEN int mgt_defer_realloc(struct mgt_thread *t, void *p, void *q, size_t size, void *fp);
+MGT_HIDDEN void mgt_defer_drain(struct mgt_thread *t);
+MGT_HIDDEN int mgt_defer_pending(const struct mgt_thread *t);
+/* Leaves the tracer: the guard taken by the hook is dropped, and what signal
+ * handlers did meanwhile is recorded. */
+static inline void mgt_unguard(struct mgt_thread *t)
+{
+	if (--t->guard == 0 && MGT_UNLIKELY(atomic_load_explicit(&t->defer, memory_order_relaxed) != 0) &&
+	    mgt_defer_pending(t))
+		mgt_defer_drain(t);
+}
+
 /* ---- stack.c: frame-pointer unwinding and the stack depot ---- */
 MGT_HIDDEN int mgt_stack_reset(void);      /* setup, fork child: empty depot; 0 ok */
 /* Unwinds from frame `fp` and returns the depot id of the stack (0 on overflow). */
 MGT_HIDDEN uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp);
+/* The two halves of it: the walk (async-signal-safe: no frames while the
+ * thread's bounds are unknown) into frames[mgt_g.depth], and the depot id. */
+MGT_HIDDEN uint32_t mgt_stack_walk(struct mgt_thread *t, void *fp, uintptr_t *frames,
+				   uint32_t *trunc);
+MGT_HIDDEN uint32_t mgt_stack_intern(struct mgt_thread *t, const uintptr_t *frames,
+				     uint32_t depth, uint32_t trunc);
 MGT_HIDDEN void mgt_stack_lock(void);
 MGT_HIDDEN void mgt_stack_unlock(void);
 MGT_HIDDEN void mgt_stack_reinit_locks(void);
