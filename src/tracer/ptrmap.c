@@ -525,6 +525,24 @@ void mgt_ptrmap_fork_child(void)
 }
 
 /*
+ * A block's chunk header at the exit step.  A program that writes the bytes
+ * before its block (p[-1] = 0) overwrites the high bytes of glibc's size
+ * word, from which the shadow takes the block's size.  A shadow block's
+ * chunk is under 2 KiB: its size fits in the word's low 11 bits, so higher
+ * bits set can only be such a write, and the low bits are taken if the next
+ * chunk confirms them (its PREV_INUSE bit: this chunk is in use).  Where
+ * they do not, the word is left as it is and the block will not read as
+ * mapped: counted as still reachable, the kinds marked inexact.
+ */
+static uint64_t exit_chunk_word(uint64_t p, int (*mapped)(uint64_t lo, uint64_t hi))
+{
+	uint64_t w = mgt_chunk_word(p), low = w & 2047, next = p - 8 + (low & ~15ull);
+	if (w == low || (low & ~15ull) < 32 || !mapped || !mapped(next, next + 8))
+		return w;
+	return *(const uint64_t *)(uintptr_t)next & 1 ? low : w;
+}
+
+/*
  * The shadow's live words, region by region; pages never touched are skipped
  * (mincore), so an exit costs the tables' resident part, not 8 MiB each.
  * Counts the blocks, or copies at most max of them to out (gen: the
@@ -554,8 +572,8 @@ static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_bl
 					/* freed unseen, glibc may have given the memory back */
 					if (mapped && !mapped(p - 8, p))
 						continue;
-					mgt_sh_unpack(v, p, mgt_chunk_word(p), gen, &out[n]);
-					if (mapped && !mapped(p, p + out[n].size))
+					mgt_sh_unpack(v, p, exit_chunk_word(p, mapped), gen, &out[n]);
+					if (mapped && !mapped(p - 8, p + out[n].size))
 						continue;
 				}
 				n++;

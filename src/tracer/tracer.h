@@ -367,10 +367,12 @@ MGT_HIDDEN void mgt_ptrmap_unlock_all(void);
 /* In a fork child (locks held by prepare): the parent's blocks become inherited. */
 MGT_HIDDEN void mgt_ptrmap_fork_child(void);
 /* Live blocks: how many, and a copy of at most max of them (any order); all locked.
- * The copy leaves out blocks whose header or bytes mapped(lo, hi) says are
- * not all readable (NULL: no check): a block freed where the tracer could
- * not see it (a signal handler inside a hook) stays in the map, and glibc
- * may have unmapped its memory since. */
+ * The copy leaves out blocks whose header and bytes mapped(lo, hi) says are
+ * not mapped, or whose header is not readable (NULL: no check): a block
+ * freed where the tracer could not see it stays in the map, and glibc may
+ * have unmapped its memory since.  mapped(lo, hi): [lo, hi) is mapped and
+ * its first 8 bytes are readable (the program may have made the rest
+ * PROT_NONE). */
 MGT_HIDDEN uint64_t mgt_ptrmap_count(void);
 MGT_HIDDEN uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max,
 				    int (*mapped)(uint64_t lo, uint64_t hi));
