@@ -68,6 +68,7 @@ extern void __libc_free(void *);
 extern void *__libc_memalign(size_t, size_t);
 extern void *__libc_valloc(size_t);
 extern void *__libc_pvalloc(size_t);
+extern size_t malloc_usable_size(void *);
 extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
 extern char **environ;
 
@@ -137,8 +138,8 @@ static inline void *real_fn(int id)
 }
 #define NEXT(type, name) ((type)real_fn(R_##name))
 
-/* The calling thread's state when this call is to be recorded, else NULL. */
-static inline struct mgt_thread *recording(void)
+/* The calling thread's state while the tracer records (its guard may be held), else NULL. */
+static inline struct mgt_thread *tracing(void)
 {
 	int s = atomic_load_explicit(&mgt_phase, memory_order_relaxed);
 	if (MGT_UNLIKELY(s == MGT_PHASE_UNSET)) {
@@ -147,8 +148,20 @@ static inline struct mgt_thread *recording(void)
 	}
 	if (MGT_UNLIKELY(s != MGT_PHASE_RECORDING))
 		return NULL;
-	struct mgt_thread *t = mgt_thread_self();
+	return mgt_thread_self();
+}
+
+/* The calling thread's state when this call is to be recorded now, else NULL. */
+static inline struct mgt_thread *recording(void)
+{
+	struct mgt_thread *t = tracing();
 	return MGT_LIKELY(t && !t->guard) ? t : NULL;
+}
+
+/* a call made by a signal handler that interrupted the tracer: queued (record.c) */
+static inline int nested(const struct mgt_thread *t)
+{
+	return t->guard && t->guard < MGT_GUARD_LIBC;
 }
 
 /*
@@ -158,10 +171,14 @@ static inline struct mgt_thread *recording(void)
  */
 #define RECORD_ALLOC(p, n) do {                                                  \
 		struct mgt_thread *t_;                                           \
-		if ((p) && (t_ = recording())) {                                 \
-			t_->guard++;                                             \
-			mgt_record_alloc(t_, (p), (n), __builtin_frame_address(0)); \
-			t_->guard--;                                             \
+		if ((p) && (t_ = tracing())) {                                   \
+			if (MGT_LIKELY(!t_->guard)) {                            \
+				t_->guard++;                                     \
+				mgt_record_alloc(t_, (p), (n), __builtin_frame_address(0)); \
+				mgt_unguard(t_);                                 \
+			} else if (nested(t_)) {                                 \
+				mgt_defer_alloc(t_, (p), (n), __builtin_frame_address(0)); \
+			}                                                        \
 		}                                                                \
 	} while (0)
 
@@ -177,10 +194,14 @@ static inline void do_free(void *p)
 	struct mgt_thread *t;
 	if (!p)
 		return;
-	if ((t = recording())) {
-		t->guard++;
-		mgt_record_free(t, p);
-		t->guard--;
+	if ((t = tracing())) {
+		if (MGT_LIKELY(!t->guard)) {
+			t->guard++;
+			mgt_record_free(t, p);
+			mgt_unguard(t);
+		} else if (nested(t) && mgt_defer_free(t, p)) {
+			return;               /* freed once the tracer has recorded it */
+		}
 	}
 	wait_if_frozen();
 	__libc_free(p);
@@ -207,19 +228,47 @@ EXPORT void *calloc(size_t n, size_t size)
 	return p;
 }
 
+/*
+ * realloc in a signal handler that interrupted the tracer: the block always
+ * moves (as under valgrind), so the old one can be kept until its free is
+ * recorded.  malloc_usable_size only reads the chunk header: no lock.
+ */
+static __attribute__((noinline)) void *nested_realloc(struct mgt_thread *t, void *p, size_t n,
+						      void *fp)
+{
+	if (n == 0) {
+		do_free(p);                   /* glibc: frees p and returns NULL */
+		return NULL;
+	}
+	size_t have = malloc_usable_size(p);
+	void *q = __libc_malloc(n);
+	if (!q)
+		return NULL;                  /* p stays, as after a failed realloc */
+	mgt_memcpy(q, p, have < n ? have : n);
+	if (!mgt_defer_realloc(t, p, q, n, fp))
+		__libc_free(p);               /* no room in the queue: unrecorded */
+	return q;
+}
+
 static void *do_realloc(void *p, size_t n, void *fp)
 {
 	struct mgt_thread *t;
 	if (!p) {
 		void *q = __libc_realloc(NULL, n);  /* a malloc */
-		if (q && (t = recording())) {
-			t->guard++;
-			mgt_record_alloc(t, q, n, fp);
-			t->guard--;
+		if (q && (t = tracing())) {
+			if (!t->guard) {
+				t->guard++;
+				mgt_record_alloc(t, q, n, fp);
+				mgt_unguard(t);
+			} else if (nested(t)) {
+				mgt_defer_alloc(t, q, n, fp);
+			}
 		}
 		return q;
 	}
-	if (!(t = recording())) {
+	if ((t = tracing()) && nested(t))
+		return nested_realloc(t, p, n, fp);
+	if (!t || t->guard) {
 		wait_if_frozen();
 		return __libc_realloc(p, n);
 	}
@@ -233,7 +282,7 @@ static void *do_realloc(void *p, size_t n, void *fp)
 	wait_if_frozen();                     /* the exit step may have begun since recording() */
 	void *q = __libc_realloc(p, n);
 	mgt_realloc_done(t, had, &old, q, n, fp);
-	t->guard--;
+	mgt_unguard(t);
 	return q;
 }
 
@@ -649,10 +698,10 @@ __attribute__((constructor)) static void memgate_init(void)
 	mgt_setup();
 	if (atomic_load(&mgt_phase) != MGT_PHASE_RECORDING || !(t = mgt_thread_self()))
 		return;
-	t->guard++;
+	t->guard += MGT_GUARD_LIBC;           /* they allocate for themselves */
 	pthread_atfork(mgt_atfork_prepare, mgt_atfork_parent, mgt_atfork_child);
 	/* dso == NULL: not run by our own __cxa_finalize, but after _dl_fini */
 	__cxa_atexit(at_exit, NULL, NULL);
-	t->guard--;
+	t->guard -= MGT_GUARD_LIBC;
 	mgt_modules_scan();
 }

@@ -150,6 +150,25 @@ static int heuristic_start(uint64_t w, const struct mgt_block *b)
 	return first == b->size - 8;      /* length64: length, then the data */
 }
 
+/*
+ * w is glibc's own pointer to the chunk after block b: its arena's top chunk
+ * or a free chunk in a bin.  A chunk's header is 16 bytes before the memory
+ * it hands out, and the next chunk's first word overlaps the last 8 usable
+ * bytes of b, so where b's request reaches them that header lies inside b
+ * (realloc growing a block in place at the end of the heap: the top chunk
+ * 48 bytes into a 49-byte block).  Such a word is the allocator's
+ * bookkeeping, which memcheck, with its own allocator, never has; a program
+ * pointer to exactly that place is an interior pointer all the same, and is
+ * the rare case this takes for glibc's.
+ */
+static int glibc_link(uint64_t w, const struct mgt_block *b)
+{
+	uint64_t hdr;
+	if (w == b->ptr || (w & 15) || read_mem(b->ptr - 8, 8, &hdr) != 8 || (hdr & 2))
+		return 0;
+	return w == b->ptr - 16 + (hdr & ~7ull);
+}
+
 static void push(uint64_t i)
 {
 	if (lc->top < lc->cap)
@@ -172,7 +191,7 @@ static void mark(uint64_t w, int prior_definite)
 		}
 		return;
 	}
-	if (*st == REACHABLE)
+	if (*st == REACHABLE || glibc_link(w, &lc->b[i]))
 		return;
 	int start = w == lc->b[i].ptr || heuristic_start(w, &lc->b[i]);
 	if (start && prior_definite) {
@@ -228,13 +247,15 @@ static void scan_range(uint64_t addr, uint64_t len, int prior_definite, int chec
 	}
 }
 
+static int readable_block(const struct mgt_block *b);
+
 static void drain(void)
 {
 	while (lc->top) {
 		uint32_t i = lc->stack[--lc->top];
 		const struct mgt_block *b = &lc->b[i];
 		int definite = lc->state[i] == REACHABLE;
-		if (lc->in_place) {
+		if (lc->in_place && readable_block(b)) {
 			/* no other thread can free it now: no copy, no syscall */
 			const uint64_t *w = (const uint64_t *)(uintptr_t)b->ptr;
 			lc->scanned += b->size;
@@ -364,7 +385,7 @@ static int maps_complete(void)
  * A block freed where the tracer could not see it (a signal handler inside a
  * hook) stays in the map, and glibc may have unmapped its memory since.
  */
-static struct range { uint64_t lo, hi; } *ranges;   /* readable ones only */
+static struct range { uint64_t lo, hi, readable; } *ranges;   /* every mapping */
 static uint64_t n_ranges, ranges_bytes, range_hint;
 static void *map(uint64_t bytes);
 
@@ -382,15 +403,20 @@ static void load_ranges(void)
 		uint64_t lo = hex(&p), hi;
 		p++;                          /* '-' */
 		hi = hex(&p);
-		if (*p == ' ' && p[1] == 'r')
-			ranges[n_ranges++] = (struct range){ lo, hi };
+		if (*p == ' ')
+			ranges[n_ranges++] = (struct range){ lo, hi, p[1] == 'r' };
 		while (*p && *p++ != '\n')
 			;
 	}
 }
 
-/* 1 if [a, end) is readable: in one readable mapping, or in adjacent ones */
-static int mapped(uint64_t a, uint64_t end)
+/*
+ * 1 if [a, end) is mapped (in one mapping or adjacent ones) and, with
+ * `whole`, readable throughout, else readable in its first 8 bytes.  A
+ * program may make its blocks PROT_NONE: they are still its blocks, pointed
+ * to or not; only their contents cannot be scanned.
+ */
+static int span_ok(uint64_t a, uint64_t end, int whole)
 {
 	uint64_t lo = 0, hi = n_ranges, i;
 	if (range_hint < n_ranges && a >= ranges[range_hint].lo && a < ranges[range_hint].hi) {
@@ -409,12 +435,26 @@ static int mapped(uint64_t a, uint64_t end)
 		}
 		range_hint = i;
 	}
+	if (!ranges[i].readable || (a + 8 > ranges[i].hi && !whole))
+		return 0;                     /* (a header across two mappings: refused) */
 	while (end > ranges[i].hi) {          /* spills into the next mapping? */
-		if (i + 1 >= n_ranges || ranges[i + 1].lo != ranges[i].hi)
+		if (i + 1 >= n_ranges || ranges[i + 1].lo != ranges[i].hi ||
+		    (whole && !ranges[i + 1].readable))
 			return 0;
 		i++;
 	}
 	return 1;
+}
+
+static int mapped(uint64_t a, uint64_t end)
+{
+	return span_ok(a, end, 0);
+}
+
+/* a block's bytes can be read in place (else: read_mem, which cannot fault) */
+static int readable_block(const struct mgt_block *b)
+{
+	return !ranges || span_ok(b->ptr, b->ptr + (b->size ? b->size : 1), 1);
 }
 
 static void scan_roots(uint64_t sp)
@@ -471,7 +511,7 @@ static void record(void)
 		if (!mgt_own_block(b))
 			continue;             /* inherited: the parent's to report */
 		unsigned k = kind_of[lc->state[i]];
-		struct mgt_stack *s = &mgt_g.stacks[b->stack];
+		struct mgt_stack *s = mgt_stack_at(b->stack);
 		s->lost_bytes[k] += b->size;
 		s->lost_blocks[k]++;
 		h->lost_bytes[k] += b->size;

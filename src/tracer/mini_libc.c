@@ -49,23 +49,28 @@ int mgt_getpid(void) { return (int)mgt_sys(SYS_getpid, 0, 0, 0, 0, 0, 0); }
  * leave them out of the roots: the pointer map alone holds a pointer to every
  * live block.
  */
-#define MAX_REGIONS 8192          /* the shadow makes one per 64 MiB of heap */
+#define MAX_REGIONS 8192          /* the shadow makes one per 8 MiB of heap */
 static struct mgt_region regions[MAX_REGIONS];
 static unsigned n_regions;
 static int regions_overflow;
 static mgt_lock_t region_lock;
+
+void mgt_region_note(void *addr, size_t len)
+{
+	mgt_lock(&region_lock);
+	if (n_regions < MAX_REGIONS)
+		regions[n_regions++] = (struct mgt_region){ (uint64_t)addr, (uint64_t)len };
+	else
+		regions_overflow = 1;
+	mgt_unlock(&region_lock);
+}
 
 void *mgt_mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
 {
 	long r = mgt_sys(SYS_mmap, (long)addr, (long)len, prot, flags, fd, off);
 	if (r < 0 && r > -4096)
 		return (void *)-1;
-	mgt_lock(&region_lock);
-	if (n_regions < MAX_REGIONS)
-		regions[n_regions++] = (struct mgt_region){ (uint64_t)r, (uint64_t)len };
-	else
-		regions_overflow = 1;
-	mgt_unlock(&region_lock);
+	mgt_region_note((void *)r, len);
 	return (void *)r;
 }
 

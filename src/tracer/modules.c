@@ -66,7 +66,7 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 		return 0;
 	/* nameless: the main program (see hdr.exe) or the vdso (no file) */
 	for (uint32_t i = 0; i < h->n_modules; i++) {
-		struct mgt_module *m = &mgt_g.modules[i];
+		struct mgt_module *m = mgt_module_at(i);
 		if (!m->gen_unloaded && m->base == info->dlpi_addr && m->lo == lo && m->hi == hi &&
 		    strncmp(m->path, name ? name : "", sizeof(m->path)) == 0) {
 			seen[i] = 1;
@@ -77,7 +77,7 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 	    mgt_back(MGT_MOD_OFF + (uint64_t)h->n_modules * sizeof(struct mgt_module),
 		     sizeof(struct mgt_module)))
 		return 0;
-	struct mgt_module *m = &mgt_g.modules[h->n_modules];
+	struct mgt_module *m = mgt_module_at(h->n_modules);
 	m->base = info->dlpi_addr;
 	m->lo = lo;
 	m->hi = hi;
@@ -103,7 +103,7 @@ void mgt_modules_scan(void)
 	mgt_memset(seen, 0, sizeof(seen));
 	dl_iterate_phdr(scan_one, NULL);
 	for (uint32_t i = 0; i < h->n_modules; i++) {
-		struct mgt_module *m = &mgt_g.modules[i];
+		struct mgt_module *m = mgt_module_at(i);
 		if (!seen[i] && !m->gen_unloaded) {
 			m->gen_unloaded = h->mod_gen + 1;
 			mgt_unwind_module_drop(m->base, m->lo, m->hi);

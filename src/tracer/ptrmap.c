@@ -4,9 +4,9 @@
  * most programs) live in the *shadow*; the *side table* takes the rest.
  *
  * The shadow: one 32-bit word per 32 bytes of address space, in a table per
- * 64 MiB region (8 MiB of anonymous, unreserved memory, made when the first
- * block of the region is recorded; glibc gives each thread arena its own
- * 64 MiB-aligned heaps), found through a top-level array indexed by region.
+ * 8 MiB region (1 MiB of anonymous, unreserved memory, made when the first
+ * block of the region is recorded), found through two levels of small tables
+ * also made on first use (ptrmap.h): its address space grows with the heap.
  * Two live glibc chunks start at least MINSIZE (32) bytes apart, so each
  * word holds at most one block; which 16-byte half it starts in is kept in
  * the word.  The word keeps the stack id, a hint of the allocating thread's
@@ -265,7 +265,7 @@ static uint64_t side_copy(struct mgt_block *out, uint64_t max,
 
 #define SH_SHIFT MGT_SH_SHIFT
 #define SH_ADDR_BITS MGT_SH_ADDR_BITS
-#define SH_TOP (1u << (SH_ADDR_BITS - SH_SHIFT))
+#define SH_TOP MGT_SH_TOP
 #define SH_WORDS MGT_SH_WORDS
 #define SH_MAX_REGIONS 4096u
 #define SH_ANCESTORS 8u                /* inherited shadows a fork child keeps: 8 generations */
@@ -273,7 +273,7 @@ static uint64_t side_copy(struct mgt_block *out, uint64_t max,
 #define SLACK_MAX MGT_SH_SLACK_MAX
 
 struct shadow {
-	uint32_t *_Atomic *top;        /* SH_TOP region tables; NULL: no shadow */
+	mgt_sh_top_t top;              /* NULL: no shadow */
 	uint32_t n_regions;            /* tables made, in order: for the exit scan */
 	uint32_t regions[SH_MAX_REGIONS];
 };
@@ -283,7 +283,7 @@ static struct shadow inherited[SH_ANCESTORS];  /* the parent's, then its parent'
 static mgt_lock_t sh_lock;             /* making a region table */
 static int sh_ok;                      /* new blocks may go to the shadow (see sh_check) */
 static atomic_uint sh_checked;         /* blocks whose header read as glibc's */
-uint32_t *_Atomic *mgt_sh_top;         /* own.top once checked (ptrmap.h); else NULL */
+mgt_sh_top_t mgt_sh_top;               /* own.top once checked (ptrmap.h); else NULL */
 
 /*
  * The shadow trusts its reading of glibc's chunk header.  The first
@@ -309,30 +309,58 @@ static int sh_check(uint64_t p, uint64_t usable)
 	return 1;
 }
 
+static inline uint32_t *_Atomic *mid_of(const struct shadow *sh, uint64_t p)
+{
+	return atomic_load_explicit(&sh->top[p >> MGT_SH_MID_SHIFT], memory_order_acquire);
+}
+
+static inline uint32_t *_Atomic *region_slot(uint32_t *_Atomic *mid, uint64_t p)
+{
+	return &mid[(p >> SH_SHIFT) & (MGT_SH_FAN - 1)];
+}
+
+/* the table of region p >> SH_SHIFT, NULL when not made (yet) */
 static inline uint32_t *region_of(const struct shadow *sh, uint64_t p)
 {
-	return atomic_load_explicit(&sh->top[p >> SH_SHIFT], memory_order_acquire);
+	uint32_t *_Atomic *mid = mid_of(sh, p);
+	return mid ? atomic_load_explicit(region_slot(mid, p), memory_order_acquire) : NULL;
+}
+
+/* p's mid table in the own shadow, made if need be (sh_lock held) */
+static uint32_t *_Atomic *mid_make(uint64_t p)
+{
+	uint32_t *_Atomic *mid = mid_of(&own, p);
+	if (!mid) {
+		void *m = mgt_mmap(NULL, (size_t)MGT_SH_FAN * sizeof(void *), PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		mid = m;
+		atomic_store_explicit(&own.top[p >> MGT_SH_MID_SHIFT], mid, memory_order_release);
+	}
+	return mid;
 }
 
 static uint32_t *region_make(uint64_t p)
 {
 	uint32_t *r;
 	mgt_lock(&sh_lock);
+	uint32_t *_Atomic *mid;
 	r = region_of(&own, p);
-	if (!r && own.n_regions < SH_MAX_REGIONS) {
+	if (!r && own.n_regions < SH_MAX_REGIONS && (mid = mid_make(p))) {
 		void *m = mgt_mmap(NULL, (size_t)SH_WORDS * 4, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (m != MAP_FAILED) {
 			r = m;
 			own.regions[own.n_regions++] = (uint32_t)(p >> SH_SHIFT);
-			atomic_store_explicit(&own.top[p >> SH_SHIFT], r, memory_order_release);
+			atomic_store_explicit(region_slot(mid, p), r, memory_order_release);
 		}
 	}
 	mgt_unlock(&sh_lock);
 	return r;
 }
 
-static uint32_t *top_make(void)
+static mgt_sh_top_t top_make(void)
 {
 	void *m = mgt_mmap(NULL, (size_t)SH_TOP * sizeof(void *), PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -447,7 +475,7 @@ int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock)
 /* at setup: the shadow's top level (its use waits for sh_check) */
 int mgt_ptrmap_init(void)
 {
-	own.top = mgt_g.no_shadow ? NULL : (uint32_t *_Atomic *)top_make();
+	own.top = mgt_g.no_shadow ? NULL : top_make();
 	own.n_regions = 0;
 	sh_ok = own.top != NULL;
 	atomic_store(&sh_checked, 0);
@@ -462,14 +490,18 @@ static void shadow_fork_child(void)
 	atomic_store(&sh_lock.v, 0);
 	if (last->top) {                   /* too old to keep: its blocks become unknown */
 		for (uint32_t i = 0; i < last->n_regions; i++)
-			mgt_munmap(last->top[last->regions[i]], (size_t)SH_WORDS * 4);
+			mgt_munmap(region_of(last, (uint64_t)last->regions[i] << SH_SHIFT),
+				   (size_t)SH_WORDS * 4);
+		for (uint32_t i = 0; i < SH_TOP; i++)
+			if (last->top[i])
+				mgt_munmap((void *)last->top[i], (size_t)MGT_SH_FAN * sizeof(void *));
 		mgt_munmap((void *)last->top, (size_t)SH_TOP * sizeof(void *));
 	}
 	for (unsigned i = SH_ANCESTORS - 1; i > 0; i--)
 		mgt_memcpy(&inherited[i], &inherited[i - 1], sizeof(own));
 	mgt_memcpy(&inherited[0], &own, sizeof(own));
 	own.n_regions = 0;
-	own.top = sh_ok ? (uint32_t *_Atomic *)top_make() : NULL;
+	own.top = sh_ok ? top_make() : NULL;
 	sh_ok = own.top != NULL;
 	mgt_sh_top = sh_ok && atomic_load(&sh_checked) >= SH_CHECKS ? own.top : NULL;
 }
@@ -493,6 +525,24 @@ void mgt_ptrmap_fork_child(void)
 }
 
 /*
+ * A block's chunk header at the exit step.  A program that writes the bytes
+ * before its block (p[-1] = 0) overwrites the high bytes of glibc's size
+ * word, from which the shadow takes the block's size.  A shadow block's
+ * chunk is under 2 KiB: its size fits in the word's low 11 bits, so higher
+ * bits set can only be such a write, and the low bits are taken if the next
+ * chunk confirms them (its PREV_INUSE bit: this chunk is in use).  Where
+ * they do not, the word is left as it is and the block will not read as
+ * mapped: counted as still reachable, the kinds marked inexact.
+ */
+static uint64_t exit_chunk_word(uint64_t p, int (*mapped)(uint64_t lo, uint64_t hi))
+{
+	uint64_t w = mgt_chunk_word(p), low = w & 2047, next = p - 8 + (low & ~15ull);
+	if (w == low || (low & ~15ull) < 32 || !mapped || !mapped(next, next + 8))
+		return w;
+	return *(const uint64_t *)(uintptr_t)next & 1 ? low : w;
+}
+
+/*
  * The shadow's live words, region by region; pages never touched are skipped
  * (mincore), so an exit costs the tables' resident part, not 8 MiB each.
  * Counts the blocks, or copies at most max of them to out (gen: the
@@ -505,7 +555,7 @@ static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_bl
 	uint64_t n = 0;
 	for (uint32_t i = 0; i < sh->n_regions && sh->top; i++) {
 		uint64_t base = (uint64_t)sh->regions[i] << SH_SHIFT;
-		const _Atomic uint32_t *r = (const _Atomic uint32_t *)sh->top[sh->regions[i]];
+		const _Atomic uint32_t *r = (const _Atomic uint32_t *)region_of(sh, base);
 		int have_vec = mgt_sys(SYS_mincore, (long)r, (long)SH_WORDS * 4, (long)vec, 0, 0, 0) == 0;
 		for (uint32_t pg = 0; pg < sizeof(vec); pg++) {
 			if (have_vec && !(vec[pg] & 1))
@@ -522,8 +572,8 @@ static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_bl
 					/* freed unseen, glibc may have given the memory back */
 					if (mapped && !mapped(p - 8, p))
 						continue;
-					mgt_sh_unpack(v, p, mgt_chunk_word(p), gen, &out[n]);
-					if (mapped && !mapped(p, p + out[n].size))
+					mgt_sh_unpack(v, p, exit_chunk_word(p, mapped), gen, &out[n]);
+					if (mapped && !mapped(p - 8, p + out[n].size))
 						continue;
 				}
 				n++;

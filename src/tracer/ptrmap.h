@@ -10,9 +10,19 @@
 
 #include "tracer.h"
 
-#define MGT_SH_SHIFT 26                /* a region: 64 MiB, glibc's HEAP_MAX_SIZE */
+/*
+ * Two levels of tables lead to a region's words, each made when first needed:
+ * a top table (32 KiB) of mid tables (32 KiB, 32 GiB of address space each)
+ * of region tables (1 MiB, for 8 MiB of heap).  One flat top level took
+ * 16 MiB and each region table 8 MiB of address space, which a program
+ * under a lowered RLIMIT_AS could no longer use (docs/limits.md).
+ */
+#define MGT_SH_SHIFT 23                /* a region: 8 MiB, its table 1 MiB */
+#define MGT_SH_MID_SHIFT 35            /* a mid table: 4096 regions */
 #define MGT_SH_ADDR_BITS 47            /* user space without 5-level paging */
 #define MGT_SH_WORDS (1u << (MGT_SH_SHIFT - 5))   /* one word per 32 bytes */
+#define MGT_SH_FAN (1u << (MGT_SH_MID_SHIFT - MGT_SH_SHIFT))
+#define MGT_SH_TOP (1u << (MGT_SH_ADDR_BITS - MGT_SH_MID_SHIFT))
 #define MGT_SH_SLACK_MAX 63u
 /*
  * Blocks of this many bytes and more go to the side table: a shadow word
@@ -24,8 +34,10 @@
  */
 #define MGT_SH_SMALL 1024u
 
-/* this image's region tables, NULL when the shadow is off (ptrmap.c) */
-MGT_HIDDEN extern uint32_t *_Atomic *mgt_sh_top;
+/* a top table: MGT_SH_TOP mid tables of MGT_SH_FAN region tables each */
+typedef uint32_t *_Atomic *_Atomic *mgt_sh_top_t;
+/* this image's top table, NULL when the shadow is off (ptrmap.c) */
+MGT_HIDDEN extern mgt_sh_top_t mgt_sh_top;
 
 /*
  * glibc's chunk header: the word before a block holds the chunk size with
@@ -79,16 +91,21 @@ static inline void mgt_sh_unpack(uint32_t v, uint64_t p, uint64_t w, uint16_t ge
 }
 
 /* the word of p in the shadow whose top level is top; NULL: no table for its region (yet) */
-static inline _Atomic uint32_t *mgt_sh_word(uint32_t *_Atomic const *top, uint64_t p)
+static inline _Atomic uint32_t *mgt_sh_word(mgt_sh_top_t top, uint64_t p)
 {
-	uint32_t *r = atomic_load_explicit(&top[p >> MGT_SH_SHIFT], memory_order_acquire);
+	uint32_t *_Atomic *mid = atomic_load_explicit(&top[p >> MGT_SH_MID_SHIFT],
+						      memory_order_acquire);
+	if (MGT_UNLIKELY(!mid))
+		return NULL;
+	uint32_t *r = atomic_load_explicit(&mid[(p >> MGT_SH_SHIFT) & (MGT_SH_FAN - 1)],
+					   memory_order_acquire);
 	return r ? (_Atomic uint32_t *)&r[(p >> 5) & (MGT_SH_WORDS - 1)] : NULL;
 }
 
 /* records block p of `size` requested bytes; 0: ask mgt_ptrmap_insert */
 static inline int mgt_shadow_put(uint64_t p, uint64_t size, uint32_t stack, uint16_t owner)
 {
-	uint32_t *_Atomic *top = mgt_sh_top;
+	mgt_sh_top_t top = mgt_sh_top;
 	_Atomic uint32_t *s;
 	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15) || size >= MGT_SH_SMALL))
 		return 0;
@@ -105,7 +122,7 @@ static inline int mgt_shadow_put(uint64_t p, uint64_t size, uint32_t stack, uint
 /* takes block p out of the shadow into *out; 0: ask mgt_ptrmap_remove */
 static inline int mgt_shadow_take(uint64_t p, struct mgt_block *out)
 {
-	uint32_t *_Atomic *top = mgt_sh_top;
+	mgt_sh_top_t top = mgt_sh_top;
 	_Atomic uint32_t *s;
 	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15)))
 		return 0;

@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -40,6 +41,100 @@ static void solo_init(struct mgt_thread *t);
 
 /* ---------------------------------------------------------------- file */
 
+/*
+ * The file is created at its full size (sparse: the reader finds every region
+ * at its fixed offset) but only mapped where it is used: the header, the
+ * timeline with the children, and the segments of the areas (tracer.h) that
+ * mgt_back() has backed.  Mapping the whole file took ~410 MiB of address
+ * space in every traced process, which a program under a lowered RLIMIT_AS
+ * then could not have (docs/limits.md).
+ */
+static void *map_file(long fd, uint64_t off, uint64_t len)
+{
+	void *m = mgt_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+			   (int)fd, (long)off);
+	/* no readahead: it would zero-fill pages of the sparse file around each fault */
+	if (m != MAP_FAILED)
+		mgt_madvise(m, len, MADV_RANDOM);
+	return m;
+}
+
+static void areas_init(void)
+{
+	static const struct { uint64_t off, max, rsize; unsigned shift; } def[MGT_AREAS] = {
+		[MGT_A_MOD] = { MGT_MOD_OFF, MGT_MAX_MODULES, sizeof(struct mgt_module), MGT_MOD_SHIFT },
+		[MGT_A_STK] = { MGT_STK_OFF, MGT_MAX_STACKS, sizeof(struct mgt_stack), MGT_STK_SHIFT },
+		[MGT_A_FRM] = { MGT_FRM_OFF, MGT_MAX_FRAMES, sizeof(uint64_t), MGT_FRM_SHIFT },
+		[MGT_A_BAT] = { MGT_BATCH_OFF, MGT_MAX_BATCHES, sizeof(struct mgt_batch), MGT_BAT_SHIFT },
+	};
+	for (unsigned a = 0; a < MGT_AREAS; a++) {
+		struct mgt_area *r = &mgt_g.area[a];
+		mgt_memset(r, 0, sizeof(*r));
+		r->off = def[a].off;
+		r->max = def[a].max;
+		r->rsize = (uint32_t)def[a].rsize;
+		r->shift = def[a].shift;
+	}
+}
+
+/* Segment s of area r, mapped through fd (opened on first need); 0 ok. */
+static int seg_map(struct mgt_area *r, unsigned s, long *fd)
+{
+	uint64_t first = s ? mgt_area_seg_end(s - 1, r->shift) : 0;
+	uint64_t end = mgt_area_seg_end(s, r->shift);
+	if (end > r->max)
+		end = r->max;
+	uint64_t b0 = r->off + first * r->rsize, b1 = r->off + end * r->rsize;
+	uint64_t p0 = b0 & ~4095ull, p1 = (b1 + 4095) & ~4095ull;
+	if (*fd < 0)
+		*fd = mgt_sys(SYS_openat, AT_FDCWD, (long)mgt_g.path, O_RDWR | O_CLOEXEC, 0, 0, 0);
+	if (*fd < 0)
+		return -1;
+	/* a page shared with the neighbouring segment is mapped twice: one page
+	 * of the page cache, seen at two addresses */
+	char *m = map_file(*fd, p0, p1 - p0);
+	if (m == (char *)MAP_FAILED)
+		return -1;
+	r->map[s] = m;
+	r->len[s] = p1 - p0;
+	atomic_store_explicit(&r->base[s], (uintptr_t)m + (b0 - p0) - first * r->rsize,
+			      memory_order_release);
+	return 0;
+}
+
+/*
+ * The segments holding file bytes [off, off + len).  Each area is only ever
+ * extended under one lock (modules: the module lock; stacks and frames: the
+ * depot lock; batches: the event lock), so no two threads map the same one.
+ */
+static int areas_map(uint64_t off, uint64_t len, long *fd)
+{
+	for (unsigned a = 0; a < MGT_AREAS; a++) {
+		struct mgt_area *r = &mgt_g.area[a];
+		uint64_t end = r->off + r->max * r->rsize;
+		if (off + len <= r->off || off >= end)
+			continue;
+		uint64_t lo = off > r->off ? off : r->off, hi = off + len < end ? off + len : end;
+		unsigned s0 = mgt_area_seg((lo - r->off) / r->rsize, r->shift);
+		unsigned s1 = mgt_area_seg((hi - 1 - r->off) / r->rsize, r->shift);
+		for (unsigned s = s0; s <= s1; s++)
+			if (!r->map[s] && seg_map(r, s, fd))
+				return -1;
+	}
+	return 0;
+}
+
+/* every mapping of the file, given its header, timeline and areas */
+static void file_unmap(struct mgt_header *hdr, struct mgt_bucket *tl, struct mgt_area *areas)
+{
+	for (unsigned a = 0; a < MGT_AREAS; a++)
+		for (unsigned s = 0; s < MGT_AREA_SEGS; s++)
+			if (areas[a].map[s])
+				mgt_munmap(areas[a].map[s], areas[a].len[s]);
+	mgt_munmap(tl, MGT_TL_SIZE + MGT_CHILD_SIZE);
+	mgt_munmap(hdr, MGT_HDR_SIZE);
+}
+
 static int open_file(void)
 {
 	char *p;
@@ -57,19 +152,21 @@ static int open_file(void)
 		if (fd < 0)
 			return -1;
 		mgt_g.backed[0] = 0;
-		if (mgt_sys(SYS_ftruncate, fd, (long)MGT_FILE_SIZE, 0, 0, 0, 0) < 0) {
-			mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
-			return -1;
-		}
-		void *m = mgt_mmap(NULL, MGT_FILE_SIZE, PROT_READ | PROT_WRITE,
-			       MAP_SHARED | MAP_NORESERVE, (int)fd, 0);
+		areas_init();
+		void *m = MAP_FAILED, *tl = MAP_FAILED;
+		if (mgt_sys(SYS_ftruncate, fd, (long)MGT_FILE_SIZE, 0, 0, 0, 0) == 0 &&
+		    (m = map_file(fd, MGT_HDR_OFF, MGT_HDR_SIZE)) != MAP_FAILED)
+			tl = map_file(fd, MGT_TL_OFF, MGT_TL_SIZE + MGT_CHILD_SIZE);
 		/* hold no fd: the program may close every fd it finds */
 		mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
-		if (m == MAP_FAILED)
+		if (tl == MAP_FAILED) {
+			if (m != MAP_FAILED)
+				mgt_munmap(m, MGT_HDR_SIZE);
 			return -1;
-		/* no readahead: it would zero-fill megabytes of the sparse file per fault */
-		mgt_madvise(m, MGT_FILE_SIZE, MADV_RANDOM);
+		}
 		mgt_g.hdr = m;
+		mgt_g.timeline = tl;
+		mgt_g.children = (struct mgt_child *)((char *)tl + (MGT_CHILD_OFF - MGT_TL_OFF));
 		mgt_g.hdr->seq = seq;
 		return 0;
 	}
@@ -103,12 +200,15 @@ int mgt_back(uint64_t off, uint64_t len)
 		}
 		atomic_fetch_or(w, bit);
 	}
-	if (fd >= 0)
-		mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
 	if (ret && mgt_g.hdr) {
 		__atomic_fetch_or(&mgt_g.hdr->flags, MGT_F_NOSPACE, __ATOMIC_RELAXED);
 		atomic_store(&mgt_phase, MGT_PHASE_OFF);      /* stop recording; what is there stays */
 	}
+	/* no address space for it (RLIMIT_AS): the caller does without */
+	if (!ret && areas_map(off, len, &fd))
+		ret = -1;
+	if (fd >= 0)
+		mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
 	return ret;
 }
 
@@ -194,12 +294,6 @@ static int start_image(int fork_child, const char *parent_file)
 	    mgt_back(MGT_STK_OFF, sizeof(struct mgt_stack)))
 		return -1;
 	struct mgt_header *h = mgt_g.hdr;
-	mgt_g.stacks = (struct mgt_stack *)((char *)h + MGT_STK_OFF);
-	mgt_g.frames = (uint64_t *)((char *)h + MGT_FRM_OFF);
-	mgt_g.modules = (struct mgt_module *)((char *)h + MGT_MOD_OFF);
-	mgt_g.timeline = (struct mgt_bucket *)((char *)h + MGT_TL_OFF);
-	mgt_g.children = (struct mgt_child *)((char *)h + MGT_CHILD_OFF);
-	mgt_g.batches = (struct mgt_batch *)((char *)h + MGT_BATCH_OFF);
 
 	h->version = MGT_VERSION;
 	h->header_size = sizeof(*h);
@@ -397,7 +491,7 @@ static inline void after_event(struct mgt_header *h, int grew)
 
 static inline void count_alloc(struct mgt_header *h, uint32_t sid, uint64_t size)
 {
-	struct mgt_stack *s = &mgt_g.stacks[sid];
+	struct mgt_stack *s = mgt_stack_at(sid);
 	rebase(s, h->epoch);
 	mgt_count_alloc(h, s, size);
 	after_event(h, 1);
@@ -405,7 +499,7 @@ static inline void count_alloc(struct mgt_header *h, uint32_t sid, uint64_t size
 
 static inline void count_free(struct mgt_header *h, uint32_t sid, uint64_t size)
 {
-	struct mgt_stack *s = &mgt_g.stacks[sid];
+	struct mgt_stack *s = mgt_stack_at(sid);
 	rebase(s, h->epoch);
 	mgt_count_free(h, s, size);
 	after_event(h, 0);
@@ -415,7 +509,7 @@ static inline void count_free(struct mgt_header *h, uint32_t sid, uint64_t size)
 static inline __attribute__((always_inline)) void count_resize(struct mgt_header *h,
 	uint32_t old_stack, uint64_t old_size, uint32_t stack, uint64_t size)
 {
-	struct mgt_stack *o = &mgt_g.stacks[old_stack], *n = &mgt_g.stacks[stack];
+	struct mgt_stack *o = mgt_stack_at(old_stack), *n = mgt_stack_at(stack);
 	rebase(o, h->epoch);
 	rebase(n, h->epoch);
 	mgt_count_alloc(h, n, size);
@@ -479,7 +573,7 @@ static void apply_all_batches(struct mgt_header *h)
 {
 	uint32_t n = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
 	for (uint32_t i = 0; i < n && i < MGT_MAX_BATCHES; i++)
-		apply_batch(h, &mgt_g.batches[i]);
+		apply_batch(h, mgt_batch_at(i));
 }
 
 static void threads_flag(struct mgt_header *h)
@@ -495,7 +589,7 @@ static void apply_hinted(struct mgt_header *h, uint16_t hint)
 	if (!hint)
 		return;
 	for (uint32_t i = hint - 1u; i < n && i < MGT_MAX_BATCHES; i += MGT_OWNER_HINTS)
-		apply_batch(h, &mgt_g.batches[i]);
+		apply_batch(h, mgt_batch_at(i));
 }
 
 /* the owner applies its batch (after those of owner hint `first`, and idle
@@ -510,7 +604,7 @@ static void flush(struct mgt_thread *t, struct mgt_batch *b, uint16_t first)
 		apply_batch(h, b);
 		uint32_t nb = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
 		for (uint32_t i = 0; i < nb && i < MGT_MAX_BATCHES; i++) {
-			struct mgt_batch *o = &mgt_g.batches[i];
+			struct mgt_batch *o = mgt_batch_at(i);
 			uint32_t n = __atomic_load_n(&o->n, __ATOMIC_ACQUIRE);
 			if (o == b || n == o->done)
 				continue;
@@ -544,13 +638,13 @@ static __attribute__((noinline)) struct mgt_batch *batch_new(struct mgt_thread *
 		__atomic_store_n(&h->n_batches, i + 1, __ATOMIC_RELEASE);
 	}
 	mgt_unlock(&event_lock);
-	return t->batch ? &mgt_g.batches[i] : NULL;
+	return t->batch ? mgt_batch_at(i) : NULL;
 }
 
 /* the calling thread's batch if it has one in this image, else NULL */
 static inline struct mgt_batch *batch_held(const struct mgt_thread *t)
 {
-	return t->batch && t->batch_gen == mgt_g.fork_gen ? &mgt_g.batches[t->batch - 1] : NULL;
+	return t->batch && t->batch_gen == mgt_g.fork_gen ? mgt_batch_at(t->batch - 1) : NULL;
 }
 
 static inline struct mgt_batch *batch_of(struct mgt_thread *t)
@@ -661,7 +755,7 @@ void mgt_thread_exit(struct mgt_thread *t)
 	if (b && mgt_g.hdr && atomic_load(&mgt_phase) == MGT_PHASE_RECORDING) {
 		t->guard++;                   /* a signal handler's malloc must not flush too */
 		flush(t, b, 0);
-		t->guard--;
+		mgt_unguard(t);
 	}
 }
 
@@ -705,9 +799,9 @@ static __attribute__((noinline)) void alloc_slow(struct mgt_thread *t, int solo,
  * function and the rest goes out of line: kept small, it saves and restores
  * few registers (callgrind: ~25 instructions less per allocation).
  */
-void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
+static inline __attribute__((always_inline)) void record_alloc(struct mgt_thread *t, void *p,
+								size_t size, uint32_t stack)
 {
-	uint32_t stack = MGT_LIKELY(mgt_g.depth) ? mgt_stack_capture(t, fp) : 0;
 	int solo = begin(t);
 	if (MGT_LIKELY(solo && mgt_shadow_put((uint64_t)p, size, stack, 0))) {
 		count_alloc(mgt_g.hdr, stack, size);
@@ -715,6 +809,16 @@ void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
 		return;
 	}
 	alloc_slow(t, solo, (uint64_t)p, size, stack);
+}
+
+void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
+{
+	record_alloc(t, p, size, MGT_LIKELY(mgt_g.depth) ? mgt_stack_capture(t, fp) : 0);
+}
+
+void mgt_record_alloc_at(struct mgt_thread *t, void *p, size_t size, uint32_t stack)
+{
+	record_alloc(t, p, size, stack);
 }
 
 /* mgt_record_free tried the inline take when solo */
@@ -769,8 +873,8 @@ static __attribute__((noinline)) void realloc_slow(struct mgt_thread *t, int sol
 	end(t, solo);
 }
 
-void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block *old, void *q,
-		      size_t size, void *fp)
+static inline __attribute__((always_inline)) void realloc_done(struct mgt_thread *t, int had_old,
+	const struct mgt_block *old, void *q, size_t size, void *fp, uint32_t stack)
 {
 	int solo;
 	if (!q) {
@@ -782,7 +886,8 @@ void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block 
 		}
 		return;
 	}
-	uint32_t stack = MGT_LIKELY(mgt_g.depth) ? mgt_stack_capture(t, fp) : 0;
+	if (fp)
+		stack = MGT_LIKELY(mgt_g.depth) ? mgt_stack_capture(t, fp) : 0;
 	solo = begin(t);
 	/* the common case in line, as in mgt_record_alloc */
 	if (MGT_LIKELY(solo && had_old && mgt_own_block(old) &&
@@ -794,6 +899,239 @@ void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block 
 	realloc_slow(t, solo, had_old, old, (uint64_t)q, size, stack);
 }
 
+void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block *old, void *q,
+		      size_t size, void *fp)
+{
+	realloc_done(t, had_old, old, q, size, fp, 0);
+}
+
+
+/* ---------------------------------------------- signal handlers inside the tracer */
+
+/*
+ * A signal that lands while a thread is inside the tracer (its guard held)
+ * may run a handler that allocates and frees.  Recording those calls there
+ * would meet the interrupted event half done (the counters, a map entry, a
+ * lock held), so the handler only writes each call down in the thread's own
+ * queue, with its raw frames: a few stores and, once per thread, an mmap
+ * system call, all async-signal-safe.  The interrupted hook records them
+ * when it leaves (mgt_unguard), in the order they happened, as if they came
+ * right after its own event: the counts are exact, and the peak is the
+ * maximum in that order (docs/limits.md).  A queued free keeps its block
+ * until then: the map reads the block's chunk header, which the real free
+ * would hand back to glibc, and the memory must not be reused by a later
+ * call before its free is recorded.  The queue grows by chunks of 1,024
+ * calls (mmap is async-signal-safe), up to 65,536 calls per interrupted
+ * event (a timer every 10 µs, on a loaded machine, queued over 1,024 while
+ * one event waited); calls beyond it pass through unrecorded, as every such
+ * call did before.  Its first chunk, ~104 KiB of address space, is made for
+ * a thread the first time a handler interrupts it inside the tracer; the
+ * others are given back once drained.
+ */
+#define DEFER_CHUNK 1024u             /* calls per chunk of the queue */
+#define DEFER_CHUNKS 64u              /* chunks: 65,536 calls per interrupted event */
+#define DEFER_FRAMES 8192u            /* frames per chunk (then: the frameless stack 0) */
+
+enum { DEFER_ALLOC = 1, DEFER_FREE = 2, DEFER_REALLOC = 3 };
+
+struct mgt_deferred {
+	uint64_t p;                   /* the block allocated or freed; realloc: the new one */
+	uint64_t old;                 /* realloc: the old block, still allocated */
+	uint64_t size;
+	uint32_t kind, depth, trunc, frame_at;
+};
+
+struct defer_chunk {
+	_Atomic uint32_t frames_used;
+	uint32_t pad;
+	struct mgt_deferred ev[DEFER_CHUNK];
+	uintptr_t frames[DEFER_FRAMES];
+};
+
+struct mgt_defer {
+	_Atomic uint64_t used;        /* calls reserved */
+	uint64_t head;                /* calls recorded by the drain under way */
+	uint64_t noted;               /* chunks registered as the tracer's own memory */
+	struct defer_chunk *_Atomic chunk[DEFER_CHUNKS];
+};
+
+extern void __libc_free(void *);
+
+/* an anonymous mapping made by a raw system call (signal-safe), or NULL */
+static void *defer_map(size_t len)
+{
+	long r = mgt_sys(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
+	return r < 0 && r > -4096 ? NULL : (void *)r;
+}
+
+/* *slot, made if need be; a signal inside this one may make it meanwhile */
+static void *defer_make(void *_Atomic *slot, size_t len)
+{
+	void *m = atomic_load(slot), *none = NULL;
+	if (MGT_LIKELY(m) || !(m = defer_map(len)))
+		return m;
+	if (!atomic_compare_exchange_strong(slot, &none, m)) {
+		mgt_sys(SYS_munmap, (long)m, (long)len, 0, 0, 0, 0);
+		return none;
+	}
+	return m;
+}
+
+/* a slot for one call with its frames walked from fp (none: fp NULL); NULL: full */
+static struct mgt_deferred *defer_slot(struct mgt_thread *t, uint32_t kind, void *fp)
+{
+	struct mgt_defer *d;
+	struct defer_chunk *c;
+	uint32_t max = fp ? mgt_g.depth : 0, trunc = 0;
+	if (atomic_load_explicit(&mgt_phase, memory_order_relaxed) != MGT_PHASE_RECORDING ||
+	    !(d = defer_make((void *_Atomic *)&t->defer, sizeof(*d))))
+		return NULL;
+	/* a signal inside this handler gets the next slot */
+	uint64_t i = atomic_fetch_add(&d->used, 1);
+	if (i >= (uint64_t)DEFER_CHUNK * DEFER_CHUNKS ||
+	    !(c = defer_make((void *_Atomic *)&d->chunk[i / DEFER_CHUNK], sizeof(*c))))
+		return NULL;
+	struct mgt_deferred *e = &c->ev[i % DEFER_CHUNK];
+	/* room for the deepest walk: the frames go straight into the queue,
+	 * not through a signal stack that may be small */
+	uint32_t f = max ? atomic_fetch_add(&c->frames_used, max) : 0;
+	e->kind = kind;
+	e->frame_at = f;
+	/* no room for the frames: the frameless stack 0, the count still exact */
+	e->depth = max && f + max <= DEFER_FRAMES ? mgt_stack_walk(t, fp, &c->frames[f], &trunc) : 0;
+	e->trunc = trunc;
+	return e;
+}
+
+void mgt_defer_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
+{
+	struct mgt_deferred *e = defer_slot(t, DEFER_ALLOC, fp);
+	if (e) {
+		e->p = (uint64_t)p;
+		e->size = size;
+	}
+}
+
+int mgt_defer_free(struct mgt_thread *t, void *p)
+{
+	struct mgt_deferred *e = defer_slot(t, DEFER_FREE, NULL);
+	if (e)
+		e->p = (uint64_t)p;
+	return e != NULL;
+}
+
+int mgt_defer_realloc(struct mgt_thread *t, void *p, void *q, size_t size, void *fp)
+{
+	struct mgt_deferred *e = defer_slot(t, DEFER_REALLOC, fp);
+	if (e) {
+		e->p = (uint64_t)q;
+		e->old = (uint64_t)p;
+		e->size = size;
+	}
+	return e != NULL;
+}
+
+int mgt_defer_pending(const struct mgt_thread *t)
+{
+	return atomic_load_explicit(&t->defer->used, memory_order_relaxed) != 0;
+}
+
+/* one queued call, recorded (when still recording) and its block freed; guard held */
+static void defer_apply(struct mgt_thread *t, struct defer_chunk *c, struct mgt_deferred *e)
+{
+	int rec = atomic_load(&mgt_phase) == MGT_PHASE_RECORDING && mgt_g.hdr && mgt_g.hdr->pid == mgt_getpid();
+	uint32_t stack = 0;
+	if (rec && e->kind != DEFER_FREE && e->depth)
+		stack = mgt_stack_intern(t, &c->frames[e->frame_at], e->depth, e->trunc);
+	if (rec && e->kind == DEFER_ALLOC) {
+		mgt_record_alloc_at(t, (void *)e->p, e->size, stack);
+	} else if (rec && e->kind == DEFER_FREE) {
+		mgt_record_free(t, (void *)e->p);
+	} else if (rec && e->kind == DEFER_REALLOC) {
+		struct mgt_block old;
+		int had = mgt_realloc_take(t, (void *)e->old, &old);
+		realloc_done(t, had, &old, (void *)e->p, e->size, NULL, stack);
+	}
+	if (e->kind == DEFER_FREE || e->kind == DEFER_REALLOC) {
+		if (atomic_load(&mgt_phase) == MGT_PHASE_FROZEN)
+			mgt_wait_frozen();
+		__libc_free((void *)(e->kind == DEFER_FREE ? e->p : e->old));
+	}
+	e->p = e->old = 0;                    /* no stale pointer for the leak check to see */
+	e->kind = 0;
+}
+
+/*
+ * The thread's signals are held while the queue is recorded and its blocks
+ * freed.  The program freed those blocks inside its handler, where the
+ * thread was not inside glibc's allocator (or the program took that risk
+ * natively); freed here, a signal could enter glibc's allocator through its
+ * handler while the free is half done, which the program never risked.  And
+ * a handler that takes longer under the tracer than the interval of its
+ * timer would otherwise keep the queue from ever emptying.  A signal that
+ * comes meanwhile is delivered right after, once the guard is down: to this
+ * thread, or, if it is for the whole process, to any other thread that does
+ * not block it, as the kernel may choose at any time.
+ */
+/*
+ * After a drain: the queue and its chunks become the tracer's own memory for
+ * the leak check, and, when the signals are held (nothing can be queued
+ * meanwhile), the chunks beyond the first are given back.
+ */
+static void defer_settle(struct mgt_defer *d, int quiet)
+{
+	if (!(d->noted & 1ull << 63)) {
+		mgt_region_note(d, sizeof(*d));
+		d->noted |= 1ull << 63;
+	}
+	for (unsigned i = 0; i < DEFER_CHUNKS; i++) {
+		struct defer_chunk *c = atomic_load(&d->chunk[i]);
+		if (!c)
+			continue;
+		if (quiet && i) {
+			atomic_store(&d->chunk[i], NULL);
+			if (d->noted & 1ull << i)
+				mgt_munmap(c, sizeof(*c));
+			else
+				mgt_sys(SYS_munmap, (long)c, sizeof(*c), 0, 0, 0, 0);
+			d->noted &= ~(1ull << i);
+			continue;
+		}
+		if (quiet)
+			atomic_store(&c->frames_used, 0);
+		if (!(d->noted & 1ull << i)) {
+			mgt_region_note(c, sizeof(*c));
+			d->noted |= 1ull << i;
+		}
+	}
+}
+
+void mgt_defer_drain(struct mgt_thread *t)
+{
+	struct mgt_defer *d = atomic_load(&t->defer);
+	uint64_t all = ~0ull, old;
+	long held = mgt_sys(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&old, 8, 0, 0);
+	t->guard++;
+	for (;;) {
+		uint64_t u = atomic_load(&d->used);
+		uint64_t n = u < (uint64_t)DEFER_CHUNK * DEFER_CHUNKS ? u : DEFER_CHUNK * DEFER_CHUNKS;
+		for (; d->head < n; d->head++) {
+			struct defer_chunk *c = atomic_load(&d->chunk[d->head / DEFER_CHUNK]);
+			if (c)                    /* else no memory for it: lost */
+				defer_apply(t, c, &c->ev[d->head % DEFER_CHUNK]);
+		}
+		if (atomic_compare_exchange_strong(&d->used, &u, 0))
+			break;                    /* else a signal queued more (not held) */
+	}
+	d->head = 0;
+	defer_settle(d, held == 0);
+	t->guard--;
+	if (held == 0)
+		mgt_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
+	else if (!t->guard && mgt_defer_pending(t))
+		mgt_defer_drain(t);           /* what came after the reset */
+}
 
 void mgt_sample_rss(void)
 {
@@ -865,7 +1203,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 		atomic_store(&mgt_phase, MGT_PHASE_OFF);
 	}
 	leave(t, solo, 1);
-	t->guard--;
+	mgt_unguard(t);
 }
 
 /* envp has `key` (e.g. "LD_PRELOAD=") with a non-empty value containing `part` */
@@ -976,7 +1314,15 @@ void mgt_atfork_parent(void)
 		return;
 	leave(fork_thread, fork_token, 1);
 	mgt_stack_unlock();
-	fork_thread->guard--;
+	mgt_unguard(fork_thread);
+}
+
+/* module i of the parent's file, through the parent's mappings */
+static const struct mgt_module *parent_module(const struct mgt_area *area, uint32_t i)
+{
+	const struct mgt_area *r = &area[MGT_A_MOD];
+	return (const struct mgt_module *)(atomic_load(&r->base[mgt_area_seg(i, r->shift)]) +
+					   (uint64_t)i * r->rsize);
 }
 
 void mgt_atfork_child(void)
@@ -997,9 +1343,14 @@ void mgt_atfork_child(void)
 		struct mgt_header *parent = mgt_g.hdr;
 		mgt_g.hdr = NULL;
 		atomic_store(&mgt_phase, MGT_PHASE_OFF);
-		mgt_munmap(parent, MGT_FILE_SIZE);
+		file_unmap(parent, mgt_g.timeline, mgt_g.area);
+		areas_init();
 	} else if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING) {
 		struct mgt_header *parent = mgt_g.hdr;
+		struct mgt_bucket *parent_tl = mgt_g.timeline;
+		static struct mgt_area parent_area[MGT_AREAS];  /* the child has one thread */
+		mgt_memcpy(parent_area, mgt_g.area, sizeof(parent_area));
+		areas_init();
 		const char *slash = mgt_g.path;
 		for (const char *p = mgt_g.path; *p; p++)
 			if (*p == '/')
@@ -1016,14 +1367,15 @@ void mgt_atfork_child(void)
 			struct mgt_header *h = mgt_g.hdr;
 			uint32_t n = fork_mod_snapshot;
 			if (!mgt_back(MGT_MOD_OFF, (uint64_t)n * sizeof(struct mgt_module))) {
-				mgt_memcpy(mgt_g.modules,
-					   (char *)parent + MGT_MOD_OFF, n * sizeof(struct mgt_module));
+				for (uint32_t i = 0; i < n; i++)
+					mgt_memcpy(mgt_module_at(i), parent_module(parent_area, i),
+						   sizeof(struct mgt_module));
 				h->n_modules = n;
 				/* a generation that covers every entry copied, even
 				 * one a scan of the parent was still adding */
 				uint64_t gen = parent->mod_gen;
 				for (uint32_t i = 0; i < n; i++) {
-					const struct mgt_module *m = &mgt_g.modules[i];
+					const struct mgt_module *m = mgt_module_at(i);
 					if (m->gen_loaded > gen)
 						gen = m->gen_loaded;
 					if (m->gen_unloaded > gen)
@@ -1034,8 +1386,8 @@ void mgt_atfork_child(void)
 		} else {
 			atomic_store(&mgt_phase, MGT_PHASE_OFF);
 		}
-		/* the parent's mapping is shared with the parent: let go of it */
-		mgt_munmap(parent, MGT_FILE_SIZE);
+		/* the parent's mappings are shared with the parent: let go of them */
+		file_unmap(parent, parent_tl, parent_area);
 	}
-	t->guard--;
+	mgt_unguard(t);
 }

@@ -197,7 +197,7 @@ static inline int same_frames(const struct mgt_stack *s, const uintptr_t *f, uin
 {
 	if (s->depth != depth)
 		return 0;
-	const uint64_t *g = mgt_g.frames + s->frame_off;
+	const uint64_t *g = mgt_frames_at(s->frame_off);
 	for (uint32_t i = 0; i < depth; i++)
 		if (g[i] != f[i])
 			return 0;
@@ -220,7 +220,7 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 		if (!sid)
 			break;
 		if (atomic_load_explicit(&x->s[i].hash, memory_order_relaxed) == hash &&
-		    same_frames(&mgt_g.stacks[sid], f, depth)) {
+		    same_frames(mgt_stack_at(sid), f, depth)) {
 			id = sid;
 			goto out;
 		}
@@ -230,24 +230,26 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 		x = atomic_load_explicit(&index_, memory_order_relaxed);
 		mask = (1u << x->bits) - 1;
 	}
+	/* a stack's frames stay within one mapped segment of the file (tracer.h) */
+	uint64_t fo = mgt_frames_fit(h->n_frames, depth);
 	/* never full: a lock-free probe must always meet an empty slot */
 	if (x->count + 1 >= mask || h->n_stacks >= MGT_MAX_STACKS ||
-	    h->n_frames + depth > MGT_MAX_FRAMES ||
+	    fo + depth > MGT_MAX_FRAMES ||
 	    mgt_back(MGT_STK_OFF + (uint64_t)h->n_stacks * sizeof(struct mgt_stack),
 		     sizeof(struct mgt_stack)) ||
-	    mgt_back(MGT_FRM_OFF + h->n_frames * sizeof(uint64_t), depth * sizeof(uint64_t))) {
+	    mgt_back(MGT_FRM_OFF + fo * sizeof(uint64_t), depth * sizeof(uint64_t))) {
 		__atomic_fetch_or(&h->flags, MGT_F_STACK_FULL, __ATOMIC_RELAXED); /* other bits race */
 		goto out;                     /* id 0: counted, unattributed */
 	}
 	id = h->n_stacks;
-	struct mgt_stack *s = &mgt_g.stacks[id];
-	mgt_memcpy(mgt_g.frames + h->n_frames, f, depth * sizeof(*f));
+	struct mgt_stack *s = mgt_stack_at(id);
+	mgt_memcpy(mgt_frames_at(fo), f, depth * sizeof(*f));
 	s->hash = hash;
-	s->frame_off = h->n_frames;
+	s->frame_off = fo;
 	s->depth = depth;
 	s->flags = trunc;
 	s->mod_gen = h->mod_gen;
-	atomic_store_explicit((_Atomic uint64_t *)&h->n_frames, h->n_frames + depth,
+	atomic_store_explicit((_Atomic uint64_t *)&h->n_frames, fo + depth,
 			      memory_order_release);
 	atomic_store_explicit((_Atomic uint32_t *)&h->n_stacks, id + 1, memory_order_release);
 	index_put(x, hash, check, id);
@@ -256,23 +258,20 @@ out:
 	return id;
 }
 
-uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
+/*
+ * Walks from frame fp within the stack [lo, hi) into frames[] (at most
+ * mgt_g.depth), by the call-frame information (unwind.c) or, with
+ * stack-unwind: fp, by frame pointers; *trunc is set when there were more.
+ * Reads only that stack and mapped modules, takes no lock: safe in a signal
+ * handler.  Returns the depth.
+ */
+static inline uint32_t walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames,
+			    uint32_t *trunc, uint64_t *h1, uint64_t *h2)
 {
-	if (MGT_UNLIKELY(mgt_g.depth == 0))
-		return 0;                             /* counts only: everything in stack 0 */
-	uintptr_t frames[MGT_MAX_DEPTH];
-	uint32_t depth = 0, max = mgt_g.depth, trunc = 0;
-	uintptr_t fp = (uintptr_t)fp0;
-
-	uintptr_t lo, hi;
-	stack_bounds(t, fp, &lo, &hi);
-	/* two independent hashes of the frames (see home_slot) */
-	uint64_t h1 = 0, h2 = 0;
-	if (MGT_LIKELY(MGT_CFI_UNWIND && !mgt_g.unwind_fp)) {
-		/* the call-frame information (unwind.c) */
-		depth = mgt_unwind(lo, hi, fp0, frames, max, &trunc, &h1, &h2);
-		goto hashed;
-	}
+	uint32_t depth = 0, max = mgt_g.depth;
+	*trunc = 0;
+	if (MGT_LIKELY(MGT_CFI_UNWIND && !mgt_g.unwind_fp))
+		return mgt_unwind(lo, hi, (void *)fp, frames, max, trunc, h1, h2); /* unwind.c */
 	/*
 	 * Each record read must lie inside the thread's stack, 8-aligned, strictly
 	 * above the one before.  Written so nothing can wrap: code without frame
@@ -290,17 +289,23 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 			ra &= 0x0000ffffffffffffull;  /* strip pointer-authentication bits */
 #endif
 			if (depth == max) {
-				trunc = 1;
+				*trunc = 1;
 				break;
 			}
 			frames[depth++] = ra;
-			mgt_frame_hash(&h1, &h2, ra);
+			mgt_frame_hash(h1, h2, ra);
 			if (next - fp - 1 >= hi - 2 * sizeof(uintptr_t) - fp || (next & 7))
 				break;
 			fp = next;
 		}
 	}
-hashed:;
+	return depth;
+}
+
+/* the depot id of frames[0, depth) hashed into h1, h2 (inserted if new) */
+static inline uint32_t intern(struct mgt_thread *t, const uintptr_t *frames, uint32_t depth,
+			      uint32_t trunc, uint64_t h1, uint64_t h2)
+{
 	/* the same addresses after a dlclose may be another library's code */
 	uint64_t epoch = atomic_load_explicit(&mgt_unload_gen, memory_order_relaxed);
 	uint64_t hash = (h1 ^ ((uint64_t)depth << 1 | trunc) ^ epoch << 40) * 0x9e3779b97f4a7c15ull;
@@ -335,6 +340,42 @@ hashed:;
 	if (trunc)
 		__atomic_fetch_add(&mgt_g.hdr->truncated_stacks, 1, __ATOMIC_RELAXED);
 	return id;
+}
+
+uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
+{
+	if (MGT_UNLIKELY(mgt_g.depth == 0))
+		return 0;                             /* counts only: everything in stack 0 */
+	uintptr_t frames[MGT_MAX_DEPTH], fp = (uintptr_t)fp0, lo, hi;
+	uint32_t trunc;
+	uint64_t h1 = 0, h2 = 0;
+	stack_bounds(t, fp, &lo, &hi);
+	uint32_t depth = walk(lo, hi, fp, frames, &trunc, &h1, &h2);
+	return intern(t, frames, depth, trunc, h1, h2);
+}
+
+uint32_t mgt_stack_walk(struct mgt_thread *t, void *fp0, uintptr_t *frames, uint32_t *trunc)
+{
+	uintptr_t fp = (uintptr_t)fp0;
+	uint64_t h1 = 0, h2 = 0;
+	*trunc = 0;
+	/* bounds already known only: looking them up is not for a signal handler */
+	if (fp - t->lo < t->hi - t->lo)
+		return walk(t->lo, t->hi, fp, frames, trunc, &h1, &h2);
+	if (fp - t->alt_lo < t->alt_hi - t->alt_lo)
+		return walk(t->alt_lo, t->alt_hi, fp, frames, trunc, &h1, &h2);
+	return 0;
+}
+
+uint32_t mgt_stack_intern(struct mgt_thread *t, const uintptr_t *frames, uint32_t depth,
+			  uint32_t trunc)
+{
+	uint64_t h1 = 0, h2 = 0;
+	if (mgt_g.depth == 0)
+		return 0;
+	for (uint32_t i = 0; i < depth; i++)
+		mgt_frame_hash(&h1, &h2, frames[i]);
+	return intern(t, frames, depth, trunc, h1, h2);
 }
 
 /* Called at setup and in a fork child (the only thread there): an empty index. */

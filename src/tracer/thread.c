@@ -69,9 +69,11 @@ static struct mgt_thread *thread_new(uintptr_t tp)
 		return NULL;
 	/* a recycled record keeps its event batch (record.c): slots are not freed */
 	uint32_t batch = t->batch, batch_gen = t->batch_gen;
+	struct mgt_defer *defer = t->defer;   /* and its queue, empty */
 	mgt_memset(t, 0, sizeof(*t));
 	t->batch = batch;
 	t->batch_gen = batch_gen;
+	t->defer = defer;
 	t->tp = tp;
 	if (pthread_setspecific(key, t) != 0) {
 		thread_gone(t);

@@ -26,6 +26,8 @@ MGT_HIDDEN int mgt_getpid(void);
  * mgt_mmap registers the region as the tracer's own (see mgt_own_region). */
 MGT_HIDDEN void *mgt_mmap(void *addr, size_t len, int prot, int flags, int fd, long off);
 MGT_HIDDEN void mgt_munmap(void *addr, size_t len);
+/* registers a mapping made otherwise (a raw mmap in a signal handler) */
+MGT_HIDDEN void mgt_region_note(void *addr, size_t len);
 struct mgt_region {
 	uint64_t addr, len;
 };
@@ -84,7 +86,16 @@ struct mgt_thread {
 	uint64_t batch_bytes;         /* bytes moved by the batch's pending events */
 	uint32_t last_check;          /* the second hash of that stack (stack.c) */
 	struct mgt_thread *next;      /* free list */
+	struct mgt_defer *_Atomic defer; /* events of signal handlers inside the tracer (record.c) */
 } __attribute__((aligned(64)));       /* a line each: threads write their own on every event */
+/*
+ * Added to the guard around the tracer's own calls into libc that may
+ * allocate (pthread_atfork and __cxa_atexit at start): what they allocate is
+ * not the program's, and passes through unrecorded.  Any other call made
+ * while the guard is held comes from a signal handler that interrupted the
+ * tracer: it is recorded once the interrupted event is done (mgt_defer_*).
+ */
+#define MGT_GUARD_LIBC (1 << 16)
 MGT_HIDDEN int mgt_thread_init(void);               /* at setup: 0 ok */
 /* the record of the thread with pointer tp: found or made; NULL: out of memory */
 MGT_HIDDEN struct mgt_thread *mgt_thread_slow(uintptr_t tp);
@@ -122,14 +133,47 @@ static inline struct mgt_thread *mgt_thread_self(void)
 #define MGT_CHUNK_SHIFT 18                /* the file is reserved in 256 KiB steps */
 enum mgt_kind { MGT_KIND_MALLOC = 0, MGT_KIND_NEW = 1 };
 
+/*
+ * A region of the trace file that is mapped as it fills (record.c): its
+ * records are cut into segments that double in size, segment s holding
+ * records [(2^s - 1) << shift, (2^(s+1) - 1) << shift), each mapped on its
+ * own when mgt_back() first backs a record of it.  A record's address never
+ * changes once mapped, so lock-free readers need nothing more than the id
+ * they were handed; and the address space held grows with what the process
+ * records, not with the file's maximum size.
+ */
+#define MGT_AREA_SEGS 16
+struct mgt_area {
+	uint64_t off;                 /* the region's offset in the file */
+	uint64_t max;                 /* records in the region */
+	uint32_t rsize;               /* bytes per record */
+	uint32_t shift;               /* segment 0 holds 1 << shift records */
+	_Atomic uintptr_t base[MGT_AREA_SEGS]; /* record 0's address as seen through segment s */
+	void *map[MGT_AREA_SEGS];     /* NULL: segment s not mapped */
+	uint64_t len[MGT_AREA_SEGS];
+};
+enum { MGT_A_MOD, MGT_A_STK, MGT_A_FRM, MGT_A_BAT, MGT_AREAS };
+#define MGT_MOD_SHIFT 5u              /* 32 modules (35 KiB) */
+#define MGT_STK_SHIFT 8u              /* 256 stacks (36 KiB) */
+#define MGT_FRM_SHIFT 12u             /* 4096 frames (32 KiB) */
+#define MGT_BAT_SHIFT 4u              /* 16 batches (33 KiB) */
+
+static inline unsigned mgt_area_seg(uint64_t i, unsigned shift)
+{
+	return 63u - (unsigned)__builtin_clzll((i >> shift) + 1);
+}
+
+/* first record of segment s, and one past its last (before the region's end) */
+static inline uint64_t mgt_area_seg_end(unsigned s, unsigned shift)
+{
+	return ((2ull << s) - 1) << shift;
+}
+
 struct mgt_global {
 	struct mgt_header *hdr;       /* the mapping; NULL when not recording */
-	struct mgt_stack *stacks;
-	uint64_t *frames;
-	struct mgt_module *modules;
-	struct mgt_bucket *timeline;
+	struct mgt_bucket *timeline;  /* with the children: one small mapping */
 	struct mgt_child *children;
-	struct mgt_batch *batches;
+	struct mgt_area area[MGT_AREAS]; /* modules, stacks, frames, batches */
 	uint32_t depth;               /* MEMGATE_DEPTH */
 	uint32_t fork_gen;            /* tags side-table entries of this image (ptrmap.c) */
 	int no_leakcheck;             /* MEMGATE_LEAKCHECK=0: no leak kinds at exit */
@@ -142,6 +186,36 @@ struct mgt_global {
 	atomic_ulong backed[(MGT_FILE_SIZE >> MGT_CHUNK_SHIFT) / 64 + 1]; /* chunks fallocated */
 };
 MGT_HIDDEN extern struct mgt_global mgt_g;
+
+/* record i of area a, mapped (mgt_back'd) before i was handed out */
+static inline void *mgt_area_rec(unsigned a, uint64_t i, unsigned shift, uint64_t rsize)
+{
+	return (void *)(atomic_load_explicit(&mgt_g.area[a].base[mgt_area_seg(i, shift)],
+					     memory_order_relaxed) + i * rsize);
+}
+static inline struct mgt_stack *mgt_stack_at(uint64_t id)
+{
+	return mgt_area_rec(MGT_A_STK, id, MGT_STK_SHIFT, sizeof(struct mgt_stack));
+}
+/* frames [off, off + depth) of one stack lie in one segment (mgt_frames_fit) */
+static inline uint64_t *mgt_frames_at(uint64_t off)
+{
+	return mgt_area_rec(MGT_A_FRM, off, MGT_FRM_SHIFT, sizeof(uint64_t));
+}
+static inline struct mgt_module *mgt_module_at(uint64_t i)
+{
+	return mgt_area_rec(MGT_A_MOD, i, MGT_MOD_SHIFT, sizeof(struct mgt_module));
+}
+static inline struct mgt_batch *mgt_batch_at(uint64_t i)
+{
+	return mgt_area_rec(MGT_A_BAT, i, MGT_BAT_SHIFT, sizeof(struct mgt_batch));
+}
+/* where n frames written from frame index `at` on stay within one segment */
+static inline uint64_t mgt_frames_fit(uint64_t at, uint64_t n)
+{
+	uint64_t end = mgt_area_seg_end(mgt_area_seg(at, MGT_FRM_SHIFT), MGT_FRM_SHIFT);
+	return at + n > end ? end : at;
+}
 
 /* What the tracer is doing in this process (mgt_phase); not the image's end
  * (enum mgt_state in format.h). */
@@ -158,10 +232,15 @@ MGT_HIDDEN void mgt_setup(void);           /* idempotent; first hook or construc
 /* Before a real free or realloc while mgt_phase is MGT_PHASE_FROZEN: waits until
  * the exit step has read the heap (unless the caller is that step). */
 MGT_HIDDEN void mgt_wait_frozen(void);
-MGT_HIDDEN int mgt_back(uint64_t off, uint64_t len); /* fallocate the range; 0 ok */
+/* fallocates the range and maps the areas' segments it touches; 0 ok.  A
+ * full disk stops recording (MGT_F_NOSPACE); a mapping refused (an address
+ * space limit) only fails the call, and the caller does without. */
+MGT_HIDDEN int mgt_back(uint64_t off, uint64_t len);
 /* Each takes the calling thread's state, with its guard held. */
 MGT_HIDDEN void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp);
 MGT_HIDDEN void mgt_record_free(struct mgt_thread *t, void *p);
+/* mgt_record_alloc with the stack already known */
+MGT_HIDDEN void mgt_record_alloc_at(struct mgt_thread *t, void *p, size_t size, uint32_t stack);
 /* realloc in two steps around the real call: take p's entry out of the map
  * first (returns 1 if it was known), then record the outcome; q == NULL means
  * the call failed and the old block is put back. */
@@ -211,10 +290,37 @@ MGT_HIDDEN void mgt_sample_rss(void);
 MGT_HIDDEN int mgt_single_threaded(void);  /* no second thread ever recorded */
 MGT_HIDDEN void mgt_thread_exit(struct mgt_thread *t);  /* applies its batch */
 
+/*
+ * A signal handler's calls inside the tracer (the guard held, below
+ * MGT_GUARD_LIBC): async-signal-safe, they only write down the event in the
+ * thread's own queue; mgt_unguard() records them when the interrupted event is
+ * done.  A queued free keeps its block until then (0: free it now, no room).
+ */
+MGT_HIDDEN void mgt_defer_alloc(struct mgt_thread *t, void *p, size_t size, void *fp);
+MGT_HIDDEN int mgt_defer_free(struct mgt_thread *t, void *p);
+/* realloc of p moved to q by the hook: the alloc of q and the free of p (kept until then) */
+MGT_HIDDEN int mgt_defer_realloc(struct mgt_thread *t, void *p, void *q, size_t size, void *fp);
+MGT_HIDDEN void mgt_defer_drain(struct mgt_thread *t);
+MGT_HIDDEN int mgt_defer_pending(const struct mgt_thread *t);
+/* Leaves the tracer: the guard taken by the hook is dropped, and what signal
+ * handlers did meanwhile is recorded. */
+static inline void mgt_unguard(struct mgt_thread *t)
+{
+	if (--t->guard == 0 && MGT_UNLIKELY(atomic_load_explicit(&t->defer, memory_order_relaxed) != 0) &&
+	    mgt_defer_pending(t))
+		mgt_defer_drain(t);
+}
+
 /* ---- stack.c: frame-pointer unwinding and the stack depot ---- */
 MGT_HIDDEN int mgt_stack_reset(void);      /* setup, fork child: empty depot; 0 ok */
 /* Unwinds from frame `fp` and returns the depot id of the stack (0 on overflow). */
 MGT_HIDDEN uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp);
+/* The two halves of it: the walk (async-signal-safe: no frames while the
+ * thread's bounds are unknown) into frames[mgt_g.depth], and the depot id. */
+MGT_HIDDEN uint32_t mgt_stack_walk(struct mgt_thread *t, void *fp, uintptr_t *frames,
+				   uint32_t *trunc);
+MGT_HIDDEN uint32_t mgt_stack_intern(struct mgt_thread *t, const uintptr_t *frames,
+				     uint32_t depth, uint32_t trunc);
 MGT_HIDDEN void mgt_stack_lock(void);
 MGT_HIDDEN void mgt_stack_unlock(void);
 MGT_HIDDEN void mgt_stack_reinit_locks(void);
@@ -262,10 +368,12 @@ MGT_HIDDEN void mgt_ptrmap_unlock_all(void);
 /* In a fork child (locks held by prepare): the parent's blocks become inherited. */
 MGT_HIDDEN void mgt_ptrmap_fork_child(void);
 /* Live blocks: how many, and a copy of at most max of them (any order); all locked.
- * The copy leaves out blocks whose header or bytes mapped(lo, hi) says are
- * not all readable (NULL: no check): a block freed where the tracer could
- * not see it (a signal handler inside a hook) stays in the map, and glibc
- * may have unmapped its memory since. */
+ * The copy leaves out blocks whose header and bytes mapped(lo, hi) says are
+ * not mapped, or whose header is not readable (NULL: no check): a block
+ * freed where the tracer could not see it stays in the map, and glibc may
+ * have unmapped its memory since.  mapped(lo, hi): [lo, hi) is mapped and
+ * its first 8 bytes are readable (the program may have made the rest
+ * PROT_NONE). */
 MGT_HIDDEN uint64_t mgt_ptrmap_count(void);
 MGT_HIDDEN uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max,
 				    int (*mapped)(uint64_t lo, uint64_t hi));

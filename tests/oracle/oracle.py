@@ -93,7 +93,8 @@ INPUTS = {
 CASES = {}
 for s in ["basic", "calloc", "realloc", "reallocarray", "memalign", "pvalloc", "malloc0",
           "free_null", "strdup", "failed", "sawtooth", "equal_peaks", "equal_peaks2",
-          "realloc_peak", "many", "threads", "leak_kinds"]:
+          "realloc_peak", "many", "threads", "leak_kinds", "grow_realloc", "write_before",
+          "prot_none"]:
     CASES["c_" + s] = ["{bin}/oracle_c", s]
 for s in ["new_delete", "aligned_new", "nothrow_new", "nothrow_fail", "new_zero", "containers", "exceptions"]:
     CASES["cxx_" + s] = ["{bin}/oracle_cxx", s]
@@ -153,6 +154,27 @@ PINS = {
         "still_reachable_bytes@memcheck": (248, MOVES),
         "still_reachable_blocks@memcheck": (1, MOVES),
     },
+}
+
+# memcheck skips any pointer to a block whose first byte is not readable
+# (mc_leakcheck.c, lc_is_a_chunk_ptr: "if (!VG_(am_is_valid_for_client)(ptr, 1,
+# VKI_PROT_READ)) return False"), before it even looks for the block: a block
+# made PROT_NONE is "definitely lost" however it is pointed to.  memgate goes
+# by the pointers: the block a global points to is still reachable, the one
+# with interior pointers only is possibly lost (its first word, which the
+# length64/newarray heuristics read, is unreadable), and the 1000-byte block
+# whose only pointer lies in an unreadable page is definitely lost, as memcheck
+# says.
+PROT_NONE = ("memcheck ignores pointers to a block whose first byte is unreadable "
+             "(lc_is_a_chunk_ptr); memgate: the PROT_NONE block a global points to is still "
+             "reachable, the one with interior pointers only possibly lost")
+PINS["c_prot_none"] = {
+    "definitely_lost_bytes@memcheck": (-409600, PROT_NONE),
+    "definitely_lost_blocks@memcheck": (-2, PROT_NONE),
+    "possibly_lost_bytes@memcheck": (204800, PROT_NONE),
+    "possibly_lost_blocks@memcheck": (1, PROT_NONE),
+    "still_reachable_bytes@memcheck": (204800, PROT_NONE),
+    "still_reachable_blocks@memcheck": (1, PROT_NONE),
 }
 
 # Cases valgrind cannot run: memgate's figures are checked against hand-computed
