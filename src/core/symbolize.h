@@ -44,6 +44,13 @@ int mg_symbolizer_new(struct mg_symbolizer **out, struct mg_error *err);
 /* Closes every file and frees every string handed out.  NULL is a no-op. */
 void mg_symbolizer_free(struct mg_symbolizer *s);
 
+/*
+ * The name given to an address without symbol in one of its module's ELF
+ * initializers (.init_array, DT_INIT: what the loader runs before main), as
+ * found through the function's call frame information.
+ */
+#define MG_SYM_INITIALIZER "(static initializer)"
+
 struct mg_sym_frame {
 	const char *function;   /* demangled; NULL if unknown (no DWARF, no symbol) */
 	const char *file;       /* source path as in DWARF; NULL if unknown */

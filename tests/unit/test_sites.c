@@ -1,0 +1,157 @@
+/* test_sites.c - runtime owners and call sites of synthetic stacks (core/sites.c)
+ *
+ * Stacks as real programs give them: the innermost frames in a runtime
+ * library (short: frame pointers stop there), or long Rust chains through
+ * liballoc.  A leak through library code only is the program's; the site is
+ * the program's innermost frame, past the plumbing and memgate.yml's
+ * skip-frames; a site is never empty.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/sites.h"
+#include "core/symbolize.h"
+
+static int failures;
+
+#define CHECK(cond)                                                                     \
+	do {                                                                            \
+		if (!(cond)) {                                                          \
+			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
+			failures++;                                                     \
+		}                                                                       \
+	} while (0)
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define LIBC "/usr/lib/x86_64-linux-gnu/libc.so.6"
+#define LIBSTDCXX "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
+#define PROG "/src/build/prog"
+#define RUSTLIB "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/alloc/src/raw_vec/mod.rs"
+
+static void check_name(const struct mg_site_frame *f, size_t n, char *const *skip,
+		       const char *want)
+{
+	char *got = mg_site_name(f, n, skip);
+	if (!got || strcmp(got, want)) {
+		fprintf(stderr, "site: expected \"%s\", got \"%s\"\n", want, got ? got : "(null)");
+		failures++;
+	}
+	free(got);
+}
+
+static void test_runtime(void)
+{
+	/* the runtime's own sites */
+	struct mg_site_frame stdio[] = { { "_IO_file_doallocate", NULL, 0, LIBC, 0x758cc },
+					 { "_IO_doallocbuf", NULL, 0, LIBC, 0x84f00 } };
+	struct mg_site_frame pool[] = { { MG_SYM_INITIALIZER, NULL, 0, LIBSTDCXX, 0xa57ba } };
+	struct mg_site_frame nss[] = { { "malloc", NULL, 0, LIBC, 0x9000 },
+				       { "__nss_database_lookup2", NULL, 0, LIBC, 0x12000 },
+				       { "main", "/src/nss.c", 9, PROG, 0x1150 } };
+	struct mg_site_frame rust_ti[] = {
+		{ "alloc::alloc::alloc", "library/alloc/src/alloc.rs", 95, PROG, 0x3cc0a },
+		{ "std::sys::pal::unix::stack_overflow::imp::init",
+		  "library/std/src/sys/pal/unix/stack_overflow.rs", 179, PROG, 0x3a23d },
+		{ "std::rt::lang_start_internal", "library/std/src/rt.rs", 171, PROG, 0x3a23d } };
+	CHECK(mg_runtime_owner(stdio, N(stdio)) && !strcmp(mg_runtime_owner(stdio, N(stdio)), "stdio buffer"));
+	CHECK(mg_runtime_owner(pool, N(pool)) != NULL);
+	CHECK(mg_runtime_owner(nss, N(nss)) && !strcmp(mg_runtime_owner(nss, N(nss)), "NSS data"));
+	CHECK(mg_runtime_owner(rust_ti, N(rust_ti)) != NULL);
+
+	/* library code only, but no runtime site: the program's (issue: std::string, strdup) */
+	struct mg_site_frame str[] = { { "std::__cxx11::basic_string<char, std::char_traits<char>, "
+					 "std::allocator<char> >::_M_mutate(unsigned long, unsigned long, "
+					 "char const*, unsigned long)", NULL, 0, LIBSTDCXX, 0x13fcde } };
+	struct mg_site_frame dup[] = { { "__strdup", NULL, 0, LIBC, 0x9e9aa } };
+	struct mg_site_frame unknown[] = { { NULL, NULL, 0, LIBSTDCXX, 0x1234 } };
+	CHECK(mg_runtime_owner(str, N(str)) == NULL);
+	CHECK(mg_runtime_owner(dup, N(dup)) == NULL);
+	CHECK(mg_runtime_owner(unknown, N(unknown)) == NULL);
+
+	/* a rule's name in the program's own code does not count, nor beyond it */
+	struct mg_site_frame own[] = { { "setlocale", "/src/mine.c", 3, PROG, 0x1000 } };
+	struct mg_site_frame past[] = { { "__strdup", NULL, 0, LIBC, 0x9e9aa },
+					{ "main", "/src/main.c", 5, PROG, 0x1100 },
+					{ "_dl_start_user", NULL, 0, "/lib64/ld-linux-x86-64.so.2", 0x20 } };
+	struct mg_site_frame user_rust[] = {
+		{ "alloc::raw_vec::finish_grow", RUSTLIB, 555, PROG, 0x14c8a },
+		{ "r1::collect_items", "/src/r1.rs", 5, PROG, 0x149be },
+		{ "std::rt::lang_start_internal", "library/std/src/rt.rs", 171, PROG, 0x3a23d } };
+	CHECK(mg_runtime_owner(own, N(own)) == NULL);
+	CHECK(mg_runtime_owner(past, N(past)) == NULL);
+	CHECK(mg_runtime_owner(user_rust, N(user_rust)) == NULL);
+	CHECK(mg_runtime_owner(NULL, 0) == NULL);
+}
+
+static void test_sites(void)
+{
+	/* C: past glibc's strdup to the program's function and its caller, not into libc */
+	struct mg_site_frame dup[] = { { "__strdup", NULL, 0, LIBC, 0x9e9aa },
+				       { "copy_name", "/src/leaky.c", 17, PROG, 0x11c4 },
+				       { "main", "/src/leaky.c", 30, PROG, 0x1200 },
+				       { "__libc_start_call_main", NULL, 0, LIBC, 0x2724a } };
+	check_name(dup, N(dup), NULL, "copy_name (leaky.c:17) < main (leaky.c:30)");
+
+	/* C++: operator new and std::vector's growth (system headers) inlined in the program */
+	struct mg_site_frame vec[] = {
+		{ "operator new(unsigned long)", NULL, 0, LIBSTDCXX, 0xaa00 },
+		{ "std::__new_allocator<int>::allocate(unsigned long, void const*)",
+		  "/usr/include/c++/12/bits/new_allocator.h", 137, PROG, 0x1300 },
+		{ "void std::vector<int, std::allocator<int> >::_M_realloc_insert<int const&>(__gnu_cxx::__normal_iterator<int*, std::vector<int, std::allocator<int> > >, int const&)",
+		  "/usr/include/c++/12/bits/vector.tcc", 440, PROG, 0x1300 },
+		{ "fill(int)", "/src/fill.cpp", 8, PROG, 0x1400 },
+		{ "a(int)", "/src/fill.cpp", 20, PROG, 0x1500 },
+		{ "b(int)", "/src/fill.cpp", 21, PROG, 0x1600 },
+		{ "c(int)", "/src/fill.cpp", 22, PROG, 0x1700 },
+		{ "main", "/src/fill.cpp", 30, PROG, 0x1800 } };
+	check_name(vec, N(vec), NULL,
+		   "fill(int) (fill.cpp:8) < a(int) (fill.cpp:20) < b(int) (fill.cpp:21) < c(int) (fill.cpp:22)");
+
+	/* Rust: the crate's function, past liballoc (its sources, its names) */
+	struct mg_site_frame rust[] = {
+		{ "alloc::alloc::realloc", "/rustc/5980/library/alloc/src/alloc.rs", 135, PROG, 0x14c8a },
+		{ "alloc::raw_vec::finish_grow<alloc::alloc::Global>", RUSTLIB, 555, PROG, 0x14c8a },
+		{ "alloc::raw_vec::RawVecInner<A>::grow_amortized", RUSTLIB, 527, PROG, 0x14d20 },
+		{ "alloc::vec::Vec<T,A>::push", "/rustc/5980/library/alloc/src/vec/mod.rs", 992, PROG, 0x149be },
+		{ "r1::collect_items", "/src/r1.rs", 5, PROG, 0x149be },
+		{ "r1::main", "/src/r1.rs", 12, PROG, 0x14b38 },
+		{ "core::ops::function::FnOnce::call_once", "/rustc/5980/library/core/src/ops/function.rs",
+		  250, PROG, 0x14a16 } };
+	check_name(rust, N(rust), NULL, "r1::collect_items (r1.rs:5) < r1::main (r1.rs:12)");
+
+	/* skip-frames: the program's own allocation wrapper is looked past */
+	struct mg_site_frame wrap[] = { { "xmalloc", "/src/util.c", 10, PROG, 0x1000 },
+					{ "xstrdup", "/src/util.c", 20, PROG, 0x1040 },
+					{ "parse_row", "/src/csv.c", 212, PROG, 0x2000 },
+					{ "main", "/src/csv.c", 40, PROG, 0x2100 } };
+	char *skip[] = { "x*alloc", "xstr*", NULL };
+	check_name(wrap, N(wrap), NULL, "xmalloc (util.c:10) < xstrdup (util.c:20) < parse_row (csv.c:212) < main (csv.c:40)");
+	check_name(wrap, N(wrap), skip, "parse_row (csv.c:212) < main (csv.c:40)");
+	CHECK(mg_site_choose(wrap, N(wrap), skip) == 2);
+
+	/* no frame of the program (frame pointers stop in libstdc++): the library frame */
+	struct mg_site_frame str[] = { { "std::__cxx11::basic_string<char>::_M_mutate(unsigned long)",
+					 NULL, 0, LIBSTDCXX, 0x13fcde } };
+	check_name(str, N(str), NULL, "std::__cxx11::basic_string<char>::_M_mutate(unsigned long)");
+	struct mg_site_frame lib[] = { { "__strdup", NULL, 0, LIBC, 0x9e9aa },
+				       { "g_strdup", NULL, 0, "/usr/lib/x86_64-linux-gnu/libglib-2.0.so.0", 0x7000 } };
+	check_name(lib, N(lib), NULL, "g_strdup");
+
+	/* never empty: unnamed frames say module+offset, no frames say so */
+	struct mg_site_frame anon[] = { { NULL, NULL, 0, "/src/build/stripped", 0x11c4 },
+					{ "", NULL, 0, "/src/build/stripped", 0x1200 } };
+	check_name(anon, N(anon), NULL, "stripped+0x11c4 < stripped+0x1200");
+	struct mg_site_frame nomod[] = { { NULL, NULL, 0, NULL, 0x7f00 } };
+	check_name(nomod, N(nomod), NULL, "?+0x7f00");
+	check_name(NULL, 0, NULL, "(no stack)");
+}
+
+int main(void)
+{
+	test_runtime();
+	test_sites();
+	if (failures)
+		fprintf(stderr, "%d check(s) failed\n", failures);
+	return failures != 0;
+}
