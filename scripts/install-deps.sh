@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config git ca-certificates
-  libcjson-dev libyaml-dev libgit2-dev libcurl4-openssl-dev libdw-dev libelf-dev
+  libcjson-dev libyaml-dev libgit2-dev libcurl4-openssl-dev libdw-dev libelf-dev libiberty-dev
   python3 python3-jsonschema valgrind heaptrack time binutils elfutils cmark-gfm strace
   chromium
 )

@@ -153,11 +153,14 @@ static const struct { const char *function, *what; } runtime_rules[] = {
 
 const char *mg_runtime_owner(const struct mg_site_frame *f, size_t n)
 {
-	for (size_t i = 0; i < n && runtime_code(&f[i]); i++)
-		for (size_t r = 0; f[i].function && r < sizeof(runtime_rules) /
-		     sizeof(runtime_rules[0]); r++)
-			if (!fnmatch(runtime_rules[r].function, f[i].function, 0))
+	for (size_t i = 0; i < n && runtime_code(&f[i]); i++) {
+		/* Rust's inherent methods demangle as "<std::thread::Thread>::new" */
+		const char *fn = f[i].function, *bare = fn && *fn == '<' ? fn + 1 : fn;
+		for (size_t r = 0; fn && r < N(runtime_rules); r++)
+			if (!fnmatch(runtime_rules[r].function, fn, 0) ||
+			    !fnmatch(runtime_rules[r].function, bare, 0))
 				return runtime_rules[r].what;
+	}
 	return NULL;
 }
 

@@ -20,6 +20,15 @@
 /* libstdc++'s demangler (cxxabi.h is C++ only) */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
+/*
+ * libiberty's Rust demangler (Debian's libiberty-dev, linked statically; its
+ * rust-demangle.c carries a linking exception): both manglings, legacy
+ * (_ZN...17h<hash>E) and v0 (_R...).  Options 0: without the hash and the
+ * crates' disambiguators.  Declared here as libiberty's demangle.h declares it.
+ */
+extern int rust_demangle_callback(const char *mangled, int options,
+				  void (*callback)(const char *, size_t, void *), void *opaque);
+
 #define MAX_INLINE 64           /* inlined calls kept per address: deeper chains are cut */
 
 /*
@@ -224,16 +233,70 @@ static const char *intern(struct mg_symbolizer *s, const char *str)
 	return copy;
 }
 
-static const char *demangled(struct mg_symbolizer *s, const char *name)
+struct text {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void text_add(const char *str, size_t len, void *opaque)
+{
+	struct text *t = opaque;
+
+	if (t->failed)
+		return;
+	if (t->len + len + 1 > t->cap) {
+		size_t cap = (t->len + len + 1) * 2;
+		char *p = realloc(t->p, cap);
+
+		if (!p) {
+			t->failed = 1;
+			return;
+		}
+		t->p = p;
+		t->cap = cap;
+	}
+	memcpy(t->p + t->len, str, len);
+	t->len += len;
+	t->p[t->len] = '\0';
+}
+
+/* a Rust symbol, demangled without its hash; NULL: not Rust (or out of memory) */
+static char *rust_demangled(const char *name)
+{
+	struct text t = { 0 };
+
+	if (!rust_demangle_callback(name, 0, text_add, &t) || t.failed || !t.len) {
+		free(t.p);
+		return NULL;
+	}
+	return t.p;
+}
+
+char *mg_demangle(const char *name)
 {
 	char *d;
-	const char *r;
 	int status = -1;
 
-	if (!name || strncmp(name, "_Z", 2))
-		return intern(s, name);
+	if (!name)
+		return NULL;
+	if ((!strncmp(name, "_R", 2) || !strncmp(name, "_ZN", 3)) && (d = rust_demangled(name)))
+		return d;
+	if (strncmp(name, "_Z", 2))
+		return NULL;
 	d = __cxa_demangle(name, NULL, NULL, &status);
-	r = intern(s, status == 0 && d ? d : name);
+	if (status != 0) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static const char *demangled(struct mg_symbolizer *s, const char *name)
+{
+	char *d = mg_demangle(name);
+	const char *r = intern(s, d ? d : name);
+
 	free(d);
 	return r;
 }
@@ -773,7 +836,7 @@ static void find_inlined(Dwarf_Die *parent, Dwarf_Addr a, Dwarf_Die *chain, size
 }
 
 /*
- * C++: the linkage name, demangled.  C: the plain name, as a C linkage name
+ * C++ and Rust: the linkage name, demangled.  C: the plain name, as a C linkage name
  * only differs by an asm label (glibc's "__GI___libc_malloc" for
  * "__libc_malloc").  Through abstract origins and specifications.
  */
@@ -785,7 +848,7 @@ static const char *die_name(struct mg_symbolizer *s, Dwarf_Die *die)
 
 	if (!link)
 		link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
-	if (link && !strncmp(link, "_Z", 2))
+	if (link && (!strncmp(link, "_Z", 2) || !strncmp(link, "_R", 2)))
 		return demangled(s, link);
 	name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
 	return intern(s, name ? name : link);

@@ -1,4 +1,5 @@
-/* test_sites.c - runtime owners and call sites of synthetic stacks (core/sites.c)
+/* test_sites.c - runtime owners and call sites of synthetic stacks (core/sites.c),
+ * and the demangler (core/symbolize.c) on names rustc and g++ emitted
  *
  * Stacks as real programs give them: the innermost frames in a runtime
  * library (short: frame pointers stop there), or long Rust chains through
@@ -58,6 +59,13 @@ static void test_runtime(void)
 	CHECK(mg_runtime_owner(pool, N(pool)) != NULL);
 	CHECK(mg_runtime_owner(nss, N(nss)) && !strcmp(mg_runtime_owner(nss, N(nss)), "NSS data"));
 	CHECK(mg_runtime_owner(rust_ti, N(rust_ti)) != NULL);
+	struct mg_site_frame rust_th[] = {
+		{ "<alloc::alloc::Global>::alloc_impl", "library/alloc/src/alloc.rs", 190, PROG, 0x3000 },
+		{ "<std::thread::Thread>::new", "library/std/src/thread/mod.rs", 1400, PROG, 0x3100 },
+		{ "<std::thread::Builder>::spawn_unchecked", "library/std/src/thread/mod.rs", 500, PROG, 0x3200 },
+		{ "app::start_workers", "/src/app/src/lib.rs", 40, PROG, 0x3300 } };
+	CHECK(mg_runtime_owner(rust_th, N(rust_th)) &&
+	      !strcmp(mg_runtime_owner(rust_th, N(rust_th)), "Rust std thread handle"));
 
 	/* library code only, but no runtime site: the program's (issue: std::string, strdup) */
 	struct mg_site_frame str[] = { { "std::__cxx11::basic_string<char, std::char_traits<char>, "
@@ -147,8 +155,53 @@ static void test_sites(void)
 	check_name(NULL, 0, NULL, "(no stack)");
 }
 
+static void check_demangle(const char *mangled, const char *want)
+{
+	char *got = mg_demangle(mangled);
+	if (want ? !got || strcmp(got, want) : got != NULL) {
+		fprintf(stderr, "demangle %s: expected \"%s\", got \"%s\"\n", mangled,
+			want ? want : "(null)", got ? got : "(null)");
+		failures++;
+	}
+	free(got);
+}
+
+/* symbols of rustc 1.95 (legacy: the default for a crate; v0: std, and
+ * -C symbol-mangling-version=v0) and g++ 12 */
+static void test_demangle(void)
+{
+	/* Rust legacy: the hash dropped, $LT$/$GT$/$C$/.. decoded */
+	check_demangle("_ZN2r113collect_items17h4a8650953bd19432E", "r1::collect_items");
+	check_demangle("_ZN5alloc7raw_vec20RawVecInner$LT$A$GT$11finish_grow17h8ff58ef9e602a048E",
+		       "alloc::raw_vec::RawVecInner<A>::finish_grow");
+	check_demangle("_ZN5alloc7raw_vec19RawVec$LT$T$C$A$GT$8grow_one17h09d3b49bd7e41fa6E",
+		       "alloc::raw_vec::RawVec<T,A>::grow_one");
+	check_demangle("_ZN4core3ptr42drop_in_place$LT$std..io..error..Error$GT$17h1389c84efefa2231E",
+		       "core::ptr::drop_in_place<std::io::error::Error>");
+	/* Rust v0: crate disambiguators dropped */
+	check_demangle("_RNvCs2yKp7xUVB4o_2r113collect_items", "r1::collect_items");
+	check_demangle("_RNvMs4_NtCslNYArtu3iFV_5alloc7raw_vecNtB5_11RawVecInner11finish_growB7_",
+		       "<alloc::raw_vec::RawVecInner>::finish_grow");
+	check_demangle("_RNvMs4_NtCslNYArtu3iFV_5alloc7raw_vecINtB5_11RawVecInnerNtNtCsjrHSEGnQ3l9_"
+		       "3std5alloc6SystemE11finish_growBW_",
+		       "<alloc::raw_vec::RawVecInner<std::alloc::System>>::finish_grow");
+	check_demangle("_RNvMNtCslNYArtu3iFV_5alloc5allocNtB2_6Global9grow_impl",
+		       "<alloc::alloc::Global>::grow_impl");
+	/* C++ (_ZN without a Rust hash): libstdc++'s demangler */
+	check_demangle("_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEE9_M_mutateEmmPKcm",
+		       "std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >"
+		       "::_M_mutate(unsigned long, unsigned long, char const*, unsigned long)");
+	check_demangle("_Z9copy_namePKc", "copy_name(char const*)");
+	/* C, and garbage: not mangled */
+	check_demangle("malloc", NULL);
+	check_demangle("_RNvXYZ", NULL);
+	check_demangle("_ZN2r113collect_items17hnothexatallxxxxE", NULL);
+	check_demangle(NULL, NULL);
+}
+
 int main(void)
 {
+	test_demangle();
 	test_runtime();
 	test_sites();
 	if (failures)
