@@ -36,10 +36,11 @@ static const char *const system_dirs[] = { "/lib/", "/usr/lib/", "/lib64/", "/us
 static const char *const header_dirs[] = { "/usr/include/", "/usr/lib/gcc/" };
 /* Rust's standard library crates, under library/ in their sources */
 static const char *const rust_crates[] = { "std/", "alloc/", "core/", "panic_unwind/",
-					   "panic_abort/", "std_detect/", "backtrace/" };
+					   "panic_abort/", "std_detect/", "backtrace/", "test/" };
 /* Rust's standard library by name, for frames without a source file */
 static const char *const rust_functions[] = { "std::", "alloc::", "core::", "<std::",
-					      "<alloc::", "<core::", "__rust_", "__rdl_", "__rg_" };
+					      "<alloc::", "<core::", "__rust_", "__rdl_", "__rg_",
+					      "test::", "<test::" };
 
 /*
  * The allocator plumbing every site is looked past: functions that only
@@ -141,6 +142,8 @@ static const struct { const char *function, *what; } runtime_rules[] = {
 	{ "std::thread::*set_current*", "Rust std thread handle" },
 	{ "std::thread::*Thread*::new*", "Rust std thread handle" },
 	{ "std::thread::*thread_info*", "Rust std thread handle" },
+	{ "std::thread::*spawn*", "Rust std thread handle" },
+	{ "std::sys::*thread::*", "Rust std thread handle" },
 	{ "std::sys::thread_local::*", "Rust std thread-local data" },
 	{ "std::sys::*thread_local*::register*", "Rust std thread-local data" },
 	{ "std::io::stdio::*", "Rust std stdio buffer" },
@@ -149,6 +152,8 @@ static const struct { const char *function, *what; } runtime_rules[] = {
 	{ "std::sys::args::*", "Rust std runtime data" },
 	{ "std::sys::*::args::*", "Rust std runtime data" },
 	{ "std::env::*args*", "Rust std runtime data" },
+	/* Rust's test harness (libtest), around the tests it runs */
+	{ "test::*", "Rust test harness data" },
 };
 
 const char *mg_runtime_owner(const struct mg_site_frame *f, size_t n)

@@ -66,6 +66,26 @@ static void test_runtime(void)
 		{ "app::start_workers", "/src/app/src/lib.rs", 40, PROG, 0x3300 } };
 	CHECK(mg_runtime_owner(rust_th, N(rust_th)) &&
 	      !strcmp(mg_runtime_owner(rust_th, N(rust_th)), "Rust std thread handle"));
+	/* a thread's result packet, allocated while libtest spawns a test's thread */
+	struct mg_site_frame rust_packet[] = {
+		{ "<alloc::sync::Arc<std::thread::Packet<()>>>::new", "/rustc/5980/library/alloc/src/sync.rs", 400, PROG, 0x5000 },
+		{ "<std::thread::Builder>::spawn_unchecked_::<test::run_test::{closure#0}, ()>",
+		  "/rustc/5980/library/std/src/thread/mod.rs", 520, PROG, 0x5100 },
+		{ "test::run_test", "/rustc/5980/library/test/src/lib.rs", 600, PROG, 0x5200 } };
+	CHECK(mg_runtime_owner(rust_packet, N(rust_packet)) &&
+	      !strcmp(mg_runtime_owner(rust_packet, N(rust_packet)), "Rust std thread handle"));
+	/* the test function's own Vec, called by libtest: the program's, blamed on it */
+	struct mg_site_frame rust_test[] = {
+		{ "<alloc::raw_vec::RawVecInner>::finish_grow", RUSTLIB, 555, PROG, 0x6000 },
+		{ "mycrate::tests::grows", "/src/mycrate/src/lib.rs", 30, PROG, 0x6100 },
+		{ "<mycrate::tests::grows::{closure#0} as core::ops::function::FnOnce<()>>::call_once",
+		  "/src/mycrate/src/lib.rs", 28, PROG, 0x6200 },
+		{ "test::__rust_begin_short_backtrace::<...>", "/rustc/5980/library/test/src/lib.rs", 640, PROG, 0x6300 },
+		{ "test::run_test_in_process", "/rustc/5980/library/test/src/lib.rs", 660, PROG, 0x6400 } };
+	CHECK(mg_runtime_owner(rust_test, N(rust_test)) == NULL);
+	check_name(rust_test, N(rust_test), NULL,
+		   "mycrate::tests::grows (lib.rs:30) < <mycrate::tests::grows::{closure#0} as "
+		   "core::ops::function::FnOnce<()>>::call_once (lib.rs:28)");
 
 	/* library code only, but no runtime site: the program's (issue: std::string, strdup) */
 	struct mg_site_frame str[] = { { "std::__cxx11::basic_string<char, std::char_traits<char>, "
