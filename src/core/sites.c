@@ -34,6 +34,8 @@ static const char *const system_dirs[] = { "/lib/", "/usr/lib/", "/lib64/", "/us
 					   "/usr/libexec/" };
 /* sources of code inlined or instantiated in the program that is not its own */
 static const char *const header_dirs[] = { "/usr/include/", "/usr/lib/gcc/" };
+/* sources of other people's code built into the program: Cargo's dependencies */
+static const char *const vendored_files[] = { "/.cargo/registry/src/", "/.cargo/git/checkouts/" };
 /* Rust's standard library crates, under library/ in their sources */
 static const char *const rust_crates[] = { "std/", "alloc/", "core/", "panic_unwind/",
 					   "panic_abort/", "std_detect/", "backtrace/", "test/" };
@@ -182,10 +184,19 @@ static int is_plumbing(const char *fn, char *const *skip)
 	return 0;
 }
 
+static int vendored_file(const char *file)
+{
+	for (size_t i = 0; file && i < N(vendored_files); i++)
+		if (strstr(file, vendored_files[i]))
+			return 1;
+	return 0;
+}
+
 int mg_site_frame_is_library(const struct mg_site_frame *f)
 {
 	return has_prefix(f->module, system_dirs, N(system_dirs)) || runtime_module(f->module) ||
 	       rust_library_file(f->file) || has_prefix(f->file, header_dirs, N(header_dirs)) ||
+	       vendored_file(f->file) ||
 	       (!f->file && has_prefix(f->function, rust_functions, N(rust_functions)));
 }
 
@@ -268,6 +279,7 @@ cJSON *mg_site_rules_json(void)
 	    !cJSON_AddItemToObject(o, "runtime_libs", strings(runtime_libs, N(runtime_libs))) ||
 	    !cJSON_AddItemToObject(o, "system_dirs", strings(system_dirs, N(system_dirs))) ||
 	    !cJSON_AddItemToObject(o, "header_dirs", strings(header_dirs, N(header_dirs))) ||
+	    !cJSON_AddItemToObject(o, "vendored_files", strings(vendored_files, N(vendored_files))) ||
 	    !cJSON_AddItemToObject(o, "rust_crates", strings(rust_crates, N(rust_crates))) ||
 	    !cJSON_AddItemToObject(o, "rust_functions", strings(rust_functions, N(rust_functions))) ||
 	    !cJSON_AddItemToObject(o, "plumbing", strings(plumbing, N(plumbing))) ||

@@ -39,7 +39,8 @@ struct mg_site_frame {
 const char *mg_runtime_owner(const struct mg_site_frame *f, size_t n);
 
 /* 1 when the frame is library code, not the program's own: a runtime or
- * system library, a system header, Rust's standard library sources. */
+ * system library, a system header, Rust's standard library sources, a
+ * Cargo dependency's sources. */
 int mg_site_frame_is_library(const struct mg_site_frame *f);
 
 /*
@@ -65,7 +66,8 @@ char *mg_site_name_json(const cJSON *frames, char *const *skip);
 /*
  * The tables mg_site_name() uses, for the HTML page's own site names
  * (src/report/assets/report.js): { "runtime_libs", "system_dirs",
- * "header_dirs", "rust_crates", "rust_functions", "plumbing": [strings],
+ * "header_dirs", "vendored_files", "rust_crates", "rust_functions",
+ * "plumbing": [strings],
  * "frames": 4 }.  The caller's; NULL when out of memory.
  */
 cJSON *mg_site_rules_json(void);

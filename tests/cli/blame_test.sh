@@ -156,5 +156,12 @@ if [ $rust = 1 ]; then
 		'sites("vec", "leaked_bytes") and sites("vec", "leaked_bytes")[0].startswith("vec::collect_items (vec.rs:")'
 	check "vec: the check output names it" grep -q "^vec: leaked_bytes .* from vec::collect_items (vec.rs:" check.log
 fi
+
+# memgate.yml's skip-frames: the program's own function looked past, to its caller
+printf 'defaults:\n  skip-frames: ["make_*"]\n' >> memgate.yml
+"$memgate" check --from profiles --baseline main >check.log 2>&1; rc=$?
+check "skip-frames: still exit 1 (got $rc)" [ "$rc" = 1 ]
+check "skip-frames: strings explained by main, past make_names" result \
+	'any(x.startswith("main (strings.cpp:") for x in sites("strings", "leaked_bytes")) and not any("make_names" in x for x in sites("strings", "leaked_bytes"))'
 [ $fail = 0 ] && echo "ok: blame"
 exit $fail

@@ -148,6 +148,15 @@ static void test_sites(void)
 		  250, PROG, 0x14a16 } };
 	check_name(rust, N(rust), NULL, "r1::collect_items (r1.rs:5) < r1::main (r1.rs:12)");
 
+	/* a Cargo dependency's code is looked past to the crate's */
+	struct mg_site_frame dep[] = {
+		{ "<alloc::raw_vec::RawVecInner>::finish_grow", RUSTLIB, 555, PROG, 0x6000 },
+		{ "<serde_json::de::Deserializer<R>>::parse_str",
+		  "/home/u/.cargo/registry/src/index.crates.io-6f17d22bba15001f/serde_json-1.0.100/src/de.rs",
+		  1500, PROG, 0x7000 },
+		{ "app::load", "/src/app/src/config.rs", 12, PROG, 0x7100 } };
+	check_name(dep, N(dep), NULL, "app::load (config.rs:12)");
+
 	/* skip-frames: the program's own allocation wrapper is looked past */
 	struct mg_site_frame wrap[] = { { "xmalloc", "/src/util.c", 10, PROG, 0x1000 },
 					{ "xstrdup", "/src/util.c", 20, PROG, 0x1040 },

@@ -109,6 +109,7 @@
 	function isLibrary(f) {
 		return startsAny(f.module, RULES.system_dirs) || startsAny(basename(f.module || ""), RULES.runtime_libs) ||
 			rustLibraryFile(f.file) || startsAny(f.file, RULES.header_dirs) ||
+			(!!f.file && (RULES.vendored_files || []).some(p => f.file.includes(p))) ||
 			(!f.file && startsAny(f.function, RULES.rust_functions));
 	}
 	const isPlumbing = f => !!f.function && PLUMBING.some(re => re.test(f.function));
