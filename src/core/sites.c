@@ -102,10 +102,12 @@ static int rust_library_file(const char *file)
 	return has_prefix(lib, rust_crates, N(rust_crates));
 }
 
-/* code of the runtime: where runtime-owned blocks are looked for */
+/* code of the runtime: where runtime-owned blocks are looked for (Rust's
+ * std by its sources, or by its names where the frame has no source file) */
 static int runtime_code(const struct mg_site_frame *f)
 {
-	return runtime_module(f->module) || rust_library_file(f->file);
+	return runtime_module(f->module) || rust_library_file(f->file) ||
+	       (!f->file && has_prefix(f->function, rust_functions, N(rust_functions)));
 }
 
 /*

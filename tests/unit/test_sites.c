@@ -66,6 +66,20 @@ static void test_runtime(void)
 		{ "app::start_workers", "/src/app/src/lib.rs", 40, PROG, 0x3300 } };
 	CHECK(mg_runtime_owner(rust_th, N(rust_th)) &&
 	      !strcmp(mg_runtime_owner(rust_th, N(rust_th)), "Rust std thread handle"));
+	/* without source files (std's debug info stripped): std known by its names */
+	struct mg_site_frame rust_nofile[] = {
+		{ "<alloc::alloc::Global>::alloc_impl", NULL, 0, PROG, 0x3000 },
+		{ "std::sys::pal::unix::stack_overflow::imp::init", NULL, 0, PROG, 0x3100 },
+		{ "std::rt::lang_start_internal", NULL, 0, PROG, 0x3200 } };
+	CHECK(mg_runtime_owner(rust_nofile, N(rust_nofile)) &&
+	      !strcmp(mg_runtime_owner(rust_nofile, N(rust_nofile)), "Rust std thread info"));
+	struct mg_site_frame rust_nofile_own[] = {
+		{ "alloc::raw_vec::finish_grow", NULL, 0, PROG, 0x3000 },
+		{ "vec::collect_items", NULL, 0, PROG, 0x3100 },
+		{ "std::rt::lang_start_internal", NULL, 0, PROG, 0x3200 } };
+	CHECK(mg_runtime_owner(rust_nofile_own, N(rust_nofile_own)) == NULL);
+	check_name(rust_nofile_own, N(rust_nofile_own), NULL, "vec::collect_items");
+
 	/* a thread's result packet, allocated while libtest spawns a test's thread */
 	struct mg_site_frame rust_packet[] = {
 		{ "<alloc::sync::Arc<std::thread::Packet<()>>>::new", "/rustc/5980/library/alloc/src/sync.rs", 400, PROG, 0x5000 },
