@@ -117,24 +117,24 @@ static int runtime_code(const struct mg_site_frame *f)
  * programs (C stdio, NSS, locales, C++ iostream and GoogleTest, Rust std).
  */
 static const struct { const char *function, *what; } runtime_rules[] = {
-	/* glibc */
-	{ "_IO_file_doallocate", "stdio buffer" },
-	{ "_IO_doallocbuf", "stdio buffer" },
+	/* glibc (anywhere in the name: its internal aliases, __GI_... , match too) */
+	{ "*_IO_file_doallocate*", "stdio buffer" },
+	{ "*_IO_doallocbuf*", "stdio buffer" },
 	{ "*_nl_*", "locale data" },
-	{ "setlocale", "locale data" },
-	{ "newlocale", "locale data" },
+	{ "*setlocale*", "locale data" },
+	{ "*newlocale*", "locale data" },
 	{ "*nss_*", "NSS data" },
-	{ "__gconv*", "iconv data" },
-	{ "tzset_internal", "time zone data" },
-	{ "__tzfile_read", "time zone data" },
-	{ "__new_exitfn", "atexit handler list" },
-	{ "dl_open_worker*", "dynamic loader data" },
-	{ "_dl_*", "dynamic loader data" },
-	{ "__tls_get_addr", "dynamic TLS" },
+	{ "*__gconv*", "iconv data" },
+	{ "*tzset_internal*", "time zone data" },
+	{ "*__tzfile_read*", "time zone data" },
+	{ "*__new_exitfn*", "atexit handler list" },
+	{ "*dl_open_worker*", "dynamic loader data" },
+	{ "*_dl_*", "dynamic loader data" },
+	{ "*__tls_get_addr*", "dynamic TLS" },
 	/* libstdc++ */
 	{ "*::pool::pool*", "libstdc++ emergency exception pool" },
-	{ "__gnu_cxx::__freeres*", "libstdc++ emergency exception pool" },
-	{ "__cxa_get_globals*", "libstdc++ exception globals" },
+	{ "*__gnu_cxx::__freeres*", "libstdc++ emergency exception pool" },
+	{ "*__cxa_get_globals*", "libstdc++ exception globals" },
 	/* a runtime library's own static data, made before main by its
 	 * initializers (stripped: symbolize.c names them) */
 	{ MG_SYM_INITIALIZER, "runtime library static data" },
