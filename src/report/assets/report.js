@@ -542,8 +542,13 @@
 		const sites = new Map();
 		procs.forEach((p, pi) => {
 			const frames = p.frames || [];
+			/* the runtime's blocks (leak stacks marked "runtime"): never a leak site, as in baselines */
+			const addrs = fs => fs.map(f => f.addr + "@" + (f.function || "")).join(" ");
+			const runtime = new Set((p.leak_stacks || []).filter(x => x.runtime).map(x => addrs(x.frames || [])));
 			for (const s of p.stacks || []) {
-				const name = siteName(s[0].map(i => frames[i]));
+				const fs = s[0].map(i => frames[i]);
+				const name = siteName(fs);
+				const owned = runtime.size > 0 && runtime.has(addrs(fs));
 				let e = sites.get(name);
 				if (!e) {
 					e = { site: name, peak_bytes: 0, peak_blocks: 0, leaked_bytes: 0, leaked_blocks: 0, total_bytes: 0, allocs: 0 };
@@ -553,8 +558,10 @@
 					e.peak_bytes += s[COL.peak_bytes];
 					e.peak_blocks += s[COL.peak_blocks];
 				}
-				e.leaked_bytes += s[COL.leaked_bytes];
-				e.leaked_blocks += s[COL.leaked_blocks];
+				if (!owned) {
+					e.leaked_bytes += s[COL.leaked_bytes];
+					e.leaked_blocks += s[COL.leaked_blocks];
+				}
 				e.total_bytes += s[COL.total_bytes];
 				e.allocs += s[COL.allocs];
 			}
