@@ -131,6 +131,8 @@ static const struct { const char *function, *what; } runtime_rules[] = {
 	{ "*dl_open_worker*", "dynamic loader data" },
 	{ "*_dl_*", "dynamic loader data" },
 	{ "*__tls_get_addr*", "dynamic TLS" },
+	{ "*allocate_dtv*", "dynamic TLS" },
+	{ "*__cxa_thread_atexit_impl*", "thread-local destructor list" },
 	{ "*_dlerror_run*", "dynamic loader data" },
 	{ "*__tzstring*", "time zone data" },
 	{ "*new_composite_name*", "locale data" },
