@@ -13,16 +13,7 @@
 
 #include "core/sites.h"
 #include "core/symbolize.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                     \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-			failures++;                                                     \
-		}                                                                       \
-	} while (0)
+#include "harness.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define LIBC "/usr/lib/x86_64-linux-gnu/libc.so.6"
@@ -34,10 +25,7 @@ static void check_name(const struct mg_site_frame *f, size_t n, char *const *ski
 		       const char *want)
 {
 	char *got = mg_site_name(f, n, skip);
-	if (!got || strcmp(got, want)) {
-		fprintf(stderr, "site: expected \"%s\", got \"%s\"\n", want, got ? got : "(null)");
-		failures++;
-	}
+	CHECK_STR(want, got);
 	free(got);
 }
 
@@ -201,11 +189,8 @@ static void test_sites(void)
 static void check_demangle(const char *mangled, const char *want)
 {
 	char *got = mg_demangle(mangled);
-	if (want ? !got || strcmp(got, want) : got != NULL) {
-		fprintf(stderr, "demangle %s: expected \"%s\", got \"%s\"\n", mangled,
-			want ? want : "(null)", got ? got : "(null)");
-		failures++;
-	}
+	CHECKF(want ? got && !strcmp(got, want) : got == NULL, "demangle %s: expected \"%s\", got \"%s\"",
+	       mangled ? mangled : "(null)", want ? want : "(null)", got ? got : "(null)");
 	free(got);
 }
 
