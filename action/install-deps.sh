@@ -2,7 +2,7 @@
 # install-deps.sh - the packages memgate builds with, on a Debian/Ubuntu runner (the action's first step)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libcjson-dev libyaml-dev libgit2-dev
-      libcurl4-openssl-dev libdw-dev libelf-dev)
+      libcurl4-openssl-dev libdw-dev libelf-dev libiberty-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

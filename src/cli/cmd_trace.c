@@ -168,8 +168,8 @@ static void print_leaks(const cJSON *doc, int max_stacks, int max_frames)
 	const cJSON *rt = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "summary"),
 					      "leaked_runtime_bytes");
 	if (cJSON_IsNumber(rt) && rt->valuedouble > 0)
-		fprintf(stderr, "memgate: %.0f bytes live at exit belong to the C/C++ runtime "
-			"(stdio buffers, the exception pool...): counted, not blamed\n",
+		fprintf(stderr, "memgate: %.0f bytes live at exit belong to the runtime "
+			"(stdio buffers, the exception pool, Rust std's thread data...): counted, not blamed\n",
 			rt->valuedouble);
 }
 

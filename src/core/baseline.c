@@ -9,51 +9,12 @@
 #include "../util/error.h"
 #include "baseline.h"
 #include "metric.h"
+#include "sites.h"
 #include "suppress.h"
 
 /* a baseline keeps every summary figure of metric.h */
 
-#define SITE_FRAMES 4                     /* frames that name a call site */
 #define MAX_SITES 10
-
-/* "func (file:line) < caller (file:line)": a site's name, from its innermost frames */
-static char *site_name(const cJSON *frames)
-{
-	char buf[2048];
-	size_t len = 0;
-	int n = 0;
-	const cJSON *f;
-	buf[0] = '\0';
-	cJSON_ArrayForEach(f, frames) {
-		const cJSON *fn = cJSON_GetObjectItem(f, "function"), *file = cJSON_GetObjectItem(f, "file");
-		const cJSON *line = cJSON_GetObjectItem(f, "line"), *mod = cJSON_GetObjectItem(f, "module");
-		const cJSON *off = cJSON_GetObjectItem(f, "offset");
-		const char *base;
-		if (n++ == SITE_FRAMES || len >= sizeof(buf) - 1)
-			break;
-		if (n > 1)
-			len += (size_t)snprintf(buf + len, sizeof(buf) - len, " < ");
-		if (len >= sizeof(buf) - 1)
-			break;
-		if (cJSON_IsString(fn) && cJSON_IsString(file)) {
-			base = strrchr(file->valuestring, '/');
-			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s (%s:%d)", fn->valuestring,
-						base ? base + 1 : file->valuestring,
-						cJSON_IsNumber(line) ? line->valueint : 0);
-		} else if (cJSON_IsString(fn)) {
-			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s", fn->valuestring);
-		} else {
-			/* module+offset: stable for the same binary */
-			base = cJSON_IsString(mod) ? strrchr(mod->valuestring, '/') : NULL;
-			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s+%s",
-						base ? base + 1 : cJSON_IsString(mod) ? mod->valuestring : "?",
-						cJSON_IsString(off) ? off->valuestring : "?");
-		}
-	}
-	if (len >= sizeof(buf))
-		len = sizeof(buf) - 1;
-	return strndup(buf, len);
-}
 
 struct site {
 	char *name;
@@ -79,11 +40,14 @@ static cJSON *sites(const cJSON *procs, const char *list, const cJSON *only)
 		if (only && p != only)
 			continue;
 		cJSON_ArrayForEach(st, cJSON_GetObjectItem(p, list)) {
-			if (cJSON_GetObjectItem(st, "suppressed"))
-				continue;     /* memgate.yml hides it (suppress.c) */
+			if (cJSON_GetObjectItem(st, "suppressed") || cJSON_GetObjectItem(st, "runtime"))
+				continue;     /* memgate.yml hides it (suppress.c), or the runtime owns it */
 			const cJSON *bytes = cJSON_GetObjectItem(st, "bytes");
 			const cJSON *blocks = cJSON_GetObjectItem(st, "blocks");
-			char *name = site_name(cJSON_GetObjectItem(st, "frames"));
+			/* named by mg_suppress_profile() with memgate.yml's skip-frames, else here */
+			const char *named = cJSON_GetStringValue(cJSON_GetObjectItem(st, "site"));
+			char *name = named ? strdup(named)
+					   : mg_site_name_json(cJSON_GetObjectItem(st, "frames"), NULL);
 			size_t k;
 			if (!name || !cJSON_IsNumber(bytes) || !cJSON_IsNumber(blocks)) {
 				free(name);
@@ -142,15 +106,14 @@ cJSON *mg_baseline_from_profile(const cJSON *profile, const char *commit, int di
 	cJSON *b = cJSON_CreateObject(), *fig = cJSON_CreateObject();
 	if (!b || !fig)
 		return NULL;
-	/* the figures as gated: leaks that suppressions hide are not the test's */
+	/* the figures as gated: leaks that suppressions hide, and the runtime's, are not the test's */
 	for (int m = 0; m < MG_METRIC_COUNT; m++) {
 		const char *name = mg_metric_name((enum mg_metric)m);
 		const cJSON *v = cJSON_GetObjectItem(sum, name);
 		uint64_t g;
 		cJSON_AddItemToObject(fig, name,
 				      !cJSON_IsNumber(v) ? cJSON_CreateNull()
-				      : cJSON_GetObjectItem(profile, "suppressed") &&
-						mg_gated_figure(&g, profile, name)
+				      : mg_gated_figure(&g, profile, name)
 				      ? cJSON_CreateNumber((double)g)
 				      : cJSON_CreateNumber(v->valuedouble));
 	}

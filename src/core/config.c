@@ -1027,6 +1027,27 @@ static void apply_settings(struct mg_settings *base, const struct mg_settings *o
 	}
 }
 
+/* `defaults: skip-frames:`: globs on the function names call sites look past */
+static int parse_skip_frames(struct ctx *c, const struct node *seq)
+{
+	size_t n = 0;
+	if (!seq)
+		return MG_OK;
+	if (want_kind(c, seq, NODE_SEQ, "skip-frames") < 0)
+		return MG_EINVALID;
+	if (!(c->cfg->skip_frames = mg_strv_new()))
+		return nomem(c);
+	for (size_t i = 0; i < seq->n; i++) {
+		const struct node *k = seq->kids[i];
+		if (k->kind != NODE_SCALAR || k->null || !*k->str)
+			return fail(c, k->pos, "expected a glob on function names like \"my_alloc*\" in \"skip-frames\", got %s",
+				    GOT(k));
+		if (mg_strv_push(&c->cfg->skip_frames, &n, strdup(k->str)) < 0)
+			return nomem(c);
+	}
+	return MG_OK;
+}
+
 static int parse_root(struct ctx *c, const struct node *root)
 {
 	static const char *const keys[] = { "version", "profiles", "baselines", "defaults", "tests",
@@ -1058,7 +1079,7 @@ static int parse_root(struct ctx *c, const struct node *root)
 		return v ? MG_EINVALID : nomem(c);
 	builtin_defaults(&cfg->defaults);
 	if ((v = map_get(root, "defaults"))) {
-		static const char *const dkeys[] = { SETTINGS_KEYS };
+		static const char *const dkeys[] = { SETTINGS_KEYS, "skip-frames" };
 		if (want_kind(c, v, NODE_MAP, "defaults") < 0 ||
 		    check_keys(c, v, dkeys, sizeof(dkeys) / sizeof(dkeys[0]), "in \"defaults\"") < 0)
 			return MG_EINVALID;
@@ -1066,6 +1087,8 @@ static int parse_root(struct ctx *c, const struct node *root)
 		if (parse_settings(c, &d, v) < 0)
 			return MG_EINVALID;
 		apply_settings(&cfg->defaults, &d);
+		if (parse_skip_frames(c, map_get(v, "skip-frames")) < 0)
+			return MG_EINVALID;
 	}
 	if (!(v = map_get(root, "tests")))
 		return fail(c, root->pos, "missing key \"tests\" at the top level");
@@ -1156,6 +1179,7 @@ void mg_config_free(struct mg_config *cfg)
 	free(cfg->dir);
 	free(cfg->profiles);
 	free(cfg->baselines);
+	mg_strv_free(cfg->skip_frames);
 	mg_config_tests_free(cfg->tests, cfg->n_tests);
 	for (i = 0; i < cfg->n_imports; i++)
 		import_release(&cfg->imports[i]);

@@ -134,6 +134,7 @@ struct mg_config {
 	size_t n_imports;
 	struct mg_suppression *suppressions;
 	size_t n_suppressions;
+	char **skip_frames;         /* `defaults: skip-frames:` globs, NULL-terminated; NULL: none */
 };
 
 /*

@@ -15,6 +15,7 @@
 #include "measure.h"
 #include "pool.h"
 #include "profile.h"
+#include "suppress.h"
 
 /* what a worker sends back: one write, under PIPE_BUF, so rows never interleave */
 struct wire {
@@ -83,7 +84,10 @@ static void run_one(struct wire *w, const struct mg_config *cfg, const struct mg
 	w->allocs = cJSON_GetNumberValue(cJSON_GetObjectItem(sum, "allocs"));
 	w->total_bytes = cJSON_GetNumberValue(cJSON_GetObjectItem(sum, "total_bytes"));
 	w->peak_bytes = cJSON_GetNumberValue(cJSON_GetObjectItem(sum, "peak_bytes"));
-	w->leaked_bytes = cJSON_GetNumberValue(cJSON_GetObjectItem(sum, "leaked_bytes"));
+	/* leaked: the program's own, without the runtime's blocks (docs/profile-schema.md) */
+	uint64_t leaked = 0;
+	mg_gated_figure(&leaked, doc, "leaked_bytes");
+	w->leaked_bytes = (double)leaked;
 	w->outcome = (timed_out || cJSON_IsNumber(sig)) && !s.allow_crash ? MG_POOL_CRASHED
 									  : MG_POOL_MEASURED;
 	const cJSON *untraced = cJSON_GetObjectItem(doc, "untraced");

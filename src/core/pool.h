@@ -30,7 +30,7 @@ enum mg_pool_outcome {
 struct mg_pool_result {
 	const struct mg_test *test;
 	enum mg_pool_outcome outcome;
-	double allocs, total_bytes, peak_bytes, leaked_bytes;   /* when measured */
+	double allocs, total_bytes, peak_bytes, leaked_bytes;   /* when measured; leaked: the program's own */
 	char end[64];               /* "exit 0", "signal 11", "timed out", ", 3 runs" appended */
 	char error[512];            /* when failed */
 };

@@ -17,6 +17,7 @@
 #include "metric.h"
 #include "profile.h"
 #include "runner.h"
+#include "sites.h"
 #include "version.h"
 
 /* The compiler that built an ELF file, from its .comment section ("GCC: (Debian ...) 12.2.0"). */
@@ -161,54 +162,19 @@ static cJSON *frames_json(const struct sframe *f, size_t n)
 	return arr;
 }
 
-/*
- * Runtime-owned blocks (docs/metrics.md): what glibc, the loader and libstdc++ keep
- * for themselves.  Walking out from the allocation while still inside a
- * runtime library, a frame named like one of these makes the block theirs;
- * so does a stack with no frame of the program at all (static initialisers
- * run by the loader, e.g. libstdc++'s emergency exception pool).
- */
-static const struct { const char *pattern, *what; } runtime_rules[] = {
-	{ "_IO_file_doallocate", "stdio buffer" },
-	{ "_IO_doallocbuf", "stdio buffer" },
-	{ "pool::pool", "libstdc++ emergency exception pool" },
-	{ "__cxa_get_globals", "libstdc++ exception globals" },
-	{ "_nl_", "locale data" },
-	{ "setlocale", "locale data" },
-	{ "newlocale", "locale data" },
-	{ "__nss_", "NSS data" },
-	{ "nss_", "NSS data" },
-	{ "__gconv", "iconv data" },
-	{ "tzset_internal", "time zone data" },
-	{ "__tzfile_read", "time zone data" },
-	{ "__new_exitfn", "atexit handler list" },
-	{ "dl_open_worker", "dynamic loader data" },
-	{ "_dl_", "dynamic loader data" },
-	{ "__tls_get_addr", "dynamic TLS" },
-};
-
-static int runtime_module(const char *path)
-{
-	static const char *const libs[] = { "libc.so", "ld-linux", "libstdc++.so", "libgcc_s.so",
-					    "libm.so", "libpthread.so", "libdl.so", "libnss_",
-					    "libresolv.so" };
-	const char *base = path ? strrchr(path, '/') : NULL;
-	base = base ? base + 1 : path;
-	for (size_t i = 0; base && i < sizeof(libs) / sizeof(libs[0]); i++)
-		if (!strncmp(base, libs[i], strlen(libs[i])))
-			return 1;
-	return 0;
-}
-
+/* Runtime-owned blocks (docs/metrics.md): the rules are sites.c's, one table */
 static const char *runtime_owner(const struct sframe *f, size_t n)
 {
-	size_t i;
-	for (i = 0; i < n && runtime_module(f[i].raw->module); i++)
-		for (size_t r = 0; f[i].sym.function && r < sizeof(runtime_rules) /
-		     sizeof(runtime_rules[0]); r++)
-			if (strstr(f[i].sym.function, runtime_rules[r].pattern))
-				return runtime_rules[r].what;
-	return n && i == n ? "runtime library (no frame of the program)" : NULL;
+	struct mg_site_frame *sf = malloc(sizeof(*sf) * (n ? n : 1));
+	const char *what;
+	if (!sf)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		sf[i] = (struct mg_site_frame){ f[i].sym.function, f[i].sym.file, f[i].sym.line,
+						f[i].raw->module, f[i].raw->offset };
+	what = mg_runtime_owner(sf, n);
+	free(sf);
+	return what;
 }
 
 enum list_kind { L_PEAK, L_LEAK, L_BYTES, L_ALLOCS };

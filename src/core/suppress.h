@@ -56,8 +56,11 @@ int mg_suppress_stack(struct mg_suppress_state *st, const struct mg_frame_names 
 		      uint64_t bytes);
 
 /*
- * Applies the suppressions to the in-memory `profile` (one test: the
- * max_bytes caps start afresh): every leak stack a suppression hides gets
+ * Names the call site of every leak and peak stack of the in-memory
+ * `profile` ("site": sites.h, with the config's `defaults: skip-frames:`),
+ * then applies the suppressions to it (one test: the max_bytes caps start
+ * afresh): every leak stack of the program (runtime-owned ones are set apart
+ * already) that a suppression hides gets
  * "suppressed": "<pattern>", and the document gets "suppressed": { the leak
  * figures hidden, "stacks": how many }.  Counts each suppression's use in st
  * for the unused-suppression report.  Returns the number of stacks hidden,
@@ -67,7 +70,8 @@ int mg_suppress_profile(cJSON *profile, struct mg_suppress_state *st);
 
 /*
  * A summary figure as gated: the profile's minus what suppressions hid
- * ("suppressed", when mg_suppress_profile() ran).  0 when the figure is
+ * ("suppressed", when mg_suppress_profile() ran) and, for leaked_bytes and
+ * leaked_blocks, minus the runtime-owned blocks (leaked_runtime_*).  0 when the figure is
  * absent; 1 and *out otherwise.
  */
 int mg_gated_figure(uint64_t *out, const cJSON *profile, const char *name);

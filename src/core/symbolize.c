@@ -11,6 +11,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
+#include <gelf.h>
 #include <libelf.h>
 
 #include "../util/error.h"
@@ -18,6 +19,15 @@
 
 /* libstdc++'s demangler (cxxabi.h is C++ only) */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
+/*
+ * libiberty's Rust demangler (Debian's libiberty-dev, linked statically; its
+ * rust-demangle.c carries a linking exception): both manglings, legacy
+ * (_ZN...17h<hash>E) and v0 (_R...).  Options 0: without the hash and the
+ * crates' disambiguators.  Declared here as libiberty's demangle.h declares it.
+ */
+extern int rust_demangle_callback(const char *mangled, int options,
+				  void (*callback)(const char *, size_t, void *), void *opaque);
 
 #define MAX_INLINE 64           /* inlined calls kept per address: deeper chains are cut */
 
@@ -161,6 +171,9 @@ struct module {
 	struct cu_range *cu_ranges; /* sorted by lo; built when .debug_aranges fails us */
 	size_t n_cu_ranges;
 	int cu_ranges_built;
+	uint64_t *inits;            /* its ELF initializers (.init_array, DT_INIT); loaded on first use */
+	size_t n_inits;
+	int inits_loaded;
 };
 
 struct mg_symbolizer {
@@ -220,16 +233,70 @@ static const char *intern(struct mg_symbolizer *s, const char *str)
 	return copy;
 }
 
-static const char *demangled(struct mg_symbolizer *s, const char *name)
+struct text {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void text_add(const char *str, size_t len, void *opaque)
+{
+	struct text *t = opaque;
+
+	if (t->failed)
+		return;
+	if (t->len + len + 1 > t->cap) {
+		size_t cap = (t->len + len + 1) * 2;
+		char *p = realloc(t->p, cap);
+
+		if (!p) {
+			t->failed = 1;
+			return;
+		}
+		t->p = p;
+		t->cap = cap;
+	}
+	memcpy(t->p + t->len, str, len);
+	t->len += len;
+	t->p[t->len] = '\0';
+}
+
+/* a Rust symbol, demangled without its hash; NULL: not Rust (or out of memory) */
+static char *rust_demangled(const char *name)
+{
+	struct text t = { 0 };
+
+	if (!rust_demangle_callback(name, 0, text_add, &t) || t.failed || !t.len) {
+		free(t.p);
+		return NULL;
+	}
+	return t.p;
+}
+
+char *mg_demangle(const char *name)
 {
 	char *d;
-	const char *r;
 	int status = -1;
 
-	if (!name || strncmp(name, "_Z", 2))
-		return intern(s, name);
+	if (!name)
+		return NULL;
+	if ((!strncmp(name, "_R", 2) || !strncmp(name, "_ZN", 3)) && (d = rust_demangled(name)))
+		return d;
+	if (strncmp(name, "_Z", 2))
+		return NULL;
 	d = __cxa_demangle(name, NULL, NULL, &status);
-	r = intern(s, status == 0 && d ? d : name);
+	if (status != 0) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static const char *demangled(struct mg_symbolizer *s, const char *name)
+{
+	char *d = mg_demangle(name);
+	const char *r = intern(s, d ? d : name);
+
 	free(d);
 	return r;
 }
@@ -485,6 +552,115 @@ static const char *sym_name(struct module *m, uint64_t addr)
 	return NULL;
 }
 
+/*
+ * The module's ELF initializers: the functions the loader runs before main
+ * (.init_array entries and DT_INIT).  An entry stored as 0 is filled by a
+ * relocation at load time; it is then not known here.
+ */
+static void load_inits(struct module *m)
+{
+	GElf_Addr bias;
+	Elf *elf = dwfl_module_getelf(m->mod, &bias);
+	Elf_Scn *scn = NULL;
+	size_t cap = 0;
+
+	m->inits_loaded = 1;
+	while (elf && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (sh.sh_type == SHT_INIT_ARRAY && (d = elf_getdata(scn, NULL)) && d->d_buf) {
+			int wide = gelf_getclass(elf) == ELFCLASS64;
+			size_t w = wide ? 8 : 4;
+
+			for (size_t i = 0; i + w <= d->d_size; i += w) {
+				uint64_t a = 0;
+				uint32_t a32;
+
+				if (wide)
+					memcpy(&a, (char *)d->d_buf + i, 8);
+				else
+					memcpy(&a32, (char *)d->d_buf + i, 4), a = a32;
+				if (a && a + 1 && GROW(m->inits, cap, m->n_inits + 1) == 0)
+					m->inits[m->n_inits++] = a + bias;
+			}
+		} else if (sh.sh_type == SHT_DYNAMIC && (d = elf_getdata(scn, NULL))) {
+			GElf_Dyn dyn;
+
+			for (int i = 0; gelf_getdyn(d, i, &dyn) && dyn.d_tag != DT_NULL; i++)
+				if (dyn.d_tag == DT_INIT && GROW(m->inits, cap, m->n_inits + 1) == 0)
+					m->inits[m->n_inits++] = dyn.d_un.d_ptr + bias;
+		}
+	}
+}
+
+/*
+ * Whether module address `a` lies in one of the module's ELF initializers:
+ * the function around it starts at one.  Functions are found through the
+ * binary search table of .eh_frame_hdr (each function's start, sorted):
+ * stripped runtime libraries allocate their static data in initializers
+ * (libstdc++'s emergency exception pool) with no symbol to name them.  Only
+ * the table's usual encoding (4-byte entries relative to the section) is read.
+ */
+static int in_initializer(struct module *m, uint64_t a)
+{
+	GElf_Addr bias;
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (!m->inits_loaded)
+		load_inits(m);
+	if (!m->n_inits || !(elf = dwfl_module_getelf(m->mod, &bias)) ||
+	    elf_getshdrstrndx(elf, &shstrndx) < 0)
+		return 0;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		const unsigned char *h;
+		const char *name;
+		uint32_t count;
+		uint64_t lo = 0, hi, start;
+
+		if (!gelf_getshdr(scn, &sh) || !(name = elf_strptr(elf, shstrndx, sh.sh_name)) ||
+		    strcmp(name, ".eh_frame_hdr"))
+			continue;
+		/* version 1, eh_frame_ptr pcrel|sdata4, count udata4, table datarel|sdata4 */
+		if (!(d = elf_getdata(scn, NULL)) || !(h = d->d_buf) || d->d_size < 12 ||
+		    h[0] != 1 || h[1] != 0x1b || h[2] != 0x03 || h[3] != 0x3b)
+			return 0;
+		memcpy(&count, h + 8, 4);
+		if (count > (d->d_size - 12) / 8)
+			return 0;
+		hi = count;
+		while (lo < hi) {               /* first function starting above a */
+			uint64_t mid = lo + (hi - lo) / 2;
+			int32_t rel;
+
+			memcpy(&rel, h + 12 + mid * 8, 4);
+			if (sh.sh_addr + bias + (uint64_t)(int64_t)rel <= a)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (!lo)
+			return 0;
+		{
+			int32_t rel;
+
+			memcpy(&rel, h + 12 + (lo - 1) * 8, 4);
+			start = sh.sh_addr + bias + (uint64_t)(int64_t)rel;
+		}
+		for (size_t i = 0; i < m->n_inits; i++)
+			if (m->inits[i] == start)
+				return 1;
+		return 0;
+	}
+	return 0;
+}
+
 static int subprog_cmp(const void *pa, const void *pb)
 {
 	const struct subprog *a = pa, *b = pb;
@@ -660,7 +836,7 @@ static void find_inlined(Dwarf_Die *parent, Dwarf_Addr a, Dwarf_Die *chain, size
 }
 
 /*
- * C++: the linkage name, demangled.  C: the plain name, as a C linkage name
+ * C++ and Rust: the linkage name, demangled.  C: the plain name, as a C linkage name
  * only differs by an asm label (glibc's "__GI___libc_malloc" for
  * "__libc_malloc").  Through abstract origins and specifications.
  */
@@ -672,7 +848,7 @@ static const char *die_name(struct mg_symbolizer *s, Dwarf_Die *die)
 
 	if (!link)
 		link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
-	if (link && !strncmp(link, "_Z", 2))
+	if (link && (!strncmp(link, "_Z", 2) || !strncmp(link, "_R", 2)))
 		return demangled(s, link);
 	name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
 	return intern(s, name ? name : link);
@@ -728,6 +904,8 @@ static size_t resolve(struct mg_symbolizer *s, size_t mi, uint64_t a)
 		/* no DWARF for it (stripped, or assembly): the symbol table's name */
 		const char *fn = demangled(s, sym_name(m, a));
 
+		if (!fn && !file && in_initializer(m, a))
+			fn = MG_SYM_INITIALIZER;
 		if (!fn && !file)
 			return 0;
 		s->frames[s->n_frames++] = (struct mg_sym_frame){ fn, file, line, 0 };
@@ -774,6 +952,7 @@ void mg_symbolizer_free(struct mg_symbolizer *s)
 		free(m->cus);
 		free(m->cu_ranges);
 		free(m->syms);
+		free(m->inits);
 		if (m->dwfl)
 			dwfl_end(m->dwfl);
 		free(m->path);

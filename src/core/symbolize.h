@@ -16,7 +16,8 @@
  *  - system libraries (under /lib, /usr/lib) from their symbol tables only
  *    (function names, no lines) unless MEMGATE_SYSTEM_LINES=1: their debug
  *    files are compressed and cost ~60 ms per run to open;
- *  - C++ names demangled with __cxa_demangle;
+ *  - C++ names demangled with __cxa_demangle, Rust's (legacy and v0) with
+ *    libiberty's demangler, without their hash (mg_demangle);
  *  - no network: debuginfod is only asked when MEMGATE_DEBUGINFOD=1 (and
  *    DEBUGINFOD_URLS is set).  Otherwise DEBUGINFOD_URLS is hidden from libdw
  *    while it looks for debug files and restored before returning.
@@ -43,6 +44,13 @@ int mg_symbolizer_new(struct mg_symbolizer **out, struct mg_error *err);
 
 /* Closes every file and frees every string handed out.  NULL is a no-op. */
 void mg_symbolizer_free(struct mg_symbolizer *s);
+
+/*
+ * The name given to an address without symbol in one of its module's ELF
+ * initializers (.init_array, DT_INIT: what the loader runs before main), as
+ * found through the function's call frame information.
+ */
+#define MG_SYM_INITIALIZER "(static initializer)"
 
 struct mg_sym_frame {
 	const char *function;   /* demangled; NULL if unknown (no DWARF, no symbol) */
@@ -71,5 +79,13 @@ struct mg_sym_frame {
  */
 size_t mg_symbolize(struct mg_symbolizer *s, const char *path, const unsigned char *build_id,
 		    size_t build_id_len, uint64_t offset, struct mg_sym_frame *out, size_t max);
+
+/*
+ * A linkage name demangled, malloc'd: Rust's legacy (_ZN...17h<hash>E) and
+ * v0 (_R...) manglings without the hash and the crates' disambiguators
+ * ("alloc::raw_vec::finish_grow"), else C++'s.  NULL: not a mangled name
+ * (C), not valid, or out of memory.
+ */
+char *mg_demangle(const char *name);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "../util/error.h"
 #include "../util/fs.h"
+#include "../core/sites.h"
 #include "report.h"
 #include "../util/buf.h"
 
@@ -55,6 +56,7 @@ int mg_report_html(char **out, size_t *len, const cJSON *profile, const cJSON *b
 	const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(profile,
 								    "test"), "name"));
 	const cJSON *p;
+	cJSON *rules = NULL;
 	struct mg_buf t = MG_BUF_UNBOUNDED;
 	size_t pos = 0;
 
@@ -77,6 +79,13 @@ int mg_report_html(char **out, size_t *len, const cJSON *profile, const cJSON *b
 		put_json(&t, baseline);
 	else
 		mg_buf_puts(&t, "null");
+	/* the site naming tables, so that the page names sites as baselines do */
+	mg_buf_puts(&t, ",\"site_rules\":");
+	if ((rules = mg_site_rules_json()))
+		put_json(&t, rules);
+	else
+		t.failed = 1;
+	cJSON_Delete(rules);
 	mg_buf_puts(&t, "}");
 	put_until(&t, tpl, mg_asset_report_html_len, &pos, "@JS@");
 	mg_buf_add(&t, (const char *)mg_asset_report_js, mg_asset_report_js_len);

@@ -421,7 +421,8 @@ static const cJSON *top_site(const cJSON *t, const char *metric)
 {
 	const cJSON *g;
 	cJSON_ArrayForEach(g, item(t, "grew"))
-		if (mg_json_str(g, "metric") && !strcmp(mg_json_str(g, "metric"), metric) && mg_json_str(g, "site"))
+		if (mg_json_str(g, "metric") && !strcmp(mg_json_str(g, "metric"), metric) &&
+		    mg_json_str(g, "site") && *mg_json_str(g, "site"))
 			return g;
 	return NULL;
 }

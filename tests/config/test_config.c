@@ -368,6 +368,9 @@ static const struct {
 	{ V T "suppressions:\n  - leak: \"\"\n", "6:11: expected a non-empty string for \"leak\"" },
 	{ V T "suppressions:\n  - leak: x\n    max_bytes: 4 KB\n", "7:16: expected a size like \"4KiB\" or \"256MiB\", got \"4 KB\"" },
 	{ V T "suppressions:\n  - lek: x\n", "6:5: unknown key \"lek\" in a suppression (did you mean \"leak\"?)" },
+	{ V "defaults:\n  skip-frames: xmalloc\n" T, "3:16: expected a list for \"skip-frames\", got \"xmalloc\"" },
+	{ V "defaults:\n  skip-frames: [xmalloc, \"\"]\n" T, "3:26: expected a glob on function names like \"my_alloc*\" in \"skip-frames\", got \"\"" },
+	{ V T "    skip-frames: [x]\n", "5:5: unknown key \"skip-frames\" in test \"a\"" },
 	/* YAML itself */
 	{ V "tests: [\n", "3:1: did not find expected node content (while parsing a flow node at line 3)" },
 	{ V "\ttests: x\n", "2:1: found a tab character that violates indentation (while scanning a plain scalar at line 1)" },
@@ -509,6 +512,18 @@ static void test_good(void)
 	const struct mg_test *t;
 	uint64_t max;
 	int m;
+
+	/* defaults: skip-frames: the globs, in order */
+	cfg = parse_ok("memgate.yml", V "defaults:\n  skip-frames: [\"xmalloc\", \"pool_*\"]\n" T);
+	if (cfg) {
+		check_argv(cfg->skip_frames, (const char *const[]){ "xmalloc", "pool_*", NULL }, __LINE__);
+		mg_config_free(cfg);
+	}
+	cfg = parse_ok("memgate.yml", V T);
+	if (cfg) {
+		CHECK(cfg->skip_frames == NULL);
+		mg_config_free(cfg);
+	}
 
 	/* docs/config.md's example, verbatim */
 	cfg = parse_ok("memgate.yml", spec_example);

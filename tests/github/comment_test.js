@@ -401,7 +401,7 @@ const cases = {
       r.outputs["artifact-name"] === "memgate-profiles-gate" && r.outputs["result-dir"] === path.join(fs.realpathSync(clone), "profiles"),
       JSON.stringify(r.outputs && { ...r.outputs, report: undefined }));
     const mine = ours(r.fake);
-    check("comment names the new leak site", mine.length === 1 && mine[0].body.includes("<code>make_z (atexit.c:38) &lt; &#95;&#95;run_exit_handlers &lt; exit &lt; &#95;&#95;libc_start_call_main</code>"), mine[0] && mine[0].body);
+    check("comment names the new leak site", mine.length === 1 && mine[0].body.includes("<code>make_z (atexit.c:38)</code>"), mine[0] && mine[0].body);
     check("annotation", /^::error title=memgate%3A basic regressed::total_bytes 676 B > allowed 381 B/m.test(r.stdout), r.stdout);
     const again = r.fake.comments.map((c) => ({ id: c.id, body: c.body, login: c.login }));
     const r2 = await gate({ MEMGATE_FAIL_ON_REGRESSION: "false" });

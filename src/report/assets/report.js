@@ -12,7 +12,6 @@
 	const ROW_H = 18;          /* flame graph row height, px */
 	const MIN_W = 0.5;         /* narrower rectangles (and their subtrees) are not drawn */
 	const LABEL_W = 28;        /* narrower rectangles get no label */
-	const SITE_FRAMES = 4;     /* frames naming a call site, as src/core/baseline.c */
 	const TABLE_ROWS = 200;
 	const MAX_TIMELINES = 12;  /* processes drawn over time */
 
@@ -30,6 +29,8 @@
 	const profile = data.profile;
 	const baseline = data.baseline || null;
 	const procs = profile.processes || [];
+	const RULES = data.site_rules || {};   /* src/core/sites.c's tables */
+	const SITE_FRAMES = RULES.frames || 4; /* frames naming a call site, as src/core/sites.c */
 
 	/* ---------------------------------------------------------------- helpers */
 
@@ -80,13 +81,53 @@
 		return "[unknown " + f.addr + "]";
 	}
 
-	/* a frame as baselines name it: "fn (file:line)", "fn", or "module+offset" */
+	/* a frame as baselines name it: "fn (file:line)", "fn", or "module+0xoffset" */
 	function siteFrame(f) {
 		if (f.function && f.file)
 			return f.function + " (" + basename(f.file) + ":" + (f.line || 0) + ")";
 		if (f.function)
 			return f.function;
-		return (f.module ? basename(f.module) : "?") + "+" + (f.offset || "?");
+		return (f.module ? basename(f.module) : "?") + "+" + (f.offset || "0x0");
+	}
+
+	/* call sites as src/core/sites.c chooses them (mg_site_choose, mg_site_name) */
+	function globRe(g) {
+		return new RegExp("^" + g.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$");
+	}
+	const PLUMBING = (RULES.plumbing || []).map(globRe);
+	const startsAny = (s, list) => !!s && (list || []).some(p => s.startsWith(p));
+	function rustLibraryFile(file) {
+		let lib = null;
+		if (!file)
+			return false;
+		if (file.startsWith("library/"))
+			lib = file.slice(8);
+		else if ((file.startsWith("/rustc/") || file.includes("/rustlib/src/rust/")) && file.includes("/library/"))
+			lib = file.slice(file.indexOf("/library/") + 9);
+		return lib !== null && startsAny(lib, RULES.rust_crates);
+	}
+	function isLibrary(f) {
+		return startsAny(f.module, RULES.system_dirs) || startsAny(basename(f.module || ""), RULES.runtime_libs) ||
+			rustLibraryFile(f.file) || startsAny(f.file, RULES.header_dirs) ||
+			(!!f.file && (RULES.vendored_files || []).some(p => f.file.includes(p))) ||
+			(!f.file && startsAny(f.function, RULES.rust_functions));
+	}
+	const isPlumbing = f => !!f.function && PLUMBING.some(re => re.test(f.function));
+	const isProgram = f => !isLibrary(f) && !isPlumbing(f);
+	/* the site of frames fs (innermost first): the program's innermost frame and its callers in the program */
+	function siteName(fs) {
+		if (!fs.length)
+			return "(no stack)";
+		let first = fs.findIndex(isProgram);
+		if (first < 0)
+			first = Math.max(0, fs.findIndex(f => f.function && !isPlumbing(f)));
+		const prog = isProgram(fs[first]), out = [];
+		for (let i = first; i < fs.length && out.length < SITE_FRAMES; i++) {
+			if (i > first && prog && !isProgram(fs[i]))
+				break;
+			out.push(siteFrame(fs[i]));
+		}
+		return out.join(" < ");
 	}
 
 	function procName(p) {
@@ -500,10 +541,14 @@
 	function siteTable() {
 		const sites = new Map();
 		procs.forEach((p, pi) => {
-			const names = (p.frames || []).map(siteFrame);
+			const frames = p.frames || [];
+			/* the runtime's blocks (leak stacks marked "runtime"): never a leak site, as in baselines */
+			const addrs = fs => fs.map(f => f.addr + "@" + (f.function || "")).join(" ");
+			const runtime = new Set((p.leak_stacks || []).filter(x => x.runtime).map(x => addrs(x.frames || [])));
 			for (const s of p.stacks || []) {
-				const fr = s[0];
-				const name = fr.length ? fr.slice(0, SITE_FRAMES).map(i => names[i]).join(" < ") : "[no stack recorded]";
+				const fs = s[0].map(i => frames[i]);
+				const name = siteName(fs);
+				const owned = runtime.size > 0 && runtime.has(addrs(fs));
 				let e = sites.get(name);
 				if (!e) {
 					e = { site: name, peak_bytes: 0, peak_blocks: 0, leaked_bytes: 0, leaked_blocks: 0, total_bytes: 0, allocs: 0 };
@@ -513,8 +558,10 @@
 					e.peak_bytes += s[COL.peak_bytes];
 					e.peak_blocks += s[COL.peak_blocks];
 				}
-				e.leaked_bytes += s[COL.leaked_bytes];
-				e.leaked_blocks += s[COL.leaked_blocks];
+				if (!owned) {
+					e.leaked_bytes += s[COL.leaked_bytes];
+					e.leaked_blocks += s[COL.leaked_blocks];
+				}
 				e.total_bytes += s[COL.total_bytes];
 				e.allocs += s[COL.allocs];
 			}

@@ -1,0 +1,238 @@
+/* test_sites.c - runtime owners and call sites of synthetic stacks (core/sites.c),
+ * and the demangler (core/symbolize.c) on names rustc and g++ emitted
+ *
+ * Stacks as real programs give them: the innermost frames in a runtime
+ * library (short: frame pointers stop there), or long Rust chains through
+ * liballoc.  A leak through library code only is the program's; the site is
+ * the program's innermost frame, past the plumbing and memgate.yml's
+ * skip-frames; a site is never empty.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/sites.h"
+#include "core/symbolize.h"
+#include "harness.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define LIBC "/usr/lib/x86_64-linux-gnu/libc.so.6"
+#define LIBSTDCXX "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
+#define PROG "/src/build/prog"
+#define RUSTLIB "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/alloc/src/raw_vec/mod.rs"
+
+static void check_name(const struct mg_site_frame *f, size_t n, char *const *skip,
+		       const char *want)
+{
+	char *got = mg_site_name(f, n, skip);
+	CHECK_STR(want, got);
+	free(got);
+}
+
+static void test_runtime(void)
+{
+	/* the runtime's own sites */
+	struct mg_site_frame stdio[] = { { "_IO_file_doallocate", NULL, 0, LIBC, 0x758cc },
+					 { "_IO_doallocbuf", NULL, 0, LIBC, 0x84f00 } };
+	struct mg_site_frame pool[] = { { MG_SYM_INITIALIZER, NULL, 0, LIBSTDCXX, 0xa57ba } };
+	struct mg_site_frame nss[] = { { "malloc", NULL, 0, LIBC, 0x9000 },
+				       { "__nss_database_lookup2", NULL, 0, LIBC, 0x12000 },
+				       { "main", "/src/nss.c", 9, PROG, 0x1150 } };
+	struct mg_site_frame rust_ti[] = {
+		{ "alloc::alloc::alloc", "library/alloc/src/alloc.rs", 95, PROG, 0x3cc0a },
+		{ "std::sys::pal::unix::stack_overflow::imp::init",
+		  "library/std/src/sys/pal/unix/stack_overflow.rs", 179, PROG, 0x3a23d },
+		{ "std::rt::lang_start_internal", "library/std/src/rt.rs", 171, PROG, 0x3a23d } };
+	CHECK(mg_runtime_owner(stdio, N(stdio)) && !strcmp(mg_runtime_owner(stdio, N(stdio)), "stdio buffer"));
+	CHECK(mg_runtime_owner(pool, N(pool)) != NULL);
+	CHECK(mg_runtime_owner(nss, N(nss)) && !strcmp(mg_runtime_owner(nss, N(nss)), "NSS data"));
+	CHECK(mg_runtime_owner(rust_ti, N(rust_ti)) != NULL);
+	struct mg_site_frame rust_th[] = {
+		{ "<alloc::alloc::Global>::alloc_impl", "library/alloc/src/alloc.rs", 190, PROG, 0x3000 },
+		{ "<std::thread::Thread>::new", "library/std/src/thread/mod.rs", 1400, PROG, 0x3100 },
+		{ "<std::thread::Builder>::spawn_unchecked", "library/std/src/thread/mod.rs", 500, PROG, 0x3200 },
+		{ "app::start_workers", "/src/app/src/lib.rs", 40, PROG, 0x3300 } };
+	CHECK(mg_runtime_owner(rust_th, N(rust_th)) &&
+	      !strcmp(mg_runtime_owner(rust_th, N(rust_th)), "Rust std thread handle"));
+	/* without source files (std's debug info stripped): std known by its names */
+	struct mg_site_frame rust_nofile[] = {
+		{ "<alloc::alloc::Global>::alloc_impl", NULL, 0, PROG, 0x3000 },
+		{ "std::sys::pal::unix::stack_overflow::imp::init", NULL, 0, PROG, 0x3100 },
+		{ "std::rt::lang_start_internal", NULL, 0, PROG, 0x3200 } };
+	CHECK(mg_runtime_owner(rust_nofile, N(rust_nofile)) &&
+	      !strcmp(mg_runtime_owner(rust_nofile, N(rust_nofile)), "Rust std thread info"));
+	struct mg_site_frame rust_nofile_own[] = {
+		{ "alloc::raw_vec::finish_grow", NULL, 0, PROG, 0x3000 },
+		{ "vec::collect_items", NULL, 0, PROG, 0x3100 },
+		{ "std::rt::lang_start_internal", NULL, 0, PROG, 0x3200 } };
+	CHECK(mg_runtime_owner(rust_nofile_own, N(rust_nofile_own)) == NULL);
+	check_name(rust_nofile_own, N(rust_nofile_own), NULL, "vec::collect_items");
+
+	/* a thread's result packet, allocated while libtest spawns a test's thread */
+	struct mg_site_frame rust_packet[] = {
+		{ "<alloc::sync::Arc<std::thread::Packet<()>>>::new", "/rustc/5980/library/alloc/src/sync.rs", 400, PROG, 0x5000 },
+		{ "<std::thread::Builder>::spawn_unchecked_::<test::run_test::{closure#0}, ()>",
+		  "/rustc/5980/library/std/src/thread/mod.rs", 520, PROG, 0x5100 },
+		{ "test::run_test", "/rustc/5980/library/test/src/lib.rs", 600, PROG, 0x5200 } };
+	CHECK(mg_runtime_owner(rust_packet, N(rust_packet)) &&
+	      !strcmp(mg_runtime_owner(rust_packet, N(rust_packet)), "Rust std thread handle"));
+	/* the test function's own Vec, called by libtest: the program's, blamed on it */
+	struct mg_site_frame rust_test[] = {
+		{ "<alloc::raw_vec::RawVecInner>::finish_grow", RUSTLIB, 555, PROG, 0x6000 },
+		{ "mycrate::tests::grows", "/src/mycrate/src/lib.rs", 30, PROG, 0x6100 },
+		{ "<mycrate::tests::grows::{closure#0} as core::ops::function::FnOnce<()>>::call_once",
+		  "/src/mycrate/src/lib.rs", 28, PROG, 0x6200 },
+		{ "test::__rust_begin_short_backtrace::<...>", "/rustc/5980/library/test/src/lib.rs", 640, PROG, 0x6300 },
+		{ "test::run_test_in_process", "/rustc/5980/library/test/src/lib.rs", 660, PROG, 0x6400 } };
+	CHECK(mg_runtime_owner(rust_test, N(rust_test)) == NULL);
+	check_name(rust_test, N(rust_test), NULL,
+		   "mycrate::tests::grows (lib.rs:30) < <mycrate::tests::grows::{closure#0} as "
+		   "core::ops::function::FnOnce<()>>::call_once (lib.rs:28)");
+
+	/* library code only, but no runtime site: the program's (issue: std::string, strdup) */
+	struct mg_site_frame str[] = { { "std::__cxx11::basic_string<char, std::char_traits<char>, "
+					 "std::allocator<char> >::_M_mutate(unsigned long, unsigned long, "
+					 "char const*, unsigned long)", NULL, 0, LIBSTDCXX, 0x13fcde } };
+	struct mg_site_frame dup[] = { { "__strdup", NULL, 0, LIBC, 0x9e9aa } };
+	struct mg_site_frame unknown[] = { { NULL, NULL, 0, LIBSTDCXX, 0x1234 } };
+	CHECK(mg_runtime_owner(str, N(str)) == NULL);
+	CHECK(mg_runtime_owner(dup, N(dup)) == NULL);
+	CHECK(mg_runtime_owner(unknown, N(unknown)) == NULL);
+
+	/* a rule's name in the program's own code does not count, nor beyond it */
+	struct mg_site_frame own[] = { { "setlocale", "/src/mine.c", 3, PROG, 0x1000 } };
+	struct mg_site_frame past[] = { { "__strdup", NULL, 0, LIBC, 0x9e9aa },
+					{ "main", "/src/main.c", 5, PROG, 0x1100 },
+					{ "_dl_start_user", NULL, 0, "/lib64/ld-linux-x86-64.so.2", 0x20 } };
+	struct mg_site_frame user_rust[] = {
+		{ "alloc::raw_vec::finish_grow", RUSTLIB, 555, PROG, 0x14c8a },
+		{ "r1::collect_items", "/src/r1.rs", 5, PROG, 0x149be },
+		{ "std::rt::lang_start_internal", "library/std/src/rt.rs", 171, PROG, 0x3a23d } };
+	CHECK(mg_runtime_owner(own, N(own)) == NULL);
+	CHECK(mg_runtime_owner(past, N(past)) == NULL);
+	CHECK(mg_runtime_owner(user_rust, N(user_rust)) == NULL);
+	CHECK(mg_runtime_owner(NULL, 0) == NULL);
+}
+
+static void test_sites(void)
+{
+	/* C: past glibc's strdup to the program's function and its caller, not into libc */
+	struct mg_site_frame dup[] = { { "__strdup", NULL, 0, LIBC, 0x9e9aa },
+				       { "copy_name", "/src/leaky.c", 17, PROG, 0x11c4 },
+				       { "main", "/src/leaky.c", 30, PROG, 0x1200 },
+				       { "__libc_start_call_main", NULL, 0, LIBC, 0x2724a } };
+	check_name(dup, N(dup), NULL, "copy_name (leaky.c:17) < main (leaky.c:30)");
+
+	/* C++: operator new and std::vector's growth (system headers) inlined in the program */
+	struct mg_site_frame vec[] = {
+		{ "operator new(unsigned long)", NULL, 0, LIBSTDCXX, 0xaa00 },
+		{ "std::__new_allocator<int>::allocate(unsigned long, void const*)",
+		  "/usr/include/c++/12/bits/new_allocator.h", 137, PROG, 0x1300 },
+		{ "void std::vector<int, std::allocator<int> >::_M_realloc_insert<int const&>(__gnu_cxx::__normal_iterator<int*, std::vector<int, std::allocator<int> > >, int const&)",
+		  "/usr/include/c++/12/bits/vector.tcc", 440, PROG, 0x1300 },
+		{ "fill(int)", "/src/fill.cpp", 8, PROG, 0x1400 },
+		{ "a(int)", "/src/fill.cpp", 20, PROG, 0x1500 },
+		{ "b(int)", "/src/fill.cpp", 21, PROG, 0x1600 },
+		{ "c(int)", "/src/fill.cpp", 22, PROG, 0x1700 },
+		{ "main", "/src/fill.cpp", 30, PROG, 0x1800 } };
+	check_name(vec, N(vec), NULL,
+		   "fill(int) (fill.cpp:8) < a(int) (fill.cpp:20) < b(int) (fill.cpp:21) < c(int) (fill.cpp:22)");
+
+	/* Rust: the crate's function, past liballoc (its sources, its names) */
+	struct mg_site_frame rust[] = {
+		{ "alloc::alloc::realloc", "/rustc/5980/library/alloc/src/alloc.rs", 135, PROG, 0x14c8a },
+		{ "alloc::raw_vec::finish_grow<alloc::alloc::Global>", RUSTLIB, 555, PROG, 0x14c8a },
+		{ "alloc::raw_vec::RawVecInner<A>::grow_amortized", RUSTLIB, 527, PROG, 0x14d20 },
+		{ "alloc::vec::Vec<T,A>::push", "/rustc/5980/library/alloc/src/vec/mod.rs", 992, PROG, 0x149be },
+		{ "r1::collect_items", "/src/r1.rs", 5, PROG, 0x149be },
+		{ "r1::main", "/src/r1.rs", 12, PROG, 0x14b38 },
+		{ "core::ops::function::FnOnce::call_once", "/rustc/5980/library/core/src/ops/function.rs",
+		  250, PROG, 0x14a16 } };
+	check_name(rust, N(rust), NULL, "r1::collect_items (r1.rs:5) < r1::main (r1.rs:12)");
+
+	/* a Cargo dependency's code is looked past to the crate's */
+	struct mg_site_frame dep[] = {
+		{ "<alloc::raw_vec::RawVecInner>::finish_grow", RUSTLIB, 555, PROG, 0x6000 },
+		{ "<serde_json::de::Deserializer<R>>::parse_str",
+		  "/home/u/.cargo/registry/src/index.crates.io-6f17d22bba15001f/serde_json-1.0.100/src/de.rs",
+		  1500, PROG, 0x7000 },
+		{ "app::load", "/src/app/src/config.rs", 12, PROG, 0x7100 } };
+	check_name(dep, N(dep), NULL, "app::load (config.rs:12)");
+
+	/* skip-frames: the program's own allocation wrapper is looked past */
+	struct mg_site_frame wrap[] = { { "xmalloc", "/src/util.c", 10, PROG, 0x1000 },
+					{ "xstrdup", "/src/util.c", 20, PROG, 0x1040 },
+					{ "parse_row", "/src/csv.c", 212, PROG, 0x2000 },
+					{ "main", "/src/csv.c", 40, PROG, 0x2100 } };
+	char *skip[] = { "x*alloc", "xstr*", NULL };
+	check_name(wrap, N(wrap), NULL, "xmalloc (util.c:10) < xstrdup (util.c:20) < parse_row (csv.c:212) < main (csv.c:40)");
+	check_name(wrap, N(wrap), skip, "parse_row (csv.c:212) < main (csv.c:40)");
+	CHECK(mg_site_choose(wrap, N(wrap), skip) == 2);
+
+	/* no frame of the program (frame pointers stop in libstdc++): the library frame */
+	struct mg_site_frame str[] = { { "std::__cxx11::basic_string<char>::_M_mutate(unsigned long)",
+					 NULL, 0, LIBSTDCXX, 0x13fcde } };
+	check_name(str, N(str), NULL, "std::__cxx11::basic_string<char>::_M_mutate(unsigned long)");
+	struct mg_site_frame lib[] = { { "__strdup", NULL, 0, LIBC, 0x9e9aa },
+				       { "g_strdup", NULL, 0, "/usr/lib/x86_64-linux-gnu/libglib-2.0.so.0", 0x7000 } };
+	check_name(lib, N(lib), NULL, "g_strdup");
+
+	/* never empty: unnamed frames say module+offset, no frames say so */
+	struct mg_site_frame anon[] = { { NULL, NULL, 0, "/src/build/stripped", 0x11c4 },
+					{ "", NULL, 0, "/src/build/stripped", 0x1200 } };
+	check_name(anon, N(anon), NULL, "stripped+0x11c4 < stripped+0x1200");
+	struct mg_site_frame nomod[] = { { NULL, NULL, 0, NULL, 0x7f00 } };
+	check_name(nomod, N(nomod), NULL, "?+0x7f00");
+	check_name(NULL, 0, NULL, "(no stack)");
+}
+
+static void check_demangle(const char *mangled, const char *want)
+{
+	char *got = mg_demangle(mangled);
+	CHECKF(want ? got && !strcmp(got, want) : got == NULL, "demangle %s: expected \"%s\", got \"%s\"",
+	       mangled ? mangled : "(null)", want ? want : "(null)", got ? got : "(null)");
+	free(got);
+}
+
+/* symbols of rustc 1.95 (legacy: the default for a crate; v0: std, and
+ * -C symbol-mangling-version=v0) and g++ 12 */
+static void test_demangle(void)
+{
+	/* Rust legacy: the hash dropped, $LT$/$GT$/$C$/.. decoded */
+	check_demangle("_ZN2r113collect_items17h4a8650953bd19432E", "r1::collect_items");
+	check_demangle("_ZN5alloc7raw_vec20RawVecInner$LT$A$GT$11finish_grow17h8ff58ef9e602a048E",
+		       "alloc::raw_vec::RawVecInner<A>::finish_grow");
+	check_demangle("_ZN5alloc7raw_vec19RawVec$LT$T$C$A$GT$8grow_one17h09d3b49bd7e41fa6E",
+		       "alloc::raw_vec::RawVec<T,A>::grow_one");
+	check_demangle("_ZN4core3ptr42drop_in_place$LT$std..io..error..Error$GT$17h1389c84efefa2231E",
+		       "core::ptr::drop_in_place<std::io::error::Error>");
+	/* Rust v0: crate disambiguators dropped */
+	check_demangle("_RNvCs2yKp7xUVB4o_2r113collect_items", "r1::collect_items");
+	check_demangle("_RNvMs4_NtCslNYArtu3iFV_5alloc7raw_vecNtB5_11RawVecInner11finish_growB7_",
+		       "<alloc::raw_vec::RawVecInner>::finish_grow");
+	check_demangle("_RNvMs4_NtCslNYArtu3iFV_5alloc7raw_vecINtB5_11RawVecInnerNtNtCsjrHSEGnQ3l9_"
+		       "3std5alloc6SystemE11finish_growBW_",
+		       "<alloc::raw_vec::RawVecInner<std::alloc::System>>::finish_grow");
+	check_demangle("_RNvMNtCslNYArtu3iFV_5alloc5allocNtB2_6Global9grow_impl",
+		       "<alloc::alloc::Global>::grow_impl");
+	/* C++ (_ZN without a Rust hash): libstdc++'s demangler */
+	check_demangle("_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEE9_M_mutateEmmPKcm",
+		       "std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >"
+		       "::_M_mutate(unsigned long, unsigned long, char const*, unsigned long)");
+	check_demangle("_Z9copy_namePKc", "copy_name(char const*)");
+	/* C, and garbage: not mangled */
+	check_demangle("malloc", NULL);
+	check_demangle("_RNvXYZ", NULL);
+	check_demangle("_ZN2r113collect_items17hnothexatallxxxxE", NULL);
+	check_demangle(NULL, NULL);
+}
+
+int main(void)
+{
+	test_demangle();
+	test_runtime();
+	test_sites();
+	if (failures)
+		fprintf(stderr, "%d check(s) failed\n", failures);
+	return failures != 0;
+}
