@@ -138,8 +138,8 @@ static inline void *real_fn(int id)
 }
 #define NEXT(type, name) ((type)real_fn(R_##name))
 
-/* The calling thread's state while the tracer records (its guard may be held), else NULL. */
-static inline struct mgt_thread *tracing(void)
+/* tracing() past the only thread of a recording process */
+static __attribute__((noinline)) struct mgt_thread *tracing_slow(void)
 {
 	int s = atomic_load_explicit(&mgt_phase, memory_order_relaxed);
 	if (MGT_UNLIKELY(s == MGT_PHASE_UNSET)) {
@@ -149,6 +149,15 @@ static inline struct mgt_thread *tracing(void)
 	if (MGT_UNLIKELY(s != MGT_PHASE_RECORDING))
 		return NULL;
 	return mgt_thread_self();
+}
+
+/* The calling thread's state while the tracer records (its guard may be held), else NULL. */
+static inline struct mgt_thread *tracing(void)
+{
+	if (MGT_LIKELY(mgt_thread_pointer() ==
+		       atomic_load_explicit(&mgt_fast.tp, memory_order_relaxed)))
+		return mgt_fast.t;                  /* tp 0: never ours */
+	return tracing_slow();
 }
 
 /* The calling thread's state when this call is to be recorded now, else NULL. */

@@ -27,6 +27,8 @@ static void thread_gone(void *p)
 {
 	struct mgt_thread *t = p;
 	mgt_thread_exit(t);                 /* its pending events, before it is gone */
+	if (mgt_fast.t == t)                /* the only thread: its record goes */
+		atomic_store_explicit(&mgt_fast.tp, 0, memory_order_relaxed);
 	/* a later thread may get the same thread pointer: it must not match */
 	__atomic_store_n(&t->tp, 0, __ATOMIC_RELEASE);
 	mgt_lock(&pool_lock);

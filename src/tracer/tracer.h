@@ -114,6 +114,18 @@ static inline uintptr_t mgt_thread_pointer(void)
 }
 
 /*
+ * While the process records and has a single thread, that thread's pointer
+ * and record (record.c): the hooks recognise it with one compare, before any
+ * other check.  tp is 0 otherwise; it is set by that thread itself and
+ * cleared by whoever ends the solo state (a second thread, the exit step).
+ */
+struct mgt_fast {
+	_Atomic uintptr_t tp;
+	struct mgt_thread *t;
+};
+MGT_HIDDEN extern struct mgt_fast mgt_fast;
+
+/*
  * The calling thread's record.  A direct-mapped cache keyed by the thread
  * pointer answers in a few instructions; a record found there is ours only if
  * it names our thread pointer (unique among live threads; cleared when a
