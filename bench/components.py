@@ -55,6 +55,7 @@ RULES = [
     ("unwind.c", None, "walk"),
     ("unwind.h", None, "walk"),
     ("record.c", None, "counters"),
+    ("count.h", None, "counters"),
     ("tracer.h", None, "counters"),     # mgt_lock & co, used by the counters
 ]
 COMPONENTS = ["hooks", "state", "thread", "size", "counters", "walk", "depot", "plt", "other tracer"]
