@@ -183,7 +183,11 @@ static inline int nested(const struct mgt_thread *t)
 		if ((p) && (t_ = tracing())) {                                   \
 			if (MGT_LIKELY(!t_->guard)) {                            \
 				t_->guard++;                                     \
-				mgt_record_alloc(t_, (p), (n), __builtin_frame_address(0)); \
+				if (MGT_LIKELY(mgt_g.depth))                     \
+					mgt_record_alloc(t_, (p), (n),           \
+							 __builtin_frame_address(0)); \
+				else    /* counts only: no call, no registers saved */ \
+					mgt_record_alloc_at(t_, (p), (n), 0);    \
 				mgt_unguard(t_);                                 \
 			} else if (nested(t_)) {                                 \
 				mgt_defer_alloc(t_, (p), (n), __builtin_frame_address(0)); \
