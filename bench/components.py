@@ -44,6 +44,7 @@ RULES = [
     ("record.c", "end", "state"),
     ("tracer.h", "mgt_thread_self", "thread"),
     ("tracer.h", "mgt_thread_pointer", "thread"),
+    ("tracer.h", "mgt_thread_cached", "thread"),
     ("thread.c", None, "thread"),
     ("hooks.c", None, "hooks"),
     ("ptrmap.h", None, "size"),

@@ -154,9 +154,14 @@ static __attribute__((noinline)) struct mgt_thread *tracing_slow(void)
 /* The calling thread's state while the tracer records (its guard may be held), else NULL. */
 static inline struct mgt_thread *tracing(void)
 {
-	if (MGT_LIKELY(mgt_thread_pointer() ==
-		       atomic_load_explicit(&mgt_fast.tp, memory_order_relaxed)))
+	uintptr_t tp = mgt_thread_pointer();
+	struct mgt_thread *t;
+	/* the only thread by one compare, any thread in the cache in line */
+	if (MGT_LIKELY(tp == atomic_load_explicit(&mgt_fast.tp, memory_order_relaxed)))
 		return mgt_fast.t;                  /* tp 0: never ours */
+	if (MGT_LIKELY(atomic_load_explicit(&mgt_phase, memory_order_relaxed) ==
+		       MGT_PHASE_RECORDING && (t = mgt_thread_cached(tp))))
+		return t;
 	return tracing_slow();
 }
 

@@ -645,6 +645,8 @@ static __attribute__((noinline)) struct mgt_batch *batch_new(struct mgt_thread *
 		      sizeof(struct mgt_batch))) {
 		t->batch = i + 1;
 		t->batch_gen = mgt_g.fork_gen;
+		t->hint = mgt_owner_hint(i + 1);
+		t->bp = mgt_batch_at(i);
 		t->batch_bytes = 0;
 		__atomic_store_n(&h->n_batches, i + 1, __ATOMIC_RELEASE);
 	}
@@ -655,7 +657,7 @@ static __attribute__((noinline)) struct mgt_batch *batch_new(struct mgt_thread *
 /* the calling thread's batch if it has one in this image, else NULL */
 static inline struct mgt_batch *batch_held(const struct mgt_thread *t)
 {
-	return t->batch && t->batch_gen == mgt_g.fork_gen ? mgt_batch_at(t->batch - 1) : NULL;
+	return t->batch && t->batch_gen == mgt_g.fork_gen ? t->bp : NULL;
 }
 
 static inline struct mgt_batch *batch_of(struct mgt_thread *t)
@@ -667,7 +669,7 @@ static inline struct mgt_batch *batch_of(struct mgt_thread *t)
 /* the owner hint for the blocks the calling thread allocates; 0: none */
 static inline uint16_t owner_of(struct mgt_thread *t, int solo)
 {
-	return solo || !batch_of(t) ? 0 : mgt_owner_hint(t->batch);
+	return solo || !batch_of(t) ? 0 : t->hint;
 }
 
 /*
@@ -687,7 +689,7 @@ static inline __attribute__((always_inline)) void append(struct mgt_thread *t,
 	uint32_t old_stack, uint16_t from)
 {
 	uint32_t n = b->n;                    /* < MGT_BATCH_EVENTS: a full batch is flushed */
-	uint16_t other = from != mgt_owner_hint(t->batch) ? from : 0;
+	uint16_t other = from != t->hint ? from : 0;
 	struct mgt_event *d = &b->ev[n];
 	d->size = size;
 	d->old_size = old_size;

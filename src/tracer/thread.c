@@ -71,11 +71,15 @@ static struct mgt_thread *thread_new(uintptr_t tp)
 		return NULL;
 	/* a recycled record keeps its event batch (record.c): slots are not freed */
 	uint32_t batch = t->batch, batch_gen = t->batch_gen;
+	uint16_t hint = t->hint;
+	struct mgt_batch *bp = t->bp;
 	struct mgt_defer *defer = t->defer;   /* and its queue, empty */
 	mgt_memset(t, 0, sizeof(*t));
 	t->batch = batch;
 	t->batch_gen = batch_gen;
 	t->defer = defer;
+	t->hint = hint;
+	t->bp = bp;
 	t->tp = tp;
 	if (pthread_setspecific(key, t) != 0) {
 		thread_gone(t);
