@@ -15,7 +15,7 @@ that function to a component:
   thread     finding the calling thread's record (thread.c, mgt_thread_self)
   size       the live-block map: shadow and side table (ptrmap.h, ptrmap.c)
   counters   the counters, the exact peak, the timeline, batches (record.c)
-  walk       the frame-pointer walk and its hashes (stack.c, up to the depot)
+  walk       the walk (unwind.c, or frame pointers) and its hashes (stack.c, up to the depot)
   depot      the stack depot: last-stack cache, index probe, insert
   plt        calls through libmemgate's own PLT (glibc's __libc_* entry points)
   libc+rest  everything else: glibc and the program beyond the native run
@@ -241,11 +241,14 @@ def main():
     workdir = args.work or tempfile.mkdtemp(prefix="memgate-components.")
     binDir = build(workdir, args.align)
     funcs = Funcs(lib)
-    modes = [("native", None), ("memgate", None), ("--no-stacks", "0")]
+    # (mode, MEMGATE_DEPTH, MEMGATE_UNWIND): the default walk reads .eh_frame;
+    # --unwind fp follows frame pointers (issue 15's stack targets are for it)
+    modes = [("native", None, None), ("memgate", None, None), ("--unwind fp", None, "fp"),
+             ("--no-stacks", "0", None)]
     for bench in args.only.split(","):
         n = PAIRS[bench] * args.scale
         res = {}
-        for mode, depth in modes:
+        for mode, depth, unwind in modes:
             per = []
             for mult in (1, 2):
                 env = dict(os.environ, LC_ALL="C")
@@ -254,7 +257,9 @@ def main():
                     env.update(LD_PRELOAD=lib, MEMGATE_DIR=d)
                     if depth is not None:
                         env["MEMGATE_DEPTH"] = depth
-                tag = "%s.%s.%d" % (bench, mode.strip("-"), mult)
+                    if unwind is not None:
+                        env["MEMGATE_UNWIND"] = unwind
+                tag = "%s.%s.%d" % (bench, mode.strip("-").replace(" ", "-"), mult)
                 out = callgrind([os.path.join(binDir, bench), str(args.scale * mult)],
                                 env, workdir, tag)
                 per.append(parse(out, funcs))
@@ -268,7 +273,7 @@ def main():
             bench, n, args.align or "default"))
         print("| | native | " + " | ".join(COMPONENTS) + " | libc+rest | **extra** |")
         print("|---|---|" + "---|" * (len(COMPONENTS) + 2))
-        for mode, _ in modes:
+        for mode, _d, _u in modes:
             tot, comp, _b = res[mode]
             if mode == "native":
                 print("| native | %.0f |" % tot + " - |" * (len(COMPONENTS) + 2))
@@ -279,7 +284,7 @@ def main():
             print("| %s | | %s | %.1f | **%.1f** |" % (mode, cells, rest, tot - native))
         print()
         if args.by_function:
-            for mode, _ in modes[1:]:
+            for mode, _d, _u in modes[1:]:
                 print("%s, by source function:" % mode)
                 for k, v in sorted(res[mode][2].items(), key=lambda kv: -kv[1]):
                     if abs(v) >= 0.5:
