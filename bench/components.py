@@ -50,6 +50,7 @@ RULES = [
     ("ptrmap.h", None, "size"),
     ("ptrmap.c", None, "size"),
     ("stack.c", "mgt_stack_capture:walk", "walk"),
+    ("stack.c", "walk", "walk"),
     ("stack.c", "stack_bounds", "walk"),
     ("stack.c", "stack_lookup", "walk"),
     ("stack.c", None, "depot"),
