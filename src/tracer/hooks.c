@@ -138,8 +138,8 @@ static inline void *real_fn(int id)
 }
 #define NEXT(type, name) ((type)real_fn(R_##name))
 
-/* The calling thread's state while the tracer records (its guard may be held), else NULL. */
-static inline struct mgt_thread *tracing(void)
+/* tracing() past the only thread of a recording process */
+static __attribute__((noinline)) struct mgt_thread *tracing_slow(void)
 {
 	int s = atomic_load_explicit(&mgt_phase, memory_order_relaxed);
 	if (MGT_UNLIKELY(s == MGT_PHASE_UNSET)) {
@@ -149,6 +149,20 @@ static inline struct mgt_thread *tracing(void)
 	if (MGT_UNLIKELY(s != MGT_PHASE_RECORDING))
 		return NULL;
 	return mgt_thread_self();
+}
+
+/* The calling thread's state while the tracer records (its guard may be held), else NULL. */
+static inline struct mgt_thread *tracing(void)
+{
+	uintptr_t tp = mgt_thread_pointer();
+	struct mgt_thread *t;
+	/* the only thread by one compare, any thread in the cache in line */
+	if (MGT_LIKELY(tp == atomic_load_explicit(&mgt_fast.tp, memory_order_relaxed)))
+		return mgt_fast.t;                  /* tp 0: never ours */
+	if (MGT_LIKELY(atomic_load_explicit(&mgt_phase, memory_order_relaxed) ==
+		       MGT_PHASE_RECORDING && (t = mgt_thread_cached(tp))))
+		return t;
+	return tracing_slow();
 }
 
 /* The calling thread's state when this call is to be recorded now, else NULL. */
@@ -174,7 +188,11 @@ static inline int nested(const struct mgt_thread *t)
 		if ((p) && (t_ = tracing())) {                                   \
 			if (MGT_LIKELY(!t_->guard)) {                            \
 				t_->guard++;                                     \
-				mgt_record_alloc(t_, (p), (n), __builtin_frame_address(0)); \
+				if (MGT_LIKELY(mgt_g.depth))                     \
+					mgt_record_alloc(t_, (p), (n),           \
+							 __builtin_frame_address(0)); \
+				else    /* counts only: no call, no registers saved */ \
+					mgt_record_alloc_at(t_, (p), (n), 0);    \
 				mgt_unguard(t_);                                 \
 			} else if (nested(t_)) {                                 \
 				mgt_defer_alloc(t_, (p), (n), __builtin_frame_address(0)); \

@@ -32,12 +32,14 @@
 
 struct mgt_global mgt_g;
 atomic_int mgt_phase;
+struct mgt_fast mgt_fast __attribute__((aligned(64)));
 
 static uint32_t fork_mod_snapshot;   /* modules the parent had when it forked */
 static int fork_token;               /* enter()'s result, held across fork */
 static struct mgt_thread *fork_thread; /* the thread inside fork() */
 static uint64_t tl_close_at;         /* the open timeline bucket closes at this event count */
 static void solo_init(struct mgt_thread *t);
+static void fast_on(struct mgt_thread *t);
 
 /* ---------------------------------------------------------------- file */
 
@@ -202,6 +204,7 @@ int mgt_back(uint64_t off, uint64_t len)
 	}
 	if (ret && mgt_g.hdr) {
 		__atomic_fetch_or(&mgt_g.hdr->flags, MGT_F_NOSPACE, __ATOMIC_RELAXED);
+		atomic_store_explicit(&mgt_fast.tp, 0, memory_order_relaxed);
 		atomic_store(&mgt_phase, MGT_PHASE_OFF);      /* stop recording; what is there stays */
 	}
 	/* no address space for it (RLIMIT_AS): the caller does without */
@@ -335,6 +338,8 @@ void mgt_setup(void)
 	if (ok)
 		solo_init(t);
 	atomic_store(&mgt_phase, ok ? MGT_PHASE_RECORDING : MGT_PHASE_OFF);
+	if (ok)
+		fast_on(t);
 }
 
 /* ---------------------------------------------------------- serialisation */
@@ -357,6 +362,13 @@ static mgt_lock_t event_lock __attribute__((aligned(64)));
 static atomic_int threaded __attribute__((aligned(64)));
 static _Atomic int *solo_busy;
 
+/* t, the only thread of a recording process, takes the hooks' fast path */
+static void fast_on(struct mgt_thread *t)
+{
+	mgt_fast.t = t;
+	atomic_store_explicit(&mgt_fast.tp, t->tp, memory_order_relaxed);
+}
+
 /* t becomes the only thread: at setup and in a fork child */
 static void solo_init(struct mgt_thread *t)
 {
@@ -372,6 +384,7 @@ static void go_threaded(void)
 {
 	mgt_lock(&event_lock);                /* one switcher at a time */
 	if (!atomic_load(&threaded)) {
+		atomic_store_explicit(&mgt_fast.tp, 0, memory_order_relaxed);
 		atomic_store(&threaded, 1);
 		mgt_sys(SYS_membarrier, MEMBARRIER_PRIVATE_EXPEDITED, 0, 0, 0, 0, 0);
 		/* the solo thread saw `threaded` set, or is finishing one event */
@@ -388,16 +401,14 @@ static void go_threaded(void)
  */
 static inline int begin(struct mgt_thread *t)
 {
-	if (MGT_LIKELY(!atomic_load_explicit(&threaded, memory_order_relaxed))) {
-		if (MGT_LIKELY(t->solo)) {
-			atomic_store_explicit(&t->busy, 1, memory_order_relaxed);
-			atomic_signal_fence(memory_order_seq_cst);
-			if (MGT_LIKELY(!atomic_load_explicit(&threaded, memory_order_relaxed)))
-				return 1;
-			atomic_store_explicit(&t->busy, 0, memory_order_release);
-		} else {
-			go_threaded();
-		}
+	if (MGT_LIKELY(t->solo)) {
+		atomic_store_explicit(&t->busy, 1, memory_order_relaxed);
+		atomic_signal_fence(memory_order_seq_cst);
+		if (MGT_LIKELY(!atomic_load_explicit(&threaded, memory_order_relaxed)))
+			return 1;
+		atomic_store_explicit(&t->busy, 0, memory_order_release);
+	} else if (MGT_UNLIKELY(!atomic_load_explicit(&threaded, memory_order_relaxed))) {
+		go_threaded();
 	}
 	return 0;
 }
@@ -634,6 +645,8 @@ static __attribute__((noinline)) struct mgt_batch *batch_new(struct mgt_thread *
 		      sizeof(struct mgt_batch))) {
 		t->batch = i + 1;
 		t->batch_gen = mgt_g.fork_gen;
+		t->hint = mgt_owner_hint(i + 1);
+		t->bp = mgt_batch_at(i);
 		t->batch_bytes = 0;
 		__atomic_store_n(&h->n_batches, i + 1, __ATOMIC_RELEASE);
 	}
@@ -644,7 +657,7 @@ static __attribute__((noinline)) struct mgt_batch *batch_new(struct mgt_thread *
 /* the calling thread's batch if it has one in this image, else NULL */
 static inline struct mgt_batch *batch_held(const struct mgt_thread *t)
 {
-	return t->batch && t->batch_gen == mgt_g.fork_gen ? mgt_batch_at(t->batch - 1) : NULL;
+	return t->batch && t->batch_gen == mgt_g.fork_gen ? t->bp : NULL;
 }
 
 static inline struct mgt_batch *batch_of(struct mgt_thread *t)
@@ -656,7 +669,7 @@ static inline struct mgt_batch *batch_of(struct mgt_thread *t)
 /* the owner hint for the blocks the calling thread allocates; 0: none */
 static inline uint16_t owner_of(struct mgt_thread *t, int solo)
 {
-	return solo || !batch_of(t) ? 0 : mgt_owner_hint(t->batch);
+	return solo || !batch_of(t) ? 0 : t->hint;
 }
 
 /*
@@ -676,7 +689,7 @@ static inline __attribute__((always_inline)) void append(struct mgt_thread *t,
 	uint32_t old_stack, uint16_t from)
 {
 	uint32_t n = b->n;                    /* < MGT_BATCH_EVENTS: a full batch is flushed */
-	uint16_t other = from != mgt_owner_hint(t->batch) ? from : 0;
+	uint16_t other = from != t->hint ? from : 0;
 	struct mgt_event *d = &b->ev[n];
 	d->size = size;
 	d->old_size = old_size;
@@ -1180,6 +1193,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 		mgt_modules_scan();
 	int solo = enter(t, 1);
 	int recording = MGT_PHASE_RECORDING;
+	atomic_store_explicit(&mgt_fast.tp, 0, memory_order_relaxed);  /* even solo: it ends here */
 	/* (the event lock is ours: no exit step is under way, frozen_tp is free) */
 	frozen_tp = mgt_thread_pointer();
 	/* only from 1: a second thread in exit() after the first must not
@@ -1330,6 +1344,7 @@ void mgt_atfork_child(void)
 	struct mgt_thread *t = fork_thread;
 	if (!t)
 		return;
+	atomic_store_explicit(&mgt_fast.tp, 0, memory_order_relaxed);  /* until the end */
 	mgt_modules_reinit_locks();
 	mgt_stack_reinit_locks();
 	mgt_thread_fork_child();
@@ -1389,5 +1404,7 @@ void mgt_atfork_child(void)
 		/* the parent's mappings are shared with the parent: let go of them */
 		file_unmap(parent, parent_tl, parent_area);
 	}
+	if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING)
+		fast_on(t);
 	mgt_unguard(t);
 }

@@ -27,6 +27,8 @@ static void thread_gone(void *p)
 {
 	struct mgt_thread *t = p;
 	mgt_thread_exit(t);                 /* its pending events, before it is gone */
+	if (mgt_fast.t == t)                /* the only thread: its record goes */
+		atomic_store_explicit(&mgt_fast.tp, 0, memory_order_relaxed);
 	/* a later thread may get the same thread pointer: it must not match */
 	__atomic_store_n(&t->tp, 0, __ATOMIC_RELEASE);
 	mgt_lock(&pool_lock);
@@ -69,11 +71,15 @@ static struct mgt_thread *thread_new(uintptr_t tp)
 		return NULL;
 	/* a recycled record keeps its event batch (record.c): slots are not freed */
 	uint32_t batch = t->batch, batch_gen = t->batch_gen;
+	uint16_t hint = t->hint;
+	struct mgt_batch *bp = t->bp;
 	struct mgt_defer *defer = t->defer;   /* and its queue, empty */
 	mgt_memset(t, 0, sizeof(*t));
 	t->batch = batch;
 	t->batch_gen = batch_gen;
 	t->defer = defer;
+	t->hint = hint;
+	t->bp = bp;
 	t->tp = tp;
 	if (pthread_setspecific(key, t) != 0) {
 		thread_gone(t);

@@ -83,6 +83,8 @@ struct mgt_thread {
 	uint32_t last_id;
 	uint32_t batch;               /* 1 + its batch slot in the file; 0: none yet (record.c) */
 	uint32_t batch_gen;           /* mgt_g.fork_gen the slot belongs to */
+	uint16_t hint;                /* mgt_owner_hint(batch), for the blocks it allocates */
+	struct mgt_batch *bp;         /* &mgt_g.batches[batch - 1] when batch_gen is current */
 	uint64_t batch_bytes;         /* bytes moved by the batch's pending events */
 	uint32_t last_check;          /* the second hash of that stack (stack.c) */
 	struct mgt_thread *next;      /* free list */
@@ -114,19 +116,35 @@ static inline uintptr_t mgt_thread_pointer(void)
 }
 
 /*
+ * While the process records and has a single thread, that thread's pointer
+ * and record (record.c): the hooks recognise it with one compare, before any
+ * other check.  tp is 0 otherwise; it is set by that thread itself and
+ * cleared by whoever ends the solo state (a second thread, the exit step).
+ */
+struct mgt_fast {
+	_Atomic uintptr_t tp;
+	struct mgt_thread *t;
+};
+MGT_HIDDEN extern struct mgt_fast mgt_fast;
+
+/*
  * The calling thread's record.  A direct-mapped cache keyed by the thread
  * pointer answers in a few instructions; a record found there is ours only if
  * it names our thread pointer (unique among live threads; cleared when a
  * record is freed), else the pthread key decides.
  */
+static inline struct mgt_thread *mgt_thread_cached(uintptr_t tp)
+{
+	struct mgt_thread *t = atomic_load_explicit(&mgt_thread_cache[(tp >> 12 ^ tp >> 20) & 255],
+						    memory_order_relaxed);
+	return MGT_LIKELY(t && t->tp == tp) ? t : NULL;
+}
+
 static inline struct mgt_thread *mgt_thread_self(void)
 {
 	uintptr_t tp = mgt_thread_pointer();
-	struct mgt_thread *t = atomic_load_explicit(&mgt_thread_cache[(tp >> 12 ^ tp >> 20) & 255],
-						    memory_order_relaxed);
-	if (MGT_LIKELY(t && t->tp == tp))
-		return t;
-	return mgt_thread_slow(tp);
+	struct mgt_thread *t = mgt_thread_cached(tp);
+	return MGT_LIKELY(t) ? t : mgt_thread_slow(tp);
 }
 
 /* ---- record.c: the per-process file and the aggregation ---- */
