@@ -30,7 +30,58 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-int mg_write_file_atomic(const char *path, const char *data, size_t len, struct mg_error *err)
+/* A target that is not a regular file (a FIFO, a device, /dev/stdout's pipe) is
+ * written in place: renaming over it would replace the node itself. */
+static int write_in_place(const char *path, const char *data, size_t len, struct mg_error *err)
+{
+	int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC), saved;
+	if (fd < 0)
+		return mg_error_set(err, MG_ERROR, "cannot write '%s': %s", path, strerror(errno));
+	if (write_all(fd, data, len) < 0) {
+		saved = errno;
+		close(fd);
+		return mg_error_set(err, MG_ERROR, "cannot write '%s': %s", path, strerror(saved));
+	}
+	if (close(fd) < 0 && errno != EINTR)
+		return mg_error_set(err, MG_ERROR, "cannot write '%s': %s", path, strerror(errno));
+	return MG_OK;
+}
+
+/* The name the last component of a dangling symlink chain leads to (the file a
+ * write through the link creates), in out; -1 with errno on a loop or error. */
+static int dangling_target(const char *path, char out[PATH_MAX])
+{
+	char link[PATH_MAX], next[PATH_MAX];
+	struct stat st;
+	snprintf(out, PATH_MAX, "%s", path);
+	for (int hops = 0; hops < 40; hops++) {
+		if (lstat(out, &st) < 0)
+			return errno == ENOENT ? 0 : -1;
+		if (!S_ISLNK(st.st_mode)) {
+			errno = EEXIST;         /* appeared meanwhile: the caller starts over */
+			return -1;
+		}
+		ssize_t n = readlink(out, link, sizeof(link) - 1);
+		if (n < 0)
+			return -1;
+		link[n] = '\0';
+		const char *slash = strrchr(out, '/');
+		if (link[0] == '/' || !slash)
+			n = snprintf(next, sizeof(next), "%s", link);
+		else
+			n = snprintf(next, sizeof(next), "%.*s/%s", (int)(slash - out), out, link);
+		if (n >= (ssize_t)sizeof(next)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(out, next, (size_t)n + 1);
+	}
+	errno = ELOOP;
+	return -1;
+}
+
+/* Temporary file next to `path`, fsync, rename over it, fsync of the directory. */
+static int replace_atomic(const char *path, const char *data, size_t len, struct mg_error *err)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
@@ -70,6 +121,34 @@ int mg_write_file_atomic(const char *path, const char *data, size_t len, struct 
 		close(fd);
 	}
 	return MG_OK;
+}
+
+int mg_write_file_atomic(const char *path, const char *data, size_t len, struct mg_error *err)
+{
+	char target[PATH_MAX];
+	struct stat st, lst, rst;
+
+	if (stat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return write_in_place(path, data, len, err);
+		if (lstat(path, &lst) == 0 && !S_ISLNK(lst.st_mode))
+			return replace_atomic(path, data, len, err);
+		/* a symlink to a regular file: that file is replaced, the link stays; a
+		 * name that does not lead back to the same file (a deleted file
+		 * behind /proc/self/fd/N) is written in place */
+		if (!realpath(path, target) || stat(target, &rst) < 0 ||
+		    rst.st_dev != st.st_dev || rst.st_ino != st.st_ino)
+			return write_in_place(path, data, len, err);
+		return replace_atomic(target, data, len, err);
+	}
+	if (errno != ENOENT)
+		return mg_error_set(err, MG_ERROR, "cannot write '%s': %s", path, strerror(errno));
+	if (lstat(path, &lst) < 0 || !S_ISLNK(lst.st_mode))
+		return replace_atomic(path, data, len, err);
+	/* a dangling symlink: the file it names is created, the link stays */
+	if (dangling_target(path, target) < 0)
+		return mg_error_set(err, MG_ERROR, "cannot write '%s': %s", path, strerror(errno));
+	return replace_atomic(target, data, len, err);
 }
 
 int mg_read_file(char **out, size_t *len, const char *path, size_t max, struct mg_error *err)

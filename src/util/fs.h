@@ -9,7 +9,11 @@ struct mg_error;
 /*
  * Writes `len` bytes to `path` atomically: a temporary file in the same
  * directory, fsync, rename, fsync of the directory.  An interrupted write
- * leaves the old file (or none), never a partial one.
+ * leaves the old file (or none), never a partial one.  Only a regular file
+ * (or an absent one) is replaced so: a FIFO, device or other non-regular
+ * target is written in place, and a symlink is followed, the regular file it
+ * leads to (or the one a dangling link names) being the one replaced
+ * (README.md, "Files memgate writes and reads").
  */
 int mg_write_file_atomic(const char *path, const char *data, size_t len, struct mg_error *err);
 
