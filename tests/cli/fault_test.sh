@@ -4,6 +4,7 @@
 #
 # usage: fault_test.sh SCENARIO MEMGATE FX_BASIC
 #   atomic_target   -o / --html onto a FIFO, a device, symlinks, a pipe
+#   gated_figures   corrupt, huge and inexact figures; strict JSON with line:col
 set -u
 scenario=$1 memgate=$(realpath "$2") basic=$(realpath "$3")
 . "$(dirname "$0")/lib.sh"
@@ -82,8 +83,105 @@ atomic_target() {
 	check "the page went through the FIFO" grep -q '<html' page.out
 }
 
+# a git repository in ./repo whose test "p" (FX_BASIC) has a committed baseline
+repo_with_baseline() {
+	export GIT_CONFIG_NOSYSTEM=1
+	mkdir repo && cd repo || exit 1
+	git init -q -b main . && git config user.email t@example.com && git config user.name test
+	printf 'version: 1\ntests:\n  - name: p\n    run: [%s]\n' "$basic" > memgate.yml
+	printf 'profiles/\n' > .gitignore
+	"$memgate" run >/dev/null 2>&1
+	"$memgate" accept --reason first >/dev/null 2>&1
+	git add memgate.yml .gitignore baselines && git commit -qm "p: baseline"
+	cp profiles/p.json good-profile.json
+}
+
+# edit FILE FIELD.KEY TEXT: the JSON text of FILE with FIELD.KEY's value
+# replaced by TEXT verbatim (the key removed when TEXT is "MISSING")
+edit() {
+	/usr/bin/python3 - "$@" <<'PY'
+import json, sys
+path, where, text = sys.argv[1:]
+field, key = where.split(".")
+d = json.load(open(path))
+if text == "MISSING":
+    del d[field][key]
+else:
+    d[field][key] = "@@VALUE@@"
+open(path, "w").write(json.dumps(d, indent=1).replace('"@@VALUE@@"', text))
+PY
+}
+
+gated_figures() {
+	repo_with_baseline
+	# a gated figure of the profile that is not an exact count: exit 2, file and field
+	for v in '"12"' null -5 1.5 MISSING 1e400 18446744073709551616 1e3; do
+		cp good-profile.json profiles/p.json
+		edit profiles/p.json summary.peak_bytes "$v"
+		"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+		check "profile peak_bytes $v exits 2 (got $rc)" [ "$rc" = 2 ]
+		if [ "$v" = 1e400 ]; then
+			check "profile peak_bytes $v named" grep -q "profiles/p.json:[0-9]*:[0-9]*: number out of range" out.txt
+		else
+			check "profile peak_bytes $v named" grep -q "profiles/p.json: summary.peak_bytes: expected a count" out.txt
+		fi
+	done
+	cp good-profile.json profiles/p.json
+	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+	check "the intact profile passes (got $rc)" [ "$rc" = 0 ]
+	# the same in the baseline accepted in the change (the work tree's)
+	cp baselines/p.json good-baseline.json
+	for v in '"12"' null -5 1.5 MISSING 18446744073709551616; do
+		cp good-baseline.json baselines/p.json
+		edit baselines/p.json figures.leaked_bytes "$v"
+		"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+		check "baseline leaked_bytes $v exits 2 (got $rc)" [ "$rc" = 2 ]
+		check "baseline leaked_bytes $v named" grep -q "baselines/p.json: figures.leaked_bytes: expected a count" out.txt
+	done
+	# a leak kind may be null (unknown: the process died before its exit step)
+	cp good-baseline.json baselines/p.json
+	edit profiles/p.json summary.possibly_lost_bytes null
+	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+	check "a null leak kind is no error (got $rc)" [ "$rc" = 0 ]
+
+	# counts above 2^53 are exact: 2^53 + 1 leaked against 2^53 with tolerance 0
+	cp good-profile.json profiles/p.json
+	edit profiles/p.json summary.leaked_bytes 9007199254740993
+	edit baselines/p.json figures.leaked_bytes 9007199254740992
+	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+	check "2^53+1 against 2^53 regresses (got $rc)" [ "$rc" = 1 ]
+	check "exact figures in the table" grep -Eq "leaked_bytes +9007199254740992 +9007199254740993" out.txt
+	# and 2^64-1 is a count, gated as any other
+	edit profiles/p.json summary.leaked_bytes 18446744073709551615
+	edit baselines/p.json figures.leaked_bytes 18446744073709551615
+	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+	check "2^64-1 against itself passes (got $rc)" [ "$rc" = 0 ]
+	# accept keeps the exact figure
+	cp good-baseline.json baselines/p.json
+	"$memgate" accept --reason big >/dev/null 2>&1
+	check "accept writes 2^64-1 exactly" grep -q '"leaked_bytes": 18446744073709551615' baselines/p.json
+
+	# strict JSON, with line:col
+	cp good-baseline.json baselines/p.json
+	cp good-profile.json profiles/p.json
+	printf '\n  x' >> profiles/p.json
+	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+	check "trailing garbage exits 2 (got $rc)" [ "$rc" = 2 ]
+	n=$(wc -l < good-profile.json)
+	check "trailing garbage at its line:col" grep -q "profiles/p.json:$((n + 2)):3: expected the end of the document, got 'x'" out.txt
+	printf '{"schema": 1,\n "schema": 1}\n' > profiles/p.json
+	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+	check "duplicate key exits 2 (got $rc)" [ "$rc" = 2 ]
+	check "duplicate key at its line:col" grep -q 'profiles/p.json:2:2: duplicate key "schema"' out.txt
+	printf '{"schema": 01}\n' > profiles/p.json
+	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+	check "leading zero exits 2 (got $rc)" [ "$rc" = 2 ]
+	check "leading zero at its line:col" grep -q 'profiles/p.json:1:12: number with a leading zero' out.txt
+}
+
 case $scenario in
 atomic_target) atomic_target ;;
+gated_figures) gated_figures ;;
 *) echo "unknown scenario '$scenario'" >&2; exit 2 ;;
 esac
 exit $fail

@@ -454,7 +454,7 @@ const cases = {
     check("outside Actions: markdown on stdout, nothing sent", r3.code === 1 && r3.stdout.startsWith(MARKER) && r3.fake.requests.length === 0 && r3.summary === null, r3.stdout.slice(0, 100));
     writeResult("{\"schema\": 1, \"tests\": ");
     const r4 = await scenario({});
-    check("corrupt result exits 3", r4.code === 3 && /memgate-check.json: not valid JSON/.test(r4.stderr), r4.stderr);
+    check("corrupt result exits 3", r4.code === 3 && /memgate-check.json:1:24: expected a value, got end of input/.test(r4.stderr), r4.stderr);
     fs.rmSync(path.join(work, "profiles", "memgate-check.json"));
     const r5 = await scenario({});
     check("no result exits 2", r5.code === 2 && /no check result 'profiles\/memgate-check.json' \(run 'memgate check' first\)/.test(r5.stderr), r5.stderr);
