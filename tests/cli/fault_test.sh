@@ -5,6 +5,7 @@
 # usage: fault_test.sh SCENARIO MEMGATE FX_BASIC
 #   atomic_target   -o / --html onto a FIFO, a device, symlinks, a pipe
 #   gated_figures   corrupt, huge and inexact figures; strict JSON with line:col
+#   timeout_tree    a timeout, SIGTERM and SIGINT end descendants that called setsid()
 set -u
 scenario=$1 memgate=$(realpath "$2") basic=$(realpath "$3")
 . "$(dirname "$0")/lib.sh"
@@ -179,9 +180,73 @@ gated_figures() {
 	check "leading zero at its line:col" grep -q 'profiles/p.json:1:12: number with a leading zero' out.txt
 }
 
+# a test whose grandchild leaves the session (setsid) and writes its pid to $1
+tree_cmd() {
+	printf '[/bin/sh, -c, "setsid /bin/sh -c '"'"'echo $$ > %s; exec sleep 60'"'"' & exec sleep 60"]' "$1"
+}
+
+# gone PIDFILE WHAT: the process of PIDFILE has ended (within 2 s)
+gone() {
+	gpid=$(cat "$1" 2>/dev/null)
+	check "$2: the grandchild started" [ -n "$gpid" ]
+	[ -n "$gpid" ] || return
+	pids="$pids $gpid"
+	n=0
+	while kill -0 "$gpid" 2>/dev/null && [ "$(cut -d' ' -f3 "/proc/$gpid/stat" 2>/dev/null)" != Z ]; do
+		n=$((n + 1))
+		[ $n -gt 20 ] && break
+		sleep 0.1
+	done
+	check "$2: the setsid grandchild is gone" sh -c "! kill -0 $gpid 2>/dev/null || grep -q '^[0-9]* ([^)]*) Z' /proc/$gpid/stat"
+}
+
+timeout_tree() {
+	printf 'version: 1\ntests:\n  - name: tree\n    timeout: 1s\n    run: %s\n' "$(tree_cmd "$work/t1.pid")" > memgate.yml
+	t0=$(date +%s)
+	"$memgate" run >out.txt 2>&1; rc=$?
+	t1=$(date +%s)
+	check "a timed-out run exits 3 (got $rc)" [ "$rc" = 3 ]
+	check "the timeout returns promptly (took $((t1 - t0)) s, the grace is 10 s)" [ $((t1 - t0)) -lt 8 ]
+	gone t1.pid "timeout"
+
+	# memgate stopped by a signal: run (its worker ends the tree) and trace
+	for how in "run TERM" "run INT" "trace TERM"; do
+		set -- $how
+		pidfile="$work/$1-$2.pid"
+		printf 'version: 1\ntests:\n  - name: tree\n    run: %s\n' "$(tree_cmd "$pidfile")" > memgate.yml
+		if [ "$1" = run ]; then
+			set -- "$2" "$memgate" run
+		else
+			set -- "$2" "$memgate" trace -o trace.json -- /bin/sh -c \
+				"setsid /bin/sh -c 'echo \$\$ > $pidfile; exec sleep 60' & exec sleep 60"
+		fi
+		# python: a child of a non-interactive shell's '&' would ignore SIGINT
+		/usr/bin/python3 - "$pidfile" "$@" <<'PY'
+import os, signal, subprocess, sys, time
+pidfile, sig, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+for _ in range(200):
+    if os.path.exists(pidfile) and open(pidfile).read().strip():
+        break
+    time.sleep(0.05)
+time.sleep(0.3)
+p.send_signal(getattr(signal, "SIG" + sig))
+try:
+    rc = p.wait(timeout=8)
+except subprocess.TimeoutExpired:
+    p.kill()
+    sys.exit("memgate did not end within 8 s of SIG" + sig)
+print("memgate ended:", rc)
+PY
+		check "$how: memgate ended promptly" [ $? = 0 ]
+		gone "$pidfile" "$how"
+	done
+}
+
 case $scenario in
 atomic_target) atomic_target ;;
 gated_figures) gated_figures ;;
+timeout_tree) timeout_tree ;;
 *) echo "unknown scenario '$scenario'" >&2; exit 2 ;;
 esac
 exit $fail
