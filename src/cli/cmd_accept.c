@@ -90,7 +90,7 @@ static int accept_one(struct mg_suppress_state *sup, const char *name, const cha
 	}
 	free(text);
 	text = NULL;
-	ret = mg_read_file(&text, &len, bpath, MG_MAX_DOC, err);
+	ret = mg_read_tree_file(&text, &len, bpath, MG_MAX_DOC, err);
 	if (ret == MG_OK) {
 		/* a corrupt old baseline is simply replaced */
 		if (mg_json_load_doc(&old, text, len, bpath, "baseline", err) == MG_OK &&

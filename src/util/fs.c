@@ -151,20 +151,38 @@ int mg_write_file_atomic(const char *path, const char *data, size_t len, struct 
 	return replace_atomic(target, data, len, err);
 }
 
+static const char *file_kind(mode_t m)
+{
+	return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device" :
+	       S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
 int mg_read_file(char **out, size_t *len, const char *path, size_t max, struct mg_error *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not block the open before its type is seen */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	struct stat st;
 	char *buf;
 	size_t got = 0;
 	if (fd < 0)
 		return mg_error_set(err, errno == ENOENT ? MG_ENOTFOUND : MG_ERROR,
 				    "cannot read '%s': %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
 		close(fd);
-		return mg_error_set(err, MG_ERROR, "cannot read '%s': not a regular file of at "
-				    "most %zu bytes", path, max);
+		return mg_error_set(err, MG_ERROR, "cannot read '%s': %s", path, strerror(e));
 	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return mg_error_set(err, MG_EINVALID, "cannot read '%s': it is %s, not a regular "
+				    "file", path, file_kind(st.st_mode));
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return mg_error_set(err, MG_ERROR, "cannot read '%s': larger than %zu bytes", path,
+				    max);
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	buf = malloc((size_t)st.st_size + 1);
 	while (buf && got < (size_t)st.st_size) {
 		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
@@ -181,6 +199,39 @@ int mg_read_file(char **out, size_t *len, const char *path, size_t max, struct m
 	*out = buf;
 	*len = got;
 	return MG_OK;
+}
+
+/* the work tree holding `path`: the nearest directory above it with a .git; 0 if none */
+static int work_tree_of(const char *path, char root[PATH_MAX])
+{
+	char abs[PATH_MAX], probe[PATH_MAX + 8];
+	struct stat st;
+	if (path[0] == '/') {
+		if (snprintf(abs, sizeof(abs), "%s", path) >= (int)sizeof(abs))
+			return 0;
+	} else {
+		if (!getcwd(abs, sizeof(abs)) || strlen(abs) + 1 + strlen(path) >= sizeof(abs))
+			return 0;
+		strcat(strcat(abs, "/"), path);
+	}
+	for (char *slash = strrchr(abs, '/'); slash; slash = strrchr(abs, '/')) {
+		*slash = '\0';
+		snprintf(probe, sizeof(probe), "%s/.git", abs[0] ? abs : "");
+		if (lstat(probe, &st) == 0)
+			return realpath(abs[0] ? abs : "/", root) != NULL;
+	}
+	return 0;
+}
+
+int mg_read_tree_file(char **out, size_t *len, const char *path, size_t max, struct mg_error *err)
+{
+	char root[PATH_MAX], real[PATH_MAX];
+	size_t n;
+	if (work_tree_of(path, root) && realpath(path, real) &&
+	    (strncmp(real, root, n = strlen(root)) || (real[n] != '/' && strcmp(root, "/"))))
+		return mg_error_set(err, MG_EINVALID, "cannot read '%s': it leads to '%s', outside "
+				    "the repository '%s' (a symlink?): refused", path, real, root);
+	return mg_read_file(out, len, path, max, err);
 }
 
 int mg_mkdirs(const char *dir)

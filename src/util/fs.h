@@ -31,8 +31,15 @@ int mg_clean_stale_tmp(const char *dir, unsigned age_s, void (*removed)(const ch
 #define MG_MAX_DOC ((size_t)1 << 30)
 
 /* Reads a whole file of at most max bytes (NUL-terminated); *out is malloc'd.
- * MG_ENOTFOUND: no such file; MG_ERROR: unreadable or larger than max. */
+ * Its type is checked before anything is read, a FIFO never waited for.
+ * MG_ENOTFOUND: no such file; MG_EINVALID: not a regular file (a FIFO, a
+ * directory...); MG_ERROR: unreadable or larger than max. */
 int mg_read_file(char **out, size_t *len, const char *path, size_t max, struct mg_error *err);
+
+/* mg_read_file() for a file of the repository's work tree (a baseline): when
+ * `path` is inside a git work tree (a .git above it), a path that resolves
+ * outside it, through a symlink, is refused (MG_EINVALID). */
+int mg_read_tree_file(char **out, size_t *len, const char *path, size_t max, struct mg_error *err);
 
 /* Creates dir and its missing parents, like mkdir -p; -1 with errno set on failure. */
 int mg_mkdirs(const char *dir);

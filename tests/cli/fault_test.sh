@@ -6,6 +6,7 @@
 #   atomic_target   -o / --html onto a FIFO, a device, symlinks, a pipe
 #   gated_figures   corrupt, huge and inexact figures; strict JSON with line:col
 #   timeout_tree    a timeout, SIGTERM and SIGINT end descendants that called setsid()
+#   baseline_types  FIFOs and symlinks as baselines: refused promptly, never followed out
 set -u
 scenario=$1 memgate=$(realpath "$2") basic=$(realpath "$3")
 . "$(dirname "$0")/lib.sh"
@@ -243,10 +244,44 @@ PY
 	done
 }
 
+baseline_types() {
+	repo_with_baseline
+	cp baselines/p.json good.json
+	# a FIFO in the work tree: refused at once, by type, not read
+	rm baselines/p.json && mkfifo baselines/p.json
+	timeout 10 "$memgate" check --from profiles >out.txt 2>&1; rc=$?
+	check "FIFO baseline: check exits 2, without hanging (got $rc)" [ "$rc" = 2 ]
+	check "FIFO baseline: named" grep -q "cannot read 'baselines/p.json': it is a FIFO, not a regular file" out.txt
+	timeout 10 "$memgate" accept >out.txt 2>&1; rc=$?
+	check "FIFO baseline: accept fails without hanging (got $rc)" [ "$rc" != 0 ] && [ "$rc" != 124 ]
+	check "FIFO baseline: accept left it alone" [ -p baselines/p.json ]
+	# a symlink to a FIFO
+	rm baselines/p.json && mkfifo fifo && ln -s ../fifo baselines/p.json
+	timeout 10 "$memgate" check --from profiles >out.txt 2>&1; rc=$?
+	check "symlink to a FIFO: check exits 2, without hanging (got $rc)" [ "$rc" = 2 ]
+	check "symlink to a FIFO: named" grep -q "it is a FIFO" out.txt
+	# a symlink out of the repository: refused, not followed
+	sed 's/"leaked_bytes": [0-9]*/"leaked_bytes": 1/' good.json > "$work/outside.json"
+	rm baselines/p.json && ln -s "$work/outside.json" baselines/p.json
+	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+	check "symlink out of the repository: check exits 2 (got $rc)" [ "$rc" = 2 ]
+	check "symlink out of the repository: named" grep -q "cannot read 'baselines/p.json': it leads to '$work/outside.json', outside the repository" out.txt
+	# ... while one inside it is read
+	rm baselines/p.json && ln -s ../good.json baselines/p.json
+	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+	check "symlink inside the repository: read, passes (got $rc)" [ "$rc" = 0 ]
+	# a symlink committed as the baseline (a blob of mode 120000): refused
+	git add good.json baselines/p.json && git commit -qm "p: baseline as a symlink"
+	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+	check "committed symlink: check exits 2 (got $rc)" [ "$rc" = 2 ]
+	check "committed symlink: named" grep -q "'baselines/p.json' at [0-9a-f]* is a symlink: baselines must be regular files" out.txt
+}
+
 case $scenario in
 atomic_target) atomic_target ;;
 gated_figures) gated_figures ;;
 timeout_tree) timeout_tree ;;
+baseline_types) baseline_types ;;
 *) echo "unknown scenario '$scenario'" >&2; exit 2 ;;
 esac
 exit $fail
