@@ -429,6 +429,14 @@ static int request(struct mg_gh *gh, const char *method, const char *url, const 
 		}
 		if (strcmp(method, json ? "POST" : "GET"))
 			cu.easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		/*
+		 * A create goes on a connection of its own: on a reused keep-alive
+		 * connection that dies before any answer, libcurl sends the request
+		 * again by itself, and a POST whose comment landed would make a
+		 * second one.  The caller lists the comments again instead.
+		 */
+		if (!strcmp(method, "POST"))
+			cu.easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
 		rc = cu.easy_perform(c);
 		if (rc == CURLE_OK) {
 			cu.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);

@@ -270,6 +270,15 @@ const cases = {
     check("two POSTs, a list before each", r.fake.requests.map((q) => q.method).join(",") === "GET,POST,GET,POST", r.fake.requests.map((q) => q.method).join(","));
     check("one comment", r.fake.comments.length === 1);
   },
+  // the connection reset after the create landed (a keep-alive connection, as
+  // after the list): the POST is not sent again blindly, the list finds it
+  async reset_after_create() {
+    writeResult(regression());
+    const r = await scenario({ fake: { comments: others(3), faults: [{ method: "POST", path: /comments$/, reset: true, times: 1 }] } });
+    published(r, 1);
+    check("exactly one comment of ours", ours(r.fake).length === 1, ours(r.fake).length);
+    check("one POST, then a list that finds it and a PATCH", r.fake.requests.map((q) => q.method).join(",") === "GET,POST,GET,PATCH", r.fake.requests.map((q) => q.method).join(","));
+  },
   // 502 on a list: retried with backoff
   async bad_gateway_list() {
     writeResult(regression());
