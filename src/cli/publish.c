@@ -8,6 +8,7 @@
 
 #include "../github/actions.h"
 #include "../github/api.h"
+#include "../github/guard.h"
 #include "../report/markdown.h"
 #include "../util/buf.h"
 #include "../util/error.h"
@@ -30,9 +31,8 @@ static void warn(const char *msg)
 	mg_cli_warning("%s", msg);
 	mg_buf_init(&b, 1u << 16);
 	if (mg_actions_annotation(&b, "warning", "memgate", msg) == 0)
-		fputs(mg_buf_str(&b), stdout);
+		mg_guard_put_commands(mg_buf_str(&b));
 	mg_buf_release(&b);
-	fflush(stdout);
 }
 
 /* keeps the first problem in *first */
@@ -81,8 +81,7 @@ static void annotations(const cJSON *result)
 	if (more)
 		mg_buf_printf(&b, "::error title=memgate::%d more failing test%s: see the job summary\n",
 			      more, more == 1 ? "" : "s");
-	fputs(mg_buf_str(&b), stdout);
-	fflush(stdout);
+	mg_guard_put_commands(mg_buf_str(&b));
 	mg_buf_release(&b);
 }
 

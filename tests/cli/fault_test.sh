@@ -7,6 +7,7 @@
 #   gated_figures   corrupt, huge and inexact figures; strict JSON with line:col
 #   timeout_tree    a timeout, SIGTERM and SIGINT end descendants that called setsid()
 #   baseline_types  FIFOs and symlinks as baselines: refused promptly, never followed out
+#   actions_names   inside GitHub Actions, names with newlines start no workflow command
 set -u
 scenario=$1 memgate=$(realpath "$2") basic=$(realpath "$3")
 . "$(dirname "$0")/lib.sh"
@@ -225,7 +226,9 @@ timeout_tree() {
 		/usr/bin/python3 - "$pidfile" "$@" <<'PY'
 import os, signal, subprocess, sys, time
 pidfile, sig, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
-p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+# (SIGINT as a terminal's foreground job has it, whatever this shell ignores)
+p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 for _ in range(200):
     if os.path.exists(pidfile) and open(pidfile).read().strip():
         break
@@ -277,11 +280,77 @@ baseline_types() {
 	check "committed symlink: named" grep -q "'baselines/p.json' at [0-9a-f]* is a symlink: baselines must be regular files" out.txt
 }
 
+# as_runner FILE CMD...: CMD's stdout and stderr through pipes, as the runner
+# reads them, into FILE; its exit status in $rc
+as_runner() {
+	out=$1
+	shift
+	{ "$@"; echo $? > rc.txt; } 2>&1 | cat > "$out"
+	rc=$(cat rc.txt)
+}
+
+# no_commands FILE: no line of FILE is a workflow command to the runner (lines end
+# at LF or CR; blanks before "::" are trimmed, Unicode ones too), except
+# memgate's own annotations
+no_commands() {
+	/usr/bin/python3 - "$1" <<'PY'
+import re, sys
+text = open(sys.argv[1], "rb").read().decode("utf-8", "replace")
+bad = [l for l in re.split(r"\r\n|\r|\n", text)
+       if (l.lstrip().startswith("::") and not re.match(r"::(error|warning) title=memgate[^:,]*::", l))
+       or "##[" in l]
+for l in bad:
+    print("command:", repr(l))
+sys.exit(1 if bad else 0)
+PY
+}
+
+actions_names() {
+	export GITHUB_ACTIONS=true MEMGATE_GITHUB_PUBLISH=0
+	nl='
+'
+	hostile="x$nl::error::pwned$(printf '\r')::warning::cr ##[error]old$nl$(printf '\302\240')::notice::nbsp"
+	mkdir "$hostile" || exit 1
+	cp "$basic" "$hostile/prog"
+	# a program whose DWARF file name holds the same
+	printf '#include <stdlib.h>\nint main(void) {\n\tvoid *volatile p = malloc(1000);\n\t(void)p;\n\treturn 0;\n}\n' > "$hostile/leak$nl::error::dwarf.c"
+	${CC:-cc} -g -O0 -fno-omit-frame-pointer -o "$hostile/leak" "$hostile/leak$nl::error::dwarf.c" || exit 1
+
+	as_runner trace.txt "$memgate" trace -o p.json -- "$hostile/prog"
+	check "trace exits 0 (got $rc)" [ "$rc" = 0 ]
+	check "trace: no workflow command" no_commands trace.txt
+	check "trace: the path is shown, neutralised" grep -q '^%3A:error::pwned' trace.txt
+	as_runner trace2.txt "$memgate" trace -o p2.json -- "$hostile/leak"
+	check "trace (DWARF name): no workflow command" no_commands trace2.txt
+	check "trace (DWARF name): shown, neutralised" grep -q '^%3A:error::dwarf.c:3)' trace2.txt
+
+	# run: a command that cannot be found, named in the error
+	git init -q -b main . && git config user.email t@example.com && git config user.name test
+	printf 'version: 1\ntests:\n  - name: t\n    run: [%s]\n' "$(printf '%s' "$hostile/nosuch" | /usr/bin/python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')" > memgate.yml
+	as_runner run.txt "$memgate" run
+	check "run of a missing program exits 3 (got $rc)" [ "$rc" = 3 ]
+	check "run: no workflow command" no_commands run.txt
+	# check: the leak site of the DWARF name, new against the baseline
+	printf 'version: 1\ntests:\n  - name: t\n    run: [%s]\n' "$(printf '%s' "$hostile/prog" | /usr/bin/python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')" > memgate.yml
+	printf 'profiles/\n' > .gitignore
+	"$memgate" run >/dev/null 2>&1 && "$memgate" accept >/dev/null 2>&1
+	git add memgate.yml .gitignore baselines && git commit -qm baseline
+	printf 'version: 1\ntests:\n  - name: t\n    run: [%s]\n' "$(printf '%s' "$hostile/leak" | /usr/bin/python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')" > memgate.yml
+	as_runner check.txt "$memgate" check
+	check "check of a new leak exits 1 (got $rc)" [ "$rc" = 1 ]
+	check "check: no workflow command" no_commands check.txt
+	check "check: the leak site is shown, neutralised" grep -q '^%3A:error::dwarf.c:3)' check.txt
+	# outside Actions nothing is changed
+	GITHUB_ACTIONS= as_runner plain.txt "$memgate" trace -o p3.json -- "$hostile/prog"
+	check "outside Actions: printed as is" grep -q '^::error::pwned' plain.txt
+}
+
 case $scenario in
 atomic_target) atomic_target ;;
 gated_figures) gated_figures ;;
 timeout_tree) timeout_tree ;;
 baseline_types) baseline_types ;;
+actions_names) actions_names ;;
 *) echo "unknown scenario '$scenario'" >&2; exit 2 ;;
 esac
 exit $fail
