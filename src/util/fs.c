@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -319,4 +320,35 @@ int mg_clean_stale_tmp(const char *dir, unsigned age_s, void (*removed)(const ch
 	}
 	closedir(d);
 	return n;
+}
+
+int mg_lock_dir(int *fd_out, const char *dir, double wait_s, void (*waiting)(const char *dir),
+		struct mg_error *err)
+{
+	struct timespec t0, now, step = { 0, 50 * 1000 * 1000 };
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return mg_error_set(err, MG_ERROR, "cannot lock '%s': %s", dir, strerror(errno));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int told = 0;; told = 1) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			*fd_out = fd;
+			return MG_OK;
+		}
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			int e = errno;
+			close(fd);
+			return mg_error_set(err, MG_ERROR, "cannot lock '%s': %s", dir, strerror(e));
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		double waited = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+		if (waited >= wait_s) {
+			close(fd);
+			return mg_error_set(err, MG_ERROR, "'%s' is locked by another memgate (an accept "
+					    "at work?): gave up after %.0f s", dir, wait_s);
+		}
+		if (!told && waiting)
+			waiting(dir);
+		nanosleep(&step, NULL);
+	}
 }

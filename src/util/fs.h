@@ -41,6 +41,16 @@ int mg_read_file(char **out, size_t *len, const char *path, size_t max, struct m
  * outside it, through a symlink, is refused (MG_EINVALID). */
 int mg_read_tree_file(char **out, size_t *len, const char *path, size_t max, struct mg_error *err);
 
+/*
+ * Takes the exclusive lock of directory `dir` (flock(2) on the directory
+ * itself: no lock file, nothing for git to see), waiting up to wait_s
+ * seconds; `waiting` (may be NULL) is told once when it has to wait.  *fd_out
+ * holds it until closed (or the process ends).  MG_ERROR when it cannot be
+ * had in time.
+ */
+int mg_lock_dir(int *fd_out, const char *dir, double wait_s, void (*waiting)(const char *dir),
+		struct mg_error *err);
+
 /* Creates dir and its missing parents, like mkdir -p; -1 with errno set on failure. */
 int mg_mkdirs(const char *dir);
 

@@ -8,6 +8,7 @@
 #   timeout_tree    a timeout, SIGTERM and SIGINT end descendants that called setsid()
 #   baseline_types  FIFOs and symlinks as baselines: refused promptly, never followed out
 #   actions_names   inside GitHub Actions, names with newlines start no workflow command
+#   accept_lock     accepts take turns on the baselines directory, never mix
 set -u
 scenario=$1 memgate=$(realpath "$2") basic=$(realpath "$3")
 . "$(dirname "$0")/lib.sh"
@@ -345,12 +346,62 @@ actions_names() {
 	check "outside Actions: printed as is" grep -q '^::error::pwned' plain.txt
 }
 
+accept_lock() {
+	repo_with_baseline
+	printf 'version: 1\ntests:\n  - name: p\n    run: [%s]\n  - name: q\n    run: [%s]\n' "$basic" "$basic" > memgate.yml
+	"$memgate" run >/dev/null 2>&1
+	for v in 149 151; do
+		mkdir "p$v"
+		for t in p q; do
+			cp "profiles/$t.json" "p$v/$t.json"
+			edit "p$v/$t.json" summary.peak_bytes "$v"
+		done
+	done
+	"$memgate" accept --from p149 >/dev/null 2>&1
+	git add -A baselines memgate.yml && git commit -qm q
+	cp baselines/p.json before.json
+
+	# held by another: a bounded wait, then exit 3 and nothing written
+	flock baselines sleep 60 &
+	holder=$!
+	pids="$pids $holder"
+	while flock -n baselines true; do sleep 0.05; done
+	MEMGATE_LOCK_TIMEOUT=1 "$memgate" accept --from p151 >/dev/null 2>err.txt; rc=$?
+	check "locked: accept exits 3 (got $rc)" [ "$rc" = 3 ]
+	check "locked: said" grep -q "'baselines' is locked by another memgate (an accept at work?): gave up after 1 s" err.txt
+	check "locked: said it waited" grep -q "waiting for another memgate holding 'baselines'" err.txt
+	check "locked: nothing written" cmp -s before.json baselines/p.json
+	kill "$holder"; wait "$holder" 2>/dev/null
+	# held for a moment: the accept waits its turn, then writes
+	flock baselines sleep 1 &
+	holder=$!
+	while flock -n baselines true; do sleep 0.05; done
+	"$memgate" accept --from p151 >/dev/null 2>err.txt; rc=$?
+	check "waited: accept exits 0 (got $rc)" [ "$rc" = 0 ]
+	check "waited: said" grep -q "waiting for another memgate holding 'baselines'" err.txt
+	check "waited: written" grep -q '"peak_bytes": 151' baselines/p.json
+	check "the lock leaves no file behind" [ -z "$(git status --porcelain --ignored --untracked-files=all baselines | grep -v '^ M ')" ]
+	git checkout -q baselines
+
+	# two at once: all figures from one or all from the other
+	for i in 1 2 3; do
+		"$memgate" accept --from p149 >/dev/null 2>&1 & a=$!
+		"$memgate" accept --from p151 >/dev/null 2>&1 & b=$!
+		wait $a; ra=$?
+		wait $b; rb=$?
+		check "race $i: both exit 0 ($ra, $rb)" [ "$ra$rb" = 00 ]
+		got=$(cat baselines/p.json baselines/q.json | grep -o '"peak_bytes": 1[45][19]' | sort -u | wc -l)
+		check "race $i: one accept's figures, not a mix" [ "$got" = 1 ]
+	done
+}
+
 case $scenario in
 atomic_target) atomic_target ;;
 gated_figures) gated_figures ;;
 timeout_tree) timeout_tree ;;
 baseline_types) baseline_types ;;
 actions_names) actions_names ;;
+accept_lock) accept_lock ;;
 *) echo "unknown scenario '$scenario'" >&2; exit 2 ;;
 esac
 exit $fail
