@@ -209,6 +209,12 @@ static int build_tree(struct node **root, struct ctx *c, const unsigned char *bu
 	*root = NULL;
 	if (!yaml_parser_initialize(&p))
 		return nomem(c);
+	/* a UTF-8 BOM (docs/config.md allows it): libyaml, told the encoding, would
+	 * take it for the first character of the document; columns count after it */
+	if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) {
+		buf += 3;
+		len -= 3;
+	}
 	yaml_parser_set_input_string(&p, buf, len);
 	yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
 	while (!done && ret == MG_OK) {
