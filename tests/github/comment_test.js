@@ -297,6 +297,18 @@ const cases = {
     check("bounded time", r.ms < 4000, r.ms);
     check("timeout said", /memgate: warning: GitHub API: GET \/repos\/[^ ]+\/comments\?per_page=100: .*timed out/.test(r.stderr), r.stderr);
   },
+  // the runner shows 10 ::error lines per step: 10 failing tests are 10 annotations,
+  // 11 are 9 and a note, never an 11th line that the runner drops
+  async annotation_limit() {
+    for (const [n, errors, note] of [[10, 10, null], [11, 10, "2 more failing tests"], [12, 10, "3 more failing tests"]]) {
+      writeResult(bigResult(n));
+      const r = await scenario({});
+      published(r, 1);
+      const lines = r.stdout.match(/^::error .*$/gm) || [];
+      check(`${n} failing: ${errors} ::error lines`, lines.length === errors, lines.length);
+      check(`${n} failing: the last says ${note || "nothing more"}`, note ? lines[lines.length - 1] === `::error title=memgate::${note}: see the job summary` : !lines.some((l) => l.includes("more failing")), lines[lines.length - 1]);
+    }
+  },
   // 3000 failing tests: the comment is cut under 65,536 characters, the summary under 1 MiB
   async oversized() {
     writeResult(bigResult(3000));
@@ -310,7 +322,7 @@ const cases = {
     }
     check("summary within 1 MiB", Buffer.byteLength(r.summary) <= 1 << 20, Buffer.byteLength(r.summary));
     check("summary cut with a note", r.summary.includes("memgate cut this report"));
-    check("10 annotations and a count", (r.stdout.match(/^::error /gm) || []).length === 11 && r.stdout.includes("::error title=memgate::2990 more failing tests"), r.stdout.slice(-300));
+    check("9 annotations and a count: the 10 the runner shows", (r.stdout.match(/^::error /gm) || []).length === 10 && r.stdout.includes("::error title=memgate::2991 more failing tests"), r.stdout.slice(-300));
   },
   // GitHub Enterprise Server: the base URL has a path, kept verbatim, in the Link pages too
   async ghes() {
