@@ -1,12 +1,12 @@
 /* guard.c - neutralise workflow commands in memgate's output inside Actions (guard.h) */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../util/fs.h"
 #include "guard.h"
 
 struct guard {
@@ -16,20 +16,6 @@ struct guard {
 };
 
 static int trusted;             /* mg_guard_put_commands() at work */
-
-static int put(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* a byte the runner may take for (part of) a blank before a command: .NET's TrimStart */
 static int maybe_blank(unsigned char c)
@@ -56,7 +42,7 @@ static ssize_t guard_write(void *cookie, const char *buf, size_t size)
 			esc = "%5B";
 		g->hashes = c == '#' ? g->hashes + 1 : 0;
 		if (o + 4 > sizeof(out)) {
-			if (put(g->fd, out, o) < 0)
+			if (mg_write_all(g->fd, out, o) < 0)
 				return -1;
 			o = 0;
 		}
@@ -67,7 +53,7 @@ static ssize_t guard_write(void *cookie, const char *buf, size_t size)
 			out[o++] = (char)c;
 		}
 	}
-	if (o && put(g->fd, out, o) < 0)
+	if (o && mg_write_all(g->fd, out, o) < 0)
 		return -1;
 	return (ssize_t)size;
 }

@@ -17,7 +17,7 @@
 #include "error.h"
 #include "fs.h"
 
-static int write_all(int fd, const char *p, size_t len)
+int mg_write_all(int fd, const char *p, size_t len)
 {
 	while (len) {
 		ssize_t n = write(fd, p, len);
@@ -38,7 +38,7 @@ static int write_in_place(const char *path, const char *data, size_t len, struct
 	int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC), saved;
 	if (fd < 0)
 		return mg_error_set(err, MG_ERROR, "cannot write '%s': %s", path, strerror(errno));
-	if (write_all(fd, data, len) < 0) {
+	if (mg_write_all(fd, data, len) < 0) {
 		saved = errno;
 		close(fd);
 		return mg_error_set(err, MG_ERROR, "cannot write '%s': %s", path, strerror(saved));
@@ -93,7 +93,7 @@ static int replace_atomic(const char *path, const char *data, size_t len, struct
 	fd = mkstemp(tmp);
 	if (fd < 0)
 		return mg_error_set(err, MG_ERROR, "cannot write '%s': %s", path, strerror(errno));
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (mg_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);

@@ -51,6 +51,9 @@ int mg_read_tree_file(char **out, size_t *len, const char *path, size_t max, str
 int mg_lock_dir(int *fd_out, const char *dir, double wait_s, void (*waiting)(const char *dir),
 		struct mg_error *err);
 
+/* Writes all len bytes to fd (again after EINTR and short writes); -1 with errno. */
+int mg_write_all(int fd, const char *p, size_t len);
+
 /* Creates dir and its missing parents, like mkdir -p; -1 with errno set on failure. */
 int mg_mkdirs(const char *dir);
 
