@@ -274,6 +274,11 @@ baseline_types() {
 	rm baselines/p.json && ln -s ../good.json baselines/p.json
 	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
 	check "symlink inside the repository: read, passes (got $rc)" [ "$rc" = 0 ]
+	# memgate.yml itself a FIFO: refused by its type too
+	mkfifo fifo.yml
+	timeout 10 "$memgate" check -c fifo.yml --from profiles >out.txt 2>&1; rc=$?
+	check "FIFO config: exits 2 without hanging (got $rc)" [ "$rc" = 2 ]
+	check "FIFO config: named" grep -q "fifo.yml: expected a file, got something else" out.txt
 	# a symlink committed as the baseline (a blob of mode 120000): refused
 	git add good.json baselines/p.json && git commit -qm "p: baseline as a symlink"
 	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
