@@ -91,7 +91,7 @@ static char *parse_string(struct parser *ps)
 {
 	const char *start = ps->p++, *q;
 	size_t cap = 0;
-	char *out, *o, buf[16];
+	char *out, *o;
 
 	/* the decoded text is never longer than the quoted one */
 	for (q = ps->p; q < ps->end && *q != '"'; q++)
@@ -139,7 +139,12 @@ static char *parse_string(struct parser *ps)
 		case 't': *o++ = '\t'; continue;
 		case 'u': break;
 		default:
-			fail_at(ps, esc, MG_EINVALID, "invalid escape '\\%s' in a string", seen(ps, ps->p - 1, buf));
+			c = (unsigned char)ps->p[-1];
+			if (c >= 0x20 && c < 0x7f)
+				fail_at(ps, esc, MG_EINVALID, "invalid escape '\\%c' in a string", c);
+			else
+				fail_at(ps, esc, MG_EINVALID, "invalid escape: a backslash before byte "
+					"0x%02x in a string", c);
 			goto bad;
 		}
 		unsigned cp, lo;
