@@ -666,7 +666,10 @@ int mg_gh_sticky_comment(struct mg_gh *gh, long long pr, const char *marker, con
 			if (!failed && mode == MG_COMMENT_ON_REGRESSION) {
 				snprintf(url, sizeof(url), "%s/repos/%s/issues/comments/%lld", gh->base,
 					 gh->repo, found);
-				if ((rc = request(gh, "DELETE", url, NULL, 1, &r, err)) != R_OK) {
+				/* 404 after the list found it: gone already, maybe by this very
+				 * request, resent by libcurl after its answer was lost */
+				if ((rc = request(gh, "DELETE", url, NULL, 1, &r, err)) != R_OK &&
+				    !(rc == R_FAIL && r.status == 404)) {
 					ret = write_error(&r, gh, pr, err);
 					goto done;
 				}

@@ -278,6 +278,13 @@ const cases = {
     published(r, 1);
     check("exactly one comment of ours", ours(r.fake).length === 1, ours(r.fake).length);
     check("one POST, then a list that finds it and a PATCH", r.fake.requests.map((q) => q.method).join(",") === "GET,POST,GET,PATCH", r.fake.requests.map((q) => q.method).join(","));
+    // a DELETE that landed, its answer lost: the comment is gone, which is what was asked
+    writeResult(pass());
+    const r2 = await scenario({ args: ["--mode", "on-regression"], fake: { comments: [{ id: 5, body: `${MARKER}\nred`, login: "github-actions[bot]" }],
+      faults: [{ method: "DELETE", path: /comments\/5$/, reset: true, times: 1 }] } });
+    published(r2, 0);
+    check("deleted once reset", r2.fake.comments.length === 0, r2.fake.comments.length);
+    check("no warning for a delete that happened", !/warning/.test(r2.stderr), r2.stderr);
   },
   // 502 on a list: retried with backoff
   async bad_gateway_list() {
