@@ -366,11 +366,17 @@ accept_lock() {
 	git add -A baselines memgate.yml && git commit -qm q
 	cp baselines/p.json before.json
 
-	# held by another: a bounded wait, then exit 3 and nothing written
-	flock baselines sleep 60 &
-	holder=$!
-	pids="$pids $holder"
-	while flock -n baselines true; do sleep 0.05; done
+	# held by another (one process: killing it frees the lock): a bounded wait,
+	# then exit 3 and nothing written
+	hold() {
+		/usr/bin/python3 -c 'import fcntl, os, sys, time
+fcntl.flock(os.open("baselines", os.O_RDONLY), fcntl.LOCK_EX)
+time.sleep(float(sys.argv[1]))' "$1" &
+		holder=$!
+		pids="$pids $holder"
+		while flock -n baselines true; do sleep 0.05; done
+	}
+	hold 60
 	MEMGATE_LOCK_TIMEOUT=1 "$memgate" accept --from p151 >/dev/null 2>err.txt; rc=$?
 	check "locked: accept exits 3 (got $rc)" [ "$rc" = 3 ]
 	check "locked: said" grep -q "'baselines' is locked by another memgate (an accept at work?): gave up after 1 s" err.txt
@@ -378,9 +384,7 @@ accept_lock() {
 	check "locked: nothing written" cmp -s before.json baselines/p.json
 	kill "$holder"; wait "$holder" 2>/dev/null
 	# held for a moment: the accept waits its turn, then writes
-	flock baselines sleep 1 &
-	holder=$!
-	while flock -n baselines true; do sleep 0.05; done
+	hold 2
 	"$memgate" accept --from p151 >/dev/null 2>err.txt; rc=$?
 	check "waited: accept exits 0 (got $rc)" [ "$rc" = 0 ]
 	check "waited: said" grep -q "waiting for another memgate holding 'baselines'" err.txt
