@@ -277,21 +277,21 @@ static void test_json(void)
 				   "-1, 1.5, 1.0, 1e3, -0, \"7\", null]";
 	CHECK(mg_json_parse(&doc, nums, sizeof(nums) - 1, "f", &err) == MG_OK);
 	uint64_t x = 0;
-	CHECK(mg_json_u64(&x, cJSON_GetArrayItem(doc, 0)) && x == UINT64_MAX);
-	CHECK(mg_json_u64(&x, cJSON_GetArrayItem(doc, 1)) && x == 9007199254740993ull);
-	CHECK(mg_json_u64(&x, cJSON_GetArrayItem(doc, 2)) && x == 0);
+	CHECK(mg_json_u64(&x, cJSON_GetArrayItem(doc, 0)) == 0 && x == UINT64_MAX);
+	CHECK(mg_json_u64(&x, cJSON_GetArrayItem(doc, 1)) == 0 && x == 9007199254740993ull);
+	CHECK(mg_json_u64(&x, cJSON_GetArrayItem(doc, 2)) == 0 && x == 0);
 	for (int k = 3; k < 11; k++)
-		CHECK(!mg_json_u64(&x, cJSON_GetArrayItem(doc, k)));
+		CHECK(mg_json_u64(&x, cJSON_GetArrayItem(doc, k)) < 0);
 	/* a value set since it was parsed is read from its double, not the stale text */
 	cJSON_SetNumberValue(cJSON_GetArrayItem(doc, 2), 42);
-	CHECK(mg_json_u64(&x, cJSON_GetArrayItem(doc, 2)) && x == 42);
+	CHECK(mg_json_u64(&x, cJSON_GetArrayItem(doc, 2)) == 0 && x == 42);
 	/* the canonical text keeps counts above 2^53 exact */
 	char *canon = mg_json_canonical(doc);
 	CHECK(canon && strstr(canon, "18446744073709551615") && strstr(canon, "9007199254740993"));
 	free(canon);
 	cJSON_Delete(doc);
 	cJSON *n = mg_json_create_u64(UINT64_MAX - 1);
-	CHECK(n && mg_json_u64(&x, n) && x == UINT64_MAX - 1);
+	CHECK(n && mg_json_u64(&x, n) == 0 && x == UINT64_MAX - 1);
 	cJSON_Delete(n);
 }
 
