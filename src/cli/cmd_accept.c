@@ -90,7 +90,7 @@ static int accept_one(struct mg_suppress_state *sup, const char *name, const cha
 	}
 	free(text);
 	text = NULL;
-	ret = mg_read_file(&text, &len, bpath, MG_MAX_DOC, err);
+	ret = mg_read_tree_file(&text, &len, bpath, MG_MAX_DOC, err);
 	if (ret == MG_OK) {
 		/* a corrupt old baseline is simply replaced */
 		if (mg_json_load_doc(&old, text, len, bpath, "baseline", err) == MG_OK &&
@@ -119,6 +119,11 @@ done:
 	return ret;
 }
 
+static void waiting_lock(const char *dir)
+{
+	mg_cli_note("waiting for another memgate holding '%s'", dir);
+}
+
 static void removed_tmp(const char *name)
 {
 	mg_cli_note("removed '%s', left by an interrupted write", name);
@@ -133,7 +138,7 @@ int cmd_accept(int argc, char **argv)
 	struct mg_suppress_state sup = { 0 };
 	struct mg_error err = { 0 };
 	char sha[41];
-	int dirty = 0, have_commit, ret = MG_EXIT_USAGE;
+	int dirty = 0, have_commit, ret = MG_EXIT_USAGE, lock = -1;
 
 	if (!names)
 		return MG_EXIT_ERROR;
@@ -162,6 +167,13 @@ int cmd_accept(int argc, char **argv)
 	if (mg_mkdirs(cfg->baselines) < 0) {
 		mg_cli_error("cannot create '%s': %s", cfg->baselines, strerror(errno));
 		ret = MG_EXIT_ERROR;
+		goto done;
+	}
+	/* one accept at a time: two would mix their figures (README.md, "Files ...") */
+	const char *wait_env = getenv("MEMGATE_LOCK_TIMEOUT");
+	if (mg_lock_dir(&lock, cfg->baselines, wait_env && *wait_env ? atof(wait_env) : 60,
+			waiting_lock, &err) != MG_OK) {
+		ret = mg_cli_report(&err);
 		goto done;
 	}
 	/* what an accept killed mid-write left: never to be committed */
@@ -202,6 +214,8 @@ int cmd_accept(int argc, char **argv)
 	}
 	fprintf(stderr, "memgate: %zu baseline%s written\n", written, written == 1 ? "" : "s");
 done:
+	if (lock >= 0)
+		close(lock);
 	mg_suppress_release(&sup);
 	mg_config_free(cfg);
 	free(names);

@@ -19,6 +19,7 @@
 #include "../report/markdown.h"
 #include "../util/error.h"
 #include "../util/fs.h"
+#include "../util/json.h"
 #include "cmd.h"
 #include "exitcode.h"
 #include "publish.h"
@@ -114,8 +115,8 @@ int cmd_comment(int argc, char **argv)
 		}
 		goto done;
 	}
-	if (!(doc = cJSON_ParseWithLength(text, len))) {
-		mg_cli_error("%s: not valid JSON", path);
+	if (mg_json_parse(&doc, text, len, path, &err) != MG_OK) {
+		mg_cli_error("%s", err.msg);
 		ret = MG_EXIT_ERROR;
 		goto done;
 	}

@@ -30,7 +30,8 @@ static const char usage_text[] =
 	"  --unwind cfi|fp     walk call stacks by the call-frame information (default),\n"
 	"                      or by frame pointers only: faster, but code built without\n"
 	"                      them loses its callers\n"
-	"  --grace SECONDS     wait this long for processes left running by COMMAND (default 10)\n"
+	"  --grace SECONDS     wait this long for processes left running by COMMAND, then\n"
+	"                      end them (default 10)\n"
 	"  --keep-raw          keep the raw per-process trace files and print their directory\n"
 	"  --allow-untraced    a program COMMAND starts that cannot be traced (static,\n"
 	"                      32-bit, or started without LD_PRELOAD) is expected: exit 0\n"
@@ -294,7 +295,7 @@ int cmd_trace(int argc, char **argv)
 		mg_cli_warning("%s", w->valuestring);
 	if (sr->leftover)
 		mg_cli_warning("processes were still running %.0f s after the command ended; "
-			   "their figures are partial", grace);
+			   "they were ended, their figures are partial", grace);
 	fprintf(stderr, "memgate: profile written to %s\n", output);
 
 	ret = how_it_ended(sr->root_status, doc, cmd[0], allow_untraced);

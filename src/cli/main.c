@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../github/guard.h"
 #include "version.h"
 #include "cmd.h"
 #include "exitcode.h"
@@ -42,6 +43,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	mg_guard_stdio();     /* inside GitHub Actions: no workflow command through names */
 	if (argc < 2) {
 		usage(stderr);
 		return MG_EXIT_USAGE;

@@ -8,6 +8,7 @@
 
 #include "../github/actions.h"
 #include "../github/api.h"
+#include "../github/guard.h"
 #include "../report/markdown.h"
 #include "../util/buf.h"
 #include "../util/error.h"
@@ -16,7 +17,7 @@
 #include "publish.h"
 
 #define COMMENT_MAX 65536       /* GitHub's limit in characters: a byte bound keeps it */
-#define MAX_ANNOTATIONS 10      /* the runner shows 10 errors per step */
+#define MAX_ANNOTATIONS 10      /* the runner shows 10 errors and 10 warnings per step */
 
 static int failing(const cJSON *t)
 {
@@ -30,9 +31,8 @@ static void warn(const char *msg)
 	mg_cli_warning("%s", msg);
 	mg_buf_init(&b, 1u << 16);
 	if (mg_actions_annotation(&b, "warning", "memgate", msg) == 0)
-		fputs(mg_buf_str(&b), stdout);
+		mg_guard_put_commands(mg_buf_str(&b));
 	mg_buf_release(&b);
-	fflush(stdout);
 }
 
 /* keeps the first problem in *first */
@@ -45,13 +45,18 @@ static void note(struct mg_error *first, const struct mg_error *e)
 static void annotations(const cJSON *result)
 {
 	const cJSON *t;
-	int n = 0, more = 0, nwarn = 0;
+	int n = 0, more = 0, nwarn = 0, n_failing = 0;
 	struct mg_buf b, why, title;
 	mg_buf_init(&b, 1u << 20);
+	/* what the runner shows: all failing tests when they fit, else 9 and a note;
+	 * warnings leave one for memgate's own (a comment that could not be made) */
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(result, "tests"))
+		n_failing += failing(t);
+	int shown = n_failing > MAX_ANNOTATIONS ? MAX_ANNOTATIONS - 1 : n_failing;
 	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(result, "tests")) {
 		const char *name = mg_json_str(t, "name") ? mg_json_str(t, "name") : "?";
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "environment_mismatch")) &&
-		    nwarn++ < MAX_ANNOTATIONS) {
+		    nwarn++ < MAX_ANNOTATIONS - 1) {
 			mg_buf_init(&why, 4096);
 			mg_buf_init(&title, 1024);
 			mg_buf_printf(&title, "memgate: %s measured in another environment", name);
@@ -64,7 +69,7 @@ static void annotations(const cJSON *result)
 		}
 		if (!failing(t))
 			continue;
-		if (n >= MAX_ANNOTATIONS) {
+		if (n >= shown) {
 			more++;
 			continue;
 		}
@@ -81,8 +86,7 @@ static void annotations(const cJSON *result)
 	if (more)
 		mg_buf_printf(&b, "::error title=memgate::%d more failing test%s: see the job summary\n",
 			      more, more == 1 ? "" : "s");
-	fputs(mg_buf_str(&b), stdout);
-	fflush(stdout);
+	mg_guard_put_commands(mg_buf_str(&b));
 	mg_buf_release(&b);
 }
 

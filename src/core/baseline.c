@@ -7,6 +7,7 @@
 
 #include "../util/buf.h"
 #include "../util/error.h"
+#include "../util/json.h"
 #include "baseline.h"
 #include "metric.h"
 #include "sites.h"
@@ -91,11 +92,7 @@ static cJSON *sites(const cJSON *procs, const char *list, const cJSON *only)
 
 int mg_json_figure(uint64_t *out, const cJSON *obj, const char *name)
 {
-	const cJSON *v = cJSON_GetObjectItem(obj, name);
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0)
-		return 0;
-	*out = v->valuedouble >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)v->valuedouble;
-	return 1;
+	return mg_json_u64(out, cJSON_GetObjectItem(obj, name)) == 0;
 }
 
 cJSON *mg_baseline_from_profile(const cJSON *profile, const char *commit, int dirty,
@@ -114,8 +111,8 @@ cJSON *mg_baseline_from_profile(const cJSON *profile, const char *commit, int di
 		cJSON_AddItemToObject(fig, name,
 				      !cJSON_IsNumber(v) ? cJSON_CreateNull()
 				      : mg_gated_figure(&g, profile, name)
-				      ? cJSON_CreateNumber((double)g)
-				      : cJSON_CreateNumber(v->valuedouble));
+				      ? mg_json_create_u64(g)
+				      : cJSON_Duplicate(v, 0));
 	}
 	/* the process of the peak (a hand-edited profile may lack the figure) */
 	double top = -1;
@@ -216,8 +213,11 @@ static void emit(struct mg_buf *o, const cJSON *v, int depth)
 		put_string(o, v->valuestring);
 	} else if (cJSON_IsNumber(v)) {
 		double d = v->valuedouble;
+		uint64_t u;
 		/* integers (every figure) as integers; |d| < 2^53 keeps the cast exact */
-		if (d > -9007199254740992.0 && d < 9007199254740992.0 && (double)(int64_t)d == d)
+		if (mg_json_u64(&u, v) == 0)   /* exactly, beyond 2^53 too */
+			snprintf(num, sizeof(num), "%" PRIu64, u);
+		else if (d > -9007199254740992.0 && d < 9007199254740992.0 && (double)(int64_t)d == d)
 			snprintf(num, sizeof(num), "%" PRId64, (int64_t)d);
 		else
 			snprintf(num, sizeof(num), "%.17g", d);
@@ -241,13 +241,49 @@ char *mg_json_canonical(const cJSON *doc)
 	return mg_buf_detach(&o);
 }
 
+/*
+ * Every figure that can be gated (metric.h's gated metrics) of doc's object `field`
+ * is an exact count, or null for a leak kind (unknown: the process died
+ * before its exit step); `must`: none may be missing.  Else the document
+ * would silently lose that gate.
+ */
+static int check_figures(const cJSON *doc, const char *field, int must, const char *name,
+			 struct mg_error *err)
+{
+	const cJSON *obj = cJSON_GetObjectItem(doc, field);
+	char got[64];
+	if (!obj && !must)
+		return MG_OK;
+	for (int m = 0; m < MG_METRIC_COUNT; m++) {
+		const struct mg_metric_info *mi = mg_metric_info((enum mg_metric)m);
+		const char *key = mi->name;
+		const cJSON *v = cJSON_GetObjectItem(obj, key);
+		uint64_t x;
+		if (!mi->gated || mg_json_u64(&x, v) == 0 || (!v && !must) ||
+		    (cJSON_IsNull(v) && mi->class == MG_METRIC_KIND_CLASS))
+			continue;
+		if (!v)
+			snprintf(got, sizeof(got), "nothing (missing)");
+		else if (cJSON_IsNumber(v))
+			snprintf(got, sizeof(got), "%.40s", v->valuestring ? v->valuestring : "a number");
+		else
+			snprintf(got, sizeof(got), "%s", cJSON_IsString(v) ? "a string" : cJSON_IsNull(v) ?
+				 "null" : cJSON_IsBool(v) ? "a boolean" : cJSON_IsArray(v) ? "an array" :
+				 "an object");
+		return mg_error_set(err, MG_EINVALID, "%s: %s.%s: expected a count (an integer from 0 "
+				    "to 2^64-1), got %s", name, field, key, got);
+	}
+	return MG_OK;
+}
+
 int mg_json_load_doc(cJSON **out, const char *text, size_t len, const char *name,
 		     const char *kind, struct mg_error *err)
 {
-	cJSON *doc = cJSON_ParseWithLength(text, len);
+	cJSON *doc;
 	const cJSON *schema;
-	if (!doc)
-		return mg_error_set(err, MG_EINVALID, "%s: not valid JSON", name);
+	int ret;
+	if ((ret = mg_json_parse(&doc, text, len, name, err)) != MG_OK)
+		return ret;
 	schema = cJSON_GetObjectItem(doc, "schema");
 	int is_profile = cJSON_IsObject(cJSON_GetObjectItem(doc, "summary")) &&
 			 cJSON_IsArray(cJSON_GetObjectItem(doc, "processes"));
@@ -256,6 +292,12 @@ int mg_json_load_doc(cJSON **out, const char *text, size_t len, const char *name
 	    (!strcmp(kind, "profile") ? !is_profile : !is_baseline)) {
 		cJSON_Delete(doc);
 		return mg_error_set(err, MG_EINVALID, "%s: not a memgate %s (schema 1)", name, kind);
+	}
+	if ((ret = is_profile ? check_figures(doc, "summary", 1, name, err) : MG_OK) != MG_OK ||
+	    (ret = is_profile ? check_figures(doc, "suppressed", 0, name, err) : MG_OK) != MG_OK ||
+	    (ret = !is_profile ? check_figures(doc, "figures", 1, name, err) : MG_OK) != MG_OK) {
+		cJSON_Delete(doc);
+		return ret;
 	}
 	*out = doc;
 	return MG_OK;

@@ -23,15 +23,18 @@ struct mg_error;
 cJSON *mg_baseline_from_profile(const cJSON *profile, const char *commit, int dirty,
 				const char *reason);
 
-/* obj's figure `name` as an exact count (at most UINT64_MAX): 1 and *out, or 0
- * when absent, not a number or negative. */
+/* obj's figure `name` as an exact count (at most UINT64_MAX, read from the
+ * number's text: util/json.h): 1 and *out, or 0 when absent or not an integer
+ * from 0 to UINT64_MAX. */
 int mg_json_figure(uint64_t *out, const cJSON *obj, const char *name);
 
 /* The canonical text of any JSON document (see above); malloc'd, NULL on OOM. */
 char *mg_json_canonical(const cJSON *doc);
 
-/* Parses a profile or baseline file's text: MG_EINVALID with "NAME: ..." when it is
- * not valid JSON or not a memgate document of that kind ("profile"/"baseline"). */
+/* Parses a profile or baseline file's text strictly (util/json.h): MG_EINVALID
+ * with "NAME:LINE:COL: ..." when it is not valid JSON, "NAME: ..." when it is
+ * not a memgate document of that kind ("profile"/"baseline") or a figure that
+ * can be gated (summary, suppressed, figures) is not an exact count. */
 int mg_json_load_doc(cJSON **out, const char *text, size_t len, const char *name,
 		     const char *kind, struct mg_error *err);
 

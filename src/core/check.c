@@ -109,7 +109,7 @@ static int check_one(struct mg_check_test *row, struct mg_suppress_state *suppre
 	 */
 	char wpath[4200];
 	snprintf(wpath, sizeof(wpath), "%s/%s.json", cfg->baselines, test->name);
-	ret = mg_read_file(&text, &len, wpath, MG_MAX_DOC, err);
+	ret = mg_read_tree_file(&text, &len, wpath, MG_MAX_DOC, err);
 	if (ret == MG_ENOTFOUND && commit)   /* (an unborn HEAD has no tree) */
 		ret = mg_git_read_at(repo, &text, &len, "HEAD", bpath, sha, err);
 	if (ret == MG_OK) {

@@ -52,6 +52,7 @@
 	X(git_status_foreach) \
 	X(git_tree_entry_byindex) \
 	X(git_tree_entry_bypath) \
+	X(git_tree_entry_filemode) \
 	X(git_tree_entry_free) \
 	X(git_tree_entry_id) \
 	X(git_tree_entry_name) \
@@ -113,6 +114,7 @@ static int git_load(struct mg_error *err)
 #define git_status_foreach (lg.git_status_foreach)
 #define git_tree_entry_byindex (lg.git_tree_entry_byindex)
 #define git_tree_entry_bypath (lg.git_tree_entry_bypath)
+#define git_tree_entry_filemode (lg.git_tree_entry_filemode)
 #define git_tree_entry_free (lg.git_tree_entry_free)
 #define git_tree_entry_id (lg.git_tree_entry_id)
 #define git_tree_entry_name (lg.git_tree_entry_name)
@@ -373,6 +375,12 @@ int mg_git_read_at(struct mg_git *g, char **text, size_t *len, const char *rev,
 	r = git_tree_entry_bypath(&entry, tree, file_in_repo);
 	if (r == GIT_ENOTFOUND || (r == 0 && git_tree_entry_type(entry) != GIT_OBJECT_BLOB)) {
 		ret = mg_error_set(err, MG_ENOTFOUND, "no '%s' at %.12s", file_in_repo, sha_out);
+		goto done;
+	}
+	/* a symlink is a blob of its target's name: never followed (out of the tree, maybe) */
+	if (r == 0 && git_tree_entry_filemode(entry) == GIT_FILEMODE_LINK) {
+		ret = mg_error_set(err, MG_EINVALID, "'%s' at %.12s is a symlink: baselines must "
+				   "be regular files", file_in_repo, sha_out);
 		goto done;
 	}
 	if (r < 0 || git_blob_lookup(&blob, repo, git_tree_entry_id(entry)) < 0) {

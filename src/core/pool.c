@@ -2,9 +2,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,7 +119,7 @@ static pid_t start(int *fd, const struct mg_config *cfg, const struct mg_test *t
 		   const struct mg_pool_opts *o)
 {
 	int row[2];
-	pid_t pid = -1;
+	pid_t pid = -1, parent = getpid();
 
 	fflush(NULL);
 	if (pipe2(row, O_CLOEXEC) < 0)
@@ -126,6 +128,10 @@ static pid_t start(int *fd, const struct mg_config *cfg, const struct mg_test *t
 		struct wire w;
 		memset(&w, 0, sizeof(w));
 		close(row[0]);
+		/* memgate gone (killed): the worker ends its test's tree (runner.c) */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(3);
 		run_one(&w, cfg, test, o);
 		_exit(write(row[1], &w, sizeof(w)) == (ssize_t)sizeof(w) ? 0 : 3);
 	}

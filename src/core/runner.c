@@ -16,6 +16,8 @@
 
 #include "../util/error.h"
 #include "../util/clock.h"
+#include "../util/fs.h"
+#include "../util/proc.h"
 #include "runner.h"
 
 static double now_s(void)
@@ -208,6 +210,55 @@ static int add_reaped(struct mg_spawn_result *r, int pid, int status)
 	return 0;
 }
 
+/* reaps what has ended, without waiting; -1 with errno ECHILD once nothing is left */
+static int reap(struct mg_spawn_result *r, int *root_done, double *root_end)
+{
+	int st;
+	pid_t p;
+	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (add_reaped(r, p, st) < 0)
+			return -1;
+		if (p == r->root_pid) {
+			r->root_status = st;
+			*root_done = 1;
+			*root_end = now_s();
+		}
+	}
+	return p;
+}
+
+/*
+ * Ends the whole tree: every descendant, whatever its process group or
+ * session (setsid() leaves the group the timeout used to kill, not our
+ * tree: as a subreaper we inherit its orphans), killed and reaped, again
+ * until none is left (one may fork while we look).  Bounded: a process stuck
+ * in the kernel may outlive us.
+ */
+static void end_tree(struct mg_spawn_result *r, int *root_done, double *root_end)
+{
+	double until = now_s() + 5;
+	while (now_s() < until) {
+		int n = mg_proc_signal_descendants(getpid(), SIGKILL);
+		if (n < 0)                    /* no /proc: the group is what we can reach */
+			kill(-r->root_pid, SIGKILL);
+		if (reap(r, root_done, root_end) < 0 && errno != EINTR)
+			return;               /* ECHILD: all reaped */
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* the signals that end memgate (those it does not ignore): they end the tree first */
+static void fatal_signals(sigset_t *set)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction sa;
+		if (sigaction(sigs[i], NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+			sigaddset(set, sigs[i]);
+	}
+}
+
 int mg_spawn_traced(struct mg_spawn_result *res, const struct mg_spawn_opts *o,
 		    struct mg_error *err)
 {
@@ -222,6 +273,7 @@ int mg_spawn_traced(struct mg_spawn_result *res, const struct mg_spawn_opts *o,
 		return mg_error_set(err, MG_ERROR, "cannot create a pipe: %s", strerror(errno));
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
+	fatal_signals(&chld);
 	sigprocmask(SIG_BLOCK, &chld, &old);
 
 	pid_t pid = fork();
@@ -250,30 +302,20 @@ int mg_spawn_traced(struct mg_spawn_result *res, const struct mg_spawn_opts *o,
 	}
 
 	for (;;) {
-		int st;
-		pid_t r = waitpid(-1, &st, WNOHANG);
-		if (r > 0) {
-			if (add_reaped(res, r, st) < 0)
-				break;
-			if (r == pid) {
-				res->root_status = st;
-				root_done = 1;
-				root_end = now_s();
-			}
-			continue;
-		}
-		if (r < 0)
-			break;                        /* ECHILD: the whole tree is gone */
+		if (reap(res, &root_done, &root_end) < 0)
+			break;                        /* ECHILD: the whole tree is gone (or OOM) */
 		double t = now_s(), deadline;
 		if (!root_done && o->timeout_s > 0 && t - start >= o->timeout_s && !res->timed_out) {
 			res->timed_out = 1;
-			kill(o->own_pgrp ? -pid : pid, SIGKILL);
+			end_tree(res, &root_done, &root_end);
 			continue;
 		}
 		if (root_done) {
 			deadline = root_end + o->grace_s;
 			if (t >= deadline) {
-				res->leftover = 1;    /* daemons: left running, reported incomplete */
+				/* daemons: reported incomplete, and ended with memgate */
+				res->leftover = 1;
+				end_tree(res, &root_done, &root_end);
 				break;
 			}
 		} else {
@@ -281,7 +323,16 @@ int mg_spawn_traced(struct mg_spawn_result *res, const struct mg_spawn_opts *o,
 		}
 		double wait = deadline - t;
 		struct timespec ts = { (time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9) };
-		sigtimedwait(&chld, NULL, &ts);
+		int sig = sigtimedwait(&chld, NULL, &ts);
+		if (sig > 0 && sig != SIGCHLD) {
+			/* memgate itself is told to stop: nothing it started outlives it */
+			end_tree(res, &root_done, &root_end);
+			mg_rmtree(o->trace_dir);
+			signal(sig, SIG_DFL);
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			raise(sig);
+			_exit(128 + sig);
+		}
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	res->duration_ms = ((root_done ? root_end : now_s()) - start) * 1000.0;

@@ -429,6 +429,14 @@ static int request(struct mg_gh *gh, const char *method, const char *url, const 
 		}
 		if (strcmp(method, json ? "POST" : "GET"))
 			cu.easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		/*
+		 * A create goes on a connection of its own: on a reused keep-alive
+		 * connection that dies before any answer, libcurl sends the request
+		 * again by itself, and a POST whose comment landed would make a
+		 * second one.  The caller lists the comments again instead.
+		 */
+		if (!strcmp(method, "POST"))
+			cu.easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
 		rc = cu.easy_perform(c);
 		if (rc == CURLE_OK) {
 			cu.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
@@ -658,7 +666,10 @@ int mg_gh_sticky_comment(struct mg_gh *gh, long long pr, const char *marker, con
 			if (!failed && mode == MG_COMMENT_ON_REGRESSION) {
 				snprintf(url, sizeof(url), "%s/repos/%s/issues/comments/%lld", gh->base,
 					 gh->repo, found);
-				if ((rc = request(gh, "DELETE", url, NULL, 1, &r, err)) != R_OK) {
+				/* 404 after the list found it: gone already, maybe by this very
+				 * request, resent by libcurl after its answer was lost */
+				if ((rc = request(gh, "DELETE", url, NULL, 1, &r, err)) != R_OK &&
+				    !(rc == R_FAIL && r.status == 404)) {
 					ret = write_error(&r, gh, pr, err);
 					goto done;
 				}

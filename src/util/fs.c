@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,7 +17,7 @@
 #include "error.h"
 #include "fs.h"
 
-static int write_all(int fd, const char *p, size_t len)
+int mg_write_all(int fd, const char *p, size_t len)
 {
 	while (len) {
 		ssize_t n = write(fd, p, len);
@@ -30,7 +31,58 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-int mg_write_file_atomic(const char *path, const char *data, size_t len, struct mg_error *err)
+/* A target that is not a regular file (a FIFO, a device, /dev/stdout's pipe) is
+ * written in place: renaming over it would replace the node itself. */
+static int write_in_place(const char *path, const char *data, size_t len, struct mg_error *err)
+{
+	int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC), saved;
+	if (fd < 0)
+		return mg_error_set(err, MG_ERROR, "cannot write '%s': %s", path, strerror(errno));
+	if (mg_write_all(fd, data, len) < 0) {
+		saved = errno;
+		close(fd);
+		return mg_error_set(err, MG_ERROR, "cannot write '%s': %s", path, strerror(saved));
+	}
+	if (close(fd) < 0 && errno != EINTR)
+		return mg_error_set(err, MG_ERROR, "cannot write '%s': %s", path, strerror(errno));
+	return MG_OK;
+}
+
+/* The name the last component of a dangling symlink chain leads to (the file a
+ * write through the link creates), in out; -1 with errno on a loop or error. */
+static int dangling_target(const char *path, char out[PATH_MAX])
+{
+	char link[PATH_MAX], next[PATH_MAX];
+	struct stat st;
+	snprintf(out, PATH_MAX, "%s", path);
+	for (int hops = 0; hops < 40; hops++) {
+		if (lstat(out, &st) < 0)
+			return errno == ENOENT ? 0 : -1;
+		if (!S_ISLNK(st.st_mode)) {
+			errno = EEXIST;         /* appeared meanwhile: the caller starts over */
+			return -1;
+		}
+		ssize_t n = readlink(out, link, sizeof(link) - 1);
+		if (n < 0)
+			return -1;
+		link[n] = '\0';
+		const char *slash = strrchr(out, '/');
+		if (link[0] == '/' || !slash)
+			n = snprintf(next, sizeof(next), "%s", link);
+		else
+			n = snprintf(next, sizeof(next), "%.*s/%s", (int)(slash - out), out, link);
+		if (n >= (ssize_t)sizeof(next)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(out, next, (size_t)n + 1);
+	}
+	errno = ELOOP;
+	return -1;
+}
+
+/* Temporary file next to `path`, fsync, rename over it, fsync of the directory. */
+static int replace_atomic(const char *path, const char *data, size_t len, struct mg_error *err)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
@@ -41,7 +93,7 @@ int mg_write_file_atomic(const char *path, const char *data, size_t len, struct 
 	fd = mkstemp(tmp);
 	if (fd < 0)
 		return mg_error_set(err, MG_ERROR, "cannot write '%s': %s", path, strerror(errno));
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (mg_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);
@@ -72,20 +124,66 @@ int mg_write_file_atomic(const char *path, const char *data, size_t len, struct 
 	return MG_OK;
 }
 
+int mg_write_file_atomic(const char *path, const char *data, size_t len, struct mg_error *err)
+{
+	char target[PATH_MAX];
+	struct stat st, lst, rst;
+
+	if (stat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return write_in_place(path, data, len, err);
+		if (lstat(path, &lst) == 0 && !S_ISLNK(lst.st_mode))
+			return replace_atomic(path, data, len, err);
+		/* a symlink to a regular file: that file is replaced, the link stays; a
+		 * name that does not lead back to the same file (a deleted file
+		 * behind /proc/self/fd/N) is written in place */
+		if (!realpath(path, target) || stat(target, &rst) < 0 ||
+		    rst.st_dev != st.st_dev || rst.st_ino != st.st_ino)
+			return write_in_place(path, data, len, err);
+		return replace_atomic(target, data, len, err);
+	}
+	if (errno != ENOENT)
+		return mg_error_set(err, MG_ERROR, "cannot write '%s': %s", path, strerror(errno));
+	if (lstat(path, &lst) < 0 || !S_ISLNK(lst.st_mode))
+		return replace_atomic(path, data, len, err);
+	/* a dangling symlink: the file it names is created, the link stays */
+	if (dangling_target(path, target) < 0)
+		return mg_error_set(err, MG_ERROR, "cannot write '%s': %s", path, strerror(errno));
+	return replace_atomic(target, data, len, err);
+}
+
+static const char *file_kind(mode_t m)
+{
+	return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device" :
+	       S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
 int mg_read_file(char **out, size_t *len, const char *path, size_t max, struct mg_error *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not block the open before its type is seen */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	struct stat st;
 	char *buf;
 	size_t got = 0;
 	if (fd < 0)
 		return mg_error_set(err, errno == ENOENT ? MG_ENOTFOUND : MG_ERROR,
 				    "cannot read '%s': %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
 		close(fd);
-		return mg_error_set(err, MG_ERROR, "cannot read '%s': not a regular file of at "
-				    "most %zu bytes", path, max);
+		return mg_error_set(err, MG_ERROR, "cannot read '%s': %s", path, strerror(e));
 	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return mg_error_set(err, MG_EINVALID, "cannot read '%s': it is %s, not a regular "
+				    "file", path, file_kind(st.st_mode));
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return mg_error_set(err, MG_ERROR, "cannot read '%s': larger than %zu bytes", path,
+				    max);
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	buf = malloc((size_t)st.st_size + 1);
 	while (buf && got < (size_t)st.st_size) {
 		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
@@ -102,6 +200,39 @@ int mg_read_file(char **out, size_t *len, const char *path, size_t max, struct m
 	*out = buf;
 	*len = got;
 	return MG_OK;
+}
+
+/* the work tree holding `path`: the nearest directory above it with a .git; 0 if none */
+static int work_tree_of(const char *path, char root[PATH_MAX])
+{
+	char abs[PATH_MAX], probe[PATH_MAX + 8];
+	struct stat st;
+	if (path[0] == '/') {
+		if (snprintf(abs, sizeof(abs), "%s", path) >= (int)sizeof(abs))
+			return 0;
+	} else {
+		if (!getcwd(abs, sizeof(abs)) || strlen(abs) + 1 + strlen(path) >= sizeof(abs))
+			return 0;
+		strcat(strcat(abs, "/"), path);
+	}
+	for (char *slash = strrchr(abs, '/'); slash; slash = strrchr(abs, '/')) {
+		*slash = '\0';
+		snprintf(probe, sizeof(probe), "%s/.git", abs[0] ? abs : "");
+		if (lstat(probe, &st) == 0)
+			return realpath(abs[0] ? abs : "/", root) != NULL;
+	}
+	return 0;
+}
+
+int mg_read_tree_file(char **out, size_t *len, const char *path, size_t max, struct mg_error *err)
+{
+	char root[PATH_MAX], real[PATH_MAX];
+	size_t n;
+	if (work_tree_of(path, root) && realpath(path, real) &&
+	    (strncmp(real, root, n = strlen(root)) || (real[n] != '/' && strcmp(root, "/"))))
+		return mg_error_set(err, MG_EINVALID, "cannot read '%s': it leads to '%s', outside "
+				    "the repository '%s' (a symlink?): refused", path, real, root);
+	return mg_read_file(out, len, path, max, err);
 }
 
 int mg_mkdirs(const char *dir)
@@ -189,4 +320,35 @@ int mg_clean_stale_tmp(const char *dir, unsigned age_s, void (*removed)(const ch
 	}
 	closedir(d);
 	return n;
+}
+
+int mg_lock_dir(int *fd_out, const char *dir, double wait_s, void (*waiting)(const char *dir),
+		struct mg_error *err)
+{
+	struct timespec t0, now, step = { 0, 50 * 1000 * 1000 };
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return mg_error_set(err, MG_ERROR, "cannot lock '%s': %s", dir, strerror(errno));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int told = 0;; told = 1) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			*fd_out = fd;
+			return MG_OK;
+		}
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			int e = errno;
+			close(fd);
+			return mg_error_set(err, MG_ERROR, "cannot lock '%s': %s", dir, strerror(e));
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		double waited = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+		if (waited >= wait_s) {
+			close(fd);
+			return mg_error_set(err, MG_ERROR, "'%s' is locked by another memgate (an accept "
+					    "at work?): gave up after %.0f s", dir, wait_s);
+		}
+		if (!told && waiting)
+			waiting(dir);
+		nanosleep(&step, NULL);
+	}
 }

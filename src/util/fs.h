@@ -9,7 +9,11 @@ struct mg_error;
 /*
  * Writes `len` bytes to `path` atomically: a temporary file in the same
  * directory, fsync, rename, fsync of the directory.  An interrupted write
- * leaves the old file (or none), never a partial one.
+ * leaves the old file (or none), never a partial one.  Only a regular file
+ * (or an absent one) is replaced so: a FIFO, device or other non-regular
+ * target is written in place, and a symlink is followed, the regular file it
+ * leads to (or the one a dangling link names) being the one replaced
+ * (README.md, "Files memgate writes and reads").
  */
 int mg_write_file_atomic(const char *path, const char *data, size_t len, struct mg_error *err);
 
@@ -27,8 +31,28 @@ int mg_clean_stale_tmp(const char *dir, unsigned age_s, void (*removed)(const ch
 #define MG_MAX_DOC ((size_t)1 << 30)
 
 /* Reads a whole file of at most max bytes (NUL-terminated); *out is malloc'd.
- * MG_ENOTFOUND: no such file; MG_ERROR: unreadable or larger than max. */
+ * Its type is checked before anything is read, a FIFO never waited for.
+ * MG_ENOTFOUND: no such file; MG_EINVALID: not a regular file (a FIFO, a
+ * directory...); MG_ERROR: unreadable or larger than max. */
 int mg_read_file(char **out, size_t *len, const char *path, size_t max, struct mg_error *err);
+
+/* mg_read_file() for a file of the repository's work tree (a baseline): when
+ * `path` is inside a git work tree (a .git above it), a path that resolves
+ * outside it, through a symlink, is refused (MG_EINVALID). */
+int mg_read_tree_file(char **out, size_t *len, const char *path, size_t max, struct mg_error *err);
+
+/*
+ * Takes the exclusive lock of directory `dir` (flock(2) on the directory
+ * itself: no lock file, nothing for git to see), waiting up to wait_s
+ * seconds; `waiting` (may be NULL) is told once when it has to wait.  *fd_out
+ * holds it until closed (or the process ends).  MG_ERROR when it cannot be
+ * had in time.
+ */
+int mg_lock_dir(int *fd_out, const char *dir, double wait_s, void (*waiting)(const char *dir),
+		struct mg_error *err);
+
+/* Writes all len bytes to fd (again after EINTR and short writes); -1 with errno. */
+int mg_write_all(int fd, const char *p, size_t len);
 
 /* Creates dir and its missing parents, like mkdir -p; -1 with errno set on failure. */
 int mg_mkdirs(const char *dir);

@@ -1,5 +1,456 @@
-/* json.c - reading fields of parsed JSON documents (json.h) */
+/* json.c - a strict JSON parser into cJSON trees, with line:col errors (json.h) */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
 #include "json.h"
+
+struct parser {
+	const char *s, *end, *p;
+	const char *name;
+	struct mg_error *err;
+	int failed, code;
+};
+
+/* the error at `at`: "NAME:LINE:COL: what" */
+static void fail_at(struct parser *ps, const char *at, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void fail_at(struct parser *ps, const char *at, int code, const char *fmt, ...)
+{
+	char what[256];
+	unsigned line = 1, col = 1;
+	va_list ap;
+	if (ps->failed)
+		return;
+	ps->failed = 1;
+	ps->code = code;
+	for (const char *c = ps->s; c < at && c < ps->end; c++) {
+		if (*c == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (code == MG_ERROR)
+		mg_error_set(ps->err, MG_ERROR, "%s: %s", ps->name, what);
+	else
+		mg_error_set(ps->err, MG_EINVALID, "%s:%u:%u: %s", ps->name, line, col, what);
+}
+
+/* what is at p, for messages: "end of input", "'x'", "byte 0x01" */
+static const char *seen(const struct parser *ps, const char *p, char buf[16])
+{
+	unsigned char c;
+	if (p >= ps->end)
+		return "end of input";
+	c = (unsigned char)*p;
+	if (c >= 0x20 && c < 0x7f)
+		snprintf(buf, 16, "'%c'", c);
+	else
+		snprintf(buf, 16, "byte 0x%02x", c);
+	return buf;
+}
+
+static void skip_ws(struct parser *ps)
+{
+	while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+		ps->p++;
+}
+
+static int hex4(const char *p, unsigned *out)
+{
+	unsigned v = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* a string at ps->p (on its opening quote); malloc'd, NULL on error */
+static char *parse_string(struct parser *ps)
+{
+	const char *start = ps->p++, *q;
+	size_t cap = 0;
+	char *out, *o;
+
+	/* the decoded text is never longer than the quoted one */
+	for (q = ps->p; q < ps->end && *q != '"'; q++)
+		if (*q == '\\' && q + 1 < ps->end)
+			q++;
+	cap = (size_t)(q - ps->p) + 1;
+	if (!(o = out = malloc(cap))) {
+		fail_at(ps, start, MG_ERROR, "out of memory");
+		return NULL;
+	}
+	for (;;) {
+		if (ps->p >= ps->end) {
+			fail_at(ps, start, MG_EINVALID, "unterminated string");
+			break;
+		}
+		unsigned char c = (unsigned char)*ps->p;
+		if (c == '"') {
+			ps->p++;
+			*o = '\0';
+			return out;
+		}
+		if (c < 0x20) {
+			fail_at(ps, ps->p, MG_EINVALID, "control character (byte 0x%02x) in a string: "
+				"expected it escaped", c);
+			break;
+		}
+		if (c != '\\') {
+			*o++ = (char)c;
+			ps->p++;
+			continue;
+		}
+		const char *esc = ps->p++;
+		if (ps->p >= ps->end) {
+			fail_at(ps, start, MG_EINVALID, "unterminated string");
+			break;
+		}
+		switch (*ps->p++) {
+		case '"': *o++ = '"'; continue;
+		case '\\': *o++ = '\\'; continue;
+		case '/': *o++ = '/'; continue;
+		case 'b': *o++ = '\b'; continue;
+		case 'f': *o++ = '\f'; continue;
+		case 'n': *o++ = '\n'; continue;
+		case 'r': *o++ = '\r'; continue;
+		case 't': *o++ = '\t'; continue;
+		case 'u': break;
+		default:
+			c = (unsigned char)ps->p[-1];
+			if (c >= 0x20 && c < 0x7f)
+				fail_at(ps, esc, MG_EINVALID, "invalid escape '\\%c' in a string", c);
+			else
+				fail_at(ps, esc, MG_EINVALID, "invalid escape: a backslash before byte "
+					"0x%02x in a string", c);
+			goto bad;
+		}
+		unsigned cp, lo;
+		if (ps->end - ps->p < 4 || hex4(ps->p, &cp) < 0) {
+			fail_at(ps, esc, MG_EINVALID, "expected four hex digits after '\\u'");
+			break;
+		}
+		ps->p += 4;
+		if (cp >= 0xdc00 && cp <= 0xdfff) {
+			fail_at(ps, esc, MG_EINVALID, "lone low surrogate '\\u%04x' in a string", cp);
+			break;
+		}
+		if (cp >= 0xd800 && cp <= 0xdbff) {
+			if (ps->end - ps->p < 6 || ps->p[0] != '\\' || ps->p[1] != 'u' ||
+			    hex4(ps->p + 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff) {
+				fail_at(ps, esc, MG_EINVALID, "high surrogate '\\u%04x' without its low half", cp);
+				break;
+			}
+			ps->p += 6;
+			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+		}
+		if (cp == 0) {
+			fail_at(ps, esc, MG_EINVALID, "'\\u0000' in a string is not supported");
+			break;
+		}
+		/* UTF-8: at most 4 bytes, never more than the 6 or 12 of the escape */
+		if (cp < 0x80) {
+			*o++ = (char)cp;
+		} else if (cp < 0x800) {
+			*o++ = (char)(0xc0 | cp >> 6);
+			*o++ = (char)(0x80 | (cp & 0x3f));
+		} else if (cp < 0x10000) {
+			*o++ = (char)(0xe0 | cp >> 12);
+			*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
+			*o++ = (char)(0x80 | (cp & 0x3f));
+		} else {
+			*o++ = (char)(0xf0 | cp >> 18);
+			*o++ = (char)(0x80 | (cp >> 12 & 0x3f));
+			*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
+			*o++ = (char)(0x80 | (cp & 0x3f));
+		}
+	}
+bad:
+	free(out);
+	return NULL;
+}
+
+static int is_digit(const struct parser *ps, const char *p)
+{
+	return p < ps->end && *p >= '0' && *p <= '9';
+}
+
+static cJSON *parse_number(struct parser *ps)
+{
+	const char *start = ps->p, *p = ps->p;
+	char buf[16], *text, *endp;
+	cJSON *n;
+
+	if (p < ps->end && *p == '-')
+		p++;
+	if (!is_digit(ps, p)) {
+		fail_at(ps, p, MG_EINVALID, "expected a digit, got %s", seen(ps, p, buf));
+		return NULL;
+	}
+	if (*p == '0' && is_digit(ps, p + 1)) {
+		fail_at(ps, p, MG_EINVALID, "number with a leading zero");
+		return NULL;
+	}
+	while (is_digit(ps, p))
+		p++;
+	if (p < ps->end && *p == '.') {
+		if (!is_digit(ps, ++p)) {
+			fail_at(ps, p, MG_EINVALID, "expected a digit after '.', got %s", seen(ps, p, buf));
+			return NULL;
+		}
+		while (is_digit(ps, p))
+			p++;
+	}
+	if (p < ps->end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < ps->end && (*p == '+' || *p == '-'))
+			p++;
+		if (!is_digit(ps, p)) {
+			fail_at(ps, p, MG_EINVALID, "expected a digit in the exponent, got %s", seen(ps, p, buf));
+			return NULL;
+		}
+		while (is_digit(ps, p))
+			p++;
+	}
+	if (!(text = strndup(start, (size_t)(p - start)))) {
+		fail_at(ps, start, MG_ERROR, "out of memory");
+		return NULL;
+	}
+	errno = 0;
+	double d = strtod(text, &endp);
+	if (!isfinite(d)) {
+		fail_at(ps, start, MG_EINVALID, "number out of range: %.40s", text);
+		free(text);
+		return NULL;
+	}
+	if (!(n = cJSON_CreateNumber(d))) {
+		free(text);
+		fail_at(ps, start, MG_ERROR, "out of memory");
+		return NULL;
+	}
+	n->valuestring = text;          /* the exact text (json.h) */
+	ps->p = p;
+	return n;
+}
+
+static int literal(struct parser *ps, const char *word)
+{
+	size_t n = strlen(word);
+	if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n))
+		return 0;
+	ps->p += n;
+	return 1;
+}
+
+struct key_at {
+	const char *key;
+	const char *at;
+};
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct key_at *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+	return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/* a key given twice in one object: the error at its second place */
+static void check_duplicates(struct parser *ps, const cJSON *obj, size_t n, struct key_at *keys)
+{
+	const cJSON *c = obj->child;
+	for (size_t i = 0; i < n && c; i++, c = c->next)
+		keys[i].key = c->string;
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (!strcmp(keys[i - 1].key, keys[i].key)) {
+			fail_at(ps, keys[i].at, MG_EINVALID, "duplicate key \"%.60s\"", keys[i].key);
+			return;
+		}
+}
+
+static cJSON *parse_value(struct parser *ps, int depth);
+
+static cJSON *parse_container(struct parser *ps, int depth)
+{
+	int obj = *ps->p == '{';
+	const char *open = ps->p++;
+	char close = obj ? '}' : ']', buf[16];
+	cJSON *c = obj ? cJSON_CreateObject() : cJSON_CreateArray();
+	struct key_at *keys = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!c) {
+		fail_at(ps, open, MG_ERROR, "out of memory");
+		return NULL;
+	}
+	if (depth >= MG_JSON_MAX_DEPTH) {
+		fail_at(ps, open, MG_EINVALID, "nested deeper than %d levels", MG_JSON_MAX_DEPTH);
+		goto bad;
+	}
+	skip_ws(ps);
+	if (ps->p < ps->end && *ps->p == close) {
+		ps->p++;
+		return c;
+	}
+	for (;;) {
+		char *key = NULL;
+		skip_ws(ps);
+		const char *kat = ps->p;
+		if (obj) {
+			if (ps->p >= ps->end || *ps->p != '"') {
+				fail_at(ps, ps->p, MG_EINVALID, "expected a key in quotes, got %s",
+					seen(ps, ps->p, buf));
+				goto bad;
+			}
+			if (!(key = parse_string(ps)))
+				goto bad;
+			skip_ws(ps);
+			if (ps->p >= ps->end || *ps->p != ':') {
+				fail_at(ps, ps->p, MG_EINVALID, "expected ':' after a key, got %s",
+					seen(ps, ps->p, buf));
+				free(key);
+				goto bad;
+			}
+			ps->p++;
+			if (n == cap) {
+				struct key_at *nk = realloc(keys, (cap = cap ? 2 * cap : 16) * sizeof(*keys));
+				if (!nk) {
+					free(key);
+					fail_at(ps, kat, MG_ERROR, "out of memory");
+					goto bad;
+				}
+				keys = nk;
+			}
+			keys[n++].at = kat;
+		}
+		cJSON *v = parse_value(ps, depth + 1);
+		if (!v) {
+			free(key);
+			goto bad;
+		}
+		if (!(obj ? cJSON_AddItemToObject(c, key, v) : cJSON_AddItemToArray(c, v))) {
+			cJSON_Delete(v);
+			free(key);
+			fail_at(ps, kat, MG_ERROR, "out of memory");
+			goto bad;
+		}
+		free(key);
+		skip_ws(ps);
+		if (ps->p < ps->end && *ps->p == ',') {
+			ps->p++;
+			continue;
+		}
+		if (ps->p < ps->end && *ps->p == close) {
+			ps->p++;
+			break;
+		}
+		fail_at(ps, ps->p, MG_EINVALID, "expected ',' or '%c', got %s", close, seen(ps, ps->p, buf));
+		goto bad;
+	}
+	if (n > 1)
+		check_duplicates(ps, c, n, keys);
+	free(keys);
+	if (!ps->failed)
+		return c;
+	cJSON_Delete(c);
+	return NULL;
+bad:
+	free(keys);
+	cJSON_Delete(c);
+	return NULL;
+}
+
+static cJSON *parse_value(struct parser *ps, int depth)
+{
+	char buf[16];
+	cJSON *v = NULL;
+	skip_ws(ps);
+	if (ps->p >= ps->end) {
+		fail_at(ps, ps->p, MG_EINVALID, "expected a value, got end of input");
+		return NULL;
+	}
+	switch (*ps->p) {
+	case '{':
+	case '[':
+		return parse_container(ps, depth);
+	case '"': {
+		const char *at = ps->p;
+		char *s = parse_string(ps);
+		if (!s)
+			return NULL;
+		if (!(v = cJSON_CreateString(s)))
+			fail_at(ps, at, MG_ERROR, "out of memory");
+		free(s);
+		return v;
+	}
+	case 't':
+		if (literal(ps, "true"))
+			v = cJSON_CreateTrue();
+		break;
+	case 'f':
+		if (literal(ps, "false"))
+			v = cJSON_CreateFalse();
+		break;
+	case 'n':
+		if (literal(ps, "null"))
+			v = cJSON_CreateNull();
+		break;
+	default:
+		if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))
+			return parse_number(ps);
+	}
+	if (!v)
+		fail_at(ps, ps->p, MG_EINVALID, "expected a value, got %s", seen(ps, ps->p, buf));
+	return v;
+}
+
+int mg_json_parse(cJSON **out, const char *text, size_t len, const char *name,
+		  struct mg_error *err)
+{
+	struct parser ps = { .s = text, .end = text + len, .p = text, .name = name, .err = err };
+	char buf[16];
+	cJSON *doc;
+
+	*out = NULL;
+	if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3))
+		ps.p += 3;
+	doc = parse_value(&ps, 0);
+	if (doc) {
+		skip_ws(&ps);
+		if (ps.p < ps.end) {
+			fail_at(&ps, ps.p, MG_EINVALID, "expected the end of the document, got %s",
+				seen(&ps, ps.p, buf));
+			cJSON_Delete(doc);
+			doc = NULL;
+		}
+	}
+	if (!doc)
+		return ps.code;
+	*out = doc;
+	return MG_OK;
+}
 
 const char *mg_json_str(const cJSON *o, const char *k)
 {
@@ -8,9 +459,39 @@ const char *mg_json_str(const cJSON *o, const char *k)
 
 int mg_json_u64(uint64_t *out, const cJSON *v)
 {
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9007199254740992.0 ||
-	    (double)(uint64_t)v->valuedouble != v->valuedouble)
+	uint64_t x = 0;
+	const char *s;
+	if (!cJSON_IsNumber(v))
 		return -1;
-	*out = (uint64_t)v->valuedouble;
+	/* the text decides, unless the value was set since it was parsed */
+	if ((s = v->valuestring) && strtod(s, NULL) == v->valuedouble) {
+		if (!*s)
+			return -1;
+		for (; *s; s++) {
+			if (*s < '0' || *s > '9')
+				return -1;
+			unsigned digit = (unsigned)(*s - '0');
+			if (x > (UINT64_MAX - digit) / 10)
+				return -1;
+			x = x * 10 + digit;
+		}
+		*out = x;
+		return 0;
+	}
+	double d = v->valuedouble;
+	if (!(d >= 0 && d <= 9007199254740992.0) || d != (double)(uint64_t)d)
+		return -1;
+	*out = (uint64_t)d;
 	return 0;
+}
+
+cJSON *mg_json_create_u64(uint64_t x)
+{
+	cJSON *n = cJSON_CreateNumber((double)x);
+	if (n && asprintf(&n->valuestring, "%" PRIu64, x) < 0) {
+		n->valuestring = NULL;
+		cJSON_Delete(n);
+		return NULL;
+	}
+	return n;
 }

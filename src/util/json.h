@@ -1,17 +1,46 @@
-/* json.h - reading fields of parsed JSON documents (cJSON), the same way everywhere */
+/* json.h - strict JSON reading (line:col errors, exact integers), and reading
+ * fields of parsed documents the same way everywhere
+ *
+ * memgate's documents (profiles, baselines, the check result) are read
+ * through mg_json_parse(), never cJSON's own lenient parser: RFC 8259's
+ * grammar exactly (no trailing text, no leading zeros, no duplicate keys, no
+ * control characters in strings, numbers that fit a double), and an error
+ * names the place, "NAME:LINE:COL: what was expected", as memgate.yml's do.
+ * The tree is an ordinary cJSON tree, except that every number keeps its text
+ * in `valuestring` (freed, copied and ignored by cJSON as for any node), so
+ * that counts above 2^53, which a double cannot hold, are read exactly by
+ * mg_json_u64() (a number whose value was changed since keeps its double).
+ */
 #ifndef MEMGATE_UTIL_JSON_H
 #define MEMGATE_UTIL_JSON_H
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdint.h>
+
+struct mg_error;
+
+#define MG_JSON_MAX_DEPTH 512       /* arrays and objects nested deeper are refused */
+
+/* Parses `len` bytes of `text` (a leading UTF-8 BOM is skipped).  MG_EINVALID
+ * with "NAME:LINE:COL: ..." (columns count bytes, from 1) when it is not one
+ * JSON value; MG_ERROR when out of memory. */
+int mg_json_parse(cJSON **out, const char *text, size_t len, const char *name,
+		  struct mg_error *err);
 
 /* the string at key `k` of object o (case-sensitive), or NULL */
 const char *mg_json_str(const cJSON *o, const char *k);
 
 /*
- * An exact non-negative integer a double holds exactly (at most 2^53):
- * 0 and *out, or -1 (not a number, negative, fractional or too large).
+ * v as an exact count: 0 and *out when v is a number written as a
+ * non-negative integer (digits only: no sign, fraction or exponent) of at
+ * most UINT64_MAX; -1 otherwise.  A number without its text (built in
+ * memory, or parsed by cJSON itself) counts when its double is a
+ * non-negative integer of at most 2^53, which a double holds exactly.
  */
 int mg_json_u64(uint64_t *out, const cJSON *v);
+
+/* A number node holding x exactly (its text, as mg_json_parse() keeps it); NULL on OOM. */
+cJSON *mg_json_create_u64(uint64_t x);
 
 #endif

@@ -72,7 +72,7 @@ check "unknown test exits 2 (got $rc)" [ "$rc" = 2 ]
 printf '{"schema": 1, "summary": ' > profiles/basic.json
 "$memgate" accept >/dev/null 2>err.txt; rc=$?
 check "truncated profile exits 2 (got $rc)" [ "$rc" = 2 ]
-check "truncated profile named" grep -q "profiles/basic.json: not valid JSON" err.txt
+check "truncated profile named" grep -q "profiles/basic.json:1:26: expected a value, got end of input" err.txt
 printf '{"schema": 1, "foo": 2}\n' > profiles/basic.json
 "$memgate" accept >/dev/null 2>err.txt; rc=$?
 check "foreign profile exits 2 (got $rc)" [ "$rc" = 2 ]

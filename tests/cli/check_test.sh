@@ -87,7 +87,7 @@ check "(d) counted new" grep -q '1 new' out.txt
 printf '{"schema": 1, "summary": ' > profiles/fresh.json
 "$memgate" check --from profiles --baseline main fresh >out.txt 2>&1; rc=$?
 check "corrupt profile exits 2, as in accept (got $rc)" [ "$rc" = 2 ]
-check "corrupt profile named" grep -q "profiles/fresh.json: not valid JSON" out.txt
+check "corrupt profile named" grep -q "profiles/fresh.json:1:26: expected a value, got end of input" out.txt
 printf '{"schema": 1, "figures": {}}\n' > profiles/fresh.json
 "$memgate" check --from profiles --baseline main fresh >out.txt 2>&1; rc=$?
 check "a baseline given as a profile exits 2 (got $rc)" [ "$rc" = 2 ]

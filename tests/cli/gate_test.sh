@@ -127,7 +127,7 @@ printf '{"schema": 1, "figures": ' > baselines/p.json
 git commit -qam "p: a truncated baseline"
 "$memgate" check --baseline broken >out.txt 2>&1; rc=$?
 check "(corrupt baseline) exits 2 (got $rc)" [ "$rc" = 2 ]
-check "(corrupt baseline) named" grep -q "^memgate: broken:baselines/p.json: not valid JSON" out.txt
+check "(corrupt baseline) named" grep -q "^memgate: broken:baselines/p.json:1:26: expected a value, got end of input" out.txt
 check "(corrupt baseline) no result left, not even the last check's" [ ! -e profiles/memgate-check.json ]
 cp profiles/p.json baselines/p.json
 git commit -qam "p: a profile where the baseline should be"

@@ -291,6 +291,8 @@ static const struct {
 	{ "hello\n", "1:1: expected a mapping starting with \"version: 1\" at the top level, got \"hello\"" },
 	{ T, "1:1: missing key \"version\" at the top level (expected \"version: 1\")" },
 	{ "version: 2\n" T, "1:10: expected version 1 (the only version this memgate reads), got \"2\"" },
+	/* after a BOM, columns count as an editor shows them */
+	{ "\xef\xbb\xbfversion: 2\n" T, "1:10: expected version 1 (the only version this memgate reads), got \"2\"" },
 	{ "version: 1.0\n" T, "1:10: expected version 1 (the only version this memgate reads), got \"1.0\"" },
 	{ V, "1:1: missing key \"tests\" at the top level" },
 	{ V "tset: []\n" T, "2:1: unknown key \"tset\" at the top level (did you mean \"tests\"?)" },
@@ -731,6 +733,19 @@ static void test_good(void)
 		CHECK_STR("/", cfg->tests[0].cwd);
 	}
 	mg_config_free(cfg);
+
+	/* a UTF-8 BOM right before the first key, before "---", before a comment */
+	static const char *const bom[] = {
+		"\xef\xbb\xbfversion: 1\ntests: [{name: x, run: [\"/bin/true\"]}]\n",
+		"\xef\xbb\xbf---\nversion: 1\ntests: [{name: x, run: [\"/bin/true\"]}]\n",
+		"\xef\xbb\xbf# c\nversion: 1\ntests: [{name: x, run: [\"/bin/true\"]}]\n",
+	};
+	for (size_t k = 0; k < sizeof(bom) / sizeof(bom[0]); k++) {
+		cfg = parse_ok("/memgate.yml", bom[k]);
+		if (cfg)
+			CHECK_STR("x", cfg->tests[0].name);
+		mg_config_free(cfg);
+	}
 
 	/* metric names round-trip */
 	for (m = 0; m < MG_METRIC_COUNT; m++)

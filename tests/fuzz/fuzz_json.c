@@ -6,6 +6,7 @@
  * the comparison with that baseline and with a fixed one, the same-figures
  * test, and the combination of runs.  abort()s when an invariant breaks:
  *  - an error is MG_EINVALID with a one-line message naming "fuzz.json";
+ *  - every gated figure of what loads is an exact count (or a null leak kind);
  *  - a profile compared with the baseline built from itself never regresses,
  *    improves or grows a call site (the figures are the same);
  *  - a baseline is the same as itself, and its canonical text parses back.
@@ -22,6 +23,19 @@
 #include "core/config.h"
 #include "core/profile.h"
 #include "util/error.h"
+#include "util/json.h"
+
+/* what mg_json_load_doc() promises of the figures a gate reads */
+static void check(int ok);
+static void figures_exact(const cJSON *obj)
+{
+	for (int m = 0; m < MG_METRIC_COUNT; m++) {
+		const struct mg_metric_info *mi = mg_metric_info((enum mg_metric)m);
+		const cJSON *v = cJSON_GetObjectItem(obj, mi->name);
+		uint64_t x;
+		check(!mi->gated || mg_json_u64(&x, v) == 0 || cJSON_IsNull(v));
+	}
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -50,7 +64,7 @@ static void load_error(const struct mg_error *err)
 {
 	check(err->code == MG_EINVALID);
 	check(strchr(err->msg, '\n') == NULL);
-	check(strncmp(err->msg, "fuzz.json: ", 11) == 0);
+	check(strncmp(err->msg, "fuzz.json:", 10) == 0);
 }
 
 static void as_profile(const char *text, size_t len)
@@ -64,12 +78,14 @@ static void as_profile(const char *text, size_t len)
 		load_error(&err);
 		return;
 	}
+	figures_exact(cJSON_GetObjectItem(doc, "summary"));
 	base = mg_baseline_from_profile(doc, "0123456789012345678901234567890123456789", 1, "fuzz");
 	check(base != NULL);
 	check(mg_baseline_same(base, base));
 	canon = mg_json_canonical(base);
 	check(canon != NULL);
-	cJSON *back = cJSON_Parse(canon);
+	cJSON *back = NULL;
+	check(mg_json_parse(&back, canon, strlen(canon), "canon", &err) == MG_OK);
 	check(back != NULL && mg_baseline_same(base, back));
 	cJSON_Delete(back);
 	free(canon);
@@ -93,7 +109,11 @@ static void as_profile(const char *text, size_t len)
 static void as_baseline(const char *text, size_t len)
 {
 	static const char prof[] =
-		"{\"schema\": 1, \"summary\": {\"allocs\": 10, \"peak_bytes\": 100, \"leaked_bytes\": 5},"
+		"{\"schema\": 1, \"summary\": {\"allocs\": 10, \"frees\": 9, \"total_bytes\": 200,"
+		" \"peak_bytes\": 100, \"peak_blocks\": 2, \"leaked_bytes\": 5, \"leaked_blocks\": 1,"
+		" \"definitely_lost_bytes\": 5, \"definitely_lost_blocks\": 1, \"indirectly_lost_bytes\": 0,"
+		" \"indirectly_lost_blocks\": 0, \"possibly_lost_bytes\": null, \"possibly_lost_blocks\": null,"
+		" \"still_reachable_bytes\": 0, \"still_reachable_blocks\": 0, \"rss_peak_bytes\": 4096},"
 		" \"processes\": [{\"peak_bytes\": 100, \"leak_stacks\": [{\"bytes\": 5, \"blocks\": 1,"
 		" \"frames\": [{\"function\": \"f\", \"file\": \"a.c\", \"line\": 1}]}]}]}";
 	struct mg_error err = { 0 };
@@ -104,6 +124,7 @@ static void as_baseline(const char *text, size_t len)
 		load_error(&err);
 		return;
 	}
+	figures_exact(cJSON_GetObjectItem(doc, "figures"));
 	check(mg_json_load_doc(&profile, prof, sizeof(prof) - 1, "p", "profile", &err) == MG_OK);
 	check(mg_baseline_same(doc, doc));
 	if (mg_compare(&v, profile, doc, config(), &config()->tests[0], &err) == MG_OK) {

@@ -270,6 +270,22 @@ const cases = {
     check("two POSTs, a list before each", r.fake.requests.map((q) => q.method).join(",") === "GET,POST,GET,POST", r.fake.requests.map((q) => q.method).join(","));
     check("one comment", r.fake.comments.length === 1);
   },
+  // the connection reset after the create landed (a keep-alive connection, as
+  // after the list): the POST is not sent again blindly, the list finds it
+  async reset_after_create() {
+    writeResult(regression());
+    const r = await scenario({ fake: { comments: others(3), faults: [{ method: "POST", path: /comments$/, reset: true, times: 1 }] } });
+    published(r, 1);
+    check("exactly one comment of ours", ours(r.fake).length === 1, ours(r.fake).length);
+    check("one POST, then a list that finds it and a PATCH", r.fake.requests.map((q) => q.method).join(",") === "GET,POST,GET,PATCH", r.fake.requests.map((q) => q.method).join(","));
+    // a DELETE that landed, its answer lost: the comment is gone, which is what was asked
+    writeResult(pass());
+    const r2 = await scenario({ args: ["--mode", "on-regression"], fake: { comments: [{ id: 5, body: `${MARKER}\nred`, login: "github-actions[bot]" }],
+      faults: [{ method: "DELETE", path: /comments\/5$/, reset: true, times: 1 }] } });
+    published(r2, 0);
+    check("deleted once reset", r2.fake.comments.length === 0, r2.fake.comments.length);
+    check("no warning for a delete that happened", !/warning/.test(r2.stderr), r2.stderr);
+  },
   // 502 on a list: retried with backoff
   async bad_gateway_list() {
     writeResult(regression());
@@ -288,6 +304,18 @@ const cases = {
     check("bounded time", r.ms < 4000, r.ms);
     check("timeout said", /memgate: warning: GitHub API: GET \/repos\/[^ ]+\/comments\?per_page=100: .*timed out/.test(r.stderr), r.stderr);
   },
+  // the runner shows 10 ::error lines per step: 10 failing tests are 10 annotations,
+  // 11 are 9 and a note, never an 11th line that the runner drops
+  async annotation_limit() {
+    for (const [n, errors, note] of [[10, 10, null], [11, 10, "2 more failing tests"], [12, 10, "3 more failing tests"]]) {
+      writeResult(bigResult(n));
+      const r = await scenario({});
+      published(r, 1);
+      const lines = r.stdout.match(/^::error .*$/gm) || [];
+      check(`${n} failing: ${errors} ::error lines`, lines.length === errors, lines.length);
+      check(`${n} failing: the last says ${note || "nothing more"}`, note ? lines[lines.length - 1] === `::error title=memgate::${note}: see the job summary` : !lines.some((l) => l.includes("more failing")), lines[lines.length - 1]);
+    }
+  },
   // 3000 failing tests: the comment is cut under 65,536 characters, the summary under 1 MiB
   async oversized() {
     writeResult(bigResult(3000));
@@ -301,7 +329,7 @@ const cases = {
     }
     check("summary within 1 MiB", Buffer.byteLength(r.summary) <= 1 << 20, Buffer.byteLength(r.summary));
     check("summary cut with a note", r.summary.includes("memgate cut this report"));
-    check("10 annotations and a count", (r.stdout.match(/^::error /gm) || []).length === 11 && r.stdout.includes("::error title=memgate::2990 more failing tests"), r.stdout.slice(-300));
+    check("9 annotations and a count: the 10 the runner shows", (r.stdout.match(/^::error /gm) || []).length === 10 && r.stdout.includes("::error title=memgate::2991 more failing tests"), r.stdout.slice(-300));
   },
   // GitHub Enterprise Server: the base URL has a path, kept verbatim, in the Link pages too
   async ghes() {
@@ -454,7 +482,7 @@ const cases = {
     check("outside Actions: markdown on stdout, nothing sent", r3.code === 1 && r3.stdout.startsWith(MARKER) && r3.fake.requests.length === 0 && r3.summary === null, r3.stdout.slice(0, 100));
     writeResult("{\"schema\": 1, \"tests\": ");
     const r4 = await scenario({});
-    check("corrupt result exits 3", r4.code === 3 && /memgate-check.json: not valid JSON/.test(r4.stderr), r4.stderr);
+    check("corrupt result exits 3", r4.code === 3 && /memgate-check.json:1:24: expected a value, got end of input/.test(r4.stderr), r4.stderr);
     fs.rmSync(path.join(work, "profiles", "memgate-check.json"));
     const r5 = await scenario({});
     check("no result exits 2", r5.code === 2 && /no check result 'profiles\/memgate-check.json' \(run 'memgate check' first\)/.test(r5.stderr), r5.stderr);

@@ -102,6 +102,8 @@ function userFor(login) {
 
 // opts: { token, owner, repo, repoId, pr, prefix ("" or "/api/v3"), comments: [{id, body, login}],
 //         readOnly, delayMs, faults: [{method, path (RegExp), status, times, headers, body}],
+//         (a fault with `reset: true` does the request, then resets the connection
+//         instead of answering: a create that landed, its answer lost)
 //         pull: {head sha} , nextId (BigInt) }
 function startFake(opts) {
   spec();   // loaded before listening: a first request must not wait for it (timeouts are tested)
@@ -175,6 +177,7 @@ function startFake(opts) {
   }
 
   function send(res, req, status, obj, headers, r) {
+    if (req.resetInstead) return req.socket.resetAndDestroy();
     if (r && obj !== null && status >= 200 && status < 300) {
       const resp = deref(spec().s, r.op.responses[String(status)]);
       const sch = resp && resp.content && resp.content["application/json"];
@@ -230,6 +233,10 @@ function startFake(opts) {
       if (f.left > 0 && f.method === req.method && f.path.test(p)) {
         f.left--;
         if (f.hang) return;                  // never answers: the client's timeout must end it
+        if (f.reset) {
+          req.resetInstead = true;
+          break;
+        }
         res.writeHead(f.status, { "content-type": f.html ? "text/html" : "application/json; charset=utf-8", ...(f.headers || {}) });
         return res.end(f.html ? "<html><body><h1>502 Bad Gateway</h1></body></html>" : JSON.stringify(f.body || { message: "fault" }));
       }

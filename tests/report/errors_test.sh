@@ -60,7 +60,7 @@ fails "baseline without html" 2 "--baseline goes with --html" one -- \
 	"$memgate" report "$out/profile.json" --format bmf --baseline "$out/baseline.json"
 fails "missing file" 3 "^memgate: cannot read profile '$out/nope.json': no such file$" one -- \
 	"$memgate" report "$out/nope.json" --format bmf
-fails "not JSON" 3 "^memgate: $out/garbage.json: not valid JSON$" one -- \
+fails "not JSON" 3 "^memgate: $out/garbage.json:1:1: expected a value, got 'n'$" one -- \
 	"$memgate" report "$out/garbage.json" --format folded
 fails "a baseline given as the profile" 3 "^memgate: $out/baseline.json: not a memgate profile \(schema 1\)$" one -- \
 	"$memgate" report "$out/baseline.json" --html "$out/x.html"

@@ -4,7 +4,8 @@
  * regression one byte above it, "improved" only below the baseline by more
  * than the tolerance, limits with and without a baseline; the call sites
  * that grew and their shares; new leak sites; the environment warning; and
- * mg_profile_combine()'s median peak and minimum counts.
+ * mg_profile_combine()'s median peak and minimum counts; the strict JSON
+ * reader (util/json.c): its errors with line:col, exact 64-bit counts.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "core/config.h"
 #include "core/profile.h"
 #include "util/error.h"
+#include "util/json.h"
 
 #include "harness.h"
 
@@ -222,6 +224,77 @@ static void test_combine(void)
 		cJSON_Delete(d[i]);
 }
 
+static void test_json(void)
+{
+	static const struct {
+		const char *text;
+		const char *msg;            /* NULL: parses */
+	} cases[] = {
+		{ "{\"a\": [1, -2.5e3, true, false, null, \"\\u00e9\\ud83d\\ude00\\n\"]}", NULL },
+		{ "\xef\xbb\xbf {} \n", NULL },
+		{ "", "f:1:1: expected a value, got end of input" },
+		{ "{\"a\": 1} x", "f:1:10: expected the end of the document, got 'x'" },
+		{ "{\"a\": 1,\n \"a\": 2}", "f:2:2: duplicate key \"a\"" },
+		{ "[01]", "f:1:2: number with a leading zero" },
+		{ "[-]", "f:1:3: expected a digit, got ']'" },
+		{ "[1.]", "f:1:4: expected a digit after '.', got ']'" },
+		{ "[1e400]", "f:1:2: number out of range: 1e400" },
+		{ "{\"a\" 1}", "f:1:6: expected ':' after a key, got '1'" },
+		{ "{a: 1}", "f:1:2: expected a key in quotes, got 'a'" },
+		{ "[1,]", "f:1:4: expected a value, got ']'" },
+		{ "[1 2]", "f:1:4: expected ',' or ']', got '2'" },
+		{ "\"a\tb\"", "f:1:3: control character (byte 0x09) in a string: expected it escaped" },
+		{ "\"\\x\"", "f:1:2: invalid escape '\\x' in a string" },
+		{ "\"\\ud800\"", "f:1:2: high surrogate '\\ud800' without its low half" },
+		{ "\"\\udc00\"", "f:1:2: lone low surrogate '\\udc00' in a string" },
+		{ "\"\\u0000\"", "f:1:2: '\\u0000' in a string is not supported" },
+		{ "\"abc", "f:1:1: unterminated string" },
+		{ "[nul]", "f:1:2: expected a value, got 'n'" },
+		{ "[\n\n  +1]", "f:3:3: expected a value, got '+'" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mg_error err = { 0 };
+		cJSON *doc = NULL;
+		int rc = mg_json_parse(&doc, cases[i].text, strlen(cases[i].text), "f", &err);
+		if (cases[i].msg ? rc != MG_EINVALID || strcmp(err.msg, cases[i].msg) : rc != MG_OK) {
+			fprintf(stderr, "%s: json case %zu: expected %s, got rc %d \"%s\"\n", __FILE__, i,
+				cases[i].msg ? cases[i].msg : "success", rc, err.msg);
+			failures++;
+		}
+		cJSON_Delete(doc);
+	}
+	/* a deep nest is refused, not recursed into */
+	char deep[2 * MG_JSON_MAX_DEPTH + 8];
+	memset(deep, '[', MG_JSON_MAX_DEPTH + 1);
+	memset(deep + MG_JSON_MAX_DEPTH + 1, ']', MG_JSON_MAX_DEPTH + 1);
+	struct mg_error err = { 0 };
+	cJSON *doc = NULL;
+	CHECK(mg_json_parse(&doc, deep, 2 * MG_JSON_MAX_DEPTH + 2, "f", &err) == MG_EINVALID);
+	CHECK(strstr(err.msg, "nested deeper than") != NULL);
+
+	/* counts: exact from the text, digits only */
+	static const char nums[] = "[18446744073709551615, 9007199254740993, 0, 18446744073709551616, "
+				   "-1, 1.5, 1.0, 1e3, -0, \"7\", null]";
+	CHECK(mg_json_parse(&doc, nums, sizeof(nums) - 1, "f", &err) == MG_OK);
+	uint64_t x = 0;
+	CHECK(mg_json_u64(&x, cJSON_GetArrayItem(doc, 0)) == 0 && x == UINT64_MAX);
+	CHECK(mg_json_u64(&x, cJSON_GetArrayItem(doc, 1)) == 0 && x == 9007199254740993ull);
+	CHECK(mg_json_u64(&x, cJSON_GetArrayItem(doc, 2)) == 0 && x == 0);
+	for (int k = 3; k < 11; k++)
+		CHECK(mg_json_u64(&x, cJSON_GetArrayItem(doc, k)) < 0);
+	/* a value set since it was parsed is read from its double, not the stale text */
+	cJSON_SetNumberValue(cJSON_GetArrayItem(doc, 2), 42);
+	CHECK(mg_json_u64(&x, cJSON_GetArrayItem(doc, 2)) == 0 && x == 42);
+	/* the canonical text keeps counts above 2^53 exact */
+	char *canon = mg_json_canonical(doc);
+	CHECK(canon && strstr(canon, "18446744073709551615") && strstr(canon, "9007199254740993"));
+	free(canon);
+	cJSON_Delete(doc);
+	cJSON *n = mg_json_create_u64(UINT64_MAX - 1);
+	CHECK(n && mg_json_u64(&x, n) == 0 && x == UINT64_MAX - 1);
+	cJSON_Delete(n);
+}
+
 int main(void)
 {
 	static const char yml[] =
@@ -239,10 +312,11 @@ int main(void)
 	test_limits();
 	test_growth();
 	test_combine();
+	test_json();
 	mg_config_free(cfg);
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
 	else
-		printf("ok: compare and combine\n");
+		printf("ok: compare, combine and json\n");
 	return failures != 0;
 }
