@@ -556,6 +556,45 @@ done:
 	return rc;
 }
 
+/* the first error of rustc in cargo's JSON messages (they go to stdout, not
+ * to stderr): "src/lib.rs:1:21: error[E0308]: mismatched types" */
+static int first_compile_error(char *out, size_t size, const char *text)
+{
+	const char *line = text;
+	int found = 0;
+	while (line && *line && !found) {
+		const char *end = strchr(line, '\n');
+		cJSON *msg = line[0] == '{' ? cJSON_ParseWithLength(line, end ? (size_t)(end - line)
+									     : strlen(line))
+					    : NULL;
+		const cJSON *reason = cJSON_GetObjectItemCaseSensitive(msg, "reason");
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(msg, "message");
+		const cJSON *level = cJSON_GetObjectItemCaseSensitive(m, "level");
+		const cJSON *text_ = cJSON_GetObjectItemCaseSensitive(m, "message");
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(m, "code"), "code");
+		const cJSON *span = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "spans"), 0);
+		const cJSON *file = cJSON_GetObjectItemCaseSensitive(span, "file_name");
+		const cJSON *ln = cJSON_GetObjectItemCaseSensitive(span, "line_start");
+		const cJSON *col = cJSON_GetObjectItemCaseSensitive(span, "column_start");
+		if (cJSON_IsString(reason) && !strcmp(reason->valuestring, "compiler-message") &&
+		    cJSON_IsString(level) && !strcmp(level->valuestring, "error") &&
+		    cJSON_IsString(text_)) {
+			char where[200] = "";
+			if (cJSON_IsString(file) && cJSON_IsNumber(ln) && cJSON_IsNumber(col))
+				snprintf(where, sizeof(where), "%.150s:%d:%d: ", file->valuestring,
+					 ln->valueint, col->valueint);
+			snprintf(out, size, "%serror%s%s%s: %s", where, cJSON_IsString(code) ? "[" : "",
+				 cJSON_IsString(code) ? code->valuestring : "",
+				 cJSON_IsString(code) ? "]" : "", text_->valuestring);
+			found = 1;
+		}
+		cJSON_Delete(msg);
+		line = end ? end + 1 : NULL;
+	}
+	return found;
+}
+
 static int cargo_list(struct tests *t, const struct mg_ctest_import *im, const char *cargo,
 		      struct mg_error *err)
 {
@@ -606,10 +645,12 @@ static int cargo_list(struct tests *t, const struct mg_ctest_import *im, const c
 		goto done;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char first[300];
 		rc = list_fail(err, MG_ERROR, im->dir, "cargo test --no-run failed (%s %d): %s",
 			       WIFEXITED(status) ? "exit status" : "signal",
 			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-			       why_line(errtext));
+			       first_compile_error(first, sizeof(first), text) ? first
+									: why_line(errtext));
 		goto done;
 	}
 	for (line = text; line && *line; line = next) {
