@@ -7,7 +7,7 @@ use std::collections::HashMap;
 ///
 /// ```
 /// // a doc test: cargo test runs it, memgate does not (docs/config.md)
-/// assert_eq!(mg_suite::word_counts("a a")["a"], 2);
+/// assert_eq!(mycrate::word_counts("a a")["a"], 2);
 /// ```
 pub fn word_counts(text: &str) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
@@ -96,6 +96,13 @@ mod tests {
             std::mem::forget(old);
         }
         assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn slow_sort() {
+        let mut v: Vec<u32> = (0..200).rev().collect();
+        v.sort();
+        assert_eq!(v[0], 0);
     }
 
     #[test]

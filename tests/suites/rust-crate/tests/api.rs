@@ -1,5 +1,5 @@
 // Integration tests: the crate from outside, one test executable.
-use mg_suite::{word_counts, Cache};
+use mycrate::{word_counts, Cache};
 
 #[test]
 fn round_trip() {

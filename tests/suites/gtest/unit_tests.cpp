@@ -1,5 +1,6 @@
-// suite.cpp - small GoogleTest cases: plain TESTs, a TEST_P with two
-// instances, a typed test, and one case that leaks when MG_SUITE_LEAK is set
+// unit_tests.cpp - small GoogleTest cases, built by docs/cpp.md's CMakeLists.txt:
+// plain TESTs, a TEST_P with two instances, a typed test, and one case that
+// leaks when MG_SUITE_LEAK is set
 #include <cstdlib>
 #include <map>
 #include <memory>
