@@ -13,12 +13,27 @@
 int mg_cli_load_config(struct mg_config **cfg, const char *path, const char *const *names,
 		       size_t n_names)
 {
+	return mg_cli_load_config_saved(cfg, path, names, n_names, NULL, (size_t)-1);
+}
+
+int mg_cli_load_config_saved(struct mg_config **cfg, const char *path, const char *const *names,
+			     size_t n_names, const char *const *dirs, size_t n_dirs)
+{
 	struct mg_error err = { 0 };
 	*cfg = NULL;
-	if (mg_config_load(cfg, path, &err) == MG_OK)
+	if (mg_config_load(cfg, path, &err) == MG_OK && n_dirs != (size_t)-1) {
+		/* the tests the run listed, from its profiles directories */
+		const char *profiles = (*cfg)->profiles;
+		if (!n_dirs) {
+			dirs = &profiles;
+			n_dirs = 1;
+		}
+		mg_discover_use_saved(*cfg, dirs, n_dirs, &err);
+	}
+	if (err.code == MG_OK)
 		/* discovery can take a while (cargo builds): say what runs */
 		for (size_t k = 0; k < (*cfg)->n_imports; k++)
-			if ((*cfg)->imports[k].kind == MG_IMPORT_CARGO)
+			if ((*cfg)->imports[k].kind == MG_IMPORT_CARGO && !(*cfg)->imports[k].saved)
 				mg_cli_note("building and listing the tests of '%s' "
 					    "(cargo test --no-run)", (*cfg)->imports[k].dir);
 	if (err.code != MG_OK || mg_config_import_ctest(*cfg, NULL, &err) != MG_OK) {

@@ -864,6 +864,7 @@ static void import_release(struct mg_ctest_import *im)
 	mg_strv_free(im->args);
 	mg_strv_free(im->exclude);
 	mg_strv_free(im->env);
+	mg_config_tests_free(im->saved, im->n_saved);
 }
 
 /* a list of non-empty strings (`what`: how one looks, for the message) */
@@ -1478,7 +1479,7 @@ int mg_config_import_ctest(struct mg_config *cfg, const char *ctest, struct mg_e
 		}
 		if (!im || im->imported)
 			continue;
-		if (im->kind != MG_IMPORT_CTEST) {
+		if (im->kind != MG_IMPORT_CTEST || im->saved) {
 			r = mg_discover_list(&list, &nl, im, NULL, c.err);
 		} else {
 			if (!(probe = join_path(im->dir, "CTestTestfile.cmake")))

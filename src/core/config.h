@@ -125,6 +125,9 @@ struct mg_ctest_import {
 	struct mg_pos dir_pos;      /* of DIR */
 	size_t at;                  /* place: index in tests[] it stands before */
 	int imported;               /* its tests are in tests[] */
+	struct mg_test *saved;      /* the tests a run listed (mg_discover_use_saved()):
+				       imported instead of listing again; else NULL */
+	size_t n_saved;
 };
 
 struct mg_suppression {

@@ -22,6 +22,7 @@
 #include "../util/error.h"
 #include "../util/strv.h"
 #include "subprocess.h"
+#include "../util/fs.h"
 
 #define MAX_OUTPUT (64u << 20)
 #define LIST_TIMEOUT_MS 120000           /* a listing: gtest, libtest */
@@ -681,6 +682,165 @@ done:
 	return rc;
 }
 
+/* ---- the tests a run listed ------------------------------------------- */
+
+static const char *const kind_names[] = { "ctest", "gtest", "cargo" };
+
+static cJSON *strv_json(char *const *v)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (; a && v && *v; v++)
+		if (!cJSON_AddItemToArray(a, cJSON_CreateString(*v))) {
+			cJSON_Delete(a);
+			return NULL;
+		}
+	return a;
+}
+
+int mg_discover_save(const struct mg_config *cfg, const char *dir, struct mg_error *err)
+{
+	cJSON *root = cJSON_CreateObject(), *entries = cJSON_AddArrayToObject(root, "entries");
+	char *text = NULL, *path = NULL;
+	int rc = MG_ERROR;
+
+	if (!entries)
+		goto done;
+	for (size_t i = 0; i < cfg->n_imports; i++) {
+		const struct mg_ctest_import *im = &cfg->imports[i];
+		cJSON *e = cJSON_CreateObject(), *tests;
+		if (!e || !cJSON_AddItemToArray(entries, e) ||
+		    !cJSON_AddStringToObject(e, "kind", kind_names[im->kind]) ||
+		    !cJSON_AddStringToObject(e, "dir", im->dir) ||
+		    !(tests = cJSON_AddArrayToObject(e, "tests")))
+			goto done;
+		for (size_t k = 0; k < cfg->n_tests; k++) {
+			const struct mg_test *t = &cfg->tests[k];
+			cJSON *o;
+			if (t->ctest != (int)i)
+				continue;
+			if (!(o = cJSON_CreateObject()) || !cJSON_AddItemToArray(tests, o) ||
+			    !cJSON_AddStringToObject(o, "name", t->name) ||
+			    (t->case_name && !cJSON_AddStringToObject(o, "case", t->case_name)) ||
+			    !cJSON_AddItemToObject(o, "argv", strv_json(t->argv)) ||
+			    !cJSON_AddStringToObject(o, "cwd", t->cwd) ||
+			    !cJSON_AddItemToObject(o, "env", strv_json(t->env)))
+				goto done;
+		}
+	}
+	if (!(text = cJSON_PrintUnformatted(root)) || !(path = malloc(strlen(dir) + 32)))
+		goto done;
+	sprintf(path, "%s/%s", dir, MG_DISCOVER_SAVED);
+	rc = mg_write_file_atomic(path, text, strlen(text), err);
+done:
+	if (rc == MG_ERROR && err && !err->msg[0])
+		mg_error_set(err, MG_ERROR, "%s/%s: out of memory", dir, MG_DISCOVER_SAVED);
+	cJSON_Delete(root);
+	free(text);
+	free(path);
+	return rc;
+}
+
+/* a NULL-terminated copy of a JSON array of strings, or NULL */
+static char **json_strv(const cJSON *a)
+{
+	struct strs v;
+	const cJSON *it;
+	if (!cJSON_IsArray(a) || strs_init(&v) < 0)
+		return NULL;
+	cJSON_ArrayForEach(it, a)
+		if (!cJSON_IsString(it) || strs_push(&v, strdup(it->valuestring)) < 0) {
+			mg_strv_free(v.v);
+			return NULL;
+		}
+	return v.v;
+}
+
+static int saved_entry(struct mg_ctest_import *im, const cJSON *e)
+{
+	const cJSON *jt, *tests = cJSON_GetObjectItemCaseSensitive(e, "tests");
+	struct tests t = { 0 };
+	if (!cJSON_IsArray(tests))
+		return -1;
+	cJSON_ArrayForEach(jt, tests) {
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(jt, "name");
+		const cJSON *cname = cJSON_GetObjectItemCaseSensitive(jt, "case");
+		const cJSON *cwd = cJSON_GetObjectItemCaseSensitive(jt, "cwd");
+		char **argv = json_strv(cJSON_GetObjectItemCaseSensitive(jt, "argv")), **env;
+		size_t argc = 0;
+		while (argv && argv[argc])
+			argc++;
+		if (!cJSON_IsString(name) || !cJSON_IsString(cwd) || !argc || !*argv[0] ||
+		    !(env = json_strv(cJSON_GetObjectItemCaseSensitive(jt, "env")))) {
+			mg_strv_free(argv);
+			mg_config_tests_free(t.v, t.n);
+			return -1;
+		}
+		/* tests_add maps the name: a saved name is already valid, kept */
+		if (tests_add(&t, name->valuestring,
+			      cJSON_IsString(cname) ? cname->valuestring : name->valuestring, argv,
+			      argc, cwd->valuestring, env) < 0) {
+			mg_strv_free(env);
+			mg_config_tests_free(t.v, t.n);
+			return -1;
+		}
+		if (!cJSON_IsString(cname)) {
+			free(t.v[t.n - 1].case_name);
+			t.v[t.n - 1].case_name = NULL;
+		}
+		mg_strv_free(env);
+	}
+	mg_config_tests_free(im->saved, im->n_saved);
+	im->saved = t.v ? t.v : calloc(1, sizeof(*t.v));   /* an entry may list no test */
+	im->n_saved = t.n;
+	return im->saved ? 0 : -1;
+}
+
+int mg_discover_use_saved(struct mg_config *cfg, const char *const *dirs, size_t n_dirs,
+			  struct mg_error *err)
+{
+	for (size_t d = n_dirs; d-- > 0;) {      /* the first directory wins */
+		char path[4200], *text = NULL;
+		size_t len = 0, i = 0;
+		const cJSON *e, *entries;
+		cJSON *root;
+		struct mg_error rerr = { 0 };
+		snprintf(path, sizeof(path), "%s/%s", dirs[d], MG_DISCOVER_SAVED);
+		if (mg_read_file(&text, &len, path, 256u << 20, &rerr) != MG_OK) {
+			if (rerr.code == MG_ENOTFOUND)
+				continue;
+			return mg_error_set(err, rerr.code == MG_EINVALID ? MG_EINVALID : MG_ERROR,
+					    "%s", rerr.msg);
+		}
+		root = cJSON_ParseWithLength(text, len);
+		free(text);
+		entries = cJSON_GetObjectItemCaseSensitive(root, "entries");
+		if (!cJSON_IsArray(entries)) {
+			cJSON_Delete(root);
+			return mg_error_set(err, MG_EINVALID,
+					    "%s: expected the list of tests memgate run saved", path);
+		}
+		cJSON_ArrayForEach(e, entries) {
+			const cJSON *kind = cJSON_GetObjectItemCaseSensitive(e, "kind");
+			const cJSON *dir = cJSON_GetObjectItemCaseSensitive(e, "dir");
+			struct mg_ctest_import *im = i < cfg->n_imports ? &cfg->imports[i] : NULL;
+			i++;
+			/* the configuration changed since: list this entry again */
+			if (!im || im->imported || !cJSON_IsString(kind) || !cJSON_IsString(dir) ||
+			    strcmp(kind->valuestring, kind_names[im->kind]) ||
+			    strcmp(dir->valuestring, im->dir))
+				continue;
+			if (saved_entry(im, e) < 0) {
+				cJSON_Delete(root);
+				return mg_error_set(err, MG_EINVALID,
+						    "%s: expected the list of tests memgate run saved",
+						    path);
+			}
+		}
+		cJSON_Delete(root);
+	}
+	return MG_OK;
+}
+
 int mg_discover_list(struct mg_test **out, size_t *n, const struct mg_ctest_import *im,
 		     const char *tool, struct mg_error *err)
 {
@@ -689,6 +849,24 @@ int mg_discover_list(struct mg_test **out, size_t *n, const struct mg_ctest_impo
 
 	*out = NULL;
 	*n = 0;
+	if (im->saved) {
+		for (size_t k = 0; k < im->n_saved; k++) {
+			const struct mg_test *s = &im->saved[k];
+			char **argv = strv_dup(s->argv);
+			if (!argv || tests_add(&t, s->name, s->case_name ? s->case_name : s->name,
+					       argv, s->argc, s->cwd, s->env) < 0) {
+				mg_config_tests_free(t.v, t.n);
+				return list_fail(err, MG_ERROR, im->dir, "out of memory");
+			}
+			if (!s->case_name) {
+				free(t.v[t.n - 1].case_name);
+				t.v[t.n - 1].case_name = NULL;
+			}
+		}
+		*out = t.v;
+		*n = t.n;
+		return MG_OK;
+	}
 	if (im->kind == MG_IMPORT_GTEST)
 		rc = gtest_list(&t, im, err);
 	else if (im->kind == MG_IMPORT_CARGO)

@@ -19,6 +19,7 @@
 struct mg_error;
 struct mg_test;
 struct mg_ctest_import;
+struct mg_config;
 
 /*
  * The test name for case `name` (docs/config.md, "Names of discovered
@@ -66,12 +67,31 @@ int mg_discover_gtest_parse(char ***names, const char *text);
  * case_name, argv, cwd, env; over unset, ctest = -1, pos zero), freed with
  * mg_config_tests_free().  `tool`: the program that lists (gtest: unused;
  * cargo: the cargo to run, NULL for "cargo" from PATH, then
- * $HOME/.cargo/bin/cargo).  Messages have no position and name the entry:
+ * $HOME/.cargo/bin/cargo).  An entry with saved tests (see below, any kind)
+ * gets a copy of them, and nothing runs.  Messages have no position and name the entry:
  * `cannot list the tests of "DIR": ...`.  MG_EINVALID: the entry points at
  * nothing usable (no such binary, not a GoogleTest binary, no Cargo.toml);
  * MG_ERROR: the tool is missing, the build failed, a listing failed.
  */
 int mg_discover_list(struct mg_test **out, size_t *n, const struct mg_ctest_import *im,
 		     const char *tool, struct mg_error *err);
+
+/*
+ * The tests a run measured come from the entries' listings; `memgate check
+ * --from DIR` and `memgate accept` must judge the same tests without building
+ * or listing again (the gate's job may have no build at all).  `memgate run`
+ * saves the imported tests of every ctest, gtest and cargo entry in
+ * DIR/memgate-tests.json (mg_discover_save()); mg_discover_use_saved() reads
+ * that file in each of `dirs` and hands an entry's saved tests to the import
+ * (struct mg_ctest_import.saved), when the entry is the same (index, kind,
+ * directory) as when they were saved.  An entry no file lists is listed
+ * again by the import.  Saving: MG_ERROR when the file cannot be written.
+ * Reading: a missing file is no error; MG_EINVALID for a file that is not
+ * such a list (`DIR/memgate-tests.json: ...`).
+ */
+#define MG_DISCOVER_SAVED "memgate-tests.json"
+int mg_discover_save(const struct mg_config *cfg, const char *dir, struct mg_error *err);
+int mg_discover_use_saved(struct mg_config *cfg, const char *const *dirs, size_t n_dirs,
+			  struct mg_error *err);
 
 #endif

@@ -38,7 +38,7 @@ check "docs/cpp.md's memgate.yml is the gtest entry" grep -q '^  - gtest: build/
 doc_block "$docs/cpp.md" sh 2 > first.sh
 sh -e first.sh >run.txt 2>&1; rc=$?
 check "docs/cpp.md's first baselines (got $rc)" [ "$rc" = 0 ]
-ls profiles | sed -n 's/\.json$//p' | sort > found.txt
+ls profiles | sed -n 's/\.json$//p' | grep -v '^memgate-' | sort > found.txt
 sort > want.txt <<'NAMES'
 Buffer.Shared
 Buffer.Unique
@@ -74,6 +74,19 @@ check "two Cache cases" grep -q '^memgate: 2 tests measured' sel.txt
 check "a glob that matches nothing exits 2 (got $rc)" [ "$rc" = 2 ]
 check "says so" grep -q "no test matches 'Nope.\*'" sel.txt
 
+# check --from and accept judge saved profiles without the build: the tests
+# are those the run listed (profiles/memgate-tests.json)
+mv build build.away
+"$memgate" check --from profiles >from.txt 2>&1; rc=$?
+check "check --from without the build (got $rc)" [ "$rc" = 0 ]
+check "every case checked" grep -q '^memgate: 11 tests checked: 11 passed' from.txt
+"$memgate" accept >acc.txt 2>&1; rc=$?
+check "accept without the build (got $rc)" [ "$rc" = 0 ]
+"$memgate" check >from.txt 2>&1; rc=$?
+check "a check that measures needs the build (got $rc)" [ "$rc" = 2 ]
+check "and says so" grep -q 'build it first' from.txt
+mv build.away build
+
 # docs/cpp.md's gate: an unchanged tree passes, every time
 doc_block "$docs/cpp.md" sh 3 > gate.sh
 i=0
@@ -93,10 +106,10 @@ check "the summary docs/cpp.md shows" grep -q '^memgate: 11 tests checked: 10 pa
 [ -z "${MG_SHOW:-}" ] || cat leak.txt
 
 # docs/cpp.md's ctest entry: gtest_discover_tests' names, mapped
-{ printf 'profiles: ctest-profiles\n'; doc_block "$docs/cpp.md" yaml 2; } > ctest.yml
+{ printf 'profiles: ctest-profiles\nbaselines: ctest-baselines\n'; doc_block "$docs/cpp.md" yaml 2; } > ctest.yml
 "$memgate" run -c ctest.yml >ctest.txt 2>&1; rc=$?
 check "the ctest import of TEST_P names runs (got $rc)" [ "$rc" = 0 ]
-ls ctest-profiles | sed -n 's/\.json$//p' | sort > found.txt
+ls ctest-profiles | sed -n 's/\.json$//p' | grep -v '^memgate-' | sort > found.txt
 sort > want.txt <<'NAMES'
 Buffer.Shared
 Buffer.Unique
@@ -115,6 +128,11 @@ check "a mapped ctest name keeps gtest_discover_tests' command" /usr/bin/python3
 import json, sys
 a = json.load(open("ctest-profiles/Typed.Vector-3cint-3e.json"))["test"]["argv"]
 sys.exit(not any(x == "--gtest_filter=Typed/0.Vector" for x in a))'
+mv build build.away
+"$memgate" check -c ctest.yml --from ctest-profiles >from.txt 2>&1; rc=$?
+check "ctest entry: check --from without the build (got $rc)" [ "$rc" = 0 ]
+check "ctest entry: every test judged (all new)" grep -q '^memgate: 11 tests checked: 0 passed, 0 improved, 11 new' from.txt
+mv build.away build
 "$memgate" run -c ctest.yml 'Typed.Vector<int>' >sel.txt 2>&1; rc=$?
 check "a mapped ctest name selected by its own name (got $rc)" [ "$rc" = 0 ]
 check "one measured" grep -q '^memgate: 1 test measured' sel.txt
