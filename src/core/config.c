@@ -1283,18 +1283,6 @@ int mg_config_limit(uint64_t *max, const struct mg_config *cfg, const struct mg_
 #define CTEST_MAX_OUTPUT (64u << 20)
 #define CTEST_TIMEOUT_MS 120000
 
-static int list_fail(struct mg_error *err, int code, const char *dir, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int list_fail(struct mg_error *err, int code, const char *dir, const char *fmt, ...)
-{
-	char what[400];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	return mg_error_set(err, code, "cannot list the tests of \"%s\": %s", Q(dir), what);
-}
-
 /* the first line of s, trimmed, for a message */
 static const char *first_line(char *s)
 {
@@ -1364,14 +1352,14 @@ int mg_config_ctest_list(struct mg_test **out, size_t *n, const char *dir, const
 	*n = 0;
 	if (mg_run_capture(&text, &len, errtext, sizeof(errtext), &status, dir, argv,
 			   CTEST_MAX_OUTPUT, CTEST_TIMEOUT_MS, &why) < 0)
-		return list_fail(err, MG_ERROR, dir, "%s: %s", argv[0], why);
+		return mg_discover_fail(err, MG_ERROR, dir, "%s: %s", argv[0], why);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-			rc = list_fail(err, MG_ERROR, dir, "cannot run \"%s\"", Q(argv[0]));
+			rc = mg_discover_fail(err, MG_ERROR, dir, "cannot run \"%s\"", Q(argv[0]));
 		else if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
-			rc = list_fail(err, MG_EINVALID, dir, "cannot enter the directory");
+			rc = mg_discover_fail(err, MG_EINVALID, dir, "cannot enter the directory");
 		else
-			rc = list_fail(err, MG_EINVALID, dir, "ctest failed (%s %d): %s",
+			rc = mg_discover_fail(err, MG_EINVALID, dir, "ctest failed (%s %d): %s",
 				       WIFEXITED(status) ? "exit status" : "signal",
 				       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
 				       Q(first_line(errtext)));
@@ -1384,12 +1372,12 @@ int mg_config_ctest_list(struct mg_test **out, size_t *n, const char *dir, const
 	tests = cJSON_GetObjectItemCaseSensitive(root, "tests");
 	if (!root || !cJSON_IsString(kind) || strcmp(kind->valuestring, "ctestInfo") ||
 	    !cJSON_IsNumber(ver) || ver->valueint != 1 || !cJSON_IsArray(tests)) {
-		rc = list_fail(err, MG_EINVALID, dir,
+		rc = mg_discover_fail(err, MG_EINVALID, dir,
 			       "expected ctest's json-v1 output (ctest 3.14 or later)");
 		goto done;
 	}
 	if (cJSON_GetArraySize(tests) && !(list = calloc((size_t)cJSON_GetArraySize(tests), sizeof(*list)))) {
-		rc = list_fail(err, MG_ERROR, dir, "out of memory");
+		rc = mg_discover_fail(err, MG_ERROR, dir, "out of memory");
 		goto done;
 	}
 	cJSON_ArrayForEach(jt, tests) {
@@ -1400,8 +1388,8 @@ int mg_config_ctest_list(struct mg_test **out, size_t *n, const char *dir, const
 		}
 		if (r < 0) {
 			test_release(&list[count]);
-			rc = r == -2 ? list_fail(err, MG_EINVALID, dir, "expected a command of strings in ctest's output") :
-				       list_fail(err, MG_ERROR, dir, "out of memory");
+			rc = r == -2 ? mg_discover_fail(err, MG_EINVALID, dir, "expected a command of strings in ctest's output") :
+				       mg_discover_fail(err, MG_ERROR, dir, "out of memory");
 			goto done;
 		}
 		count++;

@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "discover.h"
+#include "units.h"
 #include "../util/error.h"
 #include "../util/strv.h"
 #include "subprocess.h"
@@ -221,16 +222,15 @@ static int tests_add(struct tests *t, const char *name, const char *cname, char 
 	return 0;
 }
 
-static int list_fail(struct mg_error *err, int code, const char *what, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int list_fail(struct mg_error *err, int code, const char *what, const char *fmt, ...)
+int mg_discover_fail(struct mg_error *err, int code, const char *what, const char *fmt, ...)
 {
-	char msg[400];
+	char msg[400], q[256];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return mg_error_set(err, code, "cannot list the tests of \"%.200s\": %s", what, msg);
+	return mg_error_set(err, code, "cannot list the tests of \"%s\": %s",
+			    mg_quote_value(q, sizeof(q), what), msg);
 }
 
 /* the line of a tool's stderr that explains a failure: its first "error"
@@ -350,7 +350,7 @@ static int gtest_list(struct tests *t, const struct mg_ctest_import *im, struct 
 	struct stat st;
 
 	if (stat(im->dir, &st) < 0 || !S_ISREG(st.st_mode) || access(im->dir, X_OK) < 0)
-		return list_fail(err, MG_EINVALID, im->dir,
+		return mg_discover_fail(err, MG_EINVALID, im->dir,
 				 "expected a GoogleTest program there (%s: build it first)",
 				 stat(im->dir, &st) < 0 ? "no such file" : "not an executable file");
 	if (strs_push(&argv, strdup(im->dir)) < 0)
@@ -362,11 +362,11 @@ static int gtest_list(struct tests *t, const struct mg_ctest_import *im, struct 
 		goto oom;
 	if (mg_run_capture(&text, &len, errtext, sizeof(errtext), &status, im->cwd, argv.v,
 			   MAX_OUTPUT, LIST_TIMEOUT_MS, &why) < 0) {
-		rc = list_fail(err, MG_ERROR, im->dir, "%s", why);
+		rc = mg_discover_fail(err, MG_ERROR, im->dir, "%s", why);
 		goto done;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		rc = list_fail(err, WIFEXITED(status) && WEXITSTATUS(status) == 126 ? MG_EINVALID
+		rc = mg_discover_fail(err, WIFEXITED(status) && WEXITSTATUS(status) == 126 ? MG_EINVALID
 										      : MG_ERROR,
 			       im->dir, "--gtest_list_tests failed (%s %d): %s",
 			       WIFEXITED(status) ? "exit status" : "signal",
@@ -378,7 +378,7 @@ static int gtest_list(struct tests *t, const struct mg_ctest_import *im, struct 
 	if (mg_discover_gtest_parse(&cases, text) < 0)
 		goto oom;
 	if (!cases[0] && !strstr(text, ".\n")) {
-		rc = list_fail(err, MG_EINVALID, im->dir,
+		rc = mg_discover_fail(err, MG_EINVALID, im->dir,
 			       "expected a GoogleTest program (--gtest_list_tests listed nothing)");
 		goto done;
 	}
@@ -404,7 +404,7 @@ static int gtest_list(struct tests *t, const struct mg_ctest_import *im, struct 
 	}
 	goto done;
 oom:
-	rc = list_fail(err, MG_ERROR, im->dir, "out of memory");
+	rc = mg_discover_fail(err, MG_ERROR, im->dir, "out of memory");
 done:
 	mg_strv_free(cases);
 	mg_strv_free(argv.v);
@@ -427,9 +427,9 @@ static int libtest_list(struct strs *out, const char *exe, const char *cwd, int 
 
 	if (mg_run_capture(&text, &len, errtext, sizeof(errtext), &status, cwd, argv,
 			   MAX_OUTPUT, LIST_TIMEOUT_MS, &why) < 0)
-		return list_fail(err, MG_ERROR, exe, "%s", why);
+		return mg_discover_fail(err, MG_ERROR, exe, "%s", why);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		rc = list_fail(err, MG_ERROR, exe, "--list failed (%s %d): %s",
+		rc = mg_discover_fail(err, MG_ERROR, exe, "--list failed (%s %d): %s",
 			       WIFEXITED(status) ? "exit status" : "signal",
 			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
 			       why_line(errtext));
@@ -443,7 +443,7 @@ static int libtest_list(struct strs *out, const char *exe, const char *cwd, int 
 		if (n > 6 && !strcmp(line + n - 6, ": test")) {
 			line[n - 6] = '\0';
 			if (strs_push(out, strdup(line)) < 0) {
-				rc = list_fail(err, MG_ERROR, exe, "out of memory");
+				rc = mg_discover_fail(err, MG_ERROR, exe, "out of memory");
 				goto done;
 			}
 		}
@@ -482,14 +482,14 @@ static int cargo_exe(struct tests *t, const struct mg_ctest_import *im, const cJ
 
 	if (!cJSON_IsString(exe) || !cJSON_IsString(manifest) || !cJSON_IsString(tname) ||
 	    !cJSON_IsString(kind0))
-		return list_fail(err, MG_ERROR, im->dir, "expected cargo's compiler-artifact messages");
+		return mg_discover_fail(err, MG_ERROR, im->dir, "expected cargo's compiler-artifact messages");
 	if (!strcmp(kind0->valuestring, "bin") || !strcmp(kind0->valuestring, "example") ||
 	    !strcmp(kind0->valuestring, "bench"))
 		snprintf(prefix, sizeof(prefix), "%s-%s", tname->valuestring, kind0->valuestring);
 	else
 		snprintf(prefix, sizeof(prefix), "%s", tname->valuestring);
 	if (!(pkgdir = strdup(manifest->valuestring)))
-		return list_fail(err, MG_ERROR, im->dir, "out of memory");
+		return mg_discover_fail(err, MG_ERROR, im->dir, "out of memory");
 	if ((slash = strrchr(pkgdir, '/')))
 		*slash = '\0';
 	/* cargo test runs each executable in its package's directory, with
@@ -499,12 +499,12 @@ static int cargo_exe(struct tests *t, const struct mg_ctest_import *im, const cJ
 		if (e)
 			sprintf(e, "CARGO_MANIFEST_DIR=%s", pkgdir);
 		if (strs_push(&env, e) < 0) {
-			rc = list_fail(err, MG_ERROR, im->dir, "out of memory");
+			rc = mg_discover_fail(err, MG_ERROR, im->dir, "out of memory");
 			goto done;
 		}
 		for (char *const *x = im->env; x && *x; x++)
 			if (strs_push(&env, strdup(*x)) < 0) {
-				rc = list_fail(err, MG_ERROR, im->dir, "out of memory");
+				rc = mg_discover_fail(err, MG_ERROR, im->dir, "out of memory");
 				goto done;
 			}
 	}
@@ -548,7 +548,7 @@ static int cargo_exe(struct tests *t, const struct mg_ctest_import *im, const cJ
 	rc = MG_OK;
 	goto done;
 oom:
-	rc = list_fail(err, MG_ERROR, im->dir, "out of memory");
+	rc = mg_discover_fail(err, MG_ERROR, im->dir, "out of memory");
 done:
 	mg_strv_free(cases.v);
 	mg_strv_free(ignored.v);
@@ -608,12 +608,12 @@ static int cargo_list(struct tests *t, const struct mg_ctest_import *im, const c
 	const size_t errsize = 65536;
 
 	if (!(probe = malloc(strlen(im->dir) + 16)))
-		return list_fail(err, MG_ERROR, im->dir, "out of memory");
+		return mg_discover_fail(err, MG_ERROR, im->dir, "out of memory");
 	sprintf(probe, "%s/Cargo.toml", im->dir);
 	r = stat(probe, &st);
 	free(probe);
 	if (r < 0)
-		return list_fail(err, MG_EINVALID, im->dir,
+		return mg_discover_fail(err, MG_EINVALID, im->dir,
 				 "expected a cargo package or workspace there (no Cargo.toml)");
 	if (!(errtext = malloc(errsize)) || strs_push(&argv, strdup(cargo ? cargo : "cargo")) < 0 ||
 	    strs_push(&argv, strdup("test")) < 0 || strs_push(&argv, strdup("--no-run")) < 0 ||
@@ -637,17 +637,17 @@ static int cargo_list(struct tests *t, const struct mg_ctest_import *im, const c
 				   MAX_OUTPUT, BUILD_TIMEOUT_MS, &why);
 	}
 	if (r < 0) {
-		rc = list_fail(err, MG_ERROR, im->dir, "cargo: %s", why);
+		rc = mg_discover_fail(err, MG_ERROR, im->dir, "cargo: %s", why);
 		goto done;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-		rc = list_fail(err, MG_ERROR, im->dir, "cannot run \"%s\" (not in PATH%s)",
+		rc = mg_discover_fail(err, MG_ERROR, im->dir, "cannot run \"%s\" (not in PATH%s)",
 			       cargo ? cargo : "cargo", cargo ? "" : " nor in ~/.cargo/bin");
 		goto done;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		char first[300];
-		rc = list_fail(err, MG_ERROR, im->dir, "cargo test --no-run failed (%s %d): %s",
+		rc = mg_discover_fail(err, MG_ERROR, im->dir, "cargo test --no-run failed (%s %d): %s",
 			       WIFEXITED(status) ? "exit status" : "signal",
 			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
 			       first_compile_error(first, sizeof(first), text) ? first
@@ -674,7 +674,7 @@ static int cargo_list(struct tests *t, const struct mg_ctest_import *im, const c
 	}
 	goto done;
 oom:
-	rc = list_fail(err, MG_ERROR, im->dir, "out of memory");
+	rc = mg_discover_fail(err, MG_ERROR, im->dir, "out of memory");
 done:
 	mg_strv_free(argv.v);
 	free(errtext);
@@ -856,7 +856,7 @@ int mg_discover_list(struct mg_test **out, size_t *n, const struct mg_ctest_impo
 			if (!argv || tests_add(&t, s->name, s->case_name ? s->case_name : s->name,
 					       argv, s->argc, s->cwd, s->env) < 0) {
 				mg_config_tests_free(t.v, t.n);
-				return list_fail(err, MG_ERROR, im->dir, "out of memory");
+				return mg_discover_fail(err, MG_ERROR, im->dir, "out of memory");
 			}
 			if (!s->case_name) {
 				free(t.v[t.n - 1].case_name);

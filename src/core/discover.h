@@ -94,4 +94,9 @@ int mg_discover_save(const struct mg_config *cfg, const char *dir, struct mg_err
 int mg_discover_use_saved(struct mg_config *cfg, const char *const *dirs, size_t n_dirs,
 			  struct mg_error *err);
 
+/* Sets err to `cannot list the tests of "WHAT": <fmt...>` (WHAT quoted as in
+ * the config's messages) and returns `code`; shared with the ctest import. */
+int mg_discover_fail(struct mg_error *err, int code, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 #endif

@@ -73,19 +73,9 @@ check "two cache cases" grep -q '^memgate: 2 tests checked' sel.txt
 
 # docs/rust.md's gate, ten times on an unchanged tree
 doc_block "$docs/rust.md" sh 2 > gate.sh
-i=0
-while [ $i -lt 10 ]; do
-	sh gate.sh >check.txt 2>&1; rc=$?
-	check "check $i of an unchanged tree passes (got $rc)" [ "$rc" = 0 ]
-	[ "$rc" = 0 ] || cat check.txt
-	i=$((i + 1))
-done
+ten_checks gate.sh
 
-MG_SUITE_LEAK=1 sh gate.sh >leak.txt 2>&1; rc=$?
-check "a leak in one case fails the check (got $rc)" [ "$rc" = 1 ]
-check "the leaking case is named" grep -Eq '^mycrate\.tests\.cache_evicts +leaked_bytes .*regression' leak.txt
-check "no other case regressed" sh -c "! grep -E 'regression' leak.txt | grep -v '^mycrate\.tests\.cache_evicts' | grep -Eq '^[a-z]'"
-check "the summary docs/rust.md shows" grep -q '^memgate: 10 tests checked: 9 passed, 0 improved, 0 new, 1 regressed, 0 over budget: FAIL$' leak.txt
+leak_caught gate.sh 'mycrate\.tests\.cache_evicts' 'memgate: 10 tests checked: 9 passed, 0 improved, 0 new, 1 regressed, 0 over budget: FAIL'
 
 # docs/rust.md's options: args reach cargo, exclude globs on case and test names
 { printf 'version: 1\nprofiles: other\ndefaults:\n  stack-depth: 0\n'; doc_block "$docs/rust.md" yaml 2; } > other.yml
@@ -95,6 +85,26 @@ check "exclude: 8 cases left" [ "$(ls other/*.json | grep -vc /memgate-)" = 8 ]
 check "excluded by case name" [ ! -e other/mycrate.tests.slow_sort.json ]
 check "excluded by test name" [ ! -e other/api.many_words.json ]
 check "--release reached cargo" grep -q '"/.*/release/deps/api-' other/api.round_trip.json
+
+# a workspace: every member's cases; -p keeps one member
+mkdir -p ../ws/alpha/src ../ws/beta/src
+printf '[workspace]\nmembers = ["alpha", "beta"]\nresolver = "2"\n' > ../ws/Cargo.toml
+for m in alpha beta; do
+	printf '[package]\nname = "%s"\nversion = "0.1.0"\nedition = "2021"\n' $m > ../ws/$m/Cargo.toml
+	printf '#[cfg(test)]\nmod tests {\n    #[test]\n    fn boxed() { assert_eq!(*Box::new(7), 7); }\n}\n' > ../ws/$m/src/lib.rs
+done
+printf 'version: 1\nprofiles: ws-all\ndefaults: {stack-depth: 0}\ntests:\n  - cargo: ../ws\n' > ws.yml
+"$memgate" run -c ws.yml >ws.txt 2>&1; rc=$?
+check "workspace: run exits 0 (got $rc)" [ "$rc" = 0 ]
+check "workspace: both members' cases" [ "$(ls ws-all | grep -v '^memgate-' | sed -n 's/\.json$//p' | tr '\n' ' ')" = "alpha.tests.boxed beta.tests.boxed " ]
+check "workspace: each in its member's directory" /usr/bin/python3 -c '
+import json, os, sys
+t = json.load(open("ws-all/beta.tests.boxed.json"))["test"]
+sys.exit(os.path.realpath(t["cwd"]) != os.path.realpath("../ws/beta"))'
+printf 'version: 1\nprofiles: ws-one\ndefaults: {stack-depth: 0}\ntests:\n  - cargo: ../ws\n    args: [-p, beta]\n' > ws.yml
+"$memgate" run -c ws.yml >ws.txt 2>&1; rc=$?
+check "workspace -p: run exits 0 (got $rc)" [ "$rc" = 0 ]
+check "workspace -p: one member" [ "$(ls ws-one | grep -v '^memgate-' | sed -n 's/\.json$//p' | tr '\n' ' ')" = "beta.tests.boxed " ]
 
 # errors: one line, documented exit codes
 printf 'version: 1\ntests:\n  - cargo: nowhere\n' > bad.yml

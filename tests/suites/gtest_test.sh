@@ -89,20 +89,10 @@ mv build.away build
 
 # docs/cpp.md's gate: an unchanged tree passes, every time
 doc_block "$docs/cpp.md" sh 3 > gate.sh
-i=0
-while [ $i -lt 10 ]; do
-	sh gate.sh >check.txt 2>&1; rc=$?
-	check "check $i of an unchanged tree passes (got $rc)" [ "$rc" = 0 ]
-	[ "$rc" = 0 ] || cat check.txt
-	i=$((i + 1))
-done
+ten_checks gate.sh
 
 # the regression: Cache.Evict forgets its entry; only that case fails
-MG_SUITE_LEAK=1 sh gate.sh >leak.txt 2>&1; rc=$?
-check "a leak in one case fails the check (got $rc)" [ "$rc" = 1 ]
-check "the leaking case is named" grep -Eq '^Cache\.Evict +leaked_bytes .*regression' leak.txt
-check "no other case regressed" sh -c "! grep -E 'regression' leak.txt | grep -v '^Cache\.Evict' | grep -Eq '^[A-Z]'"
-check "the summary docs/cpp.md shows" grep -q '^memgate: 11 tests checked: 10 passed, 0 improved, 0 new, 1 regressed, 0 over budget: FAIL$' leak.txt
+leak_caught gate.sh 'Cache\.Evict' 'memgate: 11 tests checked: 10 passed, 0 improved, 0 new, 1 regressed, 0 over budget: FAIL'
 [ -z "${MG_SHOW:-}" ] || cat leak.txt
 
 # docs/cpp.md's ctest entry: gtest_discover_tests' names, mapped
