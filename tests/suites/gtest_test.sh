@@ -39,19 +39,10 @@ doc_block "$docs/cpp.md" sh 2 > first.sh
 sh -e first.sh >run.txt 2>&1; rc=$?
 check "docs/cpp.md's first baselines (got $rc)" [ "$rc" = 0 ]
 ls profiles | sed -n 's/\.json$//p' | grep -v '^memgate-' | sort > found.txt
-sort > want.txt <<'NAMES'
-Buffer.Shared
-Buffer.Unique
-Cache.Evict
-Cache.Fill
-Join.Empty
-Join.Three
-Sizes--JoinP.RoundTrip--0
-Sizes--JoinP.RoundTrip--1
-Split.Three
-Typed--0.Vector
-Typed--1.Vector
-NAMES
+# the plain TESTs, then the TEST_P and typed test instances as the gtest: entry names them
+plain="Buffer.Shared Buffer.Unique Cache.Evict Cache.Fill Join.Empty Join.Three Split.Three"
+printf '%s\n' $plain Sizes--JoinP.RoundTrip--0 Sizes--JoinP.RoundTrip--1 Typed--0.Vector \
+	Typed--1.Vector | sort > want.txt
 check "discovered exactly the cases" cmp want.txt found.txt || diff want.txt found.txt
 check "a TEST_P instance runs alone under its own name" /usr/bin/python3 -c '
 import json, sys
@@ -61,15 +52,16 @@ sys.exit(not (p["test"]["name"] == "Sizes--JoinP.RoundTrip--1" and a == ["build/
 check "baselines committed" git cat-file -e HEAD:baselines/Sizes--JoinP.RoundTrip--1.json
 
 # selection by glob, on the test name or on the case name it maps
-"$memgate" check 'Sizes/JoinP.*' >sel.txt 2>&1; rc=$?
-check "select by case name glob (got $rc)" [ "$rc" = 0 ]
-check "both TEST_P instances selected" grep -q '^memgate: 2 tests checked' sel.txt
-"$memgate" check 'Sizes/JoinP.RoundTrip/1' >sel.txt 2>&1; rc=$?
-check "select one by its exact case name (got $rc)" [ "$rc" = 0 ]
-check "one selected" grep -q '^memgate: 1 test checked' sel.txt
-"$memgate" run 'Cache.*' >sel.txt 2>&1; rc=$?
-check "select by test name glob (got $rc)" [ "$rc" = 0 ]
-check "two Cache cases" grep -q '^memgate: 2 tests measured' sel.txt
+selects() {   # selects WHAT SUMMARY_RE MEMGATE_ARGS...: exits 0, prints the summary
+	what=$1 summary=$2
+	shift 2
+	"$memgate" "$@" >sel.txt 2>&1; rc=$?
+	check "select $what (got $rc)" [ "$rc" = 0 ]
+	check "select $what: $summary" grep -q "$summary" sel.txt
+}
+selects "by case name glob" '^memgate: 2 tests checked' check 'Sizes/JoinP.*'
+selects "one by its exact case name" '^memgate: 1 test checked' check 'Sizes/JoinP.RoundTrip/1'
+selects "by test name glob" '^memgate: 2 tests measured' run 'Cache.*'
 "$memgate" check 'Nope.*' >sel.txt 2>&1; rc=$?
 check "a glob that matches nothing exits 2 (got $rc)" [ "$rc" = 2 ]
 check "says so" grep -q "no test matches 'Nope.\*'" sel.txt
@@ -100,19 +92,9 @@ leak_caught gate.sh 'Cache\.Evict' 'memgate: 11 tests checked: 10 passed, 0 impr
 "$memgate" run -c ctest.yml >ctest.txt 2>&1; rc=$?
 check "the ctest import of TEST_P names runs (got $rc)" [ "$rc" = 0 ]
 ls ctest-profiles | sed -n 's/\.json$//p' | grep -v '^memgate-' | sort > found.txt
-sort > want.txt <<'NAMES'
-Buffer.Shared
-Buffer.Unique
-Cache.Evict
-Cache.Fill
-Join.Empty
-Join.Three
-Sizes--JoinP.RoundTrip--4
-Sizes--JoinP.RoundTrip--8
-Split.Three
-Typed.Vector-3cdouble-3e
-Typed.Vector-3cint-3e
-NAMES
+# ctest names them with the parameter and the type
+printf '%s\n' $plain Sizes--JoinP.RoundTrip--4 Sizes--JoinP.RoundTrip--8 Typed.Vector-3cint-3e \
+	Typed.Vector-3cdouble-3e | sort > want.txt
 check "ctest's names, mapped" cmp want.txt found.txt || diff want.txt found.txt
 check "a mapped ctest name keeps gtest_discover_tests' command" /usr/bin/python3 -c '
 import json, sys
