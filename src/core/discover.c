@@ -841,6 +841,11 @@ int mg_discover_use_saved(struct mg_config *cfg, const char *const *dirs, size_t
 	return MG_OK;
 }
 
+static int cmp_test_name(const void *a, const void *b)
+{
+	return strcmp(((const struct mg_test *)a)->name, ((const struct mg_test *)b)->name);
+}
+
 int mg_discover_list(struct mg_test **out, size_t *n, const struct mg_ctest_import *im,
 		     const char *tool, struct mg_error *err)
 {
@@ -869,8 +874,13 @@ int mg_discover_list(struct mg_test **out, size_t *n, const struct mg_ctest_impo
 	}
 	if (im->kind == MG_IMPORT_GTEST)
 		rc = gtest_list(&t, im, err);
-	else if (im->kind == MG_IMPORT_CARGO)
+	else if (im->kind == MG_IMPORT_CARGO) {
 		rc = cargo_list(&t, im, tool, err);
+		/* cargo reports executables as their builds finish, in no fixed
+		 * order: sorted, every job of a --shard matrix splits the same list */
+		if (rc == MG_OK && t.n > 1)
+			qsort(t.v, t.n, sizeof(*t.v), cmp_test_name);
+	}
 	else
 		rc = mg_error_set(err, MG_ERROR, "not a discovery entry");
 	if (rc < 0) {
