@@ -43,6 +43,7 @@ ls profiles | sed -n 's/\.json$//p' | grep -v '^memgate-' | sort > found.txt
 sort > want.txt <<'NAMES'
 api.many_words
 api.round_trip
+mycrate-bin.tests.greets
 mycrate.tests.boxes_a_table
 mycrate.tests.cache_evicts
 mycrate.tests.cache_fills
@@ -52,7 +53,7 @@ mycrate.tests.nested.deep_name
 mycrate.tests.slow_sort
 mycrate.tests.sums_on_threads
 NAMES
-check "discovered exactly the cases (no #[ignore], no doc test)" cmp want.txt found.txt || diff want.txt found.txt
+check "discovered exactly the cases (lib, bin, integration; no #[ignore], no doc test)" cmp want.txt found.txt || diff want.txt found.txt
 check "each case runs alone on one test thread, in the package directory" /usr/bin/python3 -c '
 import json, sys, os
 t = json.load(open("profiles/mycrate.tests.nested.deep_name.json"))["test"]
@@ -65,7 +66,7 @@ check "baselines never store the hashed executable path" sh -c "! grep -rq 'deps
 # check --from judges saved profiles without cargo (a gate job may have none)
 PATH=/usr/bin:/bin HOME=/nonexistent "$memgate" check --from profiles >from.txt 2>&1; rc=$?
 check "check --from without cargo (got $rc)" [ "$rc" = 0 ]
-check "every case checked" grep -q '^memgate: 10 tests checked: 10 passed' from.txt
+check "every case checked" grep -q '^memgate: 11 tests checked: 11 passed' from.txt
 check "nothing built" sh -c "! grep -q 'building' from.txt"
 "$memgate" check 'mycrate.tests.cache_*' >sel.txt 2>&1; rc=$?
 check "select by glob (got $rc)" [ "$rc" = 0 ]
@@ -75,13 +76,13 @@ check "two cache cases" grep -q '^memgate: 2 tests checked' sel.txt
 doc_block "$docs/rust.md" sh 2 > gate.sh
 ten_checks gate.sh
 
-leak_caught gate.sh 'mycrate\.tests\.cache_evicts' 'memgate: 10 tests checked: 9 passed, 0 improved, 0 new, 1 regressed, 0 over budget: FAIL'
+leak_caught gate.sh 'mycrate\.tests\.cache_evicts' 'memgate: 11 tests checked: 10 passed, 0 improved, 0 new, 1 regressed, 0 over budget: FAIL'
 
 # docs/rust.md's options: args reach cargo, exclude globs on case and test names
 { printf 'version: 1\nprofiles: other\ndefaults:\n  stack-depth: 0\n'; doc_block "$docs/rust.md" yaml 2; } > other.yml
 "$memgate" run -c other.yml >other.txt 2>&1; rc=$?
 check "args and exclude: run exits 0 (got $rc)" [ "$rc" = 0 ]
-check "exclude: 8 cases left" [ "$(ls other/*.json | grep -vc /memgate-)" = 8 ]
+check "exclude: 9 cases left" [ "$(ls other/*.json | grep -vc /memgate-)" = 9 ]
 check "excluded by case name" [ ! -e other/mycrate.tests.slow_sort.json ]
 check "excluded by test name" [ ! -e other/api.many_words.json ]
 check "--release reached cargo" grep -q '"/.*/release/deps/api-' other/api.round_trip.json
