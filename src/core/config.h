@@ -15,7 +15,7 @@
  * Errors that have no position (cannot read the file, file too large) are
  * `FILE: message`.  Every key, type, default and grammar is in docs/config.md.
  *
- * Relative paths in the file (profiles, baselines, cwd, ctest) are resolved
+ * Relative paths in the file (profiles, baselines, cwd, ctest, gtest, cargo) are resolved
  * against the directory of the configuration file at load time; the
  * resolved strings are stored.
  *

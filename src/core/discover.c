@@ -343,7 +343,7 @@ oom:
 static int gtest_list(struct tests *t, const struct mg_ctest_import *im, struct mg_error *err)
 {
 	struct strs argv = { 0 };
-	char *text = NULL, errtext[4096], **cases = NULL;
+	char *text = NULL, errtext[4096], **cases = NULL, *binary = NULL, here[4096];
 	size_t len, k;
 	int status = 0, rc = MG_OK;
 	const char *why;
@@ -353,7 +353,13 @@ static int gtest_list(struct tests *t, const struct mg_ctest_import *im, struct 
 		return mg_discover_fail(err, MG_EINVALID, im->dir,
 				 "expected a GoogleTest program there (%s: build it first)",
 				 stat(im->dir, &st) < 0 ? "no such file" : "not an executable file");
-	if (strs_push(&argv, strdup(im->dir)) < 0)
+	/* the program runs in `cwd`: a relative path would be looked up there */
+	if (im->dir[0] == '/') {
+		binary = strdup(im->dir);
+	} else if (getcwd(here, sizeof(here)) && (binary = malloc(strlen(here) + strlen(im->dir) + 2))) {
+		sprintf(binary, "%s/%s", here, !strncmp(im->dir, "./", 2) ? im->dir + 2 : im->dir);
+	}
+	if (!binary || strs_push(&argv, strdup(binary)) < 0)
 		goto oom;
 	for (char *const *a = im->args; a && *a; a++)
 		if (strs_push(&argv, strdup(*a)) < 0)
@@ -390,7 +396,7 @@ static int gtest_list(struct tests *t, const struct mg_ctest_import *im, struct 
 		if (!(filter = malloc(strlen(cases[k]) + 16)))
 			goto oom;
 		sprintf(filter, "--gtest_filter=%s", cases[k]);
-		if (strs_push(&cmd, strdup(im->dir)) < 0 || strs_push(&cmd, filter) < 0) {
+		if (strs_push(&cmd, strdup(binary)) < 0 || strs_push(&cmd, filter) < 0) {
 			mg_strv_free(cmd.v);
 			goto oom;
 		}
@@ -408,6 +414,7 @@ oom:
 done:
 	mg_strv_free(cases);
 	mg_strv_free(argv.v);
+	free(binary);
 	free(text);
 	return rc;
 }

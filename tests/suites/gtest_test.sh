@@ -48,7 +48,8 @@ check "a TEST_P instance runs alone under its own name" /usr/bin/python3 -c '
 import json, sys
 p = json.load(open("profiles/Sizes--JoinP.RoundTrip--1.json"))
 a = p["test"]["argv"]
-sys.exit(not (p["test"]["name"] == "Sizes--JoinP.RoundTrip--1" and a == ["build/unit_tests", "--gtest_filter=Sizes/JoinP.RoundTrip/1"]))'
+sys.exit(not (p["test"]["name"] == "Sizes--JoinP.RoundTrip--1" and a[0].endswith("/repo/build/unit_tests") and
+	      a[1:] == ["--gtest_filter=Sizes/JoinP.RoundTrip/1"]))'
 check "baselines committed" git cat-file -e HEAD:baselines/Sizes--JoinP.RoundTrip--1.json
 
 # selection by glob, on the test name or on the case name it maps
@@ -108,6 +109,17 @@ mv build.away build
 "$memgate" run -c ctest.yml 'Typed.Vector<int>' >sel.txt 2>&1; rc=$?
 check "a mapped ctest name selected by its own name (got $rc)" [ "$rc" = 0 ]
 check "one measured" grep -q '^memgate: 1 test measured' sel.txt
+
+# a relative program path, another working directory, args for every case
+printf 'version: 1\nprofiles: cwd-profiles\ntests:\n  - gtest: build/unit_tests\n    cwd: build\n    args: [--gtest_repeat=2]\n    exclude: ["Sizes/*", "Typed*", "Join.*", "Split.*", "Buffer.*"]\n' > cwd.yml
+"$memgate" run -c cwd.yml >cwd.txt 2>&1; rc=$?
+check "gtest entry with cwd and args runs (got $rc)" [ "$rc" = 0 ]
+check "exclude on case names: the two Cache cases left" [ "$(ls cwd-profiles | grep -v '^memgate-' | sed -n 's/\.json$//p' | tr '\n' ' ')" = "Cache.Evict Cache.Fill " ]
+check "each case ran in cwd, with the args" /usr/bin/python3 -c '
+import json, os, sys
+t = json.load(open("cwd-profiles/Cache.Fill.json"))["test"]
+sys.exit(not (os.path.realpath(t["cwd"]) == os.path.realpath("build") and t["argv"][1:] == ["--gtest_filter=Cache.Fill", "--gtest_repeat=2"]))'
+check "args reached the case (repeated twice)" grep -q 'Repeating all tests (iteration 2)' cwd.txt
 
 # entries that point at nothing usable: one line, exit 2
 printf 'version: 1\ntests:\n  - gtest: build/missing\n' > bad.yml
