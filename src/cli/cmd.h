@@ -18,6 +18,12 @@ struct mg_config;
  * or the exit code after printing the one-line error. */
 int mg_cli_load_config(struct mg_config **cfg, const char *path, const char *const *names,
 		       size_t n_names);
+/* the same for the commands that read saved profiles (check --from, accept):
+ * the tests of ctest, gtest and cargo entries are those the run saved in
+ * dirs (docs/config.md, "When discovery runs"; n_dirs 0: the config's
+ * profiles directory); an entry no saved list has is listed again */
+int mg_cli_load_config_saved(struct mg_config **cfg, const char *path, const char *const *names,
+			     size_t n_names, const char *const *dirs, size_t n_dirs);
 struct mg_error;
 struct mg_git;
 struct mg_test;

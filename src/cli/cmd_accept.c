@@ -160,7 +160,8 @@ int cmd_accept(int argc, char **argv)
 			goto done;
 		}
 	}
-	if ((ret = mg_cli_load_config(&cfg, config, names, n_names)) != MG_EXIT_PASS)
+	if ((ret = mg_cli_load_config_saved(&cfg, config, names, n_names, from ? &from : NULL,
+					    from ? 1 : 0)) != MG_EXIT_PASS)
 		goto done;
 	if (!from)
 		from = cfg->profiles;

@@ -402,7 +402,10 @@ int cmd_check(int argc, char **argv)
 		ret = ret < 0 ? MG_EXIT_PASS : ret;
 		goto done;
 	}
-	if ((ret = mg_cli_load_config(&c.cfg, c.config, c.names, c.n_names)) != MG_EXIT_PASS)
+	if ((ret = c.n_froms ? mg_cli_load_config_saved(&c.cfg, c.config, c.names, c.n_names,
+							c.froms, c.n_froms)
+			     : mg_cli_load_config(&c.cfg, c.config, c.names, c.n_names)) !=
+	    MG_EXIT_PASS)
 		goto done;
 	/* the result of an earlier check must not outlive this one: if this one
 	 * stops before its verdict, nothing is there to be published */

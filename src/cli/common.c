@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../core/config.h"
+#include "../core/discover.h"
 #include "../util/error.h"
 #include "cmd.h"
 #include "exitcode.h"
@@ -12,21 +13,46 @@
 int mg_cli_load_config(struct mg_config **cfg, const char *path, const char *const *names,
 		       size_t n_names)
 {
+	return mg_cli_load_config_saved(cfg, path, names, n_names, NULL, (size_t)-1);
+}
+
+int mg_cli_load_config_saved(struct mg_config **cfg, const char *path, const char *const *names,
+			     size_t n_names, const char *const *dirs, size_t n_dirs)
+{
 	struct mg_error err = { 0 };
 	*cfg = NULL;
-	if (mg_config_load(cfg, path, &err) != MG_OK ||
-	    mg_config_import_ctest(*cfg, NULL, &err) != MG_OK) {
+	if (mg_config_load(cfg, path, &err) == MG_OK && n_dirs != (size_t)-1) {
+		/* the tests the run listed, from its profiles directories */
+		const char *profiles = (*cfg)->profiles;
+		if (!n_dirs) {
+			dirs = &profiles;
+			n_dirs = 1;
+		}
+		mg_discover_use_saved(*cfg, dirs, n_dirs, &err);
+	}
+	if (err.code == MG_OK)
+		/* discovery can take a while (cargo builds): say what runs */
+		for (size_t k = 0; k < (*cfg)->n_imports; k++)
+			if ((*cfg)->imports[k].kind == MG_IMPORT_CARGO && !(*cfg)->imports[k].saved)
+				mg_cli_note("building and listing the tests of '%s' "
+					    "(cargo test --no-run)", (*cfg)->imports[k].dir);
+	if (err.code != MG_OK || mg_config_import_ctest(*cfg, NULL, &err) != MG_OK) {
 		mg_config_free(*cfg);
 		*cfg = NULL;
 		return mg_cli_report(&err);
 	}
-	for (size_t k = 0; k < n_names; k++)
-		if (!mg_config_find_test(*cfg, names[k])) {
-			mg_cli_error("no test '%s' in '%s'", names[k], path);
+	for (size_t k = 0; k < n_names; k++) {
+		size_t i = 0;
+		while (i < (*cfg)->n_tests && !mg_cli_selected((*cfg)->tests[i].name, &names[k], 1))
+			i++;
+		if (i == (*cfg)->n_tests) {
+			mg_cli_error("no test %s'%s' in '%s'", strpbrk(names[k], "*?[") ? "matches " : "",
+				     names[k], path);
 			mg_config_free(*cfg);
 			*cfg = NULL;
 			return MG_EXIT_USAGE;
 		}
+	}
 	return MG_EXIT_PASS;
 }
 
@@ -99,12 +125,7 @@ int mg_cli_common_arg(int argc, char **argv, int *i, const char **config, const 
 
 int mg_cli_selected(const char *name, const char *const *names, size_t n_names)
 {
-	if (!n_names)
-		return 1;
-	for (size_t k = 0; k < n_names; k++)
-		if (!strcmp(names[k], name))
-			return 1;
-	return 0;
+	return mg_test_selected(name, names, n_names);
 }
 
 int mg_cli_jobs(unsigned *jobs, const char *arg)

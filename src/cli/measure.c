@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include "../core/config.h"
+#include "../core/discover.h"
 #include "../core/git.h"
 #include "../core/pool.h"
 #include "../report/report.h"
 #include "../util/clock.h"
 #include "../util/error.h"
+#include "../util/fs.h"
 #include "cmd.h"
 #include "exitcode.h"
 
@@ -103,6 +105,12 @@ int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tes
 		.payload = &pg,
 	};
 
+	/* what check --from and accept read instead of listing the tests again */
+	if (mg_mkdirs(outdir) < 0 || mg_discover_save(cfg, outdir, &err) != MG_OK) {
+		if (!err.msg[0])
+			mg_error_set(&err, MG_ERROR, "cannot create '%s'", outdir);
+		return mg_cli_report(&err);
+	}
 	pg.t0 = mg_monotonic_ns();
 	if (!quiet)
 		fprintf(stderr, "%-24s %10s %12s %12s %12s  %s\n", "test", "allocs", "total",

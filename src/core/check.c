@@ -10,6 +10,7 @@
 #include "../util/fs.h"
 #include "baseline.h"
 #include "check.h"
+#include "discover.h"
 #include "config.h"
 #include "git.h"
 #include "measure.h"
@@ -264,12 +265,7 @@ static int find_profile(const char **dir, const struct mg_check_opts *o, const c
 
 static int selected(const char *name, const struct mg_check_opts *o)
 {
-	if (!o->n_names)
-		return 1;
-	for (size_t k = 0; k < o->n_names; k++)
-		if (!strcmp(o->names[k], name))
-			return 1;
-	return 0;
+	return mg_test_selected(name, o->names, o->n_names);
 }
 
 /* docs/baselines.md, "Which baseline is gated": a baseline with no test is reported as missing, never a failure */

