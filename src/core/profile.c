@@ -16,6 +16,7 @@
 #include "../util/error.h"
 #include "metric.h"
 #include "profile.h"
+#include "../util/buf.h"
 #include "runner.h"
 #include "sites.h"
 #include "version.h"
@@ -386,16 +387,10 @@ static void stack_table(cJSON *o, const struct mg_proc *p, struct mg_symbolizer 
 	struct frame_tab tab = { .frames = cJSON_CreateArray() };
 	const struct mg_image *last = p->images[p->n_images - 1];
 	struct mg_frame raw[MGT_MAX_DEPTH];
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	struct mg_buf text = MG_BUF_UNBOUNDED;
 	int first = 1;
 
-	if (!f) {
-		cJSON_Delete(tab.frames);
-		return;                         /* out of memory: the optional table is left out */
-	}
-	fputc('[', f);
+	mg_buf_add(&text, "[", 1);
 	for (size_t i = 0; i < p->n_images; i++) {
 		const struct mg_image *img = p->images[i];
 		int peak = img == p->peak_image, leak = img == last && p->f.leaked_blocks;
@@ -408,30 +403,36 @@ static void stack_table(cJSON *o, const struct mg_proc *p, struct mg_symbolizer 
 			if (!s->allocs && !pk && !(leak && s->cur_blocks))
 				continue;
 			size_t n = mg_trace_frames(img, id, raw, MGT_MAX_DEPTH);
-			fputs(first ? "[[" : ",\n[[", f);
+			mg_buf_puts(&text, first ? "[[" : ",\n[[");
 			first = 0;
 			for (size_t k = 0; k < n; k++) {
 				const struct addr_slot *a = tab_frames(&tab, &raw[k], sym);
-				for (uint32_t x = 0; a && x < a->n; x++)
-					fprintf(f, sep++ ? ",%" PRIu32 : "%" PRIu32, a->first + x);
+				for (uint32_t x = 0; a && x < a->n; x++) {
+					if (sep++)
+						mg_buf_add(&text, ",", 1);
+					mg_buf_u64(&text, a->first + x);
+				}
 			}
-			fprintf(f, "],%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]",
-				s->total_bytes, s->allocs, pb, pk, leak ? s->cur_bytes : 0,
-				leak ? s->cur_blocks : 0);
+			const uint64_t col[6] = { s->total_bytes, s->allocs, pb, pk,
+						  leak ? s->cur_bytes : 0, leak ? s->cur_blocks : 0 };
+			mg_buf_add(&text, "]", 1);
+			for (int c = 0; c < 6; c++) {
+				mg_buf_add(&text, ",", 1);
+				mg_buf_u64(&text, col[c]);
+			}
+			mg_buf_add(&text, "]", 1);
 		}
 	}
-	fputc(']', f);
-	int failed = ferror(f);
-	fclose(f);
+	mg_buf_add(&text, "]", 1);
 	free(tab.slot);
-	if (failed) {
-		free(text);
+	if (text.failed) {
+		mg_buf_release(&text);
 		cJSON_Delete(tab.frames);
-		return;
+		return;                         /* out of memory: the optional table is left out */
 	}
 	cJSON_AddItemToObject(o, "frames", tab.frames);
-	cJSON_AddItemToObject(o, "stacks", cJSON_CreateRaw(text));
-	free(text);
+	cJSON_AddItemToObject(o, "stacks", cJSON_CreateRaw(mg_buf_str(&text)));
+	mg_buf_release(&text);
 }
 
 static double ms(const struct mg_trace *t, uint64_t ns)
