@@ -19,6 +19,7 @@
 #include "../util/buf.h"
 #include "runner.h"
 #include "sites.h"
+#include "stacks.h"
 #include "version.h"
 
 /* The compiler that built an ELF file, from its .comment section ("GCC: (Debian ...) 12.2.0"). */
@@ -196,22 +197,14 @@ static int by_key_desc(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* bytes/blocks a stack held at its image's peak (epoch rebase, format.h) */
-static void at_peak(const struct mg_image *img, const struct mgt_stack *s, uint64_t *bytes,
-		    uint64_t *blocks)
-{
-	int rebased = s->epoch == img->hdr->epoch;
-	*bytes = rebased ? s->peak_bytes : s->cur_bytes;
-	*blocks = rebased ? s->peak_blocks : s->cur_blocks;
-}
-
 /*
  * The stacks of one kind, largest first, at most `max` with their frames.
  * For leaks, every stack (shown or not) is checked against the runtime rules
  * and runtime[0..1] gets the bytes and blocks the runtime owns.
  */
 static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned max,
-			 uint64_t *omitted, struct mg_symbolizer *sym, uint64_t runtime[2])
+			 uint64_t *omitted, struct mg_symbolizer *sym, uint64_t runtime[2],
+			 uint32_t *const *rows)
 {
 	size_t cap = 0, n = 0;
 	struct mg_frame raw[MGT_MAX_DEPTH];
@@ -234,7 +227,7 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 			const struct mgt_stack *s = &img->stacks[id];
 			uint64_t k = 0, k2 = 0;
 			switch (kind) {
-			case L_PEAK: at_peak(img, s, &k, &k2); if (!k2) continue; break;
+			case L_PEAK: mg_stack_at_peak(img, s, &k, &k2); if (!k2) continue; break;
 			case L_LEAK: k = s->cur_bytes; k2 = s->cur_blocks; if (!k2) continue; break;
 			case L_BYTES: k = s->total_bytes; k2 = s->allocs; if (!k2) continue; break;
 			case L_ALLOCS: k = s->allocs; k2 = s->total_bytes; if (!k) continue; break;
@@ -284,155 +277,18 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 			cJSON_AddStringToObject(o, "runtime", owner);
 		if (s->flags & 1)
 			cJSON_AddTrueToObject(o, "truncated");
+		/* its row in the stack table: on disk the frames are only there */
+		size_t im = 0;
+		while (rows && p->images[im] != r[i].img)
+			im++;
+		if (rows && rows[im][r[i].id] != MG_NO_ROW)
+			add_u64(o, "stack", rows[im][r[i].id]);
 		cJSON_AddItemToObject(o, "frames", frames_json(sf, nf));
 		cJSON_AddItemToArray(arr, o);
 	}
 	free(sf);
 	free(r);
 	return arr;
-}
-
-/*
- * The full stack table (docs/profile-schema.md, "Every stack"): each recorded
- * stack of the process with all its figures, its frames as indices into a
- * table of distinct frames.  Each distinct return address is symbolized once
- * and stored once, so 100k stacks that share their functions stay small.
- */
-struct addr_slot {
-	uint64_t addr, offset;
-	const char *module;                 /* borrowed from the trace; pointer identity */
-	uint32_t first, n;                  /* its frames: first .. first + n - 1 */
-	int used;
-};
-
-struct frame_tab {
-	struct addr_slot *slot;
-	size_t cap, used;                   /* cap: a power of two */
-	uint32_t n_frames;
-	cJSON *frames;
-};
-
-static size_t slot_hash(uint64_t addr, uint64_t offset, const char *module)
-{
-	uint64_t h = addr * 0x9e3779b97f4a7c15ull ^ offset * 0xc2b2ae3d27d4eb4full ^
-		     (uint64_t)(uintptr_t)module;
-	return (size_t)(h ^ h >> 29);
-}
-
-static int tab_grow(struct frame_tab *t)
-{
-	size_t cap = t->cap ? t->cap * 2 : 1024;
-	struct addr_slot *s = calloc(cap, sizeof(*s));
-	if (!s)
-		return -1;
-	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->slot[i].used)
-			continue;
-		size_t j = slot_hash(t->slot[i].addr, t->slot[i].offset, t->slot[i].module) & (cap - 1);
-		while (s[j].used)
-			j = (j + 1) & (cap - 1);
-		s[j] = t->slot[i];
-	}
-	free(t->slot);
-	t->slot = s;
-	t->cap = cap;
-	return 0;
-}
-
-/* the frames of one return address, symbolized and added on first sight; NULL: OOM */
-static const struct addr_slot *tab_frames(struct frame_tab *t, const struct mg_frame *raw,
-					  struct mg_symbolizer *sym)
-{
-	if ((t->used + 1) * 2 > t->cap && tab_grow(t) < 0)
-		return NULL;
-	size_t j = slot_hash(raw->addr, raw->offset, raw->module) & (t->cap - 1);
-	for (; t->slot[j].used; j = (j + 1) & (t->cap - 1))
-		if (t->slot[j].addr == raw->addr && t->slot[j].offset == raw->offset &&
-		    t->slot[j].module == raw->module)
-			return &t->slot[j];
-	struct sframe f[MAX_INLINE];
-	struct mg_sym_frame sf[MAX_INLINE];
-	size_t m = sym && raw->module ? mg_symbolize(sym, raw->module, raw->build_id,
-						     raw->build_id_len, raw->offset, sf,
-						     MAX_INLINE) : 0;
-	for (size_t i = 0; i < m; i++)
-		f[i] = (struct sframe){ raw, sf[i] };
-	if (!m)
-		f[m++] = (struct sframe){ raw, { 0 } };
-	/* frames_json makes an array: move its items into the table */
-	cJSON *arr = frames_json(f, m), *it;
-	while ((it = cJSON_DetachItemFromArray(arr, 0)))
-		cJSON_AddItemToArray(t->frames, it);
-	cJSON_Delete(arr);
-	t->slot[j] = (struct addr_slot){ raw->addr, raw->offset, raw->module, t->n_frames,
-					 (uint32_t)m, 1 };
-	t->n_frames += (uint32_t)m;
-	t->used++;
-	return &t->slot[j];
-}
-
-/*
- * Adds "frames" and "stacks" to process object `o`: every stack with an
- * allocation, live at the peak or leaked, as [frame indices (innermost
- * first), total_bytes, allocs, peak_bytes, peak_blocks, leaked_bytes,
- * leaked_blocks].  Per figure the stacks add up to the process's own.
- *
- * "stacks" is printed here, one stack a line, and added as a raw JSON node:
- * as cJSON items 100k stacks of 20 frames took 3M nodes (190 MB) and most of
- * the profile's build time (docs/reports.md, "Scale").  Code that walks the
- * document in memory sees a cJSON_Raw node; written and read back, an array.
- */
-static void stack_table(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym)
-{
-	struct frame_tab tab = { .frames = cJSON_CreateArray() };
-	const struct mg_image *last = p->images[p->n_images - 1];
-	struct mg_frame raw[MGT_MAX_DEPTH];
-	struct mg_buf text = MG_BUF_UNBOUNDED;
-	int first = 1;
-
-	mg_buf_add(&text, "[", 1);
-	for (size_t i = 0; i < p->n_images; i++) {
-		const struct mg_image *img = p->images[i];
-		int peak = img == p->peak_image, leak = img == last && p->f.leaked_blocks;
-		for (uint32_t id = 0; id < img->n_stacks; id++) {
-			const struct mgt_stack *s = &img->stacks[id];
-			uint64_t pb = 0, pk = 0;
-			int sep = 0;
-			if (peak)
-				at_peak(img, s, &pb, &pk);
-			if (!s->allocs && !pk && !(leak && s->cur_blocks))
-				continue;
-			size_t n = mg_trace_frames(img, id, raw, MGT_MAX_DEPTH);
-			mg_buf_puts(&text, first ? "[[" : ",\n[[");
-			first = 0;
-			for (size_t k = 0; k < n; k++) {
-				const struct addr_slot *a = tab_frames(&tab, &raw[k], sym);
-				for (uint32_t x = 0; a && x < a->n; x++) {
-					if (sep++)
-						mg_buf_add(&text, ",", 1);
-					mg_buf_u64(&text, a->first + x);
-				}
-			}
-			const uint64_t col[6] = { s->total_bytes, s->allocs, pb, pk,
-						  leak ? s->cur_bytes : 0, leak ? s->cur_blocks : 0 };
-			mg_buf_add(&text, "]", 1);
-			for (int c = 0; c < 6; c++) {
-				mg_buf_add(&text, ",", 1);
-				mg_buf_u64(&text, col[c]);
-			}
-			mg_buf_add(&text, "]", 1);
-		}
-	}
-	mg_buf_add(&text, "]", 1);
-	free(tab.slot);
-	if (text.failed) {
-		mg_buf_release(&text);
-		cJSON_Delete(tab.frames);
-		return;                         /* out of memory: the optional table is left out */
-	}
-	cJSON_AddItemToObject(o, "frames", tab.frames);
-	cJSON_AddItemToObject(o, "stacks", cJSON_CreateRaw(mg_buf_str(&text)));
-	mg_buf_release(&text);
 }
 
 static double ms(const struct mg_trace *t, uint64_t ns)
@@ -557,8 +413,9 @@ static void untraced_program(cJSON *untraced, cJSON *warnings, int pid, const ch
 
 static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, unsigned max,
 			   cJSON *warnings, cJSON *untraced, struct mg_symbolizer *sym,
-			   uint64_t total_runtime[2])
+			   uint64_t total_runtime[2], struct mg_strtab *st)
 {
+	uint32_t **rows = NULL;
 	uint64_t runtime[2] = { 0, 0 };
 	cJSON *o = cJSON_CreateObject(), *images = cJSON_CreateArray();
 	const struct mg_image *last = p->images[p->n_images - 1];
@@ -641,10 +498,12 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 	cJSON_AddBoolToObject(o, "multithreaded", threads);
 	cJSON_AddItemToObject(o, "images", images);
 	cJSON_AddItemToObject(o, "timeline", timeline(t, p));
+	/* the stack table first: the lists name their rows (stacks.c) */
+	mg_stacks_write(o, p, sym, st, &rows);
 	uint64_t unused[2] = { 0, 0 };
-	cJSON_AddItemToObject(o, "peak_stacks", stack_list(p, L_PEAK, max, &omitted, sym, unused));
+	cJSON_AddItemToObject(o, "peak_stacks", stack_list(p, L_PEAK, max, &omitted, sym, unused, rows));
 	add_u64(o, "peak_stacks_omitted", omitted);
-	cJSON_AddItemToObject(o, "leak_stacks", stack_list(p, L_LEAK, max, &omitted, sym, runtime));
+	cJSON_AddItemToObject(o, "leak_stacks", stack_list(p, L_LEAK, max, &omitted, sym, runtime, rows));
 	add_u64(o, "leak_stacks_omitted", omitted);
 	/* runtime-owned leaks: shown apart, still counted in leaked_* */
 	add_u64(o, "leaked_runtime_bytes", runtime[0]);
@@ -652,10 +511,10 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 	total_runtime[0] += runtime[0];
 	total_runtime[1] += runtime[1];
 	cJSON_AddItemToObject(o, "top_stacks_by_bytes",
-			      stack_list(p, L_BYTES, 10, &omitted, sym, unused));
+			      stack_list(p, L_BYTES, 10, &omitted, sym, unused, rows));
 	cJSON_AddItemToObject(o, "top_stacks_by_allocs",
-			      stack_list(p, L_ALLOCS, 10, &omitted, sym, unused));
-	stack_table(o, p, sym);
+			      stack_list(p, L_ALLOCS, 10, &omitted, sym, unused, rows));
+	mg_stacks_rows_free(rows, p->n_images);
 	return o;
 }
 
@@ -670,6 +529,7 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 	struct mg_figures sum = MG_FIGURES_INIT;
 	uint64_t runtime[2] = { 0, 0 };
 	int complete = !ri->timed_out && root;
+	struct mg_strtab st = { 0 };
 
 	cJSON_AddNumberToObject(doc, "schema", MG_PROFILE_SCHEMA);
 	cJSON_AddStringToObject(doc, "memgate_version", MEMGATE_VERSION);
@@ -698,7 +558,7 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 		mg_figures_add(&sum, &p->f);
 		complete &= p->complete || p->end == MG_END_UNTRACED;
 		cJSON_AddItemToArray(procs, process_json(t, p, max, warnings, untraced,
-							 ri->symbolizer, runtime));
+							 ri->symbolizer, runtime, &st));
 	}
 	if (ri->timed_out)
 		warn(warnings, "the test timed out: figures up to that moment");
@@ -726,6 +586,10 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 	cJSON_AddItemToObject(doc, "warnings", warnings);
 	cJSON_AddItemToObject(doc, "untraced", untraced);
 	cJSON_AddItemToObject(doc, "processes", procs);
+	/* every frame's strings, once for all processes */
+	cJSON *strings = mg_strtab_finish(&st);
+	if (strings)
+		cJSON_AddItemToObject(doc, "strings", strings);
 	return doc;
 }
 
