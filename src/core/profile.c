@@ -305,22 +305,46 @@ static cJSON *point(double t, uint64_t v)
 	return pt;
 }
 
+#define TIMELINE_POINTS 400        /* per process; docs/profile-schema.md */
+
+/* the timeline's points, at most TIMELINE_POINTS: consecutive points are
+ * merged into groups, each written as its largest (the first of equals), so
+ * the peak is still a point and at its time */
 static cJSON *timeline(const struct mg_trace *t, const struct mg_proc *p)
 {
 	cJSON *arr = cJSON_CreateArray();
+	size_t n = 0, k = 0;
+	for (size_t i = 0; i < p->n_images; i++)
+		n += 2 + p->images[i]->tl_n;
+	struct { uint64_t t, v; } *pt = malloc((n + 1) * sizeof(*pt));
+	if (!pt)
+		return arr;
 	for (size_t i = 0; i < p->n_images; i++) {
 		const struct mg_image *img = p->images[i];
 		uint64_t last_t = img->hdr->start_mono_ns;
-		cJSON_AddItemToArray(arr, point(ms(t, last_t), 0));
+		pt[k].t = last_t;
+		pt[k++].v = 0;
 		for (uint32_t b = 0; b < img->tl_n; b++) {
 			/* each bucket's maximum, so the peak is always one of the points */
 			last_t = img->timeline[b].t_end_ns;
-			cJSON_AddItemToArray(arr, point(ms(t, last_t), img->timeline[b].live_max));
+			pt[k].t = last_t;
+			pt[k++].v = img->timeline[b].live_max;
 		}
 		/* a process that died mid-bucket: its last events are in the open bucket */
-		if (img->have_open_bucket)
-			cJSON_AddItemToArray(arr, point(ms(t, last_t), img->hdr->tl_open.live_max));
+		if (img->have_open_bucket) {
+			pt[k].t = last_t;
+			pt[k++].v = img->hdr->tl_open.live_max;
+		}
 	}
+	size_t group = (k + TIMELINE_POINTS - 1) / TIMELINE_POINTS;
+	for (size_t g = 0; g < k; g += group) {
+		size_t best = g;
+		for (size_t j = g + 1; j < g + group && j < k; j++)
+			if (pt[j].v > pt[best].v)
+				best = j;
+		cJSON_AddItemToArray(arr, point(ms(t, pt[best].t), pt[best].v));
+	}
+	free(pt);
 	return arr;
 }
 

@@ -16,6 +16,7 @@
 #include "stacks.h"
 
 #define MAX_INLINE 8
+#define MG_STACKS_KEEP 1000         /* stacks of allocations only, kept whole per figure */
 
 /* murmur3's 64-bit finalizer: every bit of the key moves the low bits */
 static uint64_t mix(uint64_t h)
@@ -206,16 +207,26 @@ static void put_str(struct proc_tab *t, const char *s)
 		mg_buf_u64(&t->frames, (uint64_t)i);
 }
 
+/* the slot of a return address: its frames, or where they go (used 0) */
+static struct addr_slot *addr_slot(struct proc_tab *t, const struct mg_frame *raw)
+{
+	size_t j = slot_hash(raw->addr, raw->offset, raw->module) & (t->cap - 1);
+	for (; t->slot[j].used; j = (j + 1) & (t->cap - 1))
+		if (t->slot[j].addr == raw->addr && t->slot[j].offset == raw->offset &&
+		    t->slot[j].module == raw->module)
+			break;
+	return &t->slot[j];
+}
+
 /* the frames of one return address, symbolized and written on first sight; NULL: OOM */
 static const struct addr_slot *addr_frames(struct proc_tab *t, const struct mg_frame *raw)
 {
 	if ((t->used + 1) * 2 > t->cap && addr_grow(t) < 0)
 		return NULL;
-	size_t j = slot_hash(raw->addr, raw->offset, raw->module) & (t->cap - 1);
-	for (; t->slot[j].used; j = (j + 1) & (t->cap - 1))
-		if (t->slot[j].addr == raw->addr && t->slot[j].offset == raw->offset &&
-		    t->slot[j].module == raw->module)
-			return &t->slot[j];
+	struct addr_slot *slot = addr_slot(t, raw);
+	if (slot->used)
+		return slot;
+	size_t j = (size_t)(slot - t->slot);
 	struct mg_sym_frame sf[MAX_INLINE];
 	size_t m = t->sym && raw->module ? mg_symbolize(t->sym, raw->module, raw->build_id,
 							raw->build_id_len, raw->offset, sf,
@@ -281,7 +292,7 @@ static int hash_child(struct proc_tab *t, uint32_t frame, uint32_t p, uint32_t i
  * also hashed by (frame, parent).
  */
 #define WIDE 16
-static int64_t node_of(struct proc_tab *t, uint32_t frame, int64_t parent)
+static int64_t node_find(const struct proc_tab *t, uint32_t frame, int64_t parent)
 {
 	uint32_t p = (uint32_t)(parent + 1), c;
 	if (t->tn[p].kids <= WIDE) {
@@ -294,6 +305,15 @@ static int64_t node_of(struct proc_tab *t, uint32_t frame, int64_t parent)
 			if (t->node[j].frame == frame && t->node[j].parent == p)
 				return t->node[j].id;
 	}
+	return -2;
+}
+
+static int64_t node_of(struct proc_tab *t, uint32_t frame, int64_t parent)
+{
+	uint32_t p = (uint32_t)(parent + 1), c;
+	int64_t found = node_find(t, frame, parent);
+	if (found >= 0)
+		return found;
 	if (t->nused + 2 > t->tn_cap) {
 		size_t cap = t->tn_cap * 2;
 		struct tnode *n = realloc(t->tn, cap * sizeof(*n));
@@ -330,6 +350,96 @@ void mg_stacks_rows_free(uint32_t **rows, size_t n_images)
 	free(rows);
 }
 
+/* one row of "stacks" */
+static void put_row(struct proc_tab *t, uint32_t n_rows, int64_t node, const uint64_t col[6])
+{
+	mg_buf_add(&t->stacks, n_rows ? ",\n[" : "[", n_rows ? 3 : 1);
+	if (node < 0)
+		mg_buf_add(&t->stacks, "-1", 2);
+	else
+		mg_buf_u64(&t->stacks, (uint64_t)node);
+	for (int c = 0; c < 6; c++) {
+		mg_buf_add(&t->stacks, ",", 1);
+		mg_buf_u64(&t->stacks, col[c]);
+	}
+	mg_buf_add(&t->stacks, "]", 1);
+}
+
+struct cand {
+	uint64_t key;
+	uint32_t img, id;
+};
+
+static int by_key(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? 1 : -1;
+	return x->img != y->img ? (x->img < y->img ? -1 : 1) : (x->id > y->id) - (x->id < y->id);
+}
+
+/*
+ * Which stacks are written whole: every stack with bytes at the peak or
+ * leaked, and the MG_STACKS_KEEP largest by total_bytes and by allocs.
+ * trim[i][id] is set for the others.  0, or -1 when out of memory.
+ */
+static int choose(const struct mg_proc *p, uint8_t **trim)
+{
+	const struct mg_image *last = p->images[p->n_images - 1];
+	size_t n = 0, cap = 0;
+	struct cand *c;
+	for (size_t i = 0; i < p->n_images; i++)
+		cap += p->images[i]->n_stacks;
+	if (!(c = malloc((cap + 1) * sizeof(*c))))
+		return -1;
+	for (size_t i = 0; i < p->n_images; i++) {
+		const struct mg_image *img = p->images[i];
+		int leak = img == last && p->f.leaked_blocks;
+		for (uint32_t id = 0; id < img->n_stacks; id++) {
+			const struct mgt_stack *s = &img->stacks[id];
+			uint64_t pb = 0, pk = 0;
+			if (img == p->peak_image)
+				mg_stack_at_peak(img, s, &pb, &pk);
+			if (s->allocs && !pk && !(leak && s->cur_blocks))
+				c[n++] = (struct cand){ s->total_bytes, (uint32_t)i, id };
+		}
+	}
+	if (n > MG_STACKS_KEEP) {
+		for (size_t k = 0; k < n; k++)
+			trim[c[k].img][c[k].id] = 1;
+		for (int by = 0; by < 2; by++) {
+			for (size_t k = 0; by && k < n; k++)
+				c[k].key = p->images[c[k].img]->stacks[c[k].id].allocs;
+			qsort(c, n, sizeof(*c), by_key);
+			for (size_t k = 0; k < MG_STACKS_KEEP; k++)
+				trim[c[k].img][c[k].id] = 0;
+		}
+	}
+	free(c);
+	return 0;
+}
+
+/* a stack's frames as indices, innermost first; `add`: symbolize and add new
+ * addresses, else UINT32_MAX for an address not in the table; -1: OOM */
+static int stack_frames(struct proc_tab *t, const struct mg_image *img, uint32_t id,
+			struct mg_frame *raw, uint32_t *fr, size_t *nf, int add)
+{
+	size_t n = mg_trace_frames(img, id, raw, MGT_MAX_DEPTH);
+	*nf = 0;
+	for (size_t k = 0; k < n && (add || t->cap); k++) {
+		const struct addr_slot *a = add ? addr_frames(t, &raw[k]) : addr_slot(t, &raw[k]);
+		if (!a)
+			return -1;
+		if (!a->used) {
+			fr[(*nf)++] = UINT32_MAX;       /* not in the table */
+			continue;
+		}
+		for (uint32_t x = 0; x < a->n; x++)
+			fr[(*nf)++] = a->first + x;
+	}
+	return 0;
+}
+
 int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym,
 		    struct mg_strtab *st, uint32_t ***rows_out)
 {
@@ -337,13 +447,16 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	const struct mg_image *last = p->images[p->n_images - 1];
 	struct mg_frame raw[MGT_MAX_DEPTH];
 	uint32_t **rows = calloc(p->n_images, sizeof(*rows)), n_rows = 0;
+	uint8_t **trim = calloc(p->n_images, sizeof(*trim));
 	uint32_t *fr = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*fr));
 	/* the last stack, outermost frame first, and its nodes: stacks listed one
 	 * after the other mostly share their outer frames, found here without a
 	 * lookup (a deep profile has millions of frames) */
 	uint32_t *prev_fr = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*prev_fr));
 	int64_t *prev_node = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*prev_node));
-	size_t prev_n = 0;
+	uint64_t (*agg)[2] = NULL;
+	size_t prev_n = 0, n_agg = 0, agg_cap = 0, n_before;
+	int64_t other = -1;                 /* the "[smaller stacks]" frame */
 
 	mg_buf_init(&t.frames, SIZE_MAX);
 	mg_buf_init(&t.nodes, SIZE_MAX);
@@ -353,37 +466,33 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	mg_buf_add(&t.stacks, "[", 1);
 	t.tn_cap = 1024;
 	t.tn = calloc(t.tn_cap, sizeof(*t.tn));
-	t.oom = !rows || !fr || !prev_fr || !prev_node || !t.tn;
+	t.oom = !rows || !trim || !fr || !prev_fr || !prev_node || !t.tn;
+	for (size_t i = 0; !t.oom && i < p->n_images; i++)
+		if (!(rows[i] = malloc((p->images[i]->n_stacks + 1) * sizeof(**rows))) ||
+		    !(trim[i] = calloc(p->images[i]->n_stacks + 1, 1)))
+			t.oom = 1;
+	t.oom = t.oom || choose(p, trim) < 0;
+
+	/* the stacks kept whole */
 	for (size_t i = 0; !t.oom && i < p->n_images; i++) {
 		const struct mg_image *img = p->images[i];
 		int peak = img == p->peak_image, leak = img == last && p->f.leaked_blocks;
-		if (!(rows[i] = malloc((img->n_stacks + 1) * sizeof(**rows)))) {
-			t.oom = 1;
-			break;
-		}
 		for (uint32_t id = 0; !t.oom && id < img->n_stacks; id++) {
 			const struct mgt_stack *s = &img->stacks[id];
 			uint64_t pb = 0, pk = 0;
-			size_t nf = 0;
+			size_t nf = 0, k = 0;
 			int64_t node = -1;
 			rows[i][id] = MG_NO_ROW;
 			if (peak)
 				mg_stack_at_peak(img, s, &pb, &pk);
-			if (!s->allocs && !pk && !(leak && s->cur_blocks))
+			if ((!s->allocs && !pk && !(leak && s->cur_blocks)) || trim[i][id])
 				continue;
-			size_t n = mg_trace_frames(img, id, raw, MGT_MAX_DEPTH);
-			for (size_t k = 0; k < n; k++) {
-				const struct addr_slot *a = addr_frames(&t, &raw[k]);
-				if (!a) {
-					t.oom = 1;
-					break;
-				}
-				for (uint32_t x = 0; x < a->n; x++)
-					fr[nf++] = a->first + x;
+			if (stack_frames(&t, img, id, raw, fr, &nf, 1) < 0) {
+				t.oom = 1;
+				break;
 			}
 			/* outermost first, so that a caller's node exists before its callees' */
-			size_t k = 0;
-			while (!t.oom && k < nf && k < prev_n && prev_fr[k] == fr[nf - 1 - k])
+			while (k < nf && k < prev_n && prev_fr[k] == fr[nf - 1 - k])
 				node = prev_node[k++];
 			for (; !t.oom && k < nf; k++) {
 				prev_fr[k] = fr[nf - 1 - k];
@@ -393,18 +502,69 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 			prev_n = nf;
 			const uint64_t col[6] = { s->total_bytes, s->allocs, pb, pk,
 						  leak ? s->cur_bytes : 0, leak ? s->cur_blocks : 0 };
-			mg_buf_add(&t.stacks, n_rows ? ",\n[" : "[", n_rows ? 3 : 1);
-			if (node < 0)
-				mg_buf_add(&t.stacks, "-1", 2);
-			else
-				mg_buf_u64(&t.stacks, (uint64_t)node);
-			for (int c = 0; c < 6; c++) {
-				mg_buf_add(&t.stacks, ",", 1);
-				mg_buf_u64(&t.stacks, col[c]);
-			}
-			mg_buf_add(&t.stacks, "]", 1);
+			put_row(&t, n_rows, node, col);
 			rows[i][id] = n_rows++;
 		}
+	}
+
+	/*
+	 * The others (only allocations, neither at the peak nor leaked): each is
+	 * summed into a "[smaller stacks]" frame under the deepest of its callers
+	 * that a kept stack has too, so every figure still adds up.  Only these
+	 * frames are new nodes here, one per such caller, in order.
+	 */
+	n_before = t.nused;
+	for (size_t i = 0; !t.oom && i < p->n_images; i++) {
+		const struct mg_image *img = p->images[i];
+		for (uint32_t id = 0; !t.oom && id < img->n_stacks; id++) {
+			const struct mgt_stack *s = &img->stacks[id];
+			size_t nf = 0, k = 0;
+			int64_t node = -1, next;
+			if (!trim[i][id])
+				continue;
+			if (other < 0) {
+				int64_t str = intern(st, "[smaller stacks]");
+				other = t.n_frames;
+				mg_buf_add(&t.frames, t.n_frames ? ",[" : "[", t.n_frames ? 2 : 1);
+				if (str < 0)
+					t.oom = 1;
+				mg_buf_u64(&t.frames, (uint64_t)(str < 0 ? 0 : str));
+				mg_buf_puts(&t.frames, ",null,null,null,\"0x0\"]");
+				t.n_frames++;
+			}
+			if (stack_frames(&t, img, id, raw, fr, &nf, 0) < 0) {
+				t.oom = 1;
+				break;
+			}
+			/* from the outermost frame while a kept stack has the same callers */
+			for (; k < nf && fr[nf - 1 - k] != UINT32_MAX &&
+			     (next = node_find(&t, fr[nf - 1 - k], node)) >= 0; k++)
+				node = next;
+			if ((node = node_of(&t, (uint32_t)other, node)) < 0) {
+				t.oom = 1;
+				break;
+			}
+			size_t a = (size_t)node - n_before;
+			if (a == n_agg) {
+				if (n_agg == agg_cap) {
+					agg_cap = agg_cap ? agg_cap * 2 : 64;
+					uint64_t (*g)[2] = realloc(agg, agg_cap * sizeof(*agg));
+					if (!g) {
+						t.oom = 1;
+						break;
+					}
+					agg = g;
+				}
+				agg[n_agg][0] = agg[n_agg][1] = 0;
+				n_agg++;
+			}
+			agg[a][0] += s->total_bytes;
+			agg[a][1] += s->allocs;
+		}
+	}
+	for (size_t a = 0; !t.oom && a < n_agg; a++) {
+		const uint64_t col[6] = { agg[a][0], agg[a][1], 0, 0, 0, 0 };
+		put_row(&t, n_rows++, (int64_t)(n_before + a), col);
 	}
 	mg_buf_add(&t.frames, "]", 1);
 	mg_buf_add(&t.nodes, "]", 1);
@@ -431,6 +591,10 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 		rows = NULL;
 	}
 	*rows_out = rows;
+	for (size_t i = 0; trim && i < p->n_images; i++)
+		free(trim[i]);
+	free(trim);
+	free(agg);
 	free(fr);
 	free(prev_fr);
 	free(prev_node);
