@@ -28,6 +28,30 @@ static uint64_t mix(uint64_t h)
 	return h ^ h >> 33;
 }
 
+/*
+ * The three tables below are open addressing with linear probing, grown by
+ * doubling at half full: the slots of one moved into a new array of
+ * new_cap (a power of two); NULL when out of memory (old kept).
+ */
+static void *rehash(void *old, size_t cap, size_t new_cap, size_t size,
+		    int (*used)(const void *slot), size_t (*hash)(const void *slot))
+{
+	char *s = calloc(new_cap, size);
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < cap; i++) {
+		const char *o = (const char *)old + i * size;
+		if (!used(o))
+			continue;
+		size_t j = hash(o) & (new_cap - 1);
+		while (used(s + j * size))
+			j = (j + 1) & (new_cap - 1);
+		memcpy(s + j * size, o, size);
+	}
+	free(old);
+	return s;
+}
+
 /* ------------------------------------------------------------ strings */
 
 static uint64_t str_hash(const char *s)
@@ -38,21 +62,22 @@ static uint64_t str_hash(const char *s)
 	return mix(h);
 }
 
+static int str_used(const void *slot)
+{
+	return ((const struct mg_strslot *)slot)->s != NULL;
+}
+
+static size_t str_slot_hash(const void *slot)
+{
+	return (size_t)str_hash(((const struct mg_strslot *)slot)->s);
+}
+
 static int strtab_grow(struct mg_strtab *t)
 {
 	size_t cap = t->cap ? t->cap * 2 : 256;
-	struct mg_strslot *s = calloc(cap, sizeof(*s));
+	struct mg_strslot *s = rehash(t->slot, t->cap, cap, sizeof(*s), str_used, str_slot_hash);
 	if (!s)
 		return -1;
-	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->slot[i].s)
-			continue;
-		size_t j = str_hash(t->slot[i].s) & (cap - 1);
-		while (s[j].s)
-			j = (j + 1) & (cap - 1);
-		s[j] = t->slot[i];
-	}
-	free(t->slot);
 	t->slot = s;
 	t->cap = cap;
 	return 0;
@@ -137,21 +162,34 @@ static size_t slot_hash(uint64_t addr, uint64_t offset, const char *module)
 			   (uint64_t)(uintptr_t)module);
 }
 
+static int addr_used(const void *slot)
+{
+	return ((const struct addr_slot *)slot)->used;
+}
+
+static size_t addr_slot_hash(const void *slot)
+{
+	const struct addr_slot *a = slot;
+	return slot_hash(a->addr, a->offset, a->module);
+}
+
+static int node_used(const void *slot)
+{
+	return ((const struct node_slot *)slot)->used;
+}
+
+static size_t node_slot_hash(const void *slot)
+{
+	const struct node_slot *n = slot;
+	return (size_t)mix((uint64_t)n->frame << 32 | n->parent);
+}
+
 static int addr_grow(struct proc_tab *t)
 {
 	size_t cap = t->cap ? t->cap * 2 : 1024;
-	struct addr_slot *s = calloc(cap, sizeof(*s));
+	struct addr_slot *s = rehash(t->slot, t->cap, cap, sizeof(*s), addr_used, addr_slot_hash);
 	if (!s)
 		return -1;
-	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->slot[i].used)
-			continue;
-		size_t j = slot_hash(t->slot[i].addr, t->slot[i].offset, t->slot[i].module) & (cap - 1);
-		while (s[j].used)
-			j = (j + 1) & (cap - 1);
-		s[j] = t->slot[i];
-	}
-	free(t->slot);
 	t->slot = s;
 	t->cap = cap;
 	return 0;
@@ -160,18 +198,9 @@ static int addr_grow(struct proc_tab *t)
 static int node_grow(struct proc_tab *t)
 {
 	size_t cap = t->ncap ? t->ncap * 2 : 4096;
-	struct node_slot *s = calloc(cap, sizeof(*s));
+	struct node_slot *s = rehash(t->node, t->ncap, cap, sizeof(*s), node_used, node_slot_hash);
 	if (!s)
 		return -1;
-	for (size_t i = 0; i < t->ncap; i++) {
-		if (!t->node[i].used)
-			continue;
-		size_t j = mix((uint64_t)t->node[i].frame << 32 | t->node[i].parent) & (cap - 1);
-		while (s[j].used)
-			j = (j + 1) & (cap - 1);
-		s[j] = t->node[i];
-	}
-	free(t->node);
 	t->node = s;
 	t->ncap = cap;
 	return 0;
