@@ -395,15 +395,18 @@ static void put_row(struct proc_tab *t, uint32_t n_rows, int64_t node, const uin
 }
 
 struct cand {
-	uint64_t key;
+	uint64_t key, key2;
 	uint32_t img, id;
 };
 
+/* largest first, in the order of profile.c's lists (so their stacks are kept) */
 static int by_key(const void *a, const void *b)
 {
 	const struct cand *x = a, *y = b;
 	if (x->key != y->key)
 		return x->key < y->key ? 1 : -1;
+	if (x->key2 != y->key2)
+		return x->key2 < y->key2 ? 1 : -1;
 	return x->img != y->img ? (x->img < y->img ? -1 : 1) : (x->id > y->id) - (x->id < y->id);
 }
 
@@ -430,15 +433,18 @@ static int choose(const struct mg_proc *p, uint8_t **trim)
 			if (img == p->peak_image)
 				mg_stack_at_peak(img, s, &pb, &pk);
 			if (s->allocs && !pk && !(leak && s->cur_blocks))
-				c[n++] = (struct cand){ s->total_bytes, (uint32_t)i, id };
+				c[n++] = (struct cand){ s->total_bytes, s->allocs, (uint32_t)i, id };
 		}
 	}
 	if (n > MG_STACKS_KEEP) {
 		for (size_t k = 0; k < n; k++)
 			trim[c[k].img][c[k].id] = 1;
 		for (int by = 0; by < 2; by++) {
-			for (size_t k = 0; by && k < n; k++)
-				c[k].key = p->images[c[k].img]->stacks[c[k].id].allocs;
+			for (size_t k = 0; by && k < n; k++) {
+				uint64_t total = c[k].key;
+				c[k].key = c[k].key2;
+				c[k].key2 = total;
+			}
 			qsort(c, n, sizeof(*c), by_key);
 			for (size_t k = 0; k < MG_STACKS_KEEP; k++)
 				trim[c[k].img][c[k].id] = 0;
