@@ -102,10 +102,8 @@ static void add_hex(cJSON *o, const char *k, uint64_t v)
 	cJSON_AddStringToObject(o, k, b);
 }
 
-/* one stack, symbolized: each return address gives 1..MAX_INLINE frames
- * (symbolize.c's own cap: a chain cut here would lose the function that
- * holds the code, C++ containers inline eight deep and more) */
-#define MAX_INLINE 64
+/* one stack, symbolized: each return address gives 1..MAX_INLINE frames */
+#define MAX_INLINE MG_MAX_INLINE
 struct sframe {
 	const struct mg_frame *raw;
 	struct mg_sym_frame sym;        /* all NULL/0: unknown (module + offset only) */

@@ -15,7 +15,7 @@
 #include "profile.h"
 #include "stacks.h"
 
-#define MAX_INLINE 8
+#define MAX_INLINE MG_MAX_INLINE
 #define MG_STACKS_KEEP 1000         /* stacks of allocations only, kept whole per figure */
 
 /* murmur3's 64-bit finalizer: every bit of the key moves the low bits */

@@ -35,6 +35,11 @@ struct mg_strtab {
 
 #define MG_NO_ROW UINT32_MAX
 
+/* frames one return address gives at most (symbolize.c's own cap: a chain cut
+ * here would lose the function that holds the code, C++ containers inline
+ * eight deep and more); the lists and the table alike */
+#define MG_MAX_INLINE 64
+
 /*
  * Adds "modules", "frames", "nodes" and "stacks" to process object `o` for
  * every stack of `p` with an allocation, bytes live at the peak or a leak;
