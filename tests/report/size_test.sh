@@ -8,7 +8,7 @@
 # in C, C++ and Rust (compiled here with rustc when it is found, on PATH or
 # in ~/.cargo/bin; skipped with a note otherwise) under `memgate run`.  By
 # default (`html: regressions`) that is the profile alone; a page asked for
-# with --html is the profile's data plus at most 32,000 bytes of script and
+# with --html is the profile's data plus at most 40,000 bytes of script and
 # style.  Then a profile of 5,000 distinct stacks, half of them only
 # allocating: past the 1,000 largest those are summed into "[smaller
 # stacks]" rows, and every figure must still add up, in the profile and in
@@ -18,7 +18,7 @@ memgate=$1 fx_c=$2 fx_cxx=$3 rs=$4 out=$5 fx_many=$6
 py=${MEMGATE_TEST_PYTHON:-/usr/bin/python3}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../cli/lib.sh"
-BOUND=50000 PAGE_EXTRA=32000
+BOUND=50000 PAGE_EXTRA=40000
 rm -rf "$out"
 mkdir -p "$out"
 cd "$out" || exit 1
