@@ -193,6 +193,8 @@ struct check_cmd {
 	int have_head, dirty;
 	char base_rel[4096];        /* the baselines directory in the work tree */
 	char refbuf[512];
+	const struct mg_test **paged; /* pages this check wrote (html: regressions) */
+	size_t n_paged;
 };
 
 /* 0, or the exit code of a usage error (printed) */
@@ -280,20 +282,47 @@ static int remeasure(const struct mg_test *test, const char *dir, void *payload,
 	return MG_OK;
 }
 
-/* the test's page again, with the call sites that moved against the gated
- * baseline (a page that cannot be written costs the gate nothing) */
+/*
+ * The test's page, with the call sites that moved against the gated
+ * baseline (a page that cannot be written costs the gate nothing): by
+ * default only a failing test's, baseline or not (`html:`, docs/config.md).
+ * A regression that its re-runs do not confirm loses the page it got.
+ */
 static void judged(const struct mg_test *test, const char *dir, const cJSON *profile,
-		   const cJSON *gated, void *payload)
+		   const cJSON *gated, enum mg_status status, void *payload)
 {
+	struct check_cmd *c = payload;
 	struct mg_error err = { 0 };
 	char path[4200];
-	(void)payload;
-	if (!gated || !cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(profile,
-			"processes"), 0), "stacks"))
-		return;
+	size_t k = 0;
+	int failed = status >= MG_STATUS_REGRESSION;
+	int page = c->cfg->html == MG_HTML_ALWAYS ? gated != NULL :
+		   c->cfg->html == MG_HTML_REGRESSIONS && failed;
+
 	snprintf(path, sizeof(path), "%s/%s.html", dir, test->name);
-	if (mg_report_html_write(path, profile, gated, &err) != MG_OK)
+	while (k < c->n_paged && c->paged[k] != test)
+		k++;
+	if (!page) {
+		if (k < c->n_paged) {
+			unlink(path);
+			c->paged[k] = c->paged[--c->n_paged];
+		}
+		return;
+	}
+	if (!cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(profile, "processes"), 0),
+				 "stacks"))
+		return;
+	if (mg_report_html_write(path, profile, gated, &err) != MG_OK) {
 		mg_cli_warning("%s", err.msg);
+		return;
+	}
+	if (k == c->n_paged && c->cfg->html == MG_HTML_REGRESSIONS) {
+		const struct mg_test **p = realloc(c->paged, (c->n_paged + 1) * sizeof(*p));
+		if (p) {
+			c->paged = p;
+			c->paged[c->n_paged++] = test;
+		}
+	}
 }
 
 static void notify(int warning, const char *msg, void *payload)
@@ -449,5 +478,6 @@ done:
 	mg_config_free(c.cfg);
 	free(c.names);
 	free(c.froms);
+	free(c.paged);
 	return ret;
 }

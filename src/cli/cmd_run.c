@@ -2,8 +2,9 @@
  *
  * The tests are measured by the pool (src/core/pool.c, told on stderr by
  * measure.c): each in a worker process, --jobs at once.  Profiles are
- * written atomically to profiles/<test>.json, with the HTML page of each
- * beside it (profiles/<test>.html).
+ * written atomically to profiles/<test>.json; the HTML page of each beside
+ * it (profiles/<test>.html) only with `html: always` or --html
+ * (docs/config.md: by default `memgate check` writes failing tests' pages).
  */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
@@ -21,11 +22,12 @@
 
 static const char usage_text[] =
 	"usage: memgate run [TEST...] [-c memgate.yml] [-o DIR] [--jobs N] [--shard I/N]\n"
-	"                   [--format table|json]\n"
+	"                   [--format table|json] [--html]\n"
 	"\n"
 	"Runs the tests of memgate.yml (all, or those named) under memgate's tracer and\n"
-	"writes one profile per test to DIR/<test>.json, with its HTML report\n"
-	"DIR/<test>.html (default DIR: the config's `profiles` directory).\n"
+	"writes one profile per test to DIR/<test>.json (default DIR: the config's\n"
+	"`profiles` directory), and its HTML report DIR/<test>.html with --html or\n"
+	"`html: always` in memgate.yml.\n"
 	"\n"
 	"  -c, --config FILE   the configuration (default: memgate.yml)\n"
 	"  -o, --output DIR    where to write the profiles\n"
@@ -33,6 +35,7 @@ static const char usage_text[] =
 	"  --shard I/N         run only the I-th of N equal shares of the tests (1 <= I <= N)\n"
 	"  --format json       also print what was measured as JSON on stdout (the\n"
 	"                      table goes to stderr either way)\n"
+	"  --html              write every test's HTML report (as `html: always`)\n"
 	"\n"
 	"exit status: 0 every test measured; 2 usage or configuration error (one line,\n"
 	"memgate.yml:LINE:COL: ...); 3 a test could not be measured, or crashed or timed\n"
@@ -104,7 +107,7 @@ int cmd_run(int argc, char **argv)
 {
 	const char *config = "memgate.yml", *outdir = NULL;
 	unsigned jobs = 1, shard_i = 1, shard_n = 1;
-	int json = 0;
+	int json = 0, html = 0;
 	struct mg_config *cfg = NULL;
 	const char **names = calloc((size_t)argc + 1, sizeof(*names));
 	size_t n_names = 0;
@@ -129,6 +132,8 @@ int cmd_run(int argc, char **argv)
 		} else if (!strcmp(a, "--format") && i + 1 < argc) {
 			if (mg_cli_format_json(&json, "run", argv[++i]) < 0)
 				goto done;
+		} else if (!strcmp(a, "--html")) {
+			html = 1;
 		} else if (!strcmp(a, "--shard") && i + 1 < argc) {
 			if (parse_shard(argv[++i], &shard_i, &shard_n) < 0) {
 				mg_cli_error("--shard: expected I/N with 1 <= I <= N, got '%s'", argv[i]);
@@ -144,6 +149,8 @@ int cmd_run(int argc, char **argv)
 		goto done;
 	if (!outdir)
 		outdir = cfg->profiles;
+	if (html)
+		cfg->html = MG_HTML_ALWAYS;
 	/* the selected tests, in file order; --shard keeps every N-th */
 	const struct mg_test **sel = calloc(cfg->n_tests + 1, sizeof(*sel));
 	size_t n_sel = 0, seen = 0;

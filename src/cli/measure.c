@@ -1,5 +1,6 @@
 /* measure.c - the configured tests measured through the pool, told on stderr (run, check) */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ struct progress {
 	int on;                     /* stderr is a terminal */
 	int quiet;                  /* only what went wrong */
 	int gate;                   /* untraced programs are the gate's to judge */
+	int html;                   /* write each test's page (html: always) */
 	int shown;                  /* a progress line is on screen */
 	char last[160];             /* what it says: redrawn only when that changes */
 	uint64_t t0;                /* mg_monotonic_ns() at the start */
@@ -78,14 +80,21 @@ static void row(const struct mg_pool_result *r, void *payload)
 	fflush(stderr);
 }
 
-/* in the worker: the page people look at, beside the profile (docs/profile-schema.md) */
+/* in the worker: the page people look at, beside the profile, when asked for
+ * (`html: always`, docs/config.md); otherwise a page of an earlier run would
+ * be stale */
 static int write_page(const struct mg_test *test, const char *outdir, const cJSON *profile,
 		      void *payload, struct mg_error *err)
 {
+	const struct progress *p = payload;
 	char path[4096];
-	(void)payload;
 	snprintf(path, sizeof(path), "%s/%s.html", outdir, test->name);
-	return mg_report_html_write(path, profile, NULL, err);
+	if (p->html)
+		return mg_report_html_write(path, profile, NULL, err);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return mg_error_set(err, MG_ERROR, "cannot remove the stale page '%s': %s", path,
+				    strerror(errno));
+	return MG_OK;
 }
 
 int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tests, size_t n,
@@ -98,7 +107,7 @@ int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tes
 	/* the commit the tests were built from, as far as the checkout tells */
 	int have_commit = git && mg_git_head(git, sha, &dirty, &err) == MG_OK;
 	struct progress pg = { .on = !quiet && isatty(STDERR_FILENO), .quiet = quiet,
-			       .gate = gate };
+			       .gate = gate, .html = cfg->html == MG_HTML_ALWAYS };
 	struct mg_pool_opts o = {
 		.outdir = outdir, .jobs = jobs, .commit = have_commit ? sha : NULL, .dirty = dirty,
 		.written = write_page, .done = row, .tick = pg.on ? progress_show : NULL,

@@ -10,6 +10,7 @@
 #include "../util/json.h"
 #include "baseline.h"
 #include "metric.h"
+#include "profile.h"
 #include "sites.h"
 #include "suppress.h"
 
@@ -288,10 +289,19 @@ int mg_json_load_doc(cJSON **out, const char *text, size_t len, const char *name
 	int is_profile = cJSON_IsObject(cJSON_GetObjectItem(doc, "summary")) &&
 			 cJSON_IsArray(cJSON_GetObjectItem(doc, "processes"));
 	int is_baseline = cJSON_IsObject(cJSON_GetObjectItem(doc, "figures"));
-	if (!cJSON_IsNumber(schema) || schema->valueint != 1 ||
-	    (!strcmp(kind, "profile") ? !is_profile : !is_baseline)) {
+	int profile = !strcmp(kind, "profile");
+	/* profiles: schema 1 (frames in the lists) or 2 (the compact stack table) */
+	if (!cJSON_IsNumber(schema) || schema->valueint < 1 ||
+	    schema->valueint > (profile ? MG_PROFILE_SCHEMA : 1) ||
+	    (profile ? !is_profile : !is_baseline)) {
 		cJSON_Delete(doc);
-		return mg_error_set(err, MG_EINVALID, "%s: not a memgate %s (schema 1)", name, kind);
+		return mg_error_set(err, MG_EINVALID, "%s: not a memgate %s (schema %s)", name, kind,
+				    profile ? "1 or 2" : "1");
+	}
+	if (profile && mg_profile_expand(doc) < 0) {
+		cJSON_Delete(doc);
+		return mg_error_set(err, MG_EINVALID, "%s: a stack of its lists is not in its stack "
+				    "table", name);
 	}
 	if ((ret = is_profile ? check_figures(doc, "summary", 1, name, err) : MG_OK) != MG_OK ||
 	    (ret = is_profile ? check_figures(doc, "suppressed", 0, name, err) : MG_OK) != MG_OK ||

@@ -136,7 +136,7 @@ static int check_one(struct mg_check_test *row, struct mg_suppress_state *suppre
 	/* the test's page again, now with the call sites that moved against the
 	 * gated baseline */
 	if (o->judged)
-		o->judged(test, from, profile, gated, o->payload);
+		o->judged(test, from, profile, gated, row->v.status, o->payload);
 done:
 	free(text);
 	cJSON_Delete(profile);

@@ -50,11 +50,13 @@ typedef int (*mg_check_remeasure_cb)(const struct mg_test *test, const char *dir
 				     struct mg_error *err);
 
 /*
- * A test was judged: its profile (suppressions applied) and the baseline
- * gated (NULL: none), for the caller's page of the test.
+ * A test was judged: its profile (suppressions applied), the baseline gated
+ * (NULL: none) and the verdict, for the caller's page of the test.  A test
+ * whose regression re-runs did not confirm is judged twice.
  */
 typedef void (*mg_check_judged_cb)(const struct mg_test *test, const char *dir,
-				   const cJSON *profile, const cJSON *gated, void *payload);
+				   const cJSON *profile, const cJSON *gated,
+				   enum mg_status status, void *payload);
 
 /* what the gate tells as it goes: `warning` 0 for a note */
 typedef void (*mg_check_notify_cb)(int warning, const char *msg, void *payload);

@@ -1090,8 +1090,9 @@ static int parse_skip_frames(struct ctx *c, const struct node *seq)
 
 static int parse_root(struct ctx *c, const struct node *root)
 {
-	static const char *const keys[] = { "version", "profiles", "baselines", "defaults", "tests",
-					    "suppressions" };
+	static const char *const keys[] = { "version", "profiles", "baselines", "html", "defaults",
+					    "tests", "suppressions" };
+	static const char *const html[] = { "regressions", "always", "never" };
 	struct mg_config *cfg = c->cfg;
 	const struct node *v;
 	struct mg_settings d;
@@ -1117,6 +1118,15 @@ static int parse_root(struct ctx *c, const struct node *root)
 	if (v ? get_path(c, &cfg->baselines, v, "baselines") < 0 :
 		!(cfg->baselines = join_path(cfg->dir, "baselines")))
 		return v ? MG_EINVALID : nomem(c);
+	if ((v = map_get(root, "html"))) {
+		size_t i = 0;
+		while (v->kind == NODE_SCALAR && !v->null && i < 3 && strcmp(v->str, html[i]))
+			i++;
+		if (v->kind != NODE_SCALAR || v->null || i == 3)
+			return fail(c, v->pos, "expected always, regressions or never for \"html\", "
+				    "got %s", GOT(v));
+		cfg->html = (enum mg_html_policy)i;
+	}
 	builtin_defaults(&cfg->defaults);
 	if ((v = map_get(root, "defaults"))) {
 		static const char *const dkeys[] = { SETTINGS_KEYS, "skip-frames" };

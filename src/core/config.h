@@ -137,12 +137,20 @@ struct mg_suppression {
 	struct mg_pos pos;
 };
 
+/* `html:` (docs/config.md): which tests get profiles/<test>.html */
+enum mg_html_policy {
+	MG_HTML_REGRESSIONS = 0,    /* default: `memgate check` writes the page of a failing test */
+	MG_HTML_ALWAYS,             /* `memgate run` writes every test's page */
+	MG_HTML_NEVER               /* no page; `memgate report --html` on request */
+};
+
 struct mg_config {
 	char *path;                 /* as given to the loader, used in messages */
 	char *dir;                  /* its directory; "" for the current one */
 	int version;                /* 1 */
 	char *profiles;             /* resolved; default "profiles" */
 	char *baselines;            /* resolved; default "baselines" */
+	enum mg_html_policy html;
 	struct mg_settings defaults;
 	struct mg_test *tests;      /* in file order (ctest entries: once imported) */
 	size_t n_tests;

@@ -71,7 +71,7 @@ void mg_measurement_release(struct mg_measurement *m)
 
 int mg_profile_write(const char *path, const cJSON *doc, struct mg_error *err)
 {
-	char *json = cJSON_Print(doc);
+	char *json = mg_profile_print(doc);
 	int ret;
 	if (!json)
 		return mg_error_set(err, MG_ERROR, "out of memory");

@@ -16,8 +16,10 @@
 #include "../util/error.h"
 #include "metric.h"
 #include "profile.h"
+#include "../util/buf.h"
 #include "runner.h"
 #include "sites.h"
+#include "stacks.h"
 #include "version.h"
 
 /* The compiler that built an ELF file, from its .comment section ("GCC: (Debian ...) 12.2.0"). */
@@ -100,10 +102,8 @@ static void add_hex(cJSON *o, const char *k, uint64_t v)
 	cJSON_AddStringToObject(o, k, b);
 }
 
-/* one stack, symbolized: each return address gives 1..MAX_INLINE frames
- * (symbolize.c's own cap: a chain cut here would lose the function that
- * holds the code, C++ containers inline eight deep and more) */
-#define MAX_INLINE 64
+/* one stack, symbolized: each return address gives 1..MAX_INLINE frames */
+#define MAX_INLINE MG_MAX_INLINE
 struct sframe {
 	const struct mg_frame *raw;
 	struct mg_sym_frame sym;        /* all NULL/0: unknown (module + offset only) */
@@ -195,22 +195,14 @@ static int by_key_desc(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* bytes/blocks a stack held at its image's peak (epoch rebase, format.h) */
-static void at_peak(const struct mg_image *img, const struct mgt_stack *s, uint64_t *bytes,
-		    uint64_t *blocks)
-{
-	int rebased = s->epoch == img->hdr->epoch;
-	*bytes = rebased ? s->peak_bytes : s->cur_bytes;
-	*blocks = rebased ? s->peak_blocks : s->cur_blocks;
-}
-
 /*
  * The stacks of one kind, largest first, at most `max` with their frames.
  * For leaks, every stack (shown or not) is checked against the runtime rules
  * and runtime[0..1] gets the bytes and blocks the runtime owns.
  */
 static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned max,
-			 uint64_t *omitted, struct mg_symbolizer *sym, uint64_t runtime[2])
+			 uint64_t *omitted, struct mg_symbolizer *sym, uint64_t runtime[2],
+			 uint32_t *const *rows)
 {
 	size_t cap = 0, n = 0;
 	struct mg_frame raw[MGT_MAX_DEPTH];
@@ -233,7 +225,7 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 			const struct mgt_stack *s = &img->stacks[id];
 			uint64_t k = 0, k2 = 0;
 			switch (kind) {
-			case L_PEAK: at_peak(img, s, &k, &k2); if (!k2) continue; break;
+			case L_PEAK: mg_stack_at_peak(img, s, &k, &k2); if (!k2) continue; break;
 			case L_LEAK: k = s->cur_bytes; k2 = s->cur_blocks; if (!k2) continue; break;
 			case L_BYTES: k = s->total_bytes; k2 = s->allocs; if (!k2) continue; break;
 			case L_ALLOCS: k = s->allocs; k2 = s->total_bytes; if (!k) continue; break;
@@ -283,155 +275,18 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 			cJSON_AddStringToObject(o, "runtime", owner);
 		if (s->flags & 1)
 			cJSON_AddTrueToObject(o, "truncated");
+		/* its row in the stack table: on disk the frames are only there */
+		size_t im = 0;
+		while (rows && p->images[im] != r[i].img)
+			im++;
+		if (rows && rows[im][r[i].id] != MG_NO_ROW)
+			add_u64(o, "stack", rows[im][r[i].id]);
 		cJSON_AddItemToObject(o, "frames", frames_json(sf, nf));
 		cJSON_AddItemToArray(arr, o);
 	}
 	free(sf);
 	free(r);
 	return arr;
-}
-
-/*
- * The full stack table (docs/profile-schema.md, "Every stack"): each recorded
- * stack of the process with all its figures, its frames as indices into a
- * table of distinct frames.  Each distinct return address is symbolized once
- * and stored once, so 100k stacks that share their functions stay small.
- */
-struct addr_slot {
-	uint64_t addr, offset;
-	const char *module;                 /* borrowed from the trace; pointer identity */
-	uint32_t first, n;                  /* its frames: first .. first + n - 1 */
-	int used;
-};
-
-struct frame_tab {
-	struct addr_slot *slot;
-	size_t cap, used;                   /* cap: a power of two */
-	uint32_t n_frames;
-	cJSON *frames;
-};
-
-static size_t slot_hash(uint64_t addr, uint64_t offset, const char *module)
-{
-	uint64_t h = addr * 0x9e3779b97f4a7c15ull ^ offset * 0xc2b2ae3d27d4eb4full ^
-		     (uint64_t)(uintptr_t)module;
-	return (size_t)(h ^ h >> 29);
-}
-
-static int tab_grow(struct frame_tab *t)
-{
-	size_t cap = t->cap ? t->cap * 2 : 1024;
-	struct addr_slot *s = calloc(cap, sizeof(*s));
-	if (!s)
-		return -1;
-	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->slot[i].used)
-			continue;
-		size_t j = slot_hash(t->slot[i].addr, t->slot[i].offset, t->slot[i].module) & (cap - 1);
-		while (s[j].used)
-			j = (j + 1) & (cap - 1);
-		s[j] = t->slot[i];
-	}
-	free(t->slot);
-	t->slot = s;
-	t->cap = cap;
-	return 0;
-}
-
-/* the frames of one return address, symbolized and added on first sight; NULL: OOM */
-static const struct addr_slot *tab_frames(struct frame_tab *t, const struct mg_frame *raw,
-					  struct mg_symbolizer *sym)
-{
-	if ((t->used + 1) * 2 > t->cap && tab_grow(t) < 0)
-		return NULL;
-	size_t j = slot_hash(raw->addr, raw->offset, raw->module) & (t->cap - 1);
-	for (; t->slot[j].used; j = (j + 1) & (t->cap - 1))
-		if (t->slot[j].addr == raw->addr && t->slot[j].offset == raw->offset &&
-		    t->slot[j].module == raw->module)
-			return &t->slot[j];
-	struct sframe f[MAX_INLINE];
-	struct mg_sym_frame sf[MAX_INLINE];
-	size_t m = sym && raw->module ? mg_symbolize(sym, raw->module, raw->build_id,
-						     raw->build_id_len, raw->offset, sf,
-						     MAX_INLINE) : 0;
-	for (size_t i = 0; i < m; i++)
-		f[i] = (struct sframe){ raw, sf[i] };
-	if (!m)
-		f[m++] = (struct sframe){ raw, { 0 } };
-	/* frames_json makes an array: move its items into the table */
-	cJSON *arr = frames_json(f, m), *it;
-	while ((it = cJSON_DetachItemFromArray(arr, 0)))
-		cJSON_AddItemToArray(t->frames, it);
-	cJSON_Delete(arr);
-	t->slot[j] = (struct addr_slot){ raw->addr, raw->offset, raw->module, t->n_frames,
-					 (uint32_t)m, 1 };
-	t->n_frames += (uint32_t)m;
-	t->used++;
-	return &t->slot[j];
-}
-
-/*
- * Adds "frames" and "stacks" to process object `o`: every stack with an
- * allocation, live at the peak or leaked, as [frame indices (innermost
- * first), total_bytes, allocs, peak_bytes, peak_blocks, leaked_bytes,
- * leaked_blocks].  Per figure the stacks add up to the process's own.
- *
- * "stacks" is printed here, one stack a line, and added as a raw JSON node:
- * as cJSON items 100k stacks of 20 frames took 3M nodes (190 MB) and most of
- * the profile's build time (docs/reports.md, "Scale").  Code that walks the
- * document in memory sees a cJSON_Raw node; written and read back, an array.
- */
-static void stack_table(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym)
-{
-	struct frame_tab tab = { .frames = cJSON_CreateArray() };
-	const struct mg_image *last = p->images[p->n_images - 1];
-	struct mg_frame raw[MGT_MAX_DEPTH];
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	int first = 1;
-
-	if (!f) {
-		cJSON_Delete(tab.frames);
-		return;                         /* out of memory: the optional table is left out */
-	}
-	fputc('[', f);
-	for (size_t i = 0; i < p->n_images; i++) {
-		const struct mg_image *img = p->images[i];
-		int peak = img == p->peak_image, leak = img == last && p->f.leaked_blocks;
-		for (uint32_t id = 0; id < img->n_stacks; id++) {
-			const struct mgt_stack *s = &img->stacks[id];
-			uint64_t pb = 0, pk = 0;
-			int sep = 0;
-			if (peak)
-				at_peak(img, s, &pb, &pk);
-			if (!s->allocs && !pk && !(leak && s->cur_blocks))
-				continue;
-			size_t n = mg_trace_frames(img, id, raw, MGT_MAX_DEPTH);
-			fputs(first ? "[[" : ",\n[[", f);
-			first = 0;
-			for (size_t k = 0; k < n; k++) {
-				const struct addr_slot *a = tab_frames(&tab, &raw[k], sym);
-				for (uint32_t x = 0; a && x < a->n; x++)
-					fprintf(f, sep++ ? ",%" PRIu32 : "%" PRIu32, a->first + x);
-			}
-			fprintf(f, "],%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]",
-				s->total_bytes, s->allocs, pb, pk, leak ? s->cur_bytes : 0,
-				leak ? s->cur_blocks : 0);
-		}
-	}
-	fputc(']', f);
-	int failed = ferror(f);
-	fclose(f);
-	free(tab.slot);
-	if (failed) {
-		free(text);
-		cJSON_Delete(tab.frames);
-		return;
-	}
-	cJSON_AddItemToObject(o, "frames", tab.frames);
-	cJSON_AddItemToObject(o, "stacks", cJSON_CreateRaw(text));
-	free(text);
 }
 
 static double ms(const struct mg_trace *t, uint64_t ns)
@@ -448,22 +303,46 @@ static cJSON *point(double t, uint64_t v)
 	return pt;
 }
 
+#define TIMELINE_POINTS 400        /* per process; docs/profile-schema.md */
+
+/* the timeline's points, at most TIMELINE_POINTS: consecutive points are
+ * merged into groups, each written as its largest (the first of equals), so
+ * the peak is still a point and at its time */
 static cJSON *timeline(const struct mg_trace *t, const struct mg_proc *p)
 {
 	cJSON *arr = cJSON_CreateArray();
+	size_t n = 0, k = 0;
+	for (size_t i = 0; i < p->n_images; i++)
+		n += 2 + p->images[i]->tl_n;
+	struct { uint64_t t, v; } *pt = malloc((n + 1) * sizeof(*pt));
+	if (!pt)
+		return arr;
 	for (size_t i = 0; i < p->n_images; i++) {
 		const struct mg_image *img = p->images[i];
 		uint64_t last_t = img->hdr->start_mono_ns;
-		cJSON_AddItemToArray(arr, point(ms(t, last_t), 0));
+		pt[k].t = last_t;
+		pt[k++].v = 0;
 		for (uint32_t b = 0; b < img->tl_n; b++) {
 			/* each bucket's maximum, so the peak is always one of the points */
 			last_t = img->timeline[b].t_end_ns;
-			cJSON_AddItemToArray(arr, point(ms(t, last_t), img->timeline[b].live_max));
+			pt[k].t = last_t;
+			pt[k++].v = img->timeline[b].live_max;
 		}
 		/* a process that died mid-bucket: its last events are in the open bucket */
-		if (img->have_open_bucket)
-			cJSON_AddItemToArray(arr, point(ms(t, last_t), img->hdr->tl_open.live_max));
+		if (img->have_open_bucket) {
+			pt[k].t = last_t;
+			pt[k++].v = img->hdr->tl_open.live_max;
+		}
 	}
+	size_t group = (k + TIMELINE_POINTS - 1) / TIMELINE_POINTS;
+	for (size_t g = 0; g < k; g += group) {
+		size_t best = g;
+		for (size_t j = g + 1; j < g + group && j < k; j++)
+			if (pt[j].v > pt[best].v)
+				best = j;
+		cJSON_AddItemToArray(arr, point(ms(t, pt[best].t), pt[best].v));
+	}
+	free(pt);
 	return arr;
 }
 
@@ -556,8 +435,9 @@ static void untraced_program(cJSON *untraced, cJSON *warnings, int pid, const ch
 
 static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, unsigned max,
 			   cJSON *warnings, cJSON *untraced, struct mg_symbolizer *sym,
-			   uint64_t total_runtime[2])
+			   uint64_t total_runtime[2], struct mg_strtab *st)
 {
+	uint32_t **rows = NULL;
 	uint64_t runtime[2] = { 0, 0 };
 	cJSON *o = cJSON_CreateObject(), *images = cJSON_CreateArray();
 	const struct mg_image *last = p->images[p->n_images - 1];
@@ -640,10 +520,12 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 	cJSON_AddBoolToObject(o, "multithreaded", threads);
 	cJSON_AddItemToObject(o, "images", images);
 	cJSON_AddItemToObject(o, "timeline", timeline(t, p));
+	/* the stack table first: the lists name their rows (stacks.c) */
+	mg_stacks_write(o, p, sym, st, &rows);
 	uint64_t unused[2] = { 0, 0 };
-	cJSON_AddItemToObject(o, "peak_stacks", stack_list(p, L_PEAK, max, &omitted, sym, unused));
+	cJSON_AddItemToObject(o, "peak_stacks", stack_list(p, L_PEAK, max, &omitted, sym, unused, rows));
 	add_u64(o, "peak_stacks_omitted", omitted);
-	cJSON_AddItemToObject(o, "leak_stacks", stack_list(p, L_LEAK, max, &omitted, sym, runtime));
+	cJSON_AddItemToObject(o, "leak_stacks", stack_list(p, L_LEAK, max, &omitted, sym, runtime, rows));
 	add_u64(o, "leak_stacks_omitted", omitted);
 	/* runtime-owned leaks: shown apart, still counted in leaked_* */
 	add_u64(o, "leaked_runtime_bytes", runtime[0]);
@@ -651,10 +533,10 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 	total_runtime[0] += runtime[0];
 	total_runtime[1] += runtime[1];
 	cJSON_AddItemToObject(o, "top_stacks_by_bytes",
-			      stack_list(p, L_BYTES, 10, &omitted, sym, unused));
+			      stack_list(p, L_BYTES, 10, &omitted, sym, unused, rows));
 	cJSON_AddItemToObject(o, "top_stacks_by_allocs",
-			      stack_list(p, L_ALLOCS, 10, &omitted, sym, unused));
-	stack_table(o, p, sym);
+			      stack_list(p, L_ALLOCS, 10, &omitted, sym, unused, rows));
+	mg_stacks_rows_free(rows, p->n_images);
 	return o;
 }
 
@@ -669,6 +551,7 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 	struct mg_figures sum = MG_FIGURES_INIT;
 	uint64_t runtime[2] = { 0, 0 };
 	int complete = !ri->timed_out && root;
+	struct mg_strtab st = { 0 };
 
 	cJSON_AddNumberToObject(doc, "schema", MG_PROFILE_SCHEMA);
 	cJSON_AddStringToObject(doc, "memgate_version", MEMGATE_VERSION);
@@ -697,7 +580,7 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 		mg_figures_add(&sum, &p->f);
 		complete &= p->complete || p->end == MG_END_UNTRACED;
 		cJSON_AddItemToArray(procs, process_json(t, p, max, warnings, untraced,
-							 ri->symbolizer, runtime));
+							 ri->symbolizer, runtime, &st));
 	}
 	if (ri->timed_out)
 		warn(warnings, "the test timed out: figures up to that moment");
@@ -725,6 +608,10 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 	cJSON_AddItemToObject(doc, "warnings", warnings);
 	cJSON_AddItemToObject(doc, "untraced", untraced);
 	cJSON_AddItemToObject(doc, "processes", procs);
+	/* every frame's strings, once for all processes */
+	cJSON *strings = mg_strtab_finish(&st);
+	if (strings)
+		cJSON_AddItemToObject(doc, "strings", strings);
 	return doc;
 }
 

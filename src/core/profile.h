@@ -2,8 +2,12 @@
  *
  * Pure: a resolved struct mg_trace and what the runner knows go in, a cJSON
  * tree comes out.  The caller owns it (cJSON_Delete).  Each process's
- * "stacks" is a cJSON_Raw node (pre-printed JSON text, see profile.c): print
- * the document, or hand it to src/report, rather than walk that node.
+ * "frames", "nodes" and "stacks" and the document's "strings" are cJSON_Raw
+ * nodes (pre-printed JSON text, see stacks.c): print the document, or hand
+ * it to src/report, rather than walk them.  In memory each entry of the
+ * lists (peak_stacks ...) has its "frames" as well as its "stack" row; on
+ * disk only the row (mg_profile_print), and mg_profile_expand() puts the
+ * frames back.
  */
 #ifndef MEMGATE_CORE_PROFILE_H
 #define MEMGATE_CORE_PROFILE_H
@@ -13,7 +17,7 @@
 #include "symbolize.h"
 #include "trace.h"
 
-#define MG_PROFILE_SCHEMA 1
+#define MG_PROFILE_SCHEMA 2          /* 2: the compact stack table; readers take 1 too */
 
 struct mg_run_info {
 	const char *name;            /* the test's name */
@@ -44,5 +48,21 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri);
  * "runs" contributes those.  NULL when out of memory; the inputs are kept.
  */
 cJSON *mg_profile_combine(cJSON *const *docs, size_t n);
+
+/*
+ * The document as compact JSON text, as profiles are written: a list entry
+ * that names its "stack" row is written without its "frames".  The document
+ * is left as it was.  NULL when out of memory.
+ */
+char *mg_profile_print(const cJSON *doc);
+
+/*
+ * What a profile read from disk lacks: gives each list entry with a "stack"
+ * row its "frames" again, FRAME objects from the stack table
+ * (docs/profile-schema.md), so that code reading the lists sees the same
+ * document as mg_profile_build() made.  0, or -1 when the table is broken
+ * (entries keep the frames read so far) or memory ran out.
+ */
+int mg_profile_expand(cJSON *doc);
 
 #endif

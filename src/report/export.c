@@ -46,7 +46,8 @@ int mg_report_format_multi(enum mg_report_format fmt)
 /* ------------------------------------------------------------ the stack table */
 
 struct xframe {
-	const char *function, *file, *module, *offset, *addr;  /* borrowed; may be NULL */
+	const char *function, *file, *module;  /* borrowed; may be NULL */
+	uint64_t offset, addr;
 	int line;
 };
 
@@ -67,7 +68,7 @@ struct xproc {
 	struct xstack *stacks;
 	size_t n_stacks;
 	uint32_t *pool;                     /* every stack's frame indices */
-	cJSON *parsed;                      /* "stacks" parsed from a raw node (profile.c) */
+	cJSON *parsed[4];                   /* tables parsed from raw nodes (stacks.c) */
 };
 
 struct xprofile {
@@ -75,6 +76,9 @@ struct xprofile {
 	struct xproc *procs;
 	size_t n_procs;
 	size_t peak;                        /* the process that peaked (as the summary says) */
+	const char **strings;               /* the document's "strings" */
+	size_t n_strings;
+	cJSON *parsed;                      /* "strings" parsed from a raw node */
 };
 
 
@@ -84,9 +88,12 @@ static void xprofile_release(struct xprofile *x)
 		free(x->procs[i].frames);
 		free(x->procs[i].stacks);
 		free(x->procs[i].pool);
-		cJSON_Delete(x->procs[i].parsed);
+		for (int k = 0; k < 4; k++)
+			cJSON_Delete(x->procs[i].parsed[k]);
 	}
 	free(x->procs);
+	free(x->strings);
+	cJSON_Delete(x->parsed);
 	memset(x, 0, sizeof(*x));
 }
 
@@ -97,63 +104,147 @@ static int bad(struct xprofile *x, struct mg_error *err, const char *name, int p
 	return mg_error_set(err, MG_EINVALID, "profile of '%s': process %d: %s", name, pid, what);
 }
 
-static int xproc_load(struct xproc *p, const cJSON *pj)
+/* a table of the stack table (docs/profile-schema.md); a document fresh from
+ * mg_profile_build holds it as raw JSON text, parsed here into *parsed */
+static const cJSON *table(const cJSON *o, const char *key, cJSON **parsed)
 {
-	const cJSON *frames = cJSON_GetObjectItem(pj, "frames"), *stacks = cJSON_GetObjectItem(pj, "stacks");
-	const cJSON *f, *s;
-	size_t total = 0, k = 0;
+	const cJSON *t = cJSON_GetObjectItem(o, key);
+	if (cJSON_IsRaw(t))
+		t = *parsed = cJSON_Parse(t->valuestring);
+	return cJSON_IsArray(t) ? t : NULL;
+}
 
-	/* a document fresh from mg_profile_build holds the table as raw JSON text */
-	if (cJSON_IsRaw(stacks) && !(stacks = p->parsed = cJSON_Parse(stacks->valuestring)))
-		return -3;
-	if (!cJSON_IsArray(frames) || !cJSON_IsArray(stacks))
+static int index_of(const cJSON *v, size_t n, uint32_t *out)
+{
+	uint64_t i;
+	if (mg_json_u64(&i, v) < 0 || i >= n)
+		return -1;
+	*out = (uint32_t)i;
+	return 0;
+}
+
+/* a frame's offset: a number, or "0x..." (an address outside every module) */
+static int offset_of(const cJSON *v, uint64_t *out)
+{
+	const char *s = cJSON_GetStringValue(v);
+	char *end;
+	if (!s)
+		return mg_json_u64(out, v);
+	if (strncmp(s, "0x", 2) || !s[2])
+		return -1;
+	*out = strtoull(s + 2, &end, 16);
+	return *end ? -1 : 0;
+}
+
+static int xproc_load(struct xproc *p, const cJSON *pj, const struct xprofile *x)
+{
+	const cJSON *mods = table(pj, "modules", &p->parsed[0]);
+	const cJSON *frames = table(pj, "frames", &p->parsed[1]);
+	const cJSON *nodes = table(pj, "nodes", &p->parsed[2]);
+	const cJSON *stacks = table(pj, "stacks", &p->parsed[3]);
+	const cJSON *f, *s, *v;
+	size_t total = 0, k = 0, n_nodes, n_mods;
+	uint32_t *nf = NULL, *np = NULL, *depth = NULL;
+	int ret = -3;
+
+	if (!mods || !frames || !nodes || !stacks || !x->strings)
 		return -2;
+	n_mods = (size_t)cJSON_GetArraySize(mods);
+	n_nodes = (size_t)cJSON_GetArraySize(nodes) / 2;
 	p->n_frames = (size_t)cJSON_GetArraySize(frames);
 	p->n_stacks = (size_t)cJSON_GetArraySize(stacks);
 	p->frames = calloc(p->n_frames + 1, sizeof(*p->frames));
 	p->stacks = calloc(p->n_stacks + 1, sizeof(*p->stacks));
-	if (!p->frames || !p->stacks)
-		return -1;
+	nf = malloc((n_nodes + 1) * sizeof(*nf));
+	np = malloc((n_nodes + 1) * sizeof(*np));
+	depth = malloc((n_nodes + 1) * sizeof(*depth));
+	if (!p->frames || !p->stacks || !nf || !np || !depth) {
+		ret = -1;
+		goto out;
+	}
 	cJSON_ArrayForEach(f, frames) {
-		struct xframe *x = &p->frames[k++];
-		const cJSON *line = cJSON_GetObjectItem(f, "line");
-		if (!cJSON_IsObject(f))
-			return -3;
-		x->function = mg_json_str(f, "function");
-		x->file = mg_json_str(f, "file");
-		x->module = mg_json_str(f, "module");
-		x->offset = mg_json_str(f, "offset");
-		x->addr = mg_json_str(f, "addr");
-		x->line = cJSON_IsNumber(line) ? line->valueint : 0;
+		struct xframe *xf = &p->frames[k++];
+		const cJSON *fn = cJSON_GetArrayItem(f, 0), *file = cJSON_GetArrayItem(f, 1);
+		const cJSON *line = cJSON_GetArrayItem(f, 2), *mod = cJSON_GetArrayItem(f, 3);
+		uint32_t i;
+		if (!cJSON_IsArray(f) || offset_of(cJSON_GetArrayItem(f, 4), &xf->offset) < 0)
+			goto out;
+		if (!cJSON_IsNull(fn)) {
+			if (index_of(fn, x->n_strings, &i) < 0)
+				goto out;
+			xf->function = x->strings[i];
+		}
+		if (!cJSON_IsNull(file)) {
+			if (index_of(file, x->n_strings, &i) < 0)
+				goto out;
+			xf->file = x->strings[i];
+		}
+		xf->line = cJSON_IsNumber(line) ? line->valueint : 0;
+		xf->addr = xf->offset;          /* no module: the offset is the address */
+		if (!cJSON_IsNull(mod)) {
+			const cJSON *m;
+			uint64_t base;
+			if (index_of(mod, n_mods, &i) < 0 || !(m = cJSON_GetArrayItem(mods, (int)i)) ||
+			    index_of(cJSON_GetArrayItem(m, 0), x->n_strings, &i) < 0 ||
+			    mg_json_u64(&base, cJSON_GetArrayItem(m, 1)) < 0)
+				goto out;
+			xf->module = x->strings[i];
+			xf->addr = base + xf->offset;
+		}
 	}
+	/* nodes: flattened [frame, parent] pairs, a parent before its children */
+	k = 0;
+	for (v = nodes->child; v && v->next && k < n_nodes; v = v->next->next, k++) {
+		const cJSON *par = v->next;
+		if (index_of(v, p->n_frames, &nf[k]) < 0)
+			goto out;
+		if (cJSON_IsNumber(par) && par->valuedouble == -1) {
+			np[k] = UINT32_MAX;
+			depth[k] = 1;
+		} else if (index_of(par, k, &np[k]) == 0) {
+			depth[k] = depth[np[k]] + 1;
+		} else {
+			goto out;
+		}
+	}
+	k = 0;
 	cJSON_ArrayForEach(s, stacks) {
-		const cJSON *fr = cJSON_GetArrayItem(s, 0);
-		if (!cJSON_IsArray(s) || cJSON_GetArraySize(s) != 1 + MG_WEIGHT_COUNT || !cJSON_IsArray(fr))
-			return -3;
-		total += (size_t)cJSON_GetArraySize(fr);
+		struct xstack *xs = &p->stacks[k++];
+		const cJSON *node = cJSON_GetArrayItem(s, 0);
+		int w = 0;
+		if (!cJSON_IsArray(s) || cJSON_GetArraySize(s) != 1 + MG_WEIGHT_COUNT)
+			goto out;
+		if (cJSON_IsNumber(node) && node->valuedouble == -1)
+			xs->n = 0;
+		else if (index_of(node, n_nodes, &xs->n) == 0)
+			xs->n = depth[xs->n];
+		else
+			goto out;
+		total += xs->n;
+		for (v = node->next; v; v = v->next, w++)
+			if (mg_json_u64(&xs->v[w], v) < 0)
+				goto out;
 	}
-	p->pool = calloc(total + 1, sizeof(*p->pool));
-	if (!p->pool)
-		return -1;
+	if (!(p->pool = calloc(total + 1, sizeof(*p->pool)))) {
+		ret = -1;
+		goto out;
+	}
 	k = 0;
 	total = 0;
 	cJSON_ArrayForEach(s, stacks) {
-		struct xstack *x = &p->stacks[k++];
-		const cJSON *fr = s->child, *v;
-		int w = 0;
-		x->fr = p->pool + total;
-		cJSON_ArrayForEach(v, fr) {
-			uint64_t i;
-			if (mg_json_u64(&i, v) < 0 || i >= p->n_frames)
-				return -3;
-			p->pool[total++] = (uint32_t)i;
-			x->n++;
-		}
-		for (v = fr->next; v; v = v->next, w++)
-			if (mg_json_u64(&x->v[w], v) < 0)
-				return -3;
+		struct xstack *xs = &p->stacks[k++];
+		uint32_t n = 0;
+		xs->fr = p->pool + total;
+		if (xs->n)
+			for (index_of(s->child, n_nodes, &n); n != UINT32_MAX; n = np[n])
+				p->pool[total++] = nf[n];
 	}
-	return 0;
+	ret = 0;
+out:
+	free(nf);
+	free(np);
+	free(depth);
+	return ret;
 }
 
 /* Reads the stack table of every process; MG_EINVALID names the profile. */
@@ -165,6 +256,13 @@ static int xprofile_load(struct xprofile *x, const cJSON *doc, struct mg_error *
 
 	memset(x, 0, sizeof(*x));
 	x->name = name ? name : "?";
+	const cJSON *strings = table(doc, "strings", &x->parsed), *it;
+	x->n_strings = strings ? (size_t)cJSON_GetArraySize(strings) : 0;
+	if (strings && (x->strings = calloc(x->n_strings + 1, sizeof(*x->strings))))
+		cJSON_ArrayForEach(it, strings)
+			if (!(x->strings[k++] = cJSON_GetStringValue(it)))
+				x->strings[k - 1] = "";
+	k = 0;
 	x->n_procs = (size_t)cJSON_GetArraySize(procs);
 	x->procs = calloc(x->n_procs + 1, sizeof(*x->procs));
 	if (!x->procs)
@@ -181,7 +279,7 @@ static int xprofile_load(struct xprofile *x, const cJSON *doc, struct mg_error *
 		if (mg_json_u64(&p->peak_bytes, cJSON_GetObjectItem(pj, "peak_bytes")) < 0 ||
 		    mg_json_u64(&p->peak_blocks, cJSON_GetObjectItem(pj, "peak_blocks")) < 0)
 			return bad(x, err, x->name, p->pid, "no peak_bytes/peak_blocks");
-		switch (xproc_load(p, pj)) {
+		switch (xproc_load(p, pj, x)) {
 		case -1:
 			xprofile_release(x);
 			return mg_error_set(err, MG_ERROR, "out of memory");
@@ -189,7 +287,8 @@ static int xprofile_load(struct xprofile *x, const cJSON *doc, struct mg_error *
 			return bad(x, err, x->name, p->pid, "no \"stacks\" table (written by an older "
 				   "memgate? trace it again)");
 		case -3:
-			return bad(x, err, x->name, p->pid, "malformed \"frames\" or \"stacks\"");
+			return bad(x, err, x->name, p->pid, "malformed stack table (\"strings\", "
+				   "\"modules\", \"frames\", \"nodes\" or \"stacks\")");
 		}
 		/* the test's peak is the largest process peak; equal bytes: more blocks (trace.c) */
 		struct xproc *best = &x->procs[x->peak];
@@ -217,9 +316,9 @@ static void frame_name(char *buf, size_t size, const struct xframe *f)
 	if (f->function)
 		snprintf(buf, size, "%s", f->function);
 	else if (f->module)
-		snprintf(buf, size, "%s+%s", basename_of(f->module), f->offset ? f->offset : "?");
+		snprintf(buf, size, "%s+0x%" PRIx64, basename_of(f->module), f->offset);
 	else
-		snprintf(buf, size, "[unknown %s]", f->addr ? f->addr : "?");
+		snprintf(buf, size, "[unknown 0x%" PRIx64 "]", f->addr);
 }
 
 /* the root frame of a process's stacks: its program */
@@ -497,7 +596,8 @@ static int benchmarks(struct mg_buf *t, enum mg_report_format fmt, const cJSON *
 /* a frame the way valgrind describes an address: "0x4005D3: main (basic.c:16)" */
 static void dhat_frame(char *buf, size_t size, const struct xframe *f)
 {
-	const char *addr = f->addr ? f->addr : "0x0";
+	char addr[24];
+	snprintf(addr, sizeof(addr), "0x%" PRIx64, f->addr);
 	if (f->function && f->file)
 		snprintf(buf, size, "%s: %s (%s:%d)", addr, f->function, basename_of(f->file), f->line);
 	else if (f->function)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/profile.h"
 #include "../util/error.h"
 #include "../util/fs.h"
 #include "../core/sites.h"
@@ -20,9 +21,10 @@ extern const unsigned char mg_asset_report_html[], mg_asset_report_css[], mg_ass
 extern const size_t mg_asset_report_html_len, mg_asset_report_css_len, mg_asset_report_js_len;
 
 /* JSON text with '<' escaped (it only occurs inside strings) */
-static void put_json(struct mg_buf *t, const cJSON *doc)
+static void put_json(struct mg_buf *t, const cJSON *doc, int profile)
 {
-	char *json = cJSON_PrintUnformatted(doc);
+	/* a profile as it is written: its lists without the frames of the stack table */
+	char *json = profile ? mg_profile_print(doc) : cJSON_PrintUnformatted(doc);
 	if (!json) {
 		t->failed = 1;
 		return;
@@ -61,10 +63,10 @@ int mg_report_html(char **out, size_t *len, const cJSON *profile, const cJSON *b
 	size_t pos = 0;
 
 	cJSON_ArrayForEach(p, cJSON_GetObjectItem(profile, "processes"))
-		/* raw: the document as mg_profile_build made it, not read back (profile.c) */
-		if (!(cJSON_IsArray(cJSON_GetObjectItem(p, "stacks")) ||
-		      cJSON_IsRaw(cJSON_GetObjectItem(p, "stacks"))) ||
-		    !cJSON_IsArray(cJSON_GetObjectItem(p, "frames")))
+		/* raw: the document as mg_profile_build made it, not read back (stacks.c);
+		 * a profile of schema 1 has no "nodes" */
+		if (!(cJSON_IsArray(cJSON_GetObjectItem(p, "nodes")) ||
+		      cJSON_IsRaw(cJSON_GetObjectItem(p, "nodes"))))
 			return mg_error_set(err, MG_EINVALID, "profile of '%s': process %d: no \"stacks\" "
 					    "table (written by an older memgate? trace it again)",
 					    name ? name : "?", cJSON_GetObjectItem(p, "pid") ?
@@ -73,16 +75,16 @@ int mg_report_html(char **out, size_t *len, const cJSON *profile, const cJSON *b
 	mg_buf_add(&t, (const char *)mg_asset_report_css, mg_asset_report_css_len);
 	put_until(&t, tpl, mg_asset_report_html_len, &pos, "@DATA@");
 	mg_buf_puts(&t, "{\"profile\":");
-	put_json(&t, profile);
+	put_json(&t, profile, 1);
 	mg_buf_puts(&t, ",\"baseline\":");
 	if (baseline)
-		put_json(&t, baseline);
+		put_json(&t, baseline, 0);
 	else
 		mg_buf_puts(&t, "null");
 	/* the site naming tables, so that the page names sites as baselines do */
 	mg_buf_puts(&t, ",\"site_rules\":");
 	if ((rules = mg_site_rules_json()))
-		put_json(&t, rules);
+		put_json(&t, rules, 0);
 	else
 		t.failed = 1;
 	cJSON_Delete(rules);

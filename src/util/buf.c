@@ -90,6 +90,15 @@ int mg_buf_printf(struct mg_buf *b, const char *fmt, ...)
 	return 0;
 }
 
+int mg_buf_u64(struct mg_buf *b, uint64_t v)
+{
+	char d[20], *p = d + sizeof(d);
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	return mg_buf_add(b, p, (size_t)(d + sizeof(d) - p));
+}
+
 const char *mg_buf_str(const struct mg_buf *b)
 {
 	return b->ptr ? b->ptr : "";

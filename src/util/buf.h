@@ -35,6 +35,8 @@ void mg_buf_clear(struct mg_buf *b);
 int mg_buf_add(struct mg_buf *b, const char *data, size_t len);
 int mg_buf_puts(struct mg_buf *b, const char *s);
 int mg_buf_printf(struct mg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* v in decimal, without stdio (profile.c writes millions of them). */
+int mg_buf_u64(struct mg_buf *b, uint64_t v);
 /* The contents, never NULL ("" while empty); borrowed from b. */
 const char *mg_buf_str(const struct mg_buf *b);
 /* Hands the contents (malloc'd, NUL-terminated, never NULL unless out of

@@ -18,6 +18,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/memgate-blame.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
 py=${MEMGATE_TEST_PYTHON:-/usr/bin/python3}
+tools=$(cd "$(dirname "$0")/../tools" && pwd)
 cd "$work" || exit 1
 flags="-O2 -g -fno-omit-frame-pointer"
 
@@ -56,7 +57,10 @@ trace() {
 profile() {
 	"$py" -c "
 import json, sys
+sys.path.insert(0, '$tools')
+from profile_stacks import expand
 d = json.load(open('$1.json'))
+expand(d)  # the lists' frames, from the stack table (docs/profile-schema.md)
 s = d['summary']
 stacks = [x for p in d['processes'] for x in p['leak_stacks']]
 own = s['leaked_bytes'] - s['leaked_runtime_bytes']

@@ -68,6 +68,7 @@ config once "$work/flag"
 rm -f "$work/flag"
 "$memgate" check --baseline main >out.txt 2>&1; rc=$?
 check "(noise) passes (got $rc)" [ "$rc" = 0 ] || cat out.txt >&2
+check "(noise) a passing test has no page (html: regressions)" [ ! -e profiles/p.html ]
 check "(noise) says not confirmed" grep -q "^p: a regression of the first run was not confirmed: 3 runs judged together pass" out.txt
 check "(noise) result" result 't["p"]["confirmed_by_rerun"] is False and t["p"]["runs"] == 3 and t["p"]["verdict"] == "pass"'
 # confirm: 0 fails at once

@@ -22,7 +22,26 @@ YML
 check "run exits 0 (got $rc)" [ "$rc" = 0 ]
 check "profiles/basic.json written" [ -f profiles/basic.json ]
 check "profiles/basic.again.json written" [ -f profiles/basic.again.json ]
-check "profiles/basic.html written beside it" grep -q '^<!DOCTYPE html>' profiles/basic.html
+check "no page by default (html: regressions)" [ ! -e profiles/basic.html ]
+"$memgate" run --html basic >/dev/null 2>&1; rc=$?
+check "run --html exits 0 (got $rc)" [ "$rc" = 0 ]
+check "run --html: profiles/basic.html written beside it" grep -q '^<!DOCTYPE html>' profiles/basic.html
+check "run --html: only the tests named" [ ! -e profiles/basic.again.html ]
+"$memgate" run basic >/dev/null 2>&1
+check "a run without --html removes the stale page" [ ! -e profiles/basic.html ]
+{ cat memgate.yml; echo "html: always"; } >always.yml
+"$memgate" run -c always.yml >/dev/null 2>&1
+check "html: always writes every page" sh -c '[ -s profiles/basic.html ] && [ -s profiles/basic.again.html ]'
+{ cat memgate.yml; echo "html: never"; } >never.yml
+"$memgate" run -c never.yml --html basic >/dev/null 2>&1
+check "--html overrides html: never" [ -s profiles/basic.html ]
+"$memgate" run -c never.yml >/dev/null 2>&1
+check "html: never writes no page" sh -c '[ ! -e profiles/basic.html ] && [ ! -e profiles/basic.again.html ]'
+{ cat memgate.yml; echo "html: sometimes"; } >bad.yml
+"$memgate" run -c bad.yml >out.txt 2>&1; rc=$?
+check "html: sometimes is a usage error (got $rc)" [ "$rc" = 2 ]
+check "html: sometimes names the line and the choices" \
+	grep -q 'bad.yml:8:7: expected always, regressions or never for "html", got "sometimes"' out.txt
 cat > want.json <<'J'
 { "test": { "name": "basic" }, "complete": true, "exit": { "code": 3 },
   "summary": { "allocs": 4, "frees": 3, "total_bytes": 380, "peak_bytes": 230,

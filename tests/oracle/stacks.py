@@ -42,7 +42,9 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import oracle  # noqa: E402  (the shared environment and valgrind lookup)
+from profile_stacks import expand  # noqa: E402  (the compact stack table, read back)
 
 # name -> (program in --bin, arguments; "{bin}" is --bin)
 CASES = {
@@ -132,6 +134,9 @@ def memgate_stacks(profile):
     """{tuple of frames: [bytes, blocks]} of the blocks live at exit"""
     with open(profile) as f:
         doc = json.load(f)
+    problems = expand(doc)
+    if problems:
+        raise SystemExit("FAIL: %s: %s" % (profile, "; ".join(problems)))
     if len(doc["processes"]) != 1:
         raise SystemExit("FAIL: expected one process, got %d" % len(doc["processes"]))
     p = doc["processes"][0]
@@ -200,7 +205,9 @@ def same_address_reused(profile):
     """the dlopen case tests address reuse only if both libraries' plugin_make
     had the same address (in different modules): say so when it did not"""
     with open(profile) as f:
-        frames = json.load(f)["processes"][0]["frames"]
+        doc = json.load(f)
+    expand(doc)
+    frames = doc["processes"][0]["frames"]
     seen = {(fr["addr"], fr["module"]) for fr in frames if fr["function"] == "plugin_make"}
     addrs = {a for a, _ in seen}
     if len(seen) != 2 or len(addrs) != 1:

@@ -41,10 +41,8 @@ PY
 import json, sys
 d = json.load(open(sys.argv[1]))
 evil = "</script><img src=x onerror=\"window.__xss=1\">&<>\"'mid_b"
-for p in d["processes"]:
-    for f in p["frames"]:
-        if f["function"] == "mid_b":
-            f["function"] = evil
+# the document's strings hold every function name (docs/profile-schema.md)
+d["strings"] = [evil if x == "mid_b" else x for x in d["strings"]]
 d["test"]["name"] = "<img src=x onerror=\"window.__xss=2\">"
 json.dump(d, open(sys.argv[2], "w"))
 PY

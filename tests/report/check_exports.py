@@ -10,7 +10,11 @@ peak weights: the process that peaked), BMF and github-action-benchmark carry
 the summary's figures, DHAT's program points add up to the peaking process's.
 """
 import json
+import os
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from profile_stacks import expand  # noqa: E402
 
 WEIGHTS = ("total_bytes", "allocs", "peak_bytes", "peak_blocks", "leaked_bytes", "leaked_blocks")
 MEASURES = ("allocs", "frees", "total_bytes", "peak_bytes", "peak_blocks", "leaked_bytes",
@@ -115,6 +119,7 @@ def check_dhat(doc, d):
 
 def main():
     doc = json.load(open(sys.argv[1]))
+    bad.extend(expand(doc))
     d = sys.argv[2]
     check_folded(doc, d)
     check_bmf(doc, d)

@@ -33,12 +33,15 @@ fails() {
 
 printf 'not json {' >"$out/garbage.json"
 printf '{"schema": 1, "figures": {}, "peak_sites": [], "leak_sites": []}\n' >"$out/baseline.json"
-# a profile from before the stack table: the same document without "frames"/"stacks"
+# a profile from before the stack table (schema 1): the document without its tables
 "${MEMGATE_TEST_PYTHON:-/usr/bin/python3}" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
+d["schema"] = 1
+del d["strings"]
 for p in d["processes"]:
-    del p["frames"], p["stacks"]
+    for k in ("frames", "stacks", "nodes", "modules"):
+        del p[k]
 json.dump(d, open(sys.argv[2], "w"))' "$out/profile.json" "$out/old.json"
 
 fails "no profile" 2 "report: no profile given" -- "$memgate" report --format folded
@@ -62,7 +65,7 @@ fails "missing file" 3 "^memgate: cannot read profile '$out/nope.json': no such 
 	"$memgate" report "$out/nope.json" --format bmf
 fails "not JSON" 3 "^memgate: $out/garbage.json:1:1: expected a value, got 'n'$" one -- \
 	"$memgate" report "$out/garbage.json" --format folded
-fails "a baseline given as the profile" 3 "^memgate: $out/baseline.json: not a memgate profile \(schema 1\)$" one -- \
+fails "a baseline given as the profile" 3 "^memgate: $out/baseline.json: not a memgate profile \(schema 1 or 2\)$" one -- \
 	"$memgate" report "$out/baseline.json" --html "$out/x.html"
 fails "a profile given as the baseline" 3 "^memgate: $out/profile.json: not a memgate baseline \(schema 1\)$" one -- \
 	"$memgate" report "$out/profile.json" --html "$out/x.html" --baseline "$out/profile.json"

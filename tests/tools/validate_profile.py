@@ -9,6 +9,8 @@ import sys
 
 import jsonschema
 
+from profile_stacks import expand
+
 
 KINDS = ("definitely_lost", "indirectly_lost", "possibly_lost", "still_reachable")
 
@@ -24,9 +26,37 @@ def kinds_add_up(fig, where, bad):
             bad.append(f"{where}: leak kinds do not add up to leaked_{u}")
 
 
+# the figure of a list entry and the column of its row that must equal it
+LIST_COLUMNS = {"peak_stacks": (("bytes", 3), ("blocks", 4)),
+                "leak_stacks": (("bytes", 5), ("blocks", 6)),
+                "top_stacks_by_bytes": (("total_bytes", 1), ("allocs", 2)),
+                "top_stacks_by_allocs": (("total_bytes", 1), ("allocs", 2))}
+
+
 def invariants(doc):
     """Cross-field rules of docs/profile-schema.md; returns a list of problems."""
     bad = []
+    rows = {p["pid"]: [list(r) for r in p.get("stacks", [])] for p in doc["processes"]
+            if "nodes" in p}
+    bad += expand(doc)
+    if bad:
+        return bad
+    # each list entry is its row of the stack table: the same figures
+    for p in doc["processes"]:
+        for lst, cols in LIST_COLUMNS.items():
+            for e in p[lst]:
+                if p["pid"] not in rows:
+                    break
+                if "stack" not in e:
+                    # a stack not kept whole (docs/profile-schema.md) keeps its frames
+                    if "frames" not in e:
+                        bad.append(f"process {p['pid']}: a {lst} entry without stack or frames")
+                    continue
+                r = rows[p["pid"]][e["stack"]]
+                for key, c in cols:
+                    if e[key] != r[c]:
+                        bad.append(f"process {p['pid']}: {lst} entry {key} {e[key]} is not "
+                                   f"its row's {r[c]}")
     kinds_add_up(doc["summary"], "summary", bad)
     s = doc["summary"]
     procs = doc["processes"]

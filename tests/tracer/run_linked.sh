@@ -5,22 +5,22 @@
 #
 # C:P means: processes[C].parent equals processes[P].pid (indexes into the
 # profile's "processes" array, in its order).  pids vary from run to run, so
-# json_expect cannot say this; the profile is cJSON's pretty output, one key
-# per line, and "pid"/"parent" appear only in process records.
+# json_expect cannot say this.
 set -u
 links=$1 runner=$2 out=$7
 shift 2
 "$runner" "$@" || exit 1
-pids=$(sed -n 's/^[[:space:]]*"pid":[[:space:]]*\([0-9][0-9]*\),*$/\1/p' "$out")
-parents=$(sed -n 's/^[[:space:]]*"parent":[[:space:]]*\([0-9][0-9]*\),*$/\1/p' "$out")
-nth() { echo "$2" | sed -n "$(($1 + 1))p"; }
-status=0
-for l in $(echo "$links" | tr ',' ' '); do
-	c=${l%%:*} p=${l##*:}
-	got=$(nth "$c" "$parents") want=$(nth "$p" "$pids")
-	if [ -z "$want" ] || [ "$got" != "$want" ]; then
-		echo "FAIL: processes[$c].parent is '$got', expected processes[$p].pid '$want'" >&2
-		status=1
-	fi
-done
-exit $status
+exec "${MEMGATE_TEST_PYTHON:-/usr/bin/python3}" - "$links" "$out" <<'PY'
+import json, sys
+procs = json.load(open(sys.argv[2]))["processes"]
+status = 0
+for link in sys.argv[1].split(","):
+    c, p = (int(x) for x in link.split(":"))
+    got = procs[c]["parent"] if c < len(procs) else None
+    want = procs[p]["pid"] if p < len(procs) else None
+    if want is None or got != want:
+        print(f"FAIL: processes[{c}].parent is '{got}', expected processes[{p}].pid '{want}'",
+              file=sys.stderr)
+        status = 1
+sys.exit(status)
+PY

@@ -127,11 +127,22 @@ static int remeasure(const struct mg_test *test, const char *to, void *payload,
 
 static int judged;
 
+/* the verdict each test was last judged with: the page's policy goes by it */
+static struct { const struct mg_test *test; enum mg_status status; } last[32];
+static size_t n_last;
+
 static void on_judged(const struct mg_test *test, const char *from, const cJSON *profile,
-		      const cJSON *gated, void *payload)
+		      const cJSON *gated, enum mg_status status, void *payload)
 {
-	(void)test, (void)from, (void)profile, (void)gated, (void)payload;
+	size_t k = 0;
+	(void)from, (void)profile, (void)gated, (void)payload;
 	judged++;
+	while (k < n_last && last[k].test != test)
+		k++;
+	if (k == n_last && n_last < 32)
+		n_last++;
+	if (k < 32)
+		last[k] = (typeof(last[0])){ test, status };
 }
 
 int main(void)
@@ -201,6 +212,13 @@ int main(void)
 	CHECK_U64(9, r.n_tests);
 	/* each test once, and again after the re-runs of the three noisy regressions */
 	CHECK_U64(12, (uint64_t)judged);
+	/* the callback was told each test's final verdict */
+	CHECK_U64(9, (uint64_t)n_last);
+	for (size_t k = 0; k < n_last; k++) {
+		const struct mg_check_test *j = find(&r, last[k].test->name);
+		CHECKF(j && j->v.status == last[k].status, "%s: judged %d, verdict %d",
+		       last[k].test->name, (int)last[k].status, j ? (int)j->v.status : -1);
+	}
 
 	const struct mg_check_test *t;
 	CHECK((t = find(&r, "same")) && t->v.status == MG_STATUS_PASS && !t->accepted);

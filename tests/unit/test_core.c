@@ -5,7 +5,8 @@
  * than the tolerance, limits with and without a baseline; the call sites
  * that grew and their shares; new leak sites; the environment warning; and
  * mg_profile_combine()'s median peak and minimum counts; the strict JSON
- * reader (util/json.c): its errors with line:col, exact 64-bit counts.
+ * reader (util/json.c): its errors with line:col, exact 64-bit counts; and
+ * mg_buf_u64()'s digits at every power of ten.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "core/compare.h"
 #include "core/config.h"
 #include "core/profile.h"
+#include "util/buf.h"
 #include "util/error.h"
 #include "util/json.h"
 
@@ -295,6 +297,29 @@ static void test_json(void)
 	cJSON_Delete(n);
 }
 
+/* the number writer against printf, at 0, 10^k - 1, 10^k and the maximum */
+static void test_u64(void)
+{
+	struct mg_buf b = MG_BUF_UNBOUNDED;
+	char want[32];
+	uint64_t p = 1;
+	for (int k = 0; k < 20; k++, p *= 10) {
+		const uint64_t v[3] = { p - 1, p, p + 7 };
+		for (int i = 0; i < 3; i++) {
+			mg_buf_clear(&b);
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)v[i]);
+			CHECK(mg_buf_u64(&b, v[i]) == 0 && !strcmp(mg_buf_str(&b), want));
+		}
+	}
+	mg_buf_clear(&b);
+	CHECK(mg_buf_u64(&b, UINT64_MAX) == 0 && !strcmp(mg_buf_str(&b), "18446744073709551615"));
+	mg_buf_release(&b);
+	/* a failed buffer stays failed: the number is not appended */
+	mg_buf_init(&b, 3);
+	CHECK(mg_buf_u64(&b, 123) == 0 && mg_buf_u64(&b, 4) == -1 && !strcmp(mg_buf_str(&b), "123"));
+	mg_buf_release(&b);
+}
+
 int main(void)
 {
 	static const char yml[] =
@@ -308,6 +333,7 @@ int main(void)
 		fprintf(stderr, "%s\n", err.msg);
 		return 2;
 	}
+	test_u64();
 	test_tolerance();
 	test_limits();
 	test_growth();

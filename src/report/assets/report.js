@@ -31,6 +31,7 @@
 	const procs = profile.processes || [];
 	const RULES = data.site_rules || {};   /* src/core/sites.c's tables */
 	const SITE_FRAMES = RULES.frames || 4; /* frames naming a call site, as src/core/sites.c */
+	expandStacks();
 
 	/* ---------------------------------------------------------------- helpers */
 
@@ -70,6 +71,36 @@
 
 	function basename(path) {
 		return path ? path.slice(path.lastIndexOf("/") + 1) : path;
+	}
+
+	/*
+	 * The stack table as written (docs/profile-schema.md, "Every stack"):
+	 * strings, modules and frames as arrays, each stack a node of a tree of
+	 * [frame, parent] pairs.  Turned into frame objects and, per stack, its
+	 * frame indices innermost first, which is what the code below reads.
+	 */
+	function expandStacks() {
+		const strings = profile.strings || [];
+		const str = i => i === null || i === undefined ? null : strings[i];
+		const hex = v => typeof v === "string" ? v : "0x" + v.toString(16);
+		for (const p of procs) {
+			if (!p.nodes)
+				continue;
+			const mods = p.modules || [], nodes = p.nodes;
+			p.frames = (p.frames || []).map(f => {
+				const m = f[3] === null ? null : mods[f[3]];
+				return { function: str(f[0]), file: str(f[1]), line: f[2], inlined: f.length > 5,
+					module: m ? str(m[0]) : null, offset: hex(f[4]), addr: m ? hex(m[1] + f[4]) : hex(f[4]) };
+			});
+			p.stacks = (p.stacks || []).map(s => {
+				const fr = [];
+				for (let n = s[0]; n >= 0 && fr.length <= nodes.length; n = nodes[2 * n + 1])
+					fr.push(nodes[2 * n]);
+				const row = s.slice();
+				row[0] = fr;
+				return row;
+			});
+		}
 	}
 
 	/* a frame's name in the flame graph: its function, else module+offset */

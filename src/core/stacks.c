@@ -1,0 +1,816 @@
+/* stacks.c - the profile's stack table, written compactly and read back
+ *
+ * A deep profile is mostly its stacks: 250k stacks of 52 frames are 13M
+ * frame references.  They are written as a tree (a node is a frame and the
+ * node of its caller, so stacks share their outer frames), with every
+ * number put down by mg_buf_u64 rather than stdio, and every string once per
+ * document.  docs/profile-schema.md, "Every stack", is the format.
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profile.h"
+#include "stacks.h"
+
+#define MAX_INLINE MG_MAX_INLINE
+#define MG_STACKS_KEEP 1000         /* stacks of allocations only, kept whole per figure */
+
+/* murmur3's 64-bit finalizer: every bit of the key moves the low bits */
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ h >> 33;
+}
+
+/*
+ * The three tables below are open addressing with linear probing, grown by
+ * doubling at half full: the slots of one moved into a new array of
+ * new_cap (a power of two); NULL when out of memory (old kept).
+ */
+static void *rehash(void *old, size_t cap, size_t new_cap, size_t size,
+		    int (*used)(const void *slot), size_t (*hash)(const void *slot))
+{
+	char *s = calloc(new_cap, size);
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < cap; i++) {
+		const char *o = (const char *)old + i * size;
+		if (!used(o))
+			continue;
+		size_t j = hash(o) & (new_cap - 1);
+		while (used(s + j * size))
+			j = (j + 1) & (new_cap - 1);
+		memcpy(s + j * size, o, size);
+	}
+	free(old);
+	return s;
+}
+
+/* ------------------------------------------------------------ strings */
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return mix(h);
+}
+
+static int str_used(const void *slot)
+{
+	return ((const struct mg_strslot *)slot)->s != NULL;
+}
+
+static size_t str_slot_hash(const void *slot)
+{
+	return (size_t)str_hash(((const struct mg_strslot *)slot)->s);
+}
+
+static int strtab_grow(struct mg_strtab *t)
+{
+	size_t cap = t->cap ? t->cap * 2 : 256;
+	struct mg_strslot *s = rehash(t->slot, t->cap, cap, sizeof(*s), str_used, str_slot_hash);
+	if (!s)
+		return -1;
+	t->slot = s;
+	t->cap = cap;
+	return 0;
+}
+
+/* the index of s in the document's strings, added on first sight; -1: OOM */
+static int64_t intern(struct mg_strtab *t, const char *s)
+{
+	if ((t->used + 1) * 2 > t->cap && strtab_grow(t) < 0)
+		return -1;
+	size_t j = str_hash(s) & (t->cap - 1);
+	for (; t->slot[j].s; j = (j + 1) & (t->cap - 1))
+		if (!strcmp(t->slot[j].s, s))
+			return t->slot[j].idx;
+	if (!(t->slot[j].s = strdup(s)))
+		return -1;
+	t->slot[j].idx = (uint32_t)t->used++;
+	if (!t->text.max)
+		mg_buf_init(&t->text, SIZE_MAX);
+	mg_buf_add(&t->text, t->used == 1 ? "[" : ",", 1);
+	mg_buf_json_string(&t->text, s);
+	return t->slot[j].idx;
+}
+
+cJSON *mg_strtab_finish(struct mg_strtab *t)
+{
+	cJSON *raw = NULL;
+	if (!t->used) {
+		mg_buf_init(&t->text, SIZE_MAX);
+		mg_buf_add(&t->text, "[", 1);
+	}
+	mg_buf_add(&t->text, "]", 1);
+	if (!t->text.failed)
+		raw = cJSON_CreateRaw(mg_buf_str(&t->text));
+	for (size_t i = 0; i < t->cap; i++)
+		free(t->slot[i].s);
+	free(t->slot);
+	mg_buf_release(&t->text);
+	memset(t, 0, sizeof(*t));
+	return raw;
+}
+
+/* ------------------------------------------------------------ one process */
+
+struct addr_slot {
+	uint64_t addr, offset;
+	const char *module;                 /* borrowed from the trace; pointer identity */
+	uint32_t first, n;                  /* its frames: first .. first + n - 1 */
+	int used;
+};
+
+struct node_slot {
+	uint32_t frame, parent;             /* parent + 1: 0 is "no caller" */
+	uint32_t id;
+	int used;
+};
+
+struct module_ent {
+	const char *path;
+	uint64_t base;
+};
+
+struct proc_tab {
+	struct mg_strtab *st;
+	struct mg_symbolizer *sym;
+	struct addr_slot *slot;             /* by return address */
+	size_t cap, used;
+	uint32_t n_frames;
+	struct tnode { uint32_t frame, first, next, kids; } *tn; /* node id + 1; 0: the root */
+	size_t tn_cap, nused;
+	struct node_slot *node;             /* children of wide nodes, by (frame, parent) */
+	size_t ncap, n_hashed;
+	struct module_ent *mod;
+	size_t n_mod, mod_cap;
+	struct mg_buf frames, nodes, stacks;
+	int oom;
+};
+
+static size_t slot_hash(uint64_t addr, uint64_t offset, const char *module)
+{
+	return (size_t)mix(addr * 0x9e3779b97f4a7c15ull ^ offset * 0xc2b2ae3d27d4eb4full ^
+			   (uint64_t)(uintptr_t)module);
+}
+
+static int addr_used(const void *slot)
+{
+	return ((const struct addr_slot *)slot)->used;
+}
+
+static size_t addr_slot_hash(const void *slot)
+{
+	const struct addr_slot *a = slot;
+	return slot_hash(a->addr, a->offset, a->module);
+}
+
+static int node_used(const void *slot)
+{
+	return ((const struct node_slot *)slot)->used;
+}
+
+static size_t node_slot_hash(const void *slot)
+{
+	const struct node_slot *n = slot;
+	return (size_t)mix((uint64_t)n->frame << 32 | n->parent);
+}
+
+static int addr_grow(struct proc_tab *t)
+{
+	size_t cap = t->cap ? t->cap * 2 : 1024;
+	struct addr_slot *s = rehash(t->slot, t->cap, cap, sizeof(*s), addr_used, addr_slot_hash);
+	if (!s)
+		return -1;
+	t->slot = s;
+	t->cap = cap;
+	return 0;
+}
+
+static int node_grow(struct proc_tab *t)
+{
+	size_t cap = t->ncap ? t->ncap * 2 : 4096;
+	struct node_slot *s = rehash(t->node, t->ncap, cap, sizeof(*s), node_used, node_slot_hash);
+	if (!s)
+		return -1;
+	t->node = s;
+	t->ncap = cap;
+	return 0;
+}
+
+/* the index in "modules" of a module loaded at base; -1: OOM */
+static int64_t module_index(struct proc_tab *t, const char *path, uint64_t base)
+{
+	for (size_t i = t->n_mod; i-- > 0;)
+		if (t->mod[i].path == path && t->mod[i].base == base)
+			return (int64_t)i;
+	if (t->n_mod == t->mod_cap) {
+		size_t cap = t->mod_cap ? t->mod_cap * 2 : 16;
+		struct module_ent *m = realloc(t->mod, cap * sizeof(*m));
+		if (!m)
+			return -1;
+		t->mod = m;
+		t->mod_cap = cap;
+	}
+	t->mod[t->n_mod] = (struct module_ent){ path, base };
+	return (int64_t)t->n_mod++;
+}
+
+/* a string index, or "null" */
+static void put_str(struct proc_tab *t, const char *s)
+{
+	int64_t i = s ? intern(t->st, s) : -1;
+	if (s && i < 0)
+		t->oom = 1;
+	if (i < 0)
+		mg_buf_add(&t->frames, "null", 4);
+	else
+		mg_buf_u64(&t->frames, (uint64_t)i);
+}
+
+/* the slot of a return address: its frames, or where they go (used 0) */
+static struct addr_slot *addr_slot(struct proc_tab *t, const struct mg_frame *raw)
+{
+	size_t j = slot_hash(raw->addr, raw->offset, raw->module) & (t->cap - 1);
+	for (; t->slot[j].used; j = (j + 1) & (t->cap - 1))
+		if (t->slot[j].addr == raw->addr && t->slot[j].offset == raw->offset &&
+		    t->slot[j].module == raw->module)
+			break;
+	return &t->slot[j];
+}
+
+/* the frames of one return address, symbolized and written on first sight; NULL: OOM */
+static const struct addr_slot *addr_frames(struct proc_tab *t, const struct mg_frame *raw)
+{
+	if ((t->used + 1) * 2 > t->cap && addr_grow(t) < 0)
+		return NULL;
+	struct addr_slot *slot = addr_slot(t, raw);
+	if (slot->used)
+		return slot;
+	size_t j = (size_t)(slot - t->slot);
+	struct mg_sym_frame sf[MAX_INLINE];
+	size_t m = t->sym && raw->module ? mg_symbolize(t->sym, raw->module, raw->build_id,
+							raw->build_id_len, raw->offset, sf,
+							MAX_INLINE) : 0;
+	int64_t mod = raw->module ? module_index(t, raw->module, raw->addr - raw->offset) : -1;
+	if (raw->module && mod < 0)
+		return NULL;
+	if (!m) {
+		memset(&sf[0], 0, sizeof(sf[0]));
+		m = 1;
+	}
+	for (size_t i = 0; i < m; i++) {
+		/* [function, file, line, module, offset(, 1: inlined)] */
+		mg_buf_add(&t->frames, t->n_frames + i ? ",[" : "[", t->n_frames + i ? 2 : 1);
+		put_str(t, sf[i].function);
+		mg_buf_add(&t->frames, ",", 1);
+		put_str(t, sf[i].file);
+		mg_buf_add(&t->frames, ",", 1);
+		if (sf[i].line)
+			mg_buf_u64(&t->frames, (uint64_t)sf[i].line);
+		else
+			mg_buf_add(&t->frames, "null", 4);
+		mg_buf_add(&t->frames, ",", 1);
+		if (mod >= 0)
+			mg_buf_u64(&t->frames, (uint64_t)mod);
+		else
+			mg_buf_add(&t->frames, "null", 4);
+		mg_buf_add(&t->frames, ",", 1);
+		if (mod >= 0) {
+			mg_buf_u64(&t->frames, raw->offset);
+		} else {
+			/* an address in no module can be anything, past 2^53 too: exact as text */
+			char hex[24];
+			snprintf(hex, sizeof(hex), "\"0x%" PRIx64 "\"", raw->addr);
+			mg_buf_puts(&t->frames, hex);
+		}
+		mg_buf_puts(&t->frames, sf[i].inlined ? ",1]" : "]");
+	}
+	t->slot[j] = (struct addr_slot){ raw->addr, raw->offset, raw->module, t->n_frames,
+					 (uint32_t)m, 1 };
+	t->n_frames += (uint32_t)m;
+	t->used++;
+	return &t->slot[j];
+}
+
+/* a child of a wide node into the hash; -1: OOM */
+static int hash_child(struct proc_tab *t, uint32_t frame, uint32_t p, uint32_t id)
+{
+	if ((t->n_hashed + 1) * 2 > t->ncap && node_grow(t) < 0)
+		return -1;
+	size_t j = mix((uint64_t)frame << 32 | p) & (t->ncap - 1);
+	while (t->node[j].used)
+		j = (j + 1) & (t->ncap - 1);
+	t->node[j] = (struct node_slot){ frame, p, id, 1 };
+	t->n_hashed++;
+	return 0;
+}
+
+/*
+ * The node of `frame` called from node `parent` (-1: the outermost); -1: OOM.
+ * A node's children are a list, most recent first: most nodes have a few
+ * (a lookup then touches memory just written); past WIDE children they are
+ * also hashed by (frame, parent).
+ */
+#define WIDE 16
+static int64_t node_find(const struct proc_tab *t, uint32_t frame, int64_t parent)
+{
+	uint32_t p = (uint32_t)(parent + 1), c;
+	if (t->tn[p].kids <= WIDE) {
+		for (c = t->tn[p].first; c; c = t->tn[c].next)
+			if (t->tn[c].frame == frame)
+				return (int64_t)c - 1;
+	} else {
+		size_t j = mix((uint64_t)frame << 32 | p) & (t->ncap - 1);
+		for (; t->node[j].used; j = (j + 1) & (t->ncap - 1))
+			if (t->node[j].frame == frame && t->node[j].parent == p)
+				return t->node[j].id;
+	}
+	return -2;
+}
+
+static int64_t node_of(struct proc_tab *t, uint32_t frame, int64_t parent)
+{
+	uint32_t p = (uint32_t)(parent + 1), c;
+	int64_t found = node_find(t, frame, parent);
+	if (found >= 0)
+		return found;
+	if (t->nused + 2 > t->tn_cap) {
+		size_t cap = t->tn_cap * 2;
+		struct tnode *n = realloc(t->tn, cap * sizeof(*n));
+		if (!n)
+			return -1;
+		t->tn = n;
+		t->tn_cap = cap;
+	}
+	uint32_t id = (uint32_t)t->nused;
+	t->tn[id + 1] = (struct tnode){ frame, 0, t->tn[p].first, 0 };
+	t->tn[p].first = id + 1;
+	if (++t->tn[p].kids == WIDE + 1) {
+		for (c = t->tn[p].first; c; c = t->tn[c].next)
+			if (hash_child(t, t->tn[c].frame, p, c - 1) < 0)
+				return -1;
+	} else if (t->tn[p].kids > WIDE && hash_child(t, frame, p, id) < 0) {
+		return -1;
+	}
+	/* flattened [frame, parent] pairs */
+	mg_buf_add(&t->nodes, ",", t->nused ? 1 : 0);
+	mg_buf_u64(&t->nodes, frame);
+	mg_buf_add(&t->nodes, ",", 1);
+	if (parent < 0)
+		mg_buf_add(&t->nodes, "-1", 2);
+	else
+		mg_buf_u64(&t->nodes, (uint64_t)parent);
+	return (int64_t)t->nused++;
+}
+
+void mg_stacks_rows_free(uint32_t **rows, size_t n_images)
+{
+	for (size_t i = 0; rows && i < n_images; i++)
+		free(rows[i]);
+	free(rows);
+}
+
+/* one row of "stacks" */
+static void put_row(struct proc_tab *t, uint32_t n_rows, int64_t node, const uint64_t col[6])
+{
+	mg_buf_add(&t->stacks, n_rows ? ",\n[" : "[", n_rows ? 3 : 1);
+	if (node < 0)
+		mg_buf_add(&t->stacks, "-1", 2);
+	else
+		mg_buf_u64(&t->stacks, (uint64_t)node);
+	for (int c = 0; c < 6; c++) {
+		mg_buf_add(&t->stacks, ",", 1);
+		mg_buf_u64(&t->stacks, col[c]);
+	}
+	mg_buf_add(&t->stacks, "]", 1);
+}
+
+struct cand {
+	uint64_t key, key2;
+	uint32_t img, id;
+};
+
+/* largest first, in the order of profile.c's lists (so their stacks are kept) */
+static int by_key(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? 1 : -1;
+	if (x->key2 != y->key2)
+		return x->key2 < y->key2 ? 1 : -1;
+	return x->img != y->img ? (x->img < y->img ? -1 : 1) : (x->id > y->id) - (x->id < y->id);
+}
+
+/*
+ * Which stacks are written whole: every stack with bytes at the peak or
+ * leaked, and the MG_STACKS_KEEP largest by total_bytes and by allocs.
+ * trim[i][id] is set for the others.  0, or -1 when out of memory.
+ */
+static int choose(const struct mg_proc *p, uint8_t **trim)
+{
+	const struct mg_image *last = p->images[p->n_images - 1];
+	size_t n = 0, cap = 0;
+	struct cand *c;
+	for (size_t i = 0; i < p->n_images; i++)
+		cap += p->images[i]->n_stacks;
+	if (!(c = malloc((cap + 1) * sizeof(*c))))
+		return -1;
+	for (size_t i = 0; i < p->n_images; i++) {
+		const struct mg_image *img = p->images[i];
+		int leak = img == last && p->f.leaked_blocks;
+		for (uint32_t id = 0; id < img->n_stacks; id++) {
+			const struct mgt_stack *s = &img->stacks[id];
+			uint64_t pb = 0, pk = 0;
+			if (img == p->peak_image)
+				mg_stack_at_peak(img, s, &pb, &pk);
+			if (s->allocs && !pk && !(leak && s->cur_blocks))
+				c[n++] = (struct cand){ s->total_bytes, s->allocs, (uint32_t)i, id };
+		}
+	}
+	if (n > MG_STACKS_KEEP) {
+		for (size_t k = 0; k < n; k++)
+			trim[c[k].img][c[k].id] = 1;
+		for (int by = 0; by < 2; by++) {
+			for (size_t k = 0; by && k < n; k++) {
+				uint64_t total = c[k].key;
+				c[k].key = c[k].key2;
+				c[k].key2 = total;
+			}
+			qsort(c, n, sizeof(*c), by_key);
+			for (size_t k = 0; k < MG_STACKS_KEEP; k++)
+				trim[c[k].img][c[k].id] = 0;
+		}
+	}
+	free(c);
+	return 0;
+}
+
+/* a stack's frames as indices, innermost first; `add`: symbolize and add new
+ * addresses, else UINT32_MAX for an address not in the table; -1: OOM */
+static int stack_frames(struct proc_tab *t, const struct mg_image *img, uint32_t id,
+			struct mg_frame *raw, uint32_t *fr, size_t *nf, int add)
+{
+	size_t n = mg_trace_frames(img, id, raw, MGT_MAX_DEPTH);
+	*nf = 0;
+	for (size_t k = 0; k < n && (add || t->cap); k++) {
+		const struct addr_slot *a = add ? addr_frames(t, &raw[k]) : addr_slot(t, &raw[k]);
+		if (!a)
+			return -1;
+		if (!a->used) {
+			fr[(*nf)++] = UINT32_MAX;       /* not in the table */
+			continue;
+		}
+		for (uint32_t x = 0; x < a->n; x++)
+			fr[(*nf)++] = a->first + x;
+	}
+	return 0;
+}
+
+int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym,
+		    struct mg_strtab *st, uint32_t ***rows_out)
+{
+	struct proc_tab t = { .st = st, .sym = sym };
+	const struct mg_image *last = p->images[p->n_images - 1];
+	struct mg_frame raw[MGT_MAX_DEPTH];
+	uint32_t **rows = calloc(p->n_images, sizeof(*rows)), n_rows = 0;
+	uint8_t **trim = calloc(p->n_images, sizeof(*trim));
+	uint32_t *fr = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*fr));
+	/* the last stack, outermost frame first, and its nodes: stacks listed one
+	 * after the other mostly share their outer frames, found here without a
+	 * lookup (a deep profile has millions of frames) */
+	uint32_t *prev_fr = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*prev_fr));
+	int64_t *prev_node = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*prev_node));
+	uint64_t (*agg)[2] = NULL;
+	size_t prev_n = 0, n_agg = 0, agg_cap = 0, n_before;
+	int64_t other = -1;                 /* the "[smaller stacks]" frame */
+
+	mg_buf_init(&t.frames, SIZE_MAX);
+	mg_buf_init(&t.nodes, SIZE_MAX);
+	mg_buf_init(&t.stacks, SIZE_MAX);
+	mg_buf_add(&t.frames, "[", 1);
+	mg_buf_add(&t.nodes, "[", 1);
+	mg_buf_add(&t.stacks, "[", 1);
+	t.tn_cap = 1024;
+	t.tn = calloc(t.tn_cap, sizeof(*t.tn));
+	t.oom = !rows || !trim || !fr || !prev_fr || !prev_node || !t.tn;
+	for (size_t i = 0; !t.oom && i < p->n_images; i++)
+		if (!(rows[i] = malloc((p->images[i]->n_stacks + 1) * sizeof(**rows))) ||
+		    !(trim[i] = calloc(p->images[i]->n_stacks + 1, 1)))
+			t.oom = 1;
+	t.oom = t.oom || choose(p, trim) < 0;
+
+	/* the stacks kept whole */
+	for (size_t i = 0; !t.oom && i < p->n_images; i++) {
+		const struct mg_image *img = p->images[i];
+		int peak = img == p->peak_image, leak = img == last && p->f.leaked_blocks;
+		for (uint32_t id = 0; !t.oom && id < img->n_stacks; id++) {
+			const struct mgt_stack *s = &img->stacks[id];
+			uint64_t pb = 0, pk = 0;
+			size_t nf = 0, k = 0;
+			int64_t node = -1;
+			rows[i][id] = MG_NO_ROW;
+			if (peak)
+				mg_stack_at_peak(img, s, &pb, &pk);
+			if ((!s->allocs && !pk && !(leak && s->cur_blocks)) || trim[i][id])
+				continue;
+			if (stack_frames(&t, img, id, raw, fr, &nf, 1) < 0) {
+				t.oom = 1;
+				break;
+			}
+			/* outermost first, so that a caller's node exists before its callees' */
+			while (k < nf && k < prev_n && prev_fr[k] == fr[nf - 1 - k])
+				node = prev_node[k++];
+			for (; !t.oom && k < nf; k++) {
+				prev_fr[k] = fr[nf - 1 - k];
+				if ((node = prev_node[k] = node_of(&t, prev_fr[k], node)) < 0)
+					t.oom = 1;
+			}
+			prev_n = nf;
+			const uint64_t col[6] = { s->total_bytes, s->allocs, pb, pk,
+						  leak ? s->cur_bytes : 0, leak ? s->cur_blocks : 0 };
+			put_row(&t, n_rows, node, col);
+			rows[i][id] = n_rows++;
+		}
+	}
+
+	/*
+	 * The others (only allocations, neither at the peak nor leaked): each is
+	 * summed into a "[smaller stacks]" frame under the deepest of its callers
+	 * that a kept stack has too, so every figure still adds up.  Only these
+	 * frames are new nodes here, one per such caller, in order.
+	 */
+	n_before = t.nused;
+	for (size_t i = 0; !t.oom && i < p->n_images; i++) {
+		const struct mg_image *img = p->images[i];
+		for (uint32_t id = 0; !t.oom && id < img->n_stacks; id++) {
+			const struct mgt_stack *s = &img->stacks[id];
+			size_t nf = 0, k = 0;
+			int64_t node = -1, next;
+			if (!trim[i][id])
+				continue;
+			if (other < 0) {
+				int64_t str = intern(st, "[smaller stacks]");
+				other = t.n_frames;
+				mg_buf_add(&t.frames, t.n_frames ? ",[" : "[", t.n_frames ? 2 : 1);
+				if (str < 0)
+					t.oom = 1;
+				mg_buf_u64(&t.frames, (uint64_t)(str < 0 ? 0 : str));
+				mg_buf_puts(&t.frames, ",null,null,null,\"0x0\"]");
+				t.n_frames++;
+			}
+			if (stack_frames(&t, img, id, raw, fr, &nf, 0) < 0) {
+				t.oom = 1;
+				break;
+			}
+			/* from the outermost frame while a kept stack has the same callers */
+			for (; k < nf && fr[nf - 1 - k] != UINT32_MAX &&
+			     (next = node_find(&t, fr[nf - 1 - k], node)) >= 0; k++)
+				node = next;
+			if ((node = node_of(&t, (uint32_t)other, node)) < 0) {
+				t.oom = 1;
+				break;
+			}
+			size_t a = (size_t)node - n_before;
+			if (a == n_agg) {
+				if (n_agg == agg_cap) {
+					agg_cap = agg_cap ? agg_cap * 2 : 64;
+					uint64_t (*g)[2] = realloc(agg, agg_cap * sizeof(*agg));
+					if (!g) {
+						t.oom = 1;
+						break;
+					}
+					agg = g;
+				}
+				agg[n_agg][0] = agg[n_agg][1] = 0;
+				n_agg++;
+			}
+			agg[a][0] += s->total_bytes;
+			agg[a][1] += s->allocs;
+		}
+	}
+	for (size_t a = 0; !t.oom && a < n_agg; a++) {
+		const uint64_t col[6] = { agg[a][0], agg[a][1], 0, 0, 0, 0 };
+		put_row(&t, n_rows++, (int64_t)(n_before + a), col);
+	}
+	mg_buf_add(&t.frames, "]", 1);
+	mg_buf_add(&t.nodes, "]", 1);
+	mg_buf_add(&t.stacks, "]", 1);
+	t.oom |= t.frames.failed || t.nodes.failed || t.stacks.failed;
+
+	cJSON *mods = t.oom ? NULL : cJSON_CreateArray();
+	for (size_t i = 0; mods && i < t.n_mod; i++) {
+		int64_t s = intern(st, t.mod[i].path);
+		cJSON *m = cJSON_CreateArray();
+		cJSON_AddItemToArray(m, cJSON_CreateNumber((double)s));
+		cJSON_AddItemToArray(m, cJSON_CreateNumber((double)t.mod[i].base));
+		cJSON_AddItemToArray(mods, m);
+		t.oom |= s < 0;
+	}
+	if (!t.oom) {
+		cJSON_AddItemToObject(o, "modules", mods);
+		cJSON_AddItemToObject(o, "frames", cJSON_CreateRaw(mg_buf_str(&t.frames)));
+		cJSON_AddItemToObject(o, "nodes", cJSON_CreateRaw(mg_buf_str(&t.nodes)));
+		cJSON_AddItemToObject(o, "stacks", cJSON_CreateRaw(mg_buf_str(&t.stacks)));
+	} else {
+		cJSON_Delete(mods);
+		mg_stacks_rows_free(rows, p->n_images);
+		rows = NULL;
+	}
+	*rows_out = rows;
+	for (size_t i = 0; trim && i < p->n_images; i++)
+		free(trim[i]);
+	free(trim);
+	free(agg);
+	free(fr);
+	free(prev_fr);
+	free(prev_node);
+	free(t.slot);
+	free(t.node);
+	free(t.tn);
+	free(t.mod);
+	mg_buf_release(&t.frames);
+	mg_buf_release(&t.nodes);
+	mg_buf_release(&t.stacks);
+	return t.oom ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ reading back */
+
+/* cJSON arrays are linked lists: index them once */
+static const cJSON **index_array(const cJSON *a, size_t *n)
+{
+	const cJSON *it;
+	size_t k = 0;
+	*n = (size_t)cJSON_GetArraySize(a);
+	const cJSON **v = malloc((*n + 1) * sizeof(*v));
+	if (v)
+		cJSON_ArrayForEach(it, a)
+			v[k++] = it;
+	return v;
+}
+
+static int num_at(const cJSON *a, int i, int64_t *out)
+{
+	const cJSON *v = cJSON_GetArrayItem(a, i);
+	if (!cJSON_IsNumber(v))
+		return -1;
+	*out = (int64_t)v->valuedouble;
+	return 0;
+}
+
+/* one FRAME object (docs/profile-schema.md) from a "frames" entry */
+static cJSON *frame_object(const cJSON *f, const cJSON **strings, size_t n_strings,
+			   const cJSON **mods, size_t n_mods)
+{
+	cJSON *o = cJSON_CreateObject();
+	const cJSON *fn = cJSON_GetArrayItem(f, 0), *file = cJSON_GetArrayItem(f, 1);
+	const cJSON *line = cJSON_GetArrayItem(f, 2), *mod = cJSON_GetArrayItem(f, 3);
+	int64_t off = 0, base = 0, ms = -1;
+	char hex[24];
+	/* a number, or "0x...": an address outside every module */
+	const char *hoff = cJSON_GetStringValue(cJSON_GetArrayItem(f, 4));
+	uint64_t uoff = hoff && !strncmp(hoff, "0x", 2) ? strtoull(hoff + 2, NULL, 16) : 0;
+	if (!o || (!hoff && num_at(f, 4, &off) < 0) || (hoff && strncmp(hoff, "0x", 2)))
+		goto bad;
+	if (!hoff)
+		uoff = (uint64_t)off;
+	const char *const keys[2] = { "function", "file" };
+	const cJSON *const ids[2] = { fn, file };
+	for (int k = 0; k < 2; k++) {
+		if (cJSON_IsNumber(ids[k]) && ids[k]->valuedouble >= 0 &&
+		    (size_t)ids[k]->valuedouble < n_strings)
+			cJSON_AddItemToObject(o, keys[k], cJSON_Duplicate(strings[(size_t)ids[k]->valuedouble], 0));
+		else if (cJSON_IsNull(ids[k]))
+			cJSON_AddNullToObject(o, keys[k]);
+		else
+			goto bad;
+	}
+	if (cJSON_IsNumber(line))
+		cJSON_AddNumberToObject(o, "line", line->valuedouble);
+	else
+		cJSON_AddNullToObject(o, "line");
+	if (cJSON_GetArraySize(f) > 5)
+		cJSON_AddTrueToObject(o, "inlined");
+	if (cJSON_IsNumber(mod)) {
+		if (mod->valuedouble < 0 || (size_t)mod->valuedouble >= n_mods ||
+		    num_at(mods[(size_t)mod->valuedouble], 0, &ms) < 0 ||
+		    num_at(mods[(size_t)mod->valuedouble], 1, &base) < 0 || ms < 0 ||
+		    (size_t)ms >= n_strings)
+			goto bad;
+	}
+	snprintf(hex, sizeof(hex), "0x%" PRIx64, (uint64_t)base + uoff);
+	cJSON_AddStringToObject(o, "addr", hex);
+	if (ms >= 0)
+		cJSON_AddItemToObject(o, "module", cJSON_Duplicate(strings[ms], 0));
+	else
+		cJSON_AddNullToObject(o, "module");
+	snprintf(hex, sizeof(hex), "0x%" PRIx64, uoff);
+	cJSON_AddStringToObject(o, "offset", hex);
+	return o;
+bad:
+	cJSON_Delete(o);
+	return NULL;
+}
+
+static const char *const lists[] = { "peak_stacks", "leak_stacks", "top_stacks_by_bytes",
+				     "top_stacks_by_allocs" };
+
+int mg_profile_expand(cJSON *doc)
+{
+	const cJSON *sa = cJSON_GetObjectItem(doc, "strings");
+	cJSON *p;
+	size_t n_strings = 0;
+	const cJSON **strings = cJSON_IsArray(sa) ? index_array(sa, &n_strings) : NULL;
+	int ret = 0;
+
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(doc, "processes")) {
+		const cJSON *fa = cJSON_GetObjectItem(p, "frames"), *na = cJSON_GetObjectItem(p, "nodes");
+		const cJSON *sta = cJSON_GetObjectItem(p, "stacks"), *ma = cJSON_GetObjectItem(p, "modules");
+		size_t n_frames, n_nodes, n_stacks, n_mods;
+		if (!cJSON_IsArray(fa) || !cJSON_IsArray(na) || !cJSON_IsArray(sta) ||
+		    !cJSON_IsArray(ma) || !strings)
+			continue;               /* schema 1, or fresh from mg_profile_build */
+		const cJSON **frames = index_array(fa, &n_frames), **nodes = index_array(na, &n_nodes);
+		const cJSON **stacks = index_array(sta, &n_stacks), **mods = index_array(ma, &n_mods);
+		for (size_t l = 0; frames && nodes && stacks && mods && l < 4; l++) {
+			cJSON *e;
+			cJSON_ArrayForEach(e, cJSON_GetObjectItem(p, lists[l])) {
+				int64_t row, node, fi;
+				cJSON *arr;
+				size_t depth = 0;
+				if (cJSON_GetObjectItem(e, "frames") ||
+				    !cJSON_IsNumber(cJSON_GetObjectItem(e, "stack")))
+					continue;
+				row = (int64_t)cJSON_GetObjectItem(e, "stack")->valuedouble;
+				if (row < 0 || (size_t)row >= n_stacks ||
+				    num_at(stacks[row], 0, &node) < 0 || !(arr = cJSON_CreateArray())) {
+					ret = -1;
+					continue;
+				}
+				/* innermost first; parents come before children, so this ends */
+				while (node >= 0 && (size_t)node * 2 + 1 < n_nodes && depth++ < n_nodes) {
+					int64_t parent;
+					cJSON *fo;
+					if (!cJSON_IsNumber(nodes[node * 2]) ||
+					    !cJSON_IsNumber(nodes[node * 2 + 1]))
+						break;
+					fi = (int64_t)nodes[node * 2]->valuedouble;
+					parent = (int64_t)nodes[node * 2 + 1]->valuedouble;
+					if (fi < 0 || (size_t)fi >= n_frames || parent >= node ||
+					    !(fo = frame_object(frames[fi], strings, n_strings, mods, n_mods)))
+						break;
+					cJSON_AddItemToArray(arr, fo);
+					node = parent;
+				}
+				if (node >= 0)
+					ret = -1;       /* a broken chain: the frames read so far */
+				cJSON_AddItemToObject(e, "frames", arr);
+			}
+		}
+		if (!frames || !nodes || !stacks || !mods)
+			ret = -1;
+		free(frames);
+		free(nodes);
+		free(stacks);
+		free(mods);
+	}
+	free(strings);
+	return ret;
+}
+
+char *mg_profile_print(const cJSON *cdoc)
+{
+	cJSON *doc = (cJSON *)cdoc;         /* lists' frames go out and come back in order */
+	cJSON *p, *e, *held = cJSON_CreateArray();
+	char *text;
+	if (!held)
+		return NULL;
+	/* a list entry's frames are its stack's, written once in the table:
+	 * left out while printing (held in order), then put back */
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(doc, "processes"))
+		for (size_t l = 0; l < 4; l++)
+			cJSON_ArrayForEach(e, cJSON_GetObjectItem(p, lists[l]))
+				if (cJSON_GetObjectItem(e, "stack") && cJSON_GetObjectItem(e, "frames"))
+					cJSON_AddItemToArray(held, cJSON_DetachItemFromObject(e, "frames"));
+	text = cJSON_PrintUnformatted(doc);
+	cJSON *f = held->child;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(doc, "processes"))
+		for (size_t l = 0; l < 4; l++)
+			cJSON_ArrayForEach(e, cJSON_GetObjectItem(p, lists[l]))
+				if (cJSON_GetObjectItem(e, "stack") && !cJSON_GetObjectItem(e, "frames") && f) {
+					cJSON *next = f->next;
+					cJSON_AddItemToObject(e, "frames", cJSON_DetachItemViaPointer(held, f));
+					f = next;
+				}
+	cJSON_Delete(held);
+	return text;
+}

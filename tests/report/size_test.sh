@@ -1,0 +1,93 @@
+#!/bin/sh
+# size_test.sh - what a suite of trivial tests leaves in profiles/ (docs/reports.md, "Size")
+#
+# usage: size_test.sh MEMGATE FX_TRIVIAL_C FX_TRIVIAL_CXX RUST_SOURCE OUT_DIR FX_MANY_STACKS
+#
+# A 1,000-case suite must be able to upload its profiles/ on every run, so a
+# trivial case may leave at most 50,000 bytes there: real trivial programs
+# in C, C++ and Rust (compiled here with rustc when it is found, on PATH or
+# in ~/.cargo/bin; skipped with a note otherwise) under `memgate run`.  By
+# default (`html: regressions`) that is the profile alone; a page asked for
+# with --html is the profile's data plus at most 40,000 bytes of script and
+# style.  Then a profile of 5,000 distinct stacks, half of them only
+# allocating: past the 1,000 largest those are summed into "[smaller
+# stacks]" rows, and every figure must still add up, in the profile and in
+# the folded export.  Sizes, not times: no timing here.
+set -u
+memgate=$1 fx_c=$2 fx_cxx=$3 rs=$4 out=$5 fx_many=$6
+py=${MEMGATE_TEST_PYTHON:-/usr/bin/python3}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../cli/lib.sh"
+BOUND=50000 PAGE_EXTRA=40000
+rm -rf "$out"
+mkdir -p "$out"
+cd "$out" || exit 1
+
+cat >memgate.yml <<YML
+version: 1
+tests:
+  - name: c
+    run: [$fx_c]
+  - name: cxx
+    run: [$fx_cxx]
+YML
+rustc=$(command -v rustc 2>/dev/null || true)
+[ -z "$rustc" ] && [ -x "$HOME/.cargo/bin/rustc" ] && rustc=$HOME/.cargo/bin/rustc
+if [ -n "$rustc" ] && "$rustc" -g -C force-frame-pointers=yes -o trivial_rs "$rs" 2>rustc.log; then
+	printf '  - name: rust\n    run: [%s]\n' "$out/trivial_rs" >>memgate.yml
+	tests="c cxx rust"
+else
+	echo "note: no rustc (PATH, ~/.cargo/bin) or it failed: the Rust case is skipped" >&2
+	tests="c cxx"
+fi
+
+size() { wc -c <"$1" | tr -d ' '; }
+
+"$memgate" run >run.log 2>&1; rc=$?
+check "run exits 0 (got $rc)" [ "$rc" = 0 ] || cat run.log >&2
+for t in $tests; do
+	check "$t: no page by default" [ ! -e "profiles/$t.html" ]
+	n=$(size "profiles/$t.json")
+	echo "$t: profile $n bytes"
+	check "$t: the profile is at most $BOUND bytes (got $n)" [ "$n" -le $BOUND ]
+	check "$t: the profile has its stack table" grep -q '"nodes":\[' "profiles/$t.json"
+done
+total=$(du -sb profiles | cut -f1)
+echo "profiles/: $total bytes for: $tests"
+
+"$memgate" run --html >run.log 2>&1; rc=$?
+check "run --html exits 0 (got $rc)" [ "$rc" = 0 ] || cat run.log >&2
+for t in $tests; do
+	n=$(size "profiles/$t.html") j=$(size "profiles/$t.json")
+	echo "$t: page $n bytes"
+	check "$t: the page is its profile ($j) and at most $PAGE_EXTRA bytes (got $n)" \
+		[ "$n" -le $((j + PAGE_EXTRA)) ]
+done
+
+"$memgate" trace -o many.json -- "$fx_many" 5000 >trace.log 2>&1 ||
+	{ echo "FAIL: trace of $fx_many 5000" >&2; cat trace.log >&2; exit 1; }
+check "many: every figure adds up (validate_profile.py)" \
+	"$py" "$here/../tools/validate_profile.py" "$here/../../docs/profile.schema.json" many.json
+check "many: the small stacks are summed" "$py" - many.json <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+s, p = d["strings"], d["processes"][0]
+other = s.index("[smaller stacks]")
+frames = [i for i, f in enumerate(p["frames"]) if f[0] == other]
+nodes = p["nodes"]
+rows = [r for r in p["stacks"] if r[0] >= 0 and nodes[2 * r[0]] in frames]
+full = [r for r in p["stacks"] if r not in rows]
+# 2,500 only allocate: at most 2,000 of them whole, the rest in a few rows
+# that carry nothing at the peak or leaked
+ok = (len(frames) == 1 and rows and len(full) <= 2500 + 2000 and
+      all(r[3:] == [0, 0, 0, 0] for r in rows) and
+      sum(r[2] for r in rows) >= 500)
+sys.exit(not ok)
+PY
+"$memgate" report many.json --format folded -o many.folded
+check "many: folded sums to the summary's total_bytes" "$py" -c '
+import json, sys
+d = json.load(open("many.json"))
+t = sum(int(l.rsplit(" ", 1)[1]) for l in open("many.folded"))
+sys.exit(t != d["summary"]["total_bytes"] or "[smaller stacks]" not in open("many.folded").read())'
+exit $fail
