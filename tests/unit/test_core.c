@@ -433,6 +433,37 @@ done:
 		cJSON_Delete(d[i]);
 }
 
+/* a profile of several runs is improved only where every run is */
+static void test_improved_every_run(void)
+{
+	cJSON *old = profile(1000, 100, 4000, 0, STACK("a", 1000), "", "2.36");
+	cJSON *d[3] = {
+		profile(700, 100, 4000, 0, STACK("a", 700), "", "2.36"),
+		profile(700, 100, 4000, 0, STACK("a", 700), "", "2.36"),
+		profile(799, 100, 4000, 0, STACK("a", 799), "", "2.36"),
+	};
+	struct mg_verdict v;
+	/* 700, 700, 799: every run below 1000 - 200 */
+	cJSON *c = mg_profile_combine(d, 3);
+	judge(&v, c, old);
+	CHECK(metric(&v, MG_METRIC_PEAK_BYTES)->status == MG_STATUS_IMPROVED);
+	mg_verdict_release(&v);
+	cJSON_Delete(c);
+	/* 700, 700, 800: the median is 700, but one run is not improved */
+	cJSON_Delete(d[2]);
+	d[2] = profile(800, 100, 4000, 0, STACK("a", 800), "", "2.36");
+	c = mg_profile_combine(d, 3);
+	CHECK(fig(c, "peak_bytes") == 700);
+	judge(&v, c, old);
+	CHECK(metric(&v, MG_METRIC_PEAK_BYTES)->status == MG_STATUS_PASS);
+	CHECK(v.status == MG_STATUS_PASS);
+	mg_verdict_release(&v);
+	cJSON_Delete(c);
+	for (int i = 0; i < 3; i++)
+		cJSON_Delete(d[i]);
+	cJSON_Delete(old);
+}
+
 /* deterministic runs: the spread is measured, and it is 0 */
 static void test_spread_zero(void)
 {
@@ -492,6 +523,7 @@ int main(void)
 	test_json();
 	test_spread();
 	test_spread_zero();
+	test_improved_every_run();
 	mg_config_free(cfg);
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
