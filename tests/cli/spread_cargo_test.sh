@@ -69,16 +69,7 @@ bad = [m for t in d["tests"] for m in t["metrics"] if m["verdict"] == "improved"
 print(*bad, sep="\n")
 sys.exit(bool(bad))'
 }
-passed=0
-for i in 1 2 3 4 5 6 7 8 9 10; do
-	"$memgate" check >out.txt 2>&1; rc=$?
-	if [ "$rc" = 0 ] && inside_never_improved >>out.txt; then
-		passed=$((passed + 1))
-	else
-		echo "check $i (exit $rc):" >&2
-		cat out.txt >&2
-	fi
-done
+checks_pass 10 "$memgate" inside_never_improved
 check "(unchanged) 10 of 10 checks pass (got $passed)" [ "$passed" = 10 ]
 
 # a real regression: every test's buffer 8 MiB bigger (SPREADY_EXTRA, read by the crate)

@@ -343,6 +343,20 @@ static enum mg_status status_of(const cJSON *b, unsigned peak, unsigned allocs,
 	return s;
 }
 
+/* the baseline accepted from three runs of these peaks and allocs */
+static cJSON *baseline_of_runs(const unsigned peak[3], const unsigned allocs[3], unsigned leaked)
+{
+	cJSON *d[3], *c, *b;
+	for (int i = 0; i < 3; i++)
+		d[i] = profile(peak[i], allocs[i], 4000, leaked, STACK("a", 1000), "", "2.36");
+	c = mg_profile_combine(d, 3);
+	b = c ? mg_baseline_from_profile(c, NULL, 0, NULL) : NULL;
+	for (int i = 0; i < 3; i++)
+		cJSON_Delete(d[i]);
+	cJSON_Delete(c);
+	return b;
+}
+
 /*
  * docs/baselines.md, "The spread": runs whose peaks were 1000, 1100 and 1200
  * (allocs 100, 104, 100): the baseline keeps the median and the range; the
@@ -352,13 +366,8 @@ static enum mg_status status_of(const cJSON *b, unsigned peak, unsigned allocs,
  */
 static void test_spread(void)
 {
-	cJSON *d[3] = {
-		profile(1000, 100, 4000, 0, STACK("a", 1000), "", "2.36"),
-		profile(1100, 104, 4000, 0, STACK("a", 1100), "", "2.36"),
-		profile(1200, 100, 4000, 0, STACK("a", 1200), "", "2.36"),
-	};
-	cJSON *c = mg_profile_combine(d, 3);
-	cJSON *b = c ? mg_baseline_from_profile(c, NULL, 0, NULL) : NULL;
+	static const unsigned peak[3] = { 1000, 1100, 1200 }, allocs[3] = { 100, 104, 100 };
+	cJSON *b = baseline_of_runs(peak, allocs, 0);
 	uint64_t lo = 0, hi = 0;
 	CHECK(b != NULL);
 	if (!b)
@@ -401,7 +410,7 @@ static void test_spread(void)
 	cJSON_Delete(cur);
 
 	/* the same runs, the same baseline; another range is another baseline */
-	cJSON *b2 = mg_baseline_from_profile(c, NULL, 0, NULL);
+	cJSON *b2 = baseline_of_runs(peak, allocs, 0);
 	CHECK(b2 && mg_baseline_same(b, b2));
 	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(cJSON_GetObjectItem(b2, "spread"),
 						      "peak_bytes"), "max", cJSON_CreateNumber(1300));
@@ -428,9 +437,6 @@ static void test_spread(void)
 	cJSON_Delete(cur);
 done:
 	cJSON_Delete(b);
-	cJSON_Delete(c);
-	for (int i = 0; i < 3; i++)
-		cJSON_Delete(d[i]);
 }
 
 /* a profile of several runs is improved only where every run is */
@@ -467,13 +473,8 @@ static void test_improved_every_run(void)
 /* deterministic runs: the spread is measured, and it is 0 */
 static void test_spread_zero(void)
 {
-	cJSON *d[3] = {
-		profile(1000, 100, 4000, 7, STACK("a", 1000), "", "2.36"),
-		profile(1000, 100, 4000, 7, STACK("a", 1000), "", "2.36"),
-		profile(1000, 100, 4000, 7, STACK("a", 1000), "", "2.36"),
-	};
-	cJSON *c = mg_profile_combine(d, 3);
-	cJSON *b = c ? mg_baseline_from_profile(c, NULL, 0, NULL) : NULL;
+	static const unsigned peak[3] = { 1000, 1000, 1000 }, allocs[3] = { 100, 100, 100 };
+	cJSON *b = baseline_of_runs(peak, allocs, 7);
 	uint64_t lo, hi;
 	CHECK(b != NULL);
 	if (b) {
@@ -493,13 +494,12 @@ static void test_spread_zero(void)
 		cJSON_Delete(cur);
 	}
 	/* one run: no spread object at all */
-	cJSON *one = mg_baseline_from_profile(d[0], NULL, 0, NULL);
+	cJSON *run = profile(1000, 100, 4000, 7, STACK("a", 1000), "", "2.36");
+	cJSON *one = mg_baseline_from_profile(run, NULL, 0, NULL);
 	CHECK(one && !cJSON_GetObjectItem(one, "spread"));
 	cJSON_Delete(one);
+	cJSON_Delete(run);
 	cJSON_Delete(b);
-	cJSON_Delete(c);
-	for (int i = 0; i < 3; i++)
-		cJSON_Delete(d[i]);
 }
 
 int main(void)
