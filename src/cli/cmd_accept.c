@@ -2,7 +2,9 @@
  *
  * For each selected test (default: every configured test with a profile in
  * DIR), the profile's figures and top call sites become baselines/<test>.json
- * in canonical form, with the commit checked out and the reason.  A file is
+ * in canonical form, with the commit checked out and the reason; a
+ * multithreaded test is first measured `spread-runs` times, and its baseline
+ * keeps the spread of the runs (docs/baselines.md).  A file is
  * rewritten only when its figures or sites changed; every write is atomic, so
  * an interrupted accept leaves each baseline old or new, never half-written.
  */
@@ -16,6 +18,8 @@
 #include "../core/baseline.h"
 #include "../core/config.h"
 #include "../core/git.h"
+#include "../core/measure.h"
+#include "../core/profile.h"
 #include "../core/suppress.h"
 #include "../util/error.h"
 #include "../util/fs.h"
@@ -30,9 +34,13 @@ static const char usage_text[] =
 	"as the baselines of those tests (default: every configured test that has a\n"
 	"profile) into the config's `baselines` directory, with the commit checked out\n"
 	"and the reason.  Only files whose figures or call sites changed are rewritten.\n"
+	"A multithreaded test whose profile holds fewer runs than its `spread-runs`\n"
+	"(default 5) is first measured again until it has them, and its baseline\n"
+	"keeps the spread of its figures over the runs (not with --from: saved\n"
+	"profiles are accepted as they are).\n"
 	"\n"
 	"exit status: 0 done; 2 usage, configuration or input error (a corrupt profile,\n"
-	"an unknown test); 3 an I/O error.\n";
+	"an unknown test); 3 an I/O error, or a run to measure a spread failed.\n";
 
 static const char *const shown[] = { "peak_bytes", "leaked_bytes", "allocs", "total_bytes" };
 
@@ -52,12 +60,87 @@ static void print_change(const char *name, const cJSON *old, const cJSON *new)
 	fprintf(stderr, "%s\n", any ? "" : " call sites");
 }
 
-/* 0 written or unchanged, MG_EINVALID bad input, MG_ERROR I/O */
-static int accept_one(struct mg_suppress_state *sup, const char *name, const char *from,
-		      const char *commit, int dirty, const char *reason, int *changed,
-		      struct mg_error *err)
+/* how many runs a profile holds, and whether a process of it was multithreaded */
+static int profile_runs(const cJSON *profile, int *threads)
+{
+	const cJSON *runs = cJSON_GetObjectItem(profile, "runs"), *p;
+	*threads = 0;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(profile, "processes"))
+		*threads |= cJSON_IsTrue(cJSON_GetObjectItem(p, "multithreaded"));
+	return cJSON_IsArray(runs) ? cJSON_GetArraySize(runs) : 1;
+}
+
+/*
+ * docs/baselines.md, "The spread": a multithreaded test whose profile holds
+ * fewer runs than its `spread-runs` is measured again until it has them.
+ * The runs combined (as `repeat` combines them) replace *profile and its
+ * file `ppath`, so that accepting again measures nothing more.  MG_OK, or
+ * MG_ENOTMEASURED when a run failed.
+ */
+static int measure_spread(cJSON **profile, const char *ppath, const struct mg_config *cfg,
+			  const struct mg_test *test, struct mg_git *git, struct mg_error *err)
+{
+	struct mg_settings eff;
+	char *tmp = NULL, *text = NULL, rpath[4200];
+	cJSON **docs = NULL, *combined = NULL;
+	size_t len, n = 0;
+	int threads, have = profile_runs(*profile, &threads), ret = MG_OK;
+
+	mg_config_effective(&eff, cfg, test);
+	if (!threads || have >= (int)eff.spread_runs)
+		return MG_OK;
+	fprintf(stderr, "  %-24s multithreaded: measuring its spread over %u runs (%u more)\n",
+		test->name, eff.spread_runs, eff.spread_runs - (unsigned)have);
+	if (!(docs = calloc(eff.spread_runs + 1, sizeof(*docs))))
+		return mg_error_set(err, MG_ERROR, "out of memory");
+	docs[n++] = *profile;
+	if ((ret = mg_mkdtemp(&tmp, "memgate-spread", err)) != MG_OK)
+		goto done;
+	snprintf(rpath, sizeof(rpath), "%s/%s.json", tmp, test->name);
+	while (have < (int)eff.spread_runs) {
+		if (mg_cli_measure(cfg, &test, 1, tmp, 1, 1, 1, git) != MG_EXIT_PASS) {
+			ret = mg_error_set(err, MG_ENOTMEASURED, "%s: a run to measure its spread "
+					   "failed: no baseline written", test->name);
+			goto done;
+		}
+		if ((ret = mg_read_file(&text, &len, rpath, MG_MAX_DOC, err)) != MG_OK ||
+		    (ret = mg_json_load_doc(&docs[n], text, len, rpath, "profile", err)) != MG_OK)
+			goto done;
+		free(text);
+		text = NULL;
+		have += profile_runs(docs[n++], &threads);
+	}
+	if (!(combined = mg_profile_combine(docs, n))) {
+		ret = mg_error_set(err, MG_ERROR, "out of memory");
+		goto done;
+	}
+	if ((ret = mg_profile_write(ppath, combined, err)) != MG_OK)
+		goto done;
+	cJSON_Delete(*profile);
+	*profile = combined;
+	combined = NULL;
+done:
+	for (size_t k = 1; k < n; k++)
+		cJSON_Delete(docs[k]);
+	free(docs);
+	free(text);
+	cJSON_Delete(combined);
+	if (tmp) {
+		mg_rmtree(tmp);
+		free(tmp);
+	}
+	return ret;
+}
+
+/* 0 written or unchanged, MG_EINVALID bad input, MG_ENOTMEASURED a run for the
+ * spread failed, MG_ERROR I/O; `saved`: profiles given with --from, never
+ * re-measured; `git` may be NULL (not in git) */
+static int accept_one(struct mg_suppress_state *sup, const struct mg_test *test, const char *from,
+		      int saved, const char *commit, int dirty, const char *reason,
+		      struct mg_git *git, int *changed, struct mg_error *err)
 {
 	const struct mg_config *cfg = sup->cfg;
+	const char *name = test->name;
 	char ppath[4096], bpath[4096];
 	char *text = NULL, *canon = NULL;
 	size_t len;
@@ -80,6 +163,20 @@ static int accept_one(struct mg_suppress_state *sup, const char *name, const cha
 		ret = mg_error_set(err, MG_EINVALID, "%s: the profile of test '%s', not '%s'", ppath,
 				   pname ? pname : "?", name);
 		goto done;
+	}
+	if (!saved) {
+		if ((ret = measure_spread(&profile, ppath, cfg, test, git, err)) != MG_OK)
+			goto done;
+	} else {
+		struct mg_settings eff;
+		int threads, runs = profile_runs(profile, &threads);
+		mg_config_effective(&eff, cfg, test);
+		if (threads && runs < (int)eff.spread_runs)
+			mg_cli_warning("%s: multithreaded, and its profile in '%s' holds %d run%s: "
+				       "the spread of its figures is %s, and checks may flap (accept "
+				       "without --from measures %u runs; or set repeat)", name, from,
+				       runs, runs == 1 ? "" : "s", runs == 1 ? "unknown" : "partly known",
+				       eff.spread_runs);
 	}
 	/* the figures as check gates them: without the leaks memgate.yml suppresses */
 	if (mg_suppress_profile(profile, sup) < 0 ||
@@ -138,7 +235,8 @@ int cmd_accept(int argc, char **argv)
 	struct mg_suppress_state sup = { 0 };
 	struct mg_error err = { 0 };
 	char sha[41];
-	int dirty = 0, have_commit, ret = MG_EXIT_USAGE, lock = -1;
+	struct mg_git *git = NULL;
+	int dirty = 0, have_commit, from_given, ret = MG_EXIT_USAGE, lock = -1;
 
 	if (!names)
 		return MG_EXIT_ERROR;
@@ -163,6 +261,7 @@ int cmd_accept(int argc, char **argv)
 	if ((ret = mg_cli_load_config_saved(&cfg, config, names, n_names, from ? &from : NULL,
 					    from ? 1 : 0)) != MG_EXIT_PASS)
 		goto done;
+	from_given = from != NULL;
 	if (!from)
 		from = cfg->profiles;
 	if (mg_mkdirs(cfg->baselines) < 0) {
@@ -179,10 +278,8 @@ int cmd_accept(int argc, char **argv)
 	}
 	/* what an accept killed mid-write left: never to be committed */
 	mg_clean_stale_tmp(cfg->baselines, MG_TMP_STALE_S, removed_tmp);
-	struct mg_git *git;
 	have_commit = mg_git_open(&git, cfg->dir[0] ? cfg->dir : ".", &err) == MG_OK &&
 		      mg_git_head(git, sha, &dirty, &err) == MG_OK;
-	mg_git_close(git);
 	if (!have_commit)
 		mg_cli_warning("%s: baselines record no commit", err.msg);
 	else if (dirty)
@@ -197,7 +294,8 @@ int cmd_accept(int argc, char **argv)
 		reason ? ", reason: " : "", reason ? reason : "");
 	ret = MG_EXIT_PASS;
 	for (size_t k = 0; k < cfg->n_tests; k++) {
-		const char *name = cfg->tests[k].name;
+		const struct mg_test *test = &cfg->tests[k];
+		const char *name = test->name;
 		char ppath[4096];
 		int changed = 0;
 		if (!mg_cli_selected(name, names, n_names))
@@ -205,8 +303,9 @@ int cmd_accept(int argc, char **argv)
 		snprintf(ppath, sizeof(ppath), "%s/%s.json", from, name);
 		if (!n_names && access(ppath, F_OK) < 0)
 			continue;             /* all: only the tests that were measured */
-		int r = accept_one(&sup, name, from, have_commit ? sha : NULL, dirty, reason,
-				   &changed, &err);
+		/* saved profiles (--from) are accepted as they are: their build may be gone */
+		int r = accept_one(&sup, test, from, from_given, have_commit ? sha : NULL, dirty,
+				   reason, git, &changed, &err);
 		if (r != MG_OK) {
 			ret = mg_cli_report(&err);
 			break;
@@ -218,6 +317,7 @@ done:
 	if (lock >= 0)
 		close(lock);
 	mg_suppress_release(&sup);
+	mg_git_close(git);
 	mg_config_free(cfg);
 	free(names);
 	return ret;

@@ -98,6 +98,21 @@ static void print_notes(const struct mg_check_test *r)
 	if (r->stale > 0)
 		printf("%s: baseline measured %ld commit%s before the base commit\n",
 		       r->name, r->stale, r->stale == 1 ? "" : "s");
+	/* docs/baselines.md, "The spread": what the gate allowed for */
+	int spread = 0;
+	for (size_t k = 0; k < v->n_metrics; k++) {
+		const struct mg_metric_verdict *m = &v->metrics[k];
+		if (!m->has_spread)
+			continue;
+		if (!spread++)
+			printf("%s: the baseline's runs moved:", r->name);
+		else
+			putchar(',');
+		printf(" %s %" PRIu64 "..%" PRIu64, mg_metric_name(m->metric), m->spread_min,
+		       m->spread_max);
+	}
+	if (spread)
+		printf(" (allowed from the highest run)\n");
 	if (r->confirmed == 1)
 		printf("%s: the regression held in all %d runs\n", r->name, r->runs);
 	else if (r->confirmed == 0)

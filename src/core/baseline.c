@@ -96,6 +96,76 @@ int mg_json_figure(uint64_t *out, const cJSON *obj, const char *name)
 	return mg_json_u64(out, cJSON_GetObjectItem(obj, name)) == 0;
 }
 
+/*
+ * docs/baselines.md, "The spread": over the runs behind a profile (`repeat`,
+ * accept's re-runs of a multithreaded test), each figure's lowest and
+ * highest run, for the figures that moved.  The runs are summaries before
+ * memgate.yml's suppressions: a range moves by what they hide from the
+ * combined figure.  NULL: one run, nothing measured.
+ */
+static cJSON *spread(const cJSON *profile, const cJSON *fig)
+{
+	const cJSON *runs = cJSON_GetObjectItem(profile, "runs"), *r;
+	const cJSON *sum = cJSON_GetObjectItem(profile, "summary");
+	int n = cJSON_GetArraySize(runs);
+	cJSON *o;
+
+	if (!cJSON_IsArray(runs) || n < 2 || !(o = cJSON_CreateObject()))
+		return NULL;
+	cJSON_AddNumberToObject(o, "runs", n);
+	for (int m = 0; m < MG_METRIC_COUNT; m++) {
+		const char *name = mg_metric_name((enum mg_metric)m);
+		const cJSON *raw = cJSON_GetObjectItem(sum, name), *g = cJSON_GetObjectItem(fig, name);
+		double lo = -1, hi = -1;
+		int all = 1;
+		if (!cJSON_IsNumber(raw) || !cJSON_IsNumber(g))
+			continue;
+		cJSON_ArrayForEach(r, runs) {
+			const cJSON *v = cJSON_GetObjectItem(r, name);
+			if (!cJSON_IsNumber(v) || v->valuedouble < 0) {
+				all = 0;
+				break;
+			}
+			if (lo < 0 || v->valuedouble < lo)
+				lo = v->valuedouble;
+			if (v->valuedouble > hi)
+				hi = v->valuedouble;
+		}
+		if (!all)
+			continue;
+		double hidden = raw->valuedouble - g->valuedouble;
+		lo = lo - hidden < 0 ? 0 : lo - hidden;
+		hi = hi - hidden < 0 ? 0 : hi - hidden;
+		/* the figure itself lies in its range, whatever combined it */
+		if (g->valuedouble < lo)
+			lo = g->valuedouble;
+		if (g->valuedouble > hi)
+			hi = g->valuedouble;
+		if (hi > lo) {
+			cJSON *e = cJSON_CreateObject();
+			cJSON_AddNumberToObject(e, "max", hi);
+			cJSON_AddNumberToObject(e, "min", lo);
+			cJSON_AddItemToObject(o, name, e);
+		}
+	}
+	return o;
+}
+
+int mg_baseline_spread(uint64_t *lo, uint64_t *hi, const cJSON *baseline, const char *name)
+{
+	const cJSON *s = cJSON_GetObjectItem(baseline, "spread"), *e;
+	if (!s || cJSON_IsNull(s))
+		return 0;
+	if (!cJSON_IsObject(s))
+		return -1;
+	if (!(e = cJSON_GetObjectItem(s, name)))
+		return 0;
+	if (!cJSON_IsObject(e) || !mg_json_figure(lo, e, "min") || !mg_json_figure(hi, e, "max") ||
+	    *lo > *hi)
+		return -1;
+	return 1;
+}
+
 cJSON *mg_baseline_from_profile(const cJSON *profile, const char *commit, int dirty,
 				const char *reason)
 {
@@ -141,6 +211,9 @@ cJSON *mg_baseline_from_profile(const cJSON *profile, const char *commit, int di
 	else
 		cJSON_AddNullToObject(b, "reason");
 	cJSON_AddNumberToObject(b, "schema", MG_BASELINE_SCHEMA);
+	cJSON *spr = spread(profile, fig);
+	if (spr)
+		cJSON_AddItemToObject(b, "spread", spr);
 	cJSON_AddStringToObject(b, "test", cJSON_GetStringValue(cJSON_GetObjectItem(
 					cJSON_GetObjectItem(profile, "test"), "name")) ?: "");
 	return b;
@@ -323,6 +396,7 @@ int mg_baseline_same(const cJSON *a, const cJSON *b)
 {
 	static const char *const keys[] = { "leak_sites", "peak_sites", "test" };
 	const cJSON *fa = cJSON_GetObjectItem(a, "figures"), *fb = cJSON_GetObjectItem(b, "figures");
+	const cJSON *sa = cJSON_GetObjectItem(a, "spread"), *sb = cJSON_GetObjectItem(b, "spread");
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!same_item(cJSON_GetObjectItem(a, keys[i]), cJSON_GetObjectItem(b, keys[i])))
 			return 0;
@@ -331,7 +405,8 @@ int mg_baseline_same(const cJSON *a, const cJSON *b)
 	for (int m = 0; m < MG_METRIC_COUNT; m++) {
 		const char *name = mg_metric_name((enum mg_metric)m);
 		if (mg_metric_info((enum mg_metric)m)->class != MG_METRIC_RSS_CLASS &&
-		    !same_item(cJSON_GetObjectItem(fa, name), cJSON_GetObjectItem(fb, name)))
+		    (!same_item(cJSON_GetObjectItem(fa, name), cJSON_GetObjectItem(fb, name)) ||
+		     !same_item(cJSON_GetObjectItem(sa, name), cJSON_GetObjectItem(sb, name))))
 			return 0;
 	}
 	return 1;

@@ -2,7 +2,8 @@
  *
  * A baseline holds the gated figures of a profile's summary, its top call
  * sites (for attribution diffs), the commit it was measured at, the
- * environment fingerprint and the reason of the accept.  Its text is
+ * environment fingerprint, the reason of the accept and, when several runs
+ * were measured, each moving figure's range over them ("spread").  Its text is
  * canonical: keys sorted at every level, two-space indentation, integers as
  * integers, a trailing newline; the same figures always give the same bytes,
  * so diffs stay minimal and reviewable.
@@ -27,6 +28,12 @@ cJSON *mg_baseline_from_profile(const cJSON *profile, const char *commit, int di
  * number's text: util/json.h): 1 and *out, or 0 when absent or not an integer
  * from 0 to UINT64_MAX. */
 int mg_json_figure(uint64_t *out, const cJSON *obj, const char *name);
+
+/* The spread of figure `name` that `baseline` measured over several runs
+ * (docs/baselines.md, "The spread"): 1 with the lowest and highest run in
+ * *lo and *hi; 0 when it has none (the figure is exact); -1 when the entry
+ * is malformed (not {"min": N, "max": N} with min <= max). */
+int mg_baseline_spread(uint64_t *lo, uint64_t *hi, const cJSON *baseline, const char *name);
 
 /* The canonical text of any JSON document (see above); malloc'd, NULL on OOM. */
 char *mg_json_canonical(const cJSON *doc);

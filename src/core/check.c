@@ -146,15 +146,17 @@ done:
 }
 
 /*
- * Whether every failing metric of a row is one that varies from run to run
- * (the peak and RSS; anything of a multithreaded test), so that re-running
- * can tell noise from a regression.  A new leak or a grown count fails as is.
+ * Whether every failing (or, with `improved`, every improved) metric of a row
+ * is one that varies from run to run (the peak and RSS; anything of a
+ * multithreaded test), so that re-running can tell noise from a regression
+ * or an improvement.  A new leak or a grown count fails as is.
  */
-static int noisy_only(const struct mg_check_test *r)
+static int noisy_only(const struct mg_check_test *r, int improved)
 {
 	for (size_t k = 0; k < r->v.n_metrics; k++) {
 		enum mg_metric m = r->v.metrics[k].metric;
-		if (r->v.metrics[k].status < MG_STATUS_REGRESSION || r->threads)
+		enum mg_status s = r->v.metrics[k].status;
+		if ((improved ? s != MG_STATUS_IMPROVED : s < MG_STATUS_REGRESSION) || r->threads)
 			continue;
 		if (!mg_metric_is_noisy(m))
 			return 0;
@@ -184,15 +186,16 @@ static int load_profile(cJSON **doc, const char *path, struct mg_error *err)
 }
 
 /*
- * Re-runs a test whose regression is only in noisy figures `confirm` times
- * and judges all runs together, the way `repeat` does (median peak, minimum
- * counts): the combined profile replaces DIR/<test>.json and the row is
- * judged again.  Returns MG_OK, or an error when a re-run failed (the first
- * verdict then stands).
+ * Re-runs a test whose regression (or, with `improved`, improvement) is only
+ * in noisy figures `confirm` times and judges all runs together, the way
+ * `repeat` does (median peak, minimum counts; improved only where every run
+ * is, compare.c): the combined profile replaces DIR/<test>.json and the row
+ * is judged again.  Returns MG_OK, or an error when a re-run failed (the
+ * first verdict then stands).
  */
 static int confirm_row(struct mg_check_test *row, struct mg_suppress_state *sup,
-		       const struct mg_test *test,
-		       unsigned confirm, const struct mg_check_opts *o, struct mg_error *err)
+		       const struct mg_test *test, unsigned confirm, int improved,
+		       const struct mg_check_opts *o, struct mg_error *err)
 {
 	const char *name = test->name;
 	char path[4200], rpath[4200];
@@ -201,8 +204,9 @@ static int confirm_row(struct mg_check_test *row, struct mg_suppress_state *sup,
 	unsigned n = 0;
 	int ret;
 
-	notify(o, 0, "%s: regressed in figures that vary from run to run; re-running it %u "
-	       "time%s to confirm", name, confirm, confirm == 1 ? "" : "s");
+	notify(o, 0, "%s: %s in figures that vary from run to run; re-running it %u "
+	       "time%s to confirm", name, improved ? "improved" : "regressed", confirm,
+	       confirm == 1 ? "" : "s");
 	snprintf(path, sizeof(path), "%s/%s.json", row->dir, name);
 	if (!docs) {
 		ret = mg_error_set(err, MG_ERROR, "out of memory");
@@ -231,7 +235,14 @@ static int confirm_row(struct mg_check_test *row, struct mg_suppress_state *sup,
 	row->dir = dir;
 	row->name = name;
 	ret = check_one(row, sup, test, dir, o, err);
-	row->confirmed = row->v.status >= MG_STATUS_REGRESSION;
+	row->confirmed = -1;
+	if (!improved)
+		row->confirmed = row->v.status >= MG_STATUS_REGRESSION;
+	else if (ret == MG_OK && row->v.status == MG_STATUS_IMPROVED)
+		notify(o, 0, "%s: the improvement held in every one of %d runs", name, row->runs);
+	else if (ret == MG_OK)
+		notify(o, 0, "%s: an improvement of the first run did not hold in every one of %d "
+		       "runs: no advice to accept", name, row->runs);
 done:
 	for (unsigned k = 0; docs && k <= confirm; k++)
 		cJSON_Delete(docs[k]);
@@ -321,10 +332,13 @@ int mg_check(struct mg_check_result *r, const struct mg_config *cfg,
 		struct mg_settings eff;
 		mg_config_effective(&eff, cfg, test);
 		/* without a callback (saved profiles) they are judged as they are */
-		if (o->remeasure && eff.confirm && row->v.status >= MG_STATUS_REGRESSION &&
-		    noisy_only(row) && confirm_row(row, &r->sup, test, eff.confirm, o, err) != MG_OK)
-			notify(o, 1, "%s: could not confirm the regression (%s); it stands",
-			       test->name, err->msg);
+		/* noise is neither a regression nor an improvement (docs/baselines.md) */
+		int improved = row->v.status == MG_STATUS_IMPROVED;
+		if (o->remeasure && eff.confirm && (improved || row->v.status >= MG_STATUS_REGRESSION) &&
+		    noisy_only(row, improved) &&
+		    confirm_row(row, &r->sup, test, eff.confirm, improved, o, err) != MG_OK)
+			notify(o, 1, "%s: could not confirm the %s (%s); it stands", test->name,
+			       improved ? "improvement" : "regression", err->msg);
 	}
 	for (size_t i = 0; i < r->n_tests; i++) {
 		r->counts[r->tests[i].v.status]++;

@@ -19,9 +19,9 @@ struct mg_error;
 /* Ordered by severity: a test's verdict is the worst of its metrics'. */
 enum mg_status {
 	MG_STATUS_PASS = 0,         /* within the tolerance of the baseline */
-	MG_STATUS_IMPROVED,         /* below the baseline by more than the tolerance */
+	MG_STATUS_IMPROVED,         /* below the baseline (its lowest run) by more than the tolerance */
 	MG_STATUS_NEW,              /* no baseline (test or figure): reported, never a failure */
-	MG_STATUS_REGRESSION,       /* above baseline + tolerance */
+	MG_STATUS_REGRESSION,       /* above baseline (its highest run) + tolerance */
 	MG_STATUS_OVER_BUDGET       /* above an absolute `limit:`, with or without a baseline */
 };
 
@@ -34,8 +34,11 @@ struct mg_metric_verdict {
 	uint64_t current;           /* the profile's summary figure */
 	int has_baseline;           /* the baseline holds this figure */
 	uint64_t baseline;          /* valid when has_baseline */
+	int has_spread;             /* the baseline measured the figure moving over several runs */
+	uint64_t spread_min, spread_max; /* when has_spread: its lowest and highest run (they
+				     * hold the baseline); else both the baseline */
 	int has_tolerance;          /* gated by a tolerance (else only by a limit) */
-	uint64_t allowed;           /* largest passing value: min(baseline + tolerance, limit);
+	uint64_t allowed;           /* largest passing value: min(spread_max + tolerance, limit);
 				     * without a baseline: the limit, or UINT64_MAX */
 	int has_limit;
 	uint64_t limit;             /* valid when has_limit */
@@ -70,7 +73,8 @@ struct mg_verdict {
  * document; NULL: the test has none, it is new) under the tolerances and
  * limits that `cfg` gives `test` (NULL: the defaults).  Only metrics with a
  * tolerance or a limit are gated and listed.  Fills *out (the caller's;
- * release it with mg_verdict_release()).  MG_ERROR: out of memory.
+ * release it with mg_verdict_release()).  MG_EINVALID: the baseline's spread
+ * of a gated figure is malformed; MG_ERROR: out of memory.
  */
 int mg_compare(struct mg_verdict *out, const cJSON *profile, const cJSON *baseline,
 	       const struct mg_config *cfg, const struct mg_test *test, struct mg_error *err);

@@ -609,7 +609,7 @@ static int parse_limits(struct ctx *c, struct mg_limit_rule *rules, const struct
 }
 
 #define SETTINGS_KEYS "timeout", "repeat", "follow-children", "stack-depth", "stack-unwind", \
-	"allow-crash", "allow-untraced", "confirm", "tolerance", "limit"
+	"allow-crash", "allow-untraced", "confirm", "spread-runs", "tolerance", "limit"
 
 /* the settings keys of `map` into *s (keys already checked) */
 static int parse_settings(struct ctx *c, struct mg_settings *s, const struct node *map)
@@ -662,6 +662,11 @@ static int parse_settings(struct ctx *c, struct mg_settings *s, const struct nod
 		if (get_uint(c, &s->confirm, v, "confirm", 0, MAX_CONFIRM) < 0)
 			return MG_EINVALID;
 		s->set |= MG_SET_CONFIRM;
+	}
+	if ((v = map_get(map, "spread-runs"))) {
+		if (get_uint(c, &s->spread_runs, v, "spread-runs", 1, MAX_REPEAT) < 0)
+			return MG_EINVALID;
+		s->set |= MG_SET_SPREAD_RUNS;
 	}
 	if ((v = map_get(map, "tolerance")) && parse_tolerances(c, s->tolerance, v) < 0)
 		return MG_EINVALID;
@@ -1026,6 +1031,7 @@ static void builtin_defaults(struct mg_settings *s)
 	s->allow_crash = 0;
 	s->allow_untraced = 0;
 	s->confirm = 2;
+	s->spread_runs = 5;
 	for (i = 0; i < MG_METRIC_COUNT; i++) {
 		s->tolerance[i].state = MG_RULE_OFF;
 		s->limit[i].state = MG_RULE_OFF;
@@ -1059,6 +1065,8 @@ static void apply_settings(struct mg_settings *base, const struct mg_settings *o
 		base->confirm = over->confirm;
 	if (over->set & MG_SET_ALLOW_UNTRACED)
 		base->allow_untraced = over->allow_untraced;
+	if (over->set & MG_SET_SPREAD_RUNS)
+		base->spread_runs = over->spread_runs;
 	for (m = 0; m < MG_METRIC_COUNT; m++) {
 		if (over->tolerance[m].state != MG_RULE_UNSET)
 			base->tolerance[m] = over->tolerance[m];

@@ -69,7 +69,8 @@ enum mg_settings_flags {
 	MG_SET_CONFIRM = (1 << 5),
 	MG_SET_ALLOW_UNTRACED = (1 << 6),
 	MG_SET_STACK_UNWIND = (1 << 7),
-	MG_SET_ALL = (1 << 8) - 1
+	MG_SET_SPREAD_RUNS = (1 << 8),
+	MG_SET_ALL = (1 << 9) - 1
 };
 
 /*
@@ -87,6 +88,7 @@ struct mg_settings {
 	int allow_crash;            /* a crash or timeout is data, not exit 3; default 0 */
 	unsigned confirm;           /* re-runs that confirm a noisy regression, 0..100; default 2 */
 	int allow_untraced;         /* programs that run untraced are expected, not exit 3; default 0 */
+	unsigned spread_runs;       /* runs accept measures of a multithreaded test, 1..1000; default 5 */
 	struct mg_tolerance_rule tolerance[MG_METRIC_COUNT];
 	struct mg_limit_rule limit[MG_METRIC_COUNT];
 };

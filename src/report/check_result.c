@@ -53,6 +53,13 @@ static cJSON *test_doc(const struct mg_check_test *row, const char *result_dir)
 		add_u64_or_null(o, "baseline", m->has_baseline, m->baseline);
 		add_u64_or_null(o, "allowed", m->allowed != UINT64_MAX, m->allowed);
 		add_u64_or_null(o, "limit", m->has_limit, m->limit);
+		if (m->has_spread) {
+			cJSON *sp = cJSON_AddObjectToObject(o, "spread");
+			cJSON_AddNumberToObject(sp, "min", (double)m->spread_min);
+			cJSON_AddNumberToObject(sp, "max", (double)m->spread_max);
+		} else {
+			cJSON_AddNullToObject(o, "spread");
+		}
 		cJSON_AddStringToObject(o, "verdict", mg_status_name(m->status));
 		cJSON_AddItemToArray(ms, o);
 	}

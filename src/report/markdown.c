@@ -461,6 +461,15 @@ static void why(struct mg_buf *b, const cJSON *t, int md)
 			delta(d, sizeof(d), metric, base, cur);
 			mg_buf_printf(b, ", %s vs baseline", d);
 		}
+		/* docs/baselines.md, "The spread": the runs the baseline allowed for */
+		const cJSON *sp = item(mt, "spread");
+		int hlo, hhi;
+		uint64_t lo = u64(sp, "min", &hlo), hi = u64(sp, "max", &hhi);
+		if (hlo && hhi) {
+			figure(a, sizeof(a), metric, lo);
+			figure(d, sizeof(d), metric, hi);
+			mg_buf_printf(b, " (its runs %s to %s)", a, d);
+		}
 		if ((g = top_site(t, metric))) {
 			double share = cJSON_IsNumber(item(g, "share")) ? item(g, "share")->valuedouble : -1;
 			if (share >= 0 && share <= 1)

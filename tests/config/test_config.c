@@ -310,6 +310,8 @@ static const struct {
 	{ V T "defaults:\n  repeat: \"2\"\n", "6:11: expected a whole number from 1 to 1000 for \"repeat\", got \"2\"" },
 	{ V T "defaults:\n  confirm: 101\n", "6:12: expected a whole number from 0 to 100 for \"confirm\", got \"101\"" },
 	{ V T "defaults:\n  confirm: -1\n", "6:12: expected a whole number from 0 to 100 for \"confirm\", got \"-1\"" },
+	{ V T "defaults:\n  spread-runs: 0\n", "6:16: expected a whole number from 1 to 1000 for \"spread-runs\", got \"0\"" },
+	{ V T "defaults:\n  spread-runs: 1001\n", "6:16: expected a whole number from 1 to 1000 for \"spread-runs\", got \"1001\"" },
 	{ V T "defaults:\n  stack-depth: 300\n", "6:16: expected a whole number from 0 to 256 for \"stack-depth\", got \"300\"" },
 	{ V T "defaults:\n  stack-depth: -1\n", "6:16: expected a whole number from 0 to 256 for \"stack-depth\", got \"-1\"" },
 	{ V T "defaults:\n  stack-unwind: dwarf\n", "6:17: expected cfi or fp for \"stack-unwind\", got \"dwarf\"" },
@@ -584,6 +586,7 @@ static void test_good(void)
 		CHECK(eff.unwind_fp == 0);
 		CHECK(eff.allow_crash == 0);
 		CHECK_U64(2, eff.confirm);
+		CHECK_U64(5, eff.spread_runs);
 		CHECK_STR("profiles", cfg->profiles);
 		CHECK_STR("baselines", cfg->baselines);
 		for (m = 0; m < MG_METRIC_COUNT; m++) {
@@ -656,6 +659,7 @@ static void test_good(void)
 		       "    stack-depth: 256\n"
 		       "    allow-crash: false\n"
 		       "    confirm: 5\n"
+		       "    spread-runs: 12\n"
 		       "    limit: { peak_bytes: off, leaked_blocks: 0 }\n"
 		       "    tolerance: { allocs: \"1%\", frees: off }\n"
 		       "suppressions:\n"
@@ -689,6 +693,7 @@ static void test_good(void)
 		CHECK_U64(32, eff.stack_depth);
 		CHECK(eff.allow_crash == 1);
 		CHECK_U64(0, eff.confirm);
+		CHECK_U64(5, eff.spread_runs);
 		CHECK(eff.tolerance[MG_METRIC_ALLOCS].state == MG_RULE_OFF);
 		CHECK(eff.tolerance[MG_METRIC_TOTAL_BYTES].state == MG_RULE_ON);   /* built-in kept */
 		CHECK_U64(10, eff.tolerance[MG_METRIC_FREES].tol.abs);
@@ -713,6 +718,7 @@ static void test_good(void)
 		CHECK_U64(256, eff.stack_depth);
 		CHECK(eff.allow_crash == 0);
 		CHECK_U64(5, eff.confirm);
+		CHECK_U64(12, eff.spread_runs);
 		CHECK(eff.tolerance[MG_METRIC_ALLOCS].state == MG_RULE_ON);
 		CHECK_U64(10000000, eff.tolerance[MG_METRIC_ALLOCS].tol.ppb);
 		CHECK(eff.tolerance[MG_METRIC_FREES].state == MG_RULE_OFF);

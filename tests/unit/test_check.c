@@ -2,7 +2,8 @@
  * test_check.c - the gate's rules (src/core/check.c) on a real git repository in a
  * temporary directory: pass at the tolerance's edge, regression one byte past it,
  * improved, new, over budget, the baseline accepted in this change gated (with the
- * base's deltas kept), a noisy regression measured again through a fake callback
+ * base's deltas kept), a noisy regression or improvement measured again through a
+ * fake callback
  */
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
@@ -102,8 +103,9 @@ static enum mg_status peak_status(const struct mg_verdict *v)
 	return (enum mg_status)-1;
 }
 
-/* the fake measurement: "noisy", measured again, peaks as its baseline; every
- * other test measures as its saved profile (payload: their directory) says */
+/* the fake measurement: "noisy" and "lucky", measured again, peak as their
+ * baseline; every other test measures as its saved profile (payload: their
+ * directory) says */
 static int remeasures;
 
 static int remeasure(const struct mg_test *test, const char *to, void *payload,
@@ -112,7 +114,7 @@ static int remeasure(const struct mg_test *test, const char *to, void *payload,
 	char path[8192], *text;
 	size_t len;
 	remeasures++;
-	if (strcmp(test->name, "noisy")) {
+	if (strcmp(test->name, "noisy") && strcmp(test->name, "lucky")) {
 		snprintf(path, sizeof(path), "%s/%s.json", (const char *)payload, test->name);
 		if (mg_read_file(&text, &len, path, MG_MAX_DOC, err) != MG_OK)
 			return err->code;
@@ -174,10 +176,11 @@ int main(void)
 		   "  - { name: capped, run: [x], limit: { peak_bytes: 2000 } }\n"
 		   "  - { name: accepted, run: [x] }\n"
 		   "  - { name: noisy, run: [x] }\n"
-		   "  - { name: leaky, run: [x] }\n");
+		   "  - { name: leaky, run: [x] }\n"
+		   "  - { name: lucky, run: [x] }\n");
 	/* baselines at the base commit: peak 1000 each, allowed 1000 + 10% + 100 = 1200 */
 	const char *based[] = { "same", "edge", "past", "better", "capped", "accepted", "noisy",
-				"leaky" };
+				"leaky", "lucky" };
 	for (size_t i = 0; i < sizeof(based) / sizeof(based[0]); i++)
 		write_baseline(based[i], 1000, 0);
 	sh("printf 'profiles/\\n' > .gitignore && git add -A && git commit -qm base");
@@ -192,6 +195,7 @@ int main(void)
 	write_profile("accepted", 3000, 0);
 	write_profile("noisy", 5000, 0);
 	write_profile("leaky", 1000, 16);
+	write_profile("lucky", 500, 0);
 
 	snprintf(cfgpath, sizeof(cfgpath), "%s/memgate.yml", dir);
 	if (mg_config_load(&cfg, cfgpath, &err) != MG_OK || mg_git_open(&git, dir, &err) != MG_OK ||
@@ -209,11 +213,12 @@ int main(void)
 		.judged = on_judged,
 	};
 	CHECKF(mg_check(&r, cfg, &o, &err) == MG_OK, "%s", err.msg);
-	CHECK_U64(9, r.n_tests);
-	/* each test once, and again after the re-runs of the three noisy regressions */
-	CHECK_U64(12, (uint64_t)judged);
+	CHECK_U64(10, r.n_tests);
+	/* each test once, and again after the re-runs of the three noisy regressions
+	 * and the two noisy improvements */
+	CHECK_U64(15, (uint64_t)judged);
 	/* the callback was told each test's final verdict */
-	CHECK_U64(9, (uint64_t)n_last);
+	CHECK_U64(10, (uint64_t)n_last);
 	for (size_t k = 0; k < n_last; k++) {
 		const struct mg_check_test *j = find(&r, last[k].test->name);
 		CHECKF(j && j->v.status == last[k].status, "%s: judged %d, verdict %d",
@@ -226,7 +231,12 @@ int main(void)
 	CHECK((t = find(&r, "edge")) && t->v.status == MG_STATUS_PASS);
 	CHECK((t = find(&r, "past")) && t->v.status == MG_STATUS_REGRESSION &&
 	      peak_status(&t->v) == MG_STATUS_REGRESSION && t->confirmed == 1 && t->runs == 3);
-	CHECK((t = find(&r, "better")) && t->v.status == MG_STATUS_IMPROVED);
+	/* an improvement only in the peak is measured again: it held in all 3 runs */
+	CHECK((t = find(&r, "better")) && t->v.status == MG_STATUS_IMPROVED && t->runs == 3 &&
+	      t->confirmed == -1);
+	/* ... and one that the re-runs do not repeat is no improvement (500, 1000, 1000) */
+	CHECK((t = find(&r, "lucky")) && t->v.status == MG_STATUS_PASS && t->runs == 3 &&
+	      peak_status(&t->v) == MG_STATUS_PASS);
 	CHECK((t = find(&r, "fresh")) && t->v.status == MG_STATUS_NEW && t->v.is_new);
 	CHECK((t = find(&r, "capped")) && t->v.status == MG_STATUS_OVER_BUDGET);
 	/* a new leak against a baseline of none: leaked_bytes is gated at 0 */
@@ -235,10 +245,10 @@ int main(void)
 	t = find(&r, "accepted");
 	CHECK(t && t->accepted && t->v.status == MG_STATUS_PASS);
 	CHECK(t && peak_status(&t->v_base) == MG_STATUS_REGRESSION);
-	/* noisy only in the peak (past, capped, noisy): each measured twice more; for
-	 * noisy the median of 5000, 1000, 1000 passes */
+	/* noisy only in the peak (past, capped, noisy, better, lucky): each measured
+	 * twice more; for noisy the median of 5000, 1000, 1000 passes */
 	t = find(&r, "noisy");
-	CHECK_U64(6, (uint64_t)remeasures);
+	CHECK_U64(10, (uint64_t)remeasures);
 	CHECK(t && t->confirmed == 0 && t->runs == 3 && t->v.status == MG_STATUS_PASS);
 	/* a leak is no noise: never re-run */
 	CHECK((t = find(&r, "leaky")) && t->confirmed == -1);
@@ -247,7 +257,7 @@ int main(void)
 	CHECK_U64(1, r.counts[MG_STATUS_OVER_BUDGET]);
 	CHECK_U64(1, r.counts[MG_STATUS_NEW]);
 	CHECK_U64(1, r.counts[MG_STATUS_IMPROVED]);
-	CHECK_U64(4, r.counts[MG_STATUS_PASS]);         /* same, edge, accepted, noisy */
+	CHECK_U64(5, r.counts[MG_STATUS_PASS]);         /* same, edge, accepted, noisy, lucky */
 
 	/* the document: its verdict and an entry per test */
 	struct mg_check_doc_info info = { .config = "memgate.yml", .rev = "HEAD",
@@ -255,7 +265,7 @@ int main(void)
 	cJSON *doc = mg_check_result_doc(&r, &info);
 	CHECK(doc && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(doc, "verdict")),
 			     "regression"));
-	CHECK(doc && cJSON_GetArraySize(cJSON_GetObjectItem(doc, "tests")) == 9);
+	CHECK(doc && cJSON_GetArraySize(cJSON_GetObjectItem(doc, "tests")) == 10);
 	cJSON_Delete(doc);
 	mg_check_result_release(&r);
 

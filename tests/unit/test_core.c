@@ -3,10 +3,11 @@
  * Exact boundaries of docs/baselines.md, "The verdict": allowed = baseline * (1 + pct) + abs, a
  * regression one byte above it, "improved" only below the baseline by more
  * than the tolerance, limits with and without a baseline; the call sites
- * that grew and their shares; new leak sites; the environment warning; and
+ * that grew and their shares; new leak sites; the environment warning;
  * mg_profile_combine()'s median peak and minimum counts; the strict JSON
- * reader (util/json.c): its errors with line:col, exact 64-bit counts; and
- * mg_buf_u64()'s digits at every power of ten.
+ * reader (util/json.c): its errors with line:col, exact 64-bit counts;
+ * mg_buf_u64()'s digits at every power of ten; and the spread of several
+ * runs in a baseline and the verdict at the edges of its range.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -320,6 +321,187 @@ static void test_u64(void)
 	mg_buf_release(&b);
 }
 
+/* the verdict against a baseline `b` (a document, not built here) */
+static int judge_doc(struct mg_verdict *v, const cJSON *cur, const cJSON *b)
+{
+	struct mg_error err = { 0 };
+	return mg_compare(v, cur, b, cfg, &cfg->tests[0], &err);
+}
+
+static enum mg_status status_of(const cJSON *b, unsigned peak, unsigned allocs,
+				enum mg_metric m)
+{
+	struct mg_verdict v;
+	cJSON *cur = profile(peak, allocs, 4000, 0, STACK("a", 1), "", "2.36");
+	enum mg_status s = MG_STATUS_NEW;
+	if (judge_doc(&v, cur, b) == MG_OK && metric(&v, m))
+		s = metric(&v, m)->status;
+	else
+		CHECKF(0, "no verdict of %s", mg_metric_name(m));
+	mg_verdict_release(&v);
+	cJSON_Delete(cur);
+	return s;
+}
+
+/* the baseline accepted from three runs of these peaks and allocs */
+static cJSON *baseline_of_runs(const unsigned peak[3], const unsigned allocs[3], unsigned leaked)
+{
+	cJSON *d[3], *c, *b;
+	for (int i = 0; i < 3; i++)
+		d[i] = profile(peak[i], allocs[i], 4000, leaked, STACK("a", 1000), "", "2.36");
+	c = mg_profile_combine(d, 3);
+	b = c ? mg_baseline_from_profile(c, NULL, 0, NULL) : NULL;
+	for (int i = 0; i < 3; i++)
+		cJSON_Delete(d[i]);
+	cJSON_Delete(c);
+	return b;
+}
+
+/*
+ * docs/baselines.md, "The spread": runs whose peaks were 1000, 1100 and 1200
+ * (allocs 100, 104, 100): the baseline keeps the median and the range; the
+ * gate allows the highest run plus the tolerance and calls "improved" only
+ * below the lowest run minus the tolerance.  Figures equal in every run have
+ * no range: exact, as a single run is.
+ */
+static void test_spread(void)
+{
+	static const unsigned peak[3] = { 1000, 1100, 1200 }, allocs[3] = { 100, 104, 100 };
+	cJSON *b = baseline_of_runs(peak, allocs, 0);
+	uint64_t lo = 0, hi = 0;
+	CHECK(b != NULL);
+	if (!b)
+		goto done;
+	const cJSON *spread = cJSON_GetObjectItem(b, "spread");
+	CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(spread, "runs")) == 3);
+	CHECK(mg_baseline_spread(&lo, &hi, b, "peak_bytes") == 1);
+	CHECK_U64(1000, lo);
+	CHECK_U64(1200, hi);
+	CHECK(mg_baseline_spread(&lo, &hi, b, "allocs") == 1);
+	CHECK_U64(100, lo);
+	CHECK_U64(104, hi);
+	/* unmoved figures: no range, exact */
+	CHECK(mg_baseline_spread(&lo, &hi, b, "total_bytes") == 0);
+	CHECK(mg_baseline_spread(&lo, &hi, b, "leaked_bytes") == 0);
+	CHECK(!cJSON_GetObjectItem(spread, "total_bytes"));
+	CHECK_U64(1100, (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(b, "figures"), "peak_bytes")));
+
+	/* peak: allowed = 1200 + 10% + 100 = 1420 */
+	CHECK(status_of(b, 1420, 100, MG_METRIC_PEAK_BYTES) == MG_STATUS_PASS);
+	CHECK(status_of(b, 1421, 100, MG_METRIC_PEAK_BYTES) == MG_STATUS_REGRESSION);
+	/* improved only below 1000 - (10% + 100) = 800; inside the range: pass */
+	CHECK(status_of(b, 1000, 100, MG_METRIC_PEAK_BYTES) == MG_STATUS_PASS);
+	CHECK(status_of(b, 800, 100, MG_METRIC_PEAK_BYTES) == MG_STATUS_PASS);
+	CHECK(status_of(b, 799, 100, MG_METRIC_PEAK_BYTES) == MG_STATUS_IMPROVED);
+	/* allocs, tolerance 0: the highest run passes, one more regresses; one
+	 * below the lowest is improved */
+	CHECK(status_of(b, 1100, 104, MG_METRIC_ALLOCS) == MG_STATUS_PASS);
+	CHECK(status_of(b, 1100, 105, MG_METRIC_ALLOCS) == MG_STATUS_REGRESSION);
+	CHECK(status_of(b, 1100, 100, MG_METRIC_ALLOCS) == MG_STATUS_PASS);
+	CHECK(status_of(b, 1100, 99, MG_METRIC_ALLOCS) == MG_STATUS_IMPROVED);
+	struct mg_verdict v;
+	cJSON *cur = profile(1420, 104, 4000, 0, STACK("a", 1), "", "2.36");
+	CHECK(judge_doc(&v, cur, b) == MG_OK);
+	const struct mg_metric_verdict *m = metric(&v, MG_METRIC_PEAK_BYTES);
+	CHECK(m && m->has_spread && m->spread_min == 1000 && m->spread_max == 1200 &&
+	      m->baseline == 1100 && m->allowed == 1420);
+	mg_verdict_release(&v);
+	cJSON_Delete(cur);
+
+	/* the same runs, the same baseline; another range is another baseline */
+	cJSON *b2 = baseline_of_runs(peak, allocs, 0);
+	CHECK(b2 && mg_baseline_same(b, b2));
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(cJSON_GetObjectItem(b2, "spread"),
+						      "peak_bytes"), "max", cJSON_CreateNumber(1300));
+	CHECK(b2 && !mg_baseline_same(b, b2));
+	cJSON_Delete(b2);
+
+	/* malformed: min above max, or not an object: bad input, never a guess */
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "spread"),
+						      "peak_bytes"), "min", cJSON_CreateNumber(1201));
+	CHECK(mg_baseline_spread(&lo, &hi, b, "peak_bytes") == -1);
+	cur = profile(1100, 100, 4000, 0, STACK("a", 1), "", "2.36");
+	CHECK(judge_doc(&v, cur, b) == MG_EINVALID);
+	mg_verdict_release(&v);
+	cJSON_ReplaceItemInObject(b, "spread", cJSON_CreateString("wide"));
+	CHECK(judge_doc(&v, cur, b) == MG_EINVALID);
+	mg_verdict_release(&v);
+	/* no spread at all (a baseline of an older memgate): exact, as before */
+	cJSON_DeleteItemFromObject(b, "spread");
+	CHECK(status_of(b, 1100, 100, MG_METRIC_ALLOCS) == MG_STATUS_PASS);
+	CHECK(status_of(b, 1100, 101, MG_METRIC_ALLOCS) == MG_STATUS_REGRESSION);
+	CHECK(status_of(b, 1100, 99, MG_METRIC_ALLOCS) == MG_STATUS_IMPROVED);
+	CHECK(status_of(b, 1310, 100, MG_METRIC_PEAK_BYTES) == MG_STATUS_PASS);
+	CHECK(status_of(b, 1311, 100, MG_METRIC_PEAK_BYTES) == MG_STATUS_REGRESSION);
+	cJSON_Delete(cur);
+done:
+	cJSON_Delete(b);
+}
+
+/* a profile of several runs is improved only where every run is */
+static void test_improved_every_run(void)
+{
+	cJSON *old = profile(1000, 100, 4000, 0, STACK("a", 1000), "", "2.36");
+	cJSON *d[3] = {
+		profile(700, 100, 4000, 0, STACK("a", 700), "", "2.36"),
+		profile(700, 100, 4000, 0, STACK("a", 700), "", "2.36"),
+		profile(799, 100, 4000, 0, STACK("a", 799), "", "2.36"),
+	};
+	struct mg_verdict v;
+	/* 700, 700, 799: every run below 1000 - 200 */
+	cJSON *c = mg_profile_combine(d, 3);
+	judge(&v, c, old);
+	CHECK(metric(&v, MG_METRIC_PEAK_BYTES)->status == MG_STATUS_IMPROVED);
+	mg_verdict_release(&v);
+	cJSON_Delete(c);
+	/* 700, 700, 800: the median is 700, but one run is not improved */
+	cJSON_Delete(d[2]);
+	d[2] = profile(800, 100, 4000, 0, STACK("a", 800), "", "2.36");
+	c = mg_profile_combine(d, 3);
+	CHECK(fig(c, "peak_bytes") == 700);
+	judge(&v, c, old);
+	CHECK(metric(&v, MG_METRIC_PEAK_BYTES)->status == MG_STATUS_PASS);
+	CHECK(v.status == MG_STATUS_PASS);
+	mg_verdict_release(&v);
+	cJSON_Delete(c);
+	for (int i = 0; i < 3; i++)
+		cJSON_Delete(d[i]);
+	cJSON_Delete(old);
+}
+
+/* deterministic runs: the spread is measured, and it is 0 */
+static void test_spread_zero(void)
+{
+	static const unsigned peak[3] = { 1000, 1000, 1000 }, allocs[3] = { 100, 100, 100 };
+	cJSON *b = baseline_of_runs(peak, allocs, 7);
+	uint64_t lo, hi;
+	CHECK(b != NULL);
+	if (b) {
+		const cJSON *spread = cJSON_GetObjectItem(b, "spread");
+		CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(spread, "runs")) == 3);
+		CHECK(cJSON_GetArraySize(spread) == 1);      /* "runs" alone */
+		for (int m = 0; m < MG_METRIC_COUNT; m++)
+			CHECK(mg_baseline_spread(&lo, &hi, b, mg_metric_name((enum mg_metric)m)) == 0);
+		/* leaked_bytes "0": one byte more fails */
+		cJSON *cur = profile(1000, 100, 4000, 8, STACK("a", 1), "", "2.36");
+		struct mg_verdict v;
+		CHECK(judge_doc(&v, cur, b) == MG_OK);
+		CHECK(metric(&v, MG_METRIC_LEAKED_BYTES) &&
+		      metric(&v, MG_METRIC_LEAKED_BYTES)->status == MG_STATUS_REGRESSION &&
+		      !metric(&v, MG_METRIC_LEAKED_BYTES)->has_spread);
+		mg_verdict_release(&v);
+		cJSON_Delete(cur);
+	}
+	/* one run: no spread object at all */
+	cJSON *run = profile(1000, 100, 4000, 7, STACK("a", 1000), "", "2.36");
+	cJSON *one = mg_baseline_from_profile(run, NULL, 0, NULL);
+	CHECK(one && !cJSON_GetObjectItem(one, "spread"));
+	cJSON_Delete(one);
+	cJSON_Delete(run);
+	cJSON_Delete(b);
+}
+
 int main(void)
 {
 	static const char yml[] =
@@ -339,6 +521,9 @@ int main(void)
 	test_growth();
 	test_combine();
 	test_json();
+	test_spread();
+	test_spread_zero();
+	test_improved_every_run();
 	mg_config_free(cfg);
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
