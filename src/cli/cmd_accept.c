@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../core/baseline.h"
+#include "../core/check.h"
 #include "../core/config.h"
 #include "../core/git.h"
 #include "../core/measure.h"
@@ -60,14 +61,20 @@ static void print_change(const char *name, const cJSON *old, const cJSON *new)
 	fprintf(stderr, "%s\n", any ? "" : " call sites");
 }
 
-/* how many runs a profile holds, and whether a process of it was multithreaded */
-static int profile_runs(const cJSON *profile, int *threads)
+/* accept's measurement for the spread: the test once more, quietly */
+struct spread_ctx {
+	const struct mg_config *cfg;
+	struct mg_git *git;
+};
+
+static int measure_again(const struct mg_test *test, const char *dir, void *payload,
+			 struct mg_error *err)
 {
-	const cJSON *runs = cJSON_GetObjectItem(profile, "runs"), *p;
-	*threads = 0;
-	cJSON_ArrayForEach(p, cJSON_GetObjectItem(profile, "processes"))
-		*threads |= cJSON_IsTrue(cJSON_GetObjectItem(p, "multithreaded"));
-	return cJSON_IsArray(runs) ? cJSON_GetArraySize(runs) : 1;
+	const struct spread_ctx *c = payload;
+	if (mg_cli_measure(c->cfg, &test, 1, dir, 1, 1, 1, c->git) != MG_EXIT_PASS)
+		return mg_error_set(err, MG_ENOTMEASURED, "%s: a run to measure its spread "
+				    "failed: no baseline written", test->name);
+	return MG_OK;
 }
 
 /*
@@ -81,55 +88,17 @@ static int measure_spread(cJSON **profile, const char *ppath, const struct mg_co
 			  const struct mg_test *test, struct mg_git *git, struct mg_error *err)
 {
 	struct mg_settings eff;
-	char *tmp = NULL, *text = NULL, rpath[4200];
-	cJSON **docs = NULL, *combined = NULL;
-	size_t len, n = 0;
-	int threads, have = profile_runs(*profile, &threads), ret = MG_OK;
+	struct spread_ctx c = { cfg, git };
+	int threads;
+	unsigned have = mg_profile_runs(*profile, &threads);
 
 	mg_config_effective(&eff, cfg, test);
-	if (!threads || have >= (int)eff.spread_runs)
+	if (!threads || have >= eff.spread_runs)
 		return MG_OK;
 	fprintf(stderr, "  %-24s multithreaded: measuring its spread over %u runs (%u more)\n",
-		test->name, eff.spread_runs, eff.spread_runs - (unsigned)have);
-	if (!(docs = calloc(eff.spread_runs + 1, sizeof(*docs))))
-		return mg_error_set(err, MG_ERROR, "out of memory");
-	docs[n++] = *profile;
-	if ((ret = mg_mkdtemp(&tmp, "memgate-spread", err)) != MG_OK)
-		goto done;
-	snprintf(rpath, sizeof(rpath), "%s/%s.json", tmp, test->name);
-	while (have < (int)eff.spread_runs) {
-		if (mg_cli_measure(cfg, &test, 1, tmp, 1, 1, 1, git) != MG_EXIT_PASS) {
-			ret = mg_error_set(err, MG_ENOTMEASURED, "%s: a run to measure its spread "
-					   "failed: no baseline written", test->name);
-			goto done;
-		}
-		if ((ret = mg_read_file(&text, &len, rpath, MG_MAX_DOC, err)) != MG_OK ||
-		    (ret = mg_json_load_doc(&docs[n], text, len, rpath, "profile", err)) != MG_OK)
-			goto done;
-		free(text);
-		text = NULL;
-		have += profile_runs(docs[n++], &threads);
-	}
-	if (!(combined = mg_profile_combine(docs, n))) {
-		ret = mg_error_set(err, MG_ERROR, "out of memory");
-		goto done;
-	}
-	if ((ret = mg_profile_write(ppath, combined, err)) != MG_OK)
-		goto done;
-	cJSON_Delete(*profile);
-	*profile = combined;
-	combined = NULL;
-done:
-	for (size_t k = 1; k < n; k++)
-		cJSON_Delete(docs[k]);
-	free(docs);
-	free(text);
-	cJSON_Delete(combined);
-	if (tmp) {
-		mg_rmtree(tmp);
-		free(tmp);
-	}
-	return ret;
+		test->name, eff.spread_runs, eff.spread_runs - have);
+	return mg_check_measure_more(profile, ppath, test, 0, eff.spread_runs, measure_again, &c,
+				     err);
 }
 
 /* 0 written or unchanged, MG_EINVALID bad input, MG_ENOTMEASURED a run for the
@@ -169,10 +138,11 @@ static int accept_one(struct mg_suppress_state *sup, const struct mg_test *test,
 			goto done;
 	} else {
 		struct mg_settings eff;
-		int threads, runs = profile_runs(profile, &threads);
+		int threads;
+		unsigned runs = mg_profile_runs(profile, &threads);
 		mg_config_effective(&eff, cfg, test);
-		if (threads && runs < (int)eff.spread_runs)
-			mg_cli_warning("%s: multithreaded, and its profile in '%s' holds %d run%s: "
+		if (threads && runs < eff.spread_runs)
+			mg_cli_warning("%s: multithreaded, and its profile in '%s' holds %u run%s: "
 				       "the spread of its figures is %s, and checks may flap (accept "
 				       "without --from measures %u runs; or set repeat)", name, from,
 				       runs, runs == 1 ? "" : "s", runs == 1 ? "unknown" : "partly known",

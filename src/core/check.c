@@ -79,11 +79,7 @@ static int check_one(struct mg_check_test *row, struct mg_suppress_state *suppre
 	row->sup_stacks = cJSON_GetNumberValue(cJSON_GetObjectItem(sup, "stacks"));
 	if (!sup)
 		row->sup_bytes = row->sup_blocks = row->sup_stacks = 0;
-	const cJSON *runs = cJSON_GetObjectItem(profile, "runs"), *proc;
-	row->runs = cJSON_IsArray(runs) ? cJSON_GetArraySize(runs) : 1;
-	row->threads = 0;
-	cJSON_ArrayForEach(proc, cJSON_GetObjectItem(profile, "processes"))
-		row->threads |= cJSON_IsTrue(cJSON_GetObjectItem(proc, "multithreaded"));
+	row->runs = (int)mg_profile_runs(profile, &row->threads);
 	if ((size_t)snprintf(bpath, sizeof(bpath), "%s%s%s.json", base_rel, base_rel[0] ? "/" : "",
 			     test->name) >= sizeof(bpath)) {
 		ret = mg_error_set(err, MG_EINVALID, "path too long: '%s'", base_rel);
@@ -185,6 +181,52 @@ static int load_profile(cJSON **doc, const char *path, struct mg_error *err)
 	return ret;
 }
 
+int mg_check_measure_more(cJSON **profile, const char *path, const struct mg_test *test,
+			  unsigned times, unsigned runs, mg_check_remeasure_cb measure,
+			  void *payload, struct mg_error *err)
+{
+	int threads;
+	unsigned have = mg_profile_runs(*profile, &threads), n = 0;
+	/* every measurement adds a run at least */
+	size_t cap = 1 + (size_t)times + (runs > have ? runs - have : 0);
+	cJSON **docs = calloc(cap, sizeof(*docs)), *combined = NULL;
+	char rpath[4200], *tmp = NULL;
+	int ret;
+
+	if (!docs)
+		return mg_error_set(err, MG_ERROR, "out of memory");
+	docs[n++] = *profile;
+	if ((ret = mg_mkdtemp(&tmp, "memgate-more", err)) != MG_OK)
+		goto done;
+	snprintf(rpath, sizeof(rpath), "%s/%s.json", tmp, test->name);
+	while (n <= times || have < runs) {
+		if ((ret = measure(test, tmp, payload, err)) != MG_OK ||
+		    (ret = load_profile(&docs[n], rpath, err)) != MG_OK)
+			goto done;
+		unsigned r = mg_profile_runs(docs[n++], &threads);
+		have += r ? r : 1;              /* the bound of docs[] */
+	}
+	if (!(combined = mg_profile_combine(docs, n))) {
+		ret = mg_error_set(err, MG_ERROR, "out of memory");
+		goto done;
+	}
+	if ((ret = mg_profile_write(path, combined, err)) != MG_OK)
+		goto done;
+	cJSON_Delete(*profile);
+	*profile = combined;
+	combined = NULL;
+done:
+	for (unsigned k = 1; k < n; k++)
+		cJSON_Delete(docs[k]);
+	free(docs);
+	cJSON_Delete(combined);
+	if (tmp) {
+		mg_rmtree(tmp);
+		free(tmp);
+	}
+	return ret;
+}
+
 /*
  * Re-runs a test whose regression (or, with `improved`, improvement) is only
  * in noisy figures `confirm` times and judges all runs together, the way
@@ -198,36 +240,17 @@ static int confirm_row(struct mg_check_test *row, struct mg_suppress_state *sup,
 		       const struct mg_check_opts *o, struct mg_error *err)
 {
 	const char *name = test->name;
-	char path[4200], rpath[4200];
-	char *tmp = NULL;
-	cJSON **docs = calloc(confirm + 1, sizeof(*docs)), *combined = NULL;
-	unsigned n = 0;
+	char path[4200];
+	cJSON *profile = NULL;
 	int ret;
 
 	notify(o, 0, "%s: %s in figures that vary from run to run; re-running it %u "
 	       "time%s to confirm", name, improved ? "improved" : "regressed", confirm,
 	       confirm == 1 ? "" : "s");
 	snprintf(path, sizeof(path), "%s/%s.json", row->dir, name);
-	if (!docs) {
-		ret = mg_error_set(err, MG_ERROR, "out of memory");
-		goto done;
-	}
-	if ((ret = load_profile(&docs[n], path, err)) != MG_OK ||
-	    (ret = mg_mkdtemp(&tmp, "memgate-confirm", err)) != MG_OK)
-		goto done;
-	n++;
-	for (unsigned k = 0; k < confirm; k++, n++) {
-		if ((ret = o->remeasure(test, tmp, o->payload, err)) != MG_OK)
-			goto done;
-		snprintf(rpath, sizeof(rpath), "%s/%s.json", tmp, name);
-		if ((ret = load_profile(&docs[n], rpath, err)) != MG_OK)
-			goto done;
-	}
-	if (!(combined = mg_profile_combine(docs, n))) {
-		ret = mg_error_set(err, MG_ERROR, "out of memory");
-		goto done;
-	}
-	if ((ret = mg_profile_write(path, combined, err)) != MG_OK)
+	if ((ret = load_profile(&profile, path, err)) != MG_OK ||
+	    (ret = mg_check_measure_more(&profile, path, test, confirm, 0, o->remeasure,
+					 o->payload, err)) != MG_OK)
 		goto done;
 	const char *dir = row->dir;
 	row_release(row);
@@ -244,14 +267,7 @@ static int confirm_row(struct mg_check_test *row, struct mg_suppress_state *sup,
 		notify(o, 0, "%s: an improvement of the first run did not hold in every one of %d "
 		       "runs: no advice to accept", name, row->runs);
 done:
-	for (unsigned k = 0; docs && k <= confirm; k++)
-		cJSON_Delete(docs[k]);
-	free(docs);
-	cJSON_Delete(combined);
-	if (tmp) {
-		mg_rmtree(tmp);
-		free(tmp);
-	}
+	cJSON_Delete(profile);
 	return ret;
 }
 

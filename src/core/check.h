@@ -50,6 +50,17 @@ typedef int (*mg_check_remeasure_cb)(const struct mg_test *test, const char *dir
 				     struct mg_error *err);
 
 /*
+ * Measures `test` again through `measure`, in a temporary directory, at least
+ * `times` times and until the runs held, those of *profile first, number at
+ * least `runs`; combines them all the way `repeat` does (mg_profile_combine),
+ * writes the result to `path` and puts it in *profile (the old one freed).
+ * MG_OK, or the error of the measurement that failed: *profile then stays.
+ */
+int mg_check_measure_more(cJSON **profile, const char *path, const struct mg_test *test,
+			  unsigned times, unsigned runs, mg_check_remeasure_cb measure,
+			  void *payload, struct mg_error *err);
+
+/*
  * A test was judged: its profile (suppressions applied), the baseline gated
  * (NULL: none) and the verdict, for the caller's page of the test.  A test
  * whose regression re-runs did not confirm is judged twice.

@@ -644,6 +644,15 @@ static void set_fig(cJSON *obj, const char *name, double v)
 		cJSON_ReplaceItemInObject(obj, name, cJSON_CreateNumber(v));
 }
 
+unsigned mg_profile_runs(const cJSON *profile, int *multithreaded)
+{
+	const cJSON *runs = cJSON_GetObjectItem(profile, "runs"), *p;
+	*multithreaded = 0;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(profile, "processes"))
+		*multithreaded |= cJSON_IsTrue(cJSON_GetObjectItem(p, "multithreaded"));
+	return cJSON_IsArray(runs) ? (unsigned)cJSON_GetArraySize(runs) : 1;
+}
+
 cJSON *mg_profile_combine(cJSON *const *docs, size_t n)
 {
 	const cJSON **sums = NULL, *r;

@@ -49,6 +49,10 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri);
  */
 cJSON *mg_profile_combine(cJSON *const *docs, size_t n);
 
+/* How many runs a profile holds (its "runs", else 1); *multithreaded set
+ * when a process of it had a second thread touch the heap. */
+unsigned mg_profile_runs(const cJSON *profile, int *multithreaded);
+
 /*
  * The document as compact JSON text, as profiles are written: a list entry
  * that names its "stack" row is written without its "frames".  The document
