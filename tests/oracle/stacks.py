@@ -54,6 +54,7 @@ CASES = {
     "signal": ("unwind_c", ["signal"]),
     "dlopen": ("unwind_c", ["dlopen", "{bin}"]),
     "scribble": ("unwind_c", ["scribble", "7"]),
+    "memo": ("unwind_c", ["memo"]),
     "cxx_string": ("unwind_cxx", ["string"]),
     "cxx_vector": ("unwind_cxx", ["vector"]),
     "cxx_map": ("unwind_cxx", ["map"]),
