@@ -716,19 +716,23 @@ static void memo_commit(struct mgt_memo *m, const uintptr_t *frames, uint32_t n,
 		x2 = m->e[k].h2;
 		outer = m->e[k].dep;
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t x = n - 1 - i;               /* the frame, outermost new one first */
-		struct ment *e = &m->e[k + 1 + i];
-		const struct mnew *f = &m->nf[x];
-		mgt_frame_hash(&x1, &x2, frames[x]);
-		e->pc = frames[x];
+	struct ment *e = &m->e[k + 1];
+	const struct mnew *f = &m->nf[n];
+	const uintptr_t *pc = &frames[n];
+	while (pc != frames) {                /* the outermost new frame first */
+		f--;
+		pc--;
+		uint64_t r = f->rule;
+		mgt_frame_hash(&x1, &x2, *pc);
+		e->pc = *pc;
 		e->sp = f->sp;
 		e->bp = f->bp;
 		/* a reloaded rbp nothing further out uses need not be checked */
-		e->bpslot = !(f->rule >> 39 & 1) && outer ? f->bpslot : 0;
+		e->bpslot = f->bpslot & -(uintptr_t)(outer & ~(r >> 39) & 1);
 		e->h1 = x1;
 		e->h2 = x2;
-		e->dep = outer = dep_of(f->rule, outer);
+		e->dep = outer = dep_of(r, outer);
+		e++;
 	}
 	m->len = (uint32_t)(k + 1) + n;
 	*h1 = x1;
@@ -751,20 +755,22 @@ static inline uint32_t replay(const struct mgt_memo *m, uint32_t k, uintptr_t *f
 	/* the same cut at max, or none */
 	if (m->trunc ? depth + k + 1 != max : depth + k + 1 > max)
 		return 0;
-	uint32_t n = depth + 1;
-	for (uint32_t q = k; q > 0; q--) {
-		const struct ment *o = &m->e[q - 1];
-		if (*(const uintptr_t *)(o->sp - 8) != o->pc ||
-		    (m->e[q].bpslot && *(const uintptr_t *)m->e[q].bpslot != o->bp)) {
-			*more = q;
+	const struct ment *e = &m->e[k], *first = m->e;
+	uintptr_t *f = &frames[depth + 1];
+	while (e != first) {
+		uintptr_t slot = e->bpslot;   /* where e's rule reloaded rbp, if checked */
+		e--;                          /* its caller */
+		if (*(const uintptr_t *)(e->sp - 8) != e->pc ||
+		    (slot && *(const uintptr_t *)slot != e->bp)) {
+			*more = (uint32_t)(e - first) + 1;
 			return 0;
 		}
-		frames[n++] = o->pc;
+		*f++ = e->pc;
 	}
 	*more = 0;
 	if (m->endslot && *(const uintptr_t *)m->endslot != m->endval)
 		return 0;
-	return n;
+	return (uint32_t)(f - frames);
 }
 
 /* ---- the walk ---- */
@@ -787,12 +793,13 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 
 	struct mgt_memo *m = NULL;
 	uint32_t cur = 0;                     /* remembered frames e[0, cur) are still ahead */
+	uintptr_t csp = UINTPTR_MAX;          /* e[cur - 1].sp; none: the highest */
 	if (memo) {
 		m = *memo;
 		if (MGT_UNLIKELY(!m || m->cap < max))
 			m = *memo = memo_new(max);
-		if (m && m->lo == lo && m->hi == hi && m->gen == g)
-			cur = m->len;
+		if (m && m->lo == lo && m->hi == hi && m->gen == g && (cur = m->len))
+			csp = m->e[cur - 1].sp;
 	}
 
 	for (;;) {
@@ -807,9 +814,9 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 		frames[depth] = pc;
 		if (m) {
 			/* the remembered frames below this one are behind */
-			while (cur && m->e[cur - 1].sp < sp)
-				cur--;
-			if (cur && m->e[cur - 1].sp == sp && m->e[cur - 1].pc == pc &&
+			while (MGT_UNLIKELY(csp < sp))
+				csp = --cur ? m->e[cur - 1].sp : UINTPTR_MAX;
+			if (csp == sp && m->e[cur - 1].pc == pc &&
 			    (!m->e[cur - 1].dep || m->e[cur - 1].bp == bp)) {
 				uint32_t n = replay(m, cur - 1, frames, depth, max, &cur);
 				if (n) {
@@ -826,6 +833,7 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 					return n;
 				}
 				/* walk on: perhaps it meets the rest further out */
+				csp = cur ? m->e[cur - 1].sp : UINTPTR_MAX;
 			}
 			m->nf[depth].sp = sp;
 			m->nf[depth].bp = bp;
