@@ -16,6 +16,10 @@ Builds unwind_depth.c, malloc_small.c and deep_stack.c twice (-O2
    from unwind_depth at 8 and 40 frames, each tool's nanoseconds per frame.
 
 usage: bench/unwind.py --memgate PATH [--reps N] [--scale F] [--work DIR] [--no-wall]
+       [--no-callgrind] [--align N] [--before PATH]
+--align builds the programs with -falign-functions=N (run it at 2-3
+alignments: layout alone moves wall times by tens of percent here); --before
+adds an earlier memgate build to the same rounds of paired runs.
 Prints a markdown report (bench/README.md, "Call stacks without frame pointers").
 """
 import argparse
@@ -34,12 +38,13 @@ BUILDS = {"fp": "-fno-omit-frame-pointer", "nofp": "-fomit-frame-pointer"}
 HEAPTRACK_PRELOAD = "/usr/lib/heaptrack/libheaptrack_preload.so"
 
 
-def build(work):
+def build(work, align):
     for b in BENCHES:
         for v, flag in BUILDS.items():
             out = os.path.join(work, "%s.%s" % (b, v))
-            subprocess.run(["cc", "-O2", "-g", flag, "-pthread", "-I", HERE,
-                            os.path.join(HERE, b + ".c"), "-o", out], check=True)
+            subprocess.run(["cc", "-O2", "-g", flag, "-pthread", "-I", HERE] +
+                           (["-falign-functions=%d" % align] if align else []) +
+                           [os.path.join(HERE, b + ".c"), "-o", out], check=True)
 
 
 def callgrind_ir(argv, env):
@@ -84,12 +89,14 @@ def main():
     ap.add_argument("--work")
     ap.add_argument("--no-wall", action="store_true")
     ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--align", type=int, default=0, help="-falign-functions of the programs")
+    ap.add_argument("--before", help="another memgate (an earlier build) in the same rounds")
     a = ap.parse_args()
     memgate = os.path.abspath(a.memgate)
     lib = os.path.join(os.path.dirname(memgate), "libmemgate.so")
     work = a.work or tempfile.mkdtemp(prefix="memgate-unwind-")
     os.makedirs(work, exist_ok=True)
-    build(work)
+    build(work, a.align)
     have_ht = os.path.exists(HEAPTRACK_PRELOAD) and shutil.which("heaptrack")
 
     if not a.no_callgrind:
@@ -109,7 +116,8 @@ def main():
         return 0
     print("### Wall time, whole command: median of %d alternating paired runs, ratio to native\n"
           % a.reps)
-    tools = ["native", "memgate", "memgate --unwind fp"] + (["heaptrack"] if have_ht else [])
+    tools = ["native", "memgate", "memgate --unwind fp"] + (["before"] if a.before else []) + \
+        (["heaptrack"] if have_ht else [])
     print("| benchmark | build | native s | " + " | ".join(t + " x" for t in tools[1:]) + " |")
     print("|---|---|---:|" + "---:|" * (len(tools) - 1))
     env = dict(os.environ, LC_ALL="C")
@@ -127,6 +135,8 @@ def main():
                         argv = prog
                     elif t == "heaptrack":
                         argv = ["heaptrack", "-o", out] + prog
+                    elif t == "before":
+                        argv = [os.path.abspath(a.before), "trace", "-o", out + ".json", "--"] + prog
                     else:
                         argv = [memgate, "trace"] + t.split()[1:] + ["-o", out + ".json", "--"] + prog
                     times[t].append(wall(argv, env))

@@ -682,15 +682,42 @@ struct mgt_memo {
 	struct ment e[];                /* [cap], e[0] outermost */
 };
 
+/* memos are carved from chunks that double up to 4 MiB: a thread's first
+ * walk maps nothing most of the time, and a program of many threads adds
+ * few mappings (each is one of mini_libc.c's regions) */
+static mgt_lock_t memo_lock;
+static char *memo_next;
+static size_t memo_left, memo_chunk = 64u << 10;
+
 static struct mgt_memo *memo_new(uint32_t cap)
 {
-	size_t bytes = sizeof(struct mgt_memo) + cap * (sizeof(struct ment) + sizeof(struct mnew));
-	struct mgt_memo *m = mgt_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED)
-		return NULL;
-	m->cap = cap;
-	m->nf = (struct mnew *)&m->e[cap];
+	size_t bytes = (sizeof(struct mgt_memo) +
+			cap * (sizeof(struct ment) + sizeof(struct mnew)) + 63) & ~(size_t)63;
+	struct mgt_memo *m = NULL;
+	mgt_lock(&memo_lock);
+	if (memo_left < bytes) {
+		size_t len = memo_chunk;
+		while (len < bytes)
+			len *= 2;
+		void *p = mgt_mmap(NULL, len, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p != MAP_FAILED) {
+			memo_next = p;
+			memo_left = len;
+			if (memo_chunk < (4u << 20))
+				memo_chunk *= 2;
+		}
+	}
+	if (memo_left >= bytes) {
+		m = (struct mgt_memo *)memo_next;
+		memo_next += bytes;
+		memo_left -= bytes;
+	}
+	mgt_unlock(&memo_lock);
+	if (m) {
+		m->cap = cap;
+		m->nf = (struct mnew *)&m->e[cap];
+	}
 	return m;
 }
 
@@ -980,8 +1007,10 @@ void mgt_unwind_unload_end(void)
 
 int mgt_unwind_reset(void)
 {
-	/* a fork child: the one thread left is not inside a miss or a dlclose */
+	/* a fork child: the one thread left is not inside a miss or a dlclose,
+	 * nor taking a memo */
 	atomic_store(&in_flight, 0);
+	atomic_store(&memo_lock.v, 0);
 	if (atomic_load(&unload_seq) & 1)
 		atomic_fetch_add(&unload_seq, 1);
 	if (!cache) {
