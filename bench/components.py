@@ -21,7 +21,7 @@ that function to a component:
   libc+rest  everything else: glibc and the program beyond the native run
 
 Usage: bench/components.py --lib build/libmemgate.so [--only malloc_small,threads2]
-       [--scale 0.02] [--align 16] [--by-function]
+       [--scale 0.02] [--align 16] [--nofp] [--by-function]
 """
 
 import argparse
@@ -212,11 +212,12 @@ def callgrind(argv, env, workdir, tag):
     return out
 
 
-def build(workdir, align):
+def build(workdir, align, nofp):
     binDir = os.path.join(workdir, "bin")
     os.makedirs(binDir, exist_ok=True)
     for name in ("malloc_small", "realloc_grow", "threads2", "deep_stack"):
-        cmd = ["cc", "-O2", "-g", "-fno-omit-frame-pointer", "-pthread"]
+        cmd = ["cc", "-O2", "-g", "-fomit-frame-pointer" if nofp else "-fno-omit-frame-pointer",
+               "-pthread"]
         if align:
             cmd.append("-falign-functions=%d" % align)
         cmd += ["-o", os.path.join(binDir, name), os.path.join(HERE, name + ".c")]
@@ -234,13 +235,15 @@ def main():
     ap.add_argument("--only", default="malloc_small,threads2")
     ap.add_argument("--scale", type=float, default=0.02, help="size N (2N is also run)")
     ap.add_argument("--align", type=int, default=0, help="-falign-functions of the programs")
+    ap.add_argument("--nofp", action="store_true",
+                    help="build the programs -fomit-frame-pointer (as compilers do by default)")
     ap.add_argument("--by-function", action="store_true",
                     help="also list the tracer's source functions")
     ap.add_argument("--work", default=None)
     args = ap.parse_args()
     lib = os.path.abspath(args.lib)
     workdir = args.work or tempfile.mkdtemp(prefix="memgate-components.")
-    binDir = build(workdir, args.align)
+    binDir = build(workdir, args.align, args.nofp)
     funcs = Funcs(lib)
     # (mode, MEMGATE_DEPTH, MEMGATE_UNWIND): the default walk reads .eh_frame;
     # --unwind fp follows frame pointers (issue 15's stack targets are for it)
@@ -270,8 +273,8 @@ def main():
                     for k in set(per[0][2]) | set(per[1][2])}
             res[mode] = (tot, comp, byfn)
         native = res["native"][0]
-        print("### %s: instructions per malloc+free pair (N = %d, 2N; align %s)\n" % (
-            bench, n, args.align or "default"))
+        print("### %s: instructions per malloc+free pair (N = %d, 2N; align %s%s)\n" % (
+            bench, n, args.align or "default", "; -fomit-frame-pointer" if args.nofp else ""))
         print("| | native | " + " | ".join(COMPONENTS) + " | libc+rest | **extra** |")
         print("|---|---|" + "---|" * (len(COMPONENTS) + 2))
         for mode, _d, _u in modes:

@@ -16,6 +16,11 @@ Builds unwind_depth.c, malloc_small.c and deep_stack.c twice (-O2
    from unwind_depth at 8 and 40 frames, each tool's nanoseconds per frame.
 
 usage: bench/unwind.py --memgate PATH [--reps N] [--scale F] [--work DIR] [--no-wall]
+       [--no-callgrind] [--align N] [--before PATH] [--only malloc_small,deep_stack]
+The callgrind part also counts malloc_small and deep_stack whole (scale 0.05).
+--align builds the programs with -falign-functions=N (run it at 2-3
+alignments: layout alone moves wall times by tens of percent here); --before
+adds an earlier memgate build to the same rounds of paired runs.
 Prints a markdown report (bench/README.md, "Call stacks without frame pointers").
 """
 import argparse
@@ -34,12 +39,13 @@ BUILDS = {"fp": "-fno-omit-frame-pointer", "nofp": "-fomit-frame-pointer"}
 HEAPTRACK_PRELOAD = "/usr/lib/heaptrack/libheaptrack_preload.so"
 
 
-def build(work):
+def build(work, align):
     for b in BENCHES:
         for v, flag in BUILDS.items():
             out = os.path.join(work, "%s.%s" % (b, v))
-            subprocess.run(["cc", "-O2", "-g", flag, "-pthread", "-I", HERE,
-                            os.path.join(HERE, b + ".c"), "-o", out], check=True)
+            subprocess.run(["cc", "-O2", "-g", flag, "-pthread", "-I", HERE] +
+                           (["-falign-functions=%d" % align] if align else []) +
+                           [os.path.join(HERE, b + ".c"), "-o", out], check=True)
 
 
 def callgrind_ir(argv, env):
@@ -84,12 +90,15 @@ def main():
     ap.add_argument("--work")
     ap.add_argument("--no-wall", action="store_true")
     ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--align", type=int, default=0, help="-falign-functions of the programs")
+    ap.add_argument("--before", help="another memgate (an earlier build) in the same rounds")
+    ap.add_argument("--only", help="wall times of these benchmarks only (comma-separated)")
     a = ap.parse_args()
     memgate = os.path.abspath(a.memgate)
     lib = os.path.join(os.path.dirname(memgate), "libmemgate.so")
     work = a.work or tempfile.mkdtemp(prefix="memgate-unwind-")
     os.makedirs(work, exist_ok=True)
-    build(work)
+    build(work, a.align)
     have_ht = os.path.exists(HEAPTRACK_PRELOAD) and shutil.which("heaptrack")
 
     if not a.no_callgrind:
@@ -104,17 +113,44 @@ def main():
                 print("| %s | %s | %.0f | %.0f | %.1f |" % (v, mode, c8, c40, (c40 - c8) / 32))
                 sys.stdout.flush()
         print()
+        # whole programs, tracer alone: what the per-frame figures add up to
+        print("### Instructions, whole benchmark (callgrind, tracer only, scale 0.05)\n")
+        print("| benchmark | build | native | cfi | fp |" + (" before |" if a.before else ""))
+        print("|---|---|---:|---:|---:|" + ("---:|" if a.before else ""))
+        libs = [("cfi", lib, None), ("fp", lib, "fp")]
+        if a.before:
+            libs.append(("before", os.path.join(os.path.dirname(os.path.abspath(a.before)),
+                                                "libmemgate.so"), None))
+        for b in ("malloc_small", "deep_stack"):
+            for v in BUILDS:
+                argv = [os.path.join(work, "%s.%s" % (b, v)), "0.05"]
+                nat = callgrind_ir(argv, dict(os.environ, LC_ALL="C"))
+                cells = []
+                for _name, l, unwind in libs:
+                    d = tempfile.mkdtemp(dir=work)
+                    env = dict(os.environ, LC_ALL="C", LD_PRELOAD=l, MEMGATE_DIR=d)
+                    if unwind:
+                        env["MEMGATE_UNWIND"] = unwind
+                    ir = callgrind_ir(argv, env)
+                    shutil.rmtree(d, ignore_errors=True)
+                    cells.append("%.1f M (%.2fx)" % (ir / 1e6, ir / nat))
+                print("| %s | %s | %.1f M | %s |" % (b, v, nat / 1e6, " | ".join(cells)))
+                sys.stdout.flush()
+        print()
 
     if a.no_wall:
         return 0
     print("### Wall time, whole command: median of %d alternating paired runs, ratio to native\n"
           % a.reps)
-    tools = ["native", "memgate", "memgate --unwind fp"] + (["heaptrack"] if have_ht else [])
+    tools = ["native", "memgate", "memgate --unwind fp"] + (["before"] if a.before else []) + \
+        (["heaptrack"] if have_ht else [])
     print("| benchmark | build | native s | " + " | ".join(t + " x" for t in tools[1:]) + " |")
     print("|---|---|---:|" + "---:|" * (len(tools) - 1))
     env = dict(os.environ, LC_ALL="C")
     runs = [("unwind_depth", ["8"]), ("unwind_depth", ["40"]), ("malloc_small", []),
             ("deep_stack", [])]
+    if a.only:
+        runs = [r for r in runs if r[0] in a.only.split(",")]
     med = {}
     for b, extra in runs:
         for v in BUILDS:
@@ -127,6 +163,8 @@ def main():
                         argv = prog
                     elif t == "heaptrack":
                         argv = ["heaptrack", "-o", out] + prog
+                    elif t == "before":
+                        argv = [os.path.abspath(a.before), "trace", "-o", out + ".json", "--"] + prog
                     else:
                         argv = [memgate, "trace"] + t.split()[1:] + ["-o", out + ".json", "--"] + prog
                     times[t].append(wall(argv, env))
@@ -139,6 +177,8 @@ def main():
             print("| %s | %s | %.3f | %s |" % (" ".join([b] + extra), v, nat, " | ".join(
                 "%.2f" % (statistics.median(times[t]) / nat) for t in tools[1:])))
             sys.stdout.flush()
+    if ("unwind_depth40", "fp", "memgate") not in med:
+        return 0
     # unwind_depth makes 4M * scale pairs at 8 and at 40 frames
     pairs = 4e6 * float(a.scale)
     print("\n| nanoseconds per frame (unwind_depth, 40 - 8 frames) | build | " +

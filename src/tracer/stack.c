@@ -266,12 +266,12 @@ out:
  * handler.  Returns the depth.
  */
 static inline uint32_t walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames,
-			    uint32_t *trunc, uint64_t *h1, uint64_t *h2)
+			    uint32_t *trunc, uint64_t *h1, uint64_t *h2, struct mgt_memo **memo)
 {
 	uint32_t depth = 0, max = mgt_g.depth;
 	*trunc = 0;
 	if (MGT_LIKELY(MGT_CFI_UNWIND && !mgt_g.unwind_fp))
-		return mgt_unwind(lo, hi, (void *)fp, frames, max, trunc, h1, h2); /* unwind.c */
+		return mgt_unwind(lo, hi, (void *)fp, frames, max, trunc, h1, h2, memo); /* unwind.c */
 	/*
 	 * Each record read must lie inside the thread's stack, 8-aligned, strictly
 	 * above the one before.  Written so nothing can wrap: code without frame
@@ -350,7 +350,7 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 	uint32_t trunc;
 	uint64_t h1 = 0, h2 = 0;
 	stack_bounds(t, fp, &lo, &hi);
-	uint32_t depth = walk(lo, hi, fp, frames, &trunc, &h1, &h2);
+	uint32_t depth = walk(lo, hi, fp, frames, &trunc, &h1, &h2, &t->memo);
 	return intern(t, frames, depth, trunc, h1, h2);
 }
 
@@ -361,9 +361,9 @@ uint32_t mgt_stack_walk(struct mgt_thread *t, void *fp0, uintptr_t *frames, uint
 	*trunc = 0;
 	/* bounds already known only: looking them up is not for a signal handler */
 	if (fp - t->lo < t->hi - t->lo)
-		return walk(t->lo, t->hi, fp, frames, trunc, &h1, &h2);
+		return walk(t->lo, t->hi, fp, frames, trunc, &h1, &h2, NULL);
 	if (fp - t->alt_lo < t->alt_hi - t->alt_lo)
-		return walk(t->alt_lo, t->alt_hi, fp, frames, trunc, &h1, &h2);
+		return walk(t->alt_lo, t->alt_hi, fp, frames, trunc, &h1, &h2, NULL);
 	return 0;
 }
 
@@ -373,8 +373,13 @@ uint32_t mgt_stack_intern(struct mgt_thread *t, const uintptr_t *frames, uint32_
 	uint64_t h1 = 0, h2 = 0;
 	if (mgt_g.depth == 0)
 		return 0;
-	for (uint32_t i = 0; i < depth; i++)
-		mgt_frame_hash(&h1, &h2, frames[i]);
+	/* in the order the walk hashes them: the frame-pointer walk innermost
+	 * first, as it goes; unwind.c outermost first, for its memo */
+	if (MGT_CFI_UNWIND && !mgt_g.unwind_fp)
+		mgt_frames_hash(frames, depth, &h1, &h2);
+	else
+		for (uint32_t i = 0; i < depth; i++)
+			mgt_frame_hash(&h1, &h2, frames[i]);
 	return intern(t, frames, depth, trunc, h1, h2);
 }
 

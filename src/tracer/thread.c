@@ -74,7 +74,9 @@ static struct mgt_thread *thread_new(uintptr_t tp)
 	uint16_t hint = t->hint;
 	struct mgt_batch *bp = t->bp;
 	struct mgt_defer *defer = t->defer;   /* and its queue, empty */
+	struct mgt_memo *memo = t->memo;      /* and its memory for a walk (unwind.c) */
 	mgt_memset(t, 0, sizeof(*t));
+	t->memo = memo;
 	t->batch = batch;
 	t->batch_gen = batch_gen;
 	t->defer = defer;

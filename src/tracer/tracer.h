@@ -79,6 +79,7 @@ struct mgt_thread {
 	uintptr_t lo, hi;             /* its stack's bounds for unwinding; 0, 0: not known yet */
 	uintptr_t alt_lo, alt_hi;     /* another stack it ran on (sigaltstack, a fiber) */
 	uint32_t stack_lookups;       /* bounds looked up in /proc/self/maps (stack.c) */
+	struct mgt_memo *memo;        /* its last walk (unwind.c); kept when the record is reused */
 	uint64_t last_hash;           /* the last stack this thread captured (stack.c) */
 	uint32_t last_id;
 	uint32_t batch;               /* 1 + its batch slot in the file; 0: none yet (record.c) */

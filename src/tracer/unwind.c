@@ -57,10 +57,13 @@ enum {
 };
 enum { BP_SAME = 0, BP_CFA, BP_RBP };   /* rbp unchanged, at CFA + 8k, at rbp + 8k */
 
-/* off:s32 (bits 0-31) | kind:4 (32-35) | bp:2 (36-37) | bpoff:s24 (40-63, bytes):
- * the walk takes each field with one or two instructions */
+/* off:s32 (bits 0-31) | kind:4 (32-35) | bp:2 (36-37) | uses rbp:1 (38) |
+ * keeps rbp:1 (39) | bpoff:s24 (40-63, bytes): the walk takes each field
+ * with one or two instructions; bits 38 and 39 are for the memo (below) */
 #define RULE(kind, bp, bpoff, off) ((uint64_t)(uint32_t)(int32_t)(off) |                 \
 				    (uint64_t)(kind) << 32 | (uint64_t)(bp) << 36 |      \
+				    (uint64_t)((kind) == K_RBP || (bp) == BP_RBP) << 38 | \
+				    (uint64_t)((bp) == BP_SAME) << 39 |                  \
 				    ((uint64_t)(bpoff) & 0xffffff) << 40)
 #define RULE_KIND(r)  ((unsigned)((r) >> 32 & 15))
 #define RULE_BP(r)    ((unsigned)((r) >> 36 & 3))
@@ -634,13 +637,176 @@ static __attribute__((noinline)) uint64_t miss(uintptr_t addr, uint32_t g)
 	return rule;
 }
 
+/* ---- the memo: the last walk of this thread ---- */
+
+/*
+ * Consecutive allocations of a thread share most of their stack: the same
+ * outer frames (main, the test runner, the loop) under a few that change.  A
+ * walk is a function of its registers (pc, sp, rbp), of the rules (fixed for
+ * a generation) and of the stack words it reads: the return address at
+ * CFA-8, perhaps a saved rbp.  So each thread keeps its last walk, outermost
+ * frame first, with the address of every word that walk read.  When a new
+ * walk reaches a frame with the pc, sp (and rbp, if anything further out
+ * uses it) of a remembered one, and every word the rest of that walk read
+ * still holds what it held, the rest is the same frames: they are copied
+ * instead of walked.  A caller that returned and was replaced by another
+ * with the same frame at the same place leaves another return address in
+ * some checked word, and the walk goes on the slow way.  So the memo never
+ * changes a stack, it only saves reading the rules (tests/oracle, "memo").
+ *
+ * Only the plain rules are remembered (CFA from rsp or rbp, rbp unchanged or
+ * reloaded, the outermost frame's rule or bound): a walk through a signal
+ * frame, a realigned frame, a PLT stub or code without CFI is not.  The
+ * memo belongs to its thread, used only by mgt_stack_capture under the
+ * thread's guard (a signal handler inside the tracer walks without it).
+ */
+struct mnew {                           /* a frame of the walk under way */
+	uintptr_t sp, bp, bpslot;
+	uint64_t rule;
+};
+struct ment {                           /* a remembered frame */
+	uintptr_t pc, sp, bp;
+	uintptr_t bpslot;               /* its saved rbp's address, when read and used; 0: none */
+	uint64_t h1, h2;                /* the stack hashes from the outermost frame to this one */
+	uintptr_t dep;                  /* the walk from here on uses the incoming rbp */
+	uintptr_t pad;
+};
+struct mgt_memo {
+	uintptr_t lo, hi;               /* the stack it was walked on */
+	uint32_t gen;                   /* mgt_unload_gen of its rules */
+	uint32_t len;                   /* frames; 0: nothing remembered */
+	uint32_t trunc;                 /* the walk was cut at max */
+	uint32_t cap;
+	uintptr_t endslot, endval;      /* the word read last (pc < 4096), 0: none */
+	struct mnew *nf;                /* [cap] */
+	struct ment e[];                /* [cap], e[0] outermost */
+};
+
+/* memos are carved from chunks that double up to 4 MiB: a thread's first
+ * walk maps nothing most of the time, and a program of many threads adds
+ * few mappings (each is one of mini_libc.c's regions) */
+static mgt_lock_t memo_lock;
+static char *memo_next;
+static size_t memo_left, memo_chunk = 64u << 10;
+
+static struct mgt_memo *memo_new(uint32_t cap)
+{
+	size_t bytes = (sizeof(struct mgt_memo) +
+			cap * (sizeof(struct ment) + sizeof(struct mnew)) + 63) & ~(size_t)63;
+	struct mgt_memo *m = NULL;
+	mgt_lock(&memo_lock);
+	if (memo_left < bytes) {
+		size_t len = memo_chunk;
+		while (len < bytes)
+			len *= 2;
+		void *p = mgt_mmap(NULL, len, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p != MAP_FAILED) {
+			memo_next = p;
+			memo_left = len;
+			if (memo_chunk < (4u << 20))
+				memo_chunk *= 2;
+		}
+	}
+	if (memo_left >= bytes) {
+		m = (struct mgt_memo *)memo_next;
+		memo_next += bytes;
+		memo_left -= bytes;
+	}
+	mgt_unlock(&memo_lock);
+	if (m) {
+		m->cap = cap;
+		m->nf = (struct mnew *)&m->e[cap];
+	}
+	return m;
+}
+
+/* does the walk from a frame with rule r use the rbp it finds, given whether
+ * the walk from its caller's frame uses the one it finds (outer) */
+static inline uintptr_t dep_of(uint64_t r, uintptr_t outer)
+{
+	return (r >> 38 & 1) | (r >> 39 & outer);
+}
+
+/*
+ * The new frames [0, n) on top of remembered frame k (k < 0: none, a new
+ * memo): writes them in, outermost first, with their hashes; returns the
+ * hashes of the whole stack.
+ */
+static void memo_commit(struct mgt_memo *m, const uintptr_t *frames, uint32_t n, int32_t k,
+			uint64_t *h1, uint64_t *h2)
+{
+	uint64_t x1 = *h1, x2 = *h2;
+	uintptr_t outer = 0;
+	if (k >= 0) {
+		x1 = m->e[k].h1;
+		x2 = m->e[k].h2;
+		outer = m->e[k].dep;
+	}
+	struct ment *e = &m->e[k + 1];
+	const struct mnew *f = &m->nf[n];
+	const uintptr_t *pc = &frames[n];
+	while (pc != frames) {                /* the outermost new frame first */
+		f--;
+		pc--;
+		uint64_t r = f->rule;
+		mgt_frame_hash(&x1, &x2, *pc);
+		e->pc = *pc;
+		e->sp = f->sp;
+		e->bp = f->bp;
+		/* a reloaded rbp nothing further out uses need not be checked */
+		e->bpslot = f->bpslot & -(uintptr_t)(outer & ~(r >> 39) & 1);
+		e->h1 = x1;
+		e->h2 = x2;
+		e->dep = outer = dep_of(r, outer);
+		e++;
+	}
+	m->len = (uint32_t)(k + 1) + n;
+	*h1 = x1;
+	*h2 = x2;
+}
+
+/*
+ * The rest of the stack from remembered frame k, which the walk reached as
+ * frame `depth` (in frames[depth] already), if every word the remembered
+ * walk read from there on is unchanged: frames[depth + 1 ...] filled, the
+ * whole depth returned; 0 when not, and *more the remembered frames e[0,
+ * *more) that may still meet the walk further out (those inside the first
+ * changed word cannot).  The remembered reads lay inside the same stack
+ * bounds, checked then.
+ */
+static inline uint32_t replay(const struct mgt_memo *m, uint32_t k, uintptr_t *frames,
+			      uint32_t depth, uint32_t max, uint32_t *more)
+{
+	*more = k;
+	/* the same cut at max, or none */
+	if (m->trunc ? depth + k + 1 != max : depth + k + 1 > max)
+		return 0;
+	const struct ment *e = &m->e[k], *first = m->e;
+	uintptr_t *f = &frames[depth + 1];
+	while (e != first) {
+		uintptr_t slot = e->bpslot;   /* where e's rule reloaded rbp, if checked */
+		e--;                          /* its caller */
+		if (*(const uintptr_t *)(e->sp - 8) != e->pc ||
+		    (slot && *(const uintptr_t *)slot != e->bp)) {
+			*more = (uint32_t)(e - first) + 1;
+			return 0;
+		}
+		*f++ = e->pc;
+	}
+	*more = 0;
+	if (m->endslot && *(const uintptr_t *)m->endslot != m->endval)
+		return 0;
+	return (uint32_t)(f - frames);
+}
+
 /* ---- the walk ---- */
 
 /* an 8-byte read at a, inside [lo, hi) (hi - 8 >= lo: checked at the start) */
 #define IN(a) ((uintptr_t)(a) - lo <= hi - 8 - lo)
 
 uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, uint32_t max,
-		    uint32_t *trunc, uint64_t *h1, uint64_t *h2)
+		    uint32_t *trunc, uint64_t *h1, uint64_t *h2, struct mgt_memo **memo)
 {
 	uintptr_t fp = (uintptr_t)fp0;
 	uint32_t depth = 0;
@@ -650,26 +816,71 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 	uint32_t g = atomic_load_explicit(&mgt_unload_gen, memory_order_acquire);
 	const uint64_t gtag = (uint64_t)(g & GEN_MASK) << GEN_SHIFT;
 	uintptr_t exact = 0;                  /* 1: pc is where a signal struck, not a return address */
-	uint64_t x1 = *h1, x2 = *h2;          /* in registers: frames[] may alias *h1 */
+	uintptr_t endslot = 0, rd = 0;        /* the word pc was last read from */
 
-	while (pc >= 4096) {
+	struct mgt_memo *m = NULL;
+	uint32_t cur = 0;                     /* remembered frames e[0, cur) are still ahead */
+	uintptr_t csp = UINTPTR_MAX;          /* e[cur - 1].sp; none: the highest */
+	if (memo) {
+		m = *memo;
+		if (MGT_UNLIKELY(!m || m->cap < max))
+			m = *memo = memo_new(max);
+		if (m && m->lo == lo && m->hi == hi && m->gen == g && (cur = m->len))
+			csp = m->e[cur - 1].sp;
+	}
+
+	for (;;) {
+		if (pc < 4096) {
+			endslot = rd;
+			break;
+		}
 		if (MGT_UNLIKELY(depth == max)) {
 			*trunc = 1;
 			break;
 		}
-		frames[depth++] = pc;
-		mgt_frame_hash(&x1, &x2, pc);
+		frames[depth] = pc;
+		if (m) {
+			/* the remembered frames below this one are behind */
+			while (MGT_UNLIKELY(csp < sp))
+				csp = --cur ? m->e[cur - 1].sp : UINTPTR_MAX;
+			if (csp == sp && m->e[cur - 1].pc == pc &&
+			    (!m->e[cur - 1].dep || m->e[cur - 1].bp == bp)) {
+				uint32_t n = replay(m, cur - 1, frames, depth, max, &cur);
+				if (n) {
+					*trunc = m->trunc;
+					if (MGT_LIKELY(!depth)) {
+						/* the same stack as last time */
+						*h1 = m->e[n - 1].h1;
+						*h2 = m->e[n - 1].h2;
+						m->len = n;
+						return n;
+					}
+					memo_commit(m, frames, depth, (int32_t)n - (int32_t)depth - 1,
+						    h1, h2);
+					return n;
+				}
+				/* walk on: perhaps it meets the rest further out */
+				csp = cur ? m->e[cur - 1].sp : UINTPTR_MAX;
+			}
+			m->nf[depth].sp = sp;
+			m->nf[depth].bp = bp;
+		}
+		depth++;
 		/* the rule at the call (pc - 1), from the cache: a few loads */
 		uintptr_t key = pc - 1 + exact, cfa, nbp = bp, a;
-		const struct centry *e = slot(key);
-		uint64_t r = atomic_load_explicit(&e->rule, memory_order_relaxed);
-		if (MGT_UNLIKELY((atomic_load_explicit(&e->key, memory_order_relaxed) ^ r) !=
+		const struct centry *ce = slot(key);
+		uint64_t r = atomic_load_explicit(&ce->rule, memory_order_relaxed);
+		if (MGT_UNLIKELY((atomic_load_explicit(&ce->key, memory_order_relaxed) ^ r) !=
 				 (key ^ gtag)))
 			r = miss(key, g);
+		if (m)
+			m->nf[depth - 1].rule = r;
 		unsigned kind = RULE_KIND(r);
 		if (MGT_LIKELY(kind == K_RSP || kind == K_RBP)) {
 			cfa = (kind == K_RBP ? bp : sp) + (uintptr_t)RULE_OFF(r);
 		} else {
+			if (kind != K_END && kind != K_STOP)
+				m = NULL;             /* not remembered: see above */
 			switch (kind) {
 			case K_DEREF:
 				a = bp + (uintptr_t)RULE_OFF(r);
@@ -692,6 +903,7 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 				pc = gr[16];
 				sp = nsp;
 				exact = 1;
+				rd = 0;
 				continue;
 			}
 			case K_NOFDE:
@@ -713,15 +925,27 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 			if (!IN(a))
 				goto out;
 			nbp = *(const uintptr_t *)a;
+			if (m)
+				m->nf[depth - 1].bpslot = a;
 		}
-		pc = *(const uintptr_t *)(cfa - 8);
+		rd = cfa - 8;
+		pc = *(const uintptr_t *)rd;
 		sp = cfa;
 		bp = nbp;
 		exact = 0;
 	}
 out:
-	*h1 = x1;
-	*h2 = x2;
+	if (m) {
+		m->lo = lo;
+		m->hi = hi;
+		m->gen = g;
+		m->trunc = *trunc;
+		m->endslot = endslot;
+		m->endval = pc;
+		memo_commit(m, frames, depth, -1, h1, h2);
+	} else {
+		mgt_frames_hash(frames, depth, h1, h2);
+	}
 	return depth;
 }
 
@@ -783,8 +1007,10 @@ void mgt_unwind_unload_end(void)
 
 int mgt_unwind_reset(void)
 {
-	/* a fork child: the one thread left is not inside a miss or a dlclose */
+	/* a fork child: the one thread left is not inside a miss or a dlclose,
+	 * nor taking a memo */
 	atomic_store(&in_flight, 0);
+	atomic_store(&memo_lock.v, 0);
 	if (atomic_load(&unload_seq) & 1)
 		atomic_fetch_add(&unload_seq, 1);
 	if (!cache) {
