@@ -141,6 +141,11 @@
 		return startsAny(f.module, RULES.system_dirs) || startsAny(basename(f.module || ""), RULES.runtime_libs) ||
 			rustLibraryFile(f.file) || startsAny(f.file, RULES.header_dirs) ||
 			(!!f.file && (RULES.vendored_files || []).some(p => f.file.includes(p))) ||
+			startsAny(f.file, RULES.rust_std_deps_dirs) ||
+			((!f.file || !f.file.startsWith("/")) && startsAny(f.function, RULES.rust_std_deps)) ||
+			(!!f.file && (RULES.gtest_dirs || []).some(p => f.file.includes(p))) ||
+			startsAny(basename(f.module || ""), RULES.gtest_libs) ||
+			(!f.file && startsAny(f.function, RULES.gtest_functions)) ||
 			(!f.file && startsAny(f.function, RULES.rust_functions));
 	}
 	const isPlumbing = f => !!f.function && PLUMBING.some(re => re.test(f.function));
