@@ -112,7 +112,7 @@ static void print_notes(const struct mg_check_test *r)
 		       m->spread_max);
 	}
 	if (spread)
-		printf(" (allowed from the highest run)\n");
+		printf(" (allowed up to the highest run plus the range again)\n");
 	if (r->confirmed == 1)
 		printf("%s: the regression held in all %d runs\n", r->name, r->runs);
 	else if (r->confirmed == 0)

@@ -19,7 +19,8 @@
 
 static const char usage_text[] =
 	"usage: memgate trace [-o FILE] [--depth N | --no-stacks] [--unwind cfi|fp]\n"
-	"                     [--grace S] [--keep-raw] [--allow-untraced] -- COMMAND [ARG...]\n"
+	"                     [--grace S] [--keep-raw] [--allow-untraced] [--whole-stacks]\n"
+	"                     -- COMMAND [ARG...]\n"
 	"\n"
 	"Runs COMMAND under memgate's tracer, follows every process it starts, prints\n"
 	"a summary per process on stderr and writes the profile JSON (docs/profile-schema.md).\n"
@@ -35,6 +36,9 @@ static const char usage_text[] =
 	"  --keep-raw          keep the raw per-process trace files and print their directory\n"
 	"  --allow-untraced    a program COMMAND starts that cannot be traced (static,\n"
 	"                      32-bit, or started without LD_PRELOAD) is expected: exit 0\n"
+	"  --whole-stacks      keep the stacks of the runtime's own blocks whole (by\n"
+	"                      default they end where the runtime was called) and long\n"
+	"                      function names with their generic arguments\n"
 	"\n"
 	"exit status: 0 when COMMAND was measured, whatever its own exit status (printed);\n"
 	"2 for a usage error; 3 when it could not be traced (missing, static, setuid),\n"
@@ -199,7 +203,7 @@ static int how_it_ended(int st, const cJSON *doc, const char *cmd, int allow_unt
 int cmd_trace(int argc, char **argv)
 {
 	const char *output = "memgate-trace.json";
-	int depth = -1, unwind_fp = 0;
+	int depth = -1, unwind_fp = 0, whole = 0;
 	double grace = 10;
 	int keep = 0, allow_untraced = 0, i, ret = MG_EXIT_ERROR;
 	struct mg_error err = { 0 };
@@ -245,6 +249,8 @@ int cmd_trace(int argc, char **argv)
 			keep = 1;
 		} else if (!strcmp(a, "--allow-untraced")) {
 			allow_untraced = 1;
+		} else if (!strcmp(a, "--whole-stacks")) {
+			whole = 1;
 		} else if (a[0] == '-') {
 			mg_cli_error("trace: unknown option '%s'\n%s", a, usage_text);
 			return MG_EXIT_USAGE;
@@ -262,7 +268,7 @@ int cmd_trace(int argc, char **argv)
 	struct mg_measure_opts mo = {
 		.argv = cmd, .name = slash ? slash + 1 : cmd[0], .depth = depth, .unwind_fp = unwind_fp,
 		.grace_s = grace,
-		.keep_raw = keep, .dirty = -1,
+		.keep_raw = keep, .dirty = -1, .whole_stacks = whole,
 	};
 	if (mg_symbolizer_new(&sym, &err) != MG_OK) {
 		mg_cli_error("%s", err.msg);

@@ -22,10 +22,24 @@ const char *mg_status_name(enum mg_status s)
 }
 
 /*
+ * The value a figure is allowed before its tolerance (docs/baselines.md,
+ * "The verdict"): its baseline, or with a measured spread its highest run
+ * plus the spread's width again.  A new run of a figure that moves beats the
+ * highest of N accepted runs about once in N + 1; one width above it is a
+ * run the accepted ones would have had to miss by as much as they differ
+ * among themselves.  Saturates at UINT64_MAX.
+ */
+uint64_t mg_spread_ceiling(uint64_t lo, uint64_t hi)
+{
+	uint64_t width = hi > lo ? hi - lo : 0;
+	return hi > UINT64_MAX - width ? UINT64_MAX : hi + width;
+}
+
+/*
  * docs/baselines.md, "The verdict": a figure whose baseline measured a spread
- * is allowed its highest run plus the tolerance, and is improved only below
- * its lowest run by more than the tolerance; an exact figure (no spread) is
- * both.
+ * is allowed its highest run plus the spread's width plus the tolerance of
+ * that, and is improved only below its lowest run by more than the
+ * tolerance; an exact figure (no spread, width 0) is both.
  */
 static void compare_metric(struct mg_metric_verdict *mv, const struct mg_tolerance *tol)
 {
@@ -33,7 +47,7 @@ static void compare_metric(struct mg_metric_verdict *mv, const struct mg_toleran
 	mv->allowed = UINT64_MAX;
 	if (mv->has_baseline && tol) {
 		uint64_t lo = mv->spread_min, hi = mv->spread_max;
-		mv->allowed = mg_tolerance_allowed(tol, hi);
+		mv->allowed = mg_tolerance_allowed(tol, mg_spread_ceiling(lo, hi));
 		if (mv->current > mv->allowed)
 			mv->status = MG_STATUS_REGRESSION;
 		/* symmetric: a drop larger than the tolerance is worth ratcheting */

@@ -21,12 +21,17 @@ enum mg_status {
 	MG_STATUS_PASS = 0,         /* within the tolerance of the baseline */
 	MG_STATUS_IMPROVED,         /* below the baseline (its lowest run) by more than the tolerance */
 	MG_STATUS_NEW,              /* no baseline (test or figure): reported, never a failure */
-	MG_STATUS_REGRESSION,       /* above baseline (its highest run) + tolerance */
+	MG_STATUS_REGRESSION,       /* above baseline (its spread's ceiling) + tolerance */
 	MG_STATUS_OVER_BUDGET       /* above an absolute `limit:`, with or without a baseline */
 };
 
 /* "pass", "improved", "new", "regression", "over budget"; static storage. */
 const char *mg_status_name(enum mg_status s);
+
+/* What a figure whose baseline's runs went from lo to hi is allowed before
+ * its tolerance: hi + (hi - lo), saturated (docs/baselines.md, "The
+ * verdict").  lo == hi (no spread): the baseline itself. */
+uint64_t mg_spread_ceiling(uint64_t lo, uint64_t hi);
 
 struct mg_metric_verdict {
 	enum mg_metric metric;
@@ -38,7 +43,8 @@ struct mg_metric_verdict {
 	uint64_t spread_min, spread_max; /* when has_spread: its lowest and highest run (they
 				     * hold the baseline); else both the baseline */
 	int has_tolerance;          /* gated by a tolerance (else only by a limit) */
-	uint64_t allowed;           /* largest passing value: min(spread_max + tolerance, limit);
+	uint64_t allowed;           /* largest passing value: min(tolerance of
+				     * mg_spread_ceiling(spread_min, spread_max), limit);
 				     * without a baseline: the limit, or UINT64_MAX */
 	int has_limit;
 	uint64_t limit;             /* valid when has_limit */

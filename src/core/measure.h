@@ -28,6 +28,7 @@ struct mg_measure_opts {
 	int own_pgrp;               /* run in a new process group (needed for timeouts) */
 	int root_only;              /* follow-children: false - trace the command's process only */
 	int keep_raw;               /* keep the trace directory: m->raw_dir */
+	int whole_stacks;           /* the runtime's stacks and long names whole */
 	struct mg_symbolizer *sym;  /* NULL: frames as module + offset */
 	const char *commit;         /* the commit the test was built from; NULL: unknown */
 	int dirty;                  /* -1: unknown */

@@ -435,7 +435,7 @@ static void untraced_program(cJSON *untraced, cJSON *warnings, int pid, const ch
 
 static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, unsigned max,
 			   cJSON *warnings, cJSON *untraced, struct mg_symbolizer *sym,
-			   uint64_t total_runtime[2], struct mg_strtab *st)
+			   uint64_t total_runtime[2], struct mg_strtab *st, int whole)
 {
 	uint32_t **rows = NULL;
 	uint64_t runtime[2] = { 0, 0 };
@@ -521,7 +521,7 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 	cJSON_AddItemToObject(o, "images", images);
 	cJSON_AddItemToObject(o, "timeline", timeline(t, p));
 	/* the stack table first: the lists name their rows (stacks.c) */
-	mg_stacks_write(o, p, sym, st, &rows);
+	mg_stacks_write(o, p, sym, st, whole, &rows);
 	uint64_t unused[2] = { 0, 0 };
 	cJSON_AddItemToObject(o, "peak_stacks", stack_list(p, L_PEAK, max, &omitted, sym, unused, rows));
 	add_u64(o, "peak_stacks_omitted", omitted);
@@ -580,7 +580,7 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 		mg_figures_add(&sum, &p->f);
 		complete &= p->complete || p->end == MG_END_UNTRACED;
 		cJSON_AddItemToArray(procs, process_json(t, p, max, warnings, untraced,
-							 ri->symbolizer, runtime, &st));
+							 ri->symbolizer, runtime, &st, ri->whole_stacks));
 	}
 	if (ri->timed_out)
 		warn(warnings, "the test timed out: figures up to that moment");

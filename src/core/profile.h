@@ -30,6 +30,9 @@ struct mg_run_info {
 	int dirty;                   /* -1 unknown */
 	unsigned max_stacks;         /* per list in each process; 0 = default (50) */
 	struct mg_symbolizer *symbolizer; /* NULL: frames as module + offset only */
+	int whole_stacks;            /* 1: the stacks of runtime-owned blocks and long names
+				      * are kept whole (docs/profile-schema.md, "Runtime-owned
+				      * stacks", "Long names") */
 };
 
 /* The machine a profile was measured on: libc, arch, kernel, compiler, CI image. */

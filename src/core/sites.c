@@ -39,6 +39,31 @@ static const char *const vendored_files[] = { "/.cargo/registry/src/", "/.cargo/
 /* Rust's standard library crates, under library/ in their sources */
 static const char *const rust_crates[] = { "std/", "alloc/", "core/", "panic_unwind/",
 					   "panic_abort/", "std_detect/", "backtrace/", "test/" };
+/* Rust std's own dependencies, built with the toolchain and linked into every
+ * program with the standard library (libtest's option parser, std's hash
+ * table, its backtrace symbolizer).  Their sources say "/rust/deps/NAME-VER/..."
+ * (rust_std_deps_dirs), or, for code compiled ahead into the toolchain's
+ * libraries, a path relative to the crate ("src/lib.rs"), indistinguishable
+ * from the program's own: such a frame is known by its function's crate. */
+static const char *const rust_std_deps_dirs[] = { "/rust/deps/" };
+static const char *const rust_std_deps[] = { "getopts::", "<getopts::", "hashbrown::",
+					     "<hashbrown::", "unicode_width::", "<unicode_width::",
+					     "rustc_demangle::", "<rustc_demangle::", "addr2line::",
+					     "<addr2line::", "gimli::", "<gimli::", "miniz_oxide::",
+					     "<miniz_oxide::" };
+/* GoogleTest, the harness of a C++ test program, usually linked in statically
+ * (Debian's libgtest.a has no line information: its functions, "testing::...",
+ * come without a source file): its headers, its sources when built from
+ * them (CMake's FetchContent), its shared libraries */
+static const char *const gtest_dirs[] = { "/include/gtest/", "/googletest/src/",
+					  "/googletest/include/", "/googlemock/src/",
+					  "/googlemock/include/" };
+static const char *const gtest_libs[] = { "libgtest", "libgmock" };
+static const char *const gtest_functions[] = { "testing::" };
+/* the C++ library's templates instantiated without line information (a
+ * static library built without -g, as Debian's libgtest.a): by name ("std::"
+ * is in rust_functions) */
+static const char *const cxx_functions[] = { "void std::", "__gnu_cxx::", "void __gnu_cxx::" };
 /* Rust's standard library by name, for frames without a source file */
 static const char *const rust_functions[] = { "std::", "alloc::", "core::", "<std::",
 					      "<alloc::", "<core::", "__rust_", "__rdl_", "__rg_",
@@ -102,12 +127,58 @@ static int rust_library_file(const char *file)
 	return has_prefix(lib, rust_crates, N(rust_crates));
 }
 
+static int contains_any(const char *s, const char *const *parts, size_t n)
+{
+	for (size_t i = 0; s && i < n; i++)
+		if (strstr(s, parts[i]))
+			return 1;
+	return 0;
+}
+
+/* a function of GoogleTest: "testing::...", also after a return type
+ * ("void testing::internal::InitGoogleTestImpl<char>(int*, char**)"), but not
+ * one that only takes or instantiates GoogleTest's types */
+static int gtest_function(const char *fn)
+{
+	int depth = 0;
+	if (has_prefix(fn, gtest_functions, N(gtest_functions)))
+		return 1;
+	for (const char *c = fn; c && *c && *c != '('; c++) {
+		if (*c == '<')
+			depth++;
+		else if (*c == '>' && depth > 0)
+			depth--;
+		else if (*c == ' ' && !depth && has_prefix(c + 1, gtest_functions, N(gtest_functions)))
+			return 1;
+	}
+	return 0;
+}
+
+/* a frame of GoogleTest's own code (gtest_dirs) */
+static int gtest_code(const struct mg_site_frame *f)
+{
+	return contains_any(f->file, gtest_dirs, N(gtest_dirs)) ||
+	       has_prefix(base_name(f->module), gtest_libs, N(gtest_libs)) ||
+	       (!f->file && gtest_function(f->function));
+}
+
+/* a frame of Rust std's dependencies (rust_std_deps) */
+static int rust_std_dep(const struct mg_site_frame *f)
+{
+	return has_prefix(f->file, rust_std_deps_dirs, N(rust_std_deps_dirs)) ||
+	       ((!f->file || f->file[0] != '/') &&
+		has_prefix(f->function, rust_std_deps, N(rust_std_deps)));
+}
+
 /* code of the runtime: where runtime-owned blocks are looked for (Rust's
- * std by its sources, or by its names where the frame has no source file) */
+ * std by its sources, or by its names where the frame has no source file;
+ * C++'s library headers instantiated in the program; the test harnesses) */
 static int runtime_code(const struct mg_site_frame *f)
 {
-	return runtime_module(f->module) || rust_library_file(f->file) ||
-	       (!f->file && has_prefix(f->function, rust_functions, N(rust_functions)));
+	return runtime_module(f->module) || rust_library_file(f->file) || rust_std_dep(f) ||
+	       has_prefix(f->file, header_dirs, N(header_dirs)) || gtest_code(f) ||
+	       (!f->file && (has_prefix(f->function, rust_functions, N(rust_functions)) ||
+			     has_prefix(f->function, cxx_functions, N(cxx_functions))));
 }
 
 /*
@@ -116,6 +187,7 @@ static int runtime_code(const struct mg_site_frame *f)
  * runtime that allocate what it keeps until exit.  Found by running real
  * programs (C stdio, NSS, locales, C++ iostream and GoogleTest, Rust std).
  */
+#define GTEST_OWNER "GoogleTest harness data"
 static const struct { const char *function, *what; } runtime_rules[] = {
 	/* glibc (anywhere in the name: its internal aliases, __GI_... , match too) */
 	{ "*_IO_file_doallocate*", "stdio buffer" },
@@ -173,19 +245,41 @@ static const struct { const char *function, *what; } runtime_rules[] = {
 	{ "std::env::*args*", "Rust std runtime data" },
 	/* Rust's test harness (libtest), around the tests it runs */
 	{ "test::*", "Rust test harness data" },
+	/* GoogleTest, around the tests it runs (its registry, messages, flags);
+	 * its functions after a return type too (gtest_function) */
+	{ "testing::*", GTEST_OWNER },
 };
 
-const char *mg_runtime_owner(const struct mg_site_frame *f, size_t n)
+const char *mg_runtime_owner_at(const struct mg_site_frame *f, size_t n, size_t *at)
 {
 	for (size_t i = 0; i < n && runtime_code(&f[i]); i++) {
 		/* Rust's inherent methods demangle as "<std::thread::Thread>::new" */
 		const char *fn = f[i].function, *bare = fn && *fn == '<' ? fn + 1 : fn;
 		for (size_t r = 0; fn && r < N(runtime_rules); r++)
 			if (!fnmatch(runtime_rules[r].function, fn, 0) ||
-			    !fnmatch(runtime_rules[r].function, bare, 0))
+			    !fnmatch(runtime_rules[r].function, bare, 0)) {
+				*at = i;
 				return runtime_rules[r].what;
+			}
+		if (fn && gtest_function(fn)) {
+			*at = i;
+			return GTEST_OWNER;
+		}
 	}
 	return NULL;
+}
+
+size_t mg_runtime_entry(const struct mg_site_frame *f, size_t n, size_t at)
+{
+	while (at + 1 < n && runtime_code(&f[at + 1]))
+		at++;
+	return at;
+}
+
+const char *mg_runtime_owner(const struct mg_site_frame *f, size_t n)
+{
+	size_t at;
+	return mg_runtime_owner_at(f, n, &at);
 }
 
 static int is_plumbing(const char *fn, char *const *skip)
@@ -213,7 +307,7 @@ int mg_site_frame_is_library(const struct mg_site_frame *f)
 {
 	return has_prefix(f->module, system_dirs, N(system_dirs)) || runtime_module(f->module) ||
 	       rust_library_file(f->file) || has_prefix(f->file, header_dirs, N(header_dirs)) ||
-	       vendored_file(f->file) ||
+	       vendored_file(f->file) || rust_std_dep(f) || gtest_code(f) ||
 	       (!f->file && has_prefix(f->function, rust_functions, N(rust_functions)));
 }
 
@@ -299,6 +393,12 @@ cJSON *mg_site_rules_json(void)
 	    !cJSON_AddItemToObject(o, "vendored_files", strings(vendored_files, N(vendored_files))) ||
 	    !cJSON_AddItemToObject(o, "rust_crates", strings(rust_crates, N(rust_crates))) ||
 	    !cJSON_AddItemToObject(o, "rust_functions", strings(rust_functions, N(rust_functions))) ||
+	    !cJSON_AddItemToObject(o, "rust_std_deps_dirs",
+				   strings(rust_std_deps_dirs, N(rust_std_deps_dirs))) ||
+	    !cJSON_AddItemToObject(o, "rust_std_deps", strings(rust_std_deps, N(rust_std_deps))) ||
+	    !cJSON_AddItemToObject(o, "gtest_dirs", strings(gtest_dirs, N(gtest_dirs))) ||
+	    !cJSON_AddItemToObject(o, "gtest_libs", strings(gtest_libs, N(gtest_libs))) ||
+	    !cJSON_AddItemToObject(o, "gtest_functions", strings(gtest_functions, N(gtest_functions))) ||
 	    !cJSON_AddItemToObject(o, "plumbing", strings(plumbing, N(plumbing))) ||
 	    !cJSON_AddNumberToObject(o, "frames", SITE_FRAMES)) {
 		cJSON_Delete(o);

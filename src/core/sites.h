@@ -38,6 +38,15 @@ struct mg_site_frame {
  * first (a static string: "stdio buffer", ...), or NULL: the program's. */
 const char *mg_runtime_owner(const struct mg_site_frame *f, size_t n);
 
+/* The same, and *at: the index of the runtime's frame whose rule matched
+ * (set only when the block is the runtime's). */
+const char *mg_runtime_owner_at(const struct mg_site_frame *f, size_t n, size_t *at);
+
+/* From frame `at` outwards, the last frame still in the runtime's code: where
+ * the program (or the runtime's own start) called into the runtime
+ * ("puts" for a stdio buffer, "std::thread::spawn" for a thread handle). */
+size_t mg_runtime_entry(const struct mg_site_frame *f, size_t n, size_t at);
+
 /* 1 when the frame is library code, not the program's own: a runtime or
  * system library, a system header, Rust's standard library sources, a
  * Cargo dependency's sources. */
@@ -67,7 +76,8 @@ char *mg_site_name_json(const cJSON *frames, char *const *skip);
  * The tables mg_site_name() uses, for the HTML page's own site names
  * (src/report/assets/report.js): { "runtime_libs", "system_dirs",
  * "header_dirs", "vendored_files", "rust_crates", "rust_functions",
- * "plumbing": [strings],
+ * "rust_std_deps_dirs", "rust_std_deps", "gtest_dirs", "gtest_libs",
+ * "gtest_functions", "plumbing": [strings],
  * "frames": 4 }.  The caller's; NULL when out of memory.
  */
 cJSON *mg_site_rules_json(void);

@@ -13,10 +13,12 @@
 #include <string.h>
 
 #include "profile.h"
+#include "sites.h"
 #include "stacks.h"
 
 #define MAX_INLINE MG_MAX_INLINE
 #define MG_STACKS_KEEP 1000         /* stacks of allocations only, kept whole per figure */
+#define NAME_MAX_LEN 128            /* longer function names lose their generic arguments */
 
 /* murmur3's 64-bit finalizer: every bit of the key moves the low bits */
 static uint64_t mix(uint64_t h)
@@ -140,12 +142,34 @@ struct module_ent {
 	uint64_t base;
 };
 
+/* a distinct frame: symbolized on first sight, written to "frames" (and
+ * given its index there, `out`) only once a node uses it */
+struct frame_info {
+	const char *function, *file;        /* the symbolizer's, or static */
+	const char *owner;                  /* a runtime owner's frame: sites.c's name */
+	const char *module;                 /* the trace's path */
+	uint64_t offset;                    /* from the module, or the address (mod < 0) */
+	int64_t mod;                        /* index in "modules"; -1: none */
+	int line, inlined;
+	uint32_t out;                       /* index in "frames"; UINT32_MAX: not yet */
+};
+
+/* a runtime owner's summary frame ("[runtime: stdio buffer]") */
+struct owner_frame {
+	const char *owner;                  /* sites.c's static string */
+	uint32_t frame;
+};
+
 struct proc_tab {
 	struct mg_strtab *st;
 	struct mg_symbolizer *sym;
 	struct addr_slot *slot;             /* by return address */
 	size_t cap, used;
-	uint32_t n_frames;
+	uint32_t n_frames, n_out;           /* frames known, frames written */
+	struct frame_info *fi;
+	size_t fi_cap;
+	struct owner_frame *owners;
+	size_t n_owners;
 	struct tnode { uint32_t frame, first, next, kids; } *tn; /* node id + 1; 0: the root */
 	size_t tn_cap, nused;
 	struct node_slot *node;             /* children of wide nodes, by (frame, parent) */
@@ -153,6 +177,7 @@ struct proc_tab {
 	struct module_ent *mod;
 	size_t n_mod, mod_cap;
 	struct mg_buf frames, nodes, stacks;
+	int whole;                          /* names and runtime stacks as they are */
 	int oom;
 };
 
@@ -236,6 +261,134 @@ static void put_str(struct proc_tab *t, const char *s)
 		mg_buf_u64(&t->frames, (uint64_t)i);
 }
 
+/* '<' opens a generic argument list when it follows a name ("Vec<u8>",
+ * "f::<T>"); otherwise it opens a qualified path ("<T as Trait>"), kept */
+static int generic_open(const char *s, size_t i)
+{
+	unsigned char c = i ? (unsigned char)s[i - 1] : 0;
+	return c == '_' || c == ':' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+const char *mg_short_name(const char *fn, char **owned)
+{
+	size_t n = strlen(fn);
+	char *s;
+	*owned = NULL;
+	if (n <= NAME_MAX_LEN)
+		return fn;
+	if (!(s = strdup(fn)))
+		return NULL;
+	size_t *open = malloc(n * sizeof(*open)), *depth = malloc(n * sizeof(*depth));
+	size_t *close = malloc(n * sizeof(*close));
+	int ok = open && depth && close;
+	while (ok && n > NAME_MAX_LEN) {
+		/* every '<' with its '>' and depth; the deepest collapsible level */
+		size_t top = 0, max = 0, found = 0;
+		for (size_t i = 0; i < n; i++)
+			close[i] = 0;
+		for (size_t i = 0; i < n && ok; i++) {
+			if (s[i] == '<') {
+				depth[i] = top;
+				open[top++] = i;
+			} else if (s[i] == '>' && !(i && s[i - 1] == '-')) {
+				if (!top)
+					ok = 0;
+				else
+					close[open[--top]] = i;
+			}
+		}
+		if (!ok || top)
+			break;
+		/* lists of more than 3 bytes: "<u8>" would not get shorter */
+		for (size_t i = 0; i < n; i++)
+			if (s[i] == '<' && generic_open(s, i) && close[i] - i > 4 &&
+			    (!found++ || depth[i] > max))
+				max = depth[i];
+		if (!found)
+			break;
+		/* each such list becomes "<…>", from the end so indices hold */
+		for (size_t i = n; i-- > 0;) {
+			if (s[i] != '<' || !generic_open(s, i) || depth[i] != max || close[i] - i <= 4)
+				continue;
+			size_t c = close[i];
+			memmove(s + i + 4, s + c, n - c + 1);
+			memcpy(s + i + 1, "…", 3);
+			n = n - (c - i - 1) + 3;
+		}
+	}
+	free(open);
+	free(depth);
+	free(close);
+	if (!ok && !open) {
+		free(s);
+		return NULL;
+	}
+	if (!ok || !strcmp(s, fn)) {
+		free(s);
+		return fn;
+	}
+	return *owned = s;
+}
+
+/* a frame known from now on; its index, or UINT32_MAX when out of memory */
+static uint32_t frame_add(struct proc_tab *t, const struct frame_info *f)
+{
+	if (t->n_frames == t->fi_cap) {
+		size_t cap = t->fi_cap ? t->fi_cap * 2 : 1024;
+		struct frame_info *n = realloc(t->fi, cap * sizeof(*n));
+		if (!n)
+			return UINT32_MAX;
+		t->fi = n;
+		t->fi_cap = cap;
+	}
+	t->fi[t->n_frames] = *f;
+	t->fi[t->n_frames].out = UINT32_MAX;
+	return t->n_frames++;
+}
+
+/* frame k into "frames", once: [function, file, line, module, offset(, 1: inlined)] */
+static void frame_write(struct proc_tab *t, uint32_t k)
+{
+	struct frame_info *f = &t->fi[k];
+	char *owned = NULL;
+	if (f->out != UINT32_MAX)
+		return;
+	f->out = t->n_out++;
+	mg_buf_add(&t->frames, f->out ? ",[" : "[", f->out ? 2 : 1);
+	if (f->owner) {
+		char name[160];
+		snprintf(name, sizeof(name), "[runtime: %s]", f->owner);
+		put_str(t, name);
+	} else if (f->function) {
+		const char *fn = t->whole ? f->function : mg_short_name(f->function, &owned);
+		if (!fn)
+			t->oom = 1;
+		put_str(t, fn ? fn : f->function);
+		free(owned);
+	} else {
+		put_str(t, NULL);
+	}
+	mg_buf_add(&t->frames, ",", 1);
+	put_str(t, f->file);
+	mg_buf_add(&t->frames, ",", 1);
+	if (f->line)
+		mg_buf_u64(&t->frames, (uint64_t)f->line);
+	else
+		mg_buf_add(&t->frames, "null", 4);
+	mg_buf_add(&t->frames, ",", 1);
+	if (f->mod >= 0) {
+		mg_buf_u64(&t->frames, (uint64_t)f->mod);
+		mg_buf_add(&t->frames, ",", 1);
+		mg_buf_u64(&t->frames, f->offset);
+	} else {
+		/* an address in no module can be anything, past 2^53 too: exact as text */
+		char hex[32];
+		snprintf(hex, sizeof(hex), "null,\"0x%" PRIx64 "\"", f->offset);
+		mg_buf_puts(&t->frames, hex);
+	}
+	mg_buf_puts(&t->frames, f->inlined ? ",1]" : "]");
+}
+
 /* the slot of a return address: its frames, or where they go (used 0) */
 static struct addr_slot *addr_slot(struct proc_tab *t, const struct mg_frame *raw)
 {
@@ -247,7 +400,7 @@ static struct addr_slot *addr_slot(struct proc_tab *t, const struct mg_frame *ra
 	return &t->slot[j];
 }
 
-/* the frames of one return address, symbolized and written on first sight; NULL: OOM */
+/* the frames of one return address, symbolized on first sight; NULL: OOM */
 static const struct addr_slot *addr_frames(struct proc_tab *t, const struct mg_frame *raw)
 {
 	if ((t->used + 1) * 2 > t->cap && addr_grow(t) < 0)
@@ -261,6 +414,7 @@ static const struct addr_slot *addr_frames(struct proc_tab *t, const struct mg_f
 							raw->build_id_len, raw->offset, sf,
 							MAX_INLINE) : 0;
 	int64_t mod = raw->module ? module_index(t, raw->module, raw->addr - raw->offset) : -1;
+	uint32_t first = t->n_frames;
 	if (raw->module && mod < 0)
 		return NULL;
 	if (!m) {
@@ -268,37 +422,35 @@ static const struct addr_slot *addr_frames(struct proc_tab *t, const struct mg_f
 		m = 1;
 	}
 	for (size_t i = 0; i < m; i++) {
-		/* [function, file, line, module, offset(, 1: inlined)] */
-		mg_buf_add(&t->frames, t->n_frames + i ? ",[" : "[", t->n_frames + i ? 2 : 1);
-		put_str(t, sf[i].function);
-		mg_buf_add(&t->frames, ",", 1);
-		put_str(t, sf[i].file);
-		mg_buf_add(&t->frames, ",", 1);
-		if (sf[i].line)
-			mg_buf_u64(&t->frames, (uint64_t)sf[i].line);
-		else
-			mg_buf_add(&t->frames, "null", 4);
-		mg_buf_add(&t->frames, ",", 1);
-		if (mod >= 0)
-			mg_buf_u64(&t->frames, (uint64_t)mod);
-		else
-			mg_buf_add(&t->frames, "null", 4);
-		mg_buf_add(&t->frames, ",", 1);
-		if (mod >= 0) {
-			mg_buf_u64(&t->frames, raw->offset);
-		} else {
-			/* an address in no module can be anything, past 2^53 too: exact as text */
-			char hex[24];
-			snprintf(hex, sizeof(hex), "\"0x%" PRIx64 "\"", raw->addr);
-			mg_buf_puts(&t->frames, hex);
-		}
-		mg_buf_puts(&t->frames, sf[i].inlined ? ",1]" : "]");
+		const struct frame_info f = { sf[i].function, sf[i].file, NULL, raw->module,
+					      mod >= 0 ? raw->offset : raw->addr, mod, sf[i].line,
+					      sf[i].inlined, 0 };
+		if (frame_add(t, &f) == UINT32_MAX)
+			return NULL;
 	}
-	t->slot[j] = (struct addr_slot){ raw->addr, raw->offset, raw->module, t->n_frames,
+	t->slot[j] = (struct addr_slot){ raw->addr, raw->offset, raw->module, first,
 					 (uint32_t)m, 1 };
-	t->n_frames += (uint32_t)m;
 	t->used++;
 	return &t->slot[j];
+}
+
+/* the frame that stands for what the runtime allocated as `owner`: a frame
+ * without file or module named "[runtime: OWNER]"; UINT32_MAX: OOM */
+static uint32_t owner_frame(struct proc_tab *t, const char *owner)
+{
+	for (size_t i = 0; i < t->n_owners; i++)
+		if (t->owners[i].owner == owner)
+			return t->owners[i].frame;
+	struct owner_frame *o = realloc(t->owners, (t->n_owners + 1) * sizeof(*o));
+	if (!o)
+		return UINT32_MAX;
+	t->owners = o;
+	const struct frame_info f = { NULL, NULL, owner, NULL, 0, -1, 0, 0, 0 };
+	uint32_t k = frame_add(t, &f);
+	if (k == UINT32_MAX)
+		return UINT32_MAX;
+	t->owners[t->n_owners++] = (struct owner_frame){ owner, k };
+	return k;
 }
 
 /* a child of a wide node into the hash; -1: OOM */
@@ -361,9 +513,10 @@ static int64_t node_of(struct proc_tab *t, uint32_t frame, int64_t parent)
 	} else if (t->tn[p].kids > WIDE && hash_child(t, frame, p, id) < 0) {
 		return -1;
 	}
-	/* flattened [frame, parent] pairs */
+	/* flattened [frame, parent] pairs; a frame is written when first used */
+	frame_write(t, frame);
 	mg_buf_add(&t->nodes, ",", t->nused ? 1 : 0);
-	mg_buf_u64(&t->nodes, frame);
+	mg_buf_u64(&t->nodes, t->fi[frame].out);
 	mg_buf_add(&t->nodes, ",", 1);
 	if (parent < 0)
 		mg_buf_add(&t->nodes, "-1", 2);
@@ -475,15 +628,48 @@ static int stack_frames(struct proc_tab *t, const struct mg_image *img, uint32_t
 	return 0;
 }
 
-int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym,
-		    struct mg_strtab *st, uint32_t ***rows_out)
+/*
+ * A stack of a block the runtime allocates for itself (sites.c,
+ * mg_runtime_owner: libtest's start-up, a stdio buffer, libstdc++'s pool) is
+ * summarised to where the runtime was called: the outermost frame of the
+ * runtime's code around the frame that owns it (mg_runtime_entry: "puts",
+ * "test::test_main_static") and its callers, then a frame "[runtime: OWNER]"
+ * in place of the runtime's inner frames.  docs/profile-schema.md,
+ * "Runtime-owned stacks".  The new number of frames in fr; 0 and t->oom when
+ * out of memory.
+ */
+static size_t runtime_cut(struct proc_tab *t, struct mg_site_frame *sf, uint32_t *fr, size_t nf)
 {
-	struct proc_tab t = { .st = st, .sym = sym };
+	size_t k;
+	for (size_t i = 0; i < nf; i++) {
+		const struct frame_info *f = &t->fi[fr[i]];
+		sf[i] = (struct mg_site_frame){ f->function, f->file, f->line, f->module,
+						f->mod >= 0 ? f->offset : 0 };
+	}
+	const char *owner = nf ? mg_runtime_owner_at(sf, nf, &k) : NULL;
+	if (!owner)
+		return nf;
+	uint32_t of = owner_frame(t, owner);
+	if (of == UINT32_MAX) {
+		t->oom = 1;
+		return 0;
+	}
+	k = mg_runtime_entry(sf, nf, k);
+	memmove(fr + 1, fr + k, (nf - k) * sizeof(*fr));
+	fr[0] = of;
+	return nf - k + 1;
+}
+
+int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym,
+		    struct mg_strtab *st, int whole, uint32_t ***rows_out)
+{
+	struct proc_tab t = { .st = st, .sym = sym, .whole = whole };
 	const struct mg_image *last = p->images[p->n_images - 1];
 	struct mg_frame raw[MGT_MAX_DEPTH];
 	uint32_t **rows = calloc(p->n_images, sizeof(*rows)), n_rows = 0;
 	uint8_t **trim = calloc(p->n_images, sizeof(*trim));
 	uint32_t *fr = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*fr));
+	struct mg_site_frame *sf = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*sf));
 	/* the last stack, outermost frame first, and its nodes: stacks listed one
 	 * after the other mostly share their outer frames, found here without a
 	 * lookup (a deep profile has millions of frames) */
@@ -501,7 +687,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	mg_buf_add(&t.stacks, "[", 1);
 	t.tn_cap = 1024;
 	t.tn = calloc(t.tn_cap, sizeof(*t.tn));
-	t.oom = !rows || !trim || !fr || !prev_fr || !prev_node || !t.tn;
+	t.oom = !rows || !trim || !fr || !sf || !prev_fr || !prev_node || !t.tn;
 	for (size_t i = 0; !t.oom && i < p->n_images; i++)
 		if (!(rows[i] = malloc((p->images[i]->n_stacks + 1) * sizeof(**rows))) ||
 		    !(trim[i] = calloc(p->images[i]->n_stacks + 1, 1)))
@@ -526,6 +712,8 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 				t.oom = 1;
 				break;
 			}
+			if (!t.whole)
+				nf = runtime_cut(&t, sf, fr, nf);
 			/* outermost first, so that a caller's node exists before its callees' */
 			while (k < nf && k < prev_n && prev_fr[k] == fr[nf - 1 - k])
 				node = prev_node[k++];
@@ -558,14 +746,14 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 			if (!trim[i][id])
 				continue;
 			if (other < 0) {
-				int64_t str = intern(st, "[smaller stacks]");
-				other = t.n_frames;
-				mg_buf_add(&t.frames, t.n_frames ? ",[" : "[", t.n_frames ? 2 : 1);
-				if (str < 0)
+				const struct frame_info f = { "[smaller stacks]", NULL, NULL, NULL,
+							      0, -1, 0, 0, 0 };
+				uint32_t of = frame_add(&t, &f);
+				if (of == UINT32_MAX) {
 					t.oom = 1;
-				mg_buf_u64(&t.frames, (uint64_t)(str < 0 ? 0 : str));
-				mg_buf_puts(&t.frames, ",null,null,null,\"0x0\"]");
-				t.n_frames++;
+					break;
+				}
+				other = of;
 			}
 			if (stack_frames(&t, img, id, raw, fr, &nf, 0) < 0) {
 				t.oom = 1;
@@ -631,6 +819,9 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	free(trim);
 	free(agg);
 	free(fr);
+	free(sf);
+	free(t.fi);
+	free(t.owners);
 	free(prev_fr);
 	free(prev_node);
 	free(t.slot);

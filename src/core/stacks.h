@@ -42,14 +42,27 @@ struct mg_strtab {
 
 /*
  * Adds "modules", "frames", "nodes" and "stacks" to process object `o` for
- * every stack of `p` with an allocation, bytes live at the peak or a leak;
+ * every stack of `p` with an allocation, bytes live at the peak or a leak
+ * (a runtime-owned block's summarised to where the runtime was called, unless
+ * `whole`);
  * rows[i][id] gets the row of stack `id` of image i (MG_NO_ROW: none).  The
  * three tables are raw JSON nodes.  0, or -1 when out of memory (then the
  * optional tables are left out, and rows is NULL).
  */
 int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym,
-		    struct mg_strtab *st, uint32_t ***rows);
+		    struct mg_strtab *st, int whole, uint32_t ***rows);
 void mg_stacks_rows_free(uint32_t **rows, size_t n_images);
+
+/*
+ * A function name for the profile (docs/profile-schema.md, "Long names"):
+ * while longer than 128 bytes, its most deeply nested generic argument lists
+ * become "<…>", so "<Enumerate<IntoIter<u16>> as Iterator>::try_fold::<(),
+ * …>" keeps its path and loses what it was instantiated with.  Brackets that
+ * do not pair (C++'s operator<, operator<<) leave the name whole.  Returns
+ * fn, or the shorter name, malloc'd, also in *owned (else NULL there); NULL:
+ * out of memory.
+ */
+const char *mg_short_name(const char *fn, char **owned);
 
 /* The "strings" array (a raw node, NULL when out of memory); releases st. */
 cJSON *mg_strtab_finish(struct mg_strtab *st);

@@ -83,7 +83,16 @@ check "strings: trace lists the program's leaks" grep -q "make_names" strings.er
 trace strdup 10
 check "strdup: the leak through strdup is the program's, 10 x 10 bytes" profile strdup 'own == 100 and any("strdup" in fn(x) and "runtime" not in x for x in stacks)'
 trace libc_runtime
-# the functions of glibc 2.36 that allocate what it keeps (seen running this program)
+# by default a runtime-owned block's stack ends where the program called the
+# runtime (docs/profile-schema.md, "Runtime-owned stacks"): "[runtime: OWNER]",
+# then glibc's entry point (setlocale, getaddrinfo ...), then main
+check "libc_runtime: the runtime's stacks are summarised to the program's call" profile libc_runtime \
+	"len(stacks) > 10 and all(x['frames'][0]['function'] == '[runtime: ' + x['runtime'] + ']' and x['frames'][2]['function'] == 'main' for x in stacks if 'runtime' in x) and any(x['frames'][1]['function'] == 'setlocale' for x in stacks)"
+mv libc_runtime.json libc_runtime.summarised.json
+# whole (trace --whole-stacks): the functions of glibc 2.36 that allocate what
+# it keeps (seen running this program)
+"$memgate" trace --whole-stacks -o libc_runtime.json -- ./libc_runtime >libc_runtime.out 2>libc_runtime.err ||
+	{ echo "FAIL: memgate trace --whole-stacks libc_runtime" >&2; cat libc_runtime.err >&2; fail=1; }
 kept='{"_IO_file_doallocate", "__nss_module_allocate", "_nl_intern_locale_data", "_nl_make_l10nflist", "__check_pf", "getpwnam", "global_state_allocate", "__tzfile_read", "__tzstring_len", "new_composite_name", "_dlerror_run", "get_locked_global", "__gconv_find_shlib", "_dl_new_object"}'
 check "libc_runtime: glibc's own blocks are the runtime's" profile libc_runtime \
 	"(lambda seen: len({x['frames'][0]['function'] for x in seen}) >= 6 and all('runtime' in x for x in seen))([x for x in stacks if x['frames'] and x['frames'][0]['function'] in $kept])"

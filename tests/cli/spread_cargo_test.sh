@@ -38,11 +38,16 @@ if [ -z "$exe" ] || [ ! -x "$exe" ]; then
 	cat crate/cargo.err >&2
 	exit 1
 fi
-# The max of N runs is passed by a new run about once in N + 1 (docs/config.md,
-# spread-runs): 20 runs, and a regression confirmed by the median of 5, keep
-# ten checks of this harness, whose peak moves ~50%, from failing by chance.
+# The gate allows the range's width again above the highest accepted run
+# (docs/baselines.md, "The verdict"), so a new run above that highest one, once
+# in N + 1, passes.  What it cannot allow for is a mode the accepted runs never
+# saw: this harness's peak sits at 0.7-0.95 MB, and about one run in seventy
+# (more while the machine is loaded, several runs in a row) two tests overlap
+# and it reaches 1.2-1.3 MB.  The default 5 runs miss that mode and failed 5
+# of 32 runs of this test (ten checks each); 20 runs, confirm left at its
+# default, passed 20 of 20 (docs/config.md, spread-runs, says when to raise it).
 config() {   # config [EXTRA_ENV]: the whole binary as one test, 4 test threads
-	printf 'version: 1\ntests:\n  - name: crate\n    spread-runs: 20\n    confirm: 4\n' > memgate.yml
+	printf 'version: 1\ntests:\n  - name: crate\n    spread-runs: 20\n' > memgate.yml
 	printf '    env: { RUST_TEST_THREADS: "4"%s }\n    run: [%s]\n' "${1:-}" "$exe" >> memgate.yml
 }
 git init -q -b main . && git config user.email t@example.com && git config user.name test

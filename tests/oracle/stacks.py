@@ -5,7 +5,9 @@ For one case (a program and its arguments) this runs, with oracle.py's fixed
 environment and working directory:
 
   native      PROG ARGS                                  (stdout and exit status)
-  memgate     memgate trace [--unwind MODE] -o OUT.json -- PROG ARGS
+  memgate     memgate trace --whole-stacks [--unwind MODE] -o OUT.json -- PROG ARGS
+              (the runtime's own blocks too are compared whole: their stacks
+              are where unwinding through libc and libstdc++ is hardest)
   memcheck    valgrind --tool=memcheck --leak-check=full --show-leak-kinds=all
                        --num-callers=64 --keep-debuginfo=yes (names in unloaded code)
                        --run-libc-freeres=no --run-cxx-freeres=no
@@ -274,7 +276,7 @@ def check_case(name, memgate, valgrind, bindir, work, mode):
     native = oracle.run(argv, env)        # (status, stdout, stderr)
     tag = name + ("." + mode if mode else "")
     prof = os.path.join(work, tag + ".stacks.json")
-    cmd = [memgate, "trace"] + (["--unwind", mode] if mode else []) + \
+    cmd = [memgate, "trace", "--whole-stacks"] + (["--unwind", mode] if mode else []) + \
         (["--depth", str(CUT_DEPTH)] if name == "memo_cut" else []) + ["-o", prof, "--"] + argv
     mg = oracle.run(cmd, env)
     if mg[0] != 0:

@@ -75,6 +75,7 @@ check "two cache cases" grep -q '^memgate: 2 tests checked' sel.txt
 # docs/rust.md's gate, ten times on an unchanged tree
 doc_block "$docs/rust.md" sh 2 > gate.sh
 ten_checks gate.sh
+check "a Rust #[test] case (debug build) leaves at most 50 KB in profiles/" sizes_ok profiles 11
 
 leak_caught gate.sh 'mycrate\.tests\.cache_evicts' 'memgate: 11 tests checked: 10 passed, 0 improved, 0 new, 1 regressed, 0 over budget: FAIL'
 

@@ -83,6 +83,7 @@ mv build.away build
 # docs/cpp.md's gate: an unchanged tree passes, every time
 doc_block "$docs/cpp.md" sh 3 > gate.sh
 ten_checks gate.sh
+check "a GoogleTest case leaves at most 50 KB in profiles/" sizes_ok profiles 11
 
 # the regression: Cache.Evict forgets its entry; only that case fails
 leak_caught gate.sh 'Cache\.Evict' 'memgate: 11 tests checked: 10 passed, 0 improved, 0 new, 1 regressed, 0 over budget: FAIL'

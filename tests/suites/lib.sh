@@ -31,3 +31,24 @@ leak_caught() {
 	check "no other case regressed" sh -c "! grep -E 'regression' leak.txt | grep -Ev '^$2[ :]' | grep -Eq '^[A-Za-z]'"
 	check "the summary the docs show" grep -qF "$3" leak.txt
 }
+# sizes_ok DIR N: what a run or a passing check leaves in DIR, a suite's
+# profiles/ of N cases, is small enough to upload on every run
+# (docs/reports.md, "Size"): each case's files (its profile, a page if any)
+# at most 50,000 bytes together, and the whole directory (the run's lists and
+# the check result included) at most 50,000 bytes per case
+sizes_ok() {
+	/usr/bin/python3 - "$1" "$2" <<'PY'
+import collections, os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+per = collections.Counter()
+total = 0
+for f in os.listdir(d):
+    size = os.path.getsize(os.path.join(d, f))
+    total += size
+    if not f.startswith("memgate-"):
+        per[f.rsplit(".", 1)[0]] += size
+big = {k: v for k, v in per.items() if v > 50000}
+print(f"{d}: {len(per)} cases, {min(per.values())}..{max(per.values())} bytes each, {total} in all")
+sys.exit(bool(big) or len(per) != n or total > 50000 * n)
+PY
+}

@@ -360,8 +360,9 @@ static cJSON *baseline_of_runs(const unsigned peak[3], const unsigned allocs[3],
 /*
  * docs/baselines.md, "The spread": runs whose peaks were 1000, 1100 and 1200
  * (allocs 100, 104, 100): the baseline keeps the median and the range; the
- * gate allows the highest run plus the tolerance and calls "improved" only
- * below the lowest run minus the tolerance.  Figures equal in every run have
+ * gate allows the highest run plus the range's width again, plus the
+ * tolerance of that, and calls "improved" only below the lowest run minus the
+ * tolerance.  Figures equal in every run have
  * no range: exact, as a single run is.
  */
 static void test_spread(void)
@@ -387,25 +388,27 @@ static void test_spread(void)
 	CHECK_U64(1100, (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(
 		cJSON_GetObjectItem(b, "figures"), "peak_bytes")));
 
-	/* peak: allowed = 1200 + 10% + 100 = 1420 */
+	/* peak: ceiling 1200 + (1200 - 1000) = 1400; allowed = 1400 + 10% + 100 = 1640 */
 	CHECK(status_of(b, 1420, 100, MG_METRIC_PEAK_BYTES) == MG_STATUS_PASS);
-	CHECK(status_of(b, 1421, 100, MG_METRIC_PEAK_BYTES) == MG_STATUS_REGRESSION);
+	CHECK(status_of(b, 1640, 100, MG_METRIC_PEAK_BYTES) == MG_STATUS_PASS);
+	CHECK(status_of(b, 1641, 100, MG_METRIC_PEAK_BYTES) == MG_STATUS_REGRESSION);
 	/* improved only below 1000 - (10% + 100) = 800; inside the range: pass */
 	CHECK(status_of(b, 1000, 100, MG_METRIC_PEAK_BYTES) == MG_STATUS_PASS);
 	CHECK(status_of(b, 800, 100, MG_METRIC_PEAK_BYTES) == MG_STATUS_PASS);
 	CHECK(status_of(b, 799, 100, MG_METRIC_PEAK_BYTES) == MG_STATUS_IMPROVED);
-	/* allocs, tolerance 0: the highest run passes, one more regresses; one
-	 * below the lowest is improved */
+	/* allocs, tolerance 0: up to 104 + (104 - 100) = 108 passes, one more
+	 * regresses; one below the lowest is improved */
 	CHECK(status_of(b, 1100, 104, MG_METRIC_ALLOCS) == MG_STATUS_PASS);
-	CHECK(status_of(b, 1100, 105, MG_METRIC_ALLOCS) == MG_STATUS_REGRESSION);
+	CHECK(status_of(b, 1100, 108, MG_METRIC_ALLOCS) == MG_STATUS_PASS);
+	CHECK(status_of(b, 1100, 109, MG_METRIC_ALLOCS) == MG_STATUS_REGRESSION);
 	CHECK(status_of(b, 1100, 100, MG_METRIC_ALLOCS) == MG_STATUS_PASS);
 	CHECK(status_of(b, 1100, 99, MG_METRIC_ALLOCS) == MG_STATUS_IMPROVED);
 	struct mg_verdict v;
-	cJSON *cur = profile(1420, 104, 4000, 0, STACK("a", 1), "", "2.36");
+	cJSON *cur = profile(1640, 104, 4000, 0, STACK("a", 1), "", "2.36");
 	CHECK(judge_doc(&v, cur, b) == MG_OK);
 	const struct mg_metric_verdict *m = metric(&v, MG_METRIC_PEAK_BYTES);
 	CHECK(m && m->has_spread && m->spread_min == 1000 && m->spread_max == 1200 &&
-	      m->baseline == 1100 && m->allowed == 1420);
+	      m->baseline == 1100 && m->allowed == 1640);
 	mg_verdict_release(&v);
 	cJSON_Delete(cur);
 
@@ -471,6 +474,16 @@ static void test_improved_every_run(void)
 }
 
 /* deterministic runs: the spread is measured, and it is 0 */
+/* the ceiling saturates, and without a spread it is the baseline */
+static void test_spread_ceiling(void)
+{
+	CHECK_U64(1400, mg_spread_ceiling(1000, 1200));
+	CHECK_U64(1000, mg_spread_ceiling(1000, 1000));
+	CHECK_U64(UINT64_MAX, mg_spread_ceiling(0, UINT64_MAX - 1));
+	CHECK_U64(UINT64_MAX - 1, mg_spread_ceiling(UINT64_MAX - 1, UINT64_MAX - 1));
+	CHECK_U64(UINT64_MAX, mg_spread_ceiling(0, UINT64_MAX / 2 + 1));
+}
+
 static void test_spread_zero(void)
 {
 	static const unsigned peak[3] = { 1000, 1000, 1000 }, allocs[3] = { 100, 100, 100 };
@@ -523,6 +536,7 @@ int main(void)
 	test_json();
 	test_spread();
 	test_spread_zero();
+	test_spread_ceiling();
 	test_improved_every_run();
 	mg_config_free(cfg);
 	if (failures)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/sites.h"
+#include "core/stacks.h"
 #include "core/symbolize.h"
 #include "harness.h"
 
@@ -112,6 +113,134 @@ static void test_runtime(void)
 	CHECK(mg_runtime_owner(past, N(past)) == NULL);
 	CHECK(mg_runtime_owner(user_rust, N(user_rust)) == NULL);
 	CHECK(mg_runtime_owner(NULL, 0) == NULL);
+}
+
+/* where the runtime was called (stacks.c summarises the runtime's stacks there),
+ * and the harnesses' own code: GoogleTest, libtest's option parser */
+static void check_short(const char *name, const char *want)
+{
+	char *owned = NULL;
+	const char *got = mg_short_name(name, &owned);
+	CHECKF(got && !strcmp(got, want), "short name of %.60s...: expected \"%s\", got \"%s\"",
+	       name, want, got ? got : "(null)");
+	CHECK(want == name || !strcmp(want, name) ? owned == NULL : owned == got);
+	free(owned);
+}
+
+/* docs/profile-schema.md, "Long names" */
+static void test_short_names(void)
+{
+	const char *short_one = "<alloc::vec::Vec<u8>>::with_capacity_in";
+	check_short(short_one, short_one);
+	/* libtest's terminfo parser, as rustc's v0 demangling prints it */
+	check_short("<core::iter::adapters::enumerate::Enumerate<alloc::vec::into_iter::IntoIter<u16>> "
+		    "as core::iter::traits::iterator::Iterator>::try_fold::<(), core::iter::adapters::"
+		    "filter::filter_try_fold<(usize, u16), (), core::ops::control_flow::ControlFlow<()>, "
+		    "test::term::terminfo::parser::compiled::parse::{closure#4}>>",
+		    "<core::iter::adapters::enumerate::Enumerate<…> as core::iter::traits::iterator::"
+		    "Iterator>::try_fold::<…>");
+	/* deepest first, level by level, until the name fits */
+	check_short("std::vector<std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >, "
+		    "std::allocator<std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> > > "
+		    ">::push_back(std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> > const&)",
+		    "std::vector<…>::push_back(std::__cxx11::basic_string<…> const&)");
+	/* a level at a time over the whole name: what is nested as deep goes together */
+	check_short("std::map<std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >, int>"
+		    "::operator[](std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> > const&)",
+		    "std::map<…>::operator[](std::__cxx11::basic_string<…> const&)");
+	check_short("std::map<std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >, int>"
+		    "::operator[](unsigned long, unsigned long, unsigned long, unsigned long)",
+		    "std::map<std::__cxx11::basic_string<…>, int>::operator[](unsigned long, unsigned long, "
+		    "unsigned long, unsigned long)");
+	/* "->" is no bracket; a qualified path's own brackets stay */
+	check_short("<<alloc::boxed::Box<dyn core::ops::function::Fn(&str) -> core::result::Result<alloc::string::String, "
+		    "std::io::error::Error>> as core::ops::function::FnOnce<(&str,)>>::call_once as "
+		    "core::ops::function::FnOnce<(u8, u16, u32)>>::call_once",
+		    "<<alloc::boxed::Box<…> as core::ops::function::FnOnce<…>>::call_once as "
+		    "core::ops::function::FnOnce<…>>::call_once");
+	/* brackets that do not pair: whole */
+	const char *op = "bool std::operator< <char, std::char_traits<char>, std::allocator<char> >("
+			 "std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> > const&, "
+			 "char const*)";
+	check_short(op, op);
+}
+
+static void test_runtime_entry(void)
+{
+	size_t at = 99;
+	struct mg_site_frame stdio[] = { { "_IO_file_doallocate", NULL, 0, LIBC, 0x758cc },
+					 { "_IO_doallocbuf", NULL, 0, LIBC, 0x84f00 },
+					 { "puts", NULL, 0, LIBC, 0x7a000 },
+					 { "main", "/src/hello.c", 4, PROG, 0x1150 },
+					 { "__libc_start_call_main", NULL, 0, LIBC, 0x271c0 } };
+	CHECK(mg_runtime_owner_at(stdio, N(stdio), &at) && at == 0);
+	CHECK(mg_runtime_entry(stdio, N(stdio), at) == 2);
+	/* all runtime: the outermost frame */
+	CHECK(mg_runtime_entry(stdio, 3, 0) == 2);
+
+	/* libtest's option parser: getopts, precompiled in the toolchain (a relative
+	 * path) or under /rust/deps, is the standard library's, so libtest owns it */
+	struct mg_site_frame getopts[] = {
+		{ "<alloc::string::String as core::clone::Clone>::clone", "library/alloc/src/string.rs", 2100, PROG, 0x1000 },
+		{ "<getopts::Name>::from_str", "src/lib.rs", 838, PROG, 0x1100 },
+		{ "<getopts::Options>::parse::<&[alloc::string::String]>", "/rust/deps/getopts-0.2.24/src/lib.rs", 300, PROG, 0x1200 },
+		{ "test::cli::parse_opts", "library/test/src/cli.rs", 221, PROG, 0x1300 },
+		{ "test::test_main_static", "library/test/src/lib.rs", 183, PROG, 0x1400 },
+		{ "mycrate::main", "src/lib.rs", 1, PROG, 0x1500 } };
+	CHECK(mg_site_frame_is_library(&getopts[1]) && mg_site_frame_is_library(&getopts[2]));
+	CHECK(mg_runtime_owner_at(getopts, N(getopts), &at) &&
+	      !strcmp(mg_runtime_owner(getopts, N(getopts)), "Rust test harness data") && at == 3);
+	CHECK(mg_runtime_entry(getopts, N(getopts), at) == 4);
+	/* the program's own crate with a relative path is not taken for a dependency */
+	CHECK(!mg_site_frame_is_library(&getopts[5]));
+	struct mg_site_frame mine[] = { { "mycrate::getopts::parse", "src/getopts.rs", 3, PROG, 0x1600 } };
+	CHECK(!mg_site_frame_is_library(&mine[0]));
+
+	/* GoogleTest linked in statically without line information (Debian's libgtest.a),
+	 * through libstdc++'s templates instantiated there */
+	struct mg_site_frame gtest[] = {
+		{ "operator new(unsigned long)", NULL, 0, LIBSTDCXX, 0xa7000 },
+		{ "void std::__cxx11::basic_string<…>::_M_construct<…>(char const*, char const*)", NULL, 0, PROG, 0x2000 },
+		{ "testing::internal::MakeAndRegisterTestInfo(char const*)", NULL, 0, PROG, 0x2100 },
+		{ "__static_initialization_and_destruction_0", "/src/t/unit_tests.cpp", 40, PROG, 0x2200 } };
+	CHECK(mg_runtime_owner_at(gtest, N(gtest), &at) &&
+	      !strcmp(mg_runtime_owner(gtest, N(gtest)), "GoogleTest harness data") && at == 2);
+	CHECK(mg_runtime_entry(gtest, N(gtest), at) == 2);
+	/* a test body's own string, called by GoogleTest: the program's */
+	struct mg_site_frame body[] = {
+		{ "operator new(unsigned long)", NULL, 0, LIBSTDCXX, 0xa7000 },
+		{ "std::__cxx11::basic_string<…>::_M_mutate(unsigned long)", "/usr/include/c++/12/bits/basic_string.tcc", 330, PROG, 0x3000 },
+		{ "Cache_Fill_Test::TestBody()", "/src/t/unit_tests.cpp", 20, PROG, 0x3100 },
+		{ "testing::Test::Run()", NULL, 0, PROG, 0x3200 } };
+	CHECK(mg_runtime_owner(body, N(body)) == NULL);
+	check_name(body, N(body), NULL, "Cache_Fill_Test::TestBody() (unit_tests.cpp:20)");
+	/* GoogleTest built from its sources (FetchContent) */
+	struct mg_site_frame fetched[] = {
+		{ "testing::internal::ParseGoogleTestFlag(char const*)",
+		  "/src/build/_deps/googletest-src/googletest/src/gtest.cc", 6500, PROG, 0x4000 },
+		{ "main", "/src/t/main.cpp", 5, PROG, 0x4100 } };
+	CHECK(mg_runtime_owner(fetched, N(fetched)) &&
+	      !strcmp(mg_runtime_owner(fetched, N(fetched)), "GoogleTest harness data"));
+	/* GoogleTest's functions after a return type, without line information:
+	 * the walk goes on through them to where the program called */
+	struct mg_site_frame flags[] = {
+		{ "testing::internal::ParseGoogleTestFlag(char const*)", NULL, 0, PROG, 0x6000 },
+		{ "void testing::internal::ParseGoogleTestFlagsOnlyImpl<char>(int*, char**)", NULL, 0, PROG, 0x6100 },
+		{ "void testing::internal::InitGoogleTestImpl<char>(int*, char**)", NULL, 0, PROG, 0x6200 },
+		{ "main", NULL, 0, PROG, 0x6300 } };
+	CHECK(mg_runtime_owner_at(flags, N(flags), &at) && at == 0);
+	CHECK(mg_runtime_entry(flags, N(flags), at) == 2);
+	/* the program's own function taking GoogleTest's types, or a container of
+	 * them, is not GoogleTest's */
+	struct mg_site_frame types[] = {
+		{ "void std::vector<testing::TestInfo*, std::allocator<testing::TestInfo*> >::push_back(testing::TestInfo* const&)",
+		  "/usr/include/c++/12/bits/stl_vector.h", 1280, PROG, 0x7000 },
+		{ "Listener::OnTestStart(testing::TestInfo const&)", NULL, 0, PROG, 0x7100 },
+		{ "main", NULL, 0, PROG, 0x7200 } };
+	CHECK(mg_runtime_owner(types, N(types)) == NULL);
+	/* a directory of the user's named gtest is not GoogleTest */
+	struct mg_site_frame user_dir[] = { { "testing::helper", "/src/tests/gtest/helper.cc", 3, PROG, 0x5000 } };
+	CHECK(mg_runtime_owner(user_dir, N(user_dir)) == NULL);
 }
 
 static void test_sites(void)
@@ -231,6 +360,8 @@ int main(void)
 {
 	test_demangle();
 	test_runtime();
+	test_runtime_entry();
+	test_short_names();
 	test_sites();
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);

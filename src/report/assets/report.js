@@ -137,10 +137,30 @@
 			lib = file.slice(file.indexOf("/library/") + 9);
 		return lib !== null && startsAny(lib, RULES.rust_crates);
 	}
+	/* GoogleTest's functions, also after a return type (sites.c, gtest_function) */
+	function gtestFunction(fn) {
+		if (startsAny(fn, RULES.gtest_functions))
+			return true;
+		let depth = 0;
+		for (let i = 0; fn && i < fn.length && fn[i] !== "("; i++) {
+			if (fn[i] === "<")
+				depth++;
+			else if (fn[i] === ">" && depth > 0)
+				depth--;
+			else if (fn[i] === " " && !depth && startsAny(fn.slice(i + 1), RULES.gtest_functions))
+				return true;
+		}
+		return false;
+	}
 	function isLibrary(f) {
 		return startsAny(f.module, RULES.system_dirs) || startsAny(basename(f.module || ""), RULES.runtime_libs) ||
 			rustLibraryFile(f.file) || startsAny(f.file, RULES.header_dirs) ||
 			(!!f.file && (RULES.vendored_files || []).some(p => f.file.includes(p))) ||
+			startsAny(f.file, RULES.rust_std_deps_dirs) ||
+			((!f.file || !f.file.startsWith("/")) && startsAny(f.function, RULES.rust_std_deps)) ||
+			(!!f.file && (RULES.gtest_dirs || []).some(p => f.file.includes(p))) ||
+			startsAny(basename(f.module || ""), RULES.gtest_libs) ||
+			(!f.file && gtestFunction(f.function)) ||
 			(!f.file && startsAny(f.function, RULES.rust_functions));
 	}
 	const isPlumbing = f => !!f.function && PLUMBING.some(re => re.test(f.function));
