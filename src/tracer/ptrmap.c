@@ -9,11 +9,14 @@
  * also made on first use (ptrmap.h): its address space grows with the heap.
  * Two live glibc chunks start at least MINSIZE (32) bytes apart, so each
  * word holds at most one block; which 16-byte half it starts in is kept in
- * the word.  The word keeps the stack id, a hint of the allocating thread's
- * batch and the block's *slack*: glibc's usable size minus the requested
- * size, 0..63 (glibc rounds a request up by less than that, see
- * mgt_chunk_usable).  The requested size is the usable size read from the
- * chunk's header, less the slack.  A lookup is two loads at addresses that
+ * the word.  The word keeps the stack id and, for a block with no owner
+ * hint (every block of a single-threaded process), the requested size
+ * itself: freeing it reads nothing but the word.  A block of a thread with an
+ * event batch keeps the hint of that batch instead, and the block's *slack*:
+ * glibc's usable size minus the requested size, 0..63 (glibc rounds a
+ * request up by less than that, see mgt_chunk_usable); its requested size
+ * is the usable size read from the chunk's header, less the slack (the two
+ * forms: ptrmap.h).  Stacks past MGT_SH_STACKS go to the side table.  A lookup is two loads at addresses that
  * follow the heap's own: blocks next to each other share a line of the
  * shadow, and the words cost 1/8 of the heap they cover where small blocks
  * lie (the former hash map took 16 bytes per live block at most 3/4 full:
@@ -378,11 +381,15 @@ static inline uint32_t *shadow_slot(const struct mgt_block *b, uint64_t *slack)
 	uint64_t p = b->ptr, w, usable;
 	uint32_t *r;
 	/* an inherited block put back (a failed realloc) keeps its generation there */
-	if (MGT_UNLIKELY(!sh_ok || p >> SH_ADDR_BITS || (p & 15) || !mgt_own_block(b)))
+	if (MGT_UNLIKELY(!sh_ok || p >> SH_ADDR_BITS || (p & 15) || !mgt_own_block(b) ||
+			 b->stack >= MGT_SH_STACKS))
 		return NULL;
 	w = mgt_chunk_word(p);
 	usable = mgt_chunk_usable(w);
-	if ((w & 2) || b->size >= MGT_SH_SMALL || b->size > usable || usable - b->size > SLACK_MAX)
+	/* the slack form: a size within reach of the header's (and no mmapped
+	 * chunk in the shadow before its use is checked: see mgt_ptrmap_remove) */
+	if ((w & 2) || b->size >= MGT_SH_SMALL ||
+	    (b->owner && (b->size > usable || usable - b->size > SLACK_MAX)))
 		return NULL;
 	if (MGT_UNLIKELY(atomic_load_explicit(&sh_checked, memory_order_relaxed) < SH_CHECKS) &&
 	    !sh_check(p, usable))
@@ -404,7 +411,7 @@ static inline uint32_t *shadow_slot(const struct mgt_block *b, uint64_t *slack)
 static void stale_of(uint32_t v, uint64_t p, uint64_t w, struct mgt_block *stale)
 {
 	uint64_t half = (uint64_t)(v & MGT_SH_HALF) << 3;
-	mgt_sh_unpack(v, (p & ~31ull) | half, w, own_gen(), stale);
+	mgt_sh_unpack_w(v, (p & ~31ull) | half, w, own_gen(), stale);
 	if ((int64_t)stale->size < 0)
 		stale->size = 0;
 }
@@ -416,7 +423,8 @@ int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lo
 	if (MGT_LIKELY(s)) {
 		/* one block per word, handled by one thread at a time: no RMW needed */
 		uint32_t old = atomic_load_explicit(s, memory_order_relaxed);
-		atomic_store_explicit(s, mgt_sh_pack(b->ptr, slack, b->owner, b->stack),
+		atomic_store_explicit(s, b->owner ? mgt_sh_pack_slack(b->ptr, slack, b->owner, b->stack)
+						  : mgt_sh_pack(b->ptr, b->size, b->stack),
 				      memory_order_relaxed);
 		if (MGT_LIKELY(!old))
 			return 0;
@@ -441,8 +449,8 @@ static int inherited_remove(uint64_t p, uint64_t w, struct mgt_block *out)
 	for (unsigned i = 0; i < SH_ANCESTORS; i++) {
 		_Atomic uint32_t *s = word_of(&inherited[i], p);
 		if (s) {
-			mgt_sh_unpack(atomic_load_explicit(s, memory_order_relaxed), p, w,
-				      (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK), out);
+			mgt_sh_unpack_w(atomic_load_explicit(s, memory_order_relaxed), p, w,
+					(uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK), out);
 			atomic_store_explicit(s, 0, memory_order_relaxed);
 			return 1;
 		}
@@ -453,19 +461,18 @@ static int inherited_remove(uint64_t p, uint64_t w, struct mgt_block *out)
 int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock)
 {
 	if (MGT_LIKELY(own.top && !(p >> SH_ADDR_BITS) && !(p & 15))) {
-		uint64_t w = mgt_chunk_word(p);
-		if (MGT_LIKELY(!(w & 2))) {
-			_Atomic uint32_t *s = word_of(&own, p);
-			if (MGT_LIKELY(s)) {
-				mgt_sh_unpack(atomic_load_explicit(s, memory_order_relaxed), p, w,
-					      own_gen(), out);
-				atomic_store_explicit(s, 0, memory_order_relaxed);
-				return 1;
-			}
-			if (side_remove(p, out, lock))
-				return 1;
-			return inherited_remove(p, w, out);
+		/* the size form needs no header: a small mmapped chunk may have
+		 * come through the inline path (mallopt's M_MMAP_THRESHOLD) */
+		_Atomic uint32_t *s = word_of(&own, p);
+		if (MGT_LIKELY(s)) {
+			mgt_sh_unpack(atomic_load_explicit(s, memory_order_relaxed), p, own_gen(), out);
+			atomic_store_explicit(s, 0, memory_order_relaxed);
+			return 1;
 		}
+		if (side_remove(p, out, lock))
+			return 1;
+		uint64_t w = mgt_chunk_word(p);
+		return !(w & 2) && inherited_remove(p, w, out);
 	}
 	return side_remove(p, out, lock);
 }
@@ -527,7 +534,7 @@ void mgt_ptrmap_fork_child(void)
 /*
  * A block's chunk header at the exit step.  A program that writes the bytes
  * before its block (p[-1] = 0) overwrites the high bytes of glibc's size
- * word, from which the shadow takes the block's size.  A shadow block's
+ * word, from which the shadow takes the size of a block kept with its slack.  A shadow block's
  * chunk is under 2 KiB: its size fits in the word's low 11 bits, so higher
  * bits set can only be such a write, and the low bits are taken if the next
  * chunk confirms them (its PREV_INUSE bit: this chunk is in use).  Where
@@ -572,7 +579,8 @@ static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_bl
 					/* freed unseen, glibc may have given the memory back */
 					if (mapped && !mapped(p - 8, p))
 						continue;
-					mgt_sh_unpack(v, p, exit_chunk_word(p, mapped), gen, &out[n]);
+					mgt_sh_unpack_w(v, p, (v & MGT_SH_SLACKED) ?
+							exit_chunk_word(p, mapped) : 0, gen, &out[n]);
 					if (mapped && !mapped(p - 8, p + out[n].size))
 						continue;
 				}

@@ -58,19 +58,38 @@ static inline uint64_t mgt_chunk_usable(uint64_t w)
 }
 
 /*
- * A shadow word: valid | address bit 4 << 1 | slack << 2 | owner hint << 8 |
- * stack << 12.  Its packing and reading live here only, for the inline path
- * and ptrmap.c alike.
+ * A shadow word, in one of two forms (bit 2 says which):
+ *   valid | address bit 4 << 1 | 0 << 2 | size << 3 | stack << 13
+ *   valid | address bit 4 << 1 | 1 << 2 | slack << 3 | owner hint << 9 | stack << 13
+ * The first holds the requested size itself: taking the block out needs no
+ * read of its chunk header.  Every block without an owner hint (all of a
+ * single-threaded process's) takes it.  The second, for the blocks of a
+ * thread with an event batch, keeps the hint and the slack, the size being
+ * the chunk's usable size less the slack.  Stacks from MGT_SH_STACKS on go
+ * to the side table.  Packing and reading live here only, for the inline
+ * path and ptrmap.c alike.
  */
 #define MGT_SH_VALID 1u
 #define MGT_SH_HALF 2u                 /* the block starts in the word's second 16 bytes */
-_Static_assert(MGT_MAX_STACKS <= (1u << 20), "stack field too narrow");
+#define MGT_SH_SLACKED 4u              /* the second form: slack and owner hint */
+#define MGT_SH_STACK_SHIFT 13
+#define MGT_SH_STACKS (1u << (32 - MGT_SH_STACK_SHIFT))
+_Static_assert(MGT_SH_SMALL <= 1024u, "size field too narrow");
 _Static_assert(MGT_OWNER_HINTS < 16, "owner hint field too narrow");
 
-static inline uint32_t mgt_sh_pack(uint64_t p, uint64_t slack, uint16_t owner, uint32_t stack)
+/* the first form: p of `size` (< MGT_SH_SMALL) bytes at stack (< MGT_SH_STACKS) */
+static inline uint32_t mgt_sh_pack(uint64_t p, uint64_t size, uint32_t stack)
 {
-	return MGT_SH_VALID | (uint32_t)(p >> 3 & MGT_SH_HALF) | (uint32_t)slack << 2 |
-	       (uint32_t)owner << 8 | stack << 12;
+	return MGT_SH_VALID | (uint32_t)(p >> 3 & MGT_SH_HALF) | (uint32_t)size << 3 |
+	       stack << MGT_SH_STACK_SHIFT;
+}
+
+/* the second form: slack <= MGT_SH_SLACK_MAX, owner a hint */
+static inline uint32_t mgt_sh_pack_slack(uint64_t p, uint64_t slack, uint16_t owner,
+					 uint32_t stack)
+{
+	return MGT_SH_VALID | (uint32_t)(p >> 3 & MGT_SH_HALF) | MGT_SH_SLACKED |
+	       (uint32_t)slack << 3 | (uint32_t)owner << 9 | stack << MGT_SH_STACK_SHIFT;
 }
 
 /* word v describes block p */
@@ -79,15 +98,27 @@ static inline int mgt_sh_holds(uint32_t v, uint64_t p)
 	return (v & MGT_SH_VALID) && (v & MGT_SH_HALF) == (p >> 3 & MGT_SH_HALF);
 }
 
-/* the block word v describes at p, its chunk header word being w (read before any free) */
-static inline void mgt_sh_unpack(uint32_t v, uint64_t p, uint64_t w, uint16_t gen,
-				 struct mgt_block *out)
+/* the block word v describes at p, w being the chunk header word that the
+ * second form's size is read from */
+static inline void mgt_sh_unpack_w(uint32_t v, uint64_t p, uint64_t w, uint16_t gen,
+				   struct mgt_block *out)
 {
 	out->ptr = p;
-	out->size = mgt_chunk_usable(w) - (v >> 2 & MGT_SH_SLACK_MAX);
-	out->stack = v >> 12;
-	out->owner = (uint16_t)(v >> 8 & 15);
+	out->stack = v >> MGT_SH_STACK_SHIFT;
 	out->gen = gen;
+	if (MGT_LIKELY(!(v & MGT_SH_SLACKED))) {
+		out->size = v >> 3 & (MGT_SH_SMALL - 1);
+		out->owner = 0;
+	} else {
+		out->size = mgt_chunk_usable(w) - (v >> 3 & MGT_SH_SLACK_MAX);
+		out->owner = (uint16_t)(v >> 9 & 15);
+	}
+}
+
+/* the same, p's own header read (before any free) only for the second form */
+static inline void mgt_sh_unpack(uint32_t v, uint64_t p, uint16_t gen, struct mgt_block *out)
+{
+	mgt_sh_unpack_w(v, p, (v & MGT_SH_SLACKED) ? mgt_chunk_word(p) : 0, gen, out);
 }
 
 /* the word of p in the shadow whose top level is top; NULL: no table for its region (yet) */
@@ -103,38 +134,51 @@ static inline _Atomic uint32_t *mgt_sh_word(mgt_sh_top_t top, uint64_t p)
 }
 
 /* records block p of `size` requested bytes; 0: ask mgt_ptrmap_insert */
-static inline int mgt_shadow_put(uint64_t p, uint64_t size, uint32_t stack, uint16_t owner)
+static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint64_t size, uint32_t stack, uint16_t owner)
 {
 	mgt_sh_top_t top = mgt_sh_top;
 	_Atomic uint32_t *s;
-	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15) || size >= MGT_SH_SMALL))
+	uint32_t v;
+	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15) || size >= MGT_SH_SMALL ||
+			 stack >= MGT_SH_STACKS))
 		return 0;
-	uint64_t w = mgt_chunk_word(p);
-	uint64_t slack = mgt_chunk_usable(w) - size;  /* unsigned: size > usable wraps */
-	if (MGT_UNLIKELY((w & 2) || slack > MGT_SH_SLACK_MAX || !(s = mgt_sh_word(top, p)) ||
-			 atomic_load_explicit(s, memory_order_relaxed)))
+	if (MGT_LIKELY(!owner)) {
+		v = mgt_sh_pack(p, size, stack);
+	} else {
+		uint64_t w = mgt_chunk_word(p);
+		uint64_t slack = mgt_chunk_usable(w) - size;  /* unsigned: size > usable wraps */
+		if (MGT_UNLIKELY((w & 2) || slack > MGT_SH_SLACK_MAX))
+			return 0;
+		v = mgt_sh_pack_slack(p, slack, owner, stack);
+	}
+	if (MGT_UNLIKELY(!(s = mgt_sh_word(top, p)) || atomic_load_explicit(s, memory_order_relaxed)))
 		return 0;
 	/* one block per word, handled by one thread at a time: no RMW needed */
-	atomic_store_explicit(s, mgt_sh_pack(p, slack, owner, stack), memory_order_relaxed);
+	atomic_store_explicit(s, v, memory_order_relaxed);
 	return 1;
 }
 
-/* takes block p out of the shadow into *out; 0: ask mgt_ptrmap_remove */
-static inline int mgt_shadow_take(uint64_t p, struct mgt_block *out)
+/* takes block p's word out of the shadow; 0: ask mgt_ptrmap_remove */
+static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_word(uint64_t p)
 {
 	mgt_sh_top_t top = mgt_sh_top;
 	_Atomic uint32_t *s;
-	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15)))
-		return 0;
-	uint64_t w = mgt_chunk_word(p);
-	if (MGT_UNLIKELY((w & 2) || !(s = mgt_sh_word(top, p))))
+	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15) || !(s = mgt_sh_word(top, p))))
 		return 0;
 	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
 	if (MGT_UNLIKELY(!mgt_sh_holds(v, p)))
 		return 0;
 	atomic_store_explicit(s, 0, memory_order_relaxed);
-	mgt_sh_unpack(v, p, w, (uint16_t)(mgt_g.fork_gen & ((1u << MGT_GEN_BITS) - 1)), out);
-	return 1;
+	return v;
+}
+
+/* takes block p out of the shadow into *out; 0: ask mgt_ptrmap_remove */
+static inline int mgt_shadow_take(uint64_t p, struct mgt_block *out)
+{
+	uint32_t v = mgt_shadow_take_word(p);
+	if (MGT_LIKELY(v))
+		mgt_sh_unpack(v, p, (uint16_t)(mgt_g.fork_gen & ((1u << MGT_GEN_BITS) - 1)), out);
+	return v != 0;
 }
 
 #endif

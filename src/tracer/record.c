@@ -848,10 +848,17 @@ static __attribute__((noinline)) void free_slow(struct mgt_thread *t, int solo, 
 /* as mgt_record_alloc: the only thread freeing a block of its own shadow stays here */
 void mgt_record_free(struct mgt_thread *t, void *p)
 {
-	struct mgt_block b;
+	uint32_t v;
 	int solo = begin(t);
-	if (MGT_LIKELY(solo && mgt_shadow_take((uint64_t)p, &b))) {
-		count_free(mgt_g.hdr, b.stack, b.size);   /* the own shadow: the image's block */
+	/* the own shadow: the image's block; a solo process's words hold the size */
+	if (MGT_LIKELY(solo && (v = mgt_shadow_take_word((uint64_t)p)))) {
+		if (MGT_LIKELY(!(v & MGT_SH_SLACKED))) {
+			count_free(mgt_g.hdr, v >> MGT_SH_STACK_SHIFT, v >> 3 & (MGT_SH_SMALL - 1));
+		} else {
+			struct mgt_block b;
+			mgt_sh_unpack(v, (uint64_t)p, 0, &b);
+			count_free(mgt_g.hdr, b.stack, b.size);
+		}
 		end(t, 1);
 		return;
 	}
