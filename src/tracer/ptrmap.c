@@ -287,6 +287,7 @@ static mgt_lock_t sh_lock;             /* making a region table */
 static int sh_ok;                      /* new blocks may go to the shadow (see sh_check) */
 static atomic_uint sh_checked;         /* blocks whose header read as glibc's */
 mgt_sh_top_t mgt_sh_top;               /* own.top once checked (ptrmap.h); else NULL */
+struct mgt_sh_last mgt_sh_last = { ~0ull, NULL };
 
 /*
  * The shadow trusts its reading of glibc's chunk header.  The first
@@ -487,6 +488,7 @@ int mgt_ptrmap_init(void)
 	sh_ok = own.top != NULL;
 	atomic_store(&sh_checked, 0);
 	mgt_sh_top = NULL;
+	mgt_sh_last.region = ~0ull;
 	return 0;
 }
 
@@ -508,6 +510,7 @@ static void shadow_fork_child(void)
 		mgt_memcpy(&inherited[i], &inherited[i - 1], sizeof(own));
 	mgt_memcpy(&inherited[0], &own, sizeof(own));
 	own.n_regions = 0;
+	mgt_sh_last.region = ~0ull;           /* the parent's table, now inherited */
 	own.top = sh_ok ? top_make() : NULL;
 	sh_ok = own.top != NULL;
 	mgt_sh_top = sh_ok && atomic_load(&sh_checked) >= SH_CHECKS ? own.top : NULL;

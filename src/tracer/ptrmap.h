@@ -133,8 +133,37 @@ static inline _Atomic uint32_t *mgt_sh_word(mgt_sh_top_t top, uint64_t p)
 	return r ? (_Atomic uint32_t *)&r[(p >> 5) & (MGT_SH_WORDS - 1)] : NULL;
 }
 
-/* records block p of `size` requested bytes; 0: ask mgt_ptrmap_insert */
-static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint64_t size, uint32_t stack, uint16_t owner)
+/*
+ * The only thread's last region table: its blocks mostly lie in one 8 MiB
+ * region, so one compare replaces the two levels.  Used only by the solo
+ * thread's fast paths (record.c), with its guard held: nothing else reads or
+ * writes it, and a fork child or a new shadow forgets it (ptrmap.c).
+ */
+struct mgt_sh_last {
+	uint64_t region;               /* p >> MGT_SH_SHIFT of its words; ~0: none */
+	_Atomic uint32_t *words;
+};
+MGT_HIDDEN extern struct mgt_sh_last mgt_sh_last;
+
+/* mgt_sh_word, through the solo thread's last region when `solo` */
+static inline __attribute__((always_inline)) _Atomic uint32_t *mgt_sh_word_at(mgt_sh_top_t top,
+									    uint64_t p, int solo)
+{
+	uint64_t i = (p >> 5) & (MGT_SH_WORDS - 1);
+	if (solo && MGT_LIKELY(p >> MGT_SH_SHIFT == mgt_sh_last.region))
+		return &mgt_sh_last.words[i];
+	_Atomic uint32_t *s = mgt_sh_word(top, p);
+	if (solo && s) {
+		mgt_sh_last.region = p >> MGT_SH_SHIFT;
+		mgt_sh_last.words = s - i;
+	}
+	return s;
+}
+
+/* records block p of `size` requested bytes (`solo`: the only thread's fast
+ * path); 0: ask mgt_ptrmap_insert */
+static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint64_t size, uint32_t stack,
+								  uint16_t owner, int solo)
 {
 	mgt_sh_top_t top = mgt_sh_top;
 	_Atomic uint32_t *s;
@@ -151,19 +180,21 @@ static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint
 			return 0;
 		v = mgt_sh_pack_slack(p, slack, owner, stack);
 	}
-	if (MGT_UNLIKELY(!(s = mgt_sh_word(top, p)) || atomic_load_explicit(s, memory_order_relaxed)))
+	if (MGT_UNLIKELY(!(s = mgt_sh_word_at(top, p, solo)) ||
+			 atomic_load_explicit(s, memory_order_relaxed)))
 		return 0;
 	/* one block per word, handled by one thread at a time: no RMW needed */
 	atomic_store_explicit(s, v, memory_order_relaxed);
 	return 1;
 }
 
-/* takes block p's word out of the shadow; 0: ask mgt_ptrmap_remove */
-static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_word(uint64_t p)
+/* takes block p's word out of the shadow (`solo`: as mgt_shadow_put); 0: ask mgt_ptrmap_remove */
+static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_word(uint64_t p, int solo)
 {
 	mgt_sh_top_t top = mgt_sh_top;
 	_Atomic uint32_t *s;
-	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15) || !(s = mgt_sh_word(top, p))))
+	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15) ||
+			 !(s = mgt_sh_word_at(top, p, solo))))
 		return 0;
 	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
 	if (MGT_UNLIKELY(!mgt_sh_holds(v, p)))
@@ -175,7 +206,7 @@ static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_word(uint6
 /* takes block p out of the shadow into *out; 0: ask mgt_ptrmap_remove */
 static inline int mgt_shadow_take(uint64_t p, struct mgt_block *out)
 {
-	uint32_t v = mgt_shadow_take_word(p);
+	uint32_t v = mgt_shadow_take_word(p, 0);
 	if (MGT_LIKELY(v))
 		mgt_sh_unpack(v, p, (uint16_t)(mgt_g.fork_gen & ((1u << MGT_GEN_BITS) - 1)), out);
 	return v != 0;

@@ -783,7 +783,7 @@ void mgt_thread_exit(struct mgt_thread *t)
 static inline void insert(struct mgt_thread *t, int solo, const struct mgt_block *b)
 {
 	struct mgt_block stale;
-	if (MGT_LIKELY(mgt_own_block(b) && mgt_shadow_put(b->ptr, b->size, b->stack, b->owner)))
+	if (MGT_LIKELY(mgt_own_block(b) && mgt_shadow_put(b->ptr, b->size, b->stack, b->owner, 0)))
 		return;
 	/* a stale entry at that address was freed unseen */
 	if (MGT_UNLIKELY(mgt_ptrmap_insert(b, &stale, !solo)))
@@ -816,7 +816,7 @@ static inline __attribute__((always_inline)) void record_alloc(struct mgt_thread
 								size_t size, uint32_t stack)
 {
 	int solo = begin(t);
-	if (MGT_LIKELY(solo && mgt_shadow_put((uint64_t)p, size, stack, 0))) {
+	if (MGT_LIKELY(solo && mgt_shadow_put((uint64_t)p, size, stack, 0, 1))) {
 		count_alloc(mgt_g.hdr, stack, size);
 		end(t, 1);
 		return;
@@ -851,7 +851,7 @@ void mgt_record_free(struct mgt_thread *t, void *p)
 	uint32_t v;
 	int solo = begin(t);
 	/* the own shadow: the image's block; a solo process's words hold the size */
-	if (MGT_LIKELY(solo && (v = mgt_shadow_take_word((uint64_t)p)))) {
+	if (MGT_LIKELY(solo && (v = mgt_shadow_take_word((uint64_t)p, 1)))) {
 		if (MGT_LIKELY(!(v & MGT_SH_SLACKED))) {
 			count_free(mgt_g.hdr, v >> MGT_SH_STACK_SHIFT, v >> 3 & (MGT_SH_SMALL - 1));
 		} else {
@@ -911,7 +911,7 @@ static inline __attribute__((always_inline)) void realloc_done(struct mgt_thread
 	solo = begin(t);
 	/* the common case in line, as in mgt_record_alloc */
 	if (MGT_LIKELY(solo && had_old && mgt_own_block(old) &&
-		       mgt_shadow_put((uint64_t)q, size, stack, 0))) {
+		       mgt_shadow_put((uint64_t)q, size, stack, 0, 1))) {
 		count_resize(mgt_g.hdr, old->stack, old->size, stack, size);
 		end(t, 1);
 		return;
