@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "event.h"
 #include "tracer.h"
 #include "unwind.h"
 
@@ -191,8 +192,8 @@ static inline int nested(const struct mgt_thread *t)
 				if (MGT_LIKELY(mgt_g.depth))                     \
 					mgt_record_alloc(t_, (p), (n),           \
 							 __builtin_frame_address(0)); \
-				else    /* counts only: no call, no registers saved */ \
-					mgt_record_alloc_at(t_, (p), (n), 0);    \
+				else    /* counts only: in line (event.h) */     \
+					mgt_record_alloc_inline(t_, (p), (n), 0); \
 				mgt_unguard(t_);                                 \
 			} else if (nested(t_)) {                                 \
 				mgt_defer_alloc(t_, (p), (n), __builtin_frame_address(0)); \
@@ -215,7 +216,7 @@ static inline void do_free(void *p)
 	if ((t = tracing())) {
 		if (MGT_LIKELY(!t->guard)) {
 			t->guard++;
-			mgt_record_free(t, p);
+			mgt_record_free_inline(t, p);
 			mgt_unguard(t);
 		} else if (nested(t) && mgt_defer_free(t, p)) {
 			return;               /* freed once the tracer has recorded it */
