@@ -188,7 +188,7 @@ static inline int nested(const struct mgt_thread *t)
 		struct mgt_thread *t_;                                           \
 		if ((p) && (t_ = tracing())) {                                   \
 			if (MGT_LIKELY(!t_->guard)) {                            \
-				t_->guard++;                                     \
+				t_->guard = 1;                                   \
 				if (MGT_LIKELY(mgt_g.depth))                     \
 					mgt_record_alloc(t_, (p), (n),           \
 							 __builtin_frame_address(0)); \
@@ -215,7 +215,7 @@ static inline void do_free(void *p)
 		return;
 	if ((t = tracing())) {
 		if (MGT_LIKELY(!t->guard)) {
-			t->guard++;
+			t->guard = 1;
 			mgt_record_free_inline(t, p);
 			mgt_unguard(t);
 		} else if (nested(t) && mgt_defer_free(t, p)) {

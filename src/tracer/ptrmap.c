@@ -306,6 +306,7 @@ static int sh_check(uint64_t p, uint64_t usable)
 	if (usable != malloc_usable_size((void *)(uintptr_t)p)) {
 		sh_ok = 0;
 		mgt_sh_top = NULL;
+		mgt_sh_last.region = ~0ull;
 		return 0;
 	}
 	if (atomic_fetch_add(&sh_checked, 1) + 1 == SH_CHECKS && sh_ok)

@@ -145,43 +145,48 @@ struct mgt_sh_last {
 };
 MGT_HIDDEN extern struct mgt_sh_last mgt_sh_last;
 
-/* mgt_sh_word, through the solo thread's last region when `solo` */
-static inline __attribute__((always_inline)) _Atomic uint32_t *mgt_sh_word_at(mgt_sh_top_t top,
-									    uint64_t p, int solo)
+/* the word of p in this image's shadow, checked as the inline paths need it,
+ * and remembered as the solo thread's last region when `solo`; NULL: ptrmap.c */
+static inline __attribute__((always_inline)) _Atomic uint32_t *mgt_sh_find(uint64_t p, int solo)
 {
-	uint64_t i = (p >> 5) & (MGT_SH_WORDS - 1);
-	if (solo && MGT_LIKELY(p >> MGT_SH_SHIFT == mgt_sh_last.region))
-		return &mgt_sh_last.words[i];
-	_Atomic uint32_t *s = mgt_sh_word(top, p);
-	if (solo && s) {
+	mgt_sh_top_t top = mgt_sh_top;
+	_Atomic uint32_t *s;
+	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15) || !(s = mgt_sh_word(top, p))))
+		return NULL;
+	if (solo) {
 		mgt_sh_last.region = p >> MGT_SH_SHIFT;
-		mgt_sh_last.words = s - i;
+		mgt_sh_last.words = s - ((p >> 5) & (MGT_SH_WORDS - 1));
 	}
 	return s;
 }
+
+/*
+ * The word of p for the inline paths, NULL: ptrmap.c.  The solo thread's
+ * last region stands for the checks mgt_sh_find made on it (it is forgotten
+ * whenever mgt_sh_top changes) but the block's alignment.
+ */
+#define MGT_SH_AT(s, p, solo, fail) do {                                              		if ((solo) && MGT_LIKELY((p) >> MGT_SH_SHIFT == mgt_sh_last.region)) { 			if (MGT_UNLIKELY((p) & 15))                                  				fail;                                                			(s) = &mgt_sh_last.words[((p) >> 5) & (MGT_SH_WORDS - 1)];   		} else if (!((s) = mgt_sh_find((p), (solo)))) {                      			fail;                                                        		}                                                                    	} while (0)
 
 /* records block p of `size` requested bytes (`solo`: the only thread's fast
  * path); 0: ask mgt_ptrmap_insert */
 static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint64_t size, uint32_t stack,
 								  uint16_t owner, int solo)
 {
-	mgt_sh_top_t top = mgt_sh_top;
 	_Atomic uint32_t *s;
 	uint32_t v;
-	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15) || size >= MGT_SH_SMALL ||
-			 stack >= MGT_SH_STACKS))
+	if (MGT_UNLIKELY(size >= MGT_SH_SMALL || stack >= MGT_SH_STACKS))
 		return 0;
 	if (MGT_LIKELY(!owner)) {
 		v = mgt_sh_pack(p, size, stack);
 	} else {
 		uint64_t w = mgt_chunk_word(p);
 		uint64_t slack = mgt_chunk_usable(w) - size;  /* unsigned: size > usable wraps */
-		if (MGT_UNLIKELY((w & 2) || slack > MGT_SH_SLACK_MAX))
+		if (MGT_UNLIKELY((w & 2) || slack > MGT_SH_SLACK_MAX || (p & 15)))
 			return 0;
 		v = mgt_sh_pack_slack(p, slack, owner, stack);
 	}
-	if (MGT_UNLIKELY(!(s = mgt_sh_word_at(top, p, solo)) ||
-			 atomic_load_explicit(s, memory_order_relaxed)))
+	MGT_SH_AT(s, p, solo, return 0);
+	if (MGT_UNLIKELY(atomic_load_explicit(s, memory_order_relaxed)))
 		return 0;
 	/* one block per word, handled by one thread at a time: no RMW needed */
 	atomic_store_explicit(s, v, memory_order_relaxed);
@@ -191,11 +196,8 @@ static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint
 /* takes block p's word out of the shadow (`solo`: as mgt_shadow_put); 0: ask mgt_ptrmap_remove */
 static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_word(uint64_t p, int solo)
 {
-	mgt_sh_top_t top = mgt_sh_top;
 	_Atomic uint32_t *s;
-	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15) ||
-			 !(s = mgt_sh_word_at(top, p, solo))))
-		return 0;
+	MGT_SH_AT(s, p, solo, return 0);
 	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
 	if (MGT_UNLIKELY(!mgt_sh_holds(v, p)))
 		return 0;
