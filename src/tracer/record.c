@@ -928,6 +928,8 @@ static struct mgt_deferred *defer_slot(struct mgt_thread *t, uint32_t kind, void
 	/* no room for the frames: the frameless stack 0, the count still exact */
 	e->depth = max && f + max <= DEFER_FRAMES ? mgt_stack_walk(t, fp, &c->frames[f], &trunc) : 0;
 	e->trunc = trunc;
+	/* the interrupted hook records it when it leaves (mgt_unguard) */
+	__atomic_fetch_or(&t->guard, MGT_GUARD_PENDING, __ATOMIC_RELAXED);
 	return e;
 }
 
@@ -1039,7 +1041,8 @@ void mgt_defer_drain(struct mgt_thread *t)
 	struct mgt_defer *d = atomic_load(&t->defer);
 	uint64_t all = ~0ull, old;
 	long held = mgt_sys(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&old, 8, 0, 0);
-	t->guard++;
+	/* read-modify-writes a handler cannot split: it may OR in MGT_GUARD_PENDING */
+	__atomic_fetch_add(&t->guard, 1, __ATOMIC_RELAXED);
 	for (;;) {
 		uint64_t u = atomic_load(&d->used);
 		uint64_t n = u < (uint64_t)DEFER_CHUNK * DEFER_CHUNKS ? u : DEFER_CHUNK * DEFER_CHUNKS;
@@ -1053,11 +1056,26 @@ void mgt_defer_drain(struct mgt_thread *t)
 	}
 	d->head = 0;
 	defer_settle(d, held == 0);
-	t->guard--;
+	__atomic_fetch_sub(&t->guard, 1, __ATOMIC_RELAXED);
 	if (held == 0)
 		mgt_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
-	else if (!t->guard && mgt_defer_pending(t))
+	else if (!MGT_GUARD_HELD(t->guard) && mgt_defer_pending(t))
 		mgt_defer_drain(t);           /* what came after the reset */
+}
+
+/*
+ * The guard was not 0 after the decrement: still held (an inner call), or a
+ * handler queued calls.  The queue itself decides, not the bit: a handler
+ * that comes after the decrement finds the guard down and records its own
+ * call at once, and its hook may store over the bit.
+ */
+void mgt_unguard_slow(struct mgt_thread *t)
+{
+	if (MGT_GUARD_HELD(t->guard))
+		return;                       /* the outermost hook records the queue */
+	__atomic_fetch_and(&t->guard, ~MGT_GUARD_PENDING, __ATOMIC_RELAXED);
+	if (atomic_load_explicit(&t->defer, memory_order_relaxed) && mgt_defer_pending(t))
+		mgt_defer_drain(t);
 }
 
 void mgt_sample_rss(void)

@@ -99,6 +99,14 @@ struct mgt_thread {
  * tracer: it is recorded once the interrupted event is done (mgt_defer_*).
  */
 #define MGT_GUARD_LIBC (1 << 16)
+/*
+ * Or'ed into the guard by a signal handler that queued a call (record.c):
+ * the hook that leaves the tracer then finds the guard not at 0 after its
+ * one-instruction decrement and records the queue.  The rest of the guard
+ * counts; the hooks record when that count is 0.
+ */
+#define MGT_GUARD_PENDING (1 << 30)
+#define MGT_GUARD_HELD(g) ((g) & (MGT_GUARD_PENDING - 1))
 MGT_HIDDEN int mgt_thread_init(void);               /* at setup: 0 ok */
 /* the record of the thread with pointer tp: found or made; NULL: out of memory */
 MGT_HIDDEN struct mgt_thread *mgt_thread_slow(uintptr_t tp);
@@ -322,12 +330,20 @@ MGT_HIDDEN int mgt_defer_realloc(struct mgt_thread *t, void *p, void *q, size_t 
 MGT_HIDDEN void mgt_defer_drain(struct mgt_thread *t);
 MGT_HIDDEN int mgt_defer_pending(const struct mgt_thread *t);
 /* Leaves the tracer: the guard taken by the hook is dropped, and what signal
- * handlers did meanwhile is recorded. */
+ * handlers did meanwhile is recorded (mgt_unguard_slow). */
+MGT_HIDDEN void mgt_unguard_slow(struct mgt_thread *t);
 static inline void mgt_unguard(struct mgt_thread *t)
 {
-	if (--t->guard == 0 && MGT_UNLIKELY(atomic_load_explicit(&t->defer, memory_order_relaxed) != 0) &&
-	    mgt_defer_pending(t))
-		mgt_defer_drain(t);
+#if defined(__x86_64__)
+	_Bool zero;
+	/* one instruction: a handler's MGT_GUARD_PENDING lands before or after it */
+	__asm__ volatile("subl $1, %0" : "+m"(t->guard), "=@ccz"(zero) : : "memory");
+	if (MGT_UNLIKELY(!zero))
+		mgt_unguard_slow(t);
+#else
+	if (MGT_UNLIKELY(__atomic_sub_fetch(&t->guard, 1, __ATOMIC_RELAXED) != 0))
+		mgt_unguard_slow(t);
+#endif
 }
 
 /* ---- stack.c: frame-pointer unwinding and the stack depot ---- */
