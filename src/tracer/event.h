@@ -20,8 +20,6 @@ MGT_HIDDEN void mgt_timeline_close(struct mgt_header *h);
 MGT_HIDDEN void mgt_alloc_slow(struct mgt_thread *t, int solo, uint64_t p, uint64_t size,
 			       uint32_t stack);
 MGT_HIDDEN void mgt_free_slow(struct mgt_thread *t, int solo, uint64_t p);
-/* the solo free of a block whose word has the slack form (taken out: v) */
-MGT_HIDDEN void mgt_free_slacked(uint32_t v, uint64_t p);
 
 /*
  * Starts an event: returns 1 when the solo thread entered its section (no
@@ -113,13 +111,12 @@ static inline __attribute__((always_inline)) void mgt_record_free_inline(struct 
 {
 	uint32_t v;
 	int solo = mgt_ev_begin(t);
-	/* the own shadow: the image's block; a solo process's words hold the size */
+	/* the own shadow: the image's block */
 	if (MGT_LIKELY(solo && (v = mgt_shadow_take_word((uint64_t)p, 1)))) {
-		if (MGT_LIKELY(!(v & MGT_SH_SLACKED))) {
-			mgt_count_free_at(mgt_g.hdr, v >> MGT_SH_STACK_SHIFT, v >> 3 & (MGT_SH_SMALL - 1));
-		} else {
-			mgt_free_slacked(v, (uint64_t)p);
-		}
+		/* an owner hint: only in a fork child of a threaded process */
+		uint32_t stack = MGT_LIKELY(!(v & MGT_SH_OWNED)) ? v >> MGT_SH_STACK_SHIFT
+								 : v >> MGT_SH_OWNED_SHIFT;
+		mgt_count_free_at(mgt_g.hdr, stack, mgt_sh_size(v));
 		mgt_ev_end(t, 1);
 		return;
 	}

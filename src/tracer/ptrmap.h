@@ -23,7 +23,6 @@
 #define MGT_SH_WORDS (1u << (MGT_SH_SHIFT - 5))   /* one word per 32 bytes */
 #define MGT_SH_FAN (1u << (MGT_SH_MID_SHIFT - MGT_SH_SHIFT))
 #define MGT_SH_TOP (1u << (MGT_SH_ADDR_BITS - MGT_SH_MID_SHIFT))
-#define MGT_SH_SLACK_MAX 63u
 /*
  * Blocks of this many bytes and more go to the side table: a shadow word
  * costs 4 bytes per 32 of heap whatever lies there, a side-table entry about
@@ -43,9 +42,9 @@ MGT_HIDDEN extern mgt_sh_top_t mgt_sh_top;
  * glibc's chunk header: the word before a block holds the chunk size with
  * flags in its low 3 bits (IS_MMAPPED = 2).  The usable size is the chunk
  * less its own size word (less both header words for an mmapped chunk), what
- * malloc_usable_size returns.  A request n gets the smallest chunk of at
- * least max(n + 8, 32) bytes, a multiple of 16: slack below 24 + 16; realloc
- * in place and memalign keep a tail shorter than MINSIZE: below 32 + 16.
+ * malloc_usable_size returns.  Only the check of the program's first blocks
+ * reads it (ptrmap.c, sh_check): a chunk is at least 32 bytes, so each
+ * 32-byte granule of the heap holds at most one block's start.
  */
 static inline uint64_t mgt_chunk_word(uint64_t p)
 {
@@ -58,38 +57,39 @@ static inline uint64_t mgt_chunk_usable(uint64_t w)
 }
 
 /*
- * A shadow word, in one of two forms (bit 2 says which):
+ * A shadow word holds the block's requested size itself: taking the block
+ * out reads nothing but the word.  Two forms (bit 2 says which):
  *   valid | address bit 4 << 1 | 0 << 2 | size << 3 | stack << 13
- *   valid | address bit 4 << 1 | 1 << 2 | slack << 3 | owner hint << 9 | stack << 13
- * The first holds the requested size itself: taking the block out needs no
- * read of its chunk header.  Every block without an owner hint (all of a
- * single-threaded process's) takes it.  The second, for the blocks of a
- * thread with an event batch, keeps the hint and the slack, the size being
- * the chunk's usable size less the slack.  Stacks from MGT_SH_STACKS on go
- * to the side table.  Packing and reading live here only, for the inline
- * path and ptrmap.c alike.
+ *   valid | address bit 4 << 1 | 1 << 2 | size << 3 | owner hint << 13 | stack << 17
+ * The first for a block without an owner hint (every block of a
+ * single-threaded process), the second for the blocks of a thread with an
+ * event batch.  Stacks from MGT_SH_STACKS (first form) or MGT_SH_STACKS_OWNED
+ * (second form) on go to the side table.  Packing and reading live here
+ * only, for the inline path and ptrmap.c alike.
  */
 #define MGT_SH_VALID 1u
 #define MGT_SH_HALF 2u                 /* the block starts in the word's second 16 bytes */
-#define MGT_SH_SLACKED 4u              /* the second form: slack and owner hint */
+#define MGT_SH_OWNED 4u                /* the second form: with an owner hint */
 #define MGT_SH_STACK_SHIFT 13
 #define MGT_SH_STACKS (1u << (32 - MGT_SH_STACK_SHIFT))
+#define MGT_SH_OWNED_SHIFT 17
+#define MGT_SH_STACKS_OWNED (1u << (32 - MGT_SH_OWNED_SHIFT))
 _Static_assert(MGT_SH_SMALL <= 1024u, "size field too narrow");
 _Static_assert(MGT_OWNER_HINTS < 16, "owner hint field too narrow");
 
-/* the first form: p of `size` (< MGT_SH_SMALL) bytes at stack (< MGT_SH_STACKS) */
-static inline uint32_t mgt_sh_pack(uint64_t p, uint64_t size, uint32_t stack)
+/* p's word: `size` < MGT_SH_SMALL, stack below its form's limit (mgt_sh_fits) */
+static inline uint32_t mgt_sh_pack(uint64_t p, uint64_t size, uint16_t owner, uint32_t stack)
 {
-	return MGT_SH_VALID | (uint32_t)(p >> 3 & MGT_SH_HALF) | (uint32_t)size << 3 |
-	       stack << MGT_SH_STACK_SHIFT;
+	uint32_t v = MGT_SH_VALID | (uint32_t)(p >> 3 & MGT_SH_HALF) | (uint32_t)size << 3;
+	if (MGT_LIKELY(!owner))
+		return v | stack << MGT_SH_STACK_SHIFT;
+	return v | MGT_SH_OWNED | (uint32_t)owner << 13 | stack << MGT_SH_OWNED_SHIFT;
 }
 
-/* the second form: slack <= MGT_SH_SLACK_MAX, owner a hint */
-static inline uint32_t mgt_sh_pack_slack(uint64_t p, uint64_t slack, uint16_t owner,
-					 uint32_t stack)
+/* a block of `size` bytes at `stack`, with that owner hint, has a word */
+static inline int mgt_sh_fits(uint64_t size, uint16_t owner, uint32_t stack)
 {
-	return MGT_SH_VALID | (uint32_t)(p >> 3 & MGT_SH_HALF) | MGT_SH_SLACKED |
-	       (uint32_t)slack << 3 | (uint32_t)owner << 9 | stack << MGT_SH_STACK_SHIFT;
+	return size < MGT_SH_SMALL && stack < (owner ? MGT_SH_STACKS_OWNED : MGT_SH_STACKS);
 }
 
 /* word v describes block p */
@@ -98,27 +98,24 @@ static inline int mgt_sh_holds(uint32_t v, uint64_t p)
 	return (v & MGT_SH_VALID) && (v & MGT_SH_HALF) == (p >> 3 & MGT_SH_HALF);
 }
 
-/* the block word v describes at p, w being the chunk header word that the
- * second form's size is read from */
-static inline void mgt_sh_unpack_w(uint32_t v, uint64_t p, uint64_t w, uint16_t gen,
-				   struct mgt_block *out)
+static inline uint64_t mgt_sh_size(uint32_t v)
 {
-	out->ptr = p;
-	out->stack = v >> MGT_SH_STACK_SHIFT;
-	out->gen = gen;
-	if (MGT_LIKELY(!(v & MGT_SH_SLACKED))) {
-		out->size = v >> 3 & (MGT_SH_SMALL - 1);
-		out->owner = 0;
-	} else {
-		out->size = mgt_chunk_usable(w) - (v >> 3 & MGT_SH_SLACK_MAX);
-		out->owner = (uint16_t)(v >> 9 & 15);
-	}
+	return v >> 3 & (MGT_SH_SMALL - 1);
 }
 
-/* the same, p's own header read (before any free) only for the second form */
+static inline uint32_t mgt_sh_stack(uint32_t v)
+{
+	return v >> ((v & MGT_SH_OWNED) ? MGT_SH_OWNED_SHIFT : MGT_SH_STACK_SHIFT);
+}
+
+/* the block word v describes at p */
 static inline void mgt_sh_unpack(uint32_t v, uint64_t p, uint16_t gen, struct mgt_block *out)
 {
-	mgt_sh_unpack_w(v, p, (v & MGT_SH_SLACKED) ? mgt_chunk_word(p) : 0, gen, out);
+	out->ptr = p;
+	out->size = mgt_sh_size(v);
+	out->stack = mgt_sh_stack(v);
+	out->owner = (v & MGT_SH_OWNED) ? (uint16_t)(v >> 13 & 15) : 0;
+	out->gen = gen;
 }
 
 /* the word of p in the shadow whose top level is top; NULL: no table for its region (yet) */
@@ -173,18 +170,9 @@ static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint
 								  uint16_t owner, int solo)
 {
 	_Atomic uint32_t *s;
-	uint32_t v;
-	if (MGT_UNLIKELY(size >= MGT_SH_SMALL || stack >= MGT_SH_STACKS))
+	if (MGT_UNLIKELY(!mgt_sh_fits(size, owner, stack)))
 		return 0;
-	if (MGT_LIKELY(!owner)) {
-		v = mgt_sh_pack(p, size, stack);
-	} else {
-		uint64_t w = mgt_chunk_word(p);
-		uint64_t slack = mgt_chunk_usable(w) - size;  /* unsigned: size > usable wraps */
-		if (MGT_UNLIKELY((w & 2) || slack > MGT_SH_SLACK_MAX || (p & 15)))
-			return 0;
-		v = mgt_sh_pack_slack(p, slack, owner, stack);
-	}
+	uint32_t v = mgt_sh_pack(p, size, owner, stack);
 	MGT_SH_AT(s, p, solo, return 0);
 	if (MGT_UNLIKELY(atomic_load_explicit(s, memory_order_relaxed)))
 		return 0;

@@ -760,13 +760,6 @@ __attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uin
 	mgt_ev_end(t, solo);
 }
 
-__attribute__((noinline)) void mgt_free_slacked(uint32_t v, uint64_t p)
-{
-	struct mgt_block b;
-	mgt_sh_unpack(v, p, 0, &b);
-	mgt_count_free_at(mgt_g.hdr, b.stack, b.size);
-}
-
 void mgt_record_free(struct mgt_thread *t, void *p)
 {
 	mgt_record_free_inline(t, p);
