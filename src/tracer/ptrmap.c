@@ -282,7 +282,6 @@ static mgt_lock_t sh_lock;             /* making a region table */
 static int sh_ok;                      /* new blocks may go to the shadow (see sh_check) */
 static atomic_uint sh_checked;         /* blocks whose header read as glibc's */
 mgt_sh_top_t mgt_sh_top;               /* own.top once checked (ptrmap.h); else NULL */
-struct mgt_sh_last mgt_sh_last = { ~0ull, NULL };
 
 /*
  * The shadow trusts its reading of glibc's chunk header.  The first
@@ -300,8 +299,9 @@ static int sh_check(uint64_t p, uint64_t usable)
 	extern size_t malloc_usable_size(void *);
 	if (usable != malloc_usable_size((void *)(uintptr_t)p)) {
 		sh_ok = 0;
+		/* (the threads' last regions are still empty: they are set
+		 * only once mgt_sh_top is, after the checks) */
 		mgt_sh_top = NULL;
-		mgt_sh_last.region = ~0ull;
 		return 0;
 	}
 	if (atomic_fetch_add(&sh_checked, 1) + 1 == SH_CHECKS && sh_ok)
@@ -472,7 +472,6 @@ int mgt_ptrmap_init(void)
 	sh_ok = own.top != NULL;
 	atomic_store(&sh_checked, 0);
 	mgt_sh_top = NULL;
-	mgt_sh_last.region = ~0ull;
 	return 0;
 }
 
@@ -494,7 +493,6 @@ static void shadow_fork_child(void)
 		mgt_memcpy(&inherited[i], &inherited[i - 1], sizeof(own));
 	mgt_memcpy(&inherited[0], &own, sizeof(own));
 	own.n_regions = 0;
-	mgt_sh_last.region = ~0ull;           /* the parent's table, now inherited */
 	own.top = sh_ok ? top_make() : NULL;
 	sh_ok = own.top != NULL;
 	mgt_sh_top = sh_ok && atomic_load(&sh_checked) >= SH_CHECKS ? own.top : NULL;

@@ -130,50 +130,49 @@ static inline _Atomic uint32_t *mgt_sh_word(mgt_sh_top_t top, uint64_t p)
 	return r ? (_Atomic uint32_t *)&r[(p >> 5) & (MGT_SH_WORDS - 1)] : NULL;
 }
 
-/*
- * The only thread's last region table: its blocks mostly lie in one 8 MiB
- * region, so one compare replaces the two levels.  Used only by the solo
- * thread's fast paths (record.c), with its guard held: nothing else reads or
- * writes it, and a fork child or a new shadow forgets it (ptrmap.c).
- */
-struct mgt_sh_last {
-	uint64_t region;               /* p >> MGT_SH_SHIFT of its words; ~0: none */
-	_Atomic uint32_t *words;
-};
-MGT_HIDDEN extern struct mgt_sh_last mgt_sh_last;
-
 /* the word of p in this image's shadow, checked as the inline paths need it,
- * and remembered as the solo thread's last region when `solo`; NULL: ptrmap.c */
-static inline __attribute__((always_inline)) _Atomic uint32_t *mgt_sh_find(uint64_t p, int solo)
+ * and remembered as the calling thread's last region in c (if any); NULL:
+ * ptrmap.c */
+static inline __attribute__((always_inline)) _Atomic uint32_t *mgt_sh_find(uint64_t p,
+									 struct mgt_sh_last *c)
 {
 	mgt_sh_top_t top = mgt_sh_top;
 	_Atomic uint32_t *s;
 	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15) || !(s = mgt_sh_word(top, p))))
 		return NULL;
-	if (solo) {
-		mgt_sh_last.region = p >> MGT_SH_SHIFT;
-		mgt_sh_last.words = s - ((p >> 5) & (MGT_SH_WORDS - 1));
+	if (c) {
+		c->region = p >> MGT_SH_SHIFT;
+		c->words = s - ((p >> 5) & (MGT_SH_WORDS - 1));
 	}
 	return s;
 }
 
 /*
- * The word of p for the inline paths, NULL: ptrmap.c.  The solo thread's
- * last region stands for the checks mgt_sh_find made on it (it is forgotten
- * whenever mgt_sh_top changes) but the block's alignment.
+ * The word of p for the inline paths, NULL: ptrmap.c.  A thread's last
+ * region (tracer.h) stands for the checks mgt_sh_find made on it but the
+ * block's alignment: its table stays as long as this image's shadow, and
+ * a thread's record forgets it when made and in a fork child.
  */
-#define MGT_SH_AT(s, p, solo, fail) do {                                              		if ((solo) && MGT_LIKELY((p) >> MGT_SH_SHIFT == mgt_sh_last.region)) { 			if (MGT_UNLIKELY((p) & 15))                                  				fail;                                                			(s) = &mgt_sh_last.words[((p) >> 5) & (MGT_SH_WORDS - 1)];   		} else if (!((s) = mgt_sh_find((p), (solo)))) {                      			fail;                                                        		}                                                                    	} while (0)
+#define MGT_SH_AT(s, p, c, fail) do {                                                  \
+		if ((c) && MGT_LIKELY((p) >> MGT_SH_SHIFT == (c)->region)) {          \
+			if (MGT_UNLIKELY((p) & 15))                                  \
+				fail;                                                \
+			(s) = &(c)->words[((p) >> 5) & (MGT_SH_WORDS - 1)];          \
+		} else if (!((s) = mgt_sh_find((p), (c)))) {                         \
+			fail;                                                        \
+		}                                                                    \
+	} while (0)
 
-/* records block p of `size` requested bytes (`solo`: the only thread's fast
- * path); 0: ask mgt_ptrmap_insert */
+/* records block p of `size` requested bytes (c: the calling thread's last
+ * region, or NULL); 0: ask mgt_ptrmap_insert */
 static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint64_t size, uint32_t stack,
-								  uint16_t owner, int solo)
+								  uint16_t owner, struct mgt_sh_last *c)
 {
 	_Atomic uint32_t *s;
 	if (MGT_UNLIKELY(!mgt_sh_fits(size, owner, stack)))
 		return 0;
 	uint32_t v = mgt_sh_pack(p, size, owner, stack);
-	MGT_SH_AT(s, p, solo, return 0);
+	MGT_SH_AT(s, p, c, return 0);
 	if (MGT_UNLIKELY(atomic_load_explicit(s, memory_order_relaxed)))
 		return 0;
 	/* one block per word, handled by one thread at a time: no RMW needed */
@@ -181,11 +180,12 @@ static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint
 	return 1;
 }
 
-/* takes block p's word out of the shadow (`solo`: as mgt_shadow_put); 0: ask mgt_ptrmap_remove */
-static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_word(uint64_t p, int solo)
+/* takes block p's word out of the shadow (c: as mgt_shadow_put); 0: ask mgt_ptrmap_remove */
+static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_word(uint64_t p,
+									   struct mgt_sh_last *c)
 {
 	_Atomic uint32_t *s;
-	MGT_SH_AT(s, p, solo, return 0);
+	MGT_SH_AT(s, p, c, return 0);
 	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
 	if (MGT_UNLIKELY(!mgt_sh_holds(v, p)))
 		return 0;
@@ -194,9 +194,9 @@ static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_word(uint6
 }
 
 /* takes block p out of the shadow into *out; 0: ask mgt_ptrmap_remove */
-static inline int mgt_shadow_take(uint64_t p, struct mgt_block *out)
+static inline int mgt_shadow_take(uint64_t p, struct mgt_block *out, struct mgt_sh_last *c)
 {
-	uint32_t v = mgt_shadow_take_word(p, 0);
+	uint32_t v = mgt_shadow_take_word(p, c);
 	if (MGT_LIKELY(v))
 		mgt_sh_unpack(v, p, (uint16_t)(mgt_g.fork_gen & ((1u << MGT_GEN_BITS) - 1)), out);
 	return v != 0;

@@ -715,7 +715,7 @@ void mgt_thread_exit(struct mgt_thread *t)
 static inline void insert(struct mgt_thread *t, int solo, const struct mgt_block *b)
 {
 	struct mgt_block stale;
-	if (MGT_LIKELY(mgt_own_block(b) && mgt_shadow_put(b->ptr, b->size, b->stack, b->owner, 0)))
+	if (MGT_LIKELY(mgt_own_block(b) && mgt_shadow_put(b->ptr, b->size, b->stack, b->owner, &t->sh)))
 		return;
 	/* a stale entry at that address was freed unseen */
 	if (MGT_UNLIKELY(mgt_ptrmap_insert(b, &stale, !solo)))
@@ -724,9 +724,10 @@ static inline void insert(struct mgt_thread *t, int solo, const struct mgt_block
 
 /* block p out of the map; the inline take is tried first unless the caller
  * already did (the only thread's fast paths) */
-static inline int take(uint64_t p, struct mgt_block *out, int solo, int tried)
+static inline int take(struct mgt_thread *t, uint64_t p, struct mgt_block *out, int solo,
+		       int tried)
 {
-	return (!tried && mgt_shadow_take(p, out)) || mgt_ptrmap_remove(p, out, !solo);
+	return (!tried && mgt_shadow_take(p, out, &t->sh)) || mgt_ptrmap_remove(p, out, !solo);
 }
 
 /* an allocation past the common case: a threaded process, or a block for ptrmap.c */
@@ -753,7 +754,7 @@ void mgt_record_alloc_at(struct mgt_thread *t, void *p, size_t size, uint32_t st
 __attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uint64_t p)
 {
 	struct mgt_block b;
-	if (take(p, &b, solo, solo))
+	if (take(t, p, &b, solo, solo))
 		record_free(t, solo, &b);
 	else
 		record(t, solo, MGT_EV_UNKNOWN, 0, 0, 0, 0, 0);
@@ -768,7 +769,7 @@ void mgt_record_free(struct mgt_thread *t, void *p)
 int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old)
 {
 	int solo = mgt_ev_begin(t);
-	int found = take((uint64_t)p, old, solo, 0);
+	int found = take(t, (uint64_t)p, old, solo, 0);
 	mgt_ev_end(t, solo);
 	return found;
 }
@@ -811,7 +812,7 @@ static inline __attribute__((always_inline)) void realloc_done(struct mgt_thread
 	solo = mgt_ev_begin(t);
 	/* the common case in line, as in mgt_record_alloc */
 	if (MGT_LIKELY(solo && had_old && mgt_own_block(old) &&
-		       mgt_shadow_put((uint64_t)q, size, stack, 0, 1))) {
+		       mgt_shadow_put((uint64_t)q, size, stack, 0, &t->sh))) {
 		count_resize(mgt_g.hdr, old->stack, old->size, stack, size);
 		mgt_ev_end(t, 1);
 		return;
@@ -1276,6 +1277,7 @@ void mgt_atfork_child(void)
 	mgt_regions_fork_child();
 	mgt_ptrmap_fork_child();              /* its locks were held by prepare, or never taken */
 	solo_init(t);                         /* the forking thread is the only one */
+	t->sh.region = MGT_SH_NONE;           /* the parent's shadow, now inherited */
 	t->last_hash = 0;                     /* stack ids start over */
 	if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING && mgt_g.root_only) {
 		/* follow-children: false - the child runs untraced from here on; the

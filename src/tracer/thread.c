@@ -83,6 +83,7 @@ static struct mgt_thread *thread_new(uintptr_t tp)
 	t->hint = hint;
 	t->bp = bp;
 	t->tp = tp;
+	t->sh.region = MGT_SH_NONE;
 	if (pthread_setspecific(key, t) != 0) {
 		thread_gone(t);
 		return NULL;

@@ -71,6 +71,12 @@ static inline void mgt_unlock(mgt_lock_t *l)
 }
 
 /* ---- thread.c: per-thread state (no TLS: see thread.c) ---- */
+/* the shadow's table of the last 8 MiB region a thread's blocks lay in (ptrmap.h) */
+struct mgt_sh_last {
+	uint64_t region;              /* its address >> MGT_SH_SHIFT; ~0: none */
+	_Atomic uint32_t *words;
+};
+#define MGT_SH_NONE (~0ull)
 struct mgt_thread {
 	uintptr_t tp;                 /* thread pointer of its owner; 0 when free */
 	volatile int guard;           /* >0 while the tracer works: inner calls pass through */
@@ -90,6 +96,7 @@ struct mgt_thread {
 	uint32_t last_check;          /* the second hash of that stack (stack.c) */
 	struct mgt_thread *next;      /* free list */
 	struct mgt_defer *_Atomic defer; /* events of signal handlers inside the tracer (record.c) */
+	struct mgt_sh_last sh;        /* its last shadow region (ptrmap.h) */
 } __attribute__((aligned(64)));       /* a line each: threads write their own on every event */
 /*
  * Added to the guard around the tracer's own calls into libc that may
