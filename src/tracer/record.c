@@ -576,7 +576,6 @@ static __attribute__((noinline)) struct mgt_batch *batch_new(struct mgt_thread *
 	    !mgt_back(MGT_BATCH_OFF + (uint64_t)i * sizeof(struct mgt_batch),
 		      sizeof(struct mgt_batch))) {
 		t->batch = i + 1;
-		t->batch_gen = mgt_g.fork_gen;
 		t->hint = mgt_owner_hint(i + 1);
 		t->bp = mgt_batch_at(i);
 		t->batch_bytes = 0;
@@ -589,7 +588,7 @@ static __attribute__((noinline)) struct mgt_batch *batch_new(struct mgt_thread *
 /* the calling thread's batch if it has one in this image, else NULL */
 static inline struct mgt_batch *batch_held(const struct mgt_thread *t)
 {
-	return t->batch && t->batch_gen == mgt_g.fork_gen ? t->bp : NULL;
+	return t->bp;
 }
 
 static inline struct mgt_batch *batch_of(struct mgt_thread *t)
@@ -1278,6 +1277,9 @@ void mgt_atfork_child(void)
 	mgt_ptrmap_fork_child();              /* its locks were held by prepare, or never taken */
 	solo_init(t);                         /* the forking thread is the only one */
 	t->sh.region = MGT_SH_NONE;           /* the parent's shadow, now inherited */
+	t->bp = NULL;                         /* and its batches (the file is new) */
+	t->batch = 0;
+	t->hint = 0;
 	t->last_hash = 0;                     /* stack ids start over */
 	if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING && mgt_g.root_only) {
 		/* follow-children: false - the child runs untraced from here on; the

@@ -89,9 +89,8 @@ struct mgt_thread {
 	uint64_t last_hash;           /* the last stack this thread captured (stack.c) */
 	uint32_t last_id;
 	uint32_t batch;               /* 1 + its batch slot in the file; 0: none yet (record.c) */
-	uint32_t batch_gen;           /* mgt_g.fork_gen the slot belongs to */
 	uint16_t hint;                /* mgt_owner_hint(batch), for the blocks it allocates */
-	struct mgt_batch *bp;         /* &mgt_g.batches[batch - 1] when batch_gen is current */
+	struct mgt_batch *bp;         /* its batch in this image; NULL: none (a fork child forgets it) */
 	uint64_t batch_bytes;         /* bytes moved by the batch's pending events */
 	uint32_t last_check;          /* the second hash of that stack (stack.c) */
 	struct mgt_thread *next;      /* free list */
