@@ -108,13 +108,18 @@ static inline uint32_t mgt_sh_stack(uint32_t v)
 	return v >> ((v & MGT_SH_OWNED) ? MGT_SH_OWNED_SHIFT : MGT_SH_STACK_SHIFT);
 }
 
+static inline uint16_t mgt_sh_owner(uint32_t v)
+{
+	return (v & MGT_SH_OWNED) ? (uint16_t)(v >> 13 & 15) : 0;
+}
+
 /* the block word v describes at p */
 static inline void mgt_sh_unpack(uint32_t v, uint64_t p, uint16_t gen, struct mgt_block *out)
 {
 	out->ptr = p;
 	out->size = mgt_sh_size(v);
 	out->stack = mgt_sh_stack(v);
-	out->owner = (v & MGT_SH_OWNED) ? (uint16_t)(v >> 13 & 15) : 0;
+	out->owner = mgt_sh_owner(v);
 	out->gen = gen;
 }
 

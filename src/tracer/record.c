@@ -710,15 +710,22 @@ void mgt_thread_exit(struct mgt_thread *t)
  * program could have seen: an allocation is recorded before its pointer is
  * returned, a free before the real free hands the address to anyone else.
  */
-/* the block into the map: the shadow's inline path, else ptrmap.c */
-static inline void insert(struct mgt_thread *t, int solo, const struct mgt_block *b)
+/* the block into ptrmap.c */
+static __attribute__((noinline)) void insert_slow(struct mgt_thread *t, int solo,
+						  const struct mgt_block *b)
 {
 	struct mgt_block stale;
-	if (MGT_LIKELY(mgt_own_block(b) && mgt_shadow_put(b->ptr, b->size, b->stack, b->owner, &t->sh)))
-		return;
 	/* a stale entry at that address was freed unseen */
 	if (MGT_UNLIKELY(mgt_ptrmap_insert(b, &stale, !solo)))
 		record_free(t, solo, &stale);
+}
+
+/* the block into the map: the shadow's inline path, else ptrmap.c */
+static inline void insert(struct mgt_thread *t, int solo, const struct mgt_block *b)
+{
+	if (MGT_LIKELY(mgt_own_block(b) && mgt_shadow_put(b->ptr, b->size, b->stack, b->owner, &t->sh)))
+		return;
+	insert_slow(t, solo, b);
 }
 
 /* block p out of the map; the inline take is tried first unless the caller
@@ -733,8 +740,12 @@ static inline int take(struct mgt_thread *t, uint64_t p, struct mgt_block *out, 
 __attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, uint64_t p,
 						 uint64_t size, uint32_t stack)
 {
-	struct mgt_block b = { p, size, stack, (uint16_t)mgt_g.fork_gen, owner_of(t, solo) };
-	insert(t, solo, &b);
+	uint16_t owner = owner_of(t, solo);
+	/* the image's own block: the shadow's inline path first */
+	if (!mgt_shadow_put(p, size, stack, owner, &t->sh)) {
+		struct mgt_block b = { p, size, stack, (uint16_t)mgt_g.fork_gen, owner };
+		insert_slow(t, solo, &b);
+	}
 	record(t, solo, MGT_EV_ALLOC, size, stack, 0, 0, 0);
 	mgt_ev_end(t, solo);
 }
@@ -753,7 +764,11 @@ void mgt_record_alloc_at(struct mgt_thread *t, void *p, size_t size, uint32_t st
 __attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uint64_t p)
 {
 	struct mgt_block b;
-	if (take(t, p, &b, solo, solo))
+	uint32_t v;
+	if (!solo && (v = mgt_shadow_take_word(p, &t->sh)))    /* the image's own block */
+		push(t, MGT_EV_FREE, mgt_sh_size(v), mgt_sh_stack(v), 0, 0,
+		     mgt_sh_owner(v));
+	else if (take(t, p, &b, solo, 1))
 		record_free(t, solo, &b);
 	else
 		record(t, solo, MGT_EV_UNKNOWN, 0, 0, 0, 0, 0);
