@@ -97,7 +97,7 @@ static inline __attribute__((always_inline)) void mgt_record_alloc_inline(struct
 								size_t size, uint32_t stack)
 {
 	int solo = mgt_ev_begin(t);
-	if (MGT_LIKELY(solo && mgt_shadow_put((uint64_t)p, size, stack, 0, &t->sh))) {
+	if (MGT_LIKELY(solo && mgt_shadow_put((uint64_t)p, size, stack, 0, t))) {
 		mgt_count_alloc_at(mgt_g.hdr, stack, size);
 		mgt_ev_end(t, 1);
 		return;
@@ -112,7 +112,7 @@ static inline __attribute__((always_inline)) void mgt_record_free_inline(struct 
 	uint32_t v;
 	int solo = mgt_ev_begin(t);
 	/* the own shadow: the image's block */
-	if (MGT_LIKELY(solo && (v = mgt_shadow_take_word((uint64_t)p, &t->sh)))) {
+	if (MGT_LIKELY(solo && (v = mgt_shadow_take_word((uint64_t)p, t)))) {
 		/* an owner hint: only in a fork child of a threaded process */
 		uint32_t stack = MGT_LIKELY(!(v & MGT_SH_OWNED)) ? v >> MGT_SH_STACK_SHIFT
 								 : v >> MGT_SH_OWNED_SHIFT;

@@ -136,18 +136,18 @@ static inline _Atomic uint32_t *mgt_sh_word(mgt_sh_top_t top, uint64_t p)
 }
 
 /* the word of p in this image's shadow, checked as the inline paths need it,
- * and remembered as the calling thread's last region in c (if any); NULL:
+ * and remembered as the last region of the calling thread t (if any); NULL:
  * ptrmap.c */
 static inline __attribute__((always_inline)) _Atomic uint32_t *mgt_sh_find(uint64_t p,
-									 struct mgt_sh_last *c)
+									 struct mgt_thread *t)
 {
 	mgt_sh_top_t top = mgt_sh_top;
 	_Atomic uint32_t *s;
 	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15) || !(s = mgt_sh_word(top, p))))
 		return NULL;
-	if (c) {
-		c->region = p >> MGT_SH_SHIFT;
-		c->words = s - ((p >> 5) & (MGT_SH_WORDS - 1));
+	if (t) {
+		t->sh_region = p >> MGT_SH_SHIFT;
+		t->sh_words = s - ((p >> 5) & (MGT_SH_WORDS - 1));
 	}
 	return s;
 }
@@ -158,26 +158,26 @@ static inline __attribute__((always_inline)) _Atomic uint32_t *mgt_sh_find(uint6
  * block's alignment: its table stays as long as this image's shadow, and
  * a thread's record forgets it when made and in a fork child.
  */
-#define MGT_SH_AT(s, p, c, fail) do {                                                  \
-		if ((c) && MGT_LIKELY((p) >> MGT_SH_SHIFT == (c)->region)) {          \
+#define MGT_SH_AT(s, p, t, fail) do {                                                  \
+		if ((t) && MGT_LIKELY((p) >> MGT_SH_SHIFT == (t)->sh_region)) {       \
 			if (MGT_UNLIKELY((p) & 15))                                  \
 				fail;                                                \
-			(s) = &(c)->words[((p) >> 5) & (MGT_SH_WORDS - 1)];          \
-		} else if (!((s) = mgt_sh_find((p), (c)))) {                         \
+			(s) = &(t)->sh_words[((p) >> 5) & (MGT_SH_WORDS - 1)];       \
+		} else if (!((s) = mgt_sh_find((p), (t)))) {                         \
 			fail;                                                        \
 		}                                                                    \
 	} while (0)
 
-/* records block p of `size` requested bytes (c: the calling thread's last
- * region, or NULL); 0: ask mgt_ptrmap_insert */
+/* records block p of `size` requested bytes (t: the calling thread, for its
+ * last region, or NULL); 0: ask mgt_ptrmap_insert */
 static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint64_t size, uint32_t stack,
-								  uint16_t owner, struct mgt_sh_last *c)
+								  uint16_t owner, struct mgt_thread *t)
 {
 	_Atomic uint32_t *s;
 	if (MGT_UNLIKELY(!mgt_sh_fits(size, owner, stack)))
 		return 0;
 	uint32_t v = mgt_sh_pack(p, size, owner, stack);
-	MGT_SH_AT(s, p, c, return 0);
+	MGT_SH_AT(s, p, t, return 0);
 	if (MGT_UNLIKELY(atomic_load_explicit(s, memory_order_relaxed)))
 		return 0;
 	/* one block per word, handled by one thread at a time: no RMW needed */
@@ -185,12 +185,12 @@ static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint
 	return 1;
 }
 
-/* takes block p's word out of the shadow (c: as mgt_shadow_put); 0: ask mgt_ptrmap_remove */
+/* takes block p's word out of the shadow (t: as mgt_shadow_put); 0: ask mgt_ptrmap_remove */
 static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_word(uint64_t p,
-									   struct mgt_sh_last *c)
+									   struct mgt_thread *t)
 {
 	_Atomic uint32_t *s;
-	MGT_SH_AT(s, p, c, return 0);
+	MGT_SH_AT(s, p, t, return 0);
 	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
 	if (MGT_UNLIKELY(!mgt_sh_holds(v, p)))
 		return 0;
@@ -199,9 +199,9 @@ static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_word(uint6
 }
 
 /* takes block p out of the shadow into *out; 0: ask mgt_ptrmap_remove */
-static inline int mgt_shadow_take(uint64_t p, struct mgt_block *out, struct mgt_sh_last *c)
+static inline int mgt_shadow_take(uint64_t p, struct mgt_block *out, struct mgt_thread *t)
 {
-	uint32_t v = mgt_shadow_take_word(p, c);
+	uint32_t v = mgt_shadow_take_word(p, t);
 	if (MGT_LIKELY(v))
 		mgt_sh_unpack(v, p, (uint16_t)(mgt_g.fork_gen & ((1u << MGT_GEN_BITS) - 1)), out);
 	return v != 0;

@@ -571,18 +571,16 @@ static __attribute__((noinline)) struct mgt_batch *batch_new(struct mgt_thread *
 	mgt_lock(&event_lock);
 	threads_flag(h);                      /* only a threaded process batches */
 	uint32_t i = h->n_batches;
-	t->batch = 0;
 	if (i < MGT_MAX_BATCHES &&
 	    !mgt_back(MGT_BATCH_OFF + (uint64_t)i * sizeof(struct mgt_batch),
 		      sizeof(struct mgt_batch))) {
-		t->batch = i + 1;
 		t->hint = mgt_owner_hint(i + 1);
 		t->bp = mgt_batch_at(i);
 		t->batch_bytes = 0;
 		__atomic_store_n(&h->n_batches, i + 1, __ATOMIC_RELEASE);
 	}
 	mgt_unlock(&event_lock);
-	return t->batch ? mgt_batch_at(i) : NULL;
+	return t->bp;
 }
 
 /* the calling thread's batch if it has one in this image, else NULL */
@@ -723,7 +721,7 @@ static __attribute__((noinline)) void insert_slow(struct mgt_thread *t, int solo
 /* the block into the map: the shadow's inline path, else ptrmap.c */
 static inline void insert(struct mgt_thread *t, int solo, const struct mgt_block *b)
 {
-	if (MGT_LIKELY(mgt_own_block(b) && mgt_shadow_put(b->ptr, b->size, b->stack, b->owner, &t->sh)))
+	if (MGT_LIKELY(mgt_own_block(b) && mgt_shadow_put(b->ptr, b->size, b->stack, b->owner, t)))
 		return;
 	insert_slow(t, solo, b);
 }
@@ -733,7 +731,7 @@ static inline void insert(struct mgt_thread *t, int solo, const struct mgt_block
 static inline int take(struct mgt_thread *t, uint64_t p, struct mgt_block *out, int solo,
 		       int tried)
 {
-	return (!tried && mgt_shadow_take(p, out, &t->sh)) || mgt_ptrmap_remove(p, out, !solo);
+	return (!tried && mgt_shadow_take(p, out, t)) || mgt_ptrmap_remove(p, out, !solo);
 }
 
 /* an allocation past the common case: a threaded process, or a block for ptrmap.c */
@@ -742,7 +740,7 @@ __attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, ui
 {
 	uint16_t owner = owner_of(t, solo);
 	/* the image's own block: the shadow's inline path first */
-	if (!mgt_shadow_put(p, size, stack, owner, &t->sh)) {
+	if (!mgt_shadow_put(p, size, stack, owner, t)) {
 		struct mgt_block b = { p, size, stack, (uint16_t)mgt_g.fork_gen, owner };
 		insert_slow(t, solo, &b);
 	}
@@ -765,7 +763,7 @@ __attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uin
 {
 	struct mgt_block b;
 	uint32_t v;
-	if (!solo && (v = mgt_shadow_take_word(p, &t->sh)))    /* the image's own block */
+	if (!solo && (v = mgt_shadow_take_word(p, t)))    /* the image's own block */
 		push(t, MGT_EV_FREE, mgt_sh_size(v), mgt_sh_stack(v), 0, 0,
 		     mgt_sh_owner(v));
 	else if (take(t, p, &b, solo, 1))
@@ -826,7 +824,7 @@ static inline __attribute__((always_inline)) void realloc_done(struct mgt_thread
 	solo = mgt_ev_begin(t);
 	/* the common case in line, as in mgt_record_alloc */
 	if (MGT_LIKELY(solo && had_old && mgt_own_block(old) &&
-		       mgt_shadow_put((uint64_t)q, size, stack, 0, &t->sh))) {
+		       mgt_shadow_put((uint64_t)q, size, stack, 0, t))) {
 		count_resize(mgt_g.hdr, old->stack, old->size, stack, size);
 		mgt_ev_end(t, 1);
 		return;
@@ -1291,9 +1289,8 @@ void mgt_atfork_child(void)
 	mgt_regions_fork_child();
 	mgt_ptrmap_fork_child();              /* its locks were held by prepare, or never taken */
 	solo_init(t);                         /* the forking thread is the only one */
-	t->sh.region = MGT_SH_NONE;           /* the parent's shadow, now inherited */
+	t->sh_region = MGT_SH_NONE;           /* the parent's shadow, now inherited */
 	t->bp = NULL;                         /* and its batches (the file is new) */
-	t->batch = 0;
 	t->hint = 0;
 	t->last_hash = 0;                     /* stack ids start over */
 	if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING && mgt_g.root_only) {

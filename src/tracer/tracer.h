@@ -71,32 +71,28 @@ static inline void mgt_unlock(mgt_lock_t *l)
 }
 
 /* ---- thread.c: per-thread state (no TLS: see thread.c) ---- */
-/* the shadow's table of the last 8 MiB region a thread's blocks lay in (ptrmap.h) */
-struct mgt_sh_last {
-	uint64_t region;              /* its address >> MGT_SH_SHIFT; ~0: none */
-	_Atomic uint32_t *words;
-};
-#define MGT_SH_NONE (~0ull)
+#define MGT_SH_NONE (~0ull)            /* no last shadow region (ptrmap.h) */
 struct mgt_thread {
 	uintptr_t tp;                 /* thread pointer of its owner; 0 when free */
 	volatile int guard;           /* >0 while the tracer works: inner calls pass through */
 	_Atomic int busy;             /* the solo thread is inside an event (record.c) */
-	int solo;                     /* this is the process's only thread (record.c) */
+	uint16_t solo;                /* this is the process's only thread (record.c) */
+	uint16_t hint;                /* mgt_owner_hint(batch), for the blocks it allocates */
+	uint32_t stack_lookups;       /* bounds looked up in /proc/self/maps (stack.c) */
 	uintptr_t lo, hi;             /* its stack's bounds for unwinding; 0, 0: not known yet */
 	uintptr_t alt_lo, alt_hi;     /* another stack it ran on (sigaltstack, a fiber) */
-	uint32_t stack_lookups;       /* bounds looked up in /proc/self/maps (stack.c) */
 	struct mgt_memo *memo;        /* its last walk (unwind.c); kept when the record is reused */
 	uint64_t last_hash;           /* the last stack this thread captured (stack.c) */
 	uint32_t last_id;
-	uint32_t batch;               /* 1 + its batch slot in the file; 0: none yet (record.c) */
-	uint16_t hint;                /* mgt_owner_hint(batch), for the blocks it allocates */
+	uint32_t last_check;          /* the second hash of that stack (stack.c) */
+	uint64_t sh_region;           /* the last 8 MiB region of the shadow its blocks lay in */
 	struct mgt_batch *bp;         /* its batch in this image; NULL: none (a fork child forgets it) */
 	uint64_t batch_bytes;         /* bytes moved by the batch's pending events */
-	uint32_t last_check;          /* the second hash of that stack (stack.c) */
 	struct mgt_thread *next;      /* free list */
 	struct mgt_defer *_Atomic defer; /* events of signal handlers inside the tracer (record.c) */
-	struct mgt_sh_last sh;        /* its last shadow region (ptrmap.h) */
+	_Atomic uint32_t *sh_words;   /* that region's table (ptrmap.h, MGT_SH_AT) */
 } __attribute__((aligned(64)));       /* a line each: threads write their own on every event */
+_Static_assert(sizeof(struct mgt_thread) == 128, "a thread's record: two cache lines");
 /*
  * Added to the guard around the tracer's own calls into libc that may
  * allocate (pthread_atfork and __cxa_atexit at start): what they allocate is
