@@ -42,6 +42,8 @@ RULES = [
     ("hooks.c", "wait_if_frozen", "state"),
     ("record.c", "begin", "state"),
     ("record.c", "end", "state"),
+    ("event.h", "mgt_ev_begin", "state"),
+    ("event.h", "mgt_ev_end", "state"),
     ("tracer.h", "mgt_thread_self", "thread"),
     ("tracer.h", "mgt_thread_pointer", "thread"),
     ("tracer.h", "mgt_thread_cached", "thread"),
@@ -57,6 +59,7 @@ RULES = [
     ("unwind.c", None, "walk"),
     ("unwind.h", None, "walk"),
     ("record.c", None, "counters"),
+    ("event.h", None, "counters"),
     ("count.h", None, "counters"),
     ("tracer.h", None, "counters"),     # mgt_lock & co, used by the counters
 ]

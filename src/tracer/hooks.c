@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "event.h"
 #include "tracer.h"
 #include "unwind.h"
 
@@ -169,13 +170,14 @@ static inline struct mgt_thread *tracing(void)
 static inline struct mgt_thread *recording(void)
 {
 	struct mgt_thread *t = tracing();
-	return MGT_LIKELY(t && !t->guard) ? t : NULL;
+	return MGT_LIKELY(t && !MGT_GUARD_HELD(t->guard)) ? t : NULL;
 }
 
 /* a call made by a signal handler that interrupted the tracer: queued (record.c) */
 static inline int nested(const struct mgt_thread *t)
 {
-	return t->guard && t->guard < MGT_GUARD_LIBC;
+	unsigned held = MGT_GUARD_HELD((unsigned)t->guard);
+	return held && held < MGT_GUARD_LIBC;
 }
 
 /*
@@ -186,13 +188,13 @@ static inline int nested(const struct mgt_thread *t)
 #define RECORD_ALLOC(p, n) do {                                                  \
 		struct mgt_thread *t_;                                           \
 		if ((p) && (t_ = tracing())) {                                   \
-			if (MGT_LIKELY(!t_->guard)) {                            \
-				t_->guard++;                                     \
+			if (MGT_LIKELY(!MGT_GUARD_HELD(t_->guard))) {            \
+				t_->guard = 1;                                   \
 				if (MGT_LIKELY(mgt_g.depth))                     \
 					mgt_record_alloc(t_, (p), (n),           \
 							 __builtin_frame_address(0)); \
-				else    /* counts only: no call, no registers saved */ \
-					mgt_record_alloc_at(t_, (p), (n), 0);    \
+				else    /* counts only: in line (event.h) */     \
+					mgt_record_alloc_inline(t_, (p), (n), 0); \
 				mgt_unguard(t_);                                 \
 			} else if (nested(t_)) {                                 \
 				mgt_defer_alloc(t_, (p), (n), __builtin_frame_address(0)); \
@@ -213,9 +215,9 @@ static inline void do_free(void *p)
 	if (!p)
 		return;
 	if ((t = tracing())) {
-		if (MGT_LIKELY(!t->guard)) {
-			t->guard++;
-			mgt_record_free(t, p);
+		if (MGT_LIKELY(!MGT_GUARD_HELD(t->guard))) {
+			t->guard = 1;
+			mgt_record_free_inline(t, p);
 			mgt_unguard(t);
 		} else if (nested(t) && mgt_defer_free(t, p)) {
 			return;               /* freed once the tracer has recorded it */
@@ -274,8 +276,8 @@ static void *do_realloc(void *p, size_t n, void *fp)
 	if (!p) {
 		void *q = __libc_realloc(NULL, n);  /* a malloc */
 		if (q && (t = tracing())) {
-			if (!t->guard) {
-				t->guard++;
+			if (!MGT_GUARD_HELD(t->guard)) {
+				t->guard = 1;
 				mgt_record_alloc(t, q, n, fp);
 				mgt_unguard(t);
 			} else if (nested(t)) {
@@ -286,7 +288,7 @@ static void *do_realloc(void *p, size_t n, void *fp)
 	}
 	if ((t = tracing()) && nested(t))
 		return nested_realloc(t, p, n, fp);
-	if (!t || t->guard) {
+	if (!t || MGT_GUARD_HELD(t->guard)) {
 		wait_if_frozen();
 		return __libc_realloc(p, n);
 	}
@@ -295,7 +297,7 @@ static void *do_realloc(void *p, size_t n, void *fp)
 		return NULL;
 	}
 	struct mgt_block old;
-	t->guard++;
+	t->guard = 1;
 	int had = mgt_realloc_take(t, p, &old);
 	wait_if_frozen();                     /* the exit step may have begun since recording() */
 	void *q = __libc_realloc(p, n);

@@ -9,11 +9,11 @@
  * also made on first use (ptrmap.h): its address space grows with the heap.
  * Two live glibc chunks start at least MINSIZE (32) bytes apart, so each
  * word holds at most one block; which 16-byte half it starts in is kept in
- * the word.  The word keeps the stack id, a hint of the allocating thread's
- * batch and the block's *slack*: glibc's usable size minus the requested
- * size, 0..63 (glibc rounds a request up by less than that, see
- * mgt_chunk_usable).  The requested size is the usable size read from the
- * chunk's header, less the slack.  A lookup is two loads at addresses that
+ * the word.  The word keeps the requested size itself (10 bits), the stack
+ * id and, for a block of a thread with an event batch, the hint of that
+ * batch (the two forms: ptrmap.h): freeing a block reads nothing but its
+ * word, never glibc's chunk header.  Stacks past what a form holds go to the
+ * side table.  A lookup is two loads at addresses that
  * follow the heap's own: blocks next to each other share a line of the
  * shadow, and the words cost 1/8 of the heap they cover where small blocks
  * lie (the former hash map took 16 bytes per live block at most 3/4 full:
@@ -24,10 +24,10 @@
  * The side table: open addressing with linear probing and backward-shift
  * deletion (no tombstones), 16-byte entries with the exact size, in 256
  * locked shards.  It holds blocks of 1 KiB and more (a shadow under big
- * blocks would cost more than their entries; see ptrmap.h), mmapped chunks,
- * slack beyond 63 (memalign with large alignments), addresses beyond
- * 47 bits, and every block once glibc's chunk header did not read as
- * expected (sh_check) or where a region table could not be made.
+ * blocks would cost more than their entries; see ptrmap.h), blocks of
+ * stacks a shadow word has no room for, addresses beyond 47 bits, and every
+ * block once glibc's chunk header did not read as expected (sh_check) or
+ * where a region table could not be made.
  *
  * fork: the child records into a fresh shadow; the parent's (and up to
  * seven older generations') stay readable as *inherited*: a free found there
@@ -270,8 +270,6 @@ static uint64_t side_copy(struct mgt_block *out, uint64_t max,
 #define SH_MAX_REGIONS 4096u
 #define SH_ANCESTORS 8u                /* inherited shadows a fork child keeps: 8 generations */
 
-#define SLACK_MAX MGT_SH_SLACK_MAX
-
 struct shadow {
 	mgt_sh_top_t top;              /* NULL: no shadow */
 	uint32_t n_regions;            /* tables made, in order: for the exit scan */
@@ -301,6 +299,8 @@ static int sh_check(uint64_t p, uint64_t usable)
 	extern size_t malloc_usable_size(void *);
 	if (usable != malloc_usable_size((void *)(uintptr_t)p)) {
 		sh_ok = 0;
+		/* (the threads' last regions are still empty: they are set
+		 * only once mgt_sh_top is, after the checks) */
 		mgt_sh_top = NULL;
 		return 0;
 	}
@@ -373,54 +373,48 @@ static inline uint16_t own_gen(void)
 }
 
 /* a block the shadow can describe: its word, made if need be; NULL: the side table's */
-static inline uint32_t *shadow_slot(const struct mgt_block *b, uint64_t *slack)
+static inline uint32_t *shadow_slot(const struct mgt_block *b)
 {
-	uint64_t p = b->ptr, w, usable;
+	uint64_t p = b->ptr;
 	uint32_t *r;
 	/* an inherited block put back (a failed realloc) keeps its generation there */
-	if (MGT_UNLIKELY(!sh_ok || p >> SH_ADDR_BITS || (p & 15) || !mgt_own_block(b)))
+	if (MGT_UNLIKELY(!sh_ok || p >> SH_ADDR_BITS || (p & 15) || !mgt_own_block(b) ||
+			 !mgt_sh_fits(b->size, b->owner, b->stack)))
 		return NULL;
-	w = mgt_chunk_word(p);
-	usable = mgt_chunk_usable(w);
-	if ((w & 2) || b->size >= MGT_SH_SMALL || b->size > usable || usable - b->size > SLACK_MAX)
-		return NULL;
-	if (MGT_UNLIKELY(atomic_load_explicit(&sh_checked, memory_order_relaxed) < SH_CHECKS) &&
-	    !sh_check(p, usable))
-		return NULL;
+	/* the first blocks: is the header glibc's?  (and no mmapped chunk
+	 * before then: see mgt_ptrmap_remove) */
+	if (MGT_UNLIKELY(atomic_load_explicit(&sh_checked, memory_order_relaxed) < SH_CHECKS)) {
+		uint64_t w = mgt_chunk_word(p);
+		if ((w & 2) || !sh_check(p, mgt_chunk_usable(w)))
+			return NULL;
+	}
 	r = region_of(&own, p);
 	if (MGT_UNLIKELY(!r) && !(r = region_make(p)))
 		return NULL;
-	*slack = usable - b->size;
 	return &r[(p >> 5) & (SH_WORDS - 1)];
 }
 
 /*
  * The word of a stale block (freed where we could not see it) was taken over
- * by a new one: its size cannot be read any more, its chunk header being
- * someone else's now.  Count it with the slack it had, under the usable size
- * of the block that replaced it (the same chunk, in every case seen: a free
- * inside the tracer's guard, and the same request made again).
+ * by a new one: the block the old word describes is counted freed then.
  */
-static void stale_of(uint32_t v, uint64_t p, uint64_t w, struct mgt_block *stale)
+static void stale_of(uint32_t v, uint64_t p, struct mgt_block *stale)
 {
 	uint64_t half = (uint64_t)(v & MGT_SH_HALF) << 3;
-	mgt_sh_unpack(v, (p & ~31ull) | half, w, own_gen(), stale);
-	if ((int64_t)stale->size < 0)
-		stale->size = 0;
+	mgt_sh_unpack(v, (p & ~31ull) | half, own_gen(), stale);
 }
 
 int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lock)
 {
-	uint64_t slack;
-	_Atomic uint32_t *s = (_Atomic uint32_t *)shadow_slot(b, &slack);
+	_Atomic uint32_t *s = (_Atomic uint32_t *)shadow_slot(b);
 	if (MGT_LIKELY(s)) {
 		/* one block per word, handled by one thread at a time: no RMW needed */
 		uint32_t old = atomic_load_explicit(s, memory_order_relaxed);
-		atomic_store_explicit(s, mgt_sh_pack(b->ptr, slack, b->owner, b->stack),
+		atomic_store_explicit(s, mgt_sh_pack(b->ptr, b->size, b->owner, b->stack),
 				      memory_order_relaxed);
 		if (MGT_LIKELY(!old))
 			return 0;
-		stale_of(old, b->ptr, mgt_chunk_word(b->ptr), stale);
+		stale_of(old, b->ptr, stale);
 		return 1;
 	}
 	return side_insert(b, stale, lock);
@@ -436,12 +430,12 @@ static inline _Atomic uint32_t *word_of(const struct shadow *sh, uint64_t p)
 }
 
 /* p in an inherited shadow (not the hot path: frees in a fork child of the parent's blocks) */
-static int inherited_remove(uint64_t p, uint64_t w, struct mgt_block *out)
+static int inherited_remove(uint64_t p, struct mgt_block *out)
 {
 	for (unsigned i = 0; i < SH_ANCESTORS; i++) {
 		_Atomic uint32_t *s = word_of(&inherited[i], p);
 		if (s) {
-			mgt_sh_unpack(atomic_load_explicit(s, memory_order_relaxed), p, w,
+			mgt_sh_unpack(atomic_load_explicit(s, memory_order_relaxed), p,
 				      (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK), out);
 			atomic_store_explicit(s, 0, memory_order_relaxed);
 			return 1;
@@ -453,19 +447,17 @@ static int inherited_remove(uint64_t p, uint64_t w, struct mgt_block *out)
 int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock)
 {
 	if (MGT_LIKELY(own.top && !(p >> SH_ADDR_BITS) && !(p & 15))) {
-		uint64_t w = mgt_chunk_word(p);
-		if (MGT_LIKELY(!(w & 2))) {
-			_Atomic uint32_t *s = word_of(&own, p);
-			if (MGT_LIKELY(s)) {
-				mgt_sh_unpack(atomic_load_explicit(s, memory_order_relaxed), p, w,
-					      own_gen(), out);
-				atomic_store_explicit(s, 0, memory_order_relaxed);
-				return 1;
-			}
-			if (side_remove(p, out, lock))
-				return 1;
-			return inherited_remove(p, w, out);
+		/* no header read: a small mmapped chunk may have come through
+		 * the inline path (mallopt's M_MMAP_THRESHOLD) */
+		_Atomic uint32_t *s = word_of(&own, p);
+		if (MGT_LIKELY(s)) {
+			mgt_sh_unpack(atomic_load_explicit(s, memory_order_relaxed), p, own_gen(), out);
+			atomic_store_explicit(s, 0, memory_order_relaxed);
+			return 1;
 		}
+		if (side_remove(p, out, lock))
+			return 1;
+		return inherited_remove(p, out);
 	}
 	return side_remove(p, out, lock);
 }
@@ -525,24 +517,6 @@ void mgt_ptrmap_fork_child(void)
 }
 
 /*
- * A block's chunk header at the exit step.  A program that writes the bytes
- * before its block (p[-1] = 0) overwrites the high bytes of glibc's size
- * word, from which the shadow takes the block's size.  A shadow block's
- * chunk is under 2 KiB: its size fits in the word's low 11 bits, so higher
- * bits set can only be such a write, and the low bits are taken if the next
- * chunk confirms them (its PREV_INUSE bit: this chunk is in use).  Where
- * they do not, the word is left as it is and the block will not read as
- * mapped: counted as still reachable, the kinds marked inexact.
- */
-static uint64_t exit_chunk_word(uint64_t p, int (*mapped)(uint64_t lo, uint64_t hi))
-{
-	uint64_t w = mgt_chunk_word(p), low = w & 2047, next = p - 8 + (low & ~15ull);
-	if (w == low || (low & ~15ull) < 32 || !mapped || !mapped(next, next + 8))
-		return w;
-	return *(const uint64_t *)(uintptr_t)next & 1 ? low : w;
-}
-
-/*
  * The shadow's live words, region by region; pages never touched are skipped
  * (mincore), so an exit costs the tables' resident part, not 8 MiB each.
  * Counts the blocks, or copies at most max of them to out (gen: the
@@ -572,7 +546,7 @@ static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_bl
 					/* freed unseen, glibc may have given the memory back */
 					if (mapped && !mapped(p - 8, p))
 						continue;
-					mgt_sh_unpack(v, p, exit_chunk_word(p, mapped), gen, &out[n]);
+					mgt_sh_unpack(v, p, gen, &out[n]);
 					if (mapped && !mapped(p - 8, p + out[n].size))
 						continue;
 				}

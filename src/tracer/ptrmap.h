@@ -23,7 +23,6 @@
 #define MGT_SH_WORDS (1u << (MGT_SH_SHIFT - 5))   /* one word per 32 bytes */
 #define MGT_SH_FAN (1u << (MGT_SH_MID_SHIFT - MGT_SH_SHIFT))
 #define MGT_SH_TOP (1u << (MGT_SH_ADDR_BITS - MGT_SH_MID_SHIFT))
-#define MGT_SH_SLACK_MAX 63u
 /*
  * Blocks of this many bytes and more go to the side table: a shadow word
  * costs 4 bytes per 32 of heap whatever lies there, a side-table entry about
@@ -43,9 +42,9 @@ MGT_HIDDEN extern mgt_sh_top_t mgt_sh_top;
  * glibc's chunk header: the word before a block holds the chunk size with
  * flags in its low 3 bits (IS_MMAPPED = 2).  The usable size is the chunk
  * less its own size word (less both header words for an mmapped chunk), what
- * malloc_usable_size returns.  A request n gets the smallest chunk of at
- * least max(n + 8, 32) bytes, a multiple of 16: slack below 24 + 16; realloc
- * in place and memalign keep a tail shorter than MINSIZE: below 32 + 16.
+ * malloc_usable_size returns.  Only the check of the program's first blocks
+ * reads it (ptrmap.c, sh_check): a chunk is at least 32 bytes, so each
+ * 32-byte granule of the heap holds at most one block's start.
  */
 static inline uint64_t mgt_chunk_word(uint64_t p)
 {
@@ -58,19 +57,39 @@ static inline uint64_t mgt_chunk_usable(uint64_t w)
 }
 
 /*
- * A shadow word: valid | address bit 4 << 1 | slack << 2 | owner hint << 8 |
- * stack << 12.  Its packing and reading live here only, for the inline path
- * and ptrmap.c alike.
+ * A shadow word holds the block's requested size itself: taking the block
+ * out reads nothing but the word.  Two forms (bit 2 says which):
+ *   valid | address bit 4 << 1 | 0 << 2 | size << 3 | stack << 13
+ *   valid | address bit 4 << 1 | 1 << 2 | size << 3 | owner hint << 13 | stack << 17
+ * The first for a block without an owner hint (every block of a
+ * single-threaded process), the second for the blocks of a thread with an
+ * event batch.  Stacks from MGT_SH_STACKS (first form) or MGT_SH_STACKS_OWNED
+ * (second form) on go to the side table.  Packing and reading live here
+ * only, for the inline path and ptrmap.c alike.
  */
 #define MGT_SH_VALID 1u
 #define MGT_SH_HALF 2u                 /* the block starts in the word's second 16 bytes */
-_Static_assert(MGT_MAX_STACKS <= (1u << 20), "stack field too narrow");
+#define MGT_SH_OWNED 4u                /* the second form: with an owner hint */
+#define MGT_SH_STACK_SHIFT 13
+#define MGT_SH_STACKS (1u << (32 - MGT_SH_STACK_SHIFT))
+#define MGT_SH_OWNED_SHIFT 17
+#define MGT_SH_STACKS_OWNED (1u << (32 - MGT_SH_OWNED_SHIFT))
+_Static_assert(MGT_SH_SMALL <= 1024u, "size field too narrow");
 _Static_assert(MGT_OWNER_HINTS < 16, "owner hint field too narrow");
 
-static inline uint32_t mgt_sh_pack(uint64_t p, uint64_t slack, uint16_t owner, uint32_t stack)
+/* p's word: `size` < MGT_SH_SMALL, stack below its form's limit (mgt_sh_fits) */
+static inline uint32_t mgt_sh_pack(uint64_t p, uint64_t size, uint16_t owner, uint32_t stack)
 {
-	return MGT_SH_VALID | (uint32_t)(p >> 3 & MGT_SH_HALF) | (uint32_t)slack << 2 |
-	       (uint32_t)owner << 8 | stack << 12;
+	uint32_t v = MGT_SH_VALID | (uint32_t)(p >> 3 & MGT_SH_HALF) | (uint32_t)size << 3;
+	if (MGT_LIKELY(!owner))
+		return v | stack << MGT_SH_STACK_SHIFT;
+	return v | MGT_SH_OWNED | (uint32_t)owner << 13 | stack << MGT_SH_OWNED_SHIFT;
+}
+
+/* a block of `size` bytes at `stack`, with that owner hint, has a word */
+static inline int mgt_sh_fits(uint64_t size, uint16_t owner, uint32_t stack)
+{
+	return size < MGT_SH_SMALL && stack < (owner ? MGT_SH_STACKS_OWNED : MGT_SH_STACKS);
 }
 
 /* word v describes block p */
@@ -79,14 +98,28 @@ static inline int mgt_sh_holds(uint32_t v, uint64_t p)
 	return (v & MGT_SH_VALID) && (v & MGT_SH_HALF) == (p >> 3 & MGT_SH_HALF);
 }
 
-/* the block word v describes at p, its chunk header word being w (read before any free) */
-static inline void mgt_sh_unpack(uint32_t v, uint64_t p, uint64_t w, uint16_t gen,
-				 struct mgt_block *out)
+static inline uint64_t mgt_sh_size(uint32_t v)
+{
+	return v >> 3 & (MGT_SH_SMALL - 1);
+}
+
+static inline uint32_t mgt_sh_stack(uint32_t v)
+{
+	return v >> ((v & MGT_SH_OWNED) ? MGT_SH_OWNED_SHIFT : MGT_SH_STACK_SHIFT);
+}
+
+static inline uint16_t mgt_sh_owner(uint32_t v)
+{
+	return (v & MGT_SH_OWNED) ? (uint16_t)(v >> 13 & 15) : 0;
+}
+
+/* the block word v describes at p */
+static inline void mgt_sh_unpack(uint32_t v, uint64_t p, uint16_t gen, struct mgt_block *out)
 {
 	out->ptr = p;
-	out->size = mgt_chunk_usable(w) - (v >> 2 & MGT_SH_SLACK_MAX);
-	out->stack = v >> 12;
-	out->owner = (uint16_t)(v >> 8 & 15);
+	out->size = mgt_sh_size(v);
+	out->stack = mgt_sh_stack(v);
+	out->owner = mgt_sh_owner(v);
 	out->gen = gen;
 }
 
@@ -102,39 +135,76 @@ static inline _Atomic uint32_t *mgt_sh_word(mgt_sh_top_t top, uint64_t p)
 	return r ? (_Atomic uint32_t *)&r[(p >> 5) & (MGT_SH_WORDS - 1)] : NULL;
 }
 
-/* records block p of `size` requested bytes; 0: ask mgt_ptrmap_insert */
-static inline int mgt_shadow_put(uint64_t p, uint64_t size, uint32_t stack, uint16_t owner)
+/* the word of p in this image's shadow, checked as the inline paths need it,
+ * and remembered as the last region of the calling thread t (if any); NULL:
+ * ptrmap.c */
+static inline __attribute__((always_inline)) _Atomic uint32_t *mgt_sh_find(uint64_t p,
+									 struct mgt_thread *t)
 {
 	mgt_sh_top_t top = mgt_sh_top;
 	_Atomic uint32_t *s;
-	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15) || size >= MGT_SH_SMALL))
+	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15) || !(s = mgt_sh_word(top, p))))
+		return NULL;
+	if (t) {
+		t->sh_region = p >> MGT_SH_SHIFT;
+		t->sh_words = s - ((p >> 5) & (MGT_SH_WORDS - 1));
+	}
+	return s;
+}
+
+/*
+ * The word of p for the inline paths, NULL: ptrmap.c.  A thread's last
+ * region (tracer.h) stands for the checks mgt_sh_find made on it but the
+ * block's alignment: its table stays as long as this image's shadow, and
+ * a thread's record forgets it when made and in a fork child.
+ */
+#define MGT_SH_AT(s, p, t, fail) do {                                                  \
+		if ((t) && MGT_LIKELY((p) >> MGT_SH_SHIFT == (t)->sh_region)) {       \
+			if (MGT_UNLIKELY((p) & 15))                                  \
+				fail;                                                \
+			(s) = &(t)->sh_words[((p) >> 5) & (MGT_SH_WORDS - 1)];       \
+		} else if (!((s) = mgt_sh_find((p), (t)))) {                         \
+			fail;                                                        \
+		}                                                                    \
+	} while (0)
+
+/* records block p of `size` requested bytes (t: the calling thread, for its
+ * last region, or NULL); 0: ask mgt_ptrmap_insert */
+static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint64_t size, uint32_t stack,
+								  uint16_t owner, struct mgt_thread *t)
+{
+	_Atomic uint32_t *s;
+	if (MGT_UNLIKELY(!mgt_sh_fits(size, owner, stack)))
 		return 0;
-	uint64_t w = mgt_chunk_word(p);
-	uint64_t slack = mgt_chunk_usable(w) - size;  /* unsigned: size > usable wraps */
-	if (MGT_UNLIKELY((w & 2) || slack > MGT_SH_SLACK_MAX || !(s = mgt_sh_word(top, p)) ||
-			 atomic_load_explicit(s, memory_order_relaxed)))
+	uint32_t v = mgt_sh_pack(p, size, owner, stack);
+	MGT_SH_AT(s, p, t, return 0);
+	if (MGT_UNLIKELY(atomic_load_explicit(s, memory_order_relaxed)))
 		return 0;
 	/* one block per word, handled by one thread at a time: no RMW needed */
-	atomic_store_explicit(s, mgt_sh_pack(p, slack, owner, stack), memory_order_relaxed);
+	atomic_store_explicit(s, v, memory_order_relaxed);
 	return 1;
 }
 
-/* takes block p out of the shadow into *out; 0: ask mgt_ptrmap_remove */
-static inline int mgt_shadow_take(uint64_t p, struct mgt_block *out)
+/* takes block p's word out of the shadow (t: as mgt_shadow_put); 0: ask mgt_ptrmap_remove */
+static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_word(uint64_t p,
+									   struct mgt_thread *t)
 {
-	mgt_sh_top_t top = mgt_sh_top;
 	_Atomic uint32_t *s;
-	if (MGT_UNLIKELY(!top || p >> MGT_SH_ADDR_BITS || (p & 15)))
-		return 0;
-	uint64_t w = mgt_chunk_word(p);
-	if (MGT_UNLIKELY((w & 2) || !(s = mgt_sh_word(top, p))))
-		return 0;
+	MGT_SH_AT(s, p, t, return 0);
 	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
 	if (MGT_UNLIKELY(!mgt_sh_holds(v, p)))
 		return 0;
 	atomic_store_explicit(s, 0, memory_order_relaxed);
-	mgt_sh_unpack(v, p, w, (uint16_t)(mgt_g.fork_gen & ((1u << MGT_GEN_BITS) - 1)), out);
-	return 1;
+	return v;
+}
+
+/* takes block p out of the shadow into *out; 0: ask mgt_ptrmap_remove */
+static inline int mgt_shadow_take(uint64_t p, struct mgt_block *out, struct mgt_thread *t)
+{
+	uint32_t v = mgt_shadow_take_word(p, t);
+	if (MGT_LIKELY(v))
+		mgt_sh_unpack(v, p, (uint16_t)(mgt_g.fork_gen & ((1u << MGT_GEN_BITS) - 1)), out);
+	return v != 0;
 }
 
 #endif

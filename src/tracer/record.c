@@ -27,8 +27,7 @@
 #include <sys/wait.h>
 #include <linux/falloc.h>
 
-#include "count.h"
-#include "ptrmap.h"
+#include "event.h"
 
 struct mgt_global mgt_g;
 atomic_int mgt_phase;
@@ -37,7 +36,7 @@ struct mgt_fast mgt_fast __attribute__((aligned(64)));
 static uint32_t fork_mod_snapshot;   /* modules the parent had when it forked */
 static int fork_token;               /* enter()'s result, held across fork */
 static struct mgt_thread *fork_thread; /* the thread inside fork() */
-static uint64_t tl_close_at;         /* the open timeline bucket closes at this event count */
+uint64_t mgt_tl_close_at;                /* the open timeline bucket closes at this event count */
 static void solo_init(struct mgt_thread *t);
 static void fast_on(struct mgt_thread *t);
 
@@ -309,7 +308,7 @@ static int start_image(int fork_child, const char *parent_file)
 	h->start_realtime_ns = mgt_realtime_ns();
 	h->start_mono_ns = mgt_now_ns();
 	h->tl_width = 1;
-	tl_close_at = 1;
+	mgt_tl_close_at = 1;
 	h->n_stacks = 1;                      /* stack 0: overflow, no frames */
 	if (fork_child) {
 		h->flags |= MGT_F_FORK_CHILD;
@@ -359,7 +358,7 @@ void mgt_setup(void)
 #define MEMBARRIER_REGISTER_PRIVATE_EXPEDITED (1 << 4)
 
 static mgt_lock_t event_lock __attribute__((aligned(64)));
-static atomic_int threaded __attribute__((aligned(64)));
+atomic_int mgt_threaded __attribute__((aligned(64)));
 static _Atomic int *solo_busy;
 
 /* t, the only thread of a recording process, takes the hooks' fast path */
@@ -377,15 +376,15 @@ static void solo_init(struct mgt_thread *t)
 	atomic_store(&t->busy, 0);
 	t->solo = 1;
 	solo_busy = &t->busy;
-	atomic_store(&threaded, ok != 0);
+	atomic_store(&mgt_threaded, ok != 0);
 }
 
-static void go_threaded(void)
+void mgt_go_threaded(void)
 {
 	mgt_lock(&event_lock);                /* one switcher at a time */
-	if (!atomic_load(&threaded)) {
+	if (!atomic_load(&mgt_threaded)) {
 		atomic_store_explicit(&mgt_fast.tp, 0, memory_order_relaxed);
-		atomic_store(&threaded, 1);
+		atomic_store(&mgt_threaded, 1);
 		mgt_sys(SYS_membarrier, MEMBARRIER_PRIVATE_EXPEDITED, 0, 0, 0, 0, 0);
 		/* the solo thread saw `threaded` set, or is finishing one event */
 		while (atomic_load_explicit(solo_busy, memory_order_acquire))
@@ -394,36 +393,11 @@ static void go_threaded(void)
 	mgt_unlock(&event_lock);
 }
 
-/*
- * Starts an event: returns 1 when the solo thread entered its section (no
- * lock needed for anything), 0 in a threaded process, where the map takes
- * its shard locks and the counters the event lock (counters_lock).
- */
-static inline int begin(struct mgt_thread *t)
-{
-	if (MGT_LIKELY(t->solo)) {
-		atomic_store_explicit(&t->busy, 1, memory_order_relaxed);
-		atomic_signal_fence(memory_order_seq_cst);
-		if (MGT_LIKELY(!atomic_load_explicit(&threaded, memory_order_relaxed)))
-			return 1;
-		atomic_store_explicit(&t->busy, 0, memory_order_release);
-	} else if (MGT_UNLIKELY(!atomic_load_explicit(&threaded, memory_order_relaxed))) {
-		go_threaded();
-	}
-	return 0;
-}
-
-static inline void end(struct mgt_thread *t, int solo)
-{
-	if (solo)
-		atomic_store_explicit(&t->busy, 0, memory_order_release);
-}
-
 /* Everything at once (the counters; the map too with `map`): process events,
  * fork, exit.  Returns the token for leave(). */
 static int enter(struct mgt_thread *t, int map)
 {
-	int solo = begin(t);
+	int solo = mgt_ev_begin(t);
 	if (!solo) {
 		mgt_lock(&event_lock);
 		if (map)
@@ -434,7 +408,7 @@ static int enter(struct mgt_thread *t, int map)
 
 int mgt_single_threaded(void)
 {
-	return !atomic_load(&threaded);
+	return !atomic_load(&mgt_threaded);
 }
 
 static void leave(struct mgt_thread *t, int solo, int map)
@@ -444,26 +418,12 @@ static void leave(struct mgt_thread *t, int solo, int map)
 			mgt_ptrmap_unlock_all();
 		mgt_unlock(&event_lock);
 	}
-	end(t, solo);
+	mgt_ev_end(t, solo);
 }
 
 /* ------------------------------------------------------------ aggregation */
 
-/*
- * Live counts are compared as signed: in a threaded process a block handed to
- * another thread may be freed in a batch applied before the batch holding its
- * allocation, so a count can dip below zero for a moment.
- */
-static inline void rebase(struct mgt_stack *s, uint64_t epoch)
-{
-	if (s->epoch != epoch) {
-		s->peak_bytes = (int64_t)s->cur_bytes > 0 ? s->cur_bytes : 0;
-		s->peak_blocks = (int64_t)s->cur_blocks > 0 ? s->cur_blocks : 0;
-		s->epoch = epoch;
-	}
-}
-
-static void timeline_close(struct mgt_header *h)
+void mgt_timeline_close(struct mgt_header *h)
 {
 	struct mgt_bucket *t = mgt_g.timeline;
 	h->tl_open.t_end_ns = mgt_now_ns();
@@ -483,37 +443,9 @@ static void timeline_close(struct mgt_header *h)
 		__atomic_store_n(&h->tl_n, h->tl_n + 1, __ATOMIC_RELEASE);
 	}
 	h->tl_open.live_max = 0;
-	tl_close_at = h->events + h->tl_width;
+	mgt_tl_close_at = h->events + h->tl_width;
 	if ((h->tl_n & 63) == 0)
 		mgt_sample_rss();
-}
-
-/* after each event, inside the event section */
-static inline void after_event(struct mgt_header *h, int grew)
-{
-	h->events++;
-	if (grew && mgt_count_peak(h))
-		h->peak_event = h->events;
-	if ((int64_t)h->cur_bytes > (int64_t)h->tl_open.live_max)
-		h->tl_open.live_max = h->cur_bytes;
-	if (MGT_UNLIKELY(h->events >= tl_close_at))
-		timeline_close(h);
-}
-
-static inline void count_alloc(struct mgt_header *h, uint32_t sid, uint64_t size)
-{
-	struct mgt_stack *s = mgt_stack_at(sid);
-	rebase(s, h->epoch);
-	mgt_count_alloc(h, s, size);
-	after_event(h, 1);
-}
-
-static inline void count_free(struct mgt_header *h, uint32_t sid, uint64_t size)
-{
-	struct mgt_stack *s = mgt_stack_at(sid);
-	rebase(s, h->epoch);
-	mgt_count_free(h, s, size);
-	after_event(h, 0);
 }
 
 /* realloc of a known block: one alloc + one free, applied as one resize */
@@ -521,11 +453,11 @@ static inline __attribute__((always_inline)) void count_resize(struct mgt_header
 	uint32_t old_stack, uint64_t old_size, uint32_t stack, uint64_t size)
 {
 	struct mgt_stack *o = mgt_stack_at(old_stack), *n = mgt_stack_at(stack);
-	rebase(o, h->epoch);
-	rebase(n, h->epoch);
+	mgt_rebase(o, h->epoch);
+	mgt_rebase(n, h->epoch);
 	mgt_count_alloc(h, n, size);
 	mgt_count_free(h, o, old_size);
-	after_event(h, size > old_size);
+	mgt_after_event(h, size > old_size);
 }
 
 /* one event into the counters, inside the event section */
@@ -533,10 +465,10 @@ static inline __attribute__((always_inline)) void apply(struct mgt_header *h, co
 {
 	switch (e->kind) {
 	case MGT_EV_ALLOC:
-		count_alloc(h, e->stack, e->size);
+		mgt_count_alloc_at(h, e->stack, e->size);
 		break;
 	case MGT_EV_FREE:
-		count_free(h, e->stack, e->size);
+		mgt_count_free_at(h, e->stack, e->size);
 		break;
 	case MGT_EV_RESIZE:
 		count_resize(h, e->old_stack, e->old_size, e->stack, e->size);
@@ -639,25 +571,22 @@ static __attribute__((noinline)) struct mgt_batch *batch_new(struct mgt_thread *
 	mgt_lock(&event_lock);
 	threads_flag(h);                      /* only a threaded process batches */
 	uint32_t i = h->n_batches;
-	t->batch = 0;
 	if (i < MGT_MAX_BATCHES &&
 	    !mgt_back(MGT_BATCH_OFF + (uint64_t)i * sizeof(struct mgt_batch),
 		      sizeof(struct mgt_batch))) {
-		t->batch = i + 1;
-		t->batch_gen = mgt_g.fork_gen;
 		t->hint = mgt_owner_hint(i + 1);
 		t->bp = mgt_batch_at(i);
 		t->batch_bytes = 0;
 		__atomic_store_n(&h->n_batches, i + 1, __ATOMIC_RELEASE);
 	}
 	mgt_unlock(&event_lock);
-	return t->batch ? mgt_batch_at(i) : NULL;
+	return t->bp;
 }
 
 /* the calling thread's batch if it has one in this image, else NULL */
 static inline struct mgt_batch *batch_held(const struct mgt_thread *t)
 {
-	return t->batch && t->batch_gen == mgt_g.fork_gen ? t->bp : NULL;
+	return t->bp;
 }
 
 static inline struct mgt_batch *batch_of(struct mgt_thread *t)
@@ -757,7 +686,7 @@ static inline __attribute__((always_inline)) void record_free(struct mgt_thread 
 	if (MGT_UNLIKELY(!mgt_own_block(b)))
 		record(t, solo, MGT_EV_INHERITED, b->size, 0, 0, 0, 0);  /* the parent's block */
 	else if (MGT_LIKELY(solo))
-		count_free(mgt_g.hdr, b->stack, b->size);      /* the common case, directly */
+		mgt_count_free_at(mgt_g.hdr, b->stack, b->size);      /* the common case, directly */
 	else
 		push(t, MGT_EV_FREE, b->size, b->stack, 0, 0, b->owner);
 }
@@ -779,90 +708,81 @@ void mgt_thread_exit(struct mgt_thread *t)
  * program could have seen: an allocation is recorded before its pointer is
  * returned, a free before the real free hands the address to anyone else.
  */
-/* the block into the map: the shadow's inline path, else ptrmap.c */
-static inline void insert(struct mgt_thread *t, int solo, const struct mgt_block *b)
+/* the block into ptrmap.c */
+static __attribute__((noinline)) void insert_slow(struct mgt_thread *t, int solo,
+						  const struct mgt_block *b)
 {
 	struct mgt_block stale;
-	if (MGT_LIKELY(mgt_own_block(b) && mgt_shadow_put(b->ptr, b->size, b->stack, b->owner)))
-		return;
 	/* a stale entry at that address was freed unseen */
 	if (MGT_UNLIKELY(mgt_ptrmap_insert(b, &stale, !solo)))
 		record_free(t, solo, &stale);
 }
 
+/* the block into the map: the shadow's inline path, else ptrmap.c */
+static inline void insert(struct mgt_thread *t, int solo, const struct mgt_block *b)
+{
+	if (MGT_LIKELY(mgt_own_block(b) && mgt_shadow_put(b->ptr, b->size, b->stack, b->owner, t)))
+		return;
+	insert_slow(t, solo, b);
+}
+
 /* block p out of the map; the inline take is tried first unless the caller
  * already did (the only thread's fast paths) */
-static inline int take(uint64_t p, struct mgt_block *out, int solo, int tried)
+static inline int take(struct mgt_thread *t, uint64_t p, struct mgt_block *out, int solo,
+		       int tried)
 {
-	return (!tried && mgt_shadow_take(p, out)) || mgt_ptrmap_remove(p, out, !solo);
+	return (!tried && mgt_shadow_take(p, out, t)) || mgt_ptrmap_remove(p, out, !solo);
 }
 
 /* an allocation past the common case: a threaded process, or a block for ptrmap.c */
-static __attribute__((noinline)) void alloc_slow(struct mgt_thread *t, int solo, uint64_t p,
+__attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, uint64_t p,
 						 uint64_t size, uint32_t stack)
 {
-	struct mgt_block b = { p, size, stack, (uint16_t)mgt_g.fork_gen, owner_of(t, solo) };
-	insert(t, solo, &b);
-	record(t, solo, MGT_EV_ALLOC, size, stack, 0, 0, 0);
-	end(t, solo);
-}
-
-/*
- * The common case (the only thread, an ordinary heap block) stays in this
- * function and the rest goes out of line: kept small, it saves and restores
- * few registers (callgrind: ~25 instructions less per allocation).
- */
-static inline __attribute__((always_inline)) void record_alloc(struct mgt_thread *t, void *p,
-								size_t size, uint32_t stack)
-{
-	int solo = begin(t);
-	if (MGT_LIKELY(solo && mgt_shadow_put((uint64_t)p, size, stack, 0))) {
-		count_alloc(mgt_g.hdr, stack, size);
-		end(t, 1);
-		return;
+	uint16_t owner = owner_of(t, solo);
+	/* the image's own block: the shadow's inline path first */
+	if (!mgt_shadow_put(p, size, stack, owner, t)) {
+		struct mgt_block b = { p, size, stack, (uint16_t)mgt_g.fork_gen, owner };
+		insert_slow(t, solo, &b);
 	}
-	alloc_slow(t, solo, (uint64_t)p, size, stack);
+	record(t, solo, MGT_EV_ALLOC, size, stack, 0, 0, 0);
+	mgt_ev_end(t, solo);
 }
 
 void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
 {
-	record_alloc(t, p, size, MGT_LIKELY(mgt_g.depth) ? mgt_stack_capture(t, fp) : 0);
+	mgt_record_alloc_inline(t, p, size, MGT_LIKELY(mgt_g.depth) ? mgt_stack_capture(t, fp) : 0);
 }
 
 void mgt_record_alloc_at(struct mgt_thread *t, void *p, size_t size, uint32_t stack)
 {
-	record_alloc(t, p, size, stack);
+	mgt_record_alloc_inline(t, p, size, stack);
 }
 
 /* mgt_record_free tried the inline take when solo */
-static __attribute__((noinline)) void free_slow(struct mgt_thread *t, int solo, uint64_t p)
+__attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uint64_t p)
 {
 	struct mgt_block b;
-	if (take(p, &b, solo, solo))
+	uint32_t v;
+	if (!solo && (v = mgt_shadow_take_word(p, t)))    /* the image's own block */
+		push(t, MGT_EV_FREE, mgt_sh_size(v), mgt_sh_stack(v), 0, 0,
+		     mgt_sh_owner(v));
+	else if (take(t, p, &b, solo, 1))
 		record_free(t, solo, &b);
 	else
 		record(t, solo, MGT_EV_UNKNOWN, 0, 0, 0, 0, 0);
-	end(t, solo);
+	mgt_ev_end(t, solo);
 }
 
-/* as mgt_record_alloc: the only thread freeing a block of its own shadow stays here */
 void mgt_record_free(struct mgt_thread *t, void *p)
 {
-	struct mgt_block b;
-	int solo = begin(t);
-	if (MGT_LIKELY(solo && mgt_shadow_take((uint64_t)p, &b))) {
-		count_free(mgt_g.hdr, b.stack, b.size);   /* the own shadow: the image's block */
-		end(t, 1);
-		return;
-	}
-	free_slow(t, solo, (uint64_t)p);
+	mgt_record_free_inline(t, p);
 }
 
 int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old)
 {
-	int solo = begin(t);
-	int found = take((uint64_t)p, old, solo, 0);
-	end(t, solo);
+	int solo = mgt_ev_begin(t);
+	int found = take(t, (uint64_t)p, old, solo, 0);
+	mgt_ev_end(t, solo);
 	return found;
 }
 
@@ -883,7 +803,7 @@ static __attribute__((noinline)) void realloc_slow(struct mgt_thread *t, int sol
 			record(t, solo, MGT_EV_UNKNOWN, 0, 0, 0, 0, 0);
 		record(t, solo, MGT_EV_ALLOC, size, b.stack, 0, 0, 0);
 	}
-	end(t, solo);
+	mgt_ev_end(t, solo);
 }
 
 static inline __attribute__((always_inline)) void realloc_done(struct mgt_thread *t, int had_old,
@@ -893,20 +813,20 @@ static inline __attribute__((always_inline)) void realloc_done(struct mgt_thread
 	if (!q) {
 		/* failed: the old block is still live and nothing happened */
 		if (had_old) {
-			solo = begin(t);
+			solo = mgt_ev_begin(t);
 			insert(t, solo, old);
-			end(t, solo);
+			mgt_ev_end(t, solo);
 		}
 		return;
 	}
 	if (fp)
 		stack = MGT_LIKELY(mgt_g.depth) ? mgt_stack_capture(t, fp) : 0;
-	solo = begin(t);
+	solo = mgt_ev_begin(t);
 	/* the common case in line, as in mgt_record_alloc */
 	if (MGT_LIKELY(solo && had_old && mgt_own_block(old) &&
-		       mgt_shadow_put((uint64_t)q, size, stack, 0))) {
+		       mgt_shadow_put((uint64_t)q, size, stack, 0, t))) {
 		count_resize(mgt_g.hdr, old->stack, old->size, stack, size);
-		end(t, 1);
+		mgt_ev_end(t, 1);
 		return;
 	}
 	realloc_slow(t, solo, had_old, old, (uint64_t)q, size, stack);
@@ -1014,6 +934,8 @@ static struct mgt_deferred *defer_slot(struct mgt_thread *t, uint32_t kind, void
 	/* no room for the frames: the frameless stack 0, the count still exact */
 	e->depth = max && f + max <= DEFER_FRAMES ? mgt_stack_walk(t, fp, &c->frames[f], &trunc) : 0;
 	e->trunc = trunc;
+	/* the interrupted hook records it when it leaves (mgt_unguard) */
+	__atomic_fetch_or(&t->guard, MGT_GUARD_PENDING, __ATOMIC_RELAXED);
 	return e;
 }
 
@@ -1125,7 +1047,8 @@ void mgt_defer_drain(struct mgt_thread *t)
 	struct mgt_defer *d = atomic_load(&t->defer);
 	uint64_t all = ~0ull, old;
 	long held = mgt_sys(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&old, 8, 0, 0);
-	t->guard++;
+	/* read-modify-writes a handler cannot split: it may OR in MGT_GUARD_PENDING */
+	__atomic_fetch_add(&t->guard, 1, __ATOMIC_RELAXED);
 	for (;;) {
 		uint64_t u = atomic_load(&d->used);
 		uint64_t n = u < (uint64_t)DEFER_CHUNK * DEFER_CHUNKS ? u : DEFER_CHUNK * DEFER_CHUNKS;
@@ -1139,11 +1062,26 @@ void mgt_defer_drain(struct mgt_thread *t)
 	}
 	d->head = 0;
 	defer_settle(d, held == 0);
-	t->guard--;
+	__atomic_fetch_sub(&t->guard, 1, __ATOMIC_RELAXED);
 	if (held == 0)
 		mgt_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
-	else if (!t->guard && mgt_defer_pending(t))
+	else if (!MGT_GUARD_HELD(t->guard) && mgt_defer_pending(t))
 		mgt_defer_drain(t);           /* what came after the reset */
+}
+
+/*
+ * The guard was not 0 after the decrement: still held (an inner call), or a
+ * handler queued calls.  The queue itself decides, not the bit: a handler
+ * that comes after the decrement finds the guard down and records its own
+ * call at once, and its hook may store over the bit.
+ */
+void mgt_unguard_slow(struct mgt_thread *t)
+{
+	if (MGT_GUARD_HELD(t->guard))
+		return;                       /* the outermost hook records the queue */
+	__atomic_fetch_and(&t->guard, ~MGT_GUARD_PENDING, __ATOMIC_RELAXED);
+	if (atomic_load_explicit(&t->defer, memory_order_relaxed) && mgt_defer_pending(t))
+		mgt_defer_drain(t);
 }
 
 void mgt_sample_rss(void)
@@ -1202,7 +1140,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 		apply_all_batches(h);             /* every thread's pending events */
 		if (h->tl_open.live_max || h->events !=
 		    (h->tl_n ? mgt_g.timeline[h->tl_n - 1].event_end : 0))
-			timeline_close(h);
+			mgt_timeline_close(h);
 		mgt_sample_rss();
 		if (!mgt_g.no_leakcheck)
 			mgt_leakcheck(ep);        /* leak kinds, with the heap frozen */
@@ -1351,6 +1289,9 @@ void mgt_atfork_child(void)
 	mgt_regions_fork_child();
 	mgt_ptrmap_fork_child();              /* its locks were held by prepare, or never taken */
 	solo_init(t);                         /* the forking thread is the only one */
+	t->sh_region = MGT_SH_NONE;           /* the parent's shadow, now inherited */
+	t->bp = NULL;                         /* and its batches (the file is new) */
+	t->hint = 0;
 	t->last_hash = 0;                     /* stack ids start over */
 	if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING && mgt_g.root_only) {
 		/* follow-children: false - the child runs untraced from here on; the

@@ -70,19 +70,17 @@ static struct mgt_thread *thread_new(uintptr_t tp)
 	if (!t)
 		return NULL;
 	/* a recycled record keeps its event batch (record.c): slots are not freed */
-	uint32_t batch = t->batch, batch_gen = t->batch_gen;
 	uint16_t hint = t->hint;
 	struct mgt_batch *bp = t->bp;
 	struct mgt_defer *defer = t->defer;   /* and its queue, empty */
 	struct mgt_memo *memo = t->memo;      /* and its memory for a walk (unwind.c) */
 	mgt_memset(t, 0, sizeof(*t));
 	t->memo = memo;
-	t->batch = batch;
-	t->batch_gen = batch_gen;
 	t->defer = defer;
 	t->hint = hint;
 	t->bp = bp;
 	t->tp = tp;
+	t->sh_region = MGT_SH_NONE;
 	if (pthread_setspecific(key, t) != 0) {
 		thread_gone(t);
 		return NULL;
@@ -109,6 +107,11 @@ struct mgt_thread *mgt_thread_slow(uintptr_t tp)
 void mgt_thread_fork_child(void)
 {
 	atomic_store(&pool_lock.v, 0);
+	/* the batches of recycled records are the parent's file's */
+	for (struct mgt_thread *t = free_list; t; t = t->next) {
+		t->bp = NULL;
+		t->hint = 0;
+	}
 	for (unsigned i = 0; i < 256; i++)
 		atomic_store_explicit(&mgt_thread_cache[i], NULL, memory_order_relaxed);
 }

@@ -71,26 +71,28 @@ static inline void mgt_unlock(mgt_lock_t *l)
 }
 
 /* ---- thread.c: per-thread state (no TLS: see thread.c) ---- */
+#define MGT_SH_NONE (~0ull)            /* no last shadow region (ptrmap.h) */
 struct mgt_thread {
 	uintptr_t tp;                 /* thread pointer of its owner; 0 when free */
 	volatile int guard;           /* >0 while the tracer works: inner calls pass through */
 	_Atomic int busy;             /* the solo thread is inside an event (record.c) */
-	int solo;                     /* this is the process's only thread (record.c) */
+	uint16_t solo;                /* this is the process's only thread (record.c) */
+	uint16_t hint;                /* mgt_owner_hint(batch), for the blocks it allocates */
+	uint32_t stack_lookups;       /* bounds looked up in /proc/self/maps (stack.c) */
 	uintptr_t lo, hi;             /* its stack's bounds for unwinding; 0, 0: not known yet */
 	uintptr_t alt_lo, alt_hi;     /* another stack it ran on (sigaltstack, a fiber) */
-	uint32_t stack_lookups;       /* bounds looked up in /proc/self/maps (stack.c) */
 	struct mgt_memo *memo;        /* its last walk (unwind.c); kept when the record is reused */
 	uint64_t last_hash;           /* the last stack this thread captured (stack.c) */
 	uint32_t last_id;
-	uint32_t batch;               /* 1 + its batch slot in the file; 0: none yet (record.c) */
-	uint32_t batch_gen;           /* mgt_g.fork_gen the slot belongs to */
-	uint16_t hint;                /* mgt_owner_hint(batch), for the blocks it allocates */
-	struct mgt_batch *bp;         /* &mgt_g.batches[batch - 1] when batch_gen is current */
-	uint64_t batch_bytes;         /* bytes moved by the batch's pending events */
 	uint32_t last_check;          /* the second hash of that stack (stack.c) */
+	uint64_t sh_region;           /* the last 8 MiB region of the shadow its blocks lay in */
+	struct mgt_batch *bp;         /* its batch in this image; NULL: none (a fork child forgets it) */
+	uint64_t batch_bytes;         /* bytes moved by the batch's pending events */
 	struct mgt_thread *next;      /* free list */
 	struct mgt_defer *_Atomic defer; /* events of signal handlers inside the tracer (record.c) */
+	_Atomic uint32_t *sh_words;   /* that region's table (ptrmap.h, MGT_SH_AT) */
 } __attribute__((aligned(64)));       /* a line each: threads write their own on every event */
+_Static_assert(sizeof(struct mgt_thread) == 128, "a thread's record: two cache lines");
 /*
  * Added to the guard around the tracer's own calls into libc that may
  * allocate (pthread_atfork and __cxa_atexit at start): what they allocate is
@@ -99,6 +101,14 @@ struct mgt_thread {
  * tracer: it is recorded once the interrupted event is done (mgt_defer_*).
  */
 #define MGT_GUARD_LIBC (1 << 16)
+/*
+ * Or'ed into the guard by a signal handler that queued a call (record.c):
+ * the hook that leaves the tracer then finds the guard not at 0 after its
+ * one-instruction decrement and records the queue.  The rest of the guard
+ * counts; the hooks record when that count is 0.
+ */
+#define MGT_GUARD_PENDING (1 << 30)
+#define MGT_GUARD_HELD(g) ((g) & (MGT_GUARD_PENDING - 1))
 MGT_HIDDEN int mgt_thread_init(void);               /* at setup: 0 ok */
 /* the record of the thread with pointer tp: found or made; NULL: out of memory */
 MGT_HIDDEN struct mgt_thread *mgt_thread_slow(uintptr_t tp);
@@ -322,12 +332,20 @@ MGT_HIDDEN int mgt_defer_realloc(struct mgt_thread *t, void *p, void *q, size_t 
 MGT_HIDDEN void mgt_defer_drain(struct mgt_thread *t);
 MGT_HIDDEN int mgt_defer_pending(const struct mgt_thread *t);
 /* Leaves the tracer: the guard taken by the hook is dropped, and what signal
- * handlers did meanwhile is recorded. */
+ * handlers did meanwhile is recorded (mgt_unguard_slow). */
+MGT_HIDDEN void mgt_unguard_slow(struct mgt_thread *t);
 static inline void mgt_unguard(struct mgt_thread *t)
 {
-	if (--t->guard == 0 && MGT_UNLIKELY(atomic_load_explicit(&t->defer, memory_order_relaxed) != 0) &&
-	    mgt_defer_pending(t))
-		mgt_defer_drain(t);
+#if defined(__x86_64__)
+	_Bool zero;
+	/* one instruction: a handler's MGT_GUARD_PENDING lands before or after it */
+	__asm__ volatile("subl $1, %0" : "+m"(t->guard), "=@ccz"(zero) : : "memory");
+	if (MGT_UNLIKELY(!zero))
+		mgt_unguard_slow(t);
+#else
+	if (MGT_UNLIKELY(__atomic_sub_fetch(&t->guard, 1, __ATOMIC_RELAXED) != 0))
+		mgt_unguard_slow(t);
+#endif
 }
 
 /* ---- stack.c: frame-pointer unwinding and the stack depot ---- */
