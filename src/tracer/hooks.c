@@ -166,13 +166,6 @@ static inline struct mgt_thread *tracing(void)
 	return tracing_slow();
 }
 
-/* The calling thread's state when this call is to be recorded now, else NULL. */
-static inline struct mgt_thread *recording(void)
-{
-	struct mgt_thread *t = tracing();
-	return MGT_LIKELY(t && !MGT_GUARD_HELD(t->guard)) ? t : NULL;
-}
-
 /* a call made by a signal handler that interrupted the tracer: queued (record.c) */
 static inline int nested(const struct mgt_thread *t)
 {
@@ -299,7 +292,7 @@ static void *do_realloc(void *p, size_t n, void *fp)
 	struct mgt_block old;
 	t->guard = 1;
 	int had = mgt_realloc_take(t, p, &old);
-	wait_if_frozen();                     /* the exit step may have begun since recording() */
+	wait_if_frozen();                     /* the exit step may have begun since tracing() */
 	void *q = __libc_realloc(p, n);
 	mgt_realloc_done(t, had, &old, q, n, fp);
 	mgt_unguard(t);
