@@ -6,6 +6,7 @@
 #   atomic_target   -o / --html onto a FIFO, a device, symlinks, a pipe
 #   gated_figures   corrupt, huge and inexact figures; strict JSON with line:col
 #   timeout_tree    a timeout, SIGTERM and SIGINT end descendants that called setsid()
+#   kill_tree       memgate killed with SIGKILL: its test's whole tree dies with it
 #   baseline_types  FIFOs and symlinks as baselines: refused promptly, never followed out
 #   actions_names   inside GitHub Actions, names with newlines start no workflow command
 #   accept_lock     accepts take turns on the baselines directory, never mix
@@ -249,6 +250,52 @@ PY
 	done
 }
 
+# alive PID: 0 while process PID runs (not a zombie); one read of its state
+alive() {
+	s=$(cat "/proc/$1/stat" 2>/dev/null) && ! printf '%s\n' "$s" | grep -q '^[0-9]* ([^)]*) Z'
+}
+
+kill_tree() {
+	# the command (d), a child in the background (b), one that left the session (s)
+	# and one whose parent ended at once (o, reparented): each writes its pid
+	tree="echo \$\$ > $work/d; sleep 300 & echo \$! > $work/b;
+setsid sh -c 'echo \$\$ > $work/s; exec sleep 300' & (sh -c 'echo \$\$ > $work/o; exec sleep 300' &); wait"
+	printf 'version: 1\ntests:\n  - name: tree\n    run: [/bin/sh, -c, "%s"]\n' \
+		"$(printf '%s' "$tree" | tr '\n' ' ' | sed 's/\\/\\\\/g; s/"/\\"/g')" > memgate.yml
+	for how in trace run; do
+		rm -f d b s o
+		if [ $how = trace ]; then
+			"$memgate" trace -o trace.json -- /bin/sh -c "$tree" >out.txt 2>&1 &
+		else
+			"$memgate" run >out.txt 2>&1 &
+		fi
+		mg=$!
+		pids="$pids $mg"
+		n=0
+		until [ -s d ] && [ -s b ] && [ -s s ] && [ -s o ]; do
+			n=$((n + 1))
+			[ $n -gt 200 ] && break
+			sleep 0.05
+		done
+		tree_pids="$(cat d b s o 2>/dev/null)"
+		pids="$pids $tree_pids"
+		check "$how: the tree started (pids: $(echo $tree_pids))" [ "$(echo $tree_pids | wc -w)" = 4 ]
+		kill -KILL "$mg"
+		wait "$mg" 2>/dev/null
+		# every process of the tree ends within 5 s (polled)
+		n=0
+		while :; do
+			left=
+			for p in $tree_pids; do alive "$p" && left="$left $p"; done
+			[ -z "$left" ] && break
+			n=$((n + 1))
+			[ $n -gt 100 ] && break
+			sleep 0.05
+		done
+		check "$how: SIGKILL of memgate ends the whole tree (still running:$left)" [ -z "$left" ]
+	done
+}
+
 baseline_types() {
 	repo_with_baseline
 	cp baselines/p.json good.json
@@ -409,6 +456,7 @@ case $scenario in
 atomic_target) atomic_target ;;
 gated_figures) gated_figures ;;
 timeout_tree) timeout_tree ;;
+kill_tree) kill_tree ;;
 baseline_types) baseline_types ;;
 actions_names) actions_names ;;
 accept_lock) accept_lock ;;
