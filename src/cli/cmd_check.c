@@ -22,6 +22,7 @@
 #include "../report/report.h"
 #include "../util/error.h"
 #include "../util/fs.h"
+#include "../util/json.h"
 #include "cmd.h"
 #include "exitcode.h"
 #include "publish.h"
@@ -399,13 +400,13 @@ static int report(struct check_cmd *c, const struct mg_check_result *r)
 	char path[4200], *text;
 	cJSON *doc = mg_check_result_doc(r, &info);
 
-	if (!doc || !(text = cJSON_Print(doc))) {
+	if (!doc || !(text = mg_json_print(doc, 0))) {       /* figures exact beyond 2^53 */
 		cJSON_Delete(doc);
 		mg_cli_error("out of memory");
 		return MG_EXIT_ERROR;
 	}
 	if (c->json)
-		printf("%s\n", text);
+		fputs(text, stdout);
 	else
 		print_result(c, r);
 	fflush(stdout);
@@ -414,7 +415,7 @@ static int report(struct check_cmd *c, const struct mg_check_result *r)
 	/* the reports render from this file (docs/check-result.md) */
 	snprintf(path, sizeof(path), "%s/%s", c->froms[0], MG_CHECK_RESULT_FILE);
 	int ret = mg_write_file_atomic(path, text, strlen(text), &err);
-	cJSON_free(text);
+	free(text);
 	if (ret != MG_OK) {
 		cJSON_Delete(doc);
 		return mg_cli_report(&err);

@@ -117,6 +117,19 @@ open(path, "w").write(json.dumps(d, indent=1).replace('"@@VALUE@@"', text))
 PY
 }
 
+# result_figure FILE CURRENT BASELINE: the check result FILE's leaked_bytes is
+# exactly CURRENT against BASELINE (Python reads integers exactly, at any size)
+result_figure() {
+	/usr/bin/python3 - "$@" <<'PY'
+import json, sys
+path, cur, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+t = json.load(open(path))["tests"][0]
+m = [x for x in t["metrics"] if x["metric"] == "leaked_bytes"][0]
+print(path, m)
+sys.exit(not (m["current"] == cur and m["baseline"] == base and type(m["current"]) is int))
+PY
+}
+
 gated_figures() {
 	repo_with_baseline
 	# a gated figure of the profile that is not an exact count: exit 2, file and field
@@ -156,11 +169,22 @@ gated_figures() {
 	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
 	check "2^53+1 against 2^53 regresses (got $rc)" [ "$rc" = 1 ]
 	check "exact figures in the table" grep -Eq "leaked_bytes +9007199254740992 +9007199254740993" out.txt
+	check "exact figures in the check result" result_figure profiles/memgate-check.json \
+		9007199254740993 9007199254740992
+	# ... and read back exactly: the comment made from the saved result
+	env -u GITHUB_ACTIONS "$memgate" comment --from profiles >out.txt 2>&1
+	check "2^53+1 read back from the check result" \
+		grep -q "| leaked_bytes | 9007199254740992 | 9007199254740993 | +1 |" out.txt
 	# and 2^64-1 is a count, gated as any other
 	edit profiles/p.json summary.leaked_bytes 18446744073709551615
 	edit baselines/p.json figures.leaked_bytes 18446744073709551615
 	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
 	check "2^64-1 against itself passes (got $rc)" [ "$rc" = 0 ]
+	check "2^64-1 in the check result" result_figure profiles/memgate-check.json \
+		18446744073709551615 18446744073709551615
+	"$memgate" check --from profiles --format json >out.json 2>/dev/null
+	check "2^64-1 in check --format json" result_figure out.json \
+		18446744073709551615 18446744073709551615
 	# accept keeps the exact figure
 	cp good-baseline.json baselines/p.json
 	"$memgate" accept --reason big >/dev/null 2>&1
