@@ -71,7 +71,7 @@ static int measure_again(const struct mg_test *test, const char *dir, void *payl
 			 struct mg_error *err)
 {
 	const struct spread_ctx *c = payload;
-	if (mg_cli_measure(c->cfg, &test, 1, dir, 1, 1, 1, c->git) != MG_EXIT_PASS)
+	if (mg_cli_measure(c->cfg, &test, 1, dir, 1, 1, 1, c->git, 1, 1) != MG_EXIT_PASS)
 		return mg_error_set(err, MG_ENOTMEASURED, "%s: a run to measure its spread "
 				    "failed: no baseline written", test->name);
 	return MG_OK;

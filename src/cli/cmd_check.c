@@ -280,7 +280,7 @@ static int measure_now(struct check_cmd *c)
 	for (size_t k = 0; k < cfg->n_tests; k++)
 		if (mg_cli_selected(cfg->tests[k].name, c->names, c->n_names))
 			sel[n++] = &cfg->tests[k];
-	ret = mg_cli_measure(cfg, sel, n, cfg->profiles, c->jobs, 0, 1, c->git);
+	ret = mg_cli_measure(cfg, sel, n, cfg->profiles, c->jobs, 0, 1, c->git, 1, 1);
 	free(sel);
 	if (ret != MG_EXIT_PASS)
 		mg_cli_error("a test could not be measured: no verdict");
@@ -292,7 +292,7 @@ static int remeasure(const struct mg_test *test, const char *dir, void *payload,
 		     struct mg_error *err)
 {
 	struct check_cmd *c = payload;
-	if (mg_cli_measure(c->cfg, &test, 1, dir, 1, 1, 1, c->git) != MG_EXIT_PASS)
+	if (mg_cli_measure(c->cfg, &test, 1, dir, 1, 1, 1, c->git, 1, 1) != MG_EXIT_PASS)
 		return mg_error_set(err, MG_ENOTMEASURED, "%s: a re-run could not be measured",
 				    test->name);
 	return MG_OK;

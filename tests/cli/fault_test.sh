@@ -7,6 +7,7 @@
 #   gated_figures   corrupt, huge and inexact figures; strict JSON with line:col
 #   timeout_tree    a timeout, SIGTERM and SIGINT end descendants that called setsid()
 #   kill_tree       memgate killed with SIGKILL: its test's whole tree dies with it
+#   shard_lists     each shard of `run` saves its list of discovered tests; check reads them all
 #   baseline_types  FIFOs and symlinks as baselines: refused promptly, never followed out
 #   actions_names   inside GitHub Actions, names with newlines start no workflow command
 #   accept_lock     accepts take turns on the baselines directory, never mix
@@ -320,6 +321,44 @@ setsid sh -c 'echo \$\$ > $work/s; exec sleep 300' & (sh -c 'echo \$\$ > $work/o
 	done
 }
 
+shard_lists() {
+	export GIT_CONFIG_NOSYSTEM=1
+	git init -q -b main . && git config user.email t@example.com && git config user.name test
+	# a GoogleTest program's stand-in, whose list is $FAKE_LIST: the build of
+	# shard 2's job has one test more (A.d) than shard 1's
+	printf '#!/bin/sh\ncase "$1" in --gtest_list_tests) printf "A.\\n"; for t in $FAKE_LIST; do printf "  %%s\\n" "$t"; done ;; esac\nexit 0\n' > fakegt
+	chmod +x fakegt
+	printf 'version: 1\ntests:\n  - gtest: ./fakegt\n' > memgate.yml
+	git add memgate.yml fakegt && git commit -qm tests
+	FAKE_LIST="a b c" "$memgate" run --shard 1/2 -o s1 >out.txt 2>&1
+	check "shard 1 runs (A.a, A.c)" sh -c '[ -f s1/A.a.json ] && [ -f s1/A.c.json ] && [ ! -f s1/A.b.json ]'
+	FAKE_LIST="a b c d" "$memgate" run --shard 2/2 -o s2 >out.txt 2>&1
+	check "shard 2 runs (A.b, A.d)" sh -c '[ -f s2/A.b.json ] && [ -f s2/A.d.json ]'
+	check "each shard saves its own list" sh -c \
+		'[ -f s1/memgate-tests.1-of-2.json ] && [ -f s2/memgate-tests.2-of-2.json ]'
+	# judged: every test of either list, with no build (the stand-in now lists nothing)
+	judged() {
+		/usr/bin/python3 -c "
+import json, sys
+print(sorted(t['name'] for t in json.load(sys.stdin)['tests']))" < out.json
+	}
+	FAKE_LIST= "$memgate" check --from s1 --from s2 --format json >out.json 2>out.txt
+	check "two --from: every shard's tests judged (got $(judged))" \
+		[ "$(judged)" = "['A.a', 'A.b', 'A.c', 'A.d']" ]
+	# a CI gate that downloads every shard's profiles into one directory
+	mkdir all && cp s2/* all/ && cp s1/* all/
+	FAKE_LIST= "$memgate" check --from all --format json >out.json 2>out.txt
+	check "one directory of both shards: every test judged (got $(judged))" \
+		[ "$(judged)" = "['A.a', 'A.b', 'A.c', 'A.d']" ]
+	# a run of another layout replaces the lists of the one before
+	FAKE_LIST="a b c" "$memgate" run -o s1 >out.txt 2>&1
+	check "an unsharded run removes the shards' lists" \
+		sh -c '[ -f s1/memgate-tests.json ] && [ ! -f s1/memgate-tests.1-of-2.json ]'
+	FAKE_LIST="a b c" "$memgate" run --shard 1/3 -o s1 >out.txt 2>&1
+	check "a run in 3 shards removes the unsharded list" \
+		sh -c '[ -f s1/memgate-tests.1-of-3.json ] && [ ! -f s1/memgate-tests.json ]'
+}
+
 baseline_types() {
 	repo_with_baseline
 	cp baselines/p.json good.json
@@ -481,6 +520,7 @@ atomic_target) atomic_target ;;
 gated_figures) gated_figures ;;
 timeout_tree) timeout_tree ;;
 kill_tree) kill_tree ;;
+shard_lists) shard_lists ;;
 baseline_types) baseline_types ;;
 actions_names) actions_names ;;
 accept_lock) accept_lock ;;
