@@ -198,6 +198,9 @@ static void child(const struct mg_spawn_opts *o, int errfd, pid_t shepherd)
 		_exit(127);
 	}
 	signal(SIGPIPE, SIG_DFL);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&o->dfl, sig) == 1)
+			signal(sig, SIG_DFL);
 	execv(o->path, o->argv);
 	e = errno;
 	if (write(errfd, &e, sizeof(e)) < 0)

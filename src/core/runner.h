@@ -10,6 +10,7 @@
 #ifndef MEMGATE_CORE_RUNNER_H
 #define MEMGATE_CORE_RUNNER_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "trace.h"
@@ -29,6 +30,9 @@ struct mg_spawn_opts {
 	double grace_s;             /* how long to wait for descendants after the command */
 	int own_pgrp;               /* run in a new process group (needed for timeouts) */
 	int root_only;              /* follow-children: false - trace the command's process only */
+	sigset_t dfl;               /* signals set back to SIG_DFL in the command before it
+				     * starts (zeroed: none): those the caller ignores only while
+				     * it waits, as system() does with SIGINT and SIGQUIT */
 };
 
 struct mg_spawn_result {

@@ -8,6 +8,7 @@
 #   timeout_tree    a timeout, SIGTERM and SIGINT end descendants that called setsid()
 #   kill_tree       memgate killed with SIGKILL: its test's whole tree dies with it
 #   shard_lists     each shard of `run` saves its list of discovered tests; check reads them all
+#   trace_interrupt ^C during `memgate trace` reaches the command, which does not ignore it
 #   baseline_types  FIFOs and symlinks as baselines: refused promptly, never followed out
 #   actions_names   inside GitHub Actions, names with newlines start no workflow command
 #   accept_lock     accepts take turns on the baselines directory, never mix
@@ -359,6 +360,37 @@ print(sorted(t['name'] for t in json.load(sys.stdin)['tests']))" < out.json
 		sh -c '[ -f s1/memgate-tests.1-of-3.json ] && [ ! -f s1/memgate-tests.json ]'
 }
 
+trace_interrupt() {
+	# ^C of a terminal: SIGINT to the foreground process group, memgate's and the command's
+	/usr/bin/python3 - "$memgate" "$work" <<'PY'
+import os, signal, subprocess, sys, time
+memgate, work = sys.argv[1], sys.argv[2]
+ign = os.path.join(work, "ign.txt")
+p = subprocess.Popen([memgate, "trace", "-o", os.path.join(work, "t.json"), "--", "/bin/sh", "-c",
+                      "grep SigIgn /proc/$$/status > %s.tmp; mv %s.tmp %s; exec sleep 60" % (ign, ign, ign)],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+for _ in range(200):
+    if os.path.exists(ign):
+        break
+    time.sleep(0.05)
+mask = int(open(ign).read().split()[1], 16) if os.path.exists(ign) else -1
+os.killpg(p.pid, signal.SIGINT)
+try:
+    _, err = p.communicate(timeout=8)
+except subprocess.TimeoutExpired:
+    os.killpg(p.pid, signal.SIGKILL)
+    sys.exit("FAIL: memgate trace did not end within 8 s of ^C (the command's SigIgn: %x)" % mask)
+fail = 0
+if mask < 0 or mask & (1 << (signal.SIGINT - 1)):
+    print("FAIL: the command ignores SIGINT (SigIgn %x)" % mask); fail = 1
+if b"killed by signal 2" not in err or p.returncode != 3:
+    print("FAIL: memgate reports the interrupt (exit %d): %s" % (p.returncode, err.decode())); fail = 1
+sys.exit(fail)
+PY
+	check "^C reaches the traced command" [ $? = 0 ]
+}
+
 baseline_types() {
 	repo_with_baseline
 	cp baselines/p.json good.json
@@ -521,6 +553,7 @@ gated_figures) gated_figures ;;
 timeout_tree) timeout_tree ;;
 kill_tree) kill_tree ;;
 shard_lists) shard_lists ;;
+trace_interrupt) trace_interrupt ;;
 baseline_types) baseline_types ;;
 actions_names) actions_names ;;
 accept_lock) accept_lock ;;
