@@ -365,20 +365,6 @@ struct wire {
 	size_t n_reaped;
 };
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	for (const char *c = p; n;) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* the shepherd: runs the command, tells the result on fd, never returns */
 static void shepherd(const struct mg_spawn_opts *o, int fd, pid_t parent, const sigset_t *mask)
 {
@@ -400,8 +386,8 @@ static void shepherd(const struct mg_spawn_opts *o, int fd, pid_t parent, const 
 		w.duration_ms = r.duration_ms;
 		w.n_reaped = r.n_reaped;
 	}
-	_exit(write_all(fd, &w, sizeof(w)) < 0 ||
-	      write_all(fd, r.reaped, w.n_reaped * sizeof(*r.reaped)) < 0 ? 3 : 0);
+	_exit(mg_write_all(fd, (const char *)&w, sizeof(w)) < 0 ||
+	      mg_write_all(fd, (const char *)r.reaped, w.n_reaped * sizeof(*r.reaped)) < 0 ? 3 : 0);
 }
 
 static int read_all(int fd, void *p, size_t n)
