@@ -474,6 +474,8 @@ int mg_spawn_traced(struct mg_spawn_result *res, const struct mg_spawn_opts *o,
 	fflush(NULL);
 	if ((pid = fork()) == 0) {
 		close(fds[0]);
+		if (sfd >= 0)
+			close(sfd);
 		shepherd(o, fds[1], self, &old);
 	}
 	int e = errno;
