@@ -93,7 +93,7 @@ static void print_notes(const struct mg_check_test *r)
 		printf("%s\n", any ? "" : " no gated figure moved");
 	}
 	if (r->sup_stacks > 0)
-		printf("%s: %.0f leaked byte%s in %.0f block%s hidden by suppressions\n",
+		printf("%s: %" PRIu64 " leaked byte%s in %" PRIu64 " block%s hidden by suppressions\n",
 		       r->name, r->sup_bytes, r->sup_bytes == 1 ? "" : "s",
 		       r->sup_blocks, r->sup_blocks == 1 ? "" : "s");
 	if (r->stale > 0)

@@ -108,9 +108,9 @@ static cJSON *test_doc(const struct mg_check_test *row, const char *result_dir)
 	else
 		cJSON_AddNullToObject(t, "staleness_commits");
 	cJSON *so = cJSON_AddObjectToObject(t, "suppressed");
-	cJSON_AddNumberToObject(so, "leaked_bytes", row->sup_bytes);
-	cJSON_AddNumberToObject(so, "leaked_blocks", row->sup_blocks);
-	cJSON_AddNumberToObject(so, "stacks", row->sup_stacks);
+	add_u64(so, "leaked_bytes", row->sup_bytes);
+	add_u64(so, "leaked_blocks", row->sup_blocks);
+	add_u64(so, "stacks", row->sup_stacks);
 	cJSON_AddItemToObject(t, "untraced", row->untraced ?
 			      cJSON_Duplicate(row->untraced, 1) : cJSON_CreateArray());
 	cJSON_AddBoolToObject(t, "untraced_allowed", row->untraced_allowed);
