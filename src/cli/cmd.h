@@ -32,9 +32,12 @@ struct mg_test;
  * printing a row each (quiet: only what went wrong); the commit measured is
  * HEAD's of `git` (NULL: unknown).  MG_EXIT_PASS, or MG_EXIT_ERROR when one
  * could not be measured, crashed or timed out without allow-crash, or ran
- * programs untraced without allow-untraced (unless `gate`: check judges). */
+ * programs untraced without allow-untraced (unless `gate`: check judges).
+ * The list of tests is saved in outdir as shard_i of shard_n (1 of 1: not
+ * sharded; src/core/discover.h). */
 int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tests, size_t n,
-		   const char *outdir, unsigned jobs, int quiet, int gate, struct mg_git *git);
+		   const char *outdir, unsigned jobs, int quiet, int gate, struct mg_git *git,
+		   unsigned shard_i, unsigned shard_n);
 
 /* common.c: the exit code of an error code (docs/cli.md): MG_EINVALID and
  * MG_ENOTFOUND (bad input, an unknown file or ref) 2; the rest 3 */

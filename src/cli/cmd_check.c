@@ -22,6 +22,7 @@
 #include "../report/report.h"
 #include "../util/error.h"
 #include "../util/fs.h"
+#include "../util/json.h"
 #include "cmd.h"
 #include "exitcode.h"
 #include "publish.h"
@@ -92,7 +93,7 @@ static void print_notes(const struct mg_check_test *r)
 		printf("%s\n", any ? "" : " no gated figure moved");
 	}
 	if (r->sup_stacks > 0)
-		printf("%s: %.0f leaked byte%s in %.0f block%s hidden by suppressions\n",
+		printf("%s: %" PRIu64 " leaked byte%s in %" PRIu64 " block%s hidden by suppressions\n",
 		       r->name, r->sup_bytes, r->sup_bytes == 1 ? "" : "s",
 		       r->sup_blocks, r->sup_blocks == 1 ? "" : "s");
 	if (r->stale > 0)
@@ -279,7 +280,7 @@ static int measure_now(struct check_cmd *c)
 	for (size_t k = 0; k < cfg->n_tests; k++)
 		if (mg_cli_selected(cfg->tests[k].name, c->names, c->n_names))
 			sel[n++] = &cfg->tests[k];
-	ret = mg_cli_measure(cfg, sel, n, cfg->profiles, c->jobs, 0, 1, c->git);
+	ret = mg_cli_measure(cfg, sel, n, cfg->profiles, c->jobs, 0, 1, c->git, 1, 1);
 	free(sel);
 	if (ret != MG_EXIT_PASS)
 		mg_cli_error("a test could not be measured: no verdict");
@@ -291,7 +292,7 @@ static int remeasure(const struct mg_test *test, const char *dir, void *payload,
 		     struct mg_error *err)
 {
 	struct check_cmd *c = payload;
-	if (mg_cli_measure(c->cfg, &test, 1, dir, 1, 1, 1, c->git) != MG_EXIT_PASS)
+	if (mg_cli_measure(c->cfg, &test, 1, dir, 1, 1, 1, c->git, 1, 1) != MG_EXIT_PASS)
 		return mg_error_set(err, MG_ENOTMEASURED, "%s: a re-run could not be measured",
 				    test->name);
 	return MG_OK;
@@ -399,13 +400,13 @@ static int report(struct check_cmd *c, const struct mg_check_result *r)
 	char path[4200], *text;
 	cJSON *doc = mg_check_result_doc(r, &info);
 
-	if (!doc || !(text = cJSON_Print(doc))) {
+	if (!doc || !(text = mg_json_print(doc, 0))) {       /* figures exact beyond 2^53 */
 		cJSON_Delete(doc);
 		mg_cli_error("out of memory");
 		return MG_EXIT_ERROR;
 	}
 	if (c->json)
-		printf("%s\n", text);
+		fputs(text, stdout);
 	else
 		print_result(c, r);
 	fflush(stdout);
@@ -414,7 +415,7 @@ static int report(struct check_cmd *c, const struct mg_check_result *r)
 	/* the reports render from this file (docs/check-result.md) */
 	snprintf(path, sizeof(path), "%s/%s", c->froms[0], MG_CHECK_RESULT_FILE);
 	int ret = mg_write_file_atomic(path, text, strlen(text), &err);
-	cJSON_free(text);
+	free(text);
 	if (ret != MG_OK) {
 		cJSON_Delete(doc);
 		return mg_cli_report(&err);

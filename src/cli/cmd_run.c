@@ -166,7 +166,7 @@ int cmd_run(int argc, char **argv)
 	struct mg_git *git = NULL;
 	struct mg_error gerr;
 	mg_git_open(&git, cfg->dir[0] ? cfg->dir : ".", &gerr);
-	ret = mg_cli_measure(cfg, sel, n_sel, outdir, jobs, 0, 0, git);
+	ret = mg_cli_measure(cfg, sel, n_sel, outdir, jobs, 0, 0, git, shard_i, shard_n);
 	mg_git_close(git);
 	free(sel);
 	if (json && ret != MG_EXIT_USAGE)

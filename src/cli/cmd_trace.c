@@ -275,10 +275,16 @@ int cmd_trace(int argc, char **argv)
 		goto done;
 	}
 	mo.sym = sym;
-	/* like system(): ^C goes to the command; we stay to report what it did */
+	/* like system(): ^C goes to the command (which gets the dispositions we
+	 * had back); we stay to report what it did */
 	struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
 	sigaction(SIGINT, &ign, &old_int);
 	sigaction(SIGQUIT, &ign, &old_quit);
+	sigemptyset(&mo.dfl);
+	if (old_int.sa_handler == SIG_DFL)
+		sigaddset(&mo.dfl, SIGINT);
+	if (old_quit.sa_handler == SIG_DFL)
+		sigaddset(&mo.dfl, SIGQUIT);
 	int r = mg_measure(&m, &mo, &err);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGQUIT, &old_quit, NULL);

@@ -98,7 +98,8 @@ static int write_page(const struct mg_test *test, const char *outdir, const cJSO
 }
 
 int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tests, size_t n,
-		   const char *outdir, unsigned jobs, int quiet, int gate, struct mg_git *git)
+		   const char *outdir, unsigned jobs, int quiet, int gate, struct mg_git *git,
+		   unsigned shard_i, unsigned shard_n)
 {
 	struct mg_error err = { 0 };
 	struct mg_pool_counts c;
@@ -115,7 +116,7 @@ int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tes
 	};
 
 	/* what check --from and accept read instead of listing the tests again */
-	if (mg_mkdirs(outdir) < 0 || mg_discover_save(cfg, outdir, &err) != MG_OK) {
+	if (mg_mkdirs(outdir) < 0 || mg_discover_save(cfg, outdir, shard_i, shard_n, &err) != MG_OK) {
 		if (!err.msg[0])
 			mg_error_set(&err, MG_ERROR, "cannot create '%s'", outdir);
 		return mg_cli_report(&err);

@@ -221,98 +221,9 @@ cJSON *mg_baseline_from_profile(const cJSON *profile, const char *commit, int di
 
 /* ----------------------------------------------------------- canonical text */
 
-static void put_string(struct mg_buf *o, const char *s)
-{
-	char esc[8];
-	mg_buf_puts(o, "\"");
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		if (*c == '"' || *c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*c;
-			mg_buf_add(o, esc, 2);
-		} else if (*c < 0x20) {
-			snprintf(esc, sizeof(esc), "\\u%04x", *c);
-			mg_buf_puts(o, esc);
-		} else {
-			mg_buf_add(o, (const char *)c, 1);
-		}
-	}
-	mg_buf_puts(o, "\"");
-}
-
-static int key_cmp(const void *a, const void *b)
-{
-	return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
-}
-
-static void indent(struct mg_buf *o, int depth)
-{
-	for (int i = 0; i < depth; i++)
-		mg_buf_puts(o, "  ");
-}
-
-static void emit(struct mg_buf *o, const cJSON *v, int depth)
-{
-	char num[64];
-	if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
-		int n = cJSON_GetArraySize(v), obj = cJSON_IsObject(v);
-		const cJSON **items = calloc((size_t)n + 1, sizeof(*items));
-		const cJSON *c;
-		int k = 0;
-		if (!items) {
-			o->failed = 1;
-			return;
-		}
-		cJSON_ArrayForEach(c, v)
-			items[k++] = c;
-		if (obj)
-			qsort(items, (size_t)n, sizeof(*items), key_cmp);
-		mg_buf_puts(o, obj ? "{" : "[");
-		for (k = 0; k < n; k++) {
-			mg_buf_puts(o, k ? ",\n" : "\n");
-			indent(o, depth + 1);
-			if (obj) {
-				put_string(o, items[k]->string);
-				mg_buf_puts(o, ": ");
-			}
-			emit(o, items[k], depth + 1);
-		}
-		if (n) {
-			mg_buf_puts(o, "\n");
-			indent(o, depth);
-		}
-		mg_buf_puts(o, obj ? "}" : "]");
-		free(items);
-	} else if (cJSON_IsString(v)) {
-		put_string(o, v->valuestring);
-	} else if (cJSON_IsNumber(v)) {
-		double d = v->valuedouble;
-		uint64_t u;
-		/* integers (every figure) as integers; |d| < 2^53 keeps the cast exact */
-		if (mg_json_u64(&u, v) == 0)   /* exactly, beyond 2^53 too */
-			snprintf(num, sizeof(num), "%" PRIu64, u);
-		else if (d > -9007199254740992.0 && d < 9007199254740992.0 && (double)(int64_t)d == d)
-			snprintf(num, sizeof(num), "%" PRId64, (int64_t)d);
-		else
-			snprintf(num, sizeof(num), "%.17g", d);
-		mg_buf_puts(o, num);
-	} else if (cJSON_IsBool(v)) {
-		mg_buf_puts(o, cJSON_IsTrue(v) ? "true" : "false");
-	} else {
-		mg_buf_puts(o, "null");
-	}
-}
-
 char *mg_json_canonical(const cJSON *doc)
 {
-	struct mg_buf o = MG_BUF_UNBOUNDED;
-	emit(&o, doc, 0);
-	mg_buf_puts(&o, "\n");
-	if (o.failed) {
-		mg_buf_release(&o);
-		return NULL;
-	}
-	return mg_buf_detach(&o);
+	return mg_json_print(doc, 1);
 }
 
 /*

@@ -74,11 +74,10 @@ static int check_one(struct mg_check_test *row, struct mg_suppress_state *suppre
 	row->untraced_allowed = eff.allow_untraced;
 	row->unmeasured = cJSON_GetArraySize(row->untraced) > 0 && !eff.allow_untraced;
 	const cJSON *sup = cJSON_GetObjectItem(profile, "suppressed");
-	row->sup_bytes = cJSON_GetNumberValue(cJSON_GetObjectItem(sup, "leaked_bytes"));
-	row->sup_blocks = cJSON_GetNumberValue(cJSON_GetObjectItem(sup, "leaked_blocks"));
-	row->sup_stacks = cJSON_GetNumberValue(cJSON_GetObjectItem(sup, "stacks"));
-	if (!sup)
-		row->sup_bytes = row->sup_blocks = row->sup_stacks = 0;
+	row->sup_bytes = row->sup_blocks = row->sup_stacks = 0;
+	mg_json_figure(&row->sup_bytes, sup, "leaked_bytes");
+	mg_json_figure(&row->sup_blocks, sup, "leaked_blocks");
+	mg_json_figure(&row->sup_stacks, sup, "stacks");
 	row->runs = (int)mg_profile_runs(profile, &row->threads);
 	if ((size_t)snprintf(bpath, sizeof(bpath), "%s%s%s.json", base_rel, base_rel[0] ? "/" : "",
 			     test->name) >= sizeof(bpath)) {

@@ -35,7 +35,7 @@ struct mg_check_test {
 	int runs;                   /* measurements behind the profile */
 	int confirmed;              /* a noisy regression re-run: 1 confirmed, 0 not; -1 no re-run */
 	int threads;                /* a process of the test was multithreaded */
-	double sup_bytes, sup_blocks, sup_stacks;   /* leaks memgate.yml's suppressions hid */
+	uint64_t sup_bytes, sup_blocks, sup_stacks; /* leaks memgate.yml's suppressions hid */
 	cJSON *warnings;            /* the profile's own (untraced children, unknown kinds...) */
 	cJSON *untraced;            /* programs its processes started that ran untraced */
 	int untraced_allowed;       /* memgate.yml says allow-untraced: true */

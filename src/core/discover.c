@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 
 #include "config.h"
 #include "discover.h"
@@ -704,7 +705,31 @@ static cJSON *strv_json(char *const *v)
 	return a;
 }
 
-int mg_discover_save(const struct mg_config *cfg, const char *dir, struct mg_error *err)
+/* "memgate-tests.json", or a shard's "memgate-tests.I-of-N.json"; *i, *n of a shard's name */
+static int shard_list_name(const char *name, unsigned *i, unsigned *n)
+{
+	int end = 0;
+	return sscanf(name, "memgate-tests.%u-of-%u.json%n", i, n, &end) == 2 && end > 0 &&
+	       !name[end] && *i >= 1 && *i <= *n;
+}
+
+/* removes DIR's lists of other shard layouts than n (n = 1: unsharded) */
+static void remove_other_lists(const char *dir, unsigned n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	unsigned fi, fn;
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if ((shard_list_name(de->d_name, &fi, &fn) && fn != n) ||
+		    (n > 1 && !strcmp(de->d_name, MG_DISCOVER_SAVED)))
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+}
+
+int mg_discover_save(const struct mg_config *cfg, const char *dir, unsigned shard_i,
+		     unsigned shard_n, struct mg_error *err)
 {
 	cJSON *root = cJSON_CreateObject(), *entries = cJSON_AddArrayToObject(root, "entries");
 	char *text = NULL, *path = NULL;
@@ -734,13 +759,18 @@ int mg_discover_save(const struct mg_config *cfg, const char *dir, struct mg_err
 				goto done;
 		}
 	}
-	if (!(text = cJSON_PrintUnformatted(root)) || !(path = malloc(strlen(dir) + 32)))
+	if (!(text = cJSON_PrintUnformatted(root)) || !(path = malloc(strlen(dir) + 64)))
 		goto done;
-	sprintf(path, "%s/%s", dir, MG_DISCOVER_SAVED);
+	if (shard_n > 1)
+		sprintf(path, "%s/memgate-tests.%u-of-%u.json", dir, shard_i, shard_n);
+	else
+		sprintf(path, "%s/%s", dir, MG_DISCOVER_SAVED);
 	rc = mg_write_file_atomic(path, text, strlen(text), err);
+	if (rc == MG_OK)
+		remove_other_lists(dir, shard_n > 1 ? shard_n : 1);
 done:
 	if (rc == MG_ERROR && err && !err->msg[0])
-		mg_error_set(err, MG_ERROR, "%s/%s: out of memory", dir, MG_DISCOVER_SAVED);
+		mg_error_set(err, MG_ERROR, "%s: out of memory", dir);
 	cJSON_Delete(root);
 	free(text);
 	free(path);
@@ -762,12 +792,16 @@ static char **json_strv(const cJSON *a)
 	return v.v;
 }
 
+/* an entry's tests from one saved list, added to those of the lists read before */
 static int saved_entry(struct mg_ctest_import *im, const cJSON *e)
 {
 	const cJSON *jt, *tests = cJSON_GetObjectItemCaseSensitive(e, "tests");
-	struct tests t = { 0 };
+	struct tests t = { im->saved, im->n_saved, im->n_saved };
+	size_t before = t.n;
 	if (!cJSON_IsArray(tests))
 		return -1;
+	im->saved = NULL;
+	im->n_saved = 0;
 	cJSON_ArrayForEach(jt, tests) {
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(jt, "name");
 		const cJSON *cname = cJSON_GetObjectItemCaseSensitive(jt, "case");
@@ -781,6 +815,15 @@ static int saved_entry(struct mg_ctest_import *im, const cJSON *e)
 			mg_strv_free(argv);
 			mg_config_tests_free(t.v, t.n);
 			return -1;
+		}
+		/* another shard's list names it too: the first list's is kept */
+		size_t k = 0;
+		while (k < before && strcmp(t.v[k].name, name->valuestring))
+			k++;
+		if (k < before) {
+			mg_strv_free(argv);
+			mg_strv_free(env);
+			continue;
 		}
 		/* tests_add maps the name: a saved name is already valid, kept */
 		if (tests_add(&t, name->valuestring,
@@ -802,48 +845,121 @@ static int saved_entry(struct mg_ctest_import *im, const cJSON *e)
 	return im->saved ? 0 : -1;
 }
 
-int mg_discover_use_saved(struct mg_config *cfg, const char *const *dirs, size_t n_dirs,
-			  struct mg_error *err)
+struct list_file {
+	char *name;
+	unsigned i, n;
+};
+
+static int list_file_cmp(const void *pa, const void *pb)
 {
-	for (size_t d = n_dirs; d-- > 0;) {      /* the first directory wins */
-		char path[4200], *text = NULL;
-		size_t len = 0, i = 0;
-		const cJSON *e, *entries;
-		cJSON *root;
-		struct mg_error rerr = { 0 };
-		snprintf(path, sizeof(path), "%s/%s", dirs[d], MG_DISCOVER_SAVED);
-		if (mg_read_file(&text, &len, path, 256u << 20, &rerr) != MG_OK) {
-			if (rerr.code == MG_ENOTFOUND)
-				continue;
-			return mg_error_set(err, rerr.code == MG_EINVALID ? MG_EINVALID : MG_ERROR,
-					    "%s", rerr.msg);
+	const struct list_file *a = pa, *b = pb;
+	if (a->n != b->n)
+		return a->n < b->n ? -1 : 1;
+	return (a->i > b->i) - (a->i < b->i);
+}
+
+/* DIR's saved lists: memgate-tests.json, then the shards' by count and index */
+static int list_files(struct list_file **out, size_t *n, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct list_file *v = NULL;
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		struct list_file f = { 0 };
+		if (!strcmp(de->d_name, MG_DISCOVER_SAVED))
+			f.n = f.i = 0;
+		else if (!shard_list_name(de->d_name, &f.i, &f.n))
+			continue;
+		if (*n == cap) {
+			struct list_file *nv = realloc(v, (cap = cap ? 2 * cap : 8) * sizeof(*v));
+			if (!nv)
+				goto oom;
+			v = nv;
 		}
-		root = cJSON_ParseWithLength(text, len);
-		free(text);
-		entries = cJSON_GetObjectItemCaseSensitive(root, "entries");
-		if (!cJSON_IsArray(entries)) {
+		if (!(f.name = strdup(de->d_name)))
+			goto oom;
+		v[(*n)++] = f;
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), list_file_cmp);
+	*out = v;
+	return 0;
+oom:
+	closedir(d);
+	while (*n)
+		free(v[--*n].name);
+	free(v);
+	return -1;
+}
+
+/* one saved list's entries, each to the import it was saved for (unless it changed since) */
+static int use_list(struct mg_config *cfg, const char *path, struct mg_error *err)
+{
+	char *text = NULL;
+	size_t len = 0, i = 0;
+	const cJSON *e, *entries;
+	cJSON *root;
+	struct mg_error rerr = { 0 };
+
+	if (mg_read_file(&text, &len, path, 256u << 20, &rerr) != MG_OK) {
+		if (rerr.code == MG_ENOTFOUND)
+			return MG_OK;
+		return mg_error_set(err, rerr.code == MG_EINVALID ? MG_EINVALID : MG_ERROR,
+				    "%s", rerr.msg);
+	}
+	root = cJSON_ParseWithLength(text, len);
+	free(text);
+	entries = cJSON_GetObjectItemCaseSensitive(root, "entries");
+	if (!cJSON_IsArray(entries)) {
+		cJSON_Delete(root);
+		return mg_error_set(err, MG_EINVALID,
+				    "%s: expected the list of tests memgate run saved", path);
+	}
+	cJSON_ArrayForEach(e, entries) {
+		const cJSON *kind = cJSON_GetObjectItemCaseSensitive(e, "kind");
+		const cJSON *dir = cJSON_GetObjectItemCaseSensitive(e, "dir");
+		struct mg_ctest_import *im = i < cfg->n_imports ? &cfg->imports[i] : NULL;
+		i++;
+		/* the configuration changed since: list this entry again */
+		if (!im || im->imported || !cJSON_IsString(kind) || !cJSON_IsString(dir) ||
+		    strcmp(kind->valuestring, kind_names[im->kind]) ||
+		    strcmp(dir->valuestring, im->dir))
+			continue;
+		if (saved_entry(im, e) < 0) {
 			cJSON_Delete(root);
 			return mg_error_set(err, MG_EINVALID,
 					    "%s: expected the list of tests memgate run saved", path);
 		}
-		cJSON_ArrayForEach(e, entries) {
-			const cJSON *kind = cJSON_GetObjectItemCaseSensitive(e, "kind");
-			const cJSON *dir = cJSON_GetObjectItemCaseSensitive(e, "dir");
-			struct mg_ctest_import *im = i < cfg->n_imports ? &cfg->imports[i] : NULL;
-			i++;
-			/* the configuration changed since: list this entry again */
-			if (!im || im->imported || !cJSON_IsString(kind) || !cJSON_IsString(dir) ||
-			    strcmp(kind->valuestring, kind_names[im->kind]) ||
-			    strcmp(dir->valuestring, im->dir))
-				continue;
-			if (saved_entry(im, e) < 0) {
-				cJSON_Delete(root);
-				return mg_error_set(err, MG_EINVALID,
-						    "%s: expected the list of tests memgate run saved",
-						    path);
-			}
+	}
+	cJSON_Delete(root);
+	return MG_OK;
+}
+
+int mg_discover_use_saved(struct mg_config *cfg, const char *const *dirs, size_t n_dirs,
+			  struct mg_error *err)
+{
+	for (size_t d = 0; d < n_dirs; d++) {
+		struct list_file *files;
+		size_t n;
+		int rc = MG_OK;
+		if (list_files(&files, &n, dirs[d]) < 0)
+			return mg_error_set(err, MG_ERROR, "out of memory");
+		for (size_t k = 0; k < n; k++) {
+			char path[4200];
+			snprintf(path, sizeof(path), "%s/%s", dirs[d], files[k].name);
+			if (rc == MG_OK)
+				rc = use_list(cfg, path, err);
+			free(files[k].name);
 		}
-		cJSON_Delete(root);
+		free(files);
+		if (rc != MG_OK)
+			return rc;
 	}
 	return MG_OK;
 }

@@ -81,16 +81,22 @@ int mg_discover_list(struct mg_test **out, size_t *n, const struct mg_ctest_impo
  * --from DIR` and `memgate accept` must judge the same tests without building
  * or listing again (the gate's job may have no build at all).  `memgate run`
  * saves the imported tests of every ctest, gtest and cargo entry in
- * DIR/memgate-tests.json (mg_discover_save()); mg_discover_use_saved() reads
- * that file in each of `dirs` and hands an entry's saved tests to the import
+ * DIR/memgate-tests.json, or for shard I of N (shard_n > 1) in
+ * DIR/memgate-tests.I-of-N.json, so that the shards of a CI matrix
+ * downloaded into one directory keep their lists; saving removes DIR's lists
+ * of other shard layouts (mg_discover_save()).  mg_discover_use_saved() reads
+ * every such file of each of `dirs` (in order; in a directory the unsharded
+ * list, then the shards') and hands an entry's saved tests to the import
  * (struct mg_ctest_import.saved), when the entry is the same (index, kind,
- * directory) as when they were saved.  An entry no file lists is listed
- * again by the import.  Saving: MG_ERROR when the file cannot be written.
+ * directory) as when they were saved: the union of the lists, a test listed
+ * twice taken from the first list that names it.  An entry no file lists is
+ * listed again by the import.  Saving: MG_ERROR when the file cannot be written.
  * Reading: a missing file is no error; MG_EINVALID for a file that is not
  * such a list (`DIR/memgate-tests.json: ...`).
  */
 #define MG_DISCOVER_SAVED "memgate-tests.json"
-int mg_discover_save(const struct mg_config *cfg, const char *dir, struct mg_error *err);
+int mg_discover_save(const struct mg_config *cfg, const char *dir, unsigned shard_i,
+		     unsigned shard_n, struct mg_error *err);
 int mg_discover_use_saved(struct mg_config *cfg, const char *const *dirs, size_t n_dirs,
 			  struct mg_error *err);
 

@@ -9,6 +9,7 @@
 #define MEMGATE_CORE_MEASURE_H
 
 #include <cjson/cJSON.h>
+#include <signal.h>
 
 #include "runner.h"
 #include "symbolize.h"
@@ -29,6 +30,7 @@ struct mg_measure_opts {
 	int root_only;              /* follow-children: false - trace the command's process only */
 	int keep_raw;               /* keep the trace directory: m->raw_dir */
 	int whole_stacks;           /* the runtime's stacks and long names whole */
+	sigset_t dfl;               /* set back to SIG_DFL in the command (runner.h) */
 	struct mg_symbolizer *sym;  /* NULL: frames as module + offset */
 	const char *commit;         /* the commit the test was built from; NULL: unknown */
 	int dirty;                  /* -1: unknown */

@@ -5,10 +5,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -156,13 +159,17 @@ int mg_find_preload(char **out, struct mg_error *err)
 			    "'%s/../lib/memgate' (set MEMGATE_PRELOAD)", self, self);
 }
 
-static void child(const struct mg_spawn_opts *o, int errfd)
+static void child(const struct mg_spawn_opts *o, int errfd, pid_t shepherd)
 {
 	char num[32];
 	const char *old = getenv("LD_PRELOAD");
 	char *pre = NULL;
 	int e;
 
+	/* the shepherd gone (killed itself): so is the command (docs/limits.md) */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != shepherd)
+		_exit(127);
 	if (o->own_pgrp)
 		setpgid(0, 0);
 	/* ours first: interposition goes to the first definition */
@@ -191,6 +198,9 @@ static void child(const struct mg_spawn_opts *o, int errfd)
 		_exit(127);
 	}
 	signal(SIGPIPE, SIG_DFL);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&o->dfl, sig) == 1)
+			signal(sig, SIG_DFL);
 	execv(o->path, o->argv);
 	e = errno;
 	if (write(errfd, &e, sizeof(e)) < 0)
@@ -239,7 +249,7 @@ static void end_tree(struct mg_spawn_result *r, int *root_done, double *root_end
 	double until = now_s() + 5;
 	while (now_s() < until) {
 		int n = mg_proc_signal_descendants(getpid(), SIGKILL);
-		if (n < 0)                    /* no /proc: the group is what we can reach */
+		if (n < 0 && r->root_pid > 0) /* no /proc: the group is what we can reach */
 			kill(-r->root_pid, SIGKILL);
 		if (reap(r, root_done, root_end) < 0 && errno != EINTR)
 			return;               /* ECHILD: all reaped */
@@ -259,8 +269,14 @@ static void fatal_signals(sigset_t *set)
 	}
 }
 
-int mg_spawn_traced(struct mg_spawn_result *res, const struct mg_spawn_opts *o,
-		    struct mg_error *err)
+/*
+ * The shepherd's work: the command started as its child, its whole tree
+ * reaped (the shepherd is their subreaper), the timeout and the grace.
+ * SIGTERM, which the shepherd gets when whoever started it dies, ends the
+ * tree even when that process ignores SIGTERM: blocked, it is queued.
+ */
+static int shepherd_run(struct mg_spawn_result *res, const struct mg_spawn_opts *o,
+			struct mg_error *err)
 {
 	int pipefd[2], e = 0;
 	sigset_t chld, old;
@@ -274,9 +290,10 @@ int mg_spawn_traced(struct mg_spawn_result *res, const struct mg_spawn_opts *o,
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	fatal_signals(&chld);
+	sigaddset(&chld, SIGTERM);
 	sigprocmask(SIG_BLOCK, &chld, &old);
 
-	pid_t pid = fork();
+	pid_t self = getpid(), pid = fork();
 	if (pid < 0) {
 		e = errno;
 		close(pipefd[0]);
@@ -287,7 +304,7 @@ int mg_spawn_traced(struct mg_spawn_result *res, const struct mg_spawn_opts *o,
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		close(pipefd[0]);
-		child(o, pipefd[1]);
+		child(o, pipefd[1], self);
 	}
 	close(pipefd[1]);
 	res->root_pid = pid;
@@ -336,6 +353,169 @@ int mg_spawn_traced(struct mg_spawn_result *res, const struct mg_spawn_opts *o,
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	res->duration_ms = ((root_done ? root_end : now_s()) - start) * 1000.0;
+	return MG_OK;
+}
+
+/* what the shepherd sends back: this, then n_reaped struct mg_reaped */
+struct wire {
+	int ret;
+	struct mg_error err;
+	int root_pid, root_status, timed_out, leftover;
+	double duration_ms;
+	size_t n_reaped;
+};
+
+/* the shepherd: runs the command, tells the result on fd, never returns */
+static void shepherd(const struct mg_spawn_opts *o, int fd, pid_t parent, const sigset_t *mask)
+{
+	struct mg_spawn_result r;
+	struct wire w;
+
+	/* whoever started us gone, even by SIGKILL: we end the tree (shepherd_run) */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(3);
+	sigprocmask(SIG_SETMASK, mask, NULL);
+	memset(&w, 0, sizeof(w));
+	w.ret = shepherd_run(&r, o, &w.err);
+	if (w.ret == MG_OK) {
+		w.root_pid = r.root_pid;
+		w.root_status = r.root_status;
+		w.timed_out = r.timed_out;
+		w.leftover = r.leftover;
+		w.duration_ms = r.duration_ms;
+		w.n_reaped = r.n_reaped;
+	}
+	_exit(mg_write_all(fd, (const char *)&w, sizeof(w)) < 0 ||
+	      mg_write_all(fd, (const char *)r.reaped, w.n_reaped * sizeof(*r.reaped)) < 0 ? 3 : 0);
+}
+
+static int read_all(int fd, void *p, size_t n)
+{
+	for (char *c = p; n;) {
+		ssize_t got = read(fd, c, n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -1;
+		c += got;
+		n -= (size_t)got;
+	}
+	return 0;
+}
+
+/*
+ * The shepherd's pipe read to its end, while waiting for the signals that
+ * end memgate on sfd: one of those is passed on to the shepherd, which ends
+ * the tree and dies of it; then so do we.
+ */
+static int receive(struct wire *w, struct mg_reaped **reaped, int fd, int sfd, pid_t pid)
+{
+	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+	for (;;) {
+		if (poll(pfd, sfd < 0 ? 1 : 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (sfd >= 0 && (pfd[1].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				int sig = (int)si.ssi_signo;
+				kill(pid, sig);
+				while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+					;
+				signal(sig, SIG_DFL);
+				sigset_t one;
+				sigemptyset(&one);
+				sigaddset(&one, sig);
+				raise(sig);
+				sigprocmask(SIG_UNBLOCK, &one, NULL);
+				_exit(128 + sig);
+			}
+		}
+		if (pfd[0].revents)
+			break;
+	}
+	if (read_all(fd, w, sizeof(*w)) < 0)
+		return -1;
+	if (!w->n_reaped)
+		return 0;
+	if (w->n_reaped > SIZE_MAX / sizeof(**reaped) ||
+	    !(*reaped = malloc(w->n_reaped * sizeof(**reaped))))
+		return -1;
+	return read_all(fd, *reaped, w->n_reaped * sizeof(**reaped));
+}
+
+/*
+ * The command is run by a shepherd, a child of ours that is the subreaper of
+ * its tree and dies with us, even when we are killed with SIGKILL, ending
+ * the tree first (prctl's parent-death signal; docs/limits.md).  We are a
+ * subreaper too: should the shepherd itself be killed, its orphans come to
+ * us and are ended here.
+ */
+int mg_spawn_traced(struct mg_spawn_result *res, const struct mg_spawn_opts *o,
+		    struct mg_error *err)
+{
+	int fds[2], sfd, st = 0;
+	sigset_t fatal, old;
+	struct wire w;
+	struct mg_reaped *reaped = NULL;
+	pid_t self = getpid(), pid;
+
+	memset(res, 0, sizeof(*res));
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return mg_error_set(err, MG_ERROR, "cannot create a pipe: %s", strerror(errno));
+	sigemptyset(&fatal);
+	fatal_signals(&fatal);
+	sigprocmask(SIG_BLOCK, &fatal, &old);
+	sfd = signalfd(-1, &fatal, SFD_CLOEXEC);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		close(fds[0]);
+		if (sfd >= 0)
+			close(sfd);
+		shepherd(o, fds[1], self, &old);
+	}
+	int e = errno;
+	close(fds[1]);
+	int got = pid < 0 ? -1 : receive(&w, &reaped, fds[0], sfd, pid);
+	close(fds[0]);
+	if (sfd >= 0)
+		close(sfd);
+	if (pid < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return mg_error_set(err, MG_ERROR, "cannot fork: %s", strerror(e));
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (got < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		/* the shepherd died: its orphans are ours now */
+		struct mg_spawn_result dead = { 0 };
+		int done = 0;
+		double end = 0;
+		end_tree(&dead, &done, &end);
+		free(dead.reaped);
+		free(reaped);
+		return mg_error_set(err, MG_ERROR, "the process that ran '%s' died (%s %d)",
+				    o->argv[0], WIFSIGNALED(st) ? "signal" : "exit status",
+				    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	}
+	if (w.ret != MG_OK) {
+		free(reaped);
+		if (err)
+			*err = w.err;
+		return w.ret;
+	}
+	res->root_pid = w.root_pid;
+	res->root_status = w.root_status;
+	res->timed_out = w.timed_out;
+	res->leftover = w.leftover;
+	res->duration_ms = w.duration_ms;
+	res->reaped = reaped;
+	res->n_reaped = w.n_reaped;
 	return MG_OK;
 }
 

@@ -1,12 +1,16 @@
 /* runner.h - start a command under the tracer and wait for its whole process tree
  *
- * memgate becomes a child subreaper, so orphaned descendants are reaped here
- * and their exit statuses are known; the command runs with LD_PRELOAD and
- * MEMGATE_DIR set, every process it starts inheriting them.
+ * A shepherd process (a fork of the caller) becomes a child subreaper and
+ * starts the command, so orphaned descendants are reaped there and their exit
+ * statuses are known; it dies with the caller, even one killed by SIGKILL,
+ * ending the tree first (docs/limits.md, "When memgate is killed").  The
+ * command runs with LD_PRELOAD and MEMGATE_DIR set, every process it starts
+ * inheriting them.
  */
 #ifndef MEMGATE_CORE_RUNNER_H
 #define MEMGATE_CORE_RUNNER_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "trace.h"
@@ -26,6 +30,9 @@ struct mg_spawn_opts {
 	double grace_s;             /* how long to wait for descendants after the command */
 	int own_pgrp;               /* run in a new process group (needed for timeouts) */
 	int root_only;              /* follow-children: false - trace the command's process only */
+	sigset_t dfl;               /* signals set back to SIG_DFL in the command before it
+				     * starts (zeroed: none): those the caller ignores only while
+				     * it waits, as system() does with SIGINT and SIGQUIT */
 };
 
 struct mg_spawn_result {
@@ -50,7 +57,9 @@ int mg_check_traceable(char **path, const char *cmd, struct mg_error *err);
  * ../lib/memgate/ from it (the install layout).  malloc'd. */
 int mg_find_preload(char **out, struct mg_error *err);
 
-/* Runs and waits.  MG_ERROR when the command could not be started. */
+/* Runs and waits.  MG_ERROR when the command could not be started.  The
+ * caller becomes a subreaper too (the shepherd's orphans, should it be
+ * killed), and should have no other children meanwhile. */
 int mg_spawn_traced(struct mg_spawn_result *res, const struct mg_spawn_opts *o,
 		    struct mg_error *err);
 

@@ -1,7 +1,9 @@
 /* suppress.c - memgate.yml's suppressions applied to a profile's leaks */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/json.h"
 #include "baseline.h"
 #include "config.h"
 #include "lsan_match.h"
@@ -18,10 +20,17 @@ static int hidable(int m)
 	return c == MG_METRIC_LEAK_CLASS || c == MG_METRIC_KIND_CLASS;
 }
 
-static double num(const cJSON *o, const char *name)
+/* a stack's count, exactly (beyond 2^53 too); 0 when absent or not a count */
+static uint64_t num(const cJSON *o, const char *name)
 {
-	const cJSON *v = cJSON_GetObjectItem(o, name);
-	return cJSON_IsNumber(v) && v->valuedouble > 0 ? v->valuedouble : 0;
+	uint64_t v;
+	return mg_json_u64(&v, cJSON_GetObjectItem(o, name)) == 0 ? v : 0;
+}
+
+/* a + b, at most UINT64_MAX */
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
 /* every leak and peak stack's call site, as memgate.yml's skip-frames say (sites.h) */
@@ -94,7 +103,7 @@ void mg_suppress_begin_test(struct mg_suppress_state *st)
 
 int mg_suppress_profile(cJSON *profile, struct mg_suppress_state *sst)
 {
-	double hidden[MG_METRIC_COUNT] = { 0 };
+	uint64_t hidden[MG_METRIC_COUNT] = { 0 };
 	struct mg_frame_names fr[MAX_FRAMES];
 	cJSON *p, *st, *sup;
 	int n_hidden = 0;
@@ -120,25 +129,29 @@ int mg_suppress_profile(cJSON *profile, struct mg_suppress_state *sst)
 			cJSON_DeleteItemFromObject(st, "suppressed");
 			if (cJSON_GetObjectItem(st, "runtime"))
 				continue;     /* the runtime's: set apart already */
-			int i = mg_suppress_stack(sst, fr, n, (uint64_t)num(st, "bytes"));
+			int i = mg_suppress_stack(sst, fr, n, num(st, "bytes"));
 			if (i < 0)
 				continue;
 			if (!cJSON_AddStringToObject(st, "suppressed", sst->cfg->suppressions[i].pattern))
 				return -1;
 			/* "bytes"/"blocks" of a stack are its leaked_bytes/_blocks */
-			hidden[MG_METRIC_LEAKED_BYTES] += num(st, "bytes");
-			hidden[MG_METRIC_LEAKED_BLOCKS] += num(st, "blocks");
+			hidden[MG_METRIC_LEAKED_BYTES] = sat_add(hidden[MG_METRIC_LEAKED_BYTES],
+								 num(st, "bytes"));
+			hidden[MG_METRIC_LEAKED_BLOCKS] = sat_add(hidden[MG_METRIC_LEAKED_BLOCKS],
+								  num(st, "blocks"));
 			for (int m = 0; m < MG_METRIC_COUNT; m++)
 				if (mg_metric_info((enum mg_metric)m)->class == MG_METRIC_KIND_CLASS)
-					hidden[m] += num(st, mg_metric_name((enum mg_metric)m));
+					hidden[m] = sat_add(hidden[m],
+							    num(st, mg_metric_name((enum mg_metric)m)));
 			n_hidden++;
 		}
 	}
 	if (!(sup = cJSON_AddObjectToObject(profile, "suppressed")))
 		return -1;
 	for (int m = 0; m < MG_METRIC_COUNT; m++)
-		if (hidable(m))
-			cJSON_AddNumberToObject(sup, mg_metric_name((enum mg_metric)m), hidden[m]);
+		if (hidable(m))            /* exact (util/json.h): mg_gated_figure reads them back */
+			cJSON_AddItemToObject(sup, mg_metric_name((enum mg_metric)m),
+					      mg_json_create_u64(hidden[m]));
 	cJSON_AddNumberToObject(sup, "stacks", n_hidden);
 	return n_hidden;
 }

@@ -294,9 +294,25 @@ char *mg_demangle(const char *name)
 
 static const char *demangled(struct mg_symbolizer *s, const char *name)
 {
-	char *d = mg_demangle(name);
-	const char *r = intern(s, d ? d : name);
+	const char *at = name ? strchr(name, '@') : NULL;
+	char *d, *base;
+	const char *r;
 
+	if (at && at > name && (base = strndup(name, (size_t)(at - name)))) {
+		/* a version kept (load_syms): the name demangled, the version after it */
+		d = mg_demangle(base);
+		free(base);
+		if (d) {
+			char *full;
+			r = asprintf(&full, "%s%s", d, at) < 0 ? NULL : intern(s, full);
+			if (r)
+				free(full);
+			free(d);
+			return r;
+		}
+	}
+	d = mg_demangle(name);
+	r = intern(s, d ? d : name);
 	free(d);
 	return r;
 }
@@ -493,12 +509,86 @@ static int sym_cmp(const void *pa, const void *pb)
 	return strcmp(a->name, b->name);    /* deterministic among equals */
 }
 
+struct base {
+	const char *name;
+	size_t len;                 /* of the name without its version */
+	uint64_t lo;
+	size_t i;                   /* in m->syms */
+};
+
+static int base_cmp(const void *pa, const void *pb)
+{
+	const struct base *a = pa, *b = pb;
+	size_t n = a->len < b->len ? a->len : b->len;
+	int c = memcmp(a->name, b->name, n);
+
+	if (c || a->len != b->len)
+		return c ? c : a->len < b->len ? -1 : 1;
+	return (a->lo > b->lo) - (a->lo < b->lo);
+}
+
+/*
+ * Symbol versions (docs/profile-schema.md, a FRAME): "memcpy@@GLIBC_2.14"
+ * is the default version, what a program links to today, and is shown as
+ * "memcpy"; so is a non-default "name@VERSION" when it is the module's only
+ * function of that name.  A non-default version keeps its suffix when another
+ * function of the module has the same name ("memcpy@GLIBC_2.2.5", the old
+ * memcpy, beside the default one): there it is all that tells them apart.
+ */
+static void strip_versions(struct mg_symbolizer *s, struct module *m)
+{
+	struct base *b = malloc(m->n_syms * sizeof(*b));
+	size_t n = 0, g, e, k;
+
+	if (!b)
+		return;
+	for (k = 0; k < m->n_syms; k++) {
+		const char *at = strchr(m->syms[k].name, '@');
+
+		if (at && at > m->syms[k].name)
+			b[n++] = (struct base){ m->syms[k].name, (size_t)(at - m->syms[k].name),
+						m->syms[k].lo, k };
+	}
+	/* the unversioned names too: "foo" beside "foo@V1" */
+	size_t n_versioned = n;
+	for (k = 0; k < m->n_syms && n_versioned; k++)
+		if (!strchr(m->syms[k].name, '@')) {
+			struct base *nb = realloc(b, (n + 1) * sizeof(*b));
+			if (!nb)
+				break;
+			b = nb;
+			b[n++] = (struct base){ m->syms[k].name, strlen(m->syms[k].name),
+						m->syms[k].lo, SIZE_MAX };
+		}
+	qsort(b, n, sizeof(*b), base_cmp);
+	for (g = 0; g < n; g = e) {
+		int distinct = 0;
+
+		for (e = g + 1; e < n && b[e].len == b[g].len &&
+		     !memcmp(b[e].name, b[g].name, b[g].len); e++)
+			distinct |= b[e].lo != b[g].lo;
+		for (k = g; k < e; k++) {
+			const char *name = b[k].name, *base;
+			char *copy;
+
+			if (b[k].i == SIZE_MAX || (distinct && name[b[k].len + 1] != '@'))
+				continue;
+			if (!(copy = strndup(name, b[k].len)))
+				continue;
+			if ((base = intern(s, copy)))
+				m->syms[b[k].i].name = base;
+			free(copy);
+		}
+	}
+	free(b);
+}
+
 /*
  * The module's function symbols, sorted: dwfl_module_addrinfo scans the
  * whole table at each call (heaptrack found it slow), and one binary search
  * per address is enough here.  Aliases at one address keep the best-ranked.
  */
-static void load_syms(struct module *m)
+static void load_syms(struct mg_symbolizer *s, struct module *m)
 {
 	int n, i;
 	size_t cap = 0, j, k;
@@ -528,14 +618,15 @@ static void load_syms(struct module *m)
 		if (m->syms[j].lo != m->syms[k].lo)
 			m->syms[++k] = m->syms[j];
 	m->n_syms = k + 1;
+	strip_versions(s, m);
 }
 
-static const char *sym_name(struct module *m, uint64_t addr)
+static const char *sym_name(struct mg_symbolizer *s, struct module *m, uint64_t addr)
 {
 	size_t lo = 0, hi, i, back;
 
 	if (!m->syms_loaded)
-		load_syms(m);
+		load_syms(s, m);
 	hi = m->n_syms;
 	while (lo < hi) {               /* first symbol above addr */
 		size_t mid = lo + (hi - lo) / 2;
@@ -902,7 +993,7 @@ static size_t resolve(struct mg_symbolizer *s, size_t mi, uint64_t a)
 		return 0;
 	if (!n) {
 		/* no DWARF for it (stripped, or assembly): the symbol table's name */
-		const char *fn = demangled(s, sym_name(m, a));
+		const char *fn = demangled(s, sym_name(s, m, a));
 
 		if (!fn && !file && in_initializer(m, a))
 			fn = MG_SYM_INITIALIZER;
@@ -915,7 +1006,7 @@ static size_t resolve(struct mg_symbolizer *s, size_t mi, uint64_t a)
 		const char *fn = die_name(s, &chain[i]);
 
 		if (!fn && i == 0)
-			fn = demangled(s, sym_name(m, a));
+			fn = demangled(s, sym_name(s, m, a));
 		s->frames[s->n_frames++] = (struct mg_sym_frame){ fn, file, line, i > 0 };
 		if (i > 0)
 			call_site(s, cudie, &chain[i], &file, &line);

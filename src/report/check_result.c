@@ -12,10 +12,16 @@
 #include "check_result.h"
 #include "version.h"
 
+/* a figure, exactly: written as its integer beyond 2^53 too (mg_json_print) */
+static void add_u64(cJSON *o, const char *key, uint64_t v)
+{
+	cJSON_AddItemToObject(o, key, mg_json_create_u64(v));
+}
+
 static void add_u64_or_null(cJSON *o, const char *key, int has, uint64_t v)
 {
 	if (has)
-		cJSON_AddNumberToObject(o, key, (double)v);
+		add_u64(o, key, v);
 	else
 		cJSON_AddNullToObject(o, key);
 }
@@ -49,14 +55,14 @@ static cJSON *test_doc(const struct mg_check_test *row, const char *result_dir)
 		const struct mg_metric_verdict *m = &v->metrics[k];
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "metric", mg_metric_name(m->metric));
-		cJSON_AddNumberToObject(o, "current", (double)m->current);
+		add_u64(o, "current", m->current);
 		add_u64_or_null(o, "baseline", m->has_baseline, m->baseline);
 		add_u64_or_null(o, "allowed", m->allowed != UINT64_MAX, m->allowed);
 		add_u64_or_null(o, "limit", m->has_limit, m->limit);
 		if (m->has_spread) {
 			cJSON *sp = cJSON_AddObjectToObject(o, "spread");
-			cJSON_AddNumberToObject(sp, "min", (double)m->spread_min);
-			cJSON_AddNumberToObject(sp, "max", (double)m->spread_max);
+			add_u64(sp, "min", m->spread_min);
+			add_u64(sp, "max", m->spread_max);
 		} else {
 			cJSON_AddNullToObject(o, "spread");
 		}
@@ -72,9 +78,9 @@ static cJSON *test_doc(const struct mg_check_test *row, const char *result_dir)
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "metric", mg_metric_name(g->metric));
 		cJSON_AddStringToObject(o, "site", g->site);
-		cJSON_AddNumberToObject(o, "baseline", (double)g->baseline);
-		cJSON_AddNumberToObject(o, "current", (double)g->current);
-		cJSON_AddNumberToObject(o, "delta", (double)(g->current - g->baseline));
+		add_u64(o, "baseline", g->baseline);
+		add_u64(o, "current", g->current);
+		add_u64(o, "delta", g->current - g->baseline);  /* only sites that grew */
 		cJSON_AddNumberToObject(o, "share", (double)(long)(g->share * 1000 + 0.5) / 1000);
 		cJSON_AddItemToArray(grew, o);
 	}
@@ -92,7 +98,7 @@ static cJSON *test_doc(const struct mg_check_test *row, const char *result_dir)
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddStringToObject(o, "metric", mg_metric_name(m->metric));
 			add_u64_or_null(o, "base", m->has_baseline, m->baseline);
-			cJSON_AddNumberToObject(o, "current", (double)m->current);
+			add_u64(o, "current", m->current);
 			cJSON_AddItemToArray(deltas, o);
 		}
 		cJSON_AddItemToObject(t, "against_base", deltas);
@@ -102,9 +108,9 @@ static cJSON *test_doc(const struct mg_check_test *row, const char *result_dir)
 	else
 		cJSON_AddNullToObject(t, "staleness_commits");
 	cJSON *so = cJSON_AddObjectToObject(t, "suppressed");
-	cJSON_AddNumberToObject(so, "leaked_bytes", row->sup_bytes);
-	cJSON_AddNumberToObject(so, "leaked_blocks", row->sup_blocks);
-	cJSON_AddNumberToObject(so, "stacks", row->sup_stacks);
+	add_u64(so, "leaked_bytes", row->sup_bytes);
+	add_u64(so, "leaked_blocks", row->sup_blocks);
+	add_u64(so, "stacks", row->sup_stacks);
 	cJSON_AddItemToObject(t, "untraced", row->untraced ?
 			      cJSON_Duplicate(row->untraced, 1) : cJSON_CreateArray());
 	cJSON_AddBoolToObject(t, "untraced_allowed", row->untraced_allowed);

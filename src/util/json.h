@@ -40,6 +40,16 @@ const char *mg_json_str(const cJSON *o, const char *k);
  */
 int mg_json_u64(uint64_t *out, const cJSON *v);
 
+/*
+ * doc as text: two-space indentation, a trailing newline, every number that
+ * mg_json_u64() reads exactly written as that integer (beyond 2^53 too:
+ * nodes from mg_json_create_u64() or mg_json_parse()), other integers below
+ * 2^53 as integers, the rest with 17 significant digits.  `sorted`: object
+ * keys in byte order at every level (canonical text), else in document
+ * order.  malloc'd; NULL on OOM.
+ */
+char *mg_json_print(const cJSON *doc, int sorted);
+
 /* A number node holding x exactly (its text, as mg_json_parse() keeps it); NULL on OOM. */
 cJSON *mg_json_create_u64(uint64_t x);
 

@@ -6,6 +6,9 @@
 #   atomic_target   -o / --html onto a FIFO, a device, symlinks, a pipe
 #   gated_figures   corrupt, huge and inexact figures; strict JSON with line:col
 #   timeout_tree    a timeout, SIGTERM and SIGINT end descendants that called setsid()
+#   kill_tree       memgate killed with SIGKILL: its test's whole tree dies with it
+#   shard_lists     each shard of `run` saves its list of discovered tests; check reads them all
+#   trace_interrupt ^C during `memgate trace` reaches the command, which does not ignore it
 #   baseline_types  FIFOs and symlinks as baselines: refused promptly, never followed out
 #   actions_names   inside GitHub Actions, names with newlines start no workflow command
 #   accept_lock     accepts take turns on the baselines directory, never mix
@@ -116,6 +119,19 @@ open(path, "w").write(json.dumps(d, indent=1).replace('"@@VALUE@@"', text))
 PY
 }
 
+# result_figure FILE CURRENT BASELINE: the check result FILE's leaked_bytes is
+# exactly CURRENT against BASELINE (Python reads integers exactly, at any size)
+result_figure() {
+	/usr/bin/python3 - "$@" <<'PY'
+import json, sys
+path, cur, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+t = json.load(open(path))["tests"][0]
+m = [x for x in t["metrics"] if x["metric"] == "leaked_bytes"][0]
+print(path, m)
+sys.exit(not (m["current"] == cur and m["baseline"] == base and type(m["current"]) is int))
+PY
+}
+
 gated_figures() {
 	repo_with_baseline
 	# a gated figure of the profile that is not an exact count: exit 2, file and field
@@ -155,11 +171,22 @@ gated_figures() {
 	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
 	check "2^53+1 against 2^53 regresses (got $rc)" [ "$rc" = 1 ]
 	check "exact figures in the table" grep -Eq "leaked_bytes +9007199254740992 +9007199254740993" out.txt
+	check "exact figures in the check result" result_figure profiles/memgate-check.json \
+		9007199254740993 9007199254740992
+	# ... and read back exactly: the comment made from the saved result
+	env -u GITHUB_ACTIONS "$memgate" comment --from profiles >out.txt 2>&1
+	check "2^53+1 read back from the check result" \
+		grep -q "| leaked_bytes | 9007199254740992 | 9007199254740993 | +1 |" out.txt
 	# and 2^64-1 is a count, gated as any other
 	edit profiles/p.json summary.leaked_bytes 18446744073709551615
 	edit baselines/p.json figures.leaked_bytes 18446744073709551615
 	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
 	check "2^64-1 against itself passes (got $rc)" [ "$rc" = 0 ]
+	check "2^64-1 in the check result" result_figure profiles/memgate-check.json \
+		18446744073709551615 18446744073709551615
+	"$memgate" check --from profiles --format json >out.json 2>/dev/null
+	check "2^64-1 in check --format json" result_figure out.json \
+		18446744073709551615 18446744073709551615
 	# accept keeps the exact figure
 	cp good-baseline.json baselines/p.json
 	"$memgate" accept --reason big >/dev/null 2>&1
@@ -247,6 +274,121 @@ PY
 		check "$how: memgate ended promptly" [ $? = 0 ]
 		gone "$pidfile" "$how"
 	done
+}
+
+# alive PID: 0 while process PID runs (not a zombie); one read of its state
+alive() {
+	s=$(cat "/proc/$1/stat" 2>/dev/null) && ! printf '%s\n' "$s" | grep -q '^[0-9]* ([^)]*) Z'
+}
+
+kill_tree() {
+	# the command (d), a child in the background (b), one that left the session (s)
+	# and one whose parent ended at once (o, reparented): each writes its pid
+	tree="echo \$\$ > $work/d; sleep 300 & echo \$! > $work/b;
+setsid sh -c 'echo \$\$ > $work/s; exec sleep 300' & (sh -c 'echo \$\$ > $work/o; exec sleep 300' &); wait"
+	printf 'version: 1\ntests:\n  - name: tree\n    run: [/bin/sh, -c, "%s"]\n' \
+		"$(printf '%s' "$tree" | tr '\n' ' ' | sed 's/\\/\\\\/g; s/"/\\"/g')" > memgate.yml
+	for how in trace run; do
+		rm -f d b s o
+		if [ $how = trace ]; then
+			"$memgate" trace -o trace.json -- /bin/sh -c "$tree" >out.txt 2>&1 &
+		else
+			"$memgate" run >out.txt 2>&1 &
+		fi
+		mg=$!
+		pids="$pids $mg"
+		n=0
+		until [ -s d ] && [ -s b ] && [ -s s ] && [ -s o ]; do
+			n=$((n + 1))
+			[ $n -gt 200 ] && break
+			sleep 0.05
+		done
+		tree_pids="$(cat d b s o 2>/dev/null)"
+		pids="$pids $tree_pids"
+		check "$how: the tree started (pids: $(echo $tree_pids))" [ "$(echo $tree_pids | wc -w)" = 4 ]
+		kill -KILL "$mg"
+		wait "$mg" 2>/dev/null
+		# every process of the tree ends within 5 s (polled)
+		n=0
+		while :; do
+			left=
+			for p in $tree_pids; do alive "$p" && left="$left $p"; done
+			[ -z "$left" ] && break
+			n=$((n + 1))
+			[ $n -gt 100 ] && break
+			sleep 0.05
+		done
+		check "$how: SIGKILL of memgate ends the whole tree (still running:$left)" [ -z "$left" ]
+	done
+}
+
+shard_lists() {
+	export GIT_CONFIG_NOSYSTEM=1
+	git init -q -b main . && git config user.email t@example.com && git config user.name test
+	# a GoogleTest program's stand-in, whose list is $FAKE_LIST: the build of
+	# shard 2's job has one test more (A.d) than shard 1's
+	printf '#!/bin/sh\ncase "$1" in --gtest_list_tests) printf "A.\\n"; for t in $FAKE_LIST; do printf "  %%s\\n" "$t"; done ;; esac\nexit 0\n' > fakegt
+	chmod +x fakegt
+	printf 'version: 1\ntests:\n  - gtest: ./fakegt\n' > memgate.yml
+	git add memgate.yml fakegt && git commit -qm tests
+	FAKE_LIST="a b c" "$memgate" run --shard 1/2 -o s1 >out.txt 2>&1
+	check "shard 1 runs (A.a, A.c)" sh -c '[ -f s1/A.a.json ] && [ -f s1/A.c.json ] && [ ! -f s1/A.b.json ]'
+	FAKE_LIST="a b c d" "$memgate" run --shard 2/2 -o s2 >out.txt 2>&1
+	check "shard 2 runs (A.b, A.d)" sh -c '[ -f s2/A.b.json ] && [ -f s2/A.d.json ]'
+	check "each shard saves its own list" sh -c \
+		'[ -f s1/memgate-tests.1-of-2.json ] && [ -f s2/memgate-tests.2-of-2.json ]'
+	# judged: every test of either list, with no build (the stand-in now lists nothing)
+	judged() {
+		/usr/bin/python3 -c "
+import json, sys
+print(sorted(t['name'] for t in json.load(sys.stdin)['tests']))" < out.json
+	}
+	FAKE_LIST= "$memgate" check --from s1 --from s2 --format json >out.json 2>out.txt
+	check "two --from: every shard's tests judged (got $(judged))" \
+		[ "$(judged)" = "['A.a', 'A.b', 'A.c', 'A.d']" ]
+	# a CI gate that downloads every shard's profiles into one directory
+	mkdir all && cp s2/* all/ && cp s1/* all/
+	FAKE_LIST= "$memgate" check --from all --format json >out.json 2>out.txt
+	check "one directory of both shards: every test judged (got $(judged))" \
+		[ "$(judged)" = "['A.a', 'A.b', 'A.c', 'A.d']" ]
+	# a run of another layout replaces the lists of the one before
+	FAKE_LIST="a b c" "$memgate" run -o s1 >out.txt 2>&1
+	check "an unsharded run removes the shards' lists" \
+		sh -c '[ -f s1/memgate-tests.json ] && [ ! -f s1/memgate-tests.1-of-2.json ]'
+	FAKE_LIST="a b c" "$memgate" run --shard 1/3 -o s1 >out.txt 2>&1
+	check "a run in 3 shards removes the unsharded list" \
+		sh -c '[ -f s1/memgate-tests.1-of-3.json ] && [ ! -f s1/memgate-tests.json ]'
+}
+
+trace_interrupt() {
+	# ^C of a terminal: SIGINT to the foreground process group, memgate's and the command's
+	/usr/bin/python3 - "$memgate" "$work" <<'PY'
+import os, signal, subprocess, sys, time
+memgate, work = sys.argv[1], sys.argv[2]
+ign = os.path.join(work, "ign.txt")
+p = subprocess.Popen([memgate, "trace", "-o", os.path.join(work, "t.json"), "--", "/bin/sh", "-c",
+                      "grep SigIgn /proc/$$/status > %s.tmp; mv %s.tmp %s; exec sleep 60" % (ign, ign, ign)],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+for _ in range(200):
+    if os.path.exists(ign):
+        break
+    time.sleep(0.05)
+mask = int(open(ign).read().split()[1], 16) if os.path.exists(ign) else -1
+os.killpg(p.pid, signal.SIGINT)
+try:
+    _, err = p.communicate(timeout=8)
+except subprocess.TimeoutExpired:
+    os.killpg(p.pid, signal.SIGKILL)
+    sys.exit("FAIL: memgate trace did not end within 8 s of ^C (the command's SigIgn: %x)" % mask)
+fail = 0
+if mask < 0 or mask & (1 << (signal.SIGINT - 1)):
+    print("FAIL: the command ignores SIGINT (SigIgn %x)" % mask); fail = 1
+if b"killed by signal 2" not in err or p.returncode != 3:
+    print("FAIL: memgate reports the interrupt (exit %d): %s" % (p.returncode, err.decode())); fail = 1
+sys.exit(fail)
+PY
+	check "^C reaches the traced command" [ $? = 0 ]
 }
 
 baseline_types() {
@@ -409,6 +551,9 @@ case $scenario in
 atomic_target) atomic_target ;;
 gated_figures) gated_figures ;;
 timeout_tree) timeout_tree ;;
+kill_tree) kill_tree ;;
+shard_lists) shard_lists ;;
+trace_interrupt) trace_interrupt ;;
 baseline_types) baseline_types ;;
 actions_names) actions_names ;;
 accept_lock) accept_lock ;;

@@ -22,6 +22,13 @@ config() {   # config ARGS...: "mt" runs fx_spread ARGS; "det" runs fx_spread de
 	printf ']\n  - name: det\n    repeat: 3\n    tolerance: { peak_bytes: "0" }\n' >> memgate.yml
 	printf '    run: [%s, det, %s]\n' "$fx" "${DET_EXTRA:-0}" >> memgate.yml
 }
+page_runs() {   # page_runs PAGE: how many runs the profile in the page holds
+	/usr/bin/python3 -c "
+import json, sys
+t = open(sys.argv[1]).read()
+d = json.loads(t.split('id=\"memgate-data\">', 1)[1].split('</script>', 1)[0])
+print(len(d['profile'].get('runs') or [0]))" "$1"
+}
 py() {   # py EXPR: true about b (baselines/mt.json), e (baselines/det.json), p (profiles/mt.json)
 	/usr/bin/python3 -c "
 import json, sys
@@ -31,7 +38,8 @@ sys.exit(not ($1))"
 git init -q -b main . && git config user.email t@example.com && git config user.name test
 printf 'profiles/\nsaved/\nout.txt\n' > .gitignore
 config random
-"$memgate" run >out.txt 2>&1 || { cat out.txt >&2; exit 1; }
+"$memgate" run --html >out.txt 2>&1 || { cat out.txt >&2; exit 1; }
+check "(run) the page holds its one run" [ "$(page_runs profiles/mt.html)" = 1 ]
 
 # accept: the multithreaded test is measured 20 times, the deterministic one is not
 "$memgate" accept >out.txt 2>&1; rc=$?
@@ -41,6 +49,8 @@ check "(accept) does not re-measure det" sh -c '! grep -q "det .*measuring" out.
 check "(accept) mt's baseline keeps 20 runs and both peaks" \
 	py 'b["spread"]["runs"] == 20 and b["spread"]["peak_bytes"]["min"] < 300000 and b["spread"]["peak_bytes"]["max"] > 1000000 and b["spread"]["peak_bytes"]["min"] <= b["figures"]["peak_bytes"] <= b["spread"]["peak_bytes"]["max"]'
 check "(accept) the profile holds the 20 runs" py 'len(p["runs"]) == 20'
+check "(accept) so does its page, made again (got $(page_runs profiles/mt.html))" \
+	[ "$(page_runs profiles/mt.html)" = 20 ]
 # (the RSS moves in any program: the kernel's figure, never exact)
 check "(accept) det's spread was measured, and it is 0" \
 	py 'e["spread"]["runs"] == 3 and set(e["spread"]) <= {"runs", "rss_peak_bytes"}'

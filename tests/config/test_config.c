@@ -22,6 +22,7 @@
 #include "util/error.h"
 #include "util/strv.h"
 #include "util/fs.h"
+#include "util/json.h"
 
 #include "harness.h"
 
@@ -876,6 +877,36 @@ static void test_suppress(void)
 	CHECK_U64(1, st.use[2].used);
 	CHECK_U64(0, st.use[3].used);                            /* unused: reported later */
 	mg_suppress_release(&st);
+	mg_config_free(cfg);
+
+	/* what a suppression hides is summed exactly, beyond 2^53: the gated
+	 * figure is the summary's less that (2^53 + 2 - (2^53 + 1) = 1) */
+	cfg = parse_ok("memgate.yml", "version: 1\ntests: [{name: a, run: ./a}]\n"
+		       "suppressions:\n  - leak: \"^big_leak$\"\n");
+	if (!cfg)
+		return;
+	cJSON *prof = cJSON_CreateObject(), *sum = cJSON_AddObjectToObject(prof, "summary");
+	cJSON *stack = cJSON_CreateObject(), *frames = cJSON_AddArrayToObject(stack, "frames");
+	cJSON *frame = cJSON_CreateObject();
+	cJSON_AddStringToObject(frame, "function", "big_leak");
+	cJSON_AddItemToArray(frames, frame);
+	cJSON_AddItemToObject(stack, "bytes", mg_json_create_u64(9007199254740993ull));
+	cJSON_AddItemToObject(stack, "blocks", mg_json_create_u64(1));
+	cJSON_AddItemToObject(sum, "leaked_bytes", mg_json_create_u64(9007199254740994ull));
+	cJSON *proc = cJSON_CreateObject();
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(proc, "leak_stacks"), stack);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(prof, "processes"), proc);
+	uint64_t hid = 0, gated = 0;
+	if (mg_suppress_init(&st, cfg) == 0) {
+		CHECK(mg_suppress_profile(prof, &st) == 1);
+		CHECK(mg_json_u64(&hid, cJSON_GetObjectItem(cJSON_GetObjectItem(prof, "suppressed"),
+							   "leaked_bytes")) == 0);
+		CHECK_U64(9007199254740993ull, hid);
+		CHECK(mg_gated_figure(&gated, prof, "leaked_bytes") == 1);
+		CHECK_U64(1, gated);
+		mg_suppress_release(&st);
+	}
+	cJSON_Delete(prof);
 	mg_config_free(cfg);
 }
 

@@ -31,10 +31,10 @@ check "exports parse back to the profile's figures" \
 # the known tree of report_stacks.c, root first, by function
 check "folded stacks of the fixture" sh -c "cut -d';' -f2- '$out/folded.total_bytes.txt' | sort >'$out/tree.txt' &&
 	printf '%s\n' \
-		'_start;__libc_start_main@@GLIBC_2.34;__libc_start_call_main;main;leaf 300' \
-		'_start;__libc_start_main@@GLIBC_2.34;__libc_start_call_main;main;mid_a;leaf 1000' \
-		'_start;__libc_start_main@@GLIBC_2.34;__libc_start_call_main;main;mid_a;leaf 500' \
-		'_start;__libc_start_main@@GLIBC_2.34;__libc_start_call_main;main;mid_b;leaf 2000' |
+		'_start;__libc_start_main;__libc_start_call_main;main;leaf 300' \
+		'_start;__libc_start_main;__libc_start_call_main;main;mid_a;leaf 1000' \
+		'_start;__libc_start_main;__libc_start_call_main;main;mid_a;leaf 500' \
+		'_start;__libc_start_main;__libc_start_call_main;main;mid_b;leaf 2000' |
 	sort | diff -u - '$out/tree.txt'"
 
 # several profiles at once: one BMF document, one benchmark array

@@ -8,6 +8,7 @@
  *   test_symbolize api SITES SRCDIR        caching, truncation, bad input
  *   test_symbolize debuginfod SITES FROM=TO   no network unless MEMGATE_DEBUGINFOD=1
  *   test_symbolize libc                    libc with libc6-dbg (exit 77: not installed)
+ *   test_symbolize versions LIB            names of versioned symbols (fixtures/sym_versions.c)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -364,6 +365,43 @@ static int cmd_libc(void)
 	return 0;
 }
 
+/* each versioned function of LIB (no DWARF: its .symtab names it) by the name it is shown by */
+static int cmd_versions(const char *lib)
+{
+	static const struct { const char *sym, *version, *shown; } want[] = {
+		{ "foo", "V2", "foo" },                 /* the default version: foo@@V2 */
+		{ "foo", "V1", "foo@V1" },              /* an old one beside it: told apart */
+		{ "gone", "V1", "gone" },               /* an old one alone */
+		{ "bar", "V1", "bar" },
+		{ "_ZN2ns6cxx_fnEi", "V2", "ns::cxx_fn(int)" },
+		{ "_ZN2ns6cxx_fnEi", "V1", "ns::cxx_fn(int)@V1" },
+	};
+	void *h = dlopen(lib, RTLD_NOW);
+	struct mg_symbolizer *s;
+	struct mg_error err;
+
+	CHECKF(h != NULL, "cannot load %s: %s", lib, dlerror());
+	if (!h)
+		return 1;
+	CHECKF(mg_symbolizer_new(&s, &err) == MG_OK, "%s", err.msg);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct fx_find f = { 0 };
+		struct mg_sym_frame out[8];
+		size_t n = 0;
+
+		f.addr = (unsigned long)dlvsym(h, want[i].sym, want[i].version);
+		CHECKF(f.addr && dl_iterate_phdr(fx_phdr, &f), "%s@%s not found", want[i].sym,
+		       want[i].version);
+		if (f.addr)
+			n = mg_symbolize(s, f.name, f.id, f.id_len, f.addr - f.bias + 1, out, 8);
+		CHECKF(n == 1 && out[0].function && !strcmp(out[0].function, want[i].shown),
+		       "%s@%s: expected '%s', got '%s'", want[i].sym, want[i].version,
+		       want[i].shown, n ? out[0].function : "(nothing)");
+	}
+	mg_symbolizer_free(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int ret = 2;
@@ -379,8 +417,10 @@ int main(int argc, char **argv)
 		ret = cmd_debuginfod(argv + 3, argc - 3);
 	} else if (argc == 2 && !strcmp(argv[1], "libc")) {
 		ret = cmd_libc();
+	} else if (argc == 3 && !strcmp(argv[1], "versions")) {
+		ret = cmd_versions(argv[2]);
 	} else {
-		fprintf(stderr, "usage: test_symbolize sites|api|debuginfod|libc ...\n");
+		fprintf(stderr, "usage: test_symbolize sites|api|debuginfod|libc|versions ...\n");
 	}
 	if (failures)
 		fprintf(stderr, "%d failure(s)\n", failures);
