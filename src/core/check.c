@@ -180,6 +180,19 @@ static int load_profile(cJSON **doc, const char *path, struct mg_error *err)
 	return ret;
 }
 
+unsigned mg_spread_runs_wanted(const cJSON *profile, unsigned spread_runs)
+{
+	int threads;
+	unsigned have = mg_profile_runs(profile, &threads);
+
+	if (!threads || have < spread_runs)
+		return threads && spread_runs > have ? spread_runs : have;
+	if (spread_runs > 1 && have < MG_SPREAD_WIDE_RUNS &&
+	    mg_profile_run_width(profile, "peak_bytes") >= MG_SPREAD_WIDE)
+		return MG_SPREAD_WIDE_RUNS;
+	return have;
+}
+
 int mg_check_measure_more(cJSON **profile, const char *path, const struct mg_test *test,
 			  unsigned times, unsigned runs, mg_check_remeasure_cb measure,
 			  void *payload, struct mg_error *err)

@@ -50,6 +50,19 @@ typedef int (*mg_check_remeasure_cb)(const struct mg_test *test, const char *dir
 				     struct mg_error *err);
 
 /*
+ * docs/baselines.md, "The spread": how many runs accept wants behind the
+ * baseline of a test whose profile is `profile`, given its `spread-runs`:
+ * what it holds when no second thread allocated; else at least
+ * `spread_runs`, and MG_SPREAD_WIDE_RUNS once those runs show a peak that
+ * moves by MG_SPREAD_WIDE thousandths of its highest run or more (a peak set
+ * by the threads' timing, whose rare highs few runs miss); `spread_runs` 1
+ * measures nothing more.
+ */
+#define MG_SPREAD_WIDE      50
+#define MG_SPREAD_WIDE_RUNS 20
+unsigned mg_spread_runs_wanted(const cJSON *profile, unsigned spread_runs);
+
+/*
  * Measures `test` again through `measure`, in a temporary directory, at least
  * `times` times and until the runs held, those of *profile first, number at
  * least `runs`; combines them all the way `repeat` does (mg_profile_combine),

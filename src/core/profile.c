@@ -17,6 +17,7 @@
 #include "metric.h"
 #include "profile.h"
 #include "../util/buf.h"
+#include "../util/json.h"
 #include "runner.h"
 #include "sites.h"
 #include "stacks.h"
@@ -651,6 +652,25 @@ unsigned mg_profile_runs(const cJSON *profile, int *multithreaded)
 	cJSON_ArrayForEach(p, cJSON_GetObjectItem(profile, "processes"))
 		*multithreaded |= cJSON_IsTrue(cJSON_GetObjectItem(p, "multithreaded"));
 	return cJSON_IsArray(runs) ? (unsigned)cJSON_GetArraySize(runs) : 1;
+}
+
+unsigned mg_profile_run_width(const cJSON *profile, const char *name)
+{
+	const cJSON *runs = cJSON_GetObjectItem(profile, "runs"), *r;
+	uint64_t lo = UINT64_MAX, hi = 0, v;
+
+	if (!cJSON_IsArray(runs))
+		return 0;
+	cJSON_ArrayForEach(r, runs) {
+		if (mg_json_u64(&v, cJSON_GetObjectItem(r, name)) != 0)
+			return 0;
+		lo = v < lo ? v : lo;
+		hi = v > hi ? v : hi;
+	}
+	if (hi <= lo)
+		return 0;
+	/* (hi - lo) / hi in thousandths, without overflow */
+	return (unsigned)((double)(hi - lo) * 1000.0 / (double)hi);
 }
 
 cJSON *mg_profile_combine(cJSON *const *docs, size_t n)

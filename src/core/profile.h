@@ -57,6 +57,13 @@ cJSON *mg_profile_combine(cJSON *const *docs, size_t n);
 unsigned mg_profile_runs(const cJSON *profile, int *multithreaded);
 
 /*
+ * How far a figure moved over the runs behind a profile, in thousandths of
+ * its highest run: (max - min) * 1000 / max, rounded down; 0 when the profile
+ * holds one run, or the figure never moved (docs/baselines.md, "The spread").
+ */
+unsigned mg_profile_run_width(const cJSON *profile, const char *name);
+
+/*
  * The document as compact JSON text, as profiles are written: a list entry
  * that names its "stack" row is written without its "frames".  The document
  * is left as it was.  NULL when out of memory.

@@ -43,11 +43,12 @@ fi
 # in N + 1, passes.  What it cannot allow for is a mode the accepted runs never
 # saw: this harness's peak sits at 0.7-0.95 MB, and about one run in seventy
 # (more while the machine is loaded, several runs in a row) two tests overlap
-# and it reaches 1.2-1.3 MB.  The default 5 runs miss that mode and failed 5
-# of 32 runs of this test (ten checks each); 20 runs, confirm left at its
-# default, passed 20 of 20 (docs/config.md, spread-runs, says when to raise it).
+# and it reaches 1.2-1.3 MB.  5 runs missed that mode and failed 5 of 32 runs
+# of this test (ten checks each); 20 runs passed 20 of 20.  So a peak that
+# moves by 5% or more over the first spread-runs is measured over 20 runs at
+# least (docs/baselines.md, "The spread"): the defaults here.
 config() {   # config [EXTRA_ENV]: the whole binary as one test, 4 test threads
-	printf 'version: 1\ntests:\n  - name: crate\n    spread-runs: 20\n' > memgate.yml
+	printf 'version: 1\ntests:\n  - name: crate\n' > memgate.yml
 	printf '    env: { RUST_TEST_THREADS: "4"%s }\n    run: [%s]\n' "${1:-}" "$exe" >> memgate.yml
 }
 git init -q -b main . && git config user.email t@example.com && git config user.name test
@@ -56,13 +57,17 @@ config
 "$memgate" run >out.txt 2>&1 || { cat out.txt >&2; exit 1; }
 "$memgate" accept >out.txt 2>&1; rc=$?
 check "(accept) exits 0 (got $rc)" [ "$rc" = 0 ] || cat out.txt >&2
-check "(accept) measured the spread" grep -q "crate .*multithreaded: measuring its spread over 20 runs" out.txt
-check "(accept) the baseline keeps a peak range" /usr/bin/python3 -c '
-import json, sys
+check "(accept) measured the spread" grep -q "crate .*multithreaded: measuring its spread over 5 runs" out.txt
+check "(accept) the baseline keeps a peak range over 5 runs, or 20 when it moved by 5%" /usr/bin/python3 -c '
+import json, re, sys
 b = json.load(open("baselines/crate.json"))
 s = b["spread"]
-print("peak range", s.get("peak_bytes"), "runs", s["runs"])
-sys.exit(not (s["runs"] == 20 and s["peak_bytes"]["min"] < s["peak_bytes"]["max"]))'
+p = s.get("peak_bytes") or {"min": 0, "max": 0}
+out = open("out.txt").read()
+wide = re.search(r"crate .*its peak moved by [0-9.]*% over 5 runs: measuring 15 more", out)
+print("peak range", p, "runs", s["runs"], "widened" if wide else "")
+narrow = s["runs"] == 5 and p["max"] > 0 and (p["max"] - p["min"]) * 1000 // p["max"] < 50
+sys.exit(not (p["min"] < p["max"] and (narrow or (s["runs"] == 20 and wide))))'
 git add -A && git commit -qm baseline
 
 # "improved" is never said of a figure inside the spread the baseline measured (a

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/baseline.h"
+#include "core/check.h"
 #include "core/compare.h"
 #include "core/config.h"
 #include "core/profile.h"
@@ -515,6 +516,53 @@ static void test_spread_zero(void)
 	cJSON_Delete(b);
 }
 
+/* a combined profile of runs with these peaks; multithreaded or not */
+static cJSON *runs_of(const unsigned *peaks, size_t n, int threads)
+{
+	cJSON *d[64], *c;
+	for (size_t i = 0; i < n; i++) {
+		d[i] = profile(peaks[i], 100, 4000, 0, STACK("a", 1), "", "2.36");
+		cJSON_AddBoolToObject(cJSON_GetArrayItem(cJSON_GetObjectItem(d[i], "processes"), 0),
+				      "multithreaded", threads);
+	}
+	c = n > 1 ? mg_profile_combine(d, n) : cJSON_Duplicate(d[0], 1);
+	for (size_t i = 0; i < n; i++)
+		cJSON_Delete(d[i]);
+	return c;
+}
+
+/* docs/baselines.md, "The spread": spread-runs, and 20 for a peak that moves by
+ * 5% of its highest run or more */
+static void test_spread_runs_wanted(void)
+{
+	static const unsigned calm[5] = { 1000, 1010, 1000, 1049, 1020 };   /* 4.67% */
+	static const unsigned wide[5] = { 1000, 1010, 1000, 1053, 1020 };   /* 5.03% */
+	static const unsigned p20[20] = { 1000, 1300 };
+	cJSON *one = runs_of(calm, 1, 1), *solo = runs_of(calm, 1, 0);
+	cJSON *c = runs_of(calm, 5, 1), *w = runs_of(wide, 5, 1), *ws = runs_of(wide, 5, 0);
+	cJSON *all = runs_of(p20, 20, 1);
+	CHECK(one && solo && c && w && ws && all);
+	CHECK_U64(5, mg_spread_runs_wanted(one, 5));      /* multithreaded, one run */
+	CHECK_U64(1, mg_spread_runs_wanted(solo, 5));     /* single-threaded: not re-run */
+	CHECK_U64(46, mg_profile_run_width(c, "peak_bytes"));
+	CHECK_U64(50, mg_profile_run_width(w, "peak_bytes"));
+	CHECK_U64(5, mg_spread_runs_wanted(c, 5));        /* under 5%: enough */
+	CHECK_U64(20, mg_spread_runs_wanted(w, 5));       /* 5% or more: 20 */
+	CHECK_U64(20, mg_spread_runs_wanted(w, 3));
+	CHECK_U64(30, mg_spread_runs_wanted(w, 30));      /* more asked: more */
+	CHECK_U64(5, mg_spread_runs_wanted(ws, 5));       /* never for one thread */
+	CHECK_U64(1, mg_spread_runs_wanted(one, 1));      /* spread-runs 1: off */
+	CHECK_U64(20, mg_spread_runs_wanted(all, 5));     /* had them all: no more */
+	CHECK_U64(1000, mg_profile_run_width(all, "peak_bytes"));  /* runs at 0 count */
+	CHECK_U64(0, mg_profile_run_width(one, "peak_bytes"));
+	cJSON_Delete(one);
+	cJSON_Delete(solo);
+	cJSON_Delete(c);
+	cJSON_Delete(w);
+	cJSON_Delete(ws);
+	cJSON_Delete(all);
+}
+
 int main(void)
 {
 	static const char yml[] =
@@ -538,6 +586,7 @@ int main(void)
 	test_spread_zero();
 	test_spread_ceiling();
 	test_improved_every_run();
+	test_spread_runs_wanted();
 	mg_config_free(cfg);
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
