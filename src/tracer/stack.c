@@ -84,6 +84,30 @@ static struct nodes *nodes_;
 static uintptr_t last_frame[MGT_MAX_DEPTH];
 static uint32_t last_node[MGT_MAX_DEPTH], last_n;
 
+/*
+ * Records below these are backed and mapped (depot lock): mgt_back() is
+ * called once per 256 KiB of a region, not once per record (it was a tenth
+ * of the cost of 180k new deep stacks, called per node).
+ */
+enum { ROOM_STK, ROOM_INFO, ROOM_NODE, ROOMS };
+static uint64_t room[ROOMS];
+
+/* backs record i of the region at off (max records of rsize bytes) and the
+ * rest of its 256 KiB chunk, unless done already; 0 ok */
+static int back_record(unsigned r, uint64_t off, uint64_t max, uint64_t rsize, uint64_t i)
+{
+	if (MGT_LIKELY(i < room[r]))
+		return 0;
+	uint64_t lo = off + i * rsize, hi = off + max * rsize;
+	uint64_t end = (lo + rsize + (1ull << MGT_CHUNK_SHIFT) - 1) & ~((1ull << MGT_CHUNK_SHIFT) - 1);
+	if (end > hi)
+		end = hi;
+	if (mgt_back(lo, end - lo))
+		return -1;
+	room[r] = (end - off) / rsize;
+	return 0;
+}
+
 static size_t index_bytes(uint32_t bits)
 {
 	return sizeof(struct index) + ((size_t)1 << bits) * sizeof(struct slot);
@@ -304,7 +328,7 @@ static uint32_t node_of(uint64_t ret, uint32_t caller)
 	uint32_t id = h->n_nodes;
 	/* never full: a probe must always meet an empty slot */
 	if (x->count + 1 >= mask || id >= MGT_MAX_NODES ||
-	    mgt_back(MGT_NODE_OFF + (uint64_t)id * sizeof(struct mgt_node), sizeof(struct mgt_node)))
+	    back_record(ROOM_NODE, MGT_NODE_OFF, MGT_MAX_NODES, sizeof(struct mgt_node), id))
 		return 0;
 	struct mgt_node *n = mgt_node_at(id);
 	n->ret_lo = (uint32_t)ret;
@@ -370,9 +394,9 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 	/* never full: a lock-free probe must always meet an empty slot */
 	if (x->count + 1 >= mask || h->n_stacks >= MGT_MAX_STACKS ||
 	    nodes_of(f, depth, &node) ||
-	    mgt_back(MGT_STK_OFF + (uint64_t)h->n_stacks * MGT_STACK_REC, MGT_STACK_REC) ||
-	    mgt_back(MGT_INFO_OFF + (uint64_t)h->n_stacks * sizeof(struct mgt_stack_info),
-		     sizeof(struct mgt_stack_info))) {
+	    back_record(ROOM_STK, MGT_STK_OFF, MGT_MAX_STACKS, MGT_STACK_REC, h->n_stacks) ||
+	    back_record(ROOM_INFO, MGT_INFO_OFF, MGT_MAX_STACKS, sizeof(struct mgt_stack_info),
+			h->n_stacks)) {
 		__atomic_fetch_or(&h->flags, MGT_F_STACK_FULL, __ATOMIC_RELAXED); /* other bits race */
 		goto out;                     /* id 0: counted, unattributed */
 	}
@@ -527,6 +551,7 @@ int mgt_stack_reset(void)
 	if (nodes_)
 		mgt_munmap(nodes_, nodes_bytes(nodes_->bits));
 	last_n = 0;
+	mgt_memset(room, 0, sizeof(room));       /* a new file */
 	if (mgt_unwind_reset())
 		return -1;
 	x = index_make(INDEX_MIN_BITS);
