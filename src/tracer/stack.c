@@ -299,9 +299,22 @@ static void nodes_grow(void)
 	mgt_munmap(old, nodes_bytes(old->bits));
 }
 
-/* the node of return address ret called from node caller, stored if new
- * (depot lock held); 0 when there is no room */
-static uint32_t node_of(uint64_t ret, uint32_t caller)
+/* where a probe for the node (ret, caller) starts: fetched ahead of time */
+static inline void node_prefetch(const struct nodes *x, uint64_t ret, uint32_t caller)
+{
+	__builtin_prefetch(&x->s[node_hash(ret, caller) >> (64 - x->bits)], 1);
+}
+
+/*
+ * The node of return address ret called from node caller, stored if new
+ * (depot lock held); 0 when there is no room.  *fresh says the caller was
+ * stored just now: then it has no callees yet, and no probe can find one;
+ * it is set when this node is new.  next is the frame this node will call
+ * (0: none): its probe's first slot is fetched while this one is checked,
+ * so the two cache misses of a frame (its slot, its node in the file) do
+ * not queue behind those of the frame before.
+ */
+static uint32_t node_of(uint64_t ret, uint32_t caller, uint64_t next, int *fresh)
 {
 	struct mgt_header *h = mgt_g.hdr;
 	uint64_t hash = node_hash(ret, caller);
@@ -309,9 +322,11 @@ static uint32_t node_of(uint64_t ret, uint32_t caller)
 	uint32_t mask = (1u << x->bits) - 1, i = (uint32_t)(hash >> (64 - x->bits));
 	uint32_t tag = node_slot(hash, 0);
 	for (uint32_t v; (v = x->s[i]); i = (i + 1) & mask) {
-		if ((v & ~((1u << NODE_ID_BITS) - 1)) != tag)
+		if (*fresh || (v & ~((1u << NODE_ID_BITS) - 1)) != tag)
 			continue;
 		uint32_t id = v & ((1u << NODE_ID_BITS) - 1);
+		if (next)
+			node_prefetch(x, next, id);
 		const struct mgt_node *n = mgt_node_at(id);
 		if (n->caller == caller && node_ret(n) == ret)
 			return id;
@@ -330,6 +345,8 @@ static uint32_t node_of(uint64_t ret, uint32_t caller)
 	if (x->count + 1 >= mask || id >= MGT_MAX_NODES ||
 	    back_record(ROOM_NODE, MGT_NODE_OFF, MGT_MAX_NODES, sizeof(struct mgt_node), id))
 		return 0;
+	if (next)
+		node_prefetch(x, next, id);
 	struct mgt_node *n = mgt_node_at(id);
 	n->ret_lo = (uint32_t)ret;
 	n->ret_hi = (uint32_t)(ret >> 32);
@@ -337,6 +354,7 @@ static uint32_t node_of(uint64_t ret, uint32_t caller)
 	atomic_store_explicit((_Atomic uint32_t *)&h->n_nodes, id + 1, memory_order_release);
 	x->s[i] = node_slot(hash, id);
 	x->count++;
+	*fresh = 1;
 	return id;
 }
 
@@ -350,9 +368,10 @@ static int nodes_of(const uintptr_t *f, uint32_t depth, uint32_t *node)
 	uint32_t k = 0, nd = 0;
 	while (k < depth && k < last_n && last_frame[k] == f[depth - 1 - k])
 		nd = last_node[k++];
+	int fresh = 0;
 	for (; k < depth; k++) {
 		uintptr_t ret = f[depth - 1 - k];
-		if (!(nd = node_of(ret, nd))) {
+		if (!(nd = node_of(ret, nd, k + 1 < depth ? f[depth - 2 - k] : 0, &fresh))) {
 			last_n = k;
 			return -1;
 		}
