@@ -32,7 +32,8 @@
  * deep stack's frames are several cache lines in the file, and comparing
  * them was a fifth of the cost of a 50-frame allocation).  Two different
  * stacks of the same depth meet in both with a chance of about 2^-96 per
- * pair; the insert path still compares frames.
+ * pair.  The insert path, which looks again under the lock, goes by the
+ * same 96 bits.
  */
 struct slot {
 	_Atomic uint64_t hash;
@@ -44,9 +45,10 @@ struct slot {
  * The index doubles at three quarters full, under the depot lock, and the
  * new table is published with release order (at half full, 262k deep stacks
  * held a 16 MiB table where 8 MiB do: a lookup probes ~2.5 slots at the
- * fullest instead of 1.5, and most programs never get near).  It used to be one table of 4M slots
- * (64 MiB, unreserved), where each new stack touched a page of its own at
- * random: a program with 3000 distinct stacks paid ~11 MiB of RSS for it.
+ * fullest instead of 1.5, and most programs never get near).  It used to be
+ * one table of 4M slots (64 MiB, unreserved), where each new stack touched a
+ * page of its own at random: a program with 3000 distinct stacks paid ~11
+ * MiB of RSS for it.
  * A reader may still be probing a table that was replaced: old tables stay
  * mapped but give their slots back to the kernel (MADV_DONTNEED), so such a
  * reader finds empty slots and takes the locked path, which probes the
@@ -68,8 +70,8 @@ static mgt_lock_t depot_lock;
  * by inserts (depot lock held): a slot is a node id in its low 24 bits and
  * 8 more bits of the node's hash above them, so a probe reads the node in
  * the file only when those match; 0 is empty (node 0 is never stored).  4
- * bytes per slot, doubling at three quarters full: for 786k nodes (262k
- * deep stacks) 4 MiB.
+ * bytes per slot, doubling at three quarters full: 8 MiB for the 1.05M
+ * nodes of 261k distinct deep stacks (bench/README.md).
  */
 #define NODE_ID_BITS 24u
 _Static_assert(MGT_MAX_NODES <= (1u << NODE_ID_BITS), "node slot too narrow");
@@ -113,13 +115,19 @@ static size_t index_bytes(uint32_t bits)
 	return sizeof(struct index) + ((size_t)1 << bits) * sizeof(struct slot);
 }
 
+/* zeroed anonymous memory for an index; NULL when refused */
+static void *table_map(size_t bytes)
+{
+	void *x = mgt_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return x == MAP_FAILED ? NULL : x;
+}
+
 static struct index *index_make(uint32_t bits)
 {
-	struct index *x = mgt_mmap(NULL, index_bytes(bits), PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (x == MAP_FAILED)
-		return NULL;
-	x->bits = bits;
+	struct index *x = table_map(index_bytes(bits));
+	if (x)
+		x->bits = bits;
 	return x;
 }
 
@@ -251,11 +259,9 @@ static size_t nodes_bytes(uint32_t bits)
 
 static struct nodes *nodes_make(uint32_t bits)
 {
-	struct nodes *x = mgt_mmap(NULL, nodes_bytes(bits), PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (x == MAP_FAILED)
-		return NULL;
-	x->bits = bits;
+	struct nodes *x = table_map(nodes_bytes(bits));
+	if (x)
+		x->bits = bits;
 	return x;
 }
 
