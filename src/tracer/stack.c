@@ -288,17 +288,21 @@ static void nodes_grow(void)
 	struct nodes *old = nodes_, *x;
 	if (old->bits >= NODES_MAX_BITS || !(x = nodes_make(old->bits + 1)))
 		return;
-	uint32_t mask = (1u << x->bits) - 1;
-	for (uint32_t i = 0; i < (1u << old->bits); i++) {
-		uint32_t v = old->s[i];
-		if (!v)
-			continue;
-		const struct mgt_node *n = mgt_node_at(v & ((1u << NODE_ID_BITS) - 1));
+	/*
+	 * Every stored node is in the index (it goes in right after it is
+	 * committed), so the new table is filled from the file in id order: the
+	 * nodes are read one after the other, where reading them in the old
+	 * table's order missed the cache on almost every one (a fifth of the
+	 * cache misses of 113k new deep stacks, cachegrind).
+	 */
+	uint32_t mask = (1u << x->bits) - 1, n_nodes = mgt_g.hdr->n_nodes;
+	for (uint32_t id = 1; id < n_nodes; id++) {
+		const struct mgt_node *n = mgt_node_at(id);
 		uint64_t h = node_hash(node_ret(n), n->caller);
 		uint32_t j = (uint32_t)(h >> (64 - x->bits));
 		while (x->s[j])
 			j = (j + 1) & mask;
-		x->s[j] = v;
+		x->s[j] = node_slot(h, id);
 	}
 	x->count = old->count;
 	nodes_ = x;
