@@ -4,8 +4,9 @@
 usage: depot_test.py --memgate PATH --fixture PATH --work DIR kill
        depot_test.py --memgate PATH --fixture PATH --work DIR size --size-tool PATH
 
-kill: `fx_depot kill 20 MS` makes new deep stacks and keeps every block until
-a timer sends it SIGKILL, for a few MS.  Each time memgate must read the
+kill: `fx_depot kill 18 MS` makes new deep stacks and keeps every block;
+after its first 1024 stacks a timer sends it SIGKILL MS ms later, for a few
+MS.  Each time memgate must read the
 dead process back (exit 3, killed by signal 9) with every stack whole: every
 stack row that holds a block leads from leaf through down and DEPTH levels of
 rec_a/rec_b to main, the first levels pick rec_b where the block's size
@@ -33,6 +34,7 @@ from profile_stacks import expand  # noqa: E402  (the compact stack table, read 
 DEPTH = 24          # fixtures/depot.c
 SIZE_VARY = 15
 KILL_MS = (15, 40, 90)
+KILL_AFTER = 1024   # fixtures/depot.c: stacks made before the timer is set
 
 
 def run(cmd, work, name):
@@ -77,8 +79,8 @@ def check_killed(doc, ms):
     if blocks != s["leaked_blocks"] or nbytes != s["leaked_bytes"]:
         return [f"{ms} ms: the stacks hold {blocks} blocks, {nbytes} bytes; "
                 f"the process {s['leaked_blocks']}, {s['leaked_bytes']}"]
-    if len(seen) < 100:
-        return [f"{ms} ms: only {len(seen)} stacks before the kill: not a test of the depot"]
+    if len(seen) < KILL_AFTER:
+        return [f"{ms} ms: {len(seen)} stacks, but {KILL_AFTER} were made before the timer was set"]
     print(f"{ms} ms: {len(seen)} stacks, {blocks} blocks read back whole")
     return []
 
@@ -97,7 +99,7 @@ def main():
     if a.mode == "kill":
         for ms in KILL_MS:
             out = os.path.join(a.work, f"kill{ms}.json")
-            rc, log = run([a.memgate, "trace", "-o", out, "--", a.fixture, "kill", "20", str(ms)],
+            rc, log = run([a.memgate, "trace", "-o", out, "--", a.fixture, "kill", "18", str(ms)],
                           a.work, f"kill{ms}")
             if rc != 3 or not os.path.exists(out):
                 print(f"FAIL: {ms} ms: memgate exited {rc}, want 3 with a profile\n{log}")
