@@ -30,10 +30,9 @@ static uint32_t load32(const uint32_t *p)
  * death; when that reaches it, every stack's bytes at the peak are its live
  * bytes (a new epoch), by the tracer's rule.
  */
-static int settle_batches(struct mg_image *img)
+static int settle_batches(struct mg_image *img, struct mgt_stack *stacks)
 {
 	struct mgt_header *h = img->map;
-	struct mgt_stack *stacks = (struct mgt_stack *)((char *)img->map + MGT_STK_OFF);
 	const struct mgt_batch *batches =
 		(const struct mgt_batch *)((const char *)img->map + MGT_BATCH_OFF);
 	uint32_t nb = load32(&h->n_batches);
@@ -79,6 +78,62 @@ static int settle_batches(struct mg_image *img)
 	return 0;
 }
 
+/*
+ * The stacks whole, into img->stacks (format.h): each stack's counters from
+ * the stacks region, its flags from its info record, and its leak kinds, which
+ * are read only for stacks that held blocks at the end and only when the leak
+ * check ran (the region is not written otherwise).  Checks that the frames
+ * are whole: each node's caller comes before it, each stack's innermost node
+ * was committed, and no chain is deeper than MGT_MAX_DEPTH.  Returns 0 and
+ * *out (NULL: the stacks are corrupt), or -1 when out of memory.
+ */
+static int gather_stacks(struct mg_image *img, struct mgt_stack **out)
+{
+	const char *base = img->map;
+	const struct mgt_node *nodes = img->nodes;
+	int kinds = !!(img->hdr->flags & MGT_F_LEAKCHECK);
+	uint16_t *depth = malloc(((size_t)img->n_nodes + 1) * sizeof(*depth));
+	struct mgt_stack *st = calloc((size_t)img->n_stacks + 1, sizeof(*st));
+
+	*out = NULL;
+	if (!depth || !st) {
+		free(depth);
+		free(st);
+		return -1;
+	}
+	depth[0] = 0;
+	for (uint32_t i = 1; i < img->n_nodes; i++) {
+		uint32_t c = nodes[i].caller;
+		if (c >= i || depth[c] >= MGT_MAX_DEPTH)
+			goto corrupt;
+		depth[i] = (uint16_t)(depth[c] + 1);
+	}
+	for (uint32_t i = 0; i < img->n_stacks; i++) {
+		const struct mgt_stack_info *si = &img->info[i];
+		struct mgt_stack *s = &st[i];
+		if (si->node >= (i ? img->n_nodes : 1))
+			goto corrupt;
+		memcpy(s, base + MGT_STK_OFF + (uint64_t)i * MGT_STACK_REC, MGT_STACK_REC);
+		s->flags = si->flags;
+		if (kinds && s->cur_blocks) {
+			const struct mgt_stack_lost *l = (const void *)(base + MGT_LOST_OFF +
+				(uint64_t)i * sizeof(struct mgt_stack_lost));
+			for (int k = 0; k < 4; k++) {
+				s->lost_bytes[k] = l->bytes[k];
+				s->lost_blocks[k] = l->blocks[k];
+			}
+		}
+	}
+	free(depth);
+	img->stacks = st;
+	*out = st;
+	return 0;
+corrupt:
+	free(depth);
+	free(st);
+	return 0;
+}
+
 static int open_image(struct mg_image *img, const char *dir, const char *name,
 		      struct mg_error *err)
 {
@@ -114,8 +169,8 @@ static int open_image(struct mg_image *img, const char *dir, const char *name,
 		return mg_error_set(err, MG_ERROR,
 				    "trace '%s' is not a memgate trace of this version", path);
 	img->hdr = h;
-	img->stacks = (const void *)((const char *)h + MGT_STK_OFF);
-	img->frames = (const void *)((const char *)h + MGT_FRM_OFF);
+	img->info = (const void *)((const char *)h + MGT_INFO_OFF);
+	img->nodes = (const void *)((const char *)h + MGT_NODE_OFF);
 	img->modules = (const void *)((const char *)h + MGT_MOD_OFF);
 	img->timeline = (const void *)((const char *)h + MGT_TL_OFF);
 	img->children = (const void *)((const char *)h + MGT_CHILD_OFF);
@@ -125,17 +180,17 @@ static int open_image(struct mg_image *img, const char *dir, const char *name,
 	img->n_modules = load32(&h->n_modules);
 	img->n_children = load32(&h->n_children);
 	img->tl_n = load32(&h->tl_n);
-	img->n_frames = __atomic_load_n(&h->n_frames, __ATOMIC_ACQUIRE);
+	img->n_nodes = load32(&h->n_nodes);
 	if (img->n_stacks > MGT_MAX_STACKS || img->n_modules > MGT_MAX_MODULES ||
 	    img->n_children > MGT_MAX_CHILDREN || img->tl_n > MGT_TIMELINE ||
-	    img->n_frames > MGT_MAX_FRAMES)
+	    img->n_nodes > MGT_MAX_NODES)
 		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt", path);
-	for (uint32_t i = 1; i < img->n_stacks; i++) {
-		const struct mgt_stack *s = &img->stacks[i];
-		if (s->depth > MGT_MAX_DEPTH || s->frame_off + s->depth > img->n_frames)
-			return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (stack %u)", path, i);
-	}
-	if (h->state == MGT_RUNNING && settle_batches(img))
+	struct mgt_stack *stacks;
+	if (gather_stacks(img, &stacks) < 0)
+		return mg_error_set(err, MG_ERROR, "out of memory");
+	if (stacks == NULL)
+		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (call stacks)", path);
+	if (h->state == MGT_RUNNING && settle_batches(img, stacks))
 		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (event batch)", path);
 	uint64_t closed = img->tl_n ? img->timeline[img->tl_n - 1].event_end : 0;
 	img->have_open_bucket = h->events > closed;
@@ -195,6 +250,7 @@ void mg_trace_free(struct mg_trace *t)
 	for (size_t i = 0; i < t->n_images; i++) {
 		if (t->images[i].map)
 			munmap(t->images[i].map, t->images[i].map_len);
+		free((void *)t->images[i].stacks);
 		free(t->images[i].file);
 	}
 	for (size_t i = 0; i < t->n_procs; i++)
@@ -427,10 +483,13 @@ size_t mg_trace_frames(const struct mg_image *img, uint32_t id, struct mg_frame 
 	size_t n = 0;
 	if (id == 0 || id >= img->n_stacks)
 		return 0;
-	const struct mgt_stack *s = &img->stacks[id];
-	for (uint32_t i = 0; i < s->depth && n < max; i++) {
-		uint64_t a = img->frames[s->frame_off + i];
-		const struct mgt_module *m = module_of(img, a, s->mod_gen);
+	const struct mgt_stack_info *si = &img->info[id];
+	/* innermost first: each node's caller is the next frame out (checked
+	 * at load: callers come first, so the chain ends) */
+	for (uint32_t nd = si->node; nd && n < max; nd = img->nodes[nd].caller) {
+		const struct mgt_node *fr = &img->nodes[nd];
+		uint64_t a = (uint64_t)fr->ret_hi << 32 | fr->ret_lo;
+		const struct mgt_module *m = module_of(img, a, si->mod_gen);
 		/* nameless: the main program (the vdso never calls malloc) */
 		const char *path = m ? (m->path[0] ? m->path : img->hdr->exe) : NULL;
 		if (path && is_self(path))

@@ -22,13 +22,16 @@ struct mg_image {
 	void *map;
 	size_t map_len;
 	const struct mgt_header *hdr;
+	/* every stack whole: its counters, flags and leak kinds, gathered from
+	 * the file's regions (format.h); owned by the image */
 	const struct mgt_stack *stacks;
-	const uint64_t *frames;
+	const struct mgt_stack_info *info;  /* in the file: each stack's innermost node */
+	const struct mgt_node *nodes;       /* in the file: the frames, as nodes */
 	const struct mgt_module *modules;
 	const struct mgt_bucket *timeline;
 	const struct mgt_child *children;
 	uint32_t n_stacks, n_modules, n_children, tl_n;  /* validated against the file */
-	uint64_t n_frames;
+	uint32_t n_nodes;
 	int have_open_bucket;               /* died with events in the open bucket */
 };
 

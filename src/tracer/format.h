@@ -17,10 +17,10 @@
 #include <stdint.h>
 
 #define MGT_MAGIC        "MGTRACE1"
-#define MGT_VERSION      3
+#define MGT_VERSION      4
 
 #define MGT_MAX_STACKS   (1u << 20)       /* distinct call stacks per image; beyond: stack 0 */
-#define MGT_MAX_FRAMES   (1u << 25)       /* return addresses stored, all stacks together */
+#define MGT_MAX_NODES    (1u << 24)       /* frame nodes, all stacks together (shared callers once) */
 #define MGT_MAX_MODULES  4096u
 #define MGT_TIMELINE     2048u            /* buckets; pairs merge when full */
 #define MGT_MAX_CHILDREN 4096u            /* statuses of children this image reaped */
@@ -41,10 +41,14 @@
 #define MGT_CHILD_OFF    (MGT_TL_OFF + MGT_TL_SIZE)
 #define MGT_CHILD_SIZE   ((uint64_t)MGT_MAX_CHILDREN * sizeof(struct mgt_child))
 #define MGT_STK_OFF      (MGT_CHILD_OFF + MGT_CHILD_SIZE)
-#define MGT_STK_SIZE     ((uint64_t)MGT_MAX_STACKS * sizeof(struct mgt_stack))
-#define MGT_FRM_OFF      (MGT_STK_OFF + MGT_STK_SIZE)
-#define MGT_FRM_SIZE     ((uint64_t)MGT_MAX_FRAMES * sizeof(uint64_t))
-#define MGT_BATCH_OFF    (MGT_FRM_OFF + MGT_FRM_SIZE)
+#define MGT_STK_SIZE     ((uint64_t)MGT_MAX_STACKS * MGT_STACK_REC)
+#define MGT_INFO_OFF     (MGT_STK_OFF + MGT_STK_SIZE)
+#define MGT_INFO_SIZE    ((uint64_t)MGT_MAX_STACKS * sizeof(struct mgt_stack_info))
+#define MGT_NODE_OFF     (MGT_INFO_OFF + MGT_INFO_SIZE)
+#define MGT_NODE_SIZE    ((uint64_t)MGT_MAX_NODES * sizeof(struct mgt_node))
+#define MGT_LOST_OFF     (MGT_NODE_OFF + MGT_NODE_SIZE)
+#define MGT_LOST_SIZE    ((uint64_t)MGT_MAX_STACKS * sizeof(struct mgt_stack_lost))
+#define MGT_BATCH_OFF    (MGT_LOST_OFF + MGT_LOST_SIZE)
 #define MGT_BATCH_SIZE   ((uint64_t)MGT_MAX_BATCHES * sizeof(struct mgt_batch))
 #define MGT_FILE_SIZE    (MGT_BATCH_OFF + MGT_BATCH_SIZE)
 
@@ -60,7 +64,7 @@ enum mgt_flags {
 	MGT_F_ARGV_TRUNC   = 1u << 1,  /* argv did not fit MGT_ARGV_MAX */
 	MGT_F_EXIT_CODE    = 1u << 2,  /* exit_code was observed (exit, main's return, _exit) */
 	MGT_F_NOSPACE      = 1u << 3,  /* fallocate failed: recording stopped early */
-	MGT_F_STACK_FULL   = 1u << 4,  /* MGT_MAX_STACKS/FRAMES reached: new stacks went to stack 0 */
+	MGT_F_STACK_FULL   = 1u << 4,  /* MGT_MAX_STACKS/NODES reached: new stacks went to stack 0 */
 	MGT_F_UNTRACED_EXEC = 1u << 5, /* an exec/spawn dropped LD_PRELOAD or MEMGATE_DIR */
 	MGT_F_CHILD_FULL   = 1u << 6,  /* more reaped children than MGT_MAX_CHILDREN */
 	MGT_F_HARD_EXIT    = 1u << 7,  /* ended by _exit()/_Exit(): no atexit handlers ran */
@@ -76,13 +80,17 @@ enum mgt_flags {
  * Per call stack counters, indexed by stack id (id 0 = "no stack": overflow).
  * The at-peak pair uses the epoch rebase: the bytes/blocks this stack held at
  * the process peak are `epoch == hdr.epoch ? peak_* : cur_*`.
+ *
+ * The stacks region holds only the counters, the fields before `flags`: one
+ * record of MGT_STACK_REC bytes (a cache line) per stack, written on every
+ * event, and the only part of a stack the tracer writes after creating it.
+ * The fields from `flags` on live in regions of their own (the stack's
+ * struct mgt_stack_info, written once, and its struct mgt_stack_lost, written
+ * only by the leak check at exit); the reader (core/trace.c) gathers them
+ * into whole structs.  The tracer must never touch them through a
+ * struct mgt_stack: there they are the next stack's counters.
  */
 struct mgt_stack {
-	uint64_t hash;          /* of depth + frames; 0 only for stack 0 */
-	uint64_t frame_off;     /* index of the first frame in the frames region */
-	uint32_t depth;         /* frames stored */
-	uint32_t flags;         /* 1 = truncated at MEMGATE_DEPTH */
-	uint64_t mod_gen;       /* module generation when first captured */
 	uint64_t allocs;        /* successful allocations attributed here */
 	uint64_t total_bytes;   /* requested bytes of those allocations */
 	uint64_t frees;         /* frees of blocks allocated here */
@@ -91,8 +99,43 @@ struct mgt_stack {
 	uint64_t peak_bytes;    /* live bytes at the process peak (see above) */
 	uint64_t peak_blocks;
 	uint64_t epoch;         /* hdr.epoch when peak_* was last rebased */
-	uint64_t lost_bytes[4]; /* live at exit, by enum mgt_leak_kind (MGT_F_LEAKCHECK) */
+	/* ---- not in the stacks region: the reader's copy of the other regions ---- */
+	uint32_t flags;         /* struct mgt_stack_info.flags */
+	uint32_t pad;
+	uint64_t lost_bytes[4]; /* struct mgt_stack_lost: live at exit, by enum mgt_leak_kind */
 	uint32_t lost_blocks[4];
+};
+#define MGT_STACK_REC    __builtin_offsetof(struct mgt_stack, flags) /* bytes per stack in the file */
+_Static_assert(MGT_STACK_REC % 8 == 0, "stack records must stay 8-aligned");
+
+/*
+ * What a stack is, written once when the depot creates it (stack id i ->
+ * record i).  Its frames are the chain of nodes from `node` (the innermost
+ * frame) through each node's caller; node 0 ends it, and a stack whose walk
+ * found no frame has node 0.
+ */
+struct mgt_stack_info {
+	uint32_t node;          /* innermost frame's node; 0: no frames */
+	uint32_t flags;         /* 1 = truncated at MEMGATE_DEPTH */
+	uint64_t mod_gen;       /* module generation when first captured */
+};
+
+/*
+ * One frame of one or more stacks: a return address and the node of the
+ * frame that called it (0: the outermost frame).  Stacks that share their
+ * outer frames share their nodes, so a caller is stored once however many
+ * stacks pass through it.  A node's caller always has a smaller id.  Three
+ * 32-bit words: 12 bytes, not 16.
+ */
+struct mgt_node {
+	uint32_t ret_lo, ret_hi; /* the return address, low and high halves */
+	uint32_t caller;        /* node of the calling frame; 0: none */
+};
+
+/* A stack's leak kinds, stack id i -> record i, written only by the leak check */
+struct mgt_stack_lost {
+	uint64_t bytes[4];      /* live at exit, by enum mgt_leak_kind (MGT_F_LEAKCHECK) */
+	uint32_t blocks[4];
 };
 
 /* memcheck's leak kinds: what a conservative scan of the roots at exit finds */
@@ -188,9 +231,10 @@ struct mgt_header {
 	uint64_t scanned_bytes;    /* roots and blocks the leak check read */
 
 	/* committed lengths (release-stored after the records) */
-	uint32_t n_stacks;      /* records [0, n_stacks) are valid */
+	uint32_t n_stacks;      /* stacks [0, n_stacks) are valid: counters and info */
 	uint32_t n_modules;
-	uint64_t n_frames;
+	uint32_t n_nodes;       /* nodes [1, n_nodes) are valid (node 0 is never written) */
+	uint32_t pad0;
 	uint32_t n_children;
 	uint32_t tl_n;          /* buckets [0, tl_n) closed; bucket tl_n is open */
 	uint64_t tl_width;      /* events per bucket */
@@ -207,5 +251,8 @@ struct mgt_header {
 	uint32_t argv_len;      /* bytes used in argv[] */
 	char     argv[MGT_ARGV_MAX]; /* NUL-separated */
 };
+
+/* the counters of a stack start on a cache line of their own */
+_Static_assert(MGT_STK_OFF % 64 == 0, "stacks region must be cache-line aligned");
 
 #endif

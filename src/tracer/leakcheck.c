@@ -511,9 +511,16 @@ static void record(void)
 		if (!mgt_own_block(b))
 			continue;             /* inherited: the parent's to report */
 		unsigned k = kind_of[lc->state[i]];
-		struct mgt_stack *s = mgt_stack_at(b->stack);
-		s->lost_bytes[k] += b->size;
-		s->lost_blocks[k]++;
+		/* the leak kinds have a region of their own, touched only here */
+		if (b->stack < h->n_stacks &&
+		    !mgt_back(MGT_LOST_OFF + (uint64_t)b->stack * sizeof(struct mgt_stack_lost),
+			      sizeof(struct mgt_stack_lost))) {
+			struct mgt_stack_lost *s = mgt_stack_lost_at(b->stack);
+			s->bytes[k] += b->size;
+			s->blocks[k]++;
+		} else {
+			lc->inexact = 1;
+		}
 		h->lost_bytes[k] += b->size;
 		h->lost_blocks[k]++;
 		bytes += b->size;

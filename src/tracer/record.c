@@ -64,8 +64,12 @@ static void areas_init(void)
 {
 	static const struct { uint64_t off, max, rsize; unsigned shift; } def[MGT_AREAS] = {
 		[MGT_A_MOD] = { MGT_MOD_OFF, MGT_MAX_MODULES, sizeof(struct mgt_module), MGT_MOD_SHIFT },
-		[MGT_A_STK] = { MGT_STK_OFF, MGT_MAX_STACKS, sizeof(struct mgt_stack), MGT_STK_SHIFT },
-		[MGT_A_FRM] = { MGT_FRM_OFF, MGT_MAX_FRAMES, sizeof(uint64_t), MGT_FRM_SHIFT },
+		[MGT_A_STK] = { MGT_STK_OFF, MGT_MAX_STACKS, MGT_STACK_REC, MGT_STK_SHIFT },
+		[MGT_A_INFO] = { MGT_INFO_OFF, MGT_MAX_STACKS, sizeof(struct mgt_stack_info),
+				 MGT_INFO_SHIFT },
+		[MGT_A_NODE] = { MGT_NODE_OFF, MGT_MAX_NODES, sizeof(struct mgt_node), MGT_NODE_SHIFT },
+		[MGT_A_LOST] = { MGT_LOST_OFF, MGT_MAX_STACKS, sizeof(struct mgt_stack_lost),
+				 MGT_LOST_SHIFT },
 		[MGT_A_BAT] = { MGT_BATCH_OFF, MGT_MAX_BATCHES, sizeof(struct mgt_batch), MGT_BAT_SHIFT },
 	};
 	for (unsigned a = 0; a < MGT_AREAS; a++) {
@@ -105,7 +109,7 @@ static int seg_map(struct mgt_area *r, unsigned s, long *fd)
 
 /*
  * The segments holding file bytes [off, off + len).  Each area is only ever
- * extended under one lock (modules: the module lock; stacks and frames: the
+ * extended under one lock (modules: the module lock; the stack regions: the
  * depot lock; batches: the event lock), so no two threads map the same one.
  */
 static int areas_map(uint64_t off, uint64_t len, long *fd)
@@ -293,7 +297,8 @@ static int start_image(int fork_child, const char *parent_file)
 {
 	if (open_file() || mgt_back(MGT_HDR_OFF, MGT_HDR_SIZE) ||
 	    mgt_back(MGT_TL_OFF, MGT_TL_SIZE + MGT_CHILD_SIZE) ||
-	    mgt_back(MGT_STK_OFF, sizeof(struct mgt_stack)))
+	    mgt_back(MGT_STK_OFF, MGT_STACK_REC) ||
+	    mgt_back(MGT_INFO_OFF, sizeof(struct mgt_stack_info)))
 		return -1;
 	struct mgt_header *h = mgt_g.hdr;
 
@@ -310,6 +315,7 @@ static int start_image(int fork_child, const char *parent_file)
 	h->tl_width = 1;
 	mgt_tl_close_at = 1;
 	h->n_stacks = 1;                      /* stack 0: overflow, no frames */
+	h->n_nodes = 1;                       /* node 0: "no caller", never written */
 	if (fork_child) {
 		h->flags |= MGT_F_FORK_CHILD;
 		mgt_strlcpy(h->parent_file, parent_file, sizeof(h->parent_file));

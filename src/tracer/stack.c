@@ -9,7 +9,9 @@
  * The depot maps a stack (its frames) to a small id.  Lookups are lock-free
  * (an open-addressing index of {hash, id} in anonymous memory, ids published
  * with release order after the record); inserts take one lock.  Records and
- * frames live in the trace file, so ids and frames survive a crash.
+ * frames live in the trace file, so ids and frames survive a crash.  Frames
+ * are stored as nodes, each a return address and its caller's node
+ * (format.h), so the outer frames that stacks share are stored once.
  */
 #define _GNU_SOURCE
 #include <string.h>
@@ -20,7 +22,9 @@
 #include "unwind.h"
 
 #define INDEX_MIN_BITS 12u                /* 4096 slots, 64 KiB */
-#define INDEX_MAX_BITS 22u                /* 4M slots for MGT_MAX_STACKS (1M): load <= 25% */
+#define INDEX_MAX_BITS 22u                /* 4M slots: MGT_MAX_STACKS (1M) at load <= 25% */
+#define NODES_MIN_BITS 12u                /* 4096 slots, 16 KiB */
+#define NODES_MAX_BITS 25u                /* 32M slots: MGT_MAX_NODES (16M) at load <= 50% */
 
 /*
  * A stack is known by two independent hashes of its frames, 96 bits in all:
@@ -28,7 +32,8 @@
  * deep stack's frames are several cache lines in the file, and comparing
  * them was a fifth of the cost of a 50-frame allocation).  Two different
  * stacks of the same depth meet in both with a chance of about 2^-96 per
- * pair; the insert path still compares frames.
+ * pair.  The insert path, which looks again under the lock, goes by the
+ * same 96 bits.
  */
 struct slot {
 	_Atomic uint64_t hash;
@@ -37,10 +42,13 @@ struct slot {
 };
 
 /*
- * The index doubles at half full, under the depot lock, and the new table
- * is published with release order.  It used to be one table of 4M slots
- * (64 MiB, unreserved), where each new stack touched a page of its own at
- * random: a program with 3000 distinct stacks paid ~11 MiB of RSS for it.
+ * The index doubles at three quarters full, under the depot lock, and the
+ * new table is published with release order (at half full, 262k deep stacks
+ * held a 16 MiB table where 8 MiB do: a lookup probes ~2.5 slots at the
+ * fullest instead of 1.5, and most programs never get near).  It used to be
+ * one table of 4M slots (64 MiB, unreserved), where each new stack touched a
+ * page of its own at random: a program with 3000 distinct stacks paid ~11
+ * MiB of RSS for it.
  * A reader may still be probing a table that was replaced: old tables stay
  * mapped but give their slots back to the kernel (MADV_DONTNEED), so such a
  * reader finds empty slots and takes the locked path, which probes the
@@ -57,18 +65,69 @@ static struct index *retired[INDEX_MAX_BITS]; /* replaced tables, headers still 
 static unsigned n_retired;
 static mgt_lock_t depot_lock;
 
+/*
+ * The frame nodes are found again through an index of their own, used only
+ * by inserts (depot lock held): a slot is a node id in its low 24 bits and
+ * 8 more bits of the node's hash above them, so a probe reads the node in
+ * the file only when those match; 0 is empty (node 0 is never stored).  4
+ * bytes per slot, doubling at three quarters full: 8 MiB for the 1.05M
+ * nodes of 261k distinct deep stacks (bench/README.md).
+ */
+#define NODE_ID_BITS 24u
+_Static_assert(MGT_MAX_NODES <= (1u << NODE_ID_BITS), "node slot too narrow");
+struct nodes {
+	uint32_t bits;                        /* 1 << bits slots */
+	uint32_t count;
+	uint32_t s[];
+};
+static struct nodes *nodes_;
+/* the frames of the last stack inserted, outermost first, and their nodes:
+ * the next new stack shares its outer frames with it, most of the time */
+static uintptr_t last_frame[MGT_MAX_DEPTH];
+static uint32_t last_node[MGT_MAX_DEPTH], last_n;
+
+/*
+ * Records below these are backed and mapped (depot lock): mgt_back() is
+ * called once per 256 KiB of a region, not once per record (it was a tenth
+ * of the cost of 180k new deep stacks, called per node).
+ */
+enum { ROOM_STK, ROOM_INFO, ROOM_NODE, ROOMS };
+static uint64_t room[ROOMS];
+
+/* backs record i of the region at off (max records of rsize bytes) and the
+ * rest of its 256 KiB chunk, unless done already; 0 ok */
+static int back_record(unsigned r, uint64_t off, uint64_t max, uint64_t rsize, uint64_t i)
+{
+	if (MGT_LIKELY(i < room[r]))
+		return 0;
+	uint64_t lo = off + i * rsize, hi = off + max * rsize;
+	uint64_t end = (lo + rsize + (1ull << MGT_CHUNK_SHIFT) - 1) & ~((1ull << MGT_CHUNK_SHIFT) - 1);
+	if (end > hi)
+		end = hi;
+	if (mgt_back(lo, end - lo))
+		return -1;
+	room[r] = (end - off) / rsize;
+	return 0;
+}
+
 static size_t index_bytes(uint32_t bits)
 {
 	return sizeof(struct index) + ((size_t)1 << bits) * sizeof(struct slot);
 }
 
+/* zeroed anonymous memory for an index; NULL when refused */
+static void *table_map(size_t bytes)
+{
+	void *x = mgt_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return x == MAP_FAILED ? NULL : x;
+}
+
 static struct index *index_make(uint32_t bits)
 {
-	struct index *x = mgt_mmap(NULL, index_bytes(bits), PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (x == MAP_FAILED)
-		return NULL;
-	x->bits = bits;
+	struct index *x = table_map(index_bytes(bits));
+	if (x)
+		x->bits = bits;
 	return x;
 }
 
@@ -193,26 +252,157 @@ static void index_grow(void)
 	mgt_madvise(old->s, index_bytes(old->bits) - sizeof(*old), MADV_DONTNEED);
 }
 
-static inline int same_frames(const struct mgt_stack *s, const uintptr_t *f, uint32_t depth)
+static size_t nodes_bytes(uint32_t bits)
 {
-	if (s->depth != depth)
+	return sizeof(struct nodes) + ((size_t)1 << bits) * sizeof(uint32_t);
+}
+
+static struct nodes *nodes_make(uint32_t bits)
+{
+	struct nodes *x = table_map(nodes_bytes(bits));
+	if (x)
+		x->bits = bits;
+	return x;
+}
+
+static inline uint64_t node_hash(uint64_t ret, uint32_t caller)
+{
+	uint64_t h = (ret ^ (uint64_t)caller << 47 ^ caller) * 0x9e3779b97f4a7c15ull;
+	return (h ^ h >> 31) * 0xc2b2ae3d27d4eb4full;
+}
+
+/* the slot value of node id with hash h: 8 bits of the hash above the id */
+static inline uint32_t node_slot(uint64_t h, uint32_t id)
+{
+	return id | (uint32_t)(h >> 8 & 0xff000000u);
+}
+
+static inline uint64_t node_ret(const struct mgt_node *n)
+{
+	return (uint64_t)n->ret_hi << 32 | n->ret_lo;
+}
+
+/* doubles the node index (depot lock held); on failure the old one keeps filling */
+static void nodes_grow(void)
+{
+	struct nodes *old = nodes_, *x;
+	if (old->bits >= NODES_MAX_BITS || !(x = nodes_make(old->bits + 1)))
+		return;
+	/*
+	 * Every stored node is in the index (it goes in right after it is
+	 * committed), so the new table is filled from the file in id order: the
+	 * nodes are read one after the other, where reading them in the old
+	 * table's order missed the cache on almost every one (a fifth of the
+	 * cache misses of 113k new deep stacks, cachegrind).
+	 */
+	uint32_t mask = (1u << x->bits) - 1, n_nodes = mgt_g.hdr->n_nodes;
+	for (uint32_t id = 1; id < n_nodes; id++) {
+		const struct mgt_node *n = mgt_node_at(id);
+		uint64_t h = node_hash(node_ret(n), n->caller);
+		uint32_t j = (uint32_t)(h >> (64 - x->bits));
+		while (x->s[j])
+			j = (j + 1) & mask;
+		x->s[j] = node_slot(h, id);
+	}
+	x->count = old->count;
+	nodes_ = x;
+	mgt_munmap(old, nodes_bytes(old->bits));
+}
+
+/* where a probe for the node (ret, caller) starts: fetched ahead of time */
+static inline void node_prefetch(const struct nodes *x, uint64_t ret, uint32_t caller)
+{
+	__builtin_prefetch(&x->s[node_hash(ret, caller) >> (64 - x->bits)], 1);
+}
+
+/*
+ * The node of return address ret called from node caller, stored if new
+ * (depot lock held); 0 when there is no room.  *fresh says the caller was
+ * stored just now: then it has no callees yet, and no probe can find one;
+ * it is set when this node is new.  next is the frame this node will call
+ * (0: none): its probe's first slot is fetched while this one is checked,
+ * so the two cache misses of a frame (its slot, its node in the file) do
+ * not queue behind those of the frame before.
+ */
+static uint32_t node_of(uint64_t ret, uint32_t caller, uint64_t next, int *fresh)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	uint64_t hash = node_hash(ret, caller);
+	struct nodes *x = nodes_;
+	uint32_t mask = (1u << x->bits) - 1, i = (uint32_t)(hash >> (64 - x->bits));
+	uint32_t tag = node_slot(hash, 0);
+	for (uint32_t v; (v = x->s[i]); i = (i + 1) & mask) {
+		if (*fresh || (v & ~((1u << NODE_ID_BITS) - 1)) != tag)
+			continue;
+		uint32_t id = v & ((1u << NODE_ID_BITS) - 1);
+		if (next)
+			node_prefetch(x, next, id);
+		const struct mgt_node *n = mgt_node_at(id);
+		if (n->caller == caller && node_ret(n) == ret)
+			return id;
+	}
+	if (4 * (x->count + 1) > 3 * (mask + 1)) {
+		nodes_grow();
+		if (x != nodes_) {
+			x = nodes_;
+			mask = (1u << x->bits) - 1;
+			for (i = (uint32_t)(hash >> (64 - x->bits)); x->s[i]; i = (i + 1) & mask)
+				;
+		}
+	}
+	uint32_t id = h->n_nodes;
+	/* never full: a probe must always meet an empty slot */
+	if (x->count + 1 >= mask || id >= MGT_MAX_NODES ||
+	    back_record(ROOM_NODE, MGT_NODE_OFF, MGT_MAX_NODES, sizeof(struct mgt_node), id))
 		return 0;
-	const uint64_t *g = mgt_frames_at(s->frame_off);
-	for (uint32_t i = 0; i < depth; i++)
-		if (g[i] != f[i])
-			return 0;
-	return 1;
+	if (next)
+		node_prefetch(x, next, id);
+	struct mgt_node *n = mgt_node_at(id);
+	n->ret_lo = (uint32_t)ret;
+	n->ret_hi = (uint32_t)(ret >> 32);
+	n->caller = caller;
+	atomic_store_explicit((_Atomic uint32_t *)&h->n_nodes, id + 1, memory_order_release);
+	x->s[i] = node_slot(hash, id);
+	x->count++;
+	*fresh = 1;
+	return id;
+}
+
+/*
+ * The node of the innermost of frames f[0, depth) (innermost first), its
+ * callers' nodes stored first: 0 and *node, or -1 when there is no room.
+ * The outer frames the last stack inserted had too are not looked up again.
+ */
+static int nodes_of(const uintptr_t *f, uint32_t depth, uint32_t *node)
+{
+	uint32_t k = 0, nd = 0;
+	while (k < depth && k < last_n && last_frame[k] == f[depth - 1 - k])
+		nd = last_node[k++];
+	int fresh = 0;
+	for (; k < depth; k++) {
+		uintptr_t ret = f[depth - 1 - k];
+		if (!(nd = node_of(ret, nd, k + 1 < depth ? f[depth - 2 - k] : 0, &fresh))) {
+			last_n = k;
+			return -1;
+		}
+		last_frame[k] = ret;
+		last_node[k] = nd;
+	}
+	last_n = depth;
+	*node = nd;
+	return 0;
 }
 
 static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32_t depth,
 		       uint32_t trunc)
 {
 	struct mgt_header *h = mgt_g.hdr;
-	uint32_t id = 0;
+	uint32_t id = 0, node = 0;
 
 	mgt_stack_lock();
 	/* another thread may have inserted it since our lock-free probe (or we
-	 * probed a table that was replaced meanwhile) */
+	 * probed a table that was replaced meanwhile): the same 96 bits of hash
+	 * that a lock-free lookup takes as the same stack */
 	struct index *x = atomic_load_explicit(&index_, memory_order_relaxed);
 	uint32_t mask = (1u << x->bits) - 1;
 	for (uint32_t i = home_slot(hash, x->bits);; i = (i + 1) & mask) {
@@ -220,37 +410,31 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 		if (!sid)
 			break;
 		if (atomic_load_explicit(&x->s[i].hash, memory_order_relaxed) == hash &&
-		    same_frames(mgt_stack_at(sid), f, depth)) {
+		    atomic_load_explicit(&x->s[i].check, memory_order_relaxed) == check) {
 			id = sid;
 			goto out;
 		}
 	}
-	if (2 * (x->count + 1) > mask + 1) {
+	if (4 * (x->count + 1) > 3 * (mask + 1)) {
 		index_grow();
 		x = atomic_load_explicit(&index_, memory_order_relaxed);
 		mask = (1u << x->bits) - 1;
 	}
-	/* a stack's frames stay within one mapped segment of the file (tracer.h) */
-	uint64_t fo = mgt_frames_fit(h->n_frames, depth);
 	/* never full: a lock-free probe must always meet an empty slot */
 	if (x->count + 1 >= mask || h->n_stacks >= MGT_MAX_STACKS ||
-	    fo + depth > MGT_MAX_FRAMES ||
-	    mgt_back(MGT_STK_OFF + (uint64_t)h->n_stacks * sizeof(struct mgt_stack),
-		     sizeof(struct mgt_stack)) ||
-	    mgt_back(MGT_FRM_OFF + fo * sizeof(uint64_t), depth * sizeof(uint64_t))) {
+	    nodes_of(f, depth, &node) ||
+	    back_record(ROOM_STK, MGT_STK_OFF, MGT_MAX_STACKS, MGT_STACK_REC, h->n_stacks) ||
+	    back_record(ROOM_INFO, MGT_INFO_OFF, MGT_MAX_STACKS, sizeof(struct mgt_stack_info),
+			h->n_stacks)) {
 		__atomic_fetch_or(&h->flags, MGT_F_STACK_FULL, __ATOMIC_RELAXED); /* other bits race */
 		goto out;                     /* id 0: counted, unattributed */
 	}
 	id = h->n_stacks;
-	struct mgt_stack *s = mgt_stack_at(id);
-	mgt_memcpy(mgt_frames_at(fo), f, depth * sizeof(*f));
-	s->hash = hash;
-	s->frame_off = fo;
-	s->depth = depth;
-	s->flags = trunc;
-	s->mod_gen = h->mod_gen;
-	atomic_store_explicit((_Atomic uint64_t *)&h->n_frames, fo + depth,
-			      memory_order_release);
+	/* its counters are the file's zeros: a stack id is never handed out twice */
+	struct mgt_stack_info *si = mgt_stack_info_at(id);
+	si->node = node;
+	si->flags = trunc;
+	si->mod_gen = h->mod_gen;
 	atomic_store_explicit((_Atomic uint32_t *)&h->n_stacks, id + 1, memory_order_release);
 	index_put(x, hash, check, id);
 out:
@@ -383,7 +567,7 @@ uint32_t mgt_stack_intern(struct mgt_thread *t, const uintptr_t *frames, uint32_
 	return intern(t, frames, depth, trunc, h1, h2);
 }
 
-/* Called at setup and in a fork child (the only thread there): an empty index. */
+/* Called at setup and in a fork child (the only thread there): an empty depot. */
 int mgt_stack_reset(void)
 {
 	struct index *x = atomic_load_explicit(&index_, memory_order_relaxed);
@@ -393,14 +577,19 @@ int mgt_stack_reset(void)
 		x = retired[--n_retired];
 		mgt_munmap(x, index_bytes(x->bits));
 	}
+	if (nodes_)
+		mgt_munmap(nodes_, nodes_bytes(nodes_->bits));
+	last_n = 0;
+	mgt_memset(room, 0, sizeof(room));       /* a new file */
 	if (mgt_unwind_reset())
 		return -1;
 	x = index_make(INDEX_MIN_BITS);
+	nodes_ = nodes_make(NODES_MIN_BITS);
 	atomic_store_explicit(&index_, x, memory_order_release);
 	if (!main_hi)
 		find_main_stack();
 	/* in a fork child the forking thread is the only one, and its bounds hold */
-	return x ? 0 : -1;
+	return x && nodes_ ? 0 : -1;
 }
 
 void mgt_stack_lock(void) { mgt_lock(&depot_lock); }

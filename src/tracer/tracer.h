@@ -181,10 +181,12 @@ struct mgt_area {
 	void *map[MGT_AREA_SEGS];     /* NULL: segment s not mapped */
 	uint64_t len[MGT_AREA_SEGS];
 };
-enum { MGT_A_MOD, MGT_A_STK, MGT_A_FRM, MGT_A_BAT, MGT_AREAS };
+enum { MGT_A_MOD, MGT_A_STK, MGT_A_INFO, MGT_A_NODE, MGT_A_LOST, MGT_A_BAT, MGT_AREAS };
 #define MGT_MOD_SHIFT 5u              /* 32 modules (35 KiB) */
-#define MGT_STK_SHIFT 8u              /* 256 stacks (36 KiB) */
-#define MGT_FRM_SHIFT 12u             /* 4096 frames (32 KiB) */
+#define MGT_STK_SHIFT 8u              /* 256 stacks' counters (16 KiB) */
+#define MGT_INFO_SHIFT 8u             /* 256 stacks' info (4 KiB) */
+#define MGT_NODE_SHIFT 12u            /* 4096 frame nodes (48 KiB) */
+#define MGT_LOST_SHIFT 8u             /* 256 stacks' leak kinds (12 KiB), at exit */
 #define MGT_BAT_SHIFT 4u              /* 16 batches (33 KiB) */
 
 static inline unsigned mgt_area_seg(uint64_t i, unsigned shift)
@@ -202,7 +204,7 @@ struct mgt_global {
 	struct mgt_header *hdr;       /* the mapping; NULL when not recording */
 	struct mgt_bucket *timeline;  /* with the children: one small mapping */
 	struct mgt_child *children;
-	struct mgt_area area[MGT_AREAS]; /* modules, stacks, frames, batches */
+	struct mgt_area area[MGT_AREAS]; /* modules, stacks (counters, info, nodes, leaks), batches */
 	uint32_t depth;               /* MEMGATE_DEPTH */
 	uint32_t fork_gen;            /* tags side-table entries of this image (ptrmap.c) */
 	int no_leakcheck;             /* MEMGATE_LEAKCHECK=0: no leak kinds at exit */
@@ -222,14 +224,22 @@ static inline void *mgt_area_rec(unsigned a, uint64_t i, unsigned shift, uint64_
 	return (void *)(atomic_load_explicit(&mgt_g.area[a].base[mgt_area_seg(i, shift)],
 					     memory_order_relaxed) + i * rsize);
 }
+/* the counters of stack id: only the fields before `flags` (format.h) */
 static inline struct mgt_stack *mgt_stack_at(uint64_t id)
 {
-	return mgt_area_rec(MGT_A_STK, id, MGT_STK_SHIFT, sizeof(struct mgt_stack));
+	return mgt_area_rec(MGT_A_STK, id, MGT_STK_SHIFT, MGT_STACK_REC);
 }
-/* frames [off, off + depth) of one stack lie in one segment (mgt_frames_fit) */
-static inline uint64_t *mgt_frames_at(uint64_t off)
+static inline struct mgt_stack_info *mgt_stack_info_at(uint64_t id)
 {
-	return mgt_area_rec(MGT_A_FRM, off, MGT_FRM_SHIFT, sizeof(uint64_t));
+	return mgt_area_rec(MGT_A_INFO, id, MGT_INFO_SHIFT, sizeof(struct mgt_stack_info));
+}
+static inline struct mgt_node *mgt_node_at(uint64_t i)
+{
+	return mgt_area_rec(MGT_A_NODE, i, MGT_NODE_SHIFT, sizeof(struct mgt_node));
+}
+static inline struct mgt_stack_lost *mgt_stack_lost_at(uint64_t id)
+{
+	return mgt_area_rec(MGT_A_LOST, id, MGT_LOST_SHIFT, sizeof(struct mgt_stack_lost));
 }
 static inline struct mgt_module *mgt_module_at(uint64_t i)
 {
@@ -239,13 +249,6 @@ static inline struct mgt_batch *mgt_batch_at(uint64_t i)
 {
 	return mgt_area_rec(MGT_A_BAT, i, MGT_BAT_SHIFT, sizeof(struct mgt_batch));
 }
-/* where n frames written from frame index `at` on stay within one segment */
-static inline uint64_t mgt_frames_fit(uint64_t at, uint64_t n)
-{
-	uint64_t end = mgt_area_seg_end(mgt_area_seg(at, MGT_FRM_SHIFT), MGT_FRM_SHIFT);
-	return at + n > end ? end : at;
-}
-
 /* What the tracer is doing in this process (mgt_phase); not the image's end
  * (enum mgt_state in format.h). */
 enum mgt_phase {

@@ -1,0 +1,161 @@
+/* test_trace.c - the reader of trace files (core/trace.c) on files written by hand
+ *
+ * A trace file laid out as src/tracer/FORMAT.md says, in a temporary
+ * directory: two stacks whose frames share their outer nodes, one truncated,
+ * one with leak kinds.  The reader must hand each stack over whole (its
+ * counters, flags and leak kinds gathered from their regions) and give each
+ * one's frames innermost first through the shared nodes.  Then the same file
+ * broken three ways, each one a "corrupt" error and nothing read: a node whose
+ * caller is not below it (a cycle), a stack whose node was never committed,
+ * a chain deeper than MGT_MAX_DEPTH.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/trace.h"
+#include "harness.h"
+#include "util/error.h"
+
+static char dir[64];
+
+static void put(int fd, uint64_t off, const void *p, size_t n)
+{
+	CHECK(pwrite(fd, p, n, (off_t)off) == (ssize_t)n);
+}
+
+static void put_node(int fd, uint32_t id, uint64_t ret, uint32_t caller)
+{
+	struct mgt_node n = { (uint32_t)ret, (uint32_t)(ret >> 32), caller };
+	put(fd, MGT_NODE_OFF + (uint64_t)id * sizeof(n), &n, sizeof(n));
+}
+
+/* stack id's counters (the file's part of struct mgt_stack) and info */
+static void put_stack(int fd, uint32_t id, uint64_t allocs, uint64_t cur, uint32_t node,
+		      uint32_t flags)
+{
+	struct mgt_stack s = { .allocs = allocs, .total_bytes = 100 * allocs, .frees = allocs - cur,
+			       .cur_bytes = 100 * cur, .cur_blocks = cur };
+	struct mgt_stack_info si = { node, flags, 0 };
+	put(fd, MGT_STK_OFF + (uint64_t)id * MGT_STACK_REC, &s, MGT_STACK_REC);
+	put(fd, MGT_INFO_OFF + (uint64_t)id * sizeof(si), &si, sizeof(si));
+}
+
+enum breakage { WHOLE, CYCLE, UNCOMMITTED, TOO_DEEP };
+
+/* writes dir/1.0.mgt: stacks 1 and 2, nodes 1-4, broken as asked */
+static void write_trace(enum breakage b)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/1.0.mgt", dir);
+	unlink(path);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0 && ftruncate(fd, (off_t)MGT_FILE_SIZE) == 0);
+
+	static struct mgt_header h;
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, MGT_MAGIC, 8);
+	h.version = MGT_VERSION;
+	h.header_size = sizeof(h);
+	h.file_size = MGT_FILE_SIZE;
+	h.pid = 1;
+	h.state = MGT_EXITED;
+	h.flags = MGT_F_LEAKCHECK | MGT_F_EXIT_CODE;
+	h.depth_max = 64;
+	h.allocs = 5;
+	h.cur_bytes = 100;
+	h.cur_blocks = 1;
+	h.n_stacks = 3;
+	h.n_nodes = 5;
+	/* main (0x1000) calls f (0x2000), which allocates at 0x3000 and 0x4000 */
+	put_node(fd, 1, 0x1000, 0);
+	put_node(fd, 2, 0x7f0000002000ull, 1);
+	put_node(fd, 3, 0x3000, b == CYCLE ? 3 : 2);
+	put_node(fd, 4, 0x4000, 2);
+	put_stack(fd, 1, 3, 1, 3, 0);
+	put_stack(fd, 2, 2, 0, b == UNCOMMITTED ? 5 : 4, 1);
+	struct mgt_stack_lost l = { { 0, 0, 0, 100 }, { 0, 0, 0, 1 } };
+	put(fd, MGT_LOST_OFF + 1 * sizeof(l), &l, sizeof(l));
+	if (b == TOO_DEEP) {
+		/* stack 2 at the end of a chain of MGT_MAX_DEPTH + 1 nodes */
+		for (uint32_t i = 5; i < 5 + MGT_MAX_DEPTH; i++)
+			put_node(fd, i, 0x5000 + i, i - 1);
+		h.n_nodes = 5 + MGT_MAX_DEPTH;
+		put_stack(fd, 2, 2, 0, h.n_nodes - 1, 1);
+	}
+	put(fd, 0, &h, sizeof(h));
+	close(fd);
+}
+
+static void check_whole(void)
+{
+	struct mg_trace *t = NULL;
+	struct mg_error err = { 0 };
+	struct mg_frame f[8];
+	write_trace(WHOLE);
+	CHECKF(mg_trace_load(&t, dir, &err) == MG_OK, "%s", err.msg);
+	if (!t)
+		return;
+	CHECK_U64(1, t->n_images);
+	const struct mg_image *img = &t->images[0];
+	CHECK_U64(3, img->n_stacks);
+	CHECK_U64(5, img->n_nodes);
+	CHECK_U64(3, img->stacks[1].allocs);
+	CHECK_U64(300, img->stacks[1].total_bytes);
+	CHECK_U64(1, img->stacks[1].cur_blocks);
+	CHECK_U64(0, img->stacks[1].flags);
+	CHECK_U64(100, img->stacks[1].lost_bytes[MGT_REACHABLE]);
+	CHECK_U64(1, img->stacks[1].lost_blocks[MGT_REACHABLE]);
+	CHECK_U64(2, img->stacks[2].allocs);
+	CHECK_U64(1, img->stacks[2].flags);
+	/* no block live: its leak record is not read, whatever it holds */
+	CHECK_U64(0, img->stacks[2].lost_blocks[MGT_REACHABLE]);
+
+	/* innermost first; the outer two nodes are the same for both */
+	CHECK_U64(3, mg_trace_frames(img, 1, f, 8));
+	CHECK_U64(0x3000, f[0].addr);
+	CHECK_U64(0x7f0000002000ull, f[1].addr);
+	CHECK_U64(0x1000, f[2].addr);
+	CHECK(f[0].module == NULL && f[0].offset == 0x3000);
+	CHECK_U64(3, mg_trace_frames(img, 2, f, 8));
+	CHECK_U64(0x4000, f[0].addr);
+	CHECK_U64(0x7f0000002000ull, f[1].addr);
+	CHECK_U64(0x1000, f[2].addr);
+	/* cut at max; stack 0 and ids past the end have none */
+	CHECK_U64(2, mg_trace_frames(img, 2, f, 2));
+	CHECK_U64(0, mg_trace_frames(img, 0, f, 8));
+	CHECK_U64(0, mg_trace_frames(img, 3, f, 8));
+	mg_trace_free(t);
+}
+
+static void check_corrupt(enum breakage b, const char *what)
+{
+	struct mg_trace *t = NULL;
+	struct mg_error err = { 0 };
+	write_trace(b);
+	CHECKF(mg_trace_load(&t, dir, &err) != MG_OK, "%s: loaded", what);
+	CHECKF(strstr(err.msg, "1.0.mgt' is corrupt (call stacks)") != NULL, "%s: %s", what,
+	       err.msg);
+	CHECK(t == NULL);
+}
+
+int main(void)
+{
+	char path[128];
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof(dir), "%s/mgtrace.XXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	check_whole();
+	check_corrupt(CYCLE, "a node calling itself");
+	check_corrupt(UNCOMMITTED, "a stack's node past n_nodes");
+	check_corrupt(TOO_DEEP, "a chain deeper than MGT_MAX_DEPTH");
+	snprintf(path, sizeof(path), "%s/1.0.mgt", dir);
+	unlink(path);
+	rmdir(dir);
+	printf("%d checks, %d failures\n", checks, failures);
+	return failures != 0;
+}
