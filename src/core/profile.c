@@ -502,9 +502,13 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 			warn(warnings, "process %d: some memory could not be read at exit; the "
 			     "leak kinds are approximate (blocks the scan could not read count as "
 			     "still reachable)", p->pid);
-		if (h->flags & MGT_F_STACK_FULL)
+		if ((h->flags & MGT_F_STACK_FULL) && h->n_stacks >= MGT_MAX_STACKS)
 			warn(warnings, "process %d: more distinct call stacks than %u; the rest are "
 			     "counted without a stack", p->pid, MGT_MAX_STACKS);
+		else if ((h->flags & MGT_F_STACK_FULL) && !(h->flags & MGT_F_NOSPACE))
+			warn(warnings, "process %d: more distinct frames than %u, all call stacks "
+			     "together; the stacks past them are counted without a stack", p->pid,
+			     MGT_MAX_NODES);
 	}
 	if (p->end == MG_END_SIGNALED)
 		warn(warnings, "process %d (%s) was killed by signal %d: figures up to that moment",
