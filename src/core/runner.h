@@ -5,7 +5,9 @@
  * statuses are known; it dies with the caller, even one killed by SIGKILL,
  * ending the tree first (docs/limits.md, "When memgate is killed").  The
  * command runs with LD_PRELOAD and MEMGATE_DIR set, every process it starts
- * inheriting them.
+ * inheriting them.  With a log (`log_fd`), its stdout and stderr are one pipe
+ * that the shepherd drains into the log while it waits (capture.h), so the
+ * command never blocks on a full pipe and the whole tree's output is kept.
  */
 #ifndef MEMGATE_CORE_RUNNER_H
 #define MEMGATE_CORE_RUNNER_H
