@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/config.h"
 #include "../core/git.h"
+#include "../core/pool.h"
 #include "../util/error.h"
 #include "../util/fs.h"
 #include "cmd.h"
@@ -61,7 +63,8 @@ static int parse_shard(const char *s, unsigned *i, unsigned *n)
 
 /*
  * --format json (docs/cli.md): what was measured, on stdout, from the profiles
- * just written: per test its profile, how it ended and its summary; a test
+ * just written: per test its profile, how it ended and its summary, and its
+ * output's log (null when it printed nothing or was not captured); a test
  * that could not be measured has "profile": null.
  */
 static void print_json(const struct mg_config *cfg, const char *const *names, size_t n_names,
@@ -96,6 +99,11 @@ static void print_json(const struct mg_config *cfg, const char *const *names, si
 		} else {
 			cJSON_AddNullToObject(o, "profile");
 		}
+		mg_pool_log_path(path, sizeof(path), outdir, t);
+		if (access(path, F_OK) == 0)
+			cJSON_AddStringToObject(o, "log", path);   /* what it printed */
+		else
+			cJSON_AddNullToObject(o, "log");
 		cJSON_Delete(p);
 		free(text);
 		cJSON_AddItemToArray(tests, o);

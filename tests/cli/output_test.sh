@@ -103,6 +103,13 @@ check "-j 2: the passing test's output is not shown" sh -c '! grep -q "passes ou
 check "-j 2: 3 rows and 2 output blocks, nothing else" \
 	sh -c '[ "$(grep -vc "^\(fails\|also_fails\) \(out\|err\) " err.txt)" = 9 ]'
 
+# --format json names each test's log, null for a test that printed nothing
+"$memgate" run --format json passes silent >out.json 2>err.txt
+check "--format json: the log of each test" /usr/bin/python3 -c '
+import json, sys
+t = {x["name"]: x for x in json.load(open("out.json"))["tests"]}
+sys.exit(not (t["passes"]["log"] == "profiles/passes.log" and t["silent"]["log"] is None))'
+
 # check measures the same way: its table on stdout stays its own
 git init -q . && git add memgate.yml && git -c user.name=t -c user.email=t@t commit -qm t
 "$memgate" check passes fails >out.txt 2>err.txt; rc=$?
