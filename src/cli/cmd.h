@@ -29,15 +29,17 @@ struct mg_git;
 struct mg_test;
 
 /* measure.c: measures `tests` into outdir, `jobs` at a time (src/core/pool.c),
- * printing a row each (quiet: only what went wrong); the commit measured is
+ * printing a row each (quiet: only what went wrong); with `capture` each
+ * test's output goes to outdir/<test>.log and is shown after its row when its
+ * program did not exit 0 (docs/cli.md), else it is inherited; the commit measured is
  * HEAD's of `git` (NULL: unknown).  MG_EXIT_PASS, or MG_EXIT_ERROR when one
  * could not be measured, crashed or timed out without allow-crash, or ran
  * programs untraced without allow-untraced (unless `gate`: check judges).
  * The list of tests is saved in outdir as shard_i of shard_n (1 of 1: not
  * sharded; src/core/discover.h). */
 int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tests, size_t n,
-		   const char *outdir, unsigned jobs, int quiet, int gate, struct mg_git *git,
-		   unsigned shard_i, unsigned shard_n);
+		   const char *outdir, unsigned jobs, int quiet, int gate, int capture,
+		   struct mg_git *git, unsigned shard_i, unsigned shard_n);
 
 /* common.c: the exit code of an error code (docs/cli.md): MG_EINVALID and
  * MG_ENOTFOUND (bad input, an unknown file or ref) 2; the rest 3 */
@@ -46,12 +48,17 @@ int mg_cli_exit_code(int code);
 int mg_cli_report(const struct mg_error *err);
 /*
  * common.c: the arguments every command on memgate.yml takes - -h/--help,
- * -c/--config FILE and test names (into names, sized for argc) - at argv[*i];
- * MG_ARG_OWN: an option for the command itself (or unknown).
+ * -c/--config FILE, --no-capture and test names (into names, sized for
+ * argc) - at argv[*i]; MG_ARG_OWN: an option for the command itself (or
+ * unknown).
  */
 enum { MG_ARG_TAKEN, MG_ARG_HELP, MG_ARG_OWN };
 int mg_cli_common_arg(int argc, char **argv, int *i, const char **config, const char **names,
 		      size_t *n_names);
+/* whether the tests' output is captured (no --no-capture), and the jobs to
+ * run: one with --no-capture (said when more were asked for), else `jobs` */
+int mg_cli_capture(void);
+unsigned mg_cli_capture_jobs(unsigned jobs);
 /* -j/--jobs N (1..1024) and --format table|json, for the commands that take
  * them: 0, or -1 after printing what was expected (`cmd` names the command) */
 int mg_cli_jobs(unsigned *jobs, const char *arg);

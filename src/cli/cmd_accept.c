@@ -31,6 +31,7 @@
 
 static const char usage_text[] =
 	"usage: memgate accept [TEST...] [-c memgate.yml] [--from DIR] [--reason TEXT]\n"
+	"                      [--no-capture]\n"
 	"\n"
 	"Writes the figures of the profiles in DIR (default: the config's `profiles`)\n"
 	"as the baselines of those tests (default: every configured test that has a\n"
@@ -39,7 +40,8 @@ static const char usage_text[] =
 	"A multithreaded test whose profile holds fewer runs than its `spread-runs`\n"
 	"(default 5) is first measured again until it has them, and its baseline\n"
 	"keeps the spread of its figures over the runs (not with --from: saved\n"
-	"profiles are accepted as they are).\n"
+	"profiles are accepted as they are).  What a run prints is shown only when\n"
+	"its program did not exit 0 (--no-capture: as it prints).\n"
 	"\n"
 	"exit status: 0 done; 2 usage, configuration or input error (a corrupt profile,\n"
 	"an unknown test); 3 an I/O error, or a run to measure a spread failed.\n";
@@ -72,7 +74,8 @@ static int measure_again(const struct mg_test *test, const char *dir, void *payl
 			 struct mg_error *err)
 {
 	const struct spread_ctx *c = payload;
-	if (mg_cli_measure(c->cfg, &test, 1, dir, 1, 1, 1, c->git, 1, 1) != MG_EXIT_PASS)
+	if (mg_cli_measure(c->cfg, &test, 1, dir, 1, 1, 1, mg_cli_capture(), c->git, 1, 1) !=
+	    MG_EXIT_PASS)
 		return mg_error_set(err, MG_ENOTMEASURED, "%s: a run to measure its spread "
 				    "failed: no baseline written", test->name);
 	return MG_OK;

@@ -30,7 +30,7 @@
 
 static const char usage_text[] =
 	"usage: memgate check [TEST...] [--from DIR]... [-c memgate.yml] [--baseline REF]\n"
-	"                     [-j N] [--format table|json]\n"
+	"                     [-j N] [--format table|json] [--no-capture]\n"
 	"\n"
 	"Compares the profiles in DIR (written by `memgate run`; --from may be given\n"
 	"once per shard; without --from the tests are measured first, into the\n"
@@ -41,6 +41,9 @@ static const char usage_text[] =
 	"limit are gated.  A test without a baseline is new and passes unless over a\n"
 	"limit.  A regression only in figures that vary from run to run is re-run\n"
 	"(`confirm:` in memgate.yml) before it fails; -j N measures N tests at once.\n"
+	"What a test prints goes to <profiles>/<test>.log and is shown after its row\n"
+	"when the program did not exit 0; --no-capture lets it print to memgate's\n"
+	"stdout and stderr instead, one test at a time.\n"
 	"The result is also written to DIR/memgate-check.json (docs/check-result.md).\n"
 	"Warnings of the profiles (a child not traced, leak kinds unknown...) are\n"
 	"repeated.  Colour on a terminal unless NO_COLOR is set.\n"
@@ -280,7 +283,8 @@ static int measure_now(struct check_cmd *c)
 	for (size_t k = 0; k < cfg->n_tests; k++)
 		if (mg_cli_selected(cfg->tests[k].name, c->names, c->n_names))
 			sel[n++] = &cfg->tests[k];
-	ret = mg_cli_measure(cfg, sel, n, cfg->profiles, c->jobs, 0, 1, c->git, 1, 1);
+	ret = mg_cli_measure(cfg, sel, n, cfg->profiles, mg_cli_capture_jobs(c->jobs), 0, 1,
+			     mg_cli_capture(), c->git, 1, 1);
 	free(sel);
 	if (ret != MG_EXIT_PASS)
 		mg_cli_error("a test could not be measured: no verdict");
@@ -292,7 +296,8 @@ static int remeasure(const struct mg_test *test, const char *dir, void *payload,
 		     struct mg_error *err)
 {
 	struct check_cmd *c = payload;
-	if (mg_cli_measure(c->cfg, &test, 1, dir, 1, 1, 1, c->git, 1, 1) != MG_EXIT_PASS)
+	if (mg_cli_measure(c->cfg, &test, 1, dir, 1, 1, 1, mg_cli_capture(), c->git, 1, 1) !=
+	    MG_EXIT_PASS)
 		return mg_error_set(err, MG_ENOTMEASURED, "%s: a re-run could not be measured",
 				    test->name);
 	return MG_OK;

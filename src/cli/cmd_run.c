@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/config.h"
 #include "../core/git.h"
+#include "../core/pool.h"
 #include "../util/error.h"
 #include "../util/fs.h"
 #include "cmd.h"
@@ -22,7 +24,7 @@
 
 static const char usage_text[] =
 	"usage: memgate run [TEST...] [-c memgate.yml] [-o DIR] [--jobs N] [--shard I/N]\n"
-	"                   [--format table|json] [--html]\n"
+	"                   [--format table|json] [--html] [--no-capture]\n"
 	"\n"
 	"Runs the tests of memgate.yml (all, or those named) under memgate's tracer and\n"
 	"writes one profile per test to DIR/<test>.json (default DIR: the config's\n"
@@ -36,6 +38,10 @@ static const char usage_text[] =
 	"  --format json       also print what was measured as JSON on stdout (the\n"
 	"                      table goes to stderr either way)\n"
 	"  --html              write every test's HTML report (as `html: always`)\n"
+	"  --no-capture        let the tests print to memgate's stdout and stderr, one\n"
+	"                      test at a time; by default what a test prints goes to\n"
+	"                      DIR/<test>.log and is shown after its row when the\n"
+	"                      program did not exit 0\n"
 	"\n"
 	"exit status: 0 every test measured; 2 usage or configuration error (one line,\n"
 	"memgate.yml:LINE:COL: ...); 3 a test could not be measured, or crashed or timed\n"
@@ -57,7 +63,8 @@ static int parse_shard(const char *s, unsigned *i, unsigned *n)
 
 /*
  * --format json (docs/cli.md): what was measured, on stdout, from the profiles
- * just written: per test its profile, how it ended and its summary; a test
+ * just written: per test its profile, how it ended and its summary, and its
+ * output's log (null when it printed nothing or was not captured); a test
  * that could not be measured has "profile": null.
  */
 static void print_json(const struct mg_config *cfg, const char *const *names, size_t n_names,
@@ -92,6 +99,11 @@ static void print_json(const struct mg_config *cfg, const char *const *names, si
 		} else {
 			cJSON_AddNullToObject(o, "profile");
 		}
+		mg_pool_log_path(path, sizeof(path), outdir, t);
+		if (access(path, F_OK) == 0)
+			cJSON_AddStringToObject(o, "log", path);   /* what it printed */
+		else
+			cJSON_AddNullToObject(o, "log");
 		cJSON_Delete(p);
 		free(text);
 		cJSON_AddItemToArray(tests, o);
@@ -166,7 +178,8 @@ int cmd_run(int argc, char **argv)
 	struct mg_git *git = NULL;
 	struct mg_error gerr;
 	mg_git_open(&git, cfg->dir[0] ? cfg->dir : ".", &gerr);
-	ret = mg_cli_measure(cfg, sel, n_sel, outdir, jobs, 0, 0, git, shard_i, shard_n);
+	ret = mg_cli_measure(cfg, sel, n_sel, outdir, mg_cli_capture_jobs(jobs), 0, 0,
+			     mg_cli_capture(), git, shard_i, shard_n);
 	mg_git_close(git);
 	free(sel);
 	if (json && ret != MG_EXIT_USAGE)

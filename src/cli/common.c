@@ -106,12 +106,32 @@ int mg_cli_report(const struct mg_error *err)
 	return mg_cli_exit_code(err->code);
 }
 
+/* --no-capture: the tests' output inherited, as memgate trace's (docs/cli.md) */
+static int no_capture;
+
+int mg_cli_capture(void)
+{
+	return !no_capture;
+}
+
+unsigned mg_cli_capture_jobs(unsigned jobs)
+{
+	if (!no_capture || jobs <= 1)
+		return jobs;
+	mg_cli_note("--no-capture runs one test at a time (-j %u ignored)", jobs);
+	return 1;
+}
+
 int mg_cli_common_arg(int argc, char **argv, int *i, const char **config, const char **names,
 		      size_t *n_names)
 {
 	const char *a = argv[*i];
 	if (!strcmp(a, "-h") || !strcmp(a, "--help"))
 		return MG_ARG_HELP;
+	if (!strcmp(a, "--no-capture")) {
+		no_capture = 1;
+		return MG_ARG_TAKEN;
+	}
 	if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && *i + 1 < argc) {
 		*config = argv[++*i];
 		return MG_ARG_TAKEN;

@@ -29,6 +29,8 @@ struct progress {
 	int gate;                   /* untraced programs are the gate's to judge */
 	int html;                   /* write each test's page (html: always) */
 	int shown;                  /* a progress line is on screen */
+	int capture;                /* tests' output captured into outdir/<test>.log */
+	const char *outdir;
 	char last[160];             /* what it says: redrawn only when that changes */
 	uint64_t t0;                /* mg_monotonic_ns() at the start */
 };
@@ -63,6 +65,36 @@ static void progress_show(size_t done, size_t total, const struct mg_test *const
 	p->shown = 1;
 }
 
+/*
+ * What a test printed (docs/cli.md, "A test's output"), after its row, when
+ * its program did not exit 0 or the test could not be measured: the log
+ * copied to stderr between two lines that name it.
+ */
+static void show_output(const struct progress *p, const struct mg_pool_result *r)
+{
+	char path[4096], buf[65536];
+	size_t got;
+	char last = '\n';
+	FILE *f;
+
+	if (!p->capture || !r->output_bytes || (r->passed && r->outcome != MG_POOL_FAILED))
+		return;
+	mg_pool_log_path(path, sizeof(path), p->outdir, r->test);
+	if (!(f = fopen(path, "re"))) {
+		mg_cli_warning("%s: cannot read its output '%s': %s", r->test->name, path,
+			       strerror(errno));
+		return;
+	}
+	fprintf(stderr, "---- output of %s (%s) ----\n", r->test->name, path);
+	while ((got = fread(buf, 1, sizeof(buf), f)) > 0) {
+		fwrite(buf, 1, got, stderr);
+		last = buf[got - 1];
+	}
+	fclose(f);
+	fprintf(stderr, "%s---- end of %s's output ----\n", last == '\n' ? "" : "\n",
+		r->test->name);
+}
+
 /* a test's row; an error is shown even when quiet */
 static void row(const struct mg_pool_result *r, void *payload)
 {
@@ -77,6 +109,7 @@ static void row(const struct mg_pool_result *r, void *payload)
 		if (r->outcome == MG_POOL_UNTRACED && !p->gate)
 			fprintf(stderr, "memgate: %s: %s\n", r->test->name, r->error);
 	}
+	show_output(p, r);
 	fflush(stderr);
 }
 
@@ -98,8 +131,8 @@ static int write_page(const struct mg_test *test, const char *outdir, const cJSO
 }
 
 int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tests, size_t n,
-		   const char *outdir, unsigned jobs, int quiet, int gate, struct mg_git *git,
-		   unsigned shard_i, unsigned shard_n)
+		   const char *outdir, unsigned jobs, int quiet, int gate, int capture,
+		   struct mg_git *git, unsigned shard_i, unsigned shard_n)
 {
 	struct mg_error err = { 0 };
 	struct mg_pool_counts c;
@@ -108,9 +141,10 @@ int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tes
 	/* the commit the tests were built from, as far as the checkout tells */
 	int have_commit = git && mg_git_head(git, sha, &dirty, &err) == MG_OK;
 	struct progress pg = { .on = !quiet && isatty(STDERR_FILENO), .quiet = quiet,
-			       .gate = gate, .html = cfg->html == MG_HTML_ALWAYS };
+			       .gate = gate, .html = cfg->html == MG_HTML_ALWAYS,
+			       .capture = capture, .outdir = outdir };
 	struct mg_pool_opts o = {
-		.outdir = outdir, .jobs = jobs, .commit = have_commit ? sha : NULL, .dirty = dirty,
+		.outdir = outdir, .jobs = jobs, .capture = capture, .commit = have_commit ? sha : NULL, .dirty = dirty,
 		.written = write_page, .done = row, .tick = pg.on ? progress_show : NULL,
 		.payload = &pg,
 	};

@@ -25,7 +25,7 @@ int mg_measure(struct mg_measurement *m, const struct mg_measure_opts *o, struct
 		.argv = o->argv, .path = path, .cwd = o->cwd, .env = o->env, .preload = preload,
 		.trace_dir = dir, .depth = o->depth, .unwind_fp = o->unwind_fp, .timeout_s = o->timeout_s,
 		.grace_s = o->grace_s, .own_pgrp = o->own_pgrp, .root_only = o->root_only,
-		.dfl = o->dfl,
+		.log_fd = o->log_fd, .dfl = o->dfl,
 	};
 	if ((ret = mg_spawn_traced(&m->sr, &so, err)) != MG_OK)
 		goto done;

@@ -28,6 +28,7 @@ struct mg_measure_opts {
 	double grace_s;             /* wait for processes the command left running */
 	int own_pgrp;               /* run in a new process group (needed for timeouts) */
 	int root_only;              /* follow-children: false - trace the command's process only */
+	int log_fd;                 /* > 2: the command's output into this file (runner.h) */
 	int keep_raw;               /* keep the trace directory: m->raw_dir */
 	int whole_stacks;           /* the runtime's stacks and long names whole */
 	sigset_t dfl;               /* set back to SIG_DFL in the command (runner.h) */

@@ -24,9 +24,31 @@ struct wire {
 	enum mg_pool_outcome outcome;
 	double allocs, total_bytes, peak_bytes, leaked_bytes;
 	char end[64];
+	int passed;
+	uint64_t output_bytes, output_cut;
 	char error[512];
 };
 _Static_assert(sizeof(struct wire) <= 4096, "a worker's result fits one pipe write");
+
+void mg_pool_log_path(char *buf, size_t n, const char *outdir, const struct mg_test *test)
+{
+	snprintf(buf, n, "%s/%s.log", outdir, test->name);
+}
+
+/* the log of a test's output, truncated (pool.h, `capture`): a descriptor
+ * above 2 (0 means inherited), or -1 */
+static int open_log(const char *path, struct mg_error *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0 && fd <= 2) {             /* memgate started with a standard fd closed */
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		close(fd);
+		fd = high;
+	}
+	if (fd < 0)
+		mg_error_set(err, MG_ERROR, "cannot create '%s': %s", path, strerror(errno));
+	return fd;
+}
 
 /* One test, in the worker process: measured `repeat` times into one profile. */
 static void run_one(struct wire *w, const struct mg_config *cfg, const struct mg_test *test,
@@ -35,9 +57,10 @@ static void run_one(struct wire *w, const struct mg_config *cfg, const struct mg
 	struct mg_settings s;
 	struct mg_error err = { 0 };
 	struct mg_symbolizer *sym = NULL;
-	char path[4096];
+	char path[4096], log[4096];
 	cJSON **docs = NULL, *doc = NULL;
 	unsigned n = 0;
+	int log_fd = -1;
 
 	w->outcome = MG_POOL_FAILED;
 	mg_config_effective(&s, cfg, test);
@@ -49,6 +72,17 @@ static void run_one(struct wire *w, const struct mg_config *cfg, const struct mg
 		.root_only = !s.follow_children,
 	};
 	snprintf(path, sizeof(path), "%s/%s.json", o->outdir, test->name);
+	mg_pool_log_path(log, sizeof(log), o->outdir, test);
+	w->passed = 1;
+	if (o->capture) {
+		if ((log_fd = open_log(log, &err)) < 0)
+			goto fail;
+		mo.log_fd = log_fd;
+	} else if (unlink(log) < 0 && errno != ENOENT) {
+		mg_error_set(&err, MG_ERROR, "cannot remove the stale log '%s': %s", log,
+			     strerror(errno));
+		goto fail;
+	}
 	if (!(docs = calloc(s.repeat, sizeof(*docs)))) {
 		mg_error_set(&err, MG_ERROR, "out of memory");
 		goto fail;
@@ -58,8 +92,22 @@ static void run_one(struct wire *w, const struct mg_config *cfg, const struct mg
 	mo.sym = sym;
 	for (n = 0; n < s.repeat; n++) {
 		struct mg_measurement m;
-		if (mg_measure(&m, &mo, &err) != MG_OK)
+		char head[64];
+		if (log_fd >= 0 && n > 0) {   /* runs after the first told apart in the log */
+			int len = snprintf(head, sizeof(head), "[memgate: run %u of %u]\n", n + 1,
+					   s.repeat);
+			mg_write_all(log_fd, head, (size_t)len);
+		}
+		int r = mg_measure(&m, &mo, &err);
+		w->output_bytes += m.sr.output_bytes;   /* what it printed, measured or not */
+		w->output_cut += m.sr.output_cut;
+		if (r != MG_OK) {
+			w->passed = 0;
+			mg_measurement_release(&m);
 			goto fail;
+		}
+		if (m.sr.timed_out || !WIFEXITED(m.sr.root_status) || WEXITSTATUS(m.sr.root_status))
+			w->passed = 0;
 		docs[n] = m.doc;               /* kept; the rest of the measurement goes */
 		m.doc = NULL;
 		mg_measurement_release(&m);
@@ -106,6 +154,11 @@ static void run_one(struct wire *w, const struct mg_config *cfg, const struct mg
 fail:
 	snprintf(w->error, sizeof(w->error), "%s", err.msg);
 out:
+	if (log_fd >= 0) {
+		close(log_fd);
+		if (!w->output_bytes)
+			unlink(log);          /* printed nothing: no log */
+	}
 	if (doc && (n != 1 || doc != docs[0]))
 		cJSON_Delete(doc);
 	for (unsigned k = 0; docs && k < n; k++)
@@ -159,6 +212,9 @@ static void collect(struct mg_pool_result *r, int fd, int st)
 		r->peak_bytes = w.peak_bytes;
 		r->leaked_bytes = w.leaked_bytes;
 		memcpy(r->end, w.end, sizeof(r->end));
+		r->passed = w.passed;
+		r->output_bytes = w.output_bytes;
+		r->output_cut = w.output_cut;
 		memcpy(r->error, w.error, sizeof(r->error));
 		r->end[sizeof(r->end) - 1] = r->error[sizeof(r->error) - 1] = '\0';
 		return;

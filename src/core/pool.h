@@ -4,7 +4,8 @@
  * own: the worker is the child subreaper of that test's process tree, so
  * several tests can run at once without reaping each other's children.  A
  * test is measured `repeat` times into one profile, written atomically to
- * <outdir>/<test>.json (the caller's `written` adds its page).  Prints
+ * <outdir>/<test>.json (the caller's `written` adds its page); what it
+ * prints goes to <outdir>/<test>.log (`capture`).  Prints
  * nothing: each ending test is reported through a callback.  Not
  * thread-safe (it reaps every child of the process).
  */
@@ -13,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct mg_config;
 struct mg_error;
@@ -32,12 +34,19 @@ struct mg_pool_result {
 	enum mg_pool_outcome outcome;
 	double allocs, total_bytes, peak_bytes, leaked_bytes;   /* when measured; leaked: the program's own */
 	char end[64];               /* "exit 0", "signal 11", "timed out", ", 3 runs" appended */
+	int passed;                 /* the program exited 0 in every run */
+	uint64_t output_bytes;      /* captured: what it printed (<outdir>/<test>.log) */
+	uint64_t output_cut;        /* of which this many bytes are not in the log */
 	char error[512];            /* when failed */
 };
 
 struct mg_pool_opts {
 	const char *outdir;         /* created when missing */
 	unsigned jobs;              /* tests at once; 0 counts as 1 */
+	/* each test's stdout and stderr (its whole tree's) into <outdir>/<test>.log,
+	 * bounded (capture.h), removed when it printed nothing; 0: inherited, as
+	 * `memgate trace` does, and a stale log removed */
+	int capture;
 	const char *commit;         /* the commit the tests were built from; NULL unknown */
 	int dirty;
 	/* called in the worker once the profile is written (its page, say); an
@@ -51,6 +60,9 @@ struct mg_pool_opts {
 		     size_t n_running, void *payload);
 	void *payload;
 };
+
+/* <outdir>/<test>.log, where a test's output is captured: n bytes at most in buf */
+void mg_pool_log_path(char *buf, size_t n, const char *outdir, const struct mg_test *test);
 
 struct mg_pool_counts {
 	size_t measured, failed, crashed, untraced;

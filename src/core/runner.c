@@ -21,6 +21,7 @@
 #include "../util/clock.h"
 #include "../util/fs.h"
 #include "../util/proc.h"
+#include "capture.h"
 #include "runner.h"
 
 static double now_s(void)
@@ -159,7 +160,7 @@ int mg_find_preload(char **out, struct mg_error *err)
 			    "'%s/../lib/memgate' (set MEMGATE_PRELOAD)", self, self);
 }
 
-static void child(const struct mg_spawn_opts *o, int errfd, pid_t shepherd)
+static void child(const struct mg_spawn_opts *o, int errfd, pid_t shepherd, int outfd)
 {
 	char num[32];
 	const char *old = getenv("LD_PRELOAD");
@@ -172,6 +173,13 @@ static void child(const struct mg_spawn_opts *o, int errfd, pid_t shepherd)
 		_exit(127);
 	if (o->own_pgrp)
 		setpgid(0, 0);
+	/* captured: both to the one pipe, so the log keeps the order they were written in */
+	if (outfd >= 0 && (dup2(outfd, STDOUT_FILENO) < 0 || dup2(outfd, STDERR_FILENO) < 0)) {
+		e = errno;
+		if (write(errfd, &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
 	/* ours first: interposition goes to the first definition */
 	if (old && *old) {
 		if (asprintf(&pre, "%s:%s", o->preload, old) < 0)
@@ -270,6 +278,56 @@ static void fatal_signals(sigset_t *set)
 }
 
 /*
+ * The read end of the capture pipe drained into the log, at most `rounds`
+ * reads (the loop must get back to its timeouts); closed at its end, when
+ * every writer is gone.
+ */
+static void drain(int *rfd, struct mg_capture *cap, int rounds)
+{
+	char buf[65536];
+	while (*rfd >= 0 && rounds-- > 0) {
+		ssize_t got = read(*rfd, buf, sizeof(buf));
+		if (got > 0) {
+			mg_capture_add(cap, buf, (size_t)got);
+			continue;
+		}
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0 && errno == EAGAIN)
+			return;
+		close(*rfd);                  /* end of file, or an error: no more to read */
+		*rfd = -1;
+	}
+}
+
+/*
+ * Waits up to `wait` seconds for one of the blocked signals of `set`: its
+ * number, or 0 / -1 when none came.  While the capture pipe is open the wait
+ * is a poll on it and on the signalfd `sfd` (for the same set), the output
+ * drained as it comes: the command never waits on a full pipe.
+ */
+static int next_signal(const sigset_t *set, int sfd, int *rfd, struct mg_capture *cap,
+		       double wait)
+{
+	if (*rfd < 0 || sfd < 0) {
+		struct timespec ts = { (time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9) };
+		return sigtimedwait(set, NULL, &ts);
+	}
+	struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN }, { .fd = *rfd, .events = POLLIN } };
+	double ms = wait * 1000.0 + 1.0;
+	if (poll(pfd, 2, ms > 60000.0 ? 60000 : (int)ms) <= 0)
+		return 0;
+	if (pfd[1].revents)
+		drain(rfd, cap, 16);
+	if (pfd[0].revents & POLLIN) {
+		struct signalfd_siginfo si;
+		if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			return (int)si.ssi_signo;
+	}
+	return 0;
+}
+
+/*
  * The shepherd's work: the command started as its child, its whole tree
  * reaped (the shepherd is their subreaper), the timeout and the grace.
  * SIGTERM, which the shepherd gets when whoever started it dies, ends the
@@ -278,20 +336,26 @@ static void fatal_signals(sigset_t *set)
 static int shepherd_run(struct mg_spawn_result *res, const struct mg_spawn_opts *o,
 			struct mg_error *err)
 {
-	int pipefd[2], e = 0;
+	int pipefd[2], out[2] = { -1, -1 }, sfd = -1, e = 0;
 	sigset_t chld, old;
 	double start = now_s(), root_end = 0;
 	int root_done = 0;
+	struct mg_capture cap;
 
 	memset(res, 0, sizeof(*res));
+	mg_capture_init(&cap, o->log_fd);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return mg_error_set(err, MG_ERROR, "cannot create a pipe: %s", strerror(errno));
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	fatal_signals(&chld);
 	sigaddset(&chld, SIGTERM);
 	sigprocmask(SIG_BLOCK, &chld, &old);
+	/* captured output: a pipe (as ctest's), read here; a signalfd to wait on both */
+	if (o->log_fd > 2 && (pipe2(out, O_CLOEXEC) < 0 || fcntl(out[0], F_SETFL, O_NONBLOCK) < 0 ||
+			      (sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0))
+		return mg_error_set(err, MG_ERROR, "cannot capture the output: %s", strerror(errno));
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return mg_error_set(err, MG_ERROR, "cannot create a pipe: %s", strerror(errno));
 
 	pid_t self = getpid(), pid = fork();
 	if (pid < 0) {
@@ -304,9 +368,11 @@ static int shepherd_run(struct mg_spawn_result *res, const struct mg_spawn_opts 
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		close(pipefd[0]);
-		child(o, pipefd[1], self);
+		child(o, pipefd[1], self, out[1]);
 	}
 	close(pipefd[1]);
+	if (out[1] >= 0)
+		close(out[1]);                /* EOF once the whole tree has closed it */
 	res->root_pid = pid;
 	if (o->own_pgrp)
 		setpgid(pid, pid);            /* both sides: no race with the child's exec */
@@ -338,9 +404,7 @@ static int shepherd_run(struct mg_spawn_result *res, const struct mg_spawn_opts 
 		} else {
 			deadline = o->timeout_s > 0 ? start + o->timeout_s : t + 3600;
 		}
-		double wait = deadline - t;
-		struct timespec ts = { (time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9) };
-		int sig = sigtimedwait(&chld, NULL, &ts);
+		int sig = next_signal(&chld, sfd, &out[0], &cap, deadline - t);
 		if (sig > 0 && sig != SIGCHLD) {
 			/* memgate itself is told to stop: nothing it started outlives it */
 			end_tree(res, &root_done, &root_end);
@@ -353,6 +417,19 @@ static int shepherd_run(struct mg_spawn_result *res, const struct mg_spawn_opts 
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	res->duration_ms = ((root_done ? root_end : now_s()) - start) * 1000.0;
+	if (o->log_fd <= 2)
+		return MG_OK;
+	/* the tree is gone: what is left in the pipe, without waiting for a writer
+	 * that escaped it (a descriptor passed to another process): 256 MiB at most */
+	drain(&out[0], &cap, 4096);
+	if (out[0] >= 0)
+		close(out[0]);
+	close(sfd);
+	res->output_bytes = cap.bytes;
+	res->output_cut = mg_capture_cut(&cap);
+	if (mg_capture_finish(&cap) < 0)
+		return mg_error_set(err, MG_ERROR, "cannot write the test's output log: %s",
+				    strerror(errno));
 	return MG_OK;
 }
 
@@ -362,6 +439,7 @@ struct wire {
 	struct mg_error err;
 	int root_pid, root_status, timed_out, leftover;
 	double duration_ms;
+	uint64_t output_bytes, output_cut;
 	size_t n_reaped;
 };
 
@@ -384,6 +462,8 @@ static void shepherd(const struct mg_spawn_opts *o, int fd, pid_t parent, const 
 		w.timed_out = r.timed_out;
 		w.leftover = r.leftover;
 		w.duration_ms = r.duration_ms;
+		w.output_bytes = r.output_bytes;
+		w.output_cut = r.output_cut;
 		w.n_reaped = r.n_reaped;
 	}
 	_exit(mg_write_all(fd, (const char *)&w, sizeof(w)) < 0 ||
@@ -514,6 +594,8 @@ int mg_spawn_traced(struct mg_spawn_result *res, const struct mg_spawn_opts *o,
 	res->timed_out = w.timed_out;
 	res->leftover = w.leftover;
 	res->duration_ms = w.duration_ms;
+	res->output_bytes = w.output_bytes;
+	res->output_cut = w.output_cut;
 	res->reaped = reaped;
 	res->n_reaped = w.n_reaped;
 	return MG_OK;

@@ -5,13 +5,16 @@
  * statuses are known; it dies with the caller, even one killed by SIGKILL,
  * ending the tree first (docs/limits.md, "When memgate is killed").  The
  * command runs with LD_PRELOAD and MEMGATE_DIR set, every process it starts
- * inheriting them.
+ * inheriting them.  With a log (`log_fd`), its stdout and stderr are one pipe
+ * that the shepherd drains into the log while it waits (capture.h), so the
+ * command never blocks on a full pipe and the whole tree's output is kept.
  */
 #ifndef MEMGATE_CORE_RUNNER_H
 #define MEMGATE_CORE_RUNNER_H
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "trace.h"
 
@@ -30,6 +33,8 @@ struct mg_spawn_opts {
 	double grace_s;             /* how long to wait for descendants after the command */
 	int own_pgrp;               /* run in a new process group (needed for timeouts) */
 	int root_only;              /* follow-children: false - trace the command's process only */
+	int log_fd;                 /* > 2: stdout and stderr of the whole tree go through a
+				     * pipe into this file, bounded (capture.h); 0: inherited */
 	sigset_t dfl;               /* signals set back to SIG_DFL in the command before it
 				     * starts (zeroed: none): those the caller ignores only while
 				     * it waits, as system() does with SIGINT and SIGQUIT */
@@ -41,6 +46,8 @@ struct mg_spawn_result {
 	int timed_out;
 	int leftover;               /* descendants still running when we stopped waiting */
 	double duration_ms;
+	uint64_t output_bytes;      /* with log_fd: what the tree wrote to stdout and stderr */
+	uint64_t output_cut;        /* of which this many are not in the log (capture.h) */
 	struct mg_reaped *reaped;   /* every status memgate reaped; free() */
 	size_t n_reaped;
 };

@@ -99,6 +99,8 @@ printf 'version: 1\nprofiles: ws-all\ntests:\n  - cargo: ../ws\n' > ws.yml
 "$memgate" run -c ws.yml >ws.txt 2>&1; rc=$?
 check "workspace: run exits 0 (got $rc)" [ "$rc" = 0 ]
 check "workspace: both members' cases" [ "$(ls ws-all | grep -v '^memgate-' | sed -n 's/\.json$//p' | tr '\n' ' ')" = "alpha.tests.boxed beta.tests.boxed " ]
+check "workspace: libtest's lines in the case's log, not in memgate's output" sh -c \
+	'grep -q "^test tests::boxed ... ok" ws-all/beta.tests.boxed.log && ! grep -q "^running 1 test\|^test result:" ws.txt'
 check "workspace: each in its member's directory" /usr/bin/python3 -c '
 import json, os, sys
 t = json.load(open("ws-all/beta.tests.boxed.json"))["test"]

@@ -120,7 +120,9 @@ check "each case ran in cwd, with the args" /usr/bin/python3 -c '
 import json, os, sys
 t = json.load(open("cwd-profiles/Cache.Fill.json"))["test"]
 sys.exit(not (os.path.realpath(t["cwd"]) == os.path.realpath("build") and t["argv"][1:] == ["--gtest_filter=Cache.Fill", "--gtest_repeat=2"]))'
-check "args reached the case (repeated twice)" grep -q 'Repeating all tests (iteration 2)' cwd.txt
+check "args reached the case (repeated twice)" grep -q 'Repeating all tests (iteration 2)' cwd-profiles/Cache.Fill.log
+check "GoogleTest's banners of passing cases are in their logs, not in memgate's output" \
+	sh -c '! grep -q "^\[==========\]\|Repeating all tests" cwd.txt'
 
 # entries that point at nothing usable: one line, exit 2
 printf 'version: 1\ntests:\n  - gtest: build/missing\n' > bad.yml
