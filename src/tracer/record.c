@@ -506,15 +506,136 @@ static inline __attribute__((always_inline)) void apply(struct mgt_header *h, co
  * events back).  Only the owner appends (n) and resets its batch, the
  * reset under the lock; anyone holding the lock may apply [done, n).
  */
+/*
+ * The image's running figures while a batch is applied: held in registers
+ * and written back once per batch (and before a timeline bucket closes),
+ * not loaded and stored at every event as apply() must (the header and the
+ * stack records are both uint64_t in the file, so the compiler cannot keep
+ * the header's fields across a stack record's stores).  Applied in the same
+ * order, event by event, so every figure is what apply() would leave.
+ */
+struct run {
+	uint64_t allocs, frees, total, cur, blocks, events, epoch, peak, live_max;
+};
+
+static inline void run_load(struct run *r, const struct mgt_header *h)
+{
+	r->allocs = h->allocs;
+	r->frees = h->frees;
+	r->total = h->total_bytes;
+	r->cur = h->cur_bytes;
+	r->blocks = h->cur_blocks;
+	r->events = h->events;
+	r->epoch = h->epoch;
+	r->peak = h->peak_bytes;
+	r->live_max = h->tl_open.live_max;
+}
+
+static inline void run_store(const struct run *r, struct mgt_header *h)
+{
+	h->allocs = r->allocs;
+	h->frees = r->frees;
+	h->total_bytes = r->total;
+	h->cur_bytes = r->cur;
+	h->cur_blocks = r->blocks;
+	h->events = r->events;
+	h->epoch = r->epoch;
+	h->peak_bytes = r->peak;
+	h->tl_open.live_max = r->live_max;
+}
+
+static inline __attribute__((always_inline)) void run_alloc(struct run *r, struct mgt_stack *s,
+							    uint64_t size)
+{
+	s->allocs++;
+	s->total_bytes += size;
+	s->cur_bytes += size;
+	s->cur_blocks++;
+	r->allocs++;
+	r->total += size;
+	r->cur += size;
+	r->blocks++;
+}
+
+static inline __attribute__((always_inline)) void run_free(struct run *r, struct mgt_stack *s,
+							   uint64_t size)
+{
+	s->frees++;
+	s->cur_bytes -= size;
+	s->cur_blocks--;
+	r->frees++;
+	r->cur -= size;
+	r->blocks--;
+}
+
+/* as mgt_after_event() */
+static inline __attribute__((always_inline)) void run_after(struct run *r, struct mgt_header *h,
+							    int grew)
+{
+	r->events++;
+	if (grew && (int64_t)r->cur >= (int64_t)r->peak) {
+		r->peak = r->cur;
+		h->peak_blocks = r->blocks;
+		h->peak_event = r->events;
+		r->epoch++;
+	}
+	if ((int64_t)r->cur > (int64_t)r->live_max)
+		r->live_max = r->cur;
+	if (MGT_UNLIKELY(r->events >= mgt_tl_close_at)) {
+		run_store(r, h);
+		mgt_timeline_close(h);
+		r->live_max = h->tl_open.live_max;
+	}
+}
+
 static void apply_batch(struct mgt_header *h, struct mgt_batch *b)
 {
-	uint32_t n = __atomic_load_n(&b->n, __ATOMIC_ACQUIRE), i;
+	uint32_t n = __atomic_load_n(&b->n, __ATOMIC_ACQUIRE), i = b->done;
+	struct run r;
 	if (n > MGT_BATCH_EVENTS)
 		n = MGT_BATCH_EVENTS;
-	for (i = b->done; i < n; i++)
-		apply(h, &b->ev[i]);
-	if (n > b->done)
-		__atomic_store_n(&b->done, n, __ATOMIC_RELEASE);
+	if (i >= n)
+		return;
+	/* the last event's stack record: a loop allocates and frees at few stacks */
+	uint32_t last = UINT32_MAX;
+	struct mgt_stack *ls = NULL;
+	run_load(&r, h);
+	for (; i < n; i++) {
+		const struct mgt_event *e = &b->ev[i];
+		struct mgt_stack *s, *o;
+		switch (e->kind) {
+		case MGT_EV_ALLOC:
+		case MGT_EV_FREE:
+			if (MGT_UNLIKELY(e->stack != last)) {
+				last = e->stack;
+				ls = mgt_stack_at(last);
+			}
+			s = ls;
+			mgt_rebase(s, r.epoch);
+			if (e->kind == MGT_EV_ALLOC) {
+				run_alloc(&r, s, e->size);
+				run_after(&r, h, 1);
+				break;
+			}
+			run_free(&r, s, e->size);
+			run_after(&r, h, 0);
+			break;
+		case MGT_EV_RESIZE:
+			o = mgt_stack_at(e->old_stack);
+			s = mgt_stack_at(e->stack);
+			mgt_rebase(o, r.epoch);
+			mgt_rebase(s, r.epoch);
+			run_alloc(&r, s, e->size);
+			run_free(&r, o, e->old_size);
+			run_after(&r, h, e->size > e->old_size);
+			break;
+		default:
+			apply(h, e);          /* inherited or unknown: none of the run's fields */
+			break;
+		}
+	}
+	run_store(&r, h);
+	__atomic_store_n(&b->done, n, __ATOMIC_RELEASE);
 }
 
 /* every thread's pending events, inside the event section: exit and exec */
