@@ -862,7 +862,7 @@ static inline int take(struct mgt_thread *t, uint64_t p, struct mgt_block *out, 
 }
 
 /* an allocation past the common case: a threaded process, or a block for ptrmap.c */
-__attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, uint64_t p,
+static __attribute__((noinline)) void alloc_rest(struct mgt_thread *t, int solo, uint64_t p,
 						 uint64_t size, uint32_t stack)
 {
 	uint16_t owner = owner_of(t, solo);
@@ -873,6 +873,22 @@ __attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, ui
 	}
 	record(t, solo, MGT_EV_ALLOC, size, stack, 0, 0, 0);
 	mgt_ev_end(t, solo);
+}
+
+/*
+ * A threaded process's common case (a thread with a batch, an ordinary heap
+ * block) on its own, so it saves none of the registers the rest needs.
+ */
+__attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, uint64_t p,
+						 uint64_t size, uint32_t stack)
+{
+	struct mgt_batch *b;
+	if (MGT_LIKELY(!solo && (b = batch_held(t)) &&
+		       mgt_shadow_put(p, size, stack, t->hint, t))) {
+		append(t, b, MGT_EV_ALLOC, size, stack, 0, 0, 0);
+		return;
+	}
+	alloc_rest(t, solo, p, size, stack);
 }
 
 void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
@@ -886,7 +902,7 @@ void mgt_record_alloc_at(struct mgt_thread *t, void *p, size_t size, uint32_t st
 }
 
 /* mgt_record_free tried the inline take when solo */
-__attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uint64_t p)
+static __attribute__((noinline)) void free_rest(struct mgt_thread *t, int solo, uint64_t p)
 {
 	struct mgt_block b;
 	uint32_t v;
@@ -898,6 +914,18 @@ __attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uin
 	else
 		record(t, solo, MGT_EV_UNKNOWN, 0, 0, 0, 0, 0);
 	mgt_ev_end(t, solo);
+}
+
+/* as mgt_alloc_slow: a thread with a batch freeing a block of the shadow */
+__attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uint64_t p)
+{
+	struct mgt_batch *b;
+	uint32_t v;
+	if (MGT_LIKELY(!solo && (b = batch_held(t)) && (v = mgt_shadow_take_word(p, t)))) {
+		append(t, b, MGT_EV_FREE, mgt_sh_size(v), mgt_sh_stack(v), 0, 0, mgt_sh_owner(v));
+		return;
+	}
+	free_rest(t, solo, p);
 }
 
 void mgt_record_free(struct mgt_thread *t, void *p)
