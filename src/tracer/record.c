@@ -573,14 +573,15 @@ static inline __attribute__((always_inline)) void run_after(struct run *r, struc
 							    int grew)
 {
 	r->events++;
-	if (grew && (int64_t)r->cur >= (int64_t)r->peak) {
-		r->peak = r->cur;
-		h->peak_blocks = r->blocks;
-		h->peak_event = r->events;
-		r->epoch++;
-	}
-	if ((int64_t)r->cur > (int64_t)r->live_max)
+	if ((int64_t)r->cur >= (int64_t)r->live_max) {
+		if (grew && (int64_t)r->cur >= (int64_t)r->peak) {
+			r->peak = r->cur;
+			h->peak_blocks = r->blocks;
+			h->peak_event = r->events;
+			r->epoch++;
+		}
 		r->live_max = r->cur;
+	}
 	if (MGT_UNLIKELY(r->events >= mgt_tl_close_at)) {
 		run_store(r, h);
 		mgt_timeline_close(h);
