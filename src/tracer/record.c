@@ -518,39 +518,29 @@ struct run {
 	uint64_t allocs, frees, total, cur, blocks, events, epoch, peak, live_max;
 };
 
+/* each of the run's fields and the header's field it stands for */
+#define RUN_FIELDS(X) X(allocs, allocs) X(frees, frees) X(total, total_bytes) \
+	X(cur, cur_bytes) X(blocks, cur_blocks) X(events, events) X(epoch, epoch) \
+	X(peak, peak_bytes) X(live_max, tl_open.live_max)
+
 static inline void run_load(struct run *r, const struct mgt_header *h)
 {
-	r->allocs = h->allocs;
-	r->frees = h->frees;
-	r->total = h->total_bytes;
-	r->cur = h->cur_bytes;
-	r->blocks = h->cur_blocks;
-	r->events = h->events;
-	r->epoch = h->epoch;
-	r->peak = h->peak_bytes;
-	r->live_max = h->tl_open.live_max;
+#define LOAD(f, hf) r->f = h->hf;
+	RUN_FIELDS(LOAD)
+#undef LOAD
 }
 
 static inline void run_store(const struct run *r, struct mgt_header *h)
 {
-	h->allocs = r->allocs;
-	h->frees = r->frees;
-	h->total_bytes = r->total;
-	h->cur_bytes = r->cur;
-	h->cur_blocks = r->blocks;
-	h->events = r->events;
-	h->epoch = r->epoch;
-	h->peak_bytes = r->peak;
-	h->tl_open.live_max = r->live_max;
+#define STORE(f, hf) h->hf = r->f;
+	RUN_FIELDS(STORE)
+#undef STORE
 }
 
 static inline __attribute__((always_inline)) void run_alloc(struct run *r, struct mgt_stack *s,
 							    uint64_t size)
 {
-	s->allocs++;
-	s->total_bytes += size;
-	s->cur_bytes += size;
-	s->cur_blocks++;
+	mgt_count_stack_alloc(s, size);
 	r->allocs++;
 	r->total += size;
 	r->cur += size;
@@ -560,9 +550,7 @@ static inline __attribute__((always_inline)) void run_alloc(struct run *r, struc
 static inline __attribute__((always_inline)) void run_free(struct run *r, struct mgt_stack *s,
 							   uint64_t size)
 {
-	s->frees++;
-	s->cur_bytes -= size;
-	s->cur_blocks--;
+	mgt_count_stack_free(s, size);
 	r->frees++;
 	r->cur -= size;
 	r->blocks--;
