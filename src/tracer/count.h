@@ -12,13 +12,27 @@
 
 #include "format.h"
 
-/* an allocation of `size` bytes made at stack s */
-static inline void mgt_count_alloc(struct mgt_header *h, struct mgt_stack *s, uint64_t size)
+/* an allocation of `size` bytes made at stack s: the stack's part */
+static inline void mgt_count_stack_alloc(struct mgt_stack *s, uint64_t size)
 {
 	s->allocs++;
 	s->total_bytes += size;
 	s->cur_bytes += size;
 	s->cur_blocks++;
+}
+
+/* the free of a block of `size` bytes allocated at stack s: the stack's part */
+static inline void mgt_count_stack_free(struct mgt_stack *s, uint64_t size)
+{
+	s->frees++;
+	s->cur_bytes -= size;
+	s->cur_blocks--;
+}
+
+/* an allocation of `size` bytes made at stack s */
+static inline void mgt_count_alloc(struct mgt_header *h, struct mgt_stack *s, uint64_t size)
+{
+	mgt_count_stack_alloc(s, size);
 	h->allocs++;
 	h->total_bytes += size;
 	h->cur_bytes += size;
@@ -28,9 +42,7 @@ static inline void mgt_count_alloc(struct mgt_header *h, struct mgt_stack *s, ui
 /* the free of a block of `size` bytes allocated at stack s */
 static inline void mgt_count_free(struct mgt_header *h, struct mgt_stack *s, uint64_t size)
 {
-	s->frees++;
-	s->cur_bytes -= size;
-	s->cur_blocks--;
+	mgt_count_stack_free(s, size);
 	h->frees++;
 	h->cur_bytes -= size;
 	h->cur_blocks--;

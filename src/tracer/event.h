@@ -60,14 +60,21 @@ static inline void mgt_rebase(struct mgt_stack *s, uint64_t epoch)
 	}
 }
 
-/* after each event, inside the event section */
+/*
+ * After each event, inside the event section.  The open bucket's maximum
+ * never exceeds the peak (live bytes rise only in an event that `grew`, which
+ * raises the peak with them), so one compare with it stands for both after
+ * an event that grew: only live bytes that reach the bucket's maximum can
+ * reach the peak.
+ */
 static inline void mgt_after_event(struct mgt_header *h, int grew)
 {
 	h->events++;
-	if (grew && mgt_count_peak(h))
-		h->peak_event = h->events;
-	if ((int64_t)h->cur_bytes > (int64_t)h->tl_open.live_max)
+	if ((int64_t)h->cur_bytes >= (int64_t)h->tl_open.live_max) {
+		if (grew && mgt_count_peak(h))
+			h->peak_event = h->events;
 		h->tl_open.live_max = h->cur_bytes;
+	}
 	if (MGT_UNLIKELY(h->events >= mgt_tl_close_at))
 		mgt_timeline_close(h);
 }

@@ -506,15 +506,125 @@ static inline __attribute__((always_inline)) void apply(struct mgt_header *h, co
  * events back).  Only the owner appends (n) and resets its batch, the
  * reset under the lock; anyone holding the lock may apply [done, n).
  */
+/*
+ * The image's running figures while a batch is applied: held in registers
+ * and written back once per batch (and before a timeline bucket closes),
+ * not loaded and stored at every event as apply() must (the header and the
+ * stack records are both uint64_t in the file, so the compiler cannot keep
+ * the header's fields across a stack record's stores).  Applied in the same
+ * order, event by event, so every figure is what apply() would leave.
+ */
+struct run {
+	uint64_t allocs, frees, total, cur, blocks, events, epoch, peak, live_max;
+};
+
+/* each of the run's fields and the header's field it stands for */
+#define RUN_FIELDS(X) X(allocs, allocs) X(frees, frees) X(total, total_bytes) \
+	X(cur, cur_bytes) X(blocks, cur_blocks) X(events, events) X(epoch, epoch) \
+	X(peak, peak_bytes) X(live_max, tl_open.live_max)
+
+static inline void run_load(struct run *r, const struct mgt_header *h)
+{
+#define LOAD(f, hf) r->f = h->hf;
+	RUN_FIELDS(LOAD)
+#undef LOAD
+}
+
+static inline void run_store(const struct run *r, struct mgt_header *h)
+{
+#define STORE(f, hf) h->hf = r->f;
+	RUN_FIELDS(STORE)
+#undef STORE
+}
+
+static inline __attribute__((always_inline)) void run_alloc(struct run *r, struct mgt_stack *s,
+							    uint64_t size)
+{
+	mgt_count_stack_alloc(s, size);
+	r->allocs++;
+	r->total += size;
+	r->cur += size;
+	r->blocks++;
+}
+
+static inline __attribute__((always_inline)) void run_free(struct run *r, struct mgt_stack *s,
+							   uint64_t size)
+{
+	mgt_count_stack_free(s, size);
+	r->frees++;
+	r->cur -= size;
+	r->blocks--;
+}
+
+/* as mgt_after_event() */
+static inline __attribute__((always_inline)) void run_after(struct run *r, struct mgt_header *h,
+							    int grew)
+{
+	r->events++;
+	if ((int64_t)r->cur >= (int64_t)r->live_max) {
+		if (grew && (int64_t)r->cur >= (int64_t)r->peak) {
+			r->peak = r->cur;
+			h->peak_blocks = r->blocks;
+			h->peak_event = r->events;
+			r->epoch++;
+		}
+		r->live_max = r->cur;
+	}
+	if (MGT_UNLIKELY(r->events >= mgt_tl_close_at)) {
+		run_store(r, h);
+		mgt_timeline_close(h);
+		r->live_max = h->tl_open.live_max;
+	}
+}
+
 static void apply_batch(struct mgt_header *h, struct mgt_batch *b)
 {
-	uint32_t n = __atomic_load_n(&b->n, __ATOMIC_ACQUIRE), i;
+	uint32_t n = __atomic_load_n(&b->n, __ATOMIC_ACQUIRE), i = b->done;
+	struct run r;
 	if (n > MGT_BATCH_EVENTS)
 		n = MGT_BATCH_EVENTS;
-	for (i = b->done; i < n; i++)
-		apply(h, &b->ev[i]);
-	if (n > b->done)
-		__atomic_store_n(&b->done, n, __ATOMIC_RELEASE);
+	if (i >= n)
+		return;
+	/* the last event's stack record: a loop allocates and frees at few stacks */
+	uint32_t last = UINT32_MAX;
+	struct mgt_stack *ls = NULL;
+	run_load(&r, h);
+	for (; i < n; i++) {
+		const struct mgt_event *e = &b->ev[i];
+		struct mgt_stack *s, *o;
+		switch (e->kind) {
+		case MGT_EV_ALLOC:
+		case MGT_EV_FREE:
+			if (MGT_UNLIKELY(e->stack != last)) {
+				last = e->stack;
+				ls = mgt_stack_at(last);
+			}
+			s = ls;
+			mgt_rebase(s, r.epoch);
+			if (e->kind == MGT_EV_ALLOC) {
+				run_alloc(&r, s, e->size);
+				run_after(&r, h, 1);
+				break;
+			}
+			run_free(&r, s, e->size);
+			run_after(&r, h, 0);
+			break;
+		case MGT_EV_RESIZE:
+			o = mgt_stack_at(e->old_stack);
+			s = mgt_stack_at(e->stack);
+			mgt_rebase(o, r.epoch);
+			mgt_rebase(s, r.epoch);
+			run_alloc(&r, s, e->size);
+			run_free(&r, o, e->old_size);
+			run_after(&r, h, e->size > e->old_size);
+			break;
+		default:
+			apply(h, e);          /* inherited or unknown: none of the run's fields */
+			break;
+		}
+	}
+	run_store(&r, h);
+	__atomic_store_n(&b->done, n, __ATOMIC_RELEASE);
 }
 
 /* every thread's pending events, inside the event section: exit and exec */
@@ -741,7 +851,7 @@ static inline int take(struct mgt_thread *t, uint64_t p, struct mgt_block *out, 
 }
 
 /* an allocation past the common case: a threaded process, or a block for ptrmap.c */
-__attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, uint64_t p,
+static __attribute__((noinline)) void alloc_rest(struct mgt_thread *t, int solo, uint64_t p,
 						 uint64_t size, uint32_t stack)
 {
 	uint16_t owner = owner_of(t, solo);
@@ -752,6 +862,22 @@ __attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, ui
 	}
 	record(t, solo, MGT_EV_ALLOC, size, stack, 0, 0, 0);
 	mgt_ev_end(t, solo);
+}
+
+/*
+ * A threaded process's common case (a thread with a batch, an ordinary heap
+ * block) on its own, so it saves none of the registers the rest needs.
+ */
+__attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, uint64_t p,
+						 uint64_t size, uint32_t stack)
+{
+	struct mgt_batch *b;
+	if (MGT_LIKELY(!solo && (b = batch_held(t)) &&
+		       mgt_shadow_put(p, size, stack, t->hint, t))) {
+		append(t, b, MGT_EV_ALLOC, size, stack, 0, 0, 0);
+		return;
+	}
+	alloc_rest(t, solo, p, size, stack);
 }
 
 void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
@@ -765,7 +891,7 @@ void mgt_record_alloc_at(struct mgt_thread *t, void *p, size_t size, uint32_t st
 }
 
 /* mgt_record_free tried the inline take when solo */
-__attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uint64_t p)
+static __attribute__((noinline)) void free_rest(struct mgt_thread *t, int solo, uint64_t p)
 {
 	struct mgt_block b;
 	uint32_t v;
@@ -777,6 +903,18 @@ __attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uin
 	else
 		record(t, solo, MGT_EV_UNKNOWN, 0, 0, 0, 0, 0);
 	mgt_ev_end(t, solo);
+}
+
+/* as mgt_alloc_slow: a thread with a batch freeing a block of the shadow */
+__attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uint64_t p)
+{
+	struct mgt_batch *b;
+	uint32_t v;
+	if (MGT_LIKELY(!solo && (b = batch_held(t)) && (v = mgt_shadow_take_word(p, t)))) {
+		append(t, b, MGT_EV_FREE, mgt_sh_size(v), mgt_sh_stack(v), 0, 0, mgt_sh_owner(v));
+		return;
+	}
+	free_rest(t, solo, p);
 }
 
 void mgt_record_free(struct mgt_thread *t, void *p)
