@@ -38,7 +38,6 @@ TRACER = os.path.join(REPO, "src", "tracer")
 
 # (file, source function or None for any, component).  First match wins.
 RULES = [
-    ("hooks.c", "recording", "state"),
     ("hooks.c", "wait_if_frozen", "state"),
     ("record.c", "begin", "state"),
     ("record.c", "end", "state"),

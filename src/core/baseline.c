@@ -105,7 +105,7 @@ int mg_json_figure(uint64_t *out, const cJSON *obj, const char *name)
  */
 static cJSON *spread(const cJSON *profile, const cJSON *fig)
 {
-	const cJSON *runs = cJSON_GetObjectItem(profile, "runs"), *r;
+	const cJSON *runs = cJSON_GetObjectItem(profile, "runs");
 	const cJSON *sum = cJSON_GetObjectItem(profile, "summary");
 	int n = cJSON_GetArraySize(runs);
 	cJSON *o;
@@ -116,23 +116,11 @@ static cJSON *spread(const cJSON *profile, const cJSON *fig)
 	for (int m = 0; m < MG_METRIC_COUNT; m++) {
 		const char *name = mg_metric_name((enum mg_metric)m);
 		const cJSON *raw = cJSON_GetObjectItem(sum, name), *g = cJSON_GetObjectItem(fig, name);
-		double lo = -1, hi = -1;
-		int all = 1;
-		if (!cJSON_IsNumber(raw) || !cJSON_IsNumber(g))
+		uint64_t rlo, rhi;
+		if (!cJSON_IsNumber(raw) || !cJSON_IsNumber(g) ||
+		    !mg_profile_run_range(&rlo, &rhi, profile, name))
 			continue;
-		cJSON_ArrayForEach(r, runs) {
-			const cJSON *v = cJSON_GetObjectItem(r, name);
-			if (!cJSON_IsNumber(v) || v->valuedouble < 0) {
-				all = 0;
-				break;
-			}
-			if (lo < 0 || v->valuedouble < lo)
-				lo = v->valuedouble;
-			if (v->valuedouble > hi)
-				hi = v->valuedouble;
-		}
-		if (!all)
-			continue;
+		double lo = (double)rlo, hi = (double)rhi;
 		double hidden = raw->valuedouble - g->valuedouble;
 		lo = lo - hidden < 0 ? 0 : lo - hidden;
 		hi = hi - hidden < 0 ? 0 : hi - hidden;

@@ -658,20 +658,29 @@ unsigned mg_profile_runs(const cJSON *profile, int *multithreaded)
 	return cJSON_IsArray(runs) ? (unsigned)cJSON_GetArraySize(runs) : 1;
 }
 
-unsigned mg_profile_run_width(const cJSON *profile, const char *name)
+int mg_profile_run_range(uint64_t *lo, uint64_t *hi, const cJSON *profile, const char *name)
 {
 	const cJSON *runs = cJSON_GetObjectItem(profile, "runs"), *r;
-	uint64_t lo = UINT64_MAX, hi = 0, v;
+	uint64_t v;
 
+	*lo = UINT64_MAX;
+	*hi = 0;
 	if (!cJSON_IsArray(runs))
 		return 0;
 	cJSON_ArrayForEach(r, runs) {
 		if (mg_json_u64(&v, cJSON_GetObjectItem(r, name)) != 0)
 			return 0;
-		lo = v < lo ? v : lo;
-		hi = v > hi ? v : hi;
+		*lo = v < *lo ? v : *lo;
+		*hi = v > *hi ? v : *hi;
 	}
-	if (hi <= lo)
+	return *lo <= *hi;
+}
+
+unsigned mg_profile_run_width(const cJSON *profile, const char *name)
+{
+	uint64_t lo, hi;
+
+	if (!mg_profile_run_range(&lo, &hi, profile, name) || hi <= lo)
 		return 0;
 	/* (hi - lo) / hi in thousandths, without overflow */
 	return (unsigned)((double)(hi - lo) * 1000.0 / (double)hi);

@@ -57,6 +57,13 @@ cJSON *mg_profile_combine(cJSON *const *docs, size_t n);
 unsigned mg_profile_runs(const cJSON *profile, int *multithreaded);
 
 /*
+ * The lowest and highest run of a figure over the runs behind a profile
+ * (its "runs"): 1, or 0 when it has no "runs" or a run lacks the figure as
+ * a whole number.
+ */
+int mg_profile_run_range(uint64_t *lo, uint64_t *hi, const cJSON *profile, const char *name);
+
+/*
  * How far a figure moved over the runs behind a profile, in thousandths of
  * its highest run: (max - min) * 1000 / max, rounded down; 0 when the profile
  * holds one run, or the figure never moved (docs/baselines.md, "The spread").
