@@ -651,8 +651,12 @@ static __attribute__((noinline)) uint64_t miss(uintptr_t addr, uint32_t g)
  * still holds what it held, the rest is the same frames: they are copied
  * instead of walked.  A caller that returned and was replaced by another
  * with the same frame at the same place leaves another return address in
- * some checked word, and the walk goes on the slow way.  So the memo never
- * changes a stack, it only saves reading the rules (tests/oracle, "memo").
+ * some checked word.  The frames up to that word are still the remembered
+ * ones: the walk takes them and goes on from the changed word with the
+ * rules, with the rbp the new walk has there (followed from its own through
+ * the reloads those frames make, not the remembered one), and may meet the
+ * remembered walk again further out.  So the memo never changes a stack, it
+ * only saves reading the rules (tests/oracle, "memo", "memo_resume").
  *
  * Only the plain rules are remembered (CFA from rsp or rbp, rbp unchanged or
  * reloaded, the outermost frame's rule or bound): a walk through a signal
@@ -669,7 +673,7 @@ struct ment {                           /* a remembered frame */
 	uintptr_t bpslot;               /* its saved rbp's address, when read and used; 0: none */
 	uint64_t h1, h2;                /* the stack hashes from the outermost frame to this one */
 	uintptr_t dep;                  /* the walk from here on uses the incoming rbp */
-	uintptr_t pad;
+	uint64_t rule;                  /* its rule: a walk resumed past it (mgt_unwind) */
 };
 struct mgt_memo {
 	uintptr_t lo, hi;               /* the stack it was walked on */
@@ -754,6 +758,7 @@ static void memo_commit(struct mgt_memo *m, const uintptr_t *frames, uint32_t n,
 		e->pc = *pc;
 		e->sp = f->sp;
 		e->bp = f->bp;
+		e->rule = r;
 		/* a reloaded rbp nothing further out uses need not be checked */
 		e->bpslot = f->bpslot & -(uintptr_t)(outer & ~(r >> 39) & 1);
 		e->h1 = x1;
@@ -772,13 +777,16 @@ static void memo_commit(struct mgt_memo *m, const uintptr_t *frames, uint32_t n,
  * walk read from there on is unchanged: frames[depth + 1 ...] filled, the
  * whole depth returned; 0 when not, and *more the remembered frames e[0,
  * *more) that may still meet the walk further out (those inside the first
- * changed word cannot).  The remembered reads lay inside the same stack
- * bounds, checked then.
+ * changed word cannot).  *resume = 1 when that word is the return address
+ * or the reloaded rbp of frame e[*more - 1]: then frames e[k - 1] down to
+ * e[*more] are the walk's, in frames[depth + 1 ...] already.  The
+ * remembered reads lay inside the same stack bounds, checked then.
  */
 static inline uint32_t replay(const struct mgt_memo *m, uint32_t k, uintptr_t *frames,
-			      uint32_t depth, uint32_t max, uint32_t *more)
+			      uint32_t depth, uint32_t max, uint32_t *more, int *resume)
 {
 	*more = k;
+	*resume = 0;
 	/* the same cut at max, or none */
 	if (m->trunc ? depth + k + 1 != max : depth + k + 1 > max)
 		return 0;
@@ -790,6 +798,7 @@ static inline uint32_t replay(const struct mgt_memo *m, uint32_t k, uintptr_t *f
 		if (*(const uintptr_t *)(e->sp - 8) != e->pc ||
 		    (slot && *(const uintptr_t *)slot != e->bp)) {
 			*more = (uint32_t)(e - first) + 1;
+			*resume = 1;
 			return 0;
 		}
 		*f++ = e->pc;
@@ -798,6 +807,39 @@ static inline uint32_t replay(const struct mgt_memo *m, uint32_t k, uintptr_t *f
 	if (m->endslot && *(const uintptr_t *)m->endslot != m->endval)
 		return 0;
 	return (uint32_t)(f - frames);
+}
+
+/*
+ * After replay failed at remembered frame e[j - 1] (j = *more, resume set):
+ * frames e[k] down to e[j] are the walk's, as remembered, but for the rbp
+ * each had, which the old walk checked only where something further out
+ * used it.  Writes their part of the walk under way (m->nf from depth on),
+ * rbp followed from the walk's own bp at e[k] through every reload their
+ * rules make, reading the stack as the walk would; returns the depth after
+ * them and leaves in *bp the rbp at e[j - 1] (its pc and sp are the
+ * caller's to read).  Returns 0 when a reload falls outside [lo, hi) (not
+ * so when the old walk read it, unless the stack changed under the walk).
+ */
+static inline uint32_t resume_at(struct mgt_memo *m, uint32_t k, uint32_t j, uint32_t depth,
+				 uintptr_t lo, uintptr_t hi, uintptr_t *bp)
+{
+	uintptr_t b = *bp;
+	struct mnew *f = &m->nf[depth];
+	for (const struct ment *e = &m->e[k], *end = &m->e[j - 1]; e != end; e--, f++) {
+		uint64_t r = e->rule;
+		f->sp = e->sp;
+		f->bp = b;
+		f->rule = r;
+		if (RULE_BP(r)) {
+			uintptr_t a = (RULE_BP(r) == BP_CFA ? e[-1].sp : b) + (uintptr_t)RULE_BPOFF(r);
+			if ((uintptr_t)a - lo > hi - 8 - lo)
+				return 0;
+			f->bpslot = a;
+			b = *(const uintptr_t *)a;
+		}
+	}
+	*bp = b;
+	return depth + (k - j) + 1;
 }
 
 /* ---- the walk ---- */
@@ -845,7 +887,26 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 				csp = --cur ? m->e[cur - 1].sp : UINTPTR_MAX;
 			if (csp == sp && m->e[cur - 1].pc == pc &&
 			    (!m->e[cur - 1].dep || m->e[cur - 1].bp == bp)) {
-				uint32_t n = replay(m, cur - 1, frames, depth, max, &cur);
+				uint32_t k = cur - 1, n;
+				int resume;
+				n = replay(m, k, frames, depth, max, &cur, &resume);
+				if (MGT_LIKELY(resume)) {
+					/* the frames up to the changed word were the same:
+					 * go on from there */
+					uint32_t d = resume_at(m, k, cur, depth, lo, hi, &bp);
+					if (MGT_UNLIKELY(!d)) {
+						depth += k - cur + 1;
+						m = NULL;     /* its frames half written: forget this walk */
+						goto out;
+					}
+					depth = d;
+					sp = m->e[cur - 1].sp;
+					rd = sp - 8;
+					pc = *(const uintptr_t *)rd;
+					exact = 0;
+					csp = sp;
+					continue;
+				}
 				if (n) {
 					*trunc = m->trunc;
 					if (MGT_LIKELY(!depth)) {
