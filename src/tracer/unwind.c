@@ -847,13 +847,17 @@ static inline uint32_t resume_at(struct mgt_memo *m, uint32_t k, uint32_t j, uin
 /* an 8-byte read at a, inside [lo, hi) (hi - 8 >= lo: checked at the start) */
 #define IN(a) ((uintptr_t)(a) - lo <= hi - 8 - lo)
 
-uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, uint32_t max,
-		    uint32_t *trunc, uint64_t *h1, uint64_t *h2, struct mgt_memo **memo)
+/*
+ * The walk (mgt_unwind).  j > 0: mgt_unwind's replay of the whole memo
+ * from frame 0 (remembered frame k) failed at e[j - 1], frames[0, k - j]
+ * hold the frames it verified: the walk goes on from there.
+ */
+static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintptr_t fp,
+					       uintptr_t *frames, uint32_t max, uint32_t *trunc,
+					       uint64_t *h1, uint64_t *h2, struct mgt_memo **memo,
+					       uint32_t k, uint32_t j)
 {
-	uintptr_t fp = (uintptr_t)fp0;
 	uint32_t depth = 0;
-	if (!cache || hi < lo + 16 || fp < lo || fp > hi - 16)
-		return 0;
 	uintptr_t pc = ((const uintptr_t *)fp)[1], sp = fp + 16, bp = ((const uintptr_t *)fp)[0];
 	uint32_t g = atomic_load_explicit(&mgt_unload_gen, memory_order_acquire);
 	const uint64_t gtag = (uint64_t)(g & GEN_MASK) << GEN_SHIFT;
@@ -869,6 +873,21 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 			m = *memo = memo_new(max);
 		if (m && m->lo == lo && m->hi == hi && m->gen == g && (cur = m->len))
 			csp = m->e[cur - 1].sp;
+		if (j && cur == k + 1) {
+			/* as after replay in the loop below */
+			frames[0] = pc;
+			uint32_t d = resume_at(m, k, j, 0, lo, hi, &bp);
+			if (MGT_UNLIKELY(!d)) {
+				depth = k - j + 1;
+				m = NULL;
+				goto out;
+			}
+			depth = d;
+			cur = j;
+			csp = sp = m->e[j - 1].sp;
+			rd = sp - 8;
+			pc = *(const uintptr_t *)rd;
+		}
 	}
 
 	for (;;) {
@@ -887,8 +906,9 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 				csp = --cur ? m->e[cur - 1].sp : UINTPTR_MAX;
 			if (csp == sp && m->e[cur - 1].pc == pc &&
 			    (!m->e[cur - 1].dep || m->e[cur - 1].bp == bp)) {
-				uint32_t k = cur - 1, n;
+				uint32_t n;
 				int resume;
+				k = cur - 1;
 				n = replay(m, k, frames, depth, max, &cur, &resume);
 				if (MGT_LIKELY(resume)) {
 					/* the frames up to the changed word were the same:
@@ -1008,6 +1028,51 @@ out:
 		mgt_frames_hash(frames, depth, h1, h2);
 	}
 	return depth;
+}
+
+uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, uint32_t max,
+		    uint32_t *trunc, uint64_t *h1, uint64_t *h2, struct mgt_memo **memo)
+{
+	uintptr_t fp = (uintptr_t)fp0;
+	if (!cache || hi < lo + 16 || fp < lo || fp > hi - 16)
+		return 0;
+	/*
+	 * Most walks find the thread's last stack again, or its outer part: the
+	 * hook's caller is where the last walk began.  That is replay from
+	 * frame 0, here without the walk's setup; the rest is walk's.
+	 */
+	const struct mgt_memo *m;
+	uint32_t len, k = 0, j = 0;
+	if (MGT_LIKELY(memo && (m = *memo) && (len = m->len) && m->lo == lo && m->hi == hi &&
+		       m->gen == atomic_load_explicit(&mgt_unload_gen, memory_order_acquire) &&
+		       (m->trunc ? len == max : len <= max))) {
+		const struct ment *e = &m->e[len - 1], *first = m->e;
+		uintptr_t pc = ((const uintptr_t *)fp)[1];
+		if (e->sp == fp + 16 && e->pc == pc &&
+		    (!e->dep || e->bp == ((const uintptr_t *)fp)[0])) {
+			uintptr_t *f = frames;
+			*f++ = pc;
+			while (e != first) {
+				uintptr_t slot = e->bpslot;
+				e--;
+				if (*(const uintptr_t *)(e->sp - 8) != e->pc ||
+				    (slot && *(const uintptr_t *)slot != e->bp)) {
+					k = len - 1;
+					j = (uint32_t)(e - first) + 1;
+					goto slow;
+				}
+				*f++ = e->pc;
+			}
+			if (!m->endslot || *(const uintptr_t *)m->endslot == m->endval) {
+				*trunc = m->trunc;
+				*h1 = m->e[len - 1].h1;
+				*h2 = m->e[len - 1].h2;
+				return len;
+			}
+		}
+	}
+slow:
+	return walk(lo, hi, fp, frames, max, trunc, h1, h2, memo, k, j);
 }
 
 /* ---- modules ---- */
