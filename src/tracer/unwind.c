@@ -680,6 +680,7 @@ struct mgt_memo {
 	uint32_t gen;                   /* mgt_unload_gen of its rules */
 	uint32_t len;                   /* frames; 0: nothing remembered */
 	uint32_t trunc;                 /* the walk was cut at max */
+	uint32_t max;                   /* at most so many frames */
 	uint32_t cap;
 	uintptr_t endslot, endval;      /* the word read last (pc < 4096), 0: none */
 	struct mnew *nf;                /* [cap] */
@@ -871,7 +872,7 @@ static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintp
 		m = *memo;
 		if (MGT_UNLIKELY(!m || m->cap < max))
 			m = *memo = memo_new(max);
-		if (m && m->lo == lo && m->hi == hi && m->gen == g && (cur = m->len))
+		if (m && m->lo == lo && m->hi == hi && m->gen == g && m->max == max && (cur = m->len))
 			csp = m->e[cur - 1].sp;
 		if (j && cur == k + 1) {
 			/* as after replay in the loop below */
@@ -1021,6 +1022,7 @@ out:
 		m->hi = hi;
 		m->gen = g;
 		m->trunc = *trunc;
+		m->max = max;
 		m->endslot = endslot;
 		m->endval = pc;
 		memo_commit(m, frames, depth, -1, h1, h2);
@@ -1034,22 +1036,21 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 		    uint32_t *trunc, uint64_t *h1, uint64_t *h2, struct mgt_memo **memo)
 {
 	uintptr_t fp = (uintptr_t)fp0;
-	if (!cache || hi < lo + 16 || fp < lo || fp > hi - 16)
-		return 0;
 	/*
 	 * Most walks find the thread's last stack again, or its outer part: the
 	 * hook's caller is where the last walk began.  That is replay from
-	 * frame 0, here without the walk's setup; the rest is walk's.
+	 * frame 0, here without the walk's setup; the rest is walk's.  A memo
+	 * was walked inside [lo, hi), by the same max (the same cut): its first
+	 * frame's sp == fp + 16 puts fp inside too.
 	 */
 	const struct mgt_memo *m;
 	uint32_t len, k = 0, j = 0;
-	if (MGT_LIKELY(memo && (m = *memo) && (len = m->len) && m->lo == lo && m->hi == hi &&
-		       m->gen == atomic_load_explicit(&mgt_unload_gen, memory_order_acquire) &&
-		       (m->trunc ? len == max : len <= max))) {
+	if (MGT_LIKELY(memo && (m = *memo) && (len = m->len) && m->e[len - 1].sp == fp + 16 &&
+		       m->lo == lo && m->hi == hi && m->max == max &&
+		       m->gen == atomic_load_explicit(&mgt_unload_gen, memory_order_acquire))) {
 		const struct ment *e = &m->e[len - 1], *first = m->e;
 		uintptr_t pc = ((const uintptr_t *)fp)[1];
-		if (e->sp == fp + 16 && e->pc == pc &&
-		    (!e->dep || e->bp == ((const uintptr_t *)fp)[0])) {
+		if (e->pc == pc && (!e->dep || e->bp == ((const uintptr_t *)fp)[0])) {
 			uintptr_t *f = frames;
 			*f++ = pc;
 			while (e != first) {
@@ -1071,6 +1072,8 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 			}
 		}
 	}
+	if (!cache || hi < lo + 16 || fp < lo || fp > hi - 16)
+		return 0;
 slow:
 	return walk(lo, hi, fp, frames, max, trunc, h1, h2, memo, k, j);
 }
