@@ -665,7 +665,7 @@ static __attribute__((noinline)) uint64_t miss(uintptr_t addr, uint32_t g)
  * thread's guard (a signal handler inside the tracer walks without it).
  */
 struct mnew {                           /* a frame of the walk under way */
-	uintptr_t sp, bp, bpslot;
+	uintptr_t sp, bp, bpslot;       /* bpslot: where its rule reloaded rbp, 0: kept */
 	uint64_t rule;
 };
 struct ment {                           /* a remembered frame */
@@ -760,8 +760,8 @@ static void memo_commit(struct mgt_memo *m, const uintptr_t *frames, uint32_t n,
 		e->sp = f->sp;
 		e->bp = f->bp;
 		e->rule = r;
-		/* a reloaded rbp nothing further out uses need not be checked */
-		e->bpslot = f->bpslot & -(uintptr_t)(outer & ~(r >> 39) & 1);
+		/* a reloaded rbp (else 0) nothing further out uses need not be checked */
+		e->bpslot = f->bpslot & -outer;
 		e->h1 = x1;
 		e->h2 = x2;
 		e->dep = outer = dep_of(r, outer);
@@ -831,6 +831,7 @@ static inline uint32_t resume_at(struct mgt_memo *m, uint32_t k, uint32_t j, uin
 		f->sp = e->sp;
 		f->bp = b;
 		f->rule = r;
+		f->bpslot = 0;
 		if (RULE_BP(r)) {
 			uintptr_t a = (RULE_BP(r) == BP_CFA ? e[-1].sp : b) + (uintptr_t)RULE_BPOFF(r);
 			if ((uintptr_t)a - lo > hi - 8 - lo)
@@ -955,8 +956,10 @@ static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintp
 		if (MGT_UNLIKELY((atomic_load_explicit(&ce->key, memory_order_relaxed) ^ r) !=
 				 (key ^ gtag)))
 			r = miss(key, g);
-		if (m)
+		if (m) {
 			m->nf[depth - 1].rule = r;
+			m->nf[depth - 1].bpslot = 0;
+		}
 		unsigned kind = RULE_KIND(r);
 		if (MGT_LIKELY(kind == K_RSP || kind == K_RBP)) {
 			cfa = (kind == K_RBP ? bp : sp) + (uintptr_t)RULE_OFF(r);
