@@ -658,6 +658,14 @@ static __attribute__((noinline)) uint64_t miss(uintptr_t addr, uint32_t g)
  * remembered walk again further out.  So the memo never changes a stack, it
  * only saves reading the rules (tests/oracle, "memo", "memo_resume").
  *
+ * Which walk is remembered: any earlier walk on the same stack serves (the
+ * checks make it so), and remembering costs stores and hashes for every
+ * new frame.  A walk that met the memo somewhere is remembered only when
+ * the same stack came the walk before too (a loop allocating from one
+ * place); one that met nothing replaces it.  Inner frames that change at
+ * every allocation are thus walked but not written down each time, and
+ * the outer part stays remembered (bench/README.md, "Session 7").
+ *
  * Only the plain rules are remembered (CFA from rsp or rbp, rbp unchanged or
  * reloaded, the outermost frame's rule or bound): a walk through a signal
  * frame, a realigned frame, a PLT stub or code without CFI is not.  The
@@ -681,6 +689,7 @@ struct mgt_memo {
 	uint32_t len;                   /* frames; 0: nothing remembered */
 	uint32_t trunc;                 /* the walk was cut at max */
 	uint32_t max;                   /* at most so many frames */
+	uint64_t seen;                  /* h1 of the last walk that met e[] without being remembered */
 	uint32_t cap;
 	uintptr_t endslot, endval;      /* the word read last (pc < 4096), 0: none */
 	struct mnew *nf;                /* [cap] */
@@ -938,8 +947,17 @@ static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintp
 						m->len = n;
 						return n;
 					}
-					memo_commit(m, frames, depth, (int32_t)n - (int32_t)depth - 1,
-						    h1, h2);
+					/* frames [0, depth) new on top of e[at]: remembered
+					 * when they come twice in a row (a loop's stack), not
+					 * when the inner frames change each time */
+					uint32_t at = n - depth - 1;
+					uint64_t x1 = m->e[at].h1, x2 = m->e[at].h2;
+					mgt_frames_hash(frames, depth, &x1, &x2);
+					if (x1 == m->seen)
+						memo_commit(m, frames, depth, (int32_t)at, h1, h2);
+					m->seen = x1;
+					*h1 = x1;
+					*h2 = x2;
 					return n;
 				}
 				/* walk on: perhaps it meets the rest further out */
