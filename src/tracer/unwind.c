@@ -691,6 +691,7 @@ struct mgt_memo {
 	uint32_t max;                   /* at most so many frames */
 	uint64_t seen;                  /* h1 of the last walk that met e[] without being remembered */
 	uint32_t cap;
+	uint32_t bphi;                  /* no e[i] above it has a bpslot (check's lean part) */
 	uintptr_t endslot, endval;      /* the word read last (pc < 4096), 0: none */
 	struct mnew *nf;                /* [cap] */
 	struct ment e[];                /* [cap], e[0] outermost */
@@ -730,6 +731,7 @@ static struct mgt_memo *memo_new(uint32_t cap)
 	mgt_unlock(&memo_lock);
 	if (m) {
 		m->cap = cap;
+		m->bphi = 0;
 		m->nf = (struct mnew *)&m->e[cap];
 	}
 	return m;
@@ -760,6 +762,8 @@ static void memo_commit(struct mgt_memo *m, const uintptr_t *frames, uint32_t n,
 	struct ment *e = &m->e[k + 1];
 	const struct mnew *f = &m->nf[n];
 	const uintptr_t *pc = &frames[n];
+	/* a bound: the highest may be lower (e[0]'s is never checked) */
+	uint32_t bphi = k < 0 ? 0 : (int32_t)m->bphi < k ? m->bphi : (uint32_t)k;
 	while (pc != frames) {                /* the outermost new frame first */
 		f--;
 		pc--;
@@ -771,14 +775,47 @@ static void memo_commit(struct mgt_memo *m, const uintptr_t *frames, uint32_t n,
 		e->rule = r;
 		/* a reloaded rbp (else 0) nothing further out uses need not be checked */
 		e->bpslot = f->bpslot & -outer;
+		if (e->bpslot)
+			bphi = (uint32_t)(e - m->e);
 		e->h1 = x1;
 		e->h2 = x2;
 		e->dep = outer = dep_of(r, outer);
 		e++;
 	}
 	m->len = (uint32_t)(k + 1) + n;
+	m->bphi = bphi;
 	*h1 = x1;
 	*h2 = x2;
+}
+
+/*
+ * Checks the words the remembered walk read from frame k outwards (its
+ * callers' return addresses, and the reloaded rbp where something further
+ * out used it), copying each caller's pc to f on; returns NULL when all
+ * hold, else the first frame whose word changed.  Above m->bphi no frame
+ * has an rbp to check: there each frame is a load and a compare (code
+ * without frame pointers: most of them).
+ */
+static inline const struct ment *check(const struct mgt_memo *m, uint32_t k, uintptr_t *f)
+{
+	const struct ment *e = &m->e[k], *first = m->e;
+	const struct ment *bp = m->bphi < k ? &m->e[m->bphi] : e;
+	while (e != bp) {
+		e--;
+		uintptr_t pc = e->pc;
+		if (*(const uintptr_t *)(e->sp - 8) != pc)
+			return e;
+		*f++ = pc;
+	}
+	while (e != first) {
+		uintptr_t slot = e->bpslot;   /* where e's rule reloaded rbp, if checked */
+		e--;                          /* its caller */
+		if (*(const uintptr_t *)(e->sp - 8) != e->pc ||
+		    (slot && *(const uintptr_t *)slot != e->bp))
+			return e;
+		*f++ = e->pc;
+	}
+	return NULL;
 }
 
 /*
@@ -800,23 +837,16 @@ static inline uint32_t replay(const struct mgt_memo *m, uint32_t k, uintptr_t *f
 	/* the same cut at max, or none */
 	if (m->trunc ? depth + k + 1 != max : depth + k + 1 > max)
 		return 0;
-	const struct ment *e = &m->e[k], *first = m->e;
-	uintptr_t *f = &frames[depth + 1];
-	while (e != first) {
-		uintptr_t slot = e->bpslot;   /* where e's rule reloaded rbp, if checked */
-		e--;                          /* its caller */
-		if (*(const uintptr_t *)(e->sp - 8) != e->pc ||
-		    (slot && *(const uintptr_t *)slot != e->bp)) {
-			*more = (uint32_t)(e - first) + 1;
-			*resume = 1;
-			return 0;
-		}
-		*f++ = e->pc;
+	const struct ment *e = check(m, k, &frames[depth + 1]);
+	if (e) {
+		*more = (uint32_t)(e - m->e) + 1;
+		*resume = 1;
+		return 0;
 	}
 	*more = 0;
 	if (m->endslot && *(const uintptr_t *)m->endslot != m->endval)
 		return 0;
-	return (uint32_t)(f - frames);
+	return depth + k + 1;
 }
 
 /*
@@ -1069,21 +1099,15 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 	if (MGT_LIKELY(memo && (m = *memo) && (len = m->len) && m->e[len - 1].sp == fp + 16 &&
 		       m->lo == lo && m->hi == hi && m->max == max &&
 		       m->gen == atomic_load_explicit(&mgt_unload_gen, memory_order_acquire))) {
-		const struct ment *e = &m->e[len - 1], *first = m->e;
+		const struct ment *e = &m->e[len - 1];
 		uintptr_t pc = ((const uintptr_t *)fp)[1];
 		if (e->pc == pc && (!e->dep || e->bp == ((const uintptr_t *)fp)[0])) {
-			uintptr_t *f = frames;
-			*f++ = pc;
-			while (e != first) {
-				uintptr_t slot = e->bpslot;
-				e--;
-				if (*(const uintptr_t *)(e->sp - 8) != e->pc ||
-				    (slot && *(const uintptr_t *)slot != e->bp)) {
-					k = len - 1;
-					j = (uint32_t)(e - first) + 1;
-					goto slow;
-				}
-				*f++ = e->pc;
+			frames[0] = pc;
+			e = check(m, len - 1, frames + 1);
+			if (e) {
+				k = len - 1;
+				j = (uint32_t)(e - m->e) + 1;
+				goto slow;
 			}
 			if (!m->endslot || *(const uintptr_t *)m->endslot == m->endval) {
 				*trunc = m->trunc;
