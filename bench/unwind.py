@@ -17,10 +17,13 @@ Builds unwind_depth.c, malloc_small.c and deep_stack.c twice (-O2
 
 usage: bench/unwind.py --memgate PATH [--reps N] [--scale F] [--work DIR] [--no-wall]
        [--no-callgrind] [--align N] [--before PATH] [--only malloc_small,deep_stack]
+       [--preload]
 The callgrind part also counts malloc_small and deep_stack whole (scale 0.05).
 --align builds the programs with -falign-functions=N (run it at 2-3
 alignments: layout alone moves wall times by tens of percent here); --before
-adds an earlier memgate build to the same rounds of paired runs.
+adds an earlier memgate build to the same rounds of paired runs; --preload
+the tracer alone (LD_PRELOAD, no report), so that what the whole command
+adds after the run shows.
 Prints a markdown report (bench/README.md, "Call stacks without frame pointers").
 """
 import argparse
@@ -93,6 +96,9 @@ def main():
     ap.add_argument("--align", type=int, default=0, help="-falign-functions of the programs")
     ap.add_argument("--before", help="another memgate (an earlier build) in the same rounds")
     ap.add_argument("--only", help="wall times of these benchmarks only (comma-separated)")
+    ap.add_argument("--preload", action="store_true",
+                    help="also the tracer alone (LD_PRELOAD, no report): the rest of memgate's"
+                    " time is the command's own, mostly after the run")
     a = ap.parse_args()
     memgate = os.path.abspath(a.memgate)
     lib = os.path.join(os.path.dirname(memgate), "libmemgate.so")
@@ -143,7 +149,7 @@ def main():
     print("### Wall time, whole command: median of %d alternating paired runs, ratio to native\n"
           % a.reps)
     tools = ["native", "memgate", "memgate --unwind fp"] + (["before"] if a.before else []) + \
-        (["heaptrack"] if have_ht else [])
+        (["preload"] if a.preload else []) + (["heaptrack"] if have_ht else [])
     print("| benchmark | build | native s | " + " | ".join(t + " x" for t in tools[1:]) + " |")
     print("|---|---|---:|" + "---:|" * (len(tools) - 1))
     env = dict(os.environ, LC_ALL="C")
@@ -159,18 +165,27 @@ def main():
             for _ in range(a.reps):
                 for t in tools:
                     out = os.path.join(work, "out")
+                    run_env = env
                     if t == "native":
                         argv = prog
+                    elif t == "preload":
+                        argv = prog
+                        os.makedirs(out + ".d", exist_ok=True)
+                        run_env = dict(env, LD_PRELOAD=lib, MEMGATE_DIR=out + ".d")
                     elif t == "heaptrack":
                         argv = ["heaptrack", "-o", out] + prog
                     elif t == "before":
                         argv = [os.path.abspath(a.before), "trace", "-o", out + ".json", "--"] + prog
                     else:
                         argv = [memgate, "trace"] + t.split()[1:] + ["-o", out + ".json", "--"] + prog
-                    times[t].append(wall(argv, env))
+                    times[t].append(wall(argv, run_env))
                     for f in os.listdir(work):
                         if f.startswith("out"):
-                            os.remove(os.path.join(work, f))
+                            f = os.path.join(work, f)
+                            if os.path.isdir(f):
+                                shutil.rmtree(f, ignore_errors=True)
+                            else:
+                                os.remove(f)
             nat = statistics.median(times["native"])
             for t in tools:
                 med[(b + "".join(extra), v, t)] = statistics.median(times[t])

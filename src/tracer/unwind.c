@@ -651,8 +651,20 @@ static __attribute__((noinline)) uint64_t miss(uintptr_t addr, uint32_t g)
  * still holds what it held, the rest is the same frames: they are copied
  * instead of walked.  A caller that returned and was replaced by another
  * with the same frame at the same place leaves another return address in
- * some checked word, and the walk goes on the slow way.  So the memo never
- * changes a stack, it only saves reading the rules (tests/oracle, "memo").
+ * some checked word.  The frames up to that word are still the remembered
+ * ones: the walk takes them and goes on from the changed word with the
+ * rules, with the rbp the new walk has there (followed from its own through
+ * the reloads those frames make, not the remembered one), and may meet the
+ * remembered walk again further out.  So the memo never changes a stack, it
+ * only saves reading the rules (tests/oracle, "memo", "memo_resume").
+ *
+ * Which walk is remembered: any earlier walk on the same stack serves (the
+ * checks make it so), and remembering costs stores and hashes for every
+ * new frame.  A walk that met the memo somewhere is remembered only when
+ * the same stack came the walk before too (a loop allocating from one
+ * place); one that met nothing replaces it.  Inner frames that change at
+ * every allocation are thus walked but not written down each time, and
+ * the outer part stays remembered (bench/README.md, "Session 7").
  *
  * Only the plain rules are remembered (CFA from rsp or rbp, rbp unchanged or
  * reloaded, the outermost frame's rule or bound): a walk through a signal
@@ -661,7 +673,7 @@ static __attribute__((noinline)) uint64_t miss(uintptr_t addr, uint32_t g)
  * thread's guard (a signal handler inside the tracer walks without it).
  */
 struct mnew {                           /* a frame of the walk under way */
-	uintptr_t sp, bp, bpslot;
+	uintptr_t sp, bp, bpslot;       /* bpslot: where its rule reloaded rbp, 0: kept */
 	uint64_t rule;
 };
 struct ment {                           /* a remembered frame */
@@ -669,14 +681,17 @@ struct ment {                           /* a remembered frame */
 	uintptr_t bpslot;               /* its saved rbp's address, when read and used; 0: none */
 	uint64_t h1, h2;                /* the stack hashes from the outermost frame to this one */
 	uintptr_t dep;                  /* the walk from here on uses the incoming rbp */
-	uintptr_t pad;
+	uint64_t rule;                  /* its rule: a walk resumed past it (mgt_unwind) */
 };
 struct mgt_memo {
 	uintptr_t lo, hi;               /* the stack it was walked on */
 	uint32_t gen;                   /* mgt_unload_gen of its rules */
 	uint32_t len;                   /* frames; 0: nothing remembered */
 	uint32_t trunc;                 /* the walk was cut at max */
+	uint32_t max;                   /* at most so many frames */
+	uint64_t seen;                  /* h1 of the last walk that met e[] without being remembered */
 	uint32_t cap;
+	uint32_t bphi;                  /* no e[i] above it has a bpslot (check's lean part) */
 	uintptr_t endslot, endval;      /* the word read last (pc < 4096), 0: none */
 	struct mnew *nf;                /* [cap] */
 	struct ment e[];                /* [cap], e[0] outermost */
@@ -716,6 +731,7 @@ static struct mgt_memo *memo_new(uint32_t cap)
 	mgt_unlock(&memo_lock);
 	if (m) {
 		m->cap = cap;
+		m->bphi = 0;
 		m->nf = (struct mnew *)&m->e[cap];
 	}
 	return m;
@@ -746,6 +762,8 @@ static void memo_commit(struct mgt_memo *m, const uintptr_t *frames, uint32_t n,
 	struct ment *e = &m->e[k + 1];
 	const struct mnew *f = &m->nf[n];
 	const uintptr_t *pc = &frames[n];
+	/* a bound: the highest may be lower (e[0]'s is never checked) */
+	uint32_t bphi = k < 0 ? 0 : (int32_t)m->bphi < k ? m->bphi : (uint32_t)k;
 	while (pc != frames) {                /* the outermost new frame first */
 		f--;
 		pc--;
@@ -754,16 +772,50 @@ static void memo_commit(struct mgt_memo *m, const uintptr_t *frames, uint32_t n,
 		e->pc = *pc;
 		e->sp = f->sp;
 		e->bp = f->bp;
-		/* a reloaded rbp nothing further out uses need not be checked */
-		e->bpslot = f->bpslot & -(uintptr_t)(outer & ~(r >> 39) & 1);
+		e->rule = r;
+		/* a reloaded rbp (else 0) nothing further out uses need not be checked */
+		e->bpslot = f->bpslot & -outer;
+		if (e->bpslot)
+			bphi = (uint32_t)(e - m->e);
 		e->h1 = x1;
 		e->h2 = x2;
 		e->dep = outer = dep_of(r, outer);
 		e++;
 	}
 	m->len = (uint32_t)(k + 1) + n;
+	m->bphi = bphi;
 	*h1 = x1;
 	*h2 = x2;
+}
+
+/*
+ * Checks the words the remembered walk read from frame k outwards (its
+ * callers' return addresses, and the reloaded rbp where something further
+ * out used it), copying each caller's pc to f on; returns NULL when all
+ * hold, else the first frame whose word changed.  Above m->bphi no frame
+ * has an rbp to check: there each frame is a load and a compare (code
+ * without frame pointers: most of them).
+ */
+static inline const struct ment *check(const struct mgt_memo *m, uint32_t k, uintptr_t *f)
+{
+	const struct ment *e = &m->e[k], *first = m->e;
+	const struct ment *bp = m->bphi < k ? &m->e[m->bphi] : e;
+	while (e != bp) {
+		e--;
+		uintptr_t pc = e->pc;
+		if (*(const uintptr_t *)(e->sp - 8) != pc)
+			return e;
+		*f++ = pc;
+	}
+	while (e != first) {
+		uintptr_t slot = e->bpslot;   /* where e's rule reloaded rbp, if checked */
+		e--;                          /* its caller */
+		if (*(const uintptr_t *)(e->sp - 8) != e->pc ||
+		    (slot && *(const uintptr_t *)slot != e->bp))
+			return e;
+		*f++ = e->pc;
+	}
+	return NULL;
 }
 
 /*
@@ -772,32 +824,63 @@ static void memo_commit(struct mgt_memo *m, const uintptr_t *frames, uint32_t n,
  * walk read from there on is unchanged: frames[depth + 1 ...] filled, the
  * whole depth returned; 0 when not, and *more the remembered frames e[0,
  * *more) that may still meet the walk further out (those inside the first
- * changed word cannot).  The remembered reads lay inside the same stack
- * bounds, checked then.
+ * changed word cannot).  *resume = 1 when that word is the return address
+ * or the reloaded rbp of frame e[*more - 1]: then frames e[k - 1] down to
+ * e[*more] are the walk's, in frames[depth + 1 ...] already.  The
+ * remembered reads lay inside the same stack bounds, checked then.
  */
 static inline uint32_t replay(const struct mgt_memo *m, uint32_t k, uintptr_t *frames,
-			      uint32_t depth, uint32_t max, uint32_t *more)
+			      uint32_t depth, uint32_t max, uint32_t *more, int *resume)
 {
 	*more = k;
+	*resume = 0;
 	/* the same cut at max, or none */
 	if (m->trunc ? depth + k + 1 != max : depth + k + 1 > max)
 		return 0;
-	const struct ment *e = &m->e[k], *first = m->e;
-	uintptr_t *f = &frames[depth + 1];
-	while (e != first) {
-		uintptr_t slot = e->bpslot;   /* where e's rule reloaded rbp, if checked */
-		e--;                          /* its caller */
-		if (*(const uintptr_t *)(e->sp - 8) != e->pc ||
-		    (slot && *(const uintptr_t *)slot != e->bp)) {
-			*more = (uint32_t)(e - first) + 1;
-			return 0;
-		}
-		*f++ = e->pc;
+	const struct ment *e = check(m, k, &frames[depth + 1]);
+	if (e) {
+		*more = (uint32_t)(e - m->e) + 1;
+		*resume = 1;
+		return 0;
 	}
 	*more = 0;
 	if (m->endslot && *(const uintptr_t *)m->endslot != m->endval)
 		return 0;
-	return (uint32_t)(f - frames);
+	return depth + k + 1;
+}
+
+/*
+ * After replay failed at remembered frame e[j - 1] (j = *more, resume set):
+ * frames e[k] down to e[j] are the walk's, as remembered, but for the rbp
+ * each had, which the old walk checked only where something further out
+ * used it.  Writes their part of the walk under way (m->nf from depth on),
+ * rbp followed from the walk's own bp at e[k] through every reload their
+ * rules make, reading the stack as the walk would; returns the depth after
+ * them and leaves in *bp the rbp at e[j - 1] (its pc and sp are the
+ * caller's to read).  Returns 0 when a reload falls outside [lo, hi) (not
+ * so when the old walk read it, unless the stack changed under the walk).
+ */
+static inline uint32_t resume_at(struct mgt_memo *m, uint32_t k, uint32_t j, uint32_t depth,
+				 uintptr_t lo, uintptr_t hi, uintptr_t *bp)
+{
+	uintptr_t b = *bp;
+	struct mnew *f = &m->nf[depth];
+	for (const struct ment *e = &m->e[k], *end = &m->e[j - 1]; e != end; e--, f++) {
+		uint64_t r = e->rule;
+		f->sp = e->sp;
+		f->bp = b;
+		f->rule = r;
+		f->bpslot = 0;
+		if (RULE_BP(r)) {
+			uintptr_t a = (RULE_BP(r) == BP_CFA ? e[-1].sp : b) + (uintptr_t)RULE_BPOFF(r);
+			if ((uintptr_t)a - lo > hi - 8 - lo)
+				return 0;
+			f->bpslot = a;
+			b = *(const uintptr_t *)a;
+		}
+	}
+	*bp = b;
+	return depth + (k - j) + 1;
 }
 
 /* ---- the walk ---- */
@@ -805,13 +888,17 @@ static inline uint32_t replay(const struct mgt_memo *m, uint32_t k, uintptr_t *f
 /* an 8-byte read at a, inside [lo, hi) (hi - 8 >= lo: checked at the start) */
 #define IN(a) ((uintptr_t)(a) - lo <= hi - 8 - lo)
 
-uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, uint32_t max,
-		    uint32_t *trunc, uint64_t *h1, uint64_t *h2, struct mgt_memo **memo)
+/*
+ * The walk (mgt_unwind).  j > 0: mgt_unwind's replay of the whole memo
+ * from frame 0 (remembered frame k) failed at e[j - 1], frames[0, k - j]
+ * hold the frames it verified: the walk goes on from there.
+ */
+static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintptr_t fp,
+					       uintptr_t *frames, uint32_t max, uint32_t *trunc,
+					       uint64_t *h1, uint64_t *h2, struct mgt_memo **memo,
+					       uint32_t k, uint32_t j)
 {
-	uintptr_t fp = (uintptr_t)fp0;
 	uint32_t depth = 0;
-	if (!cache || hi < lo + 16 || fp < lo || fp > hi - 16)
-		return 0;
 	uintptr_t pc = ((const uintptr_t *)fp)[1], sp = fp + 16, bp = ((const uintptr_t *)fp)[0];
 	uint32_t g = atomic_load_explicit(&mgt_unload_gen, memory_order_acquire);
 	const uint64_t gtag = (uint64_t)(g & GEN_MASK) << GEN_SHIFT;
@@ -825,8 +912,23 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 		m = *memo;
 		if (MGT_UNLIKELY(!m || m->cap < max))
 			m = *memo = memo_new(max);
-		if (m && m->lo == lo && m->hi == hi && m->gen == g && (cur = m->len))
+		if (m && m->lo == lo && m->hi == hi && m->gen == g && m->max == max && (cur = m->len))
 			csp = m->e[cur - 1].sp;
+		if (j && cur == k + 1) {
+			/* as after replay in the loop below */
+			frames[0] = pc;
+			uint32_t d = resume_at(m, k, j, 0, lo, hi, &bp);
+			if (MGT_UNLIKELY(!d)) {
+				depth = k - j + 1;
+				m = NULL;
+				goto out;
+			}
+			depth = d;
+			cur = j;
+			csp = sp = m->e[j - 1].sp;
+			rd = sp - 8;
+			pc = *(const uintptr_t *)rd;
+		}
 	}
 
 	for (;;) {
@@ -845,7 +947,27 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 				csp = --cur ? m->e[cur - 1].sp : UINTPTR_MAX;
 			if (csp == sp && m->e[cur - 1].pc == pc &&
 			    (!m->e[cur - 1].dep || m->e[cur - 1].bp == bp)) {
-				uint32_t n = replay(m, cur - 1, frames, depth, max, &cur);
+				uint32_t n;
+				int resume;
+				k = cur - 1;
+				n = replay(m, k, frames, depth, max, &cur, &resume);
+				if (MGT_LIKELY(resume)) {
+					/* the frames up to the changed word were the same:
+					 * go on from there */
+					uint32_t d = resume_at(m, k, cur, depth, lo, hi, &bp);
+					if (MGT_UNLIKELY(!d)) {
+						depth += k - cur + 1;
+						m = NULL;     /* its frames half written: forget this walk */
+						goto out;
+					}
+					depth = d;
+					sp = m->e[cur - 1].sp;
+					rd = sp - 8;
+					pc = *(const uintptr_t *)rd;
+					exact = 0;
+					csp = sp;
+					continue;
+				}
 				if (n) {
 					*trunc = m->trunc;
 					if (MGT_LIKELY(!depth)) {
@@ -855,8 +977,17 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 						m->len = n;
 						return n;
 					}
-					memo_commit(m, frames, depth, (int32_t)n - (int32_t)depth - 1,
-						    h1, h2);
+					/* frames [0, depth) new on top of e[at]: remembered
+					 * when they come twice in a row (a loop's stack), not
+					 * when the inner frames change each time */
+					uint32_t at = n - depth - 1;
+					uint64_t x1 = m->e[at].h1, x2 = m->e[at].h2;
+					mgt_frames_hash(frames, depth, &x1, &x2);
+					if (x1 == m->seen)
+						memo_commit(m, frames, depth, (int32_t)at, h1, h2);
+					m->seen = x1;
+					*h1 = x1;
+					*h2 = x2;
 					return n;
 				}
 				/* walk on: perhaps it meets the rest further out */
@@ -873,8 +1004,10 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 		if (MGT_UNLIKELY((atomic_load_explicit(&ce->key, memory_order_relaxed) ^ r) !=
 				 (key ^ gtag)))
 			r = miss(key, g);
-		if (m)
+		if (m) {
 			m->nf[depth - 1].rule = r;
+			m->nf[depth - 1].bpslot = 0;
+		}
 		unsigned kind = RULE_KIND(r);
 		if (MGT_LIKELY(kind == K_RSP || kind == K_RBP)) {
 			cfa = (kind == K_RBP ? bp : sp) + (uintptr_t)RULE_OFF(r);
@@ -940,6 +1073,7 @@ out:
 		m->hi = hi;
 		m->gen = g;
 		m->trunc = *trunc;
+		m->max = max;
 		m->endslot = endslot;
 		m->endval = pc;
 		memo_commit(m, frames, depth, -1, h1, h2);
@@ -947,6 +1081,46 @@ out:
 		mgt_frames_hash(frames, depth, h1, h2);
 	}
 	return depth;
+}
+
+uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, uint32_t max,
+		    uint32_t *trunc, uint64_t *h1, uint64_t *h2, struct mgt_memo **memo)
+{
+	uintptr_t fp = (uintptr_t)fp0;
+	/*
+	 * Most walks find the thread's last stack again, or its outer part: the
+	 * hook's caller is where the last walk began.  That is replay from
+	 * frame 0, here without the walk's setup; the rest is walk's.  A memo
+	 * was walked inside [lo, hi), by the same max (the same cut): its first
+	 * frame's sp == fp + 16 puts fp inside too.
+	 */
+	const struct mgt_memo *m;
+	uint32_t len, k = 0, j = 0;
+	if (MGT_LIKELY(memo && (m = *memo) && (len = m->len) && m->e[len - 1].sp == fp + 16 &&
+		       m->lo == lo && m->hi == hi && m->max == max &&
+		       m->gen == atomic_load_explicit(&mgt_unload_gen, memory_order_acquire))) {
+		const struct ment *e = &m->e[len - 1];
+		uintptr_t pc = ((const uintptr_t *)fp)[1];
+		if (e->pc == pc && (!e->dep || e->bp == ((const uintptr_t *)fp)[0])) {
+			frames[0] = pc;
+			e = check(m, len - 1, frames + 1);
+			if (e) {
+				k = len - 1;
+				j = (uint32_t)(e - m->e) + 1;
+				goto slow;
+			}
+			if (!m->endslot || *(const uintptr_t *)m->endslot == m->endval) {
+				*trunc = m->trunc;
+				*h1 = m->e[len - 1].h1;
+				*h2 = m->e[len - 1].h2;
+				return len;
+			}
+		}
+	}
+	if (!cache || hi < lo + 16 || fp < lo || fp > hi - 16)
+		return 0;
+slow:
+	return walk(lo, hi, fp, frames, max, trunc, h1, h2, memo, k, j);
 }
 
 /* ---- modules ---- */

@@ -58,6 +58,7 @@ CASES = {
     "scribble": ("unwind_c", ["scribble", "7"]),
     "memo": ("unwind_c", ["memo"]),
     "memo_cut": ("unwind_c", ["memo"]),     # traced with --depth CUT_DEPTH
+    "memo_resume": ("unwind_c", ["resume"]),
     "cxx_string": ("unwind_cxx", ["string"]),
     "cxx_vector": ("unwind_cxx", ["vector"]),
     "cxx_map": ("unwind_cxx", ["map"]),
