@@ -35,6 +35,15 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+/*
+ * hooks.c is built without frame pointers, for the allocation hooks' sake
+ * (see "The allocation hooks' shape" below).  A hook that calls the
+ * program back (main, its exit handlers, the constructors dlopen runs, a
+ * new_handler) keeps a frame record all the same, so that a walk from an
+ * allocation made there passes through it to the hook's caller.
+ */
+#define KEEP_FRAME() __asm__ volatile("" : : "r"(__builtin_frame_address(0)))
+
 /* hooks without a C prototype in the headers we include */
 EXPORT void *memalign(size_t align, size_t n);
 EXPORT void *pvalloc(size_t n);
@@ -139,7 +148,7 @@ static inline void *real_fn(int id)
 }
 #define NEXT(type, name) ((type)real_fn(R_##name))
 
-/* tracing() past the only thread of a recording process */
+/* tracing() past the only thread of a recording process and the cache */
 static __attribute__((noinline)) struct mgt_thread *tracing_slow(void)
 {
 	int s = atomic_load_explicit(&mgt_phase, memory_order_relaxed);
@@ -152,18 +161,25 @@ static __attribute__((noinline)) struct mgt_thread *tracing_slow(void)
 	return mgt_thread_self();
 }
 
-/* The calling thread's state while the tracer records (its guard may be held), else NULL. */
-static inline struct mgt_thread *tracing(void)
+/* The calling thread's state while the tracer records, found in line; NULL: not
+ * recording, or look further (tracing()) */
+static inline struct mgt_thread *tracing_fast(void)
 {
 	uintptr_t tp = mgt_thread_pointer();
-	struct mgt_thread *t;
 	/* the only thread by one compare, any thread in the cache in line */
 	if (MGT_LIKELY(tp == atomic_load_explicit(&mgt_fast.tp, memory_order_relaxed)))
 		return mgt_fast.t;                  /* tp 0: never ours */
 	if (MGT_LIKELY(atomic_load_explicit(&mgt_phase, memory_order_relaxed) ==
-		       MGT_PHASE_RECORDING && (t = mgt_thread_cached(tp))))
-		return t;
-	return tracing_slow();
+		       MGT_PHASE_RECORDING))
+		return mgt_thread_cached(tp);
+	return NULL;
+}
+
+/* The calling thread's state while the tracer records (its guard may be held), else NULL. */
+static inline struct mgt_thread *tracing(void)
+{
+	struct mgt_thread *t = tracing_fast();
+	return MGT_LIKELY(t) ? t : tracing_slow();
 }
 
 /* a call made by a signal handler that interrupted the tracer: queued (record.c) */
@@ -174,26 +190,82 @@ static inline int nested(const struct mgt_thread *t)
 }
 
 /*
- * A macro, so the walk starts at the hook's own frame: its caller comes first.
+ * The allocation hooks' shape.  An exported hook calls glibc, then jumps (a
+ * sibling call: nothing of it is left on the stack) to the recorder,
+ * RECORD(p, n), which returns p; free ends by jumping to glibc's free.  The
+ * recorder is alloc_at() until the tracer records without stacks, then
+ * record_alloc(): the hook's jump goes through a pointer, so neither tests
+ * the mode.  record_alloc's common path (the only thread, its guard free:
+ * event.h) keeps no frame; anything else goes on to alloc_at, entered by a
+ * jump too.  alloc_at keeps a frame record, and as nothing is left of the
+ * functions before it, that record holds the return address into the
+ * hook's caller and the caller's frame pointer, exactly what a hook's own
+ * frame record would hold.  The walkers (stack.c, unwind.c) start there, so
+ * the stack starts at the caller of malloc or new.  hooks.c is built
+ * without frame pointers (CMakeLists.txt): a function gets one where it asks
+ * for __builtin_frame_address(0).
+ *
  * Recording never changes errno (raw syscalls only; the one libc call that
  * may, in stack.c, restores it), so the hooks need not save it.
  */
-#define RECORD_ALLOC(p, n) do {                                                  \
-		struct mgt_thread *t_;                                           \
-		if ((p) && (t_ = tracing())) {                                   \
-			if (MGT_LIKELY(!MGT_GUARD_HELD(t_->guard))) {            \
-				t_->guard = 1;                                   \
-				if (MGT_LIKELY(mgt_g.depth))                     \
-					mgt_record_alloc(t_, (p), (n),           \
-							 __builtin_frame_address(0)); \
-				else    /* counts only: in line (event.h) */     \
-					mgt_record_alloc_inline(t_, (p), (n), 0); \
-				mgt_unguard(t_);                                 \
-			} else if (nested(t_)) {                                 \
-				mgt_defer_alloc(t_, (p), (n), __builtin_frame_address(0)); \
-			}                                                        \
-		}                                                                \
-	} while (0)
+
+/* records an allocation whose walk starts at frame record fp (a hook's, or
+ * one of its shape); t may be NULL */
+static inline __attribute__((always_inline)) void record_at(struct mgt_thread *t, void *p,
+							    size_t n, void *fp)
+{
+	if (!t && !(t = tracing()))
+		return;
+	if (MGT_LIKELY(!MGT_GUARD_HELD(t->guard))) {
+		t->guard = 1;
+		mgt_record_alloc(t, p, n, fp);
+		mgt_unguard(t);
+	} else if (nested(t)) {
+		mgt_defer_alloc(t, p, n, fp);
+	}
+}
+
+typedef void *(*record_fn)(void *p, size_t n);
+static void *alloc_at(void *p, size_t n);
+static void *record_alloc(void *p, size_t n);
+static record_fn _Atomic recorder = alloc_at;
+/* a function, so p is known before the pointer is read: no register kept for it */
+static inline __attribute__((always_inline)) void *RECORD(void *p, size_t n)
+{
+	return atomic_load_explicit(&recorder, memory_order_relaxed)(p, n);
+}
+
+/* p from glibc's allocator (NULL: it failed) and the size asked for; returns p.
+ * Any allocation: set-up, a signal handler's call inside the tracer, stacks. */
+static __attribute__((noinline)) void *alloc_at(void *p, size_t n)
+{
+	if (MGT_LIKELY(p))
+		record_at(NULL, p, n, __builtin_frame_address(0));   /* see above: the caller's */
+	return p;
+}
+
+/* the end of an event that found a signal handler's queue: records it */
+static __attribute__((noinline)) void *unguard_slow(struct mgt_thread *t, void *p)
+{
+	mgt_unguard_slow(t);
+	return p;
+}
+
+/* alloc_at without stacks: the event in line (the only thread's with no frame) */
+static __attribute__((noinline)) void *record_alloc(void *p, size_t n)
+{
+	struct mgt_thread *t;
+	if (MGT_UNLIKELY(!p))
+		return p;
+	t = tracing_fast();
+	if (MGT_UNLIKELY(!t || t->guard))
+		return alloc_at(p, n);
+	t->guard = 1;
+	mgt_record_alloc_inline(t, p, n, 0);   /* counts only: in line (event.h) */
+	if (MGT_UNLIKELY(!mgt_guard_drop(t)))
+		return unguard_slow(t, p);
+	return p;
+}
 
 /* before handing memory back to glibc: not while the exit step reads the heap */
 static inline void wait_if_frozen(void)
@@ -202,12 +274,10 @@ static inline void wait_if_frozen(void)
 		mgt_wait_frozen();
 }
 
-static inline void do_free(void *p)
+/* any free but the common one; t may be NULL */
+static __attribute__((noinline)) void free_at(struct mgt_thread *t, void *p)
 {
-	struct mgt_thread *t;
-	if (!p)
-		return;
-	if ((t = tracing())) {
+	if (t || (t = tracing())) {
 		if (MGT_LIKELY(!MGT_GUARD_HELD(t->guard))) {
 			t->guard = 1;
 			mgt_record_free_inline(t, p);
@@ -220,13 +290,40 @@ static inline void do_free(void *p)
 	__libc_free(p);
 }
 
+/* the end of a free that found a signal handler's queue */
+static __attribute__((noinline)) void free_unguard_slow(struct mgt_thread *t, void *p)
+{
+	mgt_unguard_slow(t);
+	wait_if_frozen();
+	__libc_free(p);
+}
+
+/* free, and every operator delete: the event in line (the only thread's with no frame) */
+static inline __attribute__((always_inline)) void do_free(void *p)
+{
+	struct mgt_thread *t;
+	if (MGT_UNLIKELY(!p))
+		return;
+	t = tracing_fast();
+	if (MGT_UNLIKELY(!t || t->guard)) {
+		free_at(t, p);
+		return;
+	}
+	t->guard = 1;
+	mgt_record_free_inline(t, p);
+	if (MGT_UNLIKELY(!mgt_guard_drop(t))) {
+		free_unguard_slow(t, p);
+		return;
+	}
+	wait_if_frozen();
+	__libc_free(p);
+}
+
 /* ------------------------------------------------------------ C allocator */
 
 EXPORT void *malloc(size_t n)
 {
-	void *p = __libc_malloc(n);
-	RECORD_ALLOC(p, n);
-	return p;
+	return RECORD(__libc_malloc(n), n);
 }
 
 EXPORT void free(void *p)
@@ -236,9 +333,8 @@ EXPORT void free(void *p)
 
 EXPORT void *calloc(size_t n, size_t size)
 {
-	void *p = __libc_calloc(n, size);
-	RECORD_ALLOC(p, n * size);            /* succeeded, so no overflow */
-	return p;
+	/* n * size: only recorded when calloc succeeded, so no overflow */
+	return RECORD(__libc_calloc(n, size), n * size);
 }
 
 /*
@@ -263,24 +359,22 @@ static __attribute__((noinline)) void *nested_realloc(struct mgt_thread *t, void
 	return q;
 }
 
-static void *do_realloc(void *p, size_t n, void *fp)
+/* in line, so fp is the exported hook's own frame record */
+static inline __attribute__((always_inline)) void *do_realloc(void *p, size_t n, void *fp)
 {
 	struct mgt_thread *t;
 	if (!p) {
 		void *q = __libc_realloc(NULL, n);  /* a malloc */
-		if (q && (t = tracing())) {
-			if (!MGT_GUARD_HELD(t->guard)) {
-				t->guard = 1;
-				mgt_record_alloc(t, q, n, fp);
-				mgt_unguard(t);
-			} else if (nested(t)) {
-				mgt_defer_alloc(t, q, n, fp);
-			}
-		}
+		if (q)
+			record_at(NULL, q, n, fp);
 		return q;
 	}
-	if ((t = tracing()) && nested(t))
-		return nested_realloc(t, p, n, fp);
+	if ((t = tracing()) && nested(t)) {
+		void *q = nested_realloc(t, p, n, fp);
+		/* not a sibling call: the frame record fp points to must stay */
+		__asm__("" : "+r"(q));
+		return q;
+	}
 	if (!t || MGT_GUARD_HELD(t->guard)) {
 		wait_if_frozen();
 		return __libc_realloc(p, n);
@@ -318,9 +412,7 @@ EXPORT void *reallocarray(void *p, size_t n, size_t size)
 
 EXPORT void *memalign(size_t align, size_t n)
 {
-	void *p = __libc_memalign(align, n);
-	RECORD_ALLOC(p, n);
-	return p;
+	return RECORD(__libc_memalign(align, n), n);
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t n)
@@ -329,9 +421,7 @@ EXPORT void *aligned_alloc(size_t align, size_t n)
 	/* its checks differ across glibc versions; no lookup in an allocation
 	 * hook: before the constructor, glibc's memalign does it */
 	fn real = (fn)atomic_load_explicit(&real_fns[R_aligned_alloc], memory_order_relaxed);
-	void *p = real ? real(align, n) : __libc_memalign(align, n);
-	RECORD_ALLOC(p, n);
-	return p;
+	return RECORD(real ? real(align, n) : __libc_memalign(align, n), n);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)
@@ -347,22 +437,18 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
 		return ENOMEM;
 	}
 	*out = p;
-	RECORD_ALLOC(p, n);
+	record_at(NULL, p, n, __builtin_frame_address(0));
 	return 0;
 }
 
 EXPORT void *valloc(size_t n)
 {
-	void *p = __libc_valloc(n);
-	RECORD_ALLOC(p, n);
-	return p;
+	return RECORD(__libc_valloc(n), n);
 }
 
 EXPORT void *pvalloc(size_t n)
 {
-	void *p = __libc_pvalloc(n);
-	RECORD_ALLOC(p, n);
-	return p;
+	return RECORD(__libc_pvalloc(n), n);
 }
 
 /* ------------------------------------------------------ C++ operator new */
@@ -381,6 +467,7 @@ typedef void *(*new_al_nt_fn)(size_t, size_t, const void *);
 /* out of memory: the real operator runs its new_handler loop, then throws or returns NULL */
 static __attribute__((noinline)) void *new_failed(int id, size_t n, size_t al, const void *nt)
 {
+	KEEP_FRAME();
 	void *f = real_fn(id);
 	if (!f)
 		abort();                      /* `new` called without a C++ runtime */
@@ -390,9 +477,9 @@ static __attribute__((noinline)) void *new_failed(int id, size_t n, size_t al, c
 }
 
 /*
- * Always inlined, so RECORD_ALLOC's frame address is the operator's own and
- * the stack starts at the caller of `new`.  al == 0: no alignment requested;
- * nt != NULL: the nothrow variant (its std::nothrow_t argument).
+ * Always inlined, so the operator jumps to the recorder itself and the stack
+ * starts at the caller of `new`.  al == 0: no alignment requested; nt !=
+ * NULL: the nothrow variant (its std::nothrow_t argument).
  */
 static inline __attribute__((always_inline)) void *new_impl(int id, size_t n, size_t al,
 							     const void *nt)
@@ -400,8 +487,7 @@ static inline __attribute__((always_inline)) void *new_impl(int id, size_t n, si
 	void *p = al ? __libc_memalign(al, n ? n : 1) : __libc_malloc(n ? n : 1);
 	if (MGT_UNLIKELY(!p))
 		return new_failed(id, n, al, nt);
-	RECORD_ALLOC(p, n);
-	return p;
+	return RECORD(p, n);
 }
 
 EXPORT void *_Znwm(size_t n) { return new_impl(R__Znwm, n, 0, NULL); }
@@ -459,6 +545,7 @@ static main_fn real_main;
 
 static int wrap_main(int argc, char **argv, char **envp)
 {
+	KEEP_FRAME();
 	int r = real_main(argc, argv, envp);
 	note_code(r);                         /* return from main: exit(r) follows inside libc */
 	return r;
@@ -476,6 +563,7 @@ EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(v
 
 EXPORT __attribute__((noreturn)) void exit(int code)
 {
+	KEEP_FRAME();
 	typedef void (*fn)(int) __attribute__((noreturn));
 	note_code(code);
 	NEXT(fn, exit)(code);
@@ -676,6 +764,7 @@ EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
 
 EXPORT void *dlopen(const char *file, int mode)
 {
+	KEEP_FRAME();
 	typedef void *(*fn)(const char *, int);
 	void *h = NEXT(fn, dlopen)(file, mode);
 	int e = errno;
@@ -689,6 +778,7 @@ EXPORT void *dlopen(const char *file, int mode)
 
 EXPORT int dlclose(void *handle)
 {
+	KEEP_FRAME();
 	typedef int (*fn)(void *);
 	/* no stack walk reads the CFI of an object while it may be unmapped */
 	mgt_unwind_unload_begin();
@@ -716,5 +806,7 @@ __attribute__((constructor)) static void memgate_init(void)
 	/* dso == NULL: not run by our own __cxa_finalize, but after _dl_fini */
 	__cxa_atexit(at_exit, NULL, NULL);
 	t->guard -= MGT_GUARD_LIBC;
+	if (!mgt_g.depth)                     /* counts only: the lean recorder */
+		atomic_store_explicit(&recorder, record_alloc, memory_order_relaxed);
 	mgt_modules_scan();
 }

@@ -337,18 +337,22 @@ MGT_HIDDEN int mgt_defer_pending(const struct mgt_thread *t);
 /* Leaves the tracer: the guard taken by the hook is dropped, and what signal
  * handlers did meanwhile is recorded (mgt_unguard_slow). */
 MGT_HIDDEN void mgt_unguard_slow(struct mgt_thread *t);
-static inline void mgt_unguard(struct mgt_thread *t)
+/* The guard's one-instruction decrement: 1 when it left it at 0 (nothing queued). */
+static inline int mgt_guard_drop(struct mgt_thread *t)
 {
 #if defined(__x86_64__)
 	_Bool zero;
 	/* one instruction: a handler's MGT_GUARD_PENDING lands before or after it */
 	__asm__ volatile("subl $1, %0" : "+m"(t->guard), "=@ccz"(zero) : : "memory");
-	if (MGT_UNLIKELY(!zero))
-		mgt_unguard_slow(t);
+	return zero;
 #else
-	if (MGT_UNLIKELY(__atomic_sub_fetch(&t->guard, 1, __ATOMIC_RELAXED) != 0))
-		mgt_unguard_slow(t);
+	return __atomic_sub_fetch(&t->guard, 1, __ATOMIC_RELAXED) == 0;
 #endif
+}
+static inline void mgt_unguard(struct mgt_thread *t)
+{
+	if (MGT_UNLIKELY(!mgt_guard_drop(t)))
+		mgt_unguard_slow(t);
 }
 
 /* ---- stack.c: frame-pointer unwinding and the stack depot ---- */
