@@ -12,7 +12,7 @@ that function to a component:
 
   hooks      hooks.c: the exported entry points, calls into glibc, the guard
   state      is the tracer recording, may this thread record, the solo flag
-  thread     finding the calling thread's record (thread.c, mgt_thread_self)
+  thread     finding the calling thread's record (thread.c, mgt_thread_self, tracing)
   size       the live-block map: shadow and side table (ptrmap.h, ptrmap.c)
   counters   the counters, the exact peak, the timeline, batches (record.c)
   walk       the walk (unwind.c, or frame pointers) and its hashes (stack.c, up to the depot)
@@ -46,6 +46,9 @@ RULES = [
     ("tracer.h", "mgt_thread_self", "thread"),
     ("tracer.h", "mgt_thread_pointer", "thread"),
     ("tracer.h", "mgt_thread_cached", "thread"),
+    ("tracer.h", "mgt_thread_in", "thread"),
+    ("hooks.c", "tracing_fast", "thread"),
+    ("hooks.c", "tracing", "thread"),
     ("thread.c", None, "thread"),
     ("hooks.c", None, "hooks"),
     ("ptrmap.h", None, "size"),

@@ -148,7 +148,7 @@ static inline void *real_fn(int id)
 }
 #define NEXT(type, name) ((type)real_fn(R_##name))
 
-/* tracing() past the only thread of a recording process and the cache */
+/* tracing() past its one load: set-up, a thread's first event, the slot's offset unknown */
 static __attribute__((noinline)) struct mgt_thread *tracing_slow(void)
 {
 	int s = atomic_load_explicit(&mgt_phase, memory_order_relaxed);
@@ -161,18 +161,12 @@ static __attribute__((noinline)) struct mgt_thread *tracing_slow(void)
 	return mgt_thread_self();
 }
 
-/* The calling thread's state while the tracer records, found in line; NULL: not
- * recording, or look further (tracing()) */
+/* The calling thread's state while the tracer records, by one load from its
+ * key's slot (tracer.h); NULL: not recording, or look further (tracing()) */
 static inline struct mgt_thread *tracing_fast(void)
 {
-	uintptr_t tp = mgt_thread_pointer();
-	/* the only thread by one compare, any thread in the cache in line */
-	if (MGT_LIKELY(tp == atomic_load_explicit(&mgt_fast.tp, memory_order_relaxed)))
-		return mgt_fast.t;                  /* tp 0: never ours */
-	if (MGT_LIKELY(atomic_load_explicit(&mgt_phase, memory_order_relaxed) ==
-		       MGT_PHASE_RECORDING))
-		return mgt_thread_cached(tp);
-	return NULL;
+	intptr_t off = atomic_load_explicit(&mgt_hook_slot, memory_order_relaxed);
+	return MGT_LIKELY(off) ? mgt_thread_in(off) : NULL;
 }
 
 /* The calling thread's state while the tracer records (its guard may be held), else NULL. */
