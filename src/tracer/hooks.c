@@ -29,7 +29,32 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/*
+ * The solo thread's event, in line in record_alloc and free (event.h), makes
+ * a few calls out of line: a block for the side table, a bucket to close, a
+ * second thread appearing.  From here they go through wrappers (KEEP_CALL
+ * below) that keep the registers the hooks need across them, and the
+ * compiler knows it (it knows what a function of this file clobbers,
+ * -fipa-ra), so those two
+ * hooks keep the pointer and the thread's record in call-clobbered
+ * registers and save none on their common path.  Once a second thread
+ * records, the hooks jump to thread.c's recorders instead, where those
+ * calls are ordinary ones: the wrappers are for what is rare.
+ */
+#if defined(__x86_64__)
+#define mgt_alloc_slow keep_alloc_slow
+#define mgt_free_slow keep_free_slow
+#define mgt_timeline_close keep_timeline_close
+#define mgt_go_threaded keep_go_threaded
+#endif
 #include "event.h"
+#if defined(__x86_64__)
+#undef mgt_alloc_slow
+#undef mgt_free_slow
+#undef mgt_timeline_close
+#undef mgt_go_threaded
+#endif
+#include "hookpath.h"
 #include "tracer.h"
 #include "unwind.h"
 
@@ -43,6 +68,82 @@
  * allocation made there passes through it to the hook's caller.
  */
 #define KEEP_FRAME() __asm__ volatile("" : : "r"(__builtin_frame_address(0)))
+
+#if defined(__x86_64__)
+/*
+ * The body of a wrapper that keeps four general registers (see event.h's
+ * include above): rax, rdx, rsi and rdi, enough for what the hooks keep
+ * across the call (the pointer, the thread's record: the first and third
+ * arguments); the other call-clobbered registers are declared clobbered,
+ * so the compiler keeps nothing there.  The stack is aligned on the
+ * wrapper's own frame (the compiler calls a function that needs no
+ * alignment unaligned), and its call-frame information kept exact for
+ * unwinders.  OUT and IN are the asm's operands: the arguments in rcx and
+ * r8 as outputs (clobbered), the others as inputs.
+ */
+#define KEEP_CALL(fn, OUT, IN)                                                        \
+	__asm__ volatile(".cfi_remember_state\n\t"                                    \
+			 "push %%rbp\n\t.cfi_adjust_cfa_offset 8\n\t"                 \
+			 ".cfi_rel_offset %%rbp, 0\n\t"                               \
+			 "mov %%rsp, %%rbp\n\t.cfi_def_cfa_register %%rbp\n\t"         \
+			 "and $-16, %%rsp\n\t"                                        \
+			 "push %%rax\n\tpush %%rdx\n\tpush %%rsi\n\tpush %%rdi\n\t"    \
+			 "call " fn "\n\t"                                            \
+			 "pop %%rdi\n\tpop %%rsi\n\tpop %%rdx\n\tpop %%rax\n\t"        \
+			 "mov %%rbp, %%rsp\n\tpop %%rbp\n\t.cfi_restore_state"          \
+			 : OUT : IN                                                   \
+			 : "memory", "cc", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2", \
+			   "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",       \
+			   "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15")
+#define KEEP_ARGS(...) __VA_ARGS__
+
+MGT_HIDDEN __attribute__((noinline)) void keep_alloc_slow(struct mgt_thread *t, int solo,
+							  uint64_t p, uint64_t size,
+							  uint32_t stack)
+{
+	register uint64_t r8 __asm__("r8") = stack;
+	KEEP_CALL("mgt_alloc_slow", KEEP_ARGS("+c"(size), "+r"(r8)),
+		  KEEP_ARGS("D"(t), "S"(solo), "d"(p)));
+}
+
+MGT_HIDDEN __attribute__((noinline)) void keep_free_slow(struct mgt_thread *t, int solo,
+							 uint64_t p)
+{
+	register uint64_t r8 __asm__("r8");
+	uint64_t c;
+	KEEP_CALL("mgt_free_slow", KEEP_ARGS("=c"(c), "=r"(r8)),
+		  KEEP_ARGS("D"(t), "S"(solo), "d"(p)));
+}
+
+MGT_HIDDEN __attribute__((noinline)) void keep_timeline_close(struct mgt_header *h)
+{
+	register uint64_t r8 __asm__("r8");
+	uint64_t c;
+	KEEP_CALL("mgt_timeline_close", KEEP_ARGS("=c"(c), "=r"(r8)), KEEP_ARGS("D"(h)));
+}
+
+MGT_HIDDEN __attribute__((noinline)) void keep_go_threaded(void)
+{
+	register uint64_t r8 __asm__("r8");
+	uint64_t c;
+	KEEP_CALL("mgt_go_threaded", KEEP_ARGS("=c"(c), "=r"(r8)), KEEP_ARGS());
+}
+
+/* mgt_wait_frozen, then p back (hookpath.h) */
+static __attribute__((noinline)) void *keep_wait_frozen(void *p)
+{
+	register uint64_t r8 __asm__("r8");
+	uint64_t c;
+	KEEP_CALL("mgt_wait_frozen", KEEP_ARGS("=c"(c), "=r"(r8)), KEEP_ARGS("D"(p)));
+	return p;
+}
+#else
+static void *keep_wait_frozen(void *p)
+{
+	mgt_wait_frozen();
+	return p;
+}
+#endif
 
 /* hooks without a C prototype in the headers we include */
 EXPORT void *memalign(size_t align, size_t n);
@@ -161,13 +262,8 @@ static __attribute__((noinline)) struct mgt_thread *tracing_slow(void)
 	return mgt_thread_self();
 }
 
-/* The calling thread's state while the tracer records, by one load from its
- * key's slot (tracer.h); NULL: not recording, or look further (tracing()) */
-static inline struct mgt_thread *tracing_fast(void)
-{
-	intptr_t off = atomic_load_explicit(&mgt_hook_slot, memory_order_relaxed);
-	return MGT_LIKELY(off) ? mgt_thread_in(off) : NULL;
-}
+/* the calling thread's state by one load from its key's slot (tracer.h) */
+#define tracing_fast mgt_hook_thread
 
 /* The calling thread's state while the tracer records (its guard may be held), else NULL. */
 static inline struct mgt_thread *tracing(void)
@@ -186,12 +282,15 @@ static inline int nested(const struct mgt_thread *t)
 /*
  * The allocation hooks' shape.  An exported hook calls glibc, then jumps (a
  * sibling call: nothing of it is left on the stack) to the recorder,
- * RECORD(p, n), which returns p; free ends by jumping to glibc's free.  The
- * recorder is alloc_at() until the tracer records without stacks, then
- * record_alloc(): the hook's jump goes through a pointer, so neither tests
- * the mode.  record_alloc's common path (the only thread, its guard free:
- * event.h) keeps no frame; anything else goes on to alloc_at, entered by a
- * jump too.  alloc_at keeps a frame record, and as nothing is left of the
+ * RECORD(p, n), which returns p; free and operator delete jump to the free
+ * recorder, which ends by jumping to glibc's free.  The recorder is
+ * alloc_at() until the tracer records without stacks, then record_alloc(),
+ * then thread.c's mgt_thread_alloc once a second thread records (the free
+ * recorder: solo_free, then mgt_thread_free): the hooks jump through
+ * pointers, so no recorder tests the mode.  The common path of
+ * record_alloc and solo_free (the only thread, its guard free: hookpath.h)
+ * keeps no frame; anything else goes on to alloc_at or free_at, entered
+ * by a jump too.  alloc_at keeps a frame record, and as nothing is left of the
  * functions before it, that record holds the return address into the
  * hook's caller and the caller's frame pointer, exactly what a hook's own
  * frame record would hold.  The walkers (stack.c, unwind.c) start there, so
@@ -220,9 +319,36 @@ static inline __attribute__((always_inline)) void record_at(struct mgt_thread *t
 }
 
 typedef void *(*record_fn)(void *p, size_t n);
-static void *alloc_at(void *p, size_t n);
 static void *record_alloc(void *p, size_t n);
-static record_fn _Atomic recorder = alloc_at;
+static record_fn _Atomic recorder = mgt_hook_alloc_at;
+#define alloc_at mgt_hook_alloc_at
+#define free_at mgt_hook_free_at
+
+/* free and every operator delete jump through a pointer too: to solo_free,
+ * then, once a second thread has recorded, to thread.c's mgt_thread_free */
+typedef void (*free_fn)(void *p);
+static void solo_free(void *p);
+static free_fn _Atomic freer = solo_free;
+
+/* a second thread has recorded: the hooks jump to thread.c's recorders */
+static __attribute__((noinline)) void go_threaded_hooks(void)
+{
+	if (atomic_load_explicit(&recorder, memory_order_relaxed) == record_alloc)
+		atomic_store_explicit(&recorder, mgt_thread_alloc, memory_order_relaxed);
+	atomic_store_explicit(&freer, mgt_thread_free, memory_order_relaxed);
+}
+
+static __attribute__((noinline)) void *hand_over_alloc(void *p, size_t n)
+{
+	go_threaded_hooks();
+	return mgt_thread_alloc(p, n);
+}
+
+static __attribute__((noinline)) void hand_over_free(void *p)
+{
+	go_threaded_hooks();
+	mgt_thread_free(p);
+}
 /* a function, so p is known before the pointer is read: no register kept for it */
 static inline __attribute__((always_inline)) void *RECORD(void *p, size_t n)
 {
@@ -231,7 +357,7 @@ static inline __attribute__((always_inline)) void *RECORD(void *p, size_t n)
 
 /* p from glibc's allocator (NULL: it failed) and the size asked for; returns p.
  * Any allocation: set-up, a signal handler's call inside the tracer, stacks. */
-static __attribute__((noinline)) void *alloc_at(void *p, size_t n)
+__attribute__((noinline)) void *alloc_at(void *p, size_t n)
 {
 	if (MGT_LIKELY(p))
 		record_at(NULL, p, n, __builtin_frame_address(0));   /* see above: the caller's */
@@ -239,26 +365,16 @@ static __attribute__((noinline)) void *alloc_at(void *p, size_t n)
 }
 
 /* the end of an event that found a signal handler's queue: records it */
-static __attribute__((noinline)) void *unguard_slow(struct mgt_thread *t, void *p)
+__attribute__((noinline)) void *mgt_hook_unguard(struct mgt_thread *t, void *p)
 {
 	mgt_unguard_slow(t);
 	return p;
 }
 
-/* alloc_at without stacks: the event in line (the only thread's with no frame) */
+/* alloc_at without stacks: the only thread's event in line, with no frame */
 static __attribute__((noinline)) void *record_alloc(void *p, size_t n)
 {
-	struct mgt_thread *t;
-	if (MGT_UNLIKELY(!p))
-		return p;
-	t = tracing_fast();
-	if (MGT_UNLIKELY(!t || t->guard))
-		return alloc_at(p, n);
-	t->guard = 1;
-	mgt_record_alloc_inline(t, p, n, 0);   /* counts only: in line (event.h) */
-	if (MGT_UNLIKELY(!mgt_guard_drop(t)))
-		return unguard_slow(t, p);
-	return p;
+	return mgt_path_alloc(p, n, hand_over_alloc);
 }
 
 /* before handing memory back to glibc: not while the exit step reads the heap */
@@ -269,12 +385,12 @@ static inline void wait_if_frozen(void)
 }
 
 /* any free but the common one; t may be NULL */
-static __attribute__((noinline)) void free_at(struct mgt_thread *t, void *p)
+__attribute__((noinline)) void free_at(struct mgt_thread *t, void *p)
 {
 	if (t || (t = tracing())) {
 		if (MGT_LIKELY(!MGT_GUARD_HELD(t->guard))) {
 			t->guard = 1;
-			mgt_record_free_inline(t, p);
+			mgt_record_free(t, p);        /* record.c's, out of line */
 			mgt_unguard(t);
 		} else if (nested(t) && mgt_defer_free(t, p)) {
 			return;               /* freed once the tracer has recorded it */
@@ -285,32 +401,24 @@ static __attribute__((noinline)) void free_at(struct mgt_thread *t, void *p)
 }
 
 /* the end of a free that found a signal handler's queue */
-static __attribute__((noinline)) void free_unguard_slow(struct mgt_thread *t, void *p)
+__attribute__((noinline)) void mgt_hook_unguard_free(struct mgt_thread *t, void *p)
 {
 	mgt_unguard_slow(t);
 	wait_if_frozen();
 	__libc_free(p);
 }
 
-/* free, and every operator delete: the event in line (the only thread's with no frame) */
+/* free, and every operator delete, until a second thread records: the only
+ * thread's event in line, with no frame (keep_wait_frozen: wait_if_frozen,
+ * keeping the registers) */
+static __attribute__((noinline)) void solo_free(void *p)
+{
+	mgt_path_free(p, hand_over_free, keep_wait_frozen);
+}
+
 static inline __attribute__((always_inline)) void do_free(void *p)
 {
-	struct mgt_thread *t;
-	if (MGT_UNLIKELY(!p))
-		return;
-	t = tracing_fast();
-	if (MGT_UNLIKELY(!t || t->guard)) {
-		free_at(t, p);
-		return;
-	}
-	t->guard = 1;
-	mgt_record_free_inline(t, p);
-	if (MGT_UNLIKELY(!mgt_guard_drop(t))) {
-		free_unguard_slow(t, p);
-		return;
-	}
-	wait_if_frozen();
-	__libc_free(p);
+	atomic_load_explicit(&freer, memory_order_relaxed)(p);
 }
 
 /* ------------------------------------------------------------ C allocator */

@@ -14,6 +14,8 @@
 #include <pthread.h>
 #include <sys/mman.h>
 
+#include "event.h"
+#include "hookpath.h"
 #include "tracer.h"
 
 #define CHUNK 1024u                     /* records per mmap */
@@ -161,4 +163,21 @@ void mgt_thread_fork_child(void)
 	}
 	for (unsigned i = 0; i < 256; i++)
 		atomic_store_explicit(&mgt_thread_cache[i], NULL, memory_order_relaxed);
+}
+
+static void *wait_frozen(void *p)
+{
+	mgt_wait_frozen();
+	return p;
+}
+
+/* the hooks' recorders once a second thread has recorded, without stacks (hookpath.h) */
+void *mgt_thread_alloc(void *p, size_t size)
+{
+	return mgt_path_alloc(p, size, NULL);
+}
+
+void mgt_thread_free(void *p)
+{
+	mgt_path_free(p, NULL, wait_frozen);
 }

@@ -152,6 +152,14 @@ static inline struct mgt_thread *mgt_thread_in(intptr_t off)
 #endif
 }
 
+/* The hooks' lookup: the calling thread's record while the process records
+ * (its guard may be held); NULL: not recording, or look further. */
+static inline struct mgt_thread *mgt_hook_thread(void)
+{
+	intptr_t off = atomic_load_explicit(&mgt_hook_slot, memory_order_relaxed);
+	return MGT_LIKELY(off) ? mgt_thread_in(off) : NULL;
+}
+
 /*
  * The calling thread's record (made if it has none yet).  Where the slot's
  * offset is not known, a direct-mapped cache keyed by the thread pointer
