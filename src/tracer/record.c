@@ -256,6 +256,8 @@ static void read_settings(void)
 				mgt_g.no_leakcheck = 1;
 			else if (!skip && !mgt_strncmp(entry, "MEMGATE_SHADOW=0", 17))
 				mgt_g.no_shadow = 1;      /* tests: the side table alone */
+			else if (!skip && !mgt_strncmp(entry, "MEMGATE_SLOT=0", 15))
+				mgt_g.no_slot = 1;        /* tests: the thread cache alone (thread.c) */
 			else if (!skip && !mgt_strncmp(entry, "MEMGATE_UNWIND=fp", 18))
 				mgt_g.unwind_fp = 1;      /* stack-unwind: fp (docs/config.md) */
 			else if (!skip && !mgt_strncmp(entry, "MEMGATE_ROOT=", 13)) {

@@ -233,6 +233,7 @@ struct mgt_global {
 	uint32_t fork_gen;            /* tags side-table entries of this image (ptrmap.c) */
 	int no_leakcheck;             /* MEMGATE_LEAKCHECK=0: no leak kinds at exit */
 	int no_shadow;                /* MEMGATE_SHADOW=0: every block in the side table (ptrmap.c) */
+	int no_slot;                  /* MEMGATE_SLOT=0: threads found through the cache (thread.c) */
 	int unwind_fp;                /* MEMGATE_UNWIND=fp: frame pointers only (stack.c) */
 	int root_only;                /* MEMGATE_ROOT=PID: trace that process only (follow-children: false) */
 	int root_pid;
