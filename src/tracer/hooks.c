@@ -321,7 +321,7 @@ static inline __attribute__((always_inline)) void record_at(struct mgt_thread *t
 typedef void *(*record_fn)(void *p, size_t n);
 static void *record_alloc(void *p, size_t n);
 static record_fn _Atomic recorder = mgt_hook_alloc_at;
-#define alloc_at mgt_hook_alloc_at
+#define alloc_at mgt_hook_alloc_at      /* their names in hookpath.h */
 #define free_at mgt_hook_free_at
 
 /* free and every operator delete jump through a pointer too: to solo_free,
