@@ -10,9 +10,9 @@ file and line of inlined code, so each line of libmemgate.so is charged to the
 C function that contains it in the source (found by reading the source), and
 that function to a component:
 
-  hooks      hooks.c: the exported entry points, calls into glibc, the guard
+  hooks      hooks.c, hookpath.h: the exported entry points, calls into glibc, the guard
   state      is the tracer recording, may this thread record, the solo flag
-  thread     finding the calling thread's record (thread.c, mgt_thread_self)
+  thread     finding the calling thread's record (thread.c, mgt_thread_self, tracing)
   size       the live-block map: shadow and side table (ptrmap.h, ptrmap.c)
   counters   the counters, the exact peak, the timeline, batches (record.c)
   walk       the walk (unwind.c, or frame pointers) and its hashes (stack.c, up to the depot)
@@ -46,8 +46,15 @@ RULES = [
     ("tracer.h", "mgt_thread_self", "thread"),
     ("tracer.h", "mgt_thread_pointer", "thread"),
     ("tracer.h", "mgt_thread_cached", "thread"),
+    ("tracer.h", "mgt_thread_in", "thread"),
+    ("tracer.h", "mgt_hook_thread", "thread"),
+    ("thread.c", "mgt_thread_alloc", "hooks"),
+    ("thread.c", "mgt_thread_free", "hooks"),
+    ("hooks.c", "tracing_fast", "thread"),
+    ("hooks.c", "tracing", "thread"),
     ("thread.c", None, "thread"),
     ("hooks.c", None, "hooks"),
+    ("hookpath.h", None, "hooks"),
     ("ptrmap.h", None, "size"),
     ("ptrmap.c", None, "size"),
     ("stack.c", "mgt_stack_capture:walk", "walk"),

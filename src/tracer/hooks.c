@@ -29,11 +29,121 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/*
+ * The solo thread's event, in line in record_alloc and free (event.h), makes
+ * a few calls out of line: a block for the side table, a bucket to close, a
+ * second thread appearing.  From here they go through wrappers (KEEP_CALL
+ * below) that keep the registers the hooks need across them, and the
+ * compiler knows it (it knows what a function of this file clobbers,
+ * -fipa-ra), so those two
+ * hooks keep the pointer and the thread's record in call-clobbered
+ * registers and save none on their common path.  Once a second thread
+ * records, the hooks jump to thread.c's recorders instead, where those
+ * calls are ordinary ones: the wrappers are for what is rare.
+ */
+#if defined(__x86_64__)
+#define mgt_alloc_slow keep_alloc_slow
+#define mgt_free_slow keep_free_slow
+#define mgt_timeline_close keep_timeline_close
+#define mgt_go_threaded keep_go_threaded
+#endif
 #include "event.h"
+#if defined(__x86_64__)
+#undef mgt_alloc_slow
+#undef mgt_free_slow
+#undef mgt_timeline_close
+#undef mgt_go_threaded
+#endif
+#include "hookpath.h"
 #include "tracer.h"
 #include "unwind.h"
 
 #define EXPORT __attribute__((visibility("default")))
+
+/*
+ * hooks.c is built without frame pointers, for the allocation hooks' sake
+ * (see "The allocation hooks' shape" below).  A hook that calls the
+ * program back (main, its exit handlers, the constructors dlopen runs, a
+ * new_handler) keeps a frame record all the same, so that a walk from an
+ * allocation made there passes through it to the hook's caller.
+ */
+#define KEEP_FRAME() __asm__ volatile("" : : "r"(__builtin_frame_address(0)))
+
+#if defined(__x86_64__)
+/*
+ * The body of a wrapper that keeps four general registers (see event.h's
+ * include above): rax, rdx, rsi and rdi, enough for what the hooks keep
+ * across the call (the pointer, the thread's record: the first and third
+ * arguments); the other call-clobbered registers are declared clobbered,
+ * so the compiler keeps nothing there.  The stack is aligned on the
+ * wrapper's own frame (the compiler calls a function that needs no
+ * alignment unaligned), and its call-frame information kept exact for
+ * unwinders.  OUT and IN are the asm's operands: the arguments in rcx and
+ * r8 as outputs (clobbered), the others as inputs.
+ */
+#define KEEP_CALL(fn, OUT, IN)                                                        \
+	__asm__ volatile(".cfi_remember_state\n\t"                                    \
+			 "push %%rbp\n\t.cfi_adjust_cfa_offset 8\n\t"                 \
+			 ".cfi_rel_offset %%rbp, 0\n\t"                               \
+			 "mov %%rsp, %%rbp\n\t.cfi_def_cfa_register %%rbp\n\t"         \
+			 "and $-16, %%rsp\n\t"                                        \
+			 "push %%rax\n\tpush %%rdx\n\tpush %%rsi\n\tpush %%rdi\n\t"    \
+			 "call " fn "\n\t"                                            \
+			 "pop %%rdi\n\tpop %%rsi\n\tpop %%rdx\n\tpop %%rax\n\t"        \
+			 "mov %%rbp, %%rsp\n\tpop %%rbp\n\t.cfi_restore_state"          \
+			 : OUT : IN                                                   \
+			 : "memory", "cc", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2", \
+			   "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",       \
+			   "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15")
+#define KEEP_ARGS(...) __VA_ARGS__
+
+MGT_HIDDEN __attribute__((noinline)) void keep_alloc_slow(struct mgt_thread *t, int solo,
+							  uint64_t p, uint64_t size,
+							  uint32_t stack)
+{
+	register uint64_t r8 __asm__("r8") = stack;
+	KEEP_CALL("mgt_alloc_slow", KEEP_ARGS("+c"(size), "+r"(r8)),
+		  KEEP_ARGS("D"(t), "S"(solo), "d"(p)));
+}
+
+MGT_HIDDEN __attribute__((noinline)) void keep_free_slow(struct mgt_thread *t, int solo,
+							 uint64_t p)
+{
+	register uint64_t r8 __asm__("r8");
+	uint64_t c;
+	KEEP_CALL("mgt_free_slow", KEEP_ARGS("=c"(c), "=r"(r8)),
+		  KEEP_ARGS("D"(t), "S"(solo), "d"(p)));
+}
+
+MGT_HIDDEN __attribute__((noinline)) void keep_timeline_close(struct mgt_header *h)
+{
+	register uint64_t r8 __asm__("r8");
+	uint64_t c;
+	KEEP_CALL("mgt_timeline_close", KEEP_ARGS("=c"(c), "=r"(r8)), KEEP_ARGS("D"(h)));
+}
+
+MGT_HIDDEN __attribute__((noinline)) void keep_go_threaded(void)
+{
+	register uint64_t r8 __asm__("r8");
+	uint64_t c;
+	KEEP_CALL("mgt_go_threaded", KEEP_ARGS("=c"(c), "=r"(r8)), KEEP_ARGS());
+}
+
+/* mgt_wait_frozen, then p back (hookpath.h) */
+static __attribute__((noinline)) void *keep_wait_frozen(void *p)
+{
+	register uint64_t r8 __asm__("r8");
+	uint64_t c;
+	KEEP_CALL("mgt_wait_frozen", KEEP_ARGS("=c"(c), "=r"(r8)), KEEP_ARGS("D"(p)));
+	return p;
+}
+#else
+static void *keep_wait_frozen(void *p)
+{
+	mgt_wait_frozen();
+	return p;
+}
+#endif
 
 /* hooks without a C prototype in the headers we include */
 EXPORT void *memalign(size_t align, size_t n);
@@ -139,7 +249,7 @@ static inline void *real_fn(int id)
 }
 #define NEXT(type, name) ((type)real_fn(R_##name))
 
-/* tracing() past the only thread of a recording process */
+/* tracing() past its one load: set-up, a thread's first event, the slot's offset unknown */
 static __attribute__((noinline)) struct mgt_thread *tracing_slow(void)
 {
 	int s = atomic_load_explicit(&mgt_phase, memory_order_relaxed);
@@ -152,18 +262,14 @@ static __attribute__((noinline)) struct mgt_thread *tracing_slow(void)
 	return mgt_thread_self();
 }
 
+/* the calling thread's state by one load from its key's slot (tracer.h) */
+#define tracing_fast mgt_hook_thread
+
 /* The calling thread's state while the tracer records (its guard may be held), else NULL. */
 static inline struct mgt_thread *tracing(void)
 {
-	uintptr_t tp = mgt_thread_pointer();
-	struct mgt_thread *t;
-	/* the only thread by one compare, any thread in the cache in line */
-	if (MGT_LIKELY(tp == atomic_load_explicit(&mgt_fast.tp, memory_order_relaxed)))
-		return mgt_fast.t;                  /* tp 0: never ours */
-	if (MGT_LIKELY(atomic_load_explicit(&mgt_phase, memory_order_relaxed) ==
-		       MGT_PHASE_RECORDING && (t = mgt_thread_cached(tp))))
-		return t;
-	return tracing_slow();
+	struct mgt_thread *t = tracing_fast();
+	return MGT_LIKELY(t) ? t : tracing_slow();
 }
 
 /* a call made by a signal handler that interrupted the tracer: queued (record.c) */
@@ -174,26 +280,102 @@ static inline int nested(const struct mgt_thread *t)
 }
 
 /*
- * A macro, so the walk starts at the hook's own frame: its caller comes first.
+ * The allocation hooks' shape.  An exported hook calls glibc, then jumps (a
+ * sibling call: nothing of it is left on the stack) to the recorder,
+ * RECORD(p, n), which returns p; free and operator delete jump to the free
+ * recorder, which ends by jumping to glibc's free.  The recorder is
+ * alloc_at() until the tracer records without stacks, then record_alloc(),
+ * then thread.c's mgt_thread_alloc once a second thread records (the free
+ * recorder: solo_free, then mgt_thread_free): the hooks jump through
+ * pointers, so no recorder tests the mode.  The common path of
+ * record_alloc and solo_free (the only thread, its guard free: hookpath.h)
+ * keeps no frame; anything else goes on to alloc_at or free_at, entered
+ * by a jump too.  alloc_at keeps a frame record, and as nothing is left of the
+ * functions before it, that record holds the return address into the
+ * hook's caller and the caller's frame pointer, exactly what a hook's own
+ * frame record would hold.  The walkers (stack.c, unwind.c) start there, so
+ * the stack starts at the caller of malloc or new.  hooks.c is built
+ * without frame pointers (CMakeLists.txt): a function gets one where it asks
+ * for __builtin_frame_address(0).
+ *
  * Recording never changes errno (raw syscalls only; the one libc call that
  * may, in stack.c, restores it), so the hooks need not save it.
  */
-#define RECORD_ALLOC(p, n) do {                                                  \
-		struct mgt_thread *t_;                                           \
-		if ((p) && (t_ = tracing())) {                                   \
-			if (MGT_LIKELY(!MGT_GUARD_HELD(t_->guard))) {            \
-				t_->guard = 1;                                   \
-				if (MGT_LIKELY(mgt_g.depth))                     \
-					mgt_record_alloc(t_, (p), (n),           \
-							 __builtin_frame_address(0)); \
-				else    /* counts only: in line (event.h) */     \
-					mgt_record_alloc_inline(t_, (p), (n), 0); \
-				mgt_unguard(t_);                                 \
-			} else if (nested(t_)) {                                 \
-				mgt_defer_alloc(t_, (p), (n), __builtin_frame_address(0)); \
-			}                                                        \
-		}                                                                \
-	} while (0)
+
+/* records an allocation whose walk starts at frame record fp (a hook's, or
+ * one of its shape); t may be NULL */
+static inline __attribute__((always_inline)) void record_at(struct mgt_thread *t, void *p,
+							    size_t n, void *fp)
+{
+	if (!t && !(t = tracing()))
+		return;
+	if (MGT_LIKELY(!MGT_GUARD_HELD(t->guard))) {
+		t->guard = 1;
+		mgt_record_alloc(t, p, n, fp);
+		mgt_unguard(t);
+	} else if (nested(t)) {
+		mgt_defer_alloc(t, p, n, fp);
+	}
+}
+
+typedef void *(*record_fn)(void *p, size_t n);
+static void *record_alloc(void *p, size_t n);
+static record_fn _Atomic recorder = mgt_hook_alloc_at;
+#define alloc_at mgt_hook_alloc_at      /* their names in hookpath.h */
+#define free_at mgt_hook_free_at
+
+/* free and every operator delete jump through a pointer too: to solo_free,
+ * then, once a second thread has recorded, to thread.c's mgt_thread_free */
+typedef void (*free_fn)(void *p);
+static void solo_free(void *p);
+static free_fn _Atomic freer = solo_free;
+
+/* a second thread has recorded: the hooks jump to thread.c's recorders */
+static __attribute__((noinline)) void go_threaded_hooks(void)
+{
+	if (atomic_load_explicit(&recorder, memory_order_relaxed) == record_alloc)
+		atomic_store_explicit(&recorder, mgt_thread_alloc, memory_order_relaxed);
+	atomic_store_explicit(&freer, mgt_thread_free, memory_order_relaxed);
+}
+
+static __attribute__((noinline)) void *hand_over_alloc(void *p, size_t n)
+{
+	go_threaded_hooks();
+	return mgt_thread_alloc(p, n);
+}
+
+static __attribute__((noinline)) void hand_over_free(void *p)
+{
+	go_threaded_hooks();
+	mgt_thread_free(p);
+}
+/* a function, so p is known before the pointer is read: no register kept for it */
+static inline __attribute__((always_inline)) void *RECORD(void *p, size_t n)
+{
+	return atomic_load_explicit(&recorder, memory_order_relaxed)(p, n);
+}
+
+/* p from glibc's allocator (NULL: it failed) and the size asked for; returns p.
+ * Any allocation: set-up, a signal handler's call inside the tracer, stacks. */
+__attribute__((noinline)) void *alloc_at(void *p, size_t n)
+{
+	if (MGT_LIKELY(p))
+		record_at(NULL, p, n, __builtin_frame_address(0));   /* see above: the caller's */
+	return p;
+}
+
+/* the end of an event that found a signal handler's queue: records it */
+__attribute__((noinline)) void *mgt_hook_unguard(struct mgt_thread *t, void *p)
+{
+	mgt_unguard_slow(t);
+	return p;
+}
+
+/* alloc_at without stacks: the only thread's event in line, with no frame */
+static __attribute__((noinline)) void *record_alloc(void *p, size_t n)
+{
+	return mgt_path_alloc(p, n, hand_over_alloc);
+}
 
 /* before handing memory back to glibc: not while the exit step reads the heap */
 static inline void wait_if_frozen(void)
@@ -202,15 +384,13 @@ static inline void wait_if_frozen(void)
 		mgt_wait_frozen();
 }
 
-static inline void do_free(void *p)
+/* any free but the common one; t may be NULL */
+__attribute__((noinline)) void free_at(struct mgt_thread *t, void *p)
 {
-	struct mgt_thread *t;
-	if (!p)
-		return;
-	if ((t = tracing())) {
+	if (t || (t = tracing())) {
 		if (MGT_LIKELY(!MGT_GUARD_HELD(t->guard))) {
 			t->guard = 1;
-			mgt_record_free_inline(t, p);
+			mgt_record_free(t, p);        /* record.c's, out of line */
 			mgt_unguard(t);
 		} else if (nested(t) && mgt_defer_free(t, p)) {
 			return;               /* freed once the tracer has recorded it */
@@ -220,13 +400,32 @@ static inline void do_free(void *p)
 	__libc_free(p);
 }
 
+/* the end of a free that found a signal handler's queue */
+__attribute__((noinline)) void mgt_hook_unguard_free(struct mgt_thread *t, void *p)
+{
+	mgt_unguard_slow(t);
+	wait_if_frozen();
+	__libc_free(p);
+}
+
+/* free, and every operator delete, until a second thread records: the only
+ * thread's event in line, with no frame (keep_wait_frozen: wait_if_frozen,
+ * keeping the registers) */
+static __attribute__((noinline)) void solo_free(void *p)
+{
+	mgt_path_free(p, hand_over_free, keep_wait_frozen);
+}
+
+static inline __attribute__((always_inline)) void do_free(void *p)
+{
+	atomic_load_explicit(&freer, memory_order_relaxed)(p);
+}
+
 /* ------------------------------------------------------------ C allocator */
 
 EXPORT void *malloc(size_t n)
 {
-	void *p = __libc_malloc(n);
-	RECORD_ALLOC(p, n);
-	return p;
+	return RECORD(__libc_malloc(n), n);
 }
 
 EXPORT void free(void *p)
@@ -236,9 +435,8 @@ EXPORT void free(void *p)
 
 EXPORT void *calloc(size_t n, size_t size)
 {
-	void *p = __libc_calloc(n, size);
-	RECORD_ALLOC(p, n * size);            /* succeeded, so no overflow */
-	return p;
+	/* n * size: only recorded when calloc succeeded, so no overflow */
+	return RECORD(__libc_calloc(n, size), n * size);
 }
 
 /*
@@ -263,24 +461,22 @@ static __attribute__((noinline)) void *nested_realloc(struct mgt_thread *t, void
 	return q;
 }
 
-static void *do_realloc(void *p, size_t n, void *fp)
+/* in line, so fp is the exported hook's own frame record */
+static inline __attribute__((always_inline)) void *do_realloc(void *p, size_t n, void *fp)
 {
 	struct mgt_thread *t;
 	if (!p) {
 		void *q = __libc_realloc(NULL, n);  /* a malloc */
-		if (q && (t = tracing())) {
-			if (!MGT_GUARD_HELD(t->guard)) {
-				t->guard = 1;
-				mgt_record_alloc(t, q, n, fp);
-				mgt_unguard(t);
-			} else if (nested(t)) {
-				mgt_defer_alloc(t, q, n, fp);
-			}
-		}
+		if (q)
+			record_at(NULL, q, n, fp);
 		return q;
 	}
-	if ((t = tracing()) && nested(t))
-		return nested_realloc(t, p, n, fp);
+	if ((t = tracing()) && nested(t)) {
+		void *q = nested_realloc(t, p, n, fp);
+		/* not a sibling call: the frame record fp points to must stay */
+		__asm__("" : "+r"(q));
+		return q;
+	}
 	if (!t || MGT_GUARD_HELD(t->guard)) {
 		wait_if_frozen();
 		return __libc_realloc(p, n);
@@ -318,9 +514,7 @@ EXPORT void *reallocarray(void *p, size_t n, size_t size)
 
 EXPORT void *memalign(size_t align, size_t n)
 {
-	void *p = __libc_memalign(align, n);
-	RECORD_ALLOC(p, n);
-	return p;
+	return RECORD(__libc_memalign(align, n), n);
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t n)
@@ -329,9 +523,7 @@ EXPORT void *aligned_alloc(size_t align, size_t n)
 	/* its checks differ across glibc versions; no lookup in an allocation
 	 * hook: before the constructor, glibc's memalign does it */
 	fn real = (fn)atomic_load_explicit(&real_fns[R_aligned_alloc], memory_order_relaxed);
-	void *p = real ? real(align, n) : __libc_memalign(align, n);
-	RECORD_ALLOC(p, n);
-	return p;
+	return RECORD(real ? real(align, n) : __libc_memalign(align, n), n);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)
@@ -347,22 +539,18 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
 		return ENOMEM;
 	}
 	*out = p;
-	RECORD_ALLOC(p, n);
+	record_at(NULL, p, n, __builtin_frame_address(0));
 	return 0;
 }
 
 EXPORT void *valloc(size_t n)
 {
-	void *p = __libc_valloc(n);
-	RECORD_ALLOC(p, n);
-	return p;
+	return RECORD(__libc_valloc(n), n);
 }
 
 EXPORT void *pvalloc(size_t n)
 {
-	void *p = __libc_pvalloc(n);
-	RECORD_ALLOC(p, n);
-	return p;
+	return RECORD(__libc_pvalloc(n), n);
 }
 
 /* ------------------------------------------------------ C++ operator new */
@@ -381,6 +569,7 @@ typedef void *(*new_al_nt_fn)(size_t, size_t, const void *);
 /* out of memory: the real operator runs its new_handler loop, then throws or returns NULL */
 static __attribute__((noinline)) void *new_failed(int id, size_t n, size_t al, const void *nt)
 {
+	KEEP_FRAME();
 	void *f = real_fn(id);
 	if (!f)
 		abort();                      /* `new` called without a C++ runtime */
@@ -390,9 +579,9 @@ static __attribute__((noinline)) void *new_failed(int id, size_t n, size_t al, c
 }
 
 /*
- * Always inlined, so RECORD_ALLOC's frame address is the operator's own and
- * the stack starts at the caller of `new`.  al == 0: no alignment requested;
- * nt != NULL: the nothrow variant (its std::nothrow_t argument).
+ * Always inlined, so the operator jumps to the recorder itself and the stack
+ * starts at the caller of `new`.  al == 0: no alignment requested; nt !=
+ * NULL: the nothrow variant (its std::nothrow_t argument).
  */
 static inline __attribute__((always_inline)) void *new_impl(int id, size_t n, size_t al,
 							     const void *nt)
@@ -400,8 +589,7 @@ static inline __attribute__((always_inline)) void *new_impl(int id, size_t n, si
 	void *p = al ? __libc_memalign(al, n ? n : 1) : __libc_malloc(n ? n : 1);
 	if (MGT_UNLIKELY(!p))
 		return new_failed(id, n, al, nt);
-	RECORD_ALLOC(p, n);
-	return p;
+	return RECORD(p, n);
 }
 
 EXPORT void *_Znwm(size_t n) { return new_impl(R__Znwm, n, 0, NULL); }
@@ -459,6 +647,7 @@ static main_fn real_main;
 
 static int wrap_main(int argc, char **argv, char **envp)
 {
+	KEEP_FRAME();
 	int r = real_main(argc, argv, envp);
 	note_code(r);                         /* return from main: exit(r) follows inside libc */
 	return r;
@@ -476,6 +665,7 @@ EXPORT int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(v
 
 EXPORT __attribute__((noreturn)) void exit(int code)
 {
+	KEEP_FRAME();
 	typedef void (*fn)(int) __attribute__((noreturn));
 	note_code(code);
 	NEXT(fn, exit)(code);
@@ -676,6 +866,7 @@ EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
 
 EXPORT void *dlopen(const char *file, int mode)
 {
+	KEEP_FRAME();
 	typedef void *(*fn)(const char *, int);
 	void *h = NEXT(fn, dlopen)(file, mode);
 	int e = errno;
@@ -689,6 +880,7 @@ EXPORT void *dlopen(const char *file, int mode)
 
 EXPORT int dlclose(void *handle)
 {
+	KEEP_FRAME();
 	typedef int (*fn)(void *);
 	/* no stack walk reads the CFI of an object while it may be unmapped */
 	mgt_unwind_unload_begin();
@@ -716,5 +908,7 @@ __attribute__((constructor)) static void memgate_init(void)
 	/* dso == NULL: not run by our own __cxa_finalize, but after _dl_fini */
 	__cxa_atexit(at_exit, NULL, NULL);
 	t->guard -= MGT_GUARD_LIBC;
+	if (!mgt_g.depth)                     /* counts only: the lean recorder */
+		atomic_store_explicit(&recorder, record_alloc, memory_order_relaxed);
 	mgt_modules_scan();
 }

@@ -31,7 +31,6 @@
 
 struct mgt_global mgt_g;
 atomic_int mgt_phase;
-struct mgt_fast mgt_fast __attribute__((aligned(64)));
 
 static uint32_t fork_mod_snapshot;   /* modules the parent had when it forked */
 static int fork_token;               /* enter()'s result, held across fork */
@@ -207,7 +206,7 @@ int mgt_back(uint64_t off, uint64_t len)
 	}
 	if (ret && mgt_g.hdr) {
 		__atomic_fetch_or(&mgt_g.hdr->flags, MGT_F_NOSPACE, __ATOMIC_RELAXED);
-		atomic_store_explicit(&mgt_fast.tp, 0, memory_order_relaxed);
+		mgt_hooks_record(0);
 		atomic_store(&mgt_phase, MGT_PHASE_OFF);      /* stop recording; what is there stays */
 	}
 	/* no address space for it (RLIMIT_AS): the caller does without */
@@ -257,6 +256,8 @@ static void read_settings(void)
 				mgt_g.no_leakcheck = 1;
 			else if (!skip && !mgt_strncmp(entry, "MEMGATE_SHADOW=0", 17))
 				mgt_g.no_shadow = 1;      /* tests: the side table alone */
+			else if (!skip && !mgt_strncmp(entry, "MEMGATE_SLOT=0", 15))
+				mgt_g.no_slot = 1;        /* tests: the thread cache alone (thread.c) */
 			else if (!skip && !mgt_strncmp(entry, "MEMGATE_UNWIND=fp", 18))
 				mgt_g.unwind_fp = 1;      /* stack-unwind: fp (docs/config.md) */
 			else if (!skip && !mgt_strncmp(entry, "MEMGATE_ROOT=", 13)) {
@@ -367,11 +368,11 @@ static mgt_lock_t event_lock __attribute__((aligned(64)));
 atomic_int mgt_threaded __attribute__((aligned(64)));
 static _Atomic int *solo_busy;
 
-/* t, the only thread of a recording process, takes the hooks' fast path */
+/* the process records: the hooks find each thread's record at once (tracer.h) */
 static void fast_on(struct mgt_thread *t)
 {
-	mgt_fast.t = t;
-	atomic_store_explicit(&mgt_fast.tp, t->tp, memory_order_relaxed);
+	(void)t;
+	mgt_hooks_record(1);
 }
 
 /* t becomes the only thread: at setup and in a fork child */
@@ -389,7 +390,6 @@ void mgt_go_threaded(void)
 {
 	mgt_lock(&event_lock);                /* one switcher at a time */
 	if (!atomic_load(&mgt_threaded)) {
-		atomic_store_explicit(&mgt_fast.tp, 0, memory_order_relaxed);
 		atomic_store(&mgt_threaded, 1);
 		mgt_sys(SYS_membarrier, MEMBARRIER_PRIVATE_EXPEDITED, 0, 0, 0, 0, 0);
 		/* the solo thread saw `threaded` set, or is finishing one event */
@@ -1275,7 +1275,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 		mgt_modules_scan();
 	int solo = enter(t, 1);
 	int recording = MGT_PHASE_RECORDING;
-	atomic_store_explicit(&mgt_fast.tp, 0, memory_order_relaxed);  /* even solo: it ends here */
+	mgt_hooks_record(0);                  /* the hooks' fast path ends here */
 	/* (the event lock is ours: no exit step is under way, frozen_tp is free) */
 	frozen_tp = mgt_thread_pointer();
 	/* only from 1: a second thread in exit() after the first must not
@@ -1426,7 +1426,7 @@ void mgt_atfork_child(void)
 	struct mgt_thread *t = fork_thread;
 	if (!t)
 		return;
-	atomic_store_explicit(&mgt_fast.tp, 0, memory_order_relaxed);  /* until the end */
+	mgt_hooks_record(0);                  /* until the end */
 	mgt_modules_reinit_locks();
 	mgt_stack_reinit_locks();
 	mgt_thread_fork_child();

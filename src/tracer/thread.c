@@ -6,17 +6,23 @@
  * would no longer equal valgrind's.  The state hangs off a pthread key
  * instead: keys below PTHREAD_KEY_2NDLEVEL_SIZE (32) live inside glibc's
  * struct pthread, so pthread_getspecific/setspecific never allocate.  The
- * records themselves come from mmap'd chunks, recycled at thread exit, and a
- * small cache keyed by the thread pointer (tracer.h) avoids most key lookups.
+ * records themselves come from mmap'd chunks, recycled at thread exit.  The
+ * hooks read the key's slot themselves, at its offset from the thread
+ * pointer (slot_find); where that offset is not known, a small cache keyed
+ * by the thread pointer (tracer.h) avoids most key lookups.
  */
 #include <pthread.h>
 #include <sys/mman.h>
 
+#include "event.h"
+#include "hookpath.h"
 #include "tracer.h"
 
 #define CHUNK 1024u                     /* records per mmap */
 
 struct mgt_thread *_Atomic mgt_thread_cache[256];
+intptr_t mgt_thread_slot;
+_Atomic intptr_t mgt_hook_slot;
 static pthread_key_t key;
 static mgt_lock_t pool_lock;
 static struct mgt_thread *free_list;
@@ -27,8 +33,7 @@ static void thread_gone(void *p)
 {
 	struct mgt_thread *t = p;
 	mgt_thread_exit(t);                 /* its pending events, before it is gone */
-	if (mgt_fast.t == t)                /* the only thread: its record goes */
-		atomic_store_explicit(&mgt_fast.tp, 0, memory_order_relaxed);
+	/* (glibc emptied the key's slot before it called us) */
 	/* a later thread may get the same thread pointer: it must not match */
 	__atomic_store_n(&t->tp, 0, __ATOMIC_RELEASE);
 	mgt_lock(&pool_lock);
@@ -37,12 +42,57 @@ static void thread_gone(void *p)
 	mgt_unlock(&pool_lock);
 }
 
+/*
+ * The offset from the thread pointer of the key's slot in glibc's thread
+ * descriptor ({sequence number, value}, the same in every thread), or 0.
+ * Found by setting the key to one marker, then another, and looking for
+ * them in the calling thread's descriptor (the mapping that holds the
+ * thread pointer, a few KiB either side: glibc's descriptor follows it on
+ * x86-64 and precedes it elsewhere).  Trusted only if exactly one word
+ * held each marker, and the key's sequence number beside it is 1: the key
+ * was never created before, so no thread can hold a stale value for it
+ * (glibc's getspecific would check the number; the hooks do not).
+ */
+static intptr_t slot_find(void)
+{
+	static char mark[2];
+	uintptr_t tp = mgt_thread_pointer(), lo, hi, found = 0;
+	if (mgt_mapping_of(tp, &lo, &hi) != 0 || pthread_setspecific(key, &mark[0]) != 0)
+		return 0;
+	uintptr_t from = tp - lo > 2048 ? tp - 2048 : lo, to = hi - tp > 4096 ? tp + 4096 : hi;
+	for (uintptr_t a = (from + 7) & ~(uintptr_t)7; a + 8 <= to; a += 8) {
+		if (*(void *const *)a != &mark[0])
+			continue;
+		if (found) {
+			found = 0;            /* twice: not the slot */
+			break;
+		}
+		found = a;
+	}
+	if (found && (found - 8 < from || *(const uintptr_t *)(found - 8) != 1 ||
+		      pthread_setspecific(key, &mark[1]) != 0 || *(void *const *)found != &mark[1]))
+		found = 0;
+	pthread_setspecific(key, NULL);
+	if (found && *(void *const *)found)
+		found = 0;
+	return found ? (intptr_t)(found - tp) : 0;
+}
+
 int mgt_thread_init(void)
 {
 	if (pthread_key_create(&key, thread_gone) != 0)
 		return -1;
 	/* a second-level key would make setspecific calloc() inside our hooks */
-	return key < 32 ? 0 : -1;
+	if (key >= 32)
+		return -1;
+	/* MEMGATE_SLOT=0 (tests): as on a libc where the slot is not found */
+	mgt_thread_slot = mgt_g.no_slot ? 0 : slot_find();
+	return 0;
+}
+
+void mgt_hooks_record(int on)
+{
+	atomic_store_explicit(&mgt_hook_slot, on ? mgt_thread_slot : 0, memory_order_relaxed);
 }
 
 static struct mgt_thread *thread_new(uintptr_t tp)
@@ -114,4 +164,21 @@ void mgt_thread_fork_child(void)
 	}
 	for (unsigned i = 0; i < 256; i++)
 		atomic_store_explicit(&mgt_thread_cache[i], NULL, memory_order_relaxed);
+}
+
+static void *wait_frozen(void *p)
+{
+	mgt_wait_frozen();
+	return p;
+}
+
+/* the hooks' recorders once a second thread has recorded, without stacks (hookpath.h) */
+void *mgt_thread_alloc(void *p, size_t size)
+{
+	return mgt_path_alloc(p, size, NULL);
+}
+
+void mgt_thread_free(void *p)
+{
+	mgt_path_free(p, NULL, wait_frozen);
 }

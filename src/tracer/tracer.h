@@ -127,21 +127,44 @@ static inline uintptr_t mgt_thread_pointer(void)
 }
 
 /*
- * While the process records and has a single thread, that thread's pointer
- * and record (record.c): the hooks recognise it with one compare, before any
- * other check.  tp is 0 otherwise; it is set by that thread itself and
- * cleared by whoever ends the solo state (a second thread, the exit step).
+ * The calling thread's record, straight from where glibc keeps the value of
+ * the tracer's pthread key for it: a key below 32 has its slot inside the
+ * thread's own descriptor, at the same offset from every thread's pointer
+ * (found at setup, thread.c).  mgt_thread_slot is that offset, 0 while it is
+ * not known.  mgt_hook_slot is the same offset while the process records,
+ * else 0 (before set-up, after the exit step, in a fork child until it is
+ * ready): the hooks' one test for both, a NULL record sending them to their
+ * slow path.  mgt_hooks_record() opens and closes it.
  */
-struct mgt_fast {
-	_Atomic uintptr_t tp;
+MGT_HIDDEN extern intptr_t mgt_thread_slot;
+MGT_HIDDEN extern _Atomic intptr_t mgt_hook_slot;
+MGT_HIDDEN void mgt_hooks_record(int on);
+
+/* the value in the calling thread's slot at offset off (not 0): NULL, or its record */
+static inline struct mgt_thread *mgt_thread_in(intptr_t off)
+{
+#if defined(__x86_64__)
 	struct mgt_thread *t;
-};
-MGT_HIDDEN extern struct mgt_fast mgt_fast;
+	__asm__ volatile("mov %%fs:(%1), %0" : "=r"(t) : "r"(off));
+	return t;
+#else
+	return *(struct mgt_thread *volatile *)(mgt_thread_pointer() + (uintptr_t)off);
+#endif
+}
+
+/* The hooks' lookup: the calling thread's record while the process records
+ * (its guard may be held); NULL: not recording, or look further. */
+static inline struct mgt_thread *mgt_hook_thread(void)
+{
+	intptr_t off = atomic_load_explicit(&mgt_hook_slot, memory_order_relaxed);
+	return MGT_LIKELY(off) ? mgt_thread_in(off) : NULL;
+}
 
 /*
- * The calling thread's record.  A direct-mapped cache keyed by the thread
- * pointer answers in a few instructions; a record found there is ours only if
- * it names our thread pointer (unique among live threads; cleared when a
+ * The calling thread's record (made if it has none yet).  Where the slot's
+ * offset is not known, a direct-mapped cache keyed by the thread pointer
+ * answers in a few instructions; a record found there is ours only if it
+ * names our thread pointer (unique among live threads; cleared when a
  * record is freed), else the pthread key decides.
  */
 static inline struct mgt_thread *mgt_thread_cached(uintptr_t tp)
@@ -154,7 +177,8 @@ static inline struct mgt_thread *mgt_thread_cached(uintptr_t tp)
 static inline struct mgt_thread *mgt_thread_self(void)
 {
 	uintptr_t tp = mgt_thread_pointer();
-	struct mgt_thread *t = mgt_thread_cached(tp);
+	struct mgt_thread *t = mgt_thread_slot ? mgt_thread_in(mgt_thread_slot)
+					       : mgt_thread_cached(tp);
 	return MGT_LIKELY(t) ? t : mgt_thread_slow(tp);
 }
 
@@ -209,6 +233,7 @@ struct mgt_global {
 	uint32_t fork_gen;            /* tags side-table entries of this image (ptrmap.c) */
 	int no_leakcheck;             /* MEMGATE_LEAKCHECK=0: no leak kinds at exit */
 	int no_shadow;                /* MEMGATE_SHADOW=0: every block in the side table (ptrmap.c) */
+	int no_slot;                  /* MEMGATE_SLOT=0: threads found through the cache (thread.c) */
 	int unwind_fp;                /* MEMGATE_UNWIND=fp: frame pointers only (stack.c) */
 	int root_only;                /* MEMGATE_ROOT=PID: trace that process only (follow-children: false) */
 	int root_pid;
@@ -337,18 +362,22 @@ MGT_HIDDEN int mgt_defer_pending(const struct mgt_thread *t);
 /* Leaves the tracer: the guard taken by the hook is dropped, and what signal
  * handlers did meanwhile is recorded (mgt_unguard_slow). */
 MGT_HIDDEN void mgt_unguard_slow(struct mgt_thread *t);
-static inline void mgt_unguard(struct mgt_thread *t)
+/* The guard's one-instruction decrement: 1 when it left it at 0 (nothing queued). */
+static inline int mgt_guard_drop(struct mgt_thread *t)
 {
 #if defined(__x86_64__)
 	_Bool zero;
 	/* one instruction: a handler's MGT_GUARD_PENDING lands before or after it */
 	__asm__ volatile("subl $1, %0" : "+m"(t->guard), "=@ccz"(zero) : : "memory");
-	if (MGT_UNLIKELY(!zero))
-		mgt_unguard_slow(t);
+	return zero;
 #else
-	if (MGT_UNLIKELY(__atomic_sub_fetch(&t->guard, 1, __ATOMIC_RELAXED) != 0))
-		mgt_unguard_slow(t);
+	return __atomic_sub_fetch(&t->guard, 1, __ATOMIC_RELAXED) == 0;
 #endif
+}
+static inline void mgt_unguard(struct mgt_thread *t)
+{
+	if (MGT_UNLIKELY(!mgt_guard_drop(t)))
+		mgt_unguard_slow(t);
 }
 
 /* ---- stack.c: frame-pointer unwinding and the stack depot ---- */

@@ -1,0 +1,80 @@
+/* hookpath.h - the allocation hooks' event without stacks, in line, compiled twice
+ *
+ * hooks.c compiles it for the only thread of a process: there event.h's
+ * calls out of line go through wrappers that keep the registers the hooks
+ * need, so its common path saves none.  thread.c compiles it again for every
+ * thread once a second one has recorded: there those calls are ordinary,
+ * as each event of a threaded process makes one.  The hook jumps to either
+ * (hooks.c, "The allocation hooks' shape"); include event.h first.
+ */
+#ifndef MEMGATE_TRACER_HOOKPATH_H
+#define MEMGATE_TRACER_HOOKPATH_H
+
+#include "tracer.h"
+
+extern void __libc_free(void *);
+
+/* hooks.c: an allocation past the common case (stacks too), which returns p;
+ * a free past it (t may be NULL), then glibc's */
+MGT_HIDDEN void *mgt_hook_alloc_at(void *p, size_t size);
+MGT_HIDDEN void mgt_hook_free_at(struct mgt_thread *t, void *p);
+/* hooks.c: the end of an event that found a signal handler's queue */
+MGT_HIDDEN void *mgt_hook_unguard(struct mgt_thread *t, void *p);
+MGT_HIDDEN void mgt_hook_unguard_free(struct mgt_thread *t, void *p);
+/* thread.c: the recorders of a threaded process */
+MGT_HIDDEN void *mgt_thread_alloc(void *p, size_t size);
+MGT_HIDDEN void mgt_thread_free(void *p);
+
+/*
+ * p from glibc's allocator (NULL: it failed) and the size asked for; returns
+ * p.  hand_over: NULL, or this is the only thread's path, which hands the
+ * event of any other thread over to it (hooks.c: it makes the hooks jump to
+ * thread.c's recorders from then on, and jumps there).
+ */
+static inline __attribute__((always_inline)) void *mgt_path_alloc(void *p, size_t size,
+								  void *(*hand_over)(void *, size_t))
+{
+	struct mgt_thread *t;
+	if (MGT_UNLIKELY(!p))
+		return p;
+	t = mgt_hook_thread();
+	if (MGT_UNLIKELY(!t || t->guard))
+		return mgt_hook_alloc_at(p, size);
+	if (hand_over && MGT_UNLIKELY(!t->solo))
+		return hand_over(p, size);
+	t->guard = 1;
+	mgt_record_alloc_inline(t, p, size, 0);
+	if (MGT_UNLIKELY(!mgt_guard_drop(t)))
+		return mgt_hook_unguard(t, p);
+	return p;
+}
+
+/* as mgt_path_alloc, for a free; wait_frozen(p): mgt_wait_frozen(), then returns p */
+static inline __attribute__((always_inline)) void mgt_path_free(void *p, void (*hand_over)(void *),
+								 void *(*wait_frozen)(void *))
+{
+	struct mgt_thread *t;
+	if (MGT_UNLIKELY(!p))
+		return;
+	t = mgt_hook_thread();
+	if (MGT_UNLIKELY(!t || t->guard)) {
+		mgt_hook_free_at(t, p);
+		return;
+	}
+	if (hand_over && MGT_UNLIKELY(!t->solo)) {
+		hand_over(p);
+		return;
+	}
+	t->guard = 1;
+	mgt_record_free_inline(t, p);
+	if (MGT_UNLIKELY(!mgt_guard_drop(t))) {
+		mgt_hook_unguard_free(t, p);
+		return;
+	}
+	/* not while the exit step reads the heap */
+	if (MGT_UNLIKELY(atomic_load_explicit(&mgt_phase, memory_order_relaxed) == MGT_PHASE_FROZEN))
+		p = wait_frozen(p);
+	__libc_free(p);
+}
+
+#endif
