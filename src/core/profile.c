@@ -18,6 +18,7 @@
 #include "profile.h"
 #include "../util/buf.h"
 #include "../util/json.h"
+#include "../util/sort.h"
 #include "runner.h"
 #include "sites.h"
 #include "stacks.h"
@@ -182,7 +183,7 @@ enum list_kind { L_PEAK, L_LEAK, L_BYTES, L_ALLOCS };
 
 struct ranked {
 	const struct mg_image *img;
-	uint32_t id;
+	uint32_t im, id;                /* image index, stack id */
 	uint64_t key, key2;
 };
 
@@ -193,7 +194,9 @@ static int by_key_desc(const void *a, const void *b)
 		return x->key < y->key ? 1 : -1;
 	if (x->key2 != y->key2)
 		return x->key2 < y->key2 ? 1 : -1;
-	return x->id < y->id ? -1 : x->id > y->id;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return (x->im > y->im) - (x->im < y->im);
 }
 
 /*
@@ -231,11 +234,12 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 			case L_BYTES: k = s->total_bytes; k2 = s->allocs; if (!k2) continue; break;
 			case L_ALLOCS: k = s->allocs; k2 = s->total_bytes; if (!k) continue; break;
 			}
-			r[n++] = (struct ranked){ img, id, k, k2 };
+			r[n++] = (struct ranked){ img, (uint32_t)i, id, k, k2 };
 		}
 	}
+	/* the first `max` in order; the others (leaks: for the runtime's sums) as they come */
 	if (r)
-		qsort(r, n, sizeof(*r), by_key_desc);
+		mg_sort_first(r, n, sizeof(*r), max, by_key_desc);
 	*omitted = n > max ? n - max : 0;
 	for (size_t i = 0; sf && i < n; i++) {
 		const struct mgt_stack *s = &r[i].img->stacks[r[i].id];
@@ -277,11 +281,8 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 		if (s->flags & 1)
 			cJSON_AddTrueToObject(o, "truncated");
 		/* its row in the stack table: on disk the frames are only there */
-		size_t im = 0;
-		while (rows && p->images[im] != r[i].img)
-			im++;
-		if (rows && rows[im][r[i].id] != MG_NO_ROW)
-			add_u64(o, "stack", rows[im][r[i].id]);
+		if (rows && rows[r[i].im][r[i].id] != MG_NO_ROW)
+			add_u64(o, "stack", rows[r[i].im][r[i].id]);
 		cJSON_AddItemToObject(o, "frames", frames_json(sf, nf));
 		cJSON_AddItemToArray(arr, o);
 	}
