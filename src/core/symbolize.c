@@ -563,22 +563,22 @@ static void sort_syms(struct sym *v, size_t n)
 	}
 }
 
+/* a versioned name's base ("memcpy" of "memcpy@@GLIBC_2.14") and the
+ * addresses that go by it */
 struct base {
 	const char *name;
 	size_t len;                 /* of the name without its version */
-	uint64_t lo;
-	size_t i;                   /* in m->syms */
+	uint64_t lo;                /* the first address seen */
+	int distinct;               /* another address has the same base */
 };
 
-static int base_cmp(const void *pa, const void *pb)
+static struct base *base_find(struct base *t, size_t cap, const char *name, size_t len)
 {
-	const struct base *a = pa, *b = pb;
-	size_t n = a->len < b->len ? a->len : b->len;
-	int c = memcmp(a->name, b->name, n);
-
-	if (c || a->len != b->len)
-		return c ? c : a->len < b->len ? -1 : 1;
-	return (a->lo > b->lo) - (a->lo < b->lo);
+	size_t j = hash_bytes(name, len, 0xcbf29ce484222325ull) & (cap - 1);
+	for (; t[j].name; j = (j + 1) & (cap - 1))
+		if (t[j].len == len && !memcmp(t[j].name, name, len))
+			break;
+	return &t[j];
 }
 
 /*
@@ -591,50 +591,51 @@ static int base_cmp(const void *pa, const void *pb)
  */
 static void strip_versions(struct mg_symbolizer *s, struct module *m)
 {
-	struct base *b = malloc(m->n_syms * sizeof(*b));
-	size_t n = 0, g, e, k;
+	size_t n = 0, cap = 16, k;
+	struct base *t;
 
-	if (!b)
-		return;
 	for (k = 0; k < m->n_syms; k++) {
 		const char *at = strchr(m->syms[k].name, '@');
-
-		if (at && at > m->syms[k].name)
-			b[n++] = (struct base){ m->syms[k].name, (size_t)(at - m->syms[k].name),
-						m->syms[k].lo, k };
+		n += at && at > m->syms[k].name;
 	}
-	/* the unversioned names too: "foo" beside "foo@V1" */
-	size_t n_versioned = n;
-	for (k = 0; k < m->n_syms && n_versioned; k++)
-		if (!strchr(m->syms[k].name, '@')) {
-			struct base *nb = realloc(b, (n + 1) * sizeof(*b));
-			if (!nb)
-				break;
-			b = nb;
-			b[n++] = (struct base){ m->syms[k].name, strlen(m->syms[k].name),
-						m->syms[k].lo, SIZE_MAX };
-		}
-	qsort(b, n, sizeof(*b), base_cmp);
-	for (g = 0; g < n; g = e) {
-		int distinct = 0;
-
-		for (e = g + 1; e < n && b[e].len == b[g].len &&
-		     !memcmp(b[e].name, b[g].name, b[g].len); e++)
-			distinct |= b[e].lo != b[g].lo;
-		for (k = g; k < e; k++) {
-			const char *name = b[k].name, *base;
-			char *copy;
-
-			if (b[k].i == SIZE_MAX || (distinct && name[b[k].len + 1] != '@'))
+	if (!n)
+		return;
+	while (cap < 2 * n)
+		cap *= 2;
+	if (!(t = calloc(cap, sizeof(*t))))
+		return;
+	/* each base name, and whether two addresses share it: versioned names
+	 * first, then the unversioned ones ("foo" beside "foo@V1") */
+	for (int pass = 0; pass < 2; pass++)
+		for (k = 0; k < m->n_syms; k++) {
+			const char *name = m->syms[k].name, *at = strchr(name, '@');
+			if (pass == 0 && !(at && at > name))
 				continue;
-			if (!(copy = strndup(name, b[k].len)))
+			if (pass == 1 && at)
 				continue;
-			if ((base = intern(s, copy)))
-				m->syms[b[k].i].name = base;
-			free(copy);
+			size_t len = at ? (size_t)(at - name) : strlen(name);
+			struct base *e = base_find(t, cap, name, len);
+			if (!e->name && pass == 0)
+				*e = (struct base){ name, len, m->syms[k].lo, 0 };
+			else if (e->name && e->lo != m->syms[k].lo)
+				e->distinct = 1;
 		}
+	for (k = 0; k < m->n_syms; k++) {
+		const char *name = m->syms[k].name, *at = strchr(name, '@'), *base;
+		char *copy;
+
+		if (!at || at == name)
+			continue;
+		size_t len = (size_t)(at - name);
+		if (base_find(t, cap, name, len)->distinct && name[len + 1] != '@')
+			continue;
+		if (!(copy = strndup(name, len)))
+			continue;
+		if ((base = intern(s, copy)))
+			m->syms[k].name = base;
+		free(copy);
 	}
-	free(b);
+	free(t);
 }
 
 /*
