@@ -99,9 +99,8 @@ static void add_u64(cJSON *o, const char *k, uint64_t v)
 
 static void add_hex(cJSON *o, const char *k, uint64_t v)
 {
-	char b[24];
-	snprintf(b, sizeof(b), "0x%" PRIx64, v);
-	cJSON_AddStringToObject(o, k, b);
+	char b[19];
+	cJSON_AddStringToObject(o, k, mg_hex64(b, v));
 }
 
 /* one stack, symbolized: each return address gives 1..MAX_INLINE frames */

@@ -914,14 +914,12 @@ static cJSON *frame_object(const cJSON *f, const cJSON **strings, size_t n_strin
 		    (size_t)ms >= n_strings)
 			goto bad;
 	}
-	snprintf(hex, sizeof(hex), "0x%" PRIx64, (uint64_t)base + uoff);
-	cJSON_AddStringToObject(o, "addr", hex);
+	cJSON_AddStringToObject(o, "addr", mg_hex64(hex, (uint64_t)base + uoff));
 	if (ms >= 0)
 		cJSON_AddItemToObject(o, "module", cJSON_Duplicate(strings[ms], 0));
 	else
 		cJSON_AddNullToObject(o, "module");
-	snprintf(hex, sizeof(hex), "0x%" PRIx64, uoff);
-	cJSON_AddStringToObject(o, "offset", hex);
+	cJSON_AddStringToObject(o, "offset", mg_hex64(hex, uoff));
 	return o;
 bad:
 	cJSON_Delete(o);

@@ -6,7 +6,8 @@
  * that grew and their shares; new leak sites; the environment warning;
  * mg_profile_combine()'s median peak and minimum counts; the strict JSON
  * reader (util/json.c): its errors with line:col, exact 64-bit counts;
- * mg_buf_u64()'s digits at every power of ten; the spread of several
+ * mg_buf_u64()'s digits at every power of ten, mg_hex64()'s at every
+ * power of 16; the spread of several
  * runs in a baseline and the verdict at the edges of its range; and
  * mg_sort_first() (util/sort.c) against qsort on the same arrays.
  */
@@ -322,6 +323,16 @@ static void test_u64(void)
 	mg_buf_init(&b, 3);
 	CHECK(mg_buf_u64(&b, 123) == 0 && mg_buf_u64(&b, 4) == -1 && !strcmp(mg_buf_str(&b), "123"));
 	mg_buf_release(&b);
+	/* mg_hex64() as printf's "0x%" PRIx64, at every power of 16 */
+	char hex[19];
+	for (int k = 0; k < 64; k += 4) {
+		const uint64_t v[3] = { (1ull << k) - 1, 1ull << k, (1ull << k) + 0xa };
+		for (int i = 0; i < 3; i++) {
+			snprintf(want, sizeof(want), "0x%" PRIx64, v[i]);
+			CHECK_STR(want, mg_hex64(hex, v[i]));
+		}
+	}
+	CHECK_STR("0xffffffffffffffff", mg_hex64(hex, UINT64_MAX));
 }
 
 /* the verdict against a baseline `b` (a document, not built here) */
