@@ -205,7 +205,7 @@ static int by_key_desc(const void *a, const void *b)
  */
 static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned max,
 			 uint64_t *omitted, struct mg_symbolizer *sym, uint64_t runtime[2],
-			 uint32_t *const *rows)
+			 uint32_t *const *rows, unsigned list_frames)
 {
 	size_t cap = 0, n = 0;
 	struct mg_frame raw[MGT_MAX_DEPTH];
@@ -242,7 +242,13 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 	*omitted = n > max ? n - max : 0;
 	for (size_t i = 0; sf && i < n; i++) {
 		const struct mgt_stack *s = &r[i].img->stacks[r[i].id];
-		size_t nf = resolve(r[i].img, r[i].id, sym, raw, sf, MGT_MAX_DEPTH * 2);
+		uint32_t row = rows ? rows[r[i].im][r[i].id] : MG_NO_ROW;
+		/* an entry with its row in the table is written without its frames:
+		 * it keeps only the list_frames its caller asked for (a leak's are
+		 * all resolved, for the runtime's rules) */
+		size_t want = row != MG_NO_ROW && list_frames ? list_frames : MGT_MAX_DEPTH * 2;
+		size_t nf = resolve(r[i].img, r[i].id, sym, raw, sf,
+				    kind == L_LEAK ? MGT_MAX_DEPTH * 2 : want);
 		const char *owner = kind == L_LEAK ? runtime_owner(sf, nf) : NULL;
 		if (owner) {
 			runtime[0] += s->cur_bytes;
@@ -280,9 +286,9 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 		if (s->flags & 1)
 			cJSON_AddTrueToObject(o, "truncated");
 		/* its row in the stack table: on disk the frames are only there */
-		if (rows && rows[r[i].im][r[i].id] != MG_NO_ROW)
-			add_u64(o, "stack", rows[r[i].im][r[i].id]);
-		cJSON_AddItemToObject(o, "frames", frames_json(sf, nf));
+		if (row != MG_NO_ROW)
+			add_u64(o, "stack", row);
+		cJSON_AddItemToObject(o, "frames", frames_json(sf, nf < want ? nf : want));
 		cJSON_AddItemToArray(arr, o);
 	}
 	free(sf);
@@ -436,7 +442,8 @@ static void untraced_program(cJSON *untraced, cJSON *warnings, int pid, const ch
 
 static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, unsigned max,
 			   cJSON *warnings, cJSON *untraced, struct mg_symbolizer *sym,
-			   uint64_t total_runtime[2], struct mg_strtab *st, int whole)
+			   uint64_t total_runtime[2], struct mg_strtab *st, int whole,
+			   unsigned list_frames)
 {
 	uint32_t **rows = NULL;
 	uint64_t runtime[2] = { 0, 0 };
@@ -528,9 +535,9 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 	/* the stack table first: the lists name their rows (stacks.c) */
 	mg_stacks_write(o, p, sym, st, whole, &rows);
 	uint64_t unused[2] = { 0, 0 };
-	cJSON_AddItemToObject(o, "peak_stacks", stack_list(p, L_PEAK, max, &omitted, sym, unused, rows));
+	cJSON_AddItemToObject(o, "peak_stacks", stack_list(p, L_PEAK, max, &omitted, sym, unused, rows, list_frames));
 	add_u64(o, "peak_stacks_omitted", omitted);
-	cJSON_AddItemToObject(o, "leak_stacks", stack_list(p, L_LEAK, max, &omitted, sym, runtime, rows));
+	cJSON_AddItemToObject(o, "leak_stacks", stack_list(p, L_LEAK, max, &omitted, sym, runtime, rows, list_frames));
 	add_u64(o, "leak_stacks_omitted", omitted);
 	/* runtime-owned leaks: shown apart, still counted in leaked_* */
 	add_u64(o, "leaked_runtime_bytes", runtime[0]);
@@ -538,9 +545,9 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 	total_runtime[0] += runtime[0];
 	total_runtime[1] += runtime[1];
 	cJSON_AddItemToObject(o, "top_stacks_by_bytes",
-			      stack_list(p, L_BYTES, 10, &omitted, sym, unused, rows));
+			      stack_list(p, L_BYTES, 10, &omitted, sym, unused, rows, list_frames));
 	cJSON_AddItemToObject(o, "top_stacks_by_allocs",
-			      stack_list(p, L_ALLOCS, 10, &omitted, sym, unused, rows));
+			      stack_list(p, L_ALLOCS, 10, &omitted, sym, unused, rows, list_frames));
 	mg_stacks_rows_free(rows, p->n_images);
 	return o;
 }
@@ -585,7 +592,8 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 		mg_figures_add(&sum, &p->f);
 		complete &= p->complete || p->end == MG_END_UNTRACED;
 		cJSON_AddItemToArray(procs, process_json(t, p, max, warnings, untraced,
-							 ri->symbolizer, runtime, &st, ri->whole_stacks));
+							 ri->symbolizer, runtime, &st, ri->whole_stacks,
+							 ri->list_frames));
 	}
 	if (ri->timed_out)
 		warn(warnings, "the test timed out: figures up to that moment");
