@@ -19,39 +19,6 @@ static void swap(char *a, char *b, size_t size)
 	}
 }
 
-/* the k first by quickselect: [0, k) holds them, in no order */
-static void select_first(char *e, size_t n, size_t size, size_t k,
-			 int (*cmp)(const void *, const void *))
-{
-	size_t lo = 0, hi = n, budget = 64;
-#define AT(i) (e + (i) * size)
-	/* [0, lo) are among the k first, [hi, n) are not, lo <= k <= hi */
-	while (hi - lo > 16) {
-		if (!budget--) {              /* unlucky pivots: sort what is left */
-			qsort(AT(lo), hi - lo, size, cmp);
-			return;
-		}
-		/* the median of three to hi - 1, then every smaller one before it */
-		size_t mid = lo + (hi - lo) / 2, last = hi - 1, store = lo;
-		if (cmp(AT(mid), AT(lo)) < 0)
-			swap(AT(mid), AT(lo), size);
-		if (cmp(AT(last), AT(lo)) < 0)
-			swap(AT(last), AT(lo), size);
-		if (cmp(AT(mid), AT(last)) < 0)
-			swap(AT(mid), AT(last), size);
-		for (size_t i = lo; i < last; i++)
-			if (cmp(AT(i), AT(last)) < 0)
-				swap(AT(i), AT(store++), size);
-		swap(AT(store), AT(last), size);
-		if (k <= store)
-			hi = store;
-		else
-			lo = store + 1;
-	}
-	qsort(AT(lo), hi - lo, size, cmp);
-#undef AT
-}
-
 static int by_index(const void *a, const void *b)
 {
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
@@ -83,13 +50,11 @@ void mg_sort_first(void *base, size_t n, size_t size, size_t k,
 	char *e = base;
 	size_t *heap = k < n ? malloc(k * sizeof(*heap)) : NULL, m = 0;
 
-	if (k >= n) {
-		qsort(base, n, size, cmp);
+	if (k >= n || !heap) {
+		qsort(base, n, size, cmp);  /* out of memory: the whole array, still right */
 		return;
 	}
-	if (!heap) {
-		select_first(e, n, size, k, cmp);
-	} else if (k) {
+	if (k) {
 		/* the indices of the k first so far, the last of them at the root:
 		 * most elements of a long array lose to the root, one compare each */
 		for (size_t i = 0; i < n; i++) {
