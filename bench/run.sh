@@ -16,13 +16,14 @@ usage() {
 	cat <<EOF
 usage: bench/run.sh [options]
   --quick            ~2 minute smoke run (scale 0.3, 3/1/1 reps)
-  --reps N           runs of native, preload and memgate (default 5)
+  --reps N           runs of native, preload, memgate, fp and nostacks (default 5)
   --ht-reps N        runs of heaptrack (default 3)
   --vg-reps N        runs of valgrind massif and memcheck (default 1; 0 skips them)
   --scale F          workload size factor (default 1.0)
-  --tools LIST       subset of native,preload,memgate,nostacks,heaptrack,massif,memcheck
+  --tools LIST       subset of native,preload,memgate,fp,nostacks,heaptrack,massif,memcheck
   --only LIST        subset of benchmarks (malloc_small,realloc_grow,threads2,
-                     deep_stack,compute,sort,gzip,xz,jq,sqlite3,python3)
+                     deep_stack,deep_vary,compute,sort,gzip,xz,jq,sqlite3,python3,
+                     python3-malloc)
   --build-dir DIR    build memgate there (default \$work/build); or
   --memgate PATH     use this memgate binary (libmemgate.so must sit beside it)
   --work DIR         scratch, inputs and binaries (default $work)
@@ -78,6 +79,9 @@ for src in "$here"/*.c; do
 	$cc -O2 -g -fno-omit-frame-pointer -pthread -o "$work/bin/$name" "$src" ||
 		{ echo "run.sh: cannot build $src" >&2; exit 1; }
 done
+# deep_vary: 262k distinct ~52-frame stacks (the last 18 levels vary)
+$cc -O2 -g -fno-omit-frame-pointer -pthread -DVARY=18 -o "$work/bin/deep_stack_vary" \
+	"$here/deep_stack.c" || { echo "run.sh: cannot build deep_stack_vary" >&2; exit 1; }
 
 $cc -O2 -static -o "$work/measure" "$here/tools/measure.c" 2>/dev/null ||
 	$cc -O2 -o "$work/measure" "$here/tools/measure.c" ||

@@ -92,6 +92,9 @@ static void print_summary(const struct mg_trace *t, const struct mg_spawn_result
 		(unsigned long long)peak, (unsigned long long)leaked, (unsigned long long)lblocks);
 }
 
+/* frames shown per stack on stderr: the summary's lists, the leaks */
+enum { SHOWN_FRAMES = 4, SHOWN_LEAK_FRAMES = 6 };
+
 /* "function (file:line)", or the module and offset when unknown */
 static void print_frame(const cJSON *f)
 {
@@ -269,6 +272,8 @@ int cmd_trace(int argc, char **argv)
 		.argv = cmd, .name = slash ? slash + 1 : cmd[0], .depth = depth, .unwind_fp = unwind_fp,
 		.grace_s = grace,
 		.keep_raw = keep, .dirty = -1, .whole_stacks = whole,
+		/* the lists' frames are not in the file: only the few printed below */
+		.list_frames = SHOWN_FRAMES > SHOWN_LEAK_FRAMES ? SHOWN_FRAMES : SHOWN_LEAK_FRAMES,
 	};
 	if (mg_symbolizer_new(&sym, &err) != MG_OK) {
 		mg_cli_error("%s", err.msg);
@@ -299,9 +304,9 @@ int cmd_trace(int argc, char **argv)
 	cJSON *doc = m.doc;
 
 	print_summary(t, sr);
-	print_stacks(doc, "peak_stacks", "live at the peak", 3, 4);
-	print_stacks(doc, "top_stacks_by_bytes", "most bytes allocated", 3, 4);
-	print_leaks(doc, 5, 6);
+	print_stacks(doc, "peak_stacks", "live at the peak", 3, SHOWN_FRAMES);
+	print_stacks(doc, "top_stacks_by_bytes", "most bytes allocated", 3, SHOWN_FRAMES);
+	print_leaks(doc, 5, SHOWN_LEAK_FRAMES);
 	cJSON *w;
 	cJSON_ArrayForEach(w, cJSON_GetObjectItem(doc, "warnings"))
 		mg_cli_warning("%s", w->valuestring);

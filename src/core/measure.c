@@ -43,7 +43,7 @@ int mg_measure(struct mg_measurement *m, const struct mg_measure_opts *o, struct
 		.cwd = o->cwd ? o->cwd : getcwd(cwd, sizeof(cwd)), .root_pid = m->sr.root_pid,
 		.timed_out = m->sr.timed_out, .duration_ms = m->sr.duration_ms,
 		.commit = o->commit, .dirty = o->commit ? o->dirty : -1, .symbolizer = o->sym,
-		.whole_stacks = o->whole_stacks,
+		.whole_stacks = o->whole_stacks, .list_frames = o->list_frames,
 	};
 	m->doc = mg_profile_build(m->trace, &ri);
 	ret = m->doc ? MG_OK : mg_error_set(err, MG_ERROR, "out of memory");

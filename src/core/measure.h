@@ -31,6 +31,7 @@ struct mg_measure_opts {
 	int log_fd;                 /* > 2: the command's output into this file (runner.h) */
 	int keep_raw;               /* keep the trace directory: m->raw_dir */
 	int whole_stacks;           /* the runtime's stacks and long names whole */
+	unsigned list_frames;       /* mg_run_info's: frames kept on the lists' entries; 0: all */
 	sigset_t dfl;               /* set back to SIG_DFL in the command (runner.h) */
 	struct mg_symbolizer *sym;  /* NULL: frames as module + offset */
 	const char *commit;         /* the commit the test was built from; NULL: unknown */

@@ -18,6 +18,7 @@
 #include "profile.h"
 #include "../util/buf.h"
 #include "../util/json.h"
+#include "../util/sort.h"
 #include "runner.h"
 #include "sites.h"
 #include "stacks.h"
@@ -98,9 +99,8 @@ static void add_u64(cJSON *o, const char *k, uint64_t v)
 
 static void add_hex(cJSON *o, const char *k, uint64_t v)
 {
-	char b[24];
-	snprintf(b, sizeof(b), "0x%" PRIx64, v);
-	cJSON_AddStringToObject(o, k, b);
+	char b[19];
+	cJSON_AddStringToObject(o, k, mg_hex64(b, v));
 }
 
 /* one stack, symbolized: each return address gives 1..MAX_INLINE frames */
@@ -182,7 +182,7 @@ enum list_kind { L_PEAK, L_LEAK, L_BYTES, L_ALLOCS };
 
 struct ranked {
 	const struct mg_image *img;
-	uint32_t id;
+	uint32_t im, id;                /* image index, stack id */
 	uint64_t key, key2;
 };
 
@@ -193,7 +193,9 @@ static int by_key_desc(const void *a, const void *b)
 		return x->key < y->key ? 1 : -1;
 	if (x->key2 != y->key2)
 		return x->key2 < y->key2 ? 1 : -1;
-	return x->id < y->id ? -1 : x->id > y->id;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return (x->im > y->im) - (x->im < y->im);
 }
 
 /*
@@ -203,7 +205,7 @@ static int by_key_desc(const void *a, const void *b)
  */
 static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned max,
 			 uint64_t *omitted, struct mg_symbolizer *sym, uint64_t runtime[2],
-			 uint32_t *const *rows)
+			 uint32_t *const *rows, unsigned list_frames)
 {
 	size_t cap = 0, n = 0;
 	struct mg_frame raw[MGT_MAX_DEPTH];
@@ -231,15 +233,22 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 			case L_BYTES: k = s->total_bytes; k2 = s->allocs; if (!k2) continue; break;
 			case L_ALLOCS: k = s->allocs; k2 = s->total_bytes; if (!k) continue; break;
 			}
-			r[n++] = (struct ranked){ img, id, k, k2 };
+			r[n++] = (struct ranked){ img, (uint32_t)i, id, k, k2 };
 		}
 	}
+	/* the first `max` in order; the others (leaks: for the runtime's sums) as they come */
 	if (r)
-		qsort(r, n, sizeof(*r), by_key_desc);
+		mg_sort_first(r, n, sizeof(*r), max, by_key_desc);
 	*omitted = n > max ? n - max : 0;
 	for (size_t i = 0; sf && i < n; i++) {
 		const struct mgt_stack *s = &r[i].img->stacks[r[i].id];
-		size_t nf = resolve(r[i].img, r[i].id, sym, raw, sf, MGT_MAX_DEPTH * 2);
+		uint32_t row = rows ? rows[r[i].im][r[i].id] : MG_NO_ROW;
+		/* an entry with its row in the table is written without its frames:
+		 * it keeps only the list_frames its caller asked for (a leak's are
+		 * all resolved, for the runtime's rules) */
+		size_t want = row != MG_NO_ROW && list_frames ? list_frames : MGT_MAX_DEPTH * 2;
+		size_t nf = resolve(r[i].img, r[i].id, sym, raw, sf,
+				    kind == L_LEAK ? MGT_MAX_DEPTH * 2 : want);
 		const char *owner = kind == L_LEAK ? runtime_owner(sf, nf) : NULL;
 		if (owner) {
 			runtime[0] += s->cur_bytes;
@@ -277,12 +286,9 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 		if (s->flags & 1)
 			cJSON_AddTrueToObject(o, "truncated");
 		/* its row in the stack table: on disk the frames are only there */
-		size_t im = 0;
-		while (rows && p->images[im] != r[i].img)
-			im++;
-		if (rows && rows[im][r[i].id] != MG_NO_ROW)
-			add_u64(o, "stack", rows[im][r[i].id]);
-		cJSON_AddItemToObject(o, "frames", frames_json(sf, nf));
+		if (row != MG_NO_ROW)
+			add_u64(o, "stack", row);
+		cJSON_AddItemToObject(o, "frames", frames_json(sf, nf < want ? nf : want));
 		cJSON_AddItemToArray(arr, o);
 	}
 	free(sf);
@@ -436,7 +442,8 @@ static void untraced_program(cJSON *untraced, cJSON *warnings, int pid, const ch
 
 static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, unsigned max,
 			   cJSON *warnings, cJSON *untraced, struct mg_symbolizer *sym,
-			   uint64_t total_runtime[2], struct mg_strtab *st, int whole)
+			   uint64_t total_runtime[2], struct mg_strtab *st, int whole,
+			   unsigned list_frames)
 {
 	uint32_t **rows = NULL;
 	uint64_t runtime[2] = { 0, 0 };
@@ -528,9 +535,9 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 	/* the stack table first: the lists name their rows (stacks.c) */
 	mg_stacks_write(o, p, sym, st, whole, &rows);
 	uint64_t unused[2] = { 0, 0 };
-	cJSON_AddItemToObject(o, "peak_stacks", stack_list(p, L_PEAK, max, &omitted, sym, unused, rows));
+	cJSON_AddItemToObject(o, "peak_stacks", stack_list(p, L_PEAK, max, &omitted, sym, unused, rows, list_frames));
 	add_u64(o, "peak_stacks_omitted", omitted);
-	cJSON_AddItemToObject(o, "leak_stacks", stack_list(p, L_LEAK, max, &omitted, sym, runtime, rows));
+	cJSON_AddItemToObject(o, "leak_stacks", stack_list(p, L_LEAK, max, &omitted, sym, runtime, rows, list_frames));
 	add_u64(o, "leak_stacks_omitted", omitted);
 	/* runtime-owned leaks: shown apart, still counted in leaked_* */
 	add_u64(o, "leaked_runtime_bytes", runtime[0]);
@@ -538,9 +545,9 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 	total_runtime[0] += runtime[0];
 	total_runtime[1] += runtime[1];
 	cJSON_AddItemToObject(o, "top_stacks_by_bytes",
-			      stack_list(p, L_BYTES, 10, &omitted, sym, unused, rows));
+			      stack_list(p, L_BYTES, 10, &omitted, sym, unused, rows, list_frames));
 	cJSON_AddItemToObject(o, "top_stacks_by_allocs",
-			      stack_list(p, L_ALLOCS, 10, &omitted, sym, unused, rows));
+			      stack_list(p, L_ALLOCS, 10, &omitted, sym, unused, rows, list_frames));
 	mg_stacks_rows_free(rows, p->n_images);
 	return o;
 }
@@ -585,7 +592,8 @@ cJSON *mg_profile_build(const struct mg_trace *t, const struct mg_run_info *ri)
 		mg_figures_add(&sum, &p->f);
 		complete &= p->complete || p->end == MG_END_UNTRACED;
 		cJSON_AddItemToArray(procs, process_json(t, p, max, warnings, untraced,
-							 ri->symbolizer, runtime, &st, ri->whole_stacks));
+							 ri->symbolizer, runtime, &st, ri->whole_stacks,
+							 ri->list_frames));
 	}
 	if (ri->timed_out)
 		warn(warnings, "the test timed out: figures up to that moment");

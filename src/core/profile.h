@@ -33,6 +33,10 @@ struct mg_run_info {
 	int whole_stacks;            /* 1: the stacks of runtime-owned blocks and long names
 				      * are kept whole (docs/profile-schema.md, "Runtime-owned
 				      * stacks", "Long names") */
+	unsigned list_frames;        /* a list entry whose stack is in the stack table gets
+				      * only its first list_frames "frames" in the document
+				      * (0: all): the profile's text has none of them, so
+				      * this is for a caller that only shows a few */
 };
 
 /* The machine a profile was measured on: libc, arch, kernel, compiler, CI image. */

@@ -15,6 +15,7 @@
 #include "profile.h"
 #include "sites.h"
 #include "stacks.h"
+#include "../util/sort.h"
 
 #define MAX_INLINE MG_MAX_INLINE
 #define MG_STACKS_KEEP 1000         /* stacks of allocations only, kept whole per figure */
@@ -598,7 +599,7 @@ static int choose(const struct mg_proc *p, uint8_t **trim)
 				c[k].key = c[k].key2;
 				c[k].key2 = total;
 			}
-			qsort(c, n, sizeof(*c), by_key);
+			mg_sort_first(c, n, sizeof(*c), MG_STACKS_KEEP, by_key);
 			for (size_t k = 0; k < MG_STACKS_KEEP; k++)
 				trim[c[k].img][c[k].id] = 0;
 		}
@@ -607,21 +608,23 @@ static int choose(const struct mg_proc *p, uint8_t **trim)
 	return 0;
 }
 
-/* a stack's frames as indices, innermost first; `add`: symbolize and add new
- * addresses, else UINT32_MAX for an address not in the table; -1: OOM */
+/* the same return address in the same module (an addr_slot's key) */
+static int same_raw(const struct mg_frame *a, const struct mg_frame *b)
+{
+	return a->addr == b->addr && a->offset == b->offset && a->module == b->module;
+}
+
+/* a stack's frames as indices, innermost first, new return addresses
+ * symbolized and added; -1: OOM */
 static int stack_frames(struct proc_tab *t, const struct mg_image *img, uint32_t id,
-			struct mg_frame *raw, uint32_t *fr, size_t *nf, int add)
+			struct mg_frame *raw, uint32_t *fr, size_t *nf)
 {
 	size_t n = mg_trace_frames(img, id, raw, MGT_MAX_DEPTH);
 	*nf = 0;
-	for (size_t k = 0; k < n && (add || t->cap); k++) {
-		const struct addr_slot *a = add ? addr_frames(t, &raw[k]) : addr_slot(t, &raw[k]);
+	for (size_t k = 0; k < n; k++) {
+		const struct addr_slot *a = addr_frames(t, &raw[k]);
 		if (!a)
 			return -1;
-		if (!a->used) {
-			fr[(*nf)++] = UINT32_MAX;       /* not in the table */
-			continue;
-		}
 		for (uint32_t x = 0; x < a->n; x++)
 			fr[(*nf)++] = a->first + x;
 	}
@@ -675,6 +678,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	 * lookup (a deep profile has millions of frames) */
 	uint32_t *prev_fr = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*prev_fr));
 	int64_t *prev_node = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*prev_node));
+	struct mg_frame *prev_raw = malloc(MGT_MAX_DEPTH * sizeof(*prev_raw));
 	uint64_t (*agg)[2] = NULL;
 	size_t prev_n = 0, n_agg = 0, agg_cap = 0, n_before;
 	int64_t other = -1;                 /* the "[smaller stacks]" frame */
@@ -687,7 +691,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	mg_buf_add(&t.stacks, "[", 1);
 	t.tn_cap = 1024;
 	t.tn = calloc(t.tn_cap, sizeof(*t.tn));
-	t.oom = !rows || !trim || !fr || !sf || !prev_fr || !prev_node || !t.tn;
+	t.oom = !rows || !trim || !fr || !sf || !prev_fr || !prev_node || !prev_raw || !t.tn;
 	for (size_t i = 0; !t.oom && i < p->n_images; i++)
 		if (!(rows[i] = malloc((p->images[i]->n_stacks + 1) * sizeof(**rows))) ||
 		    !(trim[i] = calloc(p->images[i]->n_stacks + 1, 1)))
@@ -708,7 +712,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 				mg_stack_at_peak(img, s, &pb, &pk);
 			if ((!s->allocs && !pk && !(leak && s->cur_blocks)) || trim[i][id])
 				continue;
-			if (stack_frames(&t, img, id, raw, fr, &nf, 1) < 0) {
+			if (stack_frames(&t, img, id, raw, fr, &nf) < 0) {
 				t.oom = 1;
 				break;
 			}
@@ -737,6 +741,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	 * frames are new nodes here, one per such caller, in order.
 	 */
 	n_before = t.nused;
+	prev_n = 0;
 	for (size_t i = 0; !t.oom && i < p->n_images; i++) {
 		const struct mg_image *img = p->images[i];
 		for (uint32_t id = 0; !t.oom && id < img->n_stacks; id++) {
@@ -755,14 +760,24 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 				}
 				other = of;
 			}
-			if (stack_frames(&t, img, id, raw, fr, &nf, 0) < 0) {
-				t.oom = 1;
-				break;
+			/* from the outermost frame while a kept stack has the same
+			 * callers; the return addresses it shares with the stack
+			 * before it end where they ended then, without a lookup */
+			nf = mg_trace_frames(img, id, raw, MGT_MAX_DEPTH);
+			while (k < prev_n && k < nf && same_raw(&raw[nf - 1 - k], &prev_raw[k]))
+				node = prev_node[k++];
+			for (; k < nf && t.cap; k++) {
+				const struct addr_slot *a = addr_slot(&t, &raw[nf - 1 - k]);
+				uint32_t x = a->used ? a->n : 0;
+				/* a->first is the innermost of the address's inlined frames */
+				for (; x > 0 && (next = node_find(&t, a->first + x - 1, node)) >= 0; x--)
+					node = next;
+				if (!a->used || x)
+					break;
+				prev_raw[k] = raw[nf - 1 - k];
+				prev_node[k] = node;
 			}
-			/* from the outermost frame while a kept stack has the same callers */
-			for (; k < nf && fr[nf - 1 - k] != UINT32_MAX &&
-			     (next = node_find(&t, fr[nf - 1 - k], node)) >= 0; k++)
-				node = next;
+			prev_n = k;
 			if ((node = node_of(&t, (uint32_t)other, node)) < 0) {
 				t.oom = 1;
 				break;
@@ -824,6 +839,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	free(t.owners);
 	free(prev_fr);
 	free(prev_node);
+	free(prev_raw);
 	free(t.slot);
 	free(t.node);
 	free(t.tn);
@@ -898,14 +914,12 @@ static cJSON *frame_object(const cJSON *f, const cJSON **strings, size_t n_strin
 		    (size_t)ms >= n_strings)
 			goto bad;
 	}
-	snprintf(hex, sizeof(hex), "0x%" PRIx64, (uint64_t)base + uoff);
-	cJSON_AddStringToObject(o, "addr", hex);
+	cJSON_AddStringToObject(o, "addr", mg_hex64(hex, (uint64_t)base + uoff));
 	if (ms >= 0)
 		cJSON_AddItemToObject(o, "module", cJSON_Duplicate(strings[ms], 0));
 	else
 		cJSON_AddNullToObject(o, "module");
-	snprintf(hex, sizeof(hex), "0x%" PRIx64, uoff);
-	cJSON_AddStringToObject(o, "offset", hex);
+	cJSON_AddStringToObject(o, "offset", mg_hex64(hex, uoff));
 	return o;
 bad:
 	cJSON_Delete(o);

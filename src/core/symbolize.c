@@ -509,22 +509,76 @@ static int sym_cmp(const void *pa, const void *pb)
 	return strcmp(a->name, b->name);    /* deterministic among equals */
 }
 
+/*
+ * syms in sym_cmp's order: a stable radix sort by address (a byte at a
+ * time, bytes all alike skipped: a module's addresses share their high
+ * bytes), then aliases at one address by rank and name.  A large program's
+ * table is tens of thousands of functions: qsort was a quarter of what
+ * `memgate trace` does after a real program's run.
+ */
+static void sort_syms(struct sym *v, size_t n)
+{
+	struct sym *tmp = malloc(n * sizeof(*tmp)), *src = v, *dst = tmp;
+	size_t count[256], i, j;
+
+	if (!tmp) {
+		qsort(v, n, sizeof(*v), sym_cmp);
+		return;
+	}
+	for (int shift = 0; shift < 64; shift += 8) {
+		memset(count, 0, sizeof(count));
+		for (i = 0; i < n; i++)
+			count[(src[i].lo >> shift) & 0xff]++;
+		if (count[(src[0].lo >> shift) & 0xff] == n)
+			continue;               /* every address has this byte */
+		for (i = 0, j = 0; i < 256; i++) {
+			size_t c = count[i];
+			count[i] = j;
+			j += c;
+		}
+		for (i = 0; i < n; i++)
+			dst[count[(src[i].lo >> shift) & 0xff]++] = src[i];
+		struct sym *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+	free(tmp);
+	/* aliases at one address (a few: insertion, stable as qsort's merge was) */
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && v[j].lo == v[i].lo; j++)
+			;
+		if (j - i > 32) {
+			qsort(v + i, j - i, sizeof(*v), sym_cmp);
+			continue;
+		}
+		for (size_t a = i + 1; a < j; a++) {
+			struct sym x = v[a];
+			size_t b = a;
+			for (; b > i && sym_cmp(&v[b - 1], &x) > 0; b--)
+				v[b] = v[b - 1];
+			v[b] = x;
+		}
+	}
+}
+
+/* a versioned name's base ("memcpy" of "memcpy@@GLIBC_2.14") and the
+ * addresses that go by it */
 struct base {
 	const char *name;
 	size_t len;                 /* of the name without its version */
-	uint64_t lo;
-	size_t i;                   /* in m->syms */
+	uint64_t lo;                /* the first address seen */
+	int distinct;               /* another address has the same base */
 };
 
-static int base_cmp(const void *pa, const void *pb)
+static struct base *base_find(struct base *t, size_t cap, const char *name, size_t len)
 {
-	const struct base *a = pa, *b = pb;
-	size_t n = a->len < b->len ? a->len : b->len;
-	int c = memcmp(a->name, b->name, n);
-
-	if (c || a->len != b->len)
-		return c ? c : a->len < b->len ? -1 : 1;
-	return (a->lo > b->lo) - (a->lo < b->lo);
+	size_t j = hash_bytes(name, len, 0xcbf29ce484222325ull) & (cap - 1);
+	for (; t[j].name; j = (j + 1) & (cap - 1))
+		if (t[j].len == len && !memcmp(t[j].name, name, len))
+			break;
+	return &t[j];
 }
 
 /*
@@ -537,50 +591,51 @@ static int base_cmp(const void *pa, const void *pb)
  */
 static void strip_versions(struct mg_symbolizer *s, struct module *m)
 {
-	struct base *b = malloc(m->n_syms * sizeof(*b));
-	size_t n = 0, g, e, k;
+	size_t n = 0, cap = 16, k;
+	struct base *t;
 
-	if (!b)
-		return;
 	for (k = 0; k < m->n_syms; k++) {
 		const char *at = strchr(m->syms[k].name, '@');
-
-		if (at && at > m->syms[k].name)
-			b[n++] = (struct base){ m->syms[k].name, (size_t)(at - m->syms[k].name),
-						m->syms[k].lo, k };
+		n += at && at > m->syms[k].name;
 	}
-	/* the unversioned names too: "foo" beside "foo@V1" */
-	size_t n_versioned = n;
-	for (k = 0; k < m->n_syms && n_versioned; k++)
-		if (!strchr(m->syms[k].name, '@')) {
-			struct base *nb = realloc(b, (n + 1) * sizeof(*b));
-			if (!nb)
-				break;
-			b = nb;
-			b[n++] = (struct base){ m->syms[k].name, strlen(m->syms[k].name),
-						m->syms[k].lo, SIZE_MAX };
-		}
-	qsort(b, n, sizeof(*b), base_cmp);
-	for (g = 0; g < n; g = e) {
-		int distinct = 0;
-
-		for (e = g + 1; e < n && b[e].len == b[g].len &&
-		     !memcmp(b[e].name, b[g].name, b[g].len); e++)
-			distinct |= b[e].lo != b[g].lo;
-		for (k = g; k < e; k++) {
-			const char *name = b[k].name, *base;
-			char *copy;
-
-			if (b[k].i == SIZE_MAX || (distinct && name[b[k].len + 1] != '@'))
+	if (!n)
+		return;
+	while (cap < 2 * n)
+		cap *= 2;
+	if (!(t = calloc(cap, sizeof(*t))))
+		return;
+	/* each base name, and whether two addresses share it: versioned names
+	 * first, then the unversioned ones ("foo" beside "foo@V1") */
+	for (int pass = 0; pass < 2; pass++)
+		for (k = 0; k < m->n_syms; k++) {
+			const char *name = m->syms[k].name, *at = strchr(name, '@');
+			if (pass == 0 && !(at && at > name))
 				continue;
-			if (!(copy = strndup(name, b[k].len)))
+			if (pass == 1 && at)
 				continue;
-			if ((base = intern(s, copy)))
-				m->syms[b[k].i].name = base;
-			free(copy);
+			size_t len = at ? (size_t)(at - name) : strlen(name);
+			struct base *e = base_find(t, cap, name, len);
+			if (!e->name && pass == 0)
+				*e = (struct base){ name, len, m->syms[k].lo, 0 };
+			else if (e->name && e->lo != m->syms[k].lo)
+				e->distinct = 1;
 		}
+	for (k = 0; k < m->n_syms; k++) {
+		const char *name = m->syms[k].name, *at = strchr(name, '@'), *base;
+		char *copy;
+
+		if (!at || at == name)
+			continue;
+		size_t len = (size_t)(at - name);
+		if (base_find(t, cap, name, len)->distinct && name[len + 1] != '@')
+			continue;
+		if (!(copy = strndup(name, len)))
+			continue;
+		if ((base = intern(s, copy)))
+			m->syms[k].name = base;
+		free(copy);
 	}
-	free(b);
+	free(t);
 }
 
 /*
@@ -613,7 +668,7 @@ static void load_syms(struct mg_symbolizer *s, struct module *m)
 	}
 	if (!m->n_syms)
 		return;
-	qsort(m->syms, m->n_syms, sizeof(*m->syms), sym_cmp);
+	sort_syms(m->syms, m->n_syms);
 	for (j = 1, k = 0; j < m->n_syms; j++)
 		if (m->syms[j].lo != m->syms[k].lo)
 			m->syms[++k] = m->syms[j];

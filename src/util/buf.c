@@ -99,6 +99,21 @@ int mg_buf_u64(struct mg_buf *b, uint64_t v)
 	return mg_buf_add(b, p, (size_t)(d + sizeof(d) - p));
 }
 
+char *mg_hex64(char out[19], uint64_t v)
+{
+	char d[16], *p = d + sizeof(d);
+	size_t n;
+	do
+		*--p = "0123456789abcdef"[v & 15];
+	while (v >>= 4);
+	n = (size_t)(d + sizeof(d) - p);
+	out[0] = '0';
+	out[1] = 'x';
+	memcpy(out + 2, p, n);
+	out[n + 2] = '\0';
+	return out;
+}
+
 const char *mg_buf_str(const struct mg_buf *b)
 {
 	return b->ptr ? b->ptr : "";

@@ -37,6 +37,9 @@ int mg_buf_puts(struct mg_buf *b, const char *s);
 int mg_buf_printf(struct mg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* v in decimal, without stdio (profile.c writes millions of them). */
 int mg_buf_u64(struct mg_buf *b, uint64_t v);
+/* "0x" and v in lowercase hex, as printf's "0x%" PRIx64, NUL-terminated in
+ * out (19 bytes at most); returns out.  Without stdio: two per frame. */
+char *mg_hex64(char out[19], uint64_t v);
 /* The contents, never NULL ("" while empty); borrowed from b. */
 const char *mg_buf_str(const struct mg_buf *b);
 /* Hands the contents (malloc'd, NUL-terminated, never NULL unless out of

@@ -6,8 +6,10 @@
  * that grew and their shares; new leak sites; the environment warning;
  * mg_profile_combine()'s median peak and minimum counts; the strict JSON
  * reader (util/json.c): its errors with line:col, exact 64-bit counts;
- * mg_buf_u64()'s digits at every power of ten; and the spread of several
- * runs in a baseline and the verdict at the edges of its range.
+ * mg_buf_u64()'s digits at every power of ten, mg_hex64()'s at every
+ * power of 16; the spread of several
+ * runs in a baseline and the verdict at the edges of its range; and
+ * mg_sort_first() (util/sort.c) against qsort on the same arrays.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/json.h"
+#include "util/sort.h"
 
 #include "harness.h"
 
@@ -320,6 +323,16 @@ static void test_u64(void)
 	mg_buf_init(&b, 3);
 	CHECK(mg_buf_u64(&b, 123) == 0 && mg_buf_u64(&b, 4) == -1 && !strcmp(mg_buf_str(&b), "123"));
 	mg_buf_release(&b);
+	/* mg_hex64() as printf's "0x%" PRIx64, at every power of 16 */
+	char hex[19];
+	for (int k = 0; k < 64; k += 4) {
+		const uint64_t v[3] = { (1ull << k) - 1, 1ull << k, (1ull << k) + 0xa };
+		for (int i = 0; i < 3; i++) {
+			snprintf(want, sizeof(want), "0x%" PRIx64, v[i]);
+			CHECK_STR(want, mg_hex64(hex, v[i]));
+		}
+	}
+	CHECK_STR("0xffffffffffffffff", mg_hex64(hex, UINT64_MAX));
 }
 
 /* the verdict against a baseline `b` (a document, not built here) */
@@ -563,6 +576,67 @@ static void test_spread_runs_wanted(void)
 	cJSON_Delete(all);
 }
 
+/* an element as the profile's lists rank theirs: two keys, then an id */
+struct elem {
+	uint64_t key, key2;
+	uint32_t id, pad;
+};
+
+static int elem_cmp(const void *a, const void *b)
+{
+	const struct elem *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? 1 : -1;
+	if (x->key2 != y->key2)
+		return x->key2 < y->key2 ? 1 : -1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static int elem_by_id(const void *a, const void *b)
+{
+	const struct elem *x = a, *y = b;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* the k first of mg_sort_first() are qsort's k first, and no element is lost */
+static void test_sort_first(void)
+{
+	static const size_t ns[] = { 0, 1, 5, 17, 100, 1000, 20000 };
+	static const size_t ks[] = { 0, 1, 3, 10, 50, 999, 1000, 5000, 30000 };
+	uint64_t r = 88172645463325252ull;
+	for (size_t a = 0; a < sizeof(ns) / sizeof(*ns); a++) {
+		size_t n = ns[a];
+		struct elem *v = malloc((n + 1) * sizeof(*v)), *w = malloc((n + 1) * sizeof(*w));
+		for (int shape = 0; shape < 4; shape++) {
+			for (size_t i = 0; i < n; i++) {
+				r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+				/* random, many equal first keys, ascending, descending */
+				uint64_t k = shape == 0 ? r % 1000000 : shape == 1 ? r % 4 :
+					     shape == 2 ? i : n - i;
+				v[i] = (struct elem){ k, r % 3, (uint32_t)i, 0 };
+			}
+			for (size_t b = 0; b < sizeof(ks) / sizeof(*ks); b++) {
+				size_t k = ks[b], m = k < n ? k : n;
+				memcpy(w, v, n * sizeof(*v));
+				mg_sort_first(w, n, sizeof(*w), k, elem_cmp);
+				struct elem *want = malloc((n + 1) * sizeof(*want));
+				memcpy(want, v, n * sizeof(*v));
+				qsort(want, n, sizeof(*want), elem_cmp);
+				CHECKF(!memcmp(w, want, m * sizeof(*w)), "n %zu k %zu shape %d", n, k, shape);
+				qsort(w, n, sizeof(*w), elem_by_id);
+				for (size_t i = 0; i < n; i++)
+					if (w[i].id != i) {
+						CHECKF(0, "n %zu k %zu: element %zu lost", n, k, i);
+						break;
+					}
+				free(want);
+			}
+		}
+		free(v);
+		free(w);
+	}
+}
+
 int main(void)
 {
 	static const char yml[] =
@@ -587,6 +661,7 @@ int main(void)
 	test_spread_ceiling();
 	test_improved_every_run();
 	test_spread_runs_wanted();
+	test_sort_first();
 	mg_config_free(cfg);
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
