@@ -443,27 +443,72 @@ out:
 }
 
 /*
- * Walks from frame fp within the stack [lo, hi) into frames[] (at most
- * mgt_g.depth), by the call-frame information (unwind.c) or, with
- * stack-unwind: fp, by frame pointers; *trunc is set when there were more.
- * Reads only that stack and mapped modules, takes no lock: safe in a signal
- * handler.  Returns the depth.
+ * Keys.  A stack is found in the depot by 96 bits: a 64-bit hash (its top
+ * bits pick the index slot) and a 32-bit check.  The call-frame walk
+ * (unwind.c) hashes frames outermost first, so that the outer part of a
+ * stack keeps its hashes under any inner one, and its key folds in the
+ * depth, the cut and the unload epoch at the end (stack_key).  The
+ * frame-pointer walk hashes innermost first, as it goes, from seeds that
+ * hold the epoch, and flips the hash of a cut stack (fp_seed, fp_key): its
+ * key is the two hashes as they stand, with no step after the walk.  A
+ * process uses one walk or the other, never both.
  */
-static inline uint32_t walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames,
-			    uint32_t *trunc, uint64_t *h1, uint64_t *h2, struct mgt_memo **memo)
+#define FP_SEED1 0x243f6a8885a308d3ull
+#define FP_SEED2 0x13198a2e03707344ull
+#define FP_CUT   0xa4093822299f31d0ull
+
+static inline uint32_t unload_epoch(void)
 {
-	uint32_t depth = 0, max = mgt_g.depth;
+	/* the same addresses after a dlclose may be another library's code */
+	return atomic_load_explicit(&mgt_unload_gen, memory_order_relaxed);
+}
+
+/* a call-frame stack's key: (hash, *check) */
+static inline uint64_t stack_key(uint64_t h1, uint64_t h2, uint32_t depth, uint32_t trunc,
+				 uint32_t *check)
+{
+	uint64_t hash = (h1 ^ ((uint64_t)depth << 1 | trunc) ^ (uint64_t)unload_epoch() << 40) *
+			0x9e3779b97f4a7c15ull;
+	*check = (uint32_t)(((h2 ^ depth) * 0xc2b2ae3d27d4eb4full) >> 32);
+	return hash ? hash : 1;                       /* 0 is stack 0's */
+}
+
+/* a frame-pointer walk's first hashes: the epoch mixed into the first */
+static inline void fp_seed(uint64_t *h1, uint64_t *h2)
+{
+	*h1 = (FP_SEED1 + unload_epoch()) * 0x9e3779b97f4a7c15ull;
+	*h2 = FP_SEED2;
+}
+
+/* a frame-pointer stack's key from its hashes: (hash, *check) */
+static inline uint64_t fp_key(uint64_t h1, uint64_t h2, uint32_t *check)
+{
+	*check = (uint32_t)(h2 >> 32);
+	return h1 ? h1 : 1;                           /* 0 is stack 0's */
+}
+
+/*
+ * The frame-pointer walk from frame fp within the stack [lo, hi): at most max
+ * return addresses, innermost first, hashed into *h1 and *h2 as it goes
+ * (flipped by FP_CUT when max cut it) and stored in frames[] unless that is
+ * NULL: the depot needs the frames only of a stack it does not know, and
+ * then the walk is made again (fp_lookup).  *trunc is set when there were
+ * more, and counted in the header when count is.  Returns the depth.
+ *
+ * Each record read must lie inside the thread's stack, 8-aligned, strictly
+ * above the one before.  Written so nothing can wrap: code without frame
+ * pointers may leave any value in rbp, e.g. -16, for which fp + 16 would be
+ * 0 and pass.  The first record is the hook's own.
+ */
+static inline __attribute__((always_inline)) uint32_t
+fp_walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max,
+	uint32_t *trunc, uint64_t *h1, uint64_t *h2, int count)
+{
+	uint64_t x1 = *h1, x2 = *h2;
+	uint32_t left = max;
 	*trunc = 0;
-	if (MGT_LIKELY(MGT_CFI_UNWIND && !mgt_g.unwind_fp))
-		return mgt_unwind(lo, hi, (void *)fp, frames, max, trunc, h1, h2, memo); /* unwind.c */
-	/*
-	 * Each record read must lie inside the thread's stack, 8-aligned, strictly
-	 * above the one before.  Written so nothing can wrap: code without frame
-	 * pointers may leave any value in rbp, e.g. -16, for which fp + 16 would
-	 * be 0 and pass.  The first record is the hook's own; after it, one
-	 * unsigned compare checks fp < next <= hi - 16.
-	 */
 	if (fp >= lo && fp < hi && hi - fp >= 2 * sizeof(uintptr_t) && !(fp & 7)) {
+		uintptr_t top = hi - 2 * sizeof(uintptr_t);
 		for (;;) {
 			const uintptr_t *rec = (const uintptr_t *)fp;
 			uintptr_t ra = rec[1], next = rec[0];
@@ -472,99 +517,184 @@ static inline uint32_t walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t 
 #if defined(__aarch64__)
 			ra &= 0x0000ffffffffffffull;  /* strip pointer-authentication bits */
 #endif
-			if (depth == max) {
+			if (MGT_UNLIKELY(!left)) {
 				*trunc = 1;
+				x1 ^= FP_CUT;
+				if (count)
+					__atomic_fetch_add(&mgt_g.hdr->truncated_stacks, 1,
+							   __ATOMIC_RELAXED);
 				break;
 			}
-			frames[depth++] = ra;
-			mgt_frame_hash(h1, h2, ra);
-			if (next - fp - 1 >= hi - 2 * sizeof(uintptr_t) - fp || (next & 7))
+			if (frames)
+				frames[max - left] = ra;
+			left--;
+			mgt_frame_hash(&x1, &x2, ra);
+			if (next <= fp || next > top || (next & 7))
 				break;
 			fp = next;
 		}
 	}
+	*h1 = x1;
+	*h2 = x2;
+	return max - left;
+}
+
+/*
+ * Walks from frame fp within the stack [lo, hi) into frames[] (at most
+ * mgt_g.depth), by the call-frame information (unwind.c) or, with
+ * stack-unwind: fp, by frame pointers; *trunc is set when there were more.
+ * Reads only that stack and mapped modules, takes no lock: safe in a signal
+ * handler.  Returns the depth; the key of the stack is (*hash, *check).
+ */
+static inline __attribute__((always_inline)) uint32_t
+walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t *trunc,
+     uint64_t *hash, uint32_t *check, struct mgt_memo **memo)
+{
+	uint32_t max = mgt_g.depth, depth;
+	uint64_t h1 = 0, h2 = 0;
+	*trunc = 0;
+	if (MGT_LIKELY(MGT_CFI_UNWIND && !mgt_g.unwind_fp)) {
+		depth = mgt_unwind(lo, hi, (void *)fp, frames, max, trunc, &h1, &h2, memo);
+		*hash = stack_key(h1, h2, depth, *trunc, check);
+		return depth;
+	}
+	fp_seed(&h1, &h2);
+	depth = fp_walk(lo, hi, fp, frames, max, trunc, &h1, &h2, 0);
+	*hash = fp_key(h1, h2, check);
 	return depth;
 }
 
-/* the depot id of frames[0, depth) hashed into h1, h2 (inserted if new) */
-static inline uint32_t intern(struct mgt_thread *t, const uintptr_t *frames, uint32_t depth,
-			      uint32_t trunc, uint64_t h1, uint64_t h2)
+/* the id of the stack (hash, check) in the index, 0 when it is not there */
+static inline uint32_t probe(uint64_t hash, uint32_t check)
 {
-	/* the same addresses after a dlclose may be another library's code */
-	uint64_t epoch = atomic_load_explicit(&mgt_unload_gen, memory_order_relaxed);
-	uint64_t hash = (h1 ^ ((uint64_t)depth << 1 | trunc) ^ epoch << 40) * 0x9e3779b97f4a7c15ull;
-	if (!hash)
-		hash = 1;                             /* 0 is stack 0's */
-	uint32_t check = (uint32_t)(((h2 ^ depth) * 0xc2b2ae3d27d4eb4full) >> 32);
-
-	/* tight loops allocate from the same place over and over */
-	if (hash == t->last_hash && check == t->last_check)
-		return t->last_id;
-
-	uint32_t id = 0;
 	struct index *x = atomic_load_explicit(&index_, memory_order_acquire);
 	uint32_t bits = x->bits, mask = (1u << bits) - 1;
 	for (uint32_t i = home_slot(hash, bits);; i = (i + 1) & mask) {
 		uint32_t sid = atomic_load_explicit(&x->s[i].id, memory_order_acquire);
-		if (!sid) {
-			id = insert(hash, check, frames, depth, trunc);
-			break;
-		}
+		if (!sid)
+			return 0;
 		if (atomic_load_explicit(&x->s[i].hash, memory_order_relaxed) == hash &&
-		    atomic_load_explicit(&x->s[i].check, memory_order_relaxed) == check) {
-			id = sid;
-			break;
-		}
+		    atomic_load_explicit(&x->s[i].check, memory_order_relaxed) == check)
+			return sid;
 	}
+}
+
+/* the thread's last stack, now (hash, check) with id */
+static inline uint32_t remember(struct mgt_thread *t, uint64_t hash, uint32_t check, uint32_t id)
+{
 	if (id) {
 		t->last_hash = hash;
 		t->last_id = id;
 		t->last_check = check;
 	}
-	if (trunc)
-		__atomic_fetch_add(&mgt_g.hdr->truncated_stacks, 1, __ATOMIC_RELAXED);
 	return id;
 }
 
+/* the depot id of frames[0, depth), key (hash, check), inserted if new */
+static inline uint32_t intern(struct mgt_thread *t, const uintptr_t *frames, uint32_t depth,
+			      uint32_t trunc, uint64_t hash, uint32_t check)
+{
+	uint32_t id;
+	if (MGT_UNLIKELY(trunc))
+		__atomic_fetch_add(&mgt_g.hdr->truncated_stacks, 1, __ATOMIC_RELAXED);
+	/* tight loops allocate from the same place over and over */
+	if (hash == t->last_hash && check == t->last_check)
+		return t->last_id;
+	if (!(id = probe(hash, check)))
+		id = insert(hash, check, frames, depth, trunc);
+	return remember(t, hash, check, id);
+}
+
+/*
+ * The id of the frame-pointer stack from fp in the thread's stack that
+ * has the key (hash, check) and is not the thread's last: found in the
+ * index, or walked again, this time into frames, and inserted.  Nothing ran
+ * on this thread between the two walks: the second finds the same frames.
+ */
+static __attribute__((noinline)) uint32_t fp_lookup(struct mgt_thread *t, uintptr_t fp,
+						    uint64_t hash, uint32_t check)
+{
+	uint32_t id = probe(hash, check);
+	if (!id) {
+		uintptr_t frames[MGT_MAX_DEPTH];
+		uint64_t h1, h2;
+		uint32_t trunc, depth;
+		fp_seed(&h1, &h2);
+		depth = fp_walk(t->lo, t->hi, fp, frames, mgt_g.depth, &trunc, &h1, &h2, 0);
+		id = insert(hash, check, frames, depth, trunc);
+	}
+	return remember(t, hash, check, id);
+}
+
+/* mgt_stack_capture's rarer cases: the call-frame walk, another stack than
+ * the thread's first */
+static __attribute__((noinline)) uint32_t capture_slow(struct mgt_thread *t, uintptr_t fp)
+{
+	uintptr_t frames[MGT_MAX_DEPTH], lo, hi;
+	uint32_t trunc, check;
+	uint64_t hash;
+	stack_bounds(t, fp, &lo, &hi);
+	uint32_t depth = walk(lo, hi, fp, frames, &trunc, &hash, &check, &t->memo);
+	return intern(t, frames, depth, trunc, hash, check);
+}
+
+/*
+ * With frame pointers the walk keeps its two hashes in registers and stores
+ * no frame: most stacks are the thread's last one, and any other is looked
+ * up by its key; only a new stack needs its frames (fp_lookup).
+ */
 uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 {
-	if (MGT_UNLIKELY(mgt_g.depth == 0))
+	uintptr_t fp = (uintptr_t)fp0, lo = t->lo, hi = t->hi;
+	uint32_t max = mgt_g.depth;
+	if (MGT_UNLIKELY(max == 0))
 		return 0;                             /* counts only: everything in stack 0 */
-	uintptr_t frames[MGT_MAX_DEPTH], fp = (uintptr_t)fp0, lo, hi;
-	uint32_t trunc;
-	uint64_t h1 = 0, h2 = 0;
-	stack_bounds(t, fp, &lo, &hi);
-	uint32_t depth = walk(lo, hi, fp, frames, &trunc, &h1, &h2, &t->memo);
-	return intern(t, frames, depth, trunc, h1, h2);
+	if ((MGT_CFI_UNWIND && !mgt_g.unwind_fp) || MGT_UNLIKELY(fp - lo >= hi - lo))
+		return capture_slow(t, fp);
+	uint32_t trunc, check;
+	uint64_t h1, h2;
+	fp_seed(&h1, &h2);
+	fp_walk(lo, hi, fp, NULL, max, &trunc, &h1, &h2, 1);
+	uint64_t hash = fp_key(h1, h2, &check);
+	if (MGT_LIKELY(hash == t->last_hash && check == t->last_check))
+		return t->last_id;
+	return fp_lookup(t, fp, hash, check);
 }
 
 uint32_t mgt_stack_walk(struct mgt_thread *t, void *fp0, uintptr_t *frames, uint32_t *trunc)
 {
 	uintptr_t fp = (uintptr_t)fp0;
-	uint64_t h1 = 0, h2 = 0;
+	uint64_t hash;
+	uint32_t check;
 	*trunc = 0;
 	/* bounds already known only: looking them up is not for a signal handler */
 	if (fp - t->lo < t->hi - t->lo)
-		return walk(t->lo, t->hi, fp, frames, trunc, &h1, &h2, NULL);
+		return walk(t->lo, t->hi, fp, frames, trunc, &hash, &check, NULL);
 	if (fp - t->alt_lo < t->alt_hi - t->alt_lo)
-		return walk(t->alt_lo, t->alt_hi, fp, frames, trunc, &h1, &h2, NULL);
+		return walk(t->alt_lo, t->alt_hi, fp, frames, trunc, &hash, &check, NULL);
 	return 0;
 }
 
 uint32_t mgt_stack_intern(struct mgt_thread *t, const uintptr_t *frames, uint32_t depth,
 			  uint32_t trunc)
 {
-	uint64_t h1 = 0, h2 = 0;
+	uint64_t h1 = 0, h2 = 0, hash;
+	uint32_t check;
 	if (mgt_g.depth == 0)
 		return 0;
-	/* in the order the walk hashes them: the frame-pointer walk innermost
-	 * first, as it goes; unwind.c outermost first, for its memo */
-	if (MGT_CFI_UNWIND && !mgt_g.unwind_fp)
+	/* hashed as the walk does */
+	if (MGT_CFI_UNWIND && !mgt_g.unwind_fp) {
 		mgt_frames_hash(frames, depth, &h1, &h2);
-	else
+		hash = stack_key(h1, h2, depth, trunc, &check);
+	} else {
+		fp_seed(&h1, &h2);
 		for (uint32_t i = 0; i < depth; i++)
 			mgt_frame_hash(&h1, &h2, frames[i]);
-	return intern(t, frames, depth, trunc, h1, h2);
+		if (trunc)
+			h1 ^= FP_CUT;
+		hash = fp_key(h1, h2, &check);
+	}
+	return intern(t, frames, depth, trunc, hash, check);
 }
 
 /* Called at setup and in a fork child (the only thread there): an empty depot. */
