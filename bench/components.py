@@ -62,6 +62,8 @@ RULES = [
     ("stack.c", "fp_walk", "walk"),
     ("stack.c", "capture_slow", "walk"),
     ("stack.c", "fp_seed", "walk"),
+    ("stack.c", "fp_step", "walk"),
+    ("stack.c", "fp_hash", "walk"),
     ("stack.c", "stack_bounds", "walk"),
     ("stack.c", "stack_lookup", "walk"),
     ("stack.c", None, "depot"),

@@ -204,8 +204,12 @@ static inline void stack_bounds(struct mgt_thread *t, uintptr_t fp, uintptr_t *l
 	} else if (fp - t->alt_lo < t->alt_hi - t->alt_lo) {
 		*lo = t->alt_lo;
 		*hi = t->alt_hi;
-	} else if (!stack_lookup(t, fp, lo, hi)) {
-		*lo = *hi = 0;
+	} else {
+		uintptr_t l, h;                       /* lo and hi stay in registers */
+		if (!stack_lookup(t, fp, &l, &h))
+			l = h = 0;
+		*lo = l;
+		*hi = h;
 	}
 }
 
@@ -448,14 +452,16 @@ out:
  * (unwind.c) hashes frames outermost first, so that the outer part of a
  * stack keeps its hashes under any inner one, and its key folds in the
  * depth, the cut and the unload epoch at the end (stack_key).  The
- * frame-pointer walk hashes innermost first, as it goes, from seeds that
- * hold the epoch, and flips the hash of a cut stack (fp_seed, fp_key): its
- * key is the two hashes as they stand, with no step after the walk.  A
- * process uses one walk or the other, never both.
+ * frame-pointer walk hashes innermost first, as it goes, and flips the hash
+ * of a cut stack (fp_seed, fp_key): its key is the first hash as it stands
+ * and the second's top half with the unload epoch, one load and one xor
+ * after the walk.  A process uses one walk or the other, never both.
  */
 #define FP_SEED1 0x243f6a8885a308d3ull
 #define FP_SEED2 0x13198a2e03707344ull
 #define FP_CUT   0xa4093822299f31d0ull
+/* mgt_g.depth when the frame-pointer walk is the process's, else 0 */
+static uint32_t fp_depth;
 
 static inline uint32_t unload_epoch(void)
 {
@@ -473,18 +479,47 @@ static inline uint64_t stack_key(uint64_t h1, uint64_t h2, uint32_t depth, uint3
 	return hash ? hash : 1;                       /* 0 is stack 0's */
 }
 
-/* a frame-pointer walk's first hashes: the epoch mixed into the first */
+/*
+ * One frame more in a frame-pointer walk's hashes: two multiply chains, the
+ * second rotated so that its high bits reach its low ones.  On x86-64 the
+ * multiplies read their multipliers from memory, so the walk holds no
+ * register for them (the common path then needs no callee-saved register).
+ */
+static const uint64_t fp_mul[2] = { 0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full };
+
+static inline __attribute__((always_inline)) void fp_hash(uint64_t *h1, uint64_t *h2,
+							  uintptr_t ra)
+{
+#if defined(__x86_64__)
+	uint64_t x1 = *h1 ^ ra, x2 = *h2 ^ ra;
+	__asm__("imulq %1, %0" : "+r"(x1) : "m"(fp_mul[0]));
+	__asm__("imulq %1, %0" : "+r"(x2) : "m"(fp_mul[1]));
+	*h1 = x1;
+	*h2 = x2 << 27 | x2 >> 37;
+#else
+	uint64_t x2 = (*h2 ^ ra) * fp_mul[1];
+	*h1 = (*h1 ^ ra) * fp_mul[0];
+	*h2 = x2 << 27 | x2 >> 37;
+#endif
+}
+
+/* a frame-pointer walk's first hashes */
 static inline void fp_seed(uint64_t *h1, uint64_t *h2)
 {
-	*h1 = (FP_SEED1 + unload_epoch()) * 0x9e3779b97f4a7c15ull;
+	*h1 = FP_SEED1;
 	*h2 = FP_SEED2;
 }
 
-/* a frame-pointer stack's key from its hashes: (hash, *check) */
+/*
+ * A frame-pointer stack's key from its hashes: (hash, *check).  The same
+ * frames in two unload epochs differ in the check; different frames meet in
+ * all 96 bits by chance alone.  A key of 0 (a thread's "no last stack") is
+ * as likely as that, so it is not worth an instruction to avoid.
+ */
 static inline uint64_t fp_key(uint64_t h1, uint64_t h2, uint32_t *check)
 {
-	*check = (uint32_t)(h2 >> 32);
-	return h1 ? h1 : 1;                           /* 0 is stack 0's */
+	*check = (uint32_t)(h2 >> 32) ^ unload_epoch();
+	return h1;
 }
 
 /*
@@ -498,42 +533,48 @@ static inline uint64_t fp_key(uint64_t h1, uint64_t h2, uint32_t *check)
  * Each record read must lie inside the thread's stack, 8-aligned, strictly
  * above the one before.  Written so nothing can wrap: code without frame
  * pointers may leave any value in rbp, e.g. -16, for which fp + 16 would be
- * 0 and pass.  The first record is the hook's own.
+ * 0 and pass.  The first record is the hook's own: the caller has checked
+ * that fp lies in [lo, hi), and with first_ok that it may be read.
  */
+static inline __attribute__((always_inline)) int
+fp_step(uintptr_t fp, uintptr_t top, uintptr_t *next, uintptr_t *frames, uint32_t max,
+	uint32_t *left, uint32_t *trunc, uint64_t *x1, uint64_t *x2, int count)
+{
+	const uintptr_t *rec = (const uintptr_t *)fp;
+	uintptr_t ra = rec[1];
+	*next = rec[0];
+	if (ra < 4096)
+		return 0;
+#if defined(__aarch64__)
+	ra &= 0x0000ffffffffffffull;          /* strip pointer-authentication bits */
+#endif
+	if (MGT_UNLIKELY(!*left)) {
+		*trunc = 1;
+		*x1 ^= FP_CUT;
+		if (count)
+			__atomic_fetch_add(&mgt_g.hdr->truncated_stacks, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	if (frames)
+		frames[max - *left] = ra;
+	--*left;
+	fp_hash(x1, x2, ra);
+	return *next > fp && *next <= top && !(*next & 7);
+}
+
 static inline __attribute__((always_inline)) uint32_t
-fp_walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max,
-	uint32_t *trunc, uint64_t *h1, uint64_t *h2, int count)
+fp_walk(uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max, uint32_t *trunc,
+	uint64_t *h1, uint64_t *h2, int count, int first_ok)
 {
 	uint64_t x1 = *h1, x2 = *h2;
 	uint32_t left = max;
+	uintptr_t top = hi - 2 * sizeof(uintptr_t), next;
 	*trunc = 0;
-	if (fp >= lo && fp < hi && hi - fp >= 2 * sizeof(uintptr_t) && !(fp & 7)) {
-		uintptr_t top = hi - 2 * sizeof(uintptr_t);
-		for (;;) {
-			const uintptr_t *rec = (const uintptr_t *)fp;
-			uintptr_t ra = rec[1], next = rec[0];
-			if (ra < 4096)
-				break;
-#if defined(__aarch64__)
-			ra &= 0x0000ffffffffffffull;  /* strip pointer-authentication bits */
-#endif
-			if (MGT_UNLIKELY(!left)) {
-				*trunc = 1;
-				x1 ^= FP_CUT;
-				if (count)
-					__atomic_fetch_add(&mgt_g.hdr->truncated_stacks, 1,
-							   __ATOMIC_RELAXED);
-				break;
-			}
-			if (frames)
-				frames[max - left] = ra;
-			left--;
-			mgt_frame_hash(&x1, &x2, ra);
-			if (next <= fp || next > top || (next & 7))
-				break;
-			fp = next;
-		}
-	}
+	/* two frames a turn, each record's address in a register of its own */
+	if (first_ok || (fp <= top && !(fp & 7)))
+		while (fp_step(fp, top, &next, frames, max, &left, trunc, &x1, &x2, count) &&
+		       fp_step(next, top, &fp, frames, max, &left, trunc, &x1, &x2, count))
+			;
 	*h1 = x1;
 	*h2 = x2;
 	return max - left;
@@ -559,7 +600,7 @@ walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t *trun
 		return depth;
 	}
 	fp_seed(&h1, &h2);
-	depth = fp_walk(lo, hi, fp, frames, max, trunc, &h1, &h2, 0);
+	depth = fp - lo < hi - lo ? fp_walk(hi, fp, frames, max, trunc, &h1, &h2, 0, 0) : 0;
 	*hash = fp_key(h1, h2, check);
 	return depth;
 }
@@ -620,7 +661,7 @@ static __attribute__((noinline)) uint32_t fp_lookup(struct mgt_thread *t, uintpt
 		uint64_t h1, h2;
 		uint32_t trunc, depth;
 		fp_seed(&h1, &h2);
-		depth = fp_walk(t->lo, t->hi, fp, frames, mgt_g.depth, &trunc, &h1, &h2, 0);
+		depth = fp_walk(t->hi, fp, frames, mgt_g.depth, &trunc, &h1, &h2, 0, 0);
 		id = insert(hash, check, frames, depth, trunc);
 	}
 	return remember(t, hash, check, id);
@@ -631,10 +672,19 @@ static __attribute__((noinline)) uint32_t fp_lookup(struct mgt_thread *t, uintpt
 static __attribute__((noinline)) uint32_t capture_slow(struct mgt_thread *t, uintptr_t fp)
 {
 	uintptr_t frames[MGT_MAX_DEPTH], lo, hi;
-	uint32_t trunc, check;
-	uint64_t hash;
+	uint32_t trunc = 0, check, depth, max = mgt_g.depth;
+	uint64_t hash, h1 = 0, h2 = 0;
+	if (!max)
+		return 0;                             /* counts only: everything in stack 0 */
 	stack_bounds(t, fp, &lo, &hi);
-	uint32_t depth = walk(lo, hi, fp, frames, &trunc, &hash, &check, &t->memo);
+	if (MGT_LIKELY(!fp_depth)) {
+		depth = mgt_unwind(lo, hi, (void *)fp, frames, max, &trunc, &h1, &h2, &t->memo);
+		hash = stack_key(h1, h2, depth, trunc, &check);
+	} else {
+		fp_seed(&h1, &h2);
+		depth = fp - lo < hi - lo ? fp_walk(hi, fp, frames, max, &trunc, &h1, &h2, 0, 0) : 0;
+		hash = fp_key(h1, h2, &check);
+	}
 	return intern(t, frames, depth, trunc, hash, check);
 }
 
@@ -645,16 +695,26 @@ static __attribute__((noinline)) uint32_t capture_slow(struct mgt_thread *t, uin
  */
 uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 {
-	uintptr_t fp = (uintptr_t)fp0, lo = t->lo, hi = t->hi;
-	uint32_t max = mgt_g.depth;
-	if (MGT_UNLIKELY(max == 0))
-		return 0;                             /* counts only: everything in stack 0 */
-	if ((MGT_CFI_UNWIND && !mgt_g.unwind_fp) || MGT_UNLIKELY(fp - lo >= hi - lo))
+	uintptr_t fp = (uintptr_t)fp0;
+	uint32_t max = fp_depth;
+	if (!max)
+		return capture_slow(t, fp);
+	/* the call-frame walk goes on at once, without loading the bounds first */
+	__asm__("" : "+r"(t));
+	/*
+	 * The hook's record in the thread's first stack, and 16-aligned from
+	 * its start: then the record lies inside it whole (the hook keeps the
+	 * ABI's alignment, so anything else is for capture_slow).  One compare
+	 * of the offset rotated right by 4 checks it all, and fails when the
+	 * bounds are not known (lo = hi = 0).
+	 */
+	uintptr_t lo = t->lo, hi = t->hi, off = fp - lo;
+	if (MGT_UNLIKELY((off >> 4 | off << 60) >= (hi - lo) >> 4))
 		return capture_slow(t, fp);
 	uint32_t trunc, check;
 	uint64_t h1, h2;
 	fp_seed(&h1, &h2);
-	fp_walk(lo, hi, fp, NULL, max, &trunc, &h1, &h2, 1);
+	fp_walk(hi, fp, NULL, max, &trunc, &h1, &h2, 1, 1);
 	uint64_t hash = fp_key(h1, h2, &check);
 	if (MGT_LIKELY(hash == t->last_hash && check == t->last_check))
 		return t->last_id;
@@ -689,7 +749,7 @@ uint32_t mgt_stack_intern(struct mgt_thread *t, const uintptr_t *frames, uint32_
 	} else {
 		fp_seed(&h1, &h2);
 		for (uint32_t i = 0; i < depth; i++)
-			mgt_frame_hash(&h1, &h2, frames[i]);
+			fp_hash(&h1, &h2, frames[i]);
 		if (trunc)
 			h1 ^= FP_CUT;
 		hash = fp_key(h1, h2, &check);
@@ -718,6 +778,7 @@ int mgt_stack_reset(void)
 	atomic_store_explicit(&index_, x, memory_order_release);
 	if (!main_hi)
 		find_main_stack();
+	fp_depth = MGT_CFI_UNWIND && !mgt_g.unwind_fp ? 0 : mgt_g.depth;
 	/* in a fork child the forking thread is the only one, and its bounds hold */
 	return x && nodes_ ? 0 : -1;
 }
