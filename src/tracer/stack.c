@@ -85,6 +85,7 @@ static struct nodes *nodes_;
  * the next new stack shares its outer frames with it, most of the time */
 static uintptr_t last_frame[MGT_MAX_DEPTH];
 static uint32_t last_node[MGT_MAX_DEPTH], last_n;
+static uint64_t last_path[MGT_MAX_DEPTH];  /* their path hashes (path_hash) */
 
 /*
  * Records below these are backed and mapped (depot lock): mgt_back() is
@@ -269,13 +270,23 @@ static struct nodes *nodes_make(uint32_t bits)
 	return x;
 }
 
-static inline uint64_t node_hash(uint64_t ret, uint32_t caller)
+/*
+ * A node's slot comes from the hash of its whole path, the return addresses
+ * from the outermost frame down to it (path_hash), not from its caller's
+ * id: the slots of all the frames of a new stack are known before any node
+ * is read, so their cache misses are taken together (nodes_of) instead of
+ * two after two, frame by frame.  A slot still names its node, whose return
+ * address and caller are compared: the hash only says where to look.
+ */
+#define PATH_ROOT 0x452821e638d01377ull
+
+static inline uint64_t path_hash(uint64_t caller_path, uint64_t ret)
 {
-	uint64_t h = (ret ^ (uint64_t)caller << 47 ^ caller) * 0x9e3779b97f4a7c15ull;
-	return (h ^ h >> 31) * 0xc2b2ae3d27d4eb4full;
+	uint64_t h = (caller_path ^ ret) * 0x9e3779b97f4a7c15ull;
+	return (h ^ h >> 29) * 0xbf58476d1ce4e5b9ull;
 }
 
-/* the slot value of node id with hash h: 8 bits of the hash above the id */
+/* the slot value of node id with path hash h: 8 bits of the hash above the id */
 static inline uint32_t node_slot(uint64_t h, uint32_t id)
 {
 	return id | (uint32_t)(h >> 8 & 0xff000000u);
@@ -290,48 +301,48 @@ static inline uint64_t node_ret(const struct mgt_node *n)
 static void nodes_grow(void)
 {
 	struct nodes *old = nodes_, *x;
+	uint32_t n_nodes = mgt_g.hdr->n_nodes;
+	size_t pbytes = (size_t)n_nodes * sizeof(uint64_t);
+	uint64_t *path;
 	if (old->bits >= NODES_MAX_BITS || !(x = nodes_make(old->bits + 1)))
 		return;
+	if (!(path = table_map(pbytes))) {
+		mgt_munmap(x, nodes_bytes(x->bits));
+		return;
+	}
 	/*
 	 * Every stored node is in the index (it goes in right after it is
 	 * committed), so the new table is filled from the file in id order: the
 	 * nodes are read one after the other, where reading them in the old
 	 * table's order missed the cache on almost every one (a fifth of the
-	 * cache misses of 113k new deep stacks, cachegrind).
+	 * cache misses of 113k new deep stacks, cachegrind).  A caller's id is
+	 * below its callees', so its path hash is known before theirs.
 	 */
-	uint32_t mask = (1u << x->bits) - 1, n_nodes = mgt_g.hdr->n_nodes;
+	uint32_t mask = (1u << x->bits) - 1;
+	path[0] = PATH_ROOT;
 	for (uint32_t id = 1; id < n_nodes; id++) {
 		const struct mgt_node *n = mgt_node_at(id);
-		uint64_t h = node_hash(node_ret(n), n->caller);
+		uint64_t h = path[id] = path_hash(path[n->caller], node_ret(n));
 		uint32_t j = (uint32_t)(h >> (64 - x->bits));
 		while (x->s[j])
 			j = (j + 1) & mask;
 		x->s[j] = node_slot(h, id);
 	}
+	mgt_munmap(path, pbytes);
 	x->count = old->count;
 	nodes_ = x;
 	mgt_munmap(old, nodes_bytes(old->bits));
 }
 
-/* where a probe for the node (ret, caller) starts: fetched ahead of time */
-static inline void node_prefetch(const struct nodes *x, uint64_t ret, uint32_t caller)
-{
-	__builtin_prefetch(&x->s[node_hash(ret, caller) >> (64 - x->bits)], 1);
-}
-
 /*
- * The node of return address ret called from node caller, stored if new
- * (depot lock held); 0 when there is no room.  *fresh says the caller was
- * stored just now: then it has no callees yet, and no probe can find one;
- * it is set when this node is new.  next is the frame this node will call
- * (0: none): its probe's first slot is fetched while this one is checked,
- * so the two cache misses of a frame (its slot, its node in the file) do
- * not queue behind those of the frame before.
+ * The node of return address ret called from node caller, whose path hash
+ * is hash, stored if new (depot lock held); 0 when there is no room.
+ * *fresh says the caller was stored just now: then it has no callees yet,
+ * and no probe can find one; it is set when this node is new.
  */
-static uint32_t node_of(uint64_t ret, uint32_t caller, uint64_t next, int *fresh)
+static uint32_t node_of(uint64_t ret, uint32_t caller, uint64_t hash, int *fresh)
 {
 	struct mgt_header *h = mgt_g.hdr;
-	uint64_t hash = node_hash(ret, caller);
 	struct nodes *x = nodes_;
 	uint32_t mask = (1u << x->bits) - 1, i = (uint32_t)(hash >> (64 - x->bits));
 	uint32_t tag = node_slot(hash, 0);
@@ -339,8 +350,6 @@ static uint32_t node_of(uint64_t ret, uint32_t caller, uint64_t next, int *fresh
 		if (*fresh || (v & ~((1u << NODE_ID_BITS) - 1)) != tag)
 			continue;
 		uint32_t id = v & ((1u << NODE_ID_BITS) - 1);
-		if (next)
-			node_prefetch(x, next, id);
 		const struct mgt_node *n = mgt_node_at(id);
 		if (n->caller == caller && node_ret(n) == ret)
 			return id;
@@ -359,8 +368,6 @@ static uint32_t node_of(uint64_t ret, uint32_t caller, uint64_t next, int *fresh
 	if (x->count + 1 >= mask || id >= MGT_MAX_NODES ||
 	    back_record(ROOM_NODE, MGT_NODE_OFF, MGT_MAX_NODES, sizeof(struct mgt_node), id))
 		return 0;
-	if (next)
-		node_prefetch(x, next, id);
 	struct mgt_node *n = mgt_node_at(id);
 	n->ret_lo = (uint32_t)ret;
 	n->ret_hi = (uint32_t)(ret >> 32);
@@ -376,21 +383,41 @@ static uint32_t node_of(uint64_t ret, uint32_t caller, uint64_t next, int *fresh
  * The node of the innermost of frames f[0, depth) (innermost first), its
  * callers' nodes stored first: 0 and *node, or -1 when there is no room.
  * The outer frames the last stack inserted had too are not looked up again.
+ * The rest are looked up in three passes, each taking its cache misses
+ * together: every frame's first slot, then the node its tag points to, then
+ * the probes themselves.
  */
 static int nodes_of(const uintptr_t *f, uint32_t depth, uint32_t *node)
 {
+	uint64_t path[MGT_MAX_DEPTH], p = PATH_ROOT;
 	uint32_t k = 0, nd = 0;
-	while (k < depth && k < last_n && last_frame[k] == f[depth - 1 - k])
-		nd = last_node[k++];
+	while (k < depth && k < last_n && last_frame[k] == f[depth - 1 - k]) {
+		nd = last_node[k];
+		p = last_path[k++];
+	}
+	struct nodes *x = nodes_;
+	uint32_t shift = 64 - x->bits;
+	for (uint32_t j = k; j < depth; j++) {
+		path[j] = p = path_hash(p, f[depth - 1 - j]);
+		__builtin_prefetch(&x->s[p >> shift]);
+	}
+	for (uint32_t j = k; j < depth; j++) {
+		uint32_t v = x->s[path[j] >> shift];
+		if (!v)
+			break;                /* not stored, nor any callee */
+		if ((v & ~((1u << NODE_ID_BITS) - 1)) == node_slot(path[j], 0))
+			__builtin_prefetch(mgt_node_at(v & ((1u << NODE_ID_BITS) - 1)));
+	}
 	int fresh = 0;
 	for (; k < depth; k++) {
 		uintptr_t ret = f[depth - 1 - k];
-		if (!(nd = node_of(ret, nd, k + 1 < depth ? f[depth - 2 - k] : 0, &fresh))) {
+		if (!(nd = node_of(ret, nd, path[k], &fresh))) {
 			last_n = k;
 			return -1;
 		}
 		last_frame[k] = ret;
 		last_node[k] = nd;
+		last_path[k] = path[k];
 	}
 	last_n = depth;
 	*node = nd;
