@@ -507,27 +507,28 @@ static inline uint64_t stack_key(uint64_t h1, uint64_t h2, uint32_t depth, uint3
 }
 
 /*
- * One frame more in a frame-pointer walk's hashes: two multiply chains, the
- * second rotated so that its high bits reach its low ones.  On x86-64 the
- * multiplies read their multipliers from memory, so the walk holds no
- * register for them (the common path then needs no callee-saved register).
+ * One frame more in a frame-pointer walk's hashes, four instructions: a
+ * multiply chain, whose top bits depend on every frame (they pick the index
+ * slot), and a rotate-xor chain, whose bits do not stay where they came in
+ * (a multiply moves a difference only upwards), mixed once at the end
+ * (fp_key).  The two fail on different kinds of inputs, so together they
+ * hold the 96 bits of a key.  On x86-64 the multiply reads its multiplier
+ * from memory, so the walk holds no register for it (the common path then
+ * needs no callee-saved register).
  */
 static const uint64_t fp_mul[2] = { 0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full };
 
 static inline __attribute__((always_inline)) void fp_hash(uint64_t *h1, uint64_t *h2,
 							  uintptr_t ra)
 {
+	uint64_t x1 = *h1 ^ ra;
 #if defined(__x86_64__)
-	uint64_t x1 = *h1 ^ ra, x2 = *h2 ^ ra;
 	__asm__("imulq %1, %0" : "+r"(x1) : "m"(fp_mul[0]));
-	__asm__("imulq %1, %0" : "+r"(x2) : "m"(fp_mul[1]));
-	*h1 = x1;
-	*h2 = x2 << 27 | x2 >> 37;
 #else
-	uint64_t x2 = (*h2 ^ ra) * fp_mul[1];
-	*h1 = (*h1 ^ ra) * fp_mul[0];
-	*h2 = x2 << 27 | x2 >> 37;
+	x1 *= fp_mul[0];
 #endif
+	*h1 = x1;
+	*h2 = (*h2 << 27 | *h2 >> 37) ^ ra;
 }
 
 /* a frame-pointer walk's first hashes */
@@ -545,7 +546,7 @@ static inline void fp_seed(uint64_t *h1, uint64_t *h2)
  */
 static inline uint64_t fp_key(uint64_t h1, uint64_t h2, uint32_t *check)
 {
-	*check = (uint32_t)(h2 >> 32) ^ unload_epoch();
+	*check = (uint32_t)((h2 * fp_mul[1]) >> 32) ^ unload_epoch();
 	return h1;
 }
 
@@ -565,7 +566,7 @@ static inline uint64_t fp_key(uint64_t h1, uint64_t h2, uint32_t *check)
  */
 static inline __attribute__((always_inline)) int
 fp_step(uintptr_t fp, uintptr_t top, uintptr_t *next, uintptr_t *frames, uint32_t max,
-	uint32_t *left, uint32_t *trunc, uint64_t *x1, uint64_t *x2, int count)
+	uint32_t *left, uint64_t *x1, uint64_t *x2)
 {
 	const uintptr_t *rec = (const uintptr_t *)fp;
 	uintptr_t ra = rec[1];
@@ -575,13 +576,6 @@ fp_step(uintptr_t fp, uintptr_t top, uintptr_t *next, uintptr_t *frames, uint32_
 #if defined(__aarch64__)
 	ra &= 0x0000ffffffffffffull;          /* strip pointer-authentication bits */
 #endif
-	if (MGT_UNLIKELY(!*left)) {
-		*trunc = 1;
-		*x1 ^= FP_CUT;
-		if (count)
-			__atomic_fetch_add(&mgt_g.hdr->truncated_stacks, 1, __ATOMIC_RELAXED);
-		return 0;
-	}
 	if (frames)
 		frames[max - *left] = ra;
 	--*left;
@@ -597,11 +591,29 @@ fp_walk(uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max, uint32_t *t
 	uint32_t left = max;
 	uintptr_t top = hi - 2 * sizeof(uintptr_t), next;
 	*trunc = 0;
-	/* two frames a turn, each record's address in a register of its own */
-	if (first_ok || (fp <= top && !(fp & 7)))
-		while (fp_step(fp, top, &next, frames, max, &left, trunc, &x1, &x2, count) &&
-		       fp_step(next, top, &fp, frames, max, &left, trunc, &x1, &x2, count))
-			;
+	if (!first_ok && (fp > top || (fp & 7)))
+		goto out;
+	/* two frames a turn, each record's address in a register of its own,
+	 * and one test of the room left for both */
+	while (MGT_LIKELY(left >= 2)) {
+		if (!fp_step(fp, top, &next, frames, max, &left, &x1, &x2) ||
+		    !fp_step(next, top, &fp, frames, max, &left, &x1, &x2))
+			goto out;
+		__asm__("" : "+r"(left));     /* a plain count: no second one for its parity */
+	}
+	if (left) {
+		if (!fp_step(fp, top, &next, frames, max, &left, &x1, &x2))
+			goto out;
+		fp = next;
+	}
+	/* no room left, at a record that may be read: cut if it has a caller */
+	if (((const uintptr_t *)fp)[1] >= 4096) {
+		*trunc = 1;
+		x1 ^= FP_CUT;
+		if (count)
+			__atomic_fetch_add(&mgt_g.hdr->truncated_stacks, 1, __ATOMIC_RELAXED);
+	}
+out:
 	*h1 = x1;
 	*h2 = x2;
 	return max - left;
