@@ -689,7 +689,9 @@ static inline uint32_t intern(struct mgt_thread *t, const uintptr_t *frames, uin
  * The id of the frame-pointer stack from fp in the thread's stack that
  * has the key (hash, check) and is not the thread's last: found in the
  * index, or walked again, this time into frames, and inserted.  Nothing ran
- * on this thread between the two walks: the second finds the same frames.
+ * on this thread between the two walks but perhaps a signal handler, below
+ * them, so the second finds the same frames; if another thread wrote into
+ * this one's stack meanwhile, the frames go in under their own key.
  */
 static __attribute__((noinline)) uint32_t fp_lookup(struct mgt_thread *t, uintptr_t fp,
 						    uint64_t hash, uint32_t check)
@@ -698,10 +700,17 @@ static __attribute__((noinline)) uint32_t fp_lookup(struct mgt_thread *t, uintpt
 	if (!id) {
 		uintptr_t frames[MGT_MAX_DEPTH];
 		uint64_t h1, h2;
-		uint32_t trunc, depth;
+		uint32_t trunc, depth, check2;
 		fp_seed(&h1, &h2);
 		depth = fp_walk(t->hi, fp, frames, mgt_g.depth, &trunc, &h1, &h2, 0, 0);
-		id = insert(hash, check, frames, depth, trunc);
+		uint64_t hash2 = fp_key(h1, h2, &check2);
+		if (MGT_UNLIKELY(hash2 != hash || check2 != check)) {
+			hash = hash2;
+			check = check2;
+			id = probe(hash, check);
+		}
+		if (!id)
+			id = insert(hash, check, frames, depth, trunc);
 	}
 	return remember(t, hash, check, id);
 }
