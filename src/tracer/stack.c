@@ -390,10 +390,13 @@ static uint32_t node_of(uint64_t ret, uint32_t caller, uint64_t hash, int *fresh
 static int nodes_of(const uintptr_t *f, uint32_t depth, uint32_t *node)
 {
 	uint64_t path[MGT_MAX_DEPTH], p = PATH_ROOT;
-	uint32_t k = 0, nd = 0;
-	while (k < depth && k < last_n && last_frame[k] == f[depth - 1 - k]) {
-		nd = last_node[k];
-		p = last_path[k++];
+	uint32_t k = 0, nd = 0, same = depth < last_n ? depth : last_n;
+	const uintptr_t *outer = f + depth - 1;
+	while (k < same && last_frame[k] == *(outer - k))
+		k++;
+	if (k) {
+		nd = last_node[k - 1];
+		p = last_path[k - 1];
 	}
 	struct nodes *x = nodes_;
 	uint32_t shift = 64 - x->bits;
