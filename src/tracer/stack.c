@@ -481,7 +481,7 @@ out:
  * bits pick the index slot) and a 32-bit check.  The call-frame walk
  * (unwind.c) hashes frames outermost first, so that the outer part of a
  * stack keeps its hashes under any inner one, and its key folds in the
- * depth, the cut and the unload epoch at the end (stack_key).  The
+ * cut and the unload epoch at the end (stack_key).  The
  * frame-pointer walk hashes innermost first, as it goes, and flips the hash
  * of a cut stack (fp_seed, fp_key): its key is the first hash as it stands
  * and the second's top half with the unload epoch, one load and one xor
@@ -499,14 +499,18 @@ static inline uint32_t unload_epoch(void)
 	return atomic_load_explicit(&mgt_unload_gen, memory_order_relaxed);
 }
 
-/* a call-frame stack's key: (hash, *check) */
+/*
+ * A call-frame stack's key: (hash, *check).  The walk's last step is a
+ * multiply, so the first hash's top bits already depend on every frame; a
+ * cut stack flips its low bit, and the constant keeps the empty stack's
+ * key off 0 (a thread's "no last stack").  The same frames in two unload
+ * epochs differ in the check.
+ */
 static inline uint64_t stack_key(uint64_t h1, uint64_t h2, uint32_t depth, uint32_t trunc,
 				 uint32_t *check)
 {
-	uint64_t hash = (h1 ^ ((uint64_t)depth << 1 | trunc) ^ (uint64_t)unload_epoch() << 40) *
-			0x9e3779b97f4a7c15ull;
-	*check = (uint32_t)(((h2 ^ depth) * 0xc2b2ae3d27d4eb4full) >> 32);
-	return hash ? hash : 1;                       /* 0 is stack 0's */
+	*check = (uint32_t)(((h2 ^ depth) * 0xc2b2ae3d27d4eb4full) >> 32) ^ unload_epoch();
+	return h1 ^ FP_SEED1 ^ trunc;
 }
 
 /*
