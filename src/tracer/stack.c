@@ -732,7 +732,7 @@ static __attribute__((noinline)) uint32_t capture_slow(struct mgt_thread *t, uin
 	if (!max)
 		return 0;                             /* counts only: everything in stack 0 */
 	stack_bounds(t, fp, &lo, &hi);
-	if (MGT_LIKELY(!fp_depth)) {
+	if (MGT_LIKELY(MGT_CFI_UNWIND && !fp_depth)) {
 		depth = mgt_unwind(lo, hi, (void *)fp, frames, max, &trunc, &h1, &h2, &t->memo);
 		hash = stack_key(h1, h2, depth, trunc, &check);
 	} else {
