@@ -11,7 +11,9 @@
  * with release order after the record); inserts take one lock.  Records and
  * frames live in the trace file, so ids and frames survive a crash.  Frames
  * are stored as nodes, each a return address and its caller's node
- * (format.h), so the outer frames that stacks share are stored once.
+ * (format.h), so the outer frames that stacks share are stored once.  With
+ * frame pointers the walk only hashes, in registers: a stack's frames are
+ * read again and stored when the depot does not know it (fp_lookup).
  */
 #define _GNU_SOURCE
 #include <string.h>
