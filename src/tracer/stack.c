@@ -168,6 +168,9 @@ static void find_main_stack(void)
 	mgt_sys(SYS_prlimit64, 0, 3 /* RLIMIT_STACK */, 0, (long)&rl, 0, 0);
 	uint64_t grow = rl.cur > (1ull << 30) ? (1ull << 30) : rl.cur;
 	main_hi = hi;
+	/* page-aligned, whatever the limit: mgt_stack_capture's quick bounds
+	 * check wants records 16-aligned from lo */
+	grow &= ~4095ull;
 	main_lo = hi - grow < lo ? hi - grow : lo;
 }
 
