@@ -473,6 +473,7 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 	struct mgt_stack_info *si = mgt_stack_info_at(id);
 	si->node = node;
 	si->flags = trunc;
+	h->truncated_stacks += trunc;         /* under the lock: never per event */
 	si->mod_gen = h->mod_gen;
 	atomic_store_explicit((_Atomic uint32_t *)&h->n_stacks, id + 1, memory_order_release);
 	index_put(x, hash, check, id);
@@ -568,7 +569,7 @@ static inline uint64_t fp_key(uint64_t h1, uint64_t h2, uint32_t *check)
  * (flipped by FP_CUT when max cut it) and stored in frames[] unless that is
  * NULL: the depot needs the frames only of a stack it does not know, and
  * then the walk is made again (fp_lookup).  *trunc is set when there were
- * more, and counted in the header when count is.  Returns the depth.
+ * more.  Returns the depth.
  *
  * Each record read must lie inside the thread's stack, 8-aligned, strictly
  * above the one before.  Written so nothing can wrap: code without frame
@@ -597,7 +598,7 @@ fp_step(uintptr_t fp, uintptr_t top, uintptr_t *next, uintptr_t *frames, uint32_
 
 static inline __attribute__((always_inline)) uint32_t
 fp_walk(uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max, uint32_t *trunc,
-	uint64_t *h1, uint64_t *h2, int count, int first_ok)
+	uint64_t *h1, uint64_t *h2, int first_ok)
 {
 	uint64_t x1 = *h1, x2 = *h2;
 	uint32_t left = max;
@@ -622,8 +623,6 @@ fp_walk(uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max, uint32_t *t
 	if (((const uintptr_t *)fp)[1] >= 4096) {
 		*trunc = 1;
 		x1 ^= FP_CUT;
-		if (count)
-			__atomic_fetch_add(&mgt_g.hdr->truncated_stacks, 1, __ATOMIC_RELAXED);
 	}
 out:
 	*h1 = x1;
@@ -651,7 +650,7 @@ walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t *trun
 		return depth;
 	}
 	fp_seed(&h1, &h2);
-	depth = fp - lo < hi - lo ? fp_walk(hi, fp, frames, max, trunc, &h1, &h2, 0, 0) : 0;
+	depth = fp - lo < hi - lo ? fp_walk(hi, fp, frames, max, trunc, &h1, &h2, 0) : 0;
 	*hash = fp_key(h1, h2, check);
 	return depth;
 }
@@ -687,8 +686,6 @@ static inline uint32_t intern(struct mgt_thread *t, const uintptr_t *frames, uin
 			      uint32_t trunc, uint64_t hash, uint32_t check)
 {
 	uint32_t id;
-	if (MGT_UNLIKELY(trunc))
-		__atomic_fetch_add(&mgt_g.hdr->truncated_stacks, 1, __ATOMIC_RELAXED);
 	/* tight loops allocate from the same place over and over */
 	if (hash == t->last_hash && check == t->last_check)
 		return t->last_id;
@@ -714,7 +711,7 @@ static __attribute__((noinline)) uint32_t fp_lookup(struct mgt_thread *t, uintpt
 		uint64_t h1, h2;
 		uint32_t trunc, depth, check2;
 		fp_seed(&h1, &h2);
-		depth = fp_walk(t->hi, fp, frames, mgt_g.depth, &trunc, &h1, &h2, 0, 0);
+		depth = fp_walk(t->hi, fp, frames, mgt_g.depth, &trunc, &h1, &h2, 0);
 		uint64_t hash2 = fp_key(h1, h2, &check2);
 		if (MGT_UNLIKELY(hash2 != hash || check2 != check)) {
 			hash = hash2;
@@ -742,7 +739,7 @@ static __attribute__((noinline)) uint32_t capture_slow(struct mgt_thread *t, uin
 		hash = stack_key(h1, h2, depth, trunc, &check);
 	} else {
 		fp_seed(&h1, &h2);
-		depth = fp - lo < hi - lo ? fp_walk(hi, fp, frames, max, &trunc, &h1, &h2, 0, 0) : 0;
+		depth = fp - lo < hi - lo ? fp_walk(hi, fp, frames, max, &trunc, &h1, &h2, 0) : 0;
 		hash = fp_key(h1, h2, &check);
 	}
 	return intern(t, frames, depth, trunc, hash, check);
@@ -774,7 +771,7 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 	uint32_t trunc, check;
 	uint64_t h1, h2;
 	fp_seed(&h1, &h2);
-	fp_walk(hi, fp, NULL, max, &trunc, &h1, &h2, 1, 1);
+	fp_walk(hi, fp, NULL, max, &trunc, &h1, &h2, 1);
 	uint64_t hash = fp_key(h1, h2, &check);
 	if (MGT_LIKELY(hash == t->last_hash && check == t->last_check))
 		return t->last_id;
