@@ -224,7 +224,7 @@ struct mgt_header {
 	uint64_t epoch;         /* bumped at each new (or equal) peak */
 	uint64_t unknown_frees; /* free() of pointers never seen allocated */
 	uint64_t inherited_frees, inherited_bytes; /* frees of blocks inherited over fork */
-	uint64_t truncated_stacks; /* allocations whose stack hit depth_max */
+	uint64_t truncated_stacks; /* distinct stacks cut at depth_max */
 	uint64_t rss_peak_bytes;   /* getrusage ru_maxrss, sampled */
 	uint64_t lost_bytes[4];    /* leak kinds over all stacks (MGT_F_LEAKCHECK) */
 	uint64_t lost_blocks[4];

@@ -11,7 +11,9 @@
  * with release order after the record); inserts take one lock.  Records and
  * frames live in the trace file, so ids and frames survive a crash.  Frames
  * are stored as nodes, each a return address and its caller's node
- * (format.h), so the outer frames that stacks share are stored once.
+ * (format.h), so the outer frames that stacks share are stored once.  With
+ * frame pointers the walk only hashes, in registers: a stack's frames are
+ * read again and stored when the depot does not know it (fp_lookup).
  */
 #define _GNU_SOURCE
 #include <string.h>
@@ -85,6 +87,7 @@ static struct nodes *nodes_;
  * the next new stack shares its outer frames with it, most of the time */
 static uintptr_t last_frame[MGT_MAX_DEPTH];
 static uint32_t last_node[MGT_MAX_DEPTH], last_n;
+static uint64_t last_path[MGT_MAX_DEPTH];  /* their path hashes (path_hash) */
 
 /*
  * Records below these are backed and mapped (depot lock): mgt_back() is
@@ -165,6 +168,9 @@ static void find_main_stack(void)
 	mgt_sys(SYS_prlimit64, 0, 3 /* RLIMIT_STACK */, 0, (long)&rl, 0, 0);
 	uint64_t grow = rl.cur > (1ull << 30) ? (1ull << 30) : rl.cur;
 	main_hi = hi;
+	/* page-aligned, whatever the limit: mgt_stack_capture's quick bounds
+	 * check wants records 16-aligned from lo */
+	grow &= ~4095ull;
 	main_lo = hi - grow < lo ? hi - grow : lo;
 }
 
@@ -204,8 +210,12 @@ static inline void stack_bounds(struct mgt_thread *t, uintptr_t fp, uintptr_t *l
 	} else if (fp - t->alt_lo < t->alt_hi - t->alt_lo) {
 		*lo = t->alt_lo;
 		*hi = t->alt_hi;
-	} else if (!stack_lookup(t, fp, lo, hi)) {
-		*lo = *hi = 0;
+	} else {
+		uintptr_t l, h;                       /* lo and hi stay in registers */
+		if (!stack_lookup(t, fp, &l, &h))
+			l = h = 0;
+		*lo = l;
+		*hi = h;
 	}
 }
 
@@ -265,13 +275,23 @@ static struct nodes *nodes_make(uint32_t bits)
 	return x;
 }
 
-static inline uint64_t node_hash(uint64_t ret, uint32_t caller)
+/*
+ * A node's slot comes from the hash of its whole path, the return addresses
+ * from the outermost frame down to it (path_hash), not from its caller's
+ * id: the slots of all the frames of a new stack are known before any node
+ * is read, so their cache misses are taken together (nodes_of) instead of
+ * two after two, frame by frame.  A slot still names its node, whose return
+ * address and caller are compared: the hash only says where to look.
+ */
+#define PATH_ROOT 0x452821e638d01377ull
+
+static inline uint64_t path_hash(uint64_t caller_path, uint64_t ret)
 {
-	uint64_t h = (ret ^ (uint64_t)caller << 47 ^ caller) * 0x9e3779b97f4a7c15ull;
-	return (h ^ h >> 31) * 0xc2b2ae3d27d4eb4full;
+	uint64_t h = (caller_path ^ ret) * 0x9e3779b97f4a7c15ull;
+	return (h ^ h >> 29) * 0xbf58476d1ce4e5b9ull;
 }
 
-/* the slot value of node id with hash h: 8 bits of the hash above the id */
+/* the slot value of node id with path hash h: 8 bits of the hash above the id */
 static inline uint32_t node_slot(uint64_t h, uint32_t id)
 {
 	return id | (uint32_t)(h >> 8 & 0xff000000u);
@@ -286,48 +306,48 @@ static inline uint64_t node_ret(const struct mgt_node *n)
 static void nodes_grow(void)
 {
 	struct nodes *old = nodes_, *x;
+	uint32_t n_nodes = mgt_g.hdr->n_nodes;
+	size_t pbytes = (size_t)n_nodes * sizeof(uint64_t);
+	uint64_t *path;
 	if (old->bits >= NODES_MAX_BITS || !(x = nodes_make(old->bits + 1)))
 		return;
+	if (!(path = table_map(pbytes))) {
+		mgt_munmap(x, nodes_bytes(x->bits));
+		return;
+	}
 	/*
 	 * Every stored node is in the index (it goes in right after it is
 	 * committed), so the new table is filled from the file in id order: the
 	 * nodes are read one after the other, where reading them in the old
 	 * table's order missed the cache on almost every one (a fifth of the
-	 * cache misses of 113k new deep stacks, cachegrind).
+	 * cache misses of 113k new deep stacks, cachegrind).  A caller's id is
+	 * below its callees', so its path hash is known before theirs.
 	 */
-	uint32_t mask = (1u << x->bits) - 1, n_nodes = mgt_g.hdr->n_nodes;
+	uint32_t mask = (1u << x->bits) - 1;
+	path[0] = PATH_ROOT;
 	for (uint32_t id = 1; id < n_nodes; id++) {
 		const struct mgt_node *n = mgt_node_at(id);
-		uint64_t h = node_hash(node_ret(n), n->caller);
+		uint64_t h = path[id] = path_hash(path[n->caller], node_ret(n));
 		uint32_t j = (uint32_t)(h >> (64 - x->bits));
 		while (x->s[j])
 			j = (j + 1) & mask;
 		x->s[j] = node_slot(h, id);
 	}
+	mgt_munmap(path, pbytes);
 	x->count = old->count;
 	nodes_ = x;
 	mgt_munmap(old, nodes_bytes(old->bits));
 }
 
-/* where a probe for the node (ret, caller) starts: fetched ahead of time */
-static inline void node_prefetch(const struct nodes *x, uint64_t ret, uint32_t caller)
-{
-	__builtin_prefetch(&x->s[node_hash(ret, caller) >> (64 - x->bits)], 1);
-}
-
 /*
- * The node of return address ret called from node caller, stored if new
- * (depot lock held); 0 when there is no room.  *fresh says the caller was
- * stored just now: then it has no callees yet, and no probe can find one;
- * it is set when this node is new.  next is the frame this node will call
- * (0: none): its probe's first slot is fetched while this one is checked,
- * so the two cache misses of a frame (its slot, its node in the file) do
- * not queue behind those of the frame before.
+ * The node of return address ret called from node caller, whose path hash
+ * is hash, stored if new (depot lock held); 0 when there is no room.
+ * *fresh says the caller was stored just now: then it has no callees yet,
+ * and no probe can find one; it is set when this node is new.
  */
-static uint32_t node_of(uint64_t ret, uint32_t caller, uint64_t next, int *fresh)
+static uint32_t node_of(uint64_t ret, uint32_t caller, uint64_t hash, int *fresh)
 {
 	struct mgt_header *h = mgt_g.hdr;
-	uint64_t hash = node_hash(ret, caller);
 	struct nodes *x = nodes_;
 	uint32_t mask = (1u << x->bits) - 1, i = (uint32_t)(hash >> (64 - x->bits));
 	uint32_t tag = node_slot(hash, 0);
@@ -335,8 +355,6 @@ static uint32_t node_of(uint64_t ret, uint32_t caller, uint64_t next, int *fresh
 		if (*fresh || (v & ~((1u << NODE_ID_BITS) - 1)) != tag)
 			continue;
 		uint32_t id = v & ((1u << NODE_ID_BITS) - 1);
-		if (next)
-			node_prefetch(x, next, id);
 		const struct mgt_node *n = mgt_node_at(id);
 		if (n->caller == caller && node_ret(n) == ret)
 			return id;
@@ -355,8 +373,6 @@ static uint32_t node_of(uint64_t ret, uint32_t caller, uint64_t next, int *fresh
 	if (x->count + 1 >= mask || id >= MGT_MAX_NODES ||
 	    back_record(ROOM_NODE, MGT_NODE_OFF, MGT_MAX_NODES, sizeof(struct mgt_node), id))
 		return 0;
-	if (next)
-		node_prefetch(x, next, id);
 	struct mgt_node *n = mgt_node_at(id);
 	n->ret_lo = (uint32_t)ret;
 	n->ret_hi = (uint32_t)(ret >> 32);
@@ -372,21 +388,44 @@ static uint32_t node_of(uint64_t ret, uint32_t caller, uint64_t next, int *fresh
  * The node of the innermost of frames f[0, depth) (innermost first), its
  * callers' nodes stored first: 0 and *node, or -1 when there is no room.
  * The outer frames the last stack inserted had too are not looked up again.
+ * The rest are looked up in three passes, each taking its cache misses
+ * together: every frame's first slot, then the node its tag points to, then
+ * the probes themselves.
  */
 static int nodes_of(const uintptr_t *f, uint32_t depth, uint32_t *node)
 {
-	uint32_t k = 0, nd = 0;
-	while (k < depth && k < last_n && last_frame[k] == f[depth - 1 - k])
-		nd = last_node[k++];
+	uint64_t path[MGT_MAX_DEPTH], p = PATH_ROOT;
+	uint32_t k = 0, nd = 0, same = depth < last_n ? depth : last_n;
+	const uintptr_t *outer = f + depth - 1;
+	while (k < same && last_frame[k] == *(outer - k))
+		k++;
+	if (k) {
+		nd = last_node[k - 1];
+		p = last_path[k - 1];
+	}
+	struct nodes *x = nodes_;
+	uint32_t shift = 64 - x->bits;
+	for (uint32_t j = k; j < depth; j++) {
+		path[j] = p = path_hash(p, f[depth - 1 - j]);
+		__builtin_prefetch(&x->s[p >> shift]);
+	}
+	for (uint32_t j = k; j < depth; j++) {
+		uint32_t v = x->s[path[j] >> shift];
+		if (!v)
+			break;                /* not stored, nor any callee */
+		if ((v & ~((1u << NODE_ID_BITS) - 1)) == node_slot(path[j], 0))
+			__builtin_prefetch(mgt_node_at(v & ((1u << NODE_ID_BITS) - 1)));
+	}
 	int fresh = 0;
 	for (; k < depth; k++) {
 		uintptr_t ret = f[depth - 1 - k];
-		if (!(nd = node_of(ret, nd, k + 1 < depth ? f[depth - 2 - k] : 0, &fresh))) {
+		if (!(nd = node_of(ret, nd, path[k], &fresh))) {
 			last_n = k;
 			return -1;
 		}
 		last_frame[k] = ret;
 		last_node[k] = nd;
+		last_path[k] = path[k];
 	}
 	last_n = depth;
 	*node = nd;
@@ -434,6 +473,7 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 	struct mgt_stack_info *si = mgt_stack_info_at(id);
 	si->node = node;
 	si->flags = trunc;
+	h->truncated_stacks += trunc;         /* under the lock: never per event */
 	si->mod_gen = h->mod_gen;
 	atomic_store_explicit((_Atomic uint32_t *)&h->n_stacks, id + 1, memory_order_release);
 	index_put(x, hash, check, id);
@@ -443,128 +483,335 @@ out:
 }
 
 /*
+ * Keys.  A stack is found in the depot by 96 bits: a 64-bit hash (its top
+ * bits pick the index slot) and a 32-bit check.  The call-frame walk
+ * (unwind.c) hashes frames outermost first, so that the outer part of a
+ * stack keeps its hashes under any inner one, and its key folds in the
+ * cut and the unload epoch at the end (stack_key).  The
+ * frame-pointer walk hashes innermost first, as it goes, and flips the hash
+ * of a cut stack (fp_seed, fp_key): its key is the first hash as it stands
+ * and the second's top half with the unload epoch, one load and one xor
+ * after the walk.  A process uses one walk or the other, never both.
+ */
+#define FP_SEED1 0x243f6a8885a308d3ull
+#define FP_SEED2 0x13198a2e03707344ull
+#define FP_CUT   0xa4093822299f31d0ull
+/* mgt_g.depth when the frame-pointer walk is the process's, else 0 */
+static uint32_t fp_depth;
+
+static inline uint32_t unload_epoch(void)
+{
+	/* the same addresses after a dlclose may be another library's code */
+	return atomic_load_explicit(&mgt_unload_gen, memory_order_relaxed);
+}
+
+/*
+ * A call-frame stack's key: (hash, *check).  The walk's last step is a
+ * multiply, so the first hash's top bits already depend on every frame; a
+ * cut stack flips its low bit, and the constant keeps the empty stack's
+ * key off 0 (a thread's "no last stack").  The same frames in two unload
+ * epochs differ in the check.
+ */
+static inline uint64_t stack_key(uint64_t h1, uint64_t h2, uint32_t depth, uint32_t trunc,
+				 uint32_t *check)
+{
+	*check = (uint32_t)(((h2 ^ depth) * 0xc2b2ae3d27d4eb4full) >> 32) ^ unload_epoch();
+	return h1 ^ FP_SEED1 ^ trunc;
+}
+
+/*
+ * One frame more in a frame-pointer walk's hashes, four instructions: a
+ * multiply chain, whose top bits depend on every frame (they pick the index
+ * slot), and a rotate-xor chain, whose bits do not stay where they came in
+ * (a multiply moves a difference only upwards), mixed once at the end
+ * (fp_key).  The two fail on different kinds of inputs, so together they
+ * hold the 96 bits of a key.  On x86-64 the multiply reads its multiplier
+ * from memory, so the walk holds no register for it (the common path then
+ * needs no callee-saved register).
+ */
+static const uint64_t fp_mul[2] = { 0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full };
+
+static inline __attribute__((always_inline)) void fp_hash(uint64_t *h1, uint64_t *h2,
+							  uintptr_t ra)
+{
+	uint64_t x1 = *h1 ^ ra;
+#if defined(__x86_64__)
+	__asm__("imulq %1, %0" : "+r"(x1) : "m"(fp_mul[0]));
+#else
+	x1 *= fp_mul[0];
+#endif
+	*h1 = x1;
+	*h2 = (*h2 << 27 | *h2 >> 37) ^ ra;
+}
+
+/* a frame-pointer walk's first hashes */
+static inline void fp_seed(uint64_t *h1, uint64_t *h2)
+{
+	*h1 = FP_SEED1;
+	*h2 = FP_SEED2;
+}
+
+/*
+ * A frame-pointer stack's key from its hashes: (hash, *check).  The same
+ * frames in two unload epochs differ in the check; different frames meet in
+ * all 96 bits by chance alone.  A key of 0 (a thread's "no last stack") is
+ * as likely as that, so it is not worth an instruction to avoid.
+ */
+static inline uint64_t fp_key(uint64_t h1, uint64_t h2, uint32_t *check)
+{
+	*check = (uint32_t)((h2 * fp_mul[1]) >> 32) ^ unload_epoch();
+	return h1;
+}
+
+/*
+ * The frame-pointer walk from frame fp within the stack [lo, hi): at most max
+ * return addresses, innermost first, hashed into *h1 and *h2 as it goes
+ * (flipped by FP_CUT when max cut it) and stored in frames[] unless that is
+ * NULL: the depot needs the frames only of a stack it does not know, and
+ * then the walk is made again (fp_lookup).  *trunc is set when there were
+ * more.  Returns the depth.
+ *
+ * Each record read must lie inside the thread's stack, 8-aligned, strictly
+ * above the one before.  Written so nothing can wrap: code without frame
+ * pointers may leave any value in rbp, e.g. -16, for which fp + 16 would be
+ * 0 and pass.  The first record is the hook's own: the caller has checked
+ * that fp lies in [lo, hi), and with first_ok that it may be read.
+ */
+static inline __attribute__((always_inline)) int
+fp_step(uintptr_t fp, uintptr_t top, uintptr_t *next, uintptr_t *frames, uint32_t max,
+	uint32_t *left, uint64_t *x1, uint64_t *x2)
+{
+	const uintptr_t *rec = (const uintptr_t *)fp;
+	uintptr_t ra = rec[1];
+	*next = rec[0];
+	if (ra < 4096)
+		return 0;
+#if defined(__aarch64__)
+	ra &= 0x0000ffffffffffffull;          /* strip pointer-authentication bits */
+#endif
+	if (frames)
+		frames[max - *left] = ra;
+	--*left;
+	fp_hash(x1, x2, ra);
+	return *next > fp && *next <= top && !(*next & 7);
+}
+
+static inline __attribute__((always_inline)) uint32_t
+fp_walk(uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max, uint32_t *trunc,
+	uint64_t *h1, uint64_t *h2, int first_ok)
+{
+	uint64_t x1 = *h1, x2 = *h2;
+	uint32_t left = max;
+	uintptr_t top = hi - 2 * sizeof(uintptr_t), next;
+	*trunc = 0;
+	if (!first_ok && (fp > top || (fp & 7)))
+		goto out;
+	/* two frames a turn, each record's address in a register of its own,
+	 * and one test of the room left for both */
+	while (MGT_LIKELY(left >= 2)) {
+		if (!fp_step(fp, top, &next, frames, max, &left, &x1, &x2) ||
+		    !fp_step(next, top, &fp, frames, max, &left, &x1, &x2))
+			goto out;
+		__asm__("" : "+r"(left));     /* a plain count: no second one for its parity */
+	}
+	if (left) {
+		if (!fp_step(fp, top, &next, frames, max, &left, &x1, &x2))
+			goto out;
+		fp = next;
+	}
+	/* no room left, at a record that may be read: cut if it has a caller */
+	if (((const uintptr_t *)fp)[1] >= 4096) {
+		*trunc = 1;
+		x1 ^= FP_CUT;
+	}
+out:
+	*h1 = x1;
+	*h2 = x2;
+	return max - left;
+}
+
+/*
  * Walks from frame fp within the stack [lo, hi) into frames[] (at most
  * mgt_g.depth), by the call-frame information (unwind.c) or, with
  * stack-unwind: fp, by frame pointers; *trunc is set when there were more.
  * Reads only that stack and mapped modules, takes no lock: safe in a signal
- * handler.  Returns the depth.
+ * handler.  Returns the depth; the key of the stack is (*hash, *check).
  */
-static inline uint32_t walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames,
-			    uint32_t *trunc, uint64_t *h1, uint64_t *h2, struct mgt_memo **memo)
+static inline __attribute__((always_inline)) uint32_t
+walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t *trunc,
+     uint64_t *hash, uint32_t *check, struct mgt_memo **memo)
 {
-	uint32_t depth = 0, max = mgt_g.depth;
+	uint32_t max = mgt_g.depth, depth;
+	uint64_t h1 = 0, h2 = 0;
 	*trunc = 0;
-	if (MGT_LIKELY(MGT_CFI_UNWIND && !mgt_g.unwind_fp))
-		return mgt_unwind(lo, hi, (void *)fp, frames, max, trunc, h1, h2, memo); /* unwind.c */
-	/*
-	 * Each record read must lie inside the thread's stack, 8-aligned, strictly
-	 * above the one before.  Written so nothing can wrap: code without frame
-	 * pointers may leave any value in rbp, e.g. -16, for which fp + 16 would
-	 * be 0 and pass.  The first record is the hook's own; after it, one
-	 * unsigned compare checks fp < next <= hi - 16.
-	 */
-	if (fp >= lo && fp < hi && hi - fp >= 2 * sizeof(uintptr_t) && !(fp & 7)) {
-		for (;;) {
-			const uintptr_t *rec = (const uintptr_t *)fp;
-			uintptr_t ra = rec[1], next = rec[0];
-			if (ra < 4096)
-				break;
-#if defined(__aarch64__)
-			ra &= 0x0000ffffffffffffull;  /* strip pointer-authentication bits */
-#endif
-			if (depth == max) {
-				*trunc = 1;
-				break;
-			}
-			frames[depth++] = ra;
-			mgt_frame_hash(h1, h2, ra);
-			if (next - fp - 1 >= hi - 2 * sizeof(uintptr_t) - fp || (next & 7))
-				break;
-			fp = next;
-		}
+	if (MGT_LIKELY(MGT_CFI_UNWIND && !mgt_g.unwind_fp)) {
+		depth = mgt_unwind(lo, hi, (void *)fp, frames, max, trunc, &h1, &h2, memo);
+		*hash = stack_key(h1, h2, depth, *trunc, check);
+		return depth;
 	}
+	fp_seed(&h1, &h2);
+	depth = fp - lo < hi - lo ? fp_walk(hi, fp, frames, max, trunc, &h1, &h2, 0) : 0;
+	*hash = fp_key(h1, h2, check);
 	return depth;
 }
 
-/* the depot id of frames[0, depth) hashed into h1, h2 (inserted if new) */
-static inline uint32_t intern(struct mgt_thread *t, const uintptr_t *frames, uint32_t depth,
-			      uint32_t trunc, uint64_t h1, uint64_t h2)
+/* the id of the stack (hash, check) in the index, 0 when it is not there */
+static inline uint32_t probe(uint64_t hash, uint32_t check)
 {
-	/* the same addresses after a dlclose may be another library's code */
-	uint64_t epoch = atomic_load_explicit(&mgt_unload_gen, memory_order_relaxed);
-	uint64_t hash = (h1 ^ ((uint64_t)depth << 1 | trunc) ^ epoch << 40) * 0x9e3779b97f4a7c15ull;
-	if (!hash)
-		hash = 1;                             /* 0 is stack 0's */
-	uint32_t check = (uint32_t)(((h2 ^ depth) * 0xc2b2ae3d27d4eb4full) >> 32);
-
-	/* tight loops allocate from the same place over and over */
-	if (hash == t->last_hash && check == t->last_check)
-		return t->last_id;
-
-	uint32_t id = 0;
 	struct index *x = atomic_load_explicit(&index_, memory_order_acquire);
 	uint32_t bits = x->bits, mask = (1u << bits) - 1;
 	for (uint32_t i = home_slot(hash, bits);; i = (i + 1) & mask) {
 		uint32_t sid = atomic_load_explicit(&x->s[i].id, memory_order_acquire);
-		if (!sid) {
-			id = insert(hash, check, frames, depth, trunc);
-			break;
-		}
+		if (!sid)
+			return 0;
 		if (atomic_load_explicit(&x->s[i].hash, memory_order_relaxed) == hash &&
-		    atomic_load_explicit(&x->s[i].check, memory_order_relaxed) == check) {
-			id = sid;
-			break;
-		}
+		    atomic_load_explicit(&x->s[i].check, memory_order_relaxed) == check)
+			return sid;
 	}
+}
+
+/* the thread's last stack, now (hash, check) with id */
+static inline uint32_t remember(struct mgt_thread *t, uint64_t hash, uint32_t check, uint32_t id)
+{
 	if (id) {
 		t->last_hash = hash;
 		t->last_id = id;
 		t->last_check = check;
 	}
-	if (trunc)
-		__atomic_fetch_add(&mgt_g.hdr->truncated_stacks, 1, __ATOMIC_RELAXED);
 	return id;
 }
 
+/* the depot id of frames[0, depth), key (hash, check), inserted if new */
+static inline uint32_t intern(struct mgt_thread *t, const uintptr_t *frames, uint32_t depth,
+			      uint32_t trunc, uint64_t hash, uint32_t check)
+{
+	uint32_t id;
+	/* tight loops allocate from the same place over and over */
+	if (hash == t->last_hash && check == t->last_check)
+		return t->last_id;
+	if (!(id = probe(hash, check)))
+		id = insert(hash, check, frames, depth, trunc);
+	return remember(t, hash, check, id);
+}
+
+/*
+ * The id of the frame-pointer stack from fp in the thread's stack that
+ * has the key (hash, check) and is not the thread's last: found in the
+ * index, or walked again, this time into frames, and inserted.  Nothing ran
+ * on this thread between the two walks but perhaps a signal handler, below
+ * them, so the second finds the same frames; if another thread wrote into
+ * this one's stack meanwhile, the frames go in under their own key.
+ */
+static __attribute__((noinline)) uint32_t fp_lookup(struct mgt_thread *t, uintptr_t fp,
+						    uint64_t hash, uint32_t check)
+{
+	uint32_t id = probe(hash, check);
+	if (!id) {
+		uintptr_t frames[MGT_MAX_DEPTH];
+		uint64_t h1, h2;
+		uint32_t trunc, depth, check2;
+		fp_seed(&h1, &h2);
+		depth = fp_walk(t->hi, fp, frames, mgt_g.depth, &trunc, &h1, &h2, 0);
+		uint64_t hash2 = fp_key(h1, h2, &check2);
+		if (MGT_UNLIKELY(hash2 != hash || check2 != check)) {
+			hash = hash2;
+			check = check2;
+			id = probe(hash, check);
+		}
+		if (!id)
+			id = insert(hash, check, frames, depth, trunc);
+	}
+	return remember(t, hash, check, id);
+}
+
+/* mgt_stack_capture's rarer cases: the call-frame walk, another stack than
+ * the thread's first */
+static __attribute__((noinline)) uint32_t capture_slow(struct mgt_thread *t, uintptr_t fp)
+{
+	uintptr_t frames[MGT_MAX_DEPTH], lo, hi;
+	uint32_t trunc = 0, check, depth, max = mgt_g.depth;
+	uint64_t hash, h1 = 0, h2 = 0;
+	if (!max)
+		return 0;                             /* counts only: everything in stack 0 */
+	stack_bounds(t, fp, &lo, &hi);
+	if (MGT_LIKELY(MGT_CFI_UNWIND && !fp_depth)) {
+		depth = mgt_unwind(lo, hi, (void *)fp, frames, max, &trunc, &h1, &h2, &t->memo);
+		hash = stack_key(h1, h2, depth, trunc, &check);
+	} else {
+		fp_seed(&h1, &h2);
+		depth = fp - lo < hi - lo ? fp_walk(hi, fp, frames, max, &trunc, &h1, &h2, 0) : 0;
+		hash = fp_key(h1, h2, &check);
+	}
+	return intern(t, frames, depth, trunc, hash, check);
+}
+
+/*
+ * With frame pointers the walk keeps its two hashes in registers and stores
+ * no frame: most stacks are the thread's last one, and any other is looked
+ * up by its key; only a new stack needs its frames (fp_lookup).
+ */
 uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 {
-	if (MGT_UNLIKELY(mgt_g.depth == 0))
-		return 0;                             /* counts only: everything in stack 0 */
-	uintptr_t frames[MGT_MAX_DEPTH], fp = (uintptr_t)fp0, lo, hi;
-	uint32_t trunc;
-	uint64_t h1 = 0, h2 = 0;
-	stack_bounds(t, fp, &lo, &hi);
-	uint32_t depth = walk(lo, hi, fp, frames, &trunc, &h1, &h2, &t->memo);
-	return intern(t, frames, depth, trunc, h1, h2);
+	uintptr_t fp = (uintptr_t)fp0;
+	uint32_t max = fp_depth;
+	if (!max)
+		return capture_slow(t, fp);
+	/* the call-frame walk goes on at once, without loading the bounds first */
+	__asm__("" : "+r"(t));
+	/*
+	 * The hook's record in the thread's first stack, and 16-aligned from
+	 * its start: then the record lies inside it whole (the hook keeps the
+	 * ABI's alignment, so anything else is for capture_slow).  One compare
+	 * of the offset rotated right by 4 checks it all, and fails when the
+	 * bounds are not known (lo = hi = 0).
+	 */
+	uintptr_t lo = t->lo, hi = t->hi, off = fp - lo;
+	if (MGT_UNLIKELY((off >> 4 | off << 60) >= (hi - lo) >> 4))
+		return capture_slow(t, fp);
+	uint32_t trunc, check;
+	uint64_t h1, h2;
+	fp_seed(&h1, &h2);
+	fp_walk(hi, fp, NULL, max, &trunc, &h1, &h2, 1);
+	uint64_t hash = fp_key(h1, h2, &check);
+	if (MGT_LIKELY(hash == t->last_hash && check == t->last_check))
+		return t->last_id;
+	return fp_lookup(t, fp, hash, check);
 }
 
 uint32_t mgt_stack_walk(struct mgt_thread *t, void *fp0, uintptr_t *frames, uint32_t *trunc)
 {
 	uintptr_t fp = (uintptr_t)fp0;
-	uint64_t h1 = 0, h2 = 0;
+	uint64_t hash;
+	uint32_t check;
 	*trunc = 0;
 	/* bounds already known only: looking them up is not for a signal handler */
 	if (fp - t->lo < t->hi - t->lo)
-		return walk(t->lo, t->hi, fp, frames, trunc, &h1, &h2, NULL);
+		return walk(t->lo, t->hi, fp, frames, trunc, &hash, &check, NULL);
 	if (fp - t->alt_lo < t->alt_hi - t->alt_lo)
-		return walk(t->alt_lo, t->alt_hi, fp, frames, trunc, &h1, &h2, NULL);
+		return walk(t->alt_lo, t->alt_hi, fp, frames, trunc, &hash, &check, NULL);
 	return 0;
 }
 
 uint32_t mgt_stack_intern(struct mgt_thread *t, const uintptr_t *frames, uint32_t depth,
 			  uint32_t trunc)
 {
-	uint64_t h1 = 0, h2 = 0;
+	uint64_t h1 = 0, h2 = 0, hash;
+	uint32_t check;
 	if (mgt_g.depth == 0)
 		return 0;
-	/* in the order the walk hashes them: the frame-pointer walk innermost
-	 * first, as it goes; unwind.c outermost first, for its memo */
-	if (MGT_CFI_UNWIND && !mgt_g.unwind_fp)
+	/* hashed as the walk does */
+	if (MGT_CFI_UNWIND && !mgt_g.unwind_fp) {
 		mgt_frames_hash(frames, depth, &h1, &h2);
-	else
+		hash = stack_key(h1, h2, depth, trunc, &check);
+	} else {
+		fp_seed(&h1, &h2);
 		for (uint32_t i = 0; i < depth; i++)
-			mgt_frame_hash(&h1, &h2, frames[i]);
-	return intern(t, frames, depth, trunc, h1, h2);
+			fp_hash(&h1, &h2, frames[i]);
+		if (trunc)
+			h1 ^= FP_CUT;
+		hash = fp_key(h1, h2, &check);
+	}
+	return intern(t, frames, depth, trunc, hash, check);
 }
 
 /* Called at setup and in a fork child (the only thread there): an empty depot. */
@@ -588,6 +835,7 @@ int mgt_stack_reset(void)
 	atomic_store_explicit(&index_, x, memory_order_release);
 	if (!main_hi)
 		find_main_stack();
+	fp_depth = MGT_CFI_UNWIND && !mgt_g.unwind_fp ? 0 : mgt_g.depth;
 	/* in a fork child the forking thread is the only one, and its bounds hold */
 	return x && nodes_ ? 0 : -1;
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """depot_test.py - the stack depot's trace-file storage, end to end (fixtures/depot.c)
 
-usage: depot_test.py --memgate PATH --fixture PATH --work DIR kill
-       depot_test.py --memgate PATH --fixture PATH --work DIR size --size-tool PATH
+usage: depot_test.py --memgate PATH --fixture PATH --work DIR [--unwind MODE] kill
+       depot_test.py --memgate PATH --fixture PATH --work DIR [--unwind MODE] size --size-tool PATH
+
+--unwind MODE is passed to `memgate trace` (cfi, its default, or fp).
 
 kill: `fx_depot kill 18 MS` makes new deep stacks and keeps every block;
 after its first 1024 stacks a timer sends it SIGKILL MS ms later, for a few
@@ -91,6 +93,7 @@ def main():
     ap.add_argument("--fixture", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--size-tool")
+    ap.add_argument("--unwind", default="cfi")
     ap.add_argument("mode", choices=("kill", "size"))
     a = ap.parse_args()
     shutil.rmtree(a.work, ignore_errors=True)
@@ -99,8 +102,8 @@ def main():
     if a.mode == "kill":
         for ms in KILL_MS:
             out = os.path.join(a.work, f"kill{ms}.json")
-            rc, log = run([a.memgate, "trace", "-o", out, "--", a.fixture, "kill", "18", str(ms)],
-                          a.work, f"kill{ms}")
+            rc, log = run([a.memgate, "trace", "--unwind", a.unwind, "-o", out, "--",
+                           a.fixture, "kill", "18", str(ms)], a.work, f"kill{ms}")
             if rc != 3 or not os.path.exists(out):
                 print(f"FAIL: {ms} ms: memgate exited {rc}, want 3 with a profile\n{log}")
                 return 1
@@ -115,7 +118,7 @@ def main():
         print("size needs --size-tool")
         return 2
     out = os.path.join(a.work, "size.json")
-    rc, log = run([a.memgate, "trace", "--keep-raw", "-o", out, "--",
+    rc, log = run([a.memgate, "trace", "--unwind", a.unwind, "--keep-raw", "-o", out, "--",
                    a.fixture, "size", str(SIZE_VARY)], a.work, "size")
     m = re.search(r"raw traces kept in (\S+)", log)
     if rc != 0 or not m:

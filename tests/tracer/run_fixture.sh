@@ -4,7 +4,8 @@
 # usage: run_fixture.sh MEMGATE JSON_EXPECT EXIT EXPECTED.json OUT.json [TRACE-OPTION...] -- CMD [ARG...]
 #
 # A TRACE-OPTION of the form NAME=VALUE is set in the environment instead
-# (MEMGATE_SHADOW=0: the tracer keeps every block in its side table).
+# (MEMGATE_SHADOW=0: the tracer keeps every block in its side table); an
+# option --NAME=VALUE is passed as --NAME VALUE.
 #
 # The fixture runs with a fixed, minimal environment and working directory:
 # some programs allocate by the length of $PWD and of the environment.
@@ -16,6 +17,7 @@ shift 5
 opts= vars=
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
 	case $1 in
+	-*=*) opts="$opts ${1%%=*} ${1#*=}" ;;   # --depth=4: `memgate trace --depth 4`
 	-*) opts="$opts $1" ;;   # options for `memgate trace` (no spaces inside)
 	*=*) vars="$vars $1" ;;
 	esac
