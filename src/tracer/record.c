@@ -35,7 +35,6 @@ atomic_int mgt_phase;
 static uint32_t fork_mod_snapshot;   /* modules the parent had when it forked */
 static int fork_token;               /* enter()'s result, held across fork */
 static struct mgt_thread *fork_thread; /* the thread inside fork() */
-uint64_t mgt_tl_close_at;                /* the open timeline bucket closes at this event count */
 static void solo_init(struct mgt_thread *t);
 static void fast_on(struct mgt_thread *t);
 
@@ -314,7 +313,7 @@ static int start_image(int fork_child, const char *parent_file)
 	h->start_realtime_ns = mgt_realtime_ns();
 	h->start_mono_ns = mgt_now_ns();
 	h->tl_width = 1;
-	mgt_tl_close_at = 1;
+	h->tl_left = 1;                       /* room 0: live bytes 0, a bucket maximum of 0 */
 	h->n_stacks = 1;                      /* stack 0: overflow, no frames */
 	h->n_nodes = 1;                       /* node 0: "no caller", never written */
 	if (fork_child) {
@@ -429,12 +428,46 @@ static void leave(struct mgt_thread *t, int solo, int map)
 
 /* ------------------------------------------------------------ aggregation */
 
+/* the live bytes now: the open bucket's maximum less the room left under it */
+static inline uint64_t live_bytes(const struct mgt_header *h)
+{
+	return h->tl_open.live_max - (uint64_t)h->room;
+}
+
+/*
+ * A new peak: the stacks rebase to epoch `e` lazily (event.h), stack 0 at
+ * once (mgt_stack_event leaves it out).  The epoch is stored after the peak
+ * and stack 0's copy: a reader then never pairs the new epoch with old
+ * figures.
+ */
+static void new_epoch(struct mgt_header *h, uint64_t e)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	mgt_rebase(mgt_stack_at(0), e);
+	atomic_signal_fence(memory_order_seq_cst);
+	h->epoch = e;
+}
+
+struct mgt_header *mgt_new_max(struct mgt_header *h, int grew)
+{
+	uint64_t cur = live_bytes(h);
+	h->tl_open.live_max = cur;
+	h->room = 0;
+	if (grew && (int64_t)cur >= (int64_t)h->peak_bytes) {
+		h->peak_bytes = cur;
+		new_epoch(h, h->epoch + 1);
+	}
+	return h;
+}
+
 void mgt_timeline_close(struct mgt_header *h)
 {
 	struct mgt_bucket *t = mgt_g.timeline;
+	uint64_t cur = live_bytes(h);
+	uint64_t events = h->events + (h->tl_width - h->tl_left);
 	h->tl_open.t_end_ns = mgt_now_ns();
-	h->tl_open.live_end = h->cur_bytes;
-	h->tl_open.event_end = h->events;
+	h->tl_open.live_end = cur;
+	h->tl_open.event_end = events;
 	t[h->tl_n] = h->tl_open;
 	if (h->tl_n + 1 == MGT_TIMELINE) {
 		/* full: merge pairs, each bucket now spans twice the events */
@@ -448,10 +481,24 @@ void mgt_timeline_close(struct mgt_header *h)
 	} else {
 		__atomic_store_n(&h->tl_n, h->tl_n + 1, __ATOMIC_RELEASE);
 	}
+	h->events = events;
+	/* the new bucket's maximum is 0 until its first event sets it */
 	h->tl_open.live_max = 0;
-	mgt_tl_close_at = h->events + h->tl_width;
+	h->room = -(int64_t)cur;
+	h->tl_left = h->tl_width;
 	if ((h->tl_n & 63) == 0)
 		mgt_sample_rss();
+}
+
+void mgt_image_live(uint64_t *bytes, uint64_t *blocks)
+{
+	uint32_t n = __atomic_load_n(&mgt_g.hdr->n_stacks, __ATOMIC_ACQUIRE);
+	*bytes = *blocks = 0;
+	for (uint32_t i = 0; i < n && i < MGT_MAX_STACKS; i++) {
+		const struct mgt_stack *s = mgt_stack_at(i);
+		*bytes += s->cur_bytes;
+		*blocks += mgt_stack_blocks(s);
+	}
 }
 
 /* realloc of a known block: one alloc + one free, applied as one resize */
@@ -461,9 +508,9 @@ static inline __attribute__((always_inline)) void count_resize(struct mgt_header
 	struct mgt_stack *o = mgt_stack_at(old_stack), *n = mgt_stack_at(stack);
 	mgt_rebase(o, h->epoch);
 	mgt_rebase(n, h->epoch);
-	mgt_count_alloc(h, n, size);
-	mgt_count_free(h, o, old_size);
-	mgt_after_event(h, size > old_size);
+	mgt_count_stack_alloc(n, size);
+	mgt_count_stack_free(o, old_size);
+	mgt_after_event(h, (int64_t)(size - old_size), size > old_size);
 }
 
 /* one event into the counters, inside the event section */
@@ -515,13 +562,13 @@ static inline __attribute__((always_inline)) void apply(struct mgt_header *h, co
  * order, event by event, so every figure is what apply() would leave.
  */
 struct run {
-	uint64_t allocs, frees, total, cur, blocks, events, epoch, peak, live_max;
+	uint64_t live_max, epoch, peak, tl_left;
+	int64_t room;
 };
 
 /* each of the run's fields and the header's field it stands for */
-#define RUN_FIELDS(X) X(allocs, allocs) X(frees, frees) X(total, total_bytes) \
-	X(cur, cur_bytes) X(blocks, cur_blocks) X(events, events) X(epoch, epoch) \
-	X(peak, peak_bytes) X(live_max, tl_open.live_max)
+#define RUN_FIELDS(X) X(live_max, tl_open.live_max) X(epoch, epoch) X(peak, peak_bytes) \
+	X(tl_left, tl_left) X(room, room)
 
 static inline void run_load(struct run *r, const struct mgt_header *h)
 {
@@ -537,43 +584,25 @@ static inline void run_store(const struct run *r, struct mgt_header *h)
 #undef STORE
 }
 
-static inline __attribute__((always_inline)) void run_alloc(struct run *r, struct mgt_stack *s,
-							    uint64_t size)
-{
-	mgt_count_stack_alloc(s, size);
-	r->allocs++;
-	r->total += size;
-	r->cur += size;
-	r->blocks++;
-}
-
-static inline __attribute__((always_inline)) void run_free(struct run *r, struct mgt_stack *s,
-							   uint64_t size)
-{
-	mgt_count_stack_free(s, size);
-	r->frees++;
-	r->cur -= size;
-	r->blocks--;
-}
-
-/* as mgt_after_event() */
+/* as mgt_after_event() and mgt_new_max() */
 static inline __attribute__((always_inline)) void run_after(struct run *r, struct mgt_header *h,
-							    int grew)
+							    int64_t delta, int grew)
 {
-	r->events++;
-	if ((int64_t)r->cur >= (int64_t)r->live_max) {
-		if (grew && (int64_t)r->cur >= (int64_t)r->peak) {
-			r->peak = r->cur;
-			h->peak_blocks = r->blocks;
-			h->peak_event = r->events;
+	r->room -= delta;
+	if (MGT_UNLIKELY(r->room <= 0)) {
+		uint64_t cur = r->live_max - (uint64_t)r->room;
+		r->live_max = cur;
+		r->room = 0;
+		if (grew && (int64_t)cur >= (int64_t)r->peak) {
+			r->peak = cur;
 			r->epoch++;
+			mgt_rebase(mgt_stack_at(0), r->epoch);  /* as new_epoch() */
 		}
-		r->live_max = r->cur;
 	}
-	if (MGT_UNLIKELY(r->events >= mgt_tl_close_at)) {
+	if (MGT_UNLIKELY(--r->tl_left == 0)) {
 		run_store(r, h);
 		mgt_timeline_close(h);
-		r->live_max = h->tl_open.live_max;
+		run_load(r, h);
 	}
 }
 
@@ -602,21 +631,21 @@ static void apply_batch(struct mgt_header *h, struct mgt_batch *b)
 			s = ls;
 			mgt_rebase(s, r.epoch);
 			if (e->kind == MGT_EV_ALLOC) {
-				run_alloc(&r, s, e->size);
-				run_after(&r, h, 1);
+				mgt_count_stack_alloc(s, e->size);
+				run_after(&r, h, (int64_t)e->size, 1);
 				break;
 			}
-			run_free(&r, s, e->size);
-			run_after(&r, h, 0);
+			mgt_count_stack_free(s, e->size);
+			run_after(&r, h, -(int64_t)e->size, 0);
 			break;
 		case MGT_EV_RESIZE:
 			o = mgt_stack_at(e->old_stack);
 			s = mgt_stack_at(e->stack);
 			mgt_rebase(o, r.epoch);
 			mgt_rebase(s, r.epoch);
-			run_alloc(&r, s, e->size);
-			run_free(&r, o, e->old_size);
-			run_after(&r, h, e->size > e->old_size);
+			mgt_count_stack_alloc(s, e->size);
+			mgt_count_stack_free(o, e->old_size);
+			run_after(&r, h, (int64_t)(e->size - e->old_size), e->size > e->old_size);
 			break;
 		default:
 			apply(h, e);          /* inherited or unknown: none of the run's fields */
@@ -1282,8 +1311,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 	 * freeze the process again (nothing would thaw it) */
 	if (atomic_compare_exchange_strong(&mgt_phase, &recording, MGT_PHASE_FROZEN)) {
 		apply_all_batches(h);             /* every thread's pending events */
-		if (h->tl_open.live_max || h->events !=
-		    (h->tl_n ? mgt_g.timeline[h->tl_n - 1].event_end : 0))
+		if (h->tl_open.live_max || h->tl_left != h->tl_width)
 			mgt_timeline_close(h);
 		mgt_sample_rss();
 		if (!mgt_g.no_leakcheck)
