@@ -74,6 +74,31 @@ static int settle_batches(struct mg_image *img, struct mgt_stack *stacks, uint64
 }
 
 /*
+ * An image traced without stacks: the threads of a threaded process counted
+ * their events in their batches' heads (format.h), their parts of stack 0,
+ * every one of them whether the image exited or died; *unfolded gets the
+ * events no bucket of the timeline has seen yet.
+ */
+static int own_counts(struct mg_image *img, struct mgt_stack *stacks, uint64_t *unfolded)
+{
+	const struct mgt_header *h = img->hdr;
+	const struct mgt_batch *batches =
+		(const struct mgt_batch *)((const char *)img->map + MGT_BATCH_OFF);
+	uint32_t nb = load32(&h->n_batches);
+	if (nb > MGT_MAX_BATCHES)
+		return -1;
+	for (uint32_t i = 0; i < nb; i++) {
+		const struct mgt_batch *b = &batches[i];
+		stacks[0].allocs += b->allocs;
+		stacks[0].frees += b->frees;
+		stacks[0].total_bytes += b->total_bytes;
+		stacks[0].cur_bytes += b->cur_bytes;
+		*unfolded += b->events;       /* not in the timeline yet */
+	}
+	return 0;
+}
+
+/*
  * The figures the tracer does not keep (format.h), into the private copy of
  * the header: the counts and the live figures are the sums of the stacks'
  * (each stack's live blocks its allocs - frees), and the peak is the sum of
@@ -231,10 +256,12 @@ static int open_image(struct mg_image *img, const char *dir, const char *name,
 		return mg_error_set(err, MG_ERROR, "out of memory");
 	if (stacks == NULL)
 		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (call stacks)", path);
-	uint64_t pending = 0;
+	uint64_t pending = 0, unfolded = 0;
+	if (h->depth_max == 0 && own_counts(img, stacks, &unfolded))
+		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (event batch)", path);
 	if (h->state == MGT_RUNNING && settle_batches(img, stacks, &pending))
 		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (event batch)", path);
-	derive_figures(img, stacks, pending);
+	derive_figures(img, stacks, pending + (h->state == MGT_RUNNING ? unfolded : 0));
 	uint64_t closed = img->tl_n ? img->timeline[img->tl_n - 1].event_end : 0;
 	img->have_open_bucket = h->events > closed;
 	return MG_OK;

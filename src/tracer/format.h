@@ -198,9 +198,23 @@ struct mgt_batch {
 	uint32_t n;             /* events written (release-stored after each) */
 	uint32_t done;          /* events [0, done) are in the counters */
 	uint32_t seen;          /* n when a flush last looked at this batch */
-	uint32_t pad[13];       /* the events start on their own cache line */
+	uint32_t events;        /* counts only: its events since its last fold */
+	/*
+	 * Counts only (depth_max 0): the thread writes no events (n stays 0);
+	 * it counts its own here, in a cache line no other thread writes, and
+	 * these are its part of stack 0's counts: the reader adds every
+	 * batch's to stack 0.  Only the live bytes are shared: the thread
+	 * folds its net change into the header's room (the peak, the
+	 * timeline) under the event lock when it leaves +-MGT_BATCH_BYTES or
+	 * after MGT_BATCH_EVENTS events (record.c, fold).
+	 */
+	uint64_t allocs, frees, total_bytes;
+	uint64_t cur_bytes;     /* its allocations' bytes less its frees' (below 0 after
+	                         * freeing blocks another thread allocated) */
+	uint64_t pad[2];        /* the events start on their own cache line */
 	struct mgt_event ev[MGT_BATCH_EVENTS];
 };
+_Static_assert(__builtin_offsetof(struct mgt_batch, ev) == 64, "a batch's head: one cache line");
 
 struct mgt_child {
 	int32_t  pid;
