@@ -14,6 +14,16 @@
 
 MGT_HIDDEN extern atomic_int mgt_threaded;   /* a second thread recorded: every event locks */
 MGT_HIDDEN void mgt_go_threaded(void);
+/*
+ * The stack whose record the last event counted (id UINT64_MAX: none), for
+ * the only thread, or whoever holds the event lock; forgotten when a fork
+ * child starts its own file (record.c).
+ */
+struct mgt_last_stack {
+	uint64_t id;
+	struct mgt_stack *s;
+};
+MGT_HIDDEN extern struct mgt_last_stack mgt_last_stack;
 /* the open timeline bucket has had its tl_width events: it closes, the next opens */
 MGT_HIDDEN void mgt_timeline_close(struct mgt_header *h);
 /* an event took `room` to 0 or below: the bucket's new maximum, and a new
@@ -102,9 +112,19 @@ static inline void mgt_after_event(struct mgt_header *h, int64_t delta, int grew
 static inline __attribute__((always_inline)) struct mgt_stack *mgt_stack_event(
 	const struct mgt_header *h, uint32_t sid)
 {
-	struct mgt_stack *s = mgt_stack_at(sid);
-	if (!__builtin_constant_p(sid) || sid)
-		mgt_rebase(s, h->epoch);
+	struct mgt_stack *s;
+	if (__builtin_constant_p(sid) && !sid)
+		return mgt_stack_at(0);
+	/* the last stack counted: a free is most often of a block of the stack
+	 * just counted, and a loop allocates at few stacks */
+	if (MGT_LIKELY(mgt_last_stack.id == sid)) {
+		s = mgt_last_stack.s;
+	} else {
+		s = mgt_stack_at(sid);
+		mgt_last_stack.id = sid;
+		mgt_last_stack.s = s;
+	}
+	mgt_rebase(s, h->epoch);
 	return s;
 }
 

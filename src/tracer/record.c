@@ -31,6 +31,7 @@
 
 struct mgt_global mgt_g;
 atomic_int mgt_phase;
+struct mgt_last_stack mgt_last_stack = { UINT64_MAX, NULL };
 
 static uint32_t fork_mod_snapshot;   /* modules the parent had when it forked */
 static int fork_token;               /* enter()'s result, held across fork */
@@ -315,6 +316,7 @@ static int start_image(int fork_child, const char *parent_file)
 	h->tl_width = 1;
 	h->tl_left = 1;                       /* room 0: live bytes 0, a bucket maximum of 0 */
 	h->n_stacks = 1;                      /* stack 0: overflow, no frames */
+	mgt_last_stack.id = UINT64_MAX;       /* a fork child's records are new */
 	h->n_nodes = 1;                       /* node 0: "no caller", never written */
 	if (fork_child) {
 		h->flags |= MGT_F_FORK_CHILD;
