@@ -21,6 +21,15 @@ static uint32_t load32(const uint32_t *p)
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
+/* the batches region and how many batches were handed out; NULL: corrupt */
+static const struct mgt_batch *batches_of(const struct mg_image *img, uint32_t *nb)
+{
+	*nb = load32(&img->hdr->n_batches);
+	if (*nb > MGT_MAX_BATCHES)
+		return NULL;
+	return (const struct mgt_batch *)((const char *)img->map + MGT_BATCH_OFF);
+}
+
 /*
  * A threaded process that died (no exit step ran) may have left events in its
  * threads' batches, written but not yet applied (format.h).  They are added
@@ -32,11 +41,10 @@ static uint32_t load32(const uint32_t *p)
 static int settle_batches(struct mg_image *img, struct mgt_stack *stacks, uint64_t *pending)
 {
 	struct mgt_header *h = img->map;
-	const struct mgt_batch *batches =
-		(const struct mgt_batch *)((const char *)img->map + MGT_BATCH_OFF);
-	uint32_t nb = load32(&h->n_batches);
+	uint32_t nb;
+	const struct mgt_batch *batches = batches_of(img, &nb);
 	*pending = 0;
-	if (nb > MGT_MAX_BATCHES)
+	if (!batches)
 		return -1;
 	for (uint32_t i = 0; i < nb; i++) {
 		uint32_t n = load32(&batches[i].n), done = load32(&batches[i].done);
@@ -81,11 +89,9 @@ static int settle_batches(struct mg_image *img, struct mgt_stack *stacks, uint64
  */
 static int own_counts(struct mg_image *img, struct mgt_stack *stacks, uint64_t *unfolded)
 {
-	const struct mgt_header *h = img->hdr;
-	const struct mgt_batch *batches =
-		(const struct mgt_batch *)((const char *)img->map + MGT_BATCH_OFF);
-	uint32_t nb = load32(&h->n_batches);
-	if (nb > MGT_MAX_BATCHES)
+	uint32_t nb;
+	const struct mgt_batch *batches = batches_of(img, &nb);
+	if (!batches)
 		return -1;
 	for (uint32_t i = 0; i < nb; i++) {
 		const struct mgt_batch *b = &batches[i];

@@ -742,11 +742,15 @@ static __attribute__((noinline)) void fold(struct mgt_thread *t, struct mgt_batc
 		if (h->room <= 0)
 			mgt_new_max(h, delta > 0);
 		/* the buckets these events close (at this fold: a thread's
-		 * events reach the timeline together) */
+		 * events reach the timeline together, at the live bytes now) */
 		while (ev && ev >= h->tl_left) {
 			ev -= h->tl_left;
 			h->tl_left = 0;
 			mgt_timeline_close(h);
+			/* the next bucket saw them too (its maximum stays 0 while
+			 * the live bytes are below 0: a free folded first) */
+			if (ev && h->room <= 0)
+				mgt_new_max(h, 0);
 		}
 		h->tl_left -= ev;
 	}

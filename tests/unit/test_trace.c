@@ -48,25 +48,31 @@ static void put_stack(int fd, uint32_t id, uint64_t allocs, uint64_t cur, uint32
 	put(fd, MGT_INFO_OFF + (uint64_t)id * sizeof(si), &si, sizeof(si));
 }
 
-enum breakage { WHOLE, CYCLE, UNCOMMITTED, TOO_DEEP };
-
-/* writes dir/1.0.mgt: stacks 1 and 2, nodes 1-4, broken as asked */
-static void write_trace(enum breakage b)
+/* dir/1.0.mgt created empty at its full size, and *h a valid header for it */
+static int new_trace(struct mgt_header *h, uint32_t state)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "%s/1.0.mgt", dir);
 	unlink(path);
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 	CHECK(fd >= 0 && ftruncate(fd, (off_t)MGT_FILE_SIZE) == 0);
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, MGT_MAGIC, 8);
+	h->version = MGT_VERSION;
+	h->header_size = sizeof(*h);
+	h->file_size = MGT_FILE_SIZE;
+	h->pid = 1;
+	h->state = state;
+	return fd;
+}
 
+enum breakage { WHOLE, CYCLE, UNCOMMITTED, TOO_DEEP };
+
+/* writes dir/1.0.mgt: stacks 1 and 2, nodes 1-4, broken as asked */
+static void write_trace(enum breakage b)
+{
 	static struct mgt_header h;
-	memset(&h, 0, sizeof(h));
-	memcpy(h.magic, MGT_MAGIC, 8);
-	h.version = MGT_VERSION;
-	h.header_size = sizeof(h);
-	h.file_size = MGT_FILE_SIZE;
-	h.pid = 1;
-	h.state = MGT_EXITED;
+	int fd = new_trace(&h, MGT_EXITED);
 	h.flags = MGT_F_LEAKCHECK | MGT_F_EXIT_CODE;
 	h.depth_max = 64;
 	h.allocs = 5;
@@ -155,21 +161,10 @@ static void put_counters(int fd, uint32_t id, uint64_t allocs, uint64_t frees, u
  */
 static void check_derived(uint32_t state, int big)
 {
-	char path[128];
 	struct mg_trace *t = NULL;
 	struct mg_error err = { 0 };
 	static struct mgt_header h;
-	snprintf(path, sizeof(path), "%s/1.0.mgt", dir);
-	unlink(path);
-	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-	CHECK(fd >= 0 && ftruncate(fd, (off_t)MGT_FILE_SIZE) == 0);
-	memset(&h, 0, sizeof(h));
-	memcpy(h.magic, MGT_MAGIC, 8);
-	h.version = MGT_VERSION;
-	h.header_size = sizeof(h);
-	h.file_size = MGT_FILE_SIZE;
-	h.pid = 1;
-	h.state = state;
+	int fd = new_trace(&h, state);
 	h.depth_max = 64;
 	h.n_stacks = 3;
 	h.n_nodes = 1;
