@@ -21,22 +21,30 @@ static uint32_t load32(const uint32_t *p)
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
+/* the batches region and how many batches were handed out; NULL: corrupt */
+static const struct mgt_batch *batches_of(const struct mg_image *img, uint32_t *nb)
+{
+	*nb = load32(&img->hdr->n_batches);
+	if (*nb > MGT_MAX_BATCHES)
+		return NULL;
+	return (const struct mgt_batch *)((const char *)img->map + MGT_BATCH_OFF);
+}
+
 /*
  * A threaded process that died (no exit step ran) may have left events in its
  * threads' batches, written but not yet applied (format.h).  They are added
  * here, to the private copy of the mapping, the way the tracer would have:
- * the counts, each stack's counts (tracer/count.h, as the tracer counts), and
- * the open timeline bucket.  The peak is then at least what was live at
- * death; when that reaches it, every stack's bytes at the peak are its live
- * bytes (a new epoch), by the tracer's rule.
+ * each stack's counts (tracer/count.h, as the tracer counts) and the
+ * header's counts of the events that have no stack; *pending gets how many
+ * events they were.  derive_figures() then does the rest.
  */
-static int settle_batches(struct mg_image *img, struct mgt_stack *stacks)
+static int settle_batches(struct mg_image *img, struct mgt_stack *stacks, uint64_t *pending)
 {
 	struct mgt_header *h = img->map;
-	const struct mgt_batch *batches =
-		(const struct mgt_batch *)((const char *)img->map + MGT_BATCH_OFF);
-	uint32_t nb = load32(&h->n_batches);
-	if (nb > MGT_MAX_BATCHES)
+	uint32_t nb;
+	const struct mgt_batch *batches = batches_of(img, &nb);
+	*pending = 0;
+	if (!batches)
 		return -1;
 	for (uint32_t i = 0; i < nb; i++) {
 		uint32_t n = load32(&batches[i].n), done = load32(&batches[i].done);
@@ -50,32 +58,95 @@ static int settle_batches(struct mg_image *img, struct mgt_stack *stacks)
 			switch (e->kind) {
 			case MGT_EV_ALLOC:
 			case MGT_EV_RESIZE:
-				mgt_count_alloc(h, s, e->size);
+				mgt_count_stack_alloc(s, e->size);
 				if (e->kind == MGT_EV_RESIZE)
-					mgt_count_free(h, o, e->old_size);
+					mgt_count_stack_free(o, e->old_size);
 				break;
 			case MGT_EV_FREE:
-				mgt_count_free(h, s, e->size);
+				mgt_count_stack_free(s, e->size);
 				break;
 			case MGT_EV_INHERITED:
 				h->inherited_frees++;
 				h->inherited_bytes += e->size;
-				break;
+				continue;
 			case MGT_EV_UNKNOWN:
 				h->unknown_frees++;
-				break;
+				continue;
 			default:
 				return -1;
 			}
-			h->events++;
+			(*pending)++;
 		}
 	}
-	mgt_count_peak(h);
+	return 0;
+}
+
+/*
+ * An image traced without stacks: the threads of a threaded process counted
+ * their events in their batches' heads (format.h), their parts of stack 0,
+ * every one of them whether the image exited or died; *unfolded gets the
+ * events no bucket of the timeline has seen yet.
+ */
+static int own_counts(struct mg_image *img, struct mgt_stack *stacks, uint64_t *unfolded)
+{
+	uint32_t nb;
+	const struct mgt_batch *batches = batches_of(img, &nb);
+	if (!batches)
+		return -1;
+	for (uint32_t i = 0; i < nb; i++) {
+		const struct mgt_batch *b = &batches[i];
+		stacks[0].allocs += b->allocs;
+		stacks[0].frees += b->frees;
+		stacks[0].total_bytes += b->total_bytes;
+		stacks[0].cur_bytes += b->cur_bytes;
+		*unfolded += b->events;       /* not in the timeline yet */
+	}
+	return 0;
+}
+
+/*
+ * The figures the tracer does not keep (format.h), into the private copy of
+ * the header: the counts and the live figures are the sums of the stacks'
+ * (each stack's live blocks its allocs - frees), and the peak is the sum of
+ * what each stack held at it, so the stacks add up to the image by
+ * construction, whatever instant a SIGKILL chose.  An image that died
+ * (still RUNNING) may have its last events past the last bucket and the
+ * peak: the peak is then at least what was live at its death, and when that
+ * reaches it, every stack's bytes at the peak are its live bytes (a new
+ * epoch), by the tracer's rule; the open bucket ends with those events.
+ */
+static void derive_figures(struct mg_image *img, struct mgt_stack *stacks, uint64_t pending)
+{
+	struct mgt_header *h = img->map;
+	uint64_t peak = 0, peak_blocks = 0;
+	h->allocs = h->frees = h->total_bytes = h->cur_bytes = 0;
+	for (uint32_t i = 0; i < img->n_stacks; i++) {
+		struct mgt_stack *s = &stacks[i];
+		s->cur_blocks = mgt_stack_blocks(s);
+		h->allocs += s->allocs;
+		h->frees += s->frees;
+		h->total_bytes += s->total_bytes;
+		h->cur_bytes += s->cur_bytes;
+		int rebased = s->epoch == h->epoch;
+		peak += rebased ? s->peak_bytes : s->cur_bytes;
+		peak_blocks += rebased ? s->peak_blocks : s->cur_blocks;
+	}
+	h->cur_blocks = h->allocs - h->frees;
+	h->peak_bytes = peak;
+	h->peak_blocks = peak_blocks;
+	/* events: those before the open bucket, those in it, those pending */
+	h->events += (h->tl_left <= h->tl_width ? h->tl_width - h->tl_left : 0) + pending;
+	if (h->state != MGT_RUNNING)
+		return;
+	if ((int64_t)h->cur_bytes >= (int64_t)h->peak_bytes) {
+		h->peak_bytes = h->cur_bytes;
+		h->peak_blocks = h->cur_blocks;
+		h->epoch++;
+	}
 	if ((int64_t)h->cur_bytes > (int64_t)h->tl_open.live_max)
 		h->tl_open.live_max = h->cur_bytes;
 	h->tl_open.live_end = h->cur_bytes;
 	h->tl_open.event_end = h->events;
-	return 0;
 }
 
 /*
@@ -115,6 +186,7 @@ static int gather_stacks(struct mg_image *img, struct mgt_stack **out)
 			goto corrupt;
 		memcpy(s, base + MGT_STK_OFF + (uint64_t)i * MGT_STACK_REC, MGT_STACK_REC);
 		s->flags = si->flags;
+		s->cur_blocks = mgt_stack_blocks(s);  /* not in the file */
 		if (kinds && s->cur_blocks) {
 			const struct mgt_stack_lost *l = (const void *)(base + MGT_LOST_OFF +
 				(uint64_t)i * sizeof(struct mgt_stack_lost));
@@ -190,8 +262,12 @@ static int open_image(struct mg_image *img, const char *dir, const char *name,
 		return mg_error_set(err, MG_ERROR, "out of memory");
 	if (stacks == NULL)
 		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (call stacks)", path);
-	if (h->state == MGT_RUNNING && settle_batches(img, stacks))
+	uint64_t pending = 0, unfolded = 0;
+	if (h->depth_max == 0 && own_counts(img, stacks, &unfolded))
 		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (event batch)", path);
+	if (h->state == MGT_RUNNING && settle_batches(img, stacks, &pending))
+		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (event batch)", path);
+	derive_figures(img, stacks, pending + (h->state == MGT_RUNNING ? unfolded : 0));
 	uint64_t closed = img->tl_n ? img->timeline[img->tl_n - 1].event_end : 0;
 	img->have_open_bucket = h->events > closed;
 	return MG_OK;

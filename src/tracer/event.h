@@ -13,9 +13,22 @@
 #include "ptrmap.h"
 
 MGT_HIDDEN extern atomic_int mgt_threaded;   /* a second thread recorded: every event locks */
-MGT_HIDDEN extern uint64_t mgt_tl_close_at;  /* the open timeline bucket closes at this event count */
 MGT_HIDDEN void mgt_go_threaded(void);
+/*
+ * The stack whose record the last event counted (id UINT64_MAX: none), for
+ * the only thread, or whoever holds the event lock; forgotten when a fork
+ * child starts its own file (record.c).
+ */
+struct mgt_last_stack {
+	uint64_t id;
+	struct mgt_stack *s;
+};
+MGT_HIDDEN extern struct mgt_last_stack mgt_last_stack;
+/* the open timeline bucket has had its tl_width events: it closes, the next opens */
 MGT_HIDDEN void mgt_timeline_close(struct mgt_header *h);
+/* an event took `room` to 0 or below: the bucket's new maximum, and a new
+ * peak if it `grew` the live bytes to the peak or past it; returns h */
+MGT_HIDDEN struct mgt_header *mgt_new_max(struct mgt_header *h, int grew);
 /* the event past the common case; `solo` is mgt_ev_begin()'s result, ended there */
 MGT_HIDDEN void mgt_alloc_slow(struct mgt_thread *t, int solo, uint64_t p, uint64_t size,
 			       uint32_t stack);
@@ -49,50 +62,86 @@ static inline void mgt_ev_end(struct mgt_thread *t, int solo)
 /*
  * Live counts are compared as signed: in a threaded process a block handed to
  * another thread may be freed in a batch applied before the batch holding its
- * allocation, so a count can dip below zero for a moment.
+ * allocation, so a count can dip below zero for a moment.  The copy is
+ * stored before the epoch that says it is valid: a SIGKILL between them
+ * leaves the old epoch, and the reader then takes the live figures.
  */
 static inline void mgt_rebase(struct mgt_stack *s, uint64_t epoch)
 {
-	if (s->epoch != epoch) {
+	if (MGT_UNLIKELY(s->epoch != epoch)) {
+		int64_t blocks = (int64_t)mgt_stack_blocks(s);
 		s->peak_bytes = (int64_t)s->cur_bytes > 0 ? s->cur_bytes : 0;
-		s->peak_blocks = (int64_t)s->cur_blocks > 0 ? s->cur_blocks : 0;
+		s->peak_blocks = blocks > 0 ? (uint64_t)blocks : 0;
+		atomic_signal_fence(memory_order_seq_cst);
 		s->epoch = epoch;
 	}
 }
 
 /*
- * After each event, inside the event section.  The open bucket's maximum
- * never exceeds the peak (live bytes rise only in an event that `grew`, which
- * raises the peak with them), so one compare with it stands for both after
- * an event that grew: only live bytes that reach the bucket's maximum can
- * reach the peak.
+ * After each event, inside the event section: the live bytes moved by
+ * `delta` (an allocation that `grew` them, or a free).  `room` is the open
+ * bucket's maximum less the live bytes, so one subtraction and its sign
+ * stand for both compares: only live bytes that reach the bucket's maximum
+ * can reach the peak (the maximum never exceeds it), and mgt_new_max() sees
+ * to both.  A bucket opens with a maximum of 0, so its first event takes
+ * that path too.  `tl_left` counts the open bucket's events down.
  */
-static inline void mgt_after_event(struct mgt_header *h, int grew)
+static inline void mgt_after_event(struct mgt_header *h, int64_t delta, int grew)
 {
-	h->events++;
-	if ((int64_t)h->cur_bytes >= (int64_t)h->tl_open.live_max) {
-		if (grew && mgt_count_peak(h))
-			h->peak_event = h->events;
-		h->tl_open.live_max = h->cur_bytes;
-	}
-	if (MGT_UNLIKELY(h->events >= mgt_tl_close_at))
+	_Bool low;
+#if defined(__x86_64__)
+	/* the subtraction's own flags: one instruction and a branch (live bytes
+	 * stay far below 2^63, so the signed compare cannot overflow) */
+	__asm__("subq %2, %0" : "+m"(h->room), "=@ccle"(low) : "er"(delta));
+#else
+	h->room -= delta;
+	low = h->room <= 0;
+#endif
+	if (MGT_UNLIKELY(low))
+		h = mgt_new_max(h, grew);     /* h comes back: no register saved for it */
+	if (MGT_UNLIKELY(--h->tl_left == 0))
 		mgt_timeline_close(h);
 }
 
-static inline void mgt_count_alloc_at(struct mgt_header *h, uint32_t sid, uint64_t size)
+/*
+ * The stack's record, rebased if a peak came since its last event.  Stack 0
+ * never needs it: mgt_new_max() rebases it at once at every peak (it is the
+ * only stack of an image traced without stacks, where this saves a compare
+ * per event); the check is left out where the compiler sees the id is 0.
+ */
+static inline __attribute__((always_inline)) struct mgt_stack *mgt_stack_event(
+	const struct mgt_header *h, uint32_t sid)
 {
-	struct mgt_stack *s = mgt_stack_at(sid);
+	struct mgt_stack *s;
+	if (__builtin_constant_p(sid) && !sid)
+		return mgt_stack_at(0);
+	/* the last stack counted: a free is most often of a block of the stack
+	 * just counted, and a loop allocates at few stacks */
+	if (MGT_LIKELY(mgt_last_stack.id == sid)) {
+		s = mgt_last_stack.s;
+	} else {
+		s = mgt_stack_at(sid);
+		mgt_last_stack.id = sid;
+		mgt_last_stack.s = s;
+	}
 	mgt_rebase(s, h->epoch);
-	mgt_count_alloc(h, s, size);
-	mgt_after_event(h, 1);
+	return s;
 }
 
-static inline void mgt_count_free_at(struct mgt_header *h, uint32_t sid, uint64_t size)
+static inline __attribute__((always_inline)) void mgt_count_alloc_at(struct mgt_header *h,
+									uint32_t sid, uint64_t size)
 {
-	struct mgt_stack *s = mgt_stack_at(sid);
-	mgt_rebase(s, h->epoch);
-	mgt_count_free(h, s, size);
-	mgt_after_event(h, 0);
+	struct mgt_stack *s = mgt_stack_event(h, sid);
+	mgt_count_stack_alloc(s, size);
+	mgt_after_event(h, (int64_t)size, 1);
+}
+
+static inline __attribute__((always_inline)) void mgt_count_free_at(struct mgt_header *h,
+								       uint32_t sid, uint64_t size)
+{
+	struct mgt_stack *s = mgt_stack_event(h, sid);
+	mgt_count_stack_free(s, size);
+	mgt_after_event(h, -(int64_t)size, 0);
 }
 
 /*

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define MGT_MAGIC        "MGTRACE1"
-#define MGT_VERSION      4
+#define MGT_VERSION      5
 
 #define MGT_MAX_STACKS   (1u << 20)       /* distinct call stacks per image; beyond: stack 0 */
 #define MGT_MAX_NODES    (1u << 24)       /* frame nodes, all stacks together (shared callers once) */
@@ -77,13 +77,18 @@ enum mgt_flags {
 };
 
 /*
- * Per call stack counters, indexed by stack id (id 0 = "no stack": overflow).
+ * Per call stack counters, indexed by stack id (id 0 = "no stack": overflow,
+ * and every event of an image traced without stacks, depth_max 0).
  * The at-peak pair uses the epoch rebase: the bytes/blocks this stack held at
  * the process peak are `epoch == hdr.epoch ? peak_* : cur_*`.
  *
  * The stacks region holds only the counters, the fields before `flags`: one
  * record of MGT_STACK_REC bytes (a cache line) per stack, written on every
  * event, and the only part of a stack the tracer writes after creating it.
+ * An allocation adds to allocs, total_bytes and cur_bytes, a free to frees
+ * and cur_bytes: cur_blocks is not written by the tracer, the reader derives
+ * it (allocs - frees).  These records are the image's counts: the header's
+ * allocs, frees, total_bytes and live figures are their sums (the reader's).
  * The fields from `flags` on live in regions of their own (the stack's
  * struct mgt_stack_info, written once, and its struct mgt_stack_lost, written
  * only by the leak check at exit); the reader (core/trace.c) gathers them
@@ -95,10 +100,10 @@ struct mgt_stack {
 	uint64_t total_bytes;   /* requested bytes of those allocations */
 	uint64_t frees;         /* frees of blocks allocated here */
 	uint64_t cur_bytes;     /* live requested bytes now */
-	uint64_t cur_blocks;    /* live blocks now */
+	uint64_t cur_blocks;    /* live blocks now: derived by the reader, allocs - frees */
 	uint64_t peak_bytes;    /* live bytes at the process peak (see above) */
 	uint64_t peak_blocks;
-	uint64_t epoch;         /* hdr.epoch when peak_* was last rebased */
+	uint64_t epoch;         /* hdr.epoch when peak_* was last rebased (stored last) */
 	/* ---- not in the stacks region: the reader's copy of the other regions ---- */
 	uint32_t flags;         /* struct mgt_stack_info.flags */
 	uint32_t pad;
@@ -193,9 +198,23 @@ struct mgt_batch {
 	uint32_t n;             /* events written (release-stored after each) */
 	uint32_t done;          /* events [0, done) are in the counters */
 	uint32_t seen;          /* n when a flush last looked at this batch */
-	uint32_t pad[13];       /* the events start on their own cache line */
+	uint32_t events;        /* counts only: its events since its last fold */
+	/*
+	 * Counts only (depth_max 0): the thread writes no events (n stays 0);
+	 * it counts its own here, in a cache line no other thread writes, and
+	 * these are its part of stack 0's counts: the reader adds every
+	 * batch's to stack 0.  Only the live bytes are shared: the thread
+	 * folds its net change into the header's room (the peak, the
+	 * timeline) under the event lock when it leaves +-MGT_BATCH_BYTES or
+	 * after MGT_BATCH_EVENTS events (record.c, fold).
+	 */
+	uint64_t allocs, frees, total_bytes;
+	uint64_t cur_bytes;     /* its allocations' bytes less its frees' (below 0 after
+	                         * freeing blocks another thread allocated) */
+	uint64_t pad[2];        /* the events start on their own cache line */
 	struct mgt_event ev[MGT_BATCH_EVENTS];
 };
+_Static_assert(__builtin_offsetof(struct mgt_batch, ev) == 64, "a batch's head: one cache line");
 
 struct mgt_child {
 	int32_t  pid;
@@ -216,12 +235,25 @@ struct mgt_header {
 	uint32_t depth_max;     /* MEMGATE_DEPTH in force; 0: no stacks, all in stack 0 */
 	uint64_t start_realtime_ns, start_mono_ns, end_mono_ns;
 
-	/* global counters, written under the aggregation lock */
+	/*
+	 * The image's running figures, written per event by the only thread, or
+	 * under the event lock.  Per event the tracer writes only its stack's
+	 * record, `room` and `tl_left`: the counts are the stacks' (below).
+	 */
+	int64_t  room;          /* tl_open.live_max - live bytes: an event that takes it to 0
+	                         * or below reached the open bucket's maximum (and maybe the peak) */
+	uint64_t tl_left;       /* events until the open bucket closes (tl_width when it opened) */
+	uint64_t peak_bytes;    /* the peak (the latest of equal ones) */
+	uint64_t epoch;         /* bumped at each new (or equal) peak, after peak_bytes */
+	/*
+	 * Derived by the reader (core/trace.c) from the stacks region and the
+	 * fields above; the tracer leaves them 0 in the file.  allocs, frees,
+	 * total_bytes, cur_bytes: sums over the stacks; cur_blocks = allocs -
+	 * frees; peak_blocks: the stacks' blocks at the peak, summed.
+	 */
 	uint64_t allocs, frees, total_bytes;
-	uint64_t cur_bytes, cur_blocks;
-	uint64_t peak_bytes, peak_blocks, peak_mono_ns, peak_event;
-	uint64_t events;        /* allocation + free events aggregated */
-	uint64_t epoch;         /* bumped at each new (or equal) peak */
+	uint64_t cur_bytes, cur_blocks, peak_blocks;
+	uint64_t events;        /* tracer: events before the open bucket; reader: all of them */
 	uint64_t unknown_frees; /* free() of pointers never seen allocated */
 	uint64_t inherited_frees, inherited_bytes; /* frees of blocks inherited over fork */
 	uint64_t truncated_stacks; /* distinct stacks cut at depth_max */

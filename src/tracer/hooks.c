@@ -31,8 +31,8 @@
 
 /*
  * The solo thread's event, in line in record_alloc and free (event.h), makes
- * a few calls out of line: a block for the side table, a bucket to close, a
- * second thread appearing.  From here they go through wrappers (KEEP_CALL
+ * a few calls out of line: a block for the side table, a bucket's new
+ * maximum (or a peak), a bucket to close, a second thread appearing.  From here they go through wrappers (KEEP_CALL
  * below) that keep the registers the hooks need across them, and the
  * compiler knows it (it knows what a function of this file clobbers,
  * -fipa-ra), so those two
@@ -46,6 +46,7 @@
 #define mgt_free_slow keep_free_slow
 #define mgt_timeline_close keep_timeline_close
 #define mgt_go_threaded keep_go_threaded
+#define mgt_new_max keep_new_max
 #endif
 #include "event.h"
 #if defined(__x86_64__)
@@ -53,6 +54,7 @@
 #undef mgt_free_slow
 #undef mgt_timeline_close
 #undef mgt_go_threaded
+#undef mgt_new_max
 #endif
 #include "hookpath.h"
 #include "tracer.h"
@@ -120,6 +122,16 @@ MGT_HIDDEN __attribute__((noinline)) void keep_timeline_close(struct mgt_header 
 	register uint64_t r8 __asm__("r8");
 	uint64_t c;
 	KEEP_CALL("mgt_timeline_close", KEEP_ARGS("=c"(c), "=r"(r8)), KEEP_ARGS("D"(h)));
+}
+
+/* mgt_new_max returns h: the wrapper hands back its own, which it kept */
+MGT_HIDDEN __attribute__((noinline)) struct mgt_header *keep_new_max(struct mgt_header *h,
+								       int grew)
+{
+	register uint64_t r8 __asm__("r8");
+	uint64_t c;
+	KEEP_CALL("mgt_new_max", KEEP_ARGS("=c"(c), "=r"(r8)), KEEP_ARGS("D"(h), "S"(grew)));
+	return h;
 }
 
 MGT_HIDDEN __attribute__((noinline)) void keep_go_threaded(void)

@@ -532,9 +532,11 @@ static void record(void)
 	 * mapped()): still reachable for want of better, so that the kinds add
 	 * up to the leaked figures, and the kinds are marked inexact.
 	 */
-	if (h->cur_blocks > blocks && h->cur_bytes >= bytes) {
-		h->lost_bytes[MGT_REACHABLE] += h->cur_bytes - bytes;
-		h->lost_blocks[MGT_REACHABLE] += h->cur_blocks - blocks;
+	uint64_t live_bytes, live_blocks;
+	mgt_image_live(&live_bytes, &live_blocks);
+	if (live_blocks > blocks && live_bytes >= bytes) {
+		h->lost_bytes[MGT_REACHABLE] += live_bytes - bytes;
+		h->lost_blocks[MGT_REACHABLE] += live_blocks - blocks;
 		lc->inexact = 1;
 	}
 	h->scanned_bytes = lc->scanned;

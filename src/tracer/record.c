@@ -31,11 +31,11 @@
 
 struct mgt_global mgt_g;
 atomic_int mgt_phase;
+struct mgt_last_stack mgt_last_stack = { UINT64_MAX, NULL };
 
 static uint32_t fork_mod_snapshot;   /* modules the parent had when it forked */
 static int fork_token;               /* enter()'s result, held across fork */
 static struct mgt_thread *fork_thread; /* the thread inside fork() */
-uint64_t mgt_tl_close_at;                /* the open timeline bucket closes at this event count */
 static void solo_init(struct mgt_thread *t);
 static void fast_on(struct mgt_thread *t);
 
@@ -314,8 +314,9 @@ static int start_image(int fork_child, const char *parent_file)
 	h->start_realtime_ns = mgt_realtime_ns();
 	h->start_mono_ns = mgt_now_ns();
 	h->tl_width = 1;
-	mgt_tl_close_at = 1;
+	h->tl_left = 1;                       /* room 0: live bytes 0, a bucket maximum of 0 */
 	h->n_stacks = 1;                      /* stack 0: overflow, no frames */
+	mgt_last_stack.id = UINT64_MAX;       /* a fork child's records are new */
 	h->n_nodes = 1;                       /* node 0: "no caller", never written */
 	if (fork_child) {
 		h->flags |= MGT_F_FORK_CHILD;
@@ -429,12 +430,63 @@ static void leave(struct mgt_thread *t, int solo, int map)
 
 /* ------------------------------------------------------------ aggregation */
 
+/* the live bytes now: the open bucket's maximum less the room left under it */
+static inline uint64_t live_bytes(const struct mgt_header *h)
+{
+	return h->tl_open.live_max - (uint64_t)h->room;
+}
+
+/*
+ * A new peak: the stacks rebase to epoch `e` lazily (event.h), stack 0 at
+ * once (mgt_stack_event leaves it out).  The epoch is stored after the peak
+ * and stack 0's copy: a reader then never pairs the new epoch with old
+ * figures.
+ */
+static void new_epoch(struct mgt_header *h, uint64_t e)
+{
+	struct mgt_stack *s0 = mgt_stack_at(0);
+	uint32_t nb = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
+	atomic_signal_fence(memory_order_seq_cst);
+	if (MGT_UNLIKELY(!mgt_g.depth && nb)) {
+		/* counts only, with threads counting in their batches (fold):
+		 * stack 0 is the whole image, its share of the peak all of it */
+		uint64_t blocks = mgt_stack_blocks(s0);
+		for (uint32_t i = 0; i < nb && i < MGT_MAX_BATCHES; i++) {
+			const struct mgt_batch *b = mgt_batch_at(i);
+			blocks += __atomic_load_n(&b->allocs, __ATOMIC_RELAXED) -
+				  __atomic_load_n(&b->frees, __ATOMIC_RELAXED);
+		}
+		s0->peak_bytes = h->peak_bytes;
+		s0->peak_blocks = (int64_t)blocks > 0 ? blocks : 0;
+		atomic_signal_fence(memory_order_seq_cst);
+		s0->epoch = e;
+	} else {
+		mgt_rebase(s0, e);
+	}
+	atomic_signal_fence(memory_order_seq_cst);
+	h->epoch = e;
+}
+
+struct mgt_header *mgt_new_max(struct mgt_header *h, int grew)
+{
+	uint64_t cur = live_bytes(h);
+	h->tl_open.live_max = cur;
+	h->room = 0;
+	if (grew && (int64_t)cur >= (int64_t)h->peak_bytes) {
+		h->peak_bytes = cur;
+		new_epoch(h, h->epoch + 1);
+	}
+	return h;
+}
+
 void mgt_timeline_close(struct mgt_header *h)
 {
 	struct mgt_bucket *t = mgt_g.timeline;
+	uint64_t cur = live_bytes(h);
+	uint64_t events = h->events + (h->tl_width - h->tl_left);
 	h->tl_open.t_end_ns = mgt_now_ns();
-	h->tl_open.live_end = h->cur_bytes;
-	h->tl_open.event_end = h->events;
+	h->tl_open.live_end = cur;
+	h->tl_open.event_end = events;
 	t[h->tl_n] = h->tl_open;
 	if (h->tl_n + 1 == MGT_TIMELINE) {
 		/* full: merge pairs, each bucket now spans twice the events */
@@ -448,10 +500,32 @@ void mgt_timeline_close(struct mgt_header *h)
 	} else {
 		__atomic_store_n(&h->tl_n, h->tl_n + 1, __ATOMIC_RELEASE);
 	}
+	h->events = events;
+	/* the new bucket's maximum is 0 until its first event sets it */
 	h->tl_open.live_max = 0;
-	mgt_tl_close_at = h->events + h->tl_width;
+	h->room = -(int64_t)cur;
+	h->tl_left = h->tl_width;
 	if ((h->tl_n & 63) == 0)
 		mgt_sample_rss();
+}
+
+void mgt_image_live(uint64_t *bytes, uint64_t *blocks)
+{
+	uint32_t n = __atomic_load_n(&mgt_g.hdr->n_stacks, __ATOMIC_ACQUIRE);
+	*bytes = *blocks = 0;
+	for (uint32_t i = 0; i < n && i < MGT_MAX_STACKS; i++) {
+		const struct mgt_stack *s = mgt_stack_at(i);
+		*bytes += s->cur_bytes;
+		*blocks += mgt_stack_blocks(s);
+	}
+	/* counts only: the threads' own counts too (fold) */
+	n = mgt_g.depth ? 0 : __atomic_load_n(&mgt_g.hdr->n_batches, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; i < n && i < MGT_MAX_BATCHES; i++) {
+		const struct mgt_batch *b = mgt_batch_at(i);
+		*bytes += __atomic_load_n(&b->cur_bytes, __ATOMIC_RELAXED);
+		*blocks += __atomic_load_n(&b->allocs, __ATOMIC_RELAXED) -
+			   __atomic_load_n(&b->frees, __ATOMIC_RELAXED);
+	}
 }
 
 /* realloc of a known block: one alloc + one free, applied as one resize */
@@ -461,9 +535,9 @@ static inline __attribute__((always_inline)) void count_resize(struct mgt_header
 	struct mgt_stack *o = mgt_stack_at(old_stack), *n = mgt_stack_at(stack);
 	mgt_rebase(o, h->epoch);
 	mgt_rebase(n, h->epoch);
-	mgt_count_alloc(h, n, size);
-	mgt_count_free(h, o, old_size);
-	mgt_after_event(h, size > old_size);
+	mgt_count_stack_alloc(n, size);
+	mgt_count_stack_free(o, old_size);
+	mgt_after_event(h, (int64_t)(size - old_size), size > old_size);
 }
 
 /* one event into the counters, inside the event section */
@@ -515,13 +589,13 @@ static inline __attribute__((always_inline)) void apply(struct mgt_header *h, co
  * order, event by event, so every figure is what apply() would leave.
  */
 struct run {
-	uint64_t allocs, frees, total, cur, blocks, events, epoch, peak, live_max;
+	uint64_t live_max, epoch, peak, tl_left;
+	int64_t room;
 };
 
 /* each of the run's fields and the header's field it stands for */
-#define RUN_FIELDS(X) X(allocs, allocs) X(frees, frees) X(total, total_bytes) \
-	X(cur, cur_bytes) X(blocks, cur_blocks) X(events, events) X(epoch, epoch) \
-	X(peak, peak_bytes) X(live_max, tl_open.live_max)
+#define RUN_FIELDS(X) X(live_max, tl_open.live_max) X(epoch, epoch) X(peak, peak_bytes) \
+	X(tl_left, tl_left) X(room, room)
 
 static inline void run_load(struct run *r, const struct mgt_header *h)
 {
@@ -537,43 +611,25 @@ static inline void run_store(const struct run *r, struct mgt_header *h)
 #undef STORE
 }
 
-static inline __attribute__((always_inline)) void run_alloc(struct run *r, struct mgt_stack *s,
-							    uint64_t size)
-{
-	mgt_count_stack_alloc(s, size);
-	r->allocs++;
-	r->total += size;
-	r->cur += size;
-	r->blocks++;
-}
-
-static inline __attribute__((always_inline)) void run_free(struct run *r, struct mgt_stack *s,
-							   uint64_t size)
-{
-	mgt_count_stack_free(s, size);
-	r->frees++;
-	r->cur -= size;
-	r->blocks--;
-}
-
-/* as mgt_after_event() */
+/* as mgt_after_event() and mgt_new_max() */
 static inline __attribute__((always_inline)) void run_after(struct run *r, struct mgt_header *h,
-							    int grew)
+							    int64_t delta, int grew)
 {
-	r->events++;
-	if ((int64_t)r->cur >= (int64_t)r->live_max) {
-		if (grew && (int64_t)r->cur >= (int64_t)r->peak) {
-			r->peak = r->cur;
-			h->peak_blocks = r->blocks;
-			h->peak_event = r->events;
+	r->room -= delta;
+	if (MGT_UNLIKELY(r->room <= 0)) {
+		uint64_t cur = r->live_max - (uint64_t)r->room;
+		r->live_max = cur;
+		r->room = 0;
+		if (grew && (int64_t)cur >= (int64_t)r->peak) {
+			r->peak = cur;
 			r->epoch++;
+			mgt_rebase(mgt_stack_at(0), r->epoch);  /* as new_epoch() */
 		}
-		r->live_max = r->cur;
 	}
-	if (MGT_UNLIKELY(r->events >= mgt_tl_close_at)) {
+	if (MGT_UNLIKELY(--r->tl_left == 0)) {
 		run_store(r, h);
 		mgt_timeline_close(h);
-		r->live_max = h->tl_open.live_max;
+		run_load(r, h);
 	}
 }
 
@@ -602,21 +658,21 @@ static void apply_batch(struct mgt_header *h, struct mgt_batch *b)
 			s = ls;
 			mgt_rebase(s, r.epoch);
 			if (e->kind == MGT_EV_ALLOC) {
-				run_alloc(&r, s, e->size);
-				run_after(&r, h, 1);
+				mgt_count_stack_alloc(s, e->size);
+				run_after(&r, h, (int64_t)e->size, 1);
 				break;
 			}
-			run_free(&r, s, e->size);
-			run_after(&r, h, 0);
+			mgt_count_stack_free(s, e->size);
+			run_after(&r, h, -(int64_t)e->size, 0);
 			break;
 		case MGT_EV_RESIZE:
 			o = mgt_stack_at(e->old_stack);
 			s = mgt_stack_at(e->stack);
 			mgt_rebase(o, r.epoch);
 			mgt_rebase(s, r.epoch);
-			run_alloc(&r, s, e->size);
-			run_free(&r, o, e->old_size);
-			run_after(&r, h, e->size > e->old_size);
+			mgt_count_stack_alloc(s, e->size);
+			mgt_count_stack_free(o, e->old_size);
+			run_after(&r, h, (int64_t)(e->size - e->old_size), e->size > e->old_size);
 			break;
 		default:
 			apply(h, e);          /* inherited or unknown: none of the run's fields */
@@ -631,6 +687,16 @@ static void apply_batch(struct mgt_header *h, struct mgt_batch *b)
 static void apply_all_batches(struct mgt_header *h)
 {
 	uint32_t n = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
+	if (!mgt_g.depth && n) {
+		/* counts only: what the threads have not folded yet (fold), so
+		 * that the last bucket and the peak see the live bytes at the end */
+		uint64_t live, blocks;
+		mgt_image_live(&live, &blocks);
+		h->room -= (int64_t)(live - live_bytes(h));
+		if (h->room <= 0)
+			mgt_new_max(h, 1);
+		return;
+	}
 	for (uint32_t i = 0; i < n && i < MGT_MAX_BATCHES; i++)
 		apply_batch(h, mgt_batch_at(i));
 }
@@ -651,10 +717,95 @@ static void apply_hinted(struct mgt_header *h, uint16_t hint)
 		apply_batch(h, mgt_batch_at(i));
 }
 
+/*
+ * Counts only (no stacks: every event in stack 0), a threaded process: each
+ * thread counts its events in its own batch's head (format.h), which no
+ * other thread writes, so an event is a few stores into a cache line of its
+ * own, and the counts are exact at every instant (the reader adds the
+ * batches to stack 0).  Only the live bytes are shared: t->batch_bytes
+ * holds the thread's net change since it last folded it into the header's
+ * room, which it does under the event lock once that change leaves
+ * +-MGT_BATCH_BYTES or MGT_BATCH_EVENTS events have passed; the peak and the
+ * timeline move then.  The live bytes the header sees thus miss less than
+ * MGT_BATCH_BYTES per thread, whichever thread allocated or freed a block
+ * (docs/profile-schema.md, "Multithreaded processes").
+ */
+static __attribute__((noinline)) void fold(struct mgt_thread *t, struct mgt_batch *b)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	int64_t delta = (int64_t)t->batch_bytes;
+	uint64_t ev = b->events;
+	mgt_lock(&event_lock);
+	if (atomic_load_explicit(&mgt_phase, memory_order_relaxed) == MGT_PHASE_RECORDING) {
+		threads_flag(h);
+		h->room -= delta;
+		if (h->room <= 0)
+			mgt_new_max(h, delta > 0);
+		/* the buckets these events close (at this fold: a thread's
+		 * events reach the timeline together, at the live bytes now) */
+		while (ev && ev >= h->tl_left) {
+			ev -= h->tl_left;
+			h->tl_left = 0;
+			mgt_timeline_close(h);
+			/* the next bucket saw them too (its maximum stays 0 while
+			 * the live bytes are below 0: a free folded first) */
+			if (ev && h->room <= 0)
+				mgt_new_max(h, 0);
+		}
+		h->tl_left -= ev;
+	}
+	t->batch_bytes = 0;
+	b->events = 0;
+	mgt_unlock(&event_lock);
+}
+
+/* an event applied at once, under the event lock (after the batches of owner hint `from`) */
+static __attribute__((noinline)) void apply_now(uint32_t kind, uint64_t size, uint32_t stack,
+						uint64_t old_size, uint32_t old_stack, uint16_t from)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	struct mgt_event e = { .size = size, .old_size = old_size, .stack = stack,
+			       .old_stack = old_stack, .kind = kind };
+	mgt_lock(&event_lock);
+	threads_flag(h);
+	apply_hinted(h, from);
+	apply(h, &e);
+	mgt_unlock(&event_lock);
+}
+
+/* counts only: a threaded process's event, into the thread's own counters */
+static inline __attribute__((always_inline)) void count_own(struct mgt_thread *t,
+	struct mgt_batch *b, uint32_t kind, uint64_t size, uint64_t old_size)
+{
+	int64_t delta;
+	if (kind == MGT_EV_FREE) {
+		b->frees++;
+		delta = -(int64_t)size;
+	} else {
+		b->allocs++;
+		b->total_bytes += size;
+		delta = (int64_t)size;
+		if (kind == MGT_EV_RESIZE) {
+			b->frees++;
+			delta -= (int64_t)old_size;
+		}
+	}
+	b->cur_bytes += (uint64_t)delta;
+	delta += (int64_t)t->batch_bytes;
+	t->batch_bytes = (uint64_t)delta;
+	if (MGT_UNLIKELY(++b->events >= MGT_BATCH_EVENTS ||
+			 (uint64_t)(delta + MGT_BATCH_BYTES - 1) >= 2 * MGT_BATCH_BYTES - 1))
+		fold(t, b);
+}
+
 /* the owner applies its batch (after those of owner hint `first`, and idle
  * threads' batches) and empties it */
 static void flush(struct mgt_thread *t, struct mgt_batch *b, uint16_t first)
 {
+	if (!mgt_g.depth) {
+		fold(t, b);                   /* counts only: nothing batched */
+		return;
+	}
 	struct mgt_header *h = mgt_g.hdr;
 	mgt_lock(&event_lock);
 	if (atomic_load_explicit(&mgt_phase, memory_order_relaxed) == MGT_PHASE_RECORDING) {
@@ -690,7 +841,9 @@ static __attribute__((noinline)) struct mgt_batch *batch_new(struct mgt_thread *
 	if (i < MGT_MAX_BATCHES &&
 	    !mgt_back(MGT_BATCH_OFF + (uint64_t)i * sizeof(struct mgt_batch),
 		      sizeof(struct mgt_batch))) {
-		t->hint = mgt_owner_hint(i + 1);
+		/* counts only: no owner hints, and a batch without one
+		 * tells the thread's fast paths to count on their own */
+		t->hint = mgt_g.depth ? mgt_owner_hint(i + 1) : 0;
 		t->bp = mgt_batch_at(i);
 		t->batch_bytes = 0;
 		__atomic_store_n(&h->n_batches, i + 1, __ATOMIC_RELEASE);
@@ -714,6 +867,7 @@ static inline struct mgt_batch *batch_of(struct mgt_thread *t)
 /* the owner hint for the blocks the calling thread allocates; 0: none */
 static inline uint16_t owner_of(struct mgt_thread *t, int solo)
 {
+	/* counts only: a thread's counts are exact at once, its hint is 0 */
 	return solo || !batch_of(t) ? 0 : t->hint;
 }
 
@@ -729,7 +883,7 @@ static inline uint16_t owner_of(struct mgt_thread *t, int solo)
  * the stack, where a 16-byte load of two fresh 8-byte stores stalls on store
  * forwarding (perf: a fifth of bench/threads2's time in the free path).
  */
-static inline __attribute__((always_inline)) void append(struct mgt_thread *t,
+static inline __attribute__((always_inline)) void append_event(struct mgt_thread *t,
 	struct mgt_batch *b, uint32_t kind, uint64_t size, uint32_t stack, uint64_t old_size,
 	uint32_t old_stack, uint16_t from)
 {
@@ -747,24 +901,32 @@ static inline __attribute__((always_inline)) void append(struct mgt_thread *t,
 		flush(t, b, other);
 }
 
+/* a threaded process's event, into batch b, the calling thread's: counted
+ * on its own without stacks (count_own), else appended (append_event) */
+static inline __attribute__((always_inline)) void append(struct mgt_thread *t,
+	struct mgt_batch *b, uint32_t kind, uint64_t size, uint32_t stack, uint64_t old_size,
+	uint32_t old_stack, uint16_t from)
+{
+	if (MGT_UNLIKELY(!mgt_g.depth)) {
+		if (MGT_LIKELY(kind <= MGT_EV_RESIZE))
+			count_own(t, b, kind, size, old_size);
+		else
+			apply_now(kind, size, stack, old_size, old_stack, 0);
+		return;
+	}
+	append_event(t, b, kind, size, stack, old_size, old_stack, from);
+}
+
 /* the thread's first event, or no batch left for it */
 static __attribute__((noinline)) void push_slow(struct mgt_thread *t, uint32_t kind, uint64_t size,
 						uint32_t stack, uint64_t old_size,
 						uint32_t old_stack, uint16_t from)
 {
-	struct mgt_header *h = mgt_g.hdr;
 	struct mgt_batch *b = batch_new(t);   /* push() found none */
-	if (MGT_LIKELY(b)) {
+	if (MGT_LIKELY(b))
 		append(t, b, kind, size, stack, old_size, old_stack, from);
-		return;
-	}
-	struct mgt_event e = { .size = size, .old_size = old_size, .stack = stack,
-			       .old_stack = old_stack, .kind = kind };
-	mgt_lock(&event_lock);
-	threads_flag(h);
-	apply_hinted(h, from);
-	apply(h, &e);
-	mgt_unlock(&event_lock);
+	else
+		apply_now(kind, size, stack, old_size, old_stack, from);
 }
 
 /* A threaded process's event (see push_slow and append). */
@@ -868,14 +1030,30 @@ static __attribute__((noinline)) void alloc_rest(struct mgt_thread *t, int solo,
  * A threaded process's common case (a thread with a batch, an ordinary heap
  * block) on its own, so it saves none of the registers the rest needs.
  */
+/* counts only: as mgt_alloc_slow, on its own so the stacks' path keeps its few registers */
+static __attribute__((noinline)) void own_alloc(struct mgt_thread *t, struct mgt_batch *b,
+						uint64_t p, uint64_t size)
+{
+	if (MGT_LIKELY(mgt_shadow_put(p, size, 0, 0, t)))
+		count_own(t, b, MGT_EV_ALLOC, size, 0);
+	else
+		alloc_rest(t, 0, p, size, 0);
+}
+
 __attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, uint64_t p,
 						 uint64_t size, uint32_t stack)
 {
 	struct mgt_batch *b;
-	if (MGT_LIKELY(!solo && (b = batch_held(t)) &&
-		       mgt_shadow_put(p, size, stack, t->hint, t))) {
-		append(t, b, MGT_EV_ALLOC, size, stack, 0, 0, 0);
-		return;
+	if (MGT_LIKELY(!solo && (b = batch_held(t)))) {
+		uint16_t hint = t->hint;
+		if (MGT_UNLIKELY(!hint)) {    /* counts only (batch_new) */
+			own_alloc(t, b, p, size);
+			return;
+		}
+		if (MGT_LIKELY(mgt_shadow_put(p, size, stack, hint, t))) {
+			append_event(t, b, MGT_EV_ALLOC, size, stack, 0, 0, 0);
+			return;
+		}
 	}
 	alloc_rest(t, solo, p, size, stack);
 }
@@ -906,13 +1084,31 @@ static __attribute__((noinline)) void free_rest(struct mgt_thread *t, int solo, 
 }
 
 /* as mgt_alloc_slow: a thread with a batch freeing a block of the shadow */
+/* counts only: as mgt_free_slow (see own_alloc) */
+static __attribute__((noinline)) void own_free(struct mgt_thread *t, struct mgt_batch *b,
+					       uint64_t p)
+{
+	uint32_t v;
+	if (MGT_LIKELY(v = mgt_shadow_take_word(p, t)))
+		count_own(t, b, MGT_EV_FREE, mgt_sh_size(v), 0);
+	else
+		free_rest(t, 0, p);
+}
+
 __attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uint64_t p)
 {
 	struct mgt_batch *b;
 	uint32_t v;
-	if (MGT_LIKELY(!solo && (b = batch_held(t)) && (v = mgt_shadow_take_word(p, t)))) {
-		append(t, b, MGT_EV_FREE, mgt_sh_size(v), mgt_sh_stack(v), 0, 0, mgt_sh_owner(v));
-		return;
+	if (MGT_LIKELY(!solo && (b = batch_held(t)))) {
+		if (MGT_UNLIKELY(!t->hint)) { /* counts only (batch_new) */
+			own_free(t, b, p);
+			return;
+		}
+		if (MGT_LIKELY(v = mgt_shadow_take_word(p, t))) {
+			append_event(t, b, MGT_EV_FREE, mgt_sh_size(v), mgt_sh_stack(v), 0, 0,
+				     mgt_sh_owner(v));
+			return;
+		}
 	}
 	free_rest(t, solo, p);
 }
@@ -1282,8 +1478,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 	 * freeze the process again (nothing would thaw it) */
 	if (atomic_compare_exchange_strong(&mgt_phase, &recording, MGT_PHASE_FROZEN)) {
 		apply_all_batches(h);             /* every thread's pending events */
-		if (h->tl_open.live_max || h->events !=
-		    (h->tl_n ? mgt_g.timeline[h->tl_n - 1].event_end : 0))
+		if (h->tl_open.live_max || h->tl_left != h->tl_width)
 			mgt_timeline_close(h);
 		mgt_sample_rss();
 		if (!mgt_g.no_leakcheck)

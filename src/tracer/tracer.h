@@ -344,6 +344,8 @@ MGT_HIDDEN void mgt_atfork_prepare(void);
 MGT_HIDDEN void mgt_atfork_parent(void);
 MGT_HIDDEN void mgt_atfork_child(void);
 MGT_HIDDEN void mgt_sample_rss(void);
+/* the image's live bytes and blocks: its stacks' (the file holds no total) */
+MGT_HIDDEN void mgt_image_live(uint64_t *bytes, uint64_t *blocks);
 MGT_HIDDEN int mgt_single_threaded(void);  /* no second thread ever recorded */
 MGT_HIDDEN void mgt_thread_exit(struct mgt_thread *t);  /* applies its batch */
 

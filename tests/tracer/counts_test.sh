@@ -1,16 +1,20 @@
 #!/bin/sh
 # counts_test.sh - a program that counts its own heap traffic, traced: the profile must agree
 #
-# usage: counts_test.sh MEMGATE FIXTURE WORK_DIR ROUNDS [DTVS]
+# usage: counts_test.sh MEMGATE FIXTURE WORK_DIR ROUNDS [DTVS [TRACE-OPTION...]]
 #
 # The fixture prints `field value` lines: each field of the profile's summary
 # it names must be exactly that value, in every round (a field starting with
 # `#` is only shown).  A line of three numbers is `allocs frees total_bytes`.
 # With DTVS, the fixture started that many threads: memgate must add their
 # DTVs (272 bytes each, live at exit, pthread_create's calloc), and mark the
-# process multithreaded.  The profile must also keep the schema's invariants.
+# process multithreaded.  TRACE-OPTIONs go to `memgate trace` (--no-stacks).
+# The profile must also keep the schema's invariants.
 set -u
 memgate=$1 fx=$2 work=$3 rounds=$4 dtvs=${5:-}
+shift 4
+[ $# -gt 0 ] && shift
+opts="$*"
 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$work"
 mkdir -p "$work"
@@ -19,7 +23,7 @@ i=0
 while [ $i -lt "$rounds" ]; do
 	i=$((i + 1))
 	out=$work/counts.$i.json
-	env -i PATH=/usr/bin:/bin LC_ALL=C HOME=/ "$memgate" trace -o "$out" -- "$fx" >"$work/counts.$i" 2>"$work/err.$i"
+	env -i PATH=/usr/bin:/bin LC_ALL=C HOME=/ "$memgate" trace $opts -o "$out" -- "$fx" >"$work/counts.$i" 2>"$work/err.$i"
 	rc=$?
 	if [ $rc != 0 ]; then
 		echo "FAIL: round $i: memgate exited $rc" >&2

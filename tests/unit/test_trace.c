@@ -8,6 +8,12 @@
  * broken three ways, each one a "corrupt" error and nothing read: a node whose
  * caller is not below it (a cycle), a stack whose node was never committed,
  * a chain deeper than MGT_MAX_DEPTH.
+ *
+ * The image's figures the tracer does not keep (src/tracer/format.h) are
+ * derived at load from the stacks: the counts and live figures as sums, each
+ * stack's live blocks as allocs - frees, the peak as what the stacks held at
+ * it (epoch rebase), the events from the open bucket's countdown; and for an
+ * image that died, the peak raised to its live bytes when they reach it.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -42,25 +48,31 @@ static void put_stack(int fd, uint32_t id, uint64_t allocs, uint64_t cur, uint32
 	put(fd, MGT_INFO_OFF + (uint64_t)id * sizeof(si), &si, sizeof(si));
 }
 
-enum breakage { WHOLE, CYCLE, UNCOMMITTED, TOO_DEEP };
-
-/* writes dir/1.0.mgt: stacks 1 and 2, nodes 1-4, broken as asked */
-static void write_trace(enum breakage b)
+/* dir/1.0.mgt created empty at its full size, and *h a valid header for it */
+static int new_trace(struct mgt_header *h, uint32_t state)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "%s/1.0.mgt", dir);
 	unlink(path);
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 	CHECK(fd >= 0 && ftruncate(fd, (off_t)MGT_FILE_SIZE) == 0);
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, MGT_MAGIC, 8);
+	h->version = MGT_VERSION;
+	h->header_size = sizeof(*h);
+	h->file_size = MGT_FILE_SIZE;
+	h->pid = 1;
+	h->state = state;
+	return fd;
+}
 
+enum breakage { WHOLE, CYCLE, UNCOMMITTED, TOO_DEEP };
+
+/* writes dir/1.0.mgt: stacks 1 and 2, nodes 1-4, broken as asked */
+static void write_trace(enum breakage b)
+{
 	static struct mgt_header h;
-	memset(&h, 0, sizeof(h));
-	memcpy(h.magic, MGT_MAGIC, 8);
-	h.version = MGT_VERSION;
-	h.header_size = sizeof(h);
-	h.file_size = MGT_FILE_SIZE;
-	h.pid = 1;
-	h.state = MGT_EXITED;
+	int fd = new_trace(&h, MGT_EXITED);
 	h.flags = MGT_F_LEAKCHECK | MGT_F_EXIT_CODE;
 	h.depth_max = 64;
 	h.allocs = 5;
@@ -129,6 +141,85 @@ static void check_whole(void)
 	mg_trace_free(t);
 }
 
+/* stack id's counters as the tracer leaves them (cur_blocks not written) */
+static void put_counters(int fd, uint32_t id, uint64_t allocs, uint64_t frees, uint64_t total,
+			 uint64_t cur, uint64_t epoch, uint64_t peak_bytes, uint64_t peak_blocks)
+{
+	struct mgt_stack s = { .allocs = allocs, .total_bytes = total, .frees = frees,
+			       .cur_bytes = cur, .peak_bytes = peak_bytes,
+			       .peak_blocks = peak_blocks, .epoch = epoch };
+	struct mgt_stack_info si = { 0, 0, 0 };
+	put(fd, MGT_STK_OFF + (uint64_t)id * MGT_STACK_REC, &s, MGT_STACK_REC);
+	put(fd, MGT_INFO_OFF + (uint64_t)id * sizeof(si), &si, sizeof(si));
+}
+
+/*
+ * Three stacks: 0 rebased at the peak (20 bytes in 2 blocks), 1 not since
+ * (so its live figures, 0, count), 2 rebased (32 in 1).  Live: 94 bytes in
+ * 5 blocks; the peak 52 in 3.  With `big`, stack 1 was rebased holding 100
+ * bytes in 2 blocks: the peak is 152 in 5.
+ */
+static void check_derived(uint32_t state, int big)
+{
+	struct mg_trace *t = NULL;
+	struct mg_error err = { 0 };
+	static struct mgt_header h;
+	int fd = new_trace(&h, state);
+	h.depth_max = 64;
+	h.n_stacks = 3;
+	h.n_nodes = 1;
+	h.epoch = 2;
+	h.peak_bytes = 7;                    /* the tracer's; the stacks decide */
+	h.events = 8;                        /* before the open bucket ... */
+	h.tl_width = 4;
+	h.tl_left = 1;                       /* ... and 3 in it */
+	h.tl_open.live_max = 90;
+	h.room = 90 - 94;
+	put_counters(fd, 0, 4, 1, 40, 30, 2, 20, 2);
+	put_counters(fd, 1, 3, 3, 300, 0, big ? 2 : 1, big ? 100 : 999, big ? 2 : 9);
+	put_counters(fd, 2, 2, 0, 64, 64, 2, 32, 1);
+	put(fd, 0, &h, sizeof(h));
+	close(fd);
+
+	CHECKF(mg_trace_load(&t, dir, &err) == MG_OK, "%s", err.msg);
+	if (!t)
+		return;
+	const struct mg_image *img = &t->images[0];
+	const struct mgt_header *r = img->hdr;
+	CHECK_U64(9, r->allocs);
+	CHECK_U64(4, r->frees);
+	CHECK_U64(404, r->total_bytes);
+	CHECK_U64(94, r->cur_bytes);
+	CHECK_U64(5, r->cur_blocks);
+	CHECK_U64(3, img->stacks[0].cur_blocks);
+	CHECK_U64(0, img->stacks[1].cur_blocks);
+	CHECK_U64(2, img->stacks[2].cur_blocks);
+	CHECK_U64(11, r->events);
+	CHECK(img->have_open_bucket);
+	if (state == MGT_EXITED) {
+		CHECK_U64(big ? 152 : 52, r->peak_bytes);
+		CHECK_U64(big ? 5 : 3, r->peak_blocks);
+		CHECK_U64(2, r->epoch);
+		CHECK_U64(90, r->tl_open.live_max);
+	} else if (big) {
+		/* died below its peak: the peak stands */
+		CHECK_U64(152, r->peak_bytes);
+		CHECK_U64(5, r->peak_blocks);
+		CHECK_U64(2, r->epoch);
+		CHECK_U64(94, r->tl_open.live_max);
+		CHECK_U64(94, r->tl_open.live_end);
+	} else {
+		/* died holding more than the stacks' peak: that is the peak, the
+		 * latest, and every stack's share of it is what it held then */
+		CHECK_U64(94, r->peak_bytes);
+		CHECK_U64(5, r->peak_blocks);
+		CHECK(r->epoch != 2 && img->stacks[0].epoch != r->epoch);
+		CHECK_U64(94, r->tl_open.live_max);
+		CHECK_U64(11, r->tl_open.event_end);
+	}
+	mg_trace_free(t);
+}
+
 static void check_corrupt(enum breakage b, const char *what)
 {
 	struct mg_trace *t = NULL;
@@ -153,6 +244,10 @@ int main(void)
 	check_corrupt(CYCLE, "a node calling itself");
 	check_corrupt(UNCOMMITTED, "a stack's node past n_nodes");
 	check_corrupt(TOO_DEEP, "a chain deeper than MGT_MAX_DEPTH");
+	check_derived(MGT_EXITED, 0);
+	check_derived(MGT_EXITED, 1);
+	check_derived(MGT_RUNNING, 0);
+	check_derived(MGT_RUNNING, 1);
 	snprintf(path, sizeof(path), "%s/1.0.mgt", dir);
 	unlink(path);
 	rmdir(dir);
