@@ -1194,15 +1194,17 @@ void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block 
  * until then: the map reads the block's chunk header, which the real free
  * would hand back to glibc, and the memory must not be reused by a later
  * call before its free is recorded.  The queue grows by chunks of 1,024
- * calls (mmap is async-signal-safe), up to 65,536 calls per interrupted
- * event (a timer every 10 µs, on a loaded machine, queued over 1,024 while
- * one event waited); calls beyond it pass through unrecorded, as every such
- * call did before.  Its first chunk, ~104 KiB of address space, is made for
- * a thread the first time a handler interrupts it inside the tracer; the
- * others are given back once drained.
+ * calls (mmap is async-signal-safe), up to 1,048,576 calls per
+ * interrupted event: on a loaded machine a timer every 10 µs queued over
+ * 1,024 while one event waited, and over 65,536 when the handlers, slowed
+ * by the load past the timer's period, kept the interrupted event from
+ * running for a second; calls beyond it pass through unrecorded, as every
+ * such call did before.  Its first chunk, ~104 KiB of address space, is
+ * made for a thread the first time a handler interrupts it inside the
+ * tracer; the others are given back once drained.
  */
 #define DEFER_CHUNK 1024u             /* calls per chunk of the queue */
-#define DEFER_CHUNKS 64u              /* chunks: 65,536 calls per interrupted event */
+#define DEFER_CHUNKS 1024u            /* chunks: 1,048,576 calls per interrupted event */
 #define DEFER_FRAMES 8192u            /* frames per chunk (then: the frameless stack 0) */
 
 enum { DEFER_ALLOC = 1, DEFER_FREE = 2, DEFER_REALLOC = 3 };
@@ -1224,7 +1226,8 @@ struct defer_chunk {
 struct mgt_defer {
 	_Atomic uint64_t used;        /* calls reserved */
 	uint64_t head;                /* calls recorded by the drain under way */
-	uint64_t noted;               /* chunks registered as the tracer's own memory */
+	int self_noted;               /* this record registered as the tracer's own memory */
+	uint64_t noted[DEFER_CHUNKS / 64]; /* chunks registered so, a bit each */
 	struct defer_chunk *_Atomic chunk[DEFER_CHUNKS];
 };
 
@@ -1356,28 +1359,29 @@ static void defer_apply(struct mgt_thread *t, struct defer_chunk *c, struct mgt_
  */
 static void defer_settle(struct mgt_defer *d, int quiet)
 {
-	if (!(d->noted & 1ull << 63)) {
+	if (!d->self_noted) {
 		mgt_region_note(d, sizeof(*d));
-		d->noted |= 1ull << 63;
+		d->self_noted = 1;
 	}
 	for (unsigned i = 0; i < DEFER_CHUNKS; i++) {
 		struct defer_chunk *c = atomic_load(&d->chunk[i]);
+		uint64_t bit = 1ull << (i % 64), *noted = &d->noted[i / 64];
 		if (!c)
 			continue;
 		if (quiet && i) {
 			atomic_store(&d->chunk[i], NULL);
-			if (d->noted & 1ull << i)
+			if (*noted & bit)
 				mgt_munmap(c, sizeof(*c));
 			else
 				mgt_sys(SYS_munmap, (long)c, sizeof(*c), 0, 0, 0, 0);
-			d->noted &= ~(1ull << i);
+			*noted &= ~bit;
 			continue;
 		}
 		if (quiet)
 			atomic_store(&c->frames_used, 0);
-		if (!(d->noted & 1ull << i)) {
+		if (!(*noted & bit)) {
 			mgt_region_note(c, sizeof(*c));
-			d->noted |= 1ull << i;
+			*noted |= bit;
 		}
 	}
 }
