@@ -167,12 +167,11 @@ static inline __attribute__((always_inline)) void mgt_record_free_inline(struct 
 {
 	uint32_t v;
 	int solo = mgt_ev_begin(t);
-	/* the own shadow: the image's block */
-	if (MGT_LIKELY(solo && (v = mgt_shadow_take_word((uint64_t)p, t)))) {
-		/* an owner hint: only in a fork child of a threaded process */
-		uint32_t stack = MGT_LIKELY(!(v & MGT_SH_OWNED)) ? v >> MGT_SH_STACK_SHIFT
-								 : v >> MGT_SH_OWNED_SHIFT;
-		mgt_count_free_at(mgt_g.hdr, stack, mgt_sh_size(v));
+	/* the own shadow: the image's block, its word without an owner hint
+	 * (those come only in a fork child of a threaded process, and
+	 * mgt_ptrmap_remove takes them) */
+	if (MGT_LIKELY(solo && (v = mgt_shadow_take_if((uint64_t)p, t, 1)))) {
+		mgt_count_free_at(mgt_g.hdr, v >> MGT_SH_STACK_SHIFT, mgt_sh_size(v));
 		mgt_ev_end(t, 1);
 		return;
 	}
