@@ -17,7 +17,8 @@ MGT_HIDDEN void mgt_go_threaded(void);
 /*
  * The stack whose record the last event counted (id UINT64_MAX: none), for
  * the only thread, or whoever holds the event lock; forgotten when a fork
- * child starts its own file (record.c).
+ * child starts its own file and at each new epoch (record.c), so the record
+ * it names is rebased to the current epoch.
  */
 struct mgt_last_stack {
 	uint64_t id;
@@ -92,7 +93,10 @@ static inline void mgt_after_event(struct mgt_header *h, int64_t delta, int grew
 #if defined(__x86_64__)
 	/* the subtraction's own flags: one instruction and a branch (live bytes
 	 * stay far below 2^63, so the signed compare cannot overflow) */
-	__asm__("subq %2, %0" : "+m"(h->room), "=@ccle"(low) : "er"(delta));
+	if (__builtin_constant_p(grew) && !grew)     /* a free: no negation of its size */
+		__asm__("addq %2, %0" : "+m"(h->room), "=@ccle"(low) : "er"(-delta));
+	else
+		__asm__("subq %2, %0" : "+m"(h->room), "=@ccle"(low) : "er"(delta));
 #else
 	h->room -= delta;
 	low = h->room <= 0;
@@ -108,6 +112,7 @@ static inline void mgt_after_event(struct mgt_header *h, int64_t delta, int grew
  * never needs it: mgt_new_max() rebases it at once at every peak (it is the
  * only stack of an image traced without stacks, where this saves a compare
  * per event); the check is left out where the compiler sees the id is 0.
+ * The last stack counted needs none either: a new epoch forgets it.
  */
 static inline __attribute__((always_inline)) struct mgt_stack *mgt_stack_event(
 	const struct mgt_header *h, uint32_t sid)
@@ -117,14 +122,12 @@ static inline __attribute__((always_inline)) struct mgt_stack *mgt_stack_event(
 		return mgt_stack_at(0);
 	/* the last stack counted: a free is most often of a block of the stack
 	 * just counted, and a loop allocates at few stacks */
-	if (MGT_LIKELY(mgt_last_stack.id == sid)) {
-		s = mgt_last_stack.s;
-	} else {
-		s = mgt_stack_at(sid);
-		mgt_last_stack.id = sid;
-		mgt_last_stack.s = s;
-	}
+	if (MGT_LIKELY(mgt_last_stack.id == sid))
+		return mgt_last_stack.s;
+	s = mgt_stack_at(sid);
 	mgt_rebase(s, h->epoch);
+	mgt_last_stack.id = sid;
+	mgt_last_stack.s = s;
 	return s;
 }
 
