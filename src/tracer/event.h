@@ -14,6 +14,19 @@
 
 MGT_HIDDEN extern atomic_int mgt_threaded;   /* a second thread recorded: every event locks */
 MGT_HIDDEN void mgt_go_threaded(void);
+
+/* mgt_threaded is set: one compare in memory (an atomic load is otherwise a
+ * load and a test; an aligned 32-bit read is atomic all the same) */
+static inline int mgt_is_threaded(void)
+{
+#if defined(__x86_64__)
+	_Bool set;
+	__asm__ volatile("cmpl $0, %1" : "=@ccnz"(set) : "m"(mgt_threaded));
+	return set;
+#else
+	return atomic_load_explicit(&mgt_threaded, memory_order_relaxed) != 0;
+#endif
+}
 /*
  * The stack whose record the last event counted (id UINT64_MAX: none), for
  * the only thread, or whoever holds the event lock; forgotten when a fork
@@ -45,7 +58,7 @@ static inline int mgt_ev_begin(struct mgt_thread *t)
 	if (MGT_LIKELY(t->solo)) {
 		atomic_store_explicit(&t->busy, 1, memory_order_relaxed);
 		atomic_signal_fence(memory_order_seq_cst);
-		if (MGT_LIKELY(!atomic_load_explicit(&mgt_threaded, memory_order_relaxed)))
+		if (MGT_LIKELY(!mgt_is_threaded()))
 			return 1;
 		atomic_store_explicit(&t->busy, 0, memory_order_release);
 	} else if (MGT_UNLIKELY(!atomic_load_explicit(&mgt_threaded, memory_order_relaxed))) {
