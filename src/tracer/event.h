@@ -14,10 +14,24 @@
 
 MGT_HIDDEN extern atomic_int mgt_threaded;   /* a second thread recorded: every event locks */
 MGT_HIDDEN void mgt_go_threaded(void);
+
+/* mgt_threaded is set: one compare in memory (an atomic load is otherwise a
+ * load and a test; an aligned 32-bit read is atomic all the same) */
+static inline int mgt_is_threaded(void)
+{
+#if defined(__x86_64__)
+	_Bool set;
+	__asm__ volatile("cmpl $0, %1" : "=@ccnz"(set) : "m"(mgt_threaded));
+	return set;
+#else
+	return atomic_load_explicit(&mgt_threaded, memory_order_relaxed) != 0;
+#endif
+}
 /*
  * The stack whose record the last event counted (id UINT64_MAX: none), for
  * the only thread, or whoever holds the event lock; forgotten when a fork
- * child starts its own file (record.c).
+ * child starts its own file and at each new epoch (record.c), so the record
+ * it names is rebased to the current epoch.
  */
 struct mgt_last_stack {
 	uint64_t id;
@@ -44,7 +58,7 @@ static inline int mgt_ev_begin(struct mgt_thread *t)
 	if (MGT_LIKELY(t->solo)) {
 		atomic_store_explicit(&t->busy, 1, memory_order_relaxed);
 		atomic_signal_fence(memory_order_seq_cst);
-		if (MGT_LIKELY(!atomic_load_explicit(&mgt_threaded, memory_order_relaxed)))
+		if (MGT_LIKELY(!mgt_is_threaded()))
 			return 1;
 		atomic_store_explicit(&t->busy, 0, memory_order_release);
 	} else if (MGT_UNLIKELY(!atomic_load_explicit(&mgt_threaded, memory_order_relaxed))) {
@@ -92,7 +106,10 @@ static inline void mgt_after_event(struct mgt_header *h, int64_t delta, int grew
 #if defined(__x86_64__)
 	/* the subtraction's own flags: one instruction and a branch (live bytes
 	 * stay far below 2^63, so the signed compare cannot overflow) */
-	__asm__("subq %2, %0" : "+m"(h->room), "=@ccle"(low) : "er"(delta));
+	if (__builtin_constant_p(grew) && !grew)     /* a free: no negation of its size */
+		__asm__("addq %2, %0" : "+m"(h->room), "=@ccle"(low) : "er"(-delta));
+	else
+		__asm__("subq %2, %0" : "+m"(h->room), "=@ccle"(low) : "er"(delta));
 #else
 	h->room -= delta;
 	low = h->room <= 0;
@@ -108,6 +125,7 @@ static inline void mgt_after_event(struct mgt_header *h, int64_t delta, int grew
  * never needs it: mgt_new_max() rebases it at once at every peak (it is the
  * only stack of an image traced without stacks, where this saves a compare
  * per event); the check is left out where the compiler sees the id is 0.
+ * The last stack counted needs none either: a new epoch forgets it.
  */
 static inline __attribute__((always_inline)) struct mgt_stack *mgt_stack_event(
 	const struct mgt_header *h, uint32_t sid)
@@ -117,14 +135,12 @@ static inline __attribute__((always_inline)) struct mgt_stack *mgt_stack_event(
 		return mgt_stack_at(0);
 	/* the last stack counted: a free is most often of a block of the stack
 	 * just counted, and a loop allocates at few stacks */
-	if (MGT_LIKELY(mgt_last_stack.id == sid)) {
-		s = mgt_last_stack.s;
-	} else {
-		s = mgt_stack_at(sid);
-		mgt_last_stack.id = sid;
-		mgt_last_stack.s = s;
-	}
+	if (MGT_LIKELY(mgt_last_stack.id == sid))
+		return mgt_last_stack.s;
+	s = mgt_stack_at(sid);
 	mgt_rebase(s, h->epoch);
+	mgt_last_stack.id = sid;
+	mgt_last_stack.s = s;
 	return s;
 }
 
@@ -167,12 +183,11 @@ static inline __attribute__((always_inline)) void mgt_record_free_inline(struct 
 {
 	uint32_t v;
 	int solo = mgt_ev_begin(t);
-	/* the own shadow: the image's block */
-	if (MGT_LIKELY(solo && (v = mgt_shadow_take_word((uint64_t)p, t)))) {
-		/* an owner hint: only in a fork child of a threaded process */
-		uint32_t stack = MGT_LIKELY(!(v & MGT_SH_OWNED)) ? v >> MGT_SH_STACK_SHIFT
-								 : v >> MGT_SH_OWNED_SHIFT;
-		mgt_count_free_at(mgt_g.hdr, stack, mgt_sh_size(v));
+	/* the own shadow: the image's block, its word without an owner hint
+	 * (those come only in a fork child of a threaded process, and
+	 * mgt_ptrmap_remove takes them) */
+	if (MGT_LIKELY(solo && (v = mgt_shadow_take_if((uint64_t)p, t, 1)))) {
+		mgt_count_free_at(mgt_g.hdr, v >> MGT_SH_STACK_SHIFT, mgt_sh_size(v));
 		mgt_ev_end(t, 1);
 		return;
 	}

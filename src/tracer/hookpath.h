@@ -38,7 +38,7 @@ static inline __attribute__((always_inline)) void *mgt_path_alloc(void *p, size_
 	if (MGT_UNLIKELY(!p))
 		return p;
 	t = mgt_hook_thread();
-	if (MGT_UNLIKELY(!t || t->guard))
+	if (MGT_UNLIKELY(!t || mgt_guard_set(t)))
 		return mgt_hook_alloc_at(p, size);
 	if (hand_over && MGT_UNLIKELY(!t->solo))
 		return hand_over(p, size);
@@ -57,7 +57,7 @@ static inline __attribute__((always_inline)) void mgt_path_free(void *p, void (*
 	if (MGT_UNLIKELY(!p))
 		return;
 	t = mgt_hook_thread();
-	if (MGT_UNLIKELY(!t || t->guard)) {
+	if (MGT_UNLIKELY(!t || mgt_guard_set(t))) {
 		mgt_hook_free_at(t, p);
 		return;
 	}

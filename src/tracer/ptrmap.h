@@ -185,17 +185,34 @@ static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint
 	return 1;
 }
 
-/* takes block p's word out of the shadow (t: as mgt_shadow_put); 0: ask mgt_ptrmap_remove */
-static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_word(uint64_t p,
-									   struct mgt_thread *t)
+/* word v describes block p, in the first form (no owner hint): one compare */
+static inline int mgt_sh_holds_plain(uint32_t v, uint64_t p)
+{
+	return ((v ^ ((uint32_t)(p >> 3) & MGT_SH_HALF)) &
+		(MGT_SH_VALID | MGT_SH_HALF | MGT_SH_OWNED)) == MGT_SH_VALID;
+}
+
+/* takes block p's word out of the shadow (t: as mgt_shadow_put), a word of
+ * the first form only if `plain`; 0: ask mgt_ptrmap_remove */
+static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_if(uint64_t p,
+									 struct mgt_thread *t,
+									 int plain)
 {
 	_Atomic uint32_t *s;
 	MGT_SH_AT(s, p, t, return 0);
 	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
-	if (MGT_UNLIKELY(!mgt_sh_holds(v, p)))
+	if (MGT_UNLIKELY(plain ? !mgt_sh_holds_plain(v, p) : !mgt_sh_holds(v, p)))
 		return 0;
 	atomic_store_explicit(s, 0, memory_order_relaxed);
+	if (!v)
+		__builtin_unreachable();      /* valid: the caller tests no more */
 	return v;
+}
+
+static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_word(uint64_t p,
+									   struct mgt_thread *t)
+{
+	return mgt_shadow_take_if(p, t, 0);
 }
 
 /* takes block p out of the shadow into *out; 0: ask mgt_ptrmap_remove */

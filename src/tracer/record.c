@@ -465,6 +465,7 @@ static void new_epoch(struct mgt_header *h, uint64_t e)
 	}
 	atomic_signal_fence(memory_order_seq_cst);
 	h->epoch = e;
+	mgt_last_stack.id = UINT64_MAX;       /* its record is of the old epoch */
 }
 
 struct mgt_header *mgt_new_max(struct mgt_header *h, int grew)
@@ -624,6 +625,7 @@ static inline __attribute__((always_inline)) void run_after(struct run *r, struc
 			r->peak = cur;
 			r->epoch++;
 			mgt_rebase(mgt_stack_at(0), r->epoch);  /* as new_epoch() */
+			mgt_last_stack.id = UINT64_MAX;
 		}
 	}
 	if (MGT_UNLIKELY(--r->tl_left == 0)) {

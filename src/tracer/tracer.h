@@ -364,6 +364,19 @@ MGT_HIDDEN int mgt_defer_pending(const struct mgt_thread *t);
 /* Leaves the tracer: the guard taken by the hook is dropped, and what signal
  * handlers did meanwhile is recorded (mgt_unguard_slow). */
 MGT_HIDDEN void mgt_unguard_slow(struct mgt_thread *t);
+/* The guard is not at 0: one compare of it in memory (a volatile read is
+ * otherwise a load and a test) */
+static inline int mgt_guard_set(struct mgt_thread *t)
+{
+#if defined(__x86_64__)
+	_Bool set;
+	__asm__ volatile("cmpl $0, %1" : "=@ccnz"(set) : "m"(t->guard));
+	return set;
+#else
+	return t->guard != 0;
+#endif
+}
+
 /* The guard's one-instruction decrement: 1 when it left it at 0 (nothing queued). */
 static inline int mgt_guard_drop(struct mgt_thread *t)
 {
