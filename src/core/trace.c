@@ -532,6 +532,13 @@ const struct mg_proc *mg_trace_find(const struct mg_trace *t, int pid)
 	return found;
 }
 
+/* m holds addr and was loaded in dlclose epoch gen */
+static int module_holds(const struct mgt_module *m, uint64_t addr, uint64_t gen)
+{
+	return addr >= m->lo && addr < m->hi && m->gen_loaded <= gen &&
+	       (!m->gen_unloaded || m->gen_unloaded > gen);
+}
+
 static const struct mgt_module *module_of(const struct mg_image *img, uint64_t addr, uint64_t gen)
 {
 	const struct mgt_module *late = NULL;
@@ -539,7 +546,7 @@ static const struct mgt_module *module_of(const struct mg_image *img, uint64_t a
 		const struct mgt_module *m = &img->modules[i];
 		if (addr < m->lo || addr >= m->hi)
 			continue;
-		if (m->gen_loaded <= gen && (!m->gen_unloaded || m->gen_unloaded > gen))
+		if (module_holds(m, addr, gen))
 			return m;
 		/* captured inside dlopen, before the loader hook recorded the module */
 		if (m->gen_loaded == gen + 1)
@@ -573,8 +580,7 @@ size_t mg_trace_frames(const struct mg_image *img, uint32_t id, struct mg_frame 
 	for (uint32_t nd = si->node; nd && n < max; nd = img->nodes[nd].caller) {
 		const struct mgt_node *fr = &img->nodes[nd];
 		uint64_t a = (uint64_t)fr->ret_hi << 32 | fr->ret_lo;
-		if (!m || a < m->lo || a >= m->hi || m->gen_loaded > si->mod_gen ||
-		    (m->gen_unloaded && m->gen_unloaded <= si->mod_gen)) {
+		if (!m || !module_holds(m, a, si->mod_gen)) {
 			m = module_of(img, a, si->mod_gen);
 			/* nameless: the main program (the vdso never calls malloc) */
 			path = m ? (m->path[0] ? m->path : img->hdr->exe) : NULL;
