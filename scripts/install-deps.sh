@@ -5,7 +5,7 @@ pkgs=(
   build-essential cmake pkg-config git ca-certificates
   libcjson-dev libyaml-dev libgit2-dev libcurl4-openssl-dev libdw-dev libelf-dev libiberty-dev
   python3 python3-jsonschema valgrind heaptrack time binutils elfutils cmark-gfm strace
-  chromium libgtest-dev
+  chromium libgtest-dev dwz
 )
 # Node.js and npm: Debian's, unless the machine already has them (NodeSource's
 # nodejs package bundles npm and conflicts with Debian's npm package)
