@@ -70,7 +70,8 @@ struct index {
 static struct index *_Atomic index_;
 static struct index *retired[INDEX_MAX_BITS]; /* replaced tables, headers still mapped */
 /* each stack's check by id, for refilling a doubled index in id order (the
- * hashes are in the records, read in order too) */
+ * hashes are in the records, read in order too): as many as the index has
+ * slots, and doubled with it */
 static uint32_t *checks;
 static unsigned n_retired;
 static mgt_lock_t depot_lock;
@@ -278,10 +279,17 @@ static inline uint32_t index_find(const struct index *x, uint64_t hash, uint32_t
 static void index_grow(void)
 {
 	struct index *old = atomic_load_explicit(&index_, memory_order_relaxed), *x;
-	uint32_t n = mgt_g.hdr->n_stacks;
+	uint32_t n = mgt_g.hdr->n_stacks, *c;
 	if (old->bits >= INDEX_MAX_BITS || n_retired >= INDEX_MAX_BITS ||
 	    !(x = index_make(old->bits + 1)))
 		return;
+	if (!(c = table_map(sizeof(*c) << x->bits))) {
+		mgt_munmap(x, index_bytes(x->bits));
+		return;
+	}
+	mgt_memcpy(c, checks, n * sizeof(*c));
+	mgt_munmap(checks, sizeof(*c) << old->bits);
+	checks = c;
 	for (uint32_t id = 1; id < n; id++)
 		index_put(x, mgt_stack_at(id)->key, checks[id], id);
 	atomic_store_explicit(&index_, x, memory_order_release);
@@ -830,6 +838,9 @@ uint32_t mgt_stack_intern(struct mgt_thread *t, const uintptr_t *frames, uint32_
 int mgt_stack_reset(void)
 {
 	struct index *x = atomic_load_explicit(&index_, memory_order_relaxed);
+	if (x && checks)
+		mgt_munmap(checks, sizeof(*checks) << x->bits);
+	checks = NULL;
 	if (x)
 		mgt_munmap(x, index_bytes(x->bits));
 	while (n_retired) {
@@ -838,15 +849,13 @@ int mgt_stack_reset(void)
 	}
 	if (nodes_)
 		mgt_munmap(nodes_, nodes_bytes(nodes_->bits));
-	if (checks)
-		mgt_munmap(checks, MGT_MAX_STACKS * sizeof(*checks));
 	last_n = 0;
 	mgt_memset(room, 0, sizeof(room));       /* a new file */
 	if (mgt_unwind_reset())
 		return -1;
 	x = index_make(INDEX_MIN_BITS);
 	nodes_ = nodes_make(NODES_MIN_BITS);
-	checks = table_map(MGT_MAX_STACKS * sizeof(*checks)); /* touched as stacks come */
+	checks = table_map(sizeof(*checks) << INDEX_MIN_BITS);
 	atomic_store_explicit(&index_, x, memory_order_release);
 	if (!main_hi)
 		find_main_stack();
