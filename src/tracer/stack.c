@@ -7,8 +7,9 @@
  * stop early, never fault (see docs/tracer.md, "Call stacks", and src/README.md).
  *
  * The depot maps a stack (its frames) to a small id.  Lookups are lock-free
- * (an open-addressing index of {hash, id} in anonymous memory, ids published
- * with release order after the record); inserts take one lock.  Records and
+ * (an open-addressing index of {id, check} in anonymous memory, the stack's
+ * hash in its record, ids published with release order after the record);
+ * inserts take one lock.  Records and
  * frames live in the trace file, so ids and frames survive a crash.  Frames
  * are stored as nodes, each a return address and its caller's node
  * (format.h), so the outer frames that stacks share are stored once.  With
@@ -51,7 +52,7 @@ struct slot {
 /*
  * The index doubles at three quarters full, under the depot lock, and the
  * new table is published with release order (at half full, 262k deep stacks
- * held a 16 MiB table where 8 MiB do: a lookup probes ~2.5 slots at the
+ * would hold an 8 MiB table where 4 MiB do: a lookup probes ~2.5 slots at the
  * fullest instead of 1.5, and most programs never get near).  It used to be
  * one table of 4M slots (64 MiB, unreserved), where each new stack touched a
  * page of its own at random: a program with 3000 distinct stacks paid ~11
