@@ -608,10 +608,74 @@ static int choose(const struct mg_proc *p, uint8_t **trim)
 	return 0;
 }
 
-/* the same return address in the same module (an addr_slot's key) */
-static int same_raw(const struct mg_frame *a, const struct mg_frame *b)
+/*
+ * Where a trace node's callers end in the kept stacks' tree, for the stacks
+ * summed into "[smaller stacks]": the deepest tree node its chain of frames
+ * matches from the outermost, and whether the match goes on (every frame so
+ * far matched whole, so a callee may match deeper).  Kept per trace node and
+ * module generation, so that each node is looked at once, not once per
+ * stack that passes through it: 262k distinct 52-frame stacks are 13.6M
+ * frames but 1M nodes (bench/README.md, "Session 8: deep stacks").
+ */
+enum { MEMO_NONE, MEMO_OPEN, MEMO_CLOSED };
+struct trim_memo {
+	int64_t node;                       /* -1: the root */
+	uint64_t gen;                       /* the module generation it was found at */
+	uint32_t state;
+};
+
+/* the memo of trace node nd as found at generation gen; NULL when not there */
+static const struct trim_memo *memo_at(const struct trim_memo *memo, uint32_t nd, uint64_t gen)
 {
-	return a->addr == b->addr && a->offset == b->offset && a->module == b->module;
+	return memo[nd].state != MEMO_NONE && memo[nd].gen == gen ? &memo[nd] : NULL;
+}
+
+/*
+ * The tree node under which stack id of img is summed: its frames from the
+ * outermost while the kept stacks have the same callers (a return address
+ * matches when all of its inlined frames do).  chain holds MGT_MAX_DEPTH node
+ * ids.  A chain longer than a walk keeps (only in a damaged file) is taken
+ * from its innermost MGT_MAX_DEPTH nodes and not remembered.
+ */
+static int64_t trimmed_node(struct proc_tab *t, const struct mg_image *img, uint32_t id,
+			    struct trim_memo *memo, uint32_t *chain)
+{
+	if (id == 0)
+		return -1;                          /* stack 0 has no frames */
+	const struct mgt_stack_info *si = &img->info[id];
+	const struct trim_memo *m = NULL;
+	uint64_t gen = si->mod_gen;
+	uint32_t n = 0, nd = si->node;
+	struct mg_frame_cache c = { 0 };
+	struct mg_frame raw;
+	int64_t node = -1, next;
+	int open = 1, keep = 1;
+	while (nd && nd < img->n_nodes && !(m = memo_at(memo, nd, gen))) {
+		if (n == MGT_MAX_DEPTH) {
+			keep = 0;
+			break;
+		}
+		chain[n++] = nd;
+		nd = img->nodes[nd].caller;
+	}
+	if (m) {
+		node = m->node;
+		open = m->state == MEMO_OPEN;
+	}
+	while (n-- > 0) {
+		nd = chain[n];
+		if (open && mg_trace_node_frame(img, nd, gen, &c, &raw)) {
+			const struct addr_slot *a = t->cap ? addr_slot(t, &raw) : NULL;
+			uint32_t x = a && a->used ? a->n : 0;
+			/* a->first is the innermost of the address's inlined frames */
+			for (; x > 0 && (next = node_find(t, a->first + x - 1, node)) >= 0; x--)
+				node = next;
+			open = a && a->used && !x;
+		}
+		if (keep)
+			memo[nd] = (struct trim_memo){ node, gen, open ? MEMO_OPEN : MEMO_CLOSED };
+	}
+	return node;
 }
 
 /* a stack's frames as indices, innermost first, new return addresses
@@ -678,7 +742,8 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	 * lookup (a deep profile has millions of frames) */
 	uint32_t *prev_fr = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*prev_fr));
 	int64_t *prev_node = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*prev_node));
-	struct mg_frame *prev_raw = malloc(MGT_MAX_DEPTH * sizeof(*prev_raw));
+	uint32_t *chain = malloc(MGT_MAX_DEPTH * sizeof(*chain));
+	struct trim_memo *memo = NULL;
 	uint64_t (*agg)[2] = NULL;
 	size_t prev_n = 0, n_agg = 0, agg_cap = 0, n_before;
 	int64_t other = -1;                 /* the "[smaller stacks]" frame */
@@ -691,7 +756,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	mg_buf_add(&t.stacks, "[", 1);
 	t.tn_cap = 1024;
 	t.tn = calloc(t.tn_cap, sizeof(*t.tn));
-	t.oom = !rows || !trim || !fr || !sf || !prev_fr || !prev_node || !prev_raw || !t.tn;
+	t.oom = !rows || !trim || !fr || !sf || !prev_fr || !prev_node || !chain || !t.tn;
 	for (size_t i = 0; !t.oom && i < p->n_images; i++)
 		if (!(rows[i] = malloc((p->images[i]->n_stacks + 1) * sizeof(**rows))) ||
 		    !(trim[i] = calloc(p->images[i]->n_stacks + 1, 1)))
@@ -741,13 +806,16 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	 * frames are new nodes here, one per such caller, in order.
 	 */
 	n_before = t.nused;
-	prev_n = 0;
 	for (size_t i = 0; !t.oom && i < p->n_images; i++) {
 		const struct mg_image *img = p->images[i];
+		free(memo);
+		if (!(memo = calloc((size_t)img->n_nodes + 1, sizeof(*memo)))) {
+			t.oom = 1;
+			break;
+		}
 		for (uint32_t id = 0; !t.oom && id < img->n_stacks; id++) {
 			const struct mgt_stack *s = &img->stacks[id];
-			size_t nf = 0, k = 0;
-			int64_t node = -1, next;
+			int64_t node;
 			if (!trim[i][id])
 				continue;
 			if (other < 0) {
@@ -760,24 +828,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 				}
 				other = of;
 			}
-			/* from the outermost frame while a kept stack has the same
-			 * callers; the return addresses it shares with the stack
-			 * before it end where they ended then, without a lookup */
-			nf = mg_trace_frames(img, id, raw, MGT_MAX_DEPTH);
-			while (k < prev_n && k < nf && same_raw(&raw[nf - 1 - k], &prev_raw[k]))
-				node = prev_node[k++];
-			for (; k < nf && t.cap; k++) {
-				const struct addr_slot *a = addr_slot(&t, &raw[nf - 1 - k]);
-				uint32_t x = a->used ? a->n : 0;
-				/* a->first is the innermost of the address's inlined frames */
-				for (; x > 0 && (next = node_find(&t, a->first + x - 1, node)) >= 0; x--)
-					node = next;
-				if (!a->used || x)
-					break;
-				prev_raw[k] = raw[nf - 1 - k];
-				prev_node[k] = node;
-			}
-			prev_n = k;
+			node = trimmed_node(&t, img, id, memo, chain);
 			if ((node = node_of(&t, (uint32_t)other, node)) < 0) {
 				t.oom = 1;
 				break;
@@ -839,7 +890,8 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	free(t.owners);
 	free(prev_fr);
 	free(prev_node);
-	free(prev_raw);
+	free(chain);
+	free(memo);
 	free(t.slot);
 	free(t.node);
 	free(t.tn);

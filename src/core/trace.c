@@ -561,39 +561,42 @@ static int is_self(const char *path)
 	return n >= 14 && !strcmp(path + n - 14, "/libmemgate.so");
 }
 
+int mg_trace_node_frame(const struct mg_image *img, uint32_t nd, uint64_t gen,
+			struct mg_frame_cache *c, struct mg_frame *out)
+{
+	const struct mgt_node *fr = &img->nodes[nd];
+	uint64_t a = (uint64_t)fr->ret_hi << 32 | fr->ret_lo;
+	/* Modules loaded at the same time never overlap, so a frame inside the
+	 * last one found, which was loaded at this generation, is in it. */
+	if (!c->m || c->gen != gen || !module_holds(c->m, a, gen)) {
+		c->m = module_of(img, a, gen);
+		c->gen = gen;
+		/* nameless: the main program (the vdso never calls malloc) */
+		c->path = c->m ? (c->m->path[0] ? c->m->path : img->hdr->exe) : NULL;
+		c->self = c->path && is_self(c->path);
+	}
+	if (c->self)
+		return 0;
+	out->addr = a;
+	out->module = c->path;
+	out->offset = c->m ? a - c->m->base : a;
+	out->build_id = c->m ? c->m->build_id : NULL;
+	out->build_id_len = c->m ? c->m->build_id_len : 0;
+	return 1;
+}
+
 size_t mg_trace_frames(const struct mg_image *img, uint32_t id, struct mg_frame *out, size_t max)
 {
 	size_t n = 0;
 	if (id == 0 || id >= img->n_stacks)
 		return 0;
 	const struct mgt_stack_info *si = &img->info[id];
-	/* the module of the frame before, and whether it is the tracer's own:
-	 * a stack's frames mostly lie in a few modules, and a profile reads
-	 * millions of frames (a deep stack's 50, for each of 250k stacks).
-	 * Modules loaded at the same time never overlap, so a frame inside the
-	 * last one, which was loaded at this stack's time, is in it. */
-	const struct mgt_module *m = NULL;
-	const char *path = NULL;
-	int self = 0;
+	/* the module of the frame before: a stack's frames mostly lie in a few
+	 * modules, and a profile reads millions of frames */
+	struct mg_frame_cache c = { 0 };
 	/* innermost first: each node's caller is the next frame out (checked
 	 * at load: callers come first, so the chain ends) */
-	for (uint32_t nd = si->node; nd && n < max; nd = img->nodes[nd].caller) {
-		const struct mgt_node *fr = &img->nodes[nd];
-		uint64_t a = (uint64_t)fr->ret_hi << 32 | fr->ret_lo;
-		if (!m || !module_holds(m, a, si->mod_gen)) {
-			m = module_of(img, a, si->mod_gen);
-			/* nameless: the main program (the vdso never calls malloc) */
-			path = m ? (m->path[0] ? m->path : img->hdr->exe) : NULL;
-			self = path && is_self(path);
-		}
-		if (self)
-			continue;
-		out[n].addr = a;
-		out[n].module = path;
-		out[n].offset = m ? a - m->base : a;
-		out[n].build_id = m ? m->build_id : NULL;
-		out[n].build_id_len = m ? m->build_id_len : 0;
-		n++;
-	}
+	for (uint32_t nd = si->node; nd && n < max; nd = img->nodes[nd].caller)
+		n += (size_t)mg_trace_node_frame(img, nd, si->mod_gen, &c, &out[n]);
 	return n;
 }

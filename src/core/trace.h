@@ -120,4 +120,22 @@ struct mg_frame {
  */
 size_t mg_trace_frames(const struct mg_image *img, uint32_t id, struct mg_frame *out, size_t max);
 
+/* The module of the frame looked at last, kept from one frame to the next by
+ * mg_trace_node_frame (a stack's frames mostly lie in a few modules).  Start
+ * it zeroed. */
+struct mg_frame_cache {
+	const struct mgt_module *m;
+	const char *path;
+	uint64_t gen;
+	int self;
+};
+
+/*
+ * Node nd (in [1, n_nodes)) of img as a frame of a stack captured at module
+ * generation gen (its struct mgt_stack_info.mod_gen), into *out: 1, or 0 when
+ * the frame is memgate's own (mg_trace_frames drops those).
+ */
+int mg_trace_node_frame(const struct mg_image *img, uint32_t nd, uint64_t gen,
+			struct mg_frame_cache *c, struct mg_frame *out);
+
 #endif

@@ -86,8 +86,8 @@ enum mgt_flags {
  * record of MGT_STACK_REC bytes (a cache line) per stack, written on every
  * event, and the only part of a stack the tracer writes after creating it.
  * An allocation adds to allocs, total_bytes and cur_bytes, a free to frees
- * and cur_bytes: cur_blocks is not written by the tracer, the reader derives
- * it (allocs - frees).  These records are the image's counts: the header's
+ * and cur_bytes: cur_blocks is not counted by the tracer, which keeps the
+ * stack's hash (key) in its place; the reader derives it (allocs - frees).  These records are the image's counts: the header's
  * allocs, frees, total_bytes and live figures are their sums (the reader's).
  * The fields from `flags` on live in regions of their own (the stack's
  * struct mgt_stack_info, written once, and its struct mgt_stack_lost, written
@@ -100,7 +100,12 @@ struct mgt_stack {
 	uint64_t total_bytes;   /* requested bytes of those allocations */
 	uint64_t frees;         /* frees of blocks allocated here */
 	uint64_t cur_bytes;     /* live requested bytes now */
-	uint64_t cur_blocks;    /* live blocks now: derived by the reader, allocs - frees */
+	union {
+		uint64_t cur_blocks; /* the reader's: live blocks now, allocs - frees */
+		uint64_t key;   /* in the file: the stack's 64-bit hash, the depot's
+		                 * (src/tracer/stack.c), written once before its id is
+		                 * published; 0 for stack 0 */
+	};
 	uint64_t peak_bytes;    /* live bytes at the process peak (see above) */
 	uint64_t peak_blocks;
 	uint64_t epoch;         /* hdr.epoch when peak_* was last rebased (stored last) */

@@ -7,8 +7,9 @@
  * stop early, never fault (see docs/tracer.md, "Call stacks", and src/README.md).
  *
  * The depot maps a stack (its frames) to a small id.  Lookups are lock-free
- * (an open-addressing index of {hash, id} in anonymous memory, ids published
- * with release order after the record); inserts take one lock.  Records and
+ * (an open-addressing index of {id, check} in anonymous memory, the stack's
+ * hash in its record, ids published with release order after the record);
+ * inserts take one lock.  Records and
  * frames live in the trace file, so ids and frames survive a crash.  Frames
  * are stored as nodes, each a return address and its caller's node
  * (format.h), so the outer frames that stacks share are stored once.  With
@@ -36,9 +37,14 @@
  * stacks of the same depth meet in both with a chance of about 2^-96 per
  * pair.  The insert path, which looks again under the lock, goes by the
  * same 96 bits.
+ *
+ * A slot holds the id and the 32-bit check; the 64-bit hash is in the
+ * stack's counters record in the file (struct mgt_stack.key), which the
+ * event that looked the stack up writes next anyway: a slot of 8 bytes, not
+ * 16, halves the index (4 MiB for 262k stacks), and a probe that matches
+ * the check reads no line the event would not have read.
  */
 struct slot {
-	_Atomic uint64_t hash;
 	_Atomic uint32_t id;                  /* 0 = empty */
 	_Atomic uint32_t check;               /* the second hash */
 };
@@ -46,7 +52,7 @@ struct slot {
 /*
  * The index doubles at three quarters full, under the depot lock, and the
  * new table is published with release order (at half full, 262k deep stacks
- * held a 16 MiB table where 8 MiB do: a lookup probes ~2.5 slots at the
+ * would hold an 8 MiB table where 4 MiB do: a lookup probes ~2.5 slots at the
  * fullest instead of 1.5, and most programs never get near).  It used to be
  * one table of 4M slots (64 MiB, unreserved), where each new stack touched a
  * page of its own at random: a program with 3000 distinct stacks paid ~11
@@ -64,6 +70,10 @@ struct index {
 };
 static struct index *_Atomic index_;
 static struct index *retired[INDEX_MAX_BITS]; /* replaced tables, headers still mapped */
+/* each stack's check by id, for refilling a doubled index in id order (the
+ * hashes are in the records, read in order too): as many as the index has
+ * slots, and doubled with it */
+static uint32_t *checks;
 static unsigned n_retired;
 static mgt_lock_t depot_lock;
 
@@ -228,14 +238,17 @@ static inline uint32_t home_slot(uint64_t hash, uint32_t bits)
 	return (uint32_t)(hash >> (64 - bits));
 }
 
-/* a new entry in table x (depot lock held; x is not full) */
+/*
+ * A new entry in table x (depot lock held; x is not full): the stack's
+ * record holds its hash already, so that a reader that finds the id finds
+ * the hash with it (the id is stored with release order).
+ */
 static void index_put(struct index *x, uint64_t hash, uint32_t check, uint32_t id)
 {
 	uint32_t mask = (1u << x->bits) - 1;
 	for (uint32_t i = home_slot(hash, x->bits);; i = (i + 1) & mask) {
 		if (atomic_load_explicit(&x->s[i].id, memory_order_relaxed))
 			continue;
-		atomic_store_explicit(&x->s[i].hash, hash, memory_order_relaxed);
 		atomic_store_explicit(&x->s[i].check, check, memory_order_relaxed);
 		atomic_store_explicit(&x->s[i].id, id, memory_order_release);
 		x->count++;
@@ -243,20 +256,43 @@ static void index_put(struct index *x, uint64_t hash, uint32_t check, uint32_t i
 	}
 }
 
-/* doubles the index (depot lock held); on failure the old one keeps filling */
+/* the id of the stack (hash, check) in table x, 0 when it is not there */
+static inline uint32_t index_find(const struct index *x, uint64_t hash, uint32_t check)
+{
+	uint32_t bits = x->bits, mask = (1u << bits) - 1;
+	for (uint32_t i = home_slot(hash, bits);; i = (i + 1) & mask) {
+		uint32_t sid = atomic_load_explicit(&x->s[i].id, memory_order_acquire);
+		if (!sid)
+			return 0;
+		if (atomic_load_explicit(&x->s[i].check, memory_order_relaxed) == check &&
+		    atomic_load_explicit((_Atomic uint64_t *)&mgt_stack_at(sid)->key,
+					 memory_order_relaxed) == hash)
+			return sid;
+	}
+}
+
+/*
+ * Doubles the index (depot lock held); on failure the old one keeps filling.
+ * Every stored stack is in the index (it goes in right after it is
+ * committed), so the new table is filled in id order: the records' hashes
+ * and the checks are read one after the other.
+ */
 static void index_grow(void)
 {
 	struct index *old = atomic_load_explicit(&index_, memory_order_relaxed), *x;
+	uint32_t n = mgt_g.hdr->n_stacks, *c;
 	if (old->bits >= INDEX_MAX_BITS || n_retired >= INDEX_MAX_BITS ||
 	    !(x = index_make(old->bits + 1)))
 		return;
-	for (uint32_t i = 0; i < (1u << old->bits); i++) {
-		struct slot *e = &old->s[i];
-		uint32_t id = atomic_load_explicit(&e->id, memory_order_relaxed);
-		if (id)
-			index_put(x, atomic_load_explicit(&e->hash, memory_order_relaxed),
-				  atomic_load_explicit(&e->check, memory_order_relaxed), id);
+	if (!(c = table_map(sizeof(*c) << x->bits))) {
+		mgt_munmap(x, index_bytes(x->bits));
+		return;
 	}
+	mgt_memcpy(c, checks, n * sizeof(*c));
+	mgt_munmap(checks, sizeof(*c) << old->bits);
+	checks = c;
+	for (uint32_t id = 1; id < n; id++)
+		index_put(x, mgt_stack_at(id)->key, checks[id], id);
 	atomic_store_explicit(&index_, x, memory_order_release);
 	retired[n_retired++] = old;
 	mgt_madvise(old->s, index_bytes(old->bits) - sizeof(*old), MADV_DONTNEED);
@@ -444,16 +480,8 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 	 * that a lock-free lookup takes as the same stack */
 	struct index *x = atomic_load_explicit(&index_, memory_order_relaxed);
 	uint32_t mask = (1u << x->bits) - 1;
-	for (uint32_t i = home_slot(hash, x->bits);; i = (i + 1) & mask) {
-		uint32_t sid = atomic_load_explicit(&x->s[i].id, memory_order_acquire);
-		if (!sid)
-			break;
-		if (atomic_load_explicit(&x->s[i].hash, memory_order_relaxed) == hash &&
-		    atomic_load_explicit(&x->s[i].check, memory_order_relaxed) == check) {
-			id = sid;
-			goto out;
-		}
-	}
+	if ((id = index_find(x, hash, check)))
+		goto out;
 	if (4 * (x->count + 1) > 3 * (mask + 1)) {
 		index_grow();
 		x = atomic_load_explicit(&index_, memory_order_relaxed);
@@ -470,6 +498,8 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 	}
 	id = h->n_stacks;
 	/* its counters are the file's zeros: a stack id is never handed out twice */
+	atomic_store_explicit((_Atomic uint64_t *)&mgt_stack_at(id)->key, hash, memory_order_relaxed);
+	checks[id] = check;
 	struct mgt_stack_info *si = mgt_stack_info_at(id);
 	si->node = node;
 	si->flags = trunc;
@@ -658,16 +688,7 @@ walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t *trun
 /* the id of the stack (hash, check) in the index, 0 when it is not there */
 static inline uint32_t probe(uint64_t hash, uint32_t check)
 {
-	struct index *x = atomic_load_explicit(&index_, memory_order_acquire);
-	uint32_t bits = x->bits, mask = (1u << bits) - 1;
-	for (uint32_t i = home_slot(hash, bits);; i = (i + 1) & mask) {
-		uint32_t sid = atomic_load_explicit(&x->s[i].id, memory_order_acquire);
-		if (!sid)
-			return 0;
-		if (atomic_load_explicit(&x->s[i].hash, memory_order_relaxed) == hash &&
-		    atomic_load_explicit(&x->s[i].check, memory_order_relaxed) == check)
-			return sid;
-	}
+	return index_find(atomic_load_explicit(&index_, memory_order_acquire), hash, check);
 }
 
 /* the thread's last stack, now (hash, check) with id */
@@ -818,6 +839,9 @@ uint32_t mgt_stack_intern(struct mgt_thread *t, const uintptr_t *frames, uint32_
 int mgt_stack_reset(void)
 {
 	struct index *x = atomic_load_explicit(&index_, memory_order_relaxed);
+	if (x && checks)
+		mgt_munmap(checks, sizeof(*checks) << x->bits);
+	checks = NULL;
 	if (x)
 		mgt_munmap(x, index_bytes(x->bits));
 	while (n_retired) {
@@ -832,12 +856,13 @@ int mgt_stack_reset(void)
 		return -1;
 	x = index_make(INDEX_MIN_BITS);
 	nodes_ = nodes_make(NODES_MIN_BITS);
+	checks = table_map(sizeof(*checks) << INDEX_MIN_BITS);
 	atomic_store_explicit(&index_, x, memory_order_release);
 	if (!main_hi)
 		find_main_stack();
 	fp_depth = MGT_CFI_UNWIND && !mgt_g.unwind_fp ? 0 : mgt_g.depth;
 	/* in a fork child the forking thread is the only one, and its bounds hold */
-	return x && nodes_ ? 0 : -1;
+	return x && nodes_ && checks ? 0 : -1;
 }
 
 void mgt_stack_lock(void) { mgt_lock(&depot_lock); }

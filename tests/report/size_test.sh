@@ -84,6 +84,48 @@ ok = (len(frames) == 1 and rows and len(full) <= 2500 + 2000 and
       sum(r[2] for r in rows) >= 500)
 sys.exit(not ok)
 PY
+# fx_many_stacks' path i is its base-4 digits, one `step` frame per digit
+# (the case of its switch that called on): every stack not kept whole must
+# be summed under the deepest caller that a kept stack has too, and each
+# such row must carry exactly the bytes and allocations of its stacks
+check "many: each small stack is summed under its deepest kept caller" "$py" - many.json 5000 <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+n = int(sys.argv[2])                 # the fixture's paths: 0 .. n-1
+s, p = d["strings"], d["processes"][0]
+fr, nodes = p["frames"], p["nodes"]
+other = s.index("[smaller stacks]")
+def chain(x):
+    out = []
+    while x >= 0:
+        out.append(fr[nodes[2 * x]])
+        x = nodes[2 * x + 1]
+    return out[::-1]
+# step's lines: the malloc call first, then its switch's four cases, in order
+lines = sorted({f[2] for f in fr if f[0] is not None and s[f[0]] == "step"})
+def digits(c):
+    return tuple(lines.index(f[2]) - 1 for f in c if f[0] is not None and
+                 s[f[0]] == "step" and f[2] != lines[0])
+kept, got = set(), {}
+for r in p["stacks"]:
+    c = chain(r[0])
+    if c[-1][0] == other:
+        k = digits(c[:-1])
+        got[k] = [a + b for a, b in zip(got.get(k, [0, 0]), r[1:3])]
+    else:
+        kept.add(digits(c))
+# path i: its base-4 digits, outermost first; summed under the longest
+# prefix a kept stack has
+prefixes = {k[:m] for k in kept for m in range(len(k) + 1)}
+want = {}
+for i in range(n):
+    k = tuple(i >> (2 * j) & 3 for j in range(9))
+    if k in kept:
+        continue
+    m = max(m for m in range(10) if k[:m] in prefixes)
+    want[k[:m]] = [a + b for a, b in zip(want.get(k[:m], [0, 0]), [i % 64 + 1, 1])]
+sys.exit(got != want or len(lines) != 5 or not got)
+PY
 "$memgate" report many.json --format folded -o many.folded
 check "many: folded sums to the summary's total_bytes" "$py" -c '
 import json, sys

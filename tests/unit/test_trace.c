@@ -141,13 +141,15 @@ static void check_whole(void)
 	mg_trace_free(t);
 }
 
-/* stack id's counters as the tracer leaves them (cur_blocks not written) */
+/* stack id's counters as the tracer leaves them: no cur_blocks, the
+ * depot's hash of the stack in its place */
 static void put_counters(int fd, uint32_t id, uint64_t allocs, uint64_t frees, uint64_t total,
 			 uint64_t cur, uint64_t epoch, uint64_t peak_bytes, uint64_t peak_blocks)
 {
 	struct mgt_stack s = { .allocs = allocs, .total_bytes = total, .frees = frees,
 			       .cur_bytes = cur, .peak_bytes = peak_bytes,
-			       .peak_blocks = peak_blocks, .epoch = epoch };
+			       .peak_blocks = peak_blocks, .epoch = epoch,
+			       .key = id ? 0x9e3779b97f4a7c15ull * id : 0 };
 	struct mgt_stack_info si = { 0, 0, 0 };
 	put(fd, MGT_STK_OFF + (uint64_t)id * MGT_STACK_REC, &s, MGT_STACK_REC);
 	put(fd, MGT_INFO_OFF + (uint64_t)id * sizeof(si), &si, sizeof(si));
