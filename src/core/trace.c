@@ -51,7 +51,8 @@ static int thread_counts(struct mg_image *img, struct mgt_stack *stacks, uint64_
 	if (!nb)
 		return 0;
 	for (uint32_t i = 0; i < nb; i++)
-		*unfolded += batches[i].events;
+		if (batches[i].left <= MGT_BATCH_EVENTS)
+			*unfolded += MGT_BATCH_EVENTS - batches[i].left;
 	if (h->depth_max == 0) {
 		for (uint32_t i = 0; i < nb; i++) {
 			const struct mgt_batch *b = &batches[i];

@@ -205,7 +205,8 @@ enum mgt_event_kind {
 
 struct mgt_batch {
 	uint32_t pad0[3];
-	uint32_t events;        /* its events not yet in the timeline (record.c, fold) */
+	uint32_t left;          /* MGT_BATCH_EVENTS less its events not yet in the timeline
+	                         * (counted down: record.c, fold) */
 	/*
 	 * Counts only (depth_max 0): the thread counts its events here, in a
 	 * cache line no other thread writes; these are its part of stack 0's

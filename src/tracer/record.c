@@ -33,6 +33,16 @@ struct mgt_global mgt_g;
 atomic_int mgt_phase;
 struct mgt_last_stack mgt_last_stack = { UINT64_MAX, NULL };
 
+/*
+ * hdr->epoch, for the threads' records (count_recs): on a cache line of its
+ * own, written only at a new peak, where the header's line is written at
+ * every thread's fold.
+ */
+static struct {
+	uint64_t v;
+	char pad[56];
+} epoch_copy __attribute__((aligned(64)));
+
 static uint32_t fork_mod_snapshot;   /* modules the parent had when it forked */
 static int fork_token;               /* enter()'s result, held across fork */
 static struct mgt_thread *fork_thread; /* the thread inside fork() */
@@ -324,6 +334,7 @@ static int start_image(int fork_child, const char *parent_file)
 	h->tl_left = 1;                       /* room 0: live bytes 0, a bucket maximum of 0 */
 	h->n_stacks = 1;                      /* stack 0: overflow, no frames */
 	mgt_last_stack.id = UINT64_MAX;       /* a fork child's records are new */
+	epoch_copy.v = 0;
 	h->n_nodes = 1;                       /* node 0: "no caller", never written */
 	if (fork_child) {
 		h->flags |= MGT_F_FORK_CHILD;
@@ -472,6 +483,7 @@ static void new_epoch(struct mgt_header *h, uint64_t e)
 	}
 	atomic_signal_fence(memory_order_seq_cst);
 	h->epoch = e;
+	__atomic_store_n(&epoch_copy.v, e, __ATOMIC_RELAXED);
 	mgt_last_stack.id = UINT64_MAX;       /* its record is of the old epoch */
 }
 
@@ -636,7 +648,8 @@ static __attribute__((noinline)) void fold(struct mgt_thread *t, struct mgt_batc
 {
 	struct mgt_header *h = mgt_g.hdr;
 	int64_t delta = (int64_t)t->batch_bytes;
-	uint64_t ev = b->events;
+	uint32_t left = b->left;
+	uint64_t ev = left <= MGT_BATCH_EVENTS ? MGT_BATCH_EVENTS - left : 0;
 	mgt_lock(&event_lock);
 	if (atomic_load_explicit(&mgt_phase, memory_order_relaxed) == MGT_PHASE_RECORDING) {
 		threads_flag(h);
@@ -657,7 +670,7 @@ static __attribute__((noinline)) void fold(struct mgt_thread *t, struct mgt_batc
 		h->tl_left -= ev;
 	}
 	t->batch_bytes = 0;
-	b->events = 0;
+	b->left = MGT_BATCH_EVENTS;
 	mgt_unlock(&event_lock);
 }
 
@@ -683,7 +696,7 @@ static inline __attribute__((always_inline)) void own_event(struct mgt_thread *t
 {
 	delta += (int64_t)t->batch_bytes;
 	t->batch_bytes = (uint64_t)delta;
-	if (MGT_UNLIKELY(++b->events >= MGT_BATCH_EVENTS ||
+	if (MGT_UNLIKELY(--b->left == 0 ||
 			 (uint64_t)(delta + MGT_BATCH_BYTES - 1) >= 2 * MGT_BATCH_BYTES - 1))
 		fold(t, b);
 }
@@ -816,7 +829,7 @@ static inline __attribute__((always_inline)) void count_recs(struct mgt_thread *
 	struct mgt_batch *b, uint32_t kind, uint64_t size, uint32_t stack, uint64_t old_size,
 	uint32_t old_stack)
 {
-	uint64_t e = __atomic_load_n(&mgt_g.hdr->epoch, __ATOMIC_RELAXED);
+	uint64_t e = __atomic_load_n(&epoch_copy.v, __ATOMIC_RELAXED);
 	struct mgt_trec *r;
 	int64_t delta;
 	if (kind == MGT_EV_FREE) {
@@ -858,7 +871,7 @@ static __attribute__((noinline)) void count_recs_slow(struct mgt_thread *t, stru
 static inline __attribute__((always_inline)) void count_recs_fast(struct mgt_thread *t,
 	struct mgt_batch *b, uint32_t kind, uint64_t size, uint32_t stack)
 {
-	uint64_t e = __atomic_load_n(&mgt_g.hdr->epoch, __ATOMIC_RELAXED);
+	uint64_t e = __atomic_load_n(&epoch_copy.v, __ATOMIC_RELAXED);
 	struct mgt_trec *r = &b->rec[stack & (MGT_BATCH_RECS - 1)];
 	if (MGT_UNLIKELY(r->stack != stack || r->epoch != e)) {
 		count_recs_slow(t, b, kind, size, stack);
@@ -888,6 +901,7 @@ static __attribute__((noinline)) struct mgt_batch *batch_new(struct mgt_thread *
 		      sizeof(struct mgt_batch))) {
 		t->batch = (uint16_t)i;
 		t->bp = mgt_batch_at(i);
+		t->bp->left = MGT_BATCH_EVENTS;
 		t->batch_bytes = 0;
 		__atomic_store_n(&h->n_batches, i + 1, __ATOMIC_RELEASE);
 	}
