@@ -155,6 +155,27 @@ static void put_counters(int fd, uint32_t id, uint64_t allocs, uint64_t frees, u
 	put(fd, MGT_INFO_OFF + (uint64_t)id * sizeof(si), &si, sizeof(si));
 }
 
+/* as new_trace, for an image with stacks 0 to n_stacks - 1 and no frames */
+static int new_stacks_trace(struct mgt_header *h, uint32_t state, uint32_t n_stacks)
+{
+	int fd = new_trace(h, state);
+	h->depth_max = 64;
+	h->n_stacks = n_stacks;
+	h->n_nodes = 1;
+	return fd;
+}
+
+/* the image's counts the reader derived: allocs, frees, bytes, live bytes and blocks */
+static void check_counts(const struct mgt_header *r, uint64_t allocs, uint64_t frees,
+			 uint64_t total, uint64_t cur_bytes, uint64_t cur_blocks)
+{
+	CHECK_U64(allocs, r->allocs);
+	CHECK_U64(frees, r->frees);
+	CHECK_U64(total, r->total_bytes);
+	CHECK_U64(cur_bytes, r->cur_bytes);
+	CHECK_U64(cur_blocks, r->cur_blocks);
+}
+
 /*
  * Three stacks: 0 rebased at the peak (20 bytes in 2 blocks), 1 not since
  * (so its live figures, 0, count), 2 rebased (32 in 1).  Live: 94 bytes in
@@ -166,10 +187,7 @@ static void check_derived(uint32_t state, int big)
 	struct mg_trace *t = NULL;
 	struct mg_error err = { 0 };
 	static struct mgt_header h;
-	int fd = new_trace(&h, state);
-	h.depth_max = 64;
-	h.n_stacks = 3;
-	h.n_nodes = 1;
+	int fd = new_stacks_trace(&h, state, 3);
 	h.epoch = 2;
 	h.peak_bytes = 7;                    /* the tracer's; the stacks decide */
 	h.events = 8;                        /* before the open bucket ... */
@@ -188,11 +206,7 @@ static void check_derived(uint32_t state, int big)
 		return;
 	const struct mg_image *img = &t->images[0];
 	const struct mgt_header *r = img->hdr;
-	CHECK_U64(9, r->allocs);
-	CHECK_U64(4, r->frees);
-	CHECK_U64(404, r->total_bytes);
-	CHECK_U64(94, r->cur_bytes);
-	CHECK_U64(5, r->cur_blocks);
+	check_counts(r, 9, 4, 404, 94, 5);
 	CHECK_U64(3, img->stacks[0].cur_blocks);
 	CHECK_U64(0, img->stacks[1].cur_blocks);
 	CHECK_U64(2, img->stacks[2].cur_blocks);
@@ -254,10 +268,7 @@ static void check_threads(int journal, int bad)
 	struct mg_trace *t = NULL;
 	struct mg_error err = { 0 };
 	static struct mgt_header h;
-	int fd = new_trace(&h, MGT_EXITED);
-	h.depth_max = 64;
-	h.n_stacks = 3;
-	h.n_nodes = 1;
+	int fd = new_stacks_trace(&h, MGT_EXITED, 3);
 	h.n_batches = 2;
 	h.epoch = 3;
 	h.peak_bytes = 120;
@@ -297,11 +308,7 @@ static void check_threads(int journal, int bad)
 		return;
 	const struct mg_image *img = &t->images[0];
 	const struct mgt_header *r = img->hdr;
-	CHECK_U64(7, r->allocs);
-	CHECK_U64(3, r->frees);
-	CHECK_U64(245, r->total_bytes);
-	CHECK_U64(220, r->cur_bytes);
-	CHECK_U64(4, r->cur_blocks);
+	check_counts(r, 7, 3, 245, 220, 4);
 	CHECK_U64(5, img->stacks[1].allocs);
 	CHECK_U64(220, img->stacks[1].cur_bytes);
 	CHECK_U64(2, img->stacks[2].frees);
