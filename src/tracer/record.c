@@ -643,31 +643,43 @@ static void threads_flag(struct mgt_header *h)
 		__atomic_fetch_or(&h->flags, MGT_F_THREADS, __ATOMIC_RELAXED);
 }
 
+/* ev events a thread had not folded reach the timeline, at the live bytes
+ * now (a thread's events reach it together), under the event lock */
+static void fold_events(struct mgt_header *h, uint64_t ev)
+{
+	/* the buckets these events close */
+	while (ev && ev >= h->tl_left) {
+		ev -= h->tl_left;
+		h->tl_left = 0;
+		mgt_timeline_close(h);
+		/* the next bucket saw them too (its maximum stays 0 while
+		 * the live bytes are below 0: a free folded first) */
+		if (ev && h->room <= 0)
+			mgt_new_max(h, 0);
+	}
+	h->tl_left -= ev;
+}
+
+/* batch b's events not folded yet */
+static inline uint64_t unfolded(const struct mgt_batch *b)
+{
+	uint32_t left = __atomic_load_n(&b->left, __ATOMIC_RELAXED);
+	return left <= MGT_BATCH_EVENTS ? MGT_BATCH_EVENTS - left : 0;
+}
+
 /* the thread's net live bytes and its events into the header (see above) */
 static __attribute__((noinline)) void fold(struct mgt_thread *t, struct mgt_batch *b)
 {
 	struct mgt_header *h = mgt_g.hdr;
 	int64_t delta = (int64_t)t->batch_bytes;
-	uint32_t left = b->left;
-	uint64_t ev = left <= MGT_BATCH_EVENTS ? MGT_BATCH_EVENTS - left : 0;
+	uint64_t ev = unfolded(b);
 	mgt_lock(&event_lock);
 	if (atomic_load_explicit(&mgt_phase, memory_order_relaxed) == MGT_PHASE_RECORDING) {
 		threads_flag(h);
 		h->room -= delta;
 		if (h->room <= 0)
 			mgt_new_max(h, delta > 0);
-		/* the buckets these events close (at this fold: a thread's
-		 * events reach the timeline together, at the live bytes now) */
-		while (ev && ev >= h->tl_left) {
-			ev -= h->tl_left;
-			h->tl_left = 0;
-			mgt_timeline_close(h);
-			/* the next bucket saw them too (its maximum stays 0 while
-			 * the live bytes are below 0: a free folded first) */
-			if (ev && h->room <= 0)
-				mgt_new_max(h, 0);
-		}
-		h->tl_left -= ev;
+		fold_events(h, ev);
 	}
 	t->batch_bytes = 0;
 	b->left = MGT_BATCH_EVENTS;
@@ -978,17 +990,23 @@ static inline __attribute__((always_inline)) void record_free(struct mgt_thread 
 		push(t, MGT_EV_FREE, b->size, b->stack, 0, 0);
 }
 
-/* every thread's live bytes not folded yet, inside the event section: exit
- * and exec, so that the last bucket and the peak see the live bytes at the end */
+/* every thread's live bytes and events not folded yet, inside the event
+ * section: exit and exec, so that the last bucket and the peak see the live
+ * bytes at the end, and the timeline every event (a thread still running
+ * may count on in its own batch: the image's end is now) */
 static void apply_all_batches(struct mgt_header *h)
 {
-	uint64_t live, blocks;
-	if (!__atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE))
+	uint64_t live, blocks, ev = 0;
+	uint32_t n = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
+	if (!n)
 		return;
 	mgt_image_live(&live, &blocks);
 	h->room -= (int64_t)(live - live_bytes(h));
 	if (h->room <= 0)
 		mgt_new_max(h, 1);
+	for (uint32_t i = 0; i < n && i < MGT_MAX_BATCHES; i++)
+		ev += unfolded(mgt_batch_at(i));
+	fold_events(h, ev);
 }
 
 void mgt_thread_exit(struct mgt_thread *t)
