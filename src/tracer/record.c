@@ -994,7 +994,7 @@ static inline __attribute__((always_inline)) void record_free(struct mgt_thread 
  * section: exit and exec, so that the last bucket and the peak see the live
  * bytes at the end, and the timeline every event (a thread still running
  * may count on in its own batch: the image's end is now) */
-static void apply_all_batches(struct mgt_header *h)
+static void fold_all(struct mgt_header *h)
 {
 	uint64_t live, blocks, ev = 0;
 	uint32_t n = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
@@ -1519,7 +1519,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 	/* only from 1: a second thread in exit() after the first must not
 	 * freeze the process again (nothing would thaw it) */
 	if (atomic_compare_exchange_strong(&mgt_phase, &recording, MGT_PHASE_FROZEN)) {
-		apply_all_batches(h);             /* every thread's pending events */
+		fold_all(h);             /* what the threads have not folded */
 		if (h->tl_open.live_max || h->tl_left != h->tl_width)
 			mgt_timeline_close(h);
 		mgt_sample_rss();
@@ -1580,7 +1580,7 @@ void mgt_exec_begin(const char *path, char *const envp[])
 	    !(t = mgt_thread_self()))
 		return;                           /* a vfork child: the parent's file */
 	int solo = enter(t, 0);
-	apply_all_batches(h);                 /* the other threads die with this image */
+	fold_all(h);                 /* the other threads die with this image */
 	mgt_strlcpy(h->exec_target, path ? path : "?", sizeof(h->exec_target));
 	mgt_sample_rss();
 	h->end_mono_ns = mgt_now_ns();

@@ -32,7 +32,7 @@ static uint32_t chunk_left;
 static void thread_gone(void *p)
 {
 	struct mgt_thread *t = p;
-	mgt_thread_exit(t);                 /* its pending events, before it is gone */
+	mgt_thread_exit(t);                 /* its live bytes not folded, before it is gone */
 	/* (glibc emptied the key's slot before it called us) */
 	/* a later thread may get the same thread pointer: it must not match */
 	__atomic_store_n(&t->tp, 0, __ATOMIC_RELEASE);
