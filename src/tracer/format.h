@@ -29,7 +29,7 @@
 #define MGT_MAX_BATCHES  2048u            /* threads with counters of their own; others apply at once */
 #define MGT_BATCH_EVENTS 64u              /* a thread folds its live bytes in after this many events, ... */
 #define MGT_BATCH_BYTES  4096u            /* ... or once they moved this many bytes */
-#define MGT_BATCH_RECS   256u             /* a thread's own stack records (direct-mapped by stack id) */
+#define MGT_BATCH_RECS   1024u            /* a thread's own stack records (direct-mapped by stack id) */
 #define MGT_TREC_NONE    UINT32_MAX       /* a thread record that counts for no stack */
 #define MGT_ARGV_MAX     8192u
 

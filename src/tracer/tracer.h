@@ -211,7 +211,7 @@ enum { MGT_A_MOD, MGT_A_STK, MGT_A_INFO, MGT_A_NODE, MGT_A_LOST, MGT_A_BAT, MGT_
 #define MGT_INFO_SHIFT 8u             /* 256 stacks' info (4 KiB) */
 #define MGT_NODE_SHIFT 12u            /* 4096 frame nodes (48 KiB) */
 #define MGT_LOST_SHIFT 8u             /* 256 stacks' leak kinds (12 KiB), at exit */
-#define MGT_BAT_SHIFT 2u              /* 4 batches (66 KiB) */
+#define MGT_BAT_SHIFT 0u              /* 1 batch (64 KiB) */
 
 static inline unsigned mgt_area_seg(uint64_t i, unsigned shift)
 {
