@@ -31,77 +31,102 @@ static const struct mgt_batch *batches_of(const struct mg_image *img, uint32_t *
 }
 
 /*
- * A threaded process that died (no exit step ran) may have left events in its
- * threads' batches, written but not yet applied (format.h).  They are added
- * here, to the private copy of the mapping, the way the tracer would have:
- * each stack's counts (tracer/count.h, as the tracer counts) and the
- * header's counts of the events that have no stack; *pending gets how many
- * events they were.  derive_figures() then does the rest.
+ * The threads of a threaded process counted their events in their own
+ * batches (format.h): without stacks in the batch's head, their parts of
+ * stack 0; with stacks in records of their own (struct mgt_trec), their
+ * parts of each stack, added here to the stack's shared record together
+ * with their shares of the peak.  Every stack is first brought to the
+ * rebased form (epoch == hdr.epoch, peak_* its figures at the peak), so the
+ * shares add up.  An eviction a SIGKILL cut short (the header's evict_*)
+ * leaves the shared record as it was before it: the thread record still
+ * counts.  *unfolded gets the events no bucket of the timeline has seen yet.
  */
-static int settle_batches(struct mg_image *img, struct mgt_stack *stacks, uint64_t *pending)
+static int thread_counts(struct mg_image *img, struct mgt_stack *stacks, uint64_t *unfolded)
 {
 	struct mgt_header *h = img->map;
 	uint32_t nb;
 	const struct mgt_batch *batches = batches_of(img, &nb);
-	*pending = 0;
 	if (!batches)
 		return -1;
-	for (uint32_t i = 0; i < nb; i++) {
-		uint32_t n = load32(&batches[i].n), done = load32(&batches[i].done);
-		if (n > MGT_BATCH_EVENTS)
-			return -1;
-		for (uint32_t k = done; k < n; k++) {
-			const struct mgt_event *e = &batches[i].ev[k];
-			if (e->stack >= img->n_stacks || e->old_stack >= img->n_stacks)
-				return -1;
-			struct mgt_stack *s = &stacks[e->stack], *o = &stacks[e->old_stack];
-			switch (e->kind) {
-			case MGT_EV_ALLOC:
-			case MGT_EV_RESIZE:
-				mgt_count_stack_alloc(s, e->size);
-				if (e->kind == MGT_EV_RESIZE)
-					mgt_count_stack_free(o, e->old_size);
-				break;
-			case MGT_EV_FREE:
-				mgt_count_stack_free(s, e->size);
-				break;
-			case MGT_EV_INHERITED:
-				h->inherited_frees++;
-				h->inherited_bytes += e->size;
-				continue;
-			case MGT_EV_UNKNOWN:
-				h->unknown_frees++;
-				continue;
-			default:
-				return -1;
-			}
-			(*pending)++;
+	if (!nb)
+		return 0;
+	for (uint32_t i = 0; i < nb; i++)
+		if (batches[i].left <= MGT_BATCH_EVENTS)
+			*unfolded += MGT_BATCH_EVENTS - batches[i].left;
+	if (h->depth_max == 0) {
+		for (uint32_t i = 0; i < nb; i++) {
+			const struct mgt_batch *b = &batches[i];
+			stacks[0].allocs += b->allocs;
+			stacks[0].frees += b->frees;
+			stacks[0].total_bytes += b->total_bytes;
+			stacks[0].cur_bytes += b->cur_bytes;
 		}
+		return 0;
+	}
+	if (h->evict_stack) {
+		uint32_t sid = h->evict_stack - 1;
+		if (sid >= img->n_stacks || h->evict_batch >= nb || h->evict_rec >= MGT_BATCH_RECS)
+			return -1;
+		if (batches[h->evict_batch].rec[h->evict_rec].stack == sid)
+			memcpy(&stacks[sid], h->evict_old, MGT_STACK_REC);
+	}
+	for (uint32_t i = 0; i < img->n_stacks; i++) {
+		struct mgt_stack *s = &stacks[i];
+		if (s->epoch != h->epoch) {
+			s->peak_bytes = s->cur_bytes;
+			s->peak_blocks = mgt_stack_blocks(s);
+			s->epoch = h->epoch;
+		}
+	}
+	for (uint32_t i = 0; i < nb; i++) {
+		for (uint32_t k = 0; k < MGT_BATCH_RECS; k++) {
+			const struct mgt_trec *r = &batches[i].rec[k];
+			if (r->stack == MGT_TREC_NONE)
+				continue;
+			if (r->stack >= img->n_stacks)
+				return -1;
+			struct mgt_stack *s = &stacks[r->stack];
+			int rebased = r->epoch == h->epoch;
+			s->allocs += r->allocs;
+			s->total_bytes += r->total_bytes;
+			s->frees += r->frees;
+			s->cur_bytes += r->cur_bytes;
+			s->peak_bytes += rebased ? r->peak_bytes : r->cur_bytes;
+			s->peak_blocks += rebased ? r->peak_blocks : r->allocs - r->frees;
+		}
+	}
+	/* a stack's share below 0: a free counted at the peak whose allocation
+	 * was not (its thread saw the new epoch later); never below nothing */
+	for (uint32_t i = 0; i < img->n_stacks; i++) {
+		struct mgt_stack *s = &stacks[i];
+		if ((int64_t)s->peak_bytes < 0)
+			s->peak_bytes = 0;
+		if ((int64_t)s->peak_blocks < 0)
+			s->peak_blocks = 0;
 	}
 	return 0;
 }
 
 /*
- * An image traced without stacks: the threads of a threaded process counted
- * their events in their batches' heads (format.h), their parts of stack 0,
- * every one of them whether the image exited or died; *unfolded gets the
- * events no bucket of the timeline has seen yet.
+ * With stacks, a threaded image's peak is the sum of the records' shares
+ * (thread_counts), which may differ from the maximum of the live bytes the
+ * tracer's timeline saw (the threads' folded counts) by what the threads had
+ * not folded yet (docs/profile-schema.md, "Multithreaded processes"): the
+ * timeline's highest point is set to the peak, and none is left above it.
  */
-static int own_counts(struct mg_image *img, struct mgt_stack *stacks, uint64_t *unfolded)
+static void timeline_to_peak(struct mg_image *img, uint64_t peak)
 {
-	uint32_t nb;
-	const struct mgt_batch *batches = batches_of(img, &nb);
-	if (!batches)
-		return -1;
-	for (uint32_t i = 0; i < nb; i++) {
-		const struct mgt_batch *b = &batches[i];
-		stacks[0].allocs += b->allocs;
-		stacks[0].frees += b->frees;
-		stacks[0].total_bytes += b->total_bytes;
-		stacks[0].cur_bytes += b->cur_bytes;
-		*unfolded += b->events;       /* not in the timeline yet */
-	}
-	return 0;
+	struct mgt_header *h = img->map;
+	struct mgt_bucket *tl = (struct mgt_bucket *)img->timeline, *top = &h->tl_open;
+	for (uint32_t b = 0; b < img->tl_n; b++)
+		if (tl[b].live_max >= top->live_max)
+			top = &tl[b];
+	for (uint32_t b = 0; b < img->tl_n; b++)
+		if (tl[b].live_max > peak)
+			tl[b].live_max = peak;
+	if (h->tl_open.live_max > peak)
+		h->tl_open.live_max = peak;
+	top->live_max = peak;
 }
 
 /*
@@ -117,6 +142,7 @@ static int own_counts(struct mg_image *img, struct mgt_stack *stacks, uint64_t *
  */
 static void derive_figures(struct mg_image *img, struct mgt_stack *stacks, uint64_t pending)
 {
+	int threads = img->hdr->depth_max && img->hdr->n_batches;
 	struct mgt_header *h = img->map;
 	uint64_t peak = 0, peak_blocks = 0;
 	h->allocs = h->frees = h->total_bytes = h->cur_bytes = 0;
@@ -132,6 +158,8 @@ static void derive_figures(struct mg_image *img, struct mgt_stack *stacks, uint6
 		peak_blocks += rebased ? s->peak_blocks : s->cur_blocks;
 	}
 	h->cur_blocks = h->allocs - h->frees;
+	if (threads)
+		timeline_to_peak(img, peak);
 	h->peak_bytes = peak;
 	h->peak_blocks = peak_blocks;
 	/* events: those before the open bucket, those in it, those pending */
@@ -221,7 +249,7 @@ static int open_image(struct mg_image *img, const char *dir, const char *name,
 		close(fd);
 		return mg_error_set(err, MG_ERROR, "trace '%s' is truncated", path);
 	}
-	/* private and writable: settle_batches() writes to its own copy, never the file */
+	/* private and writable: the reader's sums go to its own copy, never the file */
 	img->map = mmap(NULL, MGT_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
 			fd, 0);
 	close(fd);
@@ -262,12 +290,10 @@ static int open_image(struct mg_image *img, const char *dir, const char *name,
 		return mg_error_set(err, MG_ERROR, "out of memory");
 	if (stacks == NULL)
 		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (call stacks)", path);
-	uint64_t pending = 0, unfolded = 0;
-	if (h->depth_max == 0 && own_counts(img, stacks, &unfolded))
-		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (event batch)", path);
-	if (h->state == MGT_RUNNING && settle_batches(img, stacks, &pending))
-		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (event batch)", path);
-	derive_figures(img, stacks, pending + (h->state == MGT_RUNNING ? unfolded : 0));
+	uint64_t unfolded = 0;
+	if (thread_counts(img, stacks, &unfolded))
+		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (thread counts)", path);
+	derive_figures(img, stacks, h->state == MGT_RUNNING ? unfolded : 0);
 	uint64_t closed = img->tl_n ? img->timeline[img->tl_n - 1].event_end : 0;
 	img->have_open_bucket = h->events > closed;
 	return MG_OK;

@@ -1,8 +1,8 @@
 /* count.h - what one event adds to the counters of its stack
  *
- * Written once for the two places that count: the tracer, as each event
- * happens (record.c, event.h), and the reader, for the events a threaded
- * process left in its batches when it died (core/trace.c).  A stack's record
+ * Written once for the two places that read a stack's record: the tracer,
+ * as each event happens (record.c, event.h), and the reader (core/trace.c),
+ * which derives a stack's live blocks the same way.  A stack's record
  * is all an event counts in the file: the image's counts are the sums of its
  * stacks' (format.h), and a stack's live blocks are allocs - frees.
  * Header-only, no libc: the tracer includes it.

@@ -74,18 +74,19 @@ static inline void mgt_ev_end(struct mgt_thread *t, int solo)
 }
 
 /*
- * Live counts are compared as signed: in a threaded process a block handed to
- * another thread may be freed in a batch applied before the batch holding its
- * allocation, so a count can dip below zero for a moment.  The copy is
- * stored before the epoch that says it is valid: a SIGKILL between them
- * leaves the old epoch, and the reader then takes the live figures.
+ * A stack's copy of its live figures at a new peak epoch.  Not clamped at 0:
+ * in a threaded process a stack's shared record takes the thread records
+ * evicted into it (record.c, evict), and a thread that freed blocks another
+ * allocated holds counts below 0 there, so a record may too; the reader
+ * adds every record of a stack up first.  The copy is stored before the
+ * epoch that says it is valid: a SIGKILL between them leaves the old
+ * epoch, and the reader then takes the live figures.
  */
 static inline void mgt_rebase(struct mgt_stack *s, uint64_t epoch)
 {
 	if (MGT_UNLIKELY(s->epoch != epoch)) {
-		int64_t blocks = (int64_t)mgt_stack_blocks(s);
-		s->peak_bytes = (int64_t)s->cur_bytes > 0 ? s->cur_bytes : 0;
-		s->peak_blocks = blocks > 0 ? (uint64_t)blocks : 0;
+		s->peak_bytes = s->cur_bytes;
+		s->peak_blocks = mgt_stack_blocks(s);
 		atomic_signal_fence(memory_order_seq_cst);
 		s->epoch = epoch;
 	}

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define MGT_MAGIC        "MGTRACE1"
-#define MGT_VERSION      5
+#define MGT_VERSION      6
 
 #define MGT_MAX_STACKS   (1u << 20)       /* distinct call stacks per image; beyond: stack 0 */
 #define MGT_MAX_NODES    (1u << 24)       /* frame nodes, all stacks together (shared callers once) */
@@ -26,9 +26,11 @@
 #define MGT_MAX_CHILDREN 4096u            /* statuses of children this image reaped */
 #define MGT_MAX_DEPTH    256u
 #define MGT_PATH_MAX     1024u
-#define MGT_MAX_BATCHES  2048u            /* threads with an event batch; others apply at once */
-#define MGT_BATCH_EVENTS 64u              /* a batch is applied when full, ... */
-#define MGT_BATCH_BYTES  4096u            /* ... or once its events moved this many bytes */
+#define MGT_MAX_BATCHES  2048u            /* threads with counters of their own; others apply at once */
+#define MGT_BATCH_EVENTS 64u              /* a thread folds its live bytes in after this many events, ... */
+#define MGT_BATCH_BYTES  4096u            /* ... or once they moved this many bytes */
+#define MGT_BATCH_RECS   1024u            /* a thread's own stack records (direct-mapped by stack id) */
+#define MGT_TREC_NONE    UINT32_MAX       /* a thread record that counts for no stack */
 #define MGT_ARGV_MAX     8192u
 
 /* region offsets and sizes (bytes) */
@@ -176,12 +178,28 @@ struct mgt_bucket {
 };
 
 /*
- * In a process with more than one thread, each thread appends its events to
- * its own batch and applies them to the counters in one go (record.c), so
- * threads do not fight over the counters' cache lines on every event.
- * Events [done, n) are written but not applied yet: after a crash the reader
- * adds them to the counts.
+ * In a process with more than one thread, each thread counts its own events
+ * in its batch, a part of the file no other thread writes, so threads do not
+ * write a shared cache line per event (record.c, "Threads").  Its records
+ * are its parts of the stacks' counters: the reader adds each to the shared
+ * record of its stack (core/trace.c).  Without stacks (depth_max 0) the
+ * thread counts in the batch's head instead, its part of stack 0.
+ *
+ * A thread record is a stack's record (struct mgt_stack's counters) with the
+ * stack's id in place of cur_blocks, at index id % MGT_BATCH_RECS.  Another
+ * stack that needs the index first adds it to the shared record under the
+ * event lock (an eviction, journalled in the header: evict_*).  Its counts
+ * may be below 0 (the thread freed blocks another thread allocated).
  */
+struct mgt_trec {
+	uint64_t allocs, total_bytes, frees, cur_bytes;
+	uint32_t stack;         /* its stack id; MGT_TREC_NONE: none (being evicted) */
+	uint32_t pad;
+	uint64_t peak_bytes, peak_blocks; /* its part of the stack at the peak: see epoch */
+	uint64_t epoch;         /* as struct mgt_stack's */
+};
+_Static_assert(sizeof(struct mgt_trec) == 64, "a thread record: one cache line");
+
 enum mgt_event_kind {
 	MGT_EV_ALLOC = 1,       /* a new block: size, stack */
 	MGT_EV_FREE = 2,        /* a block of this image freed: size, stack */
@@ -190,36 +208,26 @@ enum mgt_event_kind {
 	MGT_EV_UNKNOWN = 5      /* free of an address never seen allocated */
 };
 
-struct mgt_event {
-	uint64_t size;
-	uint64_t old_size;
-	uint32_t stack;
-	uint32_t old_stack;
-	uint32_t kind;          /* enum mgt_event_kind */
-	uint32_t pad;
-};
-
 struct mgt_batch {
-	uint32_t n;             /* events written (release-stored after each) */
-	uint32_t done;          /* events [0, done) are in the counters */
-	uint32_t seen;          /* n when a flush last looked at this batch */
-	uint32_t events;        /* counts only: its events since its last fold */
+	uint32_t pad0[3];
+	uint32_t left;          /* MGT_BATCH_EVENTS less its events not yet in the timeline
+	                         * (counted down: record.c, fold) */
 	/*
-	 * Counts only (depth_max 0): the thread writes no events (n stays 0);
-	 * it counts its own here, in a cache line no other thread writes, and
-	 * these are its part of stack 0's counts: the reader adds every
-	 * batch's to stack 0.  Only the live bytes are shared: the thread
-	 * folds its net change into the header's room (the peak, the
-	 * timeline) under the event lock when it leaves +-MGT_BATCH_BYTES or
-	 * after MGT_BATCH_EVENTS events (record.c, fold).
+	 * Counts only (depth_max 0): the thread counts its events here, in a
+	 * cache line no other thread writes; these are its part of stack 0's
+	 * counts: the reader adds every batch's to stack 0.  Only the live
+	 * bytes are shared: the thread folds its net change into the
+	 * header's room (the peak, the timeline) under the event lock when it
+	 * leaves +-MGT_BATCH_BYTES or after MGT_BATCH_EVENTS events (record.c,
+	 * fold).  With stacks the thread does the same with its records.
 	 */
 	uint64_t allocs, frees, total_bytes;
 	uint64_t cur_bytes;     /* its allocations' bytes less its frees' (below 0 after
 	                         * freeing blocks another thread allocated) */
-	uint64_t pad[2];        /* the events start on their own cache line */
-	struct mgt_event ev[MGT_BATCH_EVENTS];
+	uint64_t pad[2];        /* the records start on their own cache line */
+	struct mgt_trec rec[MGT_BATCH_RECS]; /* with stacks: its records (above) */
 };
-_Static_assert(__builtin_offsetof(struct mgt_batch, ev) == 64, "a batch's head: one cache line");
+_Static_assert(__builtin_offsetof(struct mgt_batch, rec) == 64, "a batch's head: one cache line");
 
 struct mgt_child {
 	int32_t  pid;
@@ -250,6 +258,18 @@ struct mgt_header {
 	uint64_t tl_left;       /* events until the open bucket closes (tl_width when it opened) */
 	uint64_t peak_bytes;    /* the peak (the latest of equal ones) */
 	uint64_t epoch;         /* bumped at each new (or equal) peak, after peak_bytes */
+	/*
+	 * A thread record being added to its stack's shared record (record.c,
+	 * evict), under the event lock: evict_old is the shared record before,
+	 * stored before evict_stack.  If evict_stack is set and that record
+	 * still names the stack, the addition may be half done: the reader
+	 * takes evict_old as the shared record.
+	 */
+	uint32_t evict_stack;   /* stack id + 1; 0: no eviction under way */
+	uint32_t evict_batch;   /* the batch, */
+	uint32_t evict_rec;     /* and its record */
+	uint32_t pad1;
+	uint64_t evict_old[MGT_STACK_REC / 8];
 	/*
 	 * Derived by the reader (core/trace.c) from the stacks region and the
 	 * fields above; the tracer leaves them 0 in the file.  allocs, frees,

@@ -33,6 +33,16 @@ struct mgt_global mgt_g;
 atomic_int mgt_phase;
 struct mgt_last_stack mgt_last_stack = { UINT64_MAX, NULL };
 
+/*
+ * hdr->epoch, for the threads' records (count_recs): on a cache line of its
+ * own, written only at a new peak, where the header's line is written at
+ * every thread's fold.
+ */
+static struct {
+	uint64_t v;
+	char pad[56];
+} epoch_copy __attribute__((aligned(64)));
+
 static uint32_t fork_mod_snapshot;   /* modules the parent had when it forked */
 static int fork_token;               /* enter()'s result, held across fork */
 static struct mgt_thread *fork_thread; /* the thread inside fork() */
@@ -260,7 +270,14 @@ static void read_settings(void)
 				mgt_g.no_slot = 1;        /* tests: the thread cache alone (thread.c) */
 			else if (!skip && !mgt_strncmp(entry, "MEMGATE_UNWIND=fp", 18))
 				mgt_g.unwind_fp = 1;      /* stack-unwind: fp (docs/config.md) */
-			else if (!skip && !mgt_strncmp(entry, "MEMGATE_ROOT=", 13)) {
+			else if (!skip && !mgt_strncmp(entry, "MEMGATE_TEST_EVICT_KILL=", 24)) {
+				/* tests: SIGKILL inside eviction N at step S (evict) */
+				const char *v = entry + 24;
+				mgt_g.kill_evict = (uint32_t)mgt_atou(v);
+				while (*v >= '0' && *v <= '9')
+					v++;
+				mgt_g.kill_step = *v == ':' ? (uint32_t)mgt_atou(v + 1) : 0;
+			} else if (!skip && !mgt_strncmp(entry, "MEMGATE_ROOT=", 13)) {
 				mgt_g.root_only = 1;
 				mgt_g.root_pid = (int)mgt_atou(entry + 13);
 			}
@@ -317,6 +334,7 @@ static int start_image(int fork_child, const char *parent_file)
 	h->tl_left = 1;                       /* room 0: live bytes 0, a bucket maximum of 0 */
 	h->n_stacks = 1;                      /* stack 0: overflow, no frames */
 	mgt_last_stack.id = UINT64_MAX;       /* a fork child's records are new */
+	epoch_copy.v = 0;
 	h->n_nodes = 1;                       /* node 0: "no caller", never written */
 	if (fork_child) {
 		h->flags |= MGT_F_FORK_CHILD;
@@ -465,6 +483,7 @@ static void new_epoch(struct mgt_header *h, uint64_t e)
 	}
 	atomic_signal_fence(memory_order_seq_cst);
 	h->epoch = e;
+	__atomic_store_n(&epoch_copy.v, e, __ATOMIC_RELAXED);
 	mgt_last_stack.id = UINT64_MAX;       /* its record is of the old epoch */
 }
 
@@ -519,15 +538,38 @@ void mgt_image_live(uint64_t *bytes, uint64_t *blocks)
 		*bytes += s->cur_bytes;
 		*blocks += mgt_stack_blocks(s);
 	}
-	/* counts only: the threads' own counts too (fold) */
-	n = mgt_g.depth ? 0 : __atomic_load_n(&mgt_g.hdr->n_batches, __ATOMIC_ACQUIRE);
+	/* the threads' own counts too (record.c, "Threads") */
+	n = __atomic_load_n(&mgt_g.hdr->n_batches, __ATOMIC_ACQUIRE);
 	for (uint32_t i = 0; i < n && i < MGT_MAX_BATCHES; i++) {
 		const struct mgt_batch *b = mgt_batch_at(i);
-		*bytes += __atomic_load_n(&b->cur_bytes, __ATOMIC_RELAXED);
-		*blocks += __atomic_load_n(&b->allocs, __ATOMIC_RELAXED) -
-			   __atomic_load_n(&b->frees, __ATOMIC_RELAXED);
+		if (!mgt_g.depth) {
+			*bytes += __atomic_load_n(&b->cur_bytes, __ATOMIC_RELAXED);
+			*blocks += __atomic_load_n(&b->allocs, __ATOMIC_RELAXED) -
+				   __atomic_load_n(&b->frees, __ATOMIC_RELAXED);
+			continue;
+		}
+		for (uint32_t k = 0; k < MGT_BATCH_RECS; k++) {
+			const struct mgt_trec *r = &b->rec[k];
+			if (__atomic_load_n(&r->stack, __ATOMIC_RELAXED) == MGT_TREC_NONE)
+				continue;
+			*bytes += __atomic_load_n(&r->cur_bytes, __ATOMIC_RELAXED);
+			*blocks += __atomic_load_n(&r->allocs, __ATOMIC_RELAXED) -
+				   __atomic_load_n(&r->frees, __ATOMIC_RELAXED);
+		}
 	}
 }
+
+/*
+ * One event, as apply() takes it (the only thread's, or one applied at
+ * once under the event lock: record.c, apply_now).
+ */
+struct mgt_event {
+	uint64_t size;
+	uint64_t old_size;
+	uint32_t stack;
+	uint32_t old_stack;
+	uint32_t kind;          /* enum mgt_event_kind */
+};
 
 /* realloc of a known block: one alloc + one free, applied as one resize */
 static inline __attribute__((always_inline)) void count_resize(struct mgt_header *h,
@@ -565,143 +607,35 @@ static inline __attribute__((always_inline)) void apply(struct mgt_header *h, co
 	}
 }
 
-/* ---------------------------------------------------------------- batches */
+/* ---------------------------------------------------------------- threads */
 
 /*
- * A threaded process: each thread appends its events to its own batch in the
- * file and applies the batch under the event lock when it holds
- * MGT_BATCH_EVENTS events or moved MGT_BATCH_BYTES bytes, so the lock and the
- * counters change hands once per batch, not once per event.  Counts stay
- * exact; the peak is the maximum over the order in which batches are
- * applied, which can miss or add what other threads held in their pending
- * batches: less than MGT_BATCH_BYTES per thread (docs/profile-schema.md,
- * "Multithreaded processes").  A flush
- * also applies the batch of any thread that added nothing since the last
- * flush looked (a thread blocked in a join or a wait must not hold its
- * events back).  Only the owner appends (n) and resets its batch, the
- * reset under the lock; anyone holding the lock may apply [done, n).
+ * A threaded process: each thread counts its own events in its batch, a
+ * part of the file no other thread writes (format.h), so an event writes
+ * no cache line another thread writes:
+ *   - with stacks, its own record of the event's stack (MGT_BATCH_RECS of
+ *     them, direct-mapped by stack id, struct mgt_trec): the reader adds
+ *     every thread's records to the shared ones (core/trace.c);
+ *   - without stacks, the batch's head: its part of stack 0.
+ * The counts are thus exact at every instant, whichever thread frees a
+ * block: a thread that frees another's block counts the free in its own
+ * record of the block's stack, and the sum over the records is right.
+ * Only the live bytes are shared: t->batch_bytes holds the thread's net
+ * change since it last folded it into the header's room, which it does
+ * under the event lock once that change leaves +-MGT_BATCH_BYTES or
+ * MGT_BATCH_EVENTS events have passed (fold); the peak and the timeline
+ * move then.  The live bytes the header sees thus miss less than
+ * MGT_BATCH_BYTES per other thread (docs/profile-schema.md,
+ * "Multithreaded processes").
+ *
+ * The bytes at the peak, with stacks: every record, a thread's or a shared
+ * one, carries the epoch of its last copy of cur_* into peak_* (as struct
+ * mgt_stack's); a thread compares its record's epoch with the header's on
+ * each event and copies first when a peak came since.  So each record's
+ * peak_* is what it held when its thread first saw the new epoch, and the
+ * reader's sum over all records is one consistent count of the image at
+ * the peak: the stacks add up to it by construction.
  */
-/*
- * The image's running figures while a batch is applied: held in registers
- * and written back once per batch (and before a timeline bucket closes),
- * not loaded and stored at every event as apply() must (the header and the
- * stack records are both uint64_t in the file, so the compiler cannot keep
- * the header's fields across a stack record's stores).  Applied in the same
- * order, event by event, so every figure is what apply() would leave.
- */
-struct run {
-	uint64_t live_max, epoch, peak, tl_left;
-	int64_t room;
-};
-
-/* each of the run's fields and the header's field it stands for */
-#define RUN_FIELDS(X) X(live_max, tl_open.live_max) X(epoch, epoch) X(peak, peak_bytes) \
-	X(tl_left, tl_left) X(room, room)
-
-static inline void run_load(struct run *r, const struct mgt_header *h)
-{
-#define LOAD(f, hf) r->f = h->hf;
-	RUN_FIELDS(LOAD)
-#undef LOAD
-}
-
-static inline void run_store(const struct run *r, struct mgt_header *h)
-{
-#define STORE(f, hf) h->hf = r->f;
-	RUN_FIELDS(STORE)
-#undef STORE
-}
-
-/* as mgt_after_event() and mgt_new_max() */
-static inline __attribute__((always_inline)) void run_after(struct run *r, struct mgt_header *h,
-							    int64_t delta, int grew)
-{
-	r->room -= delta;
-	if (MGT_UNLIKELY(r->room <= 0)) {
-		uint64_t cur = r->live_max - (uint64_t)r->room;
-		r->live_max = cur;
-		r->room = 0;
-		if (grew && (int64_t)cur >= (int64_t)r->peak) {
-			r->peak = cur;
-			r->epoch++;
-			mgt_rebase(mgt_stack_at(0), r->epoch);  /* as new_epoch() */
-			mgt_last_stack.id = UINT64_MAX;
-		}
-	}
-	if (MGT_UNLIKELY(--r->tl_left == 0)) {
-		run_store(r, h);
-		mgt_timeline_close(h);
-		run_load(r, h);
-	}
-}
-
-static void apply_batch(struct mgt_header *h, struct mgt_batch *b)
-{
-	uint32_t n = __atomic_load_n(&b->n, __ATOMIC_ACQUIRE), i = b->done;
-	struct run r;
-	if (n > MGT_BATCH_EVENTS)
-		n = MGT_BATCH_EVENTS;
-	if (i >= n)
-		return;
-	/* the last event's stack record: a loop allocates and frees at few stacks */
-	uint32_t last = UINT32_MAX;
-	struct mgt_stack *ls = NULL;
-	run_load(&r, h);
-	for (; i < n; i++) {
-		const struct mgt_event *e = &b->ev[i];
-		struct mgt_stack *s, *o;
-		switch (e->kind) {
-		case MGT_EV_ALLOC:
-		case MGT_EV_FREE:
-			if (MGT_UNLIKELY(e->stack != last)) {
-				last = e->stack;
-				ls = mgt_stack_at(last);
-			}
-			s = ls;
-			mgt_rebase(s, r.epoch);
-			if (e->kind == MGT_EV_ALLOC) {
-				mgt_count_stack_alloc(s, e->size);
-				run_after(&r, h, (int64_t)e->size, 1);
-				break;
-			}
-			mgt_count_stack_free(s, e->size);
-			run_after(&r, h, -(int64_t)e->size, 0);
-			break;
-		case MGT_EV_RESIZE:
-			o = mgt_stack_at(e->old_stack);
-			s = mgt_stack_at(e->stack);
-			mgt_rebase(o, r.epoch);
-			mgt_rebase(s, r.epoch);
-			mgt_count_stack_alloc(s, e->size);
-			mgt_count_stack_free(o, e->old_size);
-			run_after(&r, h, (int64_t)(e->size - e->old_size), e->size > e->old_size);
-			break;
-		default:
-			apply(h, e);          /* inherited or unknown: none of the run's fields */
-			break;
-		}
-	}
-	run_store(&r, h);
-	__atomic_store_n(&b->done, n, __ATOMIC_RELEASE);
-}
-
-/* every thread's pending events, inside the event section: exit and exec */
-static void apply_all_batches(struct mgt_header *h)
-{
-	uint32_t n = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
-	if (!mgt_g.depth && n) {
-		/* counts only: what the threads have not folded yet (fold), so
-		 * that the last bucket and the peak see the live bytes at the end */
-		uint64_t live, blocks;
-		mgt_image_live(&live, &blocks);
-		h->room -= (int64_t)(live - live_bytes(h));
-		if (h->room <= 0)
-			mgt_new_max(h, 1);
-		return;
-	}
-	for (uint32_t i = 0; i < n && i < MGT_MAX_BATCHES; i++)
-		apply_batch(h, mgt_batch_at(i));
-}
 
 static void threads_flag(struct mgt_header *h)
 {
@@ -709,70 +643,74 @@ static void threads_flag(struct mgt_header *h)
 		__atomic_fetch_or(&h->flags, MGT_F_THREADS, __ATOMIC_RELAXED);
 }
 
-/* the batches with owner hint `hint` (0: none), inside the event section */
-static void apply_hinted(struct mgt_header *h, uint16_t hint)
+/* ev events a thread had not folded reach the timeline, at the live bytes
+ * now (a thread's events reach it together), under the event lock */
+static void fold_events(struct mgt_header *h, uint64_t ev)
 {
-	uint32_t n = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
-	if (!hint)
-		return;
-	for (uint32_t i = hint - 1u; i < n && i < MGT_MAX_BATCHES; i += MGT_OWNER_HINTS)
-		apply_batch(h, mgt_batch_at(i));
+	/* the buckets these events close */
+	while (ev && ev >= h->tl_left) {
+		ev -= h->tl_left;
+		h->tl_left = 0;
+		mgt_timeline_close(h);
+		/* the next bucket saw them too (its maximum stays 0 while
+		 * the live bytes are below 0: a free folded first) */
+		if (ev && h->room <= 0)
+			mgt_new_max(h, 0);
+	}
+	h->tl_left -= ev;
 }
 
-/*
- * Counts only (no stacks: every event in stack 0), a threaded process: each
- * thread counts its events in its own batch's head (format.h), which no
- * other thread writes, so an event is a few stores into a cache line of its
- * own, and the counts are exact at every instant (the reader adds the
- * batches to stack 0).  Only the live bytes are shared: t->batch_bytes
- * holds the thread's net change since it last folded it into the header's
- * room, which it does under the event lock once that change leaves
- * +-MGT_BATCH_BYTES or MGT_BATCH_EVENTS events have passed; the peak and the
- * timeline move then.  The live bytes the header sees thus miss less than
- * MGT_BATCH_BYTES per thread, whichever thread allocated or freed a block
- * (docs/profile-schema.md, "Multithreaded processes").
- */
+/* batch b's events not folded yet */
+static inline uint64_t unfolded(const struct mgt_batch *b)
+{
+	uint32_t left = __atomic_load_n(&b->left, __ATOMIC_RELAXED);
+	return left <= MGT_BATCH_EVENTS ? MGT_BATCH_EVENTS - left : 0;
+}
+
+/* the thread's net live bytes and its events into the header (see above) */
 static __attribute__((noinline)) void fold(struct mgt_thread *t, struct mgt_batch *b)
 {
 	struct mgt_header *h = mgt_g.hdr;
 	int64_t delta = (int64_t)t->batch_bytes;
-	uint64_t ev = b->events;
+	uint64_t ev = unfolded(b);
 	mgt_lock(&event_lock);
 	if (atomic_load_explicit(&mgt_phase, memory_order_relaxed) == MGT_PHASE_RECORDING) {
 		threads_flag(h);
 		h->room -= delta;
 		if (h->room <= 0)
 			mgt_new_max(h, delta > 0);
-		/* the buckets these events close (at this fold: a thread's
-		 * events reach the timeline together, at the live bytes now) */
-		while (ev && ev >= h->tl_left) {
-			ev -= h->tl_left;
-			h->tl_left = 0;
-			mgt_timeline_close(h);
-			/* the next bucket saw them too (its maximum stays 0 while
-			 * the live bytes are below 0: a free folded first) */
-			if (ev && h->room <= 0)
-				mgt_new_max(h, 0);
-		}
-		h->tl_left -= ev;
+		fold_events(h, ev);
 	}
 	t->batch_bytes = 0;
-	b->events = 0;
+	b->left = MGT_BATCH_EVENTS;
 	mgt_unlock(&event_lock);
 }
 
-/* an event applied at once, under the event lock (after the batches of owner hint `from`) */
+/* an event applied at once, under the event lock (a thread without a batch;
+ * a free the thread's records do not count) */
 static __attribute__((noinline)) void apply_now(uint32_t kind, uint64_t size, uint32_t stack,
-						uint64_t old_size, uint32_t old_stack, uint16_t from)
+						uint64_t old_size, uint32_t old_stack)
 {
 	struct mgt_header *h = mgt_g.hdr;
 	struct mgt_event e = { .size = size, .old_size = old_size, .stack = stack,
 			       .old_stack = old_stack, .kind = kind };
 	mgt_lock(&event_lock);
-	threads_flag(h);
-	apply_hinted(h, from);
-	apply(h, &e);
+	if (atomic_load_explicit(&mgt_phase, memory_order_relaxed) == MGT_PHASE_RECORDING) {
+		threads_flag(h);
+		apply(h, &e);
+	}
 	mgt_unlock(&event_lock);
+}
+
+/* the thread moved the live bytes by delta: folded when due */
+static inline __attribute__((always_inline)) void own_event(struct mgt_thread *t,
+	struct mgt_batch *b, int64_t delta)
+{
+	delta += (int64_t)t->batch_bytes;
+	t->batch_bytes = (uint64_t)delta;
+	if (MGT_UNLIKELY(--b->left == 0 ||
+			 (uint64_t)(delta + MGT_BATCH_BYTES - 1) >= 2 * MGT_BATCH_BYTES - 1))
+		fold(t, b);
 }
 
 /* counts only: a threaded process's event, into the thread's own counters */
@@ -793,44 +731,174 @@ static inline __attribute__((always_inline)) void count_own(struct mgt_thread *t
 		}
 	}
 	b->cur_bytes += (uint64_t)delta;
-	delta += (int64_t)t->batch_bytes;
-	t->batch_bytes = (uint64_t)delta;
-	if (MGT_UNLIKELY(++b->events >= MGT_BATCH_EVENTS ||
-			 (uint64_t)(delta + MGT_BATCH_BYTES - 1) >= 2 * MGT_BATCH_BYTES - 1))
-		fold(t, b);
+	own_event(t, b, delta);
 }
 
-/* the owner applies its batch (after those of owner hint `first`, and idle
- * threads' batches) and empties it */
-static void flush(struct mgt_thread *t, struct mgt_batch *b, uint16_t first)
+/* a thread record's copy at a new epoch (as mgt_rebase; its counts may be below 0) */
+static inline void trec_rebase(struct mgt_trec *r, uint64_t epoch)
 {
-	if (!mgt_g.depth) {
-		fold(t, b);                   /* counts only: nothing batched */
-		return;
-	}
+	r->peak_bytes = r->cur_bytes;
+	r->peak_blocks = r->allocs - r->frees;
+	atomic_signal_fence(memory_order_seq_cst);
+	r->epoch = epoch;
+}
+
+/*
+ * Tests (MEMGATE_TEST_EVICT_KILL=N:S): the process dies by SIGKILL inside
+ * the Nth eviction, at step S, as a SIGKILL from outside may: 1 with the
+ * journal written, 2 halfway through the additions, 3 with them done, 4
+ * with the record marked (tests/tracer/fixtures/threads_evict.c).
+ */
+static uint32_t evictions;            /* under the event lock */
+
+static void evict_step(uint32_t step)
+{
+	if (MGT_UNLIKELY(mgt_g.kill_evict) && evictions == mgt_g.kill_evict &&
+	    step == mgt_g.kill_step)
+		mgt_sys(SYS_kill, mgt_getpid(), SIGKILL, 0, 0, 0, 0);
+}
+
+/*
+ * Record r of thread t (its batch b) into its stack's shared record, under
+ * the event lock; 0: the process no longer records (the exit step came).
+ * Both are brought to the current epoch first, so the sum's share of the
+ * peak is kept.  A SIGKILL may land halfway through the additions: the
+ * shared record as it was is copied into the header's journal first, and
+ * r is marked as counting for no stack only once they are done, so the
+ * reader (core/trace.c) counts exactly one of the two whatever the instant.
+ */
+static __attribute__((noinline)) int evict(struct mgt_thread *t, struct mgt_batch *b,
+					   struct mgt_trec *r)
+{
 	struct mgt_header *h = mgt_g.hdr;
+	int ok = 0;
 	mgt_lock(&event_lock);
 	if (atomic_load_explicit(&mgt_phase, memory_order_relaxed) == MGT_PHASE_RECORDING) {
-		threads_flag(h);
-		apply_hinted(h, first);
-		apply_batch(h, b);
-		uint32_t nb = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
-		for (uint32_t i = 0; i < nb && i < MGT_MAX_BATCHES; i++) {
-			struct mgt_batch *o = mgt_batch_at(i);
-			uint32_t n = __atomic_load_n(&o->n, __ATOMIC_ACQUIRE);
-			if (o == b || n == o->done)
-				continue;
-			if (n == o->seen)
-				apply_batch(h, o);    /* nothing new since we last looked */
-			o->seen = n;
-		}
+		uint32_t sid = r->stack;
+		struct mgt_stack *s = mgt_stack_at(sid);
+		uint64_t e = h->epoch;
+		evictions++;
+		mgt_memcpy(h->evict_old, s, MGT_STACK_REC);
+		h->evict_batch = t->batch;
+		h->evict_rec = (uint32_t)(r - b->rec);
+		atomic_signal_fence(memory_order_seq_cst);
+		h->evict_stack = sid + 1;
+		atomic_signal_fence(memory_order_seq_cst);
+		evict_step(1);
+		mgt_rebase(s, e);
+		if (r->epoch != e)
+			trec_rebase(r, e);
+		s->allocs += r->allocs;
+		s->total_bytes += r->total_bytes;
+		evict_step(2);
+		s->frees += r->frees;
+		s->cur_bytes += r->cur_bytes;
+		s->peak_bytes += r->peak_bytes;
+		s->peak_blocks += r->peak_blocks;
+		atomic_signal_fence(memory_order_seq_cst);
+		evict_step(3);
+		r->stack = MGT_TREC_NONE;
+		atomic_signal_fence(memory_order_seq_cst);
+		evict_step(4);
+		h->evict_stack = 0;
+		ok = 1;
 	}
-	/* n first: a reader after a crash then never sees done < n for applied events */
-	__atomic_store_n(&b->n, 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&b->done, 0, __ATOMIC_RELEASE);
-	b->seen = 0;
-	t->batch_bytes = 0;
 	mgt_unlock(&event_lock);
+	return ok;
+}
+
+/* trec_of's slow path: r is another stack's record, or of an older epoch */
+static __attribute__((noinline)) struct mgt_trec *trec_slow(struct mgt_thread *t,
+	struct mgt_batch *b, struct mgt_trec *r, uint32_t stack, uint64_t epoch)
+{
+	if (r->stack == stack) {
+		trec_rebase(r, epoch);
+		return r;
+	}
+	/* a record that never counted an event holds nothing to add */
+	if (r->stack != MGT_TREC_NONE && (r->allocs | r->frees) && !evict(t, b, r))
+		return NULL;
+	r->allocs = r->total_bytes = r->frees = r->cur_bytes = 0;
+	r->peak_bytes = r->peak_blocks = 0;
+	r->epoch = epoch;
+	atomic_signal_fence(memory_order_seq_cst);
+	r->stack = stack;
+	return r;
+}
+
+/* thread t's record of `stack` at epoch `epoch`; NULL: not recording */
+static inline __attribute__((always_inline)) struct mgt_trec *trec_of(struct mgt_thread *t,
+	struct mgt_batch *b, uint32_t stack, uint64_t epoch)
+{
+	struct mgt_trec *r = &b->rec[stack & (MGT_BATCH_RECS - 1)];
+	if (MGT_UNLIKELY(r->stack != stack || r->epoch != epoch))
+		r = trec_slow(t, b, r, stack, epoch);
+	return r;
+}
+
+/* with stacks: a threaded process's event, into the thread's own records */
+static inline __attribute__((always_inline)) void count_recs(struct mgt_thread *t,
+	struct mgt_batch *b, uint32_t kind, uint64_t size, uint32_t stack, uint64_t old_size,
+	uint32_t old_stack)
+{
+	uint64_t e = __atomic_load_n(&epoch_copy.v, __ATOMIC_RELAXED);
+	struct mgt_trec *r;
+	int64_t delta;
+	if (kind == MGT_EV_FREE) {
+		if (MGT_UNLIKELY(!(r = trec_of(t, b, stack, e))))
+			return;
+		r->frees++;
+		r->cur_bytes -= size;
+		delta = -(int64_t)size;
+	} else {
+		delta = (int64_t)size;
+		if (kind == MGT_EV_RESIZE) {
+			if (MGT_UNLIKELY(!(r = trec_of(t, b, old_stack, e))))
+				return;
+			r->frees++;
+			r->cur_bytes -= old_size;
+			delta -= (int64_t)old_size;
+		}
+		if (MGT_UNLIKELY(!(r = trec_of(t, b, stack, e))))
+			return;
+		r->allocs++;
+		r->total_bytes += size;
+		r->cur_bytes += size;
+	}
+	own_event(t, b, delta);
+}
+
+/* count_recs_fast's way out: the whole event, its record looked up again */
+static __attribute__((noinline)) void count_recs_slow(struct mgt_thread *t, struct mgt_batch *b,
+						      uint32_t kind, uint64_t size, uint32_t stack)
+{
+	count_recs(t, b, kind, size, stack, 0, 0);
+}
+
+/*
+ * An allocation or a free whose record is the stack's and of the current
+ * epoch, in line; anything else out of line: the hot paths then make no
+ * call but tail calls, and save no register.
+ */
+static inline __attribute__((always_inline)) void count_recs_fast(struct mgt_thread *t,
+	struct mgt_batch *b, uint32_t kind, uint64_t size, uint32_t stack)
+{
+	uint64_t e = __atomic_load_n(&epoch_copy.v, __ATOMIC_RELAXED);
+	struct mgt_trec *r = &b->rec[stack & (MGT_BATCH_RECS - 1)];
+	if (MGT_UNLIKELY(r->stack != stack || r->epoch != e)) {
+		count_recs_slow(t, b, kind, size, stack);
+		return;
+	}
+	if (kind == MGT_EV_FREE) {
+		r->frees++;
+		r->cur_bytes -= size;
+		own_event(t, b, -(int64_t)size);
+	} else {
+		r->allocs++;
+		r->total_bytes += size;
+		r->cur_bytes += size;
+		own_event(t, b, (int64_t)size);
+	}
 }
 
 /* the calling thread's batch, given one on first use (batch_of); NULL: none left */
@@ -843,10 +911,9 @@ static __attribute__((noinline)) struct mgt_batch *batch_new(struct mgt_thread *
 	if (i < MGT_MAX_BATCHES &&
 	    !mgt_back(MGT_BATCH_OFF + (uint64_t)i * sizeof(struct mgt_batch),
 		      sizeof(struct mgt_batch))) {
-		/* counts only: no owner hints, and a batch without one
-		 * tells the thread's fast paths to count on their own */
-		t->hint = mgt_g.depth ? mgt_owner_hint(i + 1) : 0;
+		t->batch = (uint16_t)i;
 		t->bp = mgt_batch_at(i);
+		t->bp->left = MGT_BATCH_EVENTS;
 		t->batch_bytes = 0;
 		__atomic_store_n(&h->n_batches, i + 1, __ATOMIC_RELEASE);
 	}
@@ -860,123 +927,95 @@ static inline struct mgt_batch *batch_held(const struct mgt_thread *t)
 	return t->bp;
 }
 
-static inline struct mgt_batch *batch_of(struct mgt_thread *t)
-{
-	struct mgt_batch *b = batch_held(t);
-	return MGT_LIKELY(b) ? b : batch_new(t);
-}
-
-/* the owner hint for the blocks the calling thread allocates; 0: none */
-static inline uint16_t owner_of(struct mgt_thread *t, int solo)
-{
-	/* counts only: a thread's counts are exact at once, its hint is 0 */
-	return solo || !batch_of(t) ? 0 : t->hint;
-}
-
-/*
- * A threaded process's event: appended to batch b, the calling thread's own,
- * which is applied when due.  `from` is the owner hint of the block this
- * event frees (0: none).  A block handed from thread to thread must not be
- * counted freed before it was counted allocated, nor stay counted after it
- * was freed while the other thread's batches go on: so a free of another
- * thread's block applies that thread's batch (and any other of the same
- * hint), then ours with this event in it, at once.  The event comes as its
- * fields, written one by one: built as a struct and copied, it went through
- * the stack, where a 16-byte load of two fresh 8-byte stores stalls on store
- * forwarding (perf: a fifth of bench/threads2's time in the free path).
- */
-static inline __attribute__((always_inline)) void append_event(struct mgt_thread *t,
-	struct mgt_batch *b, uint32_t kind, uint64_t size, uint32_t stack, uint64_t old_size,
-	uint32_t old_stack, uint16_t from)
-{
-	uint32_t n = b->n;                    /* < MGT_BATCH_EVENTS: a full batch is flushed */
-	uint16_t other = from != t->hint ? from : 0;
-	struct mgt_event *d = &b->ev[n];
-	d->size = size;
-	d->old_size = old_size;
-	d->stack = stack;
-	d->old_stack = old_stack;
-	d->kind = kind;
-	__atomic_store_n(&b->n, n + 1, __ATOMIC_RELEASE);
-	t->batch_bytes += size + old_size;
-	if (MGT_UNLIKELY(other || n + 1 == MGT_BATCH_EVENTS || t->batch_bytes >= MGT_BATCH_BYTES))
-		flush(t, b, other);
-}
-
-/* a threaded process's event, into batch b, the calling thread's: counted
- * on its own without stacks (count_own), else appended (append_event) */
+/* a threaded process's event, into batch b, the calling thread's */
 static inline __attribute__((always_inline)) void append(struct mgt_thread *t,
 	struct mgt_batch *b, uint32_t kind, uint64_t size, uint32_t stack, uint64_t old_size,
-	uint32_t old_stack, uint16_t from)
+	uint32_t old_stack)
 {
-	if (MGT_UNLIKELY(!mgt_g.depth)) {
-		if (MGT_LIKELY(kind <= MGT_EV_RESIZE))
-			count_own(t, b, kind, size, old_size);
-		else
-			apply_now(kind, size, stack, old_size, old_stack, 0);
-		return;
-	}
-	append_event(t, b, kind, size, stack, old_size, old_stack, from);
+	if (MGT_UNLIKELY(kind > MGT_EV_RESIZE))
+		apply_now(kind, size, stack, old_size, old_stack);
+	else if (MGT_LIKELY(mgt_g.depth))
+		count_recs(t, b, kind, size, stack, old_size, old_stack);
+	else
+		count_own(t, b, kind, size, old_size);
 }
 
 /* the thread's first event, or no batch left for it */
 static __attribute__((noinline)) void push_slow(struct mgt_thread *t, uint32_t kind, uint64_t size,
 						uint32_t stack, uint64_t old_size,
-						uint32_t old_stack, uint16_t from)
+						uint32_t old_stack)
 {
 	struct mgt_batch *b = batch_new(t);   /* push() found none */
 	if (MGT_LIKELY(b))
-		append(t, b, kind, size, stack, old_size, old_stack, from);
+		append(t, b, kind, size, stack, old_size, old_stack);
 	else
-		apply_now(kind, size, stack, old_size, old_stack, from);
+		apply_now(kind, size, stack, old_size, old_stack);
 }
 
 /* A threaded process's event (see push_slow and append). */
 static inline __attribute__((always_inline)) void push(struct mgt_thread *t, uint32_t kind,
 						       uint64_t size, uint32_t stack,
-						       uint64_t old_size, uint32_t old_stack,
-						       uint16_t from)
+						       uint64_t old_size, uint32_t old_stack)
 {
 	struct mgt_batch *b = batch_held(t);
 	if (MGT_LIKELY(b))
-		append(t, b, kind, size, stack, old_size, old_stack, from);
+		append(t, b, kind, size, stack, old_size, old_stack);
 	else
-		push_slow(t, kind, size, stack, old_size, old_stack, from);
+		push_slow(t, kind, size, stack, old_size, old_stack);
 }
 
-/* One event: the solo thread applies it at once, any other thread batches it. */
+/* One event: the solo thread applies it at once, any other thread counts its own. */
 static inline __attribute__((always_inline)) void record(struct mgt_thread *t, int solo,
 							 uint32_t kind, uint64_t size, uint32_t stack,
-							 uint64_t old_size, uint32_t old_stack,
-							 uint16_t from)
+							 uint64_t old_size, uint32_t old_stack)
 {
 	if (MGT_LIKELY(solo)) {
 		struct mgt_event e = { .size = size, .old_size = old_size, .stack = stack,
 				       .old_stack = old_stack, .kind = kind };
 		apply(mgt_g.hdr, &e);
 	} else {
-		push(t, kind, size, stack, old_size, old_stack, from);
+		push(t, kind, size, stack, old_size, old_stack);
 	}
 }
 
-/* the free of block b: its event, and the batch its allocation went to */
+/* the free of block b */
 static inline __attribute__((always_inline)) void record_free(struct mgt_thread *t, int solo,
 							     const struct mgt_block *b)
 {
 	if (MGT_UNLIKELY(!mgt_own_block(b)))
-		record(t, solo, MGT_EV_INHERITED, b->size, 0, 0, 0, 0);  /* the parent's block */
+		record(t, solo, MGT_EV_INHERITED, b->size, 0, 0, 0);  /* the parent's block */
 	else if (MGT_LIKELY(solo))
 		mgt_count_free_at(mgt_g.hdr, b->stack, b->size);      /* the common case, directly */
 	else
-		push(t, MGT_EV_FREE, b->size, b->stack, 0, 0, b->owner);
+		push(t, MGT_EV_FREE, b->size, b->stack, 0, 0);
+}
+
+/* every thread's live bytes and events not folded yet, inside the event
+ * section: exit and exec, so that the last bucket and the peak see the live
+ * bytes at the end, and the timeline every event (a thread still running
+ * may count on in its own batch: the image's end is now) */
+static void fold_all(struct mgt_header *h)
+{
+	uint64_t live, blocks, ev = 0;
+	uint32_t n = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
+	if (!n)
+		return;
+	mgt_image_live(&live, &blocks);
+	h->room -= (int64_t)(live - live_bytes(h));
+	if (h->room <= 0)
+		mgt_new_max(h, 1);
+	for (uint32_t i = 0; i < n && i < MGT_MAX_BATCHES; i++)
+		ev += unfolded(mgt_batch_at(i));
+	fold_events(h, ev);
 }
 
 void mgt_thread_exit(struct mgt_thread *t)
 {
 	struct mgt_batch *b = batch_held(t);
+	/* its records stay: the next thread given this record counts on in them */
 	if (b && mgt_g.hdr && atomic_load(&mgt_phase) == MGT_PHASE_RECORDING) {
-		t->guard++;                   /* a signal handler's malloc must not flush too */
-		flush(t, b, 0);
+		t->guard++;                   /* a signal handler's malloc must not fold too */
+		fold(t, b);
 		mgt_unguard(t);
 	}
 }
@@ -1018,13 +1057,12 @@ static inline int take(struct mgt_thread *t, uint64_t p, struct mgt_block *out, 
 static __attribute__((noinline)) void alloc_rest(struct mgt_thread *t, int solo, uint64_t p,
 						 uint64_t size, uint32_t stack)
 {
-	uint16_t owner = owner_of(t, solo);
 	/* the image's own block: the shadow's inline path first */
-	if (!mgt_shadow_put(p, size, stack, owner, t)) {
-		struct mgt_block b = { p, size, stack, (uint16_t)mgt_g.fork_gen, owner };
+	if (!mgt_shadow_put(p, size, stack, 0, t)) {
+		struct mgt_block b = { p, size, stack, (uint16_t)mgt_g.fork_gen, 0 };
 		insert_slow(t, solo, &b);
 	}
-	record(t, solo, MGT_EV_ALLOC, size, stack, 0, 0, 0);
+	record(t, solo, MGT_EV_ALLOC, size, stack, 0, 0);
 	mgt_ev_end(t, solo);
 }
 
@@ -1047,15 +1085,15 @@ __attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, ui
 {
 	struct mgt_batch *b;
 	if (MGT_LIKELY(!solo && (b = batch_held(t)))) {
-		uint16_t hint = t->hint;
-		if (MGT_UNLIKELY(!hint)) {    /* counts only (batch_new) */
+		if (MGT_UNLIKELY(!mgt_g.depth)) {
 			own_alloc(t, b, p, size);
 			return;
 		}
-		if (MGT_LIKELY(mgt_shadow_put(p, size, stack, hint, t))) {
-			append_event(t, b, MGT_EV_ALLOC, size, stack, 0, 0, 0);
-			return;
-		}
+		if (MGT_LIKELY(mgt_shadow_put(p, size, stack, 0, t)))
+			count_recs_fast(t, b, MGT_EV_ALLOC, size, stack);
+		else
+			alloc_rest(t, 0, p, size, stack);  /* solo 0: no register kept for it */
+		return;
 	}
 	alloc_rest(t, solo, p, size, stack);
 }
@@ -1076,16 +1114,14 @@ static __attribute__((noinline)) void free_rest(struct mgt_thread *t, int solo, 
 	struct mgt_block b;
 	uint32_t v;
 	if (!solo && (v = mgt_shadow_take_word(p, t)))    /* the image's own block */
-		push(t, MGT_EV_FREE, mgt_sh_size(v), mgt_sh_stack(v), 0, 0,
-		     mgt_sh_owner(v));
+		push(t, MGT_EV_FREE, mgt_sh_size(v), mgt_sh_stack(v), 0, 0);
 	else if (take(t, p, &b, solo, 1))
 		record_free(t, solo, &b);
 	else
-		record(t, solo, MGT_EV_UNKNOWN, 0, 0, 0, 0, 0);
+		record(t, solo, MGT_EV_UNKNOWN, 0, 0, 0, 0);
 	mgt_ev_end(t, solo);
 }
 
-/* as mgt_alloc_slow: a thread with a batch freeing a block of the shadow */
 /* counts only: as mgt_free_slow (see own_alloc) */
 static __attribute__((noinline)) void own_free(struct mgt_thread *t, struct mgt_batch *b,
 					       uint64_t p)
@@ -1102,15 +1138,15 @@ __attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uin
 	struct mgt_batch *b;
 	uint32_t v;
 	if (MGT_LIKELY(!solo && (b = batch_held(t)))) {
-		if (MGT_UNLIKELY(!t->hint)) { /* counts only (batch_new) */
+		if (MGT_UNLIKELY(!mgt_g.depth)) {
 			own_free(t, b, p);
 			return;
 		}
-		if (MGT_LIKELY(v = mgt_shadow_take_word(p, t))) {
-			append_event(t, b, MGT_EV_FREE, mgt_sh_size(v), mgt_sh_stack(v), 0, 0,
-				     mgt_sh_owner(v));
-			return;
-		}
+		if (MGT_LIKELY(v = mgt_shadow_take_word(p, t)))
+			count_recs_fast(t, b, MGT_EV_FREE, mgt_sh_size(v), mgt_sh_stack(v));
+		else
+			free_rest(t, 0, p);
+		return;
 	}
 	free_rest(t, solo, p);
 }
@@ -1133,17 +1169,17 @@ static __attribute__((noinline)) void realloc_slow(struct mgt_thread *t, int sol
 						   const struct mgt_block *old, uint64_t q,
 						   uint64_t size, uint32_t stack)
 {
-	struct mgt_block b = { q, size, stack, (uint16_t)mgt_g.fork_gen, owner_of(t, solo) };
+	struct mgt_block b = { q, size, stack, (uint16_t)mgt_g.fork_gen, 0 };
 	insert(t, solo, &b);
 	if (had_old && mgt_own_block(old)) {
-		record(t, solo, MGT_EV_RESIZE, size, b.stack, old->size, old->stack, old->owner);
+		record(t, solo, MGT_EV_RESIZE, size, b.stack, old->size, old->stack);
 	} else {
 		/* inherited: counted apart */
 		if (had_old)
 			record_free(t, solo, old);
 		else
-			record(t, solo, MGT_EV_UNKNOWN, 0, 0, 0, 0, 0);
-		record(t, solo, MGT_EV_ALLOC, size, b.stack, 0, 0, 0);
+			record(t, solo, MGT_EV_UNKNOWN, 0, 0, 0, 0);
+		record(t, solo, MGT_EV_ALLOC, size, b.stack, 0, 0);
 	}
 	mgt_ev_end(t, solo);
 }
@@ -1483,7 +1519,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 	/* only from 1: a second thread in exit() after the first must not
 	 * freeze the process again (nothing would thaw it) */
 	if (atomic_compare_exchange_strong(&mgt_phase, &recording, MGT_PHASE_FROZEN)) {
-		apply_all_batches(h);             /* every thread's pending events */
+		fold_all(h);             /* what the threads have not folded */
 		if (h->tl_open.live_max || h->tl_left != h->tl_width)
 			mgt_timeline_close(h);
 		mgt_sample_rss();
@@ -1544,7 +1580,7 @@ void mgt_exec_begin(const char *path, char *const envp[])
 	    !(t = mgt_thread_self()))
 		return;                           /* a vfork child: the parent's file */
 	int solo = enter(t, 0);
-	apply_all_batches(h);                 /* the other threads die with this image */
+	fold_all(h);                 /* the other threads die with this image */
 	mgt_strlcpy(h->exec_target, path ? path : "?", sizeof(h->exec_target));
 	mgt_sample_rss();
 	h->end_mono_ns = mgt_now_ns();
@@ -1636,7 +1672,7 @@ void mgt_atfork_child(void)
 	solo_init(t);                         /* the forking thread is the only one */
 	t->sh_region = MGT_SH_NONE;           /* the parent's shadow, now inherited */
 	t->bp = NULL;                         /* and its batches (the file is new) */
-	t->hint = 0;
+	t->batch = 0;
 	t->last_hash = 0;                     /* stack ids start over */
 	if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING && mgt_g.root_only) {
 		/* follow-children: false - the child runs untraced from here on; the

@@ -32,7 +32,7 @@ static uint32_t chunk_left;
 static void thread_gone(void *p)
 {
 	struct mgt_thread *t = p;
-	mgt_thread_exit(t);                 /* its pending events, before it is gone */
+	mgt_thread_exit(t);                 /* its live bytes not folded, before it is gone */
 	/* (glibc emptied the key's slot before it called us) */
 	/* a later thread may get the same thread pointer: it must not match */
 	__atomic_store_n(&t->tp, 0, __ATOMIC_RELEASE);
@@ -120,14 +120,14 @@ static struct mgt_thread *thread_new(uintptr_t tp)
 	if (!t)
 		return NULL;
 	/* a recycled record keeps its event batch (record.c): slots are not freed */
-	uint16_t hint = t->hint;
+	uint16_t batch = t->batch;
 	struct mgt_batch *bp = t->bp;
 	struct mgt_defer *defer = t->defer;   /* and its queue, empty */
 	struct mgt_memo *memo = t->memo;      /* and its memory for a walk (unwind.c) */
 	mgt_memset(t, 0, sizeof(*t));
 	t->memo = memo;
 	t->defer = defer;
-	t->hint = hint;
+	t->batch = batch;
 	t->bp = bp;
 	t->tp = tp;
 	t->sh_region = MGT_SH_NONE;
@@ -160,7 +160,7 @@ void mgt_thread_fork_child(void)
 	/* the batches of recycled records are the parent's file's */
 	for (struct mgt_thread *t = free_list; t; t = t->next) {
 		t->bp = NULL;
-		t->hint = 0;
+		t->batch = 0;
 	}
 	for (unsigned i = 0; i < 256; i++)
 		atomic_store_explicit(&mgt_thread_cache[i], NULL, memory_order_relaxed);

@@ -77,7 +77,7 @@ struct mgt_thread {
 	volatile int guard;           /* >0 while the tracer works: inner calls pass through */
 	_Atomic int busy;             /* the solo thread is inside an event (record.c) */
 	uint16_t solo;                /* this is the process's only thread (record.c) */
-	uint16_t hint;                /* mgt_owner_hint(batch), for the blocks it allocates */
+	uint16_t batch;               /* the index of its batch (bp) */
 	uint32_t stack_lookups;       /* bounds looked up in /proc/self/maps (stack.c) */
 	uintptr_t lo, hi;             /* its stack's bounds for unwinding; 0, 0: not known yet */
 	uintptr_t alt_lo, alt_hi;     /* another stack it ran on (sigaltstack, a fiber) */
@@ -87,7 +87,7 @@ struct mgt_thread {
 	uint32_t last_check;          /* the second hash of that stack (stack.c) */
 	uint64_t sh_region;           /* the last 8 MiB region of the shadow its blocks lay in */
 	struct mgt_batch *bp;         /* its batch in this image; NULL: none (a fork child forgets it) */
-	uint64_t batch_bytes;         /* bytes moved by the batch's pending events */
+	uint64_t batch_bytes;         /* live bytes its events moved since its last fold (record.c) */
 	struct mgt_thread *next;      /* free list */
 	struct mgt_defer *_Atomic defer; /* events of signal handlers inside the tracer (record.c) */
 	_Atomic uint32_t *sh_words;   /* that region's table (ptrmap.h, MGT_SH_AT) */
@@ -211,7 +211,7 @@ enum { MGT_A_MOD, MGT_A_STK, MGT_A_INFO, MGT_A_NODE, MGT_A_LOST, MGT_A_BAT, MGT_
 #define MGT_INFO_SHIFT 8u             /* 256 stacks' info (4 KiB) */
 #define MGT_NODE_SHIFT 12u            /* 4096 frame nodes (48 KiB) */
 #define MGT_LOST_SHIFT 8u             /* 256 stacks' leak kinds (12 KiB), at exit */
-#define MGT_BAT_SHIFT 4u              /* 16 batches (33 KiB) */
+#define MGT_BAT_SHIFT 0u              /* 1 batch (64 KiB) */
 
 static inline unsigned mgt_area_seg(uint64_t i, unsigned shift)
 {
@@ -235,6 +235,7 @@ struct mgt_global {
 	int no_shadow;                /* MEMGATE_SHADOW=0: every block in the side table (ptrmap.c) */
 	int no_slot;                  /* MEMGATE_SLOT=0: threads found through the cache (thread.c) */
 	int unwind_fp;                /* MEMGATE_UNWIND=fp: frame pointers only (stack.c) */
+	uint32_t kill_evict, kill_step; /* MEMGATE_TEST_EVICT_KILL=N:S (tests, record.c, evict) */
 	int root_only;                /* MEMGATE_ROOT=PID: trace that process only (follow-children: false) */
 	int root_pid;
 	char dir[MGT_PATH_MAX];       /* MEMGATE_DIR */
@@ -415,7 +416,7 @@ struct mgt_block {
 	uint64_t size;
 	uint32_t stack;
 	uint16_t gen;      /* mgt_g.fork_gen when allocated, low MGT_GEN_BITS */
-	uint16_t owner;    /* the allocating thread's batch hint (mgt_owner_hint); 0: none */
+	uint16_t owner;    /* an owner hint (mgt_owner_hint); 0: none, as the tracer sets them */
 };
 #define MGT_GEN_BITS 8
 /* allocated by this process image, not inherited over fork from its parent */
@@ -424,10 +425,10 @@ static inline int mgt_own_block(const struct mgt_block *b)
 	return b->gen == (mgt_g.fork_gen & ((1u << MGT_GEN_BITS) - 1));
 }
 /*
- * A block remembers which thread allocated it only as a hint of 4 bits: the
- * batches (1-based) with the same hint as the block's owner.  A free in
- * another thread applies those batches first (record.c, push); with more
- * than 15 allocating threads a hint may name several, or the freeing one.
+ * A block could remember which thread allocated it as a hint of 4 bits
+ * (the shadow's second word form, ptrmap.h).  The tracer sets none: each
+ * thread counts a free of another's block in its own records (record.c,
+ * "Threads"), so the owner is always 0; the form is still read.
  */
 #define MGT_OWNER_HINTS 15u
 static inline uint16_t mgt_owner_hint(uint32_t batch)

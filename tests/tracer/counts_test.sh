@@ -5,7 +5,7 @@
 #
 # The fixture prints `field value` lines: each field of the profile's summary
 # it names must be exactly that value, in every round (a field starting with
-# `#` is only shown).  A line of three numbers is `allocs frees total_bytes`.
+# `#` is only shown; FIELD_min and FIELD_max bound FIELD).  A line of three numbers is `allocs frees total_bytes`.
 # With DTVS, the fixture started that many threads: memgate must add their
 # DTVs (272 bytes each, live at exit, pthread_create's calloc), and mark the
 # process multithreaded.  TRACE-OPTIONs go to `memgate trace` (--no-stacks).
@@ -55,8 +55,14 @@ if sys.argv[4]:
         bad.append(f"peak {s['peak_bytes']} outside (0, total]")
 if p["unknown_frees"]:
     bad.append(f"unknown_frees {p['unknown_frees']}")
-bad += ["%s: memgate %s, program %s" % (k, s[k], v) for k, v in want.items()
-        if not k.startswith("#") and s[k] != v]
+def off(k, v):
+    if k.endswith("_min"):
+        return s[k[:-4]] < v
+    if k.endswith("_max"):
+        return s[k[:-4]] > v
+    return s[k] != v
+bad += ["%s: memgate %s, program %s" % (k, s[k[:-4]] if k[-4:] in ("_min", "_max") else s[k], v)
+        for k, v in want.items() if not k.startswith("#") and off(k, v)]
 if len(want) < 2 or bad:
     print("FAIL: round %s: %s" % (sys.argv[3], "; ".join(bad) or "no counts"), file=sys.stderr)
     sys.exit(1)

@@ -16,10 +16,12 @@
  * image that died, the peak raised to its live bytes when they reach it.
  */
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/stacks.h"
 #include "core/trace.h"
 #include "harness.h"
 #include "util/error.h"
@@ -155,6 +157,27 @@ static void put_counters(int fd, uint32_t id, uint64_t allocs, uint64_t frees, u
 	put(fd, MGT_INFO_OFF + (uint64_t)id * sizeof(si), &si, sizeof(si));
 }
 
+/* as new_trace, for an image with stacks 0 to n_stacks - 1 and no frames */
+static int new_stacks_trace(struct mgt_header *h, uint32_t state, uint32_t n_stacks)
+{
+	int fd = new_trace(h, state);
+	h->depth_max = 64;
+	h->n_stacks = n_stacks;
+	h->n_nodes = 1;
+	return fd;
+}
+
+/* the image's counts the reader derived: allocs, frees, bytes, live bytes and blocks */
+static void check_counts(const struct mgt_header *r, uint64_t allocs, uint64_t frees,
+			 uint64_t total, uint64_t cur_bytes, uint64_t cur_blocks)
+{
+	CHECK_U64(allocs, r->allocs);
+	CHECK_U64(frees, r->frees);
+	CHECK_U64(total, r->total_bytes);
+	CHECK_U64(cur_bytes, r->cur_bytes);
+	CHECK_U64(cur_blocks, r->cur_blocks);
+}
+
 /*
  * Three stacks: 0 rebased at the peak (20 bytes in 2 blocks), 1 not since
  * (so its live figures, 0, count), 2 rebased (32 in 1).  Live: 94 bytes in
@@ -166,10 +189,7 @@ static void check_derived(uint32_t state, int big)
 	struct mg_trace *t = NULL;
 	struct mg_error err = { 0 };
 	static struct mgt_header h;
-	int fd = new_trace(&h, state);
-	h.depth_max = 64;
-	h.n_stacks = 3;
-	h.n_nodes = 1;
+	int fd = new_stacks_trace(&h, state, 3);
 	h.epoch = 2;
 	h.peak_bytes = 7;                    /* the tracer's; the stacks decide */
 	h.events = 8;                        /* before the open bucket ... */
@@ -188,11 +208,7 @@ static void check_derived(uint32_t state, int big)
 		return;
 	const struct mg_image *img = &t->images[0];
 	const struct mgt_header *r = img->hdr;
-	CHECK_U64(9, r->allocs);
-	CHECK_U64(4, r->frees);
-	CHECK_U64(404, r->total_bytes);
-	CHECK_U64(94, r->cur_bytes);
-	CHECK_U64(5, r->cur_blocks);
+	check_counts(r, 9, 4, 404, 94, 5);
 	CHECK_U64(3, img->stacks[0].cur_blocks);
 	CHECK_U64(0, img->stacks[1].cur_blocks);
 	CHECK_U64(2, img->stacks[2].cur_blocks);
@@ -219,6 +235,97 @@ static void check_derived(uint32_t state, int big)
 		CHECK_U64(94, r->tl_open.live_max);
 		CHECK_U64(11, r->tl_open.event_end);
 	}
+	mg_trace_free(t);
+}
+
+/* thread record k of batch i (struct mgt_trec) */
+static void put_trec(int fd, uint32_t i, uint32_t k, uint32_t stack, int64_t allocs,
+		     int64_t frees, int64_t total, int64_t cur, uint64_t epoch, int64_t peak_bytes,
+		     int64_t peak_blocks)
+{
+	struct mgt_trec r = { .allocs = (uint64_t)allocs, .total_bytes = (uint64_t)total,
+			      .frees = (uint64_t)frees, .cur_bytes = (uint64_t)cur, .stack = stack,
+			      .peak_bytes = (uint64_t)peak_bytes,
+			      .peak_blocks = (uint64_t)peak_blocks, .epoch = epoch };
+	put(fd, MGT_BATCH_OFF + (uint64_t)i * sizeof(struct mgt_batch) +
+		offsetof(struct mgt_batch, rec) + (uint64_t)k * sizeof(r), &r, sizeof(r));
+}
+
+/*
+ * A threaded image with stacks (src/tracer/FORMAT.md, "Threads, with
+ * stacks"): two threads' records added to the shared ones, each with its
+ * own epoch.  Stack 1: shared 2 allocs, 200 bytes live, 150 in 1 block at
+ * the peak; thread 0's record 3 allocs, 1 free, 20 bytes live, 10 in 1 at
+ * the peak.  Stack 2: shared 2 allocs, 1 free, 5 bytes live, not rebased
+ * since (epoch 1): its live figures count; thread 1 freed that block (its
+ * record -5 bytes, -1 block, not rebased either).  A record of no stack
+ * counts nothing.  So: 7 allocs, 3 frees, 245 bytes, 220 live in 4 blocks,
+ * and the peak 160 bytes in 2 blocks, which the timeline's highest bucket
+ * (the tracer's 120) becomes.  `journal`: stack 1's shared record was cut
+ * halfway through thread 0's addition by a SIGKILL (evict_*): the reader
+ * takes it as it was.  `bad`: a record of a stack past n_stacks.
+ */
+static void check_threads(int journal, int bad)
+{
+	struct mg_trace *t = NULL;
+	struct mg_error err = { 0 };
+	static struct mgt_header h;
+	int fd = new_stacks_trace(&h, MGT_EXITED, 3);
+	h.n_batches = 2;
+	h.epoch = 3;
+	h.peak_bytes = 120;
+	h.events = 10;
+	h.tl_width = 5;
+	h.tl_left = 5;
+	h.tl_n = 2;
+	struct mgt_bucket tl[2] = { { 1, 100, 100, 5 }, { 2, 60, 120, 10 } };
+	put(fd, MGT_TL_OFF, tl, sizeof(tl));
+	h.tl_open.live_max = 50;
+	if (journal) {
+		struct mgt_stack before = { .allocs = 2, .total_bytes = 200, .cur_bytes = 200,
+					    .peak_bytes = 150, .peak_blocks = 1, .epoch = 3 };
+		memcpy(h.evict_old, &before, MGT_STACK_REC);
+		h.evict_stack = 2;
+		h.evict_batch = 0;
+		h.evict_rec = 1;
+		put_counters(fd, 1, 5, 0, 230, 200, 3, 150, 1);   /* allocs and bytes added */
+	} else {
+		put_counters(fd, 1, 2, 0, 200, 200, 3, 150, 1);
+	}
+	put_counters(fd, 2, 2, 1, 15, 5, 1, 999, 9);
+	put_trec(fd, 0, 1, 1, 3, 1, 30, 20, 3, 10, 1);
+	put_trec(fd, 1, 2, bad ? 3 : 2, 0, 1, 0, -5, 2, 77, 7);
+	put_trec(fd, 1, 5, MGT_TREC_NONE, 9, 9, 999, 999, 3, 999, 9);
+	put(fd, 0, &h, sizeof(h));
+	close(fd);
+
+	int rc = mg_trace_load(&t, dir, &err);
+	if (bad) {
+		CHECK(rc != MG_OK && t == NULL);
+		CHECKF(strstr(err.msg, "1.0.mgt' is corrupt (thread counts)") != NULL, "%s", err.msg);
+		return;
+	}
+	CHECKF(rc == MG_OK, "%s", err.msg);
+	if (!t)
+		return;
+	const struct mg_image *img = &t->images[0];
+	const struct mgt_header *r = img->hdr;
+	check_counts(r, 7, 3, 245, 220, 4);
+	CHECK_U64(5, img->stacks[1].allocs);
+	CHECK_U64(220, img->stacks[1].cur_bytes);
+	CHECK_U64(2, img->stacks[2].frees);
+	CHECK_U64(0, img->stacks[2].cur_bytes);
+	CHECK_U64(160, r->peak_bytes);
+	CHECK_U64(2, r->peak_blocks);
+	uint64_t b, k;
+	mg_stack_at_peak(img, &img->stacks[1], &b, &k);
+	CHECK(b == 160 && k == 2);
+	mg_stack_at_peak(img, &img->stacks[2], &b, &k);
+	CHECK(b == 0 && k == 0);
+	CHECK_U64(100, img->timeline[0].live_max);
+	CHECK_U64(160, img->timeline[1].live_max);
+	CHECK_U64(50, r->tl_open.live_max);
+	CHECK_U64(10, r->events);              /* an exited image's unfolded events: none */
 	mg_trace_free(t);
 }
 
@@ -250,6 +357,9 @@ int main(void)
 	check_derived(MGT_EXITED, 1);
 	check_derived(MGT_RUNNING, 0);
 	check_derived(MGT_RUNNING, 1);
+	check_threads(0, 0);
+	check_threads(1, 0);
+	check_threads(0, 1);
 	snprintf(path, sizeof(path), "%s/1.0.mgt", dir);
 	unlink(path);
 	rmdir(dir);
