@@ -888,15 +888,25 @@ static inline uint32_t resume_at(struct mgt_memo *m, uint32_t k, uint32_t j, uin
 /* an 8-byte read at a, inside [lo, hi) (hi - 8 >= lo: checked at the start) */
 #define IN(a) ((uintptr_t)(a) - lo <= hi - 8 - lo)
 
+/* walk_fast's answer when the walk is to be remembered: walk it again, noting */
+#define REDO UINT32_MAX
+
 /*
  * The walk (mgt_unwind).  j > 0: mgt_unwind's replay of the whole memo
  * from frame 0 (remembered frame k) failed at e[j - 1], frames[0, k - j]
  * hold the frames it verified: the walk goes on from there.
+ *
+ * note = 0 (walk_fast): the walk notes nothing for the memo (each frame's
+ * sp, rbp, rule and reloaded slot in m->nf), which few walks need: one
+ * that replays the memo's outer part under inner frames that change keeps
+ * the memo as it is.  Where the memo would change (a walk to remember, a
+ * resumed replay, which writes m->nf) it returns REDO before changing
+ * anything but a fresh memo, and mgt_unwind walks again with note = 1
+ * (walk_note): the stack is the same, so is the walk.
  */
-static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintptr_t fp,
-					       uintptr_t *frames, uint32_t max, uint32_t *trunc,
-					       uint64_t *h1, uint64_t *h2, struct mgt_memo **memo,
-					       uint32_t k, uint32_t j)
+static inline __attribute__((always_inline)) uint32_t
+walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max, uint32_t *trunc,
+     uint64_t *h1, uint64_t *h2, struct mgt_memo **memo, uint32_t k, uint32_t j, const int note)
 {
 	uint32_t depth = 0;
 	uintptr_t pc = ((const uintptr_t *)fp)[1], sp = fp + 16, bp = ((const uintptr_t *)fp)[0];
@@ -954,6 +964,8 @@ static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintp
 				if (MGT_LIKELY(resume)) {
 					/* the frames up to the changed word were the same:
 					 * go on from there */
+					if (!note)
+						return REDO;
 					uint32_t d = resume_at(m, k, cur, depth, lo, hi, &bp);
 					if (MGT_UNLIKELY(!d)) {
 						depth += k - cur + 1;
@@ -983,8 +995,11 @@ static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintp
 					uint32_t at = n - depth - 1;
 					uint64_t x1 = m->e[at].h1, x2 = m->e[at].h2;
 					mgt_frames_hash(frames, depth, &x1, &x2);
-					if (x1 == m->seen)
+					if (x1 == m->seen) {
+						if (!note)
+							return REDO;
 						memo_commit(m, frames, depth, (int32_t)at, h1, h2);
+					}
 					m->seen = x1;
 					*h1 = x1;
 					*h2 = x2;
@@ -993,8 +1008,10 @@ static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintp
 				/* walk on: perhaps it meets the rest further out */
 				csp = cur ? m->e[cur - 1].sp : UINTPTR_MAX;
 			}
-			m->nf[depth].sp = sp;
-			m->nf[depth].bp = bp;
+			if (note) {
+				m->nf[depth].sp = sp;
+				m->nf[depth].bp = bp;
+			}
 		}
 		depth++;
 		/* the rule at the call (pc - 1), from the cache: a few loads */
@@ -1004,7 +1021,7 @@ static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintp
 		if (MGT_UNLIKELY((atomic_load_explicit(&ce->key, memory_order_relaxed) ^ r) !=
 				 (key ^ gtag)))
 			r = miss(key, g);
-		if (m) {
+		if (note && m) {
 			m->nf[depth - 1].rule = r;
 			m->nf[depth - 1].bpslot = 0;
 		}
@@ -1058,7 +1075,7 @@ static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintp
 			if (!IN(a))
 				goto out;
 			nbp = *(const uintptr_t *)a;
-			if (m)
+			if (note && m)
 				m->nf[depth - 1].bpslot = a;
 		}
 		rd = cfa - 8;
@@ -1069,6 +1086,8 @@ static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintp
 	}
 out:
 	if (m) {
+		if (!note)
+			return REDO;
 		m->lo = lo;
 		m->hi = hi;
 		m->gen = g;
@@ -1081,6 +1100,21 @@ out:
 		mgt_frames_hash(frames, depth, h1, h2);
 	}
 	return depth;
+}
+
+static __attribute__((noinline)) uint32_t
+walk_note(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max,
+	  uint32_t *trunc, uint64_t *h1, uint64_t *h2, struct mgt_memo **memo, uint32_t k,
+	  uint32_t j)
+{
+	return walk(lo, hi, fp, frames, max, trunc, h1, h2, memo, k, j, 1);
+}
+
+static __attribute__((noinline)) uint32_t
+walk_fast(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max,
+	  uint32_t *trunc, uint64_t *h1, uint64_t *h2, struct mgt_memo **memo)
+{
+	return walk(lo, hi, fp, frames, max, trunc, h1, h2, memo, 0, 0, 0);
 }
 
 uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, uint32_t max,
@@ -1119,8 +1153,13 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 	}
 	if (!cache || hi < lo + 16 || fp < lo || fp > hi - 16)
 		return 0;
+	if (memo) {
+		uint32_t n = walk_fast(lo, hi, fp, frames, max, trunc, h1, h2, memo);
+		if (MGT_LIKELY(n != REDO))
+			return n;
+	}
 slow:
-	return walk(lo, hi, fp, frames, max, trunc, h1, h2, memo, k, j);
+	return walk_note(lo, hi, fp, frames, max, trunc, h1, h2, memo, k, j);
 }
 
 /* ---- modules ---- */
