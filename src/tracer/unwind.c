@@ -14,6 +14,9 @@
  * module, binary-searches its .eh_frame_hdr table, and runs that one FDE's
  * CIE and FDE programs up to the address.  Misses happen once per distinct
  * return address (docs/config.md, `stack-unwind`, gives the measured costs).
+ * Most stacks are not walked at all: each thread remembers its last walk
+ * (the memo) and snapshots of whole stacks by where they begin, and copies
+ * their frames once the stack words they were read from are checked.
  *
  * Safety (the walk runs inside allocations of other people's programs):
  * - no malloc, no lock, no libc: the cache is our own mmap, the module table
@@ -694,8 +697,47 @@ struct mgt_memo {
 	uint32_t bphi;                  /* no e[i] above it has a bpslot (check's lean part) */
 	uintptr_t endslot, endval;      /* the word read last (pc < 4096), 0: none */
 	struct mnew *nf;                /* [cap] */
+	struct snap *snaps;             /* [SNAPS] */
 	struct ment e[];                /* [cap], e[0] outermost */
 };
+
+/*
+ * Snapshots: whole stacks met again where they began.  A program allocates
+ * from a few hundred places, and most of its stacks come back whole, from
+ * the same frame at the same sp (the interpreter loop of python or sqlite
+ * at the same depth): but not one after the other, so the memo above keeps
+ * only their common outer part, and each walk meets it after the frames
+ * that changed (bench/README.md, "Session 8").  Each thread also keeps
+ * SNAPS stacks of at most SNAP_FRAMES frames, direct-mapped by the first
+ * frame's sp and pc.  A snapshot is the memo of that stack, compacted: each
+ * frame's pc and where its return address was read (sp0 + off - 8), the
+ * saved rbp words that something further out used, with their values, and
+ * the word that ended the walk; so checking it is the memo's replay from
+ * frame 0, and finds the same frames a walk would (the same argument).  A
+ * stack that cannot be one (deeper, walked through a frame the memo does
+ * not remember, more saved rbp words than SNAP_BP) leaves a snapshot of no
+ * frames (n = 0): that place is walked as before, without trying again.
+ */
+#define SNAP_BITS   7u
+#define SNAPS       (1u << SNAP_BITS)
+#define SNAP_FRAMES 32u
+#define SNAP_BP     4u
+struct snap {
+	uintptr_t sp0, pc0, bp0;        /* frame 0; bp0 checked when dep0 */
+	uintptr_t lo, hi;
+	uint32_t gen, max;
+	uint64_t h1, h2;
+	uintptr_t endslot, endval;
+	uint8_t n, dep0, trunc, nbp;    /* n = 0: this place is walked */
+	uint32_t off[SNAP_FRAMES];      /* frame i's return address at sp0 + off[i] - 8 */
+	uintptr_t pc[SNAP_FRAMES];
+	uintptr_t bpslot[SNAP_BP], bpval[SNAP_BP];
+};
+
+static inline struct snap *snap_of(const struct mgt_memo *m, uintptr_t sp0, uintptr_t pc0)
+{
+	return &m->snaps[((sp0 ^ pc0) * 0x9e3779b97f4a7c15ull) >> (64 - SNAP_BITS)];
+}
 
 /* memos are carved from chunks that double up to 4 MiB: a thread's first
  * walk maps nothing most of the time, and a program of many threads adds
@@ -706,8 +748,8 @@ static size_t memo_left, memo_chunk = 64u << 10;
 
 static struct mgt_memo *memo_new(uint32_t cap)
 {
-	size_t bytes = (sizeof(struct mgt_memo) +
-			cap * (sizeof(struct ment) + sizeof(struct mnew)) + 63) & ~(size_t)63;
+	size_t bytes = (sizeof(struct mgt_memo) + cap * (sizeof(struct ment) + sizeof(struct mnew)) +
+			SNAPS * sizeof(struct snap) + 63) & ~(size_t)63;
 	struct mgt_memo *m = NULL;
 	mgt_lock(&memo_lock);
 	if (memo_left < bytes) {
@@ -733,6 +775,7 @@ static struct mgt_memo *memo_new(uint32_t cap)
 		m->cap = cap;
 		m->bphi = 0;
 		m->nf = (struct mnew *)&m->e[cap];
+		m->snaps = (struct snap *)&m->nf[cap];
 	}
 	return m;
 }
@@ -902,11 +945,13 @@ static inline uint32_t resume_at(struct mgt_memo *m, uint32_t k, uint32_t j, uin
  * the memo as it is.  Where the memo would change (a walk to remember, a
  * resumed replay, which writes m->nf) it returns REDO before changing
  * anything but a fresh memo, and mgt_unwind walks again with note = 1
- * (walk_note): the stack is the same, so is the walk.
+ * (walk_note): the stack is the same, so is the walk.  keep (walk_note
+ * only): the walk is remembered whenever it can be, for a snapshot.
  */
 static inline __attribute__((always_inline)) uint32_t
 walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max, uint32_t *trunc,
-     uint64_t *h1, uint64_t *h2, struct mgt_memo **memo, uint32_t k, uint32_t j, const int note)
+     uint64_t *h1, uint64_t *h2, struct mgt_memo **memo, uint32_t k, uint32_t j, const int note,
+     int keep)
 {
 	uint32_t depth = 0;
 	uintptr_t pc = ((const uintptr_t *)fp)[1], sp = fp + 16, bp = ((const uintptr_t *)fp)[0];
@@ -995,7 +1040,7 @@ walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max, 
 					uint32_t at = n - depth - 1;
 					uint64_t x1 = m->e[at].h1, x2 = m->e[at].h2;
 					mgt_frames_hash(frames, depth, &x1, &x2);
-					if (x1 == m->seen) {
+					if (x1 == m->seen || keep) {
 						if (!note)
 							return REDO;
 						memo_commit(m, frames, depth, (int32_t)at, h1, h2);
@@ -1105,16 +1150,81 @@ out:
 static __attribute__((noinline)) uint32_t
 walk_note(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max,
 	  uint32_t *trunc, uint64_t *h1, uint64_t *h2, struct mgt_memo **memo, uint32_t k,
-	  uint32_t j)
+	  uint32_t j, int keep)
 {
-	return walk(lo, hi, fp, frames, max, trunc, h1, h2, memo, k, j, 1);
+	return walk(lo, hi, fp, frames, max, trunc, h1, h2, memo, k, j, 1, keep);
 }
 
 static __attribute__((noinline)) uint32_t
 walk_fast(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max,
 	  uint32_t *trunc, uint64_t *h1, uint64_t *h2, struct mgt_memo **memo)
 {
-	return walk(lo, hi, fp, frames, max, trunc, h1, h2, memo, 0, 0, 0);
+	return walk(lo, hi, fp, frames, max, trunc, h1, h2, memo, 0, 0, 0, 0);
+}
+
+/* the snapshot s of frame 0 at sp0, checked: its depth, or 0 when a word changed */
+static inline uint32_t snap_check(const struct snap *s, uintptr_t sp0, uintptr_t *frames)
+{
+	uint32_t n = s->n;
+	for (uint32_t i = 1; i < n; i++) {
+		uintptr_t pc = s->pc[i];
+		if (*(const uintptr_t *)(sp0 + s->off[i] - 8) != pc)
+			return 0;
+		frames[i] = pc;
+	}
+	for (uint32_t i = 0; i < s->nbp; i++)
+		if (*(const uintptr_t *)s->bpslot[i] != s->bpval[i])
+			return 0;
+	if (s->endslot && *(const uintptr_t *)s->endslot != s->endval)
+		return 0;
+	frames[0] = s->pc0;
+	return n;
+}
+
+/* after a walk told to keep it (walk_note's keep), the snapshot of its n
+ * frames from the memo, which then holds exactly them; else one of none */
+static void snap_put(const struct mgt_memo *m, struct snap *s, uintptr_t lo, uintptr_t hi,
+		     uint32_t max, uint32_t gen, uintptr_t sp0, uintptr_t pc0, uint32_t n,
+		     uint64_t h1, uint64_t h2)
+{
+	s->n = 0;
+	s->sp0 = sp0;
+	s->pc0 = pc0;
+	s->lo = lo;
+	s->hi = hi;
+	s->max = max;
+	s->gen = gen;
+	if (!n || n > SNAP_FRAMES || m->len != n || m->lo != lo || m->hi != hi || m->max != max ||
+	    m->gen != gen)
+		return;
+	const struct ment *e = &m->e[n - 1];   /* frame 0 */
+	if (e->sp != sp0 || e->pc != pc0 || e->h1 != h1 || e->h2 != h2)
+		return;
+	for (uint32_t i = 1; i < n; i++) {
+		uintptr_t off = e[-(int32_t)i].sp - sp0;
+		if (off > UINT32_MAX)
+			return;
+		s->off[i] = (uint32_t)off;
+		s->pc[i] = e[-(int32_t)i].pc;
+	}
+	uint32_t nbp = 0;
+	for (uint32_t i = 1; i < n; i++) {     /* as check() reads them */
+		if (!m->e[i].bpslot)
+			continue;
+		if (nbp == SNAP_BP)
+			return;
+		s->bpslot[nbp] = m->e[i].bpslot;
+		s->bpval[nbp++] = m->e[i - 1].bp;
+	}
+	s->nbp = (uint8_t)nbp;
+	s->dep0 = (uint8_t)e->dep;
+	s->bp0 = e->bp;
+	s->trunc = (uint8_t)m->trunc;
+	s->h1 = h1;
+	s->h2 = h2;
+	s->endslot = m->endslot;
+	s->endval = m->endval;
+	s->n = (uint8_t)n;
 }
 
 uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, uint32_t max,
@@ -1126,24 +1236,24 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 	 * hook's caller is where the last walk began.  That is replay from
 	 * frame 0, here without the walk's setup; the rest is walk's.  A memo
 	 * was walked inside [lo, hi), by the same max (the same cut): its first
-	 * frame's sp == fp + 16 puts fp inside too.
+	 * frame's sp == fp + 16 puts fp inside too; so does a snapshot's sp0.
 	 */
-	const struct mgt_memo *m;
-	uint32_t len, k = 0, j = 0;
-	if (MGT_LIKELY(memo && (m = *memo) && (len = m->len) && m->e[len - 1].sp == fp + 16 &&
-		       m->lo == lo && m->hi == hi && m->max == max &&
-		       m->gen == atomic_load_explicit(&mgt_unload_gen, memory_order_acquire))) {
+	struct mgt_memo *m;
+	uint32_t len, k = 0, j = 0, gen = atomic_load_explicit(&mgt_unload_gen,
+								memory_order_acquire);
+	uintptr_t pc = ((const uintptr_t *)fp)[1];
+	if (!memo || !(m = *memo))
+		goto walk;
+	if (MGT_LIKELY((len = m->len) && m->e[len - 1].sp == fp + 16 && m->lo == lo &&
+		       m->hi == hi && m->max == max && m->gen == gen)) {
 		const struct ment *e = &m->e[len - 1];
-		uintptr_t pc = ((const uintptr_t *)fp)[1];
 		if (e->pc == pc && (!e->dep || e->bp == ((const uintptr_t *)fp)[0])) {
 			frames[0] = pc;
 			e = check(m, len - 1, frames + 1);
 			if (e) {
 				k = len - 1;
 				j = (uint32_t)(e - m->e) + 1;
-				goto slow;
-			}
-			if (!m->endslot || *(const uintptr_t *)m->endslot == m->endval) {
+			} else if (!m->endslot || *(const uintptr_t *)m->endslot == m->endval) {
 				*trunc = m->trunc;
 				*h1 = m->e[len - 1].h1;
 				*h2 = m->e[len - 1].h2;
@@ -1151,15 +1261,37 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 			}
 		}
 	}
+	/* a snapshot of the stack from this frame */
+	struct snap *s = snap_of(m, fp + 16, pc);
+	if (s->sp0 == fp + 16 && s->pc0 == pc && s->gen == gen && s->lo == lo && s->hi == hi &&
+	    s->max == max) {
+		uint32_t n;
+		if (!s->n)
+			goto walk;            /* this place does not make one */
+		if ((!s->dep0 || s->bp0 == ((const uintptr_t *)fp)[0]) &&
+		    (n = snap_check(s, fp + 16, frames))) {
+			*trunc = s->trunc;
+			*h1 = s->h1;
+			*h2 = s->h2;
+			return n;
+		}
+	}
 	if (!cache || hi < lo + 16 || fp < lo || fp > hi - 16)
 		return 0;
-	if (memo) {
-		uint32_t n = walk_fast(lo, hi, fp, frames, max, trunc, h1, h2, memo);
-		if (MGT_LIKELY(n != REDO))
-			return n;
+	/* walked, remembered, and its snapshot taken from the memo */
+	uint32_t n = walk_note(lo, hi, fp, frames, max, trunc, h1, h2, memo, k, j, 1);
+	if (*memo == m)
+		snap_put(m, s, lo, hi, max, gen, fp + 16, pc, n, *h1, *h2);
+	return n;
+walk:
+	if (!cache || hi < lo + 16 || fp < lo || fp > hi - 16)
+		return 0;
+	if (memo && !j) {
+		uint32_t d = walk_fast(lo, hi, fp, frames, max, trunc, h1, h2, memo);
+		if (MGT_LIKELY(d != REDO))
+			return d;
 	}
-slow:
-	return walk_note(lo, hi, fp, frames, max, trunc, h1, h2, memo, k, j);
+	return walk_note(lo, hi, fp, frames, max, trunc, h1, h2, memo, k, j, 0);
 }
 
 /* ---- modules ---- */
