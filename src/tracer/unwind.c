@@ -711,17 +711,19 @@ struct mgt_memo {
  * SNAPS stacks of at most SNAP_FRAMES frames, direct-mapped by the first
  * frame's sp and pc.  A snapshot is the memo of that stack, compacted: each
  * frame's pc and where its return address was read (sp0 + off - 8), the
- * saved rbp words that something further out used, with their values, and
- * the word that ended the walk; so checking it is the memo's replay from
+ * saved rbp words that something further out used (in code built with
+ * frame pointers, every frame's), with their values, and the word that
+ * ended the walk; so checking it is the memo's replay from
  * frame 0, and finds the same frames a walk would (the same argument).  A
  * stack that cannot be one (deeper, walked through a frame the memo does
- * not remember, more saved rbp words than SNAP_BP) leaves a snapshot of no
+ * not remember, a saved rbp word below sp0) leaves a snapshot of no
  * frames (n = 0): that place is walked as before, without trying again.
+ * The words checked lie at most 4 GiB above sp0 (in the thread's stack):
+ * their offsets from it are 32 bits.
  */
 #define SNAP_BITS   7u
 #define SNAPS       (1u << SNAP_BITS)
 #define SNAP_FRAMES 32u
-#define SNAP_BP     4u
 struct snap {
 	uintptr_t sp0, pc0, bp0;        /* frame 0; bp0 checked when dep0 */
 	uintptr_t lo, hi;
@@ -730,8 +732,9 @@ struct snap {
 	uintptr_t endslot, endval;
 	uint8_t n, dep0, trunc, nbp;    /* n = 0: this place is walked */
 	uint32_t off[SNAP_FRAMES];      /* frame i's return address at sp0 + off[i] - 8 */
+	uint32_t bpoff[SNAP_FRAMES];    /* saved rbp word i at sp0 + bpoff[i]: bpval[i] */
 	uintptr_t pc[SNAP_FRAMES];
-	uintptr_t bpslot[SNAP_BP], bpval[SNAP_BP];
+	uintptr_t bpval[SNAP_FRAMES];
 };
 
 static inline struct snap *snap_of(const struct mgt_memo *m, uintptr_t sp0, uintptr_t pc0)
@@ -1173,7 +1176,7 @@ static inline uint32_t snap_check(const struct snap *s, uintptr_t sp0, uintptr_t
 		frames[i] = pc;
 	}
 	for (uint32_t i = 0; i < s->nbp; i++)
-		if (*(const uintptr_t *)s->bpslot[i] != s->bpval[i])
+		if (*(const uintptr_t *)(sp0 + s->bpoff[i]) != s->bpval[i])
 			return 0;
 	if (s->endslot && *(const uintptr_t *)s->endslot != s->endval)
 		return 0;
@@ -1209,11 +1212,12 @@ static void snap_put(const struct mgt_memo *m, struct snap *s, uintptr_t lo, uin
 	}
 	uint32_t nbp = 0;
 	for (uint32_t i = 1; i < n; i++) {     /* as check() reads them */
+		uintptr_t off = m->e[i].bpslot - sp0;
 		if (!m->e[i].bpslot)
 			continue;
-		if (nbp == SNAP_BP)
+		if (off > UINT32_MAX)
 			return;
-		s->bpslot[nbp] = m->e[i].bpslot;
+		s->bpoff[nbp] = (uint32_t)off;
 		s->bpval[nbp++] = m->e[i - 1].bp;
 	}
 	s->nbp = (uint8_t)nbp;
@@ -1244,8 +1248,22 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 	uintptr_t pc = ((const uintptr_t *)fp)[1];
 	if (!memo || !(m = *memo))
 		goto walk;
-	if (MGT_LIKELY((len = m->len) && m->e[len - 1].sp == fp + 16 && m->lo == lo &&
-		       m->hi == hi && m->max == max && m->gen == gen)) {
+	/* a snapshot of the stack from this frame */
+	struct snap *s = snap_of(m, fp + 16, pc);
+	int known = s->sp0 == fp + 16 && s->pc0 == pc && s->gen == gen && s->lo == lo &&
+		    s->hi == hi && s->max == max;
+	if (MGT_LIKELY(known && s->n) && (!s->dep0 || s->bp0 == ((const uintptr_t *)fp)[0])) {
+		uint32_t n = snap_check(s, fp + 16, frames);
+		if (MGT_LIKELY(n)) {
+			*trunc = s->trunc;
+			*h1 = s->h1;
+			*h2 = s->h2;
+			return n;
+		}
+	}
+	/* the memo, replayed from frame 0 */
+	if ((len = m->len) && m->e[len - 1].sp == fp + 16 && m->lo == lo && m->hi == hi &&
+	    m->max == max && m->gen == gen) {
 		const struct ment *e = &m->e[len - 1];
 		if (e->pc == pc && (!e->dep || e->bp == ((const uintptr_t *)fp)[0])) {
 			frames[0] = pc;
@@ -1257,25 +1275,15 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 				*trunc = m->trunc;
 				*h1 = m->e[len - 1].h1;
 				*h2 = m->e[len - 1].h2;
+				if (!known || s->n)   /* the memo is this stack: its snapshot */
+					snap_put(m, s, lo, hi, max, gen, fp + 16, pc, len, *h1,
+						 *h2);
 				return len;
 			}
 		}
 	}
-	/* a snapshot of the stack from this frame */
-	struct snap *s = snap_of(m, fp + 16, pc);
-	if (s->sp0 == fp + 16 && s->pc0 == pc && s->gen == gen && s->lo == lo && s->hi == hi &&
-	    s->max == max) {
-		uint32_t n;
-		if (!s->n)
-			goto walk;            /* this place does not make one */
-		if ((!s->dep0 || s->bp0 == ((const uintptr_t *)fp)[0]) &&
-		    (n = snap_check(s, fp + 16, frames))) {
-			*trunc = s->trunc;
-			*h1 = s->h1;
-			*h2 = s->h2;
-			return n;
-		}
-	}
+	if (known && !s->n)
+		goto walk;                    /* this place does not make a snapshot */
 	if (!cache || hi < lo + 16 || fp < lo || fp > hi - 16)
 		return 0;
 	/* walked, remembered, and its snapshot taken from the memo */
