@@ -1245,9 +1245,10 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 	struct mgt_memo *m;
 	uint32_t len, k = 0, j = 0, gen = atomic_load_explicit(&mgt_unload_gen,
 								memory_order_acquire);
-	uintptr_t pc = ((const uintptr_t *)fp)[1];
+	uintptr_t pc;
 	if (!memo || !(m = *memo))
 		goto walk;
+	pc = ((const uintptr_t *)fp)[1];        /* the hook's own frame record */
 	/* a snapshot of the stack from this frame */
 	struct snap *s = snap_of(m, fp + 16, pc);
 	int known = s->sp0 == fp + 16 && s->pc0 == pc && s->gen == gen && s->lo == lo &&
