@@ -698,6 +698,7 @@ struct mgt_memo {
 	uintptr_t endslot, endval;      /* the word read last (pc < 4096), 0: none */
 	struct mnew *nf;                /* [cap] */
 	struct snap *snaps;             /* [SNAPS] */
+	uint32_t tick;                  /* snapshots used: their ages */
 	struct ment e[];                /* [cap], e[0] outermost */
 };
 
@@ -708,8 +709,10 @@ struct mgt_memo {
  * at the same depth): but not one after the other, so the memo above keeps
  * only their common outer part, and each walk meets it after the frames
  * that changed (bench/README.md, "Session 8").  Each thread also keeps
- * SNAPS stacks of at most SNAP_FRAMES frames, direct-mapped by the first
- * frame's sp and pc.  A snapshot is the memo of that stack, compacted: each
+ * SNAPS stacks of at most SNAP_FRAMES frames, each in one of two slots
+ * given by the first frame's sp and pc (with one, where two hot places
+ * shared a slot, an unlucky address layout had a fifth of python3's
+ * allocations walked: the one used longer ago gives way).  A snapshot is the memo of that stack, compacted: each
  * frame's pc and where its return address was read (sp0 + off - 8), the
  * saved rbp words that something further out used (in code built with
  * frame pointers, every frame's), with their values, and the word that
@@ -731,15 +734,41 @@ struct snap {
 	uint64_t h1, h2;
 	uintptr_t endslot, endval;
 	uint8_t n, dep0, trunc, nbp;    /* n = 0: this place is walked */
+	uint32_t used;                  /* the memo's tick when last found */
 	uint32_t off[SNAP_FRAMES];      /* frame i's return address at sp0 + off[i] - 8 */
 	uint32_t bpoff[SNAP_FRAMES];    /* saved rbp word i at sp0 + bpoff[i]: bpval[i] */
 	uintptr_t pc[SNAP_FRAMES];
 	uintptr_t bpval[SNAP_FRAMES];
 };
 
-static inline struct snap *snap_of(const struct mgt_memo *m, uintptr_t sp0, uintptr_t pc0)
+/* is s the snapshot of the place at sp0, pc0 in this context */
+static inline int snap_is(const struct snap *s, uintptr_t sp0, uintptr_t pc0, uint32_t gen,
+			  uintptr_t lo, uintptr_t hi, uint32_t max)
 {
-	return &m->snaps[((sp0 ^ pc0) * 0x9e3779b97f4a7c15ull) >> (64 - SNAP_BITS)];
+	return s->sp0 == sp0 && s->pc0 == pc0 && s->gen == gen && s->lo == lo && s->hi == hi &&
+	       s->max == max;
+}
+
+/* the snapshot of that place (*known = 1), else the slot to put it in */
+static inline struct snap *snap_of(struct mgt_memo *m, uintptr_t sp0, uintptr_t pc0,
+				   uint32_t gen, uintptr_t lo, uintptr_t hi, uint32_t max,
+				   int *known)
+{
+	uint64_t h = (sp0 ^ pc0) * 0x9e3779b97f4a7c15ull;
+	struct snap *a = &m->snaps[h >> (64 - SNAP_BITS)], *b;
+	if (MGT_LIKELY(snap_is(a, sp0, pc0, gen, lo, hi, max)))
+		goto found;
+	b = &m->snaps[(h >> (64 - 2 * SNAP_BITS)) & (SNAPS - 1)];
+	if (snap_is(b, sp0, pc0, gen, lo, hi, max)) {
+		a = b;
+		goto found;
+	}
+	*known = 0;
+	return (int32_t)(b->used - a->used) < 0 ? b : a;
+found:
+	*known = 1;
+	a->used = ++m->tick;
+	return a;
 }
 
 /* memos are carved from chunks that double up to 4 MiB: a thread's first
@@ -1186,7 +1215,7 @@ static inline uint32_t snap_check(const struct snap *s, uintptr_t sp0, uintptr_t
 
 /* after a walk told to keep it (walk_note's keep), the snapshot of its n
  * frames from the memo, which then holds exactly them; else one of none */
-static void snap_put(const struct mgt_memo *m, struct snap *s, uintptr_t lo, uintptr_t hi,
+static void snap_put(struct mgt_memo *m, struct snap *s, uintptr_t lo, uintptr_t hi,
 		     uint32_t max, uint32_t gen, uintptr_t sp0, uintptr_t pc0, uint32_t n,
 		     uint64_t h1, uint64_t h2)
 {
@@ -1197,6 +1226,7 @@ static void snap_put(const struct mgt_memo *m, struct snap *s, uintptr_t lo, uin
 	s->hi = hi;
 	s->max = max;
 	s->gen = gen;
+	s->used = ++m->tick;
 	if (!n || n > SNAP_FRAMES || m->len != n || m->lo != lo || m->hi != hi || m->max != max ||
 	    m->gen != gen)
 		return;
@@ -1250,9 +1280,8 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 		goto walk;
 	pc = ((const uintptr_t *)fp)[1];        /* the hook's own frame record */
 	/* a snapshot of the stack from this frame */
-	struct snap *s = snap_of(m, fp + 16, pc);
-	int known = s->sp0 == fp + 16 && s->pc0 == pc && s->gen == gen && s->lo == lo &&
-		    s->hi == hi && s->max == max;
+	int known;
+	struct snap *s = snap_of(m, fp + 16, pc, gen, lo, hi, max, &known);
 	if (MGT_LIKELY(known && s->n) && (!s->dep0 || s->bp0 == ((const uintptr_t *)fp)[0])) {
 		uint32_t n = snap_check(s, fp + 16, frames);
 		if (MGT_LIKELY(n)) {
