@@ -14,6 +14,9 @@
  * module, binary-searches its .eh_frame_hdr table, and runs that one FDE's
  * CIE and FDE programs up to the address.  Misses happen once per distinct
  * return address (docs/config.md, `stack-unwind`, gives the measured costs).
+ * Most stacks are not walked at all: each thread remembers its last walk
+ * (the memo) and snapshots of whole stacks by where they begin, and copies
+ * their frames once the stack words they were read from are checked.
  *
  * Safety (the walk runs inside allocations of other people's programs):
  * - no malloc, no lock, no libc: the cache is our own mmap, the module table
@@ -694,8 +697,79 @@ struct mgt_memo {
 	uint32_t bphi;                  /* no e[i] above it has a bpslot (check's lean part) */
 	uintptr_t endslot, endval;      /* the word read last (pc < 4096), 0: none */
 	struct mnew *nf;                /* [cap] */
+	struct snap *snaps;             /* [SNAPS] */
+	uint32_t tick;                  /* snapshots used: their ages */
 	struct ment e[];                /* [cap], e[0] outermost */
 };
+
+/*
+ * Snapshots: whole stacks met again where they began.  A program allocates
+ * from a few hundred places, and most of its stacks come back whole, from
+ * the same frame at the same sp (the interpreter loop of python or sqlite
+ * at the same depth): but not one after the other, so the memo above keeps
+ * only their common outer part, and each walk meets it after the frames
+ * that changed (bench/README.md, "Session 8").  Each thread also keeps
+ * SNAPS stacks of at most SNAP_FRAMES frames, each in one of two slots
+ * given by the first frame's sp and pc (with one, where two hot places
+ * shared a slot, an unlucky address layout had a fifth of python3's
+ * allocations walked: the one used longer ago gives way).  A snapshot is the memo of that stack, compacted: each
+ * frame's pc and where its return address was read (sp0 + off - 8), the
+ * saved rbp words that something further out used (in code built with
+ * frame pointers, every frame's), with their values, and the word that
+ * ended the walk; so checking it is the memo's replay from
+ * frame 0, and finds the same frames a walk would (the same argument).  A
+ * stack that cannot be one (deeper, walked through a frame the memo does
+ * not remember, a saved rbp word below sp0) leaves a snapshot of no
+ * frames (n = 0): that place is walked as before, without trying again.
+ * The words checked lie at most 4 GiB above sp0 (in the thread's stack):
+ * their offsets from it are 32 bits.
+ */
+#define SNAP_BITS   7u
+#define SNAPS       (1u << SNAP_BITS)
+#define SNAP_FRAMES 32u
+struct snap {
+	uintptr_t sp0, pc0, bp0;        /* frame 0; bp0 checked when dep0 */
+	uintptr_t lo, hi;
+	uint32_t gen, max;
+	uint64_t h1, h2;
+	uintptr_t endslot, endval;
+	uint8_t n, dep0, trunc, nbp;    /* n = 0: this place is walked */
+	uint32_t used;                  /* the memo's tick when last found */
+	uint32_t off[SNAP_FRAMES];      /* frame i's return address at sp0 + off[i] - 8 */
+	uint32_t bpoff[SNAP_FRAMES];    /* saved rbp word i at sp0 + bpoff[i]: bpval[i] */
+	uintptr_t pc[SNAP_FRAMES];
+	uintptr_t bpval[SNAP_FRAMES];
+};
+
+/* is s the snapshot of the place at sp0, pc0 in this context */
+static inline int snap_is(const struct snap *s, uintptr_t sp0, uintptr_t pc0, uint32_t gen,
+			  uintptr_t lo, uintptr_t hi, uint32_t max)
+{
+	return s->sp0 == sp0 && s->pc0 == pc0 && s->gen == gen && s->lo == lo && s->hi == hi &&
+	       s->max == max;
+}
+
+/* the snapshot of that place (*known = 1), else the slot to put it in */
+static inline struct snap *snap_of(struct mgt_memo *m, uintptr_t sp0, uintptr_t pc0,
+				   uint32_t gen, uintptr_t lo, uintptr_t hi, uint32_t max,
+				   int *known)
+{
+	uint64_t h = (sp0 ^ pc0) * 0x9e3779b97f4a7c15ull;
+	struct snap *a = &m->snaps[h >> (64 - SNAP_BITS)], *b;
+	if (MGT_LIKELY(snap_is(a, sp0, pc0, gen, lo, hi, max)))
+		goto found;
+	b = &m->snaps[(h >> (64 - 2 * SNAP_BITS)) & (SNAPS - 1)];
+	if (snap_is(b, sp0, pc0, gen, lo, hi, max)) {
+		a = b;
+		goto found;
+	}
+	*known = 0;
+	return (int32_t)(b->used - a->used) < 0 ? b : a;
+found:
+	*known = 1;
+	a->used = ++m->tick;
+	return a;
+}
 
 /* memos are carved from chunks that double up to 4 MiB: a thread's first
  * walk maps nothing most of the time, and a program of many threads adds
@@ -706,8 +780,8 @@ static size_t memo_left, memo_chunk = 64u << 10;
 
 static struct mgt_memo *memo_new(uint32_t cap)
 {
-	size_t bytes = (sizeof(struct mgt_memo) +
-			cap * (sizeof(struct ment) + sizeof(struct mnew)) + 63) & ~(size_t)63;
+	size_t bytes = (sizeof(struct mgt_memo) + cap * (sizeof(struct ment) + sizeof(struct mnew)) +
+			SNAPS * sizeof(struct snap) + 63) & ~(size_t)63;
 	struct mgt_memo *m = NULL;
 	mgt_lock(&memo_lock);
 	if (memo_left < bytes) {
@@ -733,6 +807,7 @@ static struct mgt_memo *memo_new(uint32_t cap)
 		m->cap = cap;
 		m->bphi = 0;
 		m->nf = (struct mnew *)&m->e[cap];
+		m->snaps = (struct snap *)&m->nf[cap];
 	}
 	return m;
 }
@@ -888,15 +963,27 @@ static inline uint32_t resume_at(struct mgt_memo *m, uint32_t k, uint32_t j, uin
 /* an 8-byte read at a, inside [lo, hi) (hi - 8 >= lo: checked at the start) */
 #define IN(a) ((uintptr_t)(a) - lo <= hi - 8 - lo)
 
+/* walk_fast's answer when the walk is to be remembered: walk it again, noting */
+#define REDO UINT32_MAX
+
 /*
  * The walk (mgt_unwind).  j > 0: mgt_unwind's replay of the whole memo
  * from frame 0 (remembered frame k) failed at e[j - 1], frames[0, k - j]
  * hold the frames it verified: the walk goes on from there.
+ *
+ * note = 0 (walk_fast): the walk notes nothing for the memo (each frame's
+ * sp, rbp, rule and reloaded slot in m->nf), which few walks need: one
+ * that replays the memo's outer part under inner frames that change keeps
+ * the memo as it is.  Where the memo would change (a walk to remember, a
+ * resumed replay, which writes m->nf) it returns REDO before changing
+ * anything but a fresh memo, and mgt_unwind walks again with note = 1
+ * (walk_note): the stack is the same, so is the walk.  keep (walk_note
+ * only): the walk is remembered whenever it can be, for a snapshot.
  */
-static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintptr_t fp,
-					       uintptr_t *frames, uint32_t max, uint32_t *trunc,
-					       uint64_t *h1, uint64_t *h2, struct mgt_memo **memo,
-					       uint32_t k, uint32_t j)
+static inline __attribute__((always_inline)) uint32_t
+walk(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max, uint32_t *trunc,
+     uint64_t *h1, uint64_t *h2, struct mgt_memo **memo, uint32_t k, uint32_t j, const int note,
+     int keep)
 {
 	uint32_t depth = 0;
 	uintptr_t pc = ((const uintptr_t *)fp)[1], sp = fp + 16, bp = ((const uintptr_t *)fp)[0];
@@ -954,6 +1041,8 @@ static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintp
 				if (MGT_LIKELY(resume)) {
 					/* the frames up to the changed word were the same:
 					 * go on from there */
+					if (!note)
+						return REDO;
 					uint32_t d = resume_at(m, k, cur, depth, lo, hi, &bp);
 					if (MGT_UNLIKELY(!d)) {
 						depth += k - cur + 1;
@@ -983,8 +1072,11 @@ static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintp
 					uint32_t at = n - depth - 1;
 					uint64_t x1 = m->e[at].h1, x2 = m->e[at].h2;
 					mgt_frames_hash(frames, depth, &x1, &x2);
-					if (x1 == m->seen)
+					if (x1 == m->seen || keep) {
+						if (!note)
+							return REDO;
 						memo_commit(m, frames, depth, (int32_t)at, h1, h2);
+					}
 					m->seen = x1;
 					*h1 = x1;
 					*h2 = x2;
@@ -993,8 +1085,10 @@ static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintp
 				/* walk on: perhaps it meets the rest further out */
 				csp = cur ? m->e[cur - 1].sp : UINTPTR_MAX;
 			}
-			m->nf[depth].sp = sp;
-			m->nf[depth].bp = bp;
+			if (note) {
+				m->nf[depth].sp = sp;
+				m->nf[depth].bp = bp;
+			}
 		}
 		depth++;
 		/* the rule at the call (pc - 1), from the cache: a few loads */
@@ -1004,7 +1098,7 @@ static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintp
 		if (MGT_UNLIKELY((atomic_load_explicit(&ce->key, memory_order_relaxed) ^ r) !=
 				 (key ^ gtag)))
 			r = miss(key, g);
-		if (m) {
+		if (note && m) {
 			m->nf[depth - 1].rule = r;
 			m->nf[depth - 1].bpslot = 0;
 		}
@@ -1058,7 +1152,7 @@ static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintp
 			if (!IN(a))
 				goto out;
 			nbp = *(const uintptr_t *)a;
-			if (m)
+			if (note && m)
 				m->nf[depth - 1].bpslot = a;
 		}
 		rd = cfa - 8;
@@ -1069,6 +1163,8 @@ static __attribute__((noinline)) uint32_t walk(uintptr_t lo, uintptr_t hi, uintp
 	}
 out:
 	if (m) {
+		if (!note)
+			return REDO;
 		m->lo = lo;
 		m->hi = hi;
 		m->gen = g;
@@ -1083,6 +1179,88 @@ out:
 	return depth;
 }
 
+static __attribute__((noinline)) uint32_t
+walk_note(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max,
+	  uint32_t *trunc, uint64_t *h1, uint64_t *h2, struct mgt_memo **memo, uint32_t k,
+	  uint32_t j, int keep)
+{
+	return walk(lo, hi, fp, frames, max, trunc, h1, h2, memo, k, j, 1, keep);
+}
+
+static __attribute__((noinline)) uint32_t
+walk_fast(uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max,
+	  uint32_t *trunc, uint64_t *h1, uint64_t *h2, struct mgt_memo **memo)
+{
+	return walk(lo, hi, fp, frames, max, trunc, h1, h2, memo, 0, 0, 0, 0);
+}
+
+/* the snapshot s of frame 0 at sp0, checked: its depth, or 0 when a word changed */
+static inline uint32_t snap_check(const struct snap *s, uintptr_t sp0, uintptr_t *frames)
+{
+	uint32_t n = s->n;
+	for (uint32_t i = 1; i < n; i++) {
+		uintptr_t pc = s->pc[i];
+		if (*(const uintptr_t *)(sp0 + s->off[i] - 8) != pc)
+			return 0;
+		frames[i] = pc;
+	}
+	for (uint32_t i = 0; i < s->nbp; i++)
+		if (*(const uintptr_t *)(sp0 + s->bpoff[i]) != s->bpval[i])
+			return 0;
+	if (s->endslot && *(const uintptr_t *)s->endslot != s->endval)
+		return 0;
+	frames[0] = s->pc0;
+	return n;
+}
+
+/* after a walk told to keep it (walk_note's keep), the snapshot of its n
+ * frames from the memo, which then holds exactly them; else one of none */
+static void snap_put(struct mgt_memo *m, struct snap *s, uintptr_t lo, uintptr_t hi,
+		     uint32_t max, uint32_t gen, uintptr_t sp0, uintptr_t pc0, uint32_t n,
+		     uint64_t h1, uint64_t h2)
+{
+	s->n = 0;
+	s->sp0 = sp0;
+	s->pc0 = pc0;
+	s->lo = lo;
+	s->hi = hi;
+	s->max = max;
+	s->gen = gen;
+	s->used = ++m->tick;
+	if (!n || n > SNAP_FRAMES || m->len != n || m->lo != lo || m->hi != hi || m->max != max ||
+	    m->gen != gen)
+		return;
+	const struct ment *e = &m->e[n - 1];   /* frame 0 */
+	if (e->sp != sp0 || e->pc != pc0 || e->h1 != h1 || e->h2 != h2)
+		return;
+	for (uint32_t i = 1; i < n; i++) {
+		uintptr_t off = e[-(int32_t)i].sp - sp0;
+		if (off > UINT32_MAX)
+			return;
+		s->off[i] = (uint32_t)off;
+		s->pc[i] = e[-(int32_t)i].pc;
+	}
+	uint32_t nbp = 0;
+	for (uint32_t i = 1; i < n; i++) {     /* as check() reads them */
+		uintptr_t off = m->e[i].bpslot - sp0;
+		if (!m->e[i].bpslot)
+			continue;
+		if (off > UINT32_MAX)
+			return;
+		s->bpoff[nbp] = (uint32_t)off;
+		s->bpval[nbp++] = m->e[i - 1].bp;
+	}
+	s->nbp = (uint8_t)nbp;
+	s->dep0 = (uint8_t)e->dep;
+	s->bp0 = e->bp;
+	s->trunc = (uint8_t)m->trunc;
+	s->h1 = h1;
+	s->h2 = h2;
+	s->endslot = m->endslot;
+	s->endval = m->endval;
+	s->n = (uint8_t)n;
+}
+
 uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, uint32_t max,
 		    uint32_t *trunc, uint64_t *h1, uint64_t *h2, struct mgt_memo **memo)
 {
@@ -1092,35 +1270,66 @@ uint32_t mgt_unwind(uintptr_t lo, uintptr_t hi, void *fp0, uintptr_t *frames, ui
 	 * hook's caller is where the last walk began.  That is replay from
 	 * frame 0, here without the walk's setup; the rest is walk's.  A memo
 	 * was walked inside [lo, hi), by the same max (the same cut): its first
-	 * frame's sp == fp + 16 puts fp inside too.
+	 * frame's sp == fp + 16 puts fp inside too; so does a snapshot's sp0.
 	 */
-	const struct mgt_memo *m;
-	uint32_t len, k = 0, j = 0;
-	if (MGT_LIKELY(memo && (m = *memo) && (len = m->len) && m->e[len - 1].sp == fp + 16 &&
-		       m->lo == lo && m->hi == hi && m->max == max &&
-		       m->gen == atomic_load_explicit(&mgt_unload_gen, memory_order_acquire))) {
+	struct mgt_memo *m;
+	uint32_t len, k = 0, j = 0, gen = atomic_load_explicit(&mgt_unload_gen,
+								memory_order_acquire);
+	uintptr_t pc;
+	if (!memo || !(m = *memo))
+		goto walk;
+	pc = ((const uintptr_t *)fp)[1];        /* the hook's own frame record */
+	/* a snapshot of the stack from this frame */
+	int known;
+	struct snap *s = snap_of(m, fp + 16, pc, gen, lo, hi, max, &known);
+	if (MGT_LIKELY(known && s->n) && (!s->dep0 || s->bp0 == ((const uintptr_t *)fp)[0])) {
+		uint32_t n = snap_check(s, fp + 16, frames);
+		if (MGT_LIKELY(n)) {
+			*trunc = s->trunc;
+			*h1 = s->h1;
+			*h2 = s->h2;
+			return n;
+		}
+	}
+	/* the memo, replayed from frame 0 */
+	if ((len = m->len) && m->e[len - 1].sp == fp + 16 && m->lo == lo && m->hi == hi &&
+	    m->max == max && m->gen == gen) {
 		const struct ment *e = &m->e[len - 1];
-		uintptr_t pc = ((const uintptr_t *)fp)[1];
 		if (e->pc == pc && (!e->dep || e->bp == ((const uintptr_t *)fp)[0])) {
 			frames[0] = pc;
 			e = check(m, len - 1, frames + 1);
 			if (e) {
 				k = len - 1;
 				j = (uint32_t)(e - m->e) + 1;
-				goto slow;
-			}
-			if (!m->endslot || *(const uintptr_t *)m->endslot == m->endval) {
+			} else if (!m->endslot || *(const uintptr_t *)m->endslot == m->endval) {
 				*trunc = m->trunc;
 				*h1 = m->e[len - 1].h1;
 				*h2 = m->e[len - 1].h2;
+				if (!known || s->n)   /* the memo is this stack: its snapshot */
+					snap_put(m, s, lo, hi, max, gen, fp + 16, pc, len, *h1,
+						 *h2);
 				return len;
 			}
 		}
 	}
+	if (known && !s->n)
+		goto walk;                    /* this place does not make a snapshot */
 	if (!cache || hi < lo + 16 || fp < lo || fp > hi - 16)
 		return 0;
-slow:
-	return walk(lo, hi, fp, frames, max, trunc, h1, h2, memo, k, j);
+	/* walked, remembered, and its snapshot taken from the memo */
+	uint32_t n = walk_note(lo, hi, fp, frames, max, trunc, h1, h2, memo, k, j, 1);
+	if (*memo == m)
+		snap_put(m, s, lo, hi, max, gen, fp + 16, pc, n, *h1, *h2);
+	return n;
+walk:
+	if (!cache || hi < lo + 16 || fp < lo || fp > hi - 16)
+		return 0;
+	if (memo && !j) {
+		uint32_t d = walk_fast(lo, hi, fp, frames, max, trunc, h1, h2, memo);
+		if (MGT_LIKELY(d != REDO))
+			return d;
+	}
+	return walk_note(lo, hi, fp, frames, max, trunc, h1, h2, memo, k, j, 0);
 }
 
 /* ---- modules ---- */

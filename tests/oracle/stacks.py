@@ -59,6 +59,7 @@ CASES = {
     "memo": ("unwind_c", ["memo"]),
     "memo_cut": ("unwind_c", ["memo"]),     # traced with --depth CUT_DEPTH
     "memo_resume": ("unwind_c", ["resume"]),
+    "snapshot": ("unwind_c", ["snapshot"]),
     "cxx_string": ("unwind_cxx", ["string"]),
     "cxx_vector": ("unwind_cxx", ["vector"]),
     "cxx_map": ("unwind_cxx", ["map"]),
