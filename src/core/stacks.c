@@ -15,6 +15,7 @@
 #include "profile.h"
 #include "sites.h"
 #include "stacks.h"
+#include "../util/json.h"
 #include "../util/sort.h"
 
 #define MAX_INLINE MG_MAX_INLINE
@@ -1058,7 +1059,7 @@ char *mg_profile_print(const cJSON *cdoc)
 			cJSON_ArrayForEach(e, cJSON_GetObjectItem(p, lists[l]))
 				if (cJSON_GetObjectItem(e, "stack") && cJSON_GetObjectItem(e, "frames"))
 					cJSON_AddItemToArray(held, cJSON_DetachItemFromObject(e, "frames"));
-	text = cJSON_PrintUnformatted(doc);
+	text = mg_json_print_compact(doc);
 	cJSON *f = held->child;
 	cJSON_ArrayForEach(p, cJSON_GetObjectItem(doc, "processes"))
 		for (size_t l = 0; l < 4; l++)

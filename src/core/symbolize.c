@@ -15,10 +15,31 @@
 #include <libelf.h>
 
 #include "../util/error.h"
+#include "../util/lazylib.h"
 #include "symbolize.h"
 
-/* libstdc++'s demangler (cxxabi.h is C++ only) */
-extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+/*
+ * libstdc++'s demangler (cxxabi.h is C++ only), loaded with the first C++
+ * name (lazylib.h): linked, libstdc++ and libgcc_s cost every memgate
+ * command ~1.6M instructions of relocations at start-up, whether it
+ * symbolizes C++ or not.  Without it, names stay as they are.
+ */
+static struct {
+	void *lib;
+	int failed;
+	char *(*demangle)(const char *mangled, char *buf, size_t *len, int *status);
+} cxa;
+
+static int cxa_load(void)
+{
+	static const struct mg_lazy_sym syms[] = {
+		{ "__cxa_demangle", (void **)&cxa.demangle },
+	};
+	if (!cxa.lib && !cxa.failed &&
+	    mg_lazy_load(&cxa.lib, "libstdc++.so.6", "libstdc++ (libstdc++6)", syms, 1, NULL))
+		cxa.failed = 1;
+	return cxa.lib ? 0 : -1;
+}
 
 /*
  * libiberty's Rust demangler (Debian's libiberty-dev, linked statically; its
@@ -284,7 +305,9 @@ char *mg_demangle(const char *name)
 		return d;
 	if (strncmp(name, "_Z", 2))
 		return NULL;
-	d = __cxa_demangle(name, NULL, NULL, &status);
+	if (cxa_load())
+		return NULL;
+	d = cxa.demangle(name, NULL, NULL, &status);
 	if (status != 0) {
 		free(d);
 		return NULL;

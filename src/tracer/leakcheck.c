@@ -551,11 +551,39 @@ static void *map(uint64_t bytes)
 	return m == (void *)-1 ? NULL : m;
 }
 
+/*
+ * The live blocks into lc->b (*bytes_b: its mapped size), in one walk of the
+ * map when the counters' live blocks (and some room) hold them all: the map
+ * holds no fewer (a block freed unseen stays in it; a fork child's inherited
+ * blocks are not counted), so a copy that fills its room is redone at the
+ * size a count of the map gives.  Returns how many, 0 with lc->b NULL when
+ * refused.
+ */
+static uint64_t copy_blocks(uint64_t *bytes_b)
+{
+	uint64_t live_bytes, live_blocks, n;
+	mgt_image_live(&live_bytes, &live_blocks);
+	if ((int64_t)live_blocks < 0)
+		live_blocks = 0;
+	uint64_t room = live_blocks + live_blocks / 8 + 1024;
+	for (int pass = 0; pass < 2; pass++) {
+		*bytes_b = room * sizeof(struct mgt_block);
+		if (!(lc->b = map(*bytes_b)))
+			return 0;
+		n = mgt_ptrmap_copy(lc->b, room, ranges ? mapped : NULL);
+		if (n < room || pass)
+			return n;
+		mgt_munmap(lc->b, *bytes_b);
+		lc->b = NULL;
+		room = mgt_ptrmap_count() + 1;    /* + 1: a complete copy leaves room */
+	}
+	return 0;
+}
+
 void mgt_leakcheck(const struct mgt_exit_point *ep)
 {
 	volatile uint64_t low_mark = 0;
-	uint64_t n = mgt_ptrmap_count();
-	uint64_t bytes_b = n * sizeof(struct mgt_block), bytes_s = n, bytes_w = 2 * n * 4;
+	uint64_t n, bytes_b = 0, bytes_s = 0, bytes_w = 0;
 
 	/* the callee-saved registers (the only ones live across our calls) are
 	 * spilled into this frame, above low_mark, where the stack scan sees them */
@@ -565,15 +593,19 @@ void mgt_leakcheck(const struct mgt_exit_point *ep)
 	if (!lc)
 		return;
 	lc->mem_fd = -1;                      /* (0 would be the program's stdin) */
-	lc->b = map(bytes_b);
-	lc->state = map(bytes_s);
-	lc->stack = map(bytes_w);
+	read_maps();
+	load_ranges();
+	n = copy_blocks(&bytes_b);
+	bytes_s = n;
+	bytes_w = 2 * n * 4;
+	if (lc->b) {
+		lc->state = map(bytes_s);
+		lc->stack = map(bytes_w);
+	}
 	if (!lc->b || !lc->state || !lc->stack)
 		goto out;
 	lc->cap = 2 * n;
-	read_maps();
-	load_ranges();
-	lc->n = mgt_ptrmap_copy(lc->b, n, ranges ? mapped : NULL);
+	lc->n = n;
 	heapsort_blocks(lc->b, lc->n);
 	lc->lo = lc->n ? lc->b[0].ptr : 0;
 	lc->hi = 0;

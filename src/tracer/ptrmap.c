@@ -522,6 +522,19 @@ void mgt_ptrmap_fork_child(void)
  * Counts the blocks, or copies at most max of them to out (gen: the
  * generation they count as) and returns how many it copied.
  */
+#define WALK_LINE 16u                  /* words per 64-byte line */
+typedef uint64_t __attribute__((may_alias)) walk_u64;
+
+/* the WALK_LINE words at r (64-byte aligned) are all 0: nothing lies there */
+static inline int line_empty(const _Atomic uint32_t *r)
+{
+	const walk_u64 *q = (const walk_u64 *)(const void *)r;
+	uint64_t any = 0;
+	for (unsigned k = 0; k < WALK_LINE / 2; k++)
+		any |= __atomic_load_n(&q[k], __ATOMIC_RELAXED);
+	return !any;
+}
+
 static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_block *out,
 			    uint64_t max, int (*mapped)(uint64_t lo, uint64_t hi))
 {
@@ -535,6 +548,12 @@ static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_bl
 			if (have_vec && !(vec[pg] & 1))
 				continue;
 			for (uint32_t j = pg << 10; j < (pg + 1) << 10; j++) {
+				/* mostly empty at exit: a line of words (64 bytes)
+				 * found all 0 is skipped at once */
+				if (!(j & (WALK_LINE - 1)) && line_empty(&r[j])) {
+					j += WALK_LINE - 1;
+					continue;
+				}
 				uint32_t v = atomic_load_explicit(&r[j], memory_order_relaxed);
 				if (!(v & MGT_SH_VALID))
 					continue;

@@ -592,3 +592,107 @@ char *mg_json_print(const cJSON *doc, int sorted)
 	}
 	return mg_buf_detach(&o);
 }
+
+/*
+ * cJSON prints every number with "%1.15g", reads it back with sscanf and
+ * takes "%1.17g" when the two differ: ~5-10k instructions a number (a
+ * profile's timeline has hundreds).  Where a decimal of at most 15
+ * significant digits, m / 10^k, converts back to d exactly, "%1.15g" of d is
+ * that decimal (d lies within half an ulp of it, far closer than the half
+ * step of a 15-digit grid, so d rounds to it), written without trailing
+ * zeros: the text below, which cJSON keeps since it reads back as d.  In
+ * [1e-3, 1e15) "%g" writes no exponent.  0: not such a number, cJSON writes it.
+ */
+static size_t cjson_number_text(double d, char out[32])
+{
+	static const double pow10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+					1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+	double a = d < 0 ? -d : d;
+	if (d == 0) {
+		int neg = signbit(d) != 0;
+		memcpy(out, "-0", 3);
+		if (!neg)
+			memmove(out, out + 1, 2);
+		return neg ? 2 : 1;
+	}
+	if (!(a >= 1e-3 && a < 1e15))
+		return 0;
+	for (unsigned k = 0; k < sizeof(pow10) / sizeof(pow10[0]); k++) {
+		double x = a * pow10[k];
+		if (x >= 1e15)
+			return 0;                 /* 16 digits or more: cJSON's own way */
+		uint64_t m = (uint64_t)(x + 0.5);
+		if ((double)m / pow10[k] != a)
+			continue;
+		char digits[24], *p = out;
+		size_t n = 0;
+		do
+			digits[n++] = (char)('0' + m % 10);
+		while (m /= 10);
+		while (n <= k)
+			digits[n++] = '0';    /* 0.00xyz: the leading zeros of the fraction */
+		if (d < 0)
+			*p++ = '-';
+		while (n > k)
+			*p++ = digits[--n];
+		if (k)
+			*p++ = '.';
+		while (n)
+			*p++ = digits[--n];
+		*p = '\0';
+		return (size_t)(p - out);
+	}
+	return 0;
+}
+
+struct held_number {
+	cJSON *item;
+	int type;
+	char *text;
+};
+
+/* the numbers of v with a text of ours, counted (held NULL) or turned into
+ * raw nodes of that text (recorded in held) */
+static size_t hold_numbers(cJSON *v, struct held_number *held, char (*texts)[32], size_t n)
+{
+	for (cJSON *c = v; c; c = c->next) {
+		if (cJSON_IsNumber(c)) {
+			double d = c->valuedouble;
+			char tmp[32];
+			if (!cjson_number_text(d, held ? texts[n] : tmp))
+				continue;
+			if (held) {
+				held[n] = (struct held_number){ c, c->type, c->valuestring };
+				c->type = (c->type & ~0xFF) | cJSON_Raw;
+				c->valuestring = texts[n];
+			}
+			n++;
+		} else if (c->child) {
+			n = hold_numbers(c->child, held, texts, n);
+		}
+	}
+	return n;
+}
+
+char *mg_json_print_compact(cJSON *doc)
+{
+	size_t n = doc ? hold_numbers(doc, NULL, NULL, 0) : 0;
+	struct held_number *held = n ? malloc(n * sizeof(*held)) : NULL;
+	char (*texts)[32] = n ? malloc(n * sizeof(*texts)) : NULL;
+	char *text;
+	if (n && (!held || !texts)) {
+		free(held);
+		free(texts);
+		return cJSON_PrintUnformatted(doc);
+	}
+	if (n)
+		hold_numbers(doc, held, texts, 0);
+	text = cJSON_PrintUnformatted(doc);
+	for (size_t i = 0; i < n; i++) {
+		held[i].item->type = held[i].type;
+		held[i].item->valuestring = held[i].text;
+	}
+	free(held);
+	free(texts);
+	return text;
+}

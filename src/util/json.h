@@ -50,6 +50,14 @@ int mg_json_u64(uint64_t *out, const cJSON *v);
  */
 char *mg_json_print(const cJSON *doc, int sorted);
 
+/*
+ * cJSON_PrintUnformatted(doc), the same text, with the numbers cJSON would
+ * write through stdio ("%1.15g" and a read back, for every number) written
+ * without it where their text is known (json.c); doc is left as it was.
+ * malloc'd (cJSON's allocator); NULL on OOM.
+ */
+char *mg_json_print_compact(cJSON *doc);
+
 /* A number node holding x exactly (its text, as mg_json_parse() keeps it); NULL on OOM. */
 cJSON *mg_json_create_u64(uint64_t x);
 

@@ -12,6 +12,7 @@
  * mg_sort_first() (util/sort.c) against qsort on the same arrays.
  */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,66 @@ static void test_json(void)
 	cJSON *n = mg_json_create_u64(UINT64_MAX - 1);
 	CHECK(n && mg_json_u64(&x, n) == 0 && x == UINT64_MAX - 1);
 	cJSON_Delete(n);
+}
+
+/*
+ * mg_json_print_compact() writes cJSON_PrintUnformatted()'s text exactly:
+ * numbers of every magnitude (the timeline's milliseconds, fractions that do
+ * and do not have a short decimal, ints, integers past an int, negatives,
+ * non-finite values), within strings, objects and nested arrays, and the
+ * document is left as it was (numbers with and without a text of their own).
+ */
+static void test_json_compact(void)
+{
+	cJSON *doc = cJSON_CreateObject(), *arr = cJSON_CreateArray(), *inner = cJSON_CreateArray();
+	static const double fixed[] = { 0, -0.0, 1, -1, 0.5, 0.1, 0.001, 0.0011, 0.000999, 1e-3,
+					1e-4, 1e-7, 671.294, 706.40250499855028, 1.32, 30.054,
+					2147483647, 2147483648.0, -2147483649.0, 3e9, 1e13,
+					99999999999999.9, 1e14, 123456789012345.0, 1e15, 1e20,
+					4503599627370497.0, 1.0 / 3, 2.0 / 3, 1e300, -12.5 };
+	uint64_t r = 0x9e3779b97f4a7c15ull;
+	CHECK(doc && arr && inner);
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateNumber(fixed[i]));
+	for (int i = 0; i < 20000; i++) {
+		double d;
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		switch (i % 4) {
+		case 0:         /* ms with microseconds, as the timeline writes them */
+			d = (double)(r % 100000000) / 1000.0;
+			break;
+		case 1:         /* any bits: mostly 17 digits */
+			d = (double)(r >> 11) / (double)(1ull << (r % 60));
+			break;
+		case 2:         /* a few digits at every scale */
+			d = (double)(r % 100000) * pow(10.0, (double)(int)(r % 40) - 25);
+			break;
+		default:
+			d = -(double)(r % 1000000007) / 128.0;
+		}
+		cJSON_AddItemToArray(i % 3 ? arr : inner, cJSON_CreateNumber(d));
+	}
+	cJSON_AddItemToArray(arr, cJSON_CreateNumber(NAN));
+	cJSON_AddItemToArray(arr, cJSON_CreateNumber(INFINITY));
+	cJSON *big = mg_json_create_u64(12345678901234567ull);
+	cJSON_AddItemToArray(arr, big);
+	cJSON_AddItemToArray(arr, inner);
+	cJSON_AddItemToObject(doc, "n", arr);
+	cJSON_AddStringToObject(doc, "s", "a \"b\"\n\x01 \u00e9 1.5");
+	cJSON_AddNumberToObject(doc, "ms", 12.75);
+	cJSON_AddItemToObject(doc, "o", cJSON_CreateObject());
+	char *want = cJSON_PrintUnformatted(doc), *got = mg_json_print_compact(doc);
+	CHECK(want && got && !strcmp(want, got));
+	char *again = cJSON_PrintUnformatted(doc);   /* the document as it was */
+	CHECK(again && want && !strcmp(want, again));
+	uint64_t x = 0;
+	CHECK(mg_json_u64(&x, big) == 0 && x == 12345678901234567ull);
+	CHECK(cJSON_IsNumber(cJSON_GetObjectItem(doc, "ms")) &&
+	      cJSON_GetObjectItem(doc, "ms")->valuestring == NULL);
+	cJSON_free(want);
+	cJSON_free(got);
+	cJSON_free(again);
+	cJSON_Delete(doc);
 }
 
 /* the number writer against printf, at 0, 10^k - 1, 10^k and the maximum */
@@ -656,6 +717,7 @@ int main(void)
 	test_growth();
 	test_combine();
 	test_json();
+	test_json_compact();
 	test_spread();
 	test_spread_zero();
 	test_spread_ceiling();
