@@ -170,7 +170,7 @@ static inline __attribute__((always_inline)) void mgt_record_alloc_inline(struct
 								size_t size, uint32_t stack)
 {
 	int solo = mgt_ev_begin(t);
-	if (MGT_LIKELY(solo && mgt_shadow_put((uint64_t)p, size, stack, 0, t))) {
+	if (MGT_LIKELY(solo && mgt_shadow_put((uint64_t)p, size, stack, t))) {
 		mgt_count_alloc_at(mgt_g.hdr, stack, size);
 		mgt_ev_end(t, 1);
 		return;
@@ -184,11 +184,9 @@ static inline __attribute__((always_inline)) void mgt_record_free_inline(struct 
 {
 	uint32_t v;
 	int solo = mgt_ev_begin(t);
-	/* the own shadow: the image's block, its word without an owner hint
-	 * (those come only in a fork child of a threaded process, and
-	 * mgt_ptrmap_remove takes them) */
-	if (MGT_LIKELY(solo && (v = mgt_shadow_take_if((uint64_t)p, t, 1)))) {
-		mgt_count_free_at(mgt_g.hdr, v >> MGT_SH_STACK_SHIFT, mgt_sh_size(v));
+	/* the own shadow: the image's block */
+	if (MGT_LIKELY(solo && (v = mgt_shadow_take_word((uint64_t)p, t)))) {
+		mgt_count_free_at(mgt_g.hdr, mgt_sh_stack(v), mgt_sh_size(v));
 		mgt_ev_end(t, 1);
 		return;
 	}

@@ -1,4 +1,4 @@
-/* ptrmap.c - the live blocks: address -> {requested size, stack, fork generation, owner}
+/* ptrmap.c - the live blocks: address -> {requested size, stack, fork generation}
  *
  * Two stores.  Small blocks (under MGT_SH_SMALL, 1 KiB: most of them, in
  * most programs) live in the *shadow*; the *side table* takes the rest.
@@ -9,11 +9,10 @@
  * also made on first use (ptrmap.h): its address space grows with the heap.
  * Two live glibc chunks start at least MINSIZE (32) bytes apart, so each
  * word holds at most one block; which 16-byte half it starts in is kept in
- * the word.  The word keeps the requested size itself (10 bits), the stack
- * id and, for a block of a thread with an event batch, the hint of that
- * batch (the two forms: ptrmap.h): freeing a block reads nothing but its
- * word, never glibc's chunk header.  Stacks past what a form holds go to the
- * side table.  A lookup is two loads at addresses that
+ * the word.  The word keeps the requested size itself (10 bits) and the
+ * stack id (20 bits, ptrmap.h): freeing a block reads nothing but its word,
+ * never glibc's chunk header.  Stacks past what a word holds go to the side
+ * table.  A lookup is two loads at addresses that
  * follow the heap's own: blocks next to each other share a line of the
  * shadow, and the words cost 1/8 of the heap they cover where small blocks
  * lie (the former hash map took 16 bytes per live block at most 3/4 full:
@@ -45,7 +44,7 @@
 #define INITIAL_CAP 256u
 
 struct slot {
-	uint64_t a;            /* address >> 4 | generation << 44 | owner << 52; 0 = empty */
+	uint64_t a;            /* address >> 4 | generation << 44; 0 = empty */
 	uint64_t b;            /* size | stack << 44 */
 };
 
@@ -60,9 +59,7 @@ struct shard {
 #define KEY_BITS 44
 #define KEY_MASK ((1ull << KEY_BITS) - 1)
 #define GEN_MASK ((1u << MGT_GEN_BITS) - 1)
-#define OWNER_SHIFT (KEY_BITS + MGT_GEN_BITS)
 #define SIZE_MASK ((1ull << 44) - 1)
-_Static_assert(MGT_MAX_BATCHES < (1u << (64 - OWNER_SHIFT)), "owner field too narrow");
 
 static inline uint64_t key_ptr(uint64_t a)   /* the address an entry's first word holds */
 {
@@ -71,8 +68,7 @@ static inline uint64_t key_ptr(uint64_t a)   /* the address an entry's first wor
 
 static inline struct slot pack(const struct mgt_block *b)
 {
-	return (struct slot){ b->ptr >> 4 | (uint64_t)(b->gen & GEN_MASK) << KEY_BITS |
-				      (uint64_t)b->owner << OWNER_SHIFT,
+	return (struct slot){ b->ptr >> 4 | (uint64_t)(b->gen & GEN_MASK) << KEY_BITS,
 			      b->size | (uint64_t)b->stack << 44 };
 }
 
@@ -80,7 +76,6 @@ static inline void unpack(const struct slot *s, struct mgt_block *b)
 {
 	b->ptr = key_ptr(s->a);
 	b->gen = (uint16_t)(s->a >> KEY_BITS & GEN_MASK);
-	b->owner = (uint16_t)(s->a >> OWNER_SHIFT);
 	b->size = s->b & SIZE_MASK;
 	b->stack = (uint32_t)(s->b >> 44);
 }
@@ -379,7 +374,7 @@ static inline uint32_t *shadow_slot(const struct mgt_block *b)
 	uint32_t *r;
 	/* an inherited block put back (a failed realloc) keeps its generation there */
 	if (MGT_UNLIKELY(!sh_ok || p >> SH_ADDR_BITS || (p & 15) || !mgt_own_block(b) ||
-			 !mgt_sh_fits(b->size, b->owner, b->stack)))
+			 !mgt_sh_fits(b->size, b->stack)))
 		return NULL;
 	/* the first blocks: is the header glibc's?  (and no mmapped chunk
 	 * before then: see mgt_ptrmap_remove) */
@@ -410,7 +405,7 @@ int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lo
 	if (MGT_LIKELY(s)) {
 		/* one block per word, handled by one thread at a time: no RMW needed */
 		uint32_t old = atomic_load_explicit(s, memory_order_relaxed);
-		atomic_store_explicit(s, mgt_sh_pack(b->ptr, b->size, b->owner, b->stack),
+		atomic_store_explicit(s, mgt_sh_pack(b->ptr, b->size, b->stack),
 				      memory_order_relaxed);
 		if (MGT_LIKELY(!old))
 			return 0;

@@ -58,59 +58,47 @@ static inline uint64_t mgt_chunk_usable(uint64_t w)
 
 /*
  * A shadow word holds the block's requested size itself: taking the block
- * out reads nothing but the word.  Two forms (bit 2 says which):
- *   valid | address bit 4 << 1 | 0 << 2 | size << 3 | stack << 13
- *   valid | address bit 4 << 1 | 1 << 2 | size << 3 | owner hint << 13 | stack << 17
- * The first for a block without an owner hint (every block of a
- * single-threaded process), the second for the blocks of a thread with an
- * event batch.  Stacks from MGT_SH_STACKS (first form) or MGT_SH_STACKS_OWNED
- * (second form) on go to the side table.  Packing and reading live here
- * only, for the inline path and ptrmap.c alike.
+ * out reads nothing but the word.
+ *   valid | address bit 4 << 1 | size << 2 | stack << 12
+ * Blocks of stacks from MGT_SH_STACKS on go to the side table.  Packing and
+ * reading live here only, for the inline path and ptrmap.c alike.
  */
 #define MGT_SH_VALID 1u
 #define MGT_SH_HALF 2u                 /* the block starts in the word's second 16 bytes */
-#define MGT_SH_OWNED 4u                /* the second form: with an owner hint */
-#define MGT_SH_STACK_SHIFT 13
+#define MGT_SH_SIZE_SHIFT 2
+#define MGT_SH_STACK_SHIFT 12
 #define MGT_SH_STACKS (1u << (32 - MGT_SH_STACK_SHIFT))
-#define MGT_SH_OWNED_SHIFT 17
-#define MGT_SH_STACKS_OWNED (1u << (32 - MGT_SH_OWNED_SHIFT))
-_Static_assert(MGT_SH_SMALL <= 1024u, "size field too narrow");
-_Static_assert(MGT_OWNER_HINTS < 16, "owner hint field too narrow");
+_Static_assert(MGT_SH_SMALL <= 1u << (MGT_SH_STACK_SHIFT - MGT_SH_SIZE_SHIFT),
+	       "size field too narrow");
 
-/* p's word: `size` < MGT_SH_SMALL, stack below its form's limit (mgt_sh_fits) */
-static inline uint32_t mgt_sh_pack(uint64_t p, uint64_t size, uint16_t owner, uint32_t stack)
+/* p's word: `size` < MGT_SH_SMALL, stack < MGT_SH_STACKS (mgt_sh_fits) */
+static inline uint32_t mgt_sh_pack(uint64_t p, uint64_t size, uint32_t stack)
 {
-	uint32_t v = MGT_SH_VALID | (uint32_t)(p >> 3 & MGT_SH_HALF) | (uint32_t)size << 3;
-	if (MGT_LIKELY(!owner))
-		return v | stack << MGT_SH_STACK_SHIFT;
-	return v | MGT_SH_OWNED | (uint32_t)owner << 13 | stack << MGT_SH_OWNED_SHIFT;
+	return MGT_SH_VALID | (uint32_t)(p >> 3 & MGT_SH_HALF) |
+	       (uint32_t)size << MGT_SH_SIZE_SHIFT | stack << MGT_SH_STACK_SHIFT;
 }
 
-/* a block of `size` bytes at `stack`, with that owner hint, has a word */
-static inline int mgt_sh_fits(uint64_t size, uint16_t owner, uint32_t stack)
+/* a block of `size` bytes at `stack` has a word */
+static inline int mgt_sh_fits(uint64_t size, uint32_t stack)
 {
-	return size < MGT_SH_SMALL && stack < (owner ? MGT_SH_STACKS_OWNED : MGT_SH_STACKS);
+	return size < MGT_SH_SMALL && stack < MGT_SH_STACKS;
 }
 
-/* word v describes block p */
+/* word v describes block p: one compare */
 static inline int mgt_sh_holds(uint32_t v, uint64_t p)
 {
-	return (v & MGT_SH_VALID) && (v & MGT_SH_HALF) == (p >> 3 & MGT_SH_HALF);
+	return ((v ^ ((uint32_t)(p >> 3) & MGT_SH_HALF)) & (MGT_SH_VALID | MGT_SH_HALF)) ==
+	       MGT_SH_VALID;
 }
 
 static inline uint64_t mgt_sh_size(uint32_t v)
 {
-	return v >> 3 & (MGT_SH_SMALL - 1);
+	return v >> MGT_SH_SIZE_SHIFT & (MGT_SH_SMALL - 1);
 }
 
 static inline uint32_t mgt_sh_stack(uint32_t v)
 {
-	return v >> ((v & MGT_SH_OWNED) ? MGT_SH_OWNED_SHIFT : MGT_SH_STACK_SHIFT);
-}
-
-static inline uint16_t mgt_sh_owner(uint32_t v)
-{
-	return (v & MGT_SH_OWNED) ? (uint16_t)(v >> 13 & 15) : 0;
+	return v >> MGT_SH_STACK_SHIFT;
 }
 
 /* the block word v describes at p */
@@ -119,7 +107,6 @@ static inline void mgt_sh_unpack(uint32_t v, uint64_t p, uint16_t gen, struct mg
 	out->ptr = p;
 	out->size = mgt_sh_size(v);
 	out->stack = mgt_sh_stack(v);
-	out->owner = mgt_sh_owner(v);
 	out->gen = gen;
 }
 
@@ -171,12 +158,12 @@ static inline __attribute__((always_inline)) _Atomic uint32_t *mgt_sh_find(uint6
 /* records block p of `size` requested bytes (t: the calling thread, for its
  * last region, or NULL); 0: ask mgt_ptrmap_insert */
 static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint64_t size, uint32_t stack,
-								  uint16_t owner, struct mgt_thread *t)
+								  struct mgt_thread *t)
 {
 	_Atomic uint32_t *s;
-	if (MGT_UNLIKELY(!mgt_sh_fits(size, owner, stack)))
+	if (MGT_UNLIKELY(!mgt_sh_fits(size, stack)))
 		return 0;
-	uint32_t v = mgt_sh_pack(p, size, owner, stack);
+	uint32_t v = mgt_sh_pack(p, size, stack);
 	MGT_SH_AT(s, p, t, return 0);
 	if (MGT_UNLIKELY(atomic_load_explicit(s, memory_order_relaxed)))
 		return 0;
@@ -185,34 +172,20 @@ static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint
 	return 1;
 }
 
-/* word v describes block p, in the first form (no owner hint): one compare */
-static inline int mgt_sh_holds_plain(uint32_t v, uint64_t p)
-{
-	return ((v ^ ((uint32_t)(p >> 3) & MGT_SH_HALF)) &
-		(MGT_SH_VALID | MGT_SH_HALF | MGT_SH_OWNED)) == MGT_SH_VALID;
-}
-
-/* takes block p's word out of the shadow (t: as mgt_shadow_put), a word of
- * the first form only if `plain`; 0: ask mgt_ptrmap_remove */
-static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_if(uint64_t p,
-									 struct mgt_thread *t,
-									 int plain)
+/* takes block p's word out of the shadow (t: as mgt_shadow_put); 0: ask
+ * mgt_ptrmap_remove */
+static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_word(uint64_t p,
+									   struct mgt_thread *t)
 {
 	_Atomic uint32_t *s;
 	MGT_SH_AT(s, p, t, return 0);
 	uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
-	if (MGT_UNLIKELY(plain ? !mgt_sh_holds_plain(v, p) : !mgt_sh_holds(v, p)))
+	if (MGT_UNLIKELY(!mgt_sh_holds(v, p)))
 		return 0;
 	atomic_store_explicit(s, 0, memory_order_relaxed);
 	if (!v)
 		__builtin_unreachable();      /* valid: the caller tests no more */
 	return v;
-}
-
-static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_word(uint64_t p,
-									   struct mgt_thread *t)
-{
-	return mgt_shadow_take_if(p, t, 0);
 }
 
 /* takes block p out of the shadow into *out; 0: ask mgt_ptrmap_remove */

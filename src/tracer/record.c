@@ -1040,7 +1040,7 @@ static __attribute__((noinline)) void insert_slow(struct mgt_thread *t, int solo
 /* the block into the map: the shadow's inline path, else ptrmap.c */
 static inline void insert(struct mgt_thread *t, int solo, const struct mgt_block *b)
 {
-	if (MGT_LIKELY(mgt_own_block(b) && mgt_shadow_put(b->ptr, b->size, b->stack, b->owner, t)))
+	if (MGT_LIKELY(mgt_own_block(b) && mgt_shadow_put(b->ptr, b->size, b->stack, t)))
 		return;
 	insert_slow(t, solo, b);
 }
@@ -1058,8 +1058,8 @@ static __attribute__((noinline)) void alloc_rest(struct mgt_thread *t, int solo,
 						 uint64_t size, uint32_t stack)
 {
 	/* the image's own block: the shadow's inline path first */
-	if (!mgt_shadow_put(p, size, stack, 0, t)) {
-		struct mgt_block b = { p, size, stack, (uint16_t)mgt_g.fork_gen, 0 };
+	if (!mgt_shadow_put(p, size, stack, t)) {
+		struct mgt_block b = { p, size, stack, (uint16_t)mgt_g.fork_gen };
 		insert_slow(t, solo, &b);
 	}
 	record(t, solo, MGT_EV_ALLOC, size, stack, 0, 0);
@@ -1074,7 +1074,7 @@ static __attribute__((noinline)) void alloc_rest(struct mgt_thread *t, int solo,
 static __attribute__((noinline)) void own_alloc(struct mgt_thread *t, struct mgt_batch *b,
 						uint64_t p, uint64_t size)
 {
-	if (MGT_LIKELY(mgt_shadow_put(p, size, 0, 0, t)))
+	if (MGT_LIKELY(mgt_shadow_put(p, size, 0, t)))
 		count_own(t, b, MGT_EV_ALLOC, size, 0);
 	else
 		alloc_rest(t, 0, p, size, 0);
@@ -1089,7 +1089,7 @@ __attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, ui
 			own_alloc(t, b, p, size);
 			return;
 		}
-		if (MGT_LIKELY(mgt_shadow_put(p, size, stack, 0, t)))
+		if (MGT_LIKELY(mgt_shadow_put(p, size, stack, t)))
 			count_recs_fast(t, b, MGT_EV_ALLOC, size, stack);
 		else
 			alloc_rest(t, 0, p, size, stack);  /* solo 0: no register kept for it */
@@ -1169,7 +1169,7 @@ static __attribute__((noinline)) void realloc_slow(struct mgt_thread *t, int sol
 						   const struct mgt_block *old, uint64_t q,
 						   uint64_t size, uint32_t stack)
 {
-	struct mgt_block b = { q, size, stack, (uint16_t)mgt_g.fork_gen, 0 };
+	struct mgt_block b = { q, size, stack, (uint16_t)mgt_g.fork_gen };
 	insert(t, solo, &b);
 	if (had_old && mgt_own_block(old)) {
 		record(t, solo, MGT_EV_RESIZE, size, b.stack, old->size, old->stack);
@@ -1202,7 +1202,7 @@ static inline __attribute__((always_inline)) void realloc_done(struct mgt_thread
 	solo = mgt_ev_begin(t);
 	/* the common case in line, as in mgt_record_alloc */
 	if (MGT_LIKELY(solo && had_old && mgt_own_block(old) &&
-		       mgt_shadow_put((uint64_t)q, size, stack, 0, t))) {
+		       mgt_shadow_put((uint64_t)q, size, stack, t))) {
 		count_resize(mgt_g.hdr, old->stack, old->size, stack, size);
 		mgt_ev_end(t, 1);
 		return;

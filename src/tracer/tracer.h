@@ -416,24 +416,12 @@ struct mgt_block {
 	uint64_t size;
 	uint32_t stack;
 	uint16_t gen;      /* mgt_g.fork_gen when allocated, low MGT_GEN_BITS */
-	uint16_t owner;    /* an owner hint (mgt_owner_hint); 0: none, as the tracer sets them */
 };
 #define MGT_GEN_BITS 8
 /* allocated by this process image, not inherited over fork from its parent */
 static inline int mgt_own_block(const struct mgt_block *b)
 {
 	return b->gen == (mgt_g.fork_gen & ((1u << MGT_GEN_BITS) - 1));
-}
-/*
- * A block could remember which thread allocated it as a hint of 4 bits
- * (the shadow's second word form, ptrmap.h).  The tracer sets none: each
- * thread counts a free of another's block in its own records (record.c,
- * "Threads"), so the owner is always 0; the form is still read.
- */
-#define MGT_OWNER_HINTS 15u
-static inline uint16_t mgt_owner_hint(uint32_t batch)
-{
-	return batch ? (uint16_t)(1 + (batch - 1) % MGT_OWNER_HINTS) : 0;
 }
 /* At setup: the shadow's top level (glibc's chunk headers are checked on the
  * program's first blocks, ptrmap.c); 0 ok. */
