@@ -47,6 +47,15 @@ MGT_HIDDEN struct mgt_header *mgt_new_max(struct mgt_header *h, int grew);
 MGT_HIDDEN void mgt_alloc_slow(struct mgt_thread *t, int solo, uint64_t p, uint64_t size,
 			       uint32_t stack);
 MGT_HIDDEN void mgt_free_slow(struct mgt_thread *t, int solo, uint64_t p);
+/*
+ * A threaded process (mgt_threaded set) whose calling thread has its batch
+ * (t->bp): the event into the thread's own counts (record.c, "Threads");
+ * mgt_own_alloc without stacks only, mgt_own_free in either mode.
+ * thread.c's recorders call these at once, past mgt_ev_begin's and
+ * mgt_alloc_slow's tests, which would only find the same.
+ */
+MGT_HIDDEN void mgt_own_alloc(struct mgt_thread *t, uint64_t p, uint64_t size);
+MGT_HIDDEN void mgt_own_free(struct mgt_thread *t, uint64_t p);
 
 /*
  * Starts an event: returns 1 when the solo thread entered its section (no

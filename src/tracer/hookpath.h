@@ -43,7 +43,12 @@ static inline __attribute__((always_inline)) void *mgt_path_alloc(void *p, size_
 	if (hand_over && MGT_UNLIKELY(!t->solo))
 		return hand_over(p, size);
 	t->guard = 1;
-	mgt_record_alloc_inline(t, p, size, 0);
+	/* thread.c's copy: a thread of a threaded process counts on its own
+	 * (the allocation recorder is thread.c's only without stacks: hooks.c) */
+	if (!hand_over && MGT_LIKELY(t->bp && mgt_is_threaded()))
+		mgt_own_alloc(t, (uint64_t)p, size);
+	else
+		mgt_record_alloc_inline(t, p, size, 0);
 	if (MGT_UNLIKELY(!mgt_guard_drop(t)))
 		return mgt_hook_unguard(t, p);
 	return p;
@@ -66,7 +71,11 @@ static inline __attribute__((always_inline)) void mgt_path_free(void *p, void (*
 		return;
 	}
 	t->guard = 1;
-	mgt_record_free_inline(t, p);
+	/* (thread.c's free recorder serves the stacks' mode too) */
+	if (!hand_over && MGT_LIKELY(t->bp && mgt_is_threaded()))
+		mgt_own_free(t, (uint64_t)p);
+	else
+		mgt_record_free_inline(t, p);
 	if (MGT_UNLIKELY(!mgt_guard_drop(t))) {
 		mgt_hook_unguard_free(t, p);
 		return;

@@ -1070,12 +1070,12 @@ static __attribute__((noinline)) void alloc_rest(struct mgt_thread *t, int solo,
  * A threaded process's common case (a thread with a batch, an ordinary heap
  * block) on its own, so it saves none of the registers the rest needs.
  */
-/* counts only: as mgt_alloc_slow, on its own so the stacks' path keeps its few registers */
-static __attribute__((noinline)) void own_alloc(struct mgt_thread *t, struct mgt_batch *b,
-						uint64_t p, uint64_t size)
+/* counts only: as mgt_alloc_slow, on its own so the stacks' path keeps its
+ * few registers; thread.c's recorders call it directly (event.h) */
+__attribute__((noinline)) void mgt_own_alloc(struct mgt_thread *t, uint64_t p, uint64_t size)
 {
 	if (MGT_LIKELY(mgt_shadow_put(p, size, 0, t)))
-		count_own(t, b, MGT_EV_ALLOC, size, 0);
+		count_own(t, batch_held(t), MGT_EV_ALLOC, size, 0);
 	else
 		alloc_rest(t, 0, p, size, 0);
 }
@@ -1086,7 +1086,7 @@ __attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, ui
 	struct mgt_batch *b;
 	if (MGT_LIKELY(!solo && (b = batch_held(t)))) {
 		if (MGT_UNLIKELY(!mgt_g.depth)) {
-			own_alloc(t, b, p, size);
+			mgt_own_alloc(t, p, size);
 			return;
 		}
 		if (MGT_LIKELY(mgt_shadow_put(p, size, stack, t)))
@@ -1122,7 +1122,7 @@ static __attribute__((noinline)) void free_rest(struct mgt_thread *t, int solo, 
 	mgt_ev_end(t, solo);
 }
 
-/* counts only: as mgt_free_slow (see own_alloc) */
+/* counts only: as mgt_free_slow (see mgt_own_alloc) */
 static __attribute__((noinline)) void own_free(struct mgt_thread *t, struct mgt_batch *b,
 					       uint64_t p)
 {
@@ -1133,19 +1133,33 @@ static __attribute__((noinline)) void own_free(struct mgt_thread *t, struct mgt_
 		free_rest(t, 0, p);
 }
 
+/* with stacks: as mgt_free_slow, a thread with its batch */
+static inline __attribute__((always_inline)) void recs_free(struct mgt_thread *t,
+							    struct mgt_batch *b, uint64_t p)
+{
+	uint32_t v;
+	if (MGT_LIKELY(v = mgt_shadow_take_word(p, t)))
+		count_recs_fast(t, b, MGT_EV_FREE, mgt_sh_size(v), mgt_sh_stack(v));
+	else
+		free_rest(t, 0, p);
+}
+
+__attribute__((noinline)) void mgt_own_free(struct mgt_thread *t, uint64_t p)
+{
+	if (MGT_UNLIKELY(!mgt_g.depth))
+		own_free(t, batch_held(t), p);
+	else
+		recs_free(t, batch_held(t), p);
+}
+
 __attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uint64_t p)
 {
 	struct mgt_batch *b;
-	uint32_t v;
 	if (MGT_LIKELY(!solo && (b = batch_held(t)))) {
-		if (MGT_UNLIKELY(!mgt_g.depth)) {
+		if (MGT_UNLIKELY(!mgt_g.depth))
 			own_free(t, b, p);
-			return;
-		}
-		if (MGT_LIKELY(v = mgt_shadow_take_word(p, t)))
-			count_recs_fast(t, b, MGT_EV_FREE, mgt_sh_size(v), mgt_sh_stack(v));
 		else
-			free_rest(t, 0, p);
+			recs_free(t, b, p);
 		return;
 	}
 	free_rest(t, solo, p);
