@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define MGT_MAGIC        "MGTRACE1"
-#define MGT_VERSION      6
+#define MGT_VERSION      7
 
 #define MGT_MAX_STACKS   (1u << 20)       /* distinct call stacks per image; beyond: stack 0 */
 #define MGT_MAX_NODES    (1u << 24)       /* frame nodes, all stacks together (shared callers once) */
@@ -27,7 +27,7 @@
 #define MGT_MAX_DEPTH    256u
 #define MGT_PATH_MAX     1024u
 #define MGT_MAX_BATCHES  2048u            /* threads with counters of their own; others apply at once */
-#define MGT_BATCH_EVENTS 64u              /* a thread folds its live bytes in after this many events, ... */
+#define MGT_BATCH_EVENTS 256u             /* a thread folds its live bytes in after this many events, ... */
 #define MGT_BATCH_BYTES  4096u            /* ... or once they moved this many bytes */
 #define MGT_BATCH_RECS   1024u            /* a thread's own stack records (direct-mapped by stack id) */
 #define MGT_TREC_NONE    UINT32_MAX       /* a thread record that counts for no stack */
