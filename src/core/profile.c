@@ -501,6 +501,11 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 		if (h->flags & MGT_F_NOSPACE)
 			warn(warnings, "process %d: the trace directory ran out of space; figures "
 			     "stop early", p->pid);
+		if (h->signal_lost)
+			warn(warnings, "process %d: %u allocations or frees of its signal handlers, "
+			     "made while memgate was recording another call, found their queue full "
+			     "and were not recorded: the figures are short by them (docs/limits.md)",
+			     p->pid, h->signal_lost);
 		if (h->flags & MGT_F_LEAKCHECK_UNREADABLE)
 			warn(warnings, "process %d: its memory could not be read at exit "
 			     "(process_vm_readv and /proc/self/mem refused, e.g. by a seccomp "

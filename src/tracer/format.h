@@ -268,7 +268,8 @@ struct mgt_header {
 	uint32_t evict_stack;   /* stack id + 1; 0: no eviction under way */
 	uint32_t evict_batch;   /* the batch, */
 	uint32_t evict_rec;     /* and its record */
-	uint32_t pad1;
+	uint32_t signal_lost;   /* signal handlers' calls that found their queue full
+	                         * (record.c, defer_slot): not recorded */
 	uint64_t evict_old[MGT_STACK_REC / 8];
 	/*
 	 * Derived by the reader (core/trace.c) from the stacks region and the

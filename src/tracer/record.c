@@ -240,6 +240,7 @@ static void read_settings(void)
 	long fd = mgt_sys(SYS_openat, AT_FDCWD, (long)"/proc/self/environ", O_RDONLY | O_CLOEXEC,
 			  0, 0, 0);
 	mgt_g.depth = 64;
+	mgt_g.defer_max = UINT64_MAX;
 	if (fd < 0)
 		return;
 	for (;;) {
@@ -277,6 +278,9 @@ static void read_settings(void)
 				while (*v >= '0' && *v <= '9')
 					v++;
 				mgt_g.kill_step = *v == ':' ? (uint32_t)mgt_atou(v + 1) : 0;
+			} else if (!skip && !mgt_strncmp(entry, "MEMGATE_TEST_DEFER_MAX=", 23)) {
+				/* tests: a shorter signal handlers' queue (defer_slot) */
+				mgt_g.defer_max = mgt_atou(entry + 23);
 			} else if (!skip && !mgt_strncmp(entry, "MEMGATE_ROOT=", 13)) {
 				mgt_g.root_only = 1;
 				mgt_g.root_pid = (int)mgt_atou(entry + 13);
@@ -1317,9 +1321,12 @@ static struct mgt_deferred *defer_slot(struct mgt_thread *t, uint32_t kind, void
 		return NULL;
 	/* a signal inside this handler gets the next slot */
 	uint64_t i = atomic_fetch_add(&d->used, 1);
-	if (i >= (uint64_t)DEFER_CHUNK * DEFER_CHUNKS ||
-	    !(c = defer_make((void *_Atomic *)&d->chunk[i / DEFER_CHUNK], sizeof(*c))))
+	if (i >= (uint64_t)DEFER_CHUNK * DEFER_CHUNKS || i >= mgt_g.defer_max ||
+	    !(c = defer_make((void *_Atomic *)&d->chunk[i / DEFER_CHUNK], sizeof(*c)))) {
+		/* not recorded: the profile says how many (docs/limits.md) */
+		__atomic_fetch_add(&mgt_g.hdr->signal_lost, 1, __ATOMIC_RELAXED);
 		return NULL;
+	}
 	struct mgt_deferred *e = &c->ev[i % DEFER_CHUNK];
 	/* room for the deepest walk: the frames go straight into the queue,
 	 * not through a signal stack that may be small */

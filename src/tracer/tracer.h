@@ -236,6 +236,7 @@ struct mgt_global {
 	int no_slot;                  /* MEMGATE_SLOT=0: threads found through the cache (thread.c) */
 	int unwind_fp;                /* MEMGATE_UNWIND=fp: frame pointers only (stack.c) */
 	uint32_t kill_evict, kill_step; /* MEMGATE_TEST_EVICT_KILL=N:S (tests, record.c, evict) */
+	uint64_t defer_max;     /* signal handlers' calls queued at once (record.c, defer_slot) */
 	int root_only;                /* MEMGATE_ROOT=PID: trace that process only (follow-children: false) */
 	int root_pid;
 	char dir[MGT_PATH_MAX];       /* MEMGATE_DIR */
