@@ -1137,36 +1137,26 @@ static __attribute__((noinline)) void own_free(struct mgt_thread *t, struct mgt_
 		free_rest(t, 0, p);
 }
 
-/* with stacks: as mgt_free_slow, a thread with its batch */
-static inline __attribute__((always_inline)) void recs_free(struct mgt_thread *t,
-							    struct mgt_batch *b, uint64_t p)
+/* a threaded process's free, the thread holding its batch (mgt_free_slow
+ * and thread.c's recorder) */
+__attribute__((noinline)) void mgt_own_free(struct mgt_thread *t, uint64_t p)
 {
+	struct mgt_batch *b = batch_held(t);
 	uint32_t v;
-	if (MGT_LIKELY(v = mgt_shadow_take_word(p, t)))
+	if (MGT_UNLIKELY(!mgt_g.depth))
+		own_free(t, b, p);
+	else if (MGT_LIKELY(v = mgt_shadow_take_word(p, t)))
 		count_recs_fast(t, b, MGT_EV_FREE, mgt_sh_size(v), mgt_sh_stack(v));
 	else
 		free_rest(t, 0, p);
 }
 
-__attribute__((noinline)) void mgt_own_free(struct mgt_thread *t, uint64_t p)
-{
-	if (MGT_UNLIKELY(!mgt_g.depth))
-		own_free(t, batch_held(t), p);
-	else
-		recs_free(t, batch_held(t), p);
-}
-
 __attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uint64_t p)
 {
-	struct mgt_batch *b;
-	if (MGT_LIKELY(!solo && (b = batch_held(t)))) {
-		if (MGT_UNLIKELY(!mgt_g.depth))
-			own_free(t, b, p);
-		else
-			recs_free(t, b, p);
-		return;
-	}
-	free_rest(t, solo, p);
+	if (MGT_LIKELY(!solo && batch_held(t)))
+		mgt_own_free(t, p);
+	else
+		free_rest(t, solo, p);
 }
 
 void mgt_record_free(struct mgt_thread *t, void *p)
@@ -1311,6 +1301,14 @@ static void *defer_make(void *_Atomic *slot, size_t len)
 }
 
 /* a slot for one call with its frames walked from fp (none: fp NULL); NULL: full */
+/* the slots a queue may use: calls past them are not recorded, and the
+ * drain reads no further */
+static inline uint64_t defer_cap(void)
+{
+	uint64_t cap = (uint64_t)DEFER_CHUNK * DEFER_CHUNKS;
+	return mgt_g.defer_max < cap ? mgt_g.defer_max : cap;
+}
+
 static struct mgt_deferred *defer_slot(struct mgt_thread *t, uint32_t kind, void *fp)
 {
 	struct mgt_defer *d;
@@ -1321,7 +1319,7 @@ static struct mgt_deferred *defer_slot(struct mgt_thread *t, uint32_t kind, void
 		return NULL;
 	/* a signal inside this handler gets the next slot */
 	uint64_t i = atomic_fetch_add(&d->used, 1);
-	if (i >= (uint64_t)DEFER_CHUNK * DEFER_CHUNKS || i >= mgt_g.defer_max ||
+	if (i >= defer_cap() ||
 	    !(c = defer_make((void *_Atomic *)&d->chunk[i / DEFER_CHUNK], sizeof(*c)))) {
 		/* not recorded: the profile says how many (docs/limits.md) */
 		__atomic_fetch_add(&mgt_g.hdr->signal_lost, 1, __ATOMIC_RELAXED);
@@ -1453,8 +1451,8 @@ void mgt_defer_drain(struct mgt_thread *t)
 	/* read-modify-writes a handler cannot split: it may OR in MGT_GUARD_PENDING */
 	__atomic_fetch_add(&t->guard, 1, __ATOMIC_RELAXED);
 	for (;;) {
-		uint64_t u = atomic_load(&d->used);
-		uint64_t n = u < (uint64_t)DEFER_CHUNK * DEFER_CHUNKS ? u : DEFER_CHUNK * DEFER_CHUNKS;
+		uint64_t u = atomic_load(&d->used), cap = defer_cap();
+		uint64_t n = u < cap ? u : cap;
 		for (; d->head < n; d->head++) {
 			struct defer_chunk *c = atomic_load(&d->chunk[d->head / DEFER_CHUNK]);
 			if (c)                    /* else no memory for it: lost */

@@ -1,20 +1,25 @@
 #!/bin/sh
 # signal_lost_test.sh - a signal handlers' queue with no room: what it drops is counted and said
 #
-# usage: signal_lost_test.sh MEMGATE FX_SIGNAL_COUNT WORK_DIR
+# usage: signal_lost_test.sh MEMGATE FX_SIGNAL_COUNT WORK_DIR MAX
 #
 # fixtures/signal_count.c allocates in a timer's handler while the program
-# allocates in a loop.  MEMGATE_TEST_DEFER_MAX=0 leaves the queue of the
-# handlers' calls made inside the tracer no room (src/tracer/record.c,
-# defer_slot), so each such call passes through unrecorded: the profile
+# allocates in a loop.  MEMGATE_TEST_DEFER_MAX=MAX leaves the queue of the
+# handlers' calls made inside the tracer room for MAX (src/tracer/record.c,
+# defer_slot), so the calls past them pass through unrecorded: the profile
 # must fall short of the program's own counts by exactly the number its
-# warning gives, every one a 1000-byte block of the handler.
+# warning gives, every one a 1000-byte block of the handler.  With MAX > 0
+# one interrupted call has some of its handlers' calls queued and the rest
+# dropped: a dropped free of a block whose queued allocation was recorded
+# is found again when glibc hands its address out anew (a stale entry:
+# ptrmap.c), so the counts may fall short by less than the warning's
+# number, never by more, and no free may be unknown.
 set -u
-memgate=$1 fx=$2 work=$3
+memgate=$1 fx=$2 work=$3 max=$4
 rm -rf "$work"
 mkdir -p "$work"
 cd / || exit 1
-env -i PATH=/usr/bin:/bin LC_ALL=C HOME=/ MEMGATE_TEST_DEFER_MAX=0 \
+env -i PATH=/usr/bin:/bin LC_ALL=C HOME=/ MEMGATE_TEST_DEFER_MAX="$max" \
 	"$memgate" trace -o "$work/p.json" -- "$fx" >"$work/counts" 2>"$work/err"
 rc=$?
 if [ $rc != 0 ]; then
@@ -22,8 +27,9 @@ if [ $rc != 0 ]; then
 	cat "$work/err" >&2
 	exit 1
 fi
-exec "${MEMGATE_TEST_PYTHON:-/usr/bin/python3}" - "$work/p.json" "$work/counts" <<'PY'
+exec "${MEMGATE_TEST_PYTHON:-/usr/bin/python3}" - "$work/p.json" "$work/counts" "$max" <<'PY'
 import json, re, sys
+exact = sys.argv[3] == "0"
 doc = json.load(open(sys.argv[1]))
 s, p = doc["summary"], doc["processes"][0]
 want = {}
@@ -39,9 +45,10 @@ print("handler calls %d, lost: allocs %d, frees %d; warnings %s"
 bad = []
 if lost_allocs <= 0:
     bad.append("no handler call was dropped: the test proves nothing")
-if said != [lost_allocs + lost_frees]:
-    bad.append(f"the warning says {said}, the counts fall short by {lost_allocs + lost_frees}")
-if lost_frees < 0 or lost_frees > lost_allocs:
+short = lost_allocs + lost_frees
+if len(said) != 1 or (said[0] != short if exact else not 0 < short <= said[0]):
+    bad.append(f"the warning says {said}, the counts fall short by {short}")
+if lost_frees < 0 or (exact and lost_frees > lost_allocs):
     bad.append(f"frees short by {lost_frees}, allocations by {lost_allocs}")
 if want["total_bytes"] - s["total_bytes"] != 1000 * lost_allocs:
     bad.append(f"total_bytes short by {want['total_bytes'] - s['total_bytes']}, "
