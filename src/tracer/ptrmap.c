@@ -511,12 +511,6 @@ void mgt_ptrmap_fork_child(void)
 	shadow_fork_child();
 }
 
-/*
- * The shadow's live words, region by region; pages never touched are skipped
- * (mincore), so an exit costs the tables' resident part, not 8 MiB each.
- * Counts the blocks, or copies at most max of them to out (gen: the
- * generation they count as) and returns how many it copied.
- */
 #define WALK_LINE 16u                  /* words per 64-byte line */
 typedef uint64_t __attribute__((may_alias)) walk_u64;
 
@@ -530,6 +524,12 @@ static inline int line_empty(const _Atomic uint32_t *r)
 	return !any;
 }
 
+/*
+ * The shadow's live words, region by region; pages never touched are skipped
+ * (mincore), so an exit costs the tables' resident part, not 8 MiB each.
+ * Counts the blocks, or copies at most max of them to out (gen: the
+ * generation they count as) and returns how many it copied.
+ */
 static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_block *out,
 			    uint64_t max, int (*mapped)(uint64_t lo, uint64_t hi))
 {
