@@ -70,14 +70,8 @@ static int thread_counts(struct mg_image *img, struct mgt_stack *stacks, uint64_
 		if (batches[h->evict_batch].rec[h->evict_rec].stack == sid)
 			memcpy(&stacks[sid], h->evict_old, MGT_STACK_REC);
 	}
-	for (uint32_t i = 0; i < img->n_stacks; i++) {
-		struct mgt_stack *s = &stacks[i];
-		if (s->epoch != h->epoch) {
-			s->peak_bytes = s->cur_bytes;
-			s->peak_blocks = mgt_stack_blocks(s);
-			s->epoch = h->epoch;
-		}
-	}
+	for (uint32_t i = 0; i < img->n_stacks; i++)
+		mgt_rebase(&stacks[i], h->epoch);
 	for (uint32_t i = 0; i < nb; i++) {
 		for (uint32_t k = 0; k < MGT_BATCH_RECS; k++) {
 			const struct mgt_trec *r = &batches[i].rec[k];

@@ -2,7 +2,8 @@
  *
  * Written once for the two places that read a stack's record: the tracer,
  * as each event happens (record.c, event.h), and the reader (core/trace.c),
- * which derives a stack's live blocks the same way.  A stack's record
+ * which derives a stack's live blocks and rebases it at the peak the same
+ * way.  A stack's record
  * is all an event counts in the file: the image's counts are the sums of its
  * stacks' (format.h), and a stack's live blocks are allocs - frees.
  * Header-only, no libc: the tracer includes it.
@@ -10,6 +11,7 @@
 #ifndef MEMGATE_TRACER_COUNT_H
 #define MEMGATE_TRACER_COUNT_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "format.h"
@@ -33,6 +35,27 @@ static inline void mgt_count_stack_free(struct mgt_stack *s, uint64_t size)
 static inline uint64_t mgt_stack_blocks(const struct mgt_stack *s)
 {
 	return s->allocs - s->frees;
+}
+
+/*
+ * A stack's copy of its live figures at a new peak epoch.  Not clamped at 0:
+ * in a threaded process a stack's shared record takes the thread records
+ * evicted into it (record.c, evict), and a thread that freed blocks another
+ * allocated holds counts below 0 there, so a record may too; the reader
+ * adds every record of a stack up first.  The copy is stored before the
+ * epoch that says it is valid: a SIGKILL between them leaves the old
+ * epoch, and the reader then takes the live figures (its sums of the
+ * threads' records start by bringing every stack to the header's epoch
+ * with this same step: core/trace.c).
+ */
+static inline void mgt_rebase(struct mgt_stack *s, uint64_t epoch)
+{
+	if (__builtin_expect(s->epoch != epoch, 0)) {
+		s->peak_bytes = s->cur_bytes;
+		s->peak_blocks = mgt_stack_blocks(s);
+		atomic_signal_fence(memory_order_seq_cst);
+		s->epoch = epoch;
+	}
 }
 
 #endif

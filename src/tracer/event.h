@@ -83,25 +83,6 @@ static inline void mgt_ev_end(struct mgt_thread *t, int solo)
 }
 
 /*
- * A stack's copy of its live figures at a new peak epoch.  Not clamped at 0:
- * in a threaded process a stack's shared record takes the thread records
- * evicted into it (record.c, evict), and a thread that freed blocks another
- * allocated holds counts below 0 there, so a record may too; the reader
- * adds every record of a stack up first.  The copy is stored before the
- * epoch that says it is valid: a SIGKILL between them leaves the old
- * epoch, and the reader then takes the live figures.
- */
-static inline void mgt_rebase(struct mgt_stack *s, uint64_t epoch)
-{
-	if (MGT_UNLIKELY(s->epoch != epoch)) {
-		s->peak_bytes = s->cur_bytes;
-		s->peak_blocks = mgt_stack_blocks(s);
-		atomic_signal_fence(memory_order_seq_cst);
-		s->epoch = epoch;
-	}
-}
-
-/*
  * After each event, inside the event section: the live bytes moved by
  * `delta` (an allocation that `grew` them, or a free).  `room` is the open
  * bucket's maximum less the live bytes, so one subtraction and its sign
