@@ -738,6 +738,20 @@ static inline __attribute__((always_inline)) void count_own(struct mgt_thread *t
 	own_event(t, b, delta);
 }
 
+/* what an allocation and a free add to a thread's record (as count.h's to a stack's) */
+static inline void trec_count_alloc(struct mgt_trec *r, uint64_t size)
+{
+	r->allocs++;
+	r->total_bytes += size;
+	r->cur_bytes += size;
+}
+
+static inline void trec_count_free(struct mgt_trec *r, uint64_t size)
+{
+	r->frees++;
+	r->cur_bytes -= size;
+}
+
 /* a thread record's copy at a new epoch (as mgt_rebase; its counts may be below 0) */
 static inline void trec_rebase(struct mgt_trec *r, uint64_t epoch)
 {
@@ -851,23 +865,19 @@ static inline __attribute__((always_inline)) void count_recs(struct mgt_thread *
 	if (kind == MGT_EV_FREE) {
 		if (MGT_UNLIKELY(!(r = trec_of(t, b, stack, e))))
 			return;
-		r->frees++;
-		r->cur_bytes -= size;
+		trec_count_free(r, size);
 		delta = -(int64_t)size;
 	} else {
 		delta = (int64_t)size;
 		if (kind == MGT_EV_RESIZE) {
 			if (MGT_UNLIKELY(!(r = trec_of(t, b, old_stack, e))))
 				return;
-			r->frees++;
-			r->cur_bytes -= old_size;
+			trec_count_free(r, old_size);
 			delta -= (int64_t)old_size;
 		}
 		if (MGT_UNLIKELY(!(r = trec_of(t, b, stack, e))))
 			return;
-		r->allocs++;
-		r->total_bytes += size;
-		r->cur_bytes += size;
+		trec_count_alloc(r, size);
 	}
 	own_event(t, b, delta);
 }
@@ -894,13 +904,10 @@ static inline __attribute__((always_inline)) void count_recs_fast(struct mgt_thr
 		return;
 	}
 	if (kind == MGT_EV_FREE) {
-		r->frees++;
-		r->cur_bytes -= size;
+		trec_count_free(r, size);
 		own_event(t, b, -(int64_t)size);
 	} else {
-		r->allocs++;
-		r->total_bytes += size;
-		r->cur_bytes += size;
+		trec_count_alloc(r, size);
 		own_event(t, b, (int64_t)size);
 	}
 }
