@@ -138,14 +138,21 @@ check "(foreign baseline) named" grep -q "^memgate: broken:baselines/p.json: not
 git checkout -q main
 
 # on a terminal: coloured verdicts and a progress line; NO_COLOR turns the colour off
+shows() {    # shows FILE CMD...: CMD; FILE on stderr, escapes visible, when it fails
+	f=$1
+	shift
+	"$@" && return 0
+	cat -A "$f" >&2
+	return 1
+}
 printf 'version: 1\ntests:\n  - name: p\n    run: [%s, high]\n  - name: slow\n    run: [sh, -c, "sleep 1.6"]\n' "$peak" > memgate.yml
 esc=$(printf '\033')
 script -qec "'$memgate' check --baseline main" /dev/null > tty.txt 2>&1
-check "(tty) verdict in red" grep -q "${esc}\[1;31mregression" tty.txt
+check "(tty) verdict in red" shows tty.txt grep -q "${esc}\[1;31mregression" tty.txt
 check "(tty) progress line" grep -Eq '\[[0-9]/2\] [0-9]+s running .*slow' tty.txt
 NO_COLOR=1 script -qec "'$memgate' check --baseline main" /dev/null > tty.txt 2>&1
 check "(NO_COLOR) no colour" sh -c "! grep -q '${esc}\[1;31m' tty.txt"
-check "(NO_COLOR) same verdict" grep -Eq '^p +peak_bytes +1024 +65536 +5140 +regression' tty.txt
+check "(NO_COLOR) same verdict" shows tty.txt grep -Eq '^p +peak_bytes +1024 +65536 +5140 +regression' tty.txt
 "$memgate" check --baseline main > plain.txt 2>&1
 check "(no tty) no escape at all" sh -c "! grep -q '$esc' plain.txt"
 git checkout -q memgate.yml
