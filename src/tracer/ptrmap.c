@@ -12,7 +12,8 @@
  * the word.  The rest of the word names the block's class, its (stack,
  * requested size) pair, in a table of 16,384 (ptrmap.h): freeing a block
  * reads its word and its class's entry, never glibc's chunk header.  Pairs
- * past what the classes hold go to the side table.  A lookup is two loads at
+ * past what the classes hold go to a *wide* shadow of 32-bit words holding
+ * the size and the stack themselves (below).  A lookup is two loads at
  * addresses that follow the heap's own: blocks next to each other share a
  * line of the shadow, and the words cost 1/16 of the heap they cover where
  * small blocks lie (the former hash map took 16 bytes per live block at
@@ -24,8 +25,8 @@
  * The side table: open addressing with linear probing and backward-shift
  * deletion (no tombstones), 16-byte entries with the exact size, in 256
  * locked shards.  It holds blocks of 1 KiB and more (a shadow under big
- * blocks would cost more than their entries; see ptrmap.h), blocks of
- * pairs that found no class, addresses beyond 47 bits, and every
+ * blocks would cost more than their entries; see ptrmap.h), addresses
+ * beyond 47 bits, and every
  * block once glibc's chunk header did not read as expected (sh_check) or
  * where a region table could not be made.
  *
@@ -266,14 +267,37 @@ static uint64_t side_copy(struct mgt_block *out, uint64_t max,
 #define SH_MAX_REGIONS 4096u
 #define SH_ANCESTORS 8u                /* inherited shadows a fork child keeps: 8 generations */
 
+/*
+ * Two shadows of the same shape.  The *dense* one (16-bit words naming a
+ * class, ptrmap.h) is the inline paths'; the *wide* one (32-bit words that
+ * hold the size and the stack themselves, 1/8 of the heap where it is used)
+ * takes the blocks whose pair found no class: a program with more distinct
+ * pairs than the classes hold keeps the cost of a word per 32 bytes, not
+ * of a side-table entry per block.  Only ptrmap.c reads the wide one: the
+ * inline take finds no word there and asks mgt_ptrmap_remove.
+ *   wide word: valid | address bit 4 << 1 | size << 2 | stack << 12
+ * A granule's two words: a block that goes wide clears a stale dense word
+ * there (the inline put never looks at the wide one), so where both hold a
+ * block the dense one is the newer.  A stale wide word under a dense block
+ * is counted freed when a wide block takes its word over, or at exit, not
+ * when the dense block came (a free memgate never saw has no exact time).
+ */
+#define W_HALF 2u
+#define W_SIZE_SHIFT 2
+#define W_STACK_SHIFT 12
+_Static_assert(MGT_SH_SMALL <= 1u << (W_STACK_SHIFT - W_SIZE_SHIFT), "wide size field too narrow");
+
 struct shadow {
-	mgt_sh_top_t top;              /* NULL: no shadow */
+	mgt_sh_top_t top;              /* NULL: no shadow (for the wide one: none yet) */
+	uint32_t wide;                 /* 32-bit words: the wide shadow */
 	uint32_t n_regions;            /* tables made, in order: for the exit scan */
 	uint32_t regions[SH_MAX_REGIONS];
 };
 
 static struct shadow own;              /* this image's blocks */
+static struct shadow own_wide = { .wide = 1 };
 static struct shadow inherited[SH_ANCESTORS];  /* the parent's, then its parent's... */
+static struct shadow inherited_wide[SH_ANCESTORS];
 static mgt_lock_t sh_lock;             /* making a region table */
 static int sh_ok;                      /* new blocks may go to the shadow (see sh_check) */
 static atomic_uint sh_checked;         /* blocks whose header read as glibc's */
@@ -305,6 +329,11 @@ static int sh_check(uint64_t p, uint64_t usable)
 	return 1;
 }
 
+static inline size_t table_bytes(const struct shadow *sh)
+{
+	return (size_t)SH_WORDS * (sh->wide ? 4 : 2);
+}
+
 static inline mgt_sh_word_t *_Atomic *mid_of(const struct shadow *sh, uint64_t p)
 {
 	return atomic_load_explicit(&sh->top[p >> MGT_SH_MID_SHIFT], memory_order_acquire);
@@ -316,44 +345,13 @@ static inline mgt_sh_word_t *_Atomic *region_slot(mgt_sh_word_t *_Atomic *mid, u
 }
 
 /* the table of region p >> SH_SHIFT, NULL when not made (yet) */
-static inline mgt_sh_word_t *region_of(const struct shadow *sh, uint64_t p)
+static inline void *region_of(const struct shadow *sh, uint64_t p)
 {
-	mgt_sh_word_t *_Atomic *mid = mid_of(sh, p);
-	return mid ? atomic_load_explicit(region_slot(mid, p), memory_order_acquire) : NULL;
-}
-
-/* p's mid table in the own shadow, made if need be (sh_lock held) */
-static mgt_sh_word_t *_Atomic *mid_make(uint64_t p)
-{
-	mgt_sh_word_t *_Atomic *mid = mid_of(&own, p);
-	if (!mid) {
-		void *m = mgt_mmap(NULL, (size_t)MGT_SH_FAN * sizeof(void *), PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (m == MAP_FAILED)
-			return NULL;
-		mid = m;
-		atomic_store_explicit(&own.top[p >> MGT_SH_MID_SHIFT], mid, memory_order_release);
-	}
-	return mid;
-}
-
-static mgt_sh_word_t *region_make(uint64_t p)
-{
-	mgt_sh_word_t *r;
-	mgt_lock(&sh_lock);
 	mgt_sh_word_t *_Atomic *mid;
-	r = region_of(&own, p);
-	if (!r && own.n_regions < SH_MAX_REGIONS && (mid = mid_make(p))) {
-		void *m = mgt_mmap(NULL, (size_t)SH_WORDS * sizeof(mgt_sh_word_t), PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (m != MAP_FAILED) {
-			r = m;
-			own.regions[own.n_regions++] = (uint32_t)(p >> SH_SHIFT);
-			atomic_store_explicit(region_slot(mid, p), r, memory_order_release);
-		}
-	}
-	mgt_unlock(&sh_lock);
-	return r;
+	/* (the wide shadow's top is made while other threads look) */
+	if (!__atomic_load_n(&sh->top, __ATOMIC_ACQUIRE) || !(mid = mid_of(sh, p)))
+		return NULL;
+	return atomic_load_explicit(region_slot(mid, p), memory_order_acquire);
 }
 
 static mgt_sh_top_t top_make(void)
@@ -361,6 +359,103 @@ static mgt_sh_top_t top_make(void)
 	void *m = mgt_mmap(NULL, (size_t)SH_TOP * sizeof(void *), PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	return m == MAP_FAILED ? NULL : m;
+}
+
+/* p's mid table in shadow sh, made if need be (sh_lock held) */
+static mgt_sh_word_t *_Atomic *mid_make(struct shadow *sh, uint64_t p)
+{
+	mgt_sh_word_t *_Atomic *mid;
+	mgt_sh_top_t top = sh->top;
+	if (!top) {
+		if (!(top = top_make()))
+			return NULL;
+		__atomic_store_n(&sh->top, top, __ATOMIC_RELEASE);
+	}
+	mid = mid_of(sh, p);
+	if (!mid) {
+		void *m = mgt_mmap(NULL, (size_t)MGT_SH_FAN * sizeof(void *), PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		mid = m;
+		atomic_store_explicit(&sh->top[p >> MGT_SH_MID_SHIFT], mid, memory_order_release);
+	}
+	return mid;
+}
+
+/* the table of p's region in the own shadow sh, made if need be */
+static void *region_make(struct shadow *sh, uint64_t p)
+{
+	void *r;
+	mgt_sh_word_t *_Atomic *mid;
+	mgt_lock(&sh_lock);
+	r = region_of(sh, p);
+	if (!r && sh->n_regions < SH_MAX_REGIONS && (mid = mid_make(sh, p))) {
+		void *m = mgt_mmap(NULL, table_bytes(sh), PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m != MAP_FAILED) {
+			r = m;
+			sh->regions[sh->n_regions++] = (uint32_t)(p >> SH_SHIFT);
+			atomic_store_explicit(region_slot(mid, p), (mgt_sh_word_t *)r,
+					      memory_order_release);
+		}
+	}
+	mgt_unlock(&sh_lock);
+	return r;
+}
+
+static void shadow_unmap(struct shadow *sh)
+{
+	if (!sh->top)
+		return;
+	for (uint32_t i = 0; i < sh->n_regions; i++)
+		mgt_munmap(region_of(sh, (uint64_t)sh->regions[i] << SH_SHIFT), table_bytes(sh));
+	for (uint32_t i = 0; i < SH_TOP; i++)
+		if (sh->top[i])
+			mgt_munmap((void *)sh->top[i], (size_t)MGT_SH_FAN * sizeof(void *));
+	mgt_munmap((void *)sh->top, (size_t)SH_TOP * sizeof(void *));
+	sh->top = NULL;
+}
+
+/* word j of table r */
+static inline uint32_t word_at(const struct shadow *sh, const void *r, uint32_t j)
+{
+	return sh->wide ? atomic_load_explicit(&((const _Atomic uint32_t *)r)[j], memory_order_relaxed)
+			: atomic_load_explicit(&((const _Atomic mgt_sh_word_t *)r)[j], memory_order_relaxed);
+}
+
+static inline void word_set(const struct shadow *sh, void *r, uint32_t j, uint32_t v)
+{
+	if (sh->wide)
+		atomic_store_explicit(&((_Atomic uint32_t *)r)[j], v, memory_order_relaxed);
+	else
+		atomic_store_explicit(&((_Atomic mgt_sh_word_t *)r)[j], (mgt_sh_word_t)v,
+				      memory_order_relaxed);
+}
+
+/* the address of the block word v describes in the granule at g */
+static inline uint64_t word_ptr(const struct shadow *sh, uint32_t v, uint64_t g)
+{
+	return g + (sh->wide ? (v & W_HALF) << 3 : v & MGT_SH_HALF);
+}
+
+/* word v (valid) of shadow sh describes block p */
+static inline int word_holds(const struct shadow *sh, uint32_t v, uint64_t p)
+{
+	return (v & MGT_SH_VALID) && word_ptr(sh, v, p & ~31ull) == p;
+}
+
+static inline void word_unpack(const struct shadow *sh, uint32_t v, uint64_t p, uint16_t gen,
+			       struct mgt_block *out)
+{
+	if (!sh->wide) {
+		mgt_sh_unpack(v, p, gen, out);
+		return;
+	}
+	out->ptr = p;
+	out->size = v >> W_SIZE_SHIFT & (MGT_SH_SMALL - 1);
+	out->stack = v >> W_STACK_SHIFT;
+	out->gen = gen;
 }
 
 static inline uint16_t own_gen(void)
@@ -376,11 +471,11 @@ static inline uint16_t own_gen(void)
  * from its home on, at most SH_PROBES away, and keeps it for the rest of
  * the image's life (a fork child's inherited words name its parent's
  * classes, copied with the table).  A pair with no class has its blocks in
- * the side table.  Measured (distinct pairs of blocks under 1 KiB at the
+ * the wide shadow.  Measured (distinct pairs of blocks under 1 KiB at the
  * default depth): python3 with PYTHONMALLOC=malloc 7,798, jq 849, sqlite3
- * 497, of 16,384 names.
+ * 497, of 16,383 names; a python3 built with other options more than that.
  */
-#define SH_PROBES 64u
+#define SH_PROBES 16u
 
 uint32_t mgt_sh_classes[MGT_SH_ENTRIES] __attribute__((aligned(64)));
 static mgt_lock_t class_lock;          /* a pair taking a class */
@@ -408,21 +503,41 @@ static void classes_init(void)
 		mgt_sh_classes[0] = mgt_sh_classes[8] = NO_PAIR;
 }
 
+/* the next name's entry after entry i: bit 3 clear */
+static inline uint32_t next_entry(uint32_t i)
+{
+	return (i + 1 + ((i + 1) & 8)) & (MGT_SH_ENTRIES - 1);
+}
+
 /* the name of a pair's class, given one if need be; 0: none (the table
  * full around its home, or not a pair a class holds) */
 static uint32_t sh_intern(uint64_t size, uint32_t stack)
 {
-	uint32_t key, i, found = 0;
+	uint32_t key, home, i, found = 0;
 	if (size >= MGT_SH_SMALL || stack >= MGT_SH_STACKS)
 		return 0;
 	if (!stack && stack0_named)
 		return (uint32_t)size << 5 | MGT_SH_VALID;
 	key = mgt_sh_key(size, stack);
 	if (!key)
-		return 0;                     /* with stacks, stack 0's blocks of 0 bytes: the side table */
+		return 0;                     /* with stacks, stack 0's blocks of 0 bytes */
+	home = mgt_sh_home(key);
+	/* entries are written once: a pair that has a name is found without
+	 * the lock, and one that finds no free entry needs none either */
+	for (uint32_t k = 0, e;; k++, home = next_entry(home)) {
+		if (k == SH_PROBES)
+			return 0;
+		e = __atomic_load_n(&mgt_sh_classes[home], __ATOMIC_ACQUIRE);
+		if (stack0_entry(home))
+			continue;
+		if (e == key)
+			return 2 * home + 1;
+		if (!e)
+			break;
+	}
 	i = mgt_sh_home(key);
 	mgt_lock(&class_lock);
-	for (uint32_t k = 0; k < SH_PROBES; k++) {
+	for (uint32_t k = 0; k < SH_PROBES; k++, i = next_entry(i)) {
 		uint32_t e = __atomic_load_n(&mgt_sh_classes[i], __ATOMIC_RELAXED);
 		/* (stack 0's size 0 has entries 0 too) */
 		if ((e == key || !e) && !stack0_entry(i)) {
@@ -433,80 +548,103 @@ static uint32_t sh_intern(uint64_t size, uint32_t stack)
 			found = 2 * i + 1;
 			break;
 		}
-		/* the next name's entry: bit 3 clear */
-		i = (i + 1 + ((i + 1) & 8)) & (MGT_SH_ENTRIES - 1);
 	}
 	mgt_unlock(&class_lock);
 	return found;
 }
 
-/* a block the shadow can describe: its word, made if need be; NULL: the side table's */
-static inline mgt_sh_word_t *shadow_slot(const struct mgt_block *b, uint32_t *c)
+/*
+ * A block a shadow can describe: its table, made if need be, into *r and
+ * the shadow into *sh (with the word into *v); 0: the side table's.
+ */
+static int shadow_slot(const struct mgt_block *b, void **r, struct shadow **sh, uint32_t *v)
 {
 	uint64_t p = b->ptr;
-	mgt_sh_word_t *r;
+	uint32_t c;
 	/* an inherited block put back (a failed realloc) keeps its generation there */
 	if (MGT_UNLIKELY(!sh_ok || p >> SH_ADDR_BITS || (p & 15) || !mgt_own_block(b) ||
-			 !(*c = sh_intern(b->size, b->stack))))
-		return NULL;
+			 b->size >= MGT_SH_SMALL || b->stack >= MGT_MAX_STACKS))
+		return 0;
 	/* the first blocks: is the header glibc's?  (and no mmapped chunk
 	 * before then: see mgt_ptrmap_remove) */
 	if (MGT_UNLIKELY(atomic_load_explicit(&sh_checked, memory_order_relaxed) < SH_CHECKS)) {
 		uint64_t w = mgt_chunk_word(p);
 		if ((w & 2) || !sh_check(p, mgt_chunk_usable(w)))
-			return NULL;
+			return 0;
 	}
-	r = region_of(&own, p);
-	if (MGT_UNLIKELY(!r) && !(r = region_make(p)))
-		return NULL;
-	return &r[(p >> 5) & (SH_WORDS - 1)];
+	if ((c = sh_intern(b->size, b->stack))) {
+		*sh = &own;
+		*v = mgt_sh_pack(p, c);
+	} else {
+		*sh = &own_wide;
+		*v = MGT_SH_VALID | (uint32_t)(p >> 3 & W_HALF) | (uint32_t)b->size << W_SIZE_SHIFT |
+		     b->stack << W_STACK_SHIFT;
+	}
+	*r = region_of(*sh, p);
+	return *r || (*r = region_make(*sh, p));
 }
 
 /*
- * The word of a stale block (freed where we could not see it) was taken over
- * by a new one: the block the old word describes is counted freed then.
+ * A stale block (freed where we could not see it) in the word of shadow sh
+ * at table r, word j, that p's block takes over: it is counted freed then.
  */
-static void stale_of(uint32_t v, uint64_t p, struct mgt_block *stale)
+static int stale_of(const struct shadow *sh, void *r, uint32_t j, uint64_t p,
+		    struct mgt_block *stale)
 {
-	mgt_sh_unpack(v, (p & ~31ull) | (v & MGT_SH_HALF), own_gen(), stale);
+	uint32_t old = word_at(sh, r, j);
+	if (MGT_LIKELY(!old))
+		return 0;
+	word_set(sh, r, j, 0);
+	word_unpack(sh, old, word_ptr(sh, old, p & ~31ull), own_gen(), stale);
+	return 1;
 }
 
-int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lock)
+int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block stale[2], int lock)
 {
-	uint32_t c;
-	_Atomic mgt_sh_word_t *s = (_Atomic mgt_sh_word_t *)shadow_slot(b, &c);
-	if (MGT_LIKELY(s)) {
-		/* one block per word, handled by one thread at a time: no RMW needed */
-		uint32_t old = atomic_load_explicit(s, memory_order_relaxed);
-		atomic_store_explicit(s, mgt_sh_pack(b->ptr, c), memory_order_relaxed);
-		if (MGT_LIKELY(!old))
-			return 0;
-		stale_of(old, b->ptr, stale);
-		return 1;
-	}
-	return side_insert(b, stale, lock);
+	void *r, *d;
+	struct shadow *sh;
+	uint32_t v, j = (uint32_t)(b->ptr >> 5) & (SH_WORDS - 1);
+	int n;
+	if (!shadow_slot(b, &r, &sh, &v))
+		return side_insert(b, stale, lock);
+	/* one block per word, handled by one thread at a time: no RMW needed */
+	n = stale_of(sh, r, j, b->ptr, stale);
+	/* going wide, a stale block in the dense word too */
+	if (sh->wide && (d = region_of(&own, b->ptr)))
+		n += stale_of(&own, d, j, b->ptr, &stale[n]);
+	word_set(sh, r, j, v);
+	return n;
 }
 
-/* p's word in shadow sh when it describes p; NULL otherwise */
-static inline _Atomic mgt_sh_word_t *word_of(const struct shadow *sh, uint64_t p)
+/* p's word in shadow sh when it describes p (its table: *r, its index: *j) */
+static inline int word_of(const struct shadow *sh, uint64_t p, void **r, uint32_t *j)
 {
-	_Atomic mgt_sh_word_t *s;
-	if (!sh->top || !(s = mgt_sh_word(sh->top, p)))
-		return NULL;
-	return mgt_sh_holds(atomic_load_explicit(s, memory_order_relaxed), p) ? s : NULL;
+	if (!(*r = region_of(sh, p)))
+		return 0;
+	*j = (uint32_t)(p >> 5) & (SH_WORDS - 1);
+	return word_holds(sh, word_at(sh, *r, *j), p);
+}
+
+/* takes p out of shadow sh if there; gen: the generation its blocks count as */
+static int shadow_remove(const struct shadow *sh, uint64_t p, uint16_t gen, struct mgt_block *out)
+{
+	void *r;
+	uint32_t j;
+	if (!word_of(sh, p, &r, &j))
+		return 0;
+	word_unpack(sh, word_at(sh, r, j), p, gen, out);
+	word_set(sh, r, j, 0);
+	return 1;
 }
 
 /* p in an inherited shadow (not the hot path: frees in a fork child of the parent's blocks) */
 static int inherited_remove(uint64_t p, struct mgt_block *out)
 {
 	for (unsigned i = 0; i < SH_ANCESTORS; i++) {
-		_Atomic mgt_sh_word_t *s = word_of(&inherited[i], p);
-		if (s) {
-			mgt_sh_unpack(atomic_load_explicit(s, memory_order_relaxed), p,
-				      (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK), out);
-			atomic_store_explicit(s, 0, memory_order_relaxed);
+		uint16_t gen = (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK);
+		if (shadow_remove(&inherited[i], p, gen, out) ||
+		    shadow_remove(&inherited_wide[i], p, gen, out))
 			return 1;
-		}
 	}
 	return 0;
 }
@@ -516,13 +654,8 @@ int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock)
 	if (MGT_LIKELY(own.top && !(p >> SH_ADDR_BITS) && !(p & 15))) {
 		/* no header read: a small mmapped chunk may have come through
 		 * the inline path (mallopt's M_MMAP_THRESHOLD) */
-		_Atomic mgt_sh_word_t *s = word_of(&own, p);
-		if (MGT_LIKELY(s)) {
-			mgt_sh_unpack(atomic_load_explicit(s, memory_order_relaxed), p, own_gen(), out);
-			atomic_store_explicit(s, 0, memory_order_relaxed);
-			return 1;
-		}
-		if (side_remove(p, out, lock))
+		if (shadow_remove(&own, p, own_gen(), out) ||
+		    shadow_remove(&own_wide, p, own_gen(), out) || side_remove(p, out, lock))
 			return 1;
 		return inherited_remove(p, out);
 	}
@@ -536,6 +669,8 @@ int mgt_ptrmap_init(void)
 {
 	own.top = mgt_g.no_shadow ? NULL : top_make();
 	own.n_regions = 0;
+	own_wide.top = NULL;
+	own_wide.n_regions = 0;
 	classes_init();
 	sh_ok = own.top != NULL;
 	atomic_store(&sh_checked, 0);
@@ -543,26 +678,24 @@ int mgt_ptrmap_init(void)
 	return 0;
 }
 
-/* the forking thread, alone in the child: the parent's shadow becomes inherited */
+/* the forking thread, alone in the child: the parent's shadows become inherited */
 static void shadow_fork_child(void)
 {
-	struct shadow *last = &inherited[SH_ANCESTORS - 1];
 	atomic_store(&sh_lock.v, 0);
 	atomic_store(&class_lock.v, 0);
-	if (last->top) {                   /* too old to keep: its blocks become unknown */
-		for (uint32_t i = 0; i < last->n_regions; i++)
-			mgt_munmap(region_of(last, (uint64_t)last->regions[i] << SH_SHIFT),
-				   (size_t)SH_WORDS * sizeof(mgt_sh_word_t));
-		for (uint32_t i = 0; i < SH_TOP; i++)
-			if (last->top[i])
-				mgt_munmap((void *)last->top[i], (size_t)MGT_SH_FAN * sizeof(void *));
-		mgt_munmap((void *)last->top, (size_t)SH_TOP * sizeof(void *));
-	}
-	for (unsigned i = SH_ANCESTORS - 1; i > 0; i--)
+	/* too old to keep: their blocks become unknown */
+	shadow_unmap(&inherited[SH_ANCESTORS - 1]);
+	shadow_unmap(&inherited_wide[SH_ANCESTORS - 1]);
+	for (unsigned i = SH_ANCESTORS - 1; i > 0; i--) {
 		mgt_memcpy(&inherited[i], &inherited[i - 1], sizeof(own));
+		mgt_memcpy(&inherited_wide[i], &inherited_wide[i - 1], sizeof(own));
+	}
 	mgt_memcpy(&inherited[0], &own, sizeof(own));
+	mgt_memcpy(&inherited_wide[0], &own_wide, sizeof(own));
 	own.n_regions = 0;
 	own.top = sh_ok ? top_make() : NULL;
+	own_wide.n_regions = 0;
+	own_wide.top = NULL;
 	sh_ok = own.top != NULL;
 	mgt_sh_top = sh_ok && atomic_load(&sh_checked) >= SH_CHECKS ? own.top : NULL;
 }
@@ -587,13 +720,12 @@ void mgt_ptrmap_fork_child(void)
 	shadow_fork_child();
 }
 
-#define WALK_LINE 32u                  /* words per 64-byte line */
 typedef uint64_t __attribute__((may_alias)) walk_u64;
 
-/* the WALK_LINE words at r (64-byte aligned) are all 0: nothing lies there */
-static inline int line_empty(const _Atomic mgt_sh_word_t *r)
+/* the 64 bytes of words at r (64-byte aligned) are all 0: nothing lies there */
+static inline int line_empty(const void *r)
 {
-	const walk_u64 *q = (const walk_u64 *)(const void *)r;
+	const walk_u64 *q = r;
 	uint64_t any = 0;
 	for (unsigned k = 0; k < 64 / sizeof(walk_u64); k++)
 		any |= __atomic_load_n(&q[k], __ATOMIC_RELAXED);
@@ -601,43 +733,48 @@ static inline int line_empty(const _Atomic mgt_sh_word_t *r)
 }
 
 /*
- * The shadow's live words, region by region; pages never touched are skipped
- * (mincore), so an exit costs the tables' resident part, not 8 MiB each.
- * Counts the blocks, or copies at most max of them to out (gen: the
- * generation they count as) and returns how many it copied.
+ * The live words of shadow sh, region by region; pages never touched are
+ * skipped (mincore), so an exit costs the tables' resident part, not their
+ * whole size.  Counts the blocks, or copies at most max of them to out
+ * (gen: the generation they count as) and returns how many it copied.  A
+ * wide word whose granule's dense word (in dense, the same generation's)
+ * holds a block too is stale: the dense one is the newer (see above).
  */
-static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_block *out,
-			    uint64_t max, int (*mapped)(uint64_t lo, uint64_t hi))
+static uint64_t shadow_walk(const struct shadow *sh, const struct shadow *dense, uint16_t gen,
+			    struct mgt_block *out, uint64_t max,
+			    int (*mapped)(uint64_t lo, uint64_t hi))
 {
-	static unsigned char vec[((size_t)SH_WORDS * sizeof(mgt_sh_word_t)) >> 12];
-	const uint32_t per_page = 4096 / sizeof(mgt_sh_word_t);
+	static unsigned char vec[((size_t)SH_WORDS * 4) >> 12];
+	const uint32_t per_line = sh->wide ? 16 : 32, per_page = per_line * 64;
 	uint64_t n = 0;
 	for (uint32_t i = 0; i < sh->n_regions && sh->top; i++) {
 		uint64_t base = (uint64_t)sh->regions[i] << SH_SHIFT;
-		const _Atomic mgt_sh_word_t *r = (const _Atomic mgt_sh_word_t *)region_of(sh, base);
-		int have_vec = mgt_sys(SYS_mincore, (long)r, (long)sizeof(vec) << 12, (long)vec,
+		const void *r = region_of(sh, base), *d = sh->wide ? region_of(dense, base) : NULL;
+		uint32_t pages = (uint32_t)(table_bytes(sh) >> 12);
+		int have_vec = mgt_sys(SYS_mincore, (long)r, (long)table_bytes(sh), (long)vec,
 				       0, 0, 0) == 0;
-		for (uint32_t pg = 0; pg < sizeof(vec); pg++) {
+		for (uint32_t pg = 0; pg < pages; pg++) {
 			if (have_vec && !(vec[pg] & 1))
 				continue;
 			for (uint32_t j = pg * per_page; j < (pg + 1) * per_page; j++) {
 				/* mostly empty at exit: a line of words (64 bytes)
 				 * found all 0 is skipped at once */
-				if (!(j & (WALK_LINE - 1)) && line_empty(&r[j])) {
-					j += WALK_LINE - 1;
+				if (!(j & (per_line - 1)) &&
+				    line_empty((const char *)r + (size_t)j * (sh->wide ? 4 : 2))) {
+					j += per_line - 1;
 					continue;
 				}
-				uint32_t v = atomic_load_explicit(&r[j], memory_order_relaxed);
-				if (!(v & MGT_SH_VALID))
+				uint32_t v = word_at(sh, r, j);
+				if (!(v & MGT_SH_VALID) || (d && (word_at(dense, d, j) & MGT_SH_VALID)))
 					continue;
 				if (out) {
 					if (n == max)
 						return n;
-					uint64_t p = base + ((uint64_t)j << 5) + (v & MGT_SH_HALF);
+					uint64_t p = word_ptr(sh, v, base + ((uint64_t)j << 5));
 					/* freed unseen, glibc may have given the memory back */
 					if (mapped && !mapped(p - 8, p))
 						continue;
-					mgt_sh_unpack(v, p, gen, &out[n]);
+					word_unpack(sh, v, p, gen, &out[n]);
 					if (mapped && !mapped(p - 8, p + out[n].size))
 						continue;
 				}
@@ -648,21 +785,30 @@ static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_bl
 	return n;
 }
 
+/* the blocks of the own shadows and of the inherited ones (see shadow_walk) */
+static uint64_t shadows_walk(struct mgt_block *out, uint64_t max,
+			     int (*mapped)(uint64_t lo, uint64_t hi))
+{
+	uint64_t n = shadow_walk(&own, NULL, own_gen(), out, max, mapped);
+	n += shadow_walk(&own_wide, &own, own_gen(), out ? out + n : NULL, max - n, mapped);
+	for (unsigned i = 0; i < SH_ANCESTORS && (!out || n < max); i++) {
+		uint16_t gen = (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK);
+		n += shadow_walk(&inherited[i], NULL, gen, out ? out + n : NULL, max - n, mapped);
+		n += shadow_walk(&inherited_wide[i], &inherited[i], gen, out ? out + n : NULL,
+				 max - n, mapped);
+	}
+	return n;
+}
+
 uint64_t mgt_ptrmap_count(void)
 {
-	uint64_t n = side_count() + shadow_walk(&own, own_gen(), NULL, 0, NULL);
-	for (unsigned i = 0; i < SH_ANCESTORS; i++)
-		n += shadow_walk(&inherited[i], 0, NULL, 0, NULL);
-	return n;
+	return side_count() + shadows_walk(NULL, 0, NULL);
 }
 
 uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max,
 			 int (*mapped)(uint64_t lo, uint64_t hi))
 {
 	uint64_t n = side_copy(out, max, mapped);
-	n += shadow_walk(&own, own_gen(), out + n, max - n, mapped);
-	for (unsigned i = 0; i < SH_ANCESTORS && n < max; i++)
-		n += shadow_walk(&inherited[i], (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK),
-				 out + n, max - n, mapped);
+	n += shadows_walk(out + n, max - n, mapped);
 	return n < max ? n : max;
 }

@@ -73,7 +73,7 @@ static inline uint64_t mgt_chunk_usable(uint64_t w)
  * (ptrmap.c, sh_intern); its entries are written once and never change,
  * so reading them needs no lock.  The inline paths try the home only; a
  * block whose pair has no class (the table full around its home) goes to
- * the side table.  Packing and reading live here only, for the inline path
+ * ptrmap.c's wide shadow.  Packing and reading live here only, for the inline path
  * and ptrmap.c alike.
  */
 #define MGT_SH_VALID 1u

@@ -1042,10 +1042,10 @@ void mgt_thread_exit(struct mgt_thread *t)
 static __attribute__((noinline)) void insert_slow(struct mgt_thread *t, int solo,
 						  const struct mgt_block *b)
 {
-	struct mgt_block stale;
+	struct mgt_block stale[2];
 	/* a stale entry at that address was freed unseen */
-	if (MGT_UNLIKELY(mgt_ptrmap_insert(b, &stale, !solo)))
-		record_free(t, solo, &stale);
+	for (int i = 0, n = mgt_ptrmap_insert(b, stale, !solo); i < n; i++)
+		record_free(t, solo, &stale[i]);
 }
 
 /* the block into the map: the shadow's inline path, else ptrmap.c */

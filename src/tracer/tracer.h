@@ -431,9 +431,9 @@ MGT_HIDDEN int mgt_ptrmap_init(void);
  * process has more than one thread); else the caller is the solo thread.
  * The shadow takes no lock.  Insert must run after the real allocation, remove
  * before the real free: both read the block's chunk header. */
-/* Returns 1 if an entry at the same address was replaced: a free we never saw
- * (copied to *stale, for the caller to count). */
-MGT_HIDDEN int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lock);
+/* Returns how many entries (0-2) the block took over: frees we never saw
+ * (copied to stale[], for the caller to count). */
+MGT_HIDDEN int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block stale[2], int lock);
 /* Removes p; returns 1 and fills *out when found. */
 MGT_HIDDEN int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock);
 /* Every lock, for fork and the exit scan (taken after the event lock). */
