@@ -503,12 +503,6 @@ static void classes_init(void)
 		mgt_sh_classes[0] = mgt_sh_classes[8] = NO_PAIR;
 }
 
-/* the next name's entry after entry i: bit 3 clear */
-static inline uint32_t next_entry(uint32_t i)
-{
-	return (i + 1 + ((i + 1) & 8)) & (MGT_SH_ENTRIES - 1);
-}
-
 /* the name of a pair's class, given one if need be; 0: none (the table
  * full around its home, or not a pair a class holds) */
 static uint32_t sh_intern(uint64_t size, uint32_t stack)
@@ -524,7 +518,7 @@ static uint32_t sh_intern(uint64_t size, uint32_t stack)
 	home = mgt_sh_home(key);
 	/* entries are written once: a pair that has a name is found without
 	 * the lock, and one that finds no free entry needs none either */
-	for (uint32_t k = 0, e;; k++, home = next_entry(home)) {
+	for (uint32_t k = 0, e;; k++, home = mgt_sh_next(home)) {
 		if (k == SH_PROBES)
 			return 0;
 		e = __atomic_load_n(&mgt_sh_classes[home], __ATOMIC_ACQUIRE);
@@ -537,7 +531,7 @@ static uint32_t sh_intern(uint64_t size, uint32_t stack)
 	}
 	i = mgt_sh_home(key);
 	mgt_lock(&class_lock);
-	for (uint32_t k = 0; k < SH_PROBES; k++, i = next_entry(i)) {
+	for (uint32_t k = 0; k < SH_PROBES; k++, i = mgt_sh_next(i)) {
 		uint32_t e = __atomic_load_n(&mgt_sh_classes[i], __ATOMIC_RELAXED);
 		/* (stack 0's size 0 has entries 0 too) */
 		if ((e == key || !e) && !stack0_entry(i)) {

@@ -102,6 +102,12 @@ static inline uint32_t mgt_sh_home(uint32_t key)
 	return (key * MGT_SH_HOME_MUL) >> 17 & ~(MGT_SH_HALF >> 1);
 }
 
+/* the next name's entry after entry i (bit 3 clear) */
+static inline uint32_t mgt_sh_next(uint32_t i)
+{
+	return (i + 1 + ((i + 1) & 8)) & (MGT_SH_ENTRIES - 1);
+}
+
 /* the entry of word (or name) v */
 static inline uint32_t mgt_sh_entry(uint32_t v)
 {
@@ -126,7 +132,12 @@ static inline __attribute__((always_inline)) uint32_t mgt_sh_class(uint64_t size
 		return (uint32_t)size << 5 | MGT_SH_VALID;   /* no look-up */
 	key = mgt_sh_key(size, stack);
 	i = mgt_sh_home(key);
-	return MGT_LIKELY(__atomic_load_n(&mgt_sh_classes[i], __ATOMIC_RELAXED) == key) ? 2 * i + 1 : 0;
+	if (MGT_LIKELY(__atomic_load_n(&mgt_sh_classes[i], __ATOMIC_RELAXED) == key))
+		return 2 * i + 1;
+	/* the next one, where a pair whose home was taken mostly lies: off
+	 * the common path, and no call */
+	i = mgt_sh_next(i);
+	return __atomic_load_n(&mgt_sh_classes[i], __ATOMIC_RELAXED) == key ? 2 * i + 1 : 0;
 }
 
 /* p's word, of the class named c */
