@@ -468,18 +468,28 @@ static inline uint16_t own_gen(void)
  * name.  An image traced without stacks has stack 0's 1024 names filled in
  * at set-up (one line of the table each: 64 KiB), and never looks a pair up
  * inline; with stacks every pair, stack 0's too, takes the first free name
- * from its home on, at most SH_PROBES away, and keeps it for the rest of
- * the image's life (a fork child's inherited words name its parent's
- * classes, copied with the table).  A pair with no class has its blocks in
- * the wide shadow.  Measured (distinct pairs of blocks under 1 KiB at the
+ * from its home on, at most SH_PROBES away, and keeps it while a word names
+ * it (a fork child's inherited words name its parent's classes, copied
+ * with the table).  A pair with no class has its blocks in the wide shadow.  Measured (distinct pairs of blocks under 1 KiB at the
  * default depth): python3 with PYTHONMALLOC=malloc 7,798, jq 849, sqlite3
  * 497, of 16,383 names; a python3 built with other options more than that.
  */
 #define SH_PROBES 16u
+/*
+ * Classes are given back: when a pair finds none, the only thread of a
+ * process (no other can be naming one meanwhile) frees every class no word
+ * of its shadows names (classes_sweep), at most once per SWEEP_AFTER new
+ * classes, so a program whose live pairs fill the table does not walk its
+ * shadows again and again.  A pair whose entry moved has two names then,
+ * which read the same.  (A pyenv-built python3 filled the table with 16k
+ * pairs, 3,711 of them named by live blocks when it did.)
+ */
+#define SWEEP_AFTER (MGT_SH_ENTRIES / 16)
 
 uint32_t mgt_sh_classes[MGT_SH_ENTRIES] __attribute__((aligned(64)));
 static mgt_lock_t class_lock;          /* a pair taking a class */
 static int stack0_named;               /* stack 0's names filled in: counting only */
+static uint32_t classes_new;           /* classes taken since the last sweep */
 
 /* entry i is one of stack 0's filled-in names' (its size << 4, or that + 8) */
 static inline int stack0_entry(uint32_t i)
@@ -503,19 +513,11 @@ static void classes_init(void)
 		mgt_sh_classes[0] = mgt_sh_classes[8] = NO_PAIR;
 }
 
-/* the name of a pair's class, given one if need be; 0: none (the table
- * full around its home, or not a pair a class holds) */
-static uint32_t sh_intern(uint64_t size, uint32_t stack)
+/* the name of the class of key, given one if need be; 0: none (the table
+ * full around its home) */
+static uint32_t class_of(uint32_t key)
 {
-	uint32_t key, home, i, found = 0;
-	if (size >= MGT_SH_SMALL || stack >= MGT_SH_STACKS)
-		return 0;
-	if (!stack && stack0_named)
-		return (uint32_t)size << 5 | MGT_SH_VALID;
-	key = mgt_sh_key(size, stack);
-	if (!key)
-		return 0;                     /* with stacks, stack 0's blocks of 0 bytes */
-	home = mgt_sh_home(key);
+	uint32_t home = mgt_sh_home(key), i, found = 0;
 	/* entries are written once: a pair that has a name is found without
 	 * the lock, and one that finds no free entry needs none either */
 	for (uint32_t k = 0, e;; k++, home = mgt_sh_next(home)) {
@@ -539,6 +541,7 @@ static uint32_t sh_intern(uint64_t size, uint32_t stack)
 			 * word sees the entry (ptrmap.h) */
 			__atomic_store_n(&mgt_sh_classes[i], key, __ATOMIC_RELEASE);
 			__atomic_store_n(&mgt_sh_classes[i | 8], key, __ATOMIC_RELEASE);
+			classes_new += !e;
 			found = 2 * i + 1;
 			break;
 		}
@@ -547,11 +550,34 @@ static uint32_t sh_intern(uint64_t size, uint32_t stack)
 	return found;
 }
 
+static void classes_sweep(void);
+
+/* the name of a pair's class, given one if need be; 0: none (the table
+ * full around its home, or not a pair a class holds).  solo: the only
+ * thread, inside its event, which may sweep the classes. */
+static uint32_t sh_intern(uint64_t size, uint32_t stack, int solo)
+{
+	uint32_t key, c;
+	if (size >= MGT_SH_SMALL || stack >= MGT_SH_STACKS)
+		return 0;
+	if (!stack && stack0_named)
+		return (uint32_t)size << 5 | MGT_SH_VALID;
+	key = mgt_sh_key(size, stack);
+	if (!key)
+		return 0;                     /* with stacks, stack 0's blocks of 0 bytes */
+	if (!(c = class_of(key)) && solo && classes_new >= SWEEP_AFTER) {
+		classes_sweep();
+		c = class_of(key);
+	}
+	return c;
+}
+
 /*
  * A block a shadow can describe: its table, made if need be, into *r and
  * the shadow into *sh (with the word into *v); 0: the side table's.
  */
-static int shadow_slot(const struct mgt_block *b, void **r, struct shadow **sh, uint32_t *v)
+static int shadow_slot(const struct mgt_block *b, int solo, void **r, struct shadow **sh,
+		       uint32_t *v)
 {
 	uint64_t p = b->ptr;
 	uint32_t c;
@@ -566,7 +592,7 @@ static int shadow_slot(const struct mgt_block *b, void **r, struct shadow **sh, 
 		if ((w & 2) || !sh_check(p, mgt_chunk_usable(w)))
 			return 0;
 	}
-	if ((c = sh_intern(b->size, b->stack))) {
+	if ((c = sh_intern(b->size, b->stack, solo))) {
 		*sh = &own;
 		*v = mgt_sh_pack(p, c);
 	} else {
@@ -599,7 +625,7 @@ int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block stale[2], int 
 	struct shadow *sh;
 	uint32_t v, j = (uint32_t)(b->ptr >> 5) & (SH_WORDS - 1);
 	int n;
-	if (!shadow_slot(b, &r, &sh, &v))
+	if (!shadow_slot(b, !lock, &r, &sh, &v))
 		return side_insert(b, stale, lock);
 	/* one block per word, handled by one thread at a time: no RMW needed */
 	n = stale_of(sh, r, j, b->ptr, stale);
@@ -736,7 +762,7 @@ static inline int line_empty(const void *r)
  */
 static uint64_t shadow_walk(const struct shadow *sh, const struct shadow *dense, uint16_t gen,
 			    struct mgt_block *out, uint64_t max,
-			    int (*mapped)(uint64_t lo, uint64_t hi))
+			    int (*mapped)(uint64_t lo, uint64_t hi), uint8_t *named)
 {
 	static unsigned char vec[((size_t)SH_WORDS * 4) >> 12];
 	const uint32_t per_line = sh->wide ? 16 : 32, per_page = per_line * 64;
@@ -761,6 +787,10 @@ static uint64_t shadow_walk(const struct shadow *sh, const struct shadow *dense,
 				uint32_t v = word_at(sh, r, j);
 				if (!(v & MGT_SH_VALID) || (d && (word_at(dense, d, j) & MGT_SH_VALID)))
 					continue;
+				if (named) {          /* a dense word: its class's entry */
+					named[(v >> 1) & ~(MGT_SH_HALF >> 1)] = 1;
+					continue;
+				}
 				if (out) {
 					if (n == max)
 						return n;
@@ -783,15 +813,35 @@ static uint64_t shadow_walk(const struct shadow *sh, const struct shadow *dense,
 static uint64_t shadows_walk(struct mgt_block *out, uint64_t max,
 			     int (*mapped)(uint64_t lo, uint64_t hi))
 {
-	uint64_t n = shadow_walk(&own, NULL, own_gen(), out, max, mapped);
-	n += shadow_walk(&own_wide, &own, own_gen(), out ? out + n : NULL, max - n, mapped);
+	uint64_t n = shadow_walk(&own, NULL, own_gen(), out, max, mapped, NULL);
+	n += shadow_walk(&own_wide, &own, own_gen(), out ? out + n : NULL, max - n, mapped, NULL);
 	for (unsigned i = 0; i < SH_ANCESTORS && (!out || n < max); i++) {
 		uint16_t gen = (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK);
-		n += shadow_walk(&inherited[i], NULL, gen, out ? out + n : NULL, max - n, mapped);
+		n += shadow_walk(&inherited[i], NULL, gen, out ? out + n : NULL, max - n, mapped, NULL);
 		n += shadow_walk(&inherited_wide[i], &inherited[i], gen, out ? out + n : NULL,
-				 max - n, mapped);
+				 max - n, mapped, NULL);
 	}
 	return n;
+}
+
+/* frees the classes no dense word of the own or an inherited shadow names;
+ * the only thread, inside its event (see SWEEP_AFTER) */
+static void classes_sweep(void)
+{
+	static uint8_t named[MGT_SH_ENTRIES];
+	mgt_memset(named, 0, sizeof(named));
+	shadow_walk(&own, NULL, 0, NULL, 0, NULL, named);
+	for (unsigned i = 0; i < SH_ANCESTORS; i++)
+		shadow_walk(&inherited[i], NULL, 0, NULL, 0, NULL, named);
+	mgt_lock(&class_lock);
+	for (uint32_t i = 0; i < MGT_SH_ENTRIES; i++) {
+		if ((i & 8) || named[i] || stack0_entry(i) || mgt_sh_classes[i] == NO_PAIR)
+			continue;
+		__atomic_store_n(&mgt_sh_classes[i], 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&mgt_sh_classes[i | 8], 0, __ATOMIC_RELAXED);
+	}
+	classes_new = 0;
+	mgt_unlock(&class_lock);
 }
 
 uint64_t mgt_ptrmap_count(void)
