@@ -70,11 +70,13 @@ static inline uint64_t mgt_chunk_usable(uint64_t w)
  * named s << 5 | 1: a trace without stacks never looks a class up on an
  * allocation.  Another pair's name is its home (mgt_sh_home) in the
  * open-addressed table that mgt_sh_classes is, or the next free one
- * (ptrmap.c, sh_intern); its entries are written once and never change,
- * so reading them needs no lock.  The inline paths try the home only; a
- * block whose pair has no class (the table full around its home) goes to
- * ptrmap.c's wide shadow.  Packing and reading live here only, for the inline path
- * and ptrmap.c alike.
+ * (ptrmap.c, sh_intern); its entries are written once and change only when
+ * no word names them any more, which only the only thread of a process
+ * finds out (ptrmap.c, classes_sweep), so reading them needs no lock.  The
+ * inline paths try the home and the entry after it; a block whose pair has
+ * no class (the table full around its home) goes to ptrmap.c's wide
+ * shadow.  Packing and reading live here only, for the inline path and
+ * ptrmap.c alike.
  */
 #define MGT_SH_VALID 1u
 #define MGT_SH_HALF 16u                /* the block starts in the word's second 16 bytes: p & 16 */
@@ -118,7 +120,8 @@ static inline uint32_t mgt_sh_entry(uint32_t v)
 }
 
 /*
- * The name of a pair at its home; 0: none there (ptrmap.c decides).  Its
+ * The name of a pair at its home or the entry after; 0: none there
+ * (ptrmap.c decides).  Its
  * stack is below MGT_MAX_STACKS.  A stack known to be 0 at compile time is
  * the counting-only paths' (hooks.c's lean recorder, mgt_own_alloc), whose
  * image has stack 0's names filled in (ptrmap.c, classes_init).
