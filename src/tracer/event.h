@@ -176,7 +176,8 @@ static inline __attribute__((always_inline)) void mgt_record_free_inline(struct 
 	int solo = mgt_ev_begin(t);
 	/* the own shadow: the image's block */
 	if (MGT_LIKELY(solo && (v = mgt_shadow_take_word((uint64_t)p, t)))) {
-		mgt_count_free_at(mgt_g.hdr, mgt_sh_stack(v), mgt_sh_size(v));
+		uint32_t e = mgt_sh_block(v);
+		mgt_count_free_at(mgt_g.hdr, mgt_sh_stack(e), mgt_sh_size(e));
 		mgt_ev_end(t, 1);
 		return;
 	}

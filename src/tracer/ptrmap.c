@@ -3,28 +3,30 @@
  * Two stores.  Small blocks (under MGT_SH_SMALL, 1 KiB: most of them, in
  * most programs) live in the *shadow*; the *side table* takes the rest.
  *
- * The shadow: one 32-bit word per 32 bytes of address space, in a table per
- * 8 MiB region (1 MiB of anonymous, unreserved memory, made when the first
+ * The shadow: one 16-bit word per 32 bytes of address space, in a table per
+ * 8 MiB region (512 KiB of anonymous, unreserved memory, made when the first
  * block of the region is recorded), found through two levels of small tables
  * also made on first use (ptrmap.h): its address space grows with the heap.
  * Two live glibc chunks start at least MINSIZE (32) bytes apart, so each
  * word holds at most one block; which 16-byte half it starts in is kept in
- * the word.  The word keeps the requested size itself (10 bits) and the
- * stack id (20 bits, ptrmap.h): freeing a block reads nothing but its word,
- * never glibc's chunk header.  Stacks past what a word holds go to the side
- * table.  A lookup is two loads at addresses that
- * follow the heap's own: blocks next to each other share a line of the
- * shadow, and the words cost 1/8 of the heap they cover where small blocks
- * lie (the former hash map took 16 bytes per live block at most 3/4 full:
- * jq +24 MiB of RSS; the shadow +8 MiB).  Blocks
+ * the word.  The rest of the word names the block's class, its (stack,
+ * requested size) pair, in a table of 16,384 (ptrmap.h): freeing a block
+ * reads its word and its class's entry, never glibc's chunk header.  Pairs
+ * past what the classes hold go to a *wide* shadow of 32-bit words holding
+ * the size and the stack themselves (below).  A lookup is two loads at
+ * addresses that follow the heap's own: blocks next to each other share a
+ * line of the shadow, and the words cost 1/16 of the heap they cover where
+ * small blocks lie (the former hash map took 16 bytes per live block at
+ * most 3/4 full: jq +24 MiB of RSS; a shadow of 32-bit words holding the
+ * size and the stack id, 1/8 of the heap: +8 MiB; this one +4 MiB).  Blocks
  * of different threads are different words and the tables never move, so the
- * shadow takes no lock at all; only making a region's table does.
+ * shadow takes no lock at all; only making a region's table or a class does.
  *
  * The side table: open addressing with linear probing and backward-shift
  * deletion (no tombstones), 16-byte entries with the exact size, in 256
  * locked shards.  It holds blocks of 1 KiB and more (a shadow under big
- * blocks would cost more than their entries; see ptrmap.h), blocks of
- * stacks a shadow word has no room for, addresses beyond 47 bits, and every
+ * blocks would cost more than their entries; see ptrmap.h), addresses
+ * beyond 47 bits, and every
  * block once glibc's chunk header did not read as expected (sh_check) or
  * where a region table could not be made.
  *
@@ -265,14 +267,37 @@ static uint64_t side_copy(struct mgt_block *out, uint64_t max,
 #define SH_MAX_REGIONS 4096u
 #define SH_ANCESTORS 8u                /* inherited shadows a fork child keeps: 8 generations */
 
+/*
+ * Two shadows of the same shape.  The *dense* one (16-bit words naming a
+ * class, ptrmap.h) is the inline paths'; the *wide* one (32-bit words that
+ * hold the size and the stack themselves, 1/8 of the heap where it is used)
+ * takes the blocks whose pair found no class: a program with more distinct
+ * pairs than the classes hold keeps the cost of a word per 32 bytes, not
+ * of a side-table entry per block.  Only ptrmap.c reads the wide one: the
+ * inline take finds no word there and asks mgt_ptrmap_remove.
+ *   wide word: valid | address bit 4 << 1 | size << 2 | stack << 12
+ * A granule's two words: a block that goes wide clears a stale dense word
+ * there (the inline put never looks at the wide one), so where both hold a
+ * block the dense one is the newer.  A stale wide word under a dense block
+ * is counted freed when a wide block takes its word over, or at exit, not
+ * when the dense block came (a free memgate never saw has no exact time).
+ */
+#define W_HALF 2u
+#define W_SIZE_SHIFT 2
+#define W_STACK_SHIFT 12
+_Static_assert(MGT_SH_SMALL <= 1u << (W_STACK_SHIFT - W_SIZE_SHIFT), "wide size field too narrow");
+
 struct shadow {
-	mgt_sh_top_t top;              /* NULL: no shadow */
+	mgt_sh_top_t top;              /* NULL: no shadow (for the wide one: none yet) */
+	uint32_t wide;                 /* 32-bit words: the wide shadow */
 	uint32_t n_regions;            /* tables made, in order: for the exit scan */
 	uint32_t regions[SH_MAX_REGIONS];
 };
 
 static struct shadow own;              /* this image's blocks */
+static struct shadow own_wide = { .wide = 1 };
 static struct shadow inherited[SH_ANCESTORS];  /* the parent's, then its parent's... */
+static struct shadow inherited_wide[SH_ANCESTORS];
 static mgt_lock_t sh_lock;             /* making a region table */
 static int sh_ok;                      /* new blocks may go to the shadow (see sh_check) */
 static atomic_uint sh_checked;         /* blocks whose header read as glibc's */
@@ -304,55 +329,29 @@ static int sh_check(uint64_t p, uint64_t usable)
 	return 1;
 }
 
-static inline uint32_t *_Atomic *mid_of(const struct shadow *sh, uint64_t p)
+static inline size_t table_bytes(const struct shadow *sh)
+{
+	return (size_t)SH_WORDS * (sh->wide ? 4 : 2);
+}
+
+static inline mgt_sh_word_t *_Atomic *mid_of(const struct shadow *sh, uint64_t p)
 {
 	return atomic_load_explicit(&sh->top[p >> MGT_SH_MID_SHIFT], memory_order_acquire);
 }
 
-static inline uint32_t *_Atomic *region_slot(uint32_t *_Atomic *mid, uint64_t p)
+static inline mgt_sh_word_t *_Atomic *region_slot(mgt_sh_word_t *_Atomic *mid, uint64_t p)
 {
 	return &mid[(p >> SH_SHIFT) & (MGT_SH_FAN - 1)];
 }
 
 /* the table of region p >> SH_SHIFT, NULL when not made (yet) */
-static inline uint32_t *region_of(const struct shadow *sh, uint64_t p)
+static inline void *region_of(const struct shadow *sh, uint64_t p)
 {
-	uint32_t *_Atomic *mid = mid_of(sh, p);
-	return mid ? atomic_load_explicit(region_slot(mid, p), memory_order_acquire) : NULL;
-}
-
-/* p's mid table in the own shadow, made if need be (sh_lock held) */
-static uint32_t *_Atomic *mid_make(uint64_t p)
-{
-	uint32_t *_Atomic *mid = mid_of(&own, p);
-	if (!mid) {
-		void *m = mgt_mmap(NULL, (size_t)MGT_SH_FAN * sizeof(void *), PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (m == MAP_FAILED)
-			return NULL;
-		mid = m;
-		atomic_store_explicit(&own.top[p >> MGT_SH_MID_SHIFT], mid, memory_order_release);
-	}
-	return mid;
-}
-
-static uint32_t *region_make(uint64_t p)
-{
-	uint32_t *r;
-	mgt_lock(&sh_lock);
-	uint32_t *_Atomic *mid;
-	r = region_of(&own, p);
-	if (!r && own.n_regions < SH_MAX_REGIONS && (mid = mid_make(p))) {
-		void *m = mgt_mmap(NULL, (size_t)SH_WORDS * 4, PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (m != MAP_FAILED) {
-			r = m;
-			own.regions[own.n_regions++] = (uint32_t)(p >> SH_SHIFT);
-			atomic_store_explicit(region_slot(mid, p), r, memory_order_release);
-		}
-	}
-	mgt_unlock(&sh_lock);
-	return r;
+	mgt_sh_word_t *_Atomic *mid;
+	/* (the wide shadow's top is made while other threads look) */
+	if (!__atomic_load_n(&sh->top, __ATOMIC_ACQUIRE) || !(mid = mid_of(sh, p)))
+		return NULL;
+	return atomic_load_explicit(region_slot(mid, p), memory_order_acquire);
 }
 
 static mgt_sh_top_t top_make(void)
@@ -362,79 +361,310 @@ static mgt_sh_top_t top_make(void)
 	return m == MAP_FAILED ? NULL : m;
 }
 
+/* p's mid table in shadow sh, made if need be (sh_lock held) */
+static mgt_sh_word_t *_Atomic *mid_make(struct shadow *sh, uint64_t p)
+{
+	mgt_sh_word_t *_Atomic *mid;
+	mgt_sh_top_t top = sh->top;
+	if (!top) {
+		if (!(top = top_make()))
+			return NULL;
+		__atomic_store_n(&sh->top, top, __ATOMIC_RELEASE);
+	}
+	mid = mid_of(sh, p);
+	if (!mid) {
+		void *m = mgt_mmap(NULL, (size_t)MGT_SH_FAN * sizeof(void *), PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		mid = m;
+		atomic_store_explicit(&sh->top[p >> MGT_SH_MID_SHIFT], mid, memory_order_release);
+	}
+	return mid;
+}
+
+/* the table of p's region in the own shadow sh, made if need be */
+static void *region_make(struct shadow *sh, uint64_t p)
+{
+	void *r;
+	mgt_sh_word_t *_Atomic *mid;
+	mgt_lock(&sh_lock);
+	r = region_of(sh, p);
+	if (!r && sh->n_regions < SH_MAX_REGIONS && (mid = mid_make(sh, p))) {
+		void *m = mgt_mmap(NULL, table_bytes(sh), PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m != MAP_FAILED) {
+			r = m;
+			sh->regions[sh->n_regions++] = (uint32_t)(p >> SH_SHIFT);
+			atomic_store_explicit(region_slot(mid, p), (mgt_sh_word_t *)r,
+					      memory_order_release);
+		}
+	}
+	mgt_unlock(&sh_lock);
+	return r;
+}
+
+static void shadow_unmap(struct shadow *sh)
+{
+	if (!sh->top)
+		return;
+	for (uint32_t i = 0; i < sh->n_regions; i++)
+		mgt_munmap(region_of(sh, (uint64_t)sh->regions[i] << SH_SHIFT), table_bytes(sh));
+	for (uint32_t i = 0; i < SH_TOP; i++)
+		if (sh->top[i])
+			mgt_munmap((void *)sh->top[i], (size_t)MGT_SH_FAN * sizeof(void *));
+	mgt_munmap((void *)sh->top, (size_t)SH_TOP * sizeof(void *));
+	sh->top = NULL;
+}
+
+/* word j of table r */
+static inline uint32_t word_at(const struct shadow *sh, const void *r, uint32_t j)
+{
+	return sh->wide ? atomic_load_explicit(&((const _Atomic uint32_t *)r)[j], memory_order_relaxed)
+			: atomic_load_explicit(&((const _Atomic mgt_sh_word_t *)r)[j], memory_order_relaxed);
+}
+
+static inline void word_set(const struct shadow *sh, void *r, uint32_t j, uint32_t v)
+{
+	if (sh->wide)
+		atomic_store_explicit(&((_Atomic uint32_t *)r)[j], v, memory_order_relaxed);
+	else
+		atomic_store_explicit(&((_Atomic mgt_sh_word_t *)r)[j], (mgt_sh_word_t)v,
+				      memory_order_relaxed);
+}
+
+/* the address of the block word v describes in the granule at g */
+static inline uint64_t word_ptr(const struct shadow *sh, uint32_t v, uint64_t g)
+{
+	return g + (sh->wide ? (v & W_HALF) << 3 : v & MGT_SH_HALF);
+}
+
+/* word v (valid) of shadow sh describes block p */
+static inline int word_holds(const struct shadow *sh, uint32_t v, uint64_t p)
+{
+	return (v & MGT_SH_VALID) && word_ptr(sh, v, p & ~31ull) == p;
+}
+
+static inline void word_unpack(const struct shadow *sh, uint32_t v, uint64_t p, uint16_t gen,
+			       struct mgt_block *out)
+{
+	if (!sh->wide) {
+		mgt_sh_unpack(v, p, gen, out);
+		return;
+	}
+	out->ptr = p;
+	out->size = v >> W_SIZE_SHIFT & (MGT_SH_SMALL - 1);
+	out->stack = v >> W_STACK_SHIFT;
+	out->gen = gen;
+}
+
 static inline uint16_t own_gen(void)
 {
 	return (uint16_t)(mgt_g.fork_gen & GEN_MASK);
 }
 
-/* a block the shadow can describe: its word, made if need be; NULL: the side table's */
-static inline uint32_t *shadow_slot(const struct mgt_block *b)
+/*
+ * The classes (ptrmap.h): a table of 32768 entries of 4 bytes, two per
+ * name.  An image traced without stacks has stack 0's 1024 names filled in
+ * at set-up (one line of the table each: 64 KiB), and never looks a pair up
+ * inline; with stacks every pair, stack 0's too, takes the first free name
+ * from its home on, at most SH_PROBES away, and keeps it while a word names
+ * it (a fork child's inherited words name its parent's classes, copied
+ * with the table).  A pair with no class has its blocks in the wide shadow.  Measured (distinct pairs of blocks under 1 KiB at the
+ * default depth): python3 with PYTHONMALLOC=malloc 7,798, jq 849, sqlite3
+ * 497, of 16,383 names; a python3 built with other options more than that.
+ */
+#define SH_PROBES 16u
+/*
+ * Classes are given back: when a pair finds none, the only thread of a
+ * process (no other can be naming one meanwhile) frees every class no word
+ * of its shadows names (classes_sweep), at most once per SWEEP_AFTER new
+ * classes, so a program whose live pairs fill the table does not walk its
+ * shadows again and again.  A pair whose entry moved has two names then,
+ * which read the same.  (A pyenv-built python3 filled the table with 16k
+ * pairs, 3,711 of them named by live blocks when it did.)
+ */
+#define SWEEP_AFTER (MGT_SH_ENTRIES / 16)
+
+uint32_t mgt_sh_classes[MGT_SH_ENTRIES] __attribute__((aligned(64)));
+static mgt_lock_t class_lock;          /* a pair taking a class */
+static int stack0_named;               /* stack 0's names filled in: counting only */
+static uint32_t classes_new;           /* classes taken since the last sweep */
+
+/* entry i is one of stack 0's filled-in names' (its size << 4, or that + 8) */
+static inline int stack0_entry(uint32_t i)
+{
+	return stack0_named && i < (MGT_SH_SMALL << 4) && !(i & 7);
+}
+
+/* a stack no pair has: the entries of name 1 with stacks, whose key 0 (stack
+ * 0, size 0) would read as a free entry */
+#define NO_PAIR (~0u)
+_Static_assert(NO_PAIR >> MGT_SH_SIZE_BITS >= MGT_MAX_STACKS, "NO_PAIR must be no pair");
+
+static void classes_init(void)
+{
+	stack0_named = !mgt_g.depth;
+	for (uint32_t s = 0; s < MGT_SH_SMALL && stack0_named; s++) {
+		mgt_sh_classes[s << 4] = s;
+		mgt_sh_classes[s << 4 | 8] = s;
+	}
+	if (!stack0_named)
+		mgt_sh_classes[0] = mgt_sh_classes[8] = NO_PAIR;
+}
+
+/* the name of the class of key, given one if need be; 0: none (the table
+ * full around its home) */
+static uint32_t class_of(uint32_t key)
+{
+	uint32_t home = mgt_sh_home(key), i, found = 0;
+	/* entries are written once: a pair that has a name is found without
+	 * the lock, and one that finds no free entry needs none either */
+	for (uint32_t k = 0, e;; k++, home = mgt_sh_next(home)) {
+		if (k == SH_PROBES)
+			return 0;
+		e = __atomic_load_n(&mgt_sh_classes[home], __ATOMIC_ACQUIRE);
+		if (stack0_entry(home))
+			continue;
+		if (e == key)
+			return 2 * home + 1;
+		if (!e)
+			break;
+	}
+	i = mgt_sh_home(key);
+	mgt_lock(&class_lock);
+	for (uint32_t k = 0; k < SH_PROBES; k++, i = mgt_sh_next(i)) {
+		uint32_t e = __atomic_load_n(&mgt_sh_classes[i], __ATOMIC_RELAXED);
+		/* (stack 0's size 0 has entries 0 too) */
+		if ((e == key || !e) && !stack0_entry(i)) {
+			/* before any word that names it: whoever reads that
+			 * word sees the entry (ptrmap.h) */
+			__atomic_store_n(&mgt_sh_classes[i], key, __ATOMIC_RELEASE);
+			__atomic_store_n(&mgt_sh_classes[i | 8], key, __ATOMIC_RELEASE);
+			classes_new += !e;
+			found = 2 * i + 1;
+			break;
+		}
+	}
+	mgt_unlock(&class_lock);
+	return found;
+}
+
+static void classes_sweep(void);
+
+/* the name of a pair's class, given one if need be; 0: none (the table
+ * full around its home, or not a pair a class holds).  solo: the only
+ * thread, inside its event, which may sweep the classes. */
+static uint32_t sh_intern(uint64_t size, uint32_t stack, int solo)
+{
+	uint32_t key, c;
+	if (size >= MGT_SH_SMALL || stack >= MGT_SH_STACKS)
+		return 0;
+	if (!stack && stack0_named)
+		return (uint32_t)size << 5 | MGT_SH_VALID;
+	key = mgt_sh_key(size, stack);
+	if (!key)
+		return 0;                     /* with stacks, stack 0's blocks of 0 bytes */
+	if (!(c = class_of(key)) && solo && classes_new >= SWEEP_AFTER) {
+		classes_sweep();
+		c = class_of(key);
+	}
+	return c;
+}
+
+/*
+ * A block a shadow can describe: its table, made if need be, into *r and
+ * the shadow into *sh (with the word into *v); 0: the side table's.
+ */
+static int shadow_slot(const struct mgt_block *b, int solo, void **r, struct shadow **sh,
+		       uint32_t *v)
 {
 	uint64_t p = b->ptr;
-	uint32_t *r;
+	uint32_t c;
 	/* an inherited block put back (a failed realloc) keeps its generation there */
 	if (MGT_UNLIKELY(!sh_ok || p >> SH_ADDR_BITS || (p & 15) || !mgt_own_block(b) ||
-			 !mgt_sh_fits(b->size, b->stack)))
-		return NULL;
+			 b->size >= MGT_SH_SMALL || b->stack >= MGT_MAX_STACKS))
+		return 0;
 	/* the first blocks: is the header glibc's?  (and no mmapped chunk
 	 * before then: see mgt_ptrmap_remove) */
 	if (MGT_UNLIKELY(atomic_load_explicit(&sh_checked, memory_order_relaxed) < SH_CHECKS)) {
 		uint64_t w = mgt_chunk_word(p);
 		if ((w & 2) || !sh_check(p, mgt_chunk_usable(w)))
-			return NULL;
+			return 0;
 	}
-	r = region_of(&own, p);
-	if (MGT_UNLIKELY(!r) && !(r = region_make(p)))
-		return NULL;
-	return &r[(p >> 5) & (SH_WORDS - 1)];
+	if ((c = sh_intern(b->size, b->stack, solo))) {
+		*sh = &own;
+		*v = mgt_sh_pack(p, c);
+	} else {
+		*sh = &own_wide;
+		*v = MGT_SH_VALID | (uint32_t)(p >> 3 & W_HALF) | (uint32_t)b->size << W_SIZE_SHIFT |
+		     b->stack << W_STACK_SHIFT;
+	}
+	*r = region_of(*sh, p);
+	return *r || (*r = region_make(*sh, p));
 }
 
 /*
- * The word of a stale block (freed where we could not see it) was taken over
- * by a new one: the block the old word describes is counted freed then.
+ * A stale block (freed where we could not see it) in the word of shadow sh
+ * at table r, word j, that p's block takes over: it is counted freed then.
  */
-static void stale_of(uint32_t v, uint64_t p, struct mgt_block *stale)
+static int stale_of(const struct shadow *sh, void *r, uint32_t j, uint64_t p,
+		    struct mgt_block *stale)
 {
-	uint64_t half = (uint64_t)(v & MGT_SH_HALF) << 3;
-	mgt_sh_unpack(v, (p & ~31ull) | half, own_gen(), stale);
+	uint32_t old = word_at(sh, r, j);
+	if (MGT_LIKELY(!old))
+		return 0;
+	word_set(sh, r, j, 0);
+	word_unpack(sh, old, word_ptr(sh, old, p & ~31ull), own_gen(), stale);
+	return 1;
 }
 
-int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lock)
+int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block stale[2], int lock)
 {
-	_Atomic uint32_t *s = (_Atomic uint32_t *)shadow_slot(b);
-	if (MGT_LIKELY(s)) {
-		/* one block per word, handled by one thread at a time: no RMW needed */
-		uint32_t old = atomic_load_explicit(s, memory_order_relaxed);
-		atomic_store_explicit(s, mgt_sh_pack(b->ptr, b->size, b->stack),
-				      memory_order_relaxed);
-		if (MGT_LIKELY(!old))
-			return 0;
-		stale_of(old, b->ptr, stale);
-		return 1;
-	}
-	return side_insert(b, stale, lock);
+	void *r, *d;
+	struct shadow *sh;
+	uint32_t v, j = (uint32_t)(b->ptr >> 5) & (SH_WORDS - 1);
+	int n;
+	if (!shadow_slot(b, !lock, &r, &sh, &v))
+		return side_insert(b, stale, lock);
+	/* one block per word, handled by one thread at a time: no RMW needed */
+	n = stale_of(sh, r, j, b->ptr, stale);
+	/* going wide, a stale block in the dense word too */
+	if (sh->wide && (d = region_of(&own, b->ptr)))
+		n += stale_of(&own, d, j, b->ptr, &stale[n]);
+	word_set(sh, r, j, v);
+	return n;
 }
 
-/* p's word in shadow sh when it describes p; NULL otherwise */
-static inline _Atomic uint32_t *word_of(const struct shadow *sh, uint64_t p)
+/* p's word in shadow sh when it describes p (its table: *r, its index: *j) */
+static inline int word_of(const struct shadow *sh, uint64_t p, void **r, uint32_t *j)
 {
-	_Atomic uint32_t *s;
-	if (!sh->top || !(s = mgt_sh_word(sh->top, p)))
-		return NULL;
-	return mgt_sh_holds(atomic_load_explicit(s, memory_order_relaxed), p) ? s : NULL;
+	if (!(*r = region_of(sh, p)))
+		return 0;
+	*j = (uint32_t)(p >> 5) & (SH_WORDS - 1);
+	return word_holds(sh, word_at(sh, *r, *j), p);
+}
+
+/* takes p out of shadow sh if there; gen: the generation its blocks count as */
+static int shadow_remove(const struct shadow *sh, uint64_t p, uint16_t gen, struct mgt_block *out)
+{
+	void *r;
+	uint32_t j;
+	if (!word_of(sh, p, &r, &j))
+		return 0;
+	word_unpack(sh, word_at(sh, r, j), p, gen, out);
+	word_set(sh, r, j, 0);
+	return 1;
 }
 
 /* p in an inherited shadow (not the hot path: frees in a fork child of the parent's blocks) */
 static int inherited_remove(uint64_t p, struct mgt_block *out)
 {
 	for (unsigned i = 0; i < SH_ANCESTORS; i++) {
-		_Atomic uint32_t *s = word_of(&inherited[i], p);
-		if (s) {
-			mgt_sh_unpack(atomic_load_explicit(s, memory_order_relaxed), p,
-				      (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK), out);
-			atomic_store_explicit(s, 0, memory_order_relaxed);
+		uint16_t gen = (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK);
+		if (shadow_remove(&inherited[i], p, gen, out) ||
+		    shadow_remove(&inherited_wide[i], p, gen, out))
 			return 1;
-		}
 	}
 	return 0;
 }
@@ -444,13 +674,8 @@ int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock)
 	if (MGT_LIKELY(own.top && !(p >> SH_ADDR_BITS) && !(p & 15))) {
 		/* no header read: a small mmapped chunk may have come through
 		 * the inline path (mallopt's M_MMAP_THRESHOLD) */
-		_Atomic uint32_t *s = word_of(&own, p);
-		if (MGT_LIKELY(s)) {
-			mgt_sh_unpack(atomic_load_explicit(s, memory_order_relaxed), p, own_gen(), out);
-			atomic_store_explicit(s, 0, memory_order_relaxed);
-			return 1;
-		}
-		if (side_remove(p, out, lock))
+		if (shadow_remove(&own, p, own_gen(), out) ||
+		    shadow_remove(&own_wide, p, own_gen(), out) || side_remove(p, out, lock))
 			return 1;
 		return inherited_remove(p, out);
 	}
@@ -464,31 +689,33 @@ int mgt_ptrmap_init(void)
 {
 	own.top = mgt_g.no_shadow ? NULL : top_make();
 	own.n_regions = 0;
+	own_wide.top = NULL;
+	own_wide.n_regions = 0;
+	classes_init();
 	sh_ok = own.top != NULL;
 	atomic_store(&sh_checked, 0);
 	mgt_sh_top = NULL;
 	return 0;
 }
 
-/* the forking thread, alone in the child: the parent's shadow becomes inherited */
+/* the forking thread, alone in the child: the parent's shadows become inherited */
 static void shadow_fork_child(void)
 {
-	struct shadow *last = &inherited[SH_ANCESTORS - 1];
 	atomic_store(&sh_lock.v, 0);
-	if (last->top) {                   /* too old to keep: its blocks become unknown */
-		for (uint32_t i = 0; i < last->n_regions; i++)
-			mgt_munmap(region_of(last, (uint64_t)last->regions[i] << SH_SHIFT),
-				   (size_t)SH_WORDS * 4);
-		for (uint32_t i = 0; i < SH_TOP; i++)
-			if (last->top[i])
-				mgt_munmap((void *)last->top[i], (size_t)MGT_SH_FAN * sizeof(void *));
-		mgt_munmap((void *)last->top, (size_t)SH_TOP * sizeof(void *));
-	}
-	for (unsigned i = SH_ANCESTORS - 1; i > 0; i--)
+	atomic_store(&class_lock.v, 0);
+	/* too old to keep: their blocks become unknown */
+	shadow_unmap(&inherited[SH_ANCESTORS - 1]);
+	shadow_unmap(&inherited_wide[SH_ANCESTORS - 1]);
+	for (unsigned i = SH_ANCESTORS - 1; i > 0; i--) {
 		mgt_memcpy(&inherited[i], &inherited[i - 1], sizeof(own));
+		mgt_memcpy(&inherited_wide[i], &inherited_wide[i - 1], sizeof(own));
+	}
 	mgt_memcpy(&inherited[0], &own, sizeof(own));
+	mgt_memcpy(&inherited_wide[0], &own_wide, sizeof(own));
 	own.n_regions = 0;
 	own.top = sh_ok ? top_make() : NULL;
+	own_wide.n_regions = 0;
+	own_wide.top = NULL;
 	sh_ok = own.top != NULL;
 	mgt_sh_top = sh_ok && atomic_load(&sh_checked) >= SH_CHECKS ? own.top : NULL;
 }
@@ -496,12 +723,14 @@ static void shadow_fork_child(void)
 void mgt_ptrmap_lock_all(void)
 {
 	mgt_lock(&sh_lock);
+	mgt_lock(&class_lock);
 	side_lock_all();
 }
 
 void mgt_ptrmap_unlock_all(void)
 {
 	side_unlock_all();
+	mgt_unlock(&class_lock);
 	mgt_unlock(&sh_lock);
 }
 
@@ -511,56 +740,65 @@ void mgt_ptrmap_fork_child(void)
 	shadow_fork_child();
 }
 
-#define WALK_LINE 16u                  /* words per 64-byte line */
 typedef uint64_t __attribute__((may_alias)) walk_u64;
 
-/* the WALK_LINE words at r (64-byte aligned) are all 0: nothing lies there */
-static inline int line_empty(const _Atomic uint32_t *r)
+/* the 64 bytes of words at r (64-byte aligned) are all 0: nothing lies there */
+static inline int line_empty(const void *r)
 {
-	const walk_u64 *q = (const walk_u64 *)(const void *)r;
+	const walk_u64 *q = r;
 	uint64_t any = 0;
-	for (unsigned k = 0; k < WALK_LINE / 2; k++)
+	for (unsigned k = 0; k < 64 / sizeof(walk_u64); k++)
 		any |= __atomic_load_n(&q[k], __ATOMIC_RELAXED);
 	return !any;
 }
 
 /*
- * The shadow's live words, region by region; pages never touched are skipped
- * (mincore), so an exit costs the tables' resident part, not 8 MiB each.
- * Counts the blocks, or copies at most max of them to out (gen: the
- * generation they count as) and returns how many it copied.
+ * The live words of shadow sh, region by region; pages never touched are
+ * skipped (mincore), so an exit costs the tables' resident part, not their
+ * whole size.  Counts the blocks, or copies at most max of them to out
+ * (gen: the generation they count as) and returns how many it copied.  A
+ * wide word whose granule's dense word (in dense, the same generation's)
+ * holds a block too is stale: the dense one is the newer (see above).
  */
-static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_block *out,
-			    uint64_t max, int (*mapped)(uint64_t lo, uint64_t hi))
+static uint64_t shadow_walk(const struct shadow *sh, const struct shadow *dense, uint16_t gen,
+			    struct mgt_block *out, uint64_t max,
+			    int (*mapped)(uint64_t lo, uint64_t hi), uint8_t *named)
 {
 	static unsigned char vec[((size_t)SH_WORDS * 4) >> 12];
+	const uint32_t per_line = sh->wide ? 16 : 32, per_page = per_line * 64;
 	uint64_t n = 0;
 	for (uint32_t i = 0; i < sh->n_regions && sh->top; i++) {
 		uint64_t base = (uint64_t)sh->regions[i] << SH_SHIFT;
-		const _Atomic uint32_t *r = (const _Atomic uint32_t *)region_of(sh, base);
-		int have_vec = mgt_sys(SYS_mincore, (long)r, (long)SH_WORDS * 4, (long)vec, 0, 0, 0) == 0;
-		for (uint32_t pg = 0; pg < sizeof(vec); pg++) {
+		const void *r = region_of(sh, base), *d = sh->wide ? region_of(dense, base) : NULL;
+		uint32_t pages = (uint32_t)(table_bytes(sh) >> 12);
+		int have_vec = mgt_sys(SYS_mincore, (long)r, (long)table_bytes(sh), (long)vec,
+				       0, 0, 0) == 0;
+		for (uint32_t pg = 0; pg < pages; pg++) {
 			if (have_vec && !(vec[pg] & 1))
 				continue;
-			for (uint32_t j = pg << 10; j < (pg + 1) << 10; j++) {
+			for (uint32_t j = pg * per_page; j < (pg + 1) * per_page; j++) {
 				/* mostly empty at exit: a line of words (64 bytes)
 				 * found all 0 is skipped at once */
-				if (!(j & (WALK_LINE - 1)) && line_empty(&r[j])) {
-					j += WALK_LINE - 1;
+				if (!(j & (per_line - 1)) &&
+				    line_empty((const char *)r + (size_t)j * (sh->wide ? 4 : 2))) {
+					j += per_line - 1;
 					continue;
 				}
-				uint32_t v = atomic_load_explicit(&r[j], memory_order_relaxed);
-				if (!(v & MGT_SH_VALID))
+				uint32_t v = word_at(sh, r, j);
+				if (!(v & MGT_SH_VALID) || (d && (word_at(dense, d, j) & MGT_SH_VALID)))
 					continue;
+				if (named) {          /* a dense word: its class's entry */
+					named[(v >> 1) & ~(MGT_SH_HALF >> 1)] = 1;
+					continue;
+				}
 				if (out) {
 					if (n == max)
 						return n;
-					uint64_t p = base + ((uint64_t)j << 5) +
-						     ((uint64_t)(v & MGT_SH_HALF) << 3);
+					uint64_t p = word_ptr(sh, v, base + ((uint64_t)j << 5));
 					/* freed unseen, glibc may have given the memory back */
 					if (mapped && !mapped(p - 8, p))
 						continue;
-					mgt_sh_unpack(v, p, gen, &out[n]);
+					word_unpack(sh, v, p, gen, &out[n]);
 					if (mapped && !mapped(p - 8, p + out[n].size))
 						continue;
 				}
@@ -571,21 +809,50 @@ static uint64_t shadow_walk(const struct shadow *sh, uint16_t gen, struct mgt_bl
 	return n;
 }
 
+/* the blocks of the own shadows and of the inherited ones (see shadow_walk) */
+static uint64_t shadows_walk(struct mgt_block *out, uint64_t max,
+			     int (*mapped)(uint64_t lo, uint64_t hi))
+{
+	uint64_t n = shadow_walk(&own, NULL, own_gen(), out, max, mapped, NULL);
+	n += shadow_walk(&own_wide, &own, own_gen(), out ? out + n : NULL, max - n, mapped, NULL);
+	for (unsigned i = 0; i < SH_ANCESTORS && (!out || n < max); i++) {
+		uint16_t gen = (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK);
+		n += shadow_walk(&inherited[i], NULL, gen, out ? out + n : NULL, max - n, mapped, NULL);
+		n += shadow_walk(&inherited_wide[i], &inherited[i], gen, out ? out + n : NULL,
+				 max - n, mapped, NULL);
+	}
+	return n;
+}
+
+/* frees the classes no dense word of the own or an inherited shadow names;
+ * the only thread, inside its event (see SWEEP_AFTER) */
+static void classes_sweep(void)
+{
+	static uint8_t named[MGT_SH_ENTRIES];
+	mgt_memset(named, 0, sizeof(named));
+	shadow_walk(&own, NULL, 0, NULL, 0, NULL, named);
+	for (unsigned i = 0; i < SH_ANCESTORS; i++)
+		shadow_walk(&inherited[i], NULL, 0, NULL, 0, NULL, named);
+	mgt_lock(&class_lock);
+	for (uint32_t i = 0; i < MGT_SH_ENTRIES; i++) {
+		if ((i & 8) || named[i] || stack0_entry(i) || mgt_sh_classes[i] == NO_PAIR)
+			continue;
+		__atomic_store_n(&mgt_sh_classes[i], 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&mgt_sh_classes[i | 8], 0, __ATOMIC_RELAXED);
+	}
+	classes_new = 0;
+	mgt_unlock(&class_lock);
+}
+
 uint64_t mgt_ptrmap_count(void)
 {
-	uint64_t n = side_count() + shadow_walk(&own, own_gen(), NULL, 0, NULL);
-	for (unsigned i = 0; i < SH_ANCESTORS; i++)
-		n += shadow_walk(&inherited[i], 0, NULL, 0, NULL);
-	return n;
+	return side_count() + shadows_walk(NULL, 0, NULL);
 }
 
 uint64_t mgt_ptrmap_copy(struct mgt_block *out, uint64_t max,
 			 int (*mapped)(uint64_t lo, uint64_t hi))
 {
 	uint64_t n = side_copy(out, max, mapped);
-	n += shadow_walk(&own, own_gen(), out + n, max - n, mapped);
-	for (unsigned i = 0; i < SH_ANCESTORS && n < max; i++)
-		n += shadow_walk(&inherited[i], (uint16_t)((mgt_g.fork_gen - 1 - i) & GEN_MASK),
-				 out + n, max - n, mapped);
+	n += shadows_walk(out + n, max - n, mapped);
 	return n < max ? n : max;
 }

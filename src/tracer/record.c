@@ -1042,10 +1042,10 @@ void mgt_thread_exit(struct mgt_thread *t)
 static __attribute__((noinline)) void insert_slow(struct mgt_thread *t, int solo,
 						  const struct mgt_block *b)
 {
-	struct mgt_block stale;
+	struct mgt_block stale[2];
 	/* a stale entry at that address was freed unseen */
-	if (MGT_UNLIKELY(mgt_ptrmap_insert(b, &stale, !solo)))
-		record_free(t, solo, &stale);
+	for (int i = 0, n = mgt_ptrmap_insert(b, stale, !solo); i < n; i++)
+		record_free(t, solo, &stale[i]);
 }
 
 /* the block into the map: the shadow's inline path, else ptrmap.c */
@@ -1123,13 +1123,15 @@ void mgt_record_alloc_at(struct mgt_thread *t, void *p, size_t size, uint32_t st
 static __attribute__((noinline)) void free_rest(struct mgt_thread *t, int solo, uint64_t p)
 {
 	struct mgt_block b;
-	uint32_t v;
-	if (!solo && (v = mgt_shadow_take_word(p, t)))    /* the image's own block */
-		push(t, MGT_EV_FREE, mgt_sh_size(v), mgt_sh_stack(v), 0, 0);
-	else if (take(t, p, &b, solo, 1))
+	uint32_t v, e;
+	if (!solo && (v = mgt_shadow_take_word(p, t))) {  /* the image's own block */
+		e = mgt_sh_block(v);
+		push(t, MGT_EV_FREE, mgt_sh_size(e), mgt_sh_stack(e), 0, 0);
+	} else if (take(t, p, &b, solo, 1)) {
 		record_free(t, solo, &b);
-	else
+	} else {
 		record(t, solo, MGT_EV_UNKNOWN, 0, 0, 0, 0);
+	}
 	mgt_ev_end(t, solo);
 }
 
@@ -1139,7 +1141,7 @@ static __attribute__((noinline)) void own_free(struct mgt_thread *t, struct mgt_
 {
 	uint32_t v;
 	if (MGT_LIKELY(v = mgt_shadow_take_word(p, t)))
-		count_own(t, b, MGT_EV_FREE, mgt_sh_size(v), 0);
+		count_own(t, b, MGT_EV_FREE, mgt_sh_size(mgt_sh_block(v)), 0);
 	else
 		free_rest(t, 0, p);
 }
@@ -1149,13 +1151,15 @@ static __attribute__((noinline)) void own_free(struct mgt_thread *t, struct mgt_
 __attribute__((noinline)) void mgt_own_free(struct mgt_thread *t, uint64_t p)
 {
 	struct mgt_batch *b = batch_held(t);
-	uint32_t v;
-	if (MGT_UNLIKELY(!mgt_g.depth))
+	uint32_t v, e;
+	if (MGT_UNLIKELY(!mgt_g.depth)) {
 		own_free(t, b, p);
-	else if (MGT_LIKELY(v = mgt_shadow_take_word(p, t)))
-		count_recs_fast(t, b, MGT_EV_FREE, mgt_sh_size(v), mgt_sh_stack(v));
-	else
+	} else if (MGT_LIKELY(v = mgt_shadow_take_word(p, t))) {
+		e = mgt_sh_block(v);
+		count_recs_fast(t, b, MGT_EV_FREE, mgt_sh_size(e), mgt_sh_stack(e));
+	} else {
 		free_rest(t, 0, p);
+	}
 }
 
 __attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uint64_t p)

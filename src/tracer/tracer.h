@@ -85,12 +85,12 @@ struct mgt_thread {
 	uint64_t last_hash;           /* the last stack this thread captured (stack.c) */
 	uint32_t last_id;
 	uint32_t last_check;          /* the second hash of that stack (stack.c) */
-	uint64_t sh_region;           /* the last 8 MiB region of the shadow its blocks lay in */
+	uint64_t sh_region;           /* the base of the last 8 MiB region of the shadow its blocks lay in */
 	struct mgt_batch *bp;         /* its batch in this image; NULL: none (a fork child forgets it) */
 	uint64_t batch_bytes;         /* live bytes its events moved since its last fold (record.c) */
 	struct mgt_thread *next;      /* free list */
 	struct mgt_defer *_Atomic defer; /* events of signal handlers inside the tracer (record.c) */
-	_Atomic uint32_t *sh_words;   /* that region's table (ptrmap.h, MGT_SH_AT) */
+	_Atomic uint16_t *sh_words;   /* that region's table (ptrmap.h, MGT_SH_AT) */
 } __attribute__((aligned(64)));       /* a line each: threads write their own on every event */
 _Static_assert(sizeof(struct mgt_thread) == 128, "a thread's record: two cache lines");
 /*
@@ -431,9 +431,9 @@ MGT_HIDDEN int mgt_ptrmap_init(void);
  * process has more than one thread); else the caller is the solo thread.
  * The shadow takes no lock.  Insert must run after the real allocation, remove
  * before the real free: both read the block's chunk header. */
-/* Returns 1 if an entry at the same address was replaced: a free we never saw
- * (copied to *stale, for the caller to count). */
-MGT_HIDDEN int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block *stale, int lock);
+/* Returns how many entries (0-2) the block took over: frees we never saw
+ * (copied to stale[], for the caller to count). */
+MGT_HIDDEN int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block stale[2], int lock);
 /* Removes p; returns 1 and fills *out when found. */
 MGT_HIDDEN int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock);
 /* Every lock, for fork and the exit scan (taken after the event lock). */
