@@ -7,8 +7,8 @@
  * stop early, never fault (see docs/tracer.md, "Call stacks", and src/README.md).
  *
  * The depot maps a stack (its frames) to a small id.  Lookups are lock-free
- * (an open-addressing index of {id, check} in anonymous memory, the stack's
- * hash in its record, ids published with release order after the record);
+ * (an open-addressing index of {id, key} in anonymous memory, ids published
+ * with release order after the key and the stack's records);
  * inserts take one lock.  Records and
  * frames live in the trace file, so ids and frames survive a crash.  Frames
  * are stored as nodes, each a return address and its caller's node
@@ -38,22 +38,24 @@
  * pair.  The insert path, which looks again under the lock, goes by the
  * same 96 bits.
  *
- * A slot holds the id and the 32-bit check; the 64-bit hash is in the
- * stack's counters record in the file (struct mgt_stack.key), which the
- * event that looked the stack up writes next anyway: a slot of 8 bytes, not
- * 16, halves the index (4 MiB for 262k stacks), and a probe that matches
- * the check reads no line the event would not have read.
+ * A slot holds the whole key and the id: a lookup reads one line, and the
+ * event's count in the stack's record can wait for that record to come
+ * (record.c, "Pending counts").  With the 64-bit hash in the record
+ * instead (8-byte slots), a lookup of one of 262k deep stacks waited for
+ * the slot and then for the record, one miss after the other
+ * (bench/README.md, "Session 9: deep stacks").
  */
 struct slot {
 	_Atomic uint32_t id;                  /* 0 = empty */
 	_Atomic uint32_t check;               /* the second hash */
+	_Atomic uint64_t hash;
 };
 
 /*
  * The index doubles at three quarters full, under the depot lock, and the
  * new table is published with release order (at half full, 262k deep stacks
- * would hold an 8 MiB table where 4 MiB do: a lookup probes ~2.5 slots at the
- * fullest instead of 1.5, and most programs never get near).  It used to be
+ * would hold a 16 MiB table where 8 MiB do: a lookup probes ~2.5 slots at
+ * the fullest instead of 1.5, and most programs never get near).  It used to be
  * one table of 4M slots (64 MiB, unreserved), where each new stack touched a
  * page of its own at random: a program with 3000 distinct stacks paid ~11
  * MiB of RSS for it.
@@ -70,10 +72,6 @@ struct index {
 };
 static struct index *_Atomic index_;
 static struct index *retired[INDEX_MAX_BITS]; /* replaced tables, headers still mapped */
-/* each stack's check by id, for refilling a doubled index in id order (the
- * hashes are in the records, read in order too): as many as the index has
- * slots, and doubled with it */
-static uint32_t *checks;
 static unsigned n_retired;
 static mgt_lock_t depot_lock;
 
@@ -239,9 +237,9 @@ static inline uint32_t home_slot(uint64_t hash, uint32_t bits)
 }
 
 /*
- * A new entry in table x (depot lock held; x is not full): the stack's
- * record holds its hash already, so that a reader that finds the id finds
- * the hash with it (the id is stored with release order).
+ * A new entry in table x (depot lock held; x is not full): the key first,
+ * so that a reader that finds the id finds the key with it (the id is
+ * stored with release order).
  */
 static void index_put(struct index *x, uint64_t hash, uint32_t check, uint32_t id)
 {
@@ -250,6 +248,7 @@ static void index_put(struct index *x, uint64_t hash, uint32_t check, uint32_t i
 		if (atomic_load_explicit(&x->s[i].id, memory_order_relaxed))
 			continue;
 		atomic_store_explicit(&x->s[i].check, check, memory_order_relaxed);
+		atomic_store_explicit(&x->s[i].hash, hash, memory_order_relaxed);
 		atomic_store_explicit(&x->s[i].id, id, memory_order_release);
 		x->count++;
 		return;
@@ -265,34 +264,30 @@ static inline uint32_t index_find(const struct index *x, uint64_t hash, uint32_t
 		if (!sid)
 			return 0;
 		if (atomic_load_explicit(&x->s[i].check, memory_order_relaxed) == check &&
-		    atomic_load_explicit((_Atomic uint64_t *)&mgt_stack_at(sid)->key,
-					 memory_order_relaxed) == hash)
+		    atomic_load_explicit(&x->s[i].hash, memory_order_relaxed) == hash)
 			return sid;
 	}
 }
 
 /*
  * Doubles the index (depot lock held); on failure the old one keeps filling.
- * Every stored stack is in the index (it goes in right after it is
- * committed), so the new table is filled in id order: the records' hashes
- * and the checks are read one after the other.
+ * The new table is filled from the old one in its order: a slot's home in
+ * the new table is twice its home in the old one (or one more), so both are
+ * read and written nearly in sequence.
  */
 static void index_grow(void)
 {
 	struct index *old = atomic_load_explicit(&index_, memory_order_relaxed), *x;
-	uint32_t n = mgt_g.hdr->n_stacks, *c;
 	if (old->bits >= INDEX_MAX_BITS || n_retired >= INDEX_MAX_BITS ||
 	    !(x = index_make(old->bits + 1)))
 		return;
-	if (!(c = table_map(sizeof(*c) << x->bits))) {
-		mgt_munmap(x, index_bytes(x->bits));
-		return;
+	for (uint32_t i = 0; i < 1u << old->bits; i++) {
+		const struct slot *o = &old->s[i];
+		uint32_t id = atomic_load_explicit(&o->id, memory_order_relaxed);
+		if (id)
+			index_put(x, atomic_load_explicit(&o->hash, memory_order_relaxed),
+				  atomic_load_explicit(&o->check, memory_order_relaxed), id);
 	}
-	mgt_memcpy(c, checks, n * sizeof(*c));
-	mgt_munmap(checks, sizeof(*c) << old->bits);
-	checks = c;
-	for (uint32_t id = 1; id < n; id++)
-		index_put(x, mgt_stack_at(id)->key, checks[id], id);
 	atomic_store_explicit(&index_, x, memory_order_release);
 	retired[n_retired++] = old;
 	mgt_madvise(old->s, index_bytes(old->bits) - sizeof(*old), MADV_DONTNEED);
@@ -499,7 +494,6 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 	id = h->n_stacks;
 	/* its counters are the file's zeros: a stack id is never handed out twice */
 	atomic_store_explicit((_Atomic uint64_t *)&mgt_stack_at(id)->key, hash, memory_order_relaxed);
-	checks[id] = check;
 	struct mgt_stack_info *si = mgt_stack_info_at(id);
 	si->node = node;
 	si->flags = trunc;
@@ -839,9 +833,6 @@ uint32_t mgt_stack_intern(struct mgt_thread *t, const uintptr_t *frames, uint32_
 int mgt_stack_reset(void)
 {
 	struct index *x = atomic_load_explicit(&index_, memory_order_relaxed);
-	if (x && checks)
-		mgt_munmap(checks, sizeof(*checks) << x->bits);
-	checks = NULL;
 	if (x)
 		mgt_munmap(x, index_bytes(x->bits));
 	while (n_retired) {
@@ -856,13 +847,12 @@ int mgt_stack_reset(void)
 		return -1;
 	x = index_make(INDEX_MIN_BITS);
 	nodes_ = nodes_make(NODES_MIN_BITS);
-	checks = table_map(sizeof(*checks) << INDEX_MIN_BITS);
 	atomic_store_explicit(&index_, x, memory_order_release);
 	if (!main_hi)
 		find_main_stack();
 	fp_depth = MGT_CFI_UNWIND && !mgt_g.unwind_fp ? 0 : mgt_g.depth;
 	/* in a fork child the forking thread is the only one, and its bounds hold */
-	return x && nodes_ && checks ? 0 : -1;
+	return x && nodes_ ? 0 : -1;
 }
 
 void mgt_stack_lock(void) { mgt_lock(&depot_lock); }
