@@ -126,12 +126,42 @@ static size_t index_bytes(uint32_t bits)
 	return sizeof(struct index) + ((size_t)1 << bits) * sizeof(struct slot);
 }
 
-/* zeroed anonymous memory for an index; NULL when refused */
+/*
+ * Zeroed anonymous memory for an index; NULL when refused.  A table of 4
+ * MiB or more (an index of 262k deep stacks is 8 MiB, and so is the node
+ * index of their million frames) is placed on 2 MiB boundaries and asked
+ * for huge pages: its lookups land anywhere in it, and with 4 KiB pages
+ * each one also missed the TLB, whose walk held up the probes' prefetches
+ * (bench/README.md, "Session 9: deep stacks").  Such a table is filled
+ * throughout at any load, so huge pages cost no memory it would not use.
+ */
+#define HUGE_PAGE (2ul << 20)
 static void *table_map(size_t bytes)
 {
-	void *x = mgt_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return x == MAP_FAILED ? NULL : x;
+	if (bytes < 2 * HUGE_PAGE) {
+		void *x = mgt_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		return x == MAP_FAILED ? NULL : x;
+	}
+	/* room for an aligned start, the rest given back at once */
+	uintptr_t len = ((uintptr_t)bytes + 4095) & ~4095ul;
+	long r = mgt_sys(SYS_mmap, 0, (long)(len + HUGE_PAGE), PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r < 0 && r > -4096)
+		return NULL;
+	uintptr_t lo = (uintptr_t)r, at = (lo + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	if (at > lo)
+		mgt_sys(SYS_munmap, (long)lo, (long)(at - lo), 0, 0, 0, 0);
+	if (lo + HUGE_PAGE > at)
+		mgt_sys(SYS_munmap, (long)(at + len), (long)(lo + HUGE_PAGE - at), 0, 0, 0, 0);
+	void *x = mgt_mmap((void *)at, bytes, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	if (x == MAP_FAILED) {
+		mgt_sys(SYS_munmap, (long)at, (long)len, 0, 0, 0, 0);
+		return NULL;
+	}
+	mgt_madvise(x, bytes, MADV_HUGEPAGE);
+	return x;
 }
 
 static struct index *index_make(uint32_t bits)
