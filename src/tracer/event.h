@@ -46,6 +46,7 @@ MGT_HIDDEN extern struct mgt_last_stack mgt_last_stack;
  * (the hooks: the block's address; see hooks.c, KEEP_CALL).
  */
 MGT_HIDDEN uint64_t mgt_pend(struct mgt_header *h, uint32_t pend, uint64_t keep, uint64_t size);
+
 /* the open timeline bucket has had its tl_width events: it closes, the next opens */
 MGT_HIDDEN void mgt_timeline_close(struct mgt_header *h);
 /* an event took `room` to 0 or below: the bucket's new maximum, and a new
@@ -126,8 +127,10 @@ static inline void mgt_after_event(struct mgt_header *h, int64_t delta, int grew
  * check is left out where the compiler sees the id is 0.  The last stack
  * counted needs none either: a new epoch forgets it, and a free is most
  * often of a block of the stack just counted, and a loop allocates at few
- * stacks.  Any other stack's count is left pending until the next such event
- * (record.c, "Pending counts"): its record is fetched meanwhile.
+ * stacks.  Another stack's record is rebased and becomes the last one; in a
+ * process with many stacks, its count is left pending until the next such
+ * event instead (record.c, "Pending counts"): the record is fetched
+ * meanwhile.
  */
 static inline __attribute__((always_inline)) void mgt_count_at(struct mgt_header *h,
 								  uint32_t sid, uint64_t size, int is_free,
@@ -138,7 +141,12 @@ static inline __attribute__((always_inline)) void mgt_count_at(struct mgt_header
 		s = mgt_stack_at(0);
 	else if (MGT_LIKELY(mgt_last_stack.id == sid))
 		s = mgt_last_stack.s;
-	else {
+	else if (MGT_LIKELY(!atomic_load_explicit(&mgt_many_stacks, memory_order_relaxed))) {
+		s = mgt_stack_at(sid);
+		mgt_rebase(s, h->epoch);
+		mgt_last_stack.id = sid;
+		mgt_last_stack.s = s;
+	} else {
 		/* the size comes back, the header is read again: no register kept */
 		size = mgt_pend(h, (sid + 1) | (is_free ? MGT_PEND_FREE : 0), keep, size);
 		h = mgt_g.hdr;

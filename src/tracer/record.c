@@ -32,12 +32,14 @@
 struct mgt_global mgt_g;
 atomic_int mgt_phase;
 struct mgt_last_stack mgt_last_stack = { UINT32_MAX, NULL };
+atomic_int mgt_many_stacks;
 
 /*
  * Pending counts.  With many stacks used in turn (hundreds of thousands of
  * deep stacks: bench/README.md, "Session 9: deep stacks"), a stack's record
  * is seldom in the cache when an event comes to count in it, and the wait
- * for it, the index probe's wait before it, was most of the event.  So an
+ * for it, the index probe's wait before it, was most of the event.  So once
+ * the depot holds MGT_PEND_STACKS stacks (event.h, mgt_many_stacks), an
  * event at a stack that is not the last one counted stores its count in the
  * header (pend_stack, pend_size: a line every event writes anyway), asks
  * for the record, and goes on; the next such event counts it, the record
@@ -283,6 +285,7 @@ static void read_settings(void)
 			  0, 0, 0);
 	mgt_g.depth = 64;
 	mgt_g.defer_max = UINT64_MAX;
+	mgt_g.pend_stacks = MGT_PEND_STACKS;
 	if (fd < 0)
 		return;
 	for (;;) {
@@ -320,6 +323,9 @@ static void read_settings(void)
 				while (*v >= '0' && *v <= '9')
 					v++;
 				mgt_g.kill_step = *v == ':' ? (uint32_t)mgt_atou(v + 1) : 0;
+			} else if (!skip && !mgt_strncmp(entry, "MEMGATE_TEST_PEND_STACKS=", 25)) {
+				/* tests: counts left pending from this many stacks on */
+				mgt_g.pend_stacks = (uint32_t)mgt_atou(entry + 25);
 			} else if (!skip && !mgt_strncmp(entry, "MEMGATE_TEST_DEFER_MAX=", 23)) {
 				/* tests: a shorter signal handlers' queue (defer_slot) */
 				mgt_g.defer_max = mgt_atou(entry + 23);

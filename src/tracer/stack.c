@@ -522,6 +522,8 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 		goto out;                     /* id 0: counted, unattributed */
 	}
 	id = h->n_stacks;
+	if (id == mgt_g.pend_stacks)
+		atomic_store_explicit(&mgt_many_stacks, 1, memory_order_relaxed);
 	/* its counters are the file's zeros: a stack id is never handed out twice */
 	atomic_store_explicit((_Atomic uint64_t *)&mgt_stack_at(id)->key, hash, memory_order_relaxed);
 	struct mgt_stack_info *si = mgt_stack_info_at(id);
@@ -872,6 +874,8 @@ int mgt_stack_reset(void)
 	if (nodes_)
 		mgt_munmap(nodes_, nodes_bytes(nodes_->bits));
 	last_n = 0;
+	/* stack 0 is there from the start: 0 or 1 stacks means at once */
+	atomic_store_explicit(&mgt_many_stacks, mgt_g.pend_stacks <= 1, memory_order_relaxed);
 	mgt_memset(room, 0, sizeof(room));       /* a new file */
 	if (mgt_unwind_reset())
 		return -1;
