@@ -31,6 +31,26 @@ static const struct mgt_batch *batches_of(const struct mg_image *img, uint32_t *
 }
 
 /*
+ * The count the tracer left pending (format.h, pend_stack: record.c,
+ * "Pending counts"), into its stack's record, as the tracer would have
+ * counted it at its next event.  An eviction a SIGKILL cut short is undone
+ * first (thread_counts): the pending count was in neither copy.
+ */
+static int pending_count(struct mg_image *img, struct mgt_stack *stacks)
+{
+	const struct mgt_header *h = img->map;
+	uint32_t pend = h->pend_stack;
+	if (!pend)
+		return 0;
+	uint32_t id = mgt_pend_id(pend);
+	if (id >= img->n_stacks)
+		return -1;
+	mgt_count_pending(&stacks[id], pend, h->pend_size, h->epoch);
+	stacks[id].cur_blocks = mgt_stack_blocks(&stacks[id]);
+	return 0;
+}
+
+/*
  * The threads of a threaded process counted their events in their own
  * batches (format.h): without stacks in the batch's head, their parts of
  * stack 0; with stacks in records of their own (struct mgt_trec), their
@@ -49,7 +69,7 @@ static int thread_counts(struct mg_image *img, struct mgt_stack *stacks, uint64_
 	if (!batches)
 		return -1;
 	if (!nb)
-		return 0;
+		return pending_count(img, stacks);
 	for (uint32_t i = 0; i < nb; i++)
 		if (batches[i].left <= MGT_BATCH_EVENTS)
 			*unfolded += MGT_BATCH_EVENTS - batches[i].left;
@@ -61,7 +81,7 @@ static int thread_counts(struct mg_image *img, struct mgt_stack *stacks, uint64_
 			stacks[0].total_bytes += b->total_bytes;
 			stacks[0].cur_bytes += b->cur_bytes;
 		}
-		return 0;
+		return pending_count(img, stacks);
 	}
 	if (h->evict_stack) {
 		uint32_t sid = h->evict_stack - 1;
@@ -70,6 +90,8 @@ static int thread_counts(struct mg_image *img, struct mgt_stack *stacks, uint64_
 		if (batches[h->evict_batch].rec[h->evict_rec].stack == sid)
 			memcpy(&stacks[sid], h->evict_old, MGT_STACK_REC);
 	}
+	if (pending_count(img, stacks))
+		return -1;
 	for (uint32_t i = 0; i < img->n_stacks; i++)
 		mgt_rebase(&stacks[i], h->epoch);
 	for (uint32_t i = 0; i < nb; i++) {

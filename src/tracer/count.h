@@ -58,4 +58,25 @@ static inline void mgt_rebase(struct mgt_stack *s, uint64_t epoch)
 	}
 }
 
+/*
+ * The header's pending event (format.h, pend_stack and pend_size: record.c,
+ * "Pending counts") into its stack's record s: rebased first to `epoch`,
+ * the epoch the event happened in (a new peak counts the pending event
+ * before it bumps the epoch).
+ */
+static inline uint32_t mgt_pend_id(uint32_t pend)
+{
+	return (pend & ~MGT_PEND_FREE) - 1;
+}
+
+static inline void mgt_count_pending(struct mgt_stack *s, uint32_t pend, uint64_t size,
+				     uint64_t epoch)
+{
+	mgt_rebase(s, epoch);
+	if (pend & MGT_PEND_FREE)
+		mgt_count_stack_free(s, size);
+	else
+		mgt_count_stack_alloc(s, size);
+}
+
 #endif

@@ -28,16 +28,25 @@ static inline int mgt_is_threaded(void)
 #endif
 }
 /*
- * The stack whose record the last event counted (id UINT64_MAX: none), for
+ * The stack whose record the last event counted (id UINT32_MAX: none), for
  * the only thread, or whoever holds the event lock; forgotten when a fork
  * child starts its own file and at each new epoch (record.c), so the record
  * it names is rebased to the current epoch.
  */
 struct mgt_last_stack {
-	uint64_t id;
+	uint32_t id;
 	struct mgt_stack *s;
 };
 MGT_HIDDEN extern struct mgt_last_stack mgt_last_stack;
+/*
+ * The count of an event of `size` bytes at a stack not the last one, left
+ * pending until the next such event (record.c, "Pending counts"): `pend` is
+ * the header's pend_stack for it (format.h).  `keep` is not used: the
+ * caller passes what it wants to find in that register after the call
+ * (the hooks: the block's address; see hooks.c, KEEP_CALL).
+ */
+MGT_HIDDEN uint64_t mgt_pend(struct mgt_header *h, uint32_t pend, uint64_t keep, uint64_t size);
+
 /* the open timeline bucket has had its tl_width events: it closes, the next opens */
 MGT_HIDDEN void mgt_timeline_close(struct mgt_header *h);
 /* an event took `room` to 0 or below: the bucket's new maximum, and a new
@@ -112,43 +121,61 @@ static inline void mgt_after_event(struct mgt_header *h, int64_t delta, int grew
 }
 
 /*
- * The stack's record, rebased if a peak came since its last event.  Stack 0
- * never needs it: mgt_new_max() rebases it at once at every peak (it is the
- * only stack of an image traced without stacks, where this saves a compare
- * per event); the check is left out where the compiler sees the id is 0.
- * The last stack counted needs none either: a new epoch forgets it.
+ * An event's count in its stack's record.  Stack 0 needs no rebase:
+ * mgt_new_max() rebases it at once at every peak (it is the only stack of an
+ * image traced without stacks, where this saves a compare per event); the
+ * check is left out where the compiler sees the id is 0.  The last stack
+ * counted needs none either: a new epoch forgets it, and a free is most
+ * often of a block of the stack just counted, and a loop allocates at few
+ * stacks.  Another stack's record is rebased and becomes the last one; in a
+ * process with many stacks, its count is left pending until the next such
+ * event instead (record.c, "Pending counts"): the record is fetched
+ * meanwhile.
  */
-static inline __attribute__((always_inline)) struct mgt_stack *mgt_stack_event(
-	const struct mgt_header *h, uint32_t sid)
+static inline __attribute__((always_inline)) void mgt_count_at(struct mgt_header *h,
+								  uint32_t sid, uint64_t size, int is_free,
+								  uint64_t keep)
 {
 	struct mgt_stack *s;
 	if (__builtin_constant_p(sid) && !sid)
-		return mgt_stack_at(0);
-	/* the last stack counted: a free is most often of a block of the stack
-	 * just counted, and a loop allocates at few stacks */
-	if (MGT_LIKELY(mgt_last_stack.id == sid))
-		return mgt_last_stack.s;
-	s = mgt_stack_at(sid);
-	mgt_rebase(s, h->epoch);
-	mgt_last_stack.id = sid;
-	mgt_last_stack.s = s;
-	return s;
+		s = mgt_stack_at(0);
+	else if (MGT_LIKELY(mgt_last_stack.id == sid))
+		s = mgt_last_stack.s;
+	else if (MGT_LIKELY(!atomic_load_explicit(&mgt_many_stacks, memory_order_relaxed))) {
+		s = mgt_stack_at(sid);
+		mgt_rebase(s, h->epoch);
+		mgt_last_stack.id = sid;
+		mgt_last_stack.s = s;
+	} else {
+		/* the size comes back, the header is read again: no register kept */
+		size = mgt_pend(h, (sid + 1) | (is_free ? MGT_PEND_FREE : 0), keep, size);
+		h = mgt_g.hdr;
+		goto after;
+	}
+	if (is_free)
+		mgt_count_stack_free(s, size);
+	else
+		mgt_count_stack_alloc(s, size);
+after:
+	if (is_free)
+		mgt_after_event(h, -(int64_t)size, 0);
+	else
+		mgt_after_event(h, (int64_t)size, 1);
 }
 
+/* the counts of an allocation and of a free; `keep` as mgt_pend's */
 static inline __attribute__((always_inline)) void mgt_count_alloc_at(struct mgt_header *h,
-									uint32_t sid, uint64_t size)
+									uint32_t sid, uint64_t size,
+									uint64_t keep)
 {
-	struct mgt_stack *s = mgt_stack_event(h, sid);
-	mgt_count_stack_alloc(s, size);
-	mgt_after_event(h, (int64_t)size, 1);
+	mgt_count_at(h, sid, size, 0, keep);
 }
 
 static inline __attribute__((always_inline)) void mgt_count_free_at(struct mgt_header *h,
-								       uint32_t sid, uint64_t size)
+								       uint32_t sid, uint64_t size,
+								       uint64_t keep)
 {
-	struct mgt_stack *s = mgt_stack_event(h, sid);
-	mgt_count_stack_free(s, size);
-	mgt_after_event(h, -(int64_t)size, 0);
+	mgt_count_at(h, sid, size, 1, keep);
 }
 
 /*
@@ -161,7 +188,7 @@ static inline __attribute__((always_inline)) void mgt_record_alloc_inline(struct
 {
 	int solo = mgt_ev_begin(t);
 	if (MGT_LIKELY(solo && mgt_shadow_put((uint64_t)p, size, stack, t))) {
-		mgt_count_alloc_at(mgt_g.hdr, stack, size);
+		mgt_count_alloc_at(mgt_g.hdr, stack, size, (uint64_t)p);
 		mgt_ev_end(t, 1);
 		return;
 	}
@@ -177,7 +204,7 @@ static inline __attribute__((always_inline)) void mgt_record_free_inline(struct 
 	/* the own shadow: the image's block */
 	if (MGT_LIKELY(solo && (v = mgt_shadow_take_word((uint64_t)p, t)))) {
 		uint32_t e = mgt_sh_block(v);
-		mgt_count_free_at(mgt_g.hdr, mgt_sh_stack(e), mgt_sh_size(e));
+		mgt_count_free_at(mgt_g.hdr, mgt_sh_stack(e), mgt_sh_size(e), (uint64_t)p);
 		mgt_ev_end(t, 1);
 		return;
 	}

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define MGT_MAGIC        "MGTRACE1"
-#define MGT_VERSION      7
+#define MGT_VERSION      8
 
 #define MGT_MAX_STACKS   (1u << 20)       /* distinct call stacks per image; beyond: stack 0 */
 #define MGT_MAX_NODES    (1u << 24)       /* frame nodes, all stacks together (shared callers once) */
@@ -31,6 +31,7 @@
 #define MGT_BATCH_BYTES  4096u            /* ... or once they moved this many bytes */
 #define MGT_BATCH_RECS   1024u            /* a thread's own stack records (direct-mapped by stack id) */
 #define MGT_TREC_NONE    UINT32_MAX       /* a thread record that counts for no stack */
+#define MGT_PEND_FREE    (1u << 31)       /* hdr.pend_stack: the pending event is a free */
 #define MGT_ARGV_MAX     8192u
 
 /* region offsets and sizes (bytes) */
@@ -259,6 +260,13 @@ struct mgt_header {
 	uint64_t peak_bytes;    /* the peak (the latest of equal ones) */
 	uint64_t epoch;         /* bumped at each new (or equal) peak, after peak_bytes */
 	/*
+	 * An event whose count in its stack's record is not done yet (record.c,
+	 * "Pending counts"): the reader counts it, rebasing the record to
+	 * `epoch` first.  pend_size is stored before pend_stack.
+	 */
+	uint64_t pend_size;     /* its bytes */
+	uint32_t pend_stack;    /* its stack id + 1, | MGT_PEND_FREE for a free; 0: none */
+	/*
 	 * A thread record being added to its stack's shared record (record.c,
 	 * evict), under the event lock: evict_old is the shared record before,
 	 * stored before evict_stack.  If evict_stack is set and that record
@@ -270,6 +278,7 @@ struct mgt_header {
 	uint32_t evict_rec;     /* and its record */
 	uint32_t signal_lost;   /* signal handlers' calls that found their queue full
 	                         * (record.c, defer_slot): not recorded */
+	uint32_t pad1;
 	uint64_t evict_old[MGT_STACK_REC / 8];
 	/*
 	 * Derived by the reader (core/trace.c) from the stacks region and the

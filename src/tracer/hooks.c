@@ -32,7 +32,8 @@
 /*
  * The solo thread's event, in line in record_alloc and free (event.h), makes
  * a few calls out of line: a block for the side table, a bucket's new
- * maximum (or a peak), a bucket to close, a second thread appearing.  From here they go through wrappers (KEEP_CALL
+ * maximum (or a peak), a bucket to close, a second thread appearing, a
+ * count left pending (record.c, "Pending counts").  From here they go through wrappers (KEEP_CALL
  * below) that keep the registers the hooks need across them, and the
  * compiler knows it (it knows what a function of this file clobbers,
  * -fipa-ra), so those two
@@ -47,9 +48,11 @@
 #define mgt_timeline_close keep_timeline_close
 #define mgt_go_threaded keep_go_threaded
 #define mgt_new_max keep_new_max
+#define mgt_pend keep_pend
 #endif
 #include "event.h"
 #if defined(__x86_64__)
+#undef mgt_pend
 #undef mgt_alloc_slow
 #undef mgt_free_slow
 #undef mgt_timeline_close
@@ -132,6 +135,18 @@ MGT_HIDDEN __attribute__((noinline)) struct mgt_header *keep_new_max(struct mgt_
 	uint64_t c;
 	KEEP_CALL("mgt_new_max", KEEP_ARGS("=c"(c), "=r"(r8)), KEEP_ARGS("D"(h), "S"(grew)));
 	return h;
+}
+
+/* mgt_pend takes the size in rcx: the block's address stays in rdx
+ * (event.h), and the size comes back in rax, which the wrapper keeps */
+MGT_HIDDEN __attribute__((noinline)) uint64_t keep_pend(struct mgt_header *h, uint32_t pend,
+							uint64_t keep, uint64_t size)
+{
+	register uint64_t r8 __asm__("r8");
+	uint64_t c = size;
+	KEEP_CALL("mgt_pend", KEEP_ARGS("+c"(c), "=r"(r8)),
+		  KEEP_ARGS("D"(h), "S"(pend), "d"(keep), "a"(size)));
+	return size;
 }
 
 MGT_HIDDEN __attribute__((noinline)) void keep_go_threaded(void)

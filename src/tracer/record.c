@@ -31,7 +31,51 @@
 
 struct mgt_global mgt_g;
 atomic_int mgt_phase;
-struct mgt_last_stack mgt_last_stack = { UINT64_MAX, NULL };
+struct mgt_last_stack mgt_last_stack = { UINT32_MAX, NULL };
+atomic_int mgt_many_stacks;
+
+/*
+ * Pending counts.  With many stacks used in turn (hundreds of thousands of
+ * deep stacks: bench/README.md, "Session 9: deep stacks"), a stack's record
+ * is seldom in the cache when an event comes to count in it, and the wait
+ * for it, the index probe's wait before it, was most of the event.  So once
+ * the depot holds MGT_PEND_STACKS stacks (event.h, mgt_many_stacks), an
+ * event at a stack that is not the last one counted stores its count in the
+ * header (pend_stack, pend_size: a line every event writes anyway), asks
+ * for the record, and goes on; the next such event counts it, the record
+ * having arrived meanwhile.  Counts are sums, so the other events counted
+ * in between do not change the result; the rebase is the event's own, since
+ * a new peak counts the pending event before it bumps the epoch
+ * (new_epoch).  The reader counts a pending event the file still holds
+ * (core/trace.c), so a SIGKILL loses nothing.  The header's pend_stack is
+ * cleared before the record is written: a SIGKILL inside those few stores
+ * leaves that one event partly counted, never twice (FORMAT.md).
+ */
+static void pend_flush(struct mgt_header *h)
+{
+	uint32_t pend = h->pend_stack;
+	if (!pend)
+		return;
+	uint32_t id = mgt_pend_id(pend);
+	struct mgt_stack *s = mgt_stack_at(id);
+	h->pend_stack = 0;
+	atomic_signal_fence(memory_order_seq_cst);
+	mgt_count_pending(s, pend, h->pend_size, h->epoch);
+	mgt_last_stack.id = id;               /* rebased */
+	mgt_last_stack.s = s;
+}
+
+__attribute__((noinline)) uint64_t mgt_pend(struct mgt_header *h, uint32_t pend, uint64_t keep,
+					     uint64_t size)
+{
+	(void)keep;
+	pend_flush(h);
+	h->pend_size = size;
+	atomic_signal_fence(memory_order_seq_cst);
+	h->pend_stack = pend;
+	__builtin_prefetch(mgt_stack_at(mgt_pend_id(pend)), 1);
+	return size;
+}
 
 /*
  * hdr->epoch, for the threads' records (count_recs): on a cache line of its
@@ -241,6 +285,7 @@ static void read_settings(void)
 			  0, 0, 0);
 	mgt_g.depth = 64;
 	mgt_g.defer_max = UINT64_MAX;
+	mgt_g.pend_stacks = MGT_PEND_STACKS;
 	if (fd < 0)
 		return;
 	for (;;) {
@@ -278,6 +323,9 @@ static void read_settings(void)
 				while (*v >= '0' && *v <= '9')
 					v++;
 				mgt_g.kill_step = *v == ':' ? (uint32_t)mgt_atou(v + 1) : 0;
+			} else if (!skip && !mgt_strncmp(entry, "MEMGATE_TEST_PEND_STACKS=", 25)) {
+				/* tests: counts left pending from this many stacks on */
+				mgt_g.pend_stacks = (uint32_t)mgt_atou(entry + 25);
 			} else if (!skip && !mgt_strncmp(entry, "MEMGATE_TEST_DEFER_MAX=", 23)) {
 				/* tests: a shorter signal handlers' queue (defer_slot) */
 				mgt_g.defer_max = mgt_atou(entry + 23);
@@ -337,7 +385,7 @@ static int start_image(int fork_child, const char *parent_file)
 	h->tl_width = 1;
 	h->tl_left = 1;                       /* room 0: live bytes 0, a bucket maximum of 0 */
 	h->n_stacks = 1;                      /* stack 0: overflow, no frames */
-	mgt_last_stack.id = UINT64_MAX;       /* a fork child's records are new */
+	mgt_last_stack.id = UINT32_MAX;       /* a fork child's records are new */
 	epoch_copy.v = 0;
 	h->n_nodes = 1;                       /* node 0: "no caller", never written */
 	if (fork_child) {
@@ -466,6 +514,7 @@ static inline uint64_t live_bytes(const struct mgt_header *h)
  */
 static void new_epoch(struct mgt_header *h, uint64_t e)
 {
+	pend_flush(h);                        /* an event of the old epoch */
 	struct mgt_stack *s0 = mgt_stack_at(0);
 	uint32_t nb = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
 	atomic_signal_fence(memory_order_seq_cst);
@@ -488,7 +537,7 @@ static void new_epoch(struct mgt_header *h, uint64_t e)
 	atomic_signal_fence(memory_order_seq_cst);
 	h->epoch = e;
 	__atomic_store_n(&epoch_copy.v, e, __ATOMIC_RELAXED);
-	mgt_last_stack.id = UINT64_MAX;       /* its record is of the old epoch */
+	mgt_last_stack.id = UINT32_MAX;       /* its record is of the old epoch */
 }
 
 struct mgt_header *mgt_new_max(struct mgt_header *h, int grew)
@@ -542,7 +591,12 @@ void mgt_image_live(uint64_t *bytes, uint64_t *blocks)
 		*bytes += s->cur_bytes;
 		*blocks += mgt_stack_blocks(s);
 	}
-	/* the threads' own counts too (record.c, "Threads") */
+	/* the pending count, and the threads' own counts (record.c, "Threads") */
+	uint32_t pend = mgt_g.hdr->pend_stack;
+	if (pend) {
+		*bytes += pend & MGT_PEND_FREE ? -mgt_g.hdr->pend_size : mgt_g.hdr->pend_size;
+		*blocks += pend & MGT_PEND_FREE ? -1ull : 1;
+	}
 	n = __atomic_load_n(&mgt_g.hdr->n_batches, __ATOMIC_ACQUIRE);
 	for (uint32_t i = 0; i < n && i < MGT_MAX_BATCHES; i++) {
 		const struct mgt_batch *b = mgt_batch_at(i);
@@ -592,10 +646,10 @@ static inline __attribute__((always_inline)) void apply(struct mgt_header *h, co
 {
 	switch (e->kind) {
 	case MGT_EV_ALLOC:
-		mgt_count_alloc_at(h, e->stack, e->size);
+		mgt_count_alloc_at(h, e->stack, e->size, 0);
 		break;
 	case MGT_EV_FREE:
-		mgt_count_free_at(h, e->stack, e->size);
+		mgt_count_free_at(h, e->stack, e->size, 0);
 		break;
 	case MGT_EV_RESIZE:
 		count_resize(h, e->old_stack, e->old_size, e->stack, e->size);
@@ -996,7 +1050,7 @@ static inline __attribute__((always_inline)) void record_free(struct mgt_thread 
 	if (MGT_UNLIKELY(!mgt_own_block(b)))
 		record(t, solo, MGT_EV_INHERITED, b->size, 0, 0, 0);  /* the parent's block */
 	else if (MGT_LIKELY(solo))
-		mgt_count_free_at(mgt_g.hdr, b->stack, b->size);      /* the common case, directly */
+		mgt_count_free_at(mgt_g.hdr, b->stack, b->size, b->ptr); /* the common case, directly */
 	else
 		push(t, MGT_EV_FREE, b->size, b->stack, 0, 0);
 }

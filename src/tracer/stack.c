@@ -7,8 +7,8 @@
  * stop early, never fault (see docs/tracer.md, "Call stacks", and src/README.md).
  *
  * The depot maps a stack (its frames) to a small id.  Lookups are lock-free
- * (an open-addressing index of {id, check} in anonymous memory, the stack's
- * hash in its record, ids published with release order after the record);
+ * (an open-addressing index of {id, key} in anonymous memory, ids published
+ * with release order after the key and the stack's records);
  * inserts take one lock.  Records and
  * frames live in the trace file, so ids and frames survive a crash.  Frames
  * are stored as nodes, each a return address and its caller's node
@@ -38,22 +38,24 @@
  * pair.  The insert path, which looks again under the lock, goes by the
  * same 96 bits.
  *
- * A slot holds the id and the 32-bit check; the 64-bit hash is in the
- * stack's counters record in the file (struct mgt_stack.key), which the
- * event that looked the stack up writes next anyway: a slot of 8 bytes, not
- * 16, halves the index (4 MiB for 262k stacks), and a probe that matches
- * the check reads no line the event would not have read.
+ * A slot holds the whole key and the id: a lookup reads one line, and the
+ * event's count in the stack's record can wait for that record to come
+ * (record.c, "Pending counts").  With the 64-bit hash in the record
+ * instead (8-byte slots), a lookup of one of 262k deep stacks waited for
+ * the slot and then for the record, one miss after the other
+ * (bench/README.md, "Session 9: deep stacks").
  */
 struct slot {
 	_Atomic uint32_t id;                  /* 0 = empty */
 	_Atomic uint32_t check;               /* the second hash */
+	_Atomic uint64_t hash;
 };
 
 /*
  * The index doubles at three quarters full, under the depot lock, and the
  * new table is published with release order (at half full, 262k deep stacks
- * would hold an 8 MiB table where 4 MiB do: a lookup probes ~2.5 slots at the
- * fullest instead of 1.5, and most programs never get near).  It used to be
+ * would hold a 16 MiB table where 8 MiB do: a lookup probes ~2.5 slots at
+ * the fullest instead of 1.5, and most programs never get near).  It used to be
  * one table of 4M slots (64 MiB, unreserved), where each new stack touched a
  * page of its own at random: a program with 3000 distinct stacks paid ~11
  * MiB of RSS for it.
@@ -70,10 +72,6 @@ struct index {
 };
 static struct index *_Atomic index_;
 static struct index *retired[INDEX_MAX_BITS]; /* replaced tables, headers still mapped */
-/* each stack's check by id, for refilling a doubled index in id order (the
- * hashes are in the records, read in order too): as many as the index has
- * slots, and doubled with it */
-static uint32_t *checks;
 static unsigned n_retired;
 static mgt_lock_t depot_lock;
 
@@ -128,12 +126,42 @@ static size_t index_bytes(uint32_t bits)
 	return sizeof(struct index) + ((size_t)1 << bits) * sizeof(struct slot);
 }
 
-/* zeroed anonymous memory for an index; NULL when refused */
+/*
+ * Zeroed anonymous memory for an index; NULL when refused.  A table of 4
+ * MiB or more (an index of 262k deep stacks is 8 MiB, and so is the node
+ * index of their million frames) is placed on 2 MiB boundaries and asked
+ * for huge pages: its lookups land anywhere in it, and with 4 KiB pages
+ * each one also missed the TLB, whose walk held up the probes' prefetches
+ * (bench/README.md, "Session 9: deep stacks").  Such a table is filled
+ * throughout at any load, so huge pages cost no memory it would not use.
+ */
+#define HUGE_PAGE (2ul << 20)
 static void *table_map(size_t bytes)
 {
-	void *x = mgt_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return x == MAP_FAILED ? NULL : x;
+	if (bytes < 2 * HUGE_PAGE) {
+		void *x = mgt_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		return x == MAP_FAILED ? NULL : x;
+	}
+	/* room for an aligned start, the rest given back at once */
+	uintptr_t len = ((uintptr_t)bytes + 4095) & ~4095ul;
+	long r = mgt_sys(SYS_mmap, 0, (long)(len + HUGE_PAGE), PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r < 0 && r > -4096)
+		return NULL;
+	uintptr_t lo = (uintptr_t)r, at = (lo + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	if (at > lo)
+		mgt_sys(SYS_munmap, (long)lo, (long)(at - lo), 0, 0, 0, 0);
+	if (lo + HUGE_PAGE > at)
+		mgt_sys(SYS_munmap, (long)(at + len), (long)(lo + HUGE_PAGE - at), 0, 0, 0, 0);
+	void *x = mgt_mmap((void *)at, bytes, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	if (x == MAP_FAILED) {
+		mgt_sys(SYS_munmap, (long)at, (long)len, 0, 0, 0, 0);
+		return NULL;
+	}
+	mgt_madvise(x, bytes, MADV_HUGEPAGE);
+	return x;
 }
 
 static struct index *index_make(uint32_t bits)
@@ -239,9 +267,9 @@ static inline uint32_t home_slot(uint64_t hash, uint32_t bits)
 }
 
 /*
- * A new entry in table x (depot lock held; x is not full): the stack's
- * record holds its hash already, so that a reader that finds the id finds
- * the hash with it (the id is stored with release order).
+ * A new entry in table x (depot lock held; x is not full): the key first,
+ * so that a reader that finds the id finds the key with it (the id is
+ * stored with release order).
  */
 static void index_put(struct index *x, uint64_t hash, uint32_t check, uint32_t id)
 {
@@ -250,6 +278,7 @@ static void index_put(struct index *x, uint64_t hash, uint32_t check, uint32_t i
 		if (atomic_load_explicit(&x->s[i].id, memory_order_relaxed))
 			continue;
 		atomic_store_explicit(&x->s[i].check, check, memory_order_relaxed);
+		atomic_store_explicit(&x->s[i].hash, hash, memory_order_relaxed);
 		atomic_store_explicit(&x->s[i].id, id, memory_order_release);
 		x->count++;
 		return;
@@ -265,34 +294,30 @@ static inline uint32_t index_find(const struct index *x, uint64_t hash, uint32_t
 		if (!sid)
 			return 0;
 		if (atomic_load_explicit(&x->s[i].check, memory_order_relaxed) == check &&
-		    atomic_load_explicit((_Atomic uint64_t *)&mgt_stack_at(sid)->key,
-					 memory_order_relaxed) == hash)
+		    atomic_load_explicit(&x->s[i].hash, memory_order_relaxed) == hash)
 			return sid;
 	}
 }
 
 /*
  * Doubles the index (depot lock held); on failure the old one keeps filling.
- * Every stored stack is in the index (it goes in right after it is
- * committed), so the new table is filled in id order: the records' hashes
- * and the checks are read one after the other.
+ * The new table is filled from the old one in its order: a slot's home in
+ * the new table is twice its home in the old one (or one more), so both are
+ * read and written nearly in sequence.
  */
 static void index_grow(void)
 {
 	struct index *old = atomic_load_explicit(&index_, memory_order_relaxed), *x;
-	uint32_t n = mgt_g.hdr->n_stacks, *c;
 	if (old->bits >= INDEX_MAX_BITS || n_retired >= INDEX_MAX_BITS ||
 	    !(x = index_make(old->bits + 1)))
 		return;
-	if (!(c = table_map(sizeof(*c) << x->bits))) {
-		mgt_munmap(x, index_bytes(x->bits));
-		return;
+	for (uint32_t i = 0; i < 1u << old->bits; i++) {
+		const struct slot *o = &old->s[i];
+		uint32_t id = atomic_load_explicit(&o->id, memory_order_relaxed);
+		if (id)
+			index_put(x, atomic_load_explicit(&o->hash, memory_order_relaxed),
+				  atomic_load_explicit(&o->check, memory_order_relaxed), id);
 	}
-	mgt_memcpy(c, checks, n * sizeof(*c));
-	mgt_munmap(checks, sizeof(*c) << old->bits);
-	checks = c;
-	for (uint32_t id = 1; id < n; id++)
-		index_put(x, mgt_stack_at(id)->key, checks[id], id);
 	atomic_store_explicit(&index_, x, memory_order_release);
 	retired[n_retired++] = old;
 	mgt_madvise(old->s, index_bytes(old->bits) - sizeof(*old), MADV_DONTNEED);
@@ -497,9 +522,10 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 		goto out;                     /* id 0: counted, unattributed */
 	}
 	id = h->n_stacks;
+	if (id == mgt_g.pend_stacks)
+		atomic_store_explicit(&mgt_many_stacks, 1, memory_order_relaxed);
 	/* its counters are the file's zeros: a stack id is never handed out twice */
 	atomic_store_explicit((_Atomic uint64_t *)&mgt_stack_at(id)->key, hash, memory_order_relaxed);
-	checks[id] = check;
 	struct mgt_stack_info *si = mgt_stack_info_at(id);
 	si->node = node;
 	si->flags = trunc;
@@ -839,9 +865,6 @@ uint32_t mgt_stack_intern(struct mgt_thread *t, const uintptr_t *frames, uint32_
 int mgt_stack_reset(void)
 {
 	struct index *x = atomic_load_explicit(&index_, memory_order_relaxed);
-	if (x && checks)
-		mgt_munmap(checks, sizeof(*checks) << x->bits);
-	checks = NULL;
 	if (x)
 		mgt_munmap(x, index_bytes(x->bits));
 	while (n_retired) {
@@ -851,18 +874,19 @@ int mgt_stack_reset(void)
 	if (nodes_)
 		mgt_munmap(nodes_, nodes_bytes(nodes_->bits));
 	last_n = 0;
+	/* stack 0 is there from the start: 0 or 1 stacks means at once */
+	atomic_store_explicit(&mgt_many_stacks, mgt_g.pend_stacks <= 1, memory_order_relaxed);
 	mgt_memset(room, 0, sizeof(room));       /* a new file */
 	if (mgt_unwind_reset())
 		return -1;
 	x = index_make(INDEX_MIN_BITS);
 	nodes_ = nodes_make(NODES_MIN_BITS);
-	checks = table_map(sizeof(*checks) << INDEX_MIN_BITS);
 	atomic_store_explicit(&index_, x, memory_order_release);
 	if (!main_hi)
 		find_main_stack();
 	fp_depth = MGT_CFI_UNWIND && !mgt_g.unwind_fp ? 0 : mgt_g.depth;
 	/* in a fork child the forking thread is the only one, and its bounds hold */
-	return x && nodes_ && checks ? 0 : -1;
+	return x && nodes_ ? 0 : -1;
 }
 
 void mgt_stack_lock(void) { mgt_lock(&depot_lock); }
