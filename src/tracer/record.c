@@ -14,7 +14,8 @@
  * thread, see "serialisation" below).  The module lock is held alone, around
  * the loader's dl_iterate_phdr, never with another tracer lock.  A hook never holds two
  * of them at once; only fork's prepare handler and the exit step take the
- * event lock and every shard.
+ * event lock and every shard.  Under any of them, innermost: back_lock, held
+ * only around system calls that reserve pages of the file ("Reservation").
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,8 +25,8 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
-#include <linux/falloc.h>
 
 #include "event.h"
 
@@ -193,7 +194,8 @@ static void file_unmap(struct mgt_header *hdr, struct mgt_bucket *tl, struct mgt
 	mgt_munmap(hdr, MGT_HDR_SIZE);
 }
 
-static int open_file(void)
+/* creates this image's file, maps its header and timeline; the header's seq in *seq_out */
+static int open_file(uint32_t *seq_out)
 {
 	char *p;
 	for (uint32_t seq = 0; seq < 1000; seq++) {
@@ -209,7 +211,6 @@ static int open_file(void)
 			continue;                 /* an earlier image of this pid (exec) */
 		if (fd < 0)
 			return -1;
-		mgt_g.backed[0] = 0;
 		areas_init();
 		void *m = MAP_FAILED, *tl = MAP_FAILED;
 		if (mgt_sys(SYS_ftruncate, fd, (long)MGT_FILE_SIZE, 0, 0, 0, 0) == 0 &&
@@ -225,10 +226,67 @@ static int open_file(void)
 		mgt_g.hdr = m;
 		mgt_g.timeline = tl;
 		mgt_g.children = (struct mgt_child *)((char *)tl + (MGT_CHILD_OFF - MGT_TL_OFF));
-		mgt_g.hdr->seq = seq;
+		*seq_out = seq;   /* written once start_image has reserved the header */
 		return 0;
 	}
 	return -1;
+}
+
+/*
+ * Reservation.  A page of the file is reserved before its first byte is
+ * written through a mapping: on a full disk, a store to a page with no space
+ * behind it would kill the program with SIGBUS, where a reservation that fails
+ * stops recording instead (MGT_F_NOSPACE).  A page is reserved by writing
+ * zeros to it, once: the page cache then holds it with its space accounted
+ * (the delayed allocation of ext4 and xfs, tmpfs's own pages), and no disk
+ * block is allocated before writeback, which a trace file read and deleted
+ * within seconds never sees.  fallocate, used before, allocated blocks at
+ * once, and deleting the file freed them again: on a disk mounted with
+ * `discard`, one synchronous discard per extent, 0.3 to 19 ms per traced
+ * process in memgate's last munmap (bench/README.md, "Session 9").  Pages,
+ * not larger steps: what is reserved is page cache whether the tracer writes
+ * it or not.
+ *
+ * Zeros written over a page that holds records would erase them.  So a page's
+ * bit is set only after its zeros, the check and the zeros are one step under
+ * back_lock (two areas may share a page), and nothing is written to a page
+ * before mgt_back() has returned for it (open_file() writes nothing into the
+ * header).  back_lock is the innermost lock: its holder only makes system
+ * calls on the file; a fork child starts it over with the bitmap.
+ */
+static mgt_lock_t back_lock;
+static char zero_page[4096];          /* never written: the kernel reads it */
+
+static int page_backed(uint64_t pg)
+{
+	return (int)((atomic_load_explicit(&mgt_g.backed[pg / 64], memory_order_acquire) >>
+		      (pg % 64)) & 1);
+}
+
+/* zeros into pages [pg, pg + n) of the file; 0, or -1 (out of space) */
+static int reserve_pages(long fd, uint64_t pg, uint64_t n)
+{
+	struct iovec iov[16];
+	for (unsigned i = 0; i < 16; i++)
+		iov[i] = (struct iovec){ zero_page, sizeof(zero_page) };
+	while (n) {
+		unsigned k = n < 16 ? (unsigned)n : 16;
+		long r = mgt_sys(SYS_pwritev, fd, (long)iov, k, (long)(pg << MGT_PAGE_SHIFT), 0, 0);
+		if (r == -EINTR)
+			continue;
+		if (r != (long)k << MGT_PAGE_SHIFT)
+			return -1;
+		pg += k;
+		n -= k;
+	}
+	return 0;
+}
+
+void mgt_back_fork_child(void)
+{
+	back_lock = (mgt_lock_t){ 0 };
+	for (size_t i = 0; i < sizeof(mgt_g.backed) / sizeof(mgt_g.backed[0]); i++)
+		atomic_store_explicit(&mgt_g.backed[i], 0, memory_order_relaxed);
 }
 
 int mgt_back(uint64_t off, uint64_t len)
@@ -237,29 +295,37 @@ int mgt_back(uint64_t off, uint64_t len)
 	int ret = 0;
 	if (!len)
 		return 0;
-	for (uint64_t c = off >> MGT_CHUNK_SHIFT; c <= (off + len - 1) >> MGT_CHUNK_SHIFT; c++) {
-		atomic_ulong *w = &mgt_g.backed[c / 64];
-		unsigned long bit = 1ul << (c % 64);
-		if (atomic_load_explicit(w, memory_order_relaxed) & bit)
-			continue;
-		if (fd < 0)
-			fd = mgt_sys(SYS_openat, AT_FDCWD, (long)mgt_g.path, O_RDWR | O_CLOEXEC, 0, 0, 0);
-		if (fd < 0) {
-			ret = -1;
-			break;
+	uint64_t pg = off >> MGT_PAGE_SHIFT, last = (off + len - 1) >> MGT_PAGE_SHIFT;
+	while (pg <= last && page_backed(pg))
+		pg++;
+	if (pg <= last) {
+		mgt_lock(&back_lock);
+		for (; pg <= last; pg++) {
+			if (page_backed(pg))
+				continue;
+			uint64_t end = pg + 1;        /* the run of pages not reserved yet */
+			while (end <= last && !page_backed(end))
+				end++;
+			if (fd < 0)
+				fd = mgt_sys(SYS_openat, AT_FDCWD, (long)mgt_g.path, O_RDWR | O_CLOEXEC,
+					     0, 0, 0);
+			if (fd < 0 || reserve_pages(fd, pg, end - pg)) {
+				ret = -1;
+				break;
+			}
+			for (; pg < end; pg++)
+				atomic_fetch_or_explicit(&mgt_g.backed[pg / 64], 1ul << (pg % 64),
+							 memory_order_release);
 		}
-		/* reserve the blocks now: touching an unbacked page of a full disk
-		 * would kill the program with SIGBUS (memray's sink does the same) */
-		long r = mgt_sys(SYS_fallocate, fd, 0, (long)(c << MGT_CHUNK_SHIFT),
-				 1l << MGT_CHUNK_SHIFT, 0, 0);
-		if (r < 0 && r != -EOPNOTSUPP) {
-			ret = -1;
-			break;
-		}
-		atomic_fetch_or(w, bit);
+		mgt_unlock(&back_lock);
 	}
-	if (ret && mgt_g.hdr) {
+	/* the flag only where the header's page is reserved (its own reservation
+	 * may be the one that failed) */
+	if (ret && mgt_g.hdr &&
+	    page_backed((MGT_HDR_OFF + offsetof(struct mgt_header, flags)) >> MGT_PAGE_SHIFT)) {
 		__atomic_fetch_or(&mgt_g.hdr->flags, MGT_F_NOSPACE, __ATOMIC_RELAXED);
+	}
+	if (ret) {
 		mgt_hooks_record(0);
 		atomic_store(&mgt_phase, MGT_PHASE_OFF);      /* stop recording; what is there stays */
 	}
@@ -365,12 +431,16 @@ static void read_identity(struct mgt_header *h)
 /* A fresh header for this process image: exec'd (fork_gen 0) or a fork child. */
 static int start_image(int fork_child, const char *parent_file)
 {
-	if (open_file() || mgt_back(MGT_HDR_OFF, MGT_HDR_SIZE) ||
-	    mgt_back(MGT_TL_OFF, MGT_TL_SIZE + MGT_CHILD_SIZE) ||
+	uint32_t seq;
+	/* the children's statuses are reserved as they come (mgt_note_child) */
+	if (open_file(&seq) || mgt_back(MGT_HDR_OFF, sizeof(struct mgt_header)) ||
+	    mgt_back(MGT_TL_OFF, MGT_TL_SIZE) ||
 	    mgt_back(MGT_STK_OFF, MGT_STACK_REC) ||
 	    mgt_back(MGT_INFO_OFF, sizeof(struct mgt_stack_info)))
 		return -1;
 	struct mgt_header *h = mgt_g.hdr;
+
+	h->seq = seq;
 
 	h->version = MGT_VERSION;
 	h->header_size = sizeof(*h);
@@ -1690,11 +1760,13 @@ void mgt_note_child(int pid, int status)
 	if (!WIFEXITED(status) && !WIFSIGNALED(status))
 		return;
 	int solo = enter(t, 0);
-	if (h->n_children < MGT_MAX_CHILDREN) {
+	if (h->n_children < MGT_MAX_CHILDREN &&
+	    !mgt_back(MGT_CHILD_OFF + h->n_children * sizeof(struct mgt_child),
+		      sizeof(struct mgt_child))) {
 		mgt_g.children[h->n_children].pid = pid;
 		mgt_g.children[h->n_children].status = status;
 		__atomic_store_n(&h->n_children, h->n_children + 1, __ATOMIC_RELEASE);
-	} else {
+	} else if (h->n_children >= MGT_MAX_CHILDREN) {
 		__atomic_fetch_or(&h->flags, MGT_F_CHILD_FULL, __ATOMIC_RELAXED);
 	}
 	leave(t, solo, 0);
@@ -1781,8 +1853,7 @@ void mgt_atfork_child(void)
 
 		mgt_g.hdr = NULL;
 		mgt_g.fork_gen++;
-		for (size_t i = 0; i < sizeof(mgt_g.backed) / sizeof(mgt_g.backed[0]); i++)
-			atomic_store(&mgt_g.backed[i], 0);
+		mgt_back_fork_child();
 		if (mgt_stack_reset() == 0 && start_image(1, parent_file) == 0) {
 			/* the child has the parent's modules: copy the table we saw */
 			struct mgt_header *h = mgt_g.hdr;
