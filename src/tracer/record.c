@@ -194,8 +194,9 @@ static void file_unmap(struct mgt_header *hdr, struct mgt_bucket *tl, struct mgt
 	mgt_munmap(hdr, MGT_HDR_SIZE);
 }
 
-/* creates this image's file, maps its header and timeline; the header's seq in *seq_out */
-static int open_file(uint32_t *seq_out)
+/* creates this image's file, maps its header and timeline; the header's seq
+ * in *seq_out, the open file in *fd_out (the caller closes it) */
+static int open_file(uint32_t *seq_out, long *fd_out)
 {
 	char *p;
 	for (uint32_t seq = 0; seq < 1000; seq++) {
@@ -216,13 +217,13 @@ static int open_file(uint32_t *seq_out)
 		if (mgt_sys(SYS_ftruncate, fd, (long)MGT_FILE_SIZE, 0, 0, 0, 0) == 0 &&
 		    (m = map_file(fd, MGT_HDR_OFF, MGT_HDR_SIZE)) != MAP_FAILED)
 			tl = map_file(fd, MGT_TL_OFF, MGT_TL_SIZE + MGT_CHILD_SIZE);
-		/* hold no fd: the program may close every fd it finds */
-		mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
 		if (tl == MAP_FAILED) {
+			mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
 			if (m != MAP_FAILED)
 				mgt_munmap(m, MGT_HDR_SIZE);
 			return -1;
 		}
+		*fd_out = fd;
 		mgt_g.hdr = m;
 		mgt_g.timeline = tl;
 		mgt_g.children = (struct mgt_child *)((char *)tl + (MGT_CHILD_OFF - MGT_TL_OFF));
@@ -289,9 +290,10 @@ void mgt_back_fork_child(void)
 		atomic_store_explicit(&mgt_g.backed[i], 0, memory_order_relaxed);
 }
 
-int mgt_back(uint64_t off, uint64_t len)
+/* mgt_back() through *fd, opened when first needed and left open (-1: not yet) */
+static int back(uint64_t off, uint64_t len, long *fdp)
 {
-	long fd = -1;
+	long fd = *fdp;
 	int ret = 0;
 	if (!len)
 		return 0;
@@ -332,6 +334,14 @@ int mgt_back(uint64_t off, uint64_t len)
 	/* no address space for it (RLIMIT_AS): the caller does without */
 	if (!ret && areas_map(off, len, &fd))
 		ret = -1;
+	*fdp = fd;
+	return ret;
+}
+
+int mgt_back(uint64_t off, uint64_t len)
+{
+	long fd = -1;
+	int ret = back(off, len, &fd);
 	if (fd >= 0)
 		mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
 	return ret;
@@ -432,11 +442,16 @@ static void read_identity(struct mgt_header *h)
 static int start_image(int fork_child, const char *parent_file)
 {
 	uint32_t seq;
+	long fd = -1;
+	if (open_file(&seq, &fd))
+		return -1;
 	/* the children's statuses are reserved as they come (mgt_note_child) */
-	if (open_file(&seq) || mgt_back(MGT_HDR_OFF, sizeof(struct mgt_header)) ||
-	    mgt_back(MGT_TL_OFF, MGT_TL_SIZE) ||
-	    mgt_back(MGT_STK_OFF, MGT_STACK_REC) ||
-	    mgt_back(MGT_INFO_OFF, sizeof(struct mgt_stack_info)))
+	int ok = !back(MGT_HDR_OFF, sizeof(struct mgt_header), &fd) &&
+		 !back(MGT_TL_OFF, MGT_TL_SIZE, &fd) && !back(MGT_STK_OFF, MGT_STACK_REC, &fd) &&
+		 !back(MGT_INFO_OFF, sizeof(struct mgt_stack_info), &fd);
+	/* hold no fd past this: the program may close every fd it finds */
+	mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
+	if (!ok)
 		return -1;
 	struct mgt_header *h = mgt_g.hdr;
 
