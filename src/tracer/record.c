@@ -88,6 +88,7 @@ static struct {
 	char pad[56];
 } epoch_copy __attribute__((aligned(64)));
 
+static uint64_t settled;             /* tl_left when the state was last settled ("A new maximum") */
 static uint32_t fork_mod_snapshot;   /* modules the parent had when it forked */
 static int fork_token;               /* enter()'s result, held across fork */
 static struct mgt_thread *fork_thread; /* the thread inside fork() */
@@ -469,6 +470,7 @@ static int start_image(int fork_child, const char *parent_file)
 	h->start_mono_ns = mgt_now_ns();
 	h->tl_width = 1;
 	h->tl_left = 1;                       /* room 0: live bytes 0, a bucket maximum of 0 */
+	settled = 1;
 	h->n_stacks = 1;                      /* stack 0: overflow, no frames */
 	mgt_last_stack.id = UINT32_MAX;       /* a fork child's records are new */
 	epoch_copy.v = 0;
@@ -593,7 +595,7 @@ static inline uint64_t live_bytes(const struct mgt_header *h)
 
 /*
  * A new peak: the stacks rebase to epoch `e` lazily (event.h), stack 0 at
- * once (mgt_stack_event leaves it out).  The epoch is stored after the peak
+ * once (mgt_count_at leaves it out).  The epoch is stored after the peak
  * and stack 0's copy: a reader then never pairs the new epoch with old
  * figures.
  */
@@ -625,7 +627,29 @@ static void new_epoch(struct mgt_header *h, uint64_t e)
 	mgt_last_stack.id = UINT32_MAX;       /* its record is of the old epoch */
 }
 
-struct mgt_header *mgt_new_max(struct mgt_header *h, int grew)
+/*
+ * A new maximum.  An allocation takes its size off `room` and looks no
+ * further (event.h): while the heap grows, room goes below 0 and every
+ * allocation of the rise costs nothing more.  What was done at each of them
+ * (the open bucket's maximum, and a new peak when the live bytes reach the
+ * last one: an equal one too, DHAT keeps the latest) is done once, for the
+ * state the rise ended in, by whatever looks next:
+ *   - a free, or a resize that does not grow, that finds room at 0 or below
+ *     (mgt_free_top), before it is counted: no other event came since the
+ *     rise's last allocation, so the stacks' records, rebased lazily from
+ *     the new epoch on (event.h), hold what they held at its top;
+ *   - the bucket's close, exec and exit; the threads' folds, and every event
+ *     applied under the event lock (a threaded process keeps its peaks
+ *     eager, as the bound of docs/profile-schema.md describes them);
+ *   - after a SIGKILL, the reader: the live bytes at death reach the peak,
+ *     and every stack's bytes at the peak are its live bytes (core/trace.c).
+ * A state is pending while room <= 0 and an event came since the state was
+ * last settled: `settled` holds tl_left then (it counts each bucket's
+ * events down; a bucket opens settled), so a free that leaves room at 0
+ * (of 0 bytes, or a bucket's first event) is no rise: that state was not
+ * an allocation's, and starts no peak, as before.
+ */
+static void new_max(struct mgt_header *h, int grew)
 {
 	uint64_t cur = live_bytes(h);
 	h->tl_open.live_max = cur;
@@ -634,12 +658,85 @@ struct mgt_header *mgt_new_max(struct mgt_header *h, int grew)
 		h->peak_bytes = cur;
 		new_epoch(h, h->epoch + 1);
 	}
+	settled = h->tl_left;
+}
+
+/* the top of a rise, if one is pending: its maximum and maybe a peak */
+static inline void settle(struct mgt_header *h)
+{
+	if (h->room <= 0 && h->tl_left != settled)
+		new_max(h, 1);
+}
+
+static inline void settle_free(struct mgt_header *h, uint64_t size)
+{
+	if (h->tl_left == h->tl_width) {
+		/* the bucket's first event: its maximum is what is left after it */
+		h->tl_open.live_max = live_bytes(h) - size;
+		h->room = -(int64_t)size;
+	} else {
+		settle(h);
+	}
+	settled = h->tl_left - 1;         /* tl_left of the state this free leaves */
+}
+
+struct mgt_header *mgt_settle_free(struct mgt_header *h, uint64_t size)
+{
+	settle_free(h, size);
 	return h;
+}
+
+/* the free itself (of the block e names: mgt_sh_block), once its top is
+ * settled */
+static inline __attribute__((always_inline)) void top_count(struct mgt_header *h,
+	struct mgt_thread *t, uint32_t e, uint64_t size, uint64_t left)
+{
+	settled = left - 1;               /* tl_left of the state this free leaves */
+	mgt_count_at(h, mgt_sh_stack(e), size, 1, 0);   /* with the room and the bucket */
+	mgt_ev_end(t, 1);
+}
+
+/* mgt_free_top's top that reaches the peak: a new epoch, then the free */
+static __attribute__((noinline, cold)) void top_peak(struct mgt_thread *t, uint32_t e,
+						     uint64_t cur)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	h->peak_bytes = cur;
+	new_epoch(h, h->epoch + 1);
+	top_count(h, t, e, mgt_sh_size(e), h->tl_left);
+}
+
+/* settle_free and the rest of the free, written out: it runs at the top of
+ * every rise, as often as each allocation that reached the bucket's
+ * maximum called it before, so its common case calls nothing and keeps no
+ * register */
+void mgt_free_top(struct mgt_thread *t, uint32_t e, uint64_t p)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	uint64_t size = mgt_sh_size(e), left = h->tl_left;
+	(void)p;                          /* the caller's, kept for it */
+	/* room <= 0 here: pending when an event came since the last settling
+	 * (settle()); none came in a bucket that just opened (settled then
+	 * equals its tl_width): this free is its first event */
+	if (left != settled) {
+		uint64_t cur = live_bytes(h);
+		h->tl_open.live_max = cur;
+		h->room = 0;
+		if (MGT_UNLIKELY((int64_t)cur >= (int64_t)h->peak_bytes)) {
+			top_peak(t, e, cur);
+			return;
+		}
+	} else if (left == h->tl_width) {
+		h->tl_open.live_max = live_bytes(h) - size;
+		h->room = -(int64_t)size;
+	}
+	top_count(h, t, e, size, left);
 }
 
 void mgt_timeline_close(struct mgt_header *h)
 {
 	struct mgt_bucket *t = mgt_g.timeline;
+	settle(h);
 	uint64_t cur = live_bytes(h);
 	uint64_t events = h->events + (h->tl_width - h->tl_left);
 	h->tl_open.t_end_ns = mgt_now_ns();
@@ -663,6 +760,7 @@ void mgt_timeline_close(struct mgt_header *h)
 	h->tl_open.live_max = 0;
 	h->room = -(int64_t)cur;
 	h->tl_left = h->tl_width;
+	settled = h->tl_left;             /* nothing pending in a bucket with no event */
 	if ((h->tl_n & 63) == 0)
 		mgt_sample_rss();
 }
@@ -719,11 +817,16 @@ static inline __attribute__((always_inline)) void count_resize(struct mgt_header
 	uint32_t old_stack, uint64_t old_size, uint32_t stack, uint64_t size)
 {
 	struct mgt_stack *o = mgt_stack_at(old_stack), *n = mgt_stack_at(stack);
+	if (size <= old_size)             /* as a free: the top before it first */
+		h = mgt_before_free(h, old_size - size);
 	mgt_rebase(o, h->epoch);
 	mgt_rebase(n, h->epoch);
 	mgt_count_stack_alloc(n, size);
 	mgt_count_stack_free(o, old_size);
-	mgt_after_event(h, (int64_t)(size - old_size), size > old_size);
+	if (size > old_size)
+		mgt_after_alloc(h, (int64_t)(size - old_size));
+	else
+		mgt_after_free(h, old_size - size);
 }
 
 /* one event into the counters, inside the event section */
@@ -794,13 +897,16 @@ static void fold_events(struct mgt_header *h, uint64_t ev)
 	while (ev && ev >= h->tl_left) {
 		ev -= h->tl_left;
 		h->tl_left = 0;
+		settled = 0;              /* the fold settled the state: nothing pending */
 		mgt_timeline_close(h);
 		/* the next bucket saw them too (its maximum stays 0 while
 		 * the live bytes are below 0: a free folded first) */
 		if (ev && h->room <= 0)
-			mgt_new_max(h, 0);
+			new_max(h, 0);
 	}
 	h->tl_left -= ev;
+	if (h->room <= 0)
+		settled = h->tl_left;     /* settled above, eagerly */
 }
 
 /* batch b's events not folded yet */
@@ -819,9 +925,10 @@ static __attribute__((noinline)) void fold(struct mgt_thread *t, struct mgt_batc
 	mgt_lock(&event_lock);
 	if (atomic_load_explicit(&mgt_phase, memory_order_relaxed) == MGT_PHASE_RECORDING) {
 		threads_flag(h);
+		settle(h);
 		h->room -= delta;
 		if (h->room <= 0)
-			mgt_new_max(h, delta > 0);
+			new_max(h, delta > 0);
 		fold_events(h, ev);
 	}
 	t->batch_bytes = 0;
@@ -841,6 +948,7 @@ static __attribute__((noinline)) void apply_now(uint32_t kind, uint64_t size, ui
 	if (atomic_load_explicit(&mgt_phase, memory_order_relaxed) == MGT_PHASE_RECORDING) {
 		threads_flag(h);
 		apply(h, &e);
+		settle(h);                    /* a threaded process's peaks stay eager */
 	}
 	mgt_unlock(&event_lock);
 }
@@ -1151,9 +1259,10 @@ static void fold_all(struct mgt_header *h)
 	if (!n)
 		return;
 	mgt_image_live(&live, &blocks);
+	settle(h);
 	h->room -= (int64_t)(live - live_bytes(h));
 	if (h->room <= 0)
-		mgt_new_max(h, 1);
+		new_max(h, 1);
 	for (uint32_t i = 0; i < n && i < MGT_MAX_BATCHES; i++)
 		ev += unfolded(mgt_batch_at(i));
 	fold_events(h, ev);
@@ -1750,6 +1859,7 @@ void mgt_exec_begin(const char *path, char *const envp[])
 		return;                           /* a vfork child: the parent's file */
 	int solo = enter(t, 0);
 	fold_all(h);                 /* the other threads die with this image */
+	settle(h);                   /* the top of a rise the image ends in */
 	mgt_strlcpy(h->exec_target, path ? path : "?", sizeof(h->exec_target));
 	mgt_sample_rss();
 	h->end_mono_ns = mgt_now_ns();
