@@ -49,9 +49,12 @@ MGT_HIDDEN uint64_t mgt_pend(struct mgt_header *h, uint32_t pend, uint64_t keep,
 
 /* the open timeline bucket has had its tl_width events: it closes, the next opens */
 MGT_HIDDEN void mgt_timeline_close(struct mgt_header *h);
-/* an event took `room` to 0 or below: the bucket's new maximum, and a new
- * peak if it `grew` the live bytes to the peak or past it; returns h */
-MGT_HIDDEN struct mgt_header *mgt_new_max(struct mgt_header *h, int grew);
+/* a free of `size` bytes found `room` at 0 or below: the top of the rise
+ * before it settled (record.c, "A new maximum"); returns h */
+MGT_HIDDEN struct mgt_header *mgt_settle_free(struct mgt_header *h, uint64_t size);
+/* mgt_record_free_inline's free of the block e names (mgt_sh_block; at p)
+ * when it found room at 0 or below: settles, counts the free, ends the event */
+MGT_HIDDEN void mgt_free_top(struct mgt_thread *t, uint32_t e, uint64_t p);
 /* the event past the common case; `solo` is mgt_ev_begin()'s result, ended there */
 MGT_HIDDEN void mgt_alloc_slow(struct mgt_thread *t, int solo, uint64_t p, uint64_t size,
 			       uint32_t stack);
@@ -92,37 +95,55 @@ static inline void mgt_ev_end(struct mgt_thread *t, int solo)
 }
 
 /*
- * After each event, inside the event section: the live bytes moved by
- * `delta` (an allocation that `grew` them, or a free).  `room` is the open
- * bucket's maximum less the live bytes, so one subtraction and its sign
- * stand for both compares: only live bytes that reach the bucket's maximum
- * can reach the peak (the maximum never exceeds it), and mgt_new_max() sees
- * to both.  A bucket opens with a maximum of 0, so its first event takes
- * that path too.  `tl_left` counts the open bucket's events down.
+ * The live bytes, the open bucket's maximum and the peak, inside the event
+ * section.  `room` is the bucket's maximum less the live bytes.  An
+ * allocation only takes its size off: while the heap grows, room goes below
+ * 0 and nothing else is done.  The top of such a rise is the state just
+ * before the next free (or the bucket's close, or anything else that looks:
+ * record.c, "A new maximum"), so a free whose room is 0 or below first
+ * settles it (mgt_free_top: the bucket's maximum, and a new peak if the top
+ * reaches it), then counts.  One test per free against one per allocation
+ * before, but no call at every allocation of a rise.  `tl_left` counts the
+ * open bucket's events down.
  */
-static inline void mgt_after_event(struct mgt_header *h, int64_t delta, int grew)
+static inline void mgt_after_alloc(struct mgt_header *h, int64_t delta)
 {
-	_Bool low;
-#if defined(__x86_64__)
-	/* the subtraction's own flags: one instruction and a branch (live bytes
-	 * stay far below 2^63, so the signed compare cannot overflow) */
-	if (__builtin_constant_p(grew) && !grew)     /* a free: no negation of its size */
-		__asm__("addq %2, %0" : "+m"(h->room), "=@ccle"(low) : "er"(-delta));
-	else
-		__asm__("subq %2, %0" : "+m"(h->room), "=@ccle"(low) : "er"(delta));
-#else
 	h->room -= delta;
-	low = h->room <= 0;
+	if (MGT_UNLIKELY(--h->tl_left == 0))
+		mgt_timeline_close(h);
+}
+
+/* room <= 0: one compare in memory (the free adds to it in memory after) */
+static inline int mgt_room_low(const struct mgt_header *h)
+{
+#if defined(__x86_64__)
+	_Bool low;
+	__asm__("cmpq $0, %1" : "=@ccle"(low) : "m"(h->room));
+	return low;
+#else
+	return h->room <= 0;
 #endif
-	if (MGT_UNLIKELY(low))
-		h = mgt_new_max(h, grew);     /* h comes back: no register saved for it */
+}
+
+/* before a free (or a resize that does not grow) of `size` bytes is counted */
+static inline __attribute__((always_inline)) struct mgt_header *mgt_before_free(
+	struct mgt_header *h, uint64_t size)
+{
+	if (MGT_UNLIKELY(mgt_room_low(h)))
+		h = mgt_settle_free(h, size);
+	return h;
+}
+
+static inline void mgt_after_free(struct mgt_header *h, uint64_t size)
+{
+	h->room += (int64_t)size;
 	if (MGT_UNLIKELY(--h->tl_left == 0))
 		mgt_timeline_close(h);
 }
 
 /*
  * An event's count in its stack's record.  Stack 0 needs no rebase:
- * mgt_new_max() rebases it at once at every peak (it is the only stack of an
+ * record.c rebases it at once at every peak (it is the only stack of an
  * image traced without stacks, where this saves a compare per event); the
  * check is left out where the compiler sees the id is 0.  The last stack
  * counted needs none either: a new epoch forgets it, and a free is most
@@ -158,9 +179,9 @@ static inline __attribute__((always_inline)) void mgt_count_at(struct mgt_header
 		mgt_count_stack_alloc(s, size);
 after:
 	if (is_free)
-		mgt_after_event(h, -(int64_t)size, 0);
+		mgt_after_free(h, size);
 	else
-		mgt_after_event(h, (int64_t)size, 1);
+		mgt_after_alloc(h, (int64_t)size);
 }
 
 /* the counts of an allocation and of a free; `keep` as mgt_pend's */
@@ -175,6 +196,7 @@ static inline __attribute__((always_inline)) void mgt_count_free_at(struct mgt_h
 								       uint32_t sid, uint64_t size,
 								       uint64_t keep)
 {
+	h = mgt_before_free(h, size);     /* a new peak first: the stack's record is rebased */
 	mgt_count_at(h, sid, size, 1, keep);
 }
 
@@ -203,8 +225,15 @@ static inline __attribute__((always_inline)) void mgt_record_free_inline(struct 
 	int solo = mgt_ev_begin(t);
 	/* the own shadow: the image's block */
 	if (MGT_LIKELY(solo && (v = mgt_shadow_take_word((uint64_t)p, t)))) {
+		struct mgt_header *h = mgt_g.hdr;
 		uint32_t e = mgt_sh_block(v);
-		mgt_count_free_at(mgt_g.hdr, mgt_sh_stack(e), mgt_sh_size(e), (uint64_t)p);
+		/* the top of a rise to settle first: all out of line, which keeps
+		 * the registers this path holds (t, p) */
+		if (MGT_UNLIKELY(mgt_room_low(h))) {
+			mgt_free_top(t, e, (uint64_t)p);
+			return;
+		}
+		mgt_count_at(h, mgt_sh_stack(e), mgt_sh_size(e), 1, (uint64_t)p);
 		mgt_ev_end(t, 1);
 		return;
 	}

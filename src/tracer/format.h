@@ -66,7 +66,7 @@ enum mgt_flags {
 	MGT_F_FORK_CHILD   = 1u << 0,  /* image began by fork() of a traced parent */
 	MGT_F_ARGV_TRUNC   = 1u << 1,  /* argv did not fit MGT_ARGV_MAX */
 	MGT_F_EXIT_CODE    = 1u << 2,  /* exit_code was observed (exit, main's return, _exit) */
-	MGT_F_NOSPACE      = 1u << 3,  /* fallocate failed: recording stopped early */
+	MGT_F_NOSPACE      = 1u << 3,  /* a page could not be reserved: recording stopped early */
 	MGT_F_STACK_FULL   = 1u << 4,  /* MGT_MAX_STACKS/NODES reached: new stacks went to stack 0 */
 	MGT_F_UNTRACED_EXEC = 1u << 5, /* an exec/spawn dropped LD_PRELOAD or MEMGATE_DIR */
 	MGT_F_CHILD_FULL   = 1u << 6,  /* more reaped children than MGT_MAX_CHILDREN */

@@ -47,7 +47,7 @@
 #define mgt_free_slow keep_free_slow
 #define mgt_timeline_close keep_timeline_close
 #define mgt_go_threaded keep_go_threaded
-#define mgt_new_max keep_new_max
+#define mgt_free_top keep_free_top
 #define mgt_pend keep_pend
 #endif
 #include "event.h"
@@ -57,7 +57,7 @@
 #undef mgt_free_slow
 #undef mgt_timeline_close
 #undef mgt_go_threaded
-#undef mgt_new_max
+#undef mgt_free_top
 #endif
 #include "hookpath.h"
 #include "tracer.h"
@@ -127,14 +127,28 @@ MGT_HIDDEN __attribute__((noinline)) void keep_timeline_close(struct mgt_header 
 	KEEP_CALL("mgt_timeline_close", KEEP_ARGS("=c"(c), "=r"(r8)), KEEP_ARGS("D"(h)));
 }
 
-/* mgt_new_max returns h: the wrapper hands back its own, which it kept */
-MGT_HIDDEN __attribute__((noinline)) struct mgt_header *keep_new_max(struct mgt_header *h,
-								       int grew)
+/* as KEEP_CALL, keeping only rdi and rdx (t and p: all the free's hook
+ * needs after it); it runs at the top of every rise of the heap */
+MGT_HIDDEN __attribute__((noinline)) void keep_free_top(struct mgt_thread *t, uint32_t e,
+							uint64_t p)
 {
 	register uint64_t r8 __asm__("r8");
-	uint64_t c;
-	KEEP_CALL("mgt_new_max", KEEP_ARGS("=c"(c), "=r"(r8)), KEEP_ARGS("D"(h), "S"(grew)));
-	return h;
+	uint64_t a, c;
+	uint32_t s = e;
+	__asm__ volatile(".cfi_remember_state\n\t"
+			 "push %%rbp\n\t.cfi_adjust_cfa_offset 8\n\t"
+			 ".cfi_rel_offset %%rbp, 0\n\t"
+			 "mov %%rsp, %%rbp\n\t.cfi_def_cfa_register %%rbp\n\t"
+			 "and $-16, %%rsp\n\t"
+			 "push %%rdx\n\tpush %%rdi\n\t"
+			 "call mgt_free_top\n\t"
+			 "pop %%rdi\n\tpop %%rdx\n\t"
+			 "mov %%rbp, %%rsp\n\tpop %%rbp\n\t.cfi_restore_state"
+			 : "=a"(a), "=c"(c), "=r"(r8), "+S"(s)
+			 : "D"(t), "d"(p)
+			 : "memory", "cc", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2", "xmm3",
+			   "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+			   "xmm12", "xmm13", "xmm14", "xmm15");
 }
 
 /* mgt_pend takes the size in rcx: the block's address stays in rdx

@@ -14,7 +14,8 @@
  * thread, see "serialisation" below).  The module lock is held alone, around
  * the loader's dl_iterate_phdr, never with another tracer lock.  A hook never holds two
  * of them at once; only fork's prepare handler and the exit step take the
- * event lock and every shard.
+ * event lock and every shard.  Under any of them, innermost: back_lock, held
+ * only around system calls that reserve pages of the file ("Reservation").
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,8 +25,8 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
-#include <linux/falloc.h>
 
 #include "event.h"
 
@@ -87,6 +88,7 @@ static struct {
 	char pad[56];
 } epoch_copy __attribute__((aligned(64)));
 
+static uint64_t settled;             /* tl_left when the state was last settled ("A new maximum") */
 static uint32_t fork_mod_snapshot;   /* modules the parent had when it forked */
 static int fork_token;               /* enter()'s result, held across fork */
 static struct mgt_thread *fork_thread; /* the thread inside fork() */
@@ -193,7 +195,9 @@ static void file_unmap(struct mgt_header *hdr, struct mgt_bucket *tl, struct mgt
 	mgt_munmap(hdr, MGT_HDR_SIZE);
 }
 
-static int open_file(void)
+/* creates this image's file, maps its header and timeline; the header's seq
+ * in *seq_out, the open file in *fd_out (the caller closes it) */
+static int open_file(uint32_t *seq_out, long *fd_out)
 {
 	char *p;
 	for (uint32_t seq = 0; seq < 1000; seq++) {
@@ -209,63 +213,136 @@ static int open_file(void)
 			continue;                 /* an earlier image of this pid (exec) */
 		if (fd < 0)
 			return -1;
-		mgt_g.backed[0] = 0;
 		areas_init();
 		void *m = MAP_FAILED, *tl = MAP_FAILED;
 		if (mgt_sys(SYS_ftruncate, fd, (long)MGT_FILE_SIZE, 0, 0, 0, 0) == 0 &&
 		    (m = map_file(fd, MGT_HDR_OFF, MGT_HDR_SIZE)) != MAP_FAILED)
 			tl = map_file(fd, MGT_TL_OFF, MGT_TL_SIZE + MGT_CHILD_SIZE);
-		/* hold no fd: the program may close every fd it finds */
-		mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
 		if (tl == MAP_FAILED) {
+			mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
 			if (m != MAP_FAILED)
 				mgt_munmap(m, MGT_HDR_SIZE);
 			return -1;
 		}
+		*fd_out = fd;
 		mgt_g.hdr = m;
 		mgt_g.timeline = tl;
 		mgt_g.children = (struct mgt_child *)((char *)tl + (MGT_CHILD_OFF - MGT_TL_OFF));
-		mgt_g.hdr->seq = seq;
+		*seq_out = seq;   /* written once start_image has reserved the header */
 		return 0;
 	}
 	return -1;
 }
 
-int mgt_back(uint64_t off, uint64_t len)
+/*
+ * Reservation.  A page of the file is reserved before its first byte is
+ * written through a mapping: on a full disk, a store to a page with no space
+ * behind it would kill the program with SIGBUS, where a reservation that fails
+ * stops recording instead (MGT_F_NOSPACE).  A page is reserved by writing
+ * zeros to it, once: the page cache then holds it with its space accounted
+ * (the delayed allocation of ext4 and xfs, tmpfs's own pages), and no disk
+ * block is allocated before writeback, which a trace file read and deleted
+ * within seconds never sees.  fallocate, used before, allocated blocks at
+ * once, and deleting the file freed them again: on a disk mounted with
+ * `discard`, one synchronous discard per extent, 0.3 to 19 ms per traced
+ * process in memgate's last munmap (bench/README.md, "Session 9").  Pages,
+ * not larger steps: what is reserved is page cache whether the tracer writes
+ * it or not.
+ *
+ * Zeros written over a page that holds records would erase them.  So a page's
+ * bit is set only after its zeros, the check and the zeros are one step under
+ * back_lock (two areas may share a page), and nothing is written to a page
+ * before mgt_back() has returned for it (open_file() writes nothing into the
+ * header).  back_lock is the innermost lock: its holder only makes system
+ * calls on the file; a fork child starts it over with the bitmap.
+ */
+static mgt_lock_t back_lock;
+static char zero_page[4096];          /* never written: the kernel reads it */
+
+static int page_backed(uint64_t pg)
 {
-	long fd = -1;
+	return (int)((atomic_load_explicit(&mgt_g.backed[pg / 64], memory_order_acquire) >>
+		      (pg % 64)) & 1);
+}
+
+/* zeros into pages [pg, pg + n) of the file; 0, or -1 (out of space) */
+static int reserve_pages(long fd, uint64_t pg, uint64_t n)
+{
+	struct iovec iov[16];
+	for (unsigned i = 0; i < 16; i++)
+		iov[i] = (struct iovec){ zero_page, sizeof(zero_page) };
+	while (n) {
+		unsigned k = n < 16 ? (unsigned)n : 16;
+		long r = mgt_sys(SYS_pwritev, fd, (long)iov, k, (long)(pg << MGT_PAGE_SHIFT), 0, 0);
+		if (r == -EINTR)
+			continue;
+		if (r != (long)k << MGT_PAGE_SHIFT)
+			return -1;
+		pg += k;
+		n -= k;
+	}
+	return 0;
+}
+
+void mgt_back_fork_child(void)
+{
+	back_lock = (mgt_lock_t){ 0 };
+	for (size_t i = 0; i < sizeof(mgt_g.backed) / sizeof(mgt_g.backed[0]); i++)
+		atomic_store_explicit(&mgt_g.backed[i], 0, memory_order_relaxed);
+}
+
+/* mgt_back() through *fd, opened when first needed and left open (-1: not yet) */
+static int back(uint64_t off, uint64_t len, long *fdp)
+{
+	long fd = *fdp;
 	int ret = 0;
 	if (!len)
 		return 0;
-	for (uint64_t c = off >> MGT_CHUNK_SHIFT; c <= (off + len - 1) >> MGT_CHUNK_SHIFT; c++) {
-		atomic_ulong *w = &mgt_g.backed[c / 64];
-		unsigned long bit = 1ul << (c % 64);
-		if (atomic_load_explicit(w, memory_order_relaxed) & bit)
-			continue;
-		if (fd < 0)
-			fd = mgt_sys(SYS_openat, AT_FDCWD, (long)mgt_g.path, O_RDWR | O_CLOEXEC, 0, 0, 0);
-		if (fd < 0) {
-			ret = -1;
-			break;
+	uint64_t pg = off >> MGT_PAGE_SHIFT, last = (off + len - 1) >> MGT_PAGE_SHIFT;
+	while (pg <= last && page_backed(pg))
+		pg++;
+	if (pg <= last) {
+		mgt_lock(&back_lock);
+		for (; pg <= last; pg++) {
+			if (page_backed(pg))
+				continue;
+			uint64_t end = pg + 1;        /* the run of pages not reserved yet */
+			while (end <= last && !page_backed(end))
+				end++;
+			if (fd < 0)
+				fd = mgt_sys(SYS_openat, AT_FDCWD, (long)mgt_g.path, O_RDWR | O_CLOEXEC,
+					     0, 0, 0);
+			if (fd < 0 || reserve_pages(fd, pg, end - pg)) {
+				ret = -1;
+				break;
+			}
+			for (; pg < end; pg++)
+				atomic_fetch_or_explicit(&mgt_g.backed[pg / 64], 1ul << (pg % 64),
+							 memory_order_release);
 		}
-		/* reserve the blocks now: touching an unbacked page of a full disk
-		 * would kill the program with SIGBUS (memray's sink does the same) */
-		long r = mgt_sys(SYS_fallocate, fd, 0, (long)(c << MGT_CHUNK_SHIFT),
-				 1l << MGT_CHUNK_SHIFT, 0, 0);
-		if (r < 0 && r != -EOPNOTSUPP) {
-			ret = -1;
-			break;
-		}
-		atomic_fetch_or(w, bit);
+		mgt_unlock(&back_lock);
 	}
-	if (ret && mgt_g.hdr) {
+	/* the flag only where the header's page is reserved (its own reservation
+	 * may be the one that failed) */
+	if (ret && mgt_g.hdr &&
+	    page_backed((MGT_HDR_OFF + offsetof(struct mgt_header, flags)) >> MGT_PAGE_SHIFT)) {
 		__atomic_fetch_or(&mgt_g.hdr->flags, MGT_F_NOSPACE, __ATOMIC_RELAXED);
+	}
+	if (ret) {
 		mgt_hooks_record(0);
 		atomic_store(&mgt_phase, MGT_PHASE_OFF);      /* stop recording; what is there stays */
 	}
 	/* no address space for it (RLIMIT_AS): the caller does without */
 	if (!ret && areas_map(off, len, &fd))
 		ret = -1;
+	*fdp = fd;
+	return ret;
+}
+
+int mgt_back(uint64_t off, uint64_t len)
+{
+	long fd = -1;
+	int ret = back(off, len, &fd);
 	if (fd >= 0)
 		mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
 	return ret;
@@ -365,12 +442,21 @@ static void read_identity(struct mgt_header *h)
 /* A fresh header for this process image: exec'd (fork_gen 0) or a fork child. */
 static int start_image(int fork_child, const char *parent_file)
 {
-	if (open_file() || mgt_back(MGT_HDR_OFF, MGT_HDR_SIZE) ||
-	    mgt_back(MGT_TL_OFF, MGT_TL_SIZE + MGT_CHILD_SIZE) ||
-	    mgt_back(MGT_STK_OFF, MGT_STACK_REC) ||
-	    mgt_back(MGT_INFO_OFF, sizeof(struct mgt_stack_info)))
+	uint32_t seq;
+	long fd = -1;
+	if (open_file(&seq, &fd))
+		return -1;
+	/* the children's statuses are reserved as they come (mgt_note_child) */
+	int ok = !back(MGT_HDR_OFF, sizeof(struct mgt_header), &fd) &&
+		 !back(MGT_TL_OFF, MGT_TL_SIZE, &fd) && !back(MGT_STK_OFF, MGT_STACK_REC, &fd) &&
+		 !back(MGT_INFO_OFF, sizeof(struct mgt_stack_info), &fd);
+	/* hold no fd past this: the program may close every fd it finds */
+	mgt_sys(SYS_close, fd, 0, 0, 0, 0, 0);
+	if (!ok)
 		return -1;
 	struct mgt_header *h = mgt_g.hdr;
+
+	h->seq = seq;
 
 	h->version = MGT_VERSION;
 	h->header_size = sizeof(*h);
@@ -384,6 +470,7 @@ static int start_image(int fork_child, const char *parent_file)
 	h->start_mono_ns = mgt_now_ns();
 	h->tl_width = 1;
 	h->tl_left = 1;                       /* room 0: live bytes 0, a bucket maximum of 0 */
+	settled = 1;
 	h->n_stacks = 1;                      /* stack 0: overflow, no frames */
 	mgt_last_stack.id = UINT32_MAX;       /* a fork child's records are new */
 	epoch_copy.v = 0;
@@ -508,7 +595,7 @@ static inline uint64_t live_bytes(const struct mgt_header *h)
 
 /*
  * A new peak: the stacks rebase to epoch `e` lazily (event.h), stack 0 at
- * once (mgt_stack_event leaves it out).  The epoch is stored after the peak
+ * once (mgt_count_at leaves it out).  The epoch is stored after the peak
  * and stack 0's copy: a reader then never pairs the new epoch with old
  * figures.
  */
@@ -540,7 +627,29 @@ static void new_epoch(struct mgt_header *h, uint64_t e)
 	mgt_last_stack.id = UINT32_MAX;       /* its record is of the old epoch */
 }
 
-struct mgt_header *mgt_new_max(struct mgt_header *h, int grew)
+/*
+ * A new maximum.  An allocation takes its size off `room` and looks no
+ * further (event.h): while the heap grows, room goes below 0 and every
+ * allocation of the rise costs nothing more.  What was done at each of them
+ * (the open bucket's maximum, and a new peak when the live bytes reach the
+ * last one: an equal one too, DHAT keeps the latest) is done once, for the
+ * state the rise ended in, by whatever looks next:
+ *   - a free, or a resize that does not grow, that finds room at 0 or below
+ *     (mgt_free_top), before it is counted: no other event came since the
+ *     rise's last allocation, so the stacks' records, rebased lazily from
+ *     the new epoch on (event.h), hold what they held at its top;
+ *   - the bucket's close, exec and exit; the threads' folds, and every event
+ *     applied under the event lock (a threaded process keeps its peaks
+ *     eager, as the bound of docs/profile-schema.md describes them);
+ *   - after a SIGKILL, the reader: the live bytes at death reach the peak,
+ *     and every stack's bytes at the peak are its live bytes (core/trace.c).
+ * A state is pending while room <= 0 and an event came since the state was
+ * last settled: `settled` holds tl_left then (it counts each bucket's
+ * events down; a bucket opens settled), so a free that leaves room at 0
+ * (of 0 bytes, or a bucket's first event) is no rise: that state was not
+ * an allocation's, and starts no peak, as before.
+ */
+static void new_max(struct mgt_header *h, int grew)
 {
 	uint64_t cur = live_bytes(h);
 	h->tl_open.live_max = cur;
@@ -549,12 +658,85 @@ struct mgt_header *mgt_new_max(struct mgt_header *h, int grew)
 		h->peak_bytes = cur;
 		new_epoch(h, h->epoch + 1);
 	}
+	settled = h->tl_left;
+}
+
+/* the top of a rise, if one is pending: its maximum and maybe a peak */
+static inline void settle(struct mgt_header *h)
+{
+	if (h->room <= 0 && h->tl_left != settled)
+		new_max(h, 1);
+}
+
+static inline void settle_free(struct mgt_header *h, uint64_t size)
+{
+	if (h->tl_left == h->tl_width) {
+		/* the bucket's first event: its maximum is what is left after it */
+		h->tl_open.live_max = live_bytes(h) - size;
+		h->room = -(int64_t)size;
+	} else {
+		settle(h);
+	}
+	settled = h->tl_left - 1;         /* tl_left of the state this free leaves */
+}
+
+struct mgt_header *mgt_settle_free(struct mgt_header *h, uint64_t size)
+{
+	settle_free(h, size);
 	return h;
+}
+
+/* the free itself (of the block e names: mgt_sh_block), once its top is
+ * settled */
+static inline __attribute__((always_inline)) void top_count(struct mgt_header *h,
+	struct mgt_thread *t, uint32_t e, uint64_t size, uint64_t left)
+{
+	settled = left - 1;               /* tl_left of the state this free leaves */
+	mgt_count_at(h, mgt_sh_stack(e), size, 1, 0);   /* with the room and the bucket */
+	mgt_ev_end(t, 1);
+}
+
+/* mgt_free_top's top that reaches the peak: a new epoch, then the free */
+static __attribute__((noinline, cold)) void top_peak(struct mgt_thread *t, uint32_t e,
+						     uint64_t cur)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	h->peak_bytes = cur;
+	new_epoch(h, h->epoch + 1);
+	top_count(h, t, e, mgt_sh_size(e), h->tl_left);
+}
+
+/* settle_free and the rest of the free, written out: it runs at the top of
+ * every rise, as often as each allocation that reached the bucket's
+ * maximum called it before, so its common case calls nothing and keeps no
+ * register */
+void mgt_free_top(struct mgt_thread *t, uint32_t e, uint64_t p)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	uint64_t size = mgt_sh_size(e), left = h->tl_left;
+	(void)p;                          /* the caller's, kept for it */
+	/* room <= 0 here: pending when an event came since the last settling
+	 * (settle()); none came in a bucket that just opened (settled then
+	 * equals its tl_width): this free is its first event */
+	if (left != settled) {
+		uint64_t cur = live_bytes(h);
+		h->tl_open.live_max = cur;
+		h->room = 0;
+		if (MGT_UNLIKELY((int64_t)cur >= (int64_t)h->peak_bytes)) {
+			top_peak(t, e, cur);
+			return;
+		}
+	} else if (left == h->tl_width) {
+		h->tl_open.live_max = live_bytes(h) - size;
+		h->room = -(int64_t)size;
+	}
+	top_count(h, t, e, size, left);
 }
 
 void mgt_timeline_close(struct mgt_header *h)
 {
 	struct mgt_bucket *t = mgt_g.timeline;
+	settle(h);
 	uint64_t cur = live_bytes(h);
 	uint64_t events = h->events + (h->tl_width - h->tl_left);
 	h->tl_open.t_end_ns = mgt_now_ns();
@@ -578,6 +760,7 @@ void mgt_timeline_close(struct mgt_header *h)
 	h->tl_open.live_max = 0;
 	h->room = -(int64_t)cur;
 	h->tl_left = h->tl_width;
+	settled = h->tl_left;             /* nothing pending in a bucket with no event */
 	if ((h->tl_n & 63) == 0)
 		mgt_sample_rss();
 }
@@ -634,11 +817,16 @@ static inline __attribute__((always_inline)) void count_resize(struct mgt_header
 	uint32_t old_stack, uint64_t old_size, uint32_t stack, uint64_t size)
 {
 	struct mgt_stack *o = mgt_stack_at(old_stack), *n = mgt_stack_at(stack);
+	if (size <= old_size)             /* as a free: the top before it first */
+		h = mgt_before_free(h, old_size - size);
 	mgt_rebase(o, h->epoch);
 	mgt_rebase(n, h->epoch);
 	mgt_count_stack_alloc(n, size);
 	mgt_count_stack_free(o, old_size);
-	mgt_after_event(h, (int64_t)(size - old_size), size > old_size);
+	if (size > old_size)
+		mgt_after_alloc(h, (int64_t)(size - old_size));
+	else
+		mgt_after_free(h, old_size - size);
 }
 
 /* one event into the counters, inside the event section */
@@ -709,13 +897,16 @@ static void fold_events(struct mgt_header *h, uint64_t ev)
 	while (ev && ev >= h->tl_left) {
 		ev -= h->tl_left;
 		h->tl_left = 0;
+		settled = 0;              /* the fold settled the state: nothing pending */
 		mgt_timeline_close(h);
 		/* the next bucket saw them too (its maximum stays 0 while
 		 * the live bytes are below 0: a free folded first) */
 		if (ev && h->room <= 0)
-			mgt_new_max(h, 0);
+			new_max(h, 0);
 	}
 	h->tl_left -= ev;
+	if (h->room <= 0)
+		settled = h->tl_left;     /* settled above, eagerly */
 }
 
 /* batch b's events not folded yet */
@@ -734,9 +925,10 @@ static __attribute__((noinline)) void fold(struct mgt_thread *t, struct mgt_batc
 	mgt_lock(&event_lock);
 	if (atomic_load_explicit(&mgt_phase, memory_order_relaxed) == MGT_PHASE_RECORDING) {
 		threads_flag(h);
+		settle(h);
 		h->room -= delta;
 		if (h->room <= 0)
-			mgt_new_max(h, delta > 0);
+			new_max(h, delta > 0);
 		fold_events(h, ev);
 	}
 	t->batch_bytes = 0;
@@ -756,6 +948,7 @@ static __attribute__((noinline)) void apply_now(uint32_t kind, uint64_t size, ui
 	if (atomic_load_explicit(&mgt_phase, memory_order_relaxed) == MGT_PHASE_RECORDING) {
 		threads_flag(h);
 		apply(h, &e);
+		settle(h);                    /* a threaded process's peaks stay eager */
 	}
 	mgt_unlock(&event_lock);
 }
@@ -1066,9 +1259,10 @@ static void fold_all(struct mgt_header *h)
 	if (!n)
 		return;
 	mgt_image_live(&live, &blocks);
+	settle(h);
 	h->room -= (int64_t)(live - live_bytes(h));
 	if (h->room <= 0)
-		mgt_new_max(h, 1);
+		new_max(h, 1);
 	for (uint32_t i = 0; i < n && i < MGT_MAX_BATCHES; i++)
 		ev += unfolded(mgt_batch_at(i));
 	fold_events(h, ev);
@@ -1665,6 +1859,7 @@ void mgt_exec_begin(const char *path, char *const envp[])
 		return;                           /* a vfork child: the parent's file */
 	int solo = enter(t, 0);
 	fold_all(h);                 /* the other threads die with this image */
+	settle(h);                   /* the top of a rise the image ends in */
 	mgt_strlcpy(h->exec_target, path ? path : "?", sizeof(h->exec_target));
 	mgt_sample_rss();
 	h->end_mono_ns = mgt_now_ns();
@@ -1690,11 +1885,13 @@ void mgt_note_child(int pid, int status)
 	if (!WIFEXITED(status) && !WIFSIGNALED(status))
 		return;
 	int solo = enter(t, 0);
-	if (h->n_children < MGT_MAX_CHILDREN) {
+	if (h->n_children < MGT_MAX_CHILDREN &&
+	    !mgt_back(MGT_CHILD_OFF + h->n_children * sizeof(struct mgt_child),
+		      sizeof(struct mgt_child))) {
 		mgt_g.children[h->n_children].pid = pid;
 		mgt_g.children[h->n_children].status = status;
 		__atomic_store_n(&h->n_children, h->n_children + 1, __ATOMIC_RELEASE);
-	} else {
+	} else if (h->n_children >= MGT_MAX_CHILDREN) {
 		__atomic_fetch_or(&h->flags, MGT_F_CHILD_FULL, __ATOMIC_RELAXED);
 	}
 	leave(t, solo, 0);
@@ -1781,8 +1978,7 @@ void mgt_atfork_child(void)
 
 		mgt_g.hdr = NULL;
 		mgt_g.fork_gen++;
-		for (size_t i = 0; i < sizeof(mgt_g.backed) / sizeof(mgt_g.backed[0]); i++)
-			atomic_store(&mgt_g.backed[i], 0);
+		mgt_back_fork_child();
 		if (mgt_stack_reset() == 0 && start_image(1, parent_file) == 0) {
 			/* the child has the parent's modules: copy the table we saw */
 			struct mgt_header *h = mgt_g.hdr;

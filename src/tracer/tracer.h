@@ -183,7 +183,8 @@ static inline struct mgt_thread *mgt_thread_self(void)
 }
 
 /* ---- record.c: the per-process file and the aggregation ---- */
-#define MGT_CHUNK_SHIFT 18                /* the file is reserved in 256 KiB steps */
+#define MGT_CHUNK_SHIFT 16                /* the depot reserves its records 64 KiB ahead */
+#define MGT_PAGE_SHIFT 12                 /* the file is reserved page by page (mgt_back) */
 enum mgt_kind { MGT_KIND_MALLOC = 0, MGT_KIND_NEW = 1 };
 
 /*
@@ -243,7 +244,7 @@ struct mgt_global {
 	int root_pid;
 	char dir[MGT_PATH_MAX];       /* MEMGATE_DIR */
 	char path[MGT_PATH_MAX];      /* our file */
-	atomic_ulong backed[(MGT_FILE_SIZE >> MGT_CHUNK_SHIFT) / 64 + 1]; /* chunks fallocated */
+	atomic_ulong backed[(MGT_FILE_SIZE >> MGT_PAGE_SHIFT) / 64 + 1]; /* pages reserved */
 };
 MGT_HIDDEN extern struct mgt_global mgt_g;
 
@@ -293,10 +294,12 @@ MGT_HIDDEN void mgt_setup(void);           /* idempotent; first hook or construc
 /* Before a real free or realloc while mgt_phase is MGT_PHASE_FROZEN: waits until
  * the exit step has read the heap (unless the caller is that step). */
 MGT_HIDDEN void mgt_wait_frozen(void);
-/* fallocates the range and maps the areas' segments it touches; 0 ok.  A
- * full disk stops recording (MGT_F_NOSPACE); a mapping refused (an address
- * space limit) only fails the call, and the caller does without. */
+/* reserves the pages of the range (record.c, "Reservation") and maps the
+ * areas' segments it touches; 0 ok.  A full disk stops recording
+ * (MGT_F_NOSPACE); a mapping refused (an address space limit) only fails the
+ * call, and the caller does without. */
 MGT_HIDDEN int mgt_back(uint64_t off, uint64_t len);
+MGT_HIDDEN void mgt_back_fork_child(void);  /* a fork child's file is new */
 /* Each takes the calling thread's state, with its guard held. */
 MGT_HIDDEN void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp);
 MGT_HIDDEN void mgt_record_free(struct mgt_thread *t, void *p);

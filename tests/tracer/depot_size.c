@@ -16,9 +16,10 @@
  *    lies below it) and the other stacks' frames: at most
  *    6 x 2^VARY + 2 x DEPTH + SLACK_NODES.  (Stored flat, as before
  *    MGT_VERSION 4, the same stacks needed 2 x DEPTH + 4 frames each.)
- *  - bytes used (st_blocks): the tracer reserves the file in chunks of 256
- *    KiB (MGT_CHUNK), region by region, as records are written.  So at most
- *    the chunks that hold the header, the modules (SLACK_MODULES of them),
+ *  - bytes used (st_blocks, which counts pages reserved but not yet
+ *    allocated on disk): the tracer reserves the file page by page, the
+ *    depot's regions 64 KiB (MGT_CHUNK) ahead, as records are written.  So
+ *    at most the chunks that hold the header, the modules (SLACK_MODULES of them),
  *    the timeline and the children, and the first S stacks' counters and
  *    info and the first N nodes for the bounds S and N above; none for the
  *    leak kinds (no block is live at exit) or the batches (one thread).
@@ -37,7 +38,7 @@
 #include "format.h"
 
 #define DEPTH 24                  /* fixtures/depot.c */
-#define MGT_CHUNK (256u << 10)    /* record.c: MGT_CHUNK_SHIFT */
+#define MGT_CHUNK (64u << 10)     /* tracer.h: MGT_CHUNK_SHIFT */
 #define SLACK_STACKS 64u
 #define SLACK_NODES 1024u
 #define SLACK_MODULES 64u
