@@ -99,14 +99,14 @@ static uint64_t last_path[MGT_MAX_DEPTH];  /* their path hashes (path_hash) */
 
 /*
  * Records below these are backed and mapped (depot lock): mgt_back() is
- * called once per 256 KiB of a region, not once per record (it was a tenth
- * of the cost of 180k new deep stacks, called per node).
+ * called once per 64 KiB of a region (MGT_CHUNK_SHIFT), not once per record
+ * (it was a tenth of the cost of 180k new deep stacks, called per node).
  */
 enum { ROOM_STK, ROOM_INFO, ROOM_NODE, ROOMS };
 static uint64_t room[ROOMS];
 
 /* backs record i of the region at off (max records of rsize bytes) and the
- * rest of its 256 KiB chunk, unless done already; 0 ok */
+ * rest of its chunk (MGT_CHUNK_SHIFT), unless done already; 0 ok */
 static int back_record(unsigned r, uint64_t off, uint64_t max, uint64_t rsize, uint64_t i)
 {
 	if (MGT_LIKELY(i < room[r]))
@@ -882,7 +882,7 @@ int mgt_stack_reset(void)
 	x = index_make(INDEX_MIN_BITS);
 	nodes_ = nodes_make(NODES_MIN_BITS);
 	atomic_store_explicit(&index_, x, memory_order_release);
-	if (!main_hi)
+	if (!main_hi && mgt_g.depth)          /* no walks, no bounds (--no-stacks) */
 		find_main_stack();
 	fp_depth = MGT_CFI_UNWIND && !mgt_g.unwind_fp ? 0 : mgt_g.depth;
 	/* in a fork child the forking thread is the only one, and its bounds hold */
