@@ -436,7 +436,8 @@ static void untraced_program(cJSON *untraced, cJSON *warnings, int pid, const ch
 		     "it was not traced", pid, program);
 	else
 		warn(warnings, "process %d exec'd '%s', which was not traced (it is static or "
-		     "setuid, or its environment lost LD_PRELOAD)", pid, program);
+		     "setuid, its environment lost LD_PRELOAD, or its file size limit left no "
+		     "room for a trace)", pid, program);
 	free(resolved);
 }
 
@@ -501,6 +502,9 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 		if (h->flags & MGT_F_NOSPACE)
 			warn(warnings, "process %d: the trace directory ran out of space; figures "
 			     "stop early", p->pid);
+		if (h->flags & MGT_F_FSIZE)
+			warn(warnings, "process %d: its file size limit (RLIMIT_FSIZE) left no room "
+			     "for its trace; figures stop early (docs/limits.md)", p->pid);
 		if (h->signal_lost)
 			warn(warnings, "process %d: %u allocations or frees of its signal handlers, "
 			     "made while memgate was recording another call, found their queue full "
@@ -517,7 +521,7 @@ static cJSON *process_json(const struct mg_trace *t, const struct mg_proc *p, un
 		if ((h->flags & MGT_F_STACK_FULL) && h->n_stacks >= MGT_MAX_STACKS)
 			warn(warnings, "process %d: more distinct call stacks than %u; the rest are "
 			     "counted without a stack", p->pid, MGT_MAX_STACKS);
-		else if ((h->flags & MGT_F_STACK_FULL) && !(h->flags & MGT_F_NOSPACE))
+		else if ((h->flags & MGT_F_STACK_FULL) && !(h->flags & (MGT_F_NOSPACE | MGT_F_FSIZE)))
 			warn(warnings, "process %d: more distinct frames than %u, all call stacks "
 			     "together; the stacks past them are counted without a stack", p->pid,
 			     MGT_MAX_NODES);

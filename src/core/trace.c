@@ -557,7 +557,7 @@ int mg_trace_resolve(struct mg_trace *t, const struct mg_reaped *reaped, size_t 
 			p->end = MG_END_UNKNOWN;
 		}
 		/* exited, by whatever path: every event it made is recorded */
-		p->complete = p->end == MG_END_EXITED && !(lh->flags & MGT_F_NOSPACE);
+		p->complete = p->end == MG_END_EXITED && !(lh->flags & (MGT_F_NOSPACE | MGT_F_FSIZE));
 		i = j;
 	}
 	free(order);

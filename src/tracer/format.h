@@ -75,8 +75,10 @@ enum mgt_flags {
 	MGT_F_LEAKCHECK_INEXACT = 1u << 9, /* some memory could not be scanned (see FORMAT.md) */
 	MGT_F_THREADS      = 1u << 10, /* a second thread allocated or freed: figures like the
 	                                * peak may vary from run to run */
-	MGT_F_LEAKCHECK_UNREADABLE = 1u << 11 /* the leak check could not read memory at all
+	MGT_F_LEAKCHECK_UNREADABLE = 1u << 11, /* the leak check could not read memory at all
 	                                * (process_vm_readv and /proc/self/mem refused) */
+	MGT_F_FSIZE        = 1u << 12  /* a page lay past the process's file size limit
+	                                * (RLIMIT_FSIZE): recording stopped early */
 };
 
 /*

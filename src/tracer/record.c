@@ -195,11 +195,29 @@ static void file_unmap(struct mgt_header *hdr, struct mgt_bucket *tl, struct mgt
 	mgt_munmap(hdr, MGT_HDR_SIZE);
 }
 
+/*
+ * The process's file size limit allows a file of `size` bytes.  A write or
+ * ftruncate past RLIMIT_FSIZE fails with EFBIG *and* sends the process
+ * SIGXFSZ, which kills it by default: a program that lowers the limit (a
+ * test of its own behaviour at the limit, `ulimit -f` in a script) must not
+ * die of the tracer's file.  Asked before each write that grows the file,
+ * since the program may lower the limit at any time (docs/limits.md).
+ */
+static int fsize_allows(uint64_t size)
+{
+	struct { uint64_t cur, max; } rl = { UINT64_MAX, UINT64_MAX };
+	mgt_sys(SYS_prlimit64, 0, 1 /* RLIMIT_FSIZE */, 0, (long)&rl, 0, 0);
+	return size <= rl.cur;
+}
+
 /* creates this image's file, maps its header and timeline; the header's seq
  * in *seq_out, the open file in *fd_out (the caller closes it) */
 static int open_file(uint32_t *seq_out, long *fd_out)
 {
 	char *p;
+	/* a file the limit would not let grow to its size: none (fsize_allows) */
+	if (!fsize_allows(MGT_FILE_SIZE))
+		return -1;
 	for (uint32_t seq = 0; seq < 1000; seq++) {
 		p = mgt_g.path + mgt_strlcpy(mgt_g.path, mgt_g.dir, sizeof(mgt_g.path) - 64);
 		*p++ = '/';
@@ -265,12 +283,15 @@ static int page_backed(uint64_t pg)
 		      (pg % 64)) & 1);
 }
 
-/* zeros into pages [pg, pg + n) of the file; 0, or -1 (out of space) */
+/* zeros into pages [pg, pg + n) of the file; 0, -1 (out of space) or -2
+ * (past the file size limit) */
 static int reserve_pages(long fd, uint64_t pg, uint64_t n)
 {
 	struct iovec iov[16];
 	for (unsigned i = 0; i < 16; i++)
 		iov[i] = (struct iovec){ zero_page, sizeof(zero_page) };
+	if (!fsize_allows((pg + n) << MGT_PAGE_SHIFT))
+		return -2;
 	while (n) {
 		unsigned k = n < 16 ? (unsigned)n : 16;
 		long r = mgt_sys(SYS_pwritev, fd, (long)iov, k, (long)(pg << MGT_PAGE_SHIFT), 0, 0);
@@ -312,8 +333,8 @@ static int back(uint64_t off, uint64_t len, long *fdp)
 			if (fd < 0)
 				fd = mgt_sys(SYS_openat, AT_FDCWD, (long)mgt_g.path, O_RDWR | O_CLOEXEC,
 					     0, 0, 0);
-			if (fd < 0 || reserve_pages(fd, pg, end - pg)) {
-				ret = -1;
+			if (fd < 0 || (ret = reserve_pages(fd, pg, end - pg)) != 0) {
+				ret = ret ? ret : -1;
 				break;
 			}
 			for (; pg < end; pg++)
@@ -326,9 +347,11 @@ static int back(uint64_t off, uint64_t len, long *fdp)
 	 * may be the one that failed) */
 	if (ret && mgt_g.hdr &&
 	    page_backed((MGT_HDR_OFF + offsetof(struct mgt_header, flags)) >> MGT_PAGE_SHIFT)) {
-		__atomic_fetch_or(&mgt_g.hdr->flags, MGT_F_NOSPACE, __ATOMIC_RELAXED);
+		__atomic_fetch_or(&mgt_g.hdr->flags, ret == -2 ? MGT_F_FSIZE : MGT_F_NOSPACE,
+				  __ATOMIC_RELAXED);
 	}
 	if (ret) {
+		ret = -1;
 		mgt_hooks_record(0);
 		atomic_store(&mgt_phase, MGT_PHASE_OFF);      /* stop recording; what is there stays */
 	}
