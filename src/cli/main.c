@@ -1,5 +1,4 @@
 /* main.c - the command table: `memgate <command> [args]` */
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,16 +44,6 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	mg_guard_stdio();     /* inside GitHub Actions: no workflow command through names */
-	/*
-	 * A deep trace's tables (tens of megabytes each: the stacks' counters,
-	 * the kept stacks' choice, the smaller stacks' memo) are made one after
-	 * another: from the heap, and given back to it, each reuses the pages
-	 * of the last instead of a mapping of its own, faulted in page by page
-	 * and zeroed by the kernel (bench/README.md, "Session 9: deep stacks,
-	 * after the run").  Neither setting changes what is computed.
-	 */
-	mallopt(M_MMAP_THRESHOLD, 32 << 20);
-	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	if (argc < 2) {
 		usage(stderr);
 		return MG_EXIT_USAGE;
