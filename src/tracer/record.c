@@ -1380,9 +1380,19 @@ __attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, ui
 	alloc_rest(t, solo, p, size, stack);
 }
 
+/*
+ * Without stacks (depth 0) every block is stack 0's, and the shadow names a
+ * stack-0 block by its size only where the stack is 0 at compile time
+ * (ptrmap.h, mgt_sh_class): a 0 known only at run time would look its class
+ * up in vain and take the slow path at every event.  So each recorder that
+ * may run without stacks calls with a constant 0 then.
+ */
 void mgt_record_alloc(struct mgt_thread *t, void *p, size_t size, void *fp)
 {
-	mgt_record_alloc_inline(t, p, size, MGT_LIKELY(mgt_g.depth) ? mgt_stack_capture(t, fp) : 0);
+	if (MGT_LIKELY(mgt_g.depth))
+		mgt_record_alloc_inline(t, p, size, mgt_stack_capture(t, fp));
+	else
+		mgt_record_alloc_inline(t, p, size, 0);
 }
 
 void mgt_record_alloc_at(struct mgt_thread *t, void *p, size_t size, uint32_t stack)
@@ -1490,9 +1500,11 @@ static inline __attribute__((always_inline)) void realloc_done(struct mgt_thread
 	if (fp)
 		stack = MGT_LIKELY(mgt_g.depth) ? mgt_stack_capture(t, fp) : 0;
 	solo = mgt_ev_begin(t);
-	/* the common case in line, as in mgt_record_alloc */
+	/* the common case in line, as in mgt_record_alloc (and as there, a
+	 * constant stack 0 without stacks) */
 	if (MGT_LIKELY(solo && had_old && mgt_own_block(old) &&
-		       mgt_shadow_put((uint64_t)q, size, stack, t))) {
+		       (MGT_LIKELY(mgt_g.depth) ? mgt_shadow_put((uint64_t)q, size, stack, t)
+						 : mgt_shadow_put((uint64_t)q, size, 0, t)))) {
 		count_resize(mgt_g.hdr, old->stack, old->size, stack, size);
 		mgt_ev_end(t, 1);
 		return;
