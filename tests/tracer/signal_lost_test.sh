@@ -19,15 +19,20 @@ memgate=$1 fx=$2 work=$3 max=$4
 rm -rf "$work"
 mkdir -p "$work"
 cd / || exit 1
-env -i PATH=/usr/bin:/bin LC_ALL=C HOME=/ MEMGATE_TEST_DEFER_MAX="$max" \
-	"$memgate" trace -o "$work/p.json" -- "$fx" >"$work/counts" 2>"$work/err"
-rc=$?
-if [ $rc != 0 ]; then
-	echo "FAIL: memgate exited $rc" >&2
-	cat "$work/err" >&2
-	exit 1
-fi
-exec "${MEMGATE_TEST_PYTHON:-/usr/bin/python3}" - "$work/p.json" "$work/counts" "$max" <<'PY'
+# A run in which no handler call happened to land inside the tracer proves
+# nothing (the timer is the kernel's, the landing spots chance): up to three
+# runs are made until one drops some; its figures are then checked whole.
+try=1
+while :; do
+	env -i PATH=/usr/bin:/bin LC_ALL=C HOME=/ MEMGATE_TEST_DEFER_MAX="$max" \
+		"$memgate" trace -o "$work/p.json" -- "$fx" >"$work/counts" 2>"$work/err"
+	rc=$?
+	if [ $rc != 0 ]; then
+		echo "FAIL: memgate exited $rc" >&2
+		cat "$work/err" >&2
+		exit 1
+	fi
+	"${MEMGATE_TEST_PYTHON:-/usr/bin/python3}" - "$work/p.json" "$work/counts" "$max" "$try" <<'PY'
 import json, re, sys
 exact = sys.argv[3] == "0"
 doc = json.load(open(sys.argv[1]))
@@ -44,7 +49,10 @@ print("handler calls %d, lost: allocs %d, frees %d; warnings %s"
       % (want["handler_calls"], lost_allocs, lost_frees, said))
 bad = []
 if lost_allocs <= 0:
-    bad.append("no handler call was dropped: the test proves nothing")
+    if int(sys.argv[4]) < 3:
+        print("no handler call was dropped in run %s: once more" % sys.argv[4])
+        sys.exit(77)
+    bad.append("no handler call was dropped in 3 runs: the test proves nothing")
 short = lost_allocs + lost_frees
 if len(said) != 1 or (said[0] != short if exact else not 0 < short <= said[0]):
     bad.append(f"the warning says {said}, the counts fall short by {short}")
@@ -60,3 +68,7 @@ if bad:
     sys.exit(1)
 print("ok: every dropped call counted in the warning")
 PY
+	rc=$?
+	[ $rc = 77 ] || exit $rc
+	try=$((try + 1))
+done
