@@ -110,8 +110,8 @@ static inline uint32_t mgt_sh_next(uint32_t i)
 	return (i + 1 + ((i + 1) & 8)) & (MGT_SH_ENTRIES - 1);
 }
 
-/* the entry of word (or name) v */
-static inline uint32_t mgt_sh_entry(uint32_t v)
+/* the entry of a live word (or a name) v: the block's size and stack */
+static inline uint32_t mgt_sh_block(uint32_t v)
 {
 	/* mgt_sh_classes[v >> 1], v odd: no shift */
 	return __atomic_load_n((const uint32_t *)(const void *)((const char *)mgt_sh_classes +
@@ -123,8 +123,12 @@ static inline uint32_t mgt_sh_entry(uint32_t v)
  * The name of a pair at its home or the entry after; 0: none there
  * (ptrmap.c decides).  Its
  * stack is below MGT_MAX_STACKS.  A stack known to be 0 at compile time is
- * the counting-only paths' (hooks.c's lean recorder, mgt_own_alloc), whose
- * image has stack 0's names filled in (ptrmap.c, classes_init).
+ * the counting-only paths' (hooks.c's lean recorder, mgt_own_alloc, and
+ * record.c's recorders when depth is 0), whose image has stack 0's names
+ * filled in (ptrmap.c, classes_init).  A 0 known only at run time is looked
+ * up like any pair, in vain without stacks: ptrmap.c then finds its name,
+ * out of line, so such a caller passes a constant 0 where it can (testing
+ * for 0 here would cost the paths with stacks an instruction).
  */
 static inline __attribute__((always_inline)) uint32_t mgt_sh_class(uint64_t size, uint32_t stack)
 {
@@ -153,12 +157,6 @@ static inline mgt_sh_word_t mgt_sh_pack(uint64_t p, uint32_t c)
 static inline int mgt_sh_holds(uint32_t v, uint64_t p)
 {
 	return ((v ^ (uint32_t)p) & (MGT_SH_VALID | MGT_SH_HALF)) == MGT_SH_VALID;
-}
-
-/* a live word's entry: the block's size and stack */
-static inline uint32_t mgt_sh_block(uint32_t v)
-{
-	return mgt_sh_entry(v);
 }
 
 static inline uint64_t mgt_sh_size(uint32_t e)

@@ -333,10 +333,9 @@ static int back(uint64_t off, uint64_t len, long *fdp)
 			if (fd < 0)
 				fd = mgt_sys(SYS_openat, AT_FDCWD, (long)mgt_g.path, O_RDWR | O_CLOEXEC,
 					     0, 0, 0);
-			if (fd < 0 || (ret = reserve_pages(fd, pg, end - pg)) != 0) {
-				ret = ret ? ret : -1;
+			ret = fd < 0 ? -1 : reserve_pages(fd, pg, end - pg);
+			if (ret)
 				break;
-			}
 			for (; pg < end; pg++)
 				atomic_fetch_or_explicit(&mgt_g.backed[pg / 64], 1ul << (pg % 64),
 							 memory_order_release);
