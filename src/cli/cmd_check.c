@@ -76,7 +76,23 @@ static const char *colour(int on, enum mg_status st)
 	}
 }
 
-static void print_notes(const struct mg_check_test *r)
+/* the staleness every stale baseline shares, when more than one is stale
+ * (said once, not per test), and how many are; 0: none, or they differ */
+static long shared_staleness(const struct mg_check_test *rows, size_t n, size_t *stale)
+{
+	long common = 0;
+	*stale = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].stale <= 0)
+			continue;
+		if ((*stale)++ && rows[i].stale != common)
+			return 0;
+		common = rows[i].stale;
+	}
+	return *stale > 1 ? common : 0;
+}
+
+static void print_notes(const struct mg_check_test *r, long shared_stale)
 {
 	char sz[32];
 	const struct mg_verdict *v = &r->v;
@@ -99,7 +115,7 @@ static void print_notes(const struct mg_check_test *r)
 		printf("%s: %" PRIu64 " leaked byte%s in %" PRIu64 " block%s hidden by suppressions\n",
 		       r->name, r->sup_bytes, r->sup_bytes == 1 ? "" : "s",
 		       r->sup_blocks, r->sup_blocks == 1 ? "" : "s");
-	if (r->stale > 0)
+	if (r->stale > 0 && r->stale != shared_stale)
 		printf("%s: baseline measured %ld commit%s before the base commit\n",
 		       r->name, r->stale, r->stale == 1 ? "" : "s");
 	/* docs/baselines.md, "The spread": what the gate allowed for */
@@ -183,8 +199,13 @@ static void print_table(const struct mg_check_test *rows, size_t n, int tty)
 			       mg_status_name(m->status), off);
 		}
 	}
+	size_t n_stale;
+	long shared = shared_staleness(rows, n, &n_stale);
 	for (size_t i = 0; i < n; i++)
-		print_notes(&rows[i]);
+		print_notes(&rows[i], shared);
+	if (shared > 0)
+		printf("%zu baselines%s measured %ld commit%s before the base commit\n", n_stale,
+		       n_stale == n ? " (all) were" : " were", shared, shared == 1 ? "" : "s");
 }
 
 /* docs/baselines.md: in a GitHub Actions pull request, the PR's base branch; else HEAD */
@@ -211,6 +232,7 @@ struct check_cmd {
 	char head[41];
 	int have_head, dirty;
 	char base_rel[4096];        /* the baselines directory in the work tree */
+	char config_rel[4096];      /* memgate.yml in the work tree; "": outside it */
 	char refbuf[512];
 	const struct mg_test **paged; /* pages this check wrote (html: regressions) */
 	size_t n_paged;
@@ -260,6 +282,10 @@ static int resolve_ref(struct check_cmd *c, struct mg_error *err)
 	if ((ret = mg_git_relpath(c->git, c->base_rel, sizeof(c->base_rel), cfg->baselines,
 				  err)) != MG_OK)
 		return ret;
+	struct mg_error ignored = { 0 };
+	if (mg_git_relpath(c->git, c->config_rel, sizeof(c->config_rel), cfg->path, &ignored) !=
+	    MG_OK)
+		c->config_rel[0] = '\0';     /* a config outside the repository */
 	if (unborn && !strcmp(c->rev, "HEAD"))
 		c->base[0] = '\0';            /* no commit yet: every test is new */
 	else if ((ret = mg_git_merge_base(c->git, c->base, c->rev, err)) != MG_OK)
@@ -482,7 +508,9 @@ int cmd_check(int argc, char **argv)
 		fprintf(stderr, "memgate: note: the work tree has uncommitted changes\n");
 	struct mg_check_opts o = {
 		.git = c.git, .rev = c.rev, .base_commit = c.base[0] ? c.base : NULL,
-		.baselines_rel = c.base_rel, .froms = c.froms, .n_froms = c.n_froms,
+		.baselines_rel = c.base_rel,
+		.config_rel = c.config_rel[0] ? c.config_rel : NULL,
+		.froms = c.froms, .n_froms = c.n_froms,
 		.names = c.names, .n_names = c.n_names,
 		/* saved profiles (--from) are judged as they are: their build may be gone */
 		.remeasure = measured ? remeasure : NULL, .payload = &c,

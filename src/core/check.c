@@ -32,6 +32,15 @@ static void notify(const struct mg_check_opts *o, int warning, const char *fmt, 
 	o->notify(warning, msg, o->payload);
 }
 
+/* whether a gated figure differs from its baseline, even within its tolerance */
+static int figures_moved(const struct mg_verdict *v)
+{
+	for (size_t k = 0; k < v->n_metrics; k++)
+		if (v->metrics[k].has_baseline && v->metrics[k].current != v->metrics[k].baseline)
+			return 1;
+	return 0;
+}
+
 /* one test, its profile in `from`: MG_OK, or the error (see mg_check()) */
 static int check_one(struct mg_check_test *row, struct mg_suppress_state *suppressions,
 		     const struct mg_test *test, const char *from, const struct mg_check_opts *o,
@@ -123,10 +132,16 @@ static int check_one(struct mg_check_test *row, struct mg_suppress_state *suppre
 			goto done;
 	} else {
 		const char *bc = base ? cJSON_GetStringValue(cJSON_GetObjectItem(base, "commit")) : NULL;
-		if (bc)
-			mg_git_distance(repo, &row->stale, bc, commit);
 		if ((ret = mg_compare(&row->v, profile, base, cfg, test, err)) != MG_OK)
 			goto done;
+		/* docs/baselines.md, "Staleness": a baseline whose gated figures all
+		 * hold is fresh however old (accept would leave it as it is); commits
+		 * that only record baselines or change memgate.yml do not count */
+		const char *only[] = { base_rel, o->config_rel };
+		if (bc && figures_moved(&row->v))
+			mg_git_distance(repo, &row->stale, bc, commit, only, o->config_rel ? 2 : 1);
+		else if (bc)
+			row->stale = 0;
 	}
 	/* the test's page again, now with the call sites that moved against the
 	 * gated baseline */

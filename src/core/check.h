@@ -90,6 +90,7 @@ struct mg_check_opts {
 	const char *rev;            /* the ref as the user named it, for messages */
 	const char *base_commit;    /* mg_git_merge_base() of rev; NULL: unborn, all new */
 	const char *baselines_rel;  /* the baselines directory, relative to the work tree */
+	const char *config_rel;     /* memgate.yml, relative to the work tree; NULL: unknown */
 	const char *const *froms;   /* the profile directories (shards); at least one */
 	size_t n_froms;
 	const char *const *names;   /* the tests named; none: every test with a profile */

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <git2.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,10 @@
 	X(git_commit_parent_id) \
 	X(git_commit_parentcount) \
 	X(git_commit_tree) \
+	X(git_diff_free) \
+	X(git_diff_get_delta) \
+	X(git_diff_num_deltas) \
+	X(git_diff_tree_to_tree) \
 	X(git_error_last) \
 	X(git_graph_ahead_behind) \
 	X(git_libgit2_init) \
@@ -49,6 +54,11 @@
 	X(git_repository_open_ext) \
 	X(git_repository_workdir) \
 	X(git_revparse_single) \
+	X(git_revwalk_free) \
+	X(git_revwalk_hide) \
+	X(git_revwalk_new) \
+	X(git_revwalk_next) \
+	X(git_revwalk_push) \
 	X(git_status_foreach) \
 	X(git_tree_entry_byindex) \
 	X(git_tree_entry_bypath) \
@@ -91,6 +101,10 @@ static int git_load(struct mg_error *err)
 #define git_commit_parent_id (lg.git_commit_parent_id)
 #define git_commit_parentcount (lg.git_commit_parentcount)
 #define git_commit_tree (lg.git_commit_tree)
+#define git_diff_free (lg.git_diff_free)
+#define git_diff_get_delta (lg.git_diff_get_delta)
+#define git_diff_num_deltas (lg.git_diff_num_deltas)
+#define git_diff_tree_to_tree (lg.git_diff_tree_to_tree)
 #define git_error_last (lg.git_error_last)
 #define git_graph_ahead_behind (lg.git_graph_ahead_behind)
 #define git_libgit2_init (lg.git_libgit2_init)
@@ -111,6 +125,11 @@ static int git_load(struct mg_error *err)
 #define git_repository_open_ext (lg.git_repository_open_ext)
 #define git_repository_workdir (lg.git_repository_workdir)
 #define git_revparse_single (lg.git_revparse_single)
+#define git_revwalk_free (lg.git_revwalk_free)
+#define git_revwalk_hide (lg.git_revwalk_hide)
+#define git_revwalk_new (lg.git_revwalk_new)
+#define git_revwalk_next (lg.git_revwalk_next)
+#define git_revwalk_push (lg.git_revwalk_push)
 #define git_status_foreach (lg.git_status_foreach)
 #define git_tree_entry_byindex (lg.git_tree_entry_byindex)
 #define git_tree_entry_bypath (lg.git_tree_entry_bypath)
@@ -126,6 +145,10 @@ static int git_load(struct mg_error *err)
 /* an open repository; libgit2 is initialised while one is open */
 struct mg_git {
 	git_repository *repo;
+	/* mg_git_distance()'s last answer: every test of a check asks the same */
+	git_oid dist_from, dist_to;
+	uint64_t dist_key;          /* the paths it did not count */
+	long dist;                  /* -1: none yet */
 };
 
 int mg_git_open(struct mg_git **out, const char *path, struct mg_error *err)
@@ -137,6 +160,7 @@ int mg_git_open(struct mg_git **out, const char *path, struct mg_error *err)
 		return MG_ERROR;
 	if (!(g = calloc(1, sizeof(*g))))
 		return mg_error_set(err, MG_ERROR, "out of memory");
+	g->dist = -1;
 	/* once per handle: the set-up reads the TLS trust store, among others */
 	git_libgit2_init();
 	if (git_repository_open_ext(&g->repo, path, 0, NULL) < 0) {
@@ -440,16 +464,89 @@ int mg_git_relpath(struct mg_git *g, char *out, size_t size, const char *path,
 	return MG_OK;
 }
 
-int mg_git_distance(struct mg_git *g, long *out, const char *from, const char *to)
+/* whether `path` is one of `only` (a file, or a directory and all below it),
+ * or a .gitignore, which no build reads */
+static int path_in(const char *path, const char *const *only, size_t n_only)
 {
-	git_oid a, b;
+	const char *slash = strrchr(path, '/');
+	if (!strcmp(slash ? slash + 1 : path, ".gitignore"))
+		return 1;
+	for (size_t k = 0; k < n_only; k++) {
+		size_t l = strlen(only[k]);
+		if (l && !strncmp(path, only[k], l) && (path[l] == '\0' || path[l] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+/* whether commit c changed a path that is not one of `only`, against its
+ * first parent (a root commit: against nothing); an unreadable commit counts */
+static int changes_more(git_repository *repo, const git_oid *c, const char *const *only,
+			size_t n_only)
+{
+	git_commit *commit = NULL, *parent = NULL;
+	git_tree *tree = NULL, *ptree = NULL;
+	git_diff *diff = NULL;
+	int more = 1;
+
+	if (git_commit_lookup(&commit, repo, c) < 0 || git_commit_tree(&tree, commit) < 0 ||
+	    (git_commit_parentcount(commit) > 0 &&
+	     (git_commit_lookup(&parent, repo, git_commit_parent_id(commit, 0)) < 0 ||
+	      git_commit_tree(&ptree, parent) < 0)) ||
+	    git_diff_tree_to_tree(&diff, repo, ptree, tree, NULL) < 0)
+		goto done;
+	more = 0;
+	for (size_t k = 0, n = git_diff_num_deltas(diff); k < n && !more; k++) {
+		const git_diff_delta *d = git_diff_get_delta(diff, k);
+		more = !path_in(d->old_file.path, only, n_only) ||
+		       !path_in(d->new_file.path, only, n_only);
+	}
+done:
+	git_diff_free(diff);
+	git_tree_free(ptree);
+	git_tree_free(tree);
+	git_commit_free(parent);
+	git_commit_free(commit);
+	return more;
+}
+
+int mg_git_distance(struct mg_git *g, long *out, const char *from, const char *to,
+		    const char *const *only, size_t n_only)
+{
+	git_oid a, b, c;
+	git_revwalk *walk = NULL;
 	size_t ahead = 0, behind = 0;
+	uint64_t key = 14695981039346656037ull;   /* FNV-1a of the paths */
 
 	*out = -1;
-	if (git_oid_fromstr(&a, from) || git_oid_fromstr(&b, to) ||
-	    git_graph_ahead_behind(&ahead, &behind, g->repo, &b, &a) < 0 || behind)
+	for (size_t k = 0; k < n_only; k++)
+		for (const char *p = only[k]; ; p++) {
+			key = (key ^ (unsigned char)*p) * 1099511628211ull;
+			if (!*p)
+				break;
+		}
+	if (git_oid_fromstr(&a, from) || git_oid_fromstr(&b, to))
 		return MG_ENOTFOUND;
-	*out = (long)ahead;   /* `to` is `ahead` commits past `from`, which it contains */
+	if (g->dist >= 0 && g->dist_key == key && git_oid_equal(&g->dist_from, &a) &&
+	    git_oid_equal(&g->dist_to, &b)) {
+		*out = g->dist;
+		return MG_OK;
+	}
+	if (git_graph_ahead_behind(&ahead, &behind, g->repo, &b, &a) < 0 || behind)
+		return MG_ENOTFOUND;              /* `to` does not contain `from` */
+	long n = 0;
+	if (ahead && (git_revwalk_new(&walk, g->repo) < 0 || git_revwalk_push(walk, &b) < 0 ||
+		      git_revwalk_hide(walk, &a) < 0)) {
+		git_revwalk_free(walk);
+		return MG_ENOTFOUND;
+	}
+	while (ahead && git_revwalk_next(&c, walk) == 0)
+		n += changes_more(g->repo, &c, only, n_only);
+	git_revwalk_free(walk);
+	g->dist_from = a;
+	g->dist_to = b;
+	g->dist_key = key;
+	g->dist = *out = n;
 	return MG_OK;
 }
 

@@ -67,12 +67,19 @@ int mg_git_relpath(struct mg_git *repo, char *out, size_t size, const char *path
 		   struct mg_error *err);
 
 /*
- * How many commits lie between commit `from` and its descendant `to` (40 hex
- * digits each), for a baseline's staleness (docs/baselines.md, "Which baseline is gated").  MG_ENOTFOUND, *out
- * -1: either is unknown here (a shallow clone, a rewritten history) or `to`
- * does not contain `from`.
+ * How many commits after commit `from`, up to its descendant `to` (40 hex
+ * digits each), change anything but the paths in `only` (relative to the
+ * work tree: a file, or a directory and everything under it) and .gitignore
+ * files, each against its first parent: a baseline's staleness
+ * (docs/baselines.md, "Which baseline is gated"), where `only` is the
+ * baselines directory and the config, so that the commit that records
+ * baselines measured just before it does not make them stale.
+ * MG_ENOTFOUND, *out -1: either commit is unknown here (a shallow clone, a
+ * rewritten history) or `to` does not contain `from`.  The last answer is
+ * kept on the handle.
  */
-int mg_git_distance(struct mg_git *repo, long *out, const char *from, const char *to);
+int mg_git_distance(struct mg_git *repo, long *out, const char *from, const char *to,
+		    const char *const *only, size_t n_only);
 
 /*
  * The names (without ".json") of the JSON files directly in `dir_in_repo`

@@ -159,12 +159,61 @@ import json, sys
 sys.exit(json.load(open("out.json"))["missing"] != ["basic"])'
 git checkout -q memgate.yml
 
-# (h) staleness: on main, whose baseline was measured one commit before its tip
+# (h) staleness. loose TEST PROGRAM...: the tests gated on the peak alone, so
+# that the other program's figures move but pass (memgate.yml's changes
+# never make a baseline stale)
+loose() {
+	config "$@"
+	printf 'defaults:\n  tolerance: { allocs: off, total_bytes: off, leaked_bytes: off, ' >> memgate.yml
+	printf 'definitely_lost_bytes: off }\n' >> memgate.yml
+}
 git checkout -q main
+loose basic "$basic"                  # main's baseline is $other's
 "$memgate" run >/dev/null 2>&1
+# main's tip records a baseline measured at its parent: not stale
 "$memgate" check --from profiles --baseline main >out.txt 2>&1; rc=$?
 check "(h) main passes (got $rc)" [ "$rc" = 0 ]
-check "(h) staleness reported" grep -q 'basic: baseline measured 1 commit before the base commit' out.txt
+check "(h) the figures moved" grep -Eq '^basic +peak_bytes +666 +230 +4775 +pass' out.txt
+check "(h) the commit that records baselines leaves them fresh" \
+	sh -c '! grep -q "commit.* before the base commit" out.txt'
+"$memgate" check --from profiles --baseline main --format json >out.json 2>/dev/null
+check "(h) json: staleness 0" /usr/bin/python3 -c '
+import json, sys
+sys.exit(json.load(open("out.json"))["tests"][0]["staleness_commits"] != 0)'
+# a code commit counts; one that changes .gitignore and memgate.yml does not
+printf 'int main(void) { return 0; }\n' > code.c
+git add code.c && git commit -qm "code"
+printf 'build/\n' >> .gitignore && git add .gitignore memgate.yml &&
+	git commit -qm "ignore build/, gate the peak only"
+"$memgate" check --from profiles --baseline main >out.txt 2>&1; rc=$?
+check "(h) stale main passes (got $rc)" [ "$rc" = 0 ]
+check "(h) staleness counts the code commit only" \
+	grep -q '^basic: baseline measured 1 commit before the base commit$' out.txt
+# figures that did not move: fresh however old
+config basic "$other"
+"$memgate" run >/dev/null 2>&1
+"$memgate" check --from profiles --baseline main >out.txt 2>&1
+check "(h) unmoved figures are never stale" \
+	sh -c '! grep -q "commit.* before the base commit" out.txt'
+# two tests equally stale: said once; then different: said per test
+config basic "$basic" twin "$basic"
+"$memgate" run >/dev/null 2>&1 && "$memgate" accept >/dev/null 2>&1
+git add memgate.yml baselines && git commit -qm "twin: baseline"
+printf '/* 2 */\n' >> code.c && git commit -qam "code 2"
+loose basic "$other" twin "$other"
+"$memgate" run >/dev/null 2>&1
+"$memgate" check --from profiles --baseline main >out.txt 2>&1
+check "(h) shared staleness said once" \
+	grep -q '^2 baselines (all) were measured 1 commit before the base commit$' out.txt
+check "(h) not per test" sh -c '! grep -q "^basic: baseline measured" out.txt'
+"$memgate" accept basic >/dev/null 2>&1 && git commit -qam "basic: baseline again"
+printf '/* 3 */\n' >> code.c && git commit -qam "code 3"
+config basic "$basic" twin "$other"
+"$memgate" run >/dev/null 2>&1
+"$memgate" check --from profiles --baseline main >out.txt 2>&1
+check "(h) different staleness per test" sh -c \
+	'grep -q "^basic: baseline measured 1 commit before" out.txt &&
+	 grep -q "^twin: baseline measured 2 commits before" out.txt'
 
 [ $fail = 0 ] && echo "ok: memgate check"
 exit $fail
