@@ -66,6 +66,27 @@ rm -rf out
 check "named test exits 0 (got $rc)" [ "$rc" = 0 ]
 check "only the named test" [ -f out/basic.json ] && [ ! -f out/basic.again.json ]
 
+# a value joined to its option: --opt=VALUE, -jN, -oDIR; one missing: exit 2, named
+rm -rf out2 out3
+"$memgate" run basic --output=out2 -j2 --config=memgate.yml >/dev/null 2>&1; rc=$?
+check "--output=DIR -j2 --config=FILE exit 0 (got $rc)" [ "$rc" = 0 ]
+check "--output=DIR honoured" [ -f out2/basic.json ] && [ ! -f out2/basic.again.json ]
+"$memgate" run basic -oout3 --jobs=2 >/dev/null 2>&1; rc=$?
+check "-oDIR --jobs=2 exit 0 (got $rc)" [ "$rc" = 0 ] && [ -f out3/basic.json ]
+"$memgate" run basic --jobs=0 >/dev/null 2>err.txt; rc=$?
+check "--jobs=0 exits 2 (got $rc)" [ "$rc" = 2 ]
+check "--jobs=0 told" grep -q "jobs: expected a number from 1 to 1024, got '0'" err.txt
+"$memgate" run basic -o >/dev/null 2>err.txt; rc=$?
+check "-o without its value exits 2 (got $rc)" [ "$rc" = 2 ]
+check "-o without its value: one line" \
+	grep -qx "memgate: run: option '-o' needs a value (see 'memgate help run')" err.txt
+"$memgate" run basic --html=x >/dev/null 2>err.txt; rc=$?
+check "a flag given a value exits 2 (got $rc)" [ "$rc" = 2 ]
+check "a flag given a value is unknown" grep -q "unknown option '--html=x'" err.txt
+"$memgate" trace -o trace.json --depth=3 -- /bin/echo --depth=9 -j2 >out.txt 2>/dev/null; rc=$?
+check "trace --depth=3 (got $rc)" [ "$rc" = 0 ] && [ -f trace.json ]
+check "trace: the command's own options untouched" grep -qx -- '--depth=9 -j2' out.txt
+
 # shards: 1/2 and 2/2 split the two tests
 rm -rf s1 s2
 "$memgate" run --shard 1/2 -o s1 >/dev/null 2>&1
