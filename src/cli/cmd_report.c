@@ -91,7 +91,7 @@ int cmd_report(int argc, char **argv)
 		} else if (!strcmp(a, "--baseline") && more) {
 			base_path = argv[++i];
 		} else if (a[0] == '-' && a[1]) {
-			mg_cli_error("report: unknown option or missing value '%s'\n%s", a, usage_text);
+			mg_cli_error("report: unknown option '%s'\n%s", a, usage_text);
 			goto done;
 		} else {
 			paths[n++] = a;

@@ -51,9 +51,9 @@ fails "unknown format" 2 "^memgate: report: unknown format 'svg'" one -- \
 	"$memgate" report "$out/profile.json" --format svg
 fails "unknown weight" 2 "unknown weight 'frees'" one -- \
 	"$memgate" report "$out/profile.json" --format folded --weight frees
-fails "unknown option" 2 "unknown option or missing value '--bogus'" -- \
+fails "unknown option" 2 "unknown option '--bogus'" -- \
 	"$memgate" report "$out/profile.json" --bogus
-fails "missing value" 2 "unknown option or missing value '--format'" -- \
+fails "missing value" 2 "^memgate: report: option '--format' needs a value" one -- \
 	"$memgate" report "$out/profile.json" --format
 fails "html of two profiles" 2 "--html renders one profile, got 2" one -- \
 	"$memgate" report "$out/profile.json" "$out/profile.json" --html "$out/x.html"
