@@ -325,7 +325,22 @@ static const cJSON **sorted_tests(const cJSON *tests, size_t *n)
 	return v;
 }
 
-static int metrics_table(struct md *m, const cJSON **tests, size_t n)
+/* a gated figure that passes equal to its baseline: listed apart, collapsed */
+static int unchanged(const cJSON *mt)
+{
+	int hb, hc;
+	uint64_t base = u64(mt, "baseline", &hb), cur = u64(mt, "current", &hc);
+	const char *v = mg_json_str(mt, "verdict");
+	return hb && hc && base == cur && v && !strcmp(v, "pass");
+}
+
+/*
+ * The table of the gated figures that are `unchanged()` (same: 1) or not
+ * (0), into m->blk after what it holds; each row is a block of its own
+ * unless `whole` (then nothing is emitted: the caller ends the block).
+ * -1: out of memory; else the rows written.
+ */
+static int metrics_table(struct md *m, const cJSON **tests, size_t n, int same, int whole)
 {
 	static const char *const head[NCOL] = { "Test", "Metric", "Baseline", "Current", "Delta",
 						"Allowed", "Verdict" };
@@ -344,7 +359,7 @@ static int metrics_table(struct md *m, const cJSON **tests, size_t n)
 			int hb, hc, ha;
 			uint64_t base = u64(mt, "baseline", &hb), cur = u64(mt, "current", &hc);
 			uint64_t allowed = u64(mt, "allowed", &ha);
-			if (!metric)
+			if (!metric || unchanged(mt) != same)
 				continue;
 			if (hb)
 				figure(b, sizeof(b), metric, base);
@@ -405,14 +420,42 @@ static int metrics_table(struct md *m, const cJSON **tests, size_t n)
 	mg_buf_puts(&m->blk, "|\n");
 	for (size_t r = 0; r < tb.rows; r++) {
 		row_out(&m->blk, &tb, tb.cells + r * NCOL, right);
-		emit(m);
+		if (!whole)
+			emit(m);
 	}
 	mg_buf_puts(&m->blk, "\n");
-	emit(m);
-	ret = 0;
+	if (!whole)
+		emit(m);
+	ret = (int)tb.rows;
 done:
 	table_free(&tb);
 	return ret;
+}
+
+/* the figures equal to their baselines, after everything else (the first
+ * thing a cut drops), collapsed: all of it or none */
+static int unchanged_table(struct md *m, const cJSON **tests, size_t n)
+{
+	size_t figures = 0, with = 0;
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *mt;
+		size_t here = 0;
+		cJSON_ArrayForEach(mt, item(tests[i], "metrics"))
+			here += mg_json_str(mt, "metric") && unchanged(mt);
+		figures += here;
+		with += here > 0;
+	}
+	if (!figures)
+		return 0;
+	mg_buf_printf(&m->blk, "<details><summary>%zu gated figure%s of %zu test%s equal%s "
+		      "%s baseline%s</summary>\n\n", figures, figures == 1 ? "" : "s", with,
+		      with == 1 ? "" : "s", figures == 1 ? "s" : "", figures == 1 ? "its" : "their",
+		      figures == 1 ? "" : "s");
+	if (metrics_table(m, tests, n, 1, 1) < 0)
+		return -1;
+	mg_buf_puts(&m->blk, "</details>\n\n");
+	emit(m);
+	return 0;
 }
 
 /* ---- why a test failed ---- */
@@ -937,9 +980,14 @@ int mg_markdown_render(char **out, size_t *len, int *cut, const cJSON *result,
 	env_warnings(&m, tests, n);
 	untraced_tests(&m, tests, n);
 	profile_warnings(&m, tests, n);
-	if (metrics_table(&m, tests, n) < 0) {
+	int moved = metrics_table(&m, tests, n, 0, 0);
+	if (moved < 0) {
 		ret = mg_error_set(err, MG_ERROR, "out of memory");
 		goto done;
+	}
+	if (!moved && n) {
+		mg_buf_puts(&m.blk, "Every gated figure equals its baseline.\n\n");
+		emit(&m);
 	}
 	why_lines(&m, tests, n);
 	leak_sites(&m, tests, n);
@@ -949,6 +997,10 @@ int mg_markdown_render(char **out, size_t *len, int *cut, const cJSON *result,
 	stale(&m, tests, n);
 	for (size_t i = 0; i < n; i++)
 		details(&m, tests[i]);
+	if (unchanged_table(&m, tests, n) < 0) {
+		ret = mg_error_set(err, MG_ERROR, "out of memory");
+		goto done;
+	}
 	/* one blank line before the note: trim to one newline, the note starts with one */
 	while (m.cut && m.out.len > 1 && m.out.ptr[m.out.len - 1] == '\n' &&
 	       m.out.ptr[m.out.len - 2] == '\n')
