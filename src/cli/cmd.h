@@ -55,6 +55,9 @@ int mg_cli_report(const struct mg_error *err);
 enum { MG_ARG_TAKEN, MG_ARG_HELP, MG_ARG_OWN };
 int mg_cli_common_arg(int argc, char **argv, int *i, const char **config, const char **names,
 		      size_t *n_names);
+/* common.c: the width of a table's test column for names up to `longest`
+ * bytes: 24 at least, and at most 64 (a longer name pushes its row) */
+int mg_cli_name_width(size_t longest);
 /* whether the tests' output is captured (no --no-capture), and the jobs to
  * run: one with --no-capture (said when more were asked for), else `jobs` */
 int mg_cli_capture(void);

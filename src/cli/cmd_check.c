@@ -185,7 +185,11 @@ static void print_table(const struct mg_check_test *rows, size_t n, int tty)
 {
 	char b[32], c[32], a[32];
 	const char *off = tty ? "\033[0m" : "";
-	printf("%-24s %-24s %14s %14s %14s  %s\n", "test", "metric", "baseline", "current",
+	size_t longest = 0;
+	for (size_t i = 0; i < n; i++)
+		longest = strlen(rows[i].name) > longest ? strlen(rows[i].name) : longest;
+	int w = mg_cli_name_width(longest);
+	printf("%-*s %-24s %14s %14s %14s  %s\n", w, "test", "metric", "baseline", "current",
 	       "allowed", "verdict");
 	for (size_t i = 0; i < n; i++) {
 		const struct mg_verdict *v = &rows[i].v;
@@ -194,7 +198,7 @@ static void print_table(const struct mg_check_test *rows, size_t n, int tty)
 			num(b, sizeof(b), m->has_baseline, m->baseline);
 			num(c, sizeof(c), 1, m->current);
 			num(a, sizeof(a), m->allowed != UINT64_MAX, m->allowed);
-			printf("%-24s %-24s %14s %14s %14s  %s%s%s\n", rows[i].name,
+			printf("%-*s %-24s %14s %14s %14s  %s%s%s\n", w, rows[i].name,
 			       mg_metric_name(m->metric), b, c, a, colour(tty, m->status),
 			       mg_status_name(m->status), off);
 		}

@@ -148,6 +148,11 @@ int mg_cli_selected(const char *name, const char *const *names, size_t n_names)
 	return mg_test_selected(name, names, n_names);
 }
 
+int mg_cli_name_width(size_t longest)
+{
+	return longest < 24 ? 24 : longest > 64 ? 64 : (int)longest;
+}
+
 int mg_cli_jobs(unsigned *jobs, const char *arg)
 {
 	char *end;

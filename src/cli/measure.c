@@ -31,6 +31,7 @@ struct progress {
 	int shown;                  /* a progress line is on screen */
 	int capture;                /* tests' output captured into outdir/<test>.log */
 	const char *outdir;
+	int width;                  /* of the test column */
 	char last[160];             /* what it says: redrawn only when that changes */
 	uint64_t t0;                /* mg_monotonic_ns() at the start */
 };
@@ -104,7 +105,7 @@ static void row(const struct mg_pool_result *r, void *payload)
 		fprintf(stderr, "memgate: %s: %s\n", r->test->name, r->error);
 	} else {
 		if (!p->quiet)
-			fprintf(stderr, "%-24s %10.0f %12.0f %12.0f %12.0f  %s\n", r->test->name,
+			fprintf(stderr, "%-*s %10.0f %12.0f %12.0f %12.0f  %s\n", p->width, r->test->name,
 				r->allocs, r->total_bytes, r->peak_bytes, r->leaked_bytes, r->end);
 		if (r->outcome == MG_POOL_UNTRACED && !p->gate)
 			fprintf(stderr, "memgate: %s: %s\n", r->test->name, r->error);
@@ -156,9 +157,13 @@ int mg_cli_measure(const struct mg_config *cfg, const struct mg_test *const *tes
 		return mg_cli_report(&err);
 	}
 	pg.t0 = mg_monotonic_ns();
+	size_t longest = 0;
+	for (size_t i = 0; i < n; i++)
+		longest = strlen(tests[i]->name) > longest ? strlen(tests[i]->name) : longest;
+	pg.width = mg_cli_name_width(longest);
 	if (!quiet)
-		fprintf(stderr, "%-24s %10s %12s %12s %12s  %s\n", "test", "allocs", "total",
-			"peak", "leaked", "end");
+		fprintf(stderr, "%-*s %10s %12s %12s %12s  %s\n", pg.width, "test", "allocs",
+			"total", "peak", "leaked", "end");
 	fflush(stderr);
 	if (mg_pool_measure(&c, cfg, tests, n, &o, &err) != MG_OK) {
 		return mg_cli_report(&err);
