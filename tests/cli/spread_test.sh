@@ -76,6 +76,9 @@ for mode in serial parallel; do
 	"$memgate" check >out.txt 2>&1; rc=$?
 	check "($mode) passes (got $rc)" [ "$rc" = 0 ] || cat out.txt >&2
 	check "($mode) no improved advice" sh -c '! grep -q "improved:" out.txt && grep -q " 0 improved" out.txt'
+	[ "$mode" = serial ] &&
+		check "(serial) the lowest peak needs no range said" \
+			sh -c "! grep -q \"^mt: the baseline's runs moved:.*peak_bytes\" out.txt"
 done
 
 # a regression beyond the spread (allowed up to max + (max - min), about 1.9 MB,
