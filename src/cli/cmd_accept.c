@@ -261,6 +261,22 @@ int cmd_accept(int argc, char **argv)
 	from_given = from != NULL;
 	if (!from)
 		from = cfg->profiles;
+	/* all: only the tests that were measured, and at least one */
+	size_t measured = 0, unmeasured = 0;
+	for (size_t k = 0; !n_names && k < cfg->n_tests; k++) {
+		char ppath[4096];
+		snprintf(ppath, sizeof(ppath), "%s/%s.json", from, cfg->tests[k].name);
+		if (access(ppath, F_OK) == 0)
+			measured++;
+		else
+			unmeasured++;
+	}
+	if (!n_names && !measured) {
+		mg_cli_error("accept: no test of %s has a profile in '%s' (run 'memgate run' "
+			     "first)", config, from);
+		ret = MG_EXIT_USAGE;
+		goto done;
+	}
 	if (mg_mkdirs(cfg->baselines) < 0) {
 		mg_cli_error("cannot create '%s': %s", cfg->baselines, strerror(errno));
 		ret = MG_EXIT_ERROR;
@@ -310,6 +326,18 @@ int cmd_accept(int argc, char **argv)
 		written += (size_t)changed;
 	}
 	fprintf(stderr, "memgate: %zu baseline%s written\n", written, written == 1 ? "" : "s");
+	if (unmeasured && ret == MG_EXIT_PASS) {
+		fprintf(stderr, "memgate: %zu test%s without a profile in '%s' left as %s:", unmeasured,
+			unmeasured == 1 ? "" : "s", from, unmeasured == 1 ? "it was" : "they were");
+		size_t listed = 0;
+		for (size_t k = 0; k < cfg->n_tests && listed < 5; k++) {
+			char ppath[4096];
+			snprintf(ppath, sizeof(ppath), "%s/%s.json", from, cfg->tests[k].name);
+			if (access(ppath, F_OK) < 0)
+				fprintf(stderr, "%s %s", listed++ ? "," : "", cfg->tests[k].name);
+		}
+		fprintf(stderr, "%s\n", unmeasured > listed ? ", ..." : "");
+	}
 done:
 	if (lock >= 0)
 		close(lock);

@@ -15,6 +15,13 @@ printf 'version: 1\ntests:\n  - name: basic\n    run: [%s]\n' "$basic" > memgate
 git add memgate.yml && git commit -qm init
 head=$(git rev-parse HEAD)
 
+# nothing measured yet: one line that says to run first, exit 2, nothing created
+"$memgate" accept >out.txt 2>err.txt; rc=$?
+check "accept before any run exits 2 (got $rc)" [ "$rc" = 2 ]
+check "accept before any run: says to run first" grep -qx \
+	"memgate: accept: no test of memgate.yml has a profile in 'profiles' (run 'memgate run' first)" err.txt
+check "accept before any run: no baselines/" [ ! -e baselines ]
+
 "$memgate" run >/dev/null 2>&1
 check "the profile names the commit" grep -q "\"commit\":.*\"$head\"" profiles/basic.json
 check "and a clean tree" grep -q '"dirty":.*false' profiles/basic.json
@@ -35,6 +42,15 @@ import json, sys
 t = open("baselines/basic.json").read()
 sys.exit(t != json.dumps(json.loads(t), sort_keys=True, indent=2) + "\n")'
 cp baselines/basic.json first.json
+
+# a test with no profile is named, and left as it was
+printf '  - name: later\n    run: [%s]\n' "$basic" >> memgate.yml
+"$memgate" accept 2>err.txt; rc=$?
+check "accept with a test unmeasured exits 0 (got $rc)" [ "$rc" = 0 ]
+check "the unmeasured test is named" \
+	grep -qx "memgate: 1 test without a profile in 'profiles' left as it was: later" err.txt
+check "and gets no baseline" [ ! -e baselines/later.json ]
+git checkout -q memgate.yml
 
 # the same figures again: untouched, byte for byte
 "$memgate" run >/dev/null 2>&1
