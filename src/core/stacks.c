@@ -587,7 +587,7 @@ static int choose(const struct mg_proc *p, uint8_t **trim)
 			uint64_t pb = 0, pk = 0;
 			if (img == p->peak_image)
 				mg_stack_at_peak(img, s, &pb, &pk);
-			if (s->allocs && !pk && !(leak && s->cur_blocks))
+			if (s->allocs && !pk && !(leak && mgt_stack_blocks(s)))
 				c[n++] = (struct cand){ s->total_bytes, s->allocs, (uint32_t)i, id };
 		}
 	}
@@ -783,7 +783,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 			rows[i][id] = MG_NO_ROW;
 			if (peak)
 				mg_stack_at_peak(img, s, &pb, &pk);
-			if ((!s->allocs && !pk && !(leak && s->cur_blocks)) || trim[i][id])
+			if ((!s->allocs && !pk && !(leak && mgt_stack_blocks(s))) || trim[i][id])
 				continue;
 			if (stack_frames(&t, img, id, raw, fr, &nf) < 0) {
 				t.oom = 1;
@@ -801,7 +801,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 			}
 			prev_n = nf;
 			const uint64_t col[6] = { s->total_bytes, s->allocs, pb, pk,
-						  leak ? s->cur_bytes : 0, leak ? s->cur_blocks : 0 };
+						  leak ? s->cur_bytes : 0, leak ? mgt_stack_blocks(s) : 0 };
 			put_row(&t, n_rows, node, col);
 			rows[i][id] = n_rows++;
 		}
