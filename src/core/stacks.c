@@ -752,6 +752,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	int64_t *prev_node = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*prev_node));
 	uint32_t *chain = malloc(MGT_MAX_DEPTH * sizeof(*chain));
 	struct trim_memo *memo = NULL;
+	uint32_t *other_of = NULL;          /* tree node + 1 -> its "[smaller stacks]" child + 1 */
 	uint64_t (*agg)[2] = NULL;
 	size_t prev_n = 0, n_agg = 0, agg_cap = 0, n_before;
 	int64_t other = -1;                 /* the "[smaller stacks]" frame */
@@ -814,13 +815,20 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	 * frames are new nodes here, one per such caller, in order.
 	 */
 	n_before = t.nused;
+	if (!t.oom && !(other_of = calloc(n_before + 1, sizeof(*other_of))))
+		t.oom = 1;
 	for (size_t i = 0; !t.oom && i < p->n_images; i++) {
 		const struct mg_image *img = p->images[i];
+		/* cleared by hand, not calloc'd: a fresh mapping's pages read
+		 * first are the zero page, then faulted in again at the first
+		 * write, two faults a page (~10 ms of 1M nodes' 8 MB) */
+		size_t memo_len = ((size_t)img->n_nodes + 1) * sizeof(*memo);
 		free(memo);
-		if (!(memo = calloc((size_t)img->n_nodes + 1, sizeof(*memo)))) {
+		if (!(memo = malloc(memo_len))) {
 			t.oom = 1;
 			break;
 		}
+		memset(memo, 0, memo_len);
 		for (uint32_t id = 0; !t.oom && id < img->n_stacks; id++) {
 			const struct mgt_stack *s = &img->stacks[id];
 			int64_t node;
@@ -836,10 +844,17 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 				}
 				other = of;
 			}
+			/* its "[smaller stacks]" child, known without walking the
+			 * children of a node anywhere in the tree once per stack */
 			node = trimmed_node(&t, img, id, memo, chain);
-			if ((node = node_of(&t, (uint32_t)other, node)) < 0) {
+			uint32_t *known = &other_of[node + 1];
+			if (*known) {
+				node = (int64_t)*known - 1;
+			} else if ((node = node_of(&t, (uint32_t)other, node)) < 0) {
 				t.oom = 1;
 				break;
+			} else {
+				*known = (uint32_t)node + 1;
 			}
 			size_t a = (size_t)node - n_before;
 			if (a == n_agg) {
@@ -900,6 +915,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	free(prev_node);
 	free(chain);
 	free(memo);
+	free(other_of);
 	free(t.slot);
 	free(t.node);
 	free(t.tn);
