@@ -573,13 +573,10 @@ static int by_key(const void *a, const void *b)
 static int choose(const struct mg_proc *p, uint8_t **trim)
 {
 	const struct mg_image *last = p->images[p->n_images - 1];
-	size_t n = 0, cap = 0;
-	struct cand *c;
-	for (size_t i = 0; i < p->n_images; i++)
-		cap += p->images[i]->n_stacks;
-	if (!(c = malloc((cap + 1) * sizeof(*c))))
-		return -1;
-	for (size_t i = 0; i < p->n_images; i++) {
+	struct mg_top by_total, by_allocs;
+	int ok = mg_top_init(&by_total, MG_STACKS_KEEP, sizeof(struct cand), by_key) == 0;
+	ok = mg_top_init(&by_allocs, MG_STACKS_KEEP, sizeof(struct cand), by_key) == 0 && ok;
+	for (size_t i = 0; ok && i < p->n_images; i++) {
 		const struct mg_image *img = p->images[i];
 		int leak = img == last && p->f.leaked_blocks;
 		for (uint32_t id = 0; id < img->n_stacks; id++) {
@@ -587,26 +584,26 @@ static int choose(const struct mg_proc *p, uint8_t **trim)
 			uint64_t pb = 0, pk = 0;
 			if (img == p->peak_image)
 				mg_stack_at_peak(img, s, &pb, &pk);
-			if (s->allocs && !pk && !(leak && mgt_stack_blocks(s)))
-				c[n++] = (struct cand){ s->total_bytes, s->allocs, (uint32_t)i, id };
+			if (!s->allocs || pk || (leak && mgt_stack_blocks(s)))
+				continue;
+			const struct cand c[2] = { { s->total_bytes, s->allocs, (uint32_t)i, id },
+						   { s->allocs, s->total_bytes, (uint32_t)i, id } };
+			trim[i][id] = 1;
+			mg_top_add(&by_total, &c[0]);
+			mg_top_add(&by_allocs, &c[1]);
 		}
 	}
-	if (n > MG_STACKS_KEEP) {
-		for (size_t k = 0; k < n; k++)
-			trim[c[k].img][c[k].id] = 1;
-		for (int by = 0; by < 2; by++) {
-			for (size_t k = 0; by && k < n; k++) {
-				uint64_t total = c[k].key;
-				c[k].key = c[k].key2;
-				c[k].key2 = total;
-			}
-			mg_sort_first(c, n, sizeof(*c), MG_STACKS_KEEP, by_key);
-			for (size_t k = 0; k < MG_STACKS_KEEP; k++)
-				trim[c[k].img][c[k].id] = 0;
+	/* kept whole: the first by either figure (all of them, when few) */
+	for (int by = 0; ok && by < 2; by++) {
+		const struct mg_top *top = by ? &by_allocs : &by_total;
+		for (size_t k = 0; k < top->n; k++) {
+			const struct cand *c = (const void *)(top->e + k * sizeof(*c));
+			trim[c->img][c->id] = 0;
 		}
 	}
-	free(c);
-	return 0;
+	mg_top_release(&by_total);
+	mg_top_release(&by_allocs);
+	return ok ? 0 : -1;
 }
 
 /*
