@@ -565,12 +565,18 @@ static int by_key(const void *a, const void *b)
 	return x->img != y->img ? (x->img < y->img ? -1 : 1) : (x->id > y->id) - (x->id < y->id);
 }
 
+/* what becomes of a stack in the table (choose) */
+enum { S_NONE, S_WHOLE, S_SMALLER };
+
 /*
  * Which stacks are written whole: every stack with bytes at the peak or
- * leaked, and the MG_STACKS_KEEP largest by total_bytes and by allocs.
- * trim[i][id] is set for the others.  0, or -1 when out of memory.
+ * leaked, and the MG_STACKS_KEEP largest by total_bytes and by allocs;
+ * the others with allocations are summed into "[smaller stacks]", and a
+ * stack without is left out.  cls[i][id] gets which (S_*), so that the
+ * table's passes need not read each stack's counters again.  0, or -1
+ * when out of memory.
  */
-static int choose(const struct mg_proc *p, uint8_t **trim)
+static int choose(const struct mg_proc *p, uint8_t **cls)
 {
 	const struct mg_image *last = p->images[p->n_images - 1];
 	struct mg_top by_total, by_allocs;
@@ -584,11 +590,15 @@ static int choose(const struct mg_proc *p, uint8_t **trim)
 			uint64_t pb = 0, pk = 0;
 			if (img == p->peak_image)
 				mg_stack_at_peak(img, s, &pb, &pk);
-			if (!s->allocs || pk || (leak && mgt_stack_blocks(s)))
+			if (pk || (leak && mgt_stack_blocks(s))) {
+				cls[i][id] = S_WHOLE;
+				continue;
+			}
+			if (!s->allocs)
 				continue;
 			const struct cand c[2] = { { s->total_bytes, s->allocs, (uint32_t)i, id },
 						   { s->allocs, s->total_bytes, (uint32_t)i, id } };
-			trim[i][id] = 1;
+			cls[i][id] = S_SMALLER;
 			mg_top_add(&by_total, &c[0]);
 			mg_top_add(&by_allocs, &c[1]);
 		}
@@ -598,7 +608,7 @@ static int choose(const struct mg_proc *p, uint8_t **trim)
 		const struct mg_top *top = by ? &by_allocs : &by_total;
 		for (size_t k = 0; k < top->n; k++) {
 			const struct cand *c = (const void *)(top->e + k * sizeof(*c));
-			trim[c->img][c->id] = 0;
+			cls[c->img][c->id] = S_WHOLE;
 		}
 	}
 	mg_top_release(&by_total);
@@ -779,7 +789,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	const struct mg_image *last = p->images[p->n_images - 1];
 	struct mg_frame raw[MGT_MAX_DEPTH];
 	uint32_t **rows = calloc(p->n_images, sizeof(*rows)), n_rows = 0;
-	uint8_t **trim = calloc(p->n_images, sizeof(*trim));
+	uint8_t **cls = calloc(p->n_images, sizeof(*cls)); /* S_*, by image and stack id */
 	uint32_t *fr = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*fr));
 	struct mg_site_frame *sf = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*sf));
 	/* the last stack, outermost frame first, and its nodes: stacks listed one
@@ -802,12 +812,12 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	mg_buf_add(&t.stacks, "[", 1);
 	t.tn_cap = 1024;
 	t.tn = calloc(t.tn_cap, sizeof(*t.tn));
-	t.oom = !rows || !trim || !fr || !sf || !prev_fr || !prev_node || !chain || !t.tn;
+	t.oom = !rows || !cls || !fr || !sf || !prev_fr || !prev_node || !chain || !t.tn;
 	for (size_t i = 0; !t.oom && i < p->n_images; i++)
 		if (!(rows[i] = malloc((p->images[i]->n_stacks + 1) * sizeof(**rows))) ||
-		    !(trim[i] = calloc(p->images[i]->n_stacks + 1, 1)))
+		    !(cls[i] = calloc(p->images[i]->n_stacks + 1, 1)))
 			t.oom = 1;
-	t.oom = t.oom || choose(p, trim) < 0;
+	t.oom = t.oom || choose(p, cls) < 0;
 
 	/* the stacks kept whole */
 	for (size_t i = 0; !t.oom && i < p->n_images; i++) {
@@ -819,10 +829,10 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 			size_t nf = 0, k = 0;
 			int64_t node = -1;
 			rows[i][id] = MG_NO_ROW;
+			if (cls[i][id] != S_WHOLE)
+				continue;
 			if (peak)
 				mg_stack_at_peak(img, s, &pb, &pk);
-			if ((!s->allocs && !pk && !(leak && mgt_stack_blocks(s))) || trim[i][id])
-				continue;
 			if (stack_frames(&t, img, id, raw, fr, &nf) < 0) {
 				t.oom = 1;
 				break;
@@ -868,7 +878,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 		memset(memo, 0, memo_len);
 		uint32_t n_trim = 0, first = 0;
 		for (uint32_t id = img->n_stacks; id-- > 1;)
-			if (trim[i][id]) {
+			if (cls[i][id] == S_SMALLER) {
 				n_trim++;
 				first = id;
 			}
@@ -877,7 +887,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 		for (uint32_t id = 0; !t.oom && id < img->n_stacks; id++) {
 			const struct mgt_stack *s = &img->stacks[id];
 			int64_t node;
-			if (!trim[i][id])
+			if (cls[i][id] != S_SMALLER)
 				continue;
 			if (other < 0) {
 				const struct frame_info f = { "[smaller stacks]", NULL, NULL, NULL,
@@ -948,9 +958,9 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 		rows = NULL;
 	}
 	*rows_out = rows;
-	for (size_t i = 0; trim && i < p->n_images; i++)
-		free(trim[i]);
-	free(trim);
+	for (size_t i = 0; cls && i < p->n_images; i++)
+		free(cls[i]);
+	free(cls);
 	free(agg);
 	free(fr);
 	free(sf);
