@@ -714,7 +714,9 @@ static int64_t trimmed_node(struct proc_tab *t, const struct mg_image *img, uint
  * each smaller stack's chain joins the ones before it at a node anywhere in
  * the memo, a miss to memory each (262k of them on deep_vary, a third of
  * the memgate process's time); here those reads do not wait on each other.
- * Worth it when the smaller stacks are many for the nodes.
+ * Worth it when the smaller stacks are many for the nodes: on deep_vary
+ * a node costs ~10 ns here and a stack walked ~110 ns more than one found,
+ * so from a twelfth of the nodes on (tests/report/size_test.sh runs both).
  */
 static void memo_fill(struct proc_tab *t, const struct mg_image *img, struct trim_memo *memo,
 		      uint64_t gen)
@@ -882,7 +884,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 				n_trim++;
 				first = id;
 			}
-		if (n_trim && n_trim >= img->n_nodes / 8)
+		if (n_trim && n_trim >= img->n_nodes / 12)
 			memo_fill(&t, img, memo, img->info[first].mod_gen);
 		for (uint32_t id = 0; !t.oom && id < img->n_stacks; id++) {
 			const struct mgt_stack *s = &img->stacks[id];
