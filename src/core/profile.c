@@ -180,6 +180,8 @@ static const char *runtime_owner(const struct sframe *f, size_t n)
 
 enum list_kind { L_PEAK, L_LEAK, L_BYTES, L_ALLOCS };
 
+#define RANK_MORE 4096              /* stacks ranked at a time past a list's first */
+
 struct ranked {
 	const struct mg_image *img;
 	uint32_t im, id;                /* image index, stack id */
@@ -214,9 +216,14 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 						  "possibly_lost", "still_reachable" };
 	for (size_t i = 0; i < p->n_images; i++)
 		cap += p->images[i]->n_stacks;
-	struct ranked *r = calloc(cap + 1, sizeof(*r));
+	/* every leak (the runtime's sums need them all); of the others, the
+	 * first `max` so far and those since, up to RANK_MORE of them: a deep
+	 * trace's 262k stacks are not copied to be ranked */
+	size_t room = kind != L_LEAK && cap > (size_t)max + RANK_MORE ? (size_t)max + RANK_MORE : cap;
+	struct ranked *r = malloc((room + 1) * sizeof(*r));
 	cJSON *arr = cJSON_CreateArray();
 	const struct mg_image *last = p->images[p->n_images - 1];
+	size_t seen = 0;
 
 	for (size_t i = 0; r && i < p->n_images; i++) {
 		const struct mg_image *img = p->images[i];
@@ -229,17 +236,22 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 			uint64_t k = 0, k2 = 0;
 			switch (kind) {
 			case L_PEAK: mg_stack_at_peak(img, s, &k, &k2); if (!k2) continue; break;
-			case L_LEAK: k = s->cur_bytes; k2 = s->cur_blocks; if (!k2) continue; break;
+			case L_LEAK: k = s->cur_bytes; k2 = mgt_stack_blocks(s); if (!k2) continue; break;
 			case L_BYTES: k = s->total_bytes; k2 = s->allocs; if (!k2) continue; break;
 			case L_ALLOCS: k = s->allocs; k2 = s->total_bytes; if (!k) continue; break;
 			}
+			if (n == room) {
+				mg_sort_first(r, n, sizeof(*r), max, by_key_desc);
+				n = max;
+			}
 			r[n++] = (struct ranked){ img, (uint32_t)i, id, k, k2 };
+			seen++;
 		}
 	}
 	/* the first `max` in order; the others (leaks: for the runtime's sums) as they come */
 	if (r)
 		mg_sort_first(r, n, sizeof(*r), max, by_key_desc);
-	*omitted = n > max ? n - max : 0;
+	*omitted = seen > max ? seen - max : 0;
 	for (size_t i = 0; sf && i < n; i++) {
 		const struct mgt_stack *s = &r[i].img->stacks[r[i].id];
 		uint32_t row = rows ? rows[r[i].im][r[i].id] : MG_NO_ROW;
@@ -252,7 +264,7 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 		const char *owner = kind == L_LEAK ? runtime_owner(sf, nf) : NULL;
 		if (owner) {
 			runtime[0] += s->cur_bytes;
-			runtime[1] += s->cur_blocks;
+			runtime[1] += mgt_stack_blocks(s);
 		}
 		if (i >= max) {
 			if (kind != L_LEAK)
@@ -272,18 +284,20 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 			add_u64(o, "allocs", s->allocs);
 			break;
 		}
-		if (kind == L_LEAK && (r[i].img->hdr->flags & MGT_F_LEAKCHECK)) {
+		const struct mgt_stack_lost *lost = kind == L_LEAK ? mg_image_lost(r[i].img, r[i].id)
+								   : NULL;
+		if (lost) {
 			char key[40];
 			for (int k = 0; k < 4; k++) {
 				snprintf(key, sizeof(key), "%s_bytes", kind_name[k]);
-				add_u64(o, key, s->lost_bytes[k]);
+				add_u64(o, key, lost->bytes[k]);
 				snprintf(key, sizeof(key), "%s_blocks", kind_name[k]);
-				add_u64(o, key, s->lost_blocks[k]);
+				add_u64(o, key, lost->blocks[k]);
 			}
 		}
 		if (owner)
 			cJSON_AddStringToObject(o, "runtime", owner);
-		if (s->flags & 1)
+		if (r[i].img->info[r[i].id].flags & 1)
 			cJSON_AddTrueToObject(o, "truncated");
 		/* its row in the stack table: on disk the frames are only there */
 		if (row != MG_NO_ROW)

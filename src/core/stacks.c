@@ -565,21 +565,24 @@ static int by_key(const void *a, const void *b)
 	return x->img != y->img ? (x->img < y->img ? -1 : 1) : (x->id > y->id) - (x->id < y->id);
 }
 
+/* what becomes of a stack in the table (choose) */
+enum { S_NONE, S_WHOLE, S_SMALLER };
+
 /*
  * Which stacks are written whole: every stack with bytes at the peak or
- * leaked, and the MG_STACKS_KEEP largest by total_bytes and by allocs.
- * trim[i][id] is set for the others.  0, or -1 when out of memory.
+ * leaked, and the MG_STACKS_KEEP largest by total_bytes and by allocs;
+ * the others with allocations are summed into "[smaller stacks]", and a
+ * stack without is left out.  cls[i][id] gets which (S_*), so that the
+ * table's passes need not read each stack's counters again.  0, or -1
+ * when out of memory.
  */
-static int choose(const struct mg_proc *p, uint8_t **trim)
+static int choose(const struct mg_proc *p, uint8_t **cls)
 {
 	const struct mg_image *last = p->images[p->n_images - 1];
-	size_t n = 0, cap = 0;
-	struct cand *c;
-	for (size_t i = 0; i < p->n_images; i++)
-		cap += p->images[i]->n_stacks;
-	if (!(c = malloc((cap + 1) * sizeof(*c))))
-		return -1;
-	for (size_t i = 0; i < p->n_images; i++) {
+	struct mg_top by_total, by_allocs;
+	int ok = mg_top_init(&by_total, MG_STACKS_KEEP, sizeof(struct cand), by_key) == 0;
+	ok = mg_top_init(&by_allocs, MG_STACKS_KEEP, sizeof(struct cand), by_key) == 0 && ok;
+	for (size_t i = 0; ok && i < p->n_images; i++) {
 		const struct mg_image *img = p->images[i];
 		int leak = img == last && p->f.leaked_blocks;
 		for (uint32_t id = 0; id < img->n_stacks; id++) {
@@ -587,26 +590,30 @@ static int choose(const struct mg_proc *p, uint8_t **trim)
 			uint64_t pb = 0, pk = 0;
 			if (img == p->peak_image)
 				mg_stack_at_peak(img, s, &pb, &pk);
-			if (s->allocs && !pk && !(leak && s->cur_blocks))
-				c[n++] = (struct cand){ s->total_bytes, s->allocs, (uint32_t)i, id };
-		}
-	}
-	if (n > MG_STACKS_KEEP) {
-		for (size_t k = 0; k < n; k++)
-			trim[c[k].img][c[k].id] = 1;
-		for (int by = 0; by < 2; by++) {
-			for (size_t k = 0; by && k < n; k++) {
-				uint64_t total = c[k].key;
-				c[k].key = c[k].key2;
-				c[k].key2 = total;
+			if (pk || (leak && mgt_stack_blocks(s))) {
+				cls[i][id] = S_WHOLE;
+				continue;
 			}
-			mg_sort_first(c, n, sizeof(*c), MG_STACKS_KEEP, by_key);
-			for (size_t k = 0; k < MG_STACKS_KEEP; k++)
-				trim[c[k].img][c[k].id] = 0;
+			if (!s->allocs)
+				continue;
+			const struct cand c[2] = { { s->total_bytes, s->allocs, (uint32_t)i, id },
+						   { s->allocs, s->total_bytes, (uint32_t)i, id } };
+			cls[i][id] = S_SMALLER;
+			mg_top_add(&by_total, &c[0]);
+			mg_top_add(&by_allocs, &c[1]);
 		}
 	}
-	free(c);
-	return 0;
+	/* kept whole: the first by either figure (all of them, when few) */
+	for (int by = 0; ok && by < 2; by++) {
+		const struct mg_top *top = by ? &by_allocs : &by_total;
+		for (size_t k = 0; k < top->n; k++) {
+			const struct cand *c = (const void *)(top->e + k * sizeof(*c));
+			cls[c->img][c->id] = S_WHOLE;
+		}
+	}
+	mg_top_release(&by_total);
+	mg_top_release(&by_allocs);
+	return ok ? 0 : -1;
 }
 
 /*
@@ -642,6 +649,29 @@ static int memo_at(const struct trim_memo *memo, uint32_t nd, uint64_t gen, int6
 	return 1;
 }
 
+/* trace node nd's tree node and state, from its caller's (*node, *open) */
+static void trim_step(struct proc_tab *t, const struct mg_image *img, uint32_t nd, uint64_t gen,
+		      struct mg_frame_cache *c, int64_t *node, int *open)
+{
+	struct mg_frame raw;
+	int64_t next;
+	if (*open && mg_trace_node_frame(img, nd, gen, c, &raw)) {
+		const struct addr_slot *a = t->cap ? addr_slot(t, &raw) : NULL;
+		uint32_t x = a && a->used ? a->n : 0;
+		/* a->first is the innermost of the address's inlined frames */
+		for (; x > 0 && (next = node_find(t, a->first + x - 1, *node)) >= 0; x--)
+			*node = next;
+		*open = a && a->used && !x;
+	}
+}
+
+static void memo_put(struct trim_memo *memo, uint32_t nd, uint64_t gen, int64_t node, int open)
+{
+	if (node < (int64_t)UINT32_MAX)
+		memo[nd] = (struct trim_memo){ (uint32_t)(node + 1),
+					       (uint32_t)gen << 2 | (open ? MEMO_OPEN : MEMO_CLOSED) };
+}
+
 /*
  * The tree node under which stack id of img is summed: its frames from the
  * outermost while the kept stacks have the same callers (a return address
@@ -658,8 +688,7 @@ static int64_t trimmed_node(struct proc_tab *t, const struct mg_image *img, uint
 	uint64_t gen = si->mod_gen;
 	uint32_t n = 0, nd = si->node;
 	struct mg_frame_cache c = { 0 };
-	struct mg_frame raw;
-	int64_t node = -1, next;
+	int64_t node = -1;
 	int open = 1, keep = gen <= MEMO_MAX_GEN;
 	while (nd && nd < img->n_nodes && !(keep && memo_at(memo, nd, gen, &node, &open))) {
 		if (n == MGT_MAX_DEPTH) {
@@ -671,19 +700,39 @@ static int64_t trimmed_node(struct proc_tab *t, const struct mg_image *img, uint
 	}
 	while (n-- > 0) {
 		nd = chain[n];
-		if (open && mg_trace_node_frame(img, nd, gen, &c, &raw)) {
-			const struct addr_slot *a = t->cap ? addr_slot(t, &raw) : NULL;
-			uint32_t x = a && a->used ? a->n : 0;
-			/* a->first is the innermost of the address's inlined frames */
-			for (; x > 0 && (next = node_find(t, a->first + x - 1, node)) >= 0; x--)
-				node = next;
-			open = a && a->used && !x;
-		}
-		if (keep && node < (int64_t)UINT32_MAX)
-			memo[nd] = (struct trim_memo){ (uint32_t)(node + 1),
-						       (uint32_t)gen << 2 | (open ? MEMO_OPEN : MEMO_CLOSED) };
+		trim_step(t, img, chain[n], gen, &c, &node, &open);
+		if (keep)
+			memo_put(memo, nd, gen, node, open);
 	}
 	return node;
+}
+
+/*
+ * The memo of every trace node of img at generation gen, front to back (a
+ * node's caller comes before it): what trimmed_node finds walking a chain,
+ * found once per node in the order the nodes lie.  Walking stack by stack,
+ * each smaller stack's chain joins the ones before it at a node anywhere in
+ * the memo, a miss to memory each (262k of them on deep_vary, a third of
+ * the memgate process's time); here those reads do not wait on each other.
+ * Worth it when the smaller stacks are many for the nodes: on deep_vary
+ * a node costs ~10 ns here and a stack walked ~110 ns more than one found,
+ * so from a twelfth of the nodes on (tests/report/size_test.sh runs both).
+ */
+static void memo_fill(struct proc_tab *t, const struct mg_image *img, struct trim_memo *memo,
+		      uint64_t gen)
+{
+	struct mg_frame_cache c = { 0 };
+	if (gen > MEMO_MAX_GEN)
+		return;
+	for (uint32_t nd = 1; nd < img->n_nodes; nd++) {
+		uint32_t caller = img->nodes[nd].caller;
+		int64_t node = -1;
+		int open = 1;
+		if (caller && !memo_at(memo, caller, gen, &node, &open))
+			continue;                   /* its caller's tree node past 2^32 */
+		trim_step(t, img, nd, gen, &c, &node, &open);
+		memo_put(memo, nd, gen, node, open);
+	}
 }
 
 /* a stack's frames as indices, innermost first, new return addresses
@@ -742,7 +791,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	const struct mg_image *last = p->images[p->n_images - 1];
 	struct mg_frame raw[MGT_MAX_DEPTH];
 	uint32_t **rows = calloc(p->n_images, sizeof(*rows)), n_rows = 0;
-	uint8_t **trim = calloc(p->n_images, sizeof(*trim));
+	uint8_t **cls = calloc(p->n_images, sizeof(*cls)); /* S_*, by image and stack id */
 	uint32_t *fr = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*fr));
 	struct mg_site_frame *sf = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*sf));
 	/* the last stack, outermost frame first, and its nodes: stacks listed one
@@ -752,6 +801,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	int64_t *prev_node = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*prev_node));
 	uint32_t *chain = malloc(MGT_MAX_DEPTH * sizeof(*chain));
 	struct trim_memo *memo = NULL;
+	uint32_t *other_of = NULL;          /* tree node + 1 -> its "[smaller stacks]" child + 1 */
 	uint64_t (*agg)[2] = NULL;
 	size_t prev_n = 0, n_agg = 0, agg_cap = 0, n_before;
 	int64_t other = -1;                 /* the "[smaller stacks]" frame */
@@ -764,12 +814,12 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	mg_buf_add(&t.stacks, "[", 1);
 	t.tn_cap = 1024;
 	t.tn = calloc(t.tn_cap, sizeof(*t.tn));
-	t.oom = !rows || !trim || !fr || !sf || !prev_fr || !prev_node || !chain || !t.tn;
+	t.oom = !rows || !cls || !fr || !sf || !prev_fr || !prev_node || !chain || !t.tn;
 	for (size_t i = 0; !t.oom && i < p->n_images; i++)
 		if (!(rows[i] = malloc((p->images[i]->n_stacks + 1) * sizeof(**rows))) ||
-		    !(trim[i] = calloc(p->images[i]->n_stacks + 1, 1)))
+		    !(cls[i] = calloc(p->images[i]->n_stacks + 1, 1)))
 			t.oom = 1;
-	t.oom = t.oom || choose(p, trim) < 0;
+	t.oom = t.oom || choose(p, cls) < 0;
 
 	/* the stacks kept whole */
 	for (size_t i = 0; !t.oom && i < p->n_images; i++) {
@@ -781,10 +831,10 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 			size_t nf = 0, k = 0;
 			int64_t node = -1;
 			rows[i][id] = MG_NO_ROW;
+			if (cls[i][id] != S_WHOLE)
+				continue;
 			if (peak)
 				mg_stack_at_peak(img, s, &pb, &pk);
-			if ((!s->allocs && !pk && !(leak && s->cur_blocks)) || trim[i][id])
-				continue;
 			if (stack_frames(&t, img, id, raw, fr, &nf) < 0) {
 				t.oom = 1;
 				break;
@@ -801,7 +851,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 			}
 			prev_n = nf;
 			const uint64_t col[6] = { s->total_bytes, s->allocs, pb, pk,
-						  leak ? s->cur_bytes : 0, leak ? s->cur_blocks : 0 };
+						  leak ? s->cur_bytes : 0, leak ? mgt_stack_blocks(s) : 0 };
 			put_row(&t, n_rows, node, col);
 			rows[i][id] = n_rows++;
 		}
@@ -814,17 +864,32 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	 * frames are new nodes here, one per such caller, in order.
 	 */
 	n_before = t.nused;
+	if (!t.oom && !(other_of = calloc(n_before + 1, sizeof(*other_of))))
+		t.oom = 1;
 	for (size_t i = 0; !t.oom && i < p->n_images; i++) {
 		const struct mg_image *img = p->images[i];
+		/* cleared by hand, not calloc'd: a fresh mapping's pages read
+		 * first are the zero page, then faulted in again at the first
+		 * write, two faults a page (~10 ms of 1M nodes' 8 MB) */
+		size_t memo_len = ((size_t)img->n_nodes + 1) * sizeof(*memo);
 		free(memo);
-		if (!(memo = calloc((size_t)img->n_nodes + 1, sizeof(*memo)))) {
+		if (!(memo = malloc(memo_len))) {
 			t.oom = 1;
 			break;
 		}
+		memset(memo, 0, memo_len);
+		uint32_t n_trim = 0, first = 0;
+		for (uint32_t id = img->n_stacks; id-- > 1;)
+			if (cls[i][id] == S_SMALLER) {
+				n_trim++;
+				first = id;
+			}
+		if (n_trim && n_trim >= img->n_nodes / 12)
+			memo_fill(&t, img, memo, img->info[first].mod_gen);
 		for (uint32_t id = 0; !t.oom && id < img->n_stacks; id++) {
 			const struct mgt_stack *s = &img->stacks[id];
 			int64_t node;
-			if (!trim[i][id])
+			if (cls[i][id] != S_SMALLER)
 				continue;
 			if (other < 0) {
 				const struct frame_info f = { "[smaller stacks]", NULL, NULL, NULL,
@@ -836,10 +901,17 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 				}
 				other = of;
 			}
+			/* its "[smaller stacks]" child, known without walking the
+			 * children of a node anywhere in the tree once per stack */
 			node = trimmed_node(&t, img, id, memo, chain);
-			if ((node = node_of(&t, (uint32_t)other, node)) < 0) {
+			uint32_t *known = &other_of[node + 1];
+			if (*known) {
+				node = (int64_t)*known - 1;
+			} else if ((node = node_of(&t, (uint32_t)other, node)) < 0) {
 				t.oom = 1;
 				break;
+			} else {
+				*known = (uint32_t)node + 1;
 			}
 			size_t a = (size_t)node - n_before;
 			if (a == n_agg) {
@@ -888,9 +960,9 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 		rows = NULL;
 	}
 	*rows_out = rows;
-	for (size_t i = 0; trim && i < p->n_images; i++)
-		free(trim[i]);
-	free(trim);
+	for (size_t i = 0; cls && i < p->n_images; i++)
+		free(cls[i]);
+	free(cls);
 	free(agg);
 	free(fr);
 	free(sf);
@@ -900,6 +972,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	free(prev_node);
 	free(chain);
 	free(memo);
+	free(other_of);
 	free(t.slot);
 	free(t.node);
 	free(t.tn);

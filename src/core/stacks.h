@@ -15,6 +15,7 @@
 
 #include "symbolize.h"
 #include "trace.h"
+#include "../tracer/count.h"
 #include "../util/buf.h"
 
 /* bytes/blocks a stack held at its image's peak (epoch rebase, format.h) */
@@ -23,7 +24,7 @@ static inline void mg_stack_at_peak(const struct mg_image *img, const struct mgt
 {
 	int rebased = s->epoch == img->hdr->epoch;
 	*bytes = rebased ? s->peak_bytes : s->cur_bytes;
-	*blocks = rebased ? s->peak_blocks : s->cur_blocks;
+	*blocks = rebased ? s->peak_blocks : mgt_stack_blocks(s);
 }
 
 /* The document's strings: function names, source files and module paths. */

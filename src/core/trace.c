@@ -46,7 +46,6 @@ static int pending_count(struct mg_image *img, struct mgt_stack *stacks)
 	if (id >= img->n_stacks)
 		return -1;
 	mgt_count_pending(&stacks[id], pend, h->pend_size, h->epoch);
-	stacks[id].cur_blocks = mgt_stack_blocks(&stacks[id]);
 	return 0;
 }
 
@@ -156,22 +155,21 @@ static void timeline_to_peak(struct mg_image *img, uint64_t peak)
  * reaches it, every stack's bytes at the peak are its live bytes (a new
  * epoch), by the tracer's rule; the open bucket ends with those events.
  */
-static void derive_figures(struct mg_image *img, struct mgt_stack *stacks, uint64_t pending)
+static void derive_figures(struct mg_image *img, const struct mgt_stack *stacks, uint64_t pending)
 {
 	int threads = img->hdr->depth_max && img->hdr->n_batches;
 	struct mgt_header *h = img->map;
 	uint64_t peak = 0, peak_blocks = 0;
 	h->allocs = h->frees = h->total_bytes = h->cur_bytes = 0;
 	for (uint32_t i = 0; i < img->n_stacks; i++) {
-		struct mgt_stack *s = &stacks[i];
-		s->cur_blocks = mgt_stack_blocks(s);
+		const struct mgt_stack *s = &stacks[i];
 		h->allocs += s->allocs;
 		h->frees += s->frees;
 		h->total_bytes += s->total_bytes;
 		h->cur_bytes += s->cur_bytes;
 		int rebased = s->epoch == h->epoch;
 		peak += rebased ? s->peak_bytes : s->cur_bytes;
-		peak_blocks += rebased ? s->peak_blocks : s->cur_blocks;
+		peak_blocks += rebased ? s->peak_blocks : mgt_stack_blocks(s);
 	}
 	h->cur_blocks = h->allocs - h->frees;
 	if (threads)
@@ -194,60 +192,35 @@ static void derive_figures(struct mg_image *img, struct mgt_stack *stacks, uint6
 }
 
 /*
- * The stacks whole, into img->stacks (format.h): each stack's counters from
- * the stacks region, its flags from its info record, and its leak kinds, which
- * are read only for stacks that held blocks at the end and only when the leak
- * check ran (the region is not written otherwise).  Checks that the frames
- * are whole: each node's caller comes before it, each stack's innermost node
- * was committed, and no chain is deeper than MGT_MAX_DEPTH.  Returns 0 and
- * *out (NULL: the stacks are corrupt), or -1 when out of memory.
+ * Checks that the frames are whole: each node's caller comes before it, each
+ * stack's innermost node was committed, and no chain is deeper than
+ * MGT_MAX_DEPTH.  The stacks themselves are read in place (the private map):
+ * a copy of 262k deep stacks' records was 31 MB of fresh pages to fault in
+ * (bench/README.md, "Session 10: deep stacks, after the run").  Returns 1
+ * when whole, 0 when corrupt, -1 when out of memory.
  */
-static int gather_stacks(struct mg_image *img, struct mgt_stack **out)
+static int check_stacks(const struct mg_image *img)
 {
-	const char *base = img->map;
 	const struct mgt_node *nodes = img->nodes;
-	int kinds = !!(img->hdr->flags & MGT_F_LEAKCHECK);
 	uint16_t *depth = malloc(((size_t)img->n_nodes + 1) * sizeof(*depth));
-	struct mgt_stack *st = calloc((size_t)img->n_stacks + 1, sizeof(*st));
+	int whole = 0;
 
-	*out = NULL;
-	if (!depth || !st) {
-		free(depth);
-		free(st);
+	if (!depth)
 		return -1;
-	}
 	depth[0] = 0;
 	for (uint32_t i = 1; i < img->n_nodes; i++) {
 		uint32_t c = nodes[i].caller;
 		if (c >= i || depth[c] >= MGT_MAX_DEPTH)
-			goto corrupt;
+			goto out;
 		depth[i] = (uint16_t)(depth[c] + 1);
 	}
-	for (uint32_t i = 0; i < img->n_stacks; i++) {
-		const struct mgt_stack_info *si = &img->info[i];
-		struct mgt_stack *s = &st[i];
-		if (si->node >= (i ? img->n_nodes : 1))
-			goto corrupt;
-		memcpy(s, base + MGT_STK_OFF + (uint64_t)i * MGT_STACK_REC, MGT_STACK_REC);
-		s->flags = si->flags;
-		s->cur_blocks = mgt_stack_blocks(s);  /* not in the file */
-		if (kinds && s->cur_blocks) {
-			const struct mgt_stack_lost *l = (const void *)(base + MGT_LOST_OFF +
-				(uint64_t)i * sizeof(struct mgt_stack_lost));
-			for (int k = 0; k < 4; k++) {
-				s->lost_bytes[k] = l->bytes[k];
-				s->lost_blocks[k] = l->blocks[k];
-			}
-		}
-	}
+	for (uint32_t i = 0; i < img->n_stacks; i++)
+		if (img->info[i].node >= (i ? img->n_nodes : 1))
+			goto out;
+	whole = 1;
+out:
 	free(depth);
-	img->stacks = st;
-	*out = st;
-	return 0;
-corrupt:
-	free(depth);
-	free(st);
-	return 0;
+	return whole;
 }
 
 static int open_image(struct mg_image *img, const char *dir, const char *name,
@@ -290,6 +263,7 @@ static int open_image(struct mg_image *img, const char *dir, const char *name,
 	img->modules = (const void *)((const char *)h + MGT_MOD_OFF);
 	img->timeline = (const void *)((const char *)h + MGT_TL_OFF);
 	img->children = (const void *)((const char *)h + MGT_CHILD_OFF);
+	img->lost = (const void *)((const char *)h + MGT_LOST_OFF);
 
 	/* committed lengths, clamped: a corrupt count must not send us off the map */
 	img->n_stacks = load32(&h->n_stacks);
@@ -301,11 +275,13 @@ static int open_image(struct mg_image *img, const char *dir, const char *name,
 	    img->n_children > MGT_MAX_CHILDREN || img->tl_n > MGT_TIMELINE ||
 	    img->n_nodes > MGT_MAX_NODES)
 		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt", path);
-	struct mgt_stack *stacks;
-	if (gather_stacks(img, &stacks) < 0)
+	struct mgt_stack *stacks = (struct mgt_stack *)((char *)img->map + MGT_STK_OFF);
+	int whole = check_stacks(img);
+	if (whole < 0)
 		return mg_error_set(err, MG_ERROR, "out of memory");
-	if (stacks == NULL)
+	if (!whole)
 		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (call stacks)", path);
+	img->stacks = stacks;
 	uint64_t unfolded = 0;
 	if (thread_counts(img, stacks, &unfolded))
 		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (thread counts)", path);
@@ -368,7 +344,6 @@ void mg_trace_free(struct mg_trace *t)
 	for (size_t i = 0; i < t->n_images; i++) {
 		if (t->images[i].map)
 			munmap(t->images[i].map, t->images[i].map_len);
-		free((void *)t->images[i].stacks);
 		free(t->images[i].file);
 	}
 	for (size_t i = 0; i < t->n_procs; i++)

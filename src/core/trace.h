@@ -22,10 +22,13 @@ struct mg_image {
 	void *map;
 	size_t map_len;
 	const struct mgt_header *hdr;
-	/* every stack whole: its counters, flags and leak kinds, gathered from
-	 * the file's regions (format.h); owned by the image */
+	/* in the map, as the reader summed them (its private copy of the
+	 * pages it wrote): each stack's counters; its live blocks are
+	 * mgt_stack_blocks (tracer/count.h), its flags info[id].flags, its leak
+	 * kinds mg_image_lost */
 	const struct mgt_stack *stacks;
 	const struct mgt_stack_info *info;  /* in the file: each stack's innermost node */
+	const struct mgt_stack_lost *lost;  /* in the file: read through mg_image_lost */
 	const struct mgt_node *nodes;       /* in the file: the frames, as nodes */
 	const struct mgt_module *modules;
 	const struct mgt_bucket *timeline;
@@ -34,6 +37,16 @@ struct mg_image {
 	uint32_t n_nodes;
 	int have_open_bucket;               /* died with events in the open bucket */
 };
+
+/* stack id's leak kinds, or NULL: the leak check did not run, or the stack
+ * held no block at the end (its record is then not written) */
+static inline const struct mgt_stack_lost *mg_image_lost(const struct mg_image *img, uint32_t id)
+{
+	const struct mgt_stack *s = &img->stacks[id];
+	if (!(img->hdr->flags & MGT_F_LEAKCHECK) || s->allocs == s->frees)
+		return NULL;
+	return &img->lost[id];
+}
 
 enum mg_end {
 	MG_END_EXITED,      /* exit, return from main, _exit */

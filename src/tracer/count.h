@@ -1,6 +1,7 @@
 /* count.h - what one event adds to the counters of its stack
  *
- * Written once for the two places that read a stack's record: the tracer,
+ * Written once for the two kinds of records that count (a stack's, and a
+ * thread's part of one) and the two places that read a stack's: the tracer,
  * as each event happens (record.c, event.h), and the reader (core/trace.c),
  * which derives a stack's live blocks and rebases it at the peak the same
  * way.  A stack's record
@@ -16,20 +17,39 @@
 
 #include "format.h"
 
-/* an allocation of `size` bytes made at stack s: the stack's part */
-static inline void mgt_count_stack_alloc(struct mgt_stack *s, uint64_t size)
-{
-	s->allocs++;
-	s->total_bytes += size;
-	s->cur_bytes += size;
+/*
+ * What an allocation and a free add to a record of counters, and its copy
+ * of its live figures at a new peak epoch: written once for the two records
+ * with these fields, a stack's (struct mgt_stack, below) and a thread's
+ * part of one (struct mgt_trec, record.c).  MGT_COUNTING(type,
+ * count_alloc, count_free, rebase) defines the three for records of that
+ * type; `rebase` takes the copy unconditionally (mgt_rebase below checks
+ * the epoch first).
+ */
+#define MGT_COUNTING(type, count_alloc, count_free, rebase)			\
+static inline void count_alloc(type *r, uint64_t size)				\
+{										\
+	r->allocs++;								\
+	r->total_bytes += size;							\
+	r->cur_bytes += size;							\
+}										\
+										\
+static inline void count_free(type *r, uint64_t size)				\
+{										\
+	r->frees++;								\
+	r->cur_bytes -= size;							\
+}										\
+										\
+static inline void rebase(type *r, uint64_t epoch)				\
+{										\
+	r->peak_bytes = r->cur_bytes;						\
+	r->peak_blocks = r->allocs - r->frees;					\
+	atomic_signal_fence(memory_order_seq_cst);				\
+	r->epoch = epoch;							\
 }
 
-/* the free of a block of `size` bytes allocated at stack s: the stack's part */
-static inline void mgt_count_stack_free(struct mgt_stack *s, uint64_t size)
-{
-	s->frees++;
-	s->cur_bytes -= size;
-}
+/* mgt_count_stack_alloc, _free: an event's part of its stack's counters */
+MGT_COUNTING(struct mgt_stack, mgt_count_stack_alloc, mgt_count_stack_free, mgt_stack_rebase_now)
 
 /* the blocks stack s holds live (the file has no such field: format.h) */
 static inline uint64_t mgt_stack_blocks(const struct mgt_stack *s)
@@ -50,12 +70,8 @@ static inline uint64_t mgt_stack_blocks(const struct mgt_stack *s)
  */
 static inline void mgt_rebase(struct mgt_stack *s, uint64_t epoch)
 {
-	if (__builtin_expect(s->epoch != epoch, 0)) {
-		s->peak_bytes = s->cur_bytes;
-		s->peak_blocks = mgt_stack_blocks(s);
-		atomic_signal_fence(memory_order_seq_cst);
-		s->epoch = epoch;
-	}
+	if (__builtin_expect(s->epoch != epoch, 0))
+		mgt_stack_rebase_now(s, epoch);
 }
 
 /*

@@ -87,41 +87,31 @@ enum mgt_flags {
  * The at-peak pair uses the epoch rebase: the bytes/blocks this stack held at
  * the process peak are `epoch == hdr.epoch ? peak_* : cur_*`.
  *
- * The stacks region holds only the counters, the fields before `flags`: one
- * record of MGT_STACK_REC bytes (a cache line) per stack, written on every
- * event, and the only part of a stack the tracer writes after creating it.
- * An allocation adds to allocs, total_bytes and cur_bytes, a free to frees
- * and cur_bytes: cur_blocks is not counted by the tracer, which keeps the
- * stack's hash (key) in its place; the reader derives it (allocs - frees).  These records are the image's counts: the header's
- * allocs, frees, total_bytes and live figures are their sums (the reader's).
- * The fields from `flags` on live in regions of their own (the stack's
- * struct mgt_stack_info, written once, and its struct mgt_stack_lost, written
- * only by the leak check at exit); the reader (core/trace.c) gathers them
- * into whole structs.  The tracer must never touch them through a
- * struct mgt_stack: there they are the next stack's counters.
+ * The stacks region holds a record of MGT_STACK_REC bytes (a cache line)
+ * per stack, its counters: written on every event, and the only part of a
+ * stack the tracer writes after creating it.  An allocation adds to allocs,
+ * total_bytes and cur_bytes, a free to frees and cur_bytes; a stack's live
+ * blocks are allocs - frees (count.h, mgt_stack_blocks), not a field.  These
+ * records are the image's counts: the header's allocs, frees, total_bytes
+ * and live figures are their sums (the reader's, which reads the records in
+ * place).  What else a stack has lives in regions of its own: its struct
+ * mgt_stack_info, written once, and its struct mgt_stack_lost, written only
+ * by the leak check at exit.
  */
 struct mgt_stack {
 	uint64_t allocs;        /* successful allocations attributed here */
 	uint64_t total_bytes;   /* requested bytes of those allocations */
 	uint64_t frees;         /* frees of blocks allocated here */
 	uint64_t cur_bytes;     /* live requested bytes now */
-	union {
-		uint64_t cur_blocks; /* the reader's: live blocks now, allocs - frees */
-		uint64_t key;   /* in the file: the stack's 64-bit hash, the depot's
-		                 * (src/tracer/stack.c), written once before its id is
-		                 * published; 0 for stack 0 */
-	};
+	uint64_t key;           /* the stack's 64-bit hash, the depot's
+	                         * (src/tracer/stack.c), written once before its id is
+	                         * published; 0 for stack 0 */
 	uint64_t peak_bytes;    /* live bytes at the process peak (see above) */
 	uint64_t peak_blocks;
 	uint64_t epoch;         /* hdr.epoch when peak_* was last rebased (stored last) */
-	/* ---- not in the stacks region: the reader's copy of the other regions ---- */
-	uint32_t flags;         /* struct mgt_stack_info.flags */
-	uint32_t pad;
-	uint64_t lost_bytes[4]; /* struct mgt_stack_lost: live at exit, by enum mgt_leak_kind */
-	uint32_t lost_blocks[4];
 };
-#define MGT_STACK_REC    __builtin_offsetof(struct mgt_stack, flags) /* bytes per stack in the file */
-_Static_assert(MGT_STACK_REC % 8 == 0, "stack records must stay 8-aligned");
+#define MGT_STACK_REC    sizeof(struct mgt_stack) /* bytes per stack in the file */
+_Static_assert(MGT_STACK_REC == 64, "a stack record: one cache line");
 
 /*
  * What a stack is, written once when the depot creates it (stack id i ->
@@ -189,7 +179,7 @@ struct mgt_bucket {
  * thread counts in the batch's head instead, its part of stack 0.
  *
  * A thread record is a stack's record (struct mgt_stack's counters) with the
- * stack's id in place of cur_blocks, at index id % MGT_BATCH_RECS.  Another
+ * stack's id in place of key, at index id % MGT_BATCH_RECS.  Another
  * stack that needs the index first adds it to the shared record under the
  * event lock (an eviction, journalled in the header: evict_*).  Its counts
  * may be below 0 (the thread freed blocks another thread allocated).

@@ -1007,28 +1007,8 @@ static inline __attribute__((always_inline)) void count_own(struct mgt_thread *t
 	own_event(t, b, delta);
 }
 
-/* what an allocation and a free add to a thread's record (as count.h's to a stack's) */
-static inline void trec_count_alloc(struct mgt_trec *r, uint64_t size)
-{
-	r->allocs++;
-	r->total_bytes += size;
-	r->cur_bytes += size;
-}
-
-static inline void trec_count_free(struct mgt_trec *r, uint64_t size)
-{
-	r->frees++;
-	r->cur_bytes -= size;
-}
-
-/* a thread record's copy at a new epoch (as mgt_rebase; its counts may be below 0) */
-static inline void trec_rebase(struct mgt_trec *r, uint64_t epoch)
-{
-	r->peak_bytes = r->cur_bytes;
-	r->peak_blocks = r->allocs - r->frees;
-	atomic_signal_fence(memory_order_seq_cst);
-	r->epoch = epoch;
-}
+/* a thread's record counts as a stack's (count.h); its counts may be below 0 */
+MGT_COUNTING(struct mgt_trec, trec_count_alloc, trec_count_free, trec_rebase)
 
 /*
  * Tests (MEMGATE_TEST_EVICT_KILL=N:S): the process dies by SIGKILL inside

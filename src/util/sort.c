@@ -1,4 +1,4 @@
-/* sort.c - the first k elements of an array in order (a bounded heap, then qsort) */
+/* sort.c - the first k elements of an array or a stream in order (a bounded heap, then qsort) */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,4 +80,53 @@ void mg_sort_first(void *base, size_t n, size_t size, size_t k,
 	}
 	free(heap);
 	qsort(base, k, size, cmp);
+}
+
+int mg_top_init(struct mg_top *t, size_t k, size_t size,
+		int (*cmp)(const void *, const void *))
+{
+	*t = (struct mg_top){ malloc((k ? k : 1) * size), size, k, 0, cmp };
+	return t->e ? 0 : -1;
+}
+
+/* the last of the k first so far at the root (e[0]): most elements lose to it */
+void mg_top_add(struct mg_top *t, const void *x)
+{
+	size_t size = t->size, i = 0;
+	char *e = t->e;
+	if (t->n < t->k) {
+		i = t->n++;
+		memcpy(e + i * size, x, size);
+		while (i && t->cmp(e + (i - 1) / 2 * size, e + i * size) < 0) {
+			swap(e + (i - 1) / 2 * size, e + i * size, size);
+			i = (i - 1) / 2;
+		}
+		return;
+	}
+	if (!t->k || t->cmp(x, e) >= 0)
+		return;
+	memcpy(e, x, size);
+	for (;;) {
+		size_t c = 2 * i + 1, top = i;
+		if (c < t->n && t->cmp(e + c * size, e + top * size) > 0)
+			top = c;
+		if (c + 1 < t->n && t->cmp(e + (c + 1) * size, e + top * size) > 0)
+			top = c + 1;
+		if (top == i)
+			return;
+		swap(e + i * size, e + top * size, size);
+		i = top;
+	}
+}
+
+void mg_top_sort(struct mg_top *t)
+{
+	qsort(t->e, t->n, t->size, t->cmp);
+}
+
+void mg_top_release(struct mg_top *t)
+{
+	free(t->e);
+	t->e = NULL;
+	t->n = 0;
 }

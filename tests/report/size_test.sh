@@ -12,7 +12,8 @@
 # style.  Then a profile of 5,000 distinct stacks, half of them only
 # allocating: past the 1,000 largest those are summed into "[smaller
 # stacks]" rows, and every figure must still add up, in the profile and in
-# the folded export.  Sizes, not times: no timing here.
+# the folded export; each under its deepest caller a kept stack has, with
+# 5,000 and with 100,000 paths.  Sizes, not times: no timing here.
 set -u
 memgate=$1 fx_c=$2 fx_cxx=$3 rs=$4 out=$5 fx_many=$6
 py=${MEMGATE_TEST_PYTHON:-/usr/bin/python3}
@@ -88,7 +89,7 @@ PY
 # (the case of its switch that called on): every stack not kept whole must
 # be summed under the deepest caller that a kept stack has too, and each
 # such row must carry exactly the bytes and allocations of its stacks
-check "many: each small stack is summed under its deepest kept caller" "$py" - many.json 5000 <<'PY'
+cat >deepest.py <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 n = int(sys.argv[2])                 # the fixture's paths: 0 .. n-1
@@ -126,6 +127,15 @@ for i in range(n):
     want[k[:m]] = [a + b for a, b in zip(want.get(k[:m], [0, 0]), [i % 64 + 1, 1])]
 sys.exit(got != want or len(lines) != 5 or not got)
 PY
+check "many: each small stack is summed under its deepest kept caller" "$py" deepest.py many.json 5000
+# the same with 100,000 paths: their ~49,000 smaller stacks are then many for
+# the trace's ~475,000 nodes, and the table finds where each is summed by
+# the nodes' memo filled front to back (stacks.c, memo_fill), not by
+# walking stack by stack as above
+"$memgate" trace -o many100k.json -- "$fx_many" 100000 >trace100k.log 2>&1 ||
+	{ echo "FAIL: trace of $fx_many 100000" >&2; cat trace100k.log >&2; exit 1; }
+check "many (100,000): each small stack is summed under its deepest kept caller" \
+	"$py" deepest.py many100k.json 100000
 "$memgate" report many.json --format folded -o many.folded
 check "many: folded sums to the summary's total_bytes" "$py" -c '
 import json, sys

@@ -9,7 +9,7 @@
  * mg_buf_u64()'s digits at every power of ten, mg_hex64()'s at every
  * power of 16; the spread of several
  * runs in a baseline and the verdict at the edges of its range; and
- * mg_sort_first() (util/sort.c) against qsort on the same arrays.
+ * mg_sort_first() and mg_top (util/sort.c) against qsort on the same arrays.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -684,6 +684,16 @@ static void test_sort_first(void)
 				memcpy(want, v, n * sizeof(*v));
 				qsort(want, n, sizeof(*want), elem_cmp);
 				CHECKF(!memcmp(w, want, m * sizeof(*w)), "n %zu k %zu shape %d", n, k, shape);
+				/* the same k first, the elements given one at a time */
+				struct mg_top top;
+				CHECK(mg_top_init(&top, k, sizeof(*v), elem_cmp) == 0);
+				for (size_t i = 0; i < n; i++)
+					mg_top_add(&top, &v[i]);
+				mg_top_sort(&top);
+				CHECK_U64(m, top.n);
+				CHECKF(top.n == m && !memcmp(top.e, want, m * sizeof(*w)),
+				       "mg_top: n %zu k %zu shape %d", n, k, shape);
+				mg_top_release(&top);
 				qsort(w, n, sizeof(*w), elem_by_id);
 				for (size_t i = 0; i < n; i++)
 					if (w[i].id != i) {

@@ -39,12 +39,12 @@ static void put_node(int fd, uint32_t id, uint64_t ret, uint32_t caller)
 	put(fd, MGT_NODE_OFF + (uint64_t)id * sizeof(n), &n, sizeof(n));
 }
 
-/* stack id's counters (the file's part of struct mgt_stack) and info */
+/* stack id's counters (struct mgt_stack) and info */
 static void put_stack(int fd, uint32_t id, uint64_t allocs, uint64_t cur, uint32_t node,
 		      uint32_t flags)
 {
 	struct mgt_stack s = { .allocs = allocs, .total_bytes = 100 * allocs, .frees = allocs - cur,
-			       .cur_bytes = 100 * cur, .cur_blocks = cur };
+			       .cur_bytes = 100 * cur };
 	struct mgt_stack_info si = { node, flags, 0 };
 	put(fd, MGT_STK_OFF + (uint64_t)id * MGT_STACK_REC, &s, MGT_STACK_REC);
 	put(fd, MGT_INFO_OFF + (uint64_t)id * sizeof(si), &si, sizeof(si));
@@ -91,6 +91,7 @@ static void write_trace(enum breakage b)
 	put_stack(fd, 2, 2, 0, b == UNCOMMITTED ? 5 : 4, 1);
 	struct mgt_stack_lost l = { { 0, 0, 0, 100 }, { 0, 0, 0, 1 } };
 	put(fd, MGT_LOST_OFF + 1 * sizeof(l), &l, sizeof(l));
+	put(fd, MGT_LOST_OFF + 2 * sizeof(l), &l, sizeof(l)); /* not read: stack 2 holds nothing */
 	if (b == TOO_DEEP) {
 		/* stack 2 at the end of a chain of MGT_MAX_DEPTH + 1 nodes */
 		for (uint32_t i = 5; i < 5 + MGT_MAX_DEPTH; i++)
@@ -117,14 +118,18 @@ static void check_whole(void)
 	CHECK_U64(5, img->n_nodes);
 	CHECK_U64(3, img->stacks[1].allocs);
 	CHECK_U64(300, img->stacks[1].total_bytes);
-	CHECK_U64(1, img->stacks[1].cur_blocks);
-	CHECK_U64(0, img->stacks[1].flags);
-	CHECK_U64(100, img->stacks[1].lost_bytes[MGT_REACHABLE]);
-	CHECK_U64(1, img->stacks[1].lost_blocks[MGT_REACHABLE]);
+	CHECK_U64(1, mgt_stack_blocks(&img->stacks[1]));
+	CHECK_U64(0, img->info[1].flags);
+	const struct mgt_stack_lost *lost = mg_image_lost(img, 1);
+	CHECK(lost != NULL);
+	if (lost) {
+		CHECK_U64(100, lost->bytes[MGT_REACHABLE]);
+		CHECK_U64(1, lost->blocks[MGT_REACHABLE]);
+	}
 	CHECK_U64(2, img->stacks[2].allocs);
-	CHECK_U64(1, img->stacks[2].flags);
+	CHECK_U64(1, img->info[2].flags);
 	/* no block live: its leak record is not read, whatever it holds */
-	CHECK_U64(0, img->stacks[2].lost_blocks[MGT_REACHABLE]);
+	CHECK(mg_image_lost(img, 2) == NULL);
 
 	/* innermost first; the outer two nodes are the same for both */
 	CHECK_U64(3, mg_trace_frames(img, 1, f, 8));
@@ -209,9 +214,9 @@ static void check_derived(uint32_t state, int big)
 	const struct mg_image *img = &t->images[0];
 	const struct mgt_header *r = img->hdr;
 	check_counts(r, 9, 4, 404, 94, 5);
-	CHECK_U64(3, img->stacks[0].cur_blocks);
-	CHECK_U64(0, img->stacks[1].cur_blocks);
-	CHECK_U64(2, img->stacks[2].cur_blocks);
+	CHECK_U64(3, mgt_stack_blocks(&img->stacks[0]));
+	CHECK_U64(0, mgt_stack_blocks(&img->stacks[1]));
+	CHECK_U64(2, mgt_stack_blocks(&img->stacks[2]));
 	CHECK_U64(11, r->events);
 	CHECK(img->have_open_bucket);
 	if (state == MGT_EXITED) {
@@ -263,7 +268,10 @@ static void put_trec(int fd, uint32_t i, uint32_t k, uint32_t stack, int64_t all
  * and the peak 160 bytes in 2 blocks, which the timeline's highest bucket
  * (the tracer's 120) becomes.  `journal`: stack 1's shared record was cut
  * halfway through thread 0's addition by a SIGKILL (evict_*): the reader
- * takes it as it was.  `bad`: a record of a stack past n_stacks.
+ * takes it as it was.  `bad`: a record of a stack past n_stacks.  The leak
+ * check ran: a stack's leak kinds are read when it holds blocks once the
+ * threads' records are added (stack 1), not by its shared record alone
+ * (stack 2's holds a block, which thread 1 freed).
  */
 static void check_threads(int journal, int bad)
 {
@@ -296,6 +304,10 @@ static void check_threads(int journal, int bad)
 	put_trec(fd, 0, 1, 1, 3, 1, 30, 20, 3, 10, 1);
 	put_trec(fd, 1, 2, bad ? 3 : 2, 0, 1, 0, -5, 2, 77, 7);
 	put_trec(fd, 1, 5, MGT_TREC_NONE, 9, 9, 999, 999, 3, 999, 9);
+	struct mgt_stack_lost l = { { 0, 0, 0, 220 }, { 0, 0, 0, 4 } };
+	put(fd, MGT_LOST_OFF + 1 * sizeof(l), &l, sizeof(l));
+	put(fd, MGT_LOST_OFF + 2 * sizeof(l), &l, sizeof(l));
+	h.flags |= MGT_F_LEAKCHECK;
 	put(fd, 0, &h, sizeof(h));
 	close(fd);
 
@@ -315,6 +327,9 @@ static void check_threads(int journal, int bad)
 	CHECK_U64(220, img->stacks[1].cur_bytes);
 	CHECK_U64(2, img->stacks[2].frees);
 	CHECK_U64(0, img->stacks[2].cur_bytes);
+	const struct mgt_stack_lost *lost = mg_image_lost(img, 1);
+	CHECK(lost != NULL && lost->blocks[MGT_REACHABLE] == 4);
+	CHECK(mg_image_lost(img, 2) == NULL);
 	CHECK_U64(160, r->peak_bytes);
 	CHECK_U64(2, r->peak_blocks);
 	uint64_t b, k;
