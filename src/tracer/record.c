@@ -785,6 +785,8 @@ void mgt_timeline_close(struct mgt_header *h)
 	settled = h->tl_left;             /* nothing pending in a bucket with no event */
 	if ((h->tl_n & 63) == 0)
 		mgt_sample_rss();
+	if ((h->tl_n & 7) == 0 && !mgt_is_threaded())
+		mgt_shadow_ahead_close();   /* (every 8th: a few instructions a close) */
 }
 
 void mgt_image_live(uint64_t *bytes, uint64_t *blocks)
