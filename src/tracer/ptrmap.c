@@ -413,7 +413,8 @@ static inline int line_empty(const void *r)
  * direct-mapped by region (a collision starts again from the block, which
  * writes no page twice in RSS), and `frontier` the table of the last run;
  * both are the own shadow's, used while the process has one thread (under
- * sh_lock as well, where a table is made), and forgotten in a fork child.
+ * sh_lock as well, where a table is made: the madvise itself comes after
+ * the lock), and forgotten in a fork child.
  */
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -432,8 +433,9 @@ static struct {
 	uint32_t region;
 } frontier;
 
-/* writes table r (of region reg, + 1) from page `from` on; `to`: the end */
-static void ahead_run(mgt_sh_word_t *r, uint32_t reg, uint32_t from)
+/* marks the run of table r (of region reg, + 1) from page `from` on as
+ * written; returns its end */
+static uint32_t ahead_mark(mgt_sh_word_t *r, uint32_t reg, uint32_t from)
 {
 	uint32_t i = reg & (AHEAD_SLOTS - 1);
 	uint32_t to = from + AHEAD_RUN < TABLE_PAGES ? from + AHEAD_RUN : TABLE_PAGES;
@@ -441,30 +443,41 @@ static void ahead_run(mgt_sh_word_t *r, uint32_t reg, uint32_t from)
 	ahead[i].end = to;
 	frontier.r = r;
 	frontier.region = reg;
+	return to;
+}
+
+/* makes pages [from, to) of table r resident and writable */
+static void ahead_populate(mgt_sh_word_t *r, uint32_t from, uint32_t to)
+{
 	if (from < to)
 		mgt_madvise((char *)r + (size_t)from * 4096u, (size_t)(to - from) * 4096u,
 			    MADV_POPULATE_WRITE);
 }
 
-/* writes table r's pages ahead of block p's, if its last run ends near */
-static void ahead_write(mgt_sh_word_t *r, uint64_t p)
+/* the run of table r to write ahead of block p's page, if the last run
+ * ends near: [*from, the result), marked as written */
+static uint32_t ahead_of(mgt_sh_word_t *r, uint64_t p, uint32_t *from)
 {
 	uint32_t reg = (uint32_t)(p >> SH_SHIFT) + 1, i = reg & (AHEAD_SLOTS - 1);
 	uint32_t pg = (uint32_t)(((p >> 5) & (SH_WORDS - 1)) * sizeof(mgt_sh_word_t) / 4096u);
 	if (ahead[i].region == reg) {
 		if (pg + AHEAD_NEAR < ahead[i].end)
-			return;               /* far enough from the run's end */
+			return *from = 0;     /* far enough from the run's end */
 		if (pg < ahead[i].end)
 			pg = ahead[i].end;
 	}
-	ahead_run(r, reg, pg);
+	*from = pg;
+	return ahead_mark(r, reg, pg);
 }
 
 void mgt_shadow_ahead(struct mgt_thread *t, uint64_t p)
 {
+	uint32_t from, to;
 	/* the thread's last region: the freed block's, just taken */
-	if ((p & MGT_SH_BASE) == t->sh_region)
-		ahead_write((mgt_sh_word_t *)t->sh_words, p);
+	if ((p & MGT_SH_BASE) == t->sh_region) {
+		to = ahead_of((mgt_sh_word_t *)t->sh_words, p, &from);
+		ahead_populate((mgt_sh_word_t *)t->sh_words, from, to);
+	}
 }
 
 void mgt_shadow_ahead_close(void)
@@ -476,7 +489,7 @@ void mgt_shadow_ahead_close(void)
 	if (!r || ahead[i].region != frontier.region || end >= TABLE_PAGES ||
 	    line_empty((const char *)r + (size_t)(end - AHEAD_NEAR) * 4096u))
 		return;
-	ahead_run(r, frontier.region, end);
+	ahead_populate(r, end, ahead_mark(r, frontier.region, end));
 }
 
 static void ahead_forget(void)
@@ -490,6 +503,7 @@ static void *region_make(struct shadow *sh, uint64_t p)
 {
 	void *r;
 	mgt_sh_word_t *_Atomic *mid;
+	uint32_t from = 0, to = 0;           /* the run to write ahead, after the lock */
 	mgt_lock(&sh_lock);
 	r = region_of(sh, p);
 	if (!r && sh->n_regions < SH_MAX_REGIONS && (mid = mid_make(sh, p))) {
@@ -501,10 +515,11 @@ static void *region_make(struct shadow *sh, uint64_t p)
 			atomic_store_explicit(region_slot(mid, p), (mgt_sh_word_t *)r,
 					      memory_order_release);
 			if (!sh->wide)
-				ahead_write(r, p);
+				to = ahead_of(r, p, &from);
 		}
 	}
 	mgt_unlock(&sh_lock);
+	ahead_populate(r, from, to);
 	return r;
 }
 
