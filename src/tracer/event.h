@@ -217,23 +217,32 @@ static inline __attribute__((always_inline)) void mgt_record_alloc_inline(struct
 	mgt_alloc_slow(t, solo, (uint64_t)p, size, stack);
 }
 
-/* as mgt_record_alloc_inline: the only thread freeing a block of its own shadow stays in line */
+/*
+ * As mgt_record_alloc_inline: the only thread freeing a block of its own
+ * shadow stays in line.  counts_only (a constant): the image is traced
+ * without stacks, so the word names stack 0's class of its size
+ * (mgt_sh_block0) and the stack's record is stack 0's: no load from the
+ * classes nor of the last stack.
+ */
 static inline __attribute__((always_inline)) void mgt_record_free_inline(struct mgt_thread *t,
-									  void *p)
+									  void *p, int counts_only)
 {
 	uint32_t v;
 	int solo = mgt_ev_begin(t);
 	/* the own shadow: the image's block */
 	if (MGT_LIKELY(solo && (v = mgt_shadow_take_word((uint64_t)p, t)))) {
 		struct mgt_header *h = mgt_g.hdr;
-		uint32_t e = mgt_sh_block(v);
+		uint32_t e = counts_only ? mgt_sh_block0(v) : mgt_sh_block(v);
 		/* the top of a rise to settle first: all out of line, which keeps
 		 * the registers this path holds (t, p) */
 		if (MGT_UNLIKELY(mgt_room_low(h))) {
 			mgt_free_top(t, e, (uint64_t)p);
 			return;
 		}
-		mgt_count_at(h, mgt_sh_stack(e), mgt_sh_size(e), 1, (uint64_t)p);
+		if (counts_only)
+			mgt_count_at(h, 0, e, 1, (uint64_t)p);   /* stack 0's entry: the size */
+		else
+			mgt_count_at(h, mgt_sh_stack(e), mgt_sh_size(e), 1, (uint64_t)p);
 		mgt_ev_end(t, 1);
 		return;
 	}

@@ -54,9 +54,11 @@ static inline __attribute__((always_inline)) void *mgt_path_alloc(void *p, size_
 	return p;
 }
 
-/* as mgt_path_alloc, for a free; wait_frozen(p): mgt_wait_frozen(), then returns p */
+/* as mgt_path_alloc, for a free; wait_frozen(p): mgt_wait_frozen(), then returns p;
+ * counts_only: the image is traced without stacks (event.h) */
 static inline __attribute__((always_inline)) void mgt_path_free(void *p, void (*hand_over)(void *),
-								 void *(*wait_frozen)(void *))
+								 void *(*wait_frozen)(void *),
+								 int counts_only)
 {
 	struct mgt_thread *t;
 	if (MGT_UNLIKELY(!p))
@@ -75,7 +77,7 @@ static inline __attribute__((always_inline)) void mgt_path_free(void *p, void (*
 	if (!hand_over && MGT_LIKELY(t->bp && mgt_is_threaded()))
 		mgt_own_free(t, (uint64_t)p);
 	else
-		mgt_record_free_inline(t, p);
+		mgt_record_free_inline(t, p, counts_only);
 	if (MGT_UNLIKELY(!mgt_guard_drop(t))) {
 		mgt_hook_unguard_free(t, p);
 		return;

@@ -365,8 +365,9 @@ static record_fn _Atomic recorder = mgt_hook_alloc_at;
 #define alloc_at mgt_hook_alloc_at      /* their names in hookpath.h */
 #define free_at mgt_hook_free_at
 
-/* free and every operator delete jump through a pointer too: to solo_free,
- * then, once a second thread has recorded, to thread.c's mgt_thread_free */
+/* free and every operator delete jump through a pointer too: to solo_free
+ * (solo_free_counts once the tracer records without stacks), then, once a
+ * second thread has recorded, to thread.c's mgt_thread_free */
 typedef void (*free_fn)(void *p);
 static void solo_free(void *p);
 static free_fn _Atomic freer = solo_free;
@@ -454,7 +455,13 @@ __attribute__((noinline)) void mgt_hook_unguard_free(struct mgt_thread *t, void 
  * keeping the registers) */
 static __attribute__((noinline)) void solo_free(void *p)
 {
-	mgt_path_free(p, hand_over_free, keep_wait_frozen);
+	mgt_path_free(p, hand_over_free, keep_wait_frozen, 0);
+}
+
+/* solo_free without stacks: every block is stack 0's (event.h) */
+static __attribute__((noinline)) void solo_free_counts(void *p)
+{
+	mgt_path_free(p, hand_over_free, keep_wait_frozen, 1);
 }
 
 static inline __attribute__((always_inline)) void do_free(void *p)
@@ -949,7 +956,12 @@ __attribute__((constructor)) static void memgate_init(void)
 	/* dso == NULL: not run by our own __cxa_finalize, but after _dl_fini */
 	__cxa_atexit(at_exit, NULL, NULL);
 	t->guard -= MGT_GUARD_LIBC;
-	if (!mgt_g.depth)                     /* counts only: the lean recorder */
+	if (!mgt_g.depth) {                   /* counts only: the lean recorders */
+		free_fn solo = solo_free;
 		atomic_store_explicit(&recorder, record_alloc, memory_order_relaxed);
+		/* (unless a second thread made the hooks jump to thread.c's) */
+		atomic_compare_exchange_strong_explicit(&freer, &solo, solo_free_counts,
+							memory_order_relaxed, memory_order_relaxed);
+	}
 	mgt_modules_scan();
 }

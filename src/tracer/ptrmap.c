@@ -383,11 +383,127 @@ static mgt_sh_word_t *_Atomic *mid_make(struct shadow *sh, uint64_t p)
 	return mid;
 }
 
+typedef uint64_t __attribute__((may_alias)) walk_u64;
+
+/* the 64 bytes of words at r (64-byte aligned) are all 0: nothing lies there */
+static inline int line_empty(const void *r)
+{
+	const walk_u64 *q = r;
+	uint64_t any = 0;
+	for (unsigned k = 0; k < 64 / sizeof(walk_u64); k++)
+		any |= __atomic_load_n(&q[k], __ATOMIC_RELAXED);
+	return !any;
+}
+
+/*
+ * The shadow's pages, written ahead.  The first touch of a word is the load
+ * that checks it is free, so each page of a table used to be faulted twice:
+ * the zero page mapped by the load, then copied by the store.  A run of
+ * pages made writable in one madvise(MADV_POPULATE_WRITE) costs a fraction
+ * of those faults, with no instruction on the hot path.  The runs follow
+ * the heap's top where it is seen from a path that already runs out of
+ * line: from the block that made a region's table; from the block freed at
+ * each new peak (mgt_free_top, top_peak); and, at each timeline bucket's
+ * close, from the end of the last run when the words near it are in use.
+ * AHEAD_RUN pages at a time, once that block (or those words) lies within
+ * AHEAD_NEAR pages of the last run's end.  What is written ahead and never
+ * used is at most a run per region (128 KiB of RSS, for 2 MiB of heap).  A
+ * kernel without the advice (before 5.14) refuses it: the pages then fault
+ * as before.  `ahead` remembers each region's end of the runs written,
+ * direct-mapped by region (a collision starts again from the block, which
+ * writes no page twice in RSS), and `frontier` the table of the last run;
+ * both are the own shadow's, used while the process has one thread (under
+ * sh_lock as well, where a table is made: the madvise itself comes after
+ * the lock), and forgotten in a fork child.
+ */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#define AHEAD_RUN 32u                  /* pages of a table per madvise */
+#define AHEAD_NEAR 8u
+#define AHEAD_SLOTS 64u
+#define TABLE_PAGES (SH_WORDS * sizeof(mgt_sh_word_t) / 4096u)
+
+static struct {
+	uint32_t region;               /* p >> SH_SHIFT, + 1: 0 is none */
+	uint32_t end;                  /* pages of its table written ahead: [.., end) */
+} ahead[AHEAD_SLOTS];
+static struct {
+	mgt_sh_word_t *r;              /* NULL: none */
+	uint32_t region;
+} frontier;
+
+/* marks the run of table r (of region reg, + 1) from page `from` on as
+ * written; returns its end */
+static uint32_t ahead_mark(mgt_sh_word_t *r, uint32_t reg, uint32_t from)
+{
+	uint32_t i = reg & (AHEAD_SLOTS - 1);
+	uint32_t to = from + AHEAD_RUN < TABLE_PAGES ? from + AHEAD_RUN : TABLE_PAGES;
+	ahead[i].region = reg;
+	ahead[i].end = to;
+	frontier.r = r;
+	frontier.region = reg;
+	return to;
+}
+
+/* makes pages [from, to) of table r resident and writable */
+static void ahead_populate(mgt_sh_word_t *r, uint32_t from, uint32_t to)
+{
+	if (from < to)
+		mgt_madvise((char *)r + (size_t)from * 4096u, (size_t)(to - from) * 4096u,
+			    MADV_POPULATE_WRITE);
+}
+
+/* the run of table r to write ahead of block p's page, if the last run
+ * ends near: [*from, the result), marked as written */
+static uint32_t ahead_of(mgt_sh_word_t *r, uint64_t p, uint32_t *from)
+{
+	uint32_t reg = (uint32_t)(p >> SH_SHIFT) + 1, i = reg & (AHEAD_SLOTS - 1);
+	uint32_t pg = (uint32_t)(((p >> 5) & (SH_WORDS - 1)) * sizeof(mgt_sh_word_t) / 4096u);
+	if (ahead[i].region == reg) {
+		if (pg + AHEAD_NEAR < ahead[i].end)
+			return *from = 0;     /* far enough from the run's end */
+		if (pg < ahead[i].end)
+			pg = ahead[i].end;
+	}
+	*from = pg;
+	return ahead_mark(r, reg, pg);
+}
+
+void mgt_shadow_ahead(struct mgt_thread *t, uint64_t p)
+{
+	uint32_t from, to;
+	/* the thread's last region: the freed block's, just taken */
+	if ((p & MGT_SH_BASE) == t->sh_region) {
+		to = ahead_of((mgt_sh_word_t *)t->sh_words, p, &from);
+		ahead_populate((mgt_sh_word_t *)t->sh_words, from, to);
+	}
+}
+
+void mgt_shadow_ahead_close(void)
+{
+	mgt_sh_word_t *r = frontier.r;
+	uint32_t i = frontier.region & (AHEAD_SLOTS - 1), end = ahead[i].end;
+	/* the last run's table, while it is the last of its slot and has room
+	 * after it; the line read was written ahead (no fault) */
+	if (!r || ahead[i].region != frontier.region || end >= TABLE_PAGES ||
+	    line_empty((const char *)r + (size_t)(end - AHEAD_NEAR) * 4096u))
+		return;
+	ahead_populate(r, end, ahead_mark(r, frontier.region, end));
+}
+
+static void ahead_forget(void)
+{
+	mgt_memset(ahead, 0, sizeof(ahead));
+	frontier.r = NULL;
+}
+
 /* the table of p's region in the own shadow sh, made if need be */
 static void *region_make(struct shadow *sh, uint64_t p)
 {
 	void *r;
 	mgt_sh_word_t *_Atomic *mid;
+	uint32_t from = 0, to = 0;           /* the run to write ahead, after the lock */
 	mgt_lock(&sh_lock);
 	r = region_of(sh, p);
 	if (!r && sh->n_regions < SH_MAX_REGIONS && (mid = mid_make(sh, p))) {
@@ -398,9 +514,12 @@ static void *region_make(struct shadow *sh, uint64_t p)
 			sh->regions[sh->n_regions++] = (uint32_t)(p >> SH_SHIFT);
 			atomic_store_explicit(region_slot(mid, p), (mgt_sh_word_t *)r,
 					      memory_order_release);
+			if (!sh->wide)
+				to = ahead_of(r, p, &from);
 		}
 	}
 	mgt_unlock(&sh_lock);
+	ahead_populate(r, from, to);
 	return r;
 }
 
@@ -718,6 +837,7 @@ static void shadow_fork_child(void)
 	own_wide.top = NULL;
 	sh_ok = own.top != NULL;
 	mgt_sh_top = sh_ok && atomic_load(&sh_checked) >= SH_CHECKS ? own.top : NULL;
+	ahead_forget();                       /* the parent's tables */
 }
 
 void mgt_ptrmap_lock_all(void)
@@ -738,18 +858,6 @@ void mgt_ptrmap_fork_child(void)
 {
 	side_unlock_all();
 	shadow_fork_child();
-}
-
-typedef uint64_t __attribute__((may_alias)) walk_u64;
-
-/* the 64 bytes of words at r (64-byte aligned) are all 0: nothing lies there */
-static inline int line_empty(const void *r)
-{
-	const walk_u64 *q = r;
-	uint64_t any = 0;
-	for (unsigned k = 0; k < 64 / sizeof(walk_u64); k++)
-		any |= __atomic_load_n(&q[k], __ATOMIC_RELAXED);
-	return !any;
 }
 
 /*

@@ -119,6 +119,13 @@ static inline uint32_t mgt_sh_block(uint32_t v)
 			       __ATOMIC_RELAXED);
 }
 
+/* the entry of a live word v that names one of stack 0's sizes (s << 5 | 1:
+ * every word of an image traced without stacks), read without the table */
+static inline uint32_t mgt_sh_block0(uint32_t v)
+{
+	return v >> 5;
+}
+
 /*
  * The name of a pair at its home or the entry after; 0: none there
  * (ptrmap.c decides).  Its

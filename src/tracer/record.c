@@ -720,9 +720,10 @@ static inline __attribute__((always_inline)) void top_count(struct mgt_header *h
 
 /* mgt_free_top's top that reaches the peak: a new epoch, then the free */
 static __attribute__((noinline, cold)) void top_peak(struct mgt_thread *t, uint32_t e,
-						     uint64_t cur)
+						     uint64_t cur, uint64_t p)
 {
 	struct mgt_header *h = mgt_g.hdr;
+	mgt_shadow_ahead(t, p);           /* the heap's top most often moves up here */
 	h->peak_bytes = cur;
 	new_epoch(h, h->epoch + 1);
 	top_count(h, t, e, mgt_sh_size(e), h->tl_left);
@@ -736,7 +737,6 @@ void mgt_free_top(struct mgt_thread *t, uint32_t e, uint64_t p)
 {
 	struct mgt_header *h = mgt_g.hdr;
 	uint64_t size = mgt_sh_size(e), left = h->tl_left;
-	(void)p;                          /* the caller's, kept for it */
 	/* room <= 0 here: pending when an event came since the last settling
 	 * (settle()); none came in a bucket that just opened (settled then
 	 * equals its tl_width): this free is its first event */
@@ -745,7 +745,7 @@ void mgt_free_top(struct mgt_thread *t, uint32_t e, uint64_t p)
 		h->tl_open.live_max = cur;
 		h->room = 0;
 		if (MGT_UNLIKELY((int64_t)cur >= (int64_t)h->peak_bytes)) {
-			top_peak(t, e, cur);
+			top_peak(t, e, cur, p);
 			return;
 		}
 	} else if (left == h->tl_width) {
@@ -785,6 +785,8 @@ void mgt_timeline_close(struct mgt_header *h)
 	settled = h->tl_left;             /* nothing pending in a bucket with no event */
 	if ((h->tl_n & 63) == 0)
 		mgt_sample_rss();
+	if ((h->tl_n & 7) == 0 && !mgt_is_threaded())
+		mgt_shadow_ahead_close();   /* (every 8th: a few instructions a close) */
 }
 
 void mgt_image_live(uint64_t *bytes, uint64_t *blocks)
@@ -1432,7 +1434,7 @@ __attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uin
 
 void mgt_record_free(struct mgt_thread *t, void *p)
 {
-	mgt_record_free_inline(t, p);
+	mgt_record_free_inline(t, p, 0);
 }
 
 int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old)

@@ -180,5 +180,5 @@ void *mgt_thread_alloc(void *p, size_t size)
 
 void mgt_thread_free(void *p)
 {
-	mgt_path_free(p, NULL, wait_frozen);
+	mgt_path_free(p, NULL, wait_frozen, 0);
 }

@@ -451,6 +451,12 @@ MGT_HIDDEN int mgt_ptrmap_init(void);
 MGT_HIDDEN int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block stale[2], int lock);
 /* Removes p; returns 1 and fills *out when found. */
 MGT_HIDDEN int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock);
+/* the only thread freed p at a new peak: the shadow's pages ahead of it made
+ * writable in one go (ptrmap.c) */
+MGT_HIDDEN void mgt_shadow_ahead(struct mgt_thread *t, uint64_t p);
+/* the only thread closes a timeline bucket: the shadow's next pages made
+ * writable when the last ones written ahead are in use (ptrmap.c) */
+MGT_HIDDEN void mgt_shadow_ahead_close(void);
 /* Every lock, for fork and the exit scan (taken after the event lock). */
 MGT_HIDDEN void mgt_ptrmap_lock_all(void);
 MGT_HIDDEN void mgt_ptrmap_unlock_all(void);
