@@ -577,6 +577,13 @@ static inline void word_unpack(const struct shadow *sh, uint32_t v, uint64_t p, 
 	out->gen = gen;
 }
 
+/* the wide word of block p (size < MGT_SH_SMALL) */
+static inline uint32_t wide_pack(uint64_t p, uint64_t size, uint32_t stack)
+{
+	return MGT_SH_VALID | (uint32_t)(p >> 3 & W_HALF) | (uint32_t)size << W_SIZE_SHIFT |
+	       stack << W_STACK_SHIFT;
+}
+
 static inline uint16_t own_gen(void)
 {
 	return (uint16_t)(mgt_g.fork_gen & GEN_MASK);
@@ -731,8 +738,7 @@ static int shadow_slot(const struct mgt_block *b, int solo, void **r, struct sha
 		*v = mgt_sh_pack(p, c);
 	} else {
 		*sh = &own_wide;
-		*v = MGT_SH_VALID | (uint32_t)(p >> 3 & W_HALF) | (uint32_t)b->size << W_SIZE_SHIFT |
-		     b->stack << W_STACK_SHIFT;
+		*v = wide_pack(p, b->size, b->stack);
 	}
 	*r = region_of(*sh, p);
 	return *r || (*r = region_make(*sh, p));
@@ -768,6 +774,39 @@ int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block stale[2], int 
 		n += stale_of(&own, d, j, b->ptr, &stale[n]);
 	word_set(sh, r, j, v);
 	return n;
+}
+
+/*
+ * The only thread's block that the inline put could not record (ptrmap.h,
+ * mgt_shadow_put) in the thread's last region, its word free: its pair had
+ * no class at its home or the next entry.  Here the class is looked for
+ * further or given, else the block goes wide, with none of
+ * mgt_ptrmap_insert's general checks (the thread's last region was found
+ * by mgt_sh_find: the header checks passed, and its table is made).  0: a
+ * stale word, another region, a wide table to make, a block for the side
+ * table: mgt_ptrmap_insert.  A process whose pairs come and go (262k deep
+ * stacks, a new class for nearly every block) comes here at almost every
+ * allocation.
+ */
+int mgt_shadow_put_solo(uint64_t p, uint64_t size, uint32_t stack, struct mgt_thread *t)
+{
+	_Atomic mgt_sh_word_t *s;
+	uint32_t c, j = (uint32_t)(p >> 5) & (SH_WORDS - 1);
+	void *r;
+	if (size >= MGT_SH_SMALL || stack >= MGT_MAX_STACKS || (p & MGT_SH_BASE) != t->sh_region)
+		return 0;
+	s = &t->sh_words[j];
+	if (atomic_load_explicit(s, memory_order_relaxed))
+		return 0;
+	if ((c = sh_intern(size, stack, 1))) {
+		atomic_store_explicit(s, mgt_sh_pack(p, c), memory_order_relaxed);
+		return 1;
+	}
+	/* no class: the wide word, if its table is made and the word free */
+	if (!(r = region_of(&own_wide, p)) || word_at(&own_wide, r, j))
+		return 0;
+	word_set(&own_wide, r, j, wide_pack(p, size, stack));
+	return 1;
 }
 
 /* p's word in shadow sh when it describes p (its table: *r, its index: *j) */

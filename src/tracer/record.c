@@ -1321,6 +1321,12 @@ static inline int take(struct mgt_thread *t, uint64_t p, struct mgt_block *out, 
 static __attribute__((noinline)) void alloc_rest(struct mgt_thread *t, int solo, uint64_t p,
 						 uint64_t size, uint32_t stack, int tried)
 {
+	/* the only thread: a pair without a class at its home (event.h) */
+	if (solo && mgt_shadow_put_solo(p, size, stack, t)) {
+		mgt_count_alloc_at(mgt_g.hdr, stack, size, p);
+		mgt_ev_end(t, 1);
+		return;
+	}
 	/* the image's own block: the shadow's inline path first */
 	if (tried || !mgt_shadow_put(p, size, stack, t)) {
 		struct mgt_block b = { p, size, stack, (uint16_t)mgt_g.fork_gen };
