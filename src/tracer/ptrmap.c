@@ -639,9 +639,13 @@ static void classes_init(void)
 		mgt_sh_classes[0] = mgt_sh_classes[8] = NO_PAIR;
 }
 
+/* a bit per entry: a class taken there (class_take), which a sweep may free */
+static uint64_t classes_taken[MGT_SH_ENTRIES / 64];
+
 /* entry i (free, or key's) becomes key's class: its name */
 static uint32_t class_take(uint32_t i, uint32_t key)
 {
+	classes_taken[i / 64] |= 1ull << (i % 64);
 	classes_new += !__atomic_load_n(&mgt_sh_classes[i], __ATOMIC_RELAXED);
 	/* before any word that names it: whoever reads that word sees the
 	 * entry (ptrmap.h) */
@@ -987,16 +991,13 @@ static uint64_t shadows_walk(struct mgt_block *out, uint64_t max,
 	return n;
 }
 
-/* of 64 entries, the names' (bit 3 clear: mgt_sh_next) */
-#define NAME_ENTRIES 0x00ff00ff00ff00ffull
-
 /*
  * Frees the classes no dense word of the own or an inherited shadow names;
- * the only thread, inside its event (see SWEEP_AFTER).  A bit per entry
- * and only the taken names visited: a process whose pairs come and go
- * sweeps every few thousand allocations (262k deep stacks: 228 sweeps),
- * and a byte per entry, every entry tested and stored, was ~700k
- * instructions a sweep.
+ * the only thread, inside its event (see SWEEP_AFTER).  A bit per entry,
+ * and only the classes taken visited (never stack 0's filled-in names, nor
+ * NO_PAIR's): a process whose pairs come and go sweeps every few thousand
+ * allocations (262k deep stacks: 228 sweeps), and a byte per entry, every
+ * entry tested and stored, was ~700k instructions a sweep.
  */
 static void classes_sweep(void)
 {
@@ -1007,11 +1008,10 @@ static void classes_sweep(void)
 		shadow_walk(&inherited[i], NULL, 0, NULL, 0, NULL, named);
 	mgt_lock(&class_lock);
 	for (uint32_t w = 0; w < MGT_SH_ENTRIES / 64; w++) {
-		for (uint64_t m = ~named[w] & NAME_ENTRIES; m; m &= m - 1) {
-			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(m);
-			uint32_t e = __atomic_load_n(&mgt_sh_classes[i], __ATOMIC_RELAXED);
-			if (!e || e == NO_PAIR || stack0_entry(i))
-				continue;
+		uint64_t gone = classes_taken[w] & ~named[w];
+		classes_taken[w] &= named[w];
+		for (; gone; gone &= gone - 1) {
+			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(gone);
 			__atomic_store_n(&mgt_sh_classes[i], 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&mgt_sh_classes[i | 8], 0, __ATOMIC_RELAXED);
 		}
