@@ -20,7 +20,8 @@
  * most 3/4 full: jq +24 MiB of RSS; a shadow of 32-bit words holding the
  * size and the stack id, 1/8 of the heap: +8 MiB; this one +4 MiB).  Blocks
  * of different threads are different words and the tables never move, so the
- * shadow takes no lock at all; only making a region's table or a class does.
+ * shadow takes no lock at all; only making a region's table does, or a class
+ * in a threaded process.
  *
  * The side table: open addressing with linear probing and backward-shift
  * deletion (no tombstones), 16-byte entries with the exact size, in 256
