@@ -20,7 +20,8 @@
  * most 3/4 full: jq +24 MiB of RSS; a shadow of 32-bit words holding the
  * size and the stack id, 1/8 of the heap: +8 MiB; this one +4 MiB).  Blocks
  * of different threads are different words and the tables never move, so the
- * shadow takes no lock at all; only making a region's table or a class does.
+ * shadow takes no lock at all; only making a region's table does, or a class
+ * in a threaded process.
  *
  * The side table: open addressing with linear probing and backward-shift
  * deletion (no tombstones), 16-byte entries with the exact size, in 256
@@ -577,6 +578,13 @@ static inline void word_unpack(const struct shadow *sh, uint32_t v, uint64_t p, 
 	out->gen = gen;
 }
 
+/* the wide word of block p (size < MGT_SH_SMALL) */
+static inline uint32_t wide_pack(uint64_t p, uint64_t size, uint32_t stack)
+{
+	return MGT_SH_VALID | (uint32_t)(p >> 3 & W_HALF) | (uint32_t)size << W_SIZE_SHIFT |
+	       stack << W_STACK_SHIFT;
+}
+
 static inline uint16_t own_gen(void)
 {
 	return (uint16_t)(mgt_g.fork_gen & GEN_MASK);
@@ -632,36 +640,55 @@ static void classes_init(void)
 		mgt_sh_classes[0] = mgt_sh_classes[8] = NO_PAIR;
 }
 
-/* the name of the class of key, given one if need be; 0: none (the table
- * full around its home) */
-static uint32_t class_of(uint32_t key)
+/* a bit per entry: a class taken there (class_take), which a sweep may free */
+static uint64_t classes_taken[MGT_SH_ENTRIES / 64];
+
+/* entry i (free, or key's) becomes key's class: its name */
+static uint32_t class_take(uint32_t i, uint32_t key)
 {
-	uint32_t home = mgt_sh_home(key), i, found = 0;
+	classes_taken[i / 64] |= 1ull << (i % 64);
+	classes_new += !__atomic_load_n(&mgt_sh_classes[i], __ATOMIC_RELAXED);
+	/* before any word that names it: whoever reads that word sees the
+	 * entry (ptrmap.h) */
+	__atomic_store_n(&mgt_sh_classes[i], key, __ATOMIC_RELEASE);
+	__atomic_store_n(&mgt_sh_classes[i | 8], key, __ATOMIC_RELEASE);
+	return 2 * i + 1;
+}
+
+/*
+ * The name of the class of key, given one if need be; 0: none (the table
+ * full around its home).  solo: the only thread, inside its event, which
+ * takes the free entry it found at once: no other thread can take one
+ * meanwhile (a thread that makes the process threaded waits for that
+ * event to end: record.c, mgt_go_threaded).  In a process whose pairs
+ * come and go (262k deep stacks, each used a few times: a new class for
+ * nearly every block) the lock's atomic exchange was most of the look-up.
+ */
+static uint32_t class_of(uint32_t key, int solo)
+{
+	uint32_t i = mgt_sh_home(key), found = 0;
 	/* entries are written once: a pair that has a name is found without
 	 * the lock, and one that finds no free entry needs none either */
-	for (uint32_t k = 0, e;; k++, home = mgt_sh_next(home)) {
+	for (uint32_t k = 0, e;; k++, i = mgt_sh_next(i)) {
 		if (k == SH_PROBES)
 			return 0;
-		e = __atomic_load_n(&mgt_sh_classes[home], __ATOMIC_ACQUIRE);
-		if (stack0_entry(home))
+		e = __atomic_load_n(&mgt_sh_classes[i], __ATOMIC_ACQUIRE);
+		if (stack0_entry(i))
 			continue;
 		if (e == key)
-			return 2 * home + 1;
+			return 2 * i + 1;
 		if (!e)
 			break;
 	}
+	if (solo)
+		return class_take(i, key);
 	i = mgt_sh_home(key);
 	mgt_lock(&class_lock);
 	for (uint32_t k = 0; k < SH_PROBES; k++, i = mgt_sh_next(i)) {
 		uint32_t e = __atomic_load_n(&mgt_sh_classes[i], __ATOMIC_RELAXED);
 		/* (stack 0's size 0 has entries 0 too) */
 		if ((e == key || !e) && !stack0_entry(i)) {
-			/* before any word that names it: whoever reads that
-			 * word sees the entry (ptrmap.h) */
-			__atomic_store_n(&mgt_sh_classes[i], key, __ATOMIC_RELEASE);
-			__atomic_store_n(&mgt_sh_classes[i | 8], key, __ATOMIC_RELEASE);
-			classes_new += !e;
-			found = 2 * i + 1;
+			found = class_take(i, key);
 			break;
 		}
 	}
@@ -684,9 +711,9 @@ static uint32_t sh_intern(uint64_t size, uint32_t stack, int solo)
 	key = mgt_sh_key(size, stack);
 	if (!key)
 		return 0;                     /* with stacks, stack 0's blocks of 0 bytes */
-	if (!(c = class_of(key)) && solo && classes_new >= SWEEP_AFTER) {
+	if (!(c = class_of(key, solo)) && solo && classes_new >= SWEEP_AFTER) {
 		classes_sweep();
-		c = class_of(key);
+		c = class_of(key, solo);
 	}
 	return c;
 }
@@ -716,8 +743,7 @@ static int shadow_slot(const struct mgt_block *b, int solo, void **r, struct sha
 		*v = mgt_sh_pack(p, c);
 	} else {
 		*sh = &own_wide;
-		*v = MGT_SH_VALID | (uint32_t)(p >> 3 & W_HALF) | (uint32_t)b->size << W_SIZE_SHIFT |
-		     b->stack << W_STACK_SHIFT;
+		*v = wide_pack(p, b->size, b->stack);
 	}
 	*r = region_of(*sh, p);
 	return *r || (*r = region_make(*sh, p));
@@ -753,6 +779,39 @@ int mgt_ptrmap_insert(const struct mgt_block *b, struct mgt_block stale[2], int 
 		n += stale_of(&own, d, j, b->ptr, &stale[n]);
 	word_set(sh, r, j, v);
 	return n;
+}
+
+/*
+ * The only thread's block that the inline put could not record (ptrmap.h,
+ * mgt_shadow_put) in the thread's last region, its word free: its pair had
+ * no class at its home or the next entry.  Here the class is looked for
+ * further or given, else the block goes wide, with none of
+ * mgt_ptrmap_insert's general checks (the thread's last region was found
+ * by mgt_sh_find: the header checks passed, and its table is made).  0: a
+ * stale word, another region, a wide table to make, a block for the side
+ * table: mgt_ptrmap_insert.  A process whose pairs come and go (262k deep
+ * stacks, a new class for nearly every block) comes here at almost every
+ * allocation.
+ */
+int mgt_shadow_put_solo(uint64_t p, uint64_t size, uint32_t stack, struct mgt_thread *t)
+{
+	_Atomic mgt_sh_word_t *s;
+	uint32_t c, j = (uint32_t)(p >> 5) & (SH_WORDS - 1);
+	void *r;
+	if (size >= MGT_SH_SMALL || stack >= MGT_MAX_STACKS || (p & MGT_SH_BASE) != t->sh_region)
+		return 0;
+	s = &t->sh_words[j];
+	if (atomic_load_explicit(s, memory_order_relaxed))
+		return 0;
+	if ((c = sh_intern(size, stack, 1))) {
+		atomic_store_explicit(s, mgt_sh_pack(p, c), memory_order_relaxed);
+		return 1;
+	}
+	/* no class: the wide word, if its table is made and the word free */
+	if (!(r = region_of(&own_wide, p)) || word_at(&own_wide, r, j))
+		return 0;
+	word_set(&own_wide, r, j, wide_pack(p, size, stack));
+	return 1;
 }
 
 /* p's word in shadow sh when it describes p (its table: *r, its index: *j) */
@@ -870,7 +929,7 @@ void mgt_ptrmap_fork_child(void)
  */
 static uint64_t shadow_walk(const struct shadow *sh, const struct shadow *dense, uint16_t gen,
 			    struct mgt_block *out, uint64_t max,
-			    int (*mapped)(uint64_t lo, uint64_t hi), uint8_t *named)
+			    int (*mapped)(uint64_t lo, uint64_t hi), uint64_t *named)
 {
 	static unsigned char vec[((size_t)SH_WORDS * 4) >> 12];
 	const uint32_t per_line = sh->wide ? 16 : 32, per_page = per_line * 64;
@@ -895,8 +954,9 @@ static uint64_t shadow_walk(const struct shadow *sh, const struct shadow *dense,
 				uint32_t v = word_at(sh, r, j);
 				if (!(v & MGT_SH_VALID) || (d && (word_at(dense, d, j) & MGT_SH_VALID)))
 					continue;
-				if (named) {          /* a dense word: its class's entry */
-					named[(v >> 1) & ~(MGT_SH_HALF >> 1)] = 1;
+				if (named) {          /* a dense word: its class's entry's bit */
+					uint32_t e = (v >> 1) & ~(MGT_SH_HALF >> 1);
+					named[e / 64] |= 1ull << (e % 64);
 					continue;
 				}
 				if (out) {
@@ -932,21 +992,30 @@ static uint64_t shadows_walk(struct mgt_block *out, uint64_t max,
 	return n;
 }
 
-/* frees the classes no dense word of the own or an inherited shadow names;
- * the only thread, inside its event (see SWEEP_AFTER) */
+/*
+ * Frees the classes no dense word of the own or an inherited shadow names;
+ * the only thread, inside its event (see SWEEP_AFTER).  A bit per entry,
+ * and only the classes taken visited (never stack 0's filled-in names, nor
+ * NO_PAIR's): a process whose pairs come and go sweeps every few thousand
+ * allocations (262k deep stacks: 228 sweeps), and a byte per entry, every
+ * entry tested and stored, was ~700k instructions a sweep.
+ */
 static void classes_sweep(void)
 {
-	static uint8_t named[MGT_SH_ENTRIES];
+	static uint64_t named[MGT_SH_ENTRIES / 64];
 	mgt_memset(named, 0, sizeof(named));
 	shadow_walk(&own, NULL, 0, NULL, 0, NULL, named);
 	for (unsigned i = 0; i < SH_ANCESTORS; i++)
 		shadow_walk(&inherited[i], NULL, 0, NULL, 0, NULL, named);
 	mgt_lock(&class_lock);
-	for (uint32_t i = 0; i < MGT_SH_ENTRIES; i++) {
-		if ((i & 8) || named[i] || stack0_entry(i) || mgt_sh_classes[i] == NO_PAIR)
-			continue;
-		__atomic_store_n(&mgt_sh_classes[i], 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&mgt_sh_classes[i | 8], 0, __ATOMIC_RELAXED);
+	for (uint32_t w = 0; w < MGT_SH_ENTRIES / 64; w++) {
+		uint64_t gone = classes_taken[w] & ~named[w];
+		classes_taken[w] &= named[w];
+		for (; gone; gone &= gone - 1) {
+			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(gone);
+			__atomic_store_n(&mgt_sh_classes[i], 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&mgt_sh_classes[i | 8], 0, __ATOMIC_RELAXED);
+		}
 	}
 	classes_new = 0;
 	mgt_unlock(&class_lock);

@@ -252,6 +252,10 @@ static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint
 	return 1;
 }
 
+/* the only thread's block p that mgt_shadow_put could not record, its
+ * class given or its wide word written (ptrmap.c); 0: ask mgt_ptrmap_insert */
+MGT_HIDDEN int mgt_shadow_put_solo(uint64_t p, uint64_t size, uint32_t stack, struct mgt_thread *t);
+
 /* takes block p's word out of the shadow (t: as mgt_shadow_put; its size
  * and stack: mgt_sh_block); 0: ask mgt_ptrmap_remove */
 static inline __attribute__((always_inline)) uint32_t mgt_shadow_take_word(uint64_t p,

@@ -1316,12 +1316,19 @@ static inline int take(struct mgt_thread *t, uint64_t p, struct mgt_block *out, 
 	return (!tried && mgt_shadow_take(p, out, t)) || mgt_ptrmap_remove(p, out, !solo);
 }
 
-/* an allocation past the common case: a threaded process, or a block for ptrmap.c */
+/* an allocation past the common case: a threaded process, or a block for
+ * ptrmap.c; tried: the caller's shadow put failed (it would again) */
 static __attribute__((noinline)) void alloc_rest(struct mgt_thread *t, int solo, uint64_t p,
-						 uint64_t size, uint32_t stack)
+						 uint64_t size, uint32_t stack, int tried)
 {
+	/* the only thread: a pair without a class at its home (event.h) */
+	if (solo && mgt_shadow_put_solo(p, size, stack, t)) {
+		mgt_count_alloc_at(mgt_g.hdr, stack, size, p);
+		mgt_ev_end(t, 1);
+		return;
+	}
 	/* the image's own block: the shadow's inline path first */
-	if (!mgt_shadow_put(p, size, stack, t)) {
+	if (tried || !mgt_shadow_put(p, size, stack, t)) {
 		struct mgt_block b = { p, size, stack, (uint16_t)mgt_g.fork_gen };
 		insert_slow(t, solo, &b);
 	}
@@ -1340,7 +1347,7 @@ __attribute__((noinline)) void mgt_own_alloc(struct mgt_thread *t, uint64_t p, u
 	if (MGT_LIKELY(mgt_shadow_put(p, size, 0, t)))
 		count_own(t, batch_held(t), MGT_EV_ALLOC, size, 0);
 	else
-		alloc_rest(t, 0, p, size, 0);
+		alloc_rest(t, 0, p, size, 0, 1);
 }
 
 __attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, uint64_t p,
@@ -1355,10 +1362,11 @@ __attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, ui
 		if (MGT_LIKELY(mgt_shadow_put(p, size, stack, t)))
 			count_recs_fast(t, b, MGT_EV_ALLOC, size, stack);
 		else
-			alloc_rest(t, 0, p, size, stack);  /* solo 0: no register kept for it */
+			alloc_rest(t, 0, p, size, stack, 1);  /* solo 0: no register kept for it */
 		return;
 	}
-	alloc_rest(t, solo, p, size, stack);
+	/* the only thread tried the put in line (event.h) */
+	alloc_rest(t, solo, p, size, stack, solo);
 }
 
 /*
