@@ -223,6 +223,14 @@ static void removed_tmp(const char *name)
 	mg_cli_note("removed '%s', left by an interrupted write", name);
 }
 
+/* whether dir holds the profile of test `name` */
+static int has_profile(const char *dir, const char *name)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s.json", dir, name);
+	return access(path, F_OK) == 0;
+}
+
 int cmd_accept(int argc, char **argv)
 {
 	const char *config = "memgate.yml", *from = NULL, *reason = NULL;
@@ -264,9 +272,7 @@ int cmd_accept(int argc, char **argv)
 	/* all: only the tests that were measured, and at least one */
 	size_t measured = 0, unmeasured = 0;
 	for (size_t k = 0; !n_names && k < cfg->n_tests; k++) {
-		char ppath[4096];
-		snprintf(ppath, sizeof(ppath), "%s/%s.json", from, cfg->tests[k].name);
-		if (access(ppath, F_OK) == 0)
+		if (has_profile(from, cfg->tests[k].name))
 			measured++;
 		else
 			unmeasured++;
@@ -309,12 +315,10 @@ int cmd_accept(int argc, char **argv)
 	for (size_t k = 0; k < cfg->n_tests; k++) {
 		const struct mg_test *test = &cfg->tests[k];
 		const char *name = test->name;
-		char ppath[4096];
 		int changed = 0;
 		if (!mg_cli_selected(name, names, n_names))
 			continue;
-		snprintf(ppath, sizeof(ppath), "%s/%s.json", from, name);
-		if (!n_names && access(ppath, F_OK) < 0)
+		if (!n_names && !has_profile(from, name))
 			continue;             /* all: only the tests that were measured */
 		/* saved profiles (--from) are accepted as they are: their build may be gone */
 		int r = accept_one(&sup, test, from, from_given, have_commit ? sha : NULL, dirty,
@@ -330,12 +334,9 @@ int cmd_accept(int argc, char **argv)
 		fprintf(stderr, "memgate: %zu test%s without a profile in '%s' left as %s:", unmeasured,
 			unmeasured == 1 ? "" : "s", from, unmeasured == 1 ? "it was" : "they were");
 		size_t listed = 0;
-		for (size_t k = 0; k < cfg->n_tests && listed < 5; k++) {
-			char ppath[4096];
-			snprintf(ppath, sizeof(ppath), "%s/%s.json", from, cfg->tests[k].name);
-			if (access(ppath, F_OK) < 0)
+		for (size_t k = 0; k < cfg->n_tests && listed < 5; k++)
+			if (!has_profile(from, cfg->tests[k].name))
 				fprintf(stderr, "%s %s", listed++ ? "," : "", cfg->tests[k].name);
-		}
 		fprintf(stderr, "%s\n", unmeasured > listed ? ", ..." : "");
 	}
 done:
