@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 
 #include "discover.h"
 #include "../util/error.h"
+#include "../util/glob.h"
 #include "../util/strv.h"
 #include "config.h"
 #include "shellwords.h"
@@ -1522,7 +1522,7 @@ int mg_config_import_ctest(struct mg_config *cfg, const char *ctest, struct mg_e
 			char *const *g;
 			int excluded = 0;
 			for (g = im->exclude; g && *g && !excluded; g++)
-				excluded = fnmatch(*g, t->name, 0) == 0;
+				excluded = mg_glob(*g, t->name);
 			if (excluded)
 				continue;
 			if (name_problem(t->name)) {

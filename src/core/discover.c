@@ -2,7 +2,6 @@
 #define _GNU_SOURCE                 /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,6 +21,7 @@
 #include "discover.h"
 #include "units.h"
 #include "../util/error.h"
+#include "../util/glob.h"
 #include "../util/strv.h"
 #include "subprocess.h"
 #include "../util/fs.h"
@@ -261,7 +261,7 @@ static const char *why_line(char *s)
 static int excluded(const struct mg_ctest_import *im, const char *a, const char *b)
 {
 	for (char *const *g = im->exclude; g && *g; g++)
-		if (fnmatch(*g, a, 0) == 0 || (b && fnmatch(*g, b, 0) == 0))
+		if (mg_glob(*g, a) || (b && mg_glob(*g, b)))
 			return 1;
 	return 0;
 }
@@ -275,8 +275,8 @@ int mg_test_selected(const char *name, const char *const *names, size_t n_names)
 	/* a glob on the test's name, or on the case name it maps (docs/config.md) */
 	mapped = mg_name_decode(orig, sizeof(orig), name) == 0;
 	for (size_t k = 0; k < n_names; k++)
-		if (!strcmp(names[k], name) || !fnmatch(names[k], name, 0) ||
-		    (mapped && (!strcmp(names[k], orig) || !fnmatch(names[k], orig, 0))))
+		if (!strcmp(names[k], name) || mg_glob(names[k], name) ||
+		    (mapped && (!strcmp(names[k], orig) || mg_glob(names[k], orig))))
 			return 1;
 	return 0;
 }

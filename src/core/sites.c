@@ -1,11 +1,11 @@
 /* sites.c - runtime-owned stacks and the call site a stack is blamed on */
 #define _GNU_SOURCE
-#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/glob.h"
 #include "sites.h"
 #include "symbolize.h"
 
@@ -250,20 +250,27 @@ static const struct { const char *function, *what; } runtime_rules[] = {
 	{ "testing::*", GTEST_OWNER },
 };
 
+const char *mg_runtime_frame(const struct mg_site_frame *f, int *code)
+{
+	/* Rust's inherent methods demangle as "<std::thread::Thread>::new" */
+	const char *fn = f->function, *bare = fn && *fn == '<' ? fn + 1 : fn;
+	if (!(*code = runtime_code(f)) || !fn)
+		return NULL;
+	for (size_t r = 0; r < N(runtime_rules); r++)
+		if (mg_glob(runtime_rules[r].function, fn) ||
+		    (bare != fn && mg_glob(runtime_rules[r].function, bare)))
+			return runtime_rules[r].what;
+	return gtest_function(fn) ? GTEST_OWNER : NULL;
+}
+
 const char *mg_runtime_owner_at(const struct mg_site_frame *f, size_t n, size_t *at)
 {
-	for (size_t i = 0; i < n && runtime_code(&f[i]); i++) {
-		/* Rust's inherent methods demangle as "<std::thread::Thread>::new" */
-		const char *fn = f[i].function, *bare = fn && *fn == '<' ? fn + 1 : fn;
-		for (size_t r = 0; fn && r < N(runtime_rules); r++)
-			if (!fnmatch(runtime_rules[r].function, fn, 0) ||
-			    !fnmatch(runtime_rules[r].function, bare, 0)) {
-				*at = i;
-				return runtime_rules[r].what;
-			}
-		if (fn && gtest_function(fn)) {
+	int code = 1;
+	for (size_t i = 0; i < n && code; i++) {
+		const char *what = mg_runtime_frame(&f[i], &code);
+		if (what) {
 			*at = i;
-			return GTEST_OWNER;
+			return what;
 		}
 	}
 	return NULL;
@@ -287,10 +294,10 @@ static int is_plumbing(const char *fn, char *const *skip)
 	if (!fn)
 		return 0;
 	for (size_t i = 0; i < N(plumbing); i++)
-		if (!fnmatch(plumbing[i], fn, 0))
+		if (mg_glob(plumbing[i], fn))
 			return 1;
 	for (; skip && *skip; skip++)
-		if (!fnmatch(*skip, fn, 0))
+		if (mg_glob(*skip, fn))
 			return 1;
 	return 0;
 }

@@ -42,6 +42,13 @@ const char *mg_runtime_owner(const struct mg_site_frame *f, size_t n);
  * (set only when the block is the runtime's). */
 const char *mg_runtime_owner_at(const struct mg_site_frame *f, size_t n, size_t *at);
 
+/* One frame's part in both: whether it is the runtime's code (*code 1), and
+ * then what the runtime calls a block its function allocates, or NULL.  A
+ * stack's owner is that of its first frame that has one, among its frames of
+ * the runtime's code from the innermost; a caller that sees the same frames
+ * in many stacks (a profile's) asks once per frame. */
+const char *mg_runtime_frame(const struct mg_site_frame *f, int *code);
+
 /* From frame `at` outwards, the last frame still in the runtime's code: where
  * the program (or the runtime's own start) called into the runtime
  * ("puts" for a stdio buffer, "std::thread::spawn" for a thread handle). */

@@ -154,6 +154,10 @@ struct frame_info {
 	int64_t mod;                        /* index in "modules"; -1: none */
 	int line, inlined;
 	uint32_t out;                       /* index in "frames"; UINT32_MAX: not yet */
+	/* mg_runtime_frame()'s answer, asked once: 0 not yet, 1 the program's
+	 * code, 2 the runtime's (rt_owner: what it calls the blocks it allocates) */
+	int rt;
+	const char *rt_owner;
 };
 
 /* a runtime owner's summary frame ("[runtime: stdio buffer]") */
@@ -426,7 +430,7 @@ static const struct addr_slot *addr_frames(struct proc_tab *t, const struct mg_f
 	for (size_t i = 0; i < m; i++) {
 		const struct frame_info f = { sf[i].function, sf[i].file, NULL, raw->module,
 					      mod >= 0 ? raw->offset : raw->addr, mod, sf[i].line,
-					      sf[i].inlined, 0 };
+					      sf[i].inlined, 0, 0, NULL };
 		if (frame_add(t, &f) == UINT32_MAX)
 			return NULL;
 	}
@@ -447,7 +451,7 @@ static uint32_t owner_frame(struct proc_tab *t, const char *owner)
 	if (!o)
 		return UINT32_MAX;
 	t->owners = o;
-	const struct frame_info f = { NULL, NULL, owner, NULL, 0, -1, 0, 0, 0 };
+	const struct frame_info f = { NULL, NULL, owner, NULL, 0, -1, 0, 0, 0, 0, NULL };
 	uint32_t k = frame_add(t, &f);
 	if (k == UINT32_MAX)
 		return UINT32_MAX;
@@ -762,15 +766,26 @@ static int stack_frames(struct proc_tab *t, const struct mg_image *img, uint32_t
  * "Runtime-owned stacks".  The new number of frames in fr; 0 and t->oom when
  * out of memory.
  */
-static size_t runtime_cut(struct proc_tab *t, struct mg_site_frame *sf, uint32_t *fr, size_t nf)
+static const struct frame_info *frame_rt(struct proc_tab *t, uint32_t frame)
 {
-	size_t k;
-	for (size_t i = 0; i < nf; i++) {
-		const struct frame_info *f = &t->fi[fr[i]];
-		sf[i] = (struct mg_site_frame){ f->function, f->file, f->line, f->module,
-						f->mod >= 0 ? f->offset : 0 };
+	struct frame_info *f = &t->fi[frame];
+	if (!f->rt) {
+		const struct mg_site_frame sf = { f->function, f->file, f->line, f->module,
+						  f->mod >= 0 ? f->offset : 0 };
+		int code;
+		f->rt_owner = mg_runtime_frame(&sf, &code);
+		f->rt = code ? 2 : 1;
 	}
-	const char *owner = nf ? mg_runtime_owner_at(sf, nf, &k) : NULL;
+	return f;
+}
+
+static size_t runtime_cut(struct proc_tab *t, uint32_t *fr, size_t nf)
+{
+	/* mg_runtime_owner_at() and mg_runtime_entry(), each frame asked once */
+	const char *owner = NULL;
+	size_t k = 0;
+	for (; k < nf && frame_rt(t, fr[k])->rt == 2 && !(owner = t->fi[fr[k]].rt_owner); k++)
+		;
 	if (!owner)
 		return nf;
 	uint32_t of = owner_frame(t, owner);
@@ -778,7 +793,8 @@ static size_t runtime_cut(struct proc_tab *t, struct mg_site_frame *sf, uint32_t
 		t->oom = 1;
 		return 0;
 	}
-	k = mg_runtime_entry(sf, nf, k);
+	while (k + 1 < nf && frame_rt(t, fr[k + 1])->rt == 2)
+		k++;
 	memmove(fr + 1, fr + k, (nf - k) * sizeof(*fr));
 	fr[0] = of;
 	return nf - k + 1;
@@ -793,7 +809,6 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	uint32_t **rows = calloc(p->n_images, sizeof(*rows)), n_rows = 0;
 	uint8_t **cls = calloc(p->n_images, sizeof(*cls)); /* S_*, by image and stack id */
 	uint32_t *fr = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*fr));
-	struct mg_site_frame *sf = malloc(MGT_MAX_DEPTH * MAX_INLINE * sizeof(*sf));
 	/* the last stack, outermost frame first, and its nodes: stacks listed one
 	 * after the other mostly share their outer frames, found here without a
 	 * lookup (a deep profile has millions of frames) */
@@ -814,7 +829,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	mg_buf_add(&t.stacks, "[", 1);
 	t.tn_cap = 1024;
 	t.tn = calloc(t.tn_cap, sizeof(*t.tn));
-	t.oom = !rows || !cls || !fr || !sf || !prev_fr || !prev_node || !chain || !t.tn;
+	t.oom = !rows || !cls || !fr || !prev_fr || !prev_node || !chain || !t.tn;
 	for (size_t i = 0; !t.oom && i < p->n_images; i++)
 		if (!(rows[i] = malloc((p->images[i]->n_stacks + 1) * sizeof(**rows))) ||
 		    !(cls[i] = calloc(p->images[i]->n_stacks + 1, 1)))
@@ -840,7 +855,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 				break;
 			}
 			if (!t.whole)
-				nf = runtime_cut(&t, sf, fr, nf);
+				nf = runtime_cut(&t, fr, nf);
 			/* outermost first, so that a caller's node exists before its callees' */
 			while (k < nf && k < prev_n && prev_fr[k] == fr[nf - 1 - k])
 				node = prev_node[k++];
@@ -893,7 +908,7 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 				continue;
 			if (other < 0) {
 				const struct frame_info f = { "[smaller stacks]", NULL, NULL, NULL,
-							      0, -1, 0, 0, 0 };
+							      0, -1, 0, 0, 0, 0, NULL };
 				uint32_t of = frame_add(&t, &f);
 				if (of == UINT32_MAX) {
 					t.oom = 1;
@@ -965,7 +980,6 @@ int mg_stacks_write(cJSON *o, const struct mg_proc *p, struct mg_symbolizer *sym
 	free(cls);
 	free(agg);
 	free(fr);
-	free(sf);
 	free(t.fi);
 	free(t.owners);
 	free(prev_fr);

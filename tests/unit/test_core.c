@@ -9,9 +9,11 @@
  * mg_buf_u64()'s digits at every power of ten, mg_hex64()'s at every
  * power of 16; the spread of several
  * runs in a baseline and the verdict at the edges of its range; and
- * mg_sort_first() and mg_top (util/sort.c) against qsort on the same arrays.
+ * mg_sort_first() and mg_top (util/sort.c) against qsort on the same arrays;
+ * mg_glob() (util/glob.c) against fnmatch(3).
  */
 #include <cjson/cJSON.h>
+#include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 #include "core/profile.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/glob.h"
 #include "util/json.h"
 #include "util/sort.h"
 
@@ -708,6 +711,53 @@ static void test_sort_first(void)
 	}
 }
 
+/* mg_glob (util/glob.c) against fnmatch(p, s, 0) itself */
+static void test_glob(void)
+{
+	static const char *const pats[] = {
+		"", "*", "**", "a", "a*", "*a", "*a*", "a*b", "a*b*c", "*_IO_file_doallocate*",
+		"std::thread::*spawn*", "<alloc::*", "operator new*", "std::vector<*", "__vasprintf*",
+		"*std::sys::*stack_overflow::thread_info::*", "getpwnam", "a?c", "[ab]*", "\\*x",
+		"*.c", ".*", "*/*", "caf\xc3\xa9*", "*x*y*z",
+	};
+	static const char *const strs[] = {
+		"", "a", "ab", "abc", "abbc", "aXbYc", "acb", "_IO_file_doallocate",
+		"__GI__IO_file_doallocate", "std::thread::Builder::spawn_unchecked_", "<alloc::vec::Vec>",
+		"operator new(unsigned long)", "std::vector<int>::push_back", "__vasprintf_internal",
+		"std::sys::pal::unix::stack_overflow::thread_info::set", "getpwnam_r", "x/y.c",
+		".hidden", "*x", "caf\xc3\xa9 cr\xc3\xa8me", "xxyyzz", "zyx",
+	};
+	for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
+		for (size_t j = 0; j < sizeof(strs) / sizeof(strs[0]); j++)
+			if (mg_glob(pats[i], strs[j]) != (fnmatch(pats[i], strs[j], 0) == 0)) {
+				fprintf(stderr, "mg_glob('%s', '%s') differs from fnmatch\n", pats[i],
+					strs[j]);
+				CHECK(0);
+			}
+	/* every pattern of up to 6 of 'a', 'b', '*' against every string of up
+	 * to 6 of 'a', 'b': the backtracking of the last star */
+	char p[8], s[8];
+	for (unsigned pn = 0, count = 1; pn <= 6; pn++, count *= 3)
+		for (unsigned pc = 0; pc < count; pc++) {
+			unsigned v = pc;
+			int ok = 1;
+			for (unsigned k = 0; k < pn; k++, v /= 3)
+				p[k] = "ab*"[v % 3];
+			p[pn] = '\0';
+			for (unsigned sn = 0; ok && sn <= 6; sn++)
+				for (unsigned sc = 0; ok && sc < (1u << sn); sc++) {
+					for (unsigned k = 0; k < sn; k++)
+						s[k] = "ab"[(sc >> k) & 1];
+					s[sn] = '\0';
+					ok = mg_glob(p, s) == (fnmatch(p, s, 0) == 0);
+					if (!ok)
+						fprintf(stderr, "mg_glob('%s', '%s') differs from fnmatch\n",
+							p, s);
+				}
+			CHECK(ok);
+		}
+}
+
 int main(void)
 {
 	static const char yml[] =
@@ -734,6 +784,7 @@ int main(void)
 	test_improved_every_run();
 	test_spread_runs_wanted();
 	test_sort_first();
+	test_glob();
 	mg_config_free(cfg);
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
