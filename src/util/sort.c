@@ -1,4 +1,4 @@
-/* sort.c - the first k elements of an array or a stream in order (a bounded heap, then qsort) */
+/* sort.c - the first k elements of a stream or an array in order (one bounded heap, then qsort) */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,60 +25,44 @@ static int by_index(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* heap[0 .. n): the last of them under cmp at the root */
-static void sift_down(const char *e, size_t size, size_t *heap, size_t n, size_t i,
-		      int (*cmp)(const void *, const void *))
+/* where an element's index goes after it in mg_sort_first's records */
+static size_t index_at(size_t size)
 {
-	for (;;) {
-		size_t c = 2 * i + 1, top = i;
-		if (c < n && cmp(e + heap[c] * size, e + heap[top] * size) > 0)
-			top = c;
-		if (c + 1 < n && cmp(e + heap[c + 1] * size, e + heap[top] * size) > 0)
-			top = c + 1;
-		if (top == i)
-			return;
-		size_t t = heap[i];
-		heap[i] = heap[top];
-		heap[top] = t;
-		i = top;
-	}
+	return (size + sizeof(size_t) - 1) / sizeof(size_t) * sizeof(size_t);
 }
 
 void mg_sort_first(void *base, size_t n, size_t size, size_t k,
 		   int (*cmp)(const void *, const void *))
 {
-	char *e = base;
-	size_t *heap = k < n ? malloc(k * sizeof(*heap)) : NULL, m = 0;
+	char *e = base, *rec = NULL;
+	size_t at = index_at(size), *idx = NULL;
+	struct mg_top top = { 0 };
 
-	if (k >= n || !heap) {
-		qsort(base, n, size, cmp);  /* out of memory: the whole array, still right */
+	/* out of memory: the whole array, still right */
+	if (k >= n || !(rec = malloc(at + sizeof(size_t))) || !(idx = malloc(k * sizeof(*idx))) ||
+	    mg_top_init(&top, k, at + sizeof(size_t), cmp) < 0) {
+		free(rec);
+		free(idx);
+		qsort(base, n, size, cmp);
 		return;
 	}
-	if (k) {
-		/* the indices of the k first so far, the last of them at the root:
-		 * most elements of a long array lose to the root, one compare each */
-		for (size_t i = 0; i < n; i++) {
-			if (m < k) {
-				size_t c = m++;
-				heap[c] = i;
-				while (c && cmp(e + heap[(c - 1) / 2] * size, e + heap[c] * size) < 0) {
-					size_t t = heap[c];
-					heap[c] = heap[(c - 1) / 2];
-					heap[(c - 1) / 2] = t;
-					c = (c - 1) / 2;
-				}
-			} else if (cmp(e + i * size, e + heap[0] * size) < 0) {
-				heap[0] = i;
-				sift_down(e, size, heap, k, 0, cmp);
-			}
-		}
-		/* to the front, in their order in the array (the others keep theirs) */
-		qsort(heap, k, sizeof(*heap), by_index);
-		for (size_t j = 0; j < k; j++)
-			if (heap[j] != j)
-				swap(e + j * size, e + heap[j] * size, size);
+	/* the k first, each with its index after it (cmp reads the element,
+	 * at the front of the record) */
+	for (size_t i = 0; i < n; i++) {
+		memcpy(rec, e + i * size, size);
+		memcpy(rec + at, &i, sizeof(i));
+		mg_top_add(&top, rec);
 	}
-	free(heap);
+	for (size_t j = 0; j < top.n; j++)
+		memcpy(&idx[j], top.e + j * top.size + at, sizeof(*idx));
+	/* to the front, in their order in the array (the others keep theirs) */
+	qsort(idx, top.n, sizeof(*idx), by_index);
+	for (size_t j = 0; j < top.n; j++)
+		if (idx[j] != j)
+			swap(e + j * size, e + idx[j] * size, size);
+	free(rec);
+	free(idx);
+	mg_top_release(&top);
 	qsort(base, k, size, cmp);
 }
 
