@@ -263,30 +263,42 @@ const char *mg_runtime_frame(const struct mg_site_frame *f, int *code)
 	return gtest_function(fn) ? GTEST_OWNER : NULL;
 }
 
-const char *mg_runtime_owner_at(const struct mg_site_frame *f, size_t n, size_t *at)
+const char *mg_runtime_cut(size_t n, mg_runtime_frame_fn frame, void *arg, size_t *at,
+			   size_t *entry)
 {
 	int code = 1;
 	for (size_t i = 0; i < n && code; i++) {
-		const char *what = mg_runtime_frame(&f[i], &code);
-		if (what) {
-			*at = i;
-			return what;
+		const char *what = frame(i, &code, arg);
+		if (!what)
+			continue;
+		*at = i;
+		for (size_t e = i; entry; e++) {
+			if (e + 1 == n || (frame(e + 1, &code, arg), !code)) {
+				*entry = e;
+				break;
+			}
 		}
+		return what;
 	}
 	return NULL;
 }
 
-size_t mg_runtime_entry(const struct mg_site_frame *f, size_t n, size_t at)
+/* the answer of frame i of an array of site frames */
+static const char *site_frame(size_t i, int *code, void *arg)
 {
-	while (at + 1 < n && runtime_code(&f[at + 1]))
-		at++;
-	return at;
+	return mg_runtime_frame(&((const struct mg_site_frame *)arg)[i], code);
+}
+
+const char *mg_runtime_owner_at(const struct mg_site_frame *f, size_t n, size_t *at,
+				size_t *entry)
+{
+	return mg_runtime_cut(n, site_frame, (void *)f, at, entry);
 }
 
 const char *mg_runtime_owner(const struct mg_site_frame *f, size_t n)
 {
 	size_t at;
-	return mg_runtime_owner_at(f, n, &at);
+	return mg_runtime_owner_at(f, n, &at, NULL);
 }
 
 static int is_plumbing(const char *fn, char *const *skip)

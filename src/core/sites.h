@@ -38,21 +38,26 @@ struct mg_site_frame {
  * first (a static string: "stdio buffer", ...), or NULL: the program's. */
 const char *mg_runtime_owner(const struct mg_site_frame *f, size_t n);
 
-/* The same, and *at: the index of the runtime's frame whose rule matched
- * (set only when the block is the runtime's). */
-const char *mg_runtime_owner_at(const struct mg_site_frame *f, size_t n, size_t *at);
+/* The same, and *at: the index of the runtime's frame whose rule matched,
+ * and *entry (entry may be NULL) the last frame still in the runtime's code
+ * from there outwards: where the program (or the runtime's own start) called
+ * into the runtime ("puts" for a stdio buffer, "std::thread::spawn" for a
+ * thread handle).  Both set only when the block is the runtime's. */
+const char *mg_runtime_owner_at(const struct mg_site_frame *f, size_t n, size_t *at,
+				size_t *entry);
 
-/* One frame's part in both: whether it is the runtime's code (*code 1), and
- * then what the runtime calls a block its function allocates, or NULL.  A
- * stack's owner is that of its first frame that has one, among its frames of
- * the runtime's code from the innermost; a caller that sees the same frames
- * in many stacks (a profile's) asks once per frame. */
+/* One frame's part in it: whether it is the runtime's code (*code 1), and
+ * then what the runtime calls a block its function allocates, or NULL. */
 const char *mg_runtime_frame(const struct mg_site_frame *f, int *code);
 
-/* From frame `at` outwards, the last frame still in the runtime's code: where
- * the program (or the runtime's own start) called into the runtime
- * ("puts" for a stdio buffer, "std::thread::spawn" for a thread handle). */
-size_t mg_runtime_entry(const struct mg_site_frame *f, size_t n, size_t at);
+/*
+ * mg_runtime_owner_at() over frames whose mg_runtime_frame() answers
+ * `frame(i, &code, arg)` gives: for a caller that sees the same frames in
+ * many stacks (a profile's) and keeps each frame's answer.
+ */
+typedef const char *(*mg_runtime_frame_fn)(size_t i, int *code, void *arg);
+const char *mg_runtime_cut(size_t n, mg_runtime_frame_fn frame, void *arg, size_t *at,
+			   size_t *entry);
 
 /* 1 when the frame is library code, not the program's own: a runtime or
  * system library, a system header, Rust's standard library sources, a

@@ -756,36 +756,42 @@ static int stack_frames(struct proc_tab *t, const struct mg_image *img, uint32_t
 	return 0;
 }
 
+/* a stack's frames for mg_runtime_cut: the table and the stack's frames */
+struct rt_stack {
+	struct proc_tab *t;
+	const uint32_t *fr;
+};
+
+/* frame i's mg_runtime_frame() answer, asked once per frame of the table */
+static const char *frame_rt(size_t i, int *code, void *arg)
+{
+	const struct rt_stack *st = arg;
+	struct frame_info *f = &st->t->fi[st->fr[i]];
+	if (!f->rt) {
+		const struct mg_site_frame sf = { f->function, f->file, f->line, f->module,
+						  f->mod >= 0 ? f->offset : 0 };
+		f->rt_owner = mg_runtime_frame(&sf, code);
+		f->rt = *code ? 2 : 1;
+	}
+	*code = f->rt == 2;
+	return f->rt_owner;
+}
+
 /*
  * A stack of a block the runtime allocates for itself (sites.c,
  * mg_runtime_owner: libtest's start-up, a stdio buffer, libstdc++'s pool) is
  * summarised to where the runtime was called: the outermost frame of the
- * runtime's code around the frame that owns it (mg_runtime_entry: "puts",
+ * runtime's code around the frame that owns it (mg_runtime_cut: "puts",
  * "test::test_main_static") and its callers, then a frame "[runtime: OWNER]"
  * in place of the runtime's inner frames.  docs/profile-schema.md,
  * "Runtime-owned stacks".  The new number of frames in fr; 0 and t->oom when
  * out of memory.
  */
-static const struct frame_info *frame_rt(struct proc_tab *t, uint32_t frame)
-{
-	struct frame_info *f = &t->fi[frame];
-	if (!f->rt) {
-		const struct mg_site_frame sf = { f->function, f->file, f->line, f->module,
-						  f->mod >= 0 ? f->offset : 0 };
-		int code;
-		f->rt_owner = mg_runtime_frame(&sf, &code);
-		f->rt = code ? 2 : 1;
-	}
-	return f;
-}
-
 static size_t runtime_cut(struct proc_tab *t, uint32_t *fr, size_t nf)
 {
-	/* mg_runtime_owner_at() and mg_runtime_entry(), each frame asked once */
-	const char *owner = NULL;
-	size_t k = 0;
-	for (; k < nf && frame_rt(t, fr[k])->rt == 2 && !(owner = t->fi[fr[k]].rt_owner); k++)
-		;
+	struct rt_stack st = { t, fr };
+	size_t at, k;
+	const char *owner = mg_runtime_cut(nf, frame_rt, &st, &at, &k);
 	if (!owner)
 		return nf;
 	uint32_t of = owner_frame(t, owner);
@@ -793,8 +799,6 @@ static size_t runtime_cut(struct proc_tab *t, uint32_t *fr, size_t nf)
 		t->oom = 1;
 		return 0;
 	}
-	while (k + 1 < nf && frame_rt(t, fr[k + 1])->rt == 2)
-		k++;
 	memmove(fr + 1, fr + k, (nf - k) * sizeof(*fr));
 	fr[0] = of;
 	return nf - k + 1;
