@@ -30,7 +30,7 @@
 
 static const char usage_text[] =
 	"usage: memgate check [TEST...] [--from DIR]... [-c memgate.yml] [--baseline REF]\n"
-	"                     [-j N] [--format table|json] [--no-capture]\n"
+	"                     [-j N] [--format table|json] [--no-capture] [-v]\n"
 	"\n"
 	"Compares the profiles in DIR (written by `memgate run`; --from may be given\n"
 	"once per shard; without --from the tests are measured first, into the\n"
@@ -46,7 +46,9 @@ static const char usage_text[] =
 	"stdout and stderr instead, one test at a time.\n"
 	"The result is also written to DIR/memgate-check.json (docs/check-result.md).\n"
 	"Warnings of the profiles (a child not traced, leak kinds unknown...) are\n"
-	"repeated.  Colour on a terminal unless NO_COLOR is set.\n"
+	"repeated.  The table shows the gated figures that moved or fail; those equal\n"
+	"to their baselines are counted in one line, and listed with -v (--verbose).\n"
+	"Colour on a terminal unless NO_COLOR is set.\n"
 	"\n"
 	"exit status: 0 pass (new and improved tests included); 1 a regression or a\n"
 	"figure over its limit; 2 usage, configuration or ref error (an unknown REF,\n"
@@ -182,20 +184,31 @@ static void print_notes(const struct mg_check_test *r, long shared_stale)
 	}
 }
 
-static void print_table(const struct mg_check_test *rows, size_t n, int tty)
+/*
+ * The gated figures, a row each: those equal to their baselines only with
+ * `all` (docs/cli.md, "Output": a suite of hundreds of tests would bury the
+ * few that moved), else counted in one line; then each test's notes.
+ */
+static void print_table(const struct mg_check_test *rows, size_t n, int tty, int all)
 {
 	char b[32], c[32], a[32];
 	const char *off = tty ? "\033[0m" : "";
-	size_t longest = 0;
+	size_t longest = 0, shown = 0, same = 0, same_tests = 0;
 	for (size_t i = 0; i < n; i++)
 		longest = strlen(rows[i].name) > longest ? strlen(rows[i].name) : longest;
 	int w = mg_cli_name_width(longest);
-	printf("%-*s %-24s %14s %14s %14s  %s\n", w, "test", "metric", "baseline", "current",
-	       "allowed", "verdict");
 	for (size_t i = 0; i < n; i++) {
 		const struct mg_verdict *v = &rows[i].v;
+		size_t here = 0;
 		for (size_t k = 0; k < v->n_metrics; k++) {
 			const struct mg_metric_verdict *m = &v->metrics[k];
+			if (!all && mg_metric_unchanged(m)) {
+				here++;
+				continue;
+			}
+			if (!shown++)
+				printf("%-*s %-24s %14s %14s %14s  %s\n", w, "test", "metric",
+				       "baseline", "current", "allowed", "verdict");
 			num(b, sizeof(b), m->has_baseline, m->baseline);
 			num(c, sizeof(c), 1, m->current);
 			num(a, sizeof(a), m->allowed != UINT64_MAX, m->allowed);
@@ -203,7 +216,14 @@ static void print_table(const struct mg_check_test *rows, size_t n, int tty)
 			       mg_metric_name(m->metric), b, c, a, colour(tty, m->status),
 			       mg_status_name(m->status), off);
 		}
+		same += here;
+		same_tests += here > 0;
 	}
+	if (same)
+		printf("%zu gated figure%s of %zu test%s equal%s %s baseline%s (-v lists %s)\n",
+		       same, same == 1 ? "" : "s", same_tests, same_tests == 1 ? "" : "s",
+		       same == 1 ? "s" : "", same == 1 ? "its" : "their", same == 1 ? "" : "s",
+		       same == 1 ? "it" : "them");
 	size_t n_stale;
 	long shared = shared_staleness(rows, n, &n_stale);
 	for (size_t i = 0; i < n; i++)
@@ -231,6 +251,7 @@ struct check_cmd {
 	size_t n_names, n_froms;
 	unsigned jobs;
 	int json;
+	int verbose;                /* -v: the figures equal to their baselines listed too */
 	struct mg_config *cfg;
 	struct mg_git *git;
 	char base[41];              /* the base commit; "" when HEAD is unborn: all new */
@@ -261,6 +282,8 @@ static int parse_args(struct check_cmd *c, int argc, char **argv)
 				return MG_EXIT_USAGE;
 		} else if (!strcmp(a, "--baseline") && i + 1 < argc) {
 			c->rev = argv[++i];
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			c->verbose = 1;
 		} else if (!strcmp(a, "--format") && i + 1 < argc) {
 			if (mg_cli_format_json(&c->json, "check", argv[++i]) < 0)
 				return MG_EXIT_USAGE;
@@ -395,7 +418,7 @@ static void print_result(const struct check_cmd *c, const struct mg_check_result
 	for (size_t k = 0; k < r->n_missing; k++)
 		printf("%s: missing: it has a baseline at %.12s but no test in %s\n",
 		       r->missing[k], c->base, c->config);
-	print_table(r->tests, r->n_tests, tty);
+	print_table(r->tests, r->n_tests, tty, c->verbose);
 	/* docs/config.md: a suppression that hid nothing is reported */
 	for (size_t k = 0; k < r->sup.n && r->n_tests; k++) {
 		const struct mg_suppression *s = &cfg->suppressions[k];

@@ -21,6 +21,11 @@ const char *mg_status_name(enum mg_status s)
 	return "?";
 }
 
+int mg_metric_unchanged(const struct mg_metric_verdict *m)
+{
+	return m->status == MG_STATUS_PASS && m->has_baseline && m->current == m->baseline;
+}
+
 /*
  * The value a figure is allowed before its tolerance (docs/baselines.md,
  * "The verdict"): its baseline, or with a measured spread its highest run

@@ -50,6 +50,10 @@ struct mg_metric_verdict {
 	uint64_t limit;             /* valid when has_limit */
 };
 
+/* 1 when `m` passes with the very figure of its baseline: the tables show
+ * these apart (docs/cli.md, "Output"; docs/github.md) */
+int mg_metric_unchanged(const struct mg_metric_verdict *m);
+
 /* A call site whose bytes grew against the baseline (docs/baselines.md, "The verdict": "peak +2.3 MiB,
  * 91% from parse_row at src/csv.c:212"). */
 struct mg_site_growth {

@@ -165,7 +165,7 @@ b = json.load(open('baselines/strings.json'))
 sys.exit(not (b['figures']['leaked_bytes'] == 10700 and b['leak_sites'] and
               all('_IO_file_doallocate' not in x['site'] and 'static initializer' not in x['site'] for x in b['leak_sites'])))"
 
-"$memgate" check --baseline main >check.log 2>&1; rc=$?
+"$memgate" check --baseline main -v >check.log 2>&1; rc=$?
 check "unchanged tree passes (got $rc)" [ "$rc" = 0 ] || cat check.log >&2
 check "unchanged: clean's leaked_bytes is 0 in the table" grep -Eq '^clean +leaked_bytes +0 +0 ' check.log
 check "unchanged: no new leak site" result 'all(not x.get("new_leak_sites") for x in d["tests"])'

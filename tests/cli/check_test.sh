@@ -31,7 +31,13 @@ base_sha=$(git rev-parse HEAD)
 # (a) the same program against its own baseline: pass
 "$memgate" check --from profiles --baseline main >out.txt 2>&1; rc=$?
 check "(a) same figures pass (got $rc)" [ "$rc" = 0 ]
-check "(a) table row" grep -Eq '^basic +peak_bytes +230 +230 +4330 +pass' out.txt
+# every figure equals its baseline: counted in one line, no table (docs/cli.md, "Output")
+check "(a) equal figures counted, not listed" grep -Eq '^[0-9]+ gated figures of 1 test equal their baselines \(-v lists them\)$' out.txt
+check "(a) no table of equal figures" sh -c '! grep -Eq "^(test|basic) " out.txt'
+"$memgate" check --from profiles --baseline main -v >out.txt 2>&1; rc=$?
+check "(a) -v exits 0 (got $rc)" [ "$rc" = 0 ]
+check "(a) -v lists the equal row" grep -Eq '^basic +peak_bytes +230 +230 +4330 +pass' out.txt
+check "(a) -v: no count line" sh -c '! grep -q "equal their baselines" out.txt'
 check "(a) says which commit" grep -q "baselines of 'main' at $(echo "$base_sha" | cut -c1-12)" out.txt
 check "(a) summary" grep -q '1 test checked: 1 passed.*: pass$' out.txt
 "$memgate" check --from profiles >out.txt 2>&1; rc=$?
@@ -132,7 +138,7 @@ cd "$work/repo" || exit 1
 git checkout -q feature
 "$memgate" run >/dev/null 2>&1
 "$memgate" accept --reason "intended: more allocations" >/dev/null 2>&1
-"$memgate" check --from profiles --baseline main >out.txt 2>&1; rc=$?
+"$memgate" check --from profiles --baseline main --verbose >out.txt 2>&1; rc=$?
 check "(g) accepted increase passes (got $rc)" [ "$rc" = 0 ]
 check "(g) gated against the accepted baseline" grep -Eq '^basic +total_bytes +676 +676 +[0-9]+ +pass' out.txt
 check "(g) both deltas shown" grep -q 'basic: baseline accepted in this change; against the base: .*total_bytes 380 -> 676 (+296)' out.txt

@@ -84,7 +84,11 @@ printf 'version: 1\ntests:\n  - name: p\n    run: [%s, low]\n  - name: b\n    ru
 "$memgate" run --shard 2/2 -o s2 >/dev/null 2>&1
 "$memgate" check --from s1 --from s2 --baseline main >out.txt 2>&1; rc=$?
 check "(shards) pass (got $rc)" [ "$rc" = 0 ] || cat out.txt >&2
-check "(shards) p from s1" grep -Eq '^p +peak_bytes +1024 +1024 ' out.txt
+check "(shards) p from s1, its figures equal: counted, not listed" \
+	grep -Eq '^[0-9]+ gated figures of 1 test equal their baselines \(-v lists them\)$' out.txt
+check "(shards) p's equal rows left out" sh -c '! grep -Eq "^p +" out.txt'
+"$memgate" check --from s1 --from s2 --baseline main -v >out.txt 2>&1
+check "(shards) -v: p from s1" grep -Eq '^p +peak_bytes +1024 +1024 ' out.txt
 check "(shards) b from s2, new" grep -Eq '^b +peak_bytes +- +230 +- +new' out.txt
 check "(shards) result in the first" /usr/bin/python3 -c "
 import json, sys
@@ -186,7 +190,7 @@ sys.exit(json.load(open("profiles/b.json"))["summary"]["leaked_bytes"] != 200)'
 cp plain.yml memgate.yml
 printf 'suppressions:\n  - leak: main\n    max_bytes: 100\n' >> memgate.yml
 git checkout -q baselines
-"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+"$memgate" check --from profiles -v >out.txt 2>&1; rc=$?
 check "(capped) the leak counts: pass against 200 (got $rc)" [ "$rc" = 0 ]
 check "(capped) leak gated" grep -Eq '^b +leaked_bytes +200 +200 +200 +pass' out.txt
 check "(capped) reported" grep -q "^memgate.yml:6: suppression 'main' matched 1 leak stack beyond its max_bytes of 100 B: it is counted" out.txt

@@ -37,7 +37,7 @@ run() { docker run --rm -v "$work/repo":/work -w /work memgate-smoke "$@"; }
 check "run in the image" run run
 check "accept in the image" run accept --reason smoke
 git add -A && git commit -qm base
-run check > out.txt 2>&1; rc=$?
+run check -v > out.txt 2>&1; rc=$?
 check "check passes in the image (got $rc)" [ "$rc" = 0 ]
 check "leaks gated by kind in the image" grep -Eq '^b +definitely_lost_bytes +0 +0 ' out.txt
 check "leaked bytes exact" grep -Eq '^b +leaked_bytes +200 +200 ' out.txt
