@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,13 +51,12 @@ static int open_log(const char *path, struct mg_error *err)
 	return fd;
 }
 
-/* One test, in the worker process: measured `repeat` times into one profile. */
+/* One test, in a worker process: measured `repeat` times into one profile. */
 static void run_one(struct wire *w, const struct mg_config *cfg, const struct mg_test *test,
-		    const struct mg_pool_opts *o)
+		    const struct mg_pool_opts *o, struct mg_symbolizer *sym)
 {
 	struct mg_settings s;
 	struct mg_error err = { 0 };
-	struct mg_symbolizer *sym = NULL;
 	char path[4096], log[4096];
 	cJSON **docs = NULL, *doc = NULL;
 	unsigned n = 0;
@@ -87,8 +87,6 @@ static void run_one(struct wire *w, const struct mg_config *cfg, const struct mg
 		mg_error_set(&err, MG_ERROR, "out of memory");
 		goto fail;
 	}
-	if (mg_symbolizer_new(&sym, &err) != MG_OK)
-		goto fail;
 	mo.sym = sym;
 	for (n = 0; n < s.repeat; n++) {
 		struct mg_measurement m;
@@ -164,48 +162,129 @@ out:
 	for (unsigned k = 0; docs && k < n; k++)
 		cJSON_Delete(docs[k]);
 	free(docs);
-	mg_symbolizer_free(sym);
 }
 
-/* starts the worker of `test`; its result comes on *fd */
-static pid_t start(int *fd, const struct mg_config *cfg, const struct mg_test *test,
-		   const struct mg_pool_opts *o)
-{
-	int row[2];
-	pid_t pid = -1, parent = getpid();
+/*
+ * Workers.  Each is a process of its own that measures one test after
+ * another: a test's index comes on its `cmd` pipe, the result goes back on
+ * its `row` pipe, and the end of `cmd` ends it.  A worker keeps its
+ * symbolizer from one test to the next, so the cases of one test binary (a
+ * cargo or GoogleTest suite: hundreds of tests, one binary) have its
+ * debugging information indexed once per worker instead of once per case,
+ * most of what a case cost after its run (bench/README.md, "Session 11:
+ * many tests of one binary").  A worker that dies fails the test it was
+ * measuring, and the next test gets a new one.
+ */
+#define WORKER_MODULES 64            /* past these, a worker's symbolizer starts afresh */
 
-	fflush(NULL);
-	if (pipe2(row, O_CLOEXEC) < 0)
-		return -1;
-	if ((pid = fork()) == 0) {
+struct worker {
+	pid_t pid;
+	int cmd, row;                 /* our ends: the tests to measure, their results */
+	const struct mg_test *test;   /* measuring it; NULL: idle */
+};
+
+/* in the worker: measures the tests it is sent until its cmd pipe ends */
+static void serve(int cmd, int row, const struct mg_config *cfg,
+		  const struct mg_test *const *tests, size_t n, const struct mg_pool_opts *o)
+{
+	struct mg_symbolizer *sym = NULL;
+	struct mg_error err = { 0 };
+	size_t k;
+	ssize_t got;
+
+	for (;;) {
+		while ((got = read(cmd, &k, sizeof(k))) < 0 && errno == EINTR)
+			;
+		if (got != (ssize_t)sizeof(k) || k >= n)
+			break;
 		struct wire w;
 		memset(&w, 0, sizeof(w));
+		if (sym)
+			mg_symbolizer_recycle(sym, WORKER_MODULES);
+		else if (mg_symbolizer_new(&sym, &err) != MG_OK)
+			snprintf(w.error, sizeof(w.error), "%s", err.msg);
+		if (sym)
+			run_one(&w, cfg, tests[k], o, sym);
+		else
+			w.outcome = MG_POOL_FAILED;
+		if (write(row, &w, sizeof(w)) != (ssize_t)sizeof(w))
+			_exit(3);
+	}
+	mg_symbolizer_free(sym);
+	_exit(0);
+}
+
+/* starts a worker into *wk (idle); -1 with errno when it cannot */
+static int start(struct worker *wk, const struct worker *all, size_t n_all,
+		 const struct mg_config *cfg, const struct mg_test *const *tests, size_t n,
+		 const struct mg_pool_opts *o)
+{
+	int cmd[2], row[2];
+	pid_t parent = getpid();
+
+	fflush(NULL);
+	if (pipe2(cmd, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(row, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(cmd[0]);
+		close(cmd[1]);
+		errno = e;
+		return -1;
+	}
+	if ((wk->pid = fork()) == 0) {
+		/* the other workers' pipes: held here, their ends would never come */
+		for (size_t i = 0; i < n_all; i++)
+			if (all[i].pid > 0 && &all[i] != wk) {
+				close(all[i].cmd);
+				close(all[i].row);
+			}
+		close(cmd[1]);
 		close(row[0]);
 		/* memgate gone (killed): the worker ends its test's tree (runner.c) */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != parent)
 			_exit(3);
-		run_one(&w, cfg, test, o);
-		_exit(write(row[1], &w, sizeof(w)) == (ssize_t)sizeof(w) ? 0 : 3);
+		serve(cmd[0], row[1], cfg, tests, n, o);
 	}
+	int e = errno;
+	close(cmd[0]);
 	close(row[1]);
-	if (pid < 0)
+	if (wk->pid < 0) {
+		close(cmd[1]);
 		close(row[0]);
-	else
-		*fd = row[0];
-	return pid;
+		errno = e;
+		return -1;
+	}
+	wk->cmd = cmd[1];
+	wk->row = row[0];
+	wk->test = NULL;
+	return 0;
 }
 
-/* what the worker that ended with status `st` sent on fd, into *r */
-static void collect(struct mg_pool_result *r, int fd, int st)
+/* the worker's end: its pipes closed, the process reaped; its status */
+static int stop(struct worker *wk)
+{
+	int st = 0;
+	close(wk->cmd);
+	close(wk->row);
+	while (waitpid(wk->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	wk->pid = -1;
+	return st;
+}
+
+/* the result of wk's test, into *r; 0, or -1 when the worker died (stopped) */
+static int collect(struct mg_pool_result *r, struct worker *wk)
 {
 	struct wire w;
 	ssize_t got;
 
-	while ((got = read(fd, &w, sizeof(w))) < 0 && errno == EINTR)
+	r->test = wk->test;
+	wk->test = NULL;
+	while ((got = read(wk->row, &w, sizeof(w))) < 0 && errno == EINTR)
 		;
-	close(fd);
-	if (got == (ssize_t)sizeof(w) && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+	if (got == (ssize_t)sizeof(w)) {
 		r->outcome = w.outcome;
 		r->allocs = w.allocs;
 		r->total_bytes = w.total_bytes;
@@ -217,39 +296,74 @@ static void collect(struct mg_pool_result *r, int fd, int st)
 		r->output_cut = w.output_cut;
 		memcpy(r->error, w.error, sizeof(r->error));
 		r->end[sizeof(r->end) - 1] = r->error[sizeof(r->error) - 1] = '\0';
-		return;
+		return 0;
 	}
+	int st = stop(wk);
 	r->outcome = MG_POOL_FAILED;
 	snprintf(r->error, sizeof(r->error), "the worker died (%s %d)",
 		 WIFSIGNALED(st) ? "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	return -1;
+}
+
+/* k sent to an idle worker, started if need be; -1 with errno when none can take it */
+static int dispatch(struct worker *ws, size_t jobs, size_t k, const struct mg_config *cfg,
+		    const struct mg_test *const *tests, size_t n, const struct mg_pool_opts *o)
+{
+	struct worker *wk = NULL;
+	for (size_t i = 0; i < jobs && !wk; i++)
+		if (ws[i].pid > 0 && !ws[i].test)
+			wk = &ws[i];
+	for (size_t i = 0; i < jobs && !wk; i++)
+		if (ws[i].pid <= 0) {
+			if (start(&ws[i], ws, jobs, cfg, tests, n, o) < 0)
+				return -1;
+			wk = &ws[i];
+		}
+	if (!wk) {
+		errno = EAGAIN;
+		return -1;
+	}
+	/* a worker that died idle (killed) shows here: another one takes k */
+	if (write(wk->cmd, &k, sizeof(k)) != (ssize_t)sizeof(k)) {
+		int e = errno;
+		stop(wk);
+		errno = e;
+		return dispatch(ws, jobs, k, cfg, tests, n, o);
+	}
+	wk->test = tests[k];
+	return 0;
 }
 
 int mg_pool_measure(struct mg_pool_counts *counts, const struct mg_config *cfg,
 		    const struct mg_test *const *tests, size_t n, const struct mg_pool_opts *o,
 		    struct mg_error *err)
 {
-	unsigned jobs = o->jobs ? o->jobs : 1;
-	const struct mg_test **running = calloc((size_t)jobs + 1, sizeof(*running));
-	pid_t *pids = calloc((size_t)jobs + 1, sizeof(*pids));
-	int *pipes = calloc((size_t)jobs + 1, sizeof(*pipes));  /* read end of each worker's row */
-	size_t next = 0, n_running = 0, done = 0;
+	size_t jobs = o->jobs ? o->jobs : 1;
+	struct worker *ws = calloc(jobs, sizeof(*ws));
+	const struct mg_test **running = calloc(jobs + 1, sizeof(*running));
+	struct pollfd *pfd = calloc(jobs, sizeof(*pfd));
+	size_t next = 0, busy = 0, done = 0;
 	int ret = MG_OK;
+	/* a worker killed between two tests must not kill us with SIGPIPE */
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old_pipe;
 
 	memset(counts, 0, sizeof(*counts));
-	if (!running || !pids || !pipes) {
+	if (!ws || !running || !pfd) {
 		ret = mg_error_set(err, MG_ERROR, "out of memory");
 		goto out;
 	}
+	for (size_t i = 0; i < jobs; i++)
+		ws[i].pid = -1;
 	if (mg_mkdirs(o->outdir) < 0) {
 		ret = mg_error_set(err, MG_ERROR, "cannot create '%s': %s", o->outdir, strerror(errno));
 		goto out;
 	}
 	mg_clean_stale_tmp(o->outdir, MG_TMP_STALE_S, NULL);  /* left by a run killed mid-write */
-	while (next < n || n_running) {
-		if (next < n && n_running < jobs) {
-			pid_t pid = start(&pipes[n_running], cfg, tests[next], o);
-			if (pid < 0) {
-				struct mg_pool_result r = { .test = tests[next], .outcome = MG_POOL_FAILED };
+	sigaction(SIGPIPE, &ign, &old_pipe);
+	while (next < n || busy) {
+		if (next < n && busy < jobs) {
+			if (dispatch(ws, jobs, next, cfg, tests, n, o) < 0) {
+				struct mg_pool_result r = { .outcome = MG_POOL_FAILED };
 				snprintf(r.error, sizeof(r.error), "cannot start a worker: %s",
 					 strerror(errno));
 				for (; next < n; next++, counts->failed++) {
@@ -259,48 +373,59 @@ int mg_pool_measure(struct mg_pool_counts *counts, const struct mg_config *cfg,
 				}
 				continue;             /* wait for those running */
 			}
-			running[n_running] = tests[next++];
-			pids[n_running++] = pid;
+			next++;
+			busy++;
 			continue;
 		}
-		int st;
-		pid_t w = waitpid(-1, &st, o->tick ? WNOHANG : 0);
-		if (w == 0) {
+		size_t n_pfd = 0, n_running = 0;
+		for (size_t i = 0; i < jobs; i++)
+			if (ws[i].pid > 0 && ws[i].test) {
+				pfd[n_pfd++] = (struct pollfd){ .fd = ws[i].row, .events = POLLIN };
+				running[n_running++] = ws[i].test;
+			}
+		int got = poll(pfd, n_pfd, o->tick ? 100 : -1);
+		if (got == 0) {
 			o->tick(done, n, running, n_running, o->payload);
-			struct timespec ts = { 0, 100 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
 			continue;
 		}
-		if (w < 0) {
+		if (got < 0) {
 			if (errno == EINTR)
 				continue;
+			ret = mg_error_set(err, MG_ERROR, "cannot wait for the workers: %s",
+					   strerror(errno));
 			break;
 		}
-		size_t k;
-		for (k = 0; k < n_running && pids[k] != w; k++)
-			;
-		if (k == n_running)
-			continue;             /* not a worker of ours */
-		struct mg_pool_result r = { .test = running[k] };
-		collect(&r, pipes[k], st);
-		pids[k] = pids[--n_running];
-		running[k] = running[n_running];
-		pipes[k] = pipes[n_running];
-		done++;
-		if (r.outcome == MG_POOL_FAILED)
-			counts->failed++;
-		else if (r.outcome == MG_POOL_CRASHED)
-			counts->crashed++;
-		else if (r.outcome == MG_POOL_UNTRACED)
-			counts->untraced++;
-		else
-			counts->measured++;
-		if (o->done)
-			o->done(&r, o->payload);
+		for (size_t i = 0; i < jobs; i++) {
+			if (ws[i].pid <= 0 || !ws[i].test)
+				continue;
+			size_t p;
+			for (p = 0; p < n_pfd && pfd[p].fd != ws[i].row; p++)
+				;
+			if (p == n_pfd || !pfd[p].revents)
+				continue;
+			struct mg_pool_result r = { 0 };
+			collect(&r, &ws[i]);
+			busy--;
+			done++;
+			if (r.outcome == MG_POOL_FAILED)
+				counts->failed++;
+			else if (r.outcome == MG_POOL_CRASHED)
+				counts->crashed++;
+			else if (r.outcome == MG_POOL_UNTRACED)
+				counts->untraced++;
+			else
+				counts->measured++;
+			if (o->done)
+				o->done(&r, o->payload);
+		}
 	}
+	sigaction(SIGPIPE, &old_pipe, NULL);
 out:
+	for (size_t i = 0; ws && i < jobs; i++)
+		if (ws[i].pid > 0)
+			stop(&ws[i]);
+	free(ws);
 	free(running);
-	free(pids);
-	free(pipes);
+	free(pfd);
 	return ret;
 }

@@ -1,13 +1,15 @@
 /* pool.h - measure configured tests, several at once, each in a worker process
  *
- * Each test runs under the tracer (measure.h) in a worker process of its
- * own: the worker is the child subreaper of that test's process tree, so
- * several tests can run at once without reaping each other's children.  A
+ * Each test runs under the tracer (measure.h) in one of `jobs` worker
+ * processes, which measure one test after another: a worker is the child
+ * subreaper of its test's process tree, so several tests can run at once
+ * without reaping each other's children, and keeps its symbolizer from one
+ * test to the next.  A worker that dies fails only the test it measured.  A
  * test is measured `repeat` times into one profile, written atomically to
  * <outdir>/<test>.json (the caller's `written` adds its page); what it
  * prints goes to <outdir>/<test>.log (`capture`).  Prints
  * nothing: each ending test is reported through a callback.  Not
- * thread-safe (it reaps every child of the process).
+ * thread-safe; SIGPIPE is ignored while it runs.
  */
 #ifndef MEMGATE_CORE_POOL_H
 #define MEMGATE_CORE_POOL_H

@@ -1107,12 +1107,11 @@ int mg_symbolizer_new(struct mg_symbolizer **out, struct mg_error *err)
 	return MG_OK;
 }
 
-void mg_symbolizer_free(struct mg_symbolizer *s)
+/* everything s holds released; its options kept */
+static void clear(struct mg_symbolizer *s)
 {
 	size_t i, j;
 
-	if (!s)
-		return;
 	for (i = 0; i < s->n_mods; i++) {
 		struct module *m = s->mods[i];
 
@@ -1137,7 +1136,26 @@ void mg_symbolizer_free(struct mg_symbolizer *s)
 	map_release(&s->addr_map);
 	map_release(&s->cu_map);
 	map_release(&s->str_map);
+	struct mg_symbolizer empty = { .debuginfod = s->debuginfod,
+				       .system_lines = s->system_lines };
+	*s = empty;
+}
+
+void mg_symbolizer_free(struct mg_symbolizer *s)
+{
+	if (!s)
+		return;
+	clear(s);
 	free(s);
+}
+
+void mg_symbolizer_recycle(struct mg_symbolizer *s, size_t max_modules)
+{
+	int keep = s->n_mods <= max_modules;
+	for (size_t i = 0; keep && i < s->n_mods; i++)
+		keep = s->mods[i]->build_id_len > 0;
+	if (!keep)
+		clear(s);
 }
 
 size_t mg_symbolize(struct mg_symbolizer *s, const char *path, const unsigned char *build_id,

@@ -46,6 +46,17 @@ int mg_symbolizer_new(struct mg_symbolizer **out, struct mg_error *err);
 void mg_symbolizer_free(struct mg_symbolizer *s);
 
 /*
+ * Between two programs' frames (a worker measuring one test after another,
+ * pool.c): keeps what `s` learnt, so that the cases of one test binary are
+ * resolved once, unless a module has no build-id (the file at its path may
+ * have been rebuilt meanwhile, and nothing would tell) or `s` holds more
+ * than `max_modules` modules (open files and memory stay bounded over a
+ * suite of many programs): then it is emptied, as if new, and the strings
+ * it handed out are gone.
+ */
+void mg_symbolizer_recycle(struct mg_symbolizer *s, size_t max_modules);
+
+/*
  * The name given to an address without symbol in one of its module's ELF
  * initializers (.init_array, DT_INIT: what the loader runs before main), as
  * found through the function's call frame information.

@@ -168,5 +168,41 @@ printf 'version: 1\ntests:\n  - name: ghost\n    run: [/nonexistent/prog]\n' > g
 check "missing program exits 3 (got $rc)" [ "$rc" = 3 ]
 check "missing program named" grep -q "ghost: cannot run '/nonexistent/prog'" err.txt
 
+# workers: one measures test after test (its symbolizer kept, pool.c); one
+# killed while it measures fails that test alone, and a new one takes the next.
+# Each test writes its worker's pid: the parent of its shepherd, its own parent.
+grand='awk "{print \$4}" /proc/$PPID/stat'
+cat > workers.yml <<YML
+version: 1
+tests:
+  - name: w1
+    run: [sh, -c, '$grand >> gp.txt']
+  - name: w2
+    run: [$basic]
+  - name: w3
+    run: [sh, -c, '$grand >> gp.txt']
+  - name: killer
+    run: [sh, -c, 'kill -9 \$($grand); sleep 30']
+  - name: w4
+    run: [sh, -c, '$grand >> gp.txt']
+YML
+rm -f gp.txt
+"$memgate" run -c workers.yml -j1 -o wout >/dev/null 2>err.txt; rc=$?
+check "a worker killed: exit 3 (got $rc)" [ "$rc" = 3 ]
+check "a worker killed: that test named" grep -q "^memgate: killer: the worker died (signal 9)" err.txt
+check "a worker killed: the others measured" \
+	sh -c '[ -f wout/w1.json ] && [ -f wout/w2.json ] && [ -f wout/w3.json ] && [ -f wout/w4.json ] && [ ! -f wout/killer.json ]'
+check "a worker killed: 4 measured, 1 not" grep -q "4 tests measured into wout/; 1 could not be measured" err.txt
+check "one worker measured w1 to w3" sh -c '[ "$(sed -n 1p gp.txt)" = "$(sed -n 2p gp.txt)" ]'
+check "a new worker measured w4" sh -c '[ $(wc -l < gp.txt) = 3 ] && [ "$(sed -n 2p gp.txt)" != "$(sed -n 3p gp.txt)" ]'
+cat > want.json <<'J'
+{ "test": { "name": "w2" }, "complete": true, "exit": { "code": 3 },
+  "summary": { "allocs": 4, "frees": 3, "total_bytes": 380, "peak_bytes": 230,
+               "leaked_bytes": 200, "processes": 1 } }
+J
+check "w2's figures, after another test in its worker" "$json_expect" want.json wout/w2.json
+check "w2's leak stack symbolized, after another test in its worker" \
+	grep -q '"main"' wout/w2.json
+
 [ $fail = 0 ] && echo "ok: memgate run"
 exit $fail
