@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include "event.h"
 #include "tracer.h"
 #include "unwind.h"
 
@@ -772,6 +773,21 @@ static inline uint32_t intern(struct mgt_thread *t, const uintptr_t *frames, uin
 static __attribute__((noinline)) uint32_t fp_lookup(struct mgt_thread *t, uintptr_t fp,
 						    uint64_t hash, uint32_t check)
 {
+	struct mgt_stash *st = mgt_stash_next;
+	/* the only thread, many stacks: the probe at the next event (record.c) */
+	if (st && t->solo && atomic_load_explicit(&mgt_many_stacks, memory_order_relaxed) &&
+	    !mgt_is_threaded()) {
+		const struct index *x = atomic_load_explicit(&index_, memory_order_acquire);
+		uint64_t h1, h2;
+		uint32_t trunc;
+		__builtin_prefetch(&x->s[home_slot(hash, x->bits)]);
+		fp_seed(&h1, &h2);
+		st->depth = fp_walk(t->hi, fp, (uintptr_t *)st->frames, mgt_g.depth, &trunc, &h1,
+				    &h2, 0);
+		st->hash = fp_key(h1, h2, &st->check);   /* the frames under their own key */
+		st->trunc = trunc;
+		return MGT_STASH_ID;
+	}
 	uint32_t id = probe(hash, check);
 	if (!id) {
 		uintptr_t frames[MGT_MAX_DEPTH];
@@ -789,6 +805,15 @@ static __attribute__((noinline)) uint32_t fp_lookup(struct mgt_thread *t, uintpt
 			id = insert(hash, check, frames, depth, trunc);
 	}
 	return remember(t, hash, check, id);
+}
+
+/* the id of a stack fp_lookup left for later, inserted if new */
+uint32_t mgt_stack_resolve(struct mgt_thread *t, const struct mgt_stash *s)
+{
+	uint32_t id = probe(s->hash, s->check);
+	if (!id)
+		id = insert(s->hash, s->check, (const uintptr_t *)s->frames, s->depth, s->trunc);
+	return remember(t, s->hash, s->check, id);
 }
 
 /* mgt_stack_capture's rarer cases: the call-frame walk, another stack than
