@@ -71,6 +71,15 @@ struct index {
 	char pad[4096 - 8];
 	struct slot s[];
 };
+/*
+ * The frame-pointer walk: fp_walks when it is the process's; fp_depth is
+ * mgt_g.depth then, but 0 while the only thread walks with many stacks,
+ * where every walk stores its frames (capture_slow, "The probe at the
+ * next event" in record.c).
+ */
+static int fp_walks;
+static _Atomic uint32_t fp_depth;
+
 static struct index *_Atomic index_;
 static struct index *retired[INDEX_MAX_BITS]; /* replaced tables, headers still mapped */
 static unsigned n_retired;
@@ -543,8 +552,11 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 		goto out;                     /* id 0: counted, unattributed */
 	}
 	id = h->n_stacks;
-	if (id == mgt_g.pend_stacks)
+	if (id == mgt_g.pend_stacks) {
 		atomic_store_explicit(&mgt_many_stacks, 1, memory_order_relaxed);
+		if (!mgt_is_threaded())
+			atomic_store_explicit(&fp_depth, 0, memory_order_relaxed);
+	}
 	/* its counters are the file's zeros: a stack id is never handed out twice */
 	atomic_store_explicit((_Atomic uint64_t *)&mgt_stack_at(id)->key, hash, memory_order_relaxed);
 	struct mgt_stack_info *si = mgt_stack_info_at(id);
@@ -573,8 +585,6 @@ out:
 #define FP_SEED1 0x243f6a8885a308d3ull
 #define FP_SEED2 0x13198a2e03707344ull
 #define FP_CUT   0xa4093822299f31d0ull
-/* mgt_g.depth when the frame-pointer walk is the process's, else 0 */
-static uint32_t fp_depth;
 
 static inline uint32_t unload_epoch(void)
 {
@@ -773,21 +783,6 @@ static inline uint32_t intern(struct mgt_thread *t, const uintptr_t *frames, uin
 static __attribute__((noinline)) uint32_t fp_lookup(struct mgt_thread *t, uintptr_t fp,
 						    uint64_t hash, uint32_t check)
 {
-	struct mgt_stash *st = mgt_stash_next;
-	/* the only thread, many stacks: the probe at the next event (record.c) */
-	if (st && t->solo && atomic_load_explicit(&mgt_many_stacks, memory_order_relaxed) &&
-	    !mgt_is_threaded()) {
-		const struct index *x = atomic_load_explicit(&index_, memory_order_acquire);
-		uint64_t h1, h2;
-		uint32_t trunc;
-		__builtin_prefetch(&x->s[home_slot(hash, x->bits)]);
-		fp_seed(&h1, &h2);
-		st->depth = fp_walk(t->hi, fp, (uintptr_t *)st->frames, mgt_g.depth, &trunc, &h1,
-				    &h2, 0);
-		st->hash = fp_key(h1, h2, &st->check);   /* the frames under their own key */
-		st->trunc = trunc;
-		return MGT_STASH_ID;
-	}
 	uint32_t id = probe(hash, check);
 	if (!id) {
 		uintptr_t frames[MGT_MAX_DEPTH];
@@ -818,7 +813,7 @@ uint32_t mgt_stack_resolve(struct mgt_thread *t, const struct mgt_stash *s)
 
 /* mgt_stack_capture's rarer cases: the call-frame walk, another stack than
  * the thread's first */
-static __attribute__((noinline)) uint32_t capture_slow(struct mgt_thread *t, uintptr_t fp)
+static __attribute__((noinline)) uint32_t capture_other(struct mgt_thread *t, uintptr_t fp)
 {
 	uintptr_t frames[MGT_MAX_DEPTH], lo, hi;
 	uint32_t trunc = 0, check, depth, max = mgt_g.depth;
@@ -826,7 +821,7 @@ static __attribute__((noinline)) uint32_t capture_slow(struct mgt_thread *t, uin
 	if (!max)
 		return 0;                             /* counts only: everything in stack 0 */
 	stack_bounds(t, fp, &lo, &hi);
-	if (MGT_LIKELY(MGT_CFI_UNWIND && !fp_depth)) {
+	if (MGT_LIKELY(!fp_walks)) {
 		depth = mgt_unwind(lo, hi, (void *)fp, frames, max, &trunc, &h1, &h2, &t->memo);
 		hash = stack_key(h1, h2, depth, trunc, &check);
 	} else {
@@ -838,6 +833,54 @@ static __attribute__((noinline)) uint32_t capture_slow(struct mgt_thread *t, uin
 }
 
 /*
+ * The frame-pointer walk of the only thread with many stacks (fp_depth 0):
+ * into the stash at once, and a stack that is not the thread's last left
+ * for later (record.c, "The probe at the next event").  One walk, where
+ * the hashing walk would be made again for the frames.
+ */
+static __attribute__((noinline)) uint32_t capture_stash(struct mgt_thread *t, uintptr_t fp,
+							struct mgt_stash *st)
+{
+	uint32_t trunc, check;
+	uint64_t h1, h2;
+	/* the hook's record in the thread's first stack, as mgt_stack_capture
+	 * checks it */
+	uintptr_t off = fp - t->lo;
+	if (MGT_UNLIKELY((off >> 4 | off << 60) >= (t->hi - t->lo) >> 4))
+		return capture_other(t, fp);
+	fp_seed(&h1, &h2);
+	uint32_t depth = fp_walk(t->hi, fp, (uintptr_t *)st->frames, mgt_g.depth, &trunc, &h1,
+				 &h2, 1);
+	uint64_t hash = fp_key(h1, h2, &check);
+	if (hash == t->last_hash && check == t->last_check)
+		return t->last_id;
+	const struct index *x = atomic_load_explicit(&index_, memory_order_acquire);
+	__builtin_prefetch(&x->s[home_slot(hash, x->bits)]);
+	st->hash = hash;
+	st->check = check;
+	st->depth = depth;
+	st->trunc = trunc;
+	return MGT_STASH_ID;
+}
+
+/*
+ * fp_depth 0: the call-frame walk, or frame pointers with many stacks,
+ * where the only thread walks into its stash and a threaded process goes
+ * back to the hashing walk.
+ */
+static __attribute__((noinline)) uint32_t capture_slow(struct mgt_thread *t, uintptr_t fp)
+{
+	struct mgt_stash *st;
+	if (fp_walks && atomic_load_explicit(&mgt_many_stacks, memory_order_relaxed)) {
+		if (mgt_is_threaded())
+			atomic_store_explicit(&fp_depth, mgt_g.depth, memory_order_relaxed);
+		else if (t->solo && (st = mgt_stash_next))
+			return capture_stash(t, fp, st);
+	}
+	return capture_other(t, fp);
+}
+
+/*
  * With frame pointers the walk keeps its two hashes in registers and stores
  * no frame: most stacks are the thread's last one, and any other is looked
  * up by its key; only a new stack needs its frames (fp_lookup).
@@ -845,7 +888,7 @@ static __attribute__((noinline)) uint32_t capture_slow(struct mgt_thread *t, uin
 uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 {
 	uintptr_t fp = (uintptr_t)fp0;
-	uint32_t max = fp_depth;
+	uint32_t max = atomic_load_explicit(&fp_depth, memory_order_relaxed);
 	if (!max)
 		return capture_slow(t, fp);
 	/* the call-frame walk goes on at once, without loading the bounds first */
@@ -859,7 +902,7 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 	 */
 	uintptr_t lo = t->lo, hi = t->hi, off = fp - lo;
 	if (MGT_UNLIKELY((off >> 4 | off << 60) >= (hi - lo) >> 4))
-		return capture_slow(t, fp);
+		return capture_other(t, fp);
 	uint32_t trunc, check;
 	uint64_t h1, h2;
 	fp_seed(&h1, &h2);
@@ -929,7 +972,11 @@ int mgt_stack_reset(void)
 	atomic_store_explicit(&index_, x, memory_order_release);
 	if (!main_hi && mgt_g.depth)          /* no walks, no bounds (--no-stacks) */
 		find_main_stack();
-	fp_depth = MGT_CFI_UNWIND && !mgt_g.unwind_fp ? 0 : mgt_g.depth;
+	fp_walks = !(MGT_CFI_UNWIND && !mgt_g.unwind_fp);
+	/* (a fork child is the only thread, with many stacks from the start
+	 * when pend_stacks <= 1) */
+	atomic_store_explicit(&fp_depth, fp_walks && !mgt_many_stacks ? mgt_g.depth : 0,
+			      memory_order_relaxed);
 	/* in a fork child the forking thread is the only one, and its bounds hold */
 	return x && nodes_ ? 0 : -1;
 }
