@@ -1354,7 +1354,9 @@ static inline int take(struct mgt_thread *t, uint64_t p, struct mgt_block *out, 
  * at the next such allocation, before it commits its own, or before
  * anything can see them missing: a free or realloc of the block (it is not
  * in the shadow: the slow paths), a new peak (new_epoch: the count in the
- * old epoch), going threaded, fork, exec, exit.  A SIGKILL leaves the
+ * old epoch), going threaded, fork, exec, exit, a dlopen or dlclose
+ * (mgt_stash_flush: a new stack keeps the module generation it was walked
+ * in).  A SIGKILL leaves the
  * stash in the file, and the reader counts it (core/trace.c).  Two stashes
  * take turns: the next allocation's is walked before the last one is
  * applied.
@@ -1466,6 +1468,29 @@ __attribute__((noinline)) void mgt_own_alloc(struct mgt_thread *t, uint64_t p, u
 		alloc_rest(t, 0, p, size, 0, 1);
 }
 
+/* the stash applied now, by thread t, its guard held */
+static void stash_flush(struct mgt_thread *t)
+{
+	if (mgt_ev_begin(t)) {
+		stash_settle(t, mgt_g.hdr, 0);
+		mgt_ev_end(t, 1);
+	} else {
+		stash_settle_locked(t);
+	}
+}
+
+void mgt_stash_flush(void)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	struct mgt_thread *t;
+	if (atomic_load(&mgt_phase) != MGT_PHASE_RECORDING || !h || !h->stash_at ||
+	    h->pid != mgt_getpid() || !(t = mgt_thread_self()) || MGT_GUARD_HELD(t->guard))
+		return;                           /* (held: a handler inside the tracer) */
+	t->guard++;
+	stash_flush(t);
+	mgt_unguard(t);
+}
+
 __attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, uint64_t p,
 						 uint64_t size, uint32_t stack)
 {
@@ -1510,8 +1535,8 @@ static __attribute__((noinline)) void free_rest(struct mgt_thread *t, int solo, 
 {
 	struct mgt_block b;
 	uint32_t v, e;
-	/* the stashed block, perhaps: in the map first */
-	if (MGT_UNLIKELY(mgt_g.hdr->stash_at)) {
+	/* the stashed block: in the map first */
+	if (MGT_UNLIKELY(mgt_g.hdr->stash_at && p == stash_p)) {
 		if (solo)
 			stash_apply(t, mgt_g.hdr, 0, 0);
 		else
@@ -1571,7 +1596,7 @@ void mgt_record_free(struct mgt_thread *t, void *p)
 int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old)
 {
 	int solo = mgt_ev_begin(t);
-	if (MGT_UNLIKELY(mgt_g.hdr->stash_at)) {    /* the block may be the stashed one */
+	if (MGT_UNLIKELY(mgt_g.hdr->stash_at && (uint64_t)p == stash_p)) {   /* the stashed block */
 		if (solo)
 			stash_apply(t, mgt_g.hdr, 0, 0);
 		else
@@ -1936,6 +1961,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 	    !(t = mgt_thread_self()))
 		return;                           /* not ours (vfork child), or done */
 	t->guard++;
+	stash_flush(t);                       /* its stack in this module generation */
 	/*
 	 * Libc-internal dlopens (iconv's modules) pass no hook: the modules are
 	 * scanned once more here.  Not in a fork child: the loader's lock may
@@ -1947,8 +1973,6 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 		mgt_modules_scan();
 	int solo = enter(t, 1);
 	int recording = MGT_PHASE_RECORDING;
-	if (solo)                             /* (threaded: applied already) */
-		stash_settle(t, h, 1);        /* the leak check reads the map */
 	mgt_hooks_record(0);                  /* the hooks' fast path ends here */
 	/* (the event lock is ours: no exit step is under way, frozen_tp is free) */
 	frozen_tp = mgt_thread_pointer();
@@ -2081,12 +2105,7 @@ void mgt_atfork_prepare(void)
 	/* the child inherits the map: the stashed block in it first (a new
 	 * stack takes the depot lock).  Threaded, mgt_go_threaded applied it,
 	 * the event lock held: waited for here before the depot lock is taken */
-	if (mgt_ev_begin(fork_thread)) {
-		stash_settle(fork_thread, mgt_g.hdr, 1);
-		mgt_ev_end(fork_thread, 1);
-	} else {
-		stash_settle_locked(fork_thread);
-	}
+	stash_flush(fork_thread);
 	mgt_stack_lock();
 	fork_token = enter(fork_thread, 1);
 

@@ -422,6 +422,9 @@ MGT_HIDDEN uint32_t mgt_stack_intern(struct mgt_thread *t, const uintptr_t *fram
 #define MGT_STASH_ID ((1u << 22) - 1)
 MGT_HIDDEN extern struct mgt_stash *mgt_stash_next;
 MGT_HIDDEN uint32_t mgt_stack_resolve(struct mgt_thread *t, const struct mgt_stash *s);
+/* the stashed allocation applied now (record.c): before the module
+ * generation changes, so that a new stack keeps the one it was walked in */
+MGT_HIDDEN void mgt_stash_flush(void);
 MGT_HIDDEN void mgt_stack_lock(void);
 MGT_HIDDEN void mgt_stack_unlock(void);
 MGT_HIDDEN void mgt_stack_reinit_locks(void);
