@@ -74,7 +74,7 @@ struct index {
 /*
  * The frame-pointer walk: fp_walks when it is the process's; fp_depth is
  * mgt_g.depth then, but 0 while the only thread walks with many stacks,
- * where every walk stores its frames (capture_slow, "The probe at the
+ * where every walk stores its frames (capture_fp, "The probe at the
  * next event" in record.c).
  */
 static int fp_walks;
@@ -811,49 +811,34 @@ uint32_t mgt_stack_resolve(struct mgt_thread *t, const struct mgt_stash *s)
 	return remember(t, s->hash, s->check, id);
 }
 
-/* mgt_stack_capture's rarer cases: the call-frame walk, another stack than
- * the thread's first */
-static __attribute__((noinline)) uint32_t capture_other(struct mgt_thread *t, uintptr_t fp)
-{
-	uintptr_t frames[MGT_MAX_DEPTH], lo, hi;
-	uint32_t trunc = 0, check, depth, max = mgt_g.depth;
-	uint64_t hash, h1 = 0, h2 = 0;
-	if (!max)
-		return 0;                             /* counts only: everything in stack 0 */
-	stack_bounds(t, fp, &lo, &hi);
-	if (MGT_LIKELY(!fp_walks)) {
-		depth = mgt_unwind(lo, hi, (void *)fp, frames, max, &trunc, &h1, &h2, &t->memo);
-		hash = stack_key(h1, h2, depth, trunc, &check);
-	} else {
-		fp_seed(&h1, &h2);
-		depth = fp - lo < hi - lo ? fp_walk(hi, fp, frames, max, &trunc, &h1, &h2, 0) : 0;
-		hash = fp_key(h1, h2, &check);
-	}
-	return intern(t, frames, depth, trunc, hash, check);
-}
-
 /*
- * The frame-pointer walk of the only thread with many stacks (fp_depth 0):
- * into the stash at once, and a stack that is not the thread's last left
- * for later (record.c, "The probe at the next event").  One walk, where
- * the hashing walk would be made again for the frames.
+ * mgt_stack_capture's frame-pointer walks past its common case: another
+ * stack than the thread's first, and many stacks (fp_depth 0), where the
+ * only thread walks straight into its stash and leaves a stack that is not
+ * its last for later (record.c, "The probe at the next event"): one walk,
+ * where the hashing walk would be made again for the frames.  A threaded
+ * process goes back to the hashing walk.
  */
-static __attribute__((noinline)) uint32_t capture_stash(struct mgt_thread *t, uintptr_t fp,
-							struct mgt_stash *st)
+static __attribute__((noinline)) uint32_t capture_fp(struct mgt_thread *t, uintptr_t fp)
 {
-	uint32_t trunc, check;
-	uint64_t h1, h2;
-	/* the hook's record in the thread's first stack, as mgt_stack_capture
-	 * checks it */
-	uintptr_t off = fp - t->lo;
-	if (MGT_UNLIKELY((off >> 4 | off << 60) >= (t->hi - t->lo) >> 4))
-		return capture_other(t, fp);
+	uintptr_t frames[MGT_MAX_DEPTH], *f = frames, lo, hi;
+	uint32_t trunc = 0, check, depth, max = mgt_g.depth;
+	uint64_t hash, h1, h2;
+	struct mgt_stash *st = NULL;
+	if (!max)
+		return 0;
+	if (atomic_load_explicit(&mgt_many_stacks, memory_order_relaxed)) {
+		if (mgt_is_threaded())
+			atomic_store_explicit(&fp_depth, max, memory_order_relaxed);
+		else if (t->solo && (st = mgt_stash_next))
+			f = (uintptr_t *)st->frames;
+	}
+	stack_bounds(t, fp, &lo, &hi);
 	fp_seed(&h1, &h2);
-	uint32_t depth = fp_walk(t->hi, fp, (uintptr_t *)st->frames, mgt_g.depth, &trunc, &h1,
-				 &h2, 1);
-	uint64_t hash = fp_key(h1, h2, &check);
-	if (hash == t->last_hash && check == t->last_check)
-		return t->last_id;
+	depth = fp - lo < hi - lo ? fp_walk(hi, fp, f, max, &trunc, &h1, &h2, 0) : 0;
+	hash = fp_key(h1, h2, &check);
+	if (!st || (hash == t->last_hash && check == t->last_check))
+		return intern(t, f, depth, trunc, hash, check);
 	const struct index *x = atomic_load_explicit(&index_, memory_order_acquire);
 	__builtin_prefetch(&x->s[home_slot(hash, x->bits)]);
 	st->hash = hash;
@@ -863,22 +848,25 @@ static __attribute__((noinline)) uint32_t capture_stash(struct mgt_thread *t, ui
 	return MGT_STASH_ID;
 }
 
-/*
- * fp_depth 0: the call-frame walk, or frame pointers with many stacks,
- * where the only thread walks into its stash and a threaded process goes
- * back to the hashing walk.
- */
-static __attribute__((noinline)) uint32_t capture_slow(struct mgt_thread *t, uintptr_t fp)
+/* mgt_stack_capture's rarer cases with the call-frame walk */
+static __attribute__((noinline)) uint32_t capture_cfi(struct mgt_thread *t, uintptr_t fp)
 {
-	struct mgt_stash *st;
-	if (fp_walks && atomic_load_explicit(&mgt_many_stacks, memory_order_relaxed)) {
-		if (mgt_is_threaded())
-			atomic_store_explicit(&fp_depth, mgt_g.depth, memory_order_relaxed);
-		else if (t->solo && (st = mgt_stash_next))
-			return capture_stash(t, fp, st);
-	}
-	return capture_other(t, fp);
+	uintptr_t frames[MGT_MAX_DEPTH], lo, hi;
+	uint32_t trunc = 0, check, depth, max = mgt_g.depth;
+	uint64_t hash, h1 = 0, h2 = 0;
+	if (!MGT_CFI_UNWIND)
+		return capture_fp(t, fp);             /* (never: fp_walks then) */
+	if (!max)
+		return 0;                             /* counts only: everything in stack 0 */
+	stack_bounds(t, fp, &lo, &hi);
+	depth = mgt_unwind(lo, hi, (void *)fp, frames, max, &trunc, &h1, &h2, &t->memo);
+	hash = stack_key(h1, h2, depth, trunc, &check);
+	return intern(t, frames, depth, trunc, hash, check);
 }
+
+/* the process's: capture_fp with frame pointers, else capture_cfi (a call
+ * through it costs what a direct call does: no test of the walk) */
+static uint32_t (*capture_slow)(struct mgt_thread *t, uintptr_t fp) = capture_cfi;
 
 /*
  * With frame pointers the walk keeps its two hashes in registers and stores
@@ -902,7 +890,7 @@ uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 	 */
 	uintptr_t lo = t->lo, hi = t->hi, off = fp - lo;
 	if (MGT_UNLIKELY((off >> 4 | off << 60) >= (hi - lo) >> 4))
-		return capture_other(t, fp);
+		return capture_slow(t, fp);
 	uint32_t trunc, check;
 	uint64_t h1, h2;
 	fp_seed(&h1, &h2);
@@ -973,6 +961,7 @@ int mgt_stack_reset(void)
 	if (!main_hi && mgt_g.depth)          /* no walks, no bounds (--no-stacks) */
 		find_main_stack();
 	fp_walks = !(MGT_CFI_UNWIND && !mgt_g.unwind_fp);
+	capture_slow = fp_walks ? capture_fp : capture_cfi;
 	/* (a fork child is the only thread, with many stacks from the start
 	 * when pend_stacks <= 1) */
 	atomic_store_explicit(&fp_depth, fp_walks && !mgt_many_stacks ? mgt_g.depth : 0,
