@@ -36,16 +36,77 @@ static const struct mgt_batch *batches_of(const struct mg_image *img, uint32_t *
  * counted it at its next event.  An eviction a SIGKILL cut short is undone
  * first (thread_counts): the pending count was in neither copy.
  */
+static int stash_count(struct mg_image *img, struct mgt_stack *stacks);
+
 static int pending_count(struct mg_image *img, struct mgt_stack *stacks)
 {
 	const struct mgt_header *h = img->map;
 	uint32_t pend = h->pend_stack;
+	if (stash_count(img, stacks))
+		return -1;
 	if (!pend)
 		return 0;
 	uint32_t id = mgt_pend_id(pend);
 	if (id >= img->n_stacks)
 		return -1;
 	mgt_count_pending(&stacks[id], pend, h->pend_size, h->epoch);
+	return 0;
+}
+
+/* stack id has the stash's frames (innermost first) and cut */
+static int same_frames(const struct mg_image *img, uint32_t id, const struct mgt_stash *st)
+{
+	uint32_t n = img->info[id].node, k = 0;
+	if (img->info[id].flags != st->trunc)
+		return 0;
+	for (; n && k < st->depth; n = img->nodes[n].caller, k++)
+		if ((img->nodes[n].ret_lo | (uint64_t)img->nodes[n].ret_hi << 32) != st->frames[k])
+			return 0;
+	return !n && k == st->depth;
+}
+
+/*
+ * The allocation the tracer left in its stash (format.h, stash_at: record.c,
+ * "The probe at the next event"), counted in its stack's record as the
+ * tracer would have at its next event: the stack with its key and frames,
+ * or, when the file does not hold it yet, a stack added after the others
+ * with nodes of its own.  Called after check_stacks: what it adds is whole.
+ */
+static int stash_count(struct mg_image *img, struct mgt_stack *stacks)
+{
+	struct mgt_header *h = img->map;
+	uint32_t at = h->stash_at, id;
+	if (!at)
+		return 0;
+	if (at > 2 || h->stash[at - 1].depth > MGT_MAX_DEPTH || h->stash[at - 1].trunc > 1)
+		return -1;
+	const struct mgt_stash *st = &h->stash[at - 1];
+	for (id = 1; id < img->n_stacks; id++)
+		if (stacks[id].key == st->hash && same_frames(img, id, st))
+			break;
+	if (id == img->n_stacks) {
+		struct mgt_node *nodes = (struct mgt_node *)img->nodes;
+		struct mgt_stack_info *info = (struct mgt_stack_info *)&img->info[id];
+		uint32_t caller = 0;
+		if (id >= MGT_MAX_STACKS || img->n_nodes + st->depth > MGT_MAX_NODES)
+			return -1;
+		for (uint32_t k = st->depth; k--;) {   /* outermost first */
+			struct mgt_node *n = &nodes[img->n_nodes];
+			n->ret_lo = (uint32_t)st->frames[k];
+			n->ret_hi = (uint32_t)(st->frames[k] >> 32);
+			n->caller = caller;
+			caller = img->n_nodes++;
+		}
+		memset(&stacks[id], 0, sizeof(stacks[id]));
+		stacks[id].key = st->hash;
+		memset((void *)&img->lost[id], 0, sizeof(img->lost[id]));
+		info->node = caller;
+		info->flags = st->trunc;
+		info->mod_gen = h->mod_gen;
+		h->truncated_stacks += st->trunc;
+		img->n_stacks++;
+	}
+	mgt_count_pending(&stacks[id], id + 1, h->stash_size, h->epoch);
 	return 0;
 }
 

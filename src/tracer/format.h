@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define MGT_MAGIC        "MGTRACE1"
-#define MGT_VERSION      8
+#define MGT_VERSION      9
 
 #define MGT_MAX_STACKS   (1u << 20)       /* distinct call stacks per image; beyond: stack 0 */
 #define MGT_MAX_NODES    (1u << 24)       /* frame nodes, all stacks together (shared callers once) */
@@ -222,6 +222,20 @@ struct mgt_batch {
 };
 _Static_assert(__builtin_offsetof(struct mgt_batch, rec) == 64, "a batch's head: one cache line");
 
+/*
+ * The call stack of an allocation whose depot lookup waits for the next
+ * event (record.c, "The probe at the next event"): its key and its frames,
+ * walked while the stack was there to walk.
+ */
+struct mgt_stash {
+	uint64_t hash;          /* the stack's key: the depot's 64-bit hash (mgt_stack.key) */
+	uint32_t check;         /* and its 32-bit check */
+	uint32_t depth;         /* frames[] used, innermost first */
+	uint32_t trunc;         /* cut at depth_max */
+	uint32_t pad;
+	uint64_t frames[MGT_MAX_DEPTH]; /* return addresses */
+};
+
 struct mgt_child {
 	int32_t  pid;
 	int32_t  status;        /* raw wait status, as from waitpid() */
@@ -309,8 +323,20 @@ struct mgt_header {
 	uint32_t argc;
 	uint32_t argv_len;      /* bytes used in argv[] */
 	char     argv[MGT_ARGV_MAX]; /* NUL-separated */
+	/*
+	 * An allocation counted in the figures above but not yet in its stack's
+	 * record (record.c, "The probe at the next event"): stash_at is 1 + the
+	 * stash[] that holds its stack, stored after stash_size and that stash;
+	 * 0: none.  The reader counts it in the stack with that key and frames
+	 * (a stack not in the file yet is added), rebasing to `epoch` first.
+	 */
+	uint64_t stash_size;    /* its bytes */
+	uint32_t stash_at;
+	uint32_t stash_pad;
+	struct mgt_stash stash[2]; /* the other one: the next allocation's, being walked */
 };
 
+_Static_assert(sizeof(struct mgt_header) <= MGT_HDR_SIZE, "the header's region holds it");
 /* the counters of a stack start on a cache line of their own */
 _Static_assert(MGT_STK_OFF % 64 == 0, "stacks region must be cache-line aligned");
 

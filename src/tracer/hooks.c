@@ -920,8 +920,10 @@ EXPORT void *dlopen(const char *file, int mode)
 	int e = errno;
 	if (h)
 		real_resolve();               /* a C++ runtime may have come in */
-	if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING)
+	if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING) {
+		mgt_stash_flush();
 		mgt_modules_scan();
+	}
 	errno = e;
 	return h;
 }
@@ -934,8 +936,10 @@ EXPORT int dlclose(void *handle)
 	mgt_unwind_unload_begin();
 	int r = NEXT(fn, dlclose)(handle);
 	int e = errno;
-	if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING)
+	if (atomic_load(&mgt_phase) == MGT_PHASE_RECORDING) {
+		mgt_stash_flush();
 		mgt_modules_scan();
+	}
 	mgt_unwind_unload_end();
 	errno = e;
 	return r;

@@ -14,7 +14,12 @@
  * thread, see "serialisation" below).  The module lock is held alone, around
  * the loader's dl_iterate_phdr, never with another tracer lock.  A hook never holds two
  * of them at once; only fork's prepare handler and the exit step take the
- * event lock and every shard.  Under any of them, innermost: back_lock, held
+ * event lock and every shard.  One exception to the order: the switch to
+ * threaded mode may insert the only thread's stashed stack (the depot lock)
+ * under the event lock ("The probe at the next event"); that happens once,
+ * and fork's prepare handler, the one taker of the depot lock then the event
+ * lock, first waits for the switch to end (no stash is left after it).
+ * Under any of them, innermost: back_lock, held
  * only around system calls that reserve pages of the file ("Reservation").
  */
 #define _GNU_SOURCE
@@ -94,6 +99,16 @@ static int fork_token;               /* enter()'s result, held across fork */
 static struct mgt_thread *fork_thread; /* the thread inside fork() */
 static void solo_init(struct mgt_thread *t);
 static void fast_on(struct mgt_thread *t);
+static void stash_apply(struct mgt_thread *t, struct mgt_header *h, int direct, int locked);
+static struct mgt_thread *stash_t;  /* the thread that stashed (the only one) */
+
+/* the stashed allocation (h->stash_at), if any, applied by the only thread;
+ * direct: counted in its record at once, else left pending */
+static inline void stash_settle(struct mgt_thread *t, struct mgt_header *h, int direct)
+{
+	if (MGT_UNLIKELY(h->stash_at))
+		stash_apply(t, h, direct, 0);
+}
 
 /* ---------------------------------------------------------------- file */
 
@@ -495,6 +510,7 @@ static int start_image(int fork_child, const char *parent_file)
 	settled = 1;
 	h->n_stacks = 1;                      /* stack 0: overflow, no frames */
 	mgt_last_stack.id = UINT32_MAX;       /* a fork child's records are new */
+	mgt_stash_next = h->stash;            /* nothing stashed in a new file */
 	epoch_copy.v = 0;
 	h->n_nodes = 1;                       /* node 0: "no caller", never written */
 	if (fork_child) {
@@ -575,6 +591,10 @@ void mgt_go_threaded(void)
 		/* the solo thread saw `threaded` set, or is finishing one event */
 		while (atomic_load_explicit(solo_busy, memory_order_acquire))
 			mgt_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+		/* the only thread's allocation, committed in its section, is
+		 * applied under the lock (another thread may free it next) */
+		if (mgt_g.hdr->stash_at)
+			stash_apply(mgt_thread_self(), mgt_g.hdr, 1, 1);
 	}
 	mgt_unlock(&event_lock);
 }
@@ -623,7 +643,8 @@ static inline uint64_t live_bytes(const struct mgt_header *h)
  */
 static void new_epoch(struct mgt_header *h, uint64_t e)
 {
-	pend_flush(h);                        /* an event of the old epoch */
+	stash_settle(stash_t, h, 1);          /* events of the old epoch */
+	pend_flush(h);
 	struct mgt_stack *s0 = mgt_stack_at(0);
 	uint32_t nb = __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE);
 	atomic_signal_fence(memory_order_seq_cst);
@@ -1316,11 +1337,108 @@ static inline int take(struct mgt_thread *t, uint64_t p, struct mgt_block *out, 
 	return (!tried && mgt_shadow_take(p, out, t)) || mgt_ptrmap_remove(p, out, !solo);
 }
 
+/*
+ * The probe at the next event.  With many stacks used in turn, the depot
+ * index's slot for a stack is seldom in the cache, and the wait for it was
+ * a quarter of a deep-stack allocation (bench/README.md, "Session 10: deep
+ * stacks, the tracer").  So the only thread, once the depot holds many
+ * stacks (mgt_many_stacks), does not wait: mgt_stack_capture walks a stack
+ * that is not its last into a stash (the header's, format.h: its key and
+ * frames, since the stack is gone by the time the slot comes), asks for
+ * the slot, and returns MGT_STASH_ID, which no shadow class names, so the
+ * allocation comes here.  Its size goes into the figures at once (room,
+ * the timeline: nothing there needs the stack), the stash is committed
+ * (h->stash_at), and the program goes on while the slot comes.  What needs
+ * the stack waits: its id (found, or inserted from the frames), the block
+ * in the map, the count in the stack's record.  They are done (stash_apply)
+ * at the next such allocation, before it commits its own, or before
+ * anything can see them missing: a free or realloc of the block (it is not
+ * in the shadow: the slow paths), a new peak (new_epoch: the count in the
+ * old epoch), going threaded, fork, exec, exit, a dlopen or dlclose
+ * (mgt_stash_flush: a new stack keeps the module generation it was walked
+ * in).  A SIGKILL leaves the
+ * stash in the file, and the reader counts it (core/trace.c).  Two stashes
+ * take turns: the next allocation's is walked before the last one is
+ * applied.
+ */
+static uint64_t stash_p;             /* the stashed block */
+struct mgt_stash *mgt_stash_next;
+
+/* the stashed allocation, applied: direct, counted in its record at once
+ * (else left pending: "Pending counts"); locked: by another thread, the
+ * event lock held (mgt_go_threaded), else by the only thread */
+static __attribute__((noinline)) void stash_apply(struct mgt_thread *t, struct mgt_header *h,
+						  int direct, int locked)
+{
+	const struct mgt_stash *st = &h->stash[h->stash_at - 1];
+	uint64_t p = stash_p, size = h->stash_size;
+	uint32_t id = mgt_stack_resolve(t, st);
+	struct mgt_stack *s = mgt_stack_at(id);
+	/* cleared first: a SIGKILL from here on loses its count, never counts it twice */
+	if (direct) {
+		h->stash_at = 0;
+		atomic_signal_fence(memory_order_seq_cst);
+		mgt_rebase(s, h->epoch);
+		mgt_count_stack_alloc(s, size);
+	} else {
+		pend_flush(h);
+		h->stash_at = 0;
+		h->pend_size = size;
+		atomic_signal_fence(memory_order_seq_cst);
+		h->pend_stack = id + 1;
+		__builtin_prefetch(s, 1);
+	}
+	/* the block into the map, as alloc_rest puts it (stale entries at
+	 * its address are frees counted at once, under the lock if locked) */
+	if (mgt_shadow_put(p, size, id, t) || (!locked && mgt_shadow_put_solo(p, size, id, t)))
+		return;
+	struct mgt_block b = { p, size, id, (uint16_t)mgt_g.fork_gen }, stale[2];
+	for (int i = 0, n = mgt_ptrmap_insert(&b, stale, locked); i < n; i++)
+		record_free(t, 1, &stale[i]);
+}
+
+/* the only thread's allocation of a stack left for later: the last one
+ * applied, this one stashed */
+static __attribute__((noinline)) void stash_commit(struct mgt_thread *t, uint64_t p, uint64_t size)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	struct mgt_stash *n = mgt_stash_next;
+	stash_settle(t, h, 0);
+	h->stash_size = size;
+	stash_p = p;
+	stash_t = t;
+	atomic_signal_fence(memory_order_seq_cst);
+	h->stash_at = (uint32_t)(n - h->stash) + 1;
+	mgt_stash_next = &h->stash[n == h->stash];
+	mgt_after_alloc(h, (int64_t)size);
+	mgt_ev_end(t, 1);
+}
+
+/* a threaded process's event, or a block another thread's free may reach
+ * first: the stash applied under the event lock, if still there */
+static __attribute__((noinline)) void stash_settle_locked(struct mgt_thread *t)
+{
+	mgt_lock(&event_lock);
+	if (mgt_g.hdr->stash_at)
+		stash_apply(t, mgt_g.hdr, 1, 1);
+	mgt_unlock(&event_lock);
+}
+
 /* an allocation past the common case: a threaded process, or a block for
  * ptrmap.c; tried: the caller's shadow put failed (it would again) */
 static __attribute__((noinline)) void alloc_rest(struct mgt_thread *t, int solo, uint64_t p,
 						 uint64_t size, uint32_t stack, int tried)
 {
+	/* a stack left for later (mgt_stack_capture): no class names it */
+	if (MGT_UNLIKELY(stack == MGT_STASH_ID)) {
+		if (solo) {
+			stash_commit(t, p, size);
+			return;
+		}
+		/* the process went threaded since the walk: looked up now */
+		stack = mgt_stack_resolve(t, mgt_stash_next);
+		tried = 0;
+	}
 	/* the only thread: a pair without a class at its home (event.h) */
 	if (solo && mgt_shadow_put_solo(p, size, stack, t)) {
 		mgt_count_alloc_at(mgt_g.hdr, stack, size, p);
@@ -1348,6 +1466,29 @@ __attribute__((noinline)) void mgt_own_alloc(struct mgt_thread *t, uint64_t p, u
 		count_own(t, batch_held(t), MGT_EV_ALLOC, size, 0);
 	else
 		alloc_rest(t, 0, p, size, 0, 1);
+}
+
+/* the stash applied now, by thread t, its guard held */
+static void stash_flush(struct mgt_thread *t)
+{
+	if (mgt_ev_begin(t)) {
+		stash_settle(t, mgt_g.hdr, 0);
+		mgt_ev_end(t, 1);
+	} else {
+		stash_settle_locked(t);
+	}
+}
+
+void mgt_stash_flush(void)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	struct mgt_thread *t;
+	if (atomic_load(&mgt_phase) != MGT_PHASE_RECORDING || !h || !h->stash_at ||
+	    h->pid != mgt_getpid() || !(t = mgt_thread_self()) || MGT_GUARD_HELD(t->guard))
+		return;                           /* (held: a handler inside the tracer) */
+	t->guard++;
+	stash_flush(t);
+	mgt_unguard(t);
 }
 
 __attribute__((noinline)) void mgt_alloc_slow(struct mgt_thread *t, int solo, uint64_t p,
@@ -1394,6 +1535,13 @@ static __attribute__((noinline)) void free_rest(struct mgt_thread *t, int solo, 
 {
 	struct mgt_block b;
 	uint32_t v, e;
+	/* the stashed block: in the map first */
+	if (MGT_UNLIKELY(mgt_g.hdr->stash_at && p == stash_p)) {
+		if (solo)
+			stash_apply(t, mgt_g.hdr, 0, 0);
+		else
+			stash_settle_locked(t);
+	}
 	if (!solo && (v = mgt_shadow_take_word(p, t))) {  /* the image's own block */
 		e = mgt_sh_block(v);
 		push(t, MGT_EV_FREE, mgt_sh_size(e), mgt_sh_stack(e), 0, 0);
@@ -1448,6 +1596,12 @@ void mgt_record_free(struct mgt_thread *t, void *p)
 int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old)
 {
 	int solo = mgt_ev_begin(t);
+	if (MGT_UNLIKELY(mgt_g.hdr->stash_at && (uint64_t)p == stash_p)) {   /* the stashed block */
+		if (solo)
+			stash_apply(t, mgt_g.hdr, 0, 0);
+		else
+			stash_settle_locked(t);
+	}
 	int found = take(t, (uint64_t)p, old, solo, 0);
 	mgt_ev_end(t, solo);
 	return found;
@@ -1486,8 +1640,11 @@ static inline __attribute__((always_inline)) void realloc_done(struct mgt_thread
 		}
 		return;
 	}
-	if (fp)
+	if (fp) {
 		stack = MGT_LIKELY(mgt_g.depth) ? mgt_stack_capture(t, fp) : 0;
+		if (MGT_UNLIKELY(stack == MGT_STASH_ID))   /* not for a resize: looked up now */
+			stack = mgt_stack_resolve(t, mgt_stash_next);
+	}
 	solo = mgt_ev_begin(t);
 	/* the common case in line, as in mgt_record_alloc (and as there, a
 	 * constant stack 0 without stacks) */
@@ -1804,6 +1961,7 @@ void mgt_finish(int have_code, int code, int hard, const struct mgt_exit_point *
 	    !(t = mgt_thread_self()))
 		return;                           /* not ours (vfork child), or done */
 	t->guard++;
+	stash_flush(t);                       /* its stack in this module generation */
 	/*
 	 * Libc-internal dlopens (iconv's modules) pass no hook: the modules are
 	 * scanned once more here.  Not in a fork child: the loader's lock may
@@ -1882,6 +2040,8 @@ void mgt_exec_begin(const char *path, char *const envp[])
 	    !(t = mgt_thread_self()))
 		return;                           /* a vfork child: the parent's file */
 	int solo = enter(t, 0);
+	if (solo)
+		stash_settle(t, h, 1);
 	fold_all(h);                 /* the other threads die with this image */
 	settle(h);                   /* the top of a rise the image ends in */
 	mgt_strlcpy(h->exec_target, path ? path : "?", sizeof(h->exec_target));
@@ -1942,8 +2102,13 @@ void mgt_atfork_prepare(void)
 	 * which a program forking inside a dl_iterate_phdr callback holds.
 	 */
 	fork_mod_snapshot = __atomic_load_n(&mgt_g.hdr->n_modules, __ATOMIC_ACQUIRE);
+	/* the child inherits the map: the stashed block in it first (a new
+	 * stack takes the depot lock).  Threaded, mgt_go_threaded applied it,
+	 * the event lock held: waited for here before the depot lock is taken */
+	stash_flush(fork_thread);
 	mgt_stack_lock();
 	fork_token = enter(fork_thread, 1);
+
 }
 
 void mgt_atfork_parent(void)

@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include "event.h"
 #include "tracer.h"
 #include "unwind.h"
 
@@ -70,6 +71,15 @@ struct index {
 	char pad[4096 - 8];
 	struct slot s[];
 };
+/*
+ * The frame-pointer walk: fp_walks when it is the process's; fp_depth is
+ * mgt_g.depth then, but 0 while the only thread walks with many stacks,
+ * where every walk stores its frames (capture_fp, "The probe at the
+ * next event" in record.c).
+ */
+static int fp_walks;
+static _Atomic uint32_t fp_depth;
+
 static struct index *_Atomic index_;
 static struct index *retired[INDEX_MAX_BITS]; /* replaced tables, headers still mapped */
 static unsigned n_retired;
@@ -542,8 +552,11 @@ static uint32_t insert(uint64_t hash, uint32_t check, const uintptr_t *f, uint32
 		goto out;                     /* id 0: counted, unattributed */
 	}
 	id = h->n_stacks;
-	if (id == mgt_g.pend_stacks)
+	if (id == mgt_g.pend_stacks) {
 		atomic_store_explicit(&mgt_many_stacks, 1, memory_order_relaxed);
+		if (!mgt_is_threaded())
+			atomic_store_explicit(&fp_depth, 0, memory_order_relaxed);
+	}
 	/* its counters are the file's zeros: a stack id is never handed out twice */
 	atomic_store_explicit((_Atomic uint64_t *)&mgt_stack_at(id)->key, hash, memory_order_relaxed);
 	struct mgt_stack_info *si = mgt_stack_info_at(id);
@@ -572,8 +585,6 @@ out:
 #define FP_SEED1 0x243f6a8885a308d3ull
 #define FP_SEED2 0x13198a2e03707344ull
 #define FP_CUT   0xa4093822299f31d0ull
-/* mgt_g.depth when the frame-pointer walk is the process's, else 0 */
-static uint32_t fp_depth;
 
 static inline uint32_t unload_epoch(void)
 {
@@ -791,26 +802,71 @@ static __attribute__((noinline)) uint32_t fp_lookup(struct mgt_thread *t, uintpt
 	return remember(t, hash, check, id);
 }
 
-/* mgt_stack_capture's rarer cases: the call-frame walk, another stack than
- * the thread's first */
-static __attribute__((noinline)) uint32_t capture_slow(struct mgt_thread *t, uintptr_t fp)
+/* the id of a stack fp_lookup left for later, inserted if new */
+uint32_t mgt_stack_resolve(struct mgt_thread *t, const struct mgt_stash *s)
+{
+	uint32_t id = probe(s->hash, s->check);
+	if (!id)
+		id = insert(s->hash, s->check, (const uintptr_t *)s->frames, s->depth, s->trunc);
+	return remember(t, s->hash, s->check, id);
+}
+
+/*
+ * mgt_stack_capture's frame-pointer walks past its common case: another
+ * stack than the thread's first, and many stacks (fp_depth 0), where the
+ * only thread walks straight into its stash and leaves a stack that is not
+ * its last for later (record.c, "The probe at the next event"): one walk,
+ * where the hashing walk would be made again for the frames.  A threaded
+ * process goes back to the hashing walk.
+ */
+static __attribute__((noinline)) uint32_t capture_fp(struct mgt_thread *t, uintptr_t fp)
+{
+	uintptr_t frames[MGT_MAX_DEPTH], *f = frames, lo, hi;
+	uint32_t trunc = 0, check, depth, max = mgt_g.depth;
+	uint64_t hash, h1, h2;
+	struct mgt_stash *st = NULL;
+	if (!max)
+		return 0;
+	if (atomic_load_explicit(&mgt_many_stacks, memory_order_relaxed)) {
+		if (mgt_is_threaded())
+			atomic_store_explicit(&fp_depth, max, memory_order_relaxed);
+		else if (t->solo && (st = mgt_stash_next))
+			f = (uintptr_t *)st->frames;
+	}
+	stack_bounds(t, fp, &lo, &hi);
+	fp_seed(&h1, &h2);
+	depth = fp - lo < hi - lo ? fp_walk(hi, fp, f, max, &trunc, &h1, &h2, 0) : 0;
+	hash = fp_key(h1, h2, &check);
+	if (!st || (hash == t->last_hash && check == t->last_check))
+		return intern(t, f, depth, trunc, hash, check);
+	const struct index *x = atomic_load_explicit(&index_, memory_order_acquire);
+	__builtin_prefetch(&x->s[home_slot(hash, x->bits)]);
+	st->hash = hash;
+	st->check = check;
+	st->depth = depth;
+	st->trunc = trunc;
+	return MGT_STASH_ID;
+}
+
+/* mgt_stack_capture's rarer cases with the call-frame walk */
+static __attribute__((noinline)) uint32_t capture_cfi(struct mgt_thread *t, uintptr_t fp)
 {
 	uintptr_t frames[MGT_MAX_DEPTH], lo, hi;
 	uint32_t trunc = 0, check, depth, max = mgt_g.depth;
 	uint64_t hash, h1 = 0, h2 = 0;
+	if (!MGT_CFI_UNWIND)
+		return capture_fp(t, fp);             /* (never: fp_walks then) */
 	if (!max)
 		return 0;                             /* counts only: everything in stack 0 */
 	stack_bounds(t, fp, &lo, &hi);
-	if (MGT_LIKELY(MGT_CFI_UNWIND && !fp_depth)) {
-		depth = mgt_unwind(lo, hi, (void *)fp, frames, max, &trunc, &h1, &h2, &t->memo);
-		hash = stack_key(h1, h2, depth, trunc, &check);
-	} else {
-		fp_seed(&h1, &h2);
-		depth = fp - lo < hi - lo ? fp_walk(hi, fp, frames, max, &trunc, &h1, &h2, 0) : 0;
-		hash = fp_key(h1, h2, &check);
-	}
+	depth = mgt_unwind(lo, hi, (void *)fp, frames, max, &trunc, &h1, &h2, &t->memo);
+	hash = stack_key(h1, h2, depth, trunc, &check);
 	return intern(t, frames, depth, trunc, hash, check);
 }
+
+/* the process's: capture_fp with frame pointers, else capture_cfi (a call
+ * through it costs what a direct call does: no test of the walk) */
+static uint32_t (*capture_slow)(struct mgt_thread *t, uintptr_t fp) = capture_cfi;
 
 /*
  * With frame pointers the walk keeps its two hashes in registers and stores
@@ -820,7 +876,7 @@ static __attribute__((noinline)) uint32_t capture_slow(struct mgt_thread *t, uin
 uint32_t mgt_stack_capture(struct mgt_thread *t, void *fp0)
 {
 	uintptr_t fp = (uintptr_t)fp0;
-	uint32_t max = fp_depth;
+	uint32_t max = atomic_load_explicit(&fp_depth, memory_order_relaxed);
 	if (!max)
 		return capture_slow(t, fp);
 	/* the call-frame walk goes on at once, without loading the bounds first */
@@ -904,7 +960,12 @@ int mgt_stack_reset(void)
 	atomic_store_explicit(&index_, x, memory_order_release);
 	if (!main_hi && mgt_g.depth)          /* no walks, no bounds (--no-stacks) */
 		find_main_stack();
-	fp_depth = MGT_CFI_UNWIND && !mgt_g.unwind_fp ? 0 : mgt_g.depth;
+	fp_walks = !(MGT_CFI_UNWIND && !mgt_g.unwind_fp);
+	capture_slow = fp_walks ? capture_fp : capture_cfi;
+	/* (a fork child is the only thread, with many stacks from the start
+	 * when pend_stacks <= 1) */
+	atomic_store_explicit(&fp_depth, fp_walks && !mgt_many_stacks ? mgt_g.depth : 0,
+			      memory_order_relaxed);
 	/* in a fork child the forking thread is the only one, and its bounds hold */
 	return x && nodes_ ? 0 : -1;
 }

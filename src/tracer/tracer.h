@@ -412,6 +412,19 @@ MGT_HIDDEN uint32_t mgt_stack_walk(struct mgt_thread *t, void *fp, uintptr_t *fr
 				   uint32_t *trunc);
 MGT_HIDDEN uint32_t mgt_stack_intern(struct mgt_thread *t, const uintptr_t *frames,
 				     uint32_t depth, uint32_t trunc);
+/*
+ * The probe at the next event (record.c): mgt_stack_capture, for the only
+ * thread with many stacks (mgt_many_stacks), walks a stack that is not the
+ * thread's last into *mgt_stash_next (NULL: never), asks for its index
+ * slot and returns MGT_STASH_ID, a stack id no stack has and no shadow
+ * class names (ptrmap.h): mgt_stack_resolve looks it up later.
+ */
+#define MGT_STASH_ID ((1u << 22) - 1)
+MGT_HIDDEN extern struct mgt_stash *mgt_stash_next;
+MGT_HIDDEN uint32_t mgt_stack_resolve(struct mgt_thread *t, const struct mgt_stash *s);
+/* the stashed allocation applied now (record.c): before the module
+ * generation changes, so that a new stack keeps the one it was walked in */
+MGT_HIDDEN void mgt_stash_flush(void);
 MGT_HIDDEN void mgt_stack_lock(void);
 MGT_HIDDEN void mgt_stack_unlock(void);
 MGT_HIDDEN void mgt_stack_reinit_locks(void);
