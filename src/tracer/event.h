@@ -55,6 +55,8 @@ MGT_HIDDEN struct mgt_header *mgt_settle_free(struct mgt_header *h, uint64_t siz
 /* mgt_record_free_inline's free of the block e names (mgt_sh_block; at p)
  * when it found room at 0 or below: settles, counts the free, ends the event */
 MGT_HIDDEN void mgt_free_top(struct mgt_thread *t, uint32_t e, uint64_t p);
+/* mgt_free_top in an image traced without stacks: `size` the block's (record.c) */
+MGT_HIDDEN void mgt_free_top0(struct mgt_thread *t, uint32_t size, uint64_t p);
 /* the event past the common case; `solo` is mgt_ev_begin()'s result, ended there */
 MGT_HIDDEN void mgt_alloc_slow(struct mgt_thread *t, int solo, uint64_t p, uint64_t size,
 			       uint32_t stack);
@@ -236,7 +238,10 @@ static inline __attribute__((always_inline)) void mgt_record_free_inline(struct 
 		/* the top of a rise to settle first: all out of line, which keeps
 		 * the registers this path holds (t, p) */
 		if (MGT_UNLIKELY(mgt_room_low(h))) {
-			mgt_free_top(t, e, (uint64_t)p);
+			if (counts_only)
+				mgt_free_top0(t, e, (uint64_t)p);
+			else
+				mgt_free_top(t, e, (uint64_t)p);
 			return;
 		}
 		if (counts_only)

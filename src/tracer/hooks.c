@@ -48,6 +48,7 @@
 #define mgt_timeline_close keep_timeline_close
 #define mgt_go_threaded keep_go_threaded
 #define mgt_free_top keep_free_top
+#define mgt_free_top0 keep_free_top0
 #define mgt_pend keep_pend
 #endif
 #include "event.h"
@@ -58,6 +59,7 @@
 #undef mgt_timeline_close
 #undef mgt_go_threaded
 #undef mgt_free_top
+#undef mgt_free_top0
 #endif
 #include "hookpath.h"
 #include "tracer.h"
@@ -129,26 +131,35 @@ MGT_HIDDEN __attribute__((noinline)) void keep_timeline_close(struct mgt_header 
 
 /* as KEEP_CALL, keeping only rdi and rdx (t and p: all the free's hook
  * needs after it); it runs at the top of every rise of the heap */
+#define KEEP_TOP(fn)                                                                   \
+	register uint64_t r8 __asm__("r8");                                            \
+	uint64_t a, c;                                                                 \
+	uint32_t s = e;                                                                \
+	__asm__ volatile(".cfi_remember_state\n\t"                                      \
+			 "push %%rbp\n\t.cfi_adjust_cfa_offset 8\n\t"                   \
+			 ".cfi_rel_offset %%rbp, 0\n\t"                                 \
+			 "mov %%rsp, %%rbp\n\t.cfi_def_cfa_register %%rbp\n\t"           \
+			 "and $-16, %%rsp\n\t"                                          \
+			 "push %%rdx\n\tpush %%rdi\n\t"                                  \
+			 "call " fn "\n\t"                                              \
+			 "pop %%rdi\n\tpop %%rdx\n\t"                                    \
+			 "mov %%rbp, %%rsp\n\tpop %%rbp\n\t.cfi_restore_state"            \
+			 : "=a"(a), "=c"(c), "=r"(r8), "+S"(s)                          \
+			 : "D"(t), "d"(p)                                               \
+			 : "memory", "cc", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2",   \
+			   "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",         \
+			   "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15")
+
 MGT_HIDDEN __attribute__((noinline)) void keep_free_top(struct mgt_thread *t, uint32_t e,
 							uint64_t p)
 {
-	register uint64_t r8 __asm__("r8");
-	uint64_t a, c;
-	uint32_t s = e;
-	__asm__ volatile(".cfi_remember_state\n\t"
-			 "push %%rbp\n\t.cfi_adjust_cfa_offset 8\n\t"
-			 ".cfi_rel_offset %%rbp, 0\n\t"
-			 "mov %%rsp, %%rbp\n\t.cfi_def_cfa_register %%rbp\n\t"
-			 "and $-16, %%rsp\n\t"
-			 "push %%rdx\n\tpush %%rdi\n\t"
-			 "call mgt_free_top\n\t"
-			 "pop %%rdi\n\tpop %%rdx\n\t"
-			 "mov %%rbp, %%rsp\n\tpop %%rbp\n\t.cfi_restore_state"
-			 : "=a"(a), "=c"(c), "=r"(r8), "+S"(s)
-			 : "D"(t), "d"(p)
-			 : "memory", "cc", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2", "xmm3",
-			   "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
-			   "xmm12", "xmm13", "xmm14", "xmm15");
+	KEEP_TOP("mgt_free_top");
+}
+
+MGT_HIDDEN __attribute__((noinline)) void keep_free_top0(struct mgt_thread *t, uint32_t e,
+							 uint64_t p)
+{
+	KEEP_TOP("mgt_free_top0");
 }
 
 /* mgt_pend takes the size in rcx: the block's address stays in rdx

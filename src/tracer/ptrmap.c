@@ -404,7 +404,7 @@ static inline int line_empty(const void *r)
  * of those faults, with no instruction on the hot path.  The runs follow
  * the heap's top where it is seen from a path that already runs out of
  * line: from the block that made a region's table; from the block freed at
- * each new peak (mgt_free_top, top_peak); and, at each timeline bucket's
+ * each new peak (mgt_free_top, top_peak, mgt_free_top0); and, at each timeline bucket's
  * close, from the end of the last run when the words near it are in use.
  * AHEAD_RUN pages at a time, once that block (or those words) lies within
  * AHEAD_NEAR pages of the last run's end.  What is written ahead and never
@@ -433,6 +433,9 @@ static struct {
 	mgt_sh_word_t *r;              /* NULL: none */
 	uint32_t region;
 } frontier;
+/* the frontier's heap that ahead_of() would pass over, far enough from its
+ * run's end (tracer.h, mgt_shadow_ahead_at) */
+struct mgt_ahead_near mgt_ahead_near;
 
 /* marks the run of table r (of region reg, + 1) from page `from` on as
  * written; returns its end */
@@ -444,6 +447,10 @@ static uint32_t ahead_mark(mgt_sh_word_t *r, uint32_t reg, uint32_t from)
 	ahead[i].end = to;
 	frontier.r = r;
 	frontier.region = reg;
+	/* a block below page to - AHEAD_NEAR of this table: ahead_of's
+	 * "far enough" (a page of the table serves 64 KiB of heap) */
+	mgt_ahead_near.lo = (uint64_t)(reg - 1) << SH_SHIFT;
+	mgt_ahead_near.len = to > AHEAD_NEAR ? (uint64_t)(to - AHEAD_NEAR) << 16 : 0;
 	return to;
 }
 
@@ -497,6 +504,7 @@ static void ahead_forget(void)
 {
 	mgt_memset(ahead, 0, sizeof(ahead));
 	frontier.r = NULL;
+	mgt_ahead_near.len = 0;
 }
 
 /* the table of p's region in the own shadow sh, made if need be */
