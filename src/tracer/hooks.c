@@ -554,9 +554,52 @@ static inline __attribute__((always_inline)) void *do_realloc(void *p, size_t n,
 	return q;
 }
 
-EXPORT void *realloc(void *p, size_t n)
+static void *realloc_any(void *p, size_t n);
+
+/*
+ * realloc without stacks, while the process has one thread (free's hook is
+ * then solo_free_counts): the block's word names its size (event.h,
+ * mgt_sh_block0), so the common case takes it out of the shadow in line,
+ * in a section of its own as mgt_realloc_take does, and records the
+ * outcome in one call (record.c, mgt_realloc_done0), the frame walk of
+ * do_realloc having no use.  Anything else, do_realloc from the start: a
+ * section that found the process threaded takes nothing.
+ */
+static __attribute__((noinline)) void *realloc_counts(void *p, size_t n)
+{
+	struct mgt_thread *t = mgt_hook_thread();
+	uint32_t v;
+	void *q;
+	if (MGT_UNLIKELY(!p || !n || !t || mgt_guard_set(t) || !t->solo))
+		return realloc_any(p, n);
+	t->guard = 1;
+	atomic_store_explicit(&t->busy, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	v = MGT_LIKELY(!mgt_is_threaded()) ? mgt_shadow_take_word((uint64_t)p, t) : 0;
+	atomic_store_explicit(&t->busy, 0, memory_order_release);
+	if (MGT_UNLIKELY(!v)) {
+		mgt_unguard(t);               /* nothing recorded yet */
+		return realloc_any(p, n);
+	}
+	wait_if_frozen();                     /* the exit step may have begun since */
+	q = __libc_realloc(p, n);
+	mgt_realloc_done0(t, v, (uint64_t)p, q, n);
+	mgt_unguard(t);
+	return q;
+}
+
+/* realloc's own body, entered by a jump: its frame record holds the return
+ * address into realloc's caller, as the hook's own would */
+static __attribute__((noinline)) void *realloc_any(void *p, size_t n)
 {
 	return do_realloc(p, n, __builtin_frame_address(0));
+}
+
+EXPORT void *realloc(void *p, size_t n)
+{
+	if (atomic_load_explicit(&freer, memory_order_relaxed) == solo_free_counts)
+		return realloc_counts(p, n);
+	return realloc_any(p, n);
 }
 
 /* glibc's reallocarray calls realloc through the PLT: implementing it on our

@@ -1709,6 +1709,37 @@ void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block 
 	realloc_done(t, had_old, old, q, size, fp, 0);
 }
 
+/*
+ * The word named stack 0's class of the old size (mgt_sh_block0).  The
+ * common case is count_resize at stack 0, which needs no rebase (new_epoch
+ * rebases it at once); any other, realloc_done's with the block the word
+ * described (mgt_shadow_take's).
+ */
+void mgt_realloc_done0(struct mgt_thread *t, uint32_t v, uint64_t p, void *q, size_t size)
+{
+	uint64_t old_size = mgt_sh_block0(v);
+	if (MGT_LIKELY(q)) {
+		int solo = mgt_ev_begin(t);
+		if (MGT_LIKELY(solo && mgt_shadow_put((uint64_t)q, size, 0, t))) {
+			struct mgt_header *h = mgt_g.hdr;
+			struct mgt_stack *s = mgt_stack_at(0);
+			if (size <= old_size)             /* as a free: the top before it first */
+				h = mgt_before_free(h, old_size - size);
+			mgt_count_stack_alloc(s, size);
+			mgt_count_stack_free(s, old_size);
+			if (size > old_size)
+				mgt_after_alloc(h, (int64_t)(size - old_size));
+			else
+				mgt_after_free(h, old_size - size);
+			mgt_ev_end(t, 1);
+			return;
+		}
+		mgt_ev_end(t, solo);
+	}
+	struct mgt_block old = { p, old_size, 0, (uint16_t)(mgt_g.fork_gen & ((1u << MGT_GEN_BITS) - 1)) };
+	realloc_done(t, 1, &old, q, size, NULL, 0);
+}
+
 
 /* ---------------------------------------------- signal handlers inside the tracer */
 
