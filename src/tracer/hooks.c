@@ -30,36 +30,38 @@
 #include <unistd.h>
 
 /*
- * The solo thread's event, in line in record_alloc and free (event.h), makes
+ * The solo thread's free with stacks, in line in solo_free (event.h), makes
  * a few calls out of line: a block for the side table, a bucket's new
  * maximum (or a peak), a bucket to close, a second thread appearing, a
- * count left pending (record.c, "Pending counts").  From here they go through wrappers (KEEP_CALL
- * below) that keep the registers the hooks need across them, and the
- * compiler knows it (it knows what a function of this file clobbers,
- * -fipa-ra), so those two
- * hooks keep the pointer and the thread's record in call-clobbered
- * registers and save none on their common path.  Once a second thread
- * records, the hooks jump to thread.c's recorders instead, where those
- * calls are ordinary ones: the wrappers are for what is rare.
+ * count left pending (record.c, "Pending counts").  From here they go
+ * through wrappers (KEEP_CALL below) that keep the registers the hook needs
+ * across them, and the compiler knows it (it knows what a function of this
+ * file clobbers, -fipa-ra), so the hook keeps the pointer and the thread's
+ * record in call-clobbered registers and saves none on its common path.
+ * Without stacks, record_alloc's and solo_free_counts' events end with a
+ * jump to whatever is left instead (hookpath.h, mgt_hook_alloc_rest ...),
+ * which needs no wrapper.  Once a second thread records, the hooks jump to
+ * thread.c's recorders, where those calls are ordinary ones: the wrappers
+ * are for what is rare.
  */
 #if defined(__x86_64__)
-#define mgt_alloc_slow keep_alloc_slow
 #define mgt_free_slow keep_free_slow
 #define mgt_timeline_close keep_timeline_close
 #define mgt_go_threaded keep_go_threaded
 #define mgt_free_top keep_free_top
-#define mgt_free_top0 keep_free_top0
 #define mgt_pend keep_pend
 #endif
 #include "event.h"
 #if defined(__x86_64__)
 #undef mgt_pend
-#undef mgt_alloc_slow
 #undef mgt_free_slow
 #undef mgt_timeline_close
 #undef mgt_go_threaded
 #undef mgt_free_top
-#undef mgt_free_top0
+/* the functions themselves, for the ends of an event without stacks
+ * (hookpath.h, mgt_hook_alloc_rest ...), entered by a jump */
+MGT_HIDDEN void mgt_free_slow(struct mgt_thread *t, int solo, uint64_t p);
+MGT_HIDDEN void mgt_timeline_close(struct mgt_header *h);
 #endif
 #include "hookpath.h"
 #include "tracer.h"
@@ -104,15 +106,6 @@
 			   "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15")
 #define KEEP_ARGS(...) __VA_ARGS__
 
-MGT_HIDDEN __attribute__((noinline)) void keep_alloc_slow(struct mgt_thread *t, int solo,
-							  uint64_t p, uint64_t size,
-							  uint32_t stack)
-{
-	register uint64_t r8 __asm__("r8") = stack;
-	KEEP_CALL("mgt_alloc_slow", KEEP_ARGS("+c"(size), "+r"(r8)),
-		  KEEP_ARGS("D"(t), "S"(solo), "d"(p)));
-}
-
 MGT_HIDDEN __attribute__((noinline)) void keep_free_slow(struct mgt_thread *t, int solo,
 							 uint64_t p)
 {
@@ -131,35 +124,26 @@ MGT_HIDDEN __attribute__((noinline)) void keep_timeline_close(struct mgt_header 
 
 /* as KEEP_CALL, keeping only rdi and rdx (t and p: all the free's hook
  * needs after it); it runs at the top of every rise of the heap */
-#define KEEP_TOP(fn)                                                                   \
-	register uint64_t r8 __asm__("r8");                                            \
-	uint64_t a, c;                                                                 \
-	uint32_t s = e;                                                                \
-	__asm__ volatile(".cfi_remember_state\n\t"                                      \
-			 "push %%rbp\n\t.cfi_adjust_cfa_offset 8\n\t"                   \
-			 ".cfi_rel_offset %%rbp, 0\n\t"                                 \
-			 "mov %%rsp, %%rbp\n\t.cfi_def_cfa_register %%rbp\n\t"           \
-			 "and $-16, %%rsp\n\t"                                          \
-			 "push %%rdx\n\tpush %%rdi\n\t"                                  \
-			 "call " fn "\n\t"                                              \
-			 "pop %%rdi\n\tpop %%rdx\n\t"                                    \
-			 "mov %%rbp, %%rsp\n\tpop %%rbp\n\t.cfi_restore_state"            \
-			 : "=a"(a), "=c"(c), "=r"(r8), "+S"(s)                          \
-			 : "D"(t), "d"(p)                                               \
-			 : "memory", "cc", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2",   \
-			   "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",         \
-			   "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15")
-
 MGT_HIDDEN __attribute__((noinline)) void keep_free_top(struct mgt_thread *t, uint32_t e,
 							uint64_t p)
 {
-	KEEP_TOP("mgt_free_top");
-}
-
-MGT_HIDDEN __attribute__((noinline)) void keep_free_top0(struct mgt_thread *t, uint32_t e,
-							 uint64_t p)
-{
-	KEEP_TOP("mgt_free_top0");
+	register uint64_t r8 __asm__("r8");
+	uint64_t a, c;
+	uint32_t s = e;
+	__asm__ volatile(".cfi_remember_state\n\t"
+			 "push %%rbp\n\t.cfi_adjust_cfa_offset 8\n\t"
+			 ".cfi_rel_offset %%rbp, 0\n\t"
+			 "mov %%rsp, %%rbp\n\t.cfi_def_cfa_register %%rbp\n\t"
+			 "and $-16, %%rsp\n\t"
+			 "push %%rdx\n\tpush %%rdi\n\t"
+			 "call mgt_free_top\n\t"
+			 "pop %%rdi\n\tpop %%rdx\n\t"
+			 "mov %%rbp, %%rsp\n\tpop %%rbp\n\t.cfi_restore_state"
+			 : "=a"(a), "=c"(c), "=r"(r8), "+S"(s)
+			 : "D"(t), "d"(p)
+			 : "memory", "cc", "r9", "r10", "r11", "xmm0", "xmm1", "xmm2", "xmm3",
+			   "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+			   "xmm12", "xmm13", "xmm14", "xmm15");
 }
 
 /* mgt_pend takes the size in rcx: the block's address stays in rdx
@@ -435,6 +419,50 @@ static inline void wait_if_frozen(void)
 {
 	if (MGT_UNLIKELY(atomic_load_explicit(&mgt_phase, memory_order_relaxed) == MGT_PHASE_FROZEN))
 		mgt_wait_frozen();
+}
+
+/* the ends of an event without stacks (hookpath.h), each entered by a jump
+ * from the hook's path, the guard held */
+__attribute__((noinline)) void *mgt_hook_alloc_rest(struct mgt_thread *t, int solo, void *p,
+						    size_t size)
+{
+	mgt_alloc_slow(t, solo, (uint64_t)p, size, 0);
+	mgt_unguard(t);
+	return p;
+}
+
+__attribute__((noinline)) void *mgt_hook_alloc_close(struct mgt_thread *t, void *p)
+{
+	mgt_timeline_close(mgt_g.hdr);
+	mgt_ev_end(t, 1);
+	mgt_unguard(t);
+	return p;
+}
+
+static inline void free_end(struct mgt_thread *t, void *p)
+{
+	mgt_unguard(t);
+	wait_if_frozen();
+	__libc_free(p);
+}
+
+__attribute__((noinline)) void mgt_hook_free_rest(struct mgt_thread *t, int solo, void *p)
+{
+	mgt_free_slow(t, solo, (uint64_t)p);
+	free_end(t, p);
+}
+
+__attribute__((noinline)) void mgt_hook_free_close(struct mgt_thread *t, void *p)
+{
+	mgt_timeline_close(mgt_g.hdr);
+	mgt_ev_end(t, 1);
+	free_end(t, p);
+}
+
+__attribute__((noinline)) void mgt_hook_free_top(struct mgt_thread *t, uint32_t size, void *p)
+{
+	mgt_free_top0(t, size, (uint64_t)p);
+	free_end(t, p);
 }
 
 /* any free but the common one; t may be NULL */

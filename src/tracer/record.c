@@ -1635,7 +1635,7 @@ __attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uin
 
 void mgt_record_free(struct mgt_thread *t, void *p)
 {
-	mgt_record_free_inline(t, p, 0);
+	mgt_record_free_inline(t, p);
 }
 
 int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old)
