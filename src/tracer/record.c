@@ -909,8 +909,12 @@ static inline __attribute__((always_inline)) void count_resize(struct mgt_header
 	struct mgt_stack *o = mgt_stack_at(old_stack), *n = mgt_stack_at(stack);
 	if (size <= old_size)             /* as a free: the top before it first */
 		h = mgt_before_free(h, old_size - size);
-	mgt_rebase(o, h->epoch);
-	mgt_rebase(n, h->epoch);
+	/* stack 0 needs none (new_epoch rebases it at once): left out where
+	 * the compiler sees both are 0 */
+	if (!(__builtin_constant_p(old_stack | stack) && !(old_stack | stack))) {
+		mgt_rebase(o, h->epoch);
+		mgt_rebase(n, h->epoch);
+	}
 	mgt_count_stack_alloc(n, size);
 	mgt_count_stack_free(o, old_size);
 	if (size > old_size)
@@ -1721,16 +1725,7 @@ void mgt_realloc_done0(struct mgt_thread *t, uint32_t v, uint64_t p, void *q, si
 	if (MGT_LIKELY(q)) {
 		int solo = mgt_ev_begin(t);
 		if (MGT_LIKELY(solo && mgt_shadow_put((uint64_t)q, size, 0, t))) {
-			struct mgt_header *h = mgt_g.hdr;
-			struct mgt_stack *s = mgt_stack_at(0);
-			if (size <= old_size)             /* as a free: the top before it first */
-				h = mgt_before_free(h, old_size - size);
-			mgt_count_stack_alloc(s, size);
-			mgt_count_stack_free(s, old_size);
-			if (size > old_size)
-				mgt_after_alloc(h, (int64_t)(size - old_size));
-			else
-				mgt_after_free(h, old_size - size);
+			count_resize(mgt_g.hdr, 0, old_size, 0, size);
 			mgt_ev_end(t, 1);
 			return;
 		}
