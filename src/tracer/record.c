@@ -801,7 +801,7 @@ void mgt_free_top0(struct mgt_thread *t, uint32_t size, uint64_t p)
 	if (MGT_UNLIKELY(left == settled || left == 1))
 		goto other;
 	if ((int64_t)cur >= (int64_t)h->peak_bytes) {
-		if (MGT_UNLIKELY(p - mgt_ahead_near.lo >= mgt_ahead_near.len ||
+		if (MGT_UNLIKELY(!mgt_shadow_far(p) ||
 				 (h->pend_stack | __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE))))
 			goto other;
 		uint64_t e = h->epoch + 1;

@@ -471,19 +471,6 @@ MGT_HIDDEN int mgt_ptrmap_remove(uint64_t p, struct mgt_block *out, int lock);
 /* the only thread freed p at a new peak: the shadow's pages ahead of it made
  * writable in one go (ptrmap.c) */
 MGT_HIDDEN void mgt_shadow_ahead(struct mgt_thread *t, uint64_t p);
-/* the heap [lo, lo + len) of the last run's table whose blocks lie far
- * enough from the run's end that mgt_shadow_ahead would write nothing: most
- * peaks' (ptrmap.c, ahead_mark; len 0: none) */
-struct mgt_ahead_near {
-	uint64_t lo, len;
-};
-MGT_HIDDEN extern struct mgt_ahead_near mgt_ahead_near;
-/* mgt_shadow_ahead, with its common case (nothing to write) in line */
-static inline void mgt_shadow_ahead_at(struct mgt_thread *t, uint64_t p)
-{
-	if (p - mgt_ahead_near.lo >= mgt_ahead_near.len)
-		mgt_shadow_ahead(t, p);
-}
 /* the only thread closes a timeline bucket: the shadow's next pages made
  * writable when the last ones written ahead are in use (ptrmap.c) */
 MGT_HIDDEN void mgt_shadow_ahead_close(void);
