@@ -788,8 +788,9 @@ void mgt_free_top(struct mgt_thread *t, uint32_t e, uint64_t p)
  * takes too.  Its common case calls nothing, so it keeps no register: the
  * top of a rise (an event came since the last settling) whose free leaves
  * the bucket open, and at a peak (most tops: python3 with
- * PYTHONMALLOC=malloc reaches 365k of its 430k), nothing pending, no
- * thread's batch and no shadow run to write ahead (mgt_shadow_ahead_at).
+ * PYTHONMALLOC=malloc reaches 365k of its 430k), nothing pending or
+ * stashed, no thread's batch and no shadow run to write ahead
+ * (mgt_shadow_far).
  * The peak is then stack 0's copy and the epoch's stores (new_epoch), and
  * the free is counted in stack 0's record, with no look-up.  Anything else
  * is mgt_free_top's, from the start.
@@ -802,7 +803,8 @@ void mgt_free_top0(struct mgt_thread *t, uint32_t size, uint64_t p)
 		goto other;
 	if ((int64_t)cur >= (int64_t)h->peak_bytes) {
 		if (MGT_UNLIKELY(!mgt_shadow_far(p) ||
-				 (h->pend_stack | __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE))))
+				 (h->pend_stack | h->stash_at |
+				  __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE))))
 			goto other;
 		uint64_t e = h->epoch + 1;
 		h->peak_bytes = cur;
