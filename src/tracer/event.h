@@ -55,6 +55,8 @@ MGT_HIDDEN struct mgt_header *mgt_settle_free(struct mgt_header *h, uint64_t siz
 /* mgt_record_free_inline's free of the block e names (mgt_sh_block; at p)
  * when it found room at 0 or below: settles, counts the free, ends the event */
 MGT_HIDDEN void mgt_free_top(struct mgt_thread *t, uint32_t e, uint64_t p);
+/* mgt_free_top in an image traced without stacks: `size` the block's (record.c) */
+MGT_HIDDEN void mgt_free_top0(struct mgt_thread *t, uint32_t size, uint64_t p);
 /* the event past the common case; `solo` is mgt_ev_begin()'s result, ended there */
 MGT_HIDDEN void mgt_alloc_slow(struct mgt_thread *t, int solo, uint64_t p, uint64_t size,
 			       uint32_t stack);
@@ -106,10 +108,17 @@ static inline void mgt_ev_end(struct mgt_thread *t, int solo)
  * before, but no call at every allocation of a rise.  `tl_left` counts the
  * open bucket's events down.
  */
-static inline void mgt_after_alloc(struct mgt_header *h, int64_t delta)
+/* the room's and the bucket's part of an allocation: 0 when it filled the
+ * open bucket, which the caller then closes (mgt_timeline_close) */
+static inline int mgt_room_alloc(struct mgt_header *h, int64_t delta)
 {
 	h->room -= delta;
-	if (MGT_UNLIKELY(--h->tl_left == 0))
+	return --h->tl_left != 0;
+}
+
+static inline void mgt_after_alloc(struct mgt_header *h, int64_t delta)
+{
+	if (MGT_UNLIKELY(!mgt_room_alloc(h, delta)))
 		mgt_timeline_close(h);
 }
 
@@ -134,10 +143,16 @@ static inline __attribute__((always_inline)) struct mgt_header *mgt_before_free(
 	return h;
 }
 
-static inline void mgt_after_free(struct mgt_header *h, uint64_t size)
+/* as mgt_room_alloc, for a free */
+static inline int mgt_room_free(struct mgt_header *h, uint64_t size)
 {
 	h->room += (int64_t)size;
-	if (MGT_UNLIKELY(--h->tl_left == 0))
+	return --h->tl_left != 0;
+}
+
+static inline void mgt_after_free(struct mgt_header *h, uint64_t size)
+{
+	if (MGT_UNLIKELY(!mgt_room_free(h, size)))
 		mgt_timeline_close(h);
 }
 
@@ -219,30 +234,25 @@ static inline __attribute__((always_inline)) void mgt_record_alloc_inline(struct
 
 /*
  * As mgt_record_alloc_inline: the only thread freeing a block of its own
- * shadow stays in line.  counts_only (a constant): the image is traced
- * without stacks, so the word names stack 0's class of its size
- * (mgt_sh_block0) and the stack's record is stack 0's: no load from the
- * classes nor of the last stack.
+ * shadow stays in line.  (Without stacks the hooks have their own:
+ * hookpath.h.)
  */
 static inline __attribute__((always_inline)) void mgt_record_free_inline(struct mgt_thread *t,
-									  void *p, int counts_only)
+									  void *p)
 {
 	uint32_t v;
 	int solo = mgt_ev_begin(t);
 	/* the own shadow: the image's block */
 	if (MGT_LIKELY(solo && (v = mgt_shadow_take_word((uint64_t)p, t)))) {
 		struct mgt_header *h = mgt_g.hdr;
-		uint32_t e = counts_only ? mgt_sh_block0(v) : mgt_sh_block(v);
+		uint32_t e = mgt_sh_block(v);
 		/* the top of a rise to settle first: all out of line, which keeps
 		 * the registers this path holds (t, p) */
 		if (MGT_UNLIKELY(mgt_room_low(h))) {
 			mgt_free_top(t, e, (uint64_t)p);
 			return;
 		}
-		if (counts_only)
-			mgt_count_at(h, 0, e, 1, (uint64_t)p);   /* stack 0's entry: the size */
-		else
-			mgt_count_at(h, mgt_sh_stack(e), mgt_sh_size(e), 1, (uint64_t)p);
+		mgt_count_at(h, mgt_sh_stack(e), mgt_sh_size(e), 1, (uint64_t)p);
 		mgt_ev_end(t, 1);
 		return;
 	}

@@ -30,20 +30,21 @@
 #include <unistd.h>
 
 /*
- * The solo thread's event, in line in record_alloc and free (event.h), makes
+ * The solo thread's free with stacks, in line in solo_free (event.h), makes
  * a few calls out of line: a block for the side table, a bucket's new
  * maximum (or a peak), a bucket to close, a second thread appearing, a
- * count left pending (record.c, "Pending counts").  From here they go through wrappers (KEEP_CALL
- * below) that keep the registers the hooks need across them, and the
- * compiler knows it (it knows what a function of this file clobbers,
- * -fipa-ra), so those two
- * hooks keep the pointer and the thread's record in call-clobbered
- * registers and save none on their common path.  Once a second thread
- * records, the hooks jump to thread.c's recorders instead, where those
- * calls are ordinary ones: the wrappers are for what is rare.
+ * count left pending (record.c, "Pending counts").  From here they go
+ * through wrappers (KEEP_CALL below) that keep the registers the hook needs
+ * across them, and the compiler knows it (it knows what a function of this
+ * file clobbers, -fipa-ra), so the hook keeps the pointer and the thread's
+ * record in call-clobbered registers and saves none on its common path.
+ * Without stacks, record_alloc's and solo_free_counts' events end with a
+ * jump to whatever is left instead (hookpath.h, mgt_hook_alloc_rest ...),
+ * which needs no wrapper.  Once a second thread records, the hooks jump to
+ * thread.c's recorders, where those calls are ordinary ones: the wrappers
+ * are for what is rare.
  */
 #if defined(__x86_64__)
-#define mgt_alloc_slow keep_alloc_slow
 #define mgt_free_slow keep_free_slow
 #define mgt_timeline_close keep_timeline_close
 #define mgt_go_threaded keep_go_threaded
@@ -53,11 +54,14 @@
 #include "event.h"
 #if defined(__x86_64__)
 #undef mgt_pend
-#undef mgt_alloc_slow
 #undef mgt_free_slow
 #undef mgt_timeline_close
 #undef mgt_go_threaded
 #undef mgt_free_top
+/* the functions themselves, for the ends of an event without stacks
+ * (hookpath.h, mgt_hook_alloc_rest ...), entered by a jump */
+MGT_HIDDEN void mgt_free_slow(struct mgt_thread *t, int solo, uint64_t p);
+MGT_HIDDEN void mgt_timeline_close(struct mgt_header *h);
 #endif
 #include "hookpath.h"
 #include "tracer.h"
@@ -101,15 +105,6 @@
 			   "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",       \
 			   "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15")
 #define KEEP_ARGS(...) __VA_ARGS__
-
-MGT_HIDDEN __attribute__((noinline)) void keep_alloc_slow(struct mgt_thread *t, int solo,
-							  uint64_t p, uint64_t size,
-							  uint32_t stack)
-{
-	register uint64_t r8 __asm__("r8") = stack;
-	KEEP_CALL("mgt_alloc_slow", KEEP_ARGS("+c"(size), "+r"(r8)),
-		  KEEP_ARGS("D"(t), "S"(solo), "d"(p)));
-}
 
 MGT_HIDDEN __attribute__((noinline)) void keep_free_slow(struct mgt_thread *t, int solo,
 							 uint64_t p)
@@ -426,6 +421,50 @@ static inline void wait_if_frozen(void)
 		mgt_wait_frozen();
 }
 
+/* the ends of an event without stacks (hookpath.h), each entered by a jump
+ * from the hook's path, the guard held */
+__attribute__((noinline)) void *mgt_hook_alloc_rest(struct mgt_thread *t, int solo, void *p,
+						    size_t size)
+{
+	mgt_alloc_slow(t, solo, (uint64_t)p, size, 0);
+	mgt_unguard(t);
+	return p;
+}
+
+__attribute__((noinline)) void *mgt_hook_alloc_close(struct mgt_thread *t, void *p)
+{
+	mgt_timeline_close(mgt_g.hdr);
+	mgt_ev_end(t, 1);
+	mgt_unguard(t);
+	return p;
+}
+
+static inline void free_end(struct mgt_thread *t, void *p)
+{
+	mgt_unguard(t);
+	wait_if_frozen();
+	__libc_free(p);
+}
+
+__attribute__((noinline)) void mgt_hook_free_rest(struct mgt_thread *t, int solo, void *p)
+{
+	mgt_free_slow(t, solo, (uint64_t)p);
+	free_end(t, p);
+}
+
+__attribute__((noinline)) void mgt_hook_free_close(struct mgt_thread *t, void *p)
+{
+	mgt_timeline_close(mgt_g.hdr);
+	mgt_ev_end(t, 1);
+	free_end(t, p);
+}
+
+__attribute__((noinline)) void mgt_hook_free_top(struct mgt_thread *t, uint32_t size, void *p)
+{
+	mgt_free_top0(t, size, (uint64_t)p);
+	free_end(t, p);
+}
+
 /* any free but the common one; t may be NULL */
 __attribute__((noinline)) void free_at(struct mgt_thread *t, void *p)
 {
@@ -543,9 +582,52 @@ static inline __attribute__((always_inline)) void *do_realloc(void *p, size_t n,
 	return q;
 }
 
-EXPORT void *realloc(void *p, size_t n)
+static void *realloc_any(void *p, size_t n);
+
+/*
+ * realloc without stacks, while the process has one thread (free's hook is
+ * then solo_free_counts): the block's word names its size (event.h,
+ * mgt_sh_block0), so the common case takes it out of the shadow in line,
+ * in a section of its own as mgt_realloc_take does, and records the
+ * outcome in one call (record.c, mgt_realloc_done0), the frame walk of
+ * do_realloc having no use.  Anything else, do_realloc from the start: a
+ * section that found the process threaded takes nothing.
+ */
+static __attribute__((noinline)) void *realloc_counts(void *p, size_t n)
+{
+	struct mgt_thread *t = mgt_hook_thread();
+	uint32_t v;
+	void *q;
+	if (MGT_UNLIKELY(!p || !n || !t || mgt_guard_set(t) || !t->solo))
+		return realloc_any(p, n);
+	t->guard = 1;
+	atomic_store_explicit(&t->busy, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	v = MGT_LIKELY(!mgt_is_threaded()) ? mgt_shadow_take_word((uint64_t)p, t) : 0;
+	atomic_store_explicit(&t->busy, 0, memory_order_release);
+	if (MGT_UNLIKELY(!v)) {
+		mgt_unguard(t);               /* nothing recorded yet */
+		return realloc_any(p, n);
+	}
+	wait_if_frozen();                     /* the exit step may have begun since */
+	q = __libc_realloc(p, n);
+	mgt_realloc_done0(t, v, (uint64_t)p, q, n);
+	mgt_unguard(t);
+	return q;
+}
+
+/* realloc's own body, entered by a jump: its frame record holds the return
+ * address into realloc's caller, as the hook's own would */
+static __attribute__((noinline)) void *realloc_any(void *p, size_t n)
 {
 	return do_realloc(p, n, __builtin_frame_address(0));
+}
+
+EXPORT void *realloc(void *p, size_t n)
+{
+	if (atomic_load_explicit(&freer, memory_order_relaxed) == solo_free_counts)
+		return realloc_counts(p, n);
+	return realloc_any(p, n);
 }
 
 /* glibc's reallocarray calls realloc through the PLT: implementing it on our

@@ -404,13 +404,13 @@ static inline int line_empty(const void *r)
  * of those faults, with no instruction on the hot path.  The runs follow
  * the heap's top where it is seen from a path that already runs out of
  * line: from the block that made a region's table; from the block freed at
- * each new peak (mgt_free_top, top_peak); and, at each timeline bucket's
+ * each new peak (mgt_free_top, top_peak, mgt_free_top0); and, at each timeline bucket's
  * close, from the end of the last run when the words near it are in use.
  * AHEAD_RUN pages at a time, once that block (or those words) lies within
  * AHEAD_NEAR pages of the last run's end.  What is written ahead and never
  * used is at most a run per region (128 KiB of RSS, for 2 MiB of heap).  A
  * kernel without the advice (before 5.14) refuses it: the pages then fault
- * as before.  `ahead` remembers each region's end of the runs written,
+ * as before.  `mgt_ahead` (ptrmap.h) remembers each region's end of the runs written,
  * direct-mapped by region (a collision starts again from the block, which
  * writes no page twice in RSS), and `frontier` the table of the last run;
  * both are the own shadow's, used while the process has one thread (under
@@ -421,14 +421,14 @@ static inline int line_empty(const void *r)
 #define MADV_POPULATE_WRITE 23
 #endif
 #define AHEAD_RUN 32u                  /* pages of a table per madvise */
-#define AHEAD_NEAR 8u
-#define AHEAD_SLOTS 64u
-#define TABLE_PAGES (SH_WORDS * sizeof(mgt_sh_word_t) / 4096u)
+#define AHEAD_NEAR MGT_AHEAD_NEAR
+#define AHEAD_SLOTS MGT_AHEAD_SLOTS
+#define TABLE_PAGES MGT_SH_PAGES
 
-static struct {
-	uint32_t region;               /* p >> SH_SHIFT, + 1: 0 is none */
-	uint32_t end;                  /* pages of its table written ahead: [.., end) */
-} ahead[AHEAD_SLOTS];
+/* region: p >> SH_SHIFT, + 1 (0 is none); end: pages of its table written
+ * ahead, [.., end) (ptrmap.h) */
+struct mgt_ahead mgt_ahead[AHEAD_SLOTS];
+struct mgt_ahead_near mgt_ahead_near;
 static struct {
 	mgt_sh_word_t *r;              /* NULL: none */
 	uint32_t region;
@@ -440,10 +440,15 @@ static uint32_t ahead_mark(mgt_sh_word_t *r, uint32_t reg, uint32_t from)
 {
 	uint32_t i = reg & (AHEAD_SLOTS - 1);
 	uint32_t to = from + AHEAD_RUN < TABLE_PAGES ? from + AHEAD_RUN : TABLE_PAGES;
-	ahead[i].region = reg;
-	ahead[i].end = to;
+	mgt_ahead[i].region = reg;
+	mgt_ahead[i].end = to;
 	frontier.r = r;
 	frontier.region = reg;
+	/* ahead_of's "far enough" for this region (a page of its table
+	 * serves 64 KiB of heap): all of it once the table is written */
+	mgt_ahead_near.lo = (uint64_t)(reg - 1) << SH_SHIFT;
+	mgt_ahead_near.len = to == TABLE_PAGES ? 1ull << SH_SHIFT :
+			     to > AHEAD_NEAR ? (uint64_t)(to - AHEAD_NEAR) << 16 : 0;
 	return to;
 }
 
@@ -460,12 +465,12 @@ static void ahead_populate(mgt_sh_word_t *r, uint32_t from, uint32_t to)
 static uint32_t ahead_of(mgt_sh_word_t *r, uint64_t p, uint32_t *from)
 {
 	uint32_t reg = (uint32_t)(p >> SH_SHIFT) + 1, i = reg & (AHEAD_SLOTS - 1);
-	uint32_t pg = (uint32_t)(((p >> 5) & (SH_WORDS - 1)) * sizeof(mgt_sh_word_t) / 4096u);
-	if (ahead[i].region == reg) {
-		if (pg + AHEAD_NEAR < ahead[i].end)
+	uint32_t pg = mgt_sh_page(p);
+	if (mgt_ahead[i].region == reg) {
+		if (pg + AHEAD_NEAR < mgt_ahead[i].end)
 			return *from = 0;     /* far enough from the run's end */
-		if (pg < ahead[i].end)
-			pg = ahead[i].end;
+		if (pg < mgt_ahead[i].end)
+			pg = mgt_ahead[i].end;
 	}
 	*from = pg;
 	return ahead_mark(r, reg, pg);
@@ -484,10 +489,10 @@ void mgt_shadow_ahead(struct mgt_thread *t, uint64_t p)
 void mgt_shadow_ahead_close(void)
 {
 	mgt_sh_word_t *r = frontier.r;
-	uint32_t i = frontier.region & (AHEAD_SLOTS - 1), end = ahead[i].end;
+	uint32_t i = frontier.region & (AHEAD_SLOTS - 1), end = mgt_ahead[i].end;
 	/* the last run's table, while it is the last of its slot and has room
 	 * after it; the line read was written ahead (no fault) */
-	if (!r || ahead[i].region != frontier.region || end >= TABLE_PAGES ||
+	if (!r || mgt_ahead[i].region != frontier.region || end >= TABLE_PAGES ||
 	    line_empty((const char *)r + (size_t)(end - AHEAD_NEAR) * 4096u))
 		return;
 	ahead_populate(r, end, ahead_mark(r, frontier.region, end));
@@ -495,8 +500,9 @@ void mgt_shadow_ahead_close(void)
 
 static void ahead_forget(void)
 {
-	mgt_memset(ahead, 0, sizeof(ahead));
+	mgt_memset(mgt_ahead, 0, sizeof(mgt_ahead));
 	frontier.r = NULL;
+	mgt_ahead_near.len = 0;
 }
 
 /* the table of p's region in the own shadow sh, made if need be */

@@ -252,6 +252,54 @@ static inline __attribute__((always_inline)) int mgt_shadow_put(uint64_t p, uint
 	return 1;
 }
 
+/*
+ * The shadow's runs written ahead (ptrmap.c, "The shadow's pages, written
+ * ahead"): for each region's slot, direct-mapped, the region (+ 1; 0:
+ * none) and the end of its table's pages written; and the heap [lo, lo +
+ * len) of the last run's region that this end leaves far from it.  The
+ * only thread's state, read in line at a new peak: a block whose page of
+ * the table lies more than MGT_AHEAD_NEAR pages before its region's run
+ * end, or in a table written to its end, needs no run (most peaks'
+ * blocks), else mgt_shadow_ahead decides.
+ */
+#define MGT_AHEAD_SLOTS 64u
+#define MGT_AHEAD_NEAR 8u
+#define MGT_SH_PAGES (MGT_SH_WORDS * sizeof(mgt_sh_word_t) / 4096u)   /* a table's */
+struct mgt_ahead {
+	uint32_t region;
+	uint32_t end;
+};
+MGT_HIDDEN extern struct mgt_ahead mgt_ahead[MGT_AHEAD_SLOTS];
+MGT_HIDDEN extern struct mgt_ahead_near {
+	uint64_t lo, len;
+} mgt_ahead_near;
+
+/* the page of its region's table that holds p's word */
+static inline uint32_t mgt_sh_page(uint64_t p)
+{
+	return (uint32_t)(((p >> 5) & (MGT_SH_WORDS - 1)) * sizeof(mgt_sh_word_t) / 4096u);
+}
+
+/* the run ahead of p's page is written: p lies in the last run's far
+ * range, or its slot records a run ending more than MGT_AHEAD_NEAR pages
+ * after p's, or at the end of the table */
+static inline int mgt_shadow_far(uint64_t p)
+{
+	if (MGT_LIKELY(p - mgt_ahead_near.lo < mgt_ahead_near.len))
+		return 1;
+	uint32_t reg = (uint32_t)(p >> MGT_SH_SHIFT) + 1;
+	const struct mgt_ahead *a = &mgt_ahead[reg & (MGT_AHEAD_SLOTS - 1)];
+	return a->region == reg &&
+	       (mgt_sh_page(p) + MGT_AHEAD_NEAR < a->end || a->end == MGT_SH_PAGES);
+}
+
+/* mgt_shadow_ahead (tracer.h), its common case in line: nothing to write */
+static inline void mgt_shadow_ahead_at(struct mgt_thread *t, uint64_t p)
+{
+	if (!mgt_shadow_far(p))
+		mgt_shadow_ahead(t, p);
+}
+
 /* the only thread's block p that mgt_shadow_put could not record, its
  * class given or its wide word written (ptrmap.c); 0: ask mgt_ptrmap_insert */
 MGT_HIDDEN int mgt_shadow_put_solo(uint64_t p, uint64_t size, uint32_t stack, struct mgt_thread *t);

@@ -641,6 +641,15 @@ static inline uint64_t live_bytes(const struct mgt_header *h)
  * and stack 0's copy: a reader then never pairs the new epoch with old
  * figures.
  */
+/* the epoch's own stores, once stack 0 holds its copy */
+static inline __attribute__((always_inline)) void epoch_set(struct mgt_header *h, uint64_t e)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	h->epoch = e;
+	__atomic_store_n(&epoch_copy.v, e, __ATOMIC_RELAXED);
+	mgt_last_stack.id = UINT32_MAX;       /* its record is of the old epoch */
+}
+
 static void new_epoch(struct mgt_header *h, uint64_t e)
 {
 	stash_settle(stash_t, h, 1);          /* events of the old epoch */
@@ -664,10 +673,7 @@ static void new_epoch(struct mgt_header *h, uint64_t e)
 	} else {
 		mgt_rebase(s0, e);
 	}
-	atomic_signal_fence(memory_order_seq_cst);
-	h->epoch = e;
-	__atomic_store_n(&epoch_copy.v, e, __ATOMIC_RELAXED);
-	mgt_last_stack.id = UINT32_MAX;       /* its record is of the old epoch */
+	epoch_set(h, e);
 }
 
 /*
@@ -744,7 +750,7 @@ static __attribute__((noinline, cold)) void top_peak(struct mgt_thread *t, uint3
 						     uint64_t cur, uint64_t p)
 {
 	struct mgt_header *h = mgt_g.hdr;
-	mgt_shadow_ahead(t, p);           /* the heap's top most often moves up here */
+	mgt_shadow_ahead_at(t, p);        /* the heap's top most often moves up here */
 	h->peak_bytes = cur;
 	new_epoch(h, h->epoch + 1);
 	top_count(h, t, e, mgt_sh_size(e), h->tl_left);
@@ -774,6 +780,47 @@ void mgt_free_top(struct mgt_thread *t, uint32_t e, uint64_t p)
 		h->room = -(int64_t)size;
 	}
 	top_count(h, t, e, size, left);
+}
+
+/*
+ * mgt_free_top for an image traced without stacks, whose every block is
+ * stack 0's: `size` is the block's (mgt_sh_block0), the entry mgt_free_top
+ * takes too.  Its common case calls nothing, so it keeps no register: the
+ * top of a rise (an event came since the last settling) whose free leaves
+ * the bucket open, and at a peak (most tops: python3 with
+ * PYTHONMALLOC=malloc reaches 365k of its 430k), nothing pending or
+ * stashed, no thread's batch and no shadow run to write ahead
+ * (mgt_shadow_far).
+ * The peak is then stack 0's copy and the epoch's stores (new_epoch), and
+ * the free is counted in stack 0's record, with no look-up.  Anything else
+ * is mgt_free_top's, from the start.
+ */
+void mgt_free_top0(struct mgt_thread *t, uint32_t size, uint64_t p)
+{
+	struct mgt_header *h = mgt_g.hdr;
+	uint64_t left = h->tl_left, cur = live_bytes(h);
+	if (MGT_UNLIKELY(left == settled || left == 1))
+		goto other;
+	if ((int64_t)cur >= (int64_t)h->peak_bytes) {
+		if (MGT_UNLIKELY(!mgt_shadow_far(p) ||
+				 (h->pend_stack | h->stash_at |
+				  __atomic_load_n(&h->n_batches, __ATOMIC_ACQUIRE))))
+			goto other;
+		uint64_t e = h->epoch + 1;
+		h->peak_bytes = cur;
+		mgt_stack_rebase_now(mgt_stack_at(0), e);   /* its epoch is older */
+		epoch_set(h, e);
+	}
+	h->tl_open.live_max = cur;
+	h->room = 0;
+	settled = left - 1;               /* tl_left of the state this free leaves */
+	mgt_count_stack_free(mgt_stack_at(0), size);
+	h->room += (int64_t)size;         /* mgt_after_free: the bucket stays open */
+	h->tl_left = left - 1;
+	mgt_ev_end(t, 1);
+	return;
+other:
+	mgt_free_top(t, size, p);
 }
 
 void mgt_timeline_close(struct mgt_header *h)
@@ -864,8 +911,12 @@ static inline __attribute__((always_inline)) void count_resize(struct mgt_header
 	struct mgt_stack *o = mgt_stack_at(old_stack), *n = mgt_stack_at(stack);
 	if (size <= old_size)             /* as a free: the top before it first */
 		h = mgt_before_free(h, old_size - size);
-	mgt_rebase(o, h->epoch);
-	mgt_rebase(n, h->epoch);
+	/* stack 0 needs none (new_epoch rebases it at once): left out where
+	 * the compiler sees both are 0 */
+	if (!(__builtin_constant_p(old_stack | stack) && !(old_stack | stack))) {
+		mgt_rebase(o, h->epoch);
+		mgt_rebase(n, h->epoch);
+	}
 	mgt_count_stack_alloc(n, size);
 	mgt_count_stack_free(o, old_size);
 	if (size > old_size)
@@ -1590,7 +1641,7 @@ __attribute__((noinline)) void mgt_free_slow(struct mgt_thread *t, int solo, uin
 
 void mgt_record_free(struct mgt_thread *t, void *p)
 {
-	mgt_record_free_inline(t, p, 0);
+	mgt_record_free_inline(t, p);
 }
 
 int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old)
@@ -1662,6 +1713,28 @@ void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block 
 		      size_t size, void *fp)
 {
 	realloc_done(t, had_old, old, q, size, fp, 0);
+}
+
+/*
+ * The word named stack 0's class of the old size (mgt_sh_block0).  The
+ * common case is count_resize at stack 0, which needs no rebase (new_epoch
+ * rebases it at once); any other, realloc_done's with the block the word
+ * described (mgt_shadow_take's).
+ */
+void mgt_realloc_done0(struct mgt_thread *t, uint32_t v, uint64_t p, void *q, size_t size)
+{
+	uint64_t old_size = mgt_sh_block0(v);
+	if (MGT_LIKELY(q)) {
+		int solo = mgt_ev_begin(t);
+		if (MGT_LIKELY(solo && mgt_shadow_put((uint64_t)q, size, 0, t))) {
+			count_resize(mgt_g.hdr, 0, old_size, 0, size);
+			mgt_ev_end(t, 1);
+			return;
+		}
+		mgt_ev_end(t, solo);
+	}
+	struct mgt_block old = { p, old_size, 0, (uint16_t)(mgt_g.fork_gen & ((1u << MGT_GEN_BITS) - 1)) };
+	realloc_done(t, 1, &old, q, size, NULL, 0);
 }
 
 

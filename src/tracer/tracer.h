@@ -312,6 +312,10 @@ struct mgt_block;
 MGT_HIDDEN int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old);
 MGT_HIDDEN void mgt_realloc_done(struct mgt_thread *t, int had_old, const struct mgt_block *old,
 				 void *q, size_t size, void *fp);
+/* mgt_realloc_done without stacks, for a block p the only thread took out
+ * of its shadow itself: v was its word (hooks.c, realloc_counts) */
+MGT_HIDDEN void mgt_realloc_done0(struct mgt_thread *t, uint32_t v, uint64_t p, void *q,
+				  size_t size);
 /*
  * Where the program stood when it entered the exit path: the leak check scans
  * its stack from there, never the tracer's own deeper frames (their unused
