@@ -60,6 +60,12 @@ work=$(cd "$work" && pwd)
 # 1. memgate itself (Release), unless a binary was given.
 if [ -z "$memgate" ]; then
 	: "${build:=$work/build}"
+	# a build directory configured from another checkout (a worktree, a
+	# clone elsewhere) would make cmake refuse this one: start it afresh
+	if [ -f "$build/CMakeCache.txt" ] &&
+		! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$repo" "$build/CMakeCache.txt"; then
+		rm -rf "$build"
+	fi
 	echo "== building memgate in $build" >&2
 	cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$work/cmake.log" 2>&1 &&
 		cmake --build "$build" -j"$(nproc)" >>"$work/cmake.log" 2>&1 ||
