@@ -665,8 +665,8 @@ static inline uint64_t fp_key(uint64_t h1, uint64_t h2, uint32_t *check)
  * that fp lies in [lo, hi), and with first_ok that it may be read.
  */
 static inline __attribute__((always_inline)) int
-fp_step(uintptr_t fp, uintptr_t top, uintptr_t *next, uintptr_t *frames, uint32_t max,
-	uint32_t *left, uint64_t *x1, uint64_t *x2)
+fp_step(uintptr_t fp, uintptr_t top, uintptr_t *next, uintptr_t *frames, uintptr_t *recs,
+	uint32_t max, uint32_t *left, uint64_t *x1, uint64_t *x2)
 {
 	const uintptr_t *rec = (const uintptr_t *)fp;
 	uintptr_t ra = rec[1];
@@ -678,14 +678,16 @@ fp_step(uintptr_t fp, uintptr_t top, uintptr_t *next, uintptr_t *frames, uint32_
 #endif
 	if (frames)
 		frames[max - *left] = ra;
+	if (recs)
+		recs[max - *left] = fp;
 	--*left;
 	fp_hash(x1, x2, ra);
 	return *next > fp && *next <= top && !(*next & 7);
 }
 
 static inline __attribute__((always_inline)) uint32_t
-fp_walk(uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max, uint32_t *trunc,
-	uint64_t *h1, uint64_t *h2, int first_ok)
+fp_walk_recs(uintptr_t hi, uintptr_t fp, uintptr_t *frames, uintptr_t *recs, uint32_t max,
+	     uint32_t *trunc, uint64_t *h1, uint64_t *h2, int first_ok)
 {
 	uint64_t x1 = *h1, x2 = *h2;
 	uint32_t left = max;
@@ -696,13 +698,13 @@ fp_walk(uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max, uint32_t *t
 	/* two frames a turn, each record's address in a register of its own,
 	 * and one test of the room left for both */
 	while (MGT_LIKELY(left >= 2)) {
-		if (!fp_step(fp, top, &next, frames, max, &left, &x1, &x2) ||
-		    !fp_step(next, top, &fp, frames, max, &left, &x1, &x2))
+		if (!fp_step(fp, top, &next, frames, recs, max, &left, &x1, &x2) ||
+		    !fp_step(next, top, &fp, frames, recs, max, &left, &x1, &x2))
 			goto out;
 		__asm__("" : "+r"(left));     /* a plain count: no second one for its parity */
 	}
 	if (left) {
-		if (!fp_step(fp, top, &next, frames, max, &left, &x1, &x2))
+		if (!fp_step(fp, top, &next, frames, recs, max, &left, &x1, &x2))
 			goto out;
 		fp = next;
 	}
@@ -715,6 +717,14 @@ out:
 	*h1 = x1;
 	*h2 = x2;
 	return max - left;
+}
+
+/* fp_walk_recs without the records' addresses: every walk but pred_walk */
+static inline __attribute__((always_inline)) uint32_t
+fp_walk(uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max, uint32_t *trunc,
+	uint64_t *h1, uint64_t *h2, int first_ok)
+{
+	return fp_walk_recs(hi, fp, frames, NULL, max, trunc, h1, h2, first_ok);
 }
 
 /*
@@ -819,6 +829,57 @@ uint32_t mgt_stack_resolve(struct mgt_thread *t, const struct mgt_stash *s)
  * where the hashing walk would be made again for the frames.  A threaded
  * process goes back to the hashing walk.
  */
+/*
+ * The frame records' addresses of the solo thread's last walk into its
+ * stash, outermost last: a program that allocates from one deep call path
+ * after another mostly does so at the same depths, so its next walk finds
+ * its records where this one did.  Reading them from here, not each from
+ * the one before, lets the loads go in parallel; each is still checked
+ * against the record before it (pred_walk).
+ */
+static uintptr_t pred_fp[MGT_MAX_DEPTH + 1];
+static uint32_t pred_n;
+
+/*
+ * fp_walk from fp (checked: inside the stack, 8-aligned, a record below its
+ * top) for the solo thread with many stacks, with the same frames, hashes
+ * and cut: the records the last walk found are read at once while each
+ * one's saved frame pointer is the next one predicted, so it is the same
+ * chain; from the first that differs on, the records are followed one by
+ * one (fp_walk_recs), and their addresses kept for the next walk.
+ */
+static inline __attribute__((always_inline)) uint32_t
+pred_walk(uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max, uint32_t *trunc,
+	  uint64_t *h1, uint64_t *h2)
+{
+	uint64_t x1 = *h1, x2 = *h2;
+	uint32_t k = 0, n = pred_n < max ? pred_n : max;
+	uintptr_t top = hi - 2 * sizeof(uintptr_t);
+	if (n && pred_fp[0] == fp) {
+		/* each predicted record above the one before, 8-aligned (so it was
+		 * kept), and below this stack's top: readable as fp_step's are */
+		for (; k + 1 < n; k++) {
+			const uintptr_t *rec = (const uintptr_t *)pred_fp[k];
+			uintptr_t ra = rec[1];
+			if (rec[0] != pred_fp[k + 1] || ra < 4096 || pred_fp[k + 1] > top)
+				break;
+#if defined(__aarch64__)
+			ra &= 0x0000ffffffffffffull;
+#endif
+			frames[k] = ra;
+			fp_hash(&x1, &x2, ra);
+		}
+		fp = pred_fp[k];
+	}
+	*h1 = x1;
+	*h2 = x2;
+	/* from the first record not predicted on, one by one, their addresses kept */
+	uint32_t depth = k + fp_walk_recs(hi, fp, frames + k, pred_fp + k, max - k, trunc,
+					  h1, h2, 0);
+	pred_n = depth;
+	return depth;
+}
+
 static __attribute__((noinline)) uint32_t capture_fp(struct mgt_thread *t, uintptr_t fp)
 {
 	uintptr_t frames[MGT_MAX_DEPTH], *f = frames, lo, hi;
@@ -835,7 +896,10 @@ static __attribute__((noinline)) uint32_t capture_fp(struct mgt_thread *t, uintp
 	}
 	stack_bounds(t, fp, &lo, &hi);
 	fp_seed(&h1, &h2);
-	depth = fp - lo < hi - lo ? fp_walk(hi, fp, f, max, &trunc, &h1, &h2, 0) : 0;
+	if (st && fp - lo < hi - lo && fp <= hi - 2 * sizeof(uintptr_t) && !(fp & 7))
+		depth = pred_walk(hi, fp, f, max, &trunc, &h1, &h2);
+	else
+		depth = fp - lo < hi - lo ? fp_walk(hi, fp, f, max, &trunc, &h1, &h2, 0) : 0;
 	hash = fp_key(h1, h2, &check);
 	if (!st || (hash == t->last_hash && check == t->last_check))
 		return intern(t, f, depth, trunc, hash, check);
