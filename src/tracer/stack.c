@@ -822,14 +822,6 @@ uint32_t mgt_stack_resolve(struct mgt_thread *t, const struct mgt_stash *s)
 }
 
 /*
- * mgt_stack_capture's frame-pointer walks past its common case: another
- * stack than the thread's first, and many stacks (fp_depth 0), where the
- * only thread walks straight into its stash and leaves a stack that is not
- * its last for later (record.c, "The probe at the next event"): one walk,
- * where the hashing walk would be made again for the frames.  A threaded
- * process goes back to the hashing walk.
- */
-/*
  * The frame records' addresses of the solo thread's last walk into its
  * stash, outermost last: a program that allocates from one deep call path
  * after another mostly does so at the same depths, so its next walk finds
@@ -880,6 +872,14 @@ pred_walk(uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max, uint32_t 
 	return depth;
 }
 
+/*
+ * mgt_stack_capture's frame-pointer walks past its common case: another
+ * stack than the thread's first, and many stacks (fp_depth 0), where the
+ * only thread walks straight into its stash and leaves a stack that is not
+ * its last for later (record.c, "The probe at the next event"): one walk,
+ * where the hashing walk would be made again for the frames.  A threaded
+ * process goes back to the hashing walk.
+ */
 static __attribute__((noinline)) uint32_t capture_fp(struct mgt_thread *t, uintptr_t fp)
 {
 	uintptr_t frames[MGT_MAX_DEPTH], *f = frames, lo, hi;
