@@ -1475,6 +1475,18 @@ static __attribute__((noinline)) void stash_settle_locked(struct mgt_thread *t)
 	mgt_unlock(&event_lock);
 }
 
+/* before block p is looked for, for a free or a realloc: the stash applied
+ * if p is the stashed block (by the only thread, else under the event lock) */
+static inline void stash_settle_block(struct mgt_thread *t, int solo, uint64_t p)
+{
+	if (MGT_UNLIKELY(mgt_g.hdr->stash_at && p == stash_p)) {
+		if (solo)
+			stash_apply(t, mgt_g.hdr, 0, 0);
+		else
+			stash_settle_locked(t);
+	}
+}
+
 /* an allocation past the common case: a threaded process, or a block for
  * ptrmap.c; tried: the caller's shadow put failed (it would again) */
 static __attribute__((noinline)) void alloc_rest(struct mgt_thread *t, int solo, uint64_t p,
@@ -1586,13 +1598,7 @@ static __attribute__((noinline)) void free_rest(struct mgt_thread *t, int solo, 
 {
 	struct mgt_block b;
 	uint32_t v, e;
-	/* the stashed block: in the map first */
-	if (MGT_UNLIKELY(mgt_g.hdr->stash_at && p == stash_p)) {
-		if (solo)
-			stash_apply(t, mgt_g.hdr, 0, 0);
-		else
-			stash_settle_locked(t);
-	}
+	stash_settle_block(t, solo, p);       /* the stashed block: in the map first */
 	if (!solo && (v = mgt_shadow_take_word(p, t))) {  /* the image's own block */
 		e = mgt_sh_block(v);
 		push(t, MGT_EV_FREE, mgt_sh_size(e), mgt_sh_stack(e), 0, 0);
@@ -1647,12 +1653,7 @@ void mgt_record_free(struct mgt_thread *t, void *p)
 int mgt_realloc_take(struct mgt_thread *t, void *p, struct mgt_block *old)
 {
 	int solo = mgt_ev_begin(t);
-	if (MGT_UNLIKELY(mgt_g.hdr->stash_at && (uint64_t)p == stash_p)) {   /* the stashed block */
-		if (solo)
-			stash_apply(t, mgt_g.hdr, 0, 0);
-		else
-			stash_settle_locked(t);
-	}
+	stash_settle_block(t, solo, (uint64_t)p);
 	int found = take(t, (uint64_t)p, old, solo, 0);
 	mgt_ev_end(t, solo);
 	return found;
@@ -2181,7 +2182,6 @@ void mgt_atfork_prepare(void)
 	stash_flush(fork_thread);
 	mgt_stack_lock();
 	fork_token = enter(fork_thread, 1);
-
 }
 
 void mgt_atfork_parent(void)

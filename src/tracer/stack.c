@@ -72,12 +72,11 @@ struct index {
 	struct slot s[];
 };
 /*
- * The frame-pointer walk: fp_walks when it is the process's; fp_depth is
- * mgt_g.depth then, but 0 while the only thread walks with many stacks,
- * where every walk stores its frames (capture_fp, "The probe at the
- * next event" in record.c).
+ * When the frame-pointer walk is the process's, fp_depth is mgt_g.depth,
+ * but 0 while the only thread walks with many stacks, where every walk
+ * stores its frames (capture_fp, "The probe at the next event" in
+ * record.c); with the call-frame walk, 0.
  */
-static int fp_walks;
 static _Atomic uint32_t fp_depth;
 
 static struct index *_Atomic index_;
@@ -833,8 +832,8 @@ static uintptr_t pred_fp[MGT_MAX_DEPTH + 1];
 static uint32_t pred_n;
 
 /*
- * fp_walk from fp (checked: inside the stack, 8-aligned, a record below its
- * top) for the solo thread with many stacks, with the same frames, hashes
+ * fp_walk from fp (inside the stack) for the solo thread with many stacks,
+ * with the same frames, hashes
  * and cut: the records the last walk found are read at once while each
  * one's saved frame pointer is the next one predicted, so it is the same
  * chain; from the first that differs on, the records are followed one by
@@ -847,7 +846,8 @@ pred_walk(uintptr_t hi, uintptr_t fp, uintptr_t *frames, uint32_t max, uint32_t 
 	uint64_t x1 = *h1, x2 = *h2;
 	uint32_t k = 0, n = pred_n < max ? pred_n : max;
 	uintptr_t top = hi - 2 * sizeof(uintptr_t);
-	if (n && pred_fp[0] == fp) {
+	/* fp: 8-aligned, or it would not have been kept; its top checked here */
+	if (n && pred_fp[0] == fp && fp <= top) {
 		/* each predicted record above the one before, 8-aligned (so it was
 		 * kept), and below this stack's top: readable as fp_step's are */
 		for (; k + 1 < n; k++) {
@@ -896,10 +896,12 @@ static __attribute__((noinline)) uint32_t capture_fp(struct mgt_thread *t, uintp
 	}
 	stack_bounds(t, fp, &lo, &hi);
 	fp_seed(&h1, &h2);
-	if (st && fp - lo < hi - lo && fp <= hi - 2 * sizeof(uintptr_t) && !(fp & 7))
+	if (fp - lo >= hi - lo)
+		depth = 0;
+	else if (st)
 		depth = pred_walk(hi, fp, f, max, &trunc, &h1, &h2);
 	else
-		depth = fp - lo < hi - lo ? fp_walk(hi, fp, f, max, &trunc, &h1, &h2, 0) : 0;
+		depth = fp_walk(hi, fp, f, max, &trunc, &h1, &h2, 0);
 	hash = fp_key(h1, h2, &check);
 	if (!st || (hash == t->last_hash && check == t->last_check))
 		return intern(t, f, depth, trunc, hash, check);
@@ -919,7 +921,7 @@ static __attribute__((noinline)) uint32_t capture_cfi(struct mgt_thread *t, uint
 	uint32_t trunc = 0, check, depth, max = mgt_g.depth;
 	uint64_t hash, h1 = 0, h2 = 0;
 	if (!MGT_CFI_UNWIND)
-		return capture_fp(t, fp);             /* (never: fp_walks then) */
+		return capture_fp(t, fp);             /* (never: capture_fp is the process's then) */
 	if (!max)
 		return 0;                             /* counts only: everything in stack 0 */
 	stack_bounds(t, fp, &lo, &hi);
@@ -1024,7 +1026,7 @@ int mgt_stack_reset(void)
 	atomic_store_explicit(&index_, x, memory_order_release);
 	if (!main_hi && mgt_g.depth)          /* no walks, no bounds (--no-stacks) */
 		find_main_stack();
-	fp_walks = !(MGT_CFI_UNWIND && !mgt_g.unwind_fp);
+	int fp_walks = !(MGT_CFI_UNWIND && !mgt_g.unwind_fp);
 	capture_slow = fp_walks ? capture_fp : capture_cfi;
 	/* (a fork child is the only thread, with many stacks from the start
 	 * when pend_stacks <= 1) */
