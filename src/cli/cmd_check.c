@@ -219,11 +219,11 @@ static void print_table(const struct mg_check_test *rows, size_t n, int tty, int
 		same += here;
 		same_tests += here > 0;
 	}
-	if (same)
-		printf("%zu gated figure%s of %zu test%s equal%s %s baseline%s (-v lists %s)\n",
-		       same, same == 1 ? "" : "s", same_tests, same_tests == 1 ? "" : "s",
-		       same == 1 ? "s" : "", same == 1 ? "its" : "their", same == 1 ? "" : "s",
-		       same == 1 ? "it" : "them");
+	if (same) {
+		char phrase[128];
+		mg_check_equal_phrase(phrase, sizeof(phrase), same, same_tests);
+		printf("%s (-v lists %s)\n", phrase, same == 1 ? "it" : "them");
+	}
 	size_t n_stale;
 	long shared = shared_staleness(rows, n, &n_stale);
 	for (size_t i = 0; i < n; i++)

@@ -180,6 +180,13 @@ int mg_check_verdict_fails(const char *verdict)
 	return verdict && (!strcmp(verdict, "regression") || !strcmp(verdict, "over budget"));
 }
 
+void mg_check_equal_phrase(char *buf, size_t n, size_t figures, size_t tests)
+{
+	snprintf(buf, n, "%zu gated figure%s of %zu test%s equal%s %s baseline%s", figures,
+		 figures == 1 ? "" : "s", tests, tests == 1 ? "" : "s", figures == 1 ? "s" : "",
+		 figures == 1 ? "its" : "their", figures == 1 ? "" : "s");
+}
+
 int mg_check_result_validate(const cJSON *doc, const char *name, struct mg_error *err)
 {
 	const char *kind;

@@ -30,6 +30,10 @@ cJSON *mg_check_result_doc(const struct mg_check_result *r, const struct mg_chec
 /* whether a verdict of the check result fails the gate ("regression", "over budget") */
 int mg_check_verdict_fails(const char *verdict);
 
+/* "12 gated figures of 3 tests equal their baselines" (the tables' line
+ * for what they leave out: cmd_check.c, markdown.c) into buf (n bytes) */
+void mg_check_equal_phrase(char *buf, size_t n, size_t figures, size_t tests);
+
 /*
  * Checks that `doc` is a check result memgate can render ("schema": 1, a
  * "tests" array; "kind", when present, "memgate-check").  MG_EINVALID with

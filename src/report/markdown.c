@@ -11,6 +11,7 @@
 #include "../util/buf.h"
 #include "../util/error.h"
 #include "../util/json.h"
+#include "check_result.h"
 #include "markdown.h"
 
 /* ---- reading the document ---- */
@@ -447,10 +448,9 @@ static int unchanged_table(struct md *m, const cJSON **tests, size_t n)
 	}
 	if (!figures)
 		return 0;
-	mg_buf_printf(&m->blk, "<details><summary>%zu gated figure%s of %zu test%s equal%s "
-		      "%s baseline%s</summary>\n\n", figures, figures == 1 ? "" : "s", with,
-		      with == 1 ? "" : "s", figures == 1 ? "s" : "", figures == 1 ? "its" : "their",
-		      figures == 1 ? "" : "s");
+	char phrase[128];
+	mg_check_equal_phrase(phrase, sizeof(phrase), figures, with);
+	mg_buf_printf(&m->blk, "<details><summary>%s</summary>\n\n", phrase);
 	if (metrics_table(m, tests, n, 1, 1) < 0)
 		return -1;
 	mg_buf_puts(&m->blk, "</details>\n\n");
