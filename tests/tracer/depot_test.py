@@ -13,7 +13,12 @@ dead process back (exit 3, killed by signal 9) with every stack whole: every
 stack row that holds a block leads from leaf through down and DEPTH levels of
 rec_a/rec_b to main, the first levels pick rec_b where the block's size
 (16 + n % 16) says its n has the bit set, no two rows have the same frames,
-and the rows add up to the leaked figures.
+and the rows add up to the leaked figures.  The one exception is the one the
+trace format allows (src/tracer/FORMAT.md, "Counts live in the stacks"): a
+kill inside an event's few stores may leave that one event partly counted,
+its block without its bytes (a row of 1 block, 0 bytes) or its bytes
+without its block (bytes of a stack no row shows).  At most one such event
+a kill, never more.
 
 size: `memgate trace --keep-raw -- fx_depot size VARY`, then depot_size
 checks the kept trace file against the bound its layout gives
@@ -55,11 +60,13 @@ def check_killed(doc, ms):
     if p.get("signal") != 9:
         return [f"{ms} ms: the process ended by {p.get('end')}, signal {p.get('signal')}"]
     names = [f["function"] for f in p["frames"]]
-    seen, blocks, nbytes = set(), 0, 0
+    seen, blocks, nbytes, partly = set(), 0, 0, []
     for row in p["stacks"]:
         fr, leak_bytes, leak_blocks = row[0], row[5], row[6]
         if not leak_blocks:
             continue
+        if (leak_blocks, leak_bytes) == (1, 0):
+            partly.append("a row of 1 block, 0 bytes")
         blocks += leak_blocks
         nbytes += leak_bytes
         f = [names[i] for i in fr]
@@ -72,15 +79,24 @@ def check_killed(doc, ms):
         # one block per stack in the first round: its size says n's low bits
         n = leak_bytes // leak_blocks - 16
         want = ["rec_b" if n >> k & 1 else "rec_a" for k in range(4)]
-        if leak_blocks == 1 and levels[0:8:2] != want:
+        if leak_blocks == 1 and leak_bytes and not 16 <= leak_bytes < 32:
+            return [f"{ms} ms: a {leak_bytes}-byte block, of no size the fixture asks for: {f}"]
+        if leak_blocks == 1 and leak_bytes and levels[0:8:2] != want:
             return [f"{ms} ms: a {leak_bytes}-byte block on the stack of another n: {f}"]
         if tuple(fr) in seen:
             return [f"{ms} ms: two rows with the same frames: {f}"]
         seen.add(tuple(fr))
     s = doc["summary"]
-    if blocks != s["leaked_blocks"] or nbytes != s["leaked_bytes"]:
+    off = s["leaked_bytes"] - nbytes
+    if blocks == s["leaked_blocks"] and 16 <= off < 32:
+        partly.append(f"{off} bytes of a stack without its block")
+    elif blocks != s["leaked_blocks"] or off:
         return [f"{ms} ms: the stacks hold {blocks} blocks, {nbytes} bytes; "
                 f"the process {s['leaked_blocks']}, {s['leaked_bytes']}"]
+    if len(partly) > 1:
+        return [f"{ms} ms: more than the one event a kill may cut short: {partly}"]
+    if partly:
+        print(f"{ms} ms: the event the kill cut short is partly counted: {partly[0]}")
     if len(seen) < KILL_AFTER:
         return [f"{ms} ms: {len(seen)} stacks, but {KILL_AFTER} were made before the timer was set"]
     print(f"{ms} ms: {len(seen)} stacks, {blocks} blocks read back whole")
