@@ -94,7 +94,7 @@ CASES = {}
 for s in ["basic", "calloc", "realloc", "reallocarray", "memalign", "pvalloc", "malloc0",
           "free_null", "strdup", "failed", "sawtooth", "equal_peaks", "equal_peaks2",
           "realloc_peak", "rises", "many", "many_pairs", "threads", "leak_kinds",
-          "grow_realloc", "write_before", "prot_none"]:
+          "leak_kinds_joined", "grow_realloc", "write_before", "prot_none"]:
     CASES["c_" + s] = ["{bin}/oracle_c", s]
 for s in ["new_delete", "aligned_new", "nothrow_new", "nothrow_fail", "new_zero", "containers", "exceptions"]:
     CASES["cxx_" + s] = ["{bin}/oracle_cxx", s]
