@@ -1,6 +1,7 @@
 /* sites.c - runtime-owned stacks and the call site a stack is blamed on */
 #define _GNU_SOURCE
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,7 +251,7 @@ static const struct { const char *function, *what; } runtime_rules[] = {
 	{ "testing::*", GTEST_OWNER },
 };
 
-const char *mg_runtime_frame(const struct mg_site_frame *f, int *code)
+static const char *runtime_frame(const struct mg_site_frame *f, int *code)
 {
 	/* Rust's inherent methods demangle as "<std::thread::Thread>::new" */
 	const char *fn = f->function, *bare = fn && *fn == '<' ? fn + 1 : fn;
@@ -261,6 +262,108 @@ const char *mg_runtime_frame(const struct mg_site_frame *f, int *code)
 		    (bare != fn && mg_glob(runtime_rules[r].function, bare)))
 			return runtime_rules[r].what;
 	return gtest_function(fn) ? GTEST_OWNER : NULL;
+}
+
+/*
+ * runtime_frame()'s answers, remembered by the three strings it reads (the
+ * function, the file, the module): a worker of `memgate run` builds profile
+ * after profile of one test binary, whose frames are mostly the same std and
+ * harness functions, and one answer is ~70 globs, 27k instructions on a
+ * Rust name (more than half of a small Rust case's profile: bench/README.md,
+ * "Session 12: building a profile").  Open addressing on a 64-bit hash of
+ * the strings, which are copied; it grows to RT_MEMO_MAX entries, then only
+ * answers what it holds.  memgate is single-threaded; the table lives as
+ * long as the process.
+ */
+#define RT_MEMO_MAX (1u << 15)
+
+struct rt_memo {
+	uint64_t hash;
+	char *function, *file, *module;       /* NULL where the frame has none */
+	const char *what;                     /* a static string, or NULL */
+	int code;
+	int used;
+};
+
+static struct rt_memo *rt_memo;
+static size_t rt_memo_cap, rt_memo_n;
+
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+	/* FNV-1a, with NULL and "" told apart */
+	h = (h ^ (s ? 1u : 2u)) * 0x100000001b3ull;
+	for (; s && *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
+static int same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static struct rt_memo *rt_memo_slot(struct rt_memo *tab, size_t cap, uint64_t h,
+				    const struct mg_site_frame *f)
+{
+	for (size_t i = h & (cap - 1);; i = (i + 1) & (cap - 1))
+		if (!tab[i].used || (tab[i].hash == h && same_str(tab[i].function, f->function) &&
+				     same_str(tab[i].file, f->file) &&
+				     same_str(tab[i].module, f->module)))
+			return &tab[i];
+}
+
+/* room for one more entry: 0, or -1 when full or out of memory */
+static int rt_memo_room(void)
+{
+	if (4 * (rt_memo_n + 1) <= 3 * rt_memo_cap)
+		return 0;
+	size_t cap = rt_memo_cap ? 2 * rt_memo_cap : 1024;
+	struct rt_memo *tab;
+	if (rt_memo_n >= RT_MEMO_MAX || !(tab = calloc(cap, sizeof(*tab))))
+		return -1;
+	for (size_t i = 0; i < rt_memo_cap; i++)
+		if (rt_memo[i].used) {
+			const struct mg_site_frame f = { rt_memo[i].function, rt_memo[i].file, 0,
+							 rt_memo[i].module, 0 };
+			*rt_memo_slot(tab, cap, rt_memo[i].hash, &f) = rt_memo[i];
+		}
+	free(rt_memo);
+	rt_memo = tab;
+	rt_memo_cap = cap;
+	return 0;
+}
+
+static char *dup_or_null(const char *s, int *failed)
+{
+	char *d = s ? strdup(s) : NULL;
+	*failed |= s && !d;
+	return d;
+}
+
+const char *mg_runtime_frame(const struct mg_site_frame *f, int *code)
+{
+	uint64_t h = hash_str(hash_str(hash_str(0xcbf29ce484222325ull, f->function), f->file),
+			      f->module);
+	struct rt_memo *e = rt_memo ? rt_memo_slot(rt_memo, rt_memo_cap, h, f) : NULL;
+	if (e && e->used) {
+		*code = e->code;
+		return e->what;
+	}
+	const char *what = runtime_frame(f, code);
+	if (rt_memo_room() < 0)
+		return what;
+	int failed = 0;
+	struct rt_memo m = { h, dup_or_null(f->function, &failed), dup_or_null(f->file, &failed),
+			     dup_or_null(f->module, &failed), what, *code, 1 };
+	if (failed) {
+		free(m.function);
+		free(m.file);
+		free(m.module);
+		return what;
+	}
+	*rt_memo_slot(rt_memo, rt_memo_cap, h, f) = m;
+	rt_memo_n++;
+	return what;
 }
 
 const char *mg_runtime_cut(size_t n, mg_runtime_frame_fn frame, void *arg, size_t *at,
