@@ -1,4 +1,5 @@
 /* main.c - the command table: `memgate <command> [args]` */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,13 @@ fail:
 int main(int argc, char **argv)
 {
 	mg_guard_stdio();     /* inside GitHub Actions: no workflow command through names */
+	/* memgate frees whole JSON trees of small nodes (a profile's, a
+	 * baseline's): glibc's fastbins kept them unmerged until the next large
+	 * request consolidated them all (a quarter of a small test case's
+	 * profile, bench/README.md, "Session 12: building a profile"); without
+	 * fastbins a free merges at once, and the tcache still takes the small
+	 * churn.  Our own heap only: the programs memgate runs start afresh. */
+	mallopt(M_MXFAST, 0);
 	if (argc < 2) {
 		usage(stderr);
 		return MG_EXIT_USAGE;
