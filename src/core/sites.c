@@ -315,11 +315,13 @@ static struct rt_memo *rt_memo_slot(struct rt_memo *tab, size_t cap, uint64_t h,
 /* room for one more entry: 0, or -1 when full or out of memory */
 static int rt_memo_room(void)
 {
+	if (rt_memo_n >= RT_MEMO_MAX)
+		return -1;
 	if (4 * (rt_memo_n + 1) <= 3 * rt_memo_cap)
 		return 0;
 	size_t cap = rt_memo_cap ? 2 * rt_memo_cap : 1024;
-	struct rt_memo *tab;
-	if (rt_memo_n >= RT_MEMO_MAX || !(tab = calloc(cap, sizeof(*tab))))
+	struct rt_memo *tab = calloc(cap, sizeof(*tab));
+	if (!tab)
 		return -1;
 	for (size_t i = 0; i < rt_memo_cap; i++)
 		if (rt_memo[i].used) {

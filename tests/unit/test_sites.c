@@ -115,6 +115,43 @@ static void test_runtime(void)
 	CHECK(mg_runtime_owner(NULL, 0) == NULL);
 }
 
+/* mg_runtime_frame's answers are remembered by the frame's strings (sites.c):
+ * the same strings in other buffers get the same answer, another file or
+ * module its own; past the table's size the answers stay right */
+static void ask(const char *fn, const char *file, const char *module, int want_code,
+		const char *want)
+{
+	char f[128], fl[128], m[128];
+	snprintf(f, sizeof(f), "%s", fn);
+	snprintf(fl, sizeof(fl), "%s", file ? file : "");
+	snprintf(m, sizeof(m), "%s", module);
+	const struct mg_site_frame sf = { f, file ? fl : NULL, 1, m, 0 };
+	int code = -1;
+	const char *what = mg_runtime_frame(&sf, &code);
+	CHECKF(code == want_code && (want ? what && !strcmp(what, want) : !what),
+	       "%s in %s: code %d, \"%s\"", fn, module, code, what ? what : "(null)");
+}
+
+static void test_runtime_memo(void)
+{
+	char fn[64];
+	for (int round = 0; round < 3; round++) {
+		ask("setlocale", NULL, LIBC, 1, "locale data");
+		ask("setlocale", "/src/mine.c", PROG, 0, NULL);
+		ask("setlocale", "/usr/include/locale_wrap.h", PROG, 1, "locale data");
+		ask("setlocale", NULL, PROG, 0, NULL);
+	}
+	for (int i = 0; i < 40000; i++) {
+		snprintf(fn, sizeof(fn), "std::io::stdio::f%d", i);
+		ask(fn, "library/std/src/io/stdio.rs", PROG, 1, "Rust std stdio buffer");
+		snprintf(fn, sizeof(fn), "app::f%d", i);
+		ask(fn, "/src/app/src/lib.rs", PROG, 0, NULL);
+	}
+	ask("std::io::stdio::f7", "library/std/src/io/stdio.rs", PROG, 1, "Rust std stdio buffer");
+	ask("app::f7", "/src/app/src/lib.rs", PROG, 0, NULL);
+	ask("setlocale", NULL, LIBC, 1, "locale data");
+}
+
 /* where the runtime was called (stacks.c summarises the runtime's stacks there),
  * and the harnesses' own code: GoogleTest, libtest's option parser */
 static void check_short(const char *name, const char *want)
@@ -361,6 +398,7 @@ int main(void)
 {
 	test_demangle();
 	test_runtime();
+	test_runtime_memo();
 	test_runtime_entry();
 	test_short_names();
 	test_sites();
