@@ -41,7 +41,6 @@ enum { UNREACHED = 0, POSSIBLE = 1, REACHABLE = 2, INDIRECT = 3 };
 
 struct lc {
 	struct mgt_block *b;       /* live blocks, sorted by address */
-	uint64_t *ptrs;            /* their addresses alone, for find_block's search */
 	uint64_t hint;             /* the index find_block found last */
 	uint8_t *state;
 	uint32_t *stack;           /* work list of block indices */
@@ -90,6 +89,36 @@ static size_t read_mem(uint64_t addr, size_t len, void *buf)
 	return r > 0 ? (size_t)r : 0;
 }
 
+static void sift_down(struct mgt_block *a, uint64_t root, uint64_t n)
+{
+	for (;;) {
+		uint64_t child = 2 * root + 1;
+		if (child >= n)
+			return;
+		if (child + 1 < n && a[child].ptr < a[child + 1].ptr)
+			child++;
+		if (a[root].ptr >= a[child].ptr)
+			return;
+		struct mgt_block t = a[root];
+		a[root] = a[child];
+		a[child] = t;
+		root = child;
+	}
+}
+
+/* heapsort by address, in place: sort_blocks' fallback without room for its copy */
+static void heapsort_blocks(struct mgt_block *a, uint64_t n)
+{
+	for (uint64_t start = n / 2; start-- > 0;)
+		sift_down(a, start, n);
+	for (uint64_t end = n; end-- > 1;) {
+		struct mgt_block t = a[0];
+		a[0] = a[end];
+		a[end] = t;
+		sift_down(a, 0, end);
+	}
+}
+
 /*
  * Sorts a by address, into order from the runs it already has: the copy of
  * the map is the side table's blocks, then each shadow's in address order
@@ -133,24 +162,22 @@ static int64_t find_block(uint64_t w)
 {
 	if (w < lc->lo || w >= lc->hi)
 		return -1;
-	/* the last block with ptr <= w (b[0]'s is lc->lo), on the addresses
-	 * alone, without a branch to mispredict: the search was half of the
-	 * leak check's time where the live heap is full of pointers */
-	const uint64_t *p = lc->ptrs;
+	/* the last block with ptr <= w (b[0]'s is lc->lo), without a branch to
+	 * mispredict: the search was half of the leak check's time where the
+	 * live heap is full of pointers.  Words side by side often point to
+	 * blocks side by side: the block found last, or the one after it, first */
+	const struct mgt_block *b = lc->b;
 	uint64_t l = lc->hint, len;
-	/* words side by side often point to blocks side by side: the block
-	 * found last, or the one after it, first */
-	if (l + 1 < lc->n && p[l + 1] <= w)
+	if (l + 1 < lc->n && b[l + 1].ptr <= w)
 		l++;
-	if (p[l] > w || (l + 1 < lc->n && p[l + 1] <= w)) {
+	if (b[l].ptr > w || (l + 1 < lc->n && b[l + 1].ptr <= w)) {
 		for (l = 0, len = lc->n; len > 1; len -= len / 2)
-			l = p[l + len / 2] <= w ? l + len / 2 : l;
+			l = b[l + len / 2].ptr <= w ? l + len / 2 : l;
 	}
 	lc->hint = l;
-	const struct mgt_block *b = &lc->b[l];
-	if (w < b->ptr)
+	if (w < b[l].ptr)
 		return -1;
-	if (w < b->ptr + b->size || w == b->ptr)
+	if (w < b[l].ptr + b[l].size || w == b[l].ptr)
 		return (int64_t)l;
 	return -1;
 }
@@ -618,11 +645,32 @@ static uint64_t copy_blocks(uint64_t *bytes_b)
 	return 0;
 }
 
+/* lc->b's n blocks sorted by address (*bytes_b: its mapped size, which
+ * changes when the sorted copy takes its place), before the scan's tables
+ * are mapped: the copy is given back at once */
+static void sort(uint64_t *bytes_b, uint64_t n)
+{
+	uint64_t bytes_t = n * sizeof(struct mgt_block);
+	struct mgt_block *tmp = mgt_g.test_heapsort ? NULL : map(bytes_t);
+	if (!tmp) {
+		heapsort_blocks(lc->b, n);
+		return;
+	}
+	if (sort_blocks(lc->b, tmp, n) == tmp) {
+		struct mgt_block *t = lc->b;
+		lc->b = tmp;
+		tmp = t;
+		uint64_t tb = *bytes_b;
+		*bytes_b = bytes_t;
+		bytes_t = tb;
+	}
+	mgt_munmap(tmp, bytes_t);
+}
+
 void mgt_leakcheck(const struct mgt_exit_point *ep)
 {
 	volatile uint64_t low_mark = 0;
-	uint64_t n, bytes_b = 0, bytes_s = 0, bytes_w = 0, bytes_t = 0, bytes_p = 0;
-	struct mgt_block *tmp = NULL;
+	uint64_t n, bytes_b = 0, bytes_s = 0, bytes_w = 0;
 
 	/* the callee-saved registers (the only ones live across our calls) are
 	 * spilled into this frame, above low_mark, where the stack scan sees them */
@@ -635,37 +683,23 @@ void mgt_leakcheck(const struct mgt_exit_point *ep)
 	read_maps();
 	load_ranges();
 	n = copy_blocks(&bytes_b);
+	if (lc->b && n > 1)
+		sort(&bytes_b, n);
 	bytes_s = n;
 	bytes_w = 2 * n * 4;
-	bytes_t = n * sizeof(struct mgt_block);
-	bytes_p = n * sizeof(uint64_t);
 	if (lc->b) {
 		lc->state = map(bytes_s);
 		lc->stack = map(bytes_w);
-		tmp = map(bytes_t);
-		lc->ptrs = map(bytes_p);
 	}
-	if (!lc->b || !lc->state || !lc->stack || !tmp || !lc->ptrs)
+	if (!lc->b || !lc->state || !lc->stack)
 		goto out;
 	lc->cap = 2 * n;
 	lc->n = n;
-	if (n > 1 && sort_blocks(lc->b, tmp, n) == tmp) {
-		struct mgt_block *t = lc->b;  /* the sorted blocks are tmp's */
-		uint64_t tb = bytes_b;
-		lc->b = tmp;
-		bytes_b = bytes_t;
-		tmp = t;
-		bytes_t = tb;
-	}
-	mgt_munmap(tmp, bytes_t ? bytes_t : 1);
-	tmp = NULL;
 	lc->lo = lc->n ? lc->b[0].ptr : 0;
 	lc->hi = 0;
-	for (uint64_t i = 0; i < lc->n; i++) {
-		lc->ptrs[i] = lc->b[i].ptr;
+	for (uint64_t i = 0; i < lc->n; i++)
 		if (lc->b[i].ptr + lc->b[i].size + 1 > lc->hi)
 			lc->hi = lc->b[i].ptr + lc->b[i].size + 1;
-	}
 	lc->clique = UINT32_MAX;
 	lc->in_place = mgt_single_threaded() || threads_now() == 1;
 
@@ -710,10 +744,6 @@ out:
 		mgt_munmap(lc->state, bytes_s ? bytes_s : 1);
 	if (lc->stack)
 		mgt_munmap(lc->stack, bytes_w ? bytes_w : 1);
-	if (tmp)
-		mgt_munmap(tmp, bytes_t ? bytes_t : 1);
-	if (lc->ptrs)
-		mgt_munmap(lc->ptrs, bytes_p ? bytes_p : 1);
 	if (ranges)
 		mgt_munmap(ranges, ranges_bytes);
 	ranges = NULL;

@@ -443,6 +443,9 @@ static void read_settings(void)
 			} else if (!skip && !mgt_strncmp(entry, "MEMGATE_TEST_DEFER_MAX=", 23)) {
 				/* tests: a shorter signal handlers' queue (defer_slot) */
 				mgt_g.defer_max = mgt_atou(entry + 23);
+			} else if (!skip && !mgt_strncmp(entry, "MEMGATE_TEST_LEAK_SORT=heap", 28)) {
+				/* tests: the leak check sorts as without room for a copy */
+				mgt_g.test_heapsort = 1;
 			} else if (!skip && !mgt_strncmp(entry, "MEMGATE_ROOT=", 13)) {
 				mgt_g.root_only = 1;
 				mgt_g.root_pid = (int)mgt_atou(entry + 13);

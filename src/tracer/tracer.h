@@ -238,6 +238,7 @@ struct mgt_global {
 	int unwind_fp;                /* MEMGATE_UNWIND=fp: frame pointers only (stack.c) */
 	uint32_t kill_evict, kill_step; /* MEMGATE_TEST_EVICT_KILL=N:S (tests, record.c, evict) */
 	uint64_t defer_max;     /* signal handlers' calls queued at once (record.c, defer_slot) */
+	int test_heapsort;      /* MEMGATE_TEST_LEAK_SORT=heap: the leak check sorts in place */
 	uint32_t pend_stacks;   /* counts are left pending from this many stacks on
 	                         * (MGT_PEND_STACKS; tests: MEMGATE_TEST_PEND_STACKS) */
 	int root_only;                /* MEMGATE_ROOT=PID: trace that process only (follow-children: false) */
