@@ -224,6 +224,7 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 	cJSON *arr = cJSON_CreateArray();
 	const struct mg_image *last = p->images[p->n_images - 1];
 	size_t seen = 0;
+	uint64_t floor = 0;             /* the last of the first `max` once ranked */
 
 	for (size_t i = 0; r && i < p->n_images; i++) {
 		const struct mg_image *img = p->images[i];
@@ -240,12 +241,15 @@ static cJSON *stack_list(const struct mg_proc *p, enum list_kind kind, unsigned 
 			case L_BYTES: k = s->total_bytes; k2 = s->allocs; if (!k2) continue; break;
 			case L_ALLOCS: k = s->allocs; k2 = s->total_bytes; if (!k) continue; break;
 			}
+			seen++;
+			if (k < floor)
+				continue;             /* after every one of the first `max` */
 			if (n == room) {
 				mg_sort_first(r, n, sizeof(*r), max, by_key_desc);
 				n = max;
+				floor = max ? r[max - 1].key : 0;
 			}
 			r[n++] = (struct ranked){ img, (uint32_t)i, id, k, k2 };
-			seen++;
 		}
 	}
 	/* the first `max` in order; the others (leaks: for the runtime's sums) as they come */

@@ -569,6 +569,14 @@ static int by_key(const void *a, const void *b)
 	return x->img != y->img ? (x->img < y->img ? -1 : 1) : (x->id > y->id) - (x->id < y->id);
 }
 
+/* 0 when a candidate whose first figure is key cannot enter top: it is full,
+ * and its last (by_key's order, largest first) has a larger first figure */
+static int may_enter(const struct mg_top *top, uint64_t key)
+{
+	return top->n < top->k ||
+	       (top->n && key >= ((const struct cand *)(const void *)top->e)->key);
+}
+
 /* what becomes of a stack in the table (choose) */
 enum { S_NONE, S_WHOLE, S_SMALLER };
 
@@ -603,8 +611,12 @@ static int choose(const struct mg_proc *p, uint8_t **cls)
 			const struct cand c[2] = { { s->total_bytes, s->allocs, (uint32_t)i, id },
 						   { s->allocs, s->total_bytes, (uint32_t)i, id } };
 			cls[i][id] = S_SMALLER;
-			mg_top_add(&by_total, &c[0]);
-			mg_top_add(&by_allocs, &c[1]);
+			/* most stacks of a deep trace lose to the last of the kept on
+			 * the first figure alone: not asked through by_key */
+			if (may_enter(&by_total, c[0].key))
+				mg_top_add(&by_total, &c[0]);
+			if (may_enter(&by_allocs, c[1].key))
+				mg_top_add(&by_allocs, &c[1]);
 		}
 	}
 	/* kept whole: the first by either figure (all of them, when few) */
