@@ -275,9 +275,11 @@ int mg_json_load_doc(cJSON **out, const char *text, size_t len, const char *name
 		return mg_error_set(err, MG_EINVALID, "%s: a stack of its lists is not in its stack "
 				    "table", name);
 	}
-	if ((ret = is_profile ? check_figures(doc, "summary", 1, name, err) : MG_OK) != MG_OK ||
-	    (ret = is_profile ? check_figures(doc, "suppressed", 0, name, err) : MG_OK) != MG_OK ||
-	    (ret = !is_profile ? check_figures(doc, "figures", 1, name, err) : MG_OK) != MG_OK) {
+	/* the figures of the kind asked for: a baseline that also looks like a
+	 * profile (a summary, processes) is still gated by its "figures" */
+	if ((ret = profile ? check_figures(doc, "summary", 1, name, err) : MG_OK) != MG_OK ||
+	    (ret = profile ? check_figures(doc, "suppressed", 0, name, err) : MG_OK) != MG_OK ||
+	    (ret = !profile ? check_figures(doc, "figures", 1, name, err) : MG_OK) != MG_OK) {
 		cJSON_Delete(doc);
 		return ret;
 	}

@@ -158,6 +158,20 @@ gated_figures() {
 		check "baseline leaked_bytes $v exits 2 (got $rc)" [ "$rc" = 2 ]
 		check "baseline leaked_bytes $v named" grep -q "baselines/p.json: figures.leaked_bytes: expected a count" out.txt
 	done
+	# a baseline that also has a profile's summary and processes is still
+	# checked as a baseline (the fuzzer found one that lost its gate)
+	cp good-baseline.json baselines/p.json
+	edit baselines/p.json figures.leaked_bytes MISSING
+	/usr/bin/python3 - baselines/p.json profiles/p.json <<'PY'
+import json, sys
+d, p = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+d["summary"], d["processes"] = p["summary"], p["processes"]
+json.dump(d, open(sys.argv[1], "w"))
+PY
+	"$memgate" check --from profiles >out.txt 2>&1; rc=$?
+	check "a profile-shaped baseline without leaked_bytes exits 2 (got $rc)" [ "$rc" = 2 ]
+	check "a profile-shaped baseline's missing figure named" \
+		grep -q "baselines/p.json: figures.leaked_bytes: expected a count" out.txt
 	# a leak kind may be null (unknown: the process died before its exit step)
 	cp good-baseline.json baselines/p.json
 	edit profiles/p.json summary.possibly_lost_bytes null
