@@ -15,6 +15,7 @@
 #include <libelf.h>
 
 #include "../util/error.h"
+#include "../util/fs.h"
 #include "../util/lazylib.h"
 #include "symbolize.h"
 
@@ -350,7 +351,7 @@ static int try_debug_file(Dwfl_Module *mod, const char *path, const char *file_n
 
 	if (file_name && !strcmp(path, file_name))
 		return -1;                            /* the module itself */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (!mg_is_regular(path) || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
 	if (len > 0) {
 		Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
@@ -447,7 +448,9 @@ static void open_module(struct mg_symbolizer *s, struct module *m)
 	void **userdata;
 	int len;
 
-	if (!(m->dwfl = dwfl_begin(&offline_callbacks)))
+	/* the path a trace names (one the program scribbled over can name any):
+	 * a FIFO or a device there would block libdwfl's open or its reads */
+	if (!mg_is_regular(m->path) || !(m->dwfl = dwfl_begin(&offline_callbacks)))
 		return;
 	/*
 	 * Base 0 with add_p_vaddr: a shared object or PIE keeps its own virtual

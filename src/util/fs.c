@@ -158,6 +158,12 @@ static const char *file_kind(mode_t m)
 	       S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
 }
 
+int mg_is_regular(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int mg_read_file(char **out, size_t *len, const char *path, size_t max, struct mg_error *err)
 {
 	/* O_NONBLOCK: a FIFO must not block the open before its type is seen */

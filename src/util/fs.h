@@ -30,6 +30,10 @@ int mg_clean_stale_tmp(const char *dir, unsigned age_s, void (*removed)(const ch
  * stack (100k stacks at depth 20 is about 7 MB) stays far below it */
 #define MG_MAX_DOC ((size_t)1 << 30)
 
+/* 1 when path names a regular file (symlinks followed), else 0: what may be
+ * opened and read without waiting, where a FIFO or a device would block */
+int mg_is_regular(const char *path);
+
 /* Reads a whole file of at most max bytes (NUL-terminated); *out is malloc'd.
  * Its type is checked before anything is read, a FIFO never waited for.
  * MG_ENOTFOUND: no such file; MG_EINVALID: not a regular file (a FIFO, a

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../src/core/symbolize.h"
@@ -247,6 +248,20 @@ static int cmd_api(const char *srcdir)
 	CHECKF(mg_symbolize(s, exe->path, exe->id, exe->id_len, 0x7fffffff, b, 8) == 0, "no function");
 	/* and again: failures are cached too */
 	CHECKF(mg_symbolize(s, "/nonexistent/memgate/x.so", NULL, 0, 0x1000, b, 8) == 0, "missing again");
+	/* a FIFO or a character device where a module was: a trace the program
+	 * scribbled over can name any path, and opening or reading them would
+	 * wait for a writer (the watchdog fails the test instead of hanging) */
+	char fifo[] = "/tmp/memgate-symbolize-XXXXXX";
+	int d = mkdtemp(fifo) ? 0 : -1;
+	char fpath[64];
+	snprintf(fpath, sizeof(fpath), "%s/fifo", fifo);
+	CHECKF(d == 0 && mkfifo(fpath, 0600) == 0, "mkfifo %s", fpath);
+	alarm(20);
+	CHECKF(mg_symbolize(s, fpath, NULL, 0, 0x1000, b, 8) == 0, "a FIFO");
+	CHECKF(mg_symbolize(s, "/dev/zero", NULL, 0, 0x1000, b, 8) == 0, "a device");
+	alarm(0);
+	unlink(fpath);
+	rmdir(fifo);
 	mg_symbolizer_free(s);
 	mg_symbolizer_free(NULL);
 	return 0;
