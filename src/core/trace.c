@@ -284,6 +284,29 @@ out:
 	return whole;
 }
 
+/*
+ * The strings and build-ids the reader hands on, made safe to read: the file
+ * lives in the traced program's memory, and a program that writes through a
+ * stray pointer may have left a path without its NUL or a build-id longer
+ * than its field.  Strings are cut at their field's end (the reader's private
+ * copy: never the file); a build-id length the tracer never writes makes the
+ * image corrupt (-1).
+ */
+static int check_modules(struct mg_image *img)
+{
+	struct mgt_header *h = img->map;
+	h->exec_target[sizeof(h->exec_target) - 1] = '\0';
+	h->untraced[sizeof(h->untraced) - 1] = '\0';
+	h->exe[sizeof(h->exe) - 1] = '\0';          /* (argv is read by argv_len, bounded) */
+	struct mgt_module *m = (struct mgt_module *)((char *)img->map + MGT_MOD_OFF);
+	for (uint32_t i = 0; i < img->n_modules; i++) {
+		if (m[i].build_id_len > sizeof(m[i].build_id))
+			return -1;
+		m[i].path[sizeof(m[i].path) - 1] = '\0';
+	}
+	return 0;
+}
+
 static int open_image(struct mg_image *img, const char *dir, const char *name,
 		      struct mg_error *err)
 {
@@ -336,6 +359,8 @@ static int open_image(struct mg_image *img, const char *dir, const char *name,
 	    img->n_children > MGT_MAX_CHILDREN || img->tl_n > MGT_TIMELINE ||
 	    img->n_nodes > MGT_MAX_NODES)
 		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt", path);
+	if (check_modules(img))
+		return mg_error_set(err, MG_ERROR, "trace '%s' is corrupt (modules)", path);
 	struct mgt_stack *stacks = (struct mgt_stack *)((char *)img->map + MGT_STK_OFF);
 	int whole = check_stacks(img);
 	if (whole < 0)

@@ -13,8 +13,9 @@
  * a few words where the tracer writes (the header, the first modules, the
  * timeline, the children, the stacks' counters and info, the nodes, the leak
  * kinds, the batches), to random or boundary values; loads the directory;
- * builds the profile of its processes (frames as module + offset, without a
- * symbolizer); then puts the bytes back.  The rounds share SECONDS among the
+ * builds the profile of its processes (every fourth round with a symbolizer
+ * kept across rounds, as a worker of `memgate run` keeps one; else frames as
+ * module + offset); then puts the bytes back.  The rounds share SECONDS among the
  * directories.  Each round's changes are written to ./fuzz-trace-round.txt
  * before the files are read, so that a crash leaves what to replay.  Exit 0,
  * or 1 (an error of more or less than one line) with the changes printed.
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include "core/profile.h"
+#include "core/symbolize.h"
 #include "core/trace.h"
 #include "tracer/format.h"
 #include "util/error.h"
@@ -45,6 +47,7 @@ struct edit {
 
 static uint64_t rng;
 static unsigned long built, refused;   /* rounds that gave a profile, an error */
+static struct mg_symbolizer *sym;      /* every fourth round's, across rounds */
 
 static uint64_t next(void)
 {
@@ -156,8 +159,11 @@ static int one_round(char *const *dirs, size_t n_dirs, size_t di, char **files, 
 		if (mg_trace_resolve(t, NULL, 0, &err) == MG_OK && t->n_procs) {
 			char *argv[] = { "fuzz", NULL };
 			struct mg_run_info ri = { .name = "fuzz", .argv = argv, .cwd = "/",
-						  .root_pid = t->procs[0].pid, .dirty = -1 };
+						  .root_pid = t->procs[0].pid, .dirty = -1,
+						  .symbolizer = next() % 4 ? NULL : sym };
 			cJSON_Delete(mg_profile_build(t, &ri));   /* (NULL: out of memory) */
+			if (ri.symbolizer)
+				mg_symbolizer_recycle(sym, 64);
 			built++;
 		} else {
 			bad = strchr(err.msg, '\n') != NULL || !err.msg[0];
@@ -204,6 +210,11 @@ int main(int argc, char **argv)
 	}
 	double seconds = atof(argv[1]);
 	rng = strtoull(argv[2], NULL, 10) * 0x9e3779b97f4a7c15ull | 1;
+	struct mg_error err = { 0 };
+	if (mg_symbolizer_new(&sym, &err) != MG_OK) {
+		fprintf(stderr, "fuzz_trace: %s\n", err.msg);
+		return 2;
+	}
 	char *const *dirs = argv + 3;
 	size_t n_dirs = (size_t)argc - 3;
 	unsigned long rounds = 0;
@@ -239,6 +250,7 @@ int main(int argc, char **argv)
 		for (size_t k = 0; k < n_files; k++)
 			free(files[k]);
 	}
+	mg_symbolizer_free(sym);
 	printf("fuzz_trace: %lu rounds over %zu runs (%lu profiles built, %lu files refused), "
 	       "no failure\n", rounds, n_dirs, built, refused);
 	return 0;

@@ -5,9 +5,11 @@
  * one with leak kinds.  The reader must hand each stack over whole (its
  * counters, flags and leak kinds gathered from their regions) and give each
  * one's frames innermost first through the shared nodes.  Then the same file
- * broken three ways, each one a "corrupt" error and nothing read: a node whose
+ * broken four ways, each one a "corrupt" error and nothing read: a node whose
  * caller is not below it (a cycle), a stack whose node was never committed,
- * a chain deeper than MGT_MAX_DEPTH.
+ * a chain deeper than MGT_MAX_DEPTH, a module's build-id longer than its
+ * field; and a module path and exe without their NUL, read as cut at their
+ * field's end.
  *
  * The image's figures the tracer does not keep (src/tracer/format.h) are
  * derived at load from the stacks: the counts and live figures as sums, each
@@ -68,7 +70,7 @@ static int new_trace(struct mgt_header *h, uint32_t state)
 	return fd;
 }
 
-enum breakage { WHOLE, CYCLE, UNCOMMITTED, TOO_DEEP };
+enum breakage { WHOLE, CYCLE, UNCOMMITTED, TOO_DEEP, UNTERMINATED, LONG_BUILD_ID };
 
 /* writes dir/1.0.mgt: stacks 1 and 2, nodes 1-4, broken as asked */
 static void write_trace(enum breakage b)
@@ -92,6 +94,22 @@ static void write_trace(enum breakage b)
 	struct mgt_stack_lost l = { { 0, 0, 0, 100 }, { 0, 0, 0, 1 } };
 	put(fd, MGT_LOST_OFF + 1 * sizeof(l), &l, sizeof(l));
 	put(fd, MGT_LOST_OFF + 2 * sizeof(l), &l, sizeof(l)); /* not read: stack 2 holds nothing */
+	/* one module, f's: its path and exe without their NUL, or a build-id
+	 * longer than its field (a program that wrote over its trace file) */
+	struct mgt_module m = { .base = 0x7f0000000000ull, .lo = 0x7f0000001000ull,
+				.hi = 0x7f0000003000ull, .build_id_len = 4, .build_id = { 1, 2, 3, 4 } };
+	memset(m.path, 'p', sizeof(m.path));
+	m.path[0] = '/';
+	if (b != UNTERMINATED) {
+		memcpy(m.path, "/lib/f.so", 10);
+		memcpy(h.exe, "/bin/main", 10);
+	} else {
+		memset(h.exe, 'e', sizeof(h.exe));
+	}
+	if (b == LONG_BUILD_ID)
+		m.build_id_len = 33;
+	put(fd, MGT_MOD_OFF, &m, sizeof(m));
+	h.n_modules = 1;
 	if (b == TOO_DEEP) {
 		/* stack 2 at the end of a chain of MGT_MAX_DEPTH + 1 nodes */
 		for (uint32_t i = 5; i < 5 + MGT_MAX_DEPTH; i++)
@@ -344,15 +362,35 @@ static void check_threads(int journal, int bad)
 	mg_trace_free(t);
 }
 
-static void check_corrupt(enum breakage b, const char *what)
+static void check_corrupt(enum breakage b, const char *what, const char *why)
 {
 	struct mg_trace *t = NULL;
 	struct mg_error err = { 0 };
+	char want[64];
 	write_trace(b);
+	snprintf(want, sizeof(want), "1.0.mgt' is corrupt (%s)", why);
 	CHECKF(mg_trace_load(&t, dir, &err) != MG_OK, "%s: loaded", what);
-	CHECKF(strstr(err.msg, "1.0.mgt' is corrupt (call stacks)") != NULL, "%s: %s", what,
-	       err.msg);
+	CHECKF(strstr(err.msg, want) != NULL, "%s: %s", what, err.msg);
 	CHECK(t == NULL);
+}
+
+/* a module path and exe without their NUL: read as cut at their field's end */
+static void check_unterminated(void)
+{
+	struct mg_trace *t = NULL;
+	struct mg_error err = { 0 };
+	struct mg_frame f[8];
+	write_trace(UNTERMINATED);
+	CHECKF(mg_trace_load(&t, dir, &err) == MG_OK, "%s", err.msg);
+	if (!t)
+		return;
+	const struct mg_image *img = &t->images[0];
+	CHECK_U64(MGT_PATH_MAX - 1, strlen(img->hdr->exe));
+	CHECK_U64(MGT_PATH_MAX - 1, strlen(img->modules[0].path));
+	size_t n = mg_trace_frames(img, 1, f, 8);
+	CHECK_U64(3, n);
+	CHECK(n == 3 && f[1].module == img->modules[0].path && f[1].build_id_len == 4);
+	mg_trace_free(t);
 }
 
 int main(void)
@@ -365,9 +403,11 @@ int main(void)
 		return 1;
 	}
 	check_whole();
-	check_corrupt(CYCLE, "a node calling itself");
-	check_corrupt(UNCOMMITTED, "a stack's node past n_nodes");
-	check_corrupt(TOO_DEEP, "a chain deeper than MGT_MAX_DEPTH");
+	check_corrupt(CYCLE, "a node calling itself", "call stacks");
+	check_corrupt(UNCOMMITTED, "a stack's node past n_nodes", "call stacks");
+	check_corrupt(TOO_DEEP, "a chain deeper than MGT_MAX_DEPTH", "call stacks");
+	check_corrupt(LONG_BUILD_ID, "a build-id longer than its field", "modules");
+	check_unterminated();
 	check_derived(MGT_EXITED, 0);
 	check_derived(MGT_EXITED, 1);
 	check_derived(MGT_RUNNING, 0);
