@@ -4,12 +4,14 @@
  * loads goes through everything `memgate accept` and `memgate check` do with
  * a document from disk: a baseline built from it (and its canonical text),
  * the comparison with that baseline and with a fixed one, the same-figures
- * test, and the combination of runs.  abort()s when an invariant breaks:
+ * test, the combination of runs, and `memgate report`'s exports and page.  abort()s when an invariant breaks:
  *  - an error is MG_EINVALID with a one-line message naming "fuzz.json";
  *  - every gated figure of what loads is an exact count (or a null leak kind);
  *  - a profile compared with the baseline built from itself never regresses,
  *    improves or grows a call site (the figures are the same);
- *  - a baseline is the same as itself, and its canonical text parses back.
+ *  - a baseline is the same as itself, and its canonical text parses back;
+ *  - every export and the HTML page of a profile that loads are text, or a
+ *    one-line error.
  * Run by tests/fuzz's driver under ctest (label `fuzz`), or by libFuzzer.
  */
 #include <stdint.h>
@@ -22,6 +24,7 @@
 #include "core/compare.h"
 #include "core/config.h"
 #include "core/profile.h"
+#include "report/report.h"
 #include "util/error.h"
 #include "util/json.h"
 
@@ -67,6 +70,33 @@ static void load_error(const struct mg_error *err)
 	check(strncmp(err->msg, "fuzz.json:", 10) == 0);
 }
 
+/* every export and the HTML page of a profile that loads: text, or a
+ * one-line error; an export's text ends in a newline */
+static void reports(const cJSON *doc, const cJSON *base)
+{
+	const cJSON *one[1] = { doc };
+	for (int f = MG_REPORT_FOLDED; f <= MG_REPORT_DHAT; f++) {
+		struct mg_error err = { 0 };
+		char *out = NULL;
+		size_t len = 0;
+		int rc = mg_report_export(&out, &len, (enum mg_report_format)f, one, 1,
+					  (enum mg_report_weight)(f % MG_WEIGHT_COUNT), &err);
+		if (rc == MG_OK)
+			check(out && len && out[len - 1] == '\n');
+		else
+			check(!out && err.msg[0] && !strchr(err.msg, '\n'));
+		free(out);
+	}
+	struct mg_error err = { 0 };
+	char *page = NULL;
+	size_t len = 0;
+	if (mg_report_html(&page, &len, doc, base, &err) == MG_OK)
+		check(page && len);
+	else
+		check(err.msg[0] && !strchr(err.msg, '\n'));
+	free(page);
+}
+
 static void as_profile(const char *text, size_t len)
 {
 	struct mg_error err = { 0 };
@@ -96,6 +126,7 @@ static void as_profile(const char *text, size_t len)
 		check(v.n_grew == 0 && v.n_new_leaks == 0);
 		mg_verdict_release(&v);
 	}
+	reports(doc, base);
 	cJSON *two[2] = { doc, doc };
 	runs = mg_profile_combine(two, 2);
 	if (runs) {
