@@ -11,7 +11,9 @@
  *    improves or grows a call site (the figures are the same);
  *  - a baseline is the same as itself, and its canonical text parses back;
  *  - every export and the HTML page of a profile that loads are text, or a
- *    one-line error.
+ *    one-line error;
+ *  - a check result that validates renders as markdown within the bound
+ *    asked for (`memgate comment`), or a one-line error.
  * Run by tests/fuzz's driver under ctest (label `fuzz`), or by libFuzzer.
  */
 #include <stdint.h>
@@ -24,6 +26,8 @@
 #include "core/compare.h"
 #include "core/config.h"
 #include "core/profile.h"
+#include "report/check_result.h"
+#include "report/markdown.h"
 #include "report/report.h"
 #include "util/error.h"
 #include "util/json.h"
@@ -169,9 +173,38 @@ static void as_baseline(const char *text, size_t len)
 	cJSON_Delete(doc);
 }
 
+/* a saved check result, as `memgate comment` renders it: markdown within its
+ * bound, or a one-line error */
+static void as_check_result(const char *text, size_t len)
+{
+	struct mg_error err = { 0 };
+	cJSON *doc = NULL;
+	if (mg_json_parse(&doc, text, len, "fuzz.json", &err) != MG_OK)
+		return;
+	if (mg_check_result_validate(doc, "fuzz.json", &err) == MG_OK) {
+		static const size_t bounds[] = { 0, 1024, 4096, 65536 };
+		for (size_t b = 0; b < sizeof(bounds) / sizeof(bounds[0]); b++) {
+			struct mg_md_options opt = { "<!-- memgate:fuzz -->", bounds[b], NULL };
+			struct mg_error rerr = { 0 };
+			char *out = NULL;
+			size_t n = 0;
+			int cut = 0;
+			if (mg_markdown_render(&out, &n, &cut, doc, &opt, &rerr) == MG_OK)
+				check(out && strlen(out) == n && (!bounds[b] || n <= bounds[b]));
+			else
+				check(!out && rerr.msg[0] && !strchr(rerr.msg, '\n'));
+			free(out);
+		}
+	} else {
+		check(err.msg[0] && !strchr(err.msg, '\n'));
+	}
+	cJSON_Delete(doc);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	as_profile((const char *)data, size);
 	as_baseline((const char *)data, size);
+	as_check_result((const char *)data, size);
 	return 0;
 }
