@@ -13,7 +13,9 @@
  *  - every export and the HTML page of a profile that loads are text, or a
  *    one-line error;
  *  - a check result that validates renders as markdown within the bound
- *    asked for (`memgate comment`), or a one-line error.
+ *    asked for (`memgate comment`), or a one-line error;
+ *  - JSON stays JSON once its big integers are quoted (the GitHub API's
+ *    responses, github/api.c).
  * Run by tests/fuzz's driver under ctest (label `fuzz`), or by libFuzzer.
  */
 #include <stdint.h>
@@ -26,6 +28,7 @@
 #include "core/compare.h"
 #include "core/config.h"
 #include "core/profile.h"
+#include "github/api.h"
 #include "report/check_result.h"
 #include "report/markdown.h"
 #include "report/report.h"
@@ -201,8 +204,23 @@ static void as_check_result(const char *text, size_t len)
 	cJSON_Delete(doc);
 }
 
+/* a GitHub API response body as api.c reads it: JSON stays JSON once its
+ * big integers are quoted */
+static void as_response(const char *text, size_t len)
+{
+	char *q = mg_gh_quote_big_ints(text, len);
+	check(q != NULL);
+	cJSON *a = cJSON_ParseWithLength(text, len), *b = q ? cJSON_Parse(q) : NULL;
+	if (a && !memchr(text, '\0', len))           /* (cJSON_Parse stops at a NUL) */
+		check(b != NULL);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	free(q);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	as_response((const char *)data, size);
 	as_profile((const char *)data, size);
 	as_baseline((const char *)data, size);
 	as_check_result((const char *)data, size);
