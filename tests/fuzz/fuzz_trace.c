@@ -115,14 +115,13 @@ static void note(const char *file, const struct edit *ed, size_t n)
 	fclose(f);
 }
 
-static int one_round(char *const *dirs, size_t n_dirs, size_t di, char **files, size_t n_files,
-		     struct edit *ed, size_t *n_ed, const char **fname)
+static int one_round(const char *dir, char **files, size_t n_files, struct edit *ed,
+		     size_t *n_ed, const char **fname)
 {
 	size_t fi = next() % n_files;
 	int fd = open(files[fi], O_RDWR);
 	struct mgt_header h;
 	struct region reg[16];
-	(void)n_dirs;
 	*fname = files[fi];
 	*n_ed = 0;
 	if (fd < 0 || pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
@@ -152,11 +151,14 @@ static int one_round(char *const *dirs, size_t n_dirs, size_t di, char **files, 
 	struct mg_trace *t = NULL;
 	struct mg_error err = { 0 };
 	int bad = 0;
-	if (mg_trace_load(&t, dirs[di], &err) != MG_OK) {
+	if (mg_trace_load(&t, dir, &err) != MG_OK) {
 		bad = strchr(err.msg, '\n') != NULL || !err.msg[0];
 		refused++;
 	} else {
-		if (mg_trace_resolve(t, NULL, 0, &err) == MG_OK && t->n_procs) {
+		if (mg_trace_resolve(t, NULL, 0, &err) != MG_OK) {
+			bad = strchr(err.msg, '\n') != NULL || !err.msg[0];
+			refused++;
+		} else if (t->n_procs) {
 			char *argv[] = { "fuzz", NULL };
 			struct mg_run_info ri = { .name = "fuzz", .argv = argv, .cwd = "/",
 						  .root_pid = t->procs[0].pid, .dirty = -1,
@@ -165,9 +167,6 @@ static int one_round(char *const *dirs, size_t n_dirs, size_t di, char **files, 
 			if (ri.symbolizer)
 				mg_symbolizer_recycle(sym, 64);
 			built++;
-		} else {
-			bad = strchr(err.msg, '\n') != NULL || !err.msg[0];
-			refused++;
 		}
 		mg_trace_free(t);
 	}
@@ -231,7 +230,7 @@ int main(int argc, char **argv)
 			struct edit ed[MAX_EDITS];
 			size_t n_ed;
 			const char *f;
-			int bad = one_round(dirs, n_dirs, di, files, n_files, ed, &n_ed, &f);
+			int bad = one_round(dirs[di], files, n_files, ed, &n_ed, &f);
 			rounds++;
 			if (bad) {
 				fprintf(stderr, "fuzz_trace: a load error of more or less than one line, "
