@@ -1,13 +1,16 @@
 /* fuzz_config.c - libFuzzer target: memgate.yml reader and the unit parsers
  *
  * Feeds the input to mg_config_parse() (in memory: no file, no ctest) and,
- * NUL-terminated, to the size/duration/tolerance parsers and the run:
- * splitter, and checks invariants, abort()ing when one breaks:
+ * NUL-terminated, to the size/duration/tolerance parsers, the run:
+ * splitter and the gtest list reader, and checks invariants, abort()ing
+ * when one breaks:
  *  - an error has code MG_EINVALID (or MG_ERROR for out of memory), leaves
  *    *out NULL, and its message is one line starting with "fuzz.yml:";
  *  - a parsed config answers every query, and each test's name follows the
  *    name rules;
- *  - a tolerance that parses formats to text that parses back to it.
+ *  - a tolerance that parses formats to text that parses back to it;
+ *  - the names read from a --gtest_list_tests output are "Suite.Test"
+ *    names: not empty, one line (seed: corpus/gtest-list.txt).
  * Built with -fsanitize=fuzzer by MEMGATE_LIBFUZZER, or linked with
  * fuzz_driver.c to run under ctest without clang (tests/fuzz/README.md).
  */
@@ -16,6 +19,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/discover.h"
 #include "core/lsan_match.h"
 #include "core/shellwords.h"
 #include "core/suppress.h"
@@ -130,6 +134,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	mg_lsan_match(s, "CRYPTO_malloc");
 	mg_lsan_match("C*lloc$", s);
+	/* a test binary's --gtest_list_tests output: "Suite.Test" names */
+	char **names = NULL;
+	if (mg_discover_gtest_parse(&names, s) == MG_OK) {
+		for (char **n = names; *n; n++)
+			check(**n && !strchr(*n, '\n') && strchr(*n, '.'));
+		mg_strv_free(names);
+	}
 	free(s);
 	return 0;
 }
