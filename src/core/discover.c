@@ -25,6 +25,7 @@
 #include "../util/strv.h"
 #include "subprocess.h"
 #include "../util/fs.h"
+#include "../util/hash.h"
 
 #define MAX_OUTPUT (64u << 20)
 #define LIST_TIMEOUT_MS 120000           /* a listing: gtest, libtest */
@@ -91,9 +92,7 @@ void mg_name_encode(char out[201], const char *name)
 		len++;
 	}
 	if (len > MAX_NAME) {
-		uint64_t h = 0xcbf29ce484222325ull;
-		for (i = 0; name[i]; i++)
-			h = (h ^ (unsigned char)name[i]) * 0x100000001b3ull;
+		uint64_t h = mg_fnv1a_str(name, MG_FNV_OFFSET);
 		snprintf(buf + 182, len + 1 - 182, "-h%016llx", (unsigned long long)h);
 	}
 	snprintf(out, MAX_NAME + 1, "%s", buf);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../util/glob.h"
+#include "../util/hash.h"
 #include "sites.h"
 #include "symbolize.h"
 
@@ -288,13 +289,12 @@ struct rt_memo {
 static struct rt_memo *rt_memo;
 static size_t rt_memo_cap, rt_memo_n;
 
+/* h extended by string s, with NULL and "" told apart */
 static uint64_t hash_str(uint64_t h, const char *s)
 {
-	/* FNV-1a, with NULL and "" told apart */
-	h = (h ^ (s ? 1u : 2u)) * 0x100000001b3ull;
-	for (; s && *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return h;
+	const unsigned char tag = s ? 1 : 2;
+	h = mg_fnv1a(&tag, 1, h);
+	return s ? mg_fnv1a_str(s, h) : h;
 }
 
 static int same_str(const char *a, const char *b)
@@ -344,7 +344,7 @@ static char *dup_or_null(const char *s, int *failed)
 
 const char *mg_runtime_frame(const struct mg_site_frame *f, int *code)
 {
-	uint64_t h = hash_str(hash_str(hash_str(0xcbf29ce484222325ull, f->function), f->file),
+	uint64_t h = hash_str(hash_str(hash_str(MG_FNV_OFFSET, f->function), f->file),
 			      f->module);
 	struct rt_memo *e = rt_memo ? rt_memo_slot(rt_memo, rt_memo_cap, h, f) : NULL;
 	if (e && e->used) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/hash.h"
 #include "profile.h"
 #include "sites.h"
 #include "stacks.h"
@@ -60,10 +61,7 @@ static void *rehash(void *old, size_t cap, size_t new_cap, size_t size,
 
 static uint64_t str_hash(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return mix(h);
+	return mix(mg_fnv1a_str(s, MG_FNV_OFFSET));
 }
 
 static int str_used(const void *slot)

@@ -16,6 +16,7 @@
 
 #include "../util/error.h"
 #include "../util/fs.h"
+#include "../util/hash.h"
 #include "../util/lazylib.h"
 #include "symbolize.h"
 
@@ -125,15 +126,6 @@ static void map_release(struct map *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static uint64_t hash_bytes(const void *p, size_t len, uint64_t h)
-{
-	const unsigned char *c = p;
-
-	while (len--)
-		h = (h ^ *c++) * 0x100000001b3ull;      /* FNV-1a */
-	return h;
-}
-
 /* p, or p grown to hold `need` elements of `size` bytes; NULL: out of memory, p untouched */
 static void *grow(void *p, size_t *cap, size_t need, size_t size)
 {
@@ -240,7 +232,7 @@ static const char *intern(struct mg_symbolizer *s, const char *str)
 	if (!str)
 		return NULL;
 	len = strlen(str);
-	h = hash_bytes(str, len, 0xcbf29ce484222325ull);
+	h = mg_fnv1a(str, len, MG_FNV_OFFSET);
 	known = map_get(&s->str_map, h, len, &v);
 	if (known && !strcmp(s->strs[v], str))
 		return s->strs[v];
@@ -490,7 +482,7 @@ static long get_module(struct mg_symbolizer *s, const char *path,
 		       const unsigned char *build_id, size_t build_id_len)
 {
 	size_t plen = strlen(path), i;
-	uint64_t h = hash_bytes(path, plen + 1, hash_bytes(build_id, build_id_len, 0xcbf29ce484222325ull));
+	uint64_t h = mg_fnv1a(path, plen + 1, mg_fnv1a(build_id, build_id_len, MG_FNV_OFFSET));
 	uint64_t v;
 	struct module *m;
 	int known = map_get(&s->mod_map, h, build_id_len, &v);
@@ -600,7 +592,7 @@ struct base {
 
 static struct base *base_find(struct base *t, size_t cap, const char *name, size_t len)
 {
-	size_t j = hash_bytes(name, len, 0xcbf29ce484222325ull) & (cap - 1);
+	size_t j = mg_fnv1a(name, len, MG_FNV_OFFSET) & (cap - 1);
 	for (; t[j].name; j = (j + 1) & (cap - 1))
 		if (t[j].len == len && !memcmp(t[j].name, name, len))
 			break;
